@@ -1,0 +1,27 @@
+//! Shared data model of pharos: labels, samples, label matchers, time/duration parsing, and the
+//! small storage traits (`MetricSink`, `Queryable`) through which ingest, stores and query
+//! engines meet. Nothing here does I/O.
+
+pub mod labels;
+pub mod matcher;
+pub mod mem;
+pub mod storage;
+pub mod time;
+
+pub use labels::{Label, Labels, LabelsBuilder, METRIC_NAME};
+pub use matcher::{LabelMatcher, MatchOp, MatcherError};
+pub use mem::MemStorage;
+pub use storage::{AppendStats, MetricSink, Queryable, Sample, Series, StorageError};
+
+/// Bit pattern of Prometheus' staleness marker: a NaN that PromQL treats as "series ended here".
+pub const STALE_NAN_BITS: u64 = 0x7ff0_0000_0000_0002;
+
+/// The staleness marker value written when a series or target disappears.
+pub fn stale_nan() -> f64 {
+    f64::from_bits(STALE_NAN_BITS)
+}
+
+/// True when `v` is exactly the staleness marker (not any other NaN).
+pub fn is_stale_nan(v: f64) -> bool {
+    v.to_bits() == STALE_NAN_BITS
+}

@@ -1,0 +1,142 @@
+//! `MemStorage`: a plain in-memory metric store for tests, the PromQL test runner and tools.
+//! No WAL, no compression; not for production data.
+
+use crate::matcher::matches_all;
+use crate::{
+    AppendStats, LabelMatcher, Labels, MetricSink, Queryable, Sample, Series, StorageError,
+};
+use parking_lot::RwLock;
+use std::collections::{BTreeMap, BTreeSet};
+
+#[derive(Default)]
+pub struct MemStorage {
+    series: RwLock<BTreeMap<Labels, Vec<Sample>>>,
+}
+
+impl MemStorage {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Drops every series.
+    pub fn clear(&self) {
+        self.series.write().clear();
+    }
+
+    /// Number of series held.
+    pub fn num_series(&self) -> usize {
+        self.series.read().len()
+    }
+}
+
+impl MetricSink for MemStorage {
+    fn append(&self, batch: &[(Labels, Sample)]) -> Result<AppendStats, StorageError> {
+        let mut stats = AppendStats::default();
+        let mut map = self.series.write();
+        for (labels, s) in batch {
+            let samples = match map.get_mut(labels) {
+                Some(v) => v,
+                None => {
+                    stats.series_created += 1;
+                    map.entry(labels.clone()).or_default()
+                }
+            };
+            match samples.last() {
+                Some(last) if s.t < last.t => stats.out_of_order += 1,
+                Some(last) if s.t == last.t => {
+                    if last.v.to_bits() == s.v.to_bits() {
+                        stats.appended += 1;
+                    } else {
+                        stats.duplicate += 1;
+                    }
+                }
+                _ => {
+                    samples.push(*s);
+                    stats.appended += 1;
+                }
+            }
+        }
+        Ok(stats)
+    }
+}
+
+impl Queryable for MemStorage {
+    fn select(
+        &self,
+        matchers: &[LabelMatcher],
+        mint: i64,
+        maxt: i64,
+    ) -> Result<Vec<Series>, StorageError> {
+        let map = self.series.read();
+        let mut out = Vec::new();
+        for (labels, samples) in map.iter() {
+            if !matches_all(matchers, labels) {
+                continue;
+            }
+            let start = samples.partition_point(|s| s.t < mint);
+            let end = samples.partition_point(|s| s.t <= maxt);
+            if start < end {
+                out.push(Series {
+                    labels: labels.clone(),
+                    samples: samples[start..end].to_vec(),
+                });
+            }
+        }
+        Ok(out)
+    }
+
+    fn label_names(
+        &self,
+        matchers: &[LabelMatcher],
+        mint: i64,
+        maxt: i64,
+    ) -> Result<Vec<String>, StorageError> {
+        let mut names = BTreeSet::new();
+        for s in self.select(matchers, mint, maxt)? {
+            for l in s.labels.iter() {
+                names.insert(l.name.clone());
+            }
+        }
+        Ok(names.into_iter().collect())
+    }
+
+    fn label_values(
+        &self,
+        name: &str,
+        matchers: &[LabelMatcher],
+        mint: i64,
+        maxt: i64,
+    ) -> Result<Vec<String>, StorageError> {
+        let mut values = BTreeSet::new();
+        for s in self.select(matchers, mint, maxt)? {
+            if let Some(v) = s.labels.get(name) {
+                values.insert(v.to_string());
+            }
+        }
+        Ok(values.into_iter().collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn append_and_select() {
+        let m = MemStorage::new();
+        let l = Labels::from_pairs([("__name__", "x")]);
+        let st = m
+            .append(&[
+                (l.clone(), Sample { t: 1, v: 1.0 }),
+                (l.clone(), Sample { t: 0, v: 2.0 }),
+                (l.clone(), Sample { t: 2, v: 3.0 }),
+            ])
+            .unwrap();
+        assert_eq!(st.appended, 2);
+        assert_eq!(st.out_of_order, 1);
+        let r = m
+            .select(&[LabelMatcher::equal("__name__", "x")], 2, 10)
+            .unwrap();
+        assert_eq!(r[0].samples, vec![Sample { t: 2, v: 3.0 }]);
+    }
+}

@@ -1,0 +1,115 @@
+//! The traits every metric store implements and every metric producer/consumer uses.
+//! Timestamps are milliseconds since the Unix epoch, as in Prometheus.
+
+use crate::{LabelMatcher, Labels};
+
+/// One float sample.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Sample {
+    /// Milliseconds since the Unix epoch.
+    pub t: i64,
+    pub v: f64,
+}
+
+/// A series with its samples in ascending time order.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Series {
+    pub labels: Labels,
+    pub samples: Vec<Sample>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StorageError {
+    /// The caller sent something invalid (bad labels, ...): maps to HTTP 400.
+    #[error("{0}")]
+    BadInput(String),
+    /// A limit was reached (series, size): maps to HTTP 429/413.
+    #[error("{0}")]
+    Limit(String),
+    /// Disk or internal failure: maps to HTTP 500.
+    #[error("storage failure: {0}")]
+    Io(String),
+}
+
+impl From<std::io::Error> for StorageError {
+    fn from(e: std::io::Error) -> Self {
+        StorageError::Io(e.to_string())
+    }
+}
+
+/// What happened to a batch handed to `MetricSink::append`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct AppendStats {
+    /// Samples stored.
+    pub appended: usize,
+    /// Samples rejected as older than the series' newest sample (outside any allowed window).
+    pub out_of_order: usize,
+    /// Samples with the same timestamp as the newest one but another value.
+    pub duplicate: usize,
+    /// Samples rejected as too old for the storage (before the head's lower bound / retention).
+    pub out_of_bounds: usize,
+    /// Series created by this batch.
+    pub series_created: usize,
+}
+
+impl AppendStats {
+    pub fn rejected(&self) -> usize {
+        self.out_of_order + self.duplicate + self.out_of_bounds
+    }
+    pub fn merge(&mut self, o: AppendStats) {
+        self.appended += o.appended;
+        self.out_of_order += o.out_of_order;
+        self.duplicate += o.duplicate;
+        self.out_of_bounds += o.out_of_bounds;
+        self.series_created += o.series_created;
+    }
+}
+
+/// A destination for samples. When `append` returns `Ok`, the accepted samples are durable
+/// (written to the WAL) and survive a crash.
+pub trait MetricSink: Send + Sync {
+    fn append(&self, batch: &[(Labels, Sample)]) -> Result<AppendStats, StorageError>;
+}
+
+/// Read access to stored series. `mint`/`maxt` are inclusive millisecond bounds.
+pub trait Queryable: Send + Sync {
+    /// Series matching all matchers, with their samples in `[mint, maxt]` (series without samples
+    /// in range are omitted). Results are sorted by labels.
+    fn select(
+        &self,
+        matchers: &[LabelMatcher],
+        mint: i64,
+        maxt: i64,
+    ) -> Result<Vec<Series>, StorageError>;
+
+    /// Label sets of series matching all matchers that have data in `[mint, maxt]`, sorted.
+    fn series(
+        &self,
+        matchers: &[LabelMatcher],
+        mint: i64,
+        maxt: i64,
+    ) -> Result<Vec<Labels>, StorageError> {
+        Ok(self
+            .select(matchers, mint, maxt)?
+            .into_iter()
+            .map(|s| s.labels)
+            .collect())
+    }
+
+    /// Sorted, unique label names (of series matching `matchers`, or all when empty).
+    fn label_names(
+        &self,
+        matchers: &[LabelMatcher],
+        mint: i64,
+        maxt: i64,
+    ) -> Result<Vec<String>, StorageError>;
+
+    /// Sorted, unique values of one label (of series matching `matchers`, or all when empty).
+    fn label_values(
+        &self,
+        name: &str,
+        matchers: &[LabelMatcher],
+        mint: i64,
+        maxt: i64,
+    ) -> Result<Vec<String>, StorageError>;
+}

@@ -1,0 +1,123 @@
+//! PromQL evaluation over any `model::Queryable`, with Prometheus 3.x semantics
+//! (left-open range selectors, 5m lookback, staleness markers). Parsing is done by the
+//! `promql-parser` crate; this crate only evaluates.
+//!
+//! (Skeleton: the evaluator is being written.)
+
+use model::{Labels, Queryable, Sample};
+
+/// Engine settings.
+#[derive(Clone, Debug)]
+pub struct EngineOptions {
+    /// How far back an instant selector looks for the latest sample (ms). Default 5m.
+    pub lookback_delta_ms: i64,
+    /// Maximum samples a query may hold in memory at once.
+    pub max_samples: usize,
+}
+
+impl Default for EngineOptions {
+    fn default() -> Self {
+        EngineOptions {
+            lookback_delta_ms: 5 * 60_000,
+            max_samples: 50_000_000,
+        }
+    }
+}
+
+/// One element of an instant vector.
+#[derive(Clone, Debug, PartialEq)]
+pub struct InstantSample {
+    pub labels: Labels,
+    /// Evaluation timestamp (ms).
+    pub t: i64,
+    pub v: f64,
+}
+
+/// One series of a range result.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RangeSeries {
+    pub labels: Labels,
+    pub samples: Vec<Sample>,
+}
+
+/// A query result value, as the Prometheus HTTP API distinguishes them (`resultType`).
+#[derive(Clone, Debug, PartialEq)]
+pub enum Value {
+    Scalar { t: i64, v: f64 },
+    String { t: i64, v: String },
+    Vector(Vec<InstantSample>),
+    Matrix(Vec<RangeSeries>),
+}
+
+/// A result with the annotations Prometheus returns beside it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct QueryResult {
+    pub value: Value,
+    pub warnings: Vec<String>,
+    pub infos: Vec<String>,
+}
+
+/// Query failures; `error_type` gives the Prometheus API `errorType`.
+#[derive(Debug, thiserror::Error)]
+pub enum QueryError {
+    #[error("{0}")]
+    Parse(String),
+    #[error("{0}")]
+    Execution(String),
+    #[error("query timed out in {0}")]
+    Timeout(String),
+    #[error("{0}")]
+    Storage(#[from] model::StorageError),
+}
+
+impl QueryError {
+    /// The `errorType` string of Prometheus' API for this error.
+    pub fn error_type(&self) -> &'static str {
+        match self {
+            QueryError::Parse(_) => "bad_data",
+            QueryError::Execution(_) => "execution",
+            QueryError::Timeout(_) => "timeout",
+            QueryError::Storage(_) => "internal",
+        }
+    }
+}
+
+/// The PromQL engine. Stateless apart from its options; share it freely.
+#[derive(Clone, Debug, Default)]
+pub struct Engine {
+    pub opts: EngineOptions,
+}
+
+impl Engine {
+    pub fn new(opts: EngineOptions) -> Self {
+        Engine { opts }
+    }
+
+    /// Evaluates `expr` at `t_ms`.
+    pub fn instant_query(
+        &self,
+        _storage: &dyn Queryable,
+        expr: &str,
+        _t_ms: i64,
+    ) -> Result<QueryResult, QueryError> {
+        promql_parser::parser::parse(expr).map_err(QueryError::Parse)?;
+        Err(QueryError::Execution(
+            "PromQL evaluation is not implemented yet".into(),
+        ))
+    }
+
+    /// Evaluates `expr` at every step from `start_ms` to `end_ms` inclusive; returns a Matrix.
+    pub fn range_query(
+        &self,
+        _storage: &dyn Queryable,
+        expr: &str,
+        _start_ms: i64,
+        _end_ms: i64,
+        _step_ms: i64,
+    ) -> Result<QueryResult, QueryError> {
+        promql_parser::parser::parse(expr).map_err(QueryError::Parse)?;
+        Err(QueryError::Execution(
+            "PromQL evaluation is not implemented yet".into(),
+        ))
+    }
+}
