@@ -4,6 +4,8 @@
 //!
 //! (Skeleton: the evaluator is being written.)
 
+pub mod functions;
+
 use model::{Labels, Queryable, Sample};
 
 /// Engine settings.
