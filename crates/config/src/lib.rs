@@ -1,20 +1,71 @@
 //! Configuration: `pharos.yml` (which files to load, where data lives) and the standard
-//! `prometheus.yml` it points at, loaded with `${VAR}` expansion and errors naming file, line and
-//! field; plus the relabeling rules those files define.
-//!
-//! (Skeleton: being written.)
+//! `prometheus.yml` it points at — or that is given directly — loaded with `${VAR}` expansion,
+//! strict field checking and errors naming file, line and field; plus the relabeling rules those
+//! files define (`relabel`).
+
+pub mod env;
+pub mod pharos;
+pub mod prometheus;
+pub mod relabel;
 
 use std::path::{Path, PathBuf};
 
-/// A configuration error, printed as `file:line:column: message`.
+pub use pharos::TsdbSettings;
+pub use prometheus::{
+    BasicAuth, FileSdConfig, GlobalConfig, PrometheusConfig, ScrapeConfig, StaticConfig,
+    TargetGroup, TlsConfig,
+};
+pub use relabel::RelabelConfig;
+
+/// A configuration error, printed as `file:line:column: message` (line 0 = whole file).
 #[derive(Debug, Clone, thiserror::Error)]
-#[error("{file}:{line}:{column}: {message}")]
+#[error("{}", self.render())]
 pub struct ConfigError {
     pub file: PathBuf,
     /// 1-based; 0 when unknown.
     pub line: usize,
     pub column: usize,
     pub message: String,
+}
+
+impl ConfigError {
+    fn render(&self) -> String {
+        if self.line == 0 {
+            format!("{}: {}", self.file.display(), self.message)
+        } else {
+            format!(
+                "{}:{}:{}: {}",
+                self.file.display(),
+                self.line,
+                self.column,
+                self.message
+            )
+        }
+    }
+
+    pub(crate) fn at(file: &Path, line: usize, column: usize, message: impl Into<String>) -> Self {
+        ConfigError {
+            file: file.to_path_buf(),
+            line,
+            column,
+            message: message.into(),
+        }
+    }
+
+    /// Converts a YAML deserialization error, keeping its location.
+    pub(crate) fn from_yaml(file: &Path, e: &serde_yaml_ng::Error) -> Self {
+        let (line, column) = e
+            .location()
+            .map(|l| (l.line(), l.column()))
+            .unwrap_or((0, 0));
+        // serde_yaml_ng appends " at line X column Y"; we print the location in front instead.
+        let msg = e.to_string();
+        let msg = match msg.find(" at line ") {
+            Some(p) => msg[..p].to_string(),
+            None => msg,
+        };
+        ConfigError::at(file, line, column, msg)
+    }
 }
 
 /// Everything `pharos serve` needs from its config files.
@@ -24,18 +75,48 @@ pub struct LoadedConfig {
     pub path: Option<PathBuf>,
     /// The prometheus.yml text after `${VAR}` expansion, for `/api/v1/status/config`.
     pub prometheus_yaml: String,
+    /// `listen` from pharos.yml.
+    pub listen: Option<String>,
+    /// `data_dir` from pharos.yml (relative paths resolved against the file's directory).
+    pub data_dir: Option<PathBuf>,
+    pub tsdb: TsdbSettings,
+    pub prometheus: PrometheusConfig,
+    /// Where the prometheus.yml came from, when there is one.
+    pub prometheus_path: Option<PathBuf>,
+    /// Notices worth logging (accepted but unsupported sections, ...).
+    pub warnings: Vec<String>,
 }
 
 /// Loads `path`, which may be a `pharos.yml` or directly a `prometheus.yml`.
 pub fn load(path: &Path) -> Result<LoadedConfig, ConfigError> {
-    let text = std::fs::read_to_string(path).map_err(|e| ConfigError {
-        file: path.to_path_buf(),
-        line: 0,
-        column: 0,
-        message: e.to_string(),
-    })?;
-    Ok(LoadedConfig {
-        path: Some(path.to_path_buf()),
-        prometheus_yaml: text,
-    })
+    let text = read(path)?;
+    let expanded = env::expand(path, &text)?;
+    if prometheus::looks_like_prometheus_yml(&expanded) {
+        let (prometheus, warnings) = prometheus::parse(path, &expanded)?;
+        return Ok(LoadedConfig {
+            path: Some(path.to_path_buf()),
+            prometheus_yaml: expanded,
+            prometheus,
+            prometheus_path: Some(path.to_path_buf()),
+            warnings,
+            ..Default::default()
+        });
+    }
+    pharos::parse(path, &expanded)
+}
+
+pub(crate) fn read(path: &Path) -> Result<String, ConfigError> {
+    std::fs::read_to_string(path)
+        .map_err(|e| ConfigError::at(path, 0, 0, format!("cannot read: {e}")))
+}
+
+/// 1-based line and column of the first occurrence of `needle` at or after line `from_line`,
+/// used to point semantic errors at the offending key.
+pub(crate) fn locate(text: &str, needle: &str, from_line: usize) -> (usize, usize) {
+    for (i, line) in text.lines().enumerate().skip(from_line.saturating_sub(1)) {
+        if let Some(col) = line.find(needle) {
+            return (i + 1, col + 1);
+        }
+    }
+    (0, 0)
 }

@@ -5,6 +5,7 @@
 //! (Skeleton: the evaluator is being written.)
 
 pub mod functions;
+pub mod selector;
 
 use model::{Labels, Queryable, Sample};
 

@@ -1,4 +1,11 @@
 //! Scraping: target discovery (static and file_sd), the scrape loop per target, the exposition
 //! parsers (Prometheus text 0.0.4 and OpenMetrics), staleness markers and per-target report series.
-//!
-//! (Skeleton: being written.)
+
+pub mod discovery;
+pub mod exposition;
+pub mod manager;
+pub mod scrape_loop;
+pub mod target;
+
+pub use manager::ScrapeManager;
+pub use target::{DroppedTarget, MetadataEntry, TargetStatus, TargetsSnapshot};

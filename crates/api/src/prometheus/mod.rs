@@ -1,0 +1,9 @@
+//! The Prometheus-compatible HTTP API: query endpoints, metadata endpoints, status endpoints and
+//! the remote_write receiver, with Prometheus' JSON shapes and error model.
+
+pub mod json;
+pub mod metadata_api;
+pub mod params;
+pub mod query_api;
+pub mod remote_write;
+pub mod status;

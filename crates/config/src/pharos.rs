@@ -1,0 +1,202 @@
+//! The `pharos.yml` format: which peer config files to load and where data lives. Every key
+//! is optional; sections of later pharos features are accepted with a notice.
+
+use crate::{locate, prometheus, ConfigError, LoadedConfig};
+use model::time::PromDuration;
+use serde::Deserialize;
+use serde_yaml_ng::Value;
+use std::path::{Path, PathBuf};
+
+/// TSDB settings from `storage.tsdb`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TsdbSettings {
+    pub retention_time_ms: i64,
+    /// 0 = no size limit.
+    pub retention_size_bytes: u64,
+    pub out_of_order_window_ms: i64,
+}
+
+impl Default for TsdbSettings {
+    fn default() -> Self {
+        TsdbSettings {
+            retention_time_ms: 15 * 24 * 3_600_000,
+            retention_size_bytes: 0,
+            out_of_order_window_ms: 0,
+        }
+    }
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TsdbSection {
+    #[serde(default)]
+    retention_time: Option<PromDuration>,
+    #[serde(default)]
+    retention_size: Option<Value>,
+    #[serde(default)]
+    out_of_order_time_window: Option<PromDuration>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct StorageSection {
+    #[serde(default)]
+    tsdb: TsdbSection,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PharosFile {
+    #[serde(default)]
+    prometheus_config: Option<PathBuf>,
+    #[serde(default)]
+    listen: Option<String>,
+    #[serde(default)]
+    data_dir: Option<PathBuf>,
+    #[serde(default)]
+    storage: StorageSection,
+    // Sections of features that arrive in later releases: accepted, noted, ignored.
+    #[serde(default)]
+    alertmanager_config: Option<Value>,
+    #[serde(default)]
+    loki_config: Option<Value>,
+    #[serde(default)]
+    promtail_config: Option<Value>,
+    #[serde(default)]
+    logs: Option<Value>,
+    #[serde(default)]
+    traces: Option<Value>,
+    #[serde(default)]
+    errors: Option<Value>,
+    #[serde(default)]
+    listeners: Option<Value>,
+}
+
+/// Parses a byte size such as `512MB`, `10GB`, `1TiB` or a plain number of bytes.
+pub fn parse_bytes(s: &str) -> Result<u64, String> {
+    let s = s.trim();
+    let digits: String = s
+        .chars()
+        .take_while(|c| c.is_ascii_digit() || *c == '.')
+        .collect();
+    let unit = s[digits.len()..].trim().to_ascii_uppercase();
+    let n: f64 = digits.parse().map_err(|_| format!("invalid size {s:?}"))?;
+    let mult: f64 = match unit.as_str() {
+        "" | "B" => 1.0,
+        "KB" | "K" => 1e3,
+        "MB" | "M" => 1e6,
+        "GB" | "G" => 1e9,
+        "TB" | "T" => 1e12,
+        "PB" => 1e15,
+        "KIB" => 1024.0,
+        "MIB" => 1024.0 * 1024.0,
+        "GIB" => 1024.0 * 1024.0 * 1024.0,
+        "TIB" => 1024.0f64.powi(4),
+        _ => {
+            return Err(format!(
+                "invalid size unit in {s:?} (use B, KB, MB, GB, TB)"
+            ))
+        }
+    };
+    Ok((n * mult) as u64)
+}
+
+/// Parses pharos.yml text (already `${VAR}`-expanded) and the prometheus.yml it names.
+pub fn parse(file: &Path, text: &str) -> Result<LoadedConfig, ConfigError> {
+    let f: PharosFile = if text.trim().is_empty() {
+        PharosFile::default()
+    } else {
+        serde_yaml_ng::from_str(text).map_err(|e| ConfigError::from_yaml(file, &e))?
+    };
+    let base = file.parent().map(Path::to_path_buf).unwrap_or_default();
+    let mut out = LoadedConfig {
+        path: Some(file.to_path_buf()),
+        listen: f.listen,
+        data_dir: f
+            .data_dir
+            .map(|d| if d.is_absolute() { d } else { base.join(d) }),
+        ..Default::default()
+    };
+    let t = &f.storage.tsdb;
+    if let Some(d) = t.retention_time {
+        out.tsdb.retention_time_ms = d.0;
+    }
+    if let Some(d) = t.out_of_order_time_window {
+        out.tsdb.out_of_order_window_ms = d.0;
+    }
+    if let Some(v) = &t.retention_size {
+        let text_value = match v {
+            Value::Number(n) => n.to_string(),
+            Value::String(s) => s.clone(),
+            _ => String::new(),
+        };
+        out.tsdb.retention_size_bytes = parse_bytes(&text_value).map_err(|m| {
+            let (l, c) = locate(text, "retention_size", 1);
+            ConfigError::at(file, l, c, m)
+        })?;
+    }
+    for (name, present) in [
+        ("alertmanager_config", f.alertmanager_config.is_some()),
+        ("loki_config", f.loki_config.is_some()),
+        ("promtail_config", f.promtail_config.is_some()),
+        ("logs", f.logs.is_some()),
+        ("traces", f.traces.is_some()),
+        ("errors", f.errors.is_some()),
+        ("listeners", f.listeners.is_some()),
+    ] {
+        if present {
+            out.warnings.push(format!(
+                "{}: section {name:?} is not used by this pharos version yet",
+                file.display()
+            ));
+        }
+    }
+    if let Some(p) = f.prometheus_config {
+        let p = if p.is_absolute() { p } else { base.join(p) };
+        let raw = crate::read(&p)?;
+        let expanded = crate::env::expand(&p, &raw)?;
+        let (cfg, warnings) = prometheus::parse(&p, &expanded)?;
+        out.prometheus = cfg;
+        out.prometheus_yaml = expanded;
+        out.prometheus_path = Some(p);
+        out.warnings.extend(warnings);
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes() {
+        assert_eq!(parse_bytes("512MB").unwrap(), 512_000_000);
+        assert_eq!(parse_bytes("1GiB").unwrap(), 1 << 30);
+        assert_eq!(parse_bytes("0").unwrap(), 0);
+        assert!(parse_bytes("5XB").is_err());
+    }
+
+    #[test]
+    fn pharos_file_with_prometheus() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join("prom.yml"),
+            "global:\n  scrape_interval: 5s\n",
+        )
+        .unwrap();
+        let p = dir.path().join("pharos.yml");
+        std::fs::write(
+            &p,
+            "prometheus_config: prom.yml\nlisten: 127.0.0.1:0\nstorage:\n  tsdb:\n    retention_time: 1d\n    retention_size: 1GB\n",
+        )
+        .unwrap();
+        let c = crate::load(&p).unwrap();
+        assert_eq!(c.prometheus.global.scrape_interval.0, 5000);
+        assert_eq!(c.tsdb.retention_time_ms, 86_400_000);
+        assert_eq!(c.tsdb.retention_size_bytes, 1_000_000_000);
+        assert_eq!(c.listen.as_deref(), Some("127.0.0.1:0"));
+        std::fs::write(&p, "listn: x\n").unwrap();
+        let e = crate::load(&p).unwrap_err();
+        assert_eq!(e.line, 1);
+    }
+}
