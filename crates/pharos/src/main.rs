@@ -1,9 +1,89 @@
-//! The pharos binary: command line (`serve`, `check config`, `promql-test`) and wiring of the
+//! The pharos binary: command line (`serve`, `check config`, `promql-test`) and the wiring of
 //! stores, engines, scrapers and HTTP servers into one process.
-//!
-//! (Skeleton: being written.)
 
-fn main() {
-    eprintln!("pharos: not implemented yet");
-    std::process::exit(2);
+mod serve;
+
+use clap::{Parser, Subcommand};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+#[derive(Parser)]
+#[command(
+    name = "pharos",
+    version,
+    about = "One binary for metrics, logs, traces, alerts and errors"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run every pharos service in one process.
+    Serve(serve::ServeArgs),
+    /// Validate configuration files.
+    Check {
+        #[command(subcommand)]
+        what: CheckCommand,
+    },
+    /// Run PromQL test scripts in Prometheus' test-script format.
+    PromqlTest {
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+    },
+}
+
+#[derive(Subcommand)]
+enum CheckCommand {
+    /// Check a pharos.yml or prometheus.yml.
+    Config {
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Serve(args) => serve::run(args),
+        Command::Check {
+            what: CheckCommand::Config { files },
+        } => check_config(&files),
+        Command::PromqlTest { files } => {
+            let code = promqltest::run_cli(&files);
+            ExitCode::from(u8::try_from(code).unwrap_or(1))
+        }
+    }
+}
+
+/// `pharos check config`: like `promtool check config`.
+fn check_config(files: &[PathBuf]) -> ExitCode {
+    let mut ok = true;
+    for f in files {
+        println!("Checking {}", f.display());
+        match config::load(f) {
+            Ok(cfg) => {
+                for w in &cfg.warnings {
+                    println!("  WARNING: {w}");
+                }
+                let rules = cfg.prometheus.resolved_rule_files();
+                println!(
+                    "  SUCCESS: {} is valid ({} scrape configs, {} rule files found)",
+                    f.display(),
+                    cfg.prometheus.scrape_configs.len(),
+                    rules.len()
+                );
+            }
+            Err(e) => {
+                println!("  FAILED: {e}");
+                ok = false;
+            }
+        }
+    }
+    if ok {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    }
 }

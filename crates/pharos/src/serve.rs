@@ -1,0 +1,194 @@
+//! `pharos serve`: opens the TSDB, starts the scrape manager and the HTTP server, reloads the
+//! configuration on SIGHUP or `POST /-/reload`, and shuts down cleanly on SIGTERM/SIGINT.
+
+use api::{AppState, ReloadFn};
+use clap::Args;
+use parking_lot::RwLock;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
+
+#[derive(Args, Debug, Clone)]
+pub struct ServeArgs {
+    /// A pharos.yml, or directly a prometheus.yml.
+    #[arg(long)]
+    config: Option<PathBuf>,
+    /// Address of the main HTTP listener (port 0 picks a free port).
+    #[arg(long)]
+    listen: Option<String>,
+    /// Data directory.
+    #[arg(long)]
+    data: Option<PathBuf>,
+}
+
+pub fn run(args: ServeArgs) -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("pharos: cannot start runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match rt.block_on(serve(args)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("pharos: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn load_config(path: &Option<PathBuf>) -> Result<config::LoadedConfig, String> {
+    match path {
+        None => Ok(config::LoadedConfig::default()),
+        Some(p) => {
+            let cfg = config::load(p).map_err(|e| e.to_string())?;
+            for w in &cfg.warnings {
+                tracing::warn!("{w}");
+            }
+            Ok(cfg)
+        }
+    }
+}
+
+async fn serve(args: ServeArgs) -> Result<(), String> {
+    let cfg = load_config(&args.config)?;
+    let listen = args
+        .listen
+        .clone()
+        .or_else(|| cfg.listen.clone())
+        .unwrap_or_else(|| "0.0.0.0:9090".to_string());
+    let data_dir = args
+        .data
+        .clone()
+        .or_else(|| cfg.data_dir.clone())
+        .unwrap_or_else(|| PathBuf::from("./data"));
+    let tsdb_opts = tsdb::TsdbOptions {
+        retention_time_ms: cfg.tsdb.retention_time_ms,
+        retention_size_bytes: cfg.tsdb.retention_size_bytes,
+        out_of_order_window_ms: cfg.tsdb.out_of_order_window_ms,
+        ..Default::default()
+    };
+    let db = {
+        let dir = data_dir.join("metrics");
+        tokio::task::spawn_blocking(move || tsdb::Tsdb::open(&dir, tsdb_opts))
+            .await
+            .map_err(|e| e.to_string())?
+            .map_err(|e| format!("opening the TSDB in {}: {e}", data_dir.display()))?
+    };
+    let scrape = scrape::ScrapeManager::new(db.clone());
+    scrape.apply_config(&cfg.prometheus).await;
+
+    let config_path = args.config.clone();
+    let state_slot: Arc<RwLock<Option<std::sync::Weak<AppState>>>> = Arc::new(RwLock::new(None));
+    let reload: ReloadFn = {
+        let slot = state_slot.clone();
+        let scrape = scrape.clone();
+        let path = config_path.clone();
+        Arc::new(move || {
+            let slot = slot.clone();
+            let scrape = scrape.clone();
+            let path = path.clone();
+            Box::pin(async move {
+                let cfg = load_config(&path)?;
+                scrape.apply_config(&cfg.prometheus).await;
+                if let Some(state) = slot.read().as_ref().and_then(|w| w.upgrade()) {
+                    *state.config.write() = Arc::new(cfg);
+                }
+                tracing::info!("configuration reloaded");
+                Ok(())
+            })
+        })
+    };
+    let flags = vec![
+        (
+            "config.file".to_string(),
+            config_path
+                .as_ref()
+                .map(|p| p.display().to_string())
+                .unwrap_or_default(),
+        ),
+        ("web.listen-address".to_string(), listen.clone()),
+        (
+            "storage.tsdb.path".to_string(),
+            data_dir.join("metrics").display().to_string(),
+        ),
+        (
+            "storage.tsdb.retention.time".to_string(),
+            model::time::PromDuration(cfg.tsdb.retention_time_ms).to_string(),
+        ),
+    ];
+    let state = Arc::new(AppState {
+        storage: db.clone(),
+        sink: db.clone(),
+        tsdb: db.clone(),
+        engine: promql::Engine::default(),
+        scrape: scrape.clone(),
+        config: RwLock::new(Arc::new(cfg)),
+        reload: reload.clone(),
+        start_time_ms: model::time::now_ms(),
+        ready: AtomicBool::new(true),
+        http_metrics: Default::default(),
+        flags,
+    });
+    *state_slot.write() = Some(Arc::downgrade(&state));
+
+    let addr: SocketAddr = listen
+        .parse()
+        .map_err(|e| format!("invalid listen address {listen:?}: {e}"))?;
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .map_err(|e| format!("cannot listen on {addr}: {e}"))?;
+    let local = listener.local_addr().map_err(|e| e.to_string())?;
+    eprintln!("pharos: listening on http://{local}");
+    tracing::info!(%local, data = %data_dir.display(), "pharos started");
+
+    // SIGHUP reloads.
+    {
+        let reload = reload.clone();
+        tokio::spawn(async move {
+            let Ok(mut hup) =
+                tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
+            else {
+                return;
+            };
+            while hup.recv().await.is_some() {
+                if let Err(e) = reload().await {
+                    tracing::error!("reload failed: {e}");
+                }
+            }
+        });
+    }
+    let app = api::router(state.clone());
+    let shutdown = async {
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(s) => s,
+                Err(_) => return,
+            };
+        tokio::select! {
+            _ = term.recv() => {}
+            _ = tokio::signal::ctrl_c() => {}
+        }
+        tracing::info!("shutting down");
+    };
+    axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown)
+        .await
+        .map_err(|e| format!("HTTP server failed: {e}"))?;
+    scrape.stop().await;
+    db.close().map_err(|e| e.to_string())?;
+    Ok(())
+}
