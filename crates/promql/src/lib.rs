@@ -1,9 +1,10 @@
 //! PromQL evaluation over any `model::Queryable`, with Prometheus 3.x semantics
 //! (left-open range selectors, 5m lookback, staleness markers). Parsing is done by the
 //! `promql-parser` crate; this crate only evaluates.
-//!
-//! (Skeleton: the evaluator is being written.)
 
+mod eval;
+pub(crate) use eval::format_go_float as eval_format;
+pub(crate) use eval::unparen as eval_unparen;
 pub mod functions;
 pub mod selector;
 
@@ -16,6 +17,8 @@ pub struct EngineOptions {
     pub lookback_delta_ms: i64,
     /// Maximum samples a query may hold in memory at once.
     pub max_samples: usize,
+    /// Step of subqueries written without one (`x[5m:]`): the global evaluation interval.
+    pub default_subquery_step_ms: i64,
 }
 
 impl Default for EngineOptions {
@@ -23,6 +26,7 @@ impl Default for EngineOptions {
         EngineOptions {
             lookback_delta_ms: 5 * 60_000,
             max_samples: 50_000_000,
+            default_subquery_step_ms: 60_000,
         }
     }
 }
@@ -99,28 +103,29 @@ impl Engine {
     /// Evaluates `expr` at `t_ms`.
     pub fn instant_query(
         &self,
-        _storage: &dyn Queryable,
+        storage: &dyn Queryable,
         expr: &str,
-        _t_ms: i64,
+        t_ms: i64,
     ) -> Result<QueryResult, QueryError> {
-        promql_parser::parser::parse(expr).map_err(QueryError::Parse)?;
-        Err(QueryError::Execution(
-            "PromQL evaluation is not implemented yet".into(),
-        ))
+        let ast = promql_parser::parser::parse(expr).map_err(QueryError::Parse)?;
+        eval::instant(storage, &self.opts, &ast, t_ms)
     }
 
     /// Evaluates `expr` at every step from `start_ms` to `end_ms` inclusive; returns a Matrix.
     pub fn range_query(
         &self,
-        _storage: &dyn Queryable,
+        storage: &dyn Queryable,
         expr: &str,
-        _start_ms: i64,
-        _end_ms: i64,
-        _step_ms: i64,
+        start_ms: i64,
+        end_ms: i64,
+        step_ms: i64,
     ) -> Result<QueryResult, QueryError> {
-        promql_parser::parser::parse(expr).map_err(QueryError::Parse)?;
-        Err(QueryError::Execution(
-            "PromQL evaluation is not implemented yet".into(),
-        ))
+        if step_ms <= 0 {
+            return Err(QueryError::Parse(
+                "zero or negative query resolution step widths are not accepted".into(),
+            ));
+        }
+        let ast = promql_parser::parser::parse(expr).map_err(QueryError::Parse)?;
+        eval::range(storage, &self.opts, &ast, start_ms, end_ms, step_ms)
     }
 }

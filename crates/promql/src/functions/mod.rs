@@ -33,7 +33,7 @@ pub struct FnCall<'a> {
     pub name: &'a str,
     pub args: Vec<FnArg>,
     /// The unevaluated argument expressions (for `absent`, `absent_over_time`, annotations).
-    pub arg_exprs: &'a [Expr],
+    pub arg_exprs: &'a [Box<Expr>],
     /// Evaluation timestamp in ms.
     pub t: i64,
     /// For a range-vector argument: the window's start and end in ms (start exclusive), after
@@ -56,7 +56,74 @@ pub struct FnOutput {
     pub infos: Vec<String>,
 }
 
+mod histogram;
+mod labels;
+mod math;
+mod range;
+
+pub(crate) use math::{kahan_add, quantile_of};
+
+/// Output of a function that only computes a vector.
+pub(crate) fn vector_out(v: Vec<InstantSample>) -> FnOutput {
+    FnOutput {
+        value: FnValue::Vector(v),
+        warnings: Vec::new(),
+        infos: Vec::new(),
+    }
+}
+
+/// Output of a function that computes a scalar.
+pub(crate) fn scalar_out(v: f64) -> FnOutput {
+    FnOutput {
+        value: FnValue::Scalar(v),
+        warnings: Vec::new(),
+        infos: Vec::new(),
+    }
+}
+
+/// Argument accessors with errors instead of panics.
+pub(crate) fn arg_vector(args: &mut [FnArg], i: usize) -> Result<Vec<InstantSample>, String> {
+    match args.get_mut(i) {
+        Some(FnArg::Vector(v)) => Ok(std::mem::take(v)),
+        _ => Err(format!("expected an instant vector as argument {}", i + 1)),
+    }
+}
+
+pub(crate) fn arg_matrix(args: &mut [FnArg], i: usize) -> Result<Vec<RangeWindow>, String> {
+    match args.get_mut(i) {
+        Some(FnArg::Matrix(m)) => Ok(std::mem::take(m)),
+        _ => Err(format!("expected a range vector as argument {}", i + 1)),
+    }
+}
+
+pub(crate) fn arg_scalar(args: &[FnArg], i: usize) -> Result<f64, String> {
+    match args.get(i) {
+        Some(FnArg::Scalar(v)) => Ok(*v),
+        _ => Err(format!("expected a scalar as argument {}", i + 1)),
+    }
+}
+
+pub(crate) fn arg_string(args: &[FnArg], i: usize) -> Result<String, String> {
+    match args.get(i) {
+        Some(FnArg::String(s)) => Ok(s.clone()),
+        _ => Err(format!("expected a string as argument {}", i + 1)),
+    }
+}
+
 /// Computes `call`. Errors are execution errors (e.g. invalid regex in `label_replace`).
-pub fn call(call: FnCall<'_>) -> Result<FnOutput, String> {
-    Err(format!("function {}() is not implemented yet", call.name))
+pub fn call(mut call: FnCall<'_>) -> Result<FnOutput, String> {
+    let name = call.name;
+    if let Some(out) = range::call(name, &mut call)? {
+        return Ok(out);
+    }
+    if let Some(out) = math::call(name, &mut call)? {
+        return Ok(out);
+    }
+    if let Some(out) = labels::call(name, &mut call)? {
+        return Ok(out);
+    }
+    if let Some(out) = histogram::call(name, &mut call)? {
+        return Ok(out);
+    }
+    Err(format!("function {name}() is not supported by pharos yet"))
 }

@@ -1,0 +1,266 @@
+//! Aggregation operators (`sum`, `avg`, `min`, `max`, `count`, `stddev`, `stdvar`, `group`,
+//! `topk`, `bottomk`, `quantile`, `count_values`, `limitk`, `limit_ratio`) with `by`/`without`
+//! grouping, evaluated at one step.
+
+use super::{Evaluator, StepValue};
+use crate::functions::{kahan_add, quantile_of};
+use crate::{InstantSample, QueryError};
+use model::{Labels, METRIC_NAME};
+use promql_parser::parser::{AggregateExpr, LabelModifier};
+use std::collections::HashMap;
+
+/// The grouping key of a sample.
+fn group_labels(labels: &Labels, modifier: &Option<LabelModifier>) -> Labels {
+    match modifier {
+        Some(LabelModifier::Include(names)) => {
+            let keep: Vec<&str> = names.labels.iter().map(String::as_str).collect();
+            labels.keep_only(&keep)
+        }
+        Some(LabelModifier::Exclude(names)) => {
+            let mut drop: Vec<&str> = names.labels.iter().map(String::as_str).collect();
+            drop.push(METRIC_NAME);
+            labels.without(&drop)
+        }
+        None => Labels::empty(),
+    }
+}
+
+/// Formats a float as Go's `strconv.FormatFloat(v, 'f', -1, 64)` (for `count_values`).
+pub(crate) fn format_go_float(v: f64) -> String {
+    if v.is_nan() {
+        "NaN".into()
+    } else if v == f64::INFINITY {
+        "+Inf".into()
+    } else if v == f64::NEG_INFINITY {
+        "-Inf".into()
+    } else {
+        format!("{v}")
+    }
+}
+
+pub(super) fn eval_aggregate(
+    ev: &mut Evaluator<'_>,
+    ag: &AggregateExpr,
+    ts: i64,
+) -> Result<StepValue, QueryError> {
+    let op = ag.op.to_string();
+    let param = match &ag.param {
+        None => None,
+        Some(p) => Some(ev.eval(p, ts)?),
+    };
+    let input = ev.eval_vector(&ag.expr, ts)?;
+    let modifier = &ag.modifier;
+    // Group samples, keeping first-seen order of groups.
+    let mut order: Vec<Labels> = Vec::new();
+    let mut groups: HashMap<Labels, Vec<InstantSample>> = HashMap::new();
+    let count_values_label = match (&op[..], &param) {
+        ("count_values", Some(StepValue::Str(l))) => {
+            let valid = l
+                .chars()
+                .next()
+                .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+                && l.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+            if !valid {
+                return Err(QueryError::Execution(format!("invalid label name {l:?}")));
+            }
+            Some(l.clone())
+        }
+        _ => None,
+    };
+    for s in input {
+        let mut key = group_labels(&s.labels, modifier);
+        if let Some(l) = &count_values_label {
+            let mut b = key.builder();
+            b.set(l.clone(), format_go_float(s.v));
+            key = b.build();
+        }
+        match groups.get_mut(&key) {
+            Some(g) => g.push(s),
+            None => {
+                order.push(key.clone());
+                groups.insert(key, vec![s]);
+            }
+        }
+    }
+    let scalar_param = match &param {
+        Some(StepValue::Scalar(v)) => Some(*v),
+        _ => None,
+    };
+    let mut out = Vec::new();
+    for key in order {
+        let Some(samples) = groups.remove(&key) else {
+            continue;
+        };
+        match op.as_str() {
+            "sum" => {
+                let (mut sum, mut c) = (0.0, 0.0);
+                for s in &samples {
+                    (sum, c) = kahan_add(s.v, sum, c);
+                }
+                out.push(InstantSample {
+                    labels: key,
+                    t: ts,
+                    v: sum + c,
+                });
+            }
+            "avg" => {
+                let n = samples.len() as f64;
+                let (mut sum, mut c) = (0.0, 0.0);
+                for s in &samples {
+                    (sum, c) = kahan_add(s.v, sum, c);
+                }
+                let mut v = (sum + c) / n;
+                if (sum + c).is_infinite() && samples.iter().all(|s| s.v.is_finite()) {
+                    // Overflow: fall back to an incremental mean.
+                    let mut mean = 0.0;
+                    for (i, s) in samples.iter().enumerate() {
+                        mean += s.v / (i as f64 + 1.0) - mean / (i as f64 + 1.0);
+                    }
+                    v = mean;
+                }
+                out.push(InstantSample {
+                    labels: key,
+                    t: ts,
+                    v,
+                });
+            }
+            "count" => out.push(InstantSample {
+                labels: key,
+                t: ts,
+                v: samples.len() as f64,
+            }),
+            "count_values" => out.push(InstantSample {
+                labels: key,
+                t: ts,
+                v: samples.len() as f64,
+            }),
+            "group" => out.push(InstantSample {
+                labels: key,
+                t: ts,
+                v: 1.0,
+            }),
+            "min" | "max" => {
+                let want_max = op == "max";
+                let mut v = samples[0].v;
+                for s in &samples[1..] {
+                    let better = if want_max { s.v > v } else { s.v < v };
+                    if better || v.is_nan() {
+                        v = s.v;
+                    }
+                }
+                out.push(InstantSample {
+                    labels: key,
+                    t: ts,
+                    v,
+                });
+            }
+            "stddev" | "stdvar" => {
+                let (mut mean, mut m2, mut n) = (0.0f64, 0.0f64, 0.0f64);
+                for s in &samples {
+                    n += 1.0;
+                    let delta = s.v - mean;
+                    mean += delta / n;
+                    m2 += delta * (s.v - mean);
+                }
+                let var = m2 / n;
+                let v = if op == "stddev" { var.sqrt() } else { var };
+                out.push(InstantSample {
+                    labels: key,
+                    t: ts,
+                    v,
+                });
+            }
+            "quantile" => {
+                let phi = scalar_param.unwrap_or(f64::NAN);
+                let values: Vec<f64> = samples.iter().map(|s| s.v).collect();
+                out.push(InstantSample {
+                    labels: key,
+                    t: ts,
+                    v: quantile_of(phi, values),
+                });
+            }
+            "topk" | "bottomk" => {
+                let k = k_param(scalar_param)?;
+                let mut sorted = samples;
+                let top = op == "topk";
+                sorted.sort_by(|a, b| {
+                    // NaN sorts last for both directions, as Prometheus' heaps treat it.
+                    match (a.v.is_nan(), b.v.is_nan()) {
+                        (true, true) => std::cmp::Ordering::Equal,
+                        (true, false) => std::cmp::Ordering::Greater,
+                        (false, true) => std::cmp::Ordering::Less,
+                        _ => {
+                            let o = a.v.partial_cmp(&b.v).unwrap_or(std::cmp::Ordering::Equal);
+                            if top {
+                                o.reverse()
+                            } else {
+                                o
+                            }
+                        }
+                    }
+                });
+                for s in sorted.into_iter().take(k) {
+                    out.push(InstantSample {
+                        labels: s.labels,
+                        t: ts,
+                        v: s.v,
+                    });
+                }
+            }
+            "limitk" => {
+                let k = k_param(scalar_param)?;
+                let mut sorted = samples;
+                sorted.sort_by(|a, b| a.labels.hash64().cmp(&b.labels.hash64()));
+                for s in sorted.into_iter().take(k) {
+                    out.push(InstantSample {
+                        labels: s.labels,
+                        t: ts,
+                        v: s.v,
+                    });
+                }
+            }
+            "limit_ratio" => {
+                let r = scalar_param.unwrap_or(f64::NAN);
+                if r.is_nan() {
+                    return Err(QueryError::Execution("Ratio value is NaN".into()));
+                }
+                let r = r.clamp(-1.0, 1.0);
+                for s in samples {
+                    let sample_ratio = s.labels.hash64() as f64 / u64::MAX as f64;
+                    let keep = if r >= 0.0 {
+                        sample_ratio < r
+                    } else {
+                        sample_ratio >= 1.0 + r
+                    };
+                    if keep {
+                        out.push(InstantSample {
+                            labels: s.labels,
+                            t: ts,
+                            v: s.v,
+                        });
+                    }
+                }
+            }
+            other => {
+                return Err(QueryError::Execution(format!(
+                    "unsupported aggregation {other}"
+                )))
+            }
+        }
+    }
+    Ok(StepValue::Vector(out))
+}
+
+fn k_param(p: Option<f64>) -> Result<usize, QueryError> {
+    let k = p.unwrap_or(f64::NAN);
+    if k.is_nan() {
+        return Err(QueryError::Execution("Parameter value is NaN".into()));
+    }
+    if k >= 9.2e18 {
+        return Err(QueryError::Execution(format!(
+            "Scalar value {} overflows int64",
+            format_go_float(k)
+        )));
+    }
+    Ok(if k < 1.0 { 0 } else { k as usize })
+}

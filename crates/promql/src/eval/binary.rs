@@ -1,0 +1,331 @@
+//! Binary operators: arithmetic, comparison (filtering or `bool`), and set operators, between
+//! scalars and vectors, with vector matching (`on`, `ignoring`, `group_left`, `group_right`) and
+//! Prometheus' rules for dropping the metric name.
+
+use super::{check_unique_labels, Evaluator, StepValue};
+use crate::{InstantSample, QueryError};
+use model::{Labels, METRIC_NAME};
+use promql_parser::parser::{BinaryExpr, LabelModifier, VectorMatchCardinality};
+use std::collections::{HashMap, HashSet};
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Op {
+    Add,
+    Sub,
+    Mul,
+    Div,
+    Mod,
+    Pow,
+    Atan2,
+    Eq,
+    Ne,
+    Gt,
+    Lt,
+    Ge,
+    Le,
+    And,
+    Or,
+    Unless,
+}
+
+impl Op {
+    fn parse(s: &str) -> Option<Op> {
+        Some(match s {
+            "+" => Op::Add,
+            "-" => Op::Sub,
+            "*" => Op::Mul,
+            "/" => Op::Div,
+            "%" => Op::Mod,
+            "^" => Op::Pow,
+            "atan2" => Op::Atan2,
+            "==" => Op::Eq,
+            "!=" => Op::Ne,
+            ">" => Op::Gt,
+            "<" => Op::Lt,
+            ">=" => Op::Ge,
+            "<=" => Op::Le,
+            "and" => Op::And,
+            "or" => Op::Or,
+            "unless" => Op::Unless,
+            _ => return None,
+        })
+    }
+
+    fn is_comparison(self) -> bool {
+        matches!(self, Op::Eq | Op::Ne | Op::Gt | Op::Lt | Op::Ge | Op::Le)
+    }
+
+    fn is_set(self) -> bool {
+        matches!(self, Op::And | Op::Or | Op::Unless)
+    }
+}
+
+/// Applies `op` to two values; for comparisons returns (lhs, whether it holds).
+fn apply(op: Op, l: f64, r: f64) -> (f64, bool) {
+    match op {
+        Op::Add => (l + r, true),
+        Op::Sub => (l - r, true),
+        Op::Mul => (l * r, true),
+        Op::Div => (l / r, true),
+        Op::Mod => (l % r, true),
+        Op::Pow => (l.powf(r), true),
+        Op::Atan2 => (l.atan2(r), true),
+        Op::Eq => (l, l == r),
+        Op::Ne => (l, l != r),
+        Op::Gt => (l, l > r),
+        Op::Lt => (l, l < r),
+        Op::Ge => (l, l >= r),
+        Op::Le => (l, l <= r),
+        Op::And | Op::Or | Op::Unless => (l, true),
+    }
+}
+
+pub(super) fn eval_binary(
+    ev: &mut Evaluator<'_>,
+    b: &BinaryExpr,
+    ts: i64,
+) -> Result<StepValue, QueryError> {
+    let op_text = b.op.to_string();
+    let op = Op::parse(&op_text)
+        .ok_or_else(|| QueryError::Execution(format!("unknown binary operator {op_text}")))?;
+    let return_bool = b.modifier.as_ref().is_some_and(|m| m.return_bool);
+    let lhs = ev.eval(&b.lhs, ts)?;
+    let rhs = ev.eval(&b.rhs, ts)?;
+    match (lhs, rhs) {
+        (StepValue::Scalar(l), StepValue::Scalar(r)) => {
+            let (v, ok) = apply(op, l, r);
+            if op.is_comparison() {
+                // The parser only allows scalar comparisons with `bool`.
+                Ok(StepValue::Scalar(if ok { 1.0 } else { 0.0 }))
+            } else {
+                Ok(StepValue::Scalar(v))
+            }
+        }
+        (StepValue::Vector(v), StepValue::Scalar(s)) => Ok(StepValue::Vector(vector_scalar(
+            op,
+            v,
+            s,
+            false,
+            return_bool,
+        )?)),
+        (StepValue::Scalar(s), StepValue::Vector(v)) => Ok(StepValue::Vector(vector_scalar(
+            op,
+            v,
+            s,
+            true,
+            return_bool,
+        )?)),
+        (StepValue::Vector(l), StepValue::Vector(r)) => {
+            let out = if op.is_set() {
+                set_op(op, l, r, b)
+            } else {
+                vector_vector(op, l, r, b, return_bool)?
+            };
+            Ok(StepValue::Vector(out))
+        }
+        _ => Err(QueryError::Execution(format!(
+            "invalid operands for binary operator {op_text}"
+        ))),
+    }
+}
+
+fn vector_scalar(
+    op: Op,
+    v: Vec<InstantSample>,
+    s: f64,
+    scalar_on_left: bool,
+    return_bool: bool,
+) -> Result<Vec<InstantSample>, QueryError> {
+    let drop_name = !op.is_comparison() || return_bool;
+    let mut out = Vec::with_capacity(v.len());
+    for sample in v {
+        let (l, r) = if scalar_on_left {
+            (s, sample.v)
+        } else {
+            (sample.v, s)
+        };
+        let (mut value, ok) = apply(op, l, r);
+        if op.is_comparison() && scalar_on_left {
+            value = r;
+        }
+        if return_bool {
+            value = if ok { 1.0 } else { 0.0 };
+        } else if !ok {
+            continue;
+        }
+        out.push(InstantSample {
+            labels: if drop_name {
+                sample.labels.without_metric_name()
+            } else {
+                sample.labels
+            },
+            t: sample.t,
+            v: value,
+        });
+    }
+    if drop_name {
+        check_unique_labels(&out)?;
+    }
+    Ok(out)
+}
+
+/// The matching signature of a sample's labels under `on(...)` / `ignoring(...)`.
+fn signature(labels: &Labels, matching: &Option<LabelModifier>) -> Labels {
+    match matching {
+        Some(LabelModifier::Include(names)) => {
+            let keep: Vec<&str> = names.labels.iter().map(String::as_str).collect();
+            labels.keep_only(&keep)
+        }
+        Some(LabelModifier::Exclude(names)) => {
+            let mut drop: Vec<&str> = names.labels.iter().map(String::as_str).collect();
+            drop.push(METRIC_NAME);
+            labels.without(&drop)
+        }
+        None => labels.without_metric_name(),
+    }
+}
+
+fn set_op(
+    op: Op,
+    lhs: Vec<InstantSample>,
+    rhs: Vec<InstantSample>,
+    b: &BinaryExpr,
+) -> Vec<InstantSample> {
+    let matching = b.modifier.as_ref().and_then(|m| m.matching.clone());
+    match op {
+        Op::And => {
+            let rsigs: HashSet<Labels> = rhs
+                .iter()
+                .map(|s| signature(&s.labels, &matching))
+                .collect();
+            lhs.into_iter()
+                .filter(|s| rsigs.contains(&signature(&s.labels, &matching)))
+                .collect()
+        }
+        Op::Unless => {
+            let rsigs: HashSet<Labels> = rhs
+                .iter()
+                .map(|s| signature(&s.labels, &matching))
+                .collect();
+            lhs.into_iter()
+                .filter(|s| !rsigs.contains(&signature(&s.labels, &matching)))
+                .collect()
+        }
+        _ => {
+            let lsigs: HashSet<Labels> = lhs
+                .iter()
+                .map(|s| signature(&s.labels, &matching))
+                .collect();
+            let mut out = lhs;
+            out.extend(
+                rhs.into_iter()
+                    .filter(|s| !lsigs.contains(&signature(&s.labels, &matching))),
+            );
+            out
+        }
+    }
+}
+
+fn vector_vector(
+    op: Op,
+    lhs: Vec<InstantSample>,
+    rhs: Vec<InstantSample>,
+    b: &BinaryExpr,
+    return_bool: bool,
+) -> Result<Vec<InstantSample>, QueryError> {
+    let modifier = b.modifier.clone();
+    let matching = modifier.as_ref().and_then(|m| m.matching.clone());
+    let card = modifier
+        .as_ref()
+        .map(|m| m.card.clone())
+        .unwrap_or(VectorMatchCardinality::OneToOne);
+    // group_right swaps the roles: the "many" side is always called lhs below.
+    let (many, one, swapped, include) = match &card {
+        VectorMatchCardinality::OneToMany(inc) => (rhs, lhs, true, inc.labels.clone()),
+        VectorMatchCardinality::ManyToOne(inc) => (lhs, rhs, false, inc.labels.clone()),
+        _ => (lhs, rhs, false, Vec::new()),
+    };
+    let one_to_one = matches!(
+        card,
+        VectorMatchCardinality::OneToOne | VectorMatchCardinality::ManyToMany
+    );
+    let mut one_by_sig: HashMap<Labels, &InstantSample> = HashMap::with_capacity(one.len());
+    for s in &one {
+        let sig = signature(&s.labels, &matching);
+        if let Some(prev) = one_by_sig.insert(sig.clone(), s) {
+            let side = if swapped { "left" } else { "right" };
+            return Err(QueryError::Execution(format!(
+                "found duplicate series for the match group {sig} on the {side} hand-side of the operation: [{}, {}];many-to-many matching not allowed: matching labels must be unique on one side",
+                prev.labels, s.labels
+            )));
+        }
+    }
+    let drop_name = !op.is_comparison() || return_bool;
+    let mut matched_sigs: HashSet<Labels> = HashSet::new();
+    let mut out_labels: HashSet<Labels> = HashSet::new();
+    let mut out = Vec::new();
+    for m in many {
+        let sig = signature(&m.labels, &matching);
+        let Some(o) = one_by_sig.get(&sig) else {
+            continue;
+        };
+        let (l, r) = if swapped { (o.v, m.v) } else { (m.v, o.v) };
+        // Comparisons keep the left operand's value, whichever side is the "many" one.
+        let (mut value, ok) = apply(op, l, r);
+        if return_bool {
+            value = if ok { 1.0 } else { 0.0 };
+        } else if !ok {
+            continue;
+        }
+        // Result labels.
+        let mut bld = m.labels.builder();
+        if drop_name {
+            bld.del(METRIC_NAME);
+        }
+        if one_to_one {
+            match &matching {
+                Some(LabelModifier::Include(names)) => {
+                    let keep: HashSet<&str> = names.labels.iter().map(String::as_str).collect();
+                    bld.retain(|l| keep.contains(l.name.as_str()));
+                }
+                Some(LabelModifier::Exclude(names)) => {
+                    for n in &names.labels {
+                        bld.del(n);
+                    }
+                }
+                None => {}
+            }
+            if !matched_sigs.insert(sig) {
+                return Err(QueryError::Execution(
+                    "multiple matches for labels: many-to-one matching must be explicit (group_left/group_right)".into(),
+                ));
+            }
+        } else {
+            for name in &include {
+                match o.labels.get(name) {
+                    Some(v) => {
+                        bld.set(name.clone(), v.to_string());
+                    }
+                    None => {
+                        bld.del(name);
+                    }
+                }
+            }
+        }
+        let labels = bld.build();
+        if !one_to_one && !out_labels.insert(labels.clone()) {
+            return Err(QueryError::Execution(
+                "multiple matches for labels: grouping labels must ensure unique matches".into(),
+            ));
+        }
+        out.push(InstantSample {
+            labels,
+            t: m.t,
+            v: value,
+        });
+    }
+    if one_to_one && drop_name {
+        check_unique_labels(&out)?;
+    }
+    Ok(out)
+}

@@ -1,0 +1,547 @@
+//! The PromQL evaluator: walks the `promql-parser` AST once per evaluation step. Selector data is
+//! fetched from storage once per query (for the whole range every step will need) and sliced per
+//! step, so range queries do not hit storage per step.
+
+mod aggregate;
+pub(crate) use aggregate::format_go_float;
+mod binary;
+
+use crate::functions::{self, FnArg, FnCall, FnValue, RangeWindow};
+use crate::{InstantSample, QueryError, RangeSeries, Value};
+use model::{is_stale_nan, LabelMatcher, Labels, Queryable, Sample, Series};
+use promql_parser::parser::{
+    AtModifier, Expr, MatrixSelector, Offset, SubqueryExpr, VectorSelector,
+};
+use std::collections::HashMap;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+/// A value at one evaluation step.
+#[derive(Clone, Debug)]
+pub(crate) enum StepValue {
+    Scalar(f64),
+    Str(String),
+    Vector(Vec<InstantSample>),
+    Matrix(Vec<RangeWindow>),
+}
+
+/// Query-wide evaluation state.
+pub(crate) struct Evaluator<'a> {
+    storage: &'a dyn Queryable,
+    /// Query start and end (for `@ start()` / `@ end()`).
+    start: i64,
+    end: i64,
+    lookback: i64,
+    default_step: i64,
+    max_samples: usize,
+    /// Series per selector node (keyed by node address), fetched once.
+    data: HashMap<usize, Vec<Series>>,
+    pub warnings: Vec<String>,
+    pub infos: Vec<String>,
+}
+
+fn ms(d: &Duration) -> i64 {
+    d.as_millis() as i64
+}
+
+fn offset_ms(o: &Option<Offset>) -> i64 {
+    match o {
+        None => 0,
+        Some(Offset::Pos(d)) => ms(d),
+        Some(Offset::Neg(d)) => -ms(d),
+    }
+}
+
+fn system_time_ms(t: &SystemTime) -> i64 {
+    match t.duration_since(UNIX_EPOCH) {
+        Ok(d) => d.as_millis() as i64,
+        Err(e) => -(e.duration().as_millis() as i64),
+    }
+}
+
+/// Strips parentheses.
+pub(crate) fn unparen(e: &Expr) -> &Expr {
+    match e {
+        Expr::Paren(p) => unparen(&p.expr),
+        other => other,
+    }
+}
+
+impl<'a> Evaluator<'a> {
+    pub(crate) fn new(
+        storage: &'a dyn Queryable,
+        start: i64,
+        end: i64,
+        opts: &crate::EngineOptions,
+    ) -> Self {
+        Evaluator {
+            storage,
+            start,
+            end,
+            lookback: opts.lookback_delta_ms,
+            default_step: opts.default_subquery_step_ms,
+            max_samples: opts.max_samples,
+            data: HashMap::new(),
+            warnings: Vec::new(),
+            infos: Vec::new(),
+        }
+    }
+
+    fn at_ms(&self, at: &Option<AtModifier>) -> Option<i64> {
+        match at {
+            None => None,
+            Some(AtModifier::Start) => Some(self.start),
+            Some(AtModifier::End) => Some(self.end),
+            Some(AtModifier::At(t)) => Some(system_time_ms(t)),
+        }
+    }
+
+    /// Fetches every selector's data for evaluation timestamps in `[a, b]`.
+    pub(crate) fn preload(&mut self, expr: &Expr, a: i64, b: i64) -> Result<(), QueryError> {
+        let mut needs: HashMap<usize, (&VectorSelector, i64, i64)> = HashMap::new();
+        self.collect(expr, a, b, &mut needs);
+        let mut total = 0usize;
+        for (key, (vs, mint, maxt)) in needs {
+            let sets = crate::selector::selector_matchers(vs).map_err(QueryError::Execution)?;
+            let series = self.select_sets(&sets, mint, maxt)?;
+            total += series.iter().map(|s| s.samples.len()).sum::<usize>();
+            if total > self.max_samples {
+                return Err(QueryError::Execution(
+                    "query processing would load too many samples into memory in query execution"
+                        .into(),
+                ));
+            }
+            self.data.insert(key, series);
+        }
+        Ok(())
+    }
+
+    fn select_sets(
+        &self,
+        sets: &[Vec<LabelMatcher>],
+        mint: i64,
+        maxt: i64,
+    ) -> Result<Vec<Series>, QueryError> {
+        if sets.len() == 1 {
+            return Ok(self.storage.select(&sets[0], mint, maxt)?);
+        }
+        let mut merged: std::collections::BTreeMap<Labels, Vec<Sample>> = Default::default();
+        for set in sets {
+            for s in self.storage.select(set, mint, maxt)? {
+                merged.entry(s.labels).or_insert(s.samples);
+            }
+        }
+        Ok(merged
+            .into_iter()
+            .map(|(labels, samples)| Series { labels, samples })
+            .collect())
+    }
+
+    fn collect<'e>(
+        &self,
+        expr: &'e Expr,
+        a: i64,
+        b: i64,
+        needs: &mut HashMap<usize, (&'e VectorSelector, i64, i64)>,
+    ) {
+        let mut add = |vs: &'e VectorSelector, lo: i64, hi: i64| {
+            let key = vs as *const VectorSelector as usize;
+            let e = needs.entry(key).or_insert((vs, lo, hi));
+            e.1 = e.1.min(lo);
+            e.2 = e.2.max(hi);
+        };
+        match expr {
+            Expr::VectorSelector(vs) => {
+                let off = offset_ms(&vs.offset);
+                let (lo, hi) = match self.at_ms(&vs.at) {
+                    Some(t) => (t - off, t - off),
+                    None => (a - off, b - off),
+                };
+                add(vs, lo - self.lookback + 1, hi);
+            }
+            Expr::MatrixSelector(m) => {
+                let vs = &m.vs;
+                let off = offset_ms(&vs.offset);
+                let (lo, hi) = match self.at_ms(&vs.at) {
+                    Some(t) => (t - off, t - off),
+                    None => (a - off, b - off),
+                };
+                add(vs, lo - ms(&m.range) + 1, hi);
+            }
+            Expr::Subquery(sq) => {
+                let off = offset_ms(&sq.offset);
+                let (lo, hi) = match self.at_ms(&sq.at) {
+                    Some(t) => (t - off, t - off),
+                    None => (a - off, b - off),
+                };
+                self.collect(&sq.expr, lo - ms(&sq.range), hi, needs);
+            }
+            Expr::Aggregate(ag) => {
+                self.collect(&ag.expr, a, b, needs);
+                if let Some(p) = &ag.param {
+                    self.collect(p, a, b, needs);
+                }
+            }
+            Expr::Unary(u) => self.collect(&u.expr, a, b, needs),
+            Expr::Binary(bin) => {
+                self.collect(&bin.lhs, a, b, needs);
+                self.collect(&bin.rhs, a, b, needs);
+            }
+            Expr::Paren(p) => self.collect(&p.expr, a, b, needs),
+            Expr::Call(c) => {
+                for arg in &c.args.args {
+                    self.collect(arg, a, b, needs);
+                }
+            }
+            Expr::NumberLiteral(_) | Expr::StringLiteral(_) | Expr::Extension(_) => {}
+        }
+    }
+
+    /// Evaluates `expr` at timestamp `ts`.
+    pub(crate) fn eval(&mut self, expr: &Expr, ts: i64) -> Result<StepValue, QueryError> {
+        match expr {
+            Expr::NumberLiteral(n) => Ok(StepValue::Scalar(n.val)),
+            Expr::StringLiteral(s) => Ok(StepValue::Str(s.val.clone())),
+            Expr::Paren(p) => self.eval(&p.expr, ts),
+            Expr::Unary(u) => match self.eval(&u.expr, ts)? {
+                StepValue::Scalar(v) => Ok(StepValue::Scalar(-v)),
+                StepValue::Vector(vs) => Ok(StepValue::Vector(
+                    vs.into_iter()
+                        .map(|s| InstantSample {
+                            labels: s.labels.without_metric_name(),
+                            t: s.t,
+                            v: -s.v,
+                        })
+                        .collect(),
+                )),
+                _ => Err(QueryError::Execution(
+                    "unary minus needs a scalar or vector".into(),
+                )),
+            },
+            Expr::VectorSelector(vs) => {
+                Ok(StepValue::Vector(self.eval_vector_selector(vs, ts, false)))
+            }
+            Expr::MatrixSelector(m) => Ok(StepValue::Matrix(self.eval_matrix_selector(m, ts))),
+            Expr::Subquery(sq) => Ok(StepValue::Matrix(self.eval_subquery(sq, ts)?)),
+            Expr::Binary(b) => binary::eval_binary(self, b, ts),
+            Expr::Aggregate(ag) => aggregate::eval_aggregate(self, ag, ts),
+            Expr::Call(c) => self.eval_call(c, ts),
+            Expr::Extension(_) => Err(QueryError::Execution("unsupported expression".into())),
+        }
+    }
+
+    pub(crate) fn eval_vector(
+        &mut self,
+        expr: &Expr,
+        ts: i64,
+    ) -> Result<Vec<InstantSample>, QueryError> {
+        match self.eval(expr, ts)? {
+            StepValue::Vector(v) => Ok(v),
+            _ => Err(QueryError::Execution("expected an instant vector".into())),
+        }
+    }
+
+    fn eval_vector_selector(
+        &self,
+        vs: &VectorSelector,
+        ts: i64,
+        sample_ts: bool,
+    ) -> Vec<InstantSample> {
+        let key = vs as *const VectorSelector as usize;
+        let Some(series) = self.data.get(&key) else {
+            return Vec::new();
+        };
+        let reference = self.at_ms(&vs.at).unwrap_or(ts) - offset_ms(&vs.offset);
+        let mut out = Vec::new();
+        for s in series {
+            let idx = s.samples.partition_point(|p| p.t <= reference);
+            if idx == 0 {
+                continue;
+            }
+            let p = s.samples[idx - 1];
+            if p.t <= reference - self.lookback || is_stale_nan(p.v) {
+                continue;
+            }
+            out.push(InstantSample {
+                labels: s.labels.clone(),
+                t: if sample_ts { p.t } else { ts },
+                v: p.v,
+            });
+        }
+        out
+    }
+
+    /// Window `(end - range, end]` of a matrix selector at `ts`, with its bounds.
+    fn matrix_window(&self, m: &MatrixSelector, ts: i64) -> (i64, i64) {
+        let end = self.at_ms(&m.vs.at).unwrap_or(ts) - offset_ms(&m.vs.offset);
+        (end - ms(&m.range), end)
+    }
+
+    fn eval_matrix_selector(&self, m: &MatrixSelector, ts: i64) -> Vec<RangeWindow> {
+        let key = &m.vs as *const VectorSelector as usize;
+        let Some(series) = self.data.get(&key) else {
+            return Vec::new();
+        };
+        let (start, end) = self.matrix_window(m, ts);
+        let mut out = Vec::new();
+        for s in series {
+            let lo = s.samples.partition_point(|p| p.t <= start);
+            let hi = s.samples.partition_point(|p| p.t <= end);
+            if lo >= hi {
+                continue;
+            }
+            let samples: Vec<Sample> = s.samples[lo..hi]
+                .iter()
+                .filter(|p| !is_stale_nan(p.v))
+                .copied()
+                .collect();
+            if !samples.is_empty() {
+                out.push(RangeWindow {
+                    labels: s.labels.clone(),
+                    samples,
+                });
+            }
+        }
+        out
+    }
+
+    fn subquery_window(&self, sq: &SubqueryExpr, ts: i64) -> (i64, i64) {
+        let end = self.at_ms(&sq.at).unwrap_or(ts) - offset_ms(&sq.offset);
+        (end - ms(&sq.range), end)
+    }
+
+    fn eval_subquery(
+        &mut self,
+        sq: &SubqueryExpr,
+        ts: i64,
+    ) -> Result<Vec<RangeWindow>, QueryError> {
+        let step = sq
+            .step
+            .as_ref()
+            .map(ms)
+            .filter(|s| *s > 0)
+            .unwrap_or(self.default_step);
+        let (start, end) = self.subquery_window(sq, ts);
+        // First step-aligned timestamp strictly after the window start (windows are left-open).
+        let mut t = step * (start / step);
+        if t <= start {
+            t += step;
+        }
+        let mut by_series: Vec<(Labels, Vec<Sample>)> = Vec::new();
+        let mut index: HashMap<Labels, usize> = HashMap::new();
+        while t <= end {
+            match self.eval(&sq.expr, t)? {
+                StepValue::Vector(v) => {
+                    for s in v {
+                        let i = *index.entry(s.labels.clone()).or_insert_with(|| {
+                            by_series.push((s.labels.clone(), Vec::new()));
+                            by_series.len() - 1
+                        });
+                        by_series[i].1.push(Sample { t, v: s.v });
+                    }
+                }
+                StepValue::Scalar(v) => {
+                    let labels = Labels::empty();
+                    let i = *index.entry(labels.clone()).or_insert_with(|| {
+                        by_series.push((labels, Vec::new()));
+                        by_series.len() - 1
+                    });
+                    by_series[i].1.push(Sample { t, v });
+                }
+                _ => {
+                    return Err(QueryError::Execution(
+                        "subquery needs an instant vector or scalar".into(),
+                    ))
+                }
+            }
+            t += step;
+        }
+        Ok(by_series
+            .into_iter()
+            .map(|(labels, samples)| RangeWindow { labels, samples })
+            .collect())
+    }
+
+    fn eval_call(
+        &mut self,
+        c: &promql_parser::parser::Call,
+        ts: i64,
+    ) -> Result<StepValue, QueryError> {
+        let name = c.func.name;
+        let mut args = Vec::with_capacity(c.args.args.len());
+        let mut window = None;
+        for (i, a) in c.args.args.iter().enumerate() {
+            let a = unparen(a);
+            let arg = match a {
+                Expr::VectorSelector(vs) if name == "timestamp" && i == 0 => {
+                    FnArg::Vector(self.eval_vector_selector(vs, ts, true))
+                }
+                Expr::MatrixSelector(m) => {
+                    window = Some(self.matrix_window(m, ts));
+                    FnArg::Matrix(self.eval_matrix_selector(m, ts))
+                }
+                Expr::Subquery(sq) => {
+                    window = Some(self.subquery_window(sq, ts));
+                    FnArg::Matrix(self.eval_subquery(sq, ts)?)
+                }
+                other => match self.eval(other, ts)? {
+                    StepValue::Scalar(v) => FnArg::Scalar(v),
+                    StepValue::Str(s) => FnArg::String(s),
+                    StepValue::Vector(v) => FnArg::Vector(v),
+                    StepValue::Matrix(m) => FnArg::Matrix(m),
+                },
+            };
+            args.push(arg);
+        }
+        let out = functions::call(FnCall {
+            name,
+            args,
+            arg_exprs: &c.args.args,
+            t: ts,
+            window,
+        })
+        .map_err(QueryError::Execution)?;
+        for w in out.warnings {
+            if !self.warnings.contains(&w) {
+                self.warnings.push(w);
+            }
+        }
+        for i in out.infos {
+            if !self.infos.contains(&i) {
+                self.infos.push(i);
+            }
+        }
+        match out.value {
+            FnValue::Scalar(v) => Ok(StepValue::Scalar(v)),
+            FnValue::Vector(v) => {
+                check_unique_labels(&v)?;
+                Ok(StepValue::Vector(v))
+            }
+        }
+    }
+}
+
+/// Prometheus refuses vectors holding two samples with the same label set.
+pub(crate) fn check_unique_labels(v: &[InstantSample]) -> Result<(), QueryError> {
+    if v.len() < 2 {
+        return Ok(());
+    }
+    let mut seen = std::collections::HashSet::with_capacity(v.len());
+    for s in v {
+        if !seen.insert(&s.labels) {
+            return Err(QueryError::Execution(
+                "vector cannot contain metrics with the same labelset".into(),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Whether an instant query's result keeps evaluation order (sort functions, topk/bottomk).
+fn keeps_order(expr: &Expr) -> bool {
+    match unparen(expr) {
+        Expr::Call(c) => c.func.name.starts_with("sort"),
+        Expr::Aggregate(a) => {
+            let op = a.op.to_string();
+            op == "topk" || op == "bottomk"
+        }
+        _ => false,
+    }
+}
+
+/// Runs an instant query.
+pub(crate) fn instant(
+    storage: &dyn Queryable,
+    opts: &crate::EngineOptions,
+    expr: &Expr,
+    ts: i64,
+) -> Result<crate::QueryResult, QueryError> {
+    let mut ev = Evaluator::new(storage, ts, ts, opts);
+    ev.preload(expr, ts, ts)?;
+    let value = match ev.eval(expr, ts)? {
+        StepValue::Scalar(v) => Value::Scalar { t: ts, v },
+        StepValue::Str(s) => Value::String { t: ts, v: s },
+        StepValue::Vector(mut v) => {
+            if !keeps_order(expr) {
+                v.sort_by(|a, b| a.labels.cmp(&b.labels));
+            }
+            Value::Vector(v)
+        }
+        StepValue::Matrix(m) => {
+            let mut series: Vec<RangeSeries> = m
+                .into_iter()
+                .map(|w| RangeSeries {
+                    labels: w.labels,
+                    samples: w.samples,
+                })
+                .collect();
+            series.sort_by(|a, b| a.labels.cmp(&b.labels));
+            Value::Matrix(series)
+        }
+    };
+    Ok(crate::QueryResult {
+        value,
+        warnings: ev.warnings,
+        infos: ev.infos,
+    })
+}
+
+/// Runs a range query: evaluates at every step and assembles a matrix sorted by labels.
+pub(crate) fn range(
+    storage: &dyn Queryable,
+    opts: &crate::EngineOptions,
+    expr: &Expr,
+    start: i64,
+    end: i64,
+    step: i64,
+) -> Result<crate::QueryResult, QueryError> {
+    let mut ev = Evaluator::new(storage, start, end, opts);
+    ev.preload(expr, start, end)?;
+    let mut by_series: Vec<(Labels, Vec<Sample>)> = Vec::new();
+    let mut index: HashMap<Labels, usize> = HashMap::new();
+    let mut total = 0usize;
+    let mut t = start;
+    while t <= end {
+        let step_value = ev.eval(expr, t)?;
+        let samples = match step_value {
+            StepValue::Scalar(v) => vec![InstantSample { labels: Labels::empty(), t, v }],
+            StepValue::Vector(v) => v,
+            StepValue::Str(_) => {
+                return Err(QueryError::Execution(
+                    "invalid expression type \"string\" for range query, must be Scalar or instant Vector".into(),
+                ))
+            }
+            StepValue::Matrix(_) => {
+                return Err(QueryError::Execution(
+                    "invalid expression type \"range vector\" for range query, must be Scalar or instant Vector".into(),
+                ))
+            }
+        };
+        total += samples.len();
+        if total > opts.max_samples {
+            return Err(QueryError::Execution(
+                "query processing would load too many samples into memory in query execution"
+                    .into(),
+            ));
+        }
+        for s in samples {
+            match index.get(&s.labels) {
+                Some(&i) => by_series[i].1.push(Sample { t, v: s.v }),
+                None => {
+                    index.insert(s.labels.clone(), by_series.len());
+                    by_series.push((s.labels, vec![Sample { t, v: s.v }]));
+                }
+            }
+        }
+        t += step;
+    }
+    let mut series: Vec<RangeSeries> = by_series
+        .into_iter()
+        .map(|(labels, samples)| RangeSeries { labels, samples })
+        .collect();
+    series.sort_by(|a, b| a.labels.cmp(&b.labels));
+    Ok(crate::QueryResult {
+        value: Value::Matrix(series),
+        warnings: ev.warnings,
+        infos: ev.infos,
+    })
+}
