@@ -289,18 +289,22 @@ pub fn run_files(paths: &[PathBuf], out: &mut dyn Write) -> std::io::Result<Summ
         };
         let storage = MemStorage::new();
         let mut histogram_metrics: Vec<String> = Vec::new();
+        let mut histogram_labels: Vec<Labels> = Vec::new();
         for cmd in commands {
             match cmd {
                 Command::Clear => {
                     storage.clear();
                     histogram_metrics.clear();
+                    histogram_labels.clear();
                 }
                 Command::Load {
                     step_ms,
                     series,
                     histogram_metrics: h,
+                    histogram_labels: hl,
                 } => {
                     histogram_metrics.extend(h);
+                    histogram_labels.extend(hl);
                     if let Err(e) = load_into(&storage, step_ms, &series) {
                         writeln!(out, "{}: load failed: {e}", path.display())?;
                         summary.failed += 1;
@@ -312,9 +316,16 @@ pub fn run_files(paths: &[PathBuf], out: &mut dyn Write) -> std::io::Result<Summ
                     summary.skipped += 1;
                 }
                 Command::Eval(case) => {
-                    let uses_histograms = histogram_metrics
-                        .iter()
-                        .any(|m| case.expr.contains(m.as_str()));
+                    let expects_histogram_series = match &case.expected {
+                        script::Expected::Series(list) => list.iter().any(|e| {
+                            e.labels.as_ref().is_some_and(|l| {
+                                !l.is_empty() && histogram_labels.contains(&l.without_metric_name())
+                            })
+                        }),
+                        script::Expected::String(_) => false,
+                    };
+                    let uses_histograms = expects_histogram_series
+                        || histogram_metrics.iter().any(|m| case.expr.contains(m.as_str()));
                     if case.native_histogram || uses_histograms {
                         *skip_counts.entry("native-histograms").or_default() += 1;
                         summary.skipped += 1;

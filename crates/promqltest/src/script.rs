@@ -68,6 +68,8 @@ pub enum Command {
         series: Vec<(Labels, Vec<Option<f64>>)>,
         /// Metric names whose series were native histograms (not loaded).
         histogram_metrics: Vec<String>,
+        /// Label sets (without metric name) of those histogram series.
+        histogram_labels: Vec<Labels>,
     },
     Eval(EvalCase),
     /// A command the runner cannot execute, with the `SKIP_REASONS` key.
@@ -105,9 +107,6 @@ fn parse_number(s: &str) -> Option<f64> {
         "-Inf" | "-inf" => Some(f64::NEG_INFINITY),
         "NaN" | "nan" => Some(f64::NAN),
         _ => {
-            if let Some(hex) = s.strip_prefix("0x") {
-                return i64::from_str_radix(hex, 16).ok().map(|v| v as f64);
-            }
             s.parse().ok()
         }
     }
@@ -345,16 +344,19 @@ pub fn parse_script(text: &str) -> Result<Vec<Command>, ScriptError> {
                 step_ms: 1,
                 series: Vec::new(),
                 histogram_metrics: names,
+                histogram_labels: Vec::new(),
             });
         } else if let Some(rest) = trimmed.strip_prefix("load") {
             let step_ms = parse_duration(line_no, rest.trim())?;
             let mut series = Vec::new();
             let mut hist = Vec::new();
+            let mut hist_labels = Vec::new();
             for (ln, l) in block {
                 let (labels, values) = parse_series_line(l).map_err(|m| err(ln, m))?;
                 let vals = expand_values(&values).map_err(|m| err(ln, m))?;
                 if vals.iter().any(|v| *v == ExpectedValue::Histogram) {
                     hist.push(labels.metric_name().unwrap_or("").to_string());
+                    hist_labels.push(labels.without_metric_name());
                     continue;
                 }
                 let vals = vals
@@ -371,6 +373,7 @@ pub fn parse_script(text: &str) -> Result<Vec<Command>, ScriptError> {
                 step_ms,
                 series,
                 histogram_metrics: hist,
+                histogram_labels: hist_labels,
             });
         } else if trimmed.starts_with("eval") {
             cmds.push(Command::Eval(parse_eval(line_no, trimmed, &block)?));
