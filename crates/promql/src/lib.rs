@@ -126,6 +126,6 @@ impl Engine {
             ));
         }
         let ast = promql_parser::parser::parse(expr).map_err(QueryError::Parse)?;
-        eval::range(storage, &self.opts, &ast, start_ms, end_ms, step_ms)
+        eval::range(storage, &self.opts, expr, &ast, start_ms, end_ms, step_ms)
     }
 }

@@ -233,6 +233,10 @@ fn vector_vector(
     b: &BinaryExpr,
     return_bool: bool,
 ) -> Result<Vec<InstantSample>, QueryError> {
+    if lhs.is_empty() || rhs.is_empty() {
+        // Nothing can match; Prometheus does not even check either side for duplicates then.
+        return Ok(Vec::new());
+    }
     let modifier = b.modifier.clone();
     let matching = modifier.as_ref().and_then(|m| m.matching.clone());
     let card = modifier

@@ -5,6 +5,8 @@
 mod aggregate;
 pub(crate) use aggregate::format_go_float;
 mod binary;
+#[cfg(test)]
+mod tests;
 
 use crate::functions::{self, FnArg, FnCall, FnValue, RangeWindow};
 use crate::{InstantSample, QueryError, RangeSeries, Value};
@@ -30,6 +32,8 @@ pub(crate) struct Evaluator<'a> {
     /// Query start and end (for `@ start()` / `@ end()`).
     start: i64,
     end: i64,
+    /// Query step in ms (0 for instant queries), for `step()`.
+    query_step: i64,
     lookback: i64,
     default_step: i64,
     max_samples: usize,
@@ -71,12 +75,14 @@ impl<'a> Evaluator<'a> {
         storage: &'a dyn Queryable,
         start: i64,
         end: i64,
+        query_step: i64,
         opts: &crate::EngineOptions,
     ) -> Self {
         Evaluator {
             storage,
             start,
             end,
+            query_step,
             lookback: opts.lookback_delta_ms,
             default_step: opts.default_subquery_step_ms,
             max_samples: opts.max_samples,
@@ -204,15 +210,18 @@ impl<'a> Evaluator<'a> {
             Expr::Paren(p) => self.eval(&p.expr, ts),
             Expr::Unary(u) => match self.eval(&u.expr, ts)? {
                 StepValue::Scalar(v) => Ok(StepValue::Scalar(-v)),
-                StepValue::Vector(vs) => Ok(StepValue::Vector(
-                    vs.into_iter()
+                StepValue::Vector(vs) => {
+                    let negated: Vec<InstantSample> = vs
+                        .into_iter()
                         .map(|s| InstantSample {
                             labels: s.labels.without_metric_name(),
                             t: s.t,
                             v: -s.v,
                         })
-                        .collect(),
-                )),
+                        .collect();
+                    check_unique_labels(&negated)?;
+                    Ok(StepValue::Vector(negated))
+                }
                 _ => Err(QueryError::Execution(
                     "unary minus needs a scalar or vector".into(),
                 )),
@@ -367,14 +376,18 @@ impl<'a> Evaluator<'a> {
         ts: i64,
     ) -> Result<StepValue, QueryError> {
         let name = c.func.name;
+        if c.args.args.is_empty() {
+            if let Some(v) = self.query_context_function(name) {
+                return Ok(StepValue::Scalar(v));
+            }
+        }
         let mut args = Vec::with_capacity(c.args.args.len());
         let mut window = None;
-        for (i, a) in c.args.args.iter().enumerate() {
+        for a in c.args.args.iter() {
             let a = unparen(a);
             let arg = match a {
-                Expr::VectorSelector(vs) if name == "timestamp" && i == 0 => {
-                    FnArg::Vector(self.eval_vector_selector(vs, ts, true))
-                }
+                // Plain selectors pass the stored samples' own timestamps (for `timestamp()`).
+                Expr::VectorSelector(vs) => FnArg::Vector(self.eval_vector_selector(vs, ts, true)),
                 Expr::MatrixSelector(m) => {
                     window = Some(self.matrix_window(m, ts));
                     FnArg::Matrix(self.eval_matrix_selector(m, ts))
@@ -412,11 +425,27 @@ impl<'a> Evaluator<'a> {
         }
         match out.value {
             FnValue::Scalar(v) => Ok(StepValue::Scalar(v)),
-            FnValue::Vector(v) => {
+            FnValue::Vector(mut v) => {
                 check_unique_labels(&v)?;
+                // Results are samples at the evaluation time, whatever the inputs carried.
+                for s in &mut v {
+                    s.t = ts;
+                }
                 Ok(StepValue::Vector(v))
             }
         }
+    }
+
+    /// `step()`, `range()`, `start()` and `end()`: properties of the query itself, in seconds.
+    fn query_context_function(&self, name: &str) -> Option<f64> {
+        let ms = match name {
+            "step" => self.query_step,
+            "range" => self.end - self.start,
+            "start" => self.start,
+            "end" => self.end,
+            _ => return None,
+        };
+        Some(ms as f64 / 1000.0)
     }
 }
 
@@ -455,7 +484,7 @@ pub(crate) fn instant(
     expr: &Expr,
     ts: i64,
 ) -> Result<crate::QueryResult, QueryError> {
-    let mut ev = Evaluator::new(storage, ts, ts, opts);
+    let mut ev = Evaluator::new(storage, ts, ts, 0, opts);
     ev.preload(expr, ts, ts)?;
     let value = match ev.eval(expr, ts)? {
         StepValue::Scalar(v) => Value::Scalar { t: ts, v },
@@ -489,12 +518,16 @@ pub(crate) fn instant(
 pub(crate) fn range(
     storage: &dyn Queryable,
     opts: &crate::EngineOptions,
+    source: &str,
     expr: &Expr,
     start: i64,
     end: i64,
     step: i64,
 ) -> Result<crate::QueryResult, QueryError> {
-    let mut ev = Evaluator::new(storage, start, end, opts);
+    let mut ev = Evaluator::new(storage, start, end, step, opts);
+    if start < end {
+        ev.warnings.extend(sort_in_range_query_warnings(source));
+    }
     ev.preload(expr, start, end)?;
     let mut by_series: Vec<(Labels, Vec<Sample>)> = Vec::new();
     let mut index: HashMap<Labels, usize> = HashMap::new();
@@ -544,4 +577,78 @@ pub(crate) fn range(
         warnings: ev.warnings,
         infos: ev.infos,
     })
+}
+
+/// The sort functions, which only order instant-query results.
+const SORT_FUNCTIONS: [&str; 4] = ["sort", "sort_desc", "sort_by_label", "sort_by_label_desc"];
+
+/// Prometheus' warning for each sort call in a range query, with its `line:column` position
+/// (the parser's AST has no positions, so calls are found in the query text).
+fn sort_in_range_query_warnings(source: &str) -> Vec<String> {
+    let mut warnings: Vec<String> = Vec::new();
+    for (line, column, name) in identifier_calls(source) {
+        if SORT_FUNCTIONS.contains(&name) {
+            let w = format!(
+                "PromQL warning: sort is ineffective for range queries since results are always ordered by labels ({line}:{column})"
+            );
+            if !warnings.contains(&w) {
+                warnings.push(w);
+            }
+        }
+    }
+    warnings
+}
+
+/// Identifiers directly followed (after optional whitespace) by `(`, with 1-based line and
+/// column, skipping string literals and comments.
+fn identifier_calls(source: &str) -> Vec<(usize, usize, &str)> {
+    let bytes = source.as_bytes();
+    let mut calls = Vec::new();
+    let (mut line, mut line_start) = (1usize, 0usize);
+    let mut i = 0usize;
+    while let Some(&b) = bytes.get(i) {
+        match b {
+            b'\n' => {
+                line += 1;
+                i += 1;
+                line_start = i;
+            }
+            b'"' | b'\'' | b'`' => {
+                i += 1;
+                while let Some(&c) = bytes.get(i) {
+                    i += 1;
+                    if c == b'\\' && b != b'`' {
+                        i += 1;
+                    } else if c == b {
+                        break;
+                    }
+                }
+            }
+            b'#' => {
+                while bytes.get(i).is_some_and(|&c| c != b'\n') {
+                    i += 1;
+                }
+            }
+            c if c.is_ascii_alphabetic() || c == b'_' => {
+                let start = i;
+                while bytes
+                    .get(i)
+                    .is_some_and(|&c| c.is_ascii_alphanumeric() || c == b'_' || c == b':')
+                {
+                    i += 1;
+                }
+                let mut j = i;
+                while bytes.get(j).is_some_and(|c| c.is_ascii_whitespace()) {
+                    j += 1;
+                }
+                if bytes.get(j) == Some(&b'(') {
+                    if let Some(name) = source.get(start..i) {
+                        calls.push((line, source[line_start..start].chars().count() + 1, name));
+                    }
+                }
+            }
+            _ => i += 1,
+        }
+    }
+    calls
 }
