@@ -10,7 +10,7 @@ use promql_parser::parser::{AggregateExpr, LabelModifier};
 use std::collections::HashMap;
 
 /// The grouping key of a sample.
-fn group_labels(labels: &Labels, modifier: &Option<LabelModifier>) -> Labels {
+pub(super) fn group_labels(labels: &Labels, modifier: &Option<LabelModifier>) -> Labels {
     match modifier {
         Some(LabelModifier::Include(names)) => {
             let keep: Vec<&str> = names.labels.iter().map(String::as_str).collect();
@@ -92,83 +92,21 @@ pub(super) fn eval_aggregate(
             continue;
         };
         match op.as_str() {
-            "sum" => {
-                let (mut sum, mut c) = (0.0, 0.0);
-                for s in &samples {
-                    (sum, c) = kahan_add(s.v, sum, c);
+            "sum" | "avg" | "count" | "count_values" | "group" | "min" | "max" | "stddev"
+            | "stdvar" => {
+                let values: Vec<f64> = samples.iter().map(|s| s.v).collect();
+                let op = if op == "count_values" {
+                    "count"
+                } else {
+                    op.as_str()
+                };
+                if let Some(v) = simple_aggregate(op, &values) {
+                    out.push(InstantSample {
+                        labels: key,
+                        t: ts,
+                        v,
+                    });
                 }
-                out.push(InstantSample {
-                    labels: key,
-                    t: ts,
-                    v: sum + c,
-                });
-            }
-            "avg" => {
-                let n = samples.len() as f64;
-                let (mut sum, mut c) = (0.0, 0.0);
-                for s in &samples {
-                    (sum, c) = kahan_add(s.v, sum, c);
-                }
-                let mut v = (sum + c) / n;
-                if (sum + c).is_infinite() && samples.iter().all(|s| s.v.is_finite()) {
-                    // Overflow: fall back to an incremental mean.
-                    let mut mean = 0.0;
-                    for (i, s) in samples.iter().enumerate() {
-                        mean += s.v / (i as f64 + 1.0) - mean / (i as f64 + 1.0);
-                    }
-                    v = mean;
-                }
-                out.push(InstantSample {
-                    labels: key,
-                    t: ts,
-                    v,
-                });
-            }
-            "count" => out.push(InstantSample {
-                labels: key,
-                t: ts,
-                v: samples.len() as f64,
-            }),
-            "count_values" => out.push(InstantSample {
-                labels: key,
-                t: ts,
-                v: samples.len() as f64,
-            }),
-            "group" => out.push(InstantSample {
-                labels: key,
-                t: ts,
-                v: 1.0,
-            }),
-            "min" | "max" => {
-                let want_max = op == "max";
-                let mut v = samples[0].v;
-                for s in &samples[1..] {
-                    let better = if want_max { s.v > v } else { s.v < v };
-                    if better || v.is_nan() {
-                        v = s.v;
-                    }
-                }
-                out.push(InstantSample {
-                    labels: key,
-                    t: ts,
-                    v,
-                });
-            }
-            "stddev" | "stdvar" => {
-                let (mut mean, mut m2, mut n) = (0.0f64, 0.0f64, 0.0f64);
-                for s in &samples {
-                    n += 1.0;
-                    let delta = s.v - mean;
-                    mean += delta / n;
-                    m2 += delta * (s.v - mean);
-                }
-                let var = m2 / n;
-                let v = if op == "stddev" { var.sqrt() } else { var };
-                out.push(InstantSample {
-                    labels: key,
-                    t: ts,
-                    v,
-                });
             }
             "quantile" => {
                 let phi = scalar_param.unwrap_or(f64::NAN);
@@ -210,7 +148,7 @@ pub(super) fn eval_aggregate(
             "limitk" => {
                 let k = k_param(scalar_param)?;
                 let mut sorted = samples;
-                sorted.sort_by(|a, b| a.labels.hash64().cmp(&b.labels.hash64()));
+                sorted.sort_by_key(|s| s.labels.hash64());
                 for s in sorted.into_iter().take(k) {
                     out.push(InstantSample {
                         labels: s.labels,
@@ -249,6 +187,68 @@ pub(super) fn eval_aggregate(
         }
     }
     Ok(StepValue::Vector(out))
+}
+
+/// Aggregations computed from the values of a group alone (no parameter, no labels), shared by
+/// the per-step evaluator and the whole-range fast path. `None` for other operators or an
+/// empty group.
+pub(super) fn simple_aggregate(op: &str, values: &[f64]) -> Option<f64> {
+    let first = *values.first()?;
+    Some(match op {
+        "sum" => {
+            let (mut sum, mut c) = (0.0, 0.0);
+            for v in values {
+                (sum, c) = kahan_add(*v, sum, c);
+            }
+            sum + c
+        }
+        "avg" => {
+            let n = values.len() as f64;
+            let (mut sum, mut c) = (0.0, 0.0);
+            for v in values {
+                (sum, c) = kahan_add(*v, sum, c);
+            }
+            if (sum + c).is_infinite() && values.iter().all(|v| v.is_finite()) {
+                // Overflow: fall back to an incremental mean.
+                let mut mean = 0.0;
+                for (i, v) in values.iter().enumerate() {
+                    mean += v / (i as f64 + 1.0) - mean / (i as f64 + 1.0);
+                }
+                mean
+            } else {
+                (sum + c) / n
+            }
+        }
+        "count" => values.len() as f64,
+        "group" => 1.0,
+        "min" | "max" => {
+            let want_max = op == "max";
+            let mut best = first;
+            for v in values.iter().skip(1) {
+                let better = if want_max { *v > best } else { *v < best };
+                if better || best.is_nan() {
+                    best = *v;
+                }
+            }
+            best
+        }
+        "stddev" | "stdvar" => {
+            let (mut mean, mut m2, mut n) = (0.0f64, 0.0f64, 0.0f64);
+            for v in values {
+                n += 1.0;
+                let delta = v - mean;
+                mean += delta / n;
+                m2 += delta * (v - mean);
+            }
+            let var = m2 / n;
+            if op == "stddev" {
+                var.sqrt()
+            } else {
+                var
+            }
+        }
+        _ => return None,
+    })
 }
 
 fn k_param(p: Option<f64>) -> Result<usize, QueryError> {

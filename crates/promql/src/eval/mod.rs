@@ -5,6 +5,7 @@
 mod aggregate;
 pub(crate) use aggregate::format_go_float;
 mod binary;
+mod grid;
 #[cfg(test)]
 mod tests;
 
@@ -39,6 +40,9 @@ pub(crate) struct Evaluator<'a> {
     max_samples: usize,
     /// Series per selector node (keyed by node address), fetched once.
     data: HashMap<usize, Vec<Series>>,
+    /// Whole-range results of aggregation nodes (keyed by node address) computed by the fast
+    /// path of range queries, looked up at the query's own steps.
+    grids: HashMap<usize, (grid::Steps, Vec<grid::GridSeries>)>,
     pub warnings: Vec<String>,
     pub infos: Vec<String>,
 }
@@ -87,6 +91,7 @@ impl<'a> Evaluator<'a> {
             default_step: opts.default_subquery_step_ms,
             max_samples: opts.max_samples,
             data: HashMap::new(),
+            grids: HashMap::new(),
             warnings: Vec::new(),
             infos: Vec::new(),
         }
@@ -232,7 +237,10 @@ impl<'a> Evaluator<'a> {
             Expr::MatrixSelector(m) => Ok(StepValue::Matrix(self.eval_matrix_selector(m, ts))),
             Expr::Subquery(sq) => Ok(StepValue::Matrix(self.eval_subquery(sq, ts)?)),
             Expr::Binary(b) => binary::eval_binary(self, b, ts),
-            Expr::Aggregate(ag) => aggregate::eval_aggregate(self, ag, ts),
+            Expr::Aggregate(ag) => match self.cached_grid_step(ag, ts) {
+                Some(v) => Ok(StepValue::Vector(v)),
+                None => aggregate::eval_aggregate(self, ag, ts),
+            },
             Expr::Call(c) => self.eval_call(c, ts),
             Expr::Extension(_) => Err(QueryError::Execution("unsupported expression".into())),
         }
@@ -436,6 +444,61 @@ impl<'a> Evaluator<'a> {
         }
     }
 
+    /// The fast path's precomputed result of aggregation `ag` at `ts`, when there is one.
+    fn cached_grid_step(
+        &self,
+        ag: &promql_parser::parser::AggregateExpr,
+        ts: i64,
+    ) -> Option<Vec<InstantSample>> {
+        let (steps, series) = self.grids.get(&(ag as *const _ as usize))?;
+        let i = steps.index_of(ts)?;
+        Some(
+            series
+                .iter()
+                .filter_map(|g| {
+                    Some(InstantSample {
+                        labels: g.labels.clone(),
+                        t: ts,
+                        v: g.values.get(i).copied().flatten()?,
+                    })
+                })
+                .collect(),
+        )
+    }
+
+    /// Precomputes, for a range query, the aggregations under `expr` that the fast path covers
+    /// (not inside subqueries, which evaluate at their own timestamps).
+    fn precompute_grids(&mut self, expr: &Expr, steps: grid::Steps) -> Result<(), QueryError> {
+        match expr {
+            Expr::Aggregate(ag) if grid::supported(expr) => {
+                if let Some(series) = grid::eval(self, expr, steps)? {
+                    self.grids.insert(ag as *const _ as usize, (steps, series));
+                }
+                Ok(())
+            }
+            Expr::Aggregate(ag) => {
+                self.precompute_grids(&ag.expr, steps)?;
+                if let Some(p) = &ag.param {
+                    self.precompute_grids(p, steps)?;
+                }
+                Ok(())
+            }
+            Expr::Unary(u) => self.precompute_grids(&u.expr, steps),
+            Expr::Binary(b) => {
+                self.precompute_grids(&b.lhs, steps)?;
+                self.precompute_grids(&b.rhs, steps)
+            }
+            Expr::Paren(p) => self.precompute_grids(&p.expr, steps),
+            Expr::Call(c) => {
+                for a in &c.args.args {
+                    self.precompute_grids(a, steps)?;
+                }
+                Ok(())
+            }
+            _ => Ok(()),
+        }
+    }
+
     /// `step()`, `range()`, `start()` and `end()`: properties of the query itself, in seconds.
     fn query_context_function(&self, name: &str) -> Option<f64> {
         let ms = match name {
@@ -529,6 +592,18 @@ pub(crate) fn range(
         ev.warnings.extend(sort_in_range_query_warnings(source));
     }
     ev.preload(expr, start, end)?;
+    let steps = grid::Steps {
+        start,
+        step,
+        count: usize::try_from((end - start) / step + 1).unwrap_or(0),
+    };
+    if grid::supported(expr) {
+        if let Some(series) = grid::eval(&mut ev, expr, steps)? {
+            return grid_result(ev, series, steps, opts.max_samples);
+        }
+    } else {
+        ev.precompute_grids(expr, steps)?;
+    }
     let mut by_series: Vec<(Labels, Vec<Sample>)> = Vec::new();
     let mut index: HashMap<Labels, usize> = HashMap::new();
     let mut total = 0usize;
@@ -574,6 +649,47 @@ pub(crate) fn range(
     series.sort_by(|a, b| a.labels.cmp(&b.labels));
     Ok(crate::QueryResult {
         value: Value::Matrix(series),
+        warnings: ev.warnings,
+        infos: ev.infos,
+    })
+}
+
+/// Assembles a range query's matrix from a fast-path result.
+fn grid_result(
+    ev: Evaluator<'_>,
+    series: Vec<grid::GridSeries>,
+    steps: grid::Steps,
+    max_samples: usize,
+) -> Result<crate::QueryResult, QueryError> {
+    let mut total = 0usize;
+    let mut matrix = Vec::with_capacity(series.len());
+    for g in series {
+        let samples: Vec<Sample> = g
+            .values
+            .iter()
+            .enumerate()
+            .filter_map(|(i, v)| {
+                Some(Sample {
+                    t: steps.start + i as i64 * steps.step,
+                    v: (*v)?,
+                })
+            })
+            .collect();
+        total += samples.len();
+        if total > max_samples {
+            return Err(QueryError::Execution(
+                "query processing would load too many samples into memory in query execution"
+                    .into(),
+            ));
+        }
+        matrix.push(RangeSeries {
+            labels: g.labels,
+            samples,
+        });
+    }
+    matrix.sort_by(|a, b| a.labels.cmp(&b.labels));
+    Ok(crate::QueryResult {
+        value: Value::Matrix(matrix),
         warnings: ev.warnings,
         infos: ev.infos,
     })

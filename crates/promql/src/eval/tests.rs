@@ -516,3 +516,214 @@ mod never_panics {
         }
     }
 }
+
+/// Dashboard-style range query over many series; run with
+/// `cargo test -p promql --release -- --ignored --nocapture dashboard_range_query_speed`.
+#[test]
+#[ignore]
+fn dashboard_range_query_speed() {
+    let s = MemStorage::new();
+    let step = 15_000;
+    let n = 4 * 60 * 2; // 2h of 15s samples
+    let mut batch = Vec::new();
+    for i in 0..2000 {
+        let method = ["GET", "POST", "PUT", "DELETE"][i % 4];
+        let l = labels(&[
+            ("__name__", "http_requests_total"),
+            ("method", method),
+            ("instance", &format!("host-{i}")),
+            ("job", "api"),
+        ]);
+        for k in 0..n {
+            batch.push((
+                l.clone(),
+                Sample {
+                    t: k as i64 * step,
+                    v: (k * (i % 7 + 1)) as f64,
+                },
+            ));
+        }
+    }
+    if let Err(e) = s.append(&batch) {
+        panic!("{e}");
+    }
+    let e = Engine::default();
+    let started = std::time::Instant::now();
+    let r = e.range_query(
+        &s,
+        "sum(rate(http_requests_total[5m])) by (method)",
+        3_600_000,
+        7_200_000,
+        step,
+    );
+    let elapsed = started.elapsed();
+    match r.map(|r| r.value) {
+        Ok(Value::Matrix(m)) => assert_eq!(m.len(), 4),
+        other => panic!("unexpected {other:?}"),
+    }
+    println!("sum(rate(x[5m])) by (method), 2000 series, 241 steps: {elapsed:?}");
+    for q in [
+        "http_requests_total @ 0",
+        "count(http_requests_total @ 0)",
+        "rate(http_requests_total[5m])",
+        "sum(http_requests_total) by (method)",
+    ] {
+        let started = std::time::Instant::now();
+        let r = e.range_query(&s, q, 3_600_000, 7_200_000, step);
+        assert!(r.is_ok());
+        println!("{q}: {:?}", started.elapsed());
+    }
+}
+
+/// The whole-range fast path must give exactly what step-by-step evaluation gives.
+#[test]
+fn range_fast_path_matches_instant_evaluation() {
+    let s = MemStorage::new();
+    let mut series = Vec::new();
+    for (i, method) in ["GET", "POST", "GET", "PUT"].iter().enumerate() {
+        let mut values = ramp(0.0, 1.5 * (i as f64 + 1.0), 40);
+        if i == 1 {
+            values[20] = Some(stale_nan());
+            values[21] = None;
+            values[22] = Some(0.5); // counter reset after a gap
+        }
+        if i == 3 {
+            values.truncate(10);
+        }
+        series.push((
+            labels(&[
+                ("__name__", "req_total"),
+                ("method", method),
+                ("instance", &i.to_string()),
+            ]),
+            values,
+        ));
+    }
+    // Two series that collide once the name is dropped.
+    series.push((labels(&[("__name__", "a"), ("k", "1")]), ramp(1.0, 1.0, 10)));
+    series.push((
+        labels(&[("__name__", "b"), ("k", "1")]),
+        vec![None; 30]
+            .into_iter()
+            .chain(ramp(1.0, 1.0, 10))
+            .collect(),
+    ));
+    load(&s, 15_000, &series);
+    let e = Engine::default();
+    for q in [
+        "req_total",
+        "req_total offset 1m",
+        "rate(req_total[1m])",
+        "increase(req_total[2m] offset 30s)",
+        "sum by (method) (rate(req_total[1m]))",
+        "avg without (instance) (irate(req_total[1m]))",
+        "max(req_total) - min(req_total)",
+        "count(last_over_time(req_total[1m]))",
+        "quantile_over_time(0.9, req_total[2m])",
+        "stddev(predict_linear(req_total[2m], 60))",
+        "sum(rate(req_total[1m])) / sum(rate(req_total[2m]))",
+        "rate({k=\"1\"}[1m])",
+        "sum(rate({k=\"1\"}[1m]))",
+        "rate(a[1m])",
+        "histogram_quantile(0.5, sum by (method) (rate(req_total[1m])))",
+    ] {
+        let (start, end, step) = (0, 12 * MIN, 20_000);
+        let range = e.range_query(&s, q, start, end, step);
+        let mut expected: std::collections::BTreeMap<String, Vec<(i64, u64)>> = Default::default();
+        let mut expected_err = None;
+        let mut expected_infos = std::collections::BTreeSet::new();
+        let mut t = start;
+        while t <= end {
+            match e.instant_query(&s, q, t) {
+                Ok(r) => {
+                    expected_infos.extend(r.infos);
+                    if let Value::Vector(v) = r.value {
+                        for x in v {
+                            expected
+                                .entry(x.labels.to_string())
+                                .or_default()
+                                .push((t, x.v.to_bits()));
+                        }
+                    }
+                }
+                Err(err) => {
+                    expected_err = Some(err.to_string());
+                    break;
+                }
+            }
+            t += step;
+        }
+        match (range, expected_err) {
+            (Ok(r), None) => {
+                let Value::Matrix(m) = r.value else {
+                    panic!("{q}: not a matrix")
+                };
+                let got: std::collections::BTreeMap<String, Vec<(i64, u64)>> = m
+                    .into_iter()
+                    .map(|rs| {
+                        (
+                            rs.labels.to_string(),
+                            rs.samples.iter().map(|p| (p.t, p.v.to_bits())).collect(),
+                        )
+                    })
+                    .collect();
+                assert_eq!(got, expected, "{q}");
+                let infos: std::collections::BTreeSet<String> = r.infos.into_iter().collect();
+                assert_eq!(infos, expected_infos, "{q}");
+            }
+            (Err(a), Some(b)) => assert_eq!(a.to_string(), b, "{q}"),
+            (a, b) => panic!("{q}: range {a:?} vs instant error {b:?}"),
+        }
+    }
+}
+
+#[test]
+fn range_fast_path_handles_at_and_name_keeping_functions() {
+    let s = MemStorage::new();
+    load(
+        &s,
+        15_000,
+        &[
+            (
+                labels(&[("__name__", "g"), ("x", "1")]),
+                vec![Some(5.0)]
+                    .into_iter()
+                    .chain(ramp(1.0, 2.0, 30))
+                    .collect(),
+            ),
+            (labels(&[("__name__", "g"), ("x", "2")]), ramp(3.0, 1.0, 30)),
+        ],
+    );
+    let e = Engine::default();
+    for q in [
+        "g @ 100",
+        "last_over_time(g[1m])",
+        "rate(g[15s])",
+        "rate(g[1m] @ 200)",
+        "sum(g @ 300)",
+    ] {
+        let r = e.range_query(&s, q, 0, 5 * MIN, 15_000);
+        let Ok(r) = r else { panic!("{q}: {r:?}") };
+        let Value::Matrix(m) = r.value else {
+            panic!("{q}: not a matrix")
+        };
+        let mut t = 0;
+        while t <= 5 * MIN {
+            let Value::Vector(v) = instant(&s, q, t) else {
+                panic!("{q}")
+            };
+            for x in v {
+                let found = m
+                    .iter()
+                    .find(|rs| rs.labels == x.labels)
+                    .and_then(|rs| rs.samples.iter().find(|p| p.t == t));
+                assert_eq!(
+                    found.map(|p| p.v.to_bits()),
+                    Some(x.v.to_bits()),
+                    "{q} at {t}"
+                );
+            }
+            t += 15_000;
+        }
+    }
+}

@@ -1,0 +1,336 @@
+//! Whole-range fast path for range queries: evaluates selectors, per-series range functions
+//! (`rate(x[5m])`, `avg_over_time(...)`, ...) and simple aggregations over them once for all
+//! steps of the query, series by series, so labels are handled once per series instead of once
+//! per series and step. Shapes it does not cover return `None` and are evaluated step by step;
+//! results are identical either way (the per-group math is shared with `aggregate`).
+
+use super::aggregate::{group_labels, simple_aggregate};
+use super::{offset_ms, unparen, Evaluator};
+use crate::functions::{self, FnArg, FnCall, FnValue, RangeWindow};
+use crate::QueryError;
+use model::{is_stale_nan, Labels, Sample, METRIC_NAME};
+use promql_parser::parser::{AggregateExpr, Call, Expr, MatrixSelector, VectorSelector};
+use std::collections::{HashMap, HashSet};
+
+/// The steps of a range query: `start + i * step` for `i < count`.
+#[derive(Clone, Copy, Debug)]
+pub(super) struct Steps {
+    pub start: i64,
+    pub step: i64,
+    pub count: usize,
+}
+
+impl Steps {
+    fn at(&self, i: usize) -> i64 {
+        self.start + i as i64 * self.step
+    }
+
+    /// Index of `ts` on this grid, if it is one of the steps.
+    pub fn index_of(&self, ts: i64) -> Option<usize> {
+        if ts < self.start || (ts - self.start) % self.step != 0 {
+            return None;
+        }
+        let i = usize::try_from((ts - self.start) / self.step).ok()?;
+        (i < self.count).then_some(i)
+    }
+}
+
+/// One series over the step grid: `values[i]` is its value at step `i`, if any.
+#[derive(Clone, Debug)]
+pub(super) struct GridSeries {
+    pub labels: Labels,
+    pub values: Vec<Option<f64>>,
+}
+
+/// Range functions that map each input series to at most one output series, with the input's
+/// labels (with or without the metric name), from the window and literal scalars alone.
+const PER_SERIES_RANGE_FUNCTIONS: &[&str] = &[
+    "rate",
+    "irate",
+    "increase",
+    "delta",
+    "idelta",
+    "deriv",
+    "predict_linear",
+    "changes",
+    "resets",
+    "avg_over_time",
+    "min_over_time",
+    "max_over_time",
+    "sum_over_time",
+    "count_over_time",
+    "stddev_over_time",
+    "stdvar_over_time",
+    "last_over_time",
+    "present_over_time",
+    "quantile_over_time",
+    "mad_over_time",
+    "holt_winters",
+    "double_exponential_smoothing",
+];
+
+/// Aggregations the fast path computes (those without parameter).
+const SIMPLE_AGGREGATIONS: &[&str] = &[
+    "sum", "avg", "count", "group", "min", "max", "stddev", "stdvar",
+];
+
+/// Whether `expr` has a shape the fast path evaluates.
+pub(super) fn supported(expr: &Expr) -> bool {
+    match unparen(expr) {
+        Expr::VectorSelector(_) => true,
+        Expr::Call(c) => range_call_selector(c).is_some(),
+        Expr::Aggregate(ag) => simple_aggregation(ag),
+        _ => false,
+    }
+}
+
+fn simple_aggregation(ag: &AggregateExpr) -> bool {
+    ag.param.is_none()
+        && SIMPLE_AGGREGATIONS.contains(&ag.op.to_string().as_str())
+        && supported(&ag.expr)
+}
+
+/// The matrix selector of a supported range-function call (all other arguments literals).
+fn range_call_selector(c: &Call) -> Option<&MatrixSelector> {
+    if !PER_SERIES_RANGE_FUNCTIONS.contains(&c.func.name) {
+        return None;
+    }
+    let mut selector = None;
+    for a in &c.args.args {
+        match unparen(a) {
+            Expr::MatrixSelector(m) if selector.is_none() => selector = Some(m),
+            Expr::NumberLiteral(_) => {}
+            _ => return None,
+        }
+    }
+    selector
+}
+
+/// Evaluates a supported `expr` at every step; `None` when the data turn out not to fit the
+/// fast path (the caller then evaluates step by step).
+pub(super) fn eval(
+    ev: &mut Evaluator<'_>,
+    expr: &Expr,
+    steps: Steps,
+) -> Result<Option<Vec<GridSeries>>, QueryError> {
+    match unparen(expr) {
+        Expr::VectorSelector(vs) => Ok(Some(selector(ev, vs, steps))),
+        Expr::Call(c) => match range_call_selector(c) {
+            Some(m) => range_call(ev, c, m, steps),
+            None => Ok(None),
+        },
+        Expr::Aggregate(ag) if simple_aggregation(ag) => match eval(ev, &ag.expr, steps)? {
+            Some(input) => Ok(Some(aggregate(ag, input, steps))),
+            None => Ok(None),
+        },
+        _ => Ok(None),
+    }
+}
+
+fn selector(ev: &Evaluator<'_>, vs: &VectorSelector, steps: Steps) -> Vec<GridSeries> {
+    let Some(series) = ev.data.get(&(vs as *const VectorSelector as usize)) else {
+        return Vec::new();
+    };
+    let offset = offset_ms(&vs.offset);
+    let at = ev.at_ms(&vs.at);
+    let mut out = Vec::new();
+    for s in series {
+        let mut next = 0usize;
+        let mut values = Vec::with_capacity(steps.count);
+        let mut any = false;
+        for i in 0..steps.count {
+            let reference = at.unwrap_or(steps.at(i)) - offset;
+            while s.samples.get(next).is_some_and(|p| p.t <= reference) {
+                next += 1;
+            }
+            let value = next
+                .checked_sub(1)
+                .and_then(|j| s.samples.get(j))
+                .filter(|p| p.t > reference - ev.lookback && !is_stale_nan(p.v))
+                .map(|p| p.v);
+            any |= value.is_some();
+            values.push(value);
+        }
+        if any {
+            out.push(GridSeries {
+                labels: s.labels.clone(),
+                values,
+            });
+        }
+    }
+    out
+}
+
+/// How a function's output labels relate to its input's.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum LabelMode {
+    Keep,
+    DropName,
+}
+
+fn range_call(
+    ev: &mut Evaluator<'_>,
+    c: &Call,
+    m: &MatrixSelector,
+    steps: Steps,
+) -> Result<Option<Vec<GridSeries>>, QueryError> {
+    let key = &m.vs as *const VectorSelector as usize;
+    let Some(series) = ev.data.get(&key) else {
+        return Ok(Some(Vec::new()));
+    };
+    let offset = offset_ms(&m.vs.offset);
+    let at = ev.at_ms(&m.vs.at);
+    let range = super::ms(&m.range);
+    let mut out = Vec::new();
+    let mut warnings = Vec::new();
+    let mut infos = Vec::new();
+    for s in series {
+        // The function's first call for a series sees only the metric name (enough for its
+        // name-based annotations and to tell whether it keeps the name); later calls see no
+        // labels at all, which costs nothing to copy.
+        let probe = match s.labels.metric_name() {
+            Some(name) => Labels::from_pairs([(METRIC_NAME, name)]),
+            None => Labels::empty(),
+        };
+        let mut call_labels = Some(probe.clone());
+        let mut mode = None;
+        let (mut lo, mut hi) = (0usize, 0usize);
+        let mut values = Vec::with_capacity(steps.count);
+        let mut any = false;
+        for i in 0..steps.count {
+            let ts = steps.at(i);
+            let end = at.unwrap_or(ts) - offset;
+            let start = end - range;
+            while s.samples.get(hi).is_some_and(|p| p.t <= end) {
+                hi += 1;
+            }
+            while s.samples.get(lo).is_some_and(|p| p.t <= start) {
+                lo += 1;
+            }
+            let window: Vec<Sample> = s
+                .samples
+                .get(lo..hi)
+                .unwrap_or(&[])
+                .iter()
+                .filter(|p| !is_stale_nan(p.v))
+                .copied()
+                .collect();
+            if window.is_empty() {
+                values.push(None);
+                continue;
+            }
+            let mut window = Some(window);
+            let args = c
+                .args
+                .args
+                .iter()
+                .map(|a| match unparen(a) {
+                    Expr::NumberLiteral(n) => FnArg::Scalar(n.val),
+                    _ => FnArg::Matrix(vec![RangeWindow {
+                        labels: call_labels.take().unwrap_or_default(),
+                        samples: window.take().unwrap_or_default(),
+                    }]),
+                })
+                .collect();
+            let output = functions::call(FnCall {
+                name: c.func.name,
+                args,
+                arg_exprs: &c.args.args,
+                t: ts,
+                window: Some((start, end)),
+            })
+            .map_err(QueryError::Execution)?;
+            merge_unique(&mut warnings, output.warnings);
+            merge_unique(&mut infos, output.infos);
+            let FnValue::Vector(result) = output.value else {
+                return Ok(None);
+            };
+            let value = match result.as_slice() {
+                [] => None,
+                [one] => {
+                    match mode {
+                        // Later calls had no labels, so must return none.
+                        Some(_) if !one.labels.is_empty() => return Ok(None),
+                        Some(_) => {}
+                        None if one.labels == probe => mode = Some(LabelMode::Keep),
+                        None if one.labels.is_empty() => mode = Some(LabelMode::DropName),
+                        None => return Ok(None),
+                    }
+                    Some(one.v)
+                }
+                _ => return Ok(None),
+            };
+            if mode.is_none() {
+                // No result yet to learn the label behaviour from: show the name again.
+                call_labels = Some(probe.clone());
+            }
+            any |= value.is_some();
+            values.push(value);
+        }
+        if any {
+            let labels = match mode {
+                Some(LabelMode::Keep) => s.labels.clone(),
+                _ => s.labels.without_metric_name(),
+            };
+            out.push(GridSeries { labels, values });
+        }
+    }
+    // Series that collide once the name is dropped: let the step-by-step path decide (it raises
+    // Prometheus' error only at steps where both have a value).
+    let mut seen = HashSet::with_capacity(out.len());
+    if !out.iter().all(|g| seen.insert(&g.labels)) {
+        return Ok(None);
+    }
+    merge_unique(&mut ev.warnings, warnings);
+    merge_unique(&mut ev.infos, infos);
+    Ok(Some(out))
+}
+
+fn aggregate(ag: &AggregateExpr, input: Vec<GridSeries>, steps: Steps) -> Vec<GridSeries> {
+    let op = ag.op.to_string();
+    let mut groups: Vec<(Labels, Vec<usize>)> = Vec::new();
+    let mut index: HashMap<Labels, usize> = HashMap::new();
+    for (i, s) in input.iter().enumerate() {
+        let key = group_labels(&s.labels, &ag.modifier);
+        match index.get(&key) {
+            Some(&g) => {
+                if let Some(group) = groups.get_mut(g) {
+                    group.1.push(i);
+                }
+            }
+            None => {
+                index.insert(key.clone(), groups.len());
+                groups.push((key, vec![i]));
+            }
+        }
+    }
+    let mut buffer = Vec::new();
+    groups
+        .into_iter()
+        .filter_map(|(labels, members)| {
+            let mut any = false;
+            let values = (0..steps.count)
+                .map(|step| {
+                    buffer.clear();
+                    buffer.extend(
+                        members
+                            .iter()
+                            .filter_map(|&m| input.get(m)?.values.get(step).copied().flatten()),
+                    );
+                    let v = simple_aggregate(&op, &buffer);
+                    any |= v.is_some();
+                    v
+                })
+                .collect();
+            any.then_some(GridSeries { labels, values })
+        })
+        .collect()
+}
+
+fn merge_unique(into: &mut Vec<String>, from: Vec<String>) {
+    for item in from {
+        if !into.contains(&item) {
+            into.push(item);
+        }
+    }
+}
