@@ -86,6 +86,41 @@ pub(super) fn eval_aggregate(
         Some(StepValue::Scalar(v)) => Some(*v),
         _ => None,
     };
+    // Parameters are checked even when there is nothing to aggregate, as Prometheus does.
+    match op.as_str() {
+        "topk" | "bottomk" | "limitk" => {
+            k_param(scalar_param)?;
+        }
+        "limit_ratio" => {
+            let r = scalar_param.unwrap_or(f64::NAN);
+            if r.is_nan() {
+                return Err(QueryError::Execution("Ratio value is NaN".into()));
+            }
+            if !(-1.0..=1.0).contains(&r) {
+                push_unique(
+                    &mut ev.warnings,
+                    format!(
+                        "PromQL warning: ratio value should be between -1 and 1, got {}, capping to {}",
+                        format_go_float(r),
+                        format_go_float(r.clamp(-1.0, 1.0))
+                    ),
+                );
+            }
+        }
+        "quantile" => {
+            let phi = scalar_param.unwrap_or(f64::NAN);
+            if !(0.0..=1.0).contains(&phi) {
+                push_unique(
+                    &mut ev.warnings,
+                    format!(
+                        "PromQL warning: quantile value should be between 0 and 1, got {}",
+                        format_go_float(phi)
+                    ),
+                );
+            }
+        }
+        _ => {}
+    }
     let mut out = Vec::new();
     for key in order {
         let Some(samples) = groups.remove(&key) else {
@@ -146,10 +181,9 @@ pub(super) fn eval_aggregate(
                 }
             }
             "limitk" => {
+                // The first k of the group in input (label) order, as Prometheus takes them.
                 let k = k_param(scalar_param)?;
-                let mut sorted = samples;
-                sorted.sort_by_key(|s| s.labels.hash64());
-                for s in sorted.into_iter().take(k) {
+                for s in samples.into_iter().take(k) {
                     out.push(InstantSample {
                         labels: s.labels,
                         t: ts,
@@ -249,6 +283,12 @@ pub(super) fn simple_aggregate(op: &str, values: &[f64]) -> Option<f64> {
         }
         _ => return None,
     })
+}
+
+fn push_unique(into: &mut Vec<String>, item: String) {
+    if !into.contains(&item) {
+        into.push(item);
+    }
 }
 
 fn k_param(p: Option<f64>) -> Result<usize, QueryError> {

@@ -727,3 +727,46 @@ fn range_fast_path_handles_at_and_name_keeping_functions() {
         }
     }
 }
+
+#[test]
+fn aggregation_parameters_are_checked_and_annotated() {
+    let s = http_requests();
+    let t = 50 * MIN;
+    assert_eq!(
+        exec_error(&s, "topk(NaN, non_existent)", t),
+        "Parameter value is NaN"
+    );
+    assert_eq!(
+        exec_error(&s, "limit_ratio(NaN, http_requests)", t),
+        "Ratio value is NaN"
+    );
+    let r = Engine::default().instant_query(&s, "quantile(1.5, http_requests)", t);
+    match r {
+        Ok(r) => assert_eq!(
+            r.warnings,
+            vec!["PromQL warning: quantile value should be between 0 and 1, got 1.5".to_string()]
+        ),
+        Err(e) => panic!("{e}"),
+    }
+    let r = Engine::default().instant_query(&s, "limit_ratio(2, http_requests)", t);
+    match r {
+        Ok(r) => {
+            assert_eq!(r.warnings.len(), 1);
+            assert!(matches!(r.value, Value::Vector(ref v) if v.len() == 4));
+        }
+        Err(e) => panic!("{e}"),
+    }
+    // limitk takes the first k series of each group in label order.
+    let v = vector(&s, "limitk(1, http_requests)", t);
+    assert_eq!(v.len(), 1);
+    assert!(v[0].0.contains("group=\"canary\""), "{v:?}");
+    assert_eq!(
+        vector(
+            &s,
+            "count(limit_ratio(0.5, http_requests) or limit_ratio(-0.5, http_requests))",
+            t
+        )[0]
+        .1,
+        4.0
+    );
+}
