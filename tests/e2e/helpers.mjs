@@ -1,0 +1,124 @@
+// Shared helpers of the end-to-end tests: start pharos, the prom-client demo app and Debian's
+// Prometheus on ephemeral ports, and query their HTTP APIs.
+import { spawn, execFileSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+export const PHAROS_BIN = process.env.PHAROS_BIN || path.join(ROOT, 'target/release/pharos');
+
+export function tempDir(prefix) {
+  return fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+}
+
+export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+/** Spawns a process and resolves when `pattern` matches its stdout/stderr; returns [child, match]. */
+export function spawnUntil(cmd, args, pattern, opts = {}, timeoutMs = 30000) {
+  return new Promise((resolve, reject) => {
+    const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'], ...opts });
+    let output = '';
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`${cmd} did not print ${pattern} within ${timeoutMs} ms:\n${output}`));
+    }, timeoutMs);
+    const onData = (d) => {
+      output += d.toString();
+      const m = output.match(pattern);
+      if (m) {
+        clearTimeout(timer);
+        resolve([child, m]);
+      }
+    };
+    child.stdout.on('data', onData);
+    child.stderr.on('data', onData);
+    child.on('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`${cmd} exited with ${code}:\n${output}`));
+    });
+  });
+}
+
+export async function startApp(env = {}) {
+  const [child, m] = await spawnUntil('node', [path.join(ROOT, 'tests/clients/app.mjs')], /listening (\d+)/, {
+    env: { ...process.env, ...env },
+  });
+  return { child, port: Number(m[1]), url: `http://127.0.0.1:${m[1]}` };
+}
+
+export async function startPharos(configText, configName = 'prometheus.yml') {
+  const dir = tempDir('pharos-e2e-');
+  const data = path.join(dir, 'data');
+  const args = ['serve', '--listen', '127.0.0.1:0', '--data', data];
+  if (configText !== null) {
+    const cfg = path.join(dir, configName);
+    fs.writeFileSync(cfg, configText);
+    args.push('--config', cfg);
+  }
+  const [child, m] = await spawnUntil(PHAROS_BIN, args, /pharos: listening on (http:\/\/[0-9.:]+)/);
+  return { child, url: m[1], dir, data };
+}
+
+export function freePort() {
+  return new Promise((resolve) => {
+    import('node:net').then(({ createServer }) => {
+      const srv = createServer();
+      srv.listen(0, '127.0.0.1', () => {
+        const { port } = srv.address();
+        srv.close(() => resolve(port));
+      });
+    });
+  });
+}
+
+export function hasPrometheus() {
+  try {
+    execFileSync('prometheus', ['--version'], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+export async function api(base, pathAndQuery, init) {
+  const res = await fetch(base + pathAndQuery, init);
+  const text = await res.text();
+  let body;
+  try {
+    body = JSON.parse(text);
+  } catch {
+    body = text;
+  }
+  return { status: res.status, body };
+}
+
+/** Instant query; returns the API body. `time` in seconds (optional). */
+export async function query(base, expr, time) {
+  const params = new URLSearchParams({ query: expr });
+  if (time !== undefined) params.set('time', String(time));
+  const { body } = await api(base, `/api/v1/query?${params}`);
+  return body;
+}
+
+/** Polls `fn` until it returns a truthy value or the timeout passes. */
+export async function waitFor(fn, timeoutMs = 30000, what = 'condition') {
+  const deadline = Date.now() + timeoutMs;
+  let last;
+  while (Date.now() < deadline) {
+    try {
+      last = await fn();
+      if (last) return last;
+    } catch (e) {
+      last = e;
+    }
+    await sleep(250);
+  }
+  throw new Error(`timed out waiting for ${what}; last: ${JSON.stringify(last)}`);
+}
+
+export function vectorValue(body, match = () => true) {
+  const r = body?.data?.result?.find((s) => match(s.metric));
+  return r ? Number(r.value[1]) : undefined;
+}
