@@ -43,6 +43,9 @@ pub(crate) struct Evaluator<'a> {
     /// Whole-range results of aggregation nodes (keyed by node address) computed by the fast
     /// path of range queries, looked up at the query's own steps.
     grids: HashMap<usize, (grid::Steps, Vec<grid::GridSeries>)>,
+    /// Per subquery node (keyed by address): inner results by inner timestamp, for the window
+    /// last evaluated.
+    subquery_cache: HashMap<usize, std::collections::BTreeMap<i64, StepValue>>,
     pub warnings: Vec<String>,
     pub infos: Vec<String>,
 }
@@ -92,6 +95,7 @@ impl<'a> Evaluator<'a> {
             max_samples: opts.max_samples,
             data: HashMap::new(),
             grids: HashMap::new(),
+            subquery_cache: HashMap::new(),
             warnings: Vec::new(),
             infos: Vec::new(),
         }
@@ -343,27 +347,40 @@ impl<'a> Evaluator<'a> {
         if t <= start {
             t += step;
         }
-        let mut by_series: Vec<(Labels, Vec<Sample>)> = Vec::new();
+        // Inner steps are aligned to absolute multiples of `step`, so consecutive outer steps
+        // share most of them: keep the inner results of the current window and reuse them.
+        let key = sq as *const SubqueryExpr as usize;
+        let mut cache = self.subquery_cache.remove(&key).unwrap_or_default();
+        cache = cache.split_off(&(start + 1));
+        let mut by_series: Vec<RangeWindow> = Vec::new();
         let mut index: HashMap<Labels, usize> = HashMap::new();
+        let mut push = |labels: &Labels, sample: Sample| match index.get(labels) {
+            Some(&i) => {
+                if let Some(w) = by_series.get_mut(i) {
+                    w.samples.push(sample);
+                }
+            }
+            None => {
+                index.insert(labels.clone(), by_series.len());
+                by_series.push(RangeWindow {
+                    labels: labels.clone(),
+                    samples: vec![sample],
+                });
+            }
+        };
+        let empty = Labels::empty();
         while t <= end {
-            match self.eval(&sq.expr, t)? {
-                StepValue::Vector(v) => {
+            if !cache.contains_key(&t) {
+                let value = self.eval(&sq.expr, t)?;
+                cache.insert(t, value);
+            }
+            match cache.get(&t) {
+                Some(StepValue::Vector(v)) => {
                     for s in v {
-                        let i = *index.entry(s.labels.clone()).or_insert_with(|| {
-                            by_series.push((s.labels.clone(), Vec::new()));
-                            by_series.len() - 1
-                        });
-                        by_series[i].1.push(Sample { t, v: s.v });
+                        push(&s.labels, Sample { t, v: s.v });
                     }
                 }
-                StepValue::Scalar(v) => {
-                    let labels = Labels::empty();
-                    let i = *index.entry(labels.clone()).or_insert_with(|| {
-                        by_series.push((labels, Vec::new()));
-                        by_series.len() - 1
-                    });
-                    by_series[i].1.push(Sample { t, v });
-                }
+                Some(StepValue::Scalar(v)) => push(&empty, Sample { t, v: *v }),
                 _ => {
                     return Err(QueryError::Execution(
                         "subquery needs an instant vector or scalar".into(),
@@ -372,10 +389,8 @@ impl<'a> Evaluator<'a> {
             }
             t += step;
         }
-        Ok(by_series
-            .into_iter()
-            .map(|(labels, samples)| RangeWindow { labels, samples })
-            .collect())
+        self.subquery_cache.insert(key, cache);
+        Ok(by_series)
     }
 
     fn eval_call(

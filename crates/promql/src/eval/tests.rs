@@ -567,6 +567,7 @@ fn dashboard_range_query_speed() {
         "count(http_requests_total @ 0)",
         "rate(http_requests_total[5m])",
         "sum(http_requests_total) by (method)",
+        "max_over_time(sum(rate(http_requests_total[5m]))[30m:1m])",
     ] {
         let started = std::time::Instant::now();
         let r = e.range_query(&s, q, 3_600_000, 7_200_000, step);
@@ -626,6 +627,9 @@ fn range_fast_path_matches_instant_evaluation() {
         "sum(rate({k=\"1\"}[1m]))",
         "rate(a[1m])",
         "histogram_quantile(0.5, sum by (method) (rate(req_total[1m])))",
+        "max_over_time(rate(req_total[1m])[3m:20s])",
+        "avg_over_time(sum(req_total)[2m:15s] offset 10s)",
+        "sum_over_time(max_over_time(req_total[1m:7s])[2m:])",
     ] {
         let (start, end, step) = (0, 12 * MIN, 20_000);
         let range = e.range_query(&s, q, start, end, step);
