@@ -370,9 +370,8 @@ impl<'a> Evaluator<'a> {
         };
         let empty = Labels::empty();
         while t <= end {
-            if !cache.contains_key(&t) {
-                let value = self.eval(&sq.expr, t)?;
-                cache.insert(t, value);
+            if let std::collections::btree_map::Entry::Vacant(slot) = cache.entry(t) {
+                slot.insert(self.eval(&sq.expr, t)?);
             }
             match cache.get(&t) {
                 Some(StepValue::Vector(v)) => {
