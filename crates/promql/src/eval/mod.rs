@@ -136,8 +136,8 @@ impl<'a> Evaluator<'a> {
         mint: i64,
         maxt: i64,
     ) -> Result<Vec<Series>, QueryError> {
-        if sets.len() == 1 {
-            return Ok(self.storage.select(&sets[0], mint, maxt)?);
+        if let [only] = sets {
+            return Ok(self.storage.select(only, mint, maxt)?);
         }
         let mut merged: std::collections::BTreeMap<Labels, Vec<Sample>> = Default::default();
         for set in sets {
@@ -275,10 +275,9 @@ impl<'a> Evaluator<'a> {
         let mut out = Vec::new();
         for s in series {
             let idx = s.samples.partition_point(|p| p.t <= reference);
-            if idx == 0 {
+            let Some(&p) = idx.checked_sub(1).and_then(|i| s.samples.get(i)) else {
                 continue;
-            }
-            let p = s.samples[idx - 1];
+            };
             if p.t <= reference - self.lookback || is_stale_nan(p.v) {
                 continue;
             }
@@ -310,7 +309,10 @@ impl<'a> Evaluator<'a> {
             if lo >= hi {
                 continue;
             }
-            let samples: Vec<Sample> = s.samples[lo..hi]
+            let samples: Vec<Sample> = s
+                .samples
+                .get(lo..hi)
+                .unwrap_or(&[])
                 .iter()
                 .filter(|p| !is_stale_nan(p.v))
                 .copied()
@@ -647,7 +649,11 @@ pub(crate) fn range(
         }
         for s in samples {
             match index.get(&s.labels) {
-                Some(&i) => by_series[i].1.push(Sample { t, v: s.v }),
+                Some(&i) => {
+                    if let Some(series) = by_series.get_mut(i) {
+                        series.1.push(Sample { t, v: s.v });
+                    }
+                }
                 None => {
                     index.insert(s.labels.clone(), by_series.len());
                     by_series.push((s.labels, vec![Sample { t, v: s.v }]));
