@@ -10,6 +10,9 @@ pub mod selector;
 
 use model::{Labels, Queryable, Sample};
 
+/// Most steps a range query may have (Prometheus' HTTP API limit).
+pub const MAX_RANGE_POINTS: i64 = 11_000;
+
 /// Engine settings.
 #[derive(Clone, Debug)]
 pub struct EngineOptions {
@@ -123,6 +126,17 @@ impl Engine {
         if step_ms <= 0 {
             return Err(QueryError::Parse(
                 "zero or negative query resolution step widths are not accepted".into(),
+            ));
+        }
+        if end_ms < start_ms {
+            return Err(QueryError::Parse(
+                "end timestamp must not be before start time".into(),
+            ));
+        }
+        // Prometheus' API limit, which also bounds the work of a query over an empty store.
+        if (end_ms - start_ms) / step_ms > MAX_RANGE_POINTS {
+            return Err(QueryError::Parse(
+                "exceeded maximum resolution of 11,000 points per timeseries. Try decreasing the query resolution (?step=XX)".into(),
             ));
         }
         let ast = promql_parser::parser::parse(expr).map_err(QueryError::Parse)?;

@@ -55,12 +55,8 @@ pub(super) fn eval_aggregate(
     let mut groups: HashMap<Labels, Vec<InstantSample>> = HashMap::new();
     let count_values_label = match (&op[..], &param) {
         ("count_values", Some(StepValue::Str(l))) => {
-            let valid = l
-                .chars()
-                .next()
-                .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
-                && l.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
-            if !valid {
+            // Prometheus 3 accepts any non-empty UTF-8 label name.
+            if l.is_empty() {
                 return Err(QueryError::Execution(format!("invalid label name {l:?}")));
             }
             Some(l.clone())

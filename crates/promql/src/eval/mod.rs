@@ -344,6 +344,12 @@ impl<'a> Evaluator<'a> {
             .filter(|s| *s > 0)
             .unwrap_or(self.default_step);
         let (start, end) = self.subquery_window(sq, ts);
+        if (end - start) / step > self.max_samples as i64 {
+            return Err(QueryError::Execution(
+                "query processing would load too many samples into memory in query execution"
+                    .into(),
+            ));
+        }
         // First step-aligned timestamp strictly after the window start (windows are left-open).
         let mut t = step * (start / step);
         if t <= start {
