@@ -114,7 +114,7 @@ pub(super) fn eval(
     steps: Steps,
 ) -> Result<Option<Vec<GridSeries>>, QueryError> {
     match unparen(expr) {
-        Expr::VectorSelector(vs) => Ok(Some(selector(ev, vs, steps))),
+        Expr::VectorSelector(vs) => selector(ev, vs, steps).map(Some),
         Expr::Call(c) => match range_call_selector(c) {
             Some(m) => range_call(ev, c, m, steps),
             None => Ok(None),
@@ -127,10 +127,25 @@ pub(super) fn eval(
     }
 }
 
-fn selector(ev: &Evaluator<'_>, vs: &VectorSelector, steps: Steps) -> Vec<GridSeries> {
+/// Fails like Prometheus when a whole-range intermediate result holds more samples than allowed.
+fn check_samples(total: usize, max_samples: usize) -> Result<(), QueryError> {
+    if total > max_samples {
+        return Err(QueryError::Execution(
+            "query processing would load too many samples into memory in query execution".into(),
+        ));
+    }
+    Ok(())
+}
+
+fn selector(
+    ev: &Evaluator<'_>,
+    vs: &VectorSelector,
+    steps: Steps,
+) -> Result<Vec<GridSeries>, QueryError> {
     let Some(series) = ev.data.get(&(vs as *const VectorSelector as usize)) else {
-        return Vec::new();
+        return Ok(Vec::new());
     };
+    let mut total = 0usize;
     let offset = offset_ms(&vs.offset);
     let at = ev.at_ms(&vs.at);
     let mut out = Vec::new();
@@ -148,9 +163,13 @@ fn selector(ev: &Evaluator<'_>, vs: &VectorSelector, steps: Steps) -> Vec<GridSe
                 .and_then(|j| s.samples.get(j))
                 .filter(|p| p.t > reference - ev.lookback && !is_stale_nan(p.v))
                 .map(|p| p.v);
-            any |= value.is_some();
+            if value.is_some() {
+                any = true;
+                total += 1;
+            }
             values.push(value);
         }
+        check_samples(total, ev.max_samples)?;
         if any {
             out.push(GridSeries {
                 labels: s.labels.clone(),
@@ -158,7 +177,7 @@ fn selector(ev: &Evaluator<'_>, vs: &VectorSelector, steps: Steps) -> Vec<GridSe
             });
         }
     }
-    out
+    Ok(out)
 }
 
 /// How a function's output labels relate to its input's.
@@ -184,6 +203,7 @@ fn range_call(
     let mut out = Vec::new();
     let mut warnings = Vec::new();
     let mut infos = Vec::new();
+    let mut total = 0usize;
     for s in series {
         // The function's first call for a series sees only the metric name (enough for its
         // name-based annotations and to tell whether it keeps the name); later calls see no
@@ -264,9 +284,13 @@ fn range_call(
                 // No result yet to learn the label behaviour from: show the name again.
                 call_labels = Some(probe.clone());
             }
-            any |= value.is_some();
+            if value.is_some() {
+                any = true;
+                total += 1;
+            }
             values.push(value);
         }
+        check_samples(total, ev.max_samples)?;
         if any {
             let labels = match mode {
                 Some(LabelMode::Keep) => s.labels.clone(),

@@ -774,3 +774,26 @@ fn aggregation_parameters_are_checked_and_annotated() {
         4.0
     );
 }
+
+#[test]
+fn whole_range_intermediate_results_count_against_max_samples() {
+    let s = MemStorage::new();
+    load(
+        &s,
+        MIN,
+        &[(labels(&[("__name__", "m"), ("k", "1")]), vec![Some(1.0)])],
+    );
+    let tiny = Engine::new(EngineOptions {
+        max_samples: 10,
+        ..EngineOptions::default()
+    });
+    for q in ["m", "sum(m)", "sum(rate(m[5m]))"] {
+        match tiny.range_query(&s, q, 0, 4 * MIN, 1_000) {
+            Err(QueryError::Execution(e)) => assert!(e.contains("too many samples"), "{q}: {e}"),
+            Ok(r) if q.contains("rate") => {
+                assert!(matches!(r.value, Value::Matrix(ref m) if m.is_empty()))
+            }
+            other => panic!("{q}: unexpected {other:?}"),
+        }
+    }
+}
