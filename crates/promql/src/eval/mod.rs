@@ -1,6 +1,8 @@
 //! The PromQL evaluator: walks the `promql-parser` AST once per evaluation step. Selector data is
 //! fetched from storage once per query (for the whole range every step will need) and sliced per
-//! step, so range queries do not hit storage per step.
+//! step, so range queries do not hit storage per step. Range queries first try the whole-range
+//! fast path (`grid`) for selectors, per-series range functions and simple aggregations; inner
+//! results of subqueries are reused across outer steps.
 
 mod aggregate;
 pub(crate) use aggregate::format_go_float;
