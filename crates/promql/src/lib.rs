@@ -22,6 +22,9 @@ pub struct EngineOptions {
     pub max_samples: usize,
     /// Step of subqueries written without one (`x[5m:]`): the global evaluation interval.
     pub default_subquery_step_ms: i64,
+    /// Longest a query may evaluate before failing with `QueryError::Timeout`
+    /// (Prometheus' `--query.timeout`, default 2m); `None` for no limit.
+    pub timeout: Option<std::time::Duration>,
 }
 
 impl Default for EngineOptions {
@@ -30,6 +33,7 @@ impl Default for EngineOptions {
             lookback_delta_ms: 5 * 60_000,
             max_samples: 50_000_000,
             default_subquery_step_ms: 60_000,
+            timeout: Some(std::time::Duration::from_secs(120)),
         }
     }
 }

@@ -150,6 +150,7 @@ fn selector(
     let at = ev.at_ms(&vs.at);
     let mut out = Vec::new();
     for s in series {
+        ev.check_deadline()?;
         let mut next = 0usize;
         let mut values = Vec::with_capacity(steps.count);
         let mut any = false;
@@ -205,6 +206,7 @@ fn range_call(
     let mut infos = Vec::new();
     let mut total = 0usize;
     for s in series {
+        ev.check_deadline()?;
         // The function's first call for a series sees only the metric name (enough for its
         // name-based annotations and to tell whether it keeps the name); later calls see no
         // labels at all, which costs nothing to copy.

@@ -40,6 +40,8 @@ pub(crate) struct Evaluator<'a> {
     lookback: i64,
     default_step: i64,
     max_samples: usize,
+    /// When the query must be finished (from `EngineOptions::timeout`).
+    deadline: Option<std::time::Instant>,
     /// Series per selector node (keyed by node address), fetched once.
     data: HashMap<usize, Vec<Series>>,
     /// Whole-range results of aggregation nodes (keyed by node address) computed by the fast
@@ -95,11 +97,24 @@ impl<'a> Evaluator<'a> {
             lookback: opts.lookback_delta_ms,
             default_step: opts.default_subquery_step_ms,
             max_samples: opts.max_samples,
+            deadline: opts
+                .timeout
+                .and_then(|t| std::time::Instant::now().checked_add(t)),
             data: HashMap::new(),
             grids: HashMap::new(),
             subquery_cache: HashMap::new(),
             warnings: Vec::new(),
             infos: Vec::new(),
+        }
+    }
+
+    /// Fails once the query's time budget is spent.
+    pub(crate) fn check_deadline(&self) -> Result<(), QueryError> {
+        match self.deadline {
+            Some(d) if std::time::Instant::now() > d => {
+                Err(QueryError::Timeout("expression evaluation".into()))
+            }
+            _ => Ok(()),
         }
     }
 
@@ -118,6 +133,7 @@ impl<'a> Evaluator<'a> {
         self.collect(expr, a, b, &mut needs);
         let mut total = 0usize;
         for (key, (vs, mint, maxt)) in needs {
+            self.check_deadline()?;
             let sets = crate::selector::selector_matchers(vs).map_err(QueryError::Execution)?;
             let series = self.select_sets(&sets, mint, maxt)?;
             total += series.iter().map(|s| s.samples.len()).sum::<usize>();
@@ -380,6 +396,7 @@ impl<'a> Evaluator<'a> {
         };
         let empty = Labels::empty();
         while t <= end {
+            self.check_deadline()?;
             if let std::collections::btree_map::Entry::Vacant(slot) = cache.entry(t) {
                 slot.insert(self.eval(&sq.expr, t)?);
             }
@@ -633,6 +650,7 @@ pub(crate) fn range(
     let mut total = 0usize;
     let mut t = start;
     while t <= end {
+        ev.check_deadline()?;
         let step_value = ev.eval(expr, t)?;
         let samples = match step_value {
             StepValue::Scalar(v) => vec![InstantSample { labels: Labels::empty(), t, v }],

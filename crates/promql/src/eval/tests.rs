@@ -797,3 +797,22 @@ fn whole_range_intermediate_results_count_against_max_samples() {
         }
     }
 }
+
+#[test]
+fn spent_time_budget_is_a_timeout() {
+    let s = http_requests();
+    let e = Engine::new(EngineOptions {
+        timeout: Some(std::time::Duration::ZERO),
+        ..EngineOptions::default()
+    });
+    for q in [
+        "http_requests",
+        "sum(rate(http_requests[10m]))",
+        "max_over_time(http_requests[10m:1m])",
+    ] {
+        match e.range_query(&s, q, 0, 50 * MIN, MIN) {
+            Err(QueryError::Timeout(what)) => assert_eq!(what, "expression evaluation"),
+            other => panic!("{q}: unexpected {other:?}"),
+        }
+    }
+}
