@@ -1,0 +1,244 @@
+//! Immutable on-disk blocks: one directory per time range (`blocks/<mint>-<maxt>/`) with a
+//! `data` file (symbol table, series with symbol-referenced labels, their XOR chunks, CRC32
+//! trailer) and a `meta.json`. Written to a temporary directory, fsynced, then renamed, so a
+//! crash never leaves a half-written block visible. Loaded blocks keep their chunks in memory
+//! in compressed form.
+
+use crate::chunk::Chunk;
+use crate::encoding::{put_bytes, put_uvarint, put_varint, Reader};
+use crate::index::Postings;
+use model::{Labels, LabelsBuilder, StorageError};
+use std::collections::HashMap;
+use std::fs;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+const MAGIC: &[u8; 8] = b"PHTSDB01";
+
+/// A loaded block.
+#[derive(Debug)]
+pub struct Block {
+    pub dir: PathBuf,
+    pub min_t: i64,
+    /// Exclusive upper bound of the block's time range.
+    pub max_t: i64,
+    pub series: Vec<(Labels, Vec<Chunk>)>,
+    pub postings: Postings,
+    pub size_bytes: u64,
+    pub num_samples: u64,
+}
+
+fn corrupt(path: &Path) -> StorageError {
+    StorageError::Io(format!("block file {} is corrupt", path.display()))
+}
+
+/// Writes a block for `[min_t, max_t)` into `parent` and loads it.
+pub fn write(
+    parent: &Path,
+    min_t: i64,
+    max_t: i64,
+    mut series: Vec<(Labels, Vec<Chunk>)>,
+) -> Result<Block, StorageError> {
+    series.sort_by(|a, b| a.0.cmp(&b.0));
+    series.retain(|(_, c)| !c.is_empty());
+    let mut symbols: Vec<&str> = Vec::new();
+    for (labels, _) in &series {
+        for l in labels.iter() {
+            symbols.push(&l.name);
+            symbols.push(&l.value);
+        }
+    }
+    symbols.sort_unstable();
+    symbols.dedup();
+    let sym_index: HashMap<&str, u64> = symbols
+        .iter()
+        .enumerate()
+        .map(|(i, s)| (*s, i as u64))
+        .collect();
+    let mut out = Vec::new();
+    out.extend_from_slice(MAGIC);
+    put_uvarint(&mut out, symbols.len() as u64);
+    for s in &symbols {
+        put_bytes(&mut out, s.as_bytes());
+    }
+    put_uvarint(&mut out, series.len() as u64);
+    let mut num_samples = 0u64;
+    for (labels, chunks) in &series {
+        put_uvarint(&mut out, labels.len() as u64);
+        for l in labels.iter() {
+            put_uvarint(
+                &mut out,
+                sym_index.get(l.name.as_str()).copied().unwrap_or(0),
+            );
+            put_uvarint(
+                &mut out,
+                sym_index.get(l.value.as_str()).copied().unwrap_or(0),
+            );
+        }
+        put_uvarint(&mut out, chunks.len() as u64);
+        for c in chunks {
+            put_varint(&mut out, c.min_t);
+            put_varint(&mut out, c.max_t - c.min_t);
+            put_uvarint(&mut out, u64::from(c.count));
+            put_bytes(&mut out, &c.data);
+            num_samples += u64::from(c.count);
+        }
+    }
+    let crc = crc32fast::hash(&out);
+    out.extend_from_slice(&crc.to_le_bytes());
+
+    let name = format!("{min_t}-{max_t}");
+    let tmp = parent.join(format!("{name}.tmp"));
+    let _ = fs::remove_dir_all(&tmp);
+    fs::create_dir_all(&tmp)?;
+    let mut f = fs::File::create(tmp.join("data"))?;
+    f.write_all(&out)?;
+    f.sync_all()?;
+    let meta = format!(
+        "{{\"minTime\":{min_t},\"maxTime\":{max_t},\"stats\":{{\"numSeries\":{},\"numSamples\":{num_samples}}},\"version\":1}}\n",
+        series.len()
+    );
+    let mut m = fs::File::create(tmp.join("meta.json"))?;
+    m.write_all(meta.as_bytes())?;
+    m.sync_all()?;
+    let dir = parent.join(&name);
+    let _ = fs::remove_dir_all(&dir);
+    fs::rename(&tmp, &dir)?;
+    if let Ok(d) = fs::File::open(parent) {
+        let _ = d.sync_all();
+    }
+    read(&dir)
+}
+
+/// Loads a block directory.
+pub fn read(dir: &Path) -> Result<Block, StorageError> {
+    let name = dir.file_name().and_then(|n| n.to_str()).unwrap_or("");
+    let (min_s, max_s) = name.split_once('-').ok_or_else(|| corrupt(dir))?;
+    let min_t: i64 = min_s.parse().map_err(|_| corrupt(dir))?;
+    let max_t: i64 = max_s.parse().map_err(|_| corrupt(dir))?;
+    let path = dir.join("data");
+    let data = fs::read(&path)?;
+    if data.len() < MAGIC.len() + 4 || &data[..MAGIC.len()] != MAGIC {
+        return Err(corrupt(&path));
+    }
+    let (body, crc) = data.split_at(data.len() - 4);
+    let crc = u32::from_le_bytes([crc[0], crc[1], crc[2], crc[3]]);
+    if crc32fast::hash(body) != crc {
+        return Err(corrupt(&path));
+    }
+    let mut r = Reader::new(&body[MAGIC.len()..]);
+    let c = |_| corrupt(&path);
+    let nsym = r.uvarint().map_err(c)?;
+    let mut symbols = Vec::new();
+    for _ in 0..nsym {
+        symbols.push(r.string().map_err(c)?);
+    }
+    let nseries = r.uvarint().map_err(c)?;
+    let mut series = Vec::new();
+    let mut postings = Postings::default();
+    let mut num_samples = 0u64;
+    for id in 0..nseries {
+        let nl = r.uvarint().map_err(c)?;
+        let mut b = LabelsBuilder::default();
+        for _ in 0..nl {
+            let n = symbols
+                .get(r.uvarint().map_err(c)? as usize)
+                .ok_or_else(|| corrupt(&path))?;
+            let v = symbols
+                .get(r.uvarint().map_err(c)? as usize)
+                .ok_or_else(|| corrupt(&path))?;
+            b.set(n.clone(), v.clone());
+        }
+        let labels = b.build();
+        let nchunks = r.uvarint().map_err(c)?;
+        let mut chunks = Vec::new();
+        for _ in 0..nchunks {
+            let cmin = r.varint().map_err(c)?;
+            let cmax = cmin + r.varint().map_err(c)?;
+            let count = u16::try_from(r.uvarint().map_err(c)?).map_err(|_| corrupt(&path))?;
+            let bytes = r.bytes().map_err(c)?.to_vec();
+            num_samples += u64::from(count);
+            chunks.push(Chunk {
+                data: bytes,
+                count,
+                min_t: cmin,
+                max_t: cmax,
+            });
+        }
+        postings.add(id as u32, &labels);
+        series.push((labels, chunks));
+    }
+    let size_bytes = fs::metadata(&path).map(|m| m.len()).unwrap_or(0)
+        + fs::metadata(dir.join("meta.json"))
+            .map(|m| m.len())
+            .unwrap_or(0);
+    Ok(Block {
+        dir: dir.to_path_buf(),
+        min_t,
+        max_t,
+        series,
+        postings,
+        size_bytes,
+        num_samples,
+    })
+}
+
+/// Merges adjacent blocks into one covering all their ranges (chunks are concatenated; blocks
+/// never overlap in time).
+pub fn merge(parent: &Path, blocks: &[&Block]) -> Result<Block, StorageError> {
+    let min_t = blocks.iter().map(|b| b.min_t).min().unwrap_or(0);
+    let max_t = blocks.iter().map(|b| b.max_t).max().unwrap_or(0);
+    let mut by_labels: std::collections::BTreeMap<Labels, Vec<Chunk>> = Default::default();
+    let mut ordered: Vec<&&Block> = blocks.iter().collect();
+    ordered.sort_by_key(|b| b.min_t);
+    for b in ordered {
+        for (labels, chunks) in &b.series {
+            by_labels
+                .entry(labels.clone())
+                .or_default()
+                .extend(chunks.iter().cloned());
+        }
+    }
+    write(parent, min_t, max_t, by_labels.into_iter().collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::chunk::ChunkEncoder;
+
+    fn chunk(ts: &[i64]) -> Chunk {
+        let mut e = ChunkEncoder::new();
+        for t in ts {
+            e.append(*t, *t as f64);
+        }
+        e.to_chunk()
+    }
+
+    #[test]
+    fn write_read_merge() {
+        let dir = tempfile::tempdir().unwrap();
+        let a = Labels::from_pairs([("__name__", "a"), ("x", "1")]);
+        let b1 = write(
+            dir.path(),
+            0,
+            100,
+            vec![(a.clone(), vec![chunk(&[1, 2, 3])])],
+        )
+        .unwrap();
+        let b2 = write(dir.path(), 100, 200, vec![(a.clone(), vec![chunk(&[150])])]).unwrap();
+        let again = read(&b1.dir).unwrap();
+        assert_eq!(again.series[0].0, a);
+        assert_eq!(again.series[0].1[0].decode().len(), 3);
+        let m = merge(dir.path(), &[&b1, &b2]).unwrap();
+        assert_eq!((m.min_t, m.max_t), (0, 200));
+        assert_eq!(m.series[0].1.len(), 2);
+        assert_eq!(m.num_samples, 4);
+        // A flipped byte is detected.
+        let p = m.dir.join("data");
+        let mut bytes = fs::read(&p).unwrap();
+        bytes[12] ^= 0xff;
+        fs::write(&p, bytes).unwrap();
+        assert!(read(&m.dir).is_err());
+    }
+}
