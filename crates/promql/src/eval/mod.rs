@@ -259,11 +259,14 @@ impl<'a> Evaluator<'a> {
             Expr::MatrixSelector(m) => Ok(StepValue::Matrix(self.eval_matrix_selector(m, ts))),
             Expr::Subquery(sq) => Ok(StepValue::Matrix(self.eval_subquery(sq, ts)?)),
             Expr::Binary(b) => binary::eval_binary(self, b, ts),
-            Expr::Aggregate(ag) => match self.cached_grid_step(ag, ts) {
+            Expr::Aggregate(ag) => match self.cached_grid_step(ag as *const _ as usize, ts) {
                 Some(v) => Ok(StepValue::Vector(v)),
                 None => aggregate::eval_aggregate(self, ag, ts),
             },
-            Expr::Call(c) => self.eval_call(c, ts),
+            Expr::Call(c) => match self.cached_grid_step(c as *const _ as usize, ts) {
+                Some(v) => Ok(StepValue::Vector(v)),
+                None => self.eval_call(c, ts),
+            },
             Expr::Extension(_) => Err(QueryError::Execution("unsupported expression".into())),
         }
     }
@@ -486,12 +489,8 @@ impl<'a> Evaluator<'a> {
     }
 
     /// The fast path's precomputed result of aggregation `ag` at `ts`, when there is one.
-    fn cached_grid_step(
-        &self,
-        ag: &promql_parser::parser::AggregateExpr,
-        ts: i64,
-    ) -> Option<Vec<InstantSample>> {
-        let (steps, series) = self.grids.get(&(ag as *const _ as usize))?;
+    fn cached_grid_step(&self, node: usize, ts: i64) -> Option<Vec<InstantSample>> {
+        let (steps, series) = self.grids.get(&node)?;
         let i = steps.index_of(ts)?;
         Some(
             series
@@ -507,8 +506,8 @@ impl<'a> Evaluator<'a> {
         )
     }
 
-    /// Precomputes, for a range query, the aggregations under `expr` that the fast path covers
-    /// (not inside subqueries, which evaluate at their own timestamps).
+    /// Precomputes, for a range query, the aggregations and range-function calls under `expr`
+    /// that the fast path covers (not inside subqueries, which evaluate at their own timestamps).
     fn precompute_grids(&mut self, expr: &Expr, steps: grid::Steps) -> Result<(), QueryError> {
         match expr {
             Expr::Aggregate(ag) if grid::supported(expr) => {
@@ -530,6 +529,12 @@ impl<'a> Evaluator<'a> {
                 self.precompute_grids(&b.rhs, steps)
             }
             Expr::Paren(p) => self.precompute_grids(&p.expr, steps),
+            Expr::Call(c) if grid::supported(expr) => {
+                if let Some(series) = grid::eval(self, expr, steps)? {
+                    self.grids.insert(c as *const _ as usize, (steps, series));
+                }
+                Ok(())
+            }
             Expr::Call(c) => {
                 for a in &c.args.args {
                     self.precompute_grids(a, steps)?;

@@ -568,6 +568,7 @@ fn dashboard_range_query_speed() {
         "rate(http_requests_total[5m])",
         "sum(http_requests_total) by (method)",
         "max_over_time(sum(rate(http_requests_total[5m]))[30m:1m])",
+        "rate(http_requests_total[5m]) > 0.05",
     ] {
         let started = std::time::Instant::now();
         let r = e.range_query(&s, q, 3_600_000, 7_200_000, step);
@@ -628,6 +629,9 @@ fn range_fast_path_matches_instant_evaluation() {
         "rate(a[1m])",
         "histogram_quantile(0.5, sum by (method) (rate(req_total[1m])))",
         "max_over_time(rate(req_total[1m])[3m:20s])",
+        "rate(req_total[1m]) > 0.1",
+        "timestamp(rate(req_total[1m]))",
+        "rate(req_total[1m]) / on(instance) group_left rate(req_total[2m])",
         "avg_over_time(sum(req_total)[2m:15s] offset 10s)",
         "sum_over_time(max_over_time(req_total[1m:7s])[2m:])",
     ] {
