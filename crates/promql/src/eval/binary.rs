@@ -2,10 +2,10 @@
 //! scalars and vectors, with vector matching (`on`, `ignoring`, `group_left`, `group_right`) and
 //! Prometheus' rules for dropping the metric name.
 
-use super::{check_unique_labels, Evaluator, StepValue};
+use super::{check_unique_labels, unparen, Evaluator, StepValue};
 use crate::{InstantSample, QueryError};
 use model::{Labels, METRIC_NAME};
-use promql_parser::parser::{BinaryExpr, LabelModifier, VectorMatchCardinality};
+use promql_parser::parser::{BinaryExpr, Expr, LabelModifier, VectorMatchCardinality};
 use std::collections::{HashMap, HashSet};
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -139,20 +139,10 @@ fn vector_scalar(
     let drop_name = !op.is_comparison() || return_bool;
     let mut out = Vec::with_capacity(v.len());
     for sample in v {
-        let (l, r) = if scalar_on_left {
-            (s, sample.v)
-        } else {
-            (sample.v, s)
-        };
-        let (mut value, ok) = apply(op, l, r);
-        if op.is_comparison() && scalar_on_left {
-            value = r;
-        }
-        if return_bool {
-            value = if ok { 1.0 } else { 0.0 };
-        } else if !ok {
+        let Some(value) = vector_scalar_element(op, sample.v, s, scalar_on_left, return_bool)
+        else {
             continue;
-        }
+        };
         out.push(InstantSample {
             labels: if drop_name {
                 sample.labels.without_metric_name()
@@ -167,6 +157,83 @@ fn vector_scalar(
         check_unique_labels(&out)?;
     }
     Ok(out)
+}
+
+/// One element of a vector/scalar operation: the result value, or `None` when a comparison
+/// filters the element out.
+fn vector_scalar_element(
+    op: Op,
+    element: f64,
+    scalar: f64,
+    scalar_on_left: bool,
+    return_bool: bool,
+) -> Option<f64> {
+    let (l, r) = if scalar_on_left {
+        (scalar, element)
+    } else {
+        (element, scalar)
+    };
+    let (mut value, ok) = apply(op, l, r);
+    if op.is_comparison() && scalar_on_left {
+        // Comparisons keep the vector element's value, whichever side it is on.
+        value = r;
+    }
+    if return_bool {
+        Some(if ok { 1.0 } else { 0.0 })
+    } else {
+        ok.then_some(value)
+    }
+}
+
+/// A vector/scalar operation with a literal scalar, prepared for the whole-range fast path.
+pub(super) struct ScalarOperation {
+    op: Op,
+    scalar: f64,
+    scalar_on_left: bool,
+    return_bool: bool,
+}
+
+impl ScalarOperation {
+    /// The operation when `b` has a number literal on exactly one side; also returns the other
+    /// (vector) side.
+    pub(super) fn of(b: &BinaryExpr) -> Option<(ScalarOperation, &Expr)> {
+        let op = Op::parse(&b.op.to_string())?;
+        if op.is_set() {
+            return None;
+        }
+        let return_bool = b.modifier.as_ref().is_some_and(|m| m.return_bool);
+        let (scalar, scalar_on_left, other) = match (unparen(&b.lhs), unparen(&b.rhs)) {
+            (Expr::NumberLiteral(_), Expr::NumberLiteral(_)) => return None,
+            (Expr::NumberLiteral(n), _) => (n.val, true, &*b.rhs),
+            (_, Expr::NumberLiteral(n)) => (n.val, false, &*b.lhs),
+            _ => return None,
+        };
+        Some((
+            ScalarOperation {
+                op,
+                scalar,
+                scalar_on_left,
+                return_bool,
+            },
+            other,
+        ))
+    }
+
+    /// Whether results lose the metric name (arithmetic, or comparisons with `bool`).
+    pub(super) fn drops_name(&self) -> bool {
+        !self.op.is_comparison() || self.return_bool
+    }
+
+    /// The result for one vector element, `None` when filtered out.
+    pub(super) fn apply(&self, element: f64) -> Option<f64> {
+        vector_scalar_element(
+            self.op,
+            element,
+            self.scalar,
+            self.scalar_on_left,
+            self.return_bool,
+        )
+    }
 }
 
 /// The matching signature of a sample's labels under `on(...)` / `ignoring(...)`.

@@ -5,6 +5,7 @@
 //! results are identical either way (the per-group math is shared with `aggregate`).
 
 use super::aggregate::{group_labels, simple_aggregate};
+use super::binary::ScalarOperation;
 use super::{offset_ms, unparen, Evaluator};
 use crate::functions::{self, FnArg, FnCall, FnValue, RangeWindow};
 use crate::QueryError;
@@ -80,6 +81,7 @@ pub(super) fn supported(expr: &Expr) -> bool {
         Expr::VectorSelector(_) => true,
         Expr::Call(c) => range_call_selector(c).is_some(),
         Expr::Aggregate(ag) => simple_aggregation(ag),
+        Expr::Binary(b) => ScalarOperation::of(b).is_some_and(|(_, other)| supported(other)),
         _ => false,
     }
 }
@@ -121,6 +123,13 @@ pub(super) fn eval(
         },
         Expr::Aggregate(ag) if simple_aggregation(ag) => match eval(ev, &ag.expr, steps)? {
             Some(input) => Ok(Some(aggregate(ag, input, steps))),
+            None => Ok(None),
+        },
+        Expr::Binary(b) => match ScalarOperation::of(b) {
+            Some((operation, other)) => match eval(ev, other, steps)? {
+                Some(input) => Ok(scalar_operation(&operation, input)),
+                None => Ok(None),
+            },
             None => Ok(None),
         },
         _ => Ok(None),
@@ -310,6 +319,35 @@ fn range_call(
     merge_unique(&mut ev.warnings, warnings);
     merge_unique(&mut ev.infos, infos);
     Ok(Some(out))
+}
+
+/// A vector/literal-scalar operation applied series by series; `None` (step by step instead)
+/// when dropping the name makes two series collide.
+fn scalar_operation(
+    operation: &ScalarOperation,
+    input: Vec<GridSeries>,
+) -> Option<Vec<GridSeries>> {
+    let drop_name = operation.drops_name();
+    let out: Vec<GridSeries> = input
+        .into_iter()
+        .filter_map(|s| {
+            let values: Vec<Option<f64>> = s
+                .values
+                .iter()
+                .map(|v| v.and_then(|v| operation.apply(v)))
+                .collect();
+            values.iter().any(Option::is_some).then(|| GridSeries {
+                labels: if drop_name {
+                    s.labels.without_metric_name()
+                } else {
+                    s.labels
+                },
+                values,
+            })
+        })
+        .collect();
+    let mut seen = HashSet::with_capacity(out.len());
+    out.iter().all(|g| seen.insert(&g.labels)).then_some(out)
 }
 
 fn aggregate(ag: &AggregateExpr, input: Vec<GridSeries>, steps: Steps) -> Vec<GridSeries> {
