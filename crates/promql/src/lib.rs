@@ -115,7 +115,7 @@ impl Engine {
         t_ms: i64,
     ) -> Result<QueryResult, QueryError> {
         let ast = promql_parser::parser::parse(expr).map_err(QueryError::Parse)?;
-        eval::instant(storage, &self.opts, &ast, t_ms)
+        eval::instant(storage, &self.opts, &ast, eval::clamp_time(t_ms))
     }
 
     /// Evaluates `expr` at every step from `start_ms` to `end_ms` inclusive; returns a Matrix.
@@ -137,6 +137,8 @@ impl Engine {
                 "end timestamp must not be before start time".into(),
             ));
         }
+        let (start_ms, end_ms) = (eval::clamp_time(start_ms), eval::clamp_time(end_ms));
+        let step_ms = step_ms.min(eval::TIME_BOUND_MS);
         // Prometheus' API limit, which also bounds the work of a query over an empty store.
         if (end_ms - start_ms) / step_ms > MAX_RANGE_POINTS {
             return Err(QueryError::Parse(

@@ -54,8 +54,17 @@ pub(crate) struct Evaluator<'a> {
     pub infos: Vec<String>,
 }
 
+/// Bound (in ms, about 31,700 years) on every timestamp and duration the evaluator handles, so
+/// that sums of a few of them cannot overflow whatever the query says.
+pub(crate) const TIME_BOUND_MS: i64 = 1_000_000_000_000_000;
+
+/// `t` clamped into `[-TIME_BOUND_MS, TIME_BOUND_MS]`.
+pub(crate) fn clamp_time(t: i64) -> i64 {
+    t.clamp(-TIME_BOUND_MS, TIME_BOUND_MS)
+}
+
 fn ms(d: &Duration) -> i64 {
-    d.as_millis() as i64
+    i64::try_from(d.as_millis()).map_or(TIME_BOUND_MS, clamp_time)
 }
 
 fn offset_ms(o: &Option<Offset>) -> i64 {
@@ -68,8 +77,8 @@ fn offset_ms(o: &Option<Offset>) -> i64 {
 
 fn system_time_ms(t: &SystemTime) -> i64 {
     match t.duration_since(UNIX_EPOCH) {
-        Ok(d) => d.as_millis() as i64,
-        Err(e) => -(e.duration().as_millis() as i64),
+        Ok(d) => ms(&d),
+        Err(e) => -ms(&e.duration()),
     }
 }
 
@@ -94,8 +103,8 @@ impl<'a> Evaluator<'a> {
             start,
             end,
             query_step,
-            lookback: opts.lookback_delta_ms,
-            default_step: opts.default_subquery_step_ms,
+            lookback: opts.lookback_delta_ms.clamp(1, TIME_BOUND_MS),
+            default_step: opts.default_subquery_step_ms.clamp(1, TIME_BOUND_MS),
             max_samples: opts.max_samples,
             deadline: opts
                 .timeout

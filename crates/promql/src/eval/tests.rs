@@ -827,3 +827,25 @@ fn spent_time_budget_is_a_timeout() {
         }
     }
 }
+
+#[test]
+fn extreme_durations_and_timestamps_do_not_panic() {
+    let s = http_requests();
+    for q in [
+        "http_requests offset 100000000000y",
+        "http_requests offset -100000000000y",
+        "rate(http_requests[100000000000y])",
+        "http_requests @ 9223372036854775",
+        "http_requests @ -9223372036854775",
+        "max_over_time(http_requests[100000000000y:1ms])",
+        "max_over_time(http_requests[1m:100000000000y])",
+        "sum_over_time(http_requests[1000y:1y] offset -1000y)",
+    ] {
+        let _ = Engine::default().instant_query(&s, q, 10 * MIN);
+        let _ = Engine::default().range_query(&s, q, 0, 10 * MIN, MIN);
+        let _ = Engine::default().instant_query(&s, q, i64::MAX);
+        let _ = Engine::default().instant_query(&s, q, i64::MIN);
+        let _ = Engine::default().range_query(&s, q, i64::MIN, i64::MAX, i64::MAX);
+        let _ = Engine::default().range_query(&s, q, i64::MAX - 5, i64::MAX, 1);
+    }
+}
