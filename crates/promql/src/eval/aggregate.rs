@@ -233,20 +233,34 @@ pub(super) fn simple_aggregate(op: &str, values: &[f64]) -> Option<f64> {
             sum + c
         }
         "avg" => {
-            let n = values.len() as f64;
-            let (mut sum, mut c) = (0.0, 0.0);
+            // Prometheus 3: Kahan sum while it does not overflow, then an incremental
+            // (Kahan-compensated) mean from that point on.
+            let (mut sum, mut c, mut mean, mut count) = (0.0f64, 0.0f64, 0.0f64, 0.0f64);
+            let mut incremental = false;
             for v in values {
-                (sum, c) = kahan_add(*v, sum, c);
-            }
-            if (sum + c).is_infinite() && values.iter().all(|v| v.is_finite()) {
-                // Overflow: fall back to an incremental mean.
-                let mut mean = 0.0;
-                for (i, v) in values.iter().enumerate() {
-                    mean += v / (i as f64 + 1.0) - mean / (i as f64 + 1.0);
+                count += 1.0;
+                if count == 1.0 {
+                    // The first value starts the sum as is (even when infinite).
+                    sum = *v;
+                    continue;
                 }
-                mean
+                if !incremental {
+                    let (new_sum, new_c) = kahan_add(*v, sum, c);
+                    if !new_sum.is_infinite() {
+                        (sum, c) = (new_sum, new_c);
+                        continue;
+                    }
+                    incremental = true;
+                    mean = sum / (count - 1.0);
+                    c /= count - 1.0;
+                }
+                let q = (count - 1.0) / count;
+                (mean, c) = kahan_add(v / count, q * mean, q * c);
+            }
+            if incremental {
+                mean + c
             } else {
-                (sum + c) / n
+                (sum + c) / count
             }
         }
         "count" => values.len() as f64,
