@@ -2,8 +2,9 @@
 //! before the append is acknowledged. Segment files `wal/NNNNNNNN`; replay stops at the first
 //! torn or corrupt record (the tail a crash can leave) and truncates it.
 //!
-//! Record: `u32 len | u32 crc32(payload) | payload`; payload: new series
-//! (`id, labels`) then samples (`id, t, v`), varint-encoded.
+//! Record: `u32 len | u32 crc32(payload) | payload`; payload: a flag byte (1 = snappy-compressed,
+//! as Prometheus compresses its WAL) then new series (`id, labels`) and samples (`id, t, v`),
+//! varint-encoded.
 
 use crate::encoding::{put_bytes, put_uvarint, put_varint, Reader};
 use model::{Labels, LabelsBuilder, StorageError};
@@ -133,7 +134,12 @@ impl Wal {
                 if crc32fast::hash(payload) != crc {
                     break;
                 }
-                match Record::decode(payload) {
+                let body = match payload.split_first() {
+                    Some((0, rest)) => Some(rest.to_vec()),
+                    Some((1, rest)) => snap::raw::Decoder::new().decompress_vec(rest).ok(),
+                    _ => None,
+                };
+                match body.as_deref().and_then(Record::decode) {
                     Some(rec) => apply(rec),
                     None => break,
                 }
@@ -175,7 +181,18 @@ impl Wal {
         if self.size >= SEGMENT_BYTES {
             self.roll()?;
         }
-        let payload = rec.encode();
+        let raw = rec.encode();
+        let mut payload = Vec::with_capacity(raw.len() / 2 + 1);
+        match snap::raw::Encoder::new().compress_vec(&raw) {
+            Ok(c) if c.len() < raw.len() => {
+                payload.push(1);
+                payload.extend_from_slice(&c);
+            }
+            _ => {
+                payload.push(0);
+                payload.extend_from_slice(&raw);
+            }
+        }
         let mut buf = Vec::with_capacity(payload.len() + 8);
         buf.extend_from_slice(&(payload.len() as u32).to_le_bytes());
         buf.extend_from_slice(&crc32fast::hash(&payload).to_le_bytes());

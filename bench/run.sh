@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Side-by-side benchmark: pharos vs Debian's Prometheus on the same node-exporter-like dataset.
+# Starts both servers on free local ports with fresh data directories, drives them with
+# pharos-bench (identical pre-encoded remote_write requests, same concurrency), prints a table.
+#
+#   bash bench/run.sh                      # 500 hosts (~100k series), 4 h of 15 s samples
+#   HOSTS=50 HOURS=1 SETTLE=10 bash bench/run.sh   # quick smoke run
+set -euo pipefail
+cd "$(dirname "$0")/.."
+HOSTS=${HOSTS:-500}
+HOURS=${HOURS:-4}
+SETTLE=${SETTLE:-90}
+CONCURRENCY=${CONCURRENCY:-4}
+command -v prometheus >/dev/null || { echo "needs Debian's prometheus (apt-get install prometheus)"; exit 1; }
+cargo build --release --bin pharos -p pharos-bench -p pharos >/dev/null
+work=$(mktemp -d /tmp/pharos-bench.XXXXXX)
+trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$work"' EXIT
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+pp=$(free_port); mp=$(free_port)
+printf 'global:\n  scrape_interval: 1h\n' > "$work/prometheus.yml"
+./target/release/pharos serve --listen "127.0.0.1:$pp" --data "$work/pharos" 2>"$work/pharos.log" &
+prometheus --config.file="$work/prometheus.yml" --storage.tsdb.path="$work/prometheus" \
+  --web.listen-address="127.0.0.1:$mp" --web.enable-remote-write-receiver 2>"$work/prometheus.log" &
+for url in "http://127.0.0.1:$pp" "http://127.0.0.1:$mp"; do
+  for _ in $(seq 100); do curl -sf "$url/-/ready" >/dev/null && break; sleep 0.2; done
+done
+echo "pharos $(./target/release/pharos --version) vs $(prometheus --version 2>&1 | head -1)"
+./target/release/pharos-bench --hosts "$HOSTS" --hours "$HOURS" --settle-seconds "$SETTLE" --concurrency "$CONCURRENCY" \
+  --target "pharos=http://127.0.0.1:$pp=$work/pharos" \
+  --target "prometheus=http://127.0.0.1:$mp=$work/prometheus"

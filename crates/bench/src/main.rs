@@ -1,0 +1,584 @@
+//! `pharos-bench`: generates a node-exporter-like dataset (hosts × ~200 series, 15 s interval),
+//! remote-writes the same pre-encoded requests into every target given (pharos and Prometheus),
+//! and prints ingest samples/s, bytes per sample on disk and query latencies side by side, with
+//! ratios. The servers are started by `bench/run.sh`; this program only drives them.
+
+use api::prometheus::remote_write::{Label, TimeSeries, WireSample, WriteRequest};
+use clap::Parser;
+use prost::Message;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+#[derive(Parser, Debug, Clone)]
+struct Args {
+    /// Targets as NAME=URL=DATA_DIR (data dir is measured for bytes on disk).
+    #[arg(long = "target", required = true)]
+    targets: Vec<String>,
+    /// Number of simulated hosts (~200 series each).
+    #[arg(long, default_value_t = 500)]
+    hosts: usize,
+    /// Hours of data at a 15 s interval, ending now.
+    #[arg(long, default_value_t = 4.0)]
+    hours: f64,
+    /// Samples per series in one remote-write request.
+    #[arg(long, default_value_t = 8)]
+    steps_per_request: usize,
+    /// Parallel senders (each owns a partition of the series, keeping per-series order).
+    #[arg(long, default_value_t = 4)]
+    concurrency: usize,
+    /// Seconds to wait after ingest for the servers to cut/compact blocks.
+    #[arg(long, default_value_t = 90)]
+    settle_seconds: u64,
+}
+
+/// Deterministic xorshift generator.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+    fn unit(&mut self) -> f64 {
+        (self.next() >> 11) as f64 / (1u64 << 53) as f64
+    }
+}
+
+#[derive(Clone, Copy)]
+enum Kind {
+    /// Counter increasing by about `rate` per second.
+    Counter(f64),
+    /// Gauge random walk around a level.
+    Gauge(f64),
+    /// Value that never changes (many node-exporter gauges).
+    Constant(f64),
+}
+
+struct SeriesDef {
+    labels: Vec<(String, String)>,
+    kind: Kind,
+}
+
+fn node_exporter_series(hosts: usize) -> Vec<SeriesDef> {
+    let mut out = Vec::new();
+    let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
+    for h in 0..hosts {
+        let instance = format!("host-{h}:9100");
+        let base = |name: &str| {
+            vec![
+                ("__name__".to_string(), name.to_string()),
+                ("instance".to_string(), instance.clone()),
+                ("job".to_string(), "node".to_string()),
+            ]
+        };
+        for cpu in 0..8 {
+            for mode in [
+                "idle", "iowait", "irq", "nice", "softirq", "steal", "system", "user",
+            ] {
+                let mut l = base("node_cpu_seconds_total");
+                l.push(("cpu".into(), cpu.to_string()));
+                l.push(("mode".into(), mode.into()));
+                let rate = if mode == "idle" {
+                    0.8
+                } else {
+                    0.02 + rng.unit() * 0.05
+                };
+                out.push(SeriesDef {
+                    labels: l,
+                    kind: Kind::Counter(rate),
+                });
+            }
+        }
+        for i in 0..40 {
+            let name = format!("node_memory_metric{i}_bytes");
+            let kind = if i % 3 == 0 {
+                Kind::Constant(8e9 + i as f64)
+            } else {
+                Kind::Gauge(1e9 * (1.0 + rng.unit()))
+            };
+            out.push(SeriesDef {
+                labels: base(&name),
+                kind,
+            });
+        }
+        out.push(SeriesDef {
+            labels: base("node_memory_MemAvailable_bytes"),
+            kind: Kind::Gauge(4e9),
+        });
+        for (dev, mnt) in [
+            ("sda1", "/"),
+            ("sda2", "/var"),
+            ("sdb1", "/data"),
+            ("tmpfs", "/run"),
+            ("sdc1", "/srv"),
+        ] {
+            for (name, kind) in [
+                ("node_filesystem_avail_bytes", Kind::Gauge(5e10)),
+                ("node_filesystem_size_bytes", Kind::Constant(1e11)),
+                ("node_filesystem_free_bytes", Kind::Gauge(5.5e10)),
+                ("node_filesystem_files_free", Kind::Gauge(1e6)),
+            ] {
+                let mut l = base(name);
+                l.push(("device".into(), dev.into()));
+                l.push(("fstype".into(), "ext4".into()));
+                l.push(("mountpoint".into(), mnt.into()));
+                out.push(SeriesDef { labels: l, kind });
+            }
+        }
+        for dev in ["eth0", "eth1", "lo", "docker0"] {
+            for dir in ["receive", "transmit"] {
+                for (what, rate) in [
+                    ("bytes", 1e5),
+                    ("packets", 200.0),
+                    ("errs", 0.0),
+                    ("drop", 0.001),
+                ] {
+                    let mut l = base(&format!("node_network_{dir}_{what}_total"));
+                    l.push(("device".into(), dev.into()));
+                    out.push(SeriesDef {
+                        labels: l,
+                        kind: Kind::Counter(rate * rng.unit()),
+                    });
+                }
+            }
+        }
+        for dev in ["sda", "sdb", "sdc"] {
+            for (name, rate) in [
+                ("node_disk_read_bytes_total", 5e4),
+                ("node_disk_written_bytes_total", 2e5),
+                ("node_disk_reads_completed_total", 10.0),
+                ("node_disk_writes_completed_total", 40.0),
+                ("node_disk_io_time_seconds_total", 0.05),
+                ("node_disk_read_time_seconds_total", 0.01),
+                ("node_disk_write_time_seconds_total", 0.03),
+            ] {
+                let mut l = base(name);
+                l.push(("device".into(), dev.into()));
+                out.push(SeriesDef {
+                    labels: l,
+                    kind: Kind::Counter(rate * rng.unit()),
+                });
+            }
+        }
+        for i in 0..10 {
+            out.push(SeriesDef {
+                labels: base(&format!("node_vmstat_counter{i}")),
+                kind: Kind::Counter(rng.unit() * 100.0),
+            });
+        }
+        out.push(SeriesDef {
+            labels: base("node_load1"),
+            kind: Kind::Gauge(1.5),
+        });
+        out.push(SeriesDef {
+            labels: base("node_load5"),
+            kind: Kind::Gauge(1.2),
+        });
+        out.push(SeriesDef {
+            labels: base("node_boot_time_seconds"),
+            kind: Kind::Constant(1.7e9),
+        });
+    }
+    for s in &mut out {
+        s.labels.sort();
+    }
+    out
+}
+
+/// Pre-encodes every request: partition → list of snappy bodies in time order.
+fn encode_requests(
+    defs: &[SeriesDef],
+    args: &Args,
+    start_ms: i64,
+    steps: usize,
+) -> (Vec<Vec<Vec<u8>>>, u64) {
+    let parts = args.concurrency.max(1);
+    let mut bodies: Vec<Vec<Vec<u8>>> = vec![Vec::new(); parts];
+    let mut values: Vec<f64> = vec![0.0; defs.len()];
+    let mut rng = Rng(42);
+    for (i, d) in defs.iter().enumerate() {
+        values[i] = match d.kind {
+            Kind::Counter(_) => (rng.unit() * 1e6).round(),
+            Kind::Gauge(level) => level,
+            Kind::Constant(v) => v,
+        };
+    }
+    let mut total = 0u64;
+    let series_per_part = defs.len().div_ceil(parts);
+    let mut step = 0;
+    while step < steps {
+        let n = args.steps_per_request.min(steps - step);
+        // Values for this group of steps, for every series.
+        let mut group: Vec<Vec<WireSample>> = vec![Vec::with_capacity(n); defs.len()];
+        for k in 0..n {
+            let t = start_ms + ((step + k) as i64) * 15_000;
+            for (i, d) in defs.iter().enumerate() {
+                let v = &mut values[i];
+                match d.kind {
+                    Kind::Counter(rate) => *v += (rate * 15.0 * (0.5 + rng.unit())).round(),
+                    Kind::Gauge(level) => {
+                        *v = (*v + (rng.unit() - 0.5) * level * 0.01).max(0.0).round()
+                    }
+                    Kind::Constant(_) => {}
+                }
+                group[i].push(WireSample {
+                    value: *v,
+                    timestamp: t,
+                });
+            }
+        }
+        for (p, part_bodies) in bodies.iter_mut().enumerate() {
+            let lo = p * series_per_part;
+            let hi = ((p + 1) * series_per_part).min(defs.len());
+            if lo >= hi {
+                continue;
+            }
+            let req = WriteRequest {
+                timeseries: (lo..hi)
+                    .map(|i| TimeSeries {
+                        labels: defs[i]
+                            .labels
+                            .iter()
+                            .map(|(n, v)| Label {
+                                name: n.clone(),
+                                value: v.clone(),
+                            })
+                            .collect(),
+                        samples: std::mem::take(&mut group[i]),
+                        ..Default::default()
+                    })
+                    .collect(),
+                metadata: vec![],
+            };
+            total += ((hi - lo) * n) as u64;
+            let raw = req.encode_to_vec();
+            part_bodies.push(
+                snap::raw::Encoder::new()
+                    .compress_vec(&raw)
+                    .unwrap_or_default(),
+            );
+        }
+        step += n;
+    }
+    (bodies, total)
+}
+
+fn dir_size(p: &Path) -> u64 {
+    let Ok(rd) = std::fs::read_dir(p) else {
+        return 0;
+    };
+    rd.flatten()
+        .map(|e| {
+            let path = e.path();
+            if path.is_dir() {
+                dir_size(&path)
+            } else {
+                e.metadata().map(|m| m.len()).unwrap_or(0)
+            }
+        })
+        .sum()
+}
+
+/// Bytes and samples of the persisted blocks (directories with a meta.json) under `p`.
+fn block_stats(p: &Path) -> (u64, u64) {
+    let mut bytes = 0;
+    let mut samples = 0;
+    let mut stack = vec![p.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        let Ok(rd) = std::fs::read_dir(&d) else {
+            continue;
+        };
+        for e in rd.flatten() {
+            let path = e.path();
+            if path.is_dir() {
+                let meta = path.join("meta.json");
+                if let Ok(text) = std::fs::read_to_string(&meta) {
+                    if let Ok(v) = serde_json::from_str::<serde_json::Value>(&text) {
+                        samples += v["stats"]["numSamples"].as_u64().unwrap_or(0);
+                        bytes += dir_size(&path);
+                        continue;
+                    }
+                }
+                stack.push(path);
+            }
+        }
+    }
+    (bytes, samples)
+}
+
+struct Target {
+    name: String,
+    url: String,
+    data: PathBuf,
+}
+
+struct Results {
+    ingest_seconds: f64,
+    samples_per_sec: f64,
+    disk_bytes: u64,
+    block_bytes: u64,
+    block_samples: u64,
+    query_ms: Vec<(String, f64)>,
+}
+
+async fn push_all(
+    client: &reqwest::Client,
+    url: &str,
+    bodies: &[Vec<Vec<u8>>],
+) -> Result<f64, String> {
+    let start = Instant::now();
+    let mut tasks = Vec::new();
+    for part in bodies {
+        let client = client.clone();
+        let url = format!("{url}/api/v1/write");
+        let part = part.clone();
+        tasks.push(tokio::spawn(async move {
+            for body in part {
+                let r = client
+                    .post(&url)
+                    .header("Content-Encoding", "snappy")
+                    .header("Content-Type", "application/x-protobuf")
+                    .header("X-Prometheus-Remote-Write-Version", "0.1.0")
+                    .body(body)
+                    .send()
+                    .await
+                    .map_err(|e| e.to_string())?;
+                if !r.status().is_success() {
+                    let status = r.status();
+                    return Err(format!("{status}: {}", r.text().await.unwrap_or_default()));
+                }
+            }
+            Ok::<(), String>(())
+        }));
+    }
+    for t in tasks {
+        t.await.map_err(|e| e.to_string())??;
+    }
+    Ok(start.elapsed().as_secs_f64())
+}
+
+async fn time_query(
+    client: &reqwest::Client,
+    url: &str,
+    path: &str,
+    params: &[(&str, String)],
+) -> Result<f64, String> {
+    let mut times = Vec::new();
+    for _ in 0..5 {
+        let start = Instant::now();
+        let r = client
+            .get(format!("{url}{path}"))
+            .query(params)
+            .send()
+            .await
+            .map_err(|e| e.to_string())?;
+        let status = r.status();
+        let body = r.text().await.map_err(|e| e.to_string())?;
+        if !status.is_success() {
+            return Err(format!("{path} {params:?}: {status} {body}"));
+        }
+        times.push(start.elapsed().as_secs_f64() * 1000.0);
+    }
+    times.sort_by(|a, b| a.partial_cmp(b).unwrap_or(std::cmp::Ordering::Equal));
+    Ok(times[times.len() / 2])
+}
+
+#[tokio::main]
+async fn main() -> Result<(), String> {
+    let args = Args::parse();
+    let targets: Vec<Target> = args
+        .targets
+        .iter()
+        .map(|t| {
+            let mut p = t.splitn(3, '=');
+            Target {
+                name: p.next().unwrap_or("?").to_string(),
+                url: p.next().unwrap_or("").to_string(),
+                data: PathBuf::from(p.next().unwrap_or(".")),
+            }
+        })
+        .collect();
+    let defs = node_exporter_series(args.hosts);
+    let steps = (args.hours * 3600.0 / 15.0) as usize;
+    let now_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0);
+    let start_ms = (now_ms - steps as i64 * 15_000) / 15_000 * 15_000;
+    let end_ms = start_ms + (steps as i64 - 1) * 15_000;
+    eprintln!("generating {} series x {steps} samples ...", defs.len());
+    let (bodies, total) = encode_requests(&defs, &args, start_ms, steps);
+    let wire: usize = bodies.iter().flatten().map(Vec::len).sum();
+    eprintln!(
+        "{total} samples in {} requests ({} MB snappy)",
+        bodies.iter().map(Vec::len).sum::<usize>(),
+        wire >> 20
+    );
+    let bodies = Arc::new(bodies);
+    let client = reqwest::Client::builder()
+        .timeout(Duration::from_secs(300))
+        .build()
+        .map_err(|e| e.to_string())?;
+    let end_s = end_ms as f64 / 1000.0;
+    let queries: Vec<(&str, &str, Vec<(&str, String)>)> = vec![
+        (
+            "instant sum by(instance)(rate(cpu[5m]))",
+            "/api/v1/query",
+            vec![
+                (
+                    "query",
+                    "sum by (instance) (rate(node_cpu_seconds_total{mode!=\"idle\"}[5m]))".into(),
+                ),
+                ("time", end_s.to_string()),
+            ],
+        ),
+        (
+            "range 1h/60s sum by(mode)(rate(cpu[5m]))",
+            "/api/v1/query_range",
+            vec![
+                (
+                    "query",
+                    "sum by (mode) (rate(node_cpu_seconds_total[5m]))".into(),
+                ),
+                ("start", (end_s - 3600.0).to_string()),
+                ("end", end_s.to_string()),
+                ("step", "60".into()),
+            ],
+        ),
+        (
+            "range 1h/15s one series",
+            "/api/v1/query_range",
+            vec![
+                (
+                    "query",
+                    "node_memory_MemAvailable_bytes{instance=\"host-7:9100\"}".into(),
+                ),
+                ("start", (end_s - 3600.0).to_string()),
+                ("end", end_s.to_string()),
+                ("step", "15".into()),
+            ],
+        ),
+        (
+            "instant topk(10, rate(net[5m]))",
+            "/api/v1/query",
+            vec![
+                (
+                    "query",
+                    "topk(10, rate(node_network_receive_bytes_total[5m]))".into(),
+                ),
+                ("time", end_s.to_string()),
+            ],
+        ),
+        (
+            "instant over 3h-old block data",
+            "/api/v1/query",
+            vec![
+                ("query", "sum(rate(node_disk_read_bytes_total[10m]))".into()),
+                ("time", (end_s - 3.0 * 3600.0).to_string()),
+            ],
+        ),
+    ];
+    let mut results = Vec::new();
+    for t in &targets {
+        eprintln!("ingesting into {} ({}) ...", t.name, t.url);
+        let secs = push_all(&client, &t.url, &bodies).await?;
+        eprintln!("  {:.1}s, {:.0} samples/s", secs, total as f64 / secs);
+        let mut q = Vec::new();
+        for (name, path, params) in &queries {
+            q.push((
+                name.to_string(),
+                time_query(&client, &t.url, path, params).await?,
+            ));
+        }
+        results.push(Results {
+            ingest_seconds: secs,
+            samples_per_sec: total as f64 / secs,
+            disk_bytes: 0,
+            block_bytes: 0,
+            block_samples: 0,
+            query_ms: q,
+        });
+    }
+    eprintln!(
+        "waiting {}s for block cuts and compaction ...",
+        args.settle_seconds
+    );
+    tokio::time::sleep(Duration::from_secs(args.settle_seconds)).await;
+    for (t, r) in targets.iter().zip(results.iter_mut()) {
+        r.disk_bytes = dir_size(&t.data);
+        let (b, s) = block_stats(&t.data);
+        r.block_bytes = b;
+        r.block_samples = s;
+    }
+    println!(
+        "dataset: {} series x {steps} samples = {total} samples ({:.1} h at 15s)",
+        defs.len(),
+        args.hours
+    );
+    print!("{:<44}", "metric");
+    for t in &targets {
+        print!("{:>16}", t.name);
+    }
+    if targets.len() == 2 {
+        print!("{:>12}", "ratio");
+    }
+    println!();
+    let row = |label: &str, vals: Vec<f64>, fmt: &dyn Fn(f64) -> String| {
+        print!("{label:<44}");
+        for v in &vals {
+            print!("{:>16}", fmt(*v));
+        }
+        if vals.len() == 2 && vals[1] != 0.0 {
+            print!("{:>12.2}", vals[0] / vals[1]);
+        }
+        println!();
+    };
+    row(
+        "ingest seconds",
+        results.iter().map(|r| r.ingest_seconds).collect(),
+        &|v| format!("{v:.1}"),
+    );
+    row(
+        "ingest samples/s",
+        results.iter().map(|r| r.samples_per_sec).collect(),
+        &|v| format!("{v:.0}"),
+    );
+    row(
+        "disk bytes/sample (all files)",
+        results
+            .iter()
+            .map(|r| r.disk_bytes as f64 / total as f64)
+            .collect(),
+        &|v| format!("{v:.3}"),
+    );
+    row(
+        "block bytes/sample (persisted blocks)",
+        results
+            .iter()
+            .map(|r| {
+                if r.block_samples > 0 {
+                    r.block_bytes as f64 / r.block_samples as f64
+                } else {
+                    0.0
+                }
+            })
+            .collect(),
+        &|v| format!("{v:.3}"),
+    );
+    row(
+        "samples in blocks",
+        results.iter().map(|r| r.block_samples as f64).collect(),
+        &|v| format!("{v:.0}"),
+    );
+    for i in 0..queries.len() {
+        row(
+            &format!("query ms: {}", queries[i].0),
+            results.iter().map(|r| r.query_ms[i].1).collect(),
+            &|v| format!("{v:.1}"),
+        );
+    }
+    Ok(())
+}
