@@ -3,11 +3,11 @@
 # Starts both servers on free local ports with fresh data directories, drives them with
 # pharos-bench (identical pre-encoded remote_write requests, same concurrency), prints a table.
 #
-#   bash bench/run.sh                      # 500 hosts (~100k series), 4 h of 15 s samples
+#   bash bench/run.sh                      # 525 hosts (100,275 series), 4 h of 15 s samples
 #   HOSTS=50 HOURS=1 SETTLE=10 bash bench/run.sh   # quick smoke run
 set -euo pipefail
 cd "$(dirname "$0")/.."
-HOSTS=${HOSTS:-500}
+HOSTS=${HOSTS:-525}
 HOURS=${HOURS:-4}
 SETTLE=${SETTLE:-90}
 CONCURRENCY=${CONCURRENCY:-4}

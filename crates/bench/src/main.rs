@@ -16,7 +16,7 @@ struct Args {
     #[arg(long = "target", required = true)]
     targets: Vec<String>,
     /// Number of simulated hosts (~200 series each).
-    #[arg(long, default_value_t = 500)]
+    #[arg(long, default_value_t = 525)]
     hosts: usize,
     /// Hours of data at a 15 s interval, ending now.
     #[arg(long, default_value_t = 4.0)]
