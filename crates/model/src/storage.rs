@@ -69,6 +69,16 @@ impl AppendStats {
 /// (written to the WAL) and survive a crash.
 pub trait MetricSink: Send + Sync {
     fn append(&self, batch: &[(Labels, Sample)]) -> Result<AppendStats, StorageError>;
+
+    /// Appends whole series (each with its samples in time order). Stores override this to look
+    /// a series up once instead of once per sample; the default flattens into `append`.
+    fn append_series(&self, series: &[Series]) -> Result<AppendStats, StorageError> {
+        let batch: Vec<(Labels, Sample)> = series
+            .iter()
+            .flat_map(|s| s.samples.iter().map(move |p| (s.labels.clone(), *p)))
+            .collect();
+        self.append(&batch)
+    }
 }
 
 /// Read access to stored series. `mint`/`maxt` are inclusive millisecond bounds.

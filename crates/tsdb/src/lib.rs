@@ -462,15 +462,20 @@ impl Tsdb {
     }
 }
 
-impl MetricSink for Tsdb {
-    fn append(&self, batch: &[(Labels, Sample)]) -> Result<AppendStats, StorageError> {
+impl Tsdb {
+    /// Validates and stores series (labels with their samples), logging them to the WAL before
+    /// returning: the shared path of `append` and `append_series`.
+    fn append_grouped<'a>(
+        &self,
+        groups: impl Iterator<Item = (&'a Labels, &'a [Sample])>,
+    ) -> Result<AppendStats, StorageError> {
         if self.closed.load(Ordering::Relaxed) {
             return Err(StorageError::Io("the TSDB is closed".into()));
         }
         let mut stats = AppendStats::default();
         let mut rec = Record::default();
         let mut head = self.head.write();
-        for (labels, s) in batch {
+        for (labels, samples) in groups {
             if labels.is_empty() {
                 return Err(StorageError::BadInput("series without labels".into()));
             }
@@ -479,15 +484,17 @@ impl MetricSink for Tsdb {
                 stats.series_created += 1;
                 rec.series.push((u64::from(id), labels.clone()));
             }
-            match head.append(id, s.t, s.v, self.opts.out_of_order_window_ms) {
-                Outcome::Appended => {
-                    stats.appended += 1;
-                    rec.samples.push((u64::from(id), s.t, s.v));
+            for s in samples {
+                match head.append(id, s.t, s.v, self.opts.out_of_order_window_ms) {
+                    Outcome::Appended => {
+                        stats.appended += 1;
+                        rec.samples.push((u64::from(id), s.t, s.v));
+                    }
+                    Outcome::Repeated => stats.appended += 1,
+                    Outcome::OutOfOrder => stats.out_of_order += 1,
+                    Outcome::Duplicate => stats.duplicate += 1,
+                    Outcome::OutOfBounds => stats.out_of_bounds += 1,
                 }
-                Outcome::Repeated => stats.appended += 1,
-                Outcome::OutOfOrder => stats.out_of_order += 1,
-                Outcome::Duplicate => stats.duplicate += 1,
-                Outcome::OutOfBounds => stats.out_of_bounds += 1,
             }
         }
         // Keep WAL order equal to head order: take the WAL lock before releasing the head.
@@ -511,6 +518,16 @@ impl MetricSink for Tsdb {
         st.out_of_bounds
             .fetch_add(stats.out_of_bounds as u64, Ordering::Relaxed);
         Ok(stats)
+    }
+}
+
+impl MetricSink for Tsdb {
+    fn append(&self, batch: &[(Labels, Sample)]) -> Result<AppendStats, StorageError> {
+        self.append_grouped(batch.iter().map(|(l, s)| (l, std::slice::from_ref(s))))
+    }
+
+    fn append_series(&self, series: &[Series]) -> Result<AppendStats, StorageError> {
+        self.append_grouped(series.iter().map(|s| (&s.labels, s.samples.as_slice())))
     }
 }
 

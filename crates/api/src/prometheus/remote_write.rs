@@ -8,7 +8,7 @@ use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use model::{Labels, Sample};
+use model::{Labels, Sample, Series};
 use prost::Message;
 use std::sync::Arc;
 
@@ -99,10 +99,10 @@ pub fn decode_body(body: &[u8]) -> Result<WriteRequest, ApiError> {
         .map_err(|e| ApiError::bad_data(format!("protobuf decode error: {e}")))
 }
 
-/// Validates and converts the request's series into a sample batch.
+/// Validates and converts the request's series into a batch of series.
 /// Returns the batch and the number of native-histogram samples skipped.
-pub fn to_batch(req: WriteRequest) -> Result<(Vec<(Labels, Sample)>, usize), ApiError> {
-    let mut batch = Vec::new();
+pub fn to_batch(req: WriteRequest) -> Result<(Vec<Series>, usize), ApiError> {
+    let mut batch = Vec::with_capacity(req.timeseries.len());
     let mut histograms = 0;
     for ts in req.timeseries {
         let mut names: Vec<&str> = ts.labels.iter().map(|l| l.name.as_str()).collect();
@@ -121,14 +121,16 @@ pub fn to_batch(req: WriteRequest) -> Result<(Vec<(Labels, Sample)>, usize), Api
             return Err(ApiError::bad_data("invalid labels: series without labels"));
         }
         histograms += ts.histograms.len();
-        for s in ts.samples {
-            batch.push((
-                labels.clone(),
-                Sample {
-                    t: s.timestamp,
-                    v: s.value,
-                },
-            ));
+        let samples: Vec<Sample> = ts
+            .samples
+            .iter()
+            .map(|s| Sample {
+                t: s.timestamp,
+                v: s.value,
+            })
+            .collect();
+        if !samples.is_empty() {
+            batch.push(Series { labels, samples });
         }
     }
     Ok((batch, histograms))
@@ -156,7 +158,7 @@ pub async fn receive(
     let req = decode_body(&body)?;
     let (batch, histograms) = to_batch(req)?;
     let sink = state.sink.clone();
-    let stats = tokio::task::spawn_blocking(move || sink.append(&batch))
+    let stats = tokio::task::spawn_blocking(move || sink.append_series(&batch))
         .await
         .map_err(|e| ApiError::internal(e.to_string()))??;
     let mut problems = Vec::new();
@@ -222,7 +224,8 @@ mod tests {
         let (batch, h) = to_batch(decoded).map_err(|e| e.message).unwrap();
         assert_eq!(h, 0);
         assert_eq!(batch.len(), 1);
-        assert_eq!(batch[0].0.get("job"), Some("x"));
+        assert_eq!(batch[0].labels.get("job"), Some("x"));
+        assert_eq!(batch[0].samples.len(), 1);
     }
 
     #[test]
