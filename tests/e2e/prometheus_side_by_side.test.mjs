@@ -1,12 +1,14 @@
 // Debian's real Prometheus scrapes the prom-client app and remote-writes to pharos; the same
 // queries at the same timestamps must give the same answers on both. pharos follows Prometheus
-// 3.x (left-open range windows); Debian ships 2.x, so evaluation times are placed between
-// scrape timestamps, where both window conventions select the same samples.
+// 3.x (left-open range windows); Debian ships 2.x, so evaluation times are placed half a scrape
+// interval after real scrape timestamps (read back from Prometheus), where both window conventions
+// select the same samples. Queries: the seed's dashboard and alert expressions plus a spread of
+// operators and functions.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
-import { startApp, startPharos, spawnUntil, freePort, hasPrometheus, query, waitFor, tempDir, sleep, api } from './helpers.mjs';
+import { startApp, startPharos, spawnUntil, freePort, hasPrometheus, query, waitFor, tempDir, sleep, api, seedExpressions } from './helpers.mjs';
 
 const skip = hasPrometheus() ? false : 'Debian prometheus is not installed (.ci/run installs it)';
 let app;
@@ -72,10 +74,30 @@ const QUERIES = [
   'deriv(websocket_connections_active[10s])',
   'email_processing_duration_seconds',
   'up',
+  'sum without (instance) (rate(http_requests_total[5s]))',
+  'avg(rate(http_requests_total[10s]))',
+  'quantile(0.9, rate(http_requests_total[10s]))',
+  'bottomk(2, rate(http_request_duration_seconds_bucket[10s]))',
+  'count_over_time(http_requests_total[10s])',
+  'changes(websocket_connections_active[10s])',
+  'resets(http_requests_total[10s])',
+  'http_requests_total > bool 20',
+  'http_requests_total / on (method, route, status) group_left http_request_duration_seconds_count',
+  'rate(http_request_duration_seconds_sum[10s]) / rate(http_request_duration_seconds_count[10s])',
+  'absent(nonexistent_metric)',
+  'clamp_max(websocket_connections_active, 50)',
+  'predict_linear(websocket_connections_active[10s], 60)',
+  'max_over_time(rate(http_requests_total[5s])[10s:2s])',
+  'label_join(up, "where", "/", "job", "instance")',
+  'stddev(rate(http_requests_total[10s]))',
+  'count_values("v", agent_utilization)',
+  ...seedExpressions(),
+  // The alert expressions without their thresholds, so their values are compared too.
+  ...seedExpressions().filter((e) => /[<>]=?\s*-?[\d.]+$/.test(e)).map((e) => e.replace(/\s*[<>]=?\s*-?[\d.]+$/, '')),
 ];
 
-function normalize(body) {
-  assert.equal(body.status, 'success', JSON.stringify(body));
+function normalize(body, what) {
+  assert.equal(body?.status, 'success', `${what}: ${JSON.stringify(body)}`);
   const out = new Map();
   for (const r of body.data.result) {
     const m = { ...r.metric };
@@ -85,15 +107,26 @@ function normalize(body) {
   return out;
 }
 
+/** Scrape timestamps (seconds) of one of the app's series, as stored by Prometheus. */
+async function scrapeTimes(end) {
+  const body = await query(promUrl, 'websocket_connections_active[120s]', end);
+  assert.equal(body.status, 'success', JSON.stringify(body));
+  return body.data.result[0].values.map(([t]) => Number(t));
+}
+
 test('same answers as Debian Prometheus', { skip }, async () => {
   const stats = await (await fetch(`${app.url}/stats`)).json();
-  // Between scrapes: half a second after a whole second inside the workload.
-  const times = [0.45, 0.6, 0.75].map((f) => Math.floor(stats.firstTickMs / 1000 + f * (stats.lastTickMs - stats.firstTickMs) / 1000) + 0.5);
+  const scrapes = (await scrapeTimes(stats.lastTickMs / 1000 + 2)).filter((t) => t >= stats.firstTickMs / 1000);
+  assert.ok(scrapes.length >= 20, `only ${scrapes.length} scrapes`);
+  // Half a scrape interval after real scrapes, in the steady part of the workload: neither the
+  // evaluation time nor any window start/end (whole seconds before it) falls on a sample.
+  const times = [0.45, 0.6, 0.75].map((f) => scrapes[Math.floor(f * scrapes.length)] + 0.5);
+  console.log(`evaluation times ${times.join(', ')} (scrapes at ${scrapes.slice(0, 3).join(', ')} ...)`);
   let compared = 0;
   for (const t of times) {
     for (const q of QUERIES) {
-      const a = normalize(await query(promUrl, q, t));
-      const b = normalize(await query(pharos.url, q, t));
+      const a = normalize(await query(promUrl, q, t), `prometheus: ${q}`);
+      const b = normalize(await query(pharos.url, q, t), `pharos: ${q}`);
       assert.deepEqual([...b.keys()].sort(), [...a.keys()].sort(), `series differ for ${q} at ${t}`);
       for (const [k, v] of a) {
         const w = b.get(k);
@@ -101,6 +134,7 @@ test('same answers as Debian Prometheus', { skip }, async () => {
         assert.ok(ok, `${q} at ${t} ${k}: prometheus ${v}, pharos ${w}`);
         compared++;
       }
+      if (t === times[0]) console.log(`  ${a.size} series equal: ${q}`);
     }
   }
   console.log(`compared ${compared} values from ${QUERIES.length} queries at ${times.length} times`);

@@ -5,20 +5,10 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { execFileSync } from 'node:child_process';
-import { ROOT, PHAROS_BIN, startPharos, query, waitFor, api } from './helpers.mjs';
+import { ROOT, PHAROS_BIN, startPharos, query, waitFor, api, seedExpressions } from './helpers.mjs';
 
-const SEED = path.join(ROOT, '..', 'shared', 'seed', 'monitoring-guide.md');
 const CONFIG = path.join(ROOT, 'examples', 'prometheus', 'prometheus.yml');
 let pharos;
-
-/** Every PromQL expression of the seed: dashboard targets and alert rule exprs. */
-export function seedExpressions() {
-  const text = fs.readFileSync(SEED, 'utf8');
-  const exprs = [];
-  for (const m of text.matchAll(/"expr":\s*"((?:[^"\\]|\\.)*)"/g)) exprs.push(JSON.parse(`"${m[1]}"`));
-  for (const m of text.matchAll(/^\s+expr:\s*(.+)$/gm)) exprs.push(m[1].trim());
-  return exprs;
-}
 
 before(async () => {
   pharos = await startPharos(fs.readFileSync(CONFIG, 'utf8'));
