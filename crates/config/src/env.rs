@@ -24,9 +24,9 @@ pub fn expand_with(
         while let Some(pos) = rest.find('$') {
             out.push_str(&rest[..pos]);
             let after = &rest[pos..];
-            if after.starts_with("$$") {
+            if let Some(escaped) = after.strip_prefix("$$") {
                 out.push_str("$$");
-                rest = &after[2..];
+                rest = escaped;
                 continue;
             }
             if let Some(body) = after.strip_prefix("${") {

@@ -564,7 +564,7 @@ pub fn parse(file: &Path, text: &str) -> Result<(PrometheusConfig, Vec<String>),
             ),
         ));
     }
-    for (name, _) in &g.external_labels {
+    for name in g.external_labels.keys() {
         check_label_name(file, text, name, "external_labels")?;
     }
     let mut seen = std::collections::BTreeSet::new();

@@ -31,11 +31,12 @@ pub struct Discovered {
     pub errors: Vec<String>,
 }
 
-/// Target groups of a scrape config: static ones, then those read from file_sd files.
-fn target_groups(
-    sc: &ScrapeConfig,
-    base_dir: &std::path::Path,
-) -> (Vec<(BTreeMap<String, String>, Vec<String>)>, Vec<String>) {
+/// A group of targets sharing labels: (labels, addresses).
+type Group = (BTreeMap<String, String>, Vec<String>);
+
+/// Target groups of a scrape config (static ones, then those read from file_sd files) and the
+/// errors met reading files.
+fn target_groups(sc: &ScrapeConfig, base_dir: &std::path::Path) -> (Vec<Group>, Vec<String>) {
     let mut groups = Vec::new();
     let mut errors = Vec::new();
     for st in &sc.static_configs {

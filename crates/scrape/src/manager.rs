@@ -35,6 +35,12 @@ struct Pool {
     dropped: Vec<model::Labels>,
 }
 
+/// Active targets (with their live state) and dropped targets of one pool.
+type PoolStatus = (
+    Vec<(TargetSpec, Arc<Mutex<TargetState>>)>,
+    Vec<model::Labels>,
+);
+
 /// Counters exported at `/metrics`.
 #[derive(Default)]
 pub struct ScrapeStats {
@@ -48,15 +54,7 @@ pub struct ScrapeManager {
     sink: Arc<dyn MetricSink>,
     pools: tokio::sync::Mutex<BTreeMap<String, Pool>>,
     /// Status snapshot per pool, readable without the async lock.
-    status: Mutex<
-        BTreeMap<
-            String,
-            (
-                Vec<(TargetSpec, Arc<Mutex<TargetState>>)>,
-                Vec<model::Labels>,
-            ),
-        >,
-    >,
+    status: Mutex<BTreeMap<String, PoolStatus>>,
     metadata: Arc<Mutex<BTreeMap<String, MetadataEntry>>>,
     stats: Arc<ScrapeStats>,
     base_dir: Mutex<PathBuf>,

@@ -91,14 +91,14 @@ pub async fn run_target(
         stats.scrapes_total.fetch_add(1, Ordering::Relaxed);
         let mut batch: Vec<(Labels, Sample)> = Vec::new();
         let (up, scraped, post, added, error) = match result.and_then(|body| {
-            process(&spec, &cfg, &body, ts, &metadata).map_err(|e| {
+            process(&spec, &cfg, &body, ts, &metadata).inspect_err(|e| {
                 if e.starts_with("sample limit exceeded") {
                     stats.exceeded_sample_limit.fetch_add(1, Ordering::Relaxed);
                 }
-                e
             })
         }) {
             Ok(processed) => {
+                let post_relabel = processed.samples.len();
                 let mut current = HashMap::with_capacity(processed.samples.len());
                 let mut added = 0usize;
                 for (labels, s, explicit_ts) in processed.samples {
@@ -122,7 +122,7 @@ pub async fn run_target(
                     }
                 }
                 cache.previous = current;
-                (1.0, processed.scraped, batch.len(), added, String::new())
+                (1.0, processed.scraped, post_relabel, added, String::new())
             }
             Err(e) => {
                 stats.scrape_failures.fetch_add(1, Ordering::Relaxed);
@@ -139,7 +139,6 @@ pub async fn run_target(
                 (0.0, 0, 0, 0, e)
             }
         };
-        let post = if up == 1.0 { post - 0 } else { 0 };
         let values = [up, duration, scraped as f64, post as f64, added as f64];
         for (name, v) in report_names.iter().zip(values) {
             batch.push((report_labels(&spec.labels, name), Sample { t: ts, v }));

@@ -80,8 +80,11 @@ impl Drop for Pharos {
     }
 }
 
-/// Snappy-compressed remote_write body for `series` (name, labels, samples).
-pub fn write_request(series: &[(Vec<(&str, &str)>, Vec<(i64, f64)>)]) -> Vec<u8> {
+/// A series to remote-write: label pairs and (timestamp ms, value) samples.
+pub type TestSeries<'a> = (Vec<(&'a str, &'a str)>, Vec<(i64, f64)>);
+
+/// Snappy-compressed remote_write body for `series`.
+pub fn write_request(series: &[TestSeries<'_>]) -> Vec<u8> {
     use api::prometheus::remote_write::{Label, TimeSeries, WireSample, WriteRequest};
     use prost::Message;
     let req = WriteRequest {
