@@ -187,6 +187,15 @@ pub(super) fn call(name: &str, c: &mut FnCall<'_>) -> Result<Option<FnOutput>, S
     }
     let out = match name {
         "pi" => scalar_out(std::f64::consts::PI),
+        "min_of" | "max_of" => {
+            let a = arg_scalar(&c.args, 0)?;
+            let b = arg_scalar(&c.args, 1)?;
+            scalar_out(if name == "min_of" {
+                go_min(a, b)
+            } else {
+                go_max(a, b)
+            })
+        }
         "time" => scalar_out(t as f64 / 1000.0),
         "vector" => {
             let v = arg_scalar(&c.args, 0)?;

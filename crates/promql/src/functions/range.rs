@@ -152,21 +152,14 @@ pub(crate) fn absent_labels(expr: &promql_parser::parser::Expr) -> Labels {
         Expr::MatrixSelector(m) => &m.vs,
         _ => return Labels::empty(),
     };
-    let mut pairs: Vec<(String, String)> = Vec::new();
-    let mut dup: Vec<String> = Vec::new();
-    for m in &vs.matchers.matchers {
-        if m.name == model::METRIC_NAME {
-            continue;
-        }
-        if matches!(m.op, MatchOp::Equal) {
-            if pairs.iter().any(|(n, _)| n == &m.name) {
-                dup.push(m.name.clone());
-            }
-            pairs.push((m.name.clone(), m.value.clone()));
-        }
-    }
-    pairs.retain(|(n, _)| !dup.contains(n));
-    Labels::from_pairs(pairs)
+    // A label is kept only when its single matcher is an equality.
+    let ms = &vs.matchers.matchers;
+    let pairs = ms.iter().filter(|m| {
+        m.name != model::METRIC_NAME
+            && matches!(m.op, MatchOp::Equal)
+            && ms.iter().filter(|o| o.name == m.name).count() == 1
+    });
+    Labels::from_pairs(pairs.map(|m| (m.name.clone(), m.value.clone())))
 }
 
 pub(super) fn call(name: &str, c: &mut FnCall<'_>) -> Result<Option<FnOutput>, String> {
