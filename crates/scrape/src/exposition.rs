@@ -428,9 +428,58 @@ neg -Inf
         assert_eq!(e.samples[0].labels.metric_name(), Some("my.metric"));
     }
 
+    #[test]
+    fn openmetrics_histogram_summary_and_other_types() {
+        let body = "# TYPE rpc histogram\nrpc_bucket{le=\"0.1\"} 1 # {trace_id=\"t\"} 0.05\nrpc_bucket{le=\"+Inf\"} 3\nrpc_sum 0.7\nrpc_count 3\nrpc_created 1.5e9\n# TYPE lat summary\nlat{quantile=\"0.5\"} NaN\nlat_sum 1\nlat_count 2\nlat_created 1.5e9\n# TYPE build info\nbuild_info{version=\"1\"} 1\n# TYPE feature stateset\nfeature{feature=\"a\"} 1\n# TYPE queue gaugehistogram\nqueue_bucket{le=\"+Inf\"} 4\nqueue_gcount 4\nqueue_gsum 9\n# EOF\n";
+        let e = parse(body, Format::OpenMetrics).unwrap();
+        let names: Vec<&str> = e
+            .samples
+            .iter()
+            .filter_map(|s| s.labels.metric_name())
+            .collect();
+        assert!(!names.iter().any(|n| n.ends_with("_created")));
+        assert_eq!(names.len(), 12);
+        assert_eq!(e.samples[1].labels.get("le"), Some("+Inf"));
+        assert!(e.samples[4].value.is_nan());
+        let types: Vec<&str> = e.metadata.iter().map(|m| m.metric_type.as_str()).collect();
+        assert_eq!(
+            types,
+            ["histogram", "summary", "info", "stateset", "gaugehistogram"]
+        );
+        // A `_created` of a gauge is an ordinary series.
+        let gauge = parse("# TYPE g gauge\ng_created 1\n# EOF\n", Format::OpenMetrics).unwrap();
+        assert_eq!(gauge.samples.len(), 1);
+    }
+
+    #[test]
+    fn content_type_selects_the_format() {
+        assert_eq!(
+            Format::from_content_type("application/openmetrics-text; version=1.0.0; charset=utf-8"),
+            Format::OpenMetrics
+        );
+        assert_eq!(
+            Format::from_content_type("text/plain; version=0.0.4"),
+            Format::PrometheusText
+        );
+        assert_eq!(Format::from_content_type(""), Format::PrometheusText);
+    }
+
     proptest! {
         #[test]
         fn never_panics(body in "\\PC{0,200}") {
+            let _ = parse(&body, Format::PrometheusText);
+            let _ = parse(&body, Format::OpenMetrics);
+        }
+
+        #[test]
+        fn arbitrary_bytes_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..300)) {
+            let body = String::from_utf8_lossy(&bytes);
+            let _ = parse(&body, Format::PrometheusText);
+            let _ = parse(&body, Format::OpenMetrics);
+        }
+
+        #[test]
+        fn structured_noise_never_panics(body in "([a-z_{}=\",# \\\n.0-9eE+-]|NaN|Inf|# EOF|# TYPE|# HELP|# UNIT){0,60}") {
             let _ = parse(&body, Format::PrometheusText);
             let _ = parse(&body, Format::OpenMetrics);
         }
