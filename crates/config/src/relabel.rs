@@ -390,6 +390,81 @@ mod tests {
         assert!(ld[0].validate().is_err());
     }
 
+    #[test]
+    fn go_replacement_syntax() {
+        let apply = |replacement: &str| {
+            let yaml = format!(
+                "- source_labels: [a]\n  regex: '(?P<word>f)(o+)'\n  target_label: r\n  replacement: '{replacement}'\n"
+            );
+            process(&ls(&[("a", "foo")]), &rules(&yaml))
+                .unwrap()
+                .get("r")
+                .map(str::to_string)
+        };
+        // `$1a` names a group "1a" (empty), as in Go; `${1}a` is group 1 followed by "a".
+        assert_eq!(apply("$1a"), None);
+        assert_eq!(apply("${1}a"), Some("fa".into()));
+        assert_eq!(apply("${word}-$2"), Some("f-oo".into()));
+        assert_eq!(apply("$$1"), Some("$1".into()));
+        assert_eq!(apply("static"), Some("static".into()));
+    }
+
+    #[test]
+    fn regex_is_fully_anchored() {
+        let keep = rules("- source_labels: [a]\n  regex: 'f'\n  action: keep\n");
+        assert!(process(&ls(&[("a", "foo")]), &keep).is_none());
+        let keep = rules("- source_labels: [a]\n  regex: 'f.*'\n  action: keep\n");
+        assert!(process(&ls(&[("a", "foo")]), &keep).is_some());
+    }
+
+    #[test]
+    fn target_label_expands_groups() {
+        let r = rules("- source_labels: [a]\n  regex: '(.+)=(.+)'\n  target_label: 'x_$1'\n  replacement: '$2'\n");
+        let out = process(&ls(&[("a", "zone=eu")]), &r).unwrap();
+        assert_eq!(out.get("x_zone"), Some("eu"));
+        // An expanded target that is not a label name leaves the set unchanged.
+        let out = process(&ls(&[("a", "a-b=eu")]), &r).unwrap();
+        assert_eq!(out.len(), 1);
+    }
+
+    #[test]
+    fn dropequal_and_missing_source_labels() {
+        let de = rules("- source_labels: [a]\n  target_label: b\n  action: dropequal\n");
+        assert!(process(&ls(&[("a", "1"), ("b", "1")]), &de).is_none());
+        assert!(process(&ls(&[("a", "1"), ("b", "2")]), &de).is_some());
+        // Missing labels join as empty strings: "" matches the default `(.*)`.
+        let r = rules("- source_labels: [x, y]\n  target_label: t\n  replacement: 'v$1'\n");
+        assert_eq!(
+            process(&ls(&[("a", "1")]), &r).unwrap().get("t"),
+            Some("v;")
+        );
+    }
+
+    #[test]
+    fn hashmod_reference_value() {
+        // Prometheus' relabel_test.go: "baz" and "foo\nbar" with modulus 1000.
+        let r =
+            rules("- source_labels: [a]\n  modulus: 1000\n  target_label: d\n  action: hashmod\n");
+        assert_eq!(
+            process(&ls(&[("a", "baz")]), &r).unwrap().get("d"),
+            Some("976")
+        );
+        assert_eq!(
+            process(&ls(&[("a", "foo\nbar")]), &r).unwrap().get("d"),
+            Some("734")
+        );
+    }
+
+    #[test]
+    fn empty_replacement_deletes_expanded_target() {
+        // relabel_test.go: target `$1` = "f", replacement `$2` (no such group) = "" deletes f.
+        let r = rules(
+            "- source_labels: [a]\n  regex: '(f).*'\n  target_label: '$1'\n  replacement: '$2'\n",
+        );
+        let out = process(&ls(&[("a", "foo"), ("f", "baz")]), &r).unwrap();
+        assert_eq!(out, ls(&[("a", "foo")]));
+    }
+
     proptest! {
         #[test]
         fn never_panics(v in "\\PC{0,20}", re in "[a-z().*|+?]{0,8}", repl in "[$a-z0-9{}]{0,8}") {
