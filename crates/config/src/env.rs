@@ -1,7 +1,8 @@
 //! `${VAR}` expansion from the environment, applied to config text before parsing. Only
 //! `${NAME}` with NAME = `[A-Za-z_][A-Za-z0-9_]*` is expanded, so relabeling's `$1`, `${1}` and
 //! `${name}`-style group references with digits stay; `$$` stays as written. A referenced
-//! variable that is not set is an error naming it and its line.
+//! variable that is not set is an error naming it and its line — except on relabel
+//! `replacement:` / `target_label:` lines, where `${name}` is kept as a named capture group.
 
 use crate::ConfigError;
 use std::path::Path;
@@ -40,6 +41,10 @@ pub fn expand_with(
                     if valid && !is_comment_position(line, pos + (line.len() - rest.len())) {
                         match lookup(name) {
                             Some(v) => out.push_str(&v),
+                            // `${name}` in a relabel replacement is a named capture group.
+                            None if is_relabel_template_line(line) => {
+                                out.push_str(&after[..end + 3]);
+                            }
                             None => {
                                 return Err(ConfigError::at(
                                     file,
@@ -62,6 +67,13 @@ pub fn expand_with(
         out.push_str(rest);
     }
     Ok(out)
+}
+
+/// True when `line` sets a relabel `replacement` or `target_label`, whose `${name}` references
+/// are regex capture groups unless such an environment variable exists.
+fn is_relabel_template_line(line: &str) -> bool {
+    let key = line.trim_start().trim_start_matches("- ").trim_start();
+    key.starts_with("replacement:") || key.starts_with("target_label:")
 }
 
 /// True when byte offset `pos` of `line` is inside a `#` comment (outside quotes).
@@ -102,6 +114,16 @@ mod tests {
         assert_eq!(
             s,
             "url: 'https://hooks.example/x'\nrepl: '${1}$1$$'\n# ${MISSING}\n"
+        );
+    }
+
+    #[test]
+    fn named_groups_in_relabel_templates_stay() {
+        let text = "  - replacement: '${host}:${HOOK}'\n    target_label: ${zone}\n";
+        let s = expand_with(Path::new("t.yml"), text, lookup).unwrap();
+        assert_eq!(
+            s,
+            "  - replacement: '${host}:https://hooks.example/x'\n    target_label: ${zone}\n"
         );
     }
 

@@ -567,10 +567,11 @@ pub fn parse(file: &Path, text: &str) -> Result<(PrometheusConfig, Vec<String>),
     for name in g.external_labels.keys() {
         check_label_name(file, text, name, "external_labels")?;
     }
-    let mut seen = std::collections::BTreeSet::new();
+    let mut seen = std::collections::BTreeMap::new();
     for sc in &mut cfg.scrape_configs {
-        let (job_line, _) = locate(text, &sc.job_name, 1);
-        if !seen.insert(sc.job_name.clone()) {
+        let occurrence = seen.get(&sc.job_name).copied().unwrap_or(0);
+        let job_line = locate_job(text, &sc.job_name, occurrence);
+        if seen.insert(sc.job_name.clone(), occurrence + 1).is_some() {
             return Err(ConfigError::at(
                 file,
                 job_line,
@@ -717,6 +718,21 @@ pub fn parse(file: &Path, text: &str) -> Result<(PrometheusConfig, Vec<String>),
     Ok((cfg, warnings))
 }
 
+/// 1-based line of the `occurrence`-th (0-based) `job_name: <name>` key, or 0 when not found.
+fn locate_job(text: &str, name: &str, occurrence: usize) -> usize {
+    text.lines()
+        .enumerate()
+        .filter(|(_, line)| {
+            let key = line.trim_start().trim_start_matches("- ").trim_start();
+            key.strip_prefix("job_name:").is_some_and(|value| {
+                let value = value.split(" #").next().unwrap_or("").trim();
+                value.trim_matches(|c| c == '\'' || c == '"') == name
+            })
+        })
+        .nth(occurrence)
+        .map_or(0, |(i, _)| i + 1)
+}
+
 fn check_label_name(file: &Path, text: &str, name: &str, field: &str) -> Result<(), ConfigError> {
     let ok = !name.is_empty() && !name.starts_with("__");
     if ok {
@@ -812,11 +828,13 @@ scrape_configs:
             "scrape_configs:\n  - job_name: a\n    scrape_interval: 5s\n    scrape_timeout: 10s\n";
         let e = parse(Path::new("p.yml"), text).unwrap_err();
         assert_eq!(e.line, 4);
-        let dup = "scrape_configs:\n  - job_name: a\n  - job_name: a\n";
-        assert!(parse(Path::new("p.yml"), dup)
-            .unwrap_err()
-            .message
-            .contains("multiple"));
+        let dup = "scrape_configs:\n  - job_name: a\n  - job_name: 'a'\n";
+        let e = parse(Path::new("p.yml"), dup).unwrap_err();
+        assert!(e.message.contains("multiple"));
+        assert_eq!(e.line, 3, "points at the second definition");
+        // The timeout error points into the offending job, not an earlier one.
+        let two = "scrape_configs:\n  - job_name: ok\n    scrape_timeout: 1s\n  - job_name: bad\n    scrape_interval: 5s\n    scrape_timeout: 10s\n";
+        assert_eq!(parse(Path::new("p.yml"), two).unwrap_err().line, 6);
         let bad_duration = "global:\n  scrape_interval: 15x\n";
         assert_eq!(parse(Path::new("p.yml"), bad_duration).unwrap_err().line, 2);
     }
