@@ -3,7 +3,7 @@
 
 use super::json::{labels_json, success, ApiError};
 use super::params::Params;
-use super::query_api::parse_time_param;
+use super::query_api::{limit_of, parse_time_param};
 use crate::AppState;
 use axum::extract::{Path, State};
 use axum::response::Response;
@@ -33,17 +33,6 @@ fn matcher_sets(params: &Params) -> Result<Vec<Vec<LabelMatcher>>, ApiError> {
         sets.extend(promql::selector::parse_series_selector(m).map_err(ApiError::bad_data)?);
     }
     Ok(sets)
-}
-
-fn limit_of(params: &Params) -> Result<usize, ApiError> {
-    match params.get("limit") {
-        None => Ok(0),
-        Some(s) => s.parse::<usize>().map_err(|_| {
-            ApiError::bad_data(format!(
-                "invalid parameter \"limit\": cannot parse {s:?} to a valid limit"
-            ))
-        }),
-    }
 }
 
 /// Applies `limit` and the warning Prometheus adds when results were cut.

@@ -119,7 +119,8 @@ pub fn encode_value(value: &Value, limit: usize) -> Json {
     }
 }
 
-fn limit_of(params: &Params) -> Result<usize, ApiError> {
+/// The optional `limit` parameter (0 = no limit).
+pub(crate) fn limit_of(params: &Params) -> Result<usize, ApiError> {
     match params.get("limit") {
         None => Ok(0),
         Some(s) => s.parse::<usize>().map_err(|_| {
