@@ -15,8 +15,13 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::watch;
 
-/// The Accept header Prometheus sends by default.
-const ACCEPT: &str = "application/openmetrics-text;version=1.0.0;q=0.5,application/openmetrics-text;version=0.0.1;q=0.4,text/plain;version=0.0.4;q=0.3,*/*;q=0.2";
+/// Prometheus 3's default `scrape_protocols`, in preference order.
+const DEFAULT_PROTOCOLS: [&str; 4] = [
+    "OpenMetricsText1.0.0",
+    "OpenMetricsText0.0.1",
+    "PrometheusText1.0.0",
+    "PrometheusText0.0.4",
+];
 
 /// Status of one target, shared with the API.
 #[derive(Clone, Debug, Default)]
@@ -213,7 +218,7 @@ pub async fn scrape_once(
     let timeout = Duration::from_millis(spec.timeout_ms.max(1) as u64);
     let accept = match &cfg.scrape_protocols {
         Some(protocols) if !protocols.is_empty() => accept_for(protocols),
-        _ => ACCEPT.to_string(),
+        _ => accept_for(&DEFAULT_PROTOCOLS),
     };
     let mut req = client
         .get(&spec.url)
@@ -294,22 +299,27 @@ pub async fn scrape_once(
     Ok(Body { text, content_type })
 }
 
-fn accept_for(protocols: &[String]) -> String {
+/// The Accept header for `protocols`, built as Prometheus does: q weights count down from 0.6
+/// (one more than the number of protocols Prometheus knows), 1.0.0 formats announce UTF-8 names,
+/// and `*/*` comes last. The protobuf format is not parsed by pharos and is left out.
+fn accept_for<S: AsRef<str>>(protocols: &[S]) -> String {
     let mut parts = Vec::new();
-    let mut q = 10u32;
+    let mut weight = 6u32;
     for p in protocols {
-        let media = match p.as_str() {
-            "OpenMetricsText1.0.0" => "application/openmetrics-text;version=1.0.0",
+        let media = match p.as_ref() {
+            "OpenMetricsText1.0.0" => {
+                "application/openmetrics-text;version=1.0.0;escaping=allow-utf-8"
+            }
             "OpenMetricsText0.0.1" => "application/openmetrics-text;version=0.0.1",
+            "PrometheusText1.0.0" => "text/plain;version=1.0.0;escaping=allow-utf-8",
             "PrometheusText0.0.4" => "text/plain;version=0.0.4",
-            "PrometheusText1.0.0" => "text/plain;version=1.0.0",
             _ => continue,
         };
-        parts.push(format!("{media};q=0.{q}"));
-        q = q.saturating_sub(1).max(1);
+        parts.push(format!("{media};q=0.{weight}"));
+        weight = weight.saturating_sub(1).max(1);
     }
-    parts.push("*/*;q=0.1".into());
-    parts.join(",").replace("q=0.10", "q=1")
+    parts.push(format!("*/*;q=0.{weight}"));
+    parts.join(",")
 }
 
 fn describe_reqwest(e: reqwest::Error) -> String {
@@ -455,6 +465,13 @@ mod tests {
     #[test]
     fn accept_header_from_protocols() {
         let a = accept_for(&["PrometheusText0.0.4".to_string()]);
-        assert!(a.starts_with("text/plain;version=0.0.4"));
+        assert_eq!(a, "text/plain;version=0.0.4;q=0.6,*/*;q=0.5");
+        assert_eq!(
+            accept_for(&DEFAULT_PROTOCOLS),
+            "application/openmetrics-text;version=1.0.0;escaping=allow-utf-8;q=0.6,\
+             application/openmetrics-text;version=0.0.1;q=0.5,\
+             text/plain;version=1.0.0;escaping=allow-utf-8;q=0.4,\
+             text/plain;version=0.0.4;q=0.3,*/*;q=0.2"
+        );
     }
 }
