@@ -27,7 +27,8 @@ struct Args {
     /// Parallel senders (each owns a partition of the series, keeping per-series order).
     #[arg(long, default_value_t = 4)]
     concurrency: usize,
-    /// Seconds to wait after ingest for the servers to cut/compact blocks.
+    /// Seconds to wait after ingest into each server (before its queries and disk figures) for it
+    /// to cut and compact blocks; the next server is only fed afterwards.
     #[arg(long, default_value_t = 90)]
     settle_seconds: u64,
 }
@@ -309,6 +310,9 @@ fn block_stats(p: &Path) -> (u64, u64) {
     (bytes, samples)
 }
 
+/// One timed query: table label, API path and query parameters.
+type TimedQuery = (&'static str, &'static str, Vec<(&'static str, String)>);
+
 struct Target {
     name: String,
     url: String,
@@ -383,7 +387,7 @@ async fn time_query(
         times.push(start.elapsed().as_secs_f64() * 1000.0);
     }
     times.sort_by(|a, b| a.partial_cmp(b).unwrap_or(std::cmp::Ordering::Equal));
-    Ok(times[times.len() / 2])
+    Ok(times.get(times.len() / 2).copied().unwrap_or(f64::NAN))
 }
 
 #[tokio::main]
@@ -423,7 +427,7 @@ async fn main() -> Result<(), String> {
         .build()
         .map_err(|e| e.to_string())?;
     let end_s = end_ms as f64 / 1000.0;
-    let queries: Vec<(&str, &str, Vec<(&str, String)>)> = vec![
+    let queries: Vec<TimedQuery> = vec![
         (
             "instant sum by(instance)(rate(cpu[5m]))",
             "/api/v1/query",
@@ -481,11 +485,18 @@ async fn main() -> Result<(), String> {
             ],
         ),
     ];
+    // One server at a time: push, let it cut and compact blocks, then time queries and measure
+    // disk, so neither server's background work overlaps the other's measurements.
     let mut results = Vec::new();
     for t in &targets {
         eprintln!("ingesting into {} ({}) ...", t.name, t.url);
         let secs = push_all(&client, &t.url, &bodies).await?;
         eprintln!("  {:.1}s, {:.0} samples/s", secs, total as f64 / secs);
+        eprintln!(
+            "  waiting {}s for block cuts and compaction ...",
+            args.settle_seconds
+        );
+        tokio::time::sleep(Duration::from_secs(args.settle_seconds)).await;
         let mut q = Vec::new();
         for (name, path, params) in &queries {
             q.push((
@@ -493,32 +504,22 @@ async fn main() -> Result<(), String> {
                 time_query(&client, &t.url, path, params).await?,
             ));
         }
+        let (block_bytes, block_samples) = block_stats(&t.data);
         results.push(Results {
             ingest_seconds: secs,
             samples_per_sec: total as f64 / secs,
-            disk_bytes: 0,
-            block_bytes: 0,
-            block_samples: 0,
+            disk_bytes: dir_size(&t.data),
+            block_bytes,
+            block_samples,
             query_ms: q,
         });
-    }
-    eprintln!(
-        "waiting {}s for block cuts and compaction ...",
-        args.settle_seconds
-    );
-    tokio::time::sleep(Duration::from_secs(args.settle_seconds)).await;
-    for (t, r) in targets.iter().zip(results.iter_mut()) {
-        r.disk_bytes = dir_size(&t.data);
-        let (b, s) = block_stats(&t.data);
-        r.block_bytes = b;
-        r.block_samples = s;
     }
     println!(
         "dataset: {} series x {steps} samples = {total} samples ({:.1} h at 15s)",
         defs.len(),
         args.hours
     );
-    print!("{:<44}", "metric");
+    print!("{:<52}", "metric");
     for t in &targets {
         print!("{:>16}", t.name);
     }
@@ -527,7 +528,7 @@ async fn main() -> Result<(), String> {
     }
     println!();
     let row = |label: &str, vals: Vec<f64>, fmt: &dyn Fn(f64) -> String| {
-        print!("{label:<44}");
+        print!("{label:<52}");
         for v in &vals {
             print!("{:>16}", fmt(*v));
         }
@@ -573,12 +574,99 @@ async fn main() -> Result<(), String> {
         results.iter().map(|r| r.block_samples as f64).collect(),
         &|v| format!("{v:.0}"),
     );
-    for i in 0..queries.len() {
+    for (i, (label, _, _)) in queries.iter().enumerate() {
         row(
-            &format!("query ms: {}", queries[i].0),
-            results.iter().map(|r| r.query_ms[i].1).collect(),
+            &format!("query ms: {label}"),
+            results
+                .iter()
+                .map(|r| r.query_ms.get(i).map_or(f64::NAN, |q| q.1))
+                .collect(),
             &|v| format!("{v:.1}"),
         );
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(concurrency: usize) -> Args {
+        Args::parse_from([
+            "pharos-bench",
+            "--target",
+            "x=http://127.0.0.1:1=/tmp",
+            "--concurrency",
+            &concurrency.to_string(),
+        ])
+    }
+
+    #[test]
+    fn every_host_has_the_same_191_distinct_sorted_series() {
+        let defs = node_exporter_series(3);
+        assert_eq!(defs.len(), 3 * 191);
+        let mut seen = std::collections::HashSet::new();
+        for d in &defs {
+            assert!(d.labels.windows(2).all(|w| w[0].0 < w[1].0));
+            assert!(seen.insert(d.labels.clone()), "duplicate {:?}", d.labels);
+        }
+    }
+
+    #[test]
+    fn requests_hold_every_sample_in_time_order_per_series() {
+        let defs = node_exporter_series(2);
+        let (bodies, total) = encode_requests(&defs, &args(3), 1_000_000, 20);
+        assert_eq!(total, (defs.len() * 20) as u64);
+        let mut decoded = 0usize;
+        for part in &bodies {
+            let mut last_ts: std::collections::HashMap<Vec<(String, String)>, i64> =
+                Default::default();
+            for body in part {
+                let raw = snap::raw::Decoder::new()
+                    .decompress_vec(body)
+                    .expect("valid snappy");
+                let req = WriteRequest::decode(raw.as_slice()).expect("valid protobuf");
+                for ts in req.timeseries {
+                    let key: Vec<_> = ts
+                        .labels
+                        .iter()
+                        .map(|l| (l.name.clone(), l.value.clone()))
+                        .collect();
+                    for s in ts.samples {
+                        let prev = last_ts.insert(key.clone(), s.timestamp);
+                        assert!(prev.is_none_or(|p| p < s.timestamp));
+                        decoded += 1;
+                    }
+                }
+            }
+        }
+        assert_eq!(decoded as u64, total);
+    }
+
+    #[test]
+    fn counters_never_decrease() {
+        let defs = node_exporter_series(1);
+        let (bodies, _) = encode_requests(&defs, &args(1), 0, 40);
+        let mut last: std::collections::HashMap<String, f64> = Default::default();
+        for body in bodies.iter().flatten() {
+            let raw = snap::raw::Decoder::new()
+                .decompress_vec(body)
+                .expect("snappy");
+            let req = WriteRequest::decode(raw.as_slice()).expect("protobuf");
+            for ts in req.timeseries {
+                let name = format!(
+                    "{:?}",
+                    ts.labels.iter().map(|l| &l.value).collect::<Vec<_>>()
+                );
+                if !ts.labels.iter().any(|l| l.value.ends_with("_total")) {
+                    continue;
+                }
+                for s in ts.samples {
+                    let prev = last.insert(name.clone(), s.value).unwrap_or(f64::MIN);
+                    assert!(s.value >= prev, "{name} went from {prev} to {}", s.value);
+                }
+            }
+        }
+        assert!(!last.is_empty());
+    }
 }
