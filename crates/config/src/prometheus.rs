@@ -614,6 +614,26 @@ pub fn parse(file: &Path, text: &str) -> Result<(PrometheusConfig, Vec<String>),
         }
         sc.scrape_interval = Some(interval);
         sc.scrape_timeout = Some(timeout);
+        inherit_global_limits(sc, &g);
+        for protocol in sc
+            .scrape_protocols
+            .iter()
+            .flatten()
+            .chain(&sc.fallback_scrape_protocol)
+        {
+            if !SCRAPE_PROTOCOLS.contains(&protocol.as_str()) {
+                let (l, c) = locate(text, protocol, job_line);
+                return Err(ConfigError::at(
+                    file,
+                    l,
+                    c,
+                    format!(
+                        "unknown scrape protocol {protocol:?}, supported: {}",
+                        SCRAPE_PROTOCOLS.join(", ")
+                    ),
+                ));
+            }
+        }
         if sc.scheme != "http" && sc.scheme != "https" {
             let (l, c) = locate(text, "scheme", job_line);
             return Err(ConfigError::at(
@@ -716,6 +736,36 @@ pub fn parse(file: &Path, text: &str) -> Result<(PrometheusConfig, Vec<String>),
         ));
     }
     Ok((cfg, warnings))
+}
+
+/// The `scrape_protocols` names Prometheus accepts.
+const SCRAPE_PROTOCOLS: [&str; 5] = [
+    "PrometheusProto",
+    "OpenMetricsText0.0.1",
+    "OpenMetricsText1.0.0",
+    "PrometheusText0.0.4",
+    "PrometheusText1.0.0",
+];
+
+/// As Prometheus: limits and scrape protocols left unset (0) in a scrape config take the global
+/// value.
+fn inherit_global_limits(sc: &mut ScrapeConfig, g: &GlobalConfig) {
+    let inherit = |local: &mut u64, global: Option<u64>| {
+        if *local == 0 {
+            *local = global.unwrap_or(0);
+        }
+    };
+    inherit(&mut sc.sample_limit, g.sample_limit);
+    inherit(&mut sc.label_limit, g.label_limit);
+    inherit(&mut sc.label_name_length_limit, g.label_name_length_limit);
+    inherit(&mut sc.label_value_length_limit, g.label_value_length_limit);
+    inherit(&mut sc.target_limit, g.target_limit);
+    if sc.body_size_limit.is_none() {
+        sc.body_size_limit.clone_from(&g.body_size_limit);
+    }
+    if sc.scrape_protocols.is_none() {
+        sc.scrape_protocols.clone_from(&g.scrape_protocols);
+    }
 }
 
 /// 1-based line of the `occurrence`-th (0-based) `job_name: <name>` key, or 0 when not found.
@@ -837,6 +887,22 @@ scrape_configs:
         assert_eq!(parse(Path::new("p.yml"), two).unwrap_err().line, 6);
         let bad_duration = "global:\n  scrape_interval: 15x\n";
         assert_eq!(parse(Path::new("p.yml"), bad_duration).unwrap_err().line, 2);
+    }
+
+    #[test]
+    fn global_limits_and_protocols_are_inherited() {
+        let text = "global:\n  sample_limit: 100\n  scrape_protocols: [PrometheusText0.0.4]\nscrape_configs:\n  - job_name: a\n  - job_name: b\n    sample_limit: 5\n";
+        let (cfg, _) = parse(Path::new("p.yml"), text).unwrap();
+        assert_eq!(cfg.scrape_configs[0].sample_limit, 100);
+        assert_eq!(cfg.scrape_configs[1].sample_limit, 5);
+        assert_eq!(
+            cfg.scrape_configs[0].scrape_protocols.as_deref(),
+            Some(&["PrometheusText0.0.4".to_string()][..])
+        );
+        let bad = "scrape_configs:\n  - job_name: a\n    scrape_protocols: [Text]\n";
+        let e = parse(Path::new("p.yml"), bad).unwrap_err();
+        assert_eq!(e.line, 3);
+        assert!(e.message.contains("unknown scrape protocol"));
     }
 
     #[test]
