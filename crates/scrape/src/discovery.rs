@@ -27,16 +27,28 @@ pub struct TargetSpec {
 pub struct Discovered {
     pub active: Vec<TargetSpec>,
     pub dropped: Vec<Labels>,
-    /// Problems reading file_sd files (the previous good content is not kept in this version).
+    /// Problems reading file_sd files (a file that fails keeps its last good content when a
+    /// `FileSdCache` is used).
     pub errors: Vec<String>,
 }
 
 /// A group of targets sharing labels: (labels, addresses).
 type Group = (BTreeMap<String, String>, Vec<String>);
 
+/// The last good content of every file_sd file, so a file that is briefly unreadable or
+/// half-written keeps its targets (as Prometheus does) instead of dropping them.
+#[derive(Default)]
+pub struct FileSdCache {
+    groups: parking_lot::Mutex<std::collections::HashMap<PathBuf, Vec<Group>>>,
+}
+
 /// Target groups of a scrape config (static ones, then those read from file_sd files) and the
 /// errors met reading files.
-fn target_groups(sc: &ScrapeConfig, base_dir: &std::path::Path) -> (Vec<Group>, Vec<String>) {
+fn target_groups(
+    sc: &ScrapeConfig,
+    base_dir: &std::path::Path,
+    cache: &FileSdCache,
+) -> (Vec<Group>, Vec<String>) {
     let mut groups = Vec::new();
     let mut errors = Vec::new();
     for st in &sc.static_configs {
@@ -59,13 +71,23 @@ fn target_groups(sc: &ScrapeConfig, base_dir: &std::path::Path) -> (Vec<Group>, 
             for path in paths.flatten() {
                 match config::prometheus::load_file_sd(&path) {
                     Ok(list) => {
-                        for g in list {
-                            let mut labels = g.labels.clone();
-                            labels.insert("__meta_filepath".into(), path.display().to_string());
-                            groups.push((labels, g.targets));
+                        let file_groups: Vec<Group> = list
+                            .into_iter()
+                            .map(|g| {
+                                let mut labels = g.labels;
+                                labels.insert("__meta_filepath".into(), path.display().to_string());
+                                (labels, g.targets)
+                            })
+                            .collect();
+                        groups.extend(file_groups.iter().cloned());
+                        cache.groups.lock().insert(path, file_groups);
+                    }
+                    Err(e) => {
+                        errors.push(e.to_string());
+                        if let Some(last_good) = cache.groups.lock().get(&path) {
+                            groups.extend(last_good.iter().cloned());
                         }
                     }
-                    Err(e) => errors.push(e.to_string()),
                 }
             }
         }
@@ -73,9 +95,19 @@ fn target_groups(sc: &ScrapeConfig, base_dir: &std::path::Path) -> (Vec<Group>, 
     (groups, errors)
 }
 
-/// Runs discovery and relabeling for one scrape config.
+/// Runs discovery and relabeling for one scrape config (without memory of earlier file_sd reads).
 pub fn discover(sc: &ScrapeConfig, base_dir: &std::path::Path) -> Discovered {
-    let (groups, errors) = target_groups(sc, base_dir);
+    discover_cached(sc, base_dir, &FileSdCache::default())
+}
+
+/// Runs discovery and relabeling for one scrape config; file_sd files that cannot be read or
+/// parsed contribute their last good content from `cache`.
+pub fn discover_cached(
+    sc: &ScrapeConfig,
+    base_dir: &std::path::Path,
+    cache: &FileSdCache,
+) -> Discovered {
+    let (groups, errors) = target_groups(sc, base_dir, cache);
     let mut out = Discovered {
         errors,
         ..Default::default()
@@ -245,5 +277,23 @@ mod tests {
         assert_eq!(d.active.len(), 1);
         assert_eq!(d.active[0].labels.get("team"), Some("a"));
         assert!(d.active[0].discovered.get("__meta_filepath").is_some());
+    }
+
+    #[test]
+    fn broken_file_sd_keeps_last_good_targets() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("t.yml");
+        std::fs::write(&file, "- targets: ['x:1', 'y:2']\n").unwrap();
+        let sc = cfg("  - job_name: f\n    file_sd_configs:\n      - files: ['*.yml']\n");
+        let cache = FileSdCache::default();
+        assert_eq!(discover_cached(&sc, dir.path(), &cache).active.len(), 2);
+        std::fs::write(&file, "- targets: ['x:1'\n").unwrap();
+        let d = discover_cached(&sc, dir.path(), &cache);
+        assert_eq!(d.active.len(), 2);
+        assert_eq!(d.errors.len(), 1);
+        std::fs::write(&file, "- targets: ['z:3']\n").unwrap();
+        let d = discover_cached(&sc, dir.path(), &cache);
+        assert_eq!(d.active.len(), 1);
+        assert_eq!(d.active[0].labels.get("instance"), Some("z:3"));
     }
 }

@@ -2,7 +2,7 @@
 //! without disturbing unchanged targets, spreads scrapes over the interval, writes report series
 //! (`up`, `scrape_*`) and staleness markers, and keeps per-target status and metric metadata.
 
-use crate::discovery::{discover, TargetSpec};
+use crate::discovery::{discover_cached, FileSdCache, TargetSpec};
 use crate::scrape_loop::{run_target, TargetState};
 use crate::target::{DroppedTarget, MetadataEntry, TargetStatus, TargetsSnapshot};
 use config::{PrometheusConfig, ScrapeConfig};
@@ -60,6 +60,7 @@ pub struct ScrapeManager {
     base_dir: Mutex<PathBuf>,
     file_sd_task: Mutex<Option<JoinHandle<()>>>,
     config: Mutex<Option<PrometheusConfig>>,
+    file_sd_cache: FileSdCache,
 }
 
 impl ScrapeManager {
@@ -73,6 +74,7 @@ impl ScrapeManager {
             base_dir: Mutex::new(PathBuf::new()),
             file_sd_task: Mutex::new(None),
             config: Mutex::new(None),
+            file_sd_cache: FileSdCache::default(),
         })
     }
 
@@ -154,7 +156,7 @@ impl ScrapeManager {
             let Some(pool) = pools.get_mut(name) else {
                 continue;
             };
-            let found = discover(sc, &cfg.base_dir);
+            let found = discover_cached(sc, &cfg.base_dir, &self.file_sd_cache);
             for e in &found.errors {
                 tracing::warn!(job = name, "target discovery: {e}");
             }
@@ -174,11 +176,26 @@ impl ScrapeManager {
                     stop_target(t).await;
                 }
             }
+            // As Prometheus: over target_limit, every target of the pool fails its scrapes.
+            let forced_error = (sc.target_limit > 0 && new_specs.len() as u64 > sc.target_limit)
+                .then(|| {
+                    format!(
+                        "target_limit exceeded (number of targets: {}, limit: {})",
+                        new_specs.len(),
+                        sc.target_limit
+                    )
+                });
+            for t in pool.targets.values() {
+                t.state.lock().forced_error.clone_from(&forced_error);
+            }
             for (k, spec) in new_specs {
                 if pool.targets.contains_key(&k) {
                     continue;
                 }
-                let state = Arc::new(Mutex::new(TargetState::default()));
+                let state = Arc::new(Mutex::new(TargetState {
+                    forced_error: forced_error.clone(),
+                    ..TargetState::default()
+                }));
                 let (stop_tx, stop_rx) = watch::channel(false);
                 let task = tokio::spawn(run_target(
                     spec.clone(),

@@ -30,6 +30,8 @@ pub struct TargetState {
     pub last_duration_s: f64,
     pub last_error: String,
     pub up: Option<bool>,
+    /// When set (e.g. the pool exceeds target_limit), scrapes fail with this error unattempted.
+    pub forced_error: Option<String>,
 }
 
 impl TargetState {
@@ -91,7 +93,11 @@ pub async fn run_target(
         }
         let ts = model::time::now_ms();
         let started = Instant::now();
-        let result = scrape_once(&spec, &cfg, &client).await;
+        let forced_error = state.lock().forced_error.clone();
+        let result = match forced_error {
+            Some(e) => Err(e),
+            None => scrape_once(&spec, &cfg, &client).await,
+        };
         let duration = started.elapsed().as_secs_f64();
         stats.scrapes_total.fetch_add(1, Ordering::Relaxed);
         let mut batch: Vec<(Labels, Sample)> = Vec::new();

@@ -192,3 +192,32 @@ async fn exceeding_sample_limit_fails_the_scrape() {
     assert!(metrics.contains("prometheus_target_scrapes_exceeded_sample_limit_total"));
     manager.stop().await;
 }
+
+#[tokio::test]
+async fn exceeding_target_limit_fails_every_target_of_the_pool() {
+    let addr = serve(Arc::new(Mutex::new("a 1\n".to_string()))).await;
+    let port = addr.rsplit(':').next().unwrap_or_default();
+    let storage = Arc::new(MemStorage::new());
+    let sink: Arc<dyn MetricSink> = storage.clone();
+    let manager = ScrapeManager::new(sink);
+    manager
+        .apply_config(&config(&format!(
+            "global:\n  scrape_interval: 200ms\n  scrape_timeout: 150ms\nscrape_configs:\n  - job_name: many\n    target_limit: 1\n    static_configs:\n      - targets: ['{addr}', 'localhost:{port}']\n"
+        )))
+        .await;
+    eventually("both targets down", || {
+        let up = select(&storage, "up");
+        up.len() == 2
+            && up
+                .iter()
+                .all(|s| s.samples.last().map(|p| p.v) == Some(0.0))
+    })
+    .await;
+    assert!(select(&storage, "a").is_empty());
+    assert!(manager
+        .targets()
+        .active
+        .iter()
+        .all(|t| t.last_error.contains("target_limit exceeded")));
+    manager.stop().await;
+}
