@@ -108,6 +108,18 @@ fn errors_are_prometheus_shaped() {
     assert_eq!(v["errorType"], "bad_data");
     let (s, _) = get_json(&p.url("/api/v1/query"));
     assert_eq!(s, 400);
+    let (s, v) = get_json(&p.url("/api/v1/query_range?query=up&start=100&end=50&step=1"));
+    assert_eq!((s, v["errorType"].as_str()), (400, Some("bad_data")), "{v}");
+    let (s, v) = get_json(&p.url("/api/v1/query_range?query=up&start=0&end=50&step=0"));
+    assert_eq!((s, v["errorType"].as_str()), (400, Some("bad_data")), "{v}");
+    let (s, v) = get_json(&p.url("/api/v1/query_range?query=up&start=0&end=100000&step=1s"));
+    assert_eq!(s, 400, "{v}");
+    assert!(
+        v["error"].as_str().unwrap_or("").contains("11,000 points"),
+        "{v}"
+    );
+    let (s, v) = get_json(&p.url("/api/v1/query?query=up&time=notatime"));
+    assert_eq!((s, v["errorType"].as_str()), (400, Some("bad_data")), "{v}");
     let (s, v) = get_json(&p.url("/api/v1/series"));
     assert_eq!(s, 400, "{v}");
     assert_eq!(push(&p, b"definitely not snappy".to_vec()), 400);
