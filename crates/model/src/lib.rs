@@ -1,14 +1,16 @@
 //! Shared data model of pharos: labels, samples, label matchers, time/duration parsing, and the
-//! small storage traits (`MetricSink`, `Queryable`) through which ingest, stores and query
+//! small storage traits (`MetricSink`, `Queryable`, `LogSink`, `LogQueryable`) through which ingest, stores and query
 //! engines meet. Nothing here does I/O.
 
 pub mod labels;
+pub mod logs;
 pub mod matcher;
 pub mod mem;
 pub mod storage;
 pub mod time;
 
 pub use labels::{Label, Labels, LabelsBuilder, METRIC_NAME};
+pub use logs::{Direction, LogEntry, LogPushStats, LogQueryable, LogSink, LogStream};
 pub use matcher::{LabelMatcher, MatchOp, MatcherError};
 pub use mem::MemStorage;
 pub use storage::{AppendStats, MetricSink, Queryable, Sample, Series, StorageError};

@@ -325,7 +325,9 @@ pub fn run_files(paths: &[PathBuf], out: &mut dyn Write) -> std::io::Result<Summ
                         script::Expected::String(_) => false,
                     };
                     let uses_histograms = expects_histogram_series
-                        || histogram_metrics.iter().any(|m| case.expr.contains(m.as_str()));
+                        || histogram_metrics
+                            .iter()
+                            .any(|m| case.expr.contains(m.as_str()));
                     if case.native_histogram || uses_histograms {
                         *skip_counts.entry("native-histograms").or_default() += 1;
                         summary.skipped += 1;

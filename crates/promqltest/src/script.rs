@@ -106,9 +106,7 @@ fn parse_number(s: &str) -> Option<f64> {
         "Inf" | "+Inf" | "inf" | "+inf" => Some(f64::INFINITY),
         "-Inf" | "-inf" => Some(f64::NEG_INFINITY),
         "NaN" | "nan" => Some(f64::NAN),
-        _ => {
-            s.parse().ok()
-        }
+        _ => s.parse().ok(),
     }
 }
 
@@ -354,7 +352,7 @@ pub fn parse_script(text: &str) -> Result<Vec<Command>, ScriptError> {
             for (ln, l) in block {
                 let (labels, values) = parse_series_line(l).map_err(|m| err(ln, m))?;
                 let vals = expand_values(&values).map_err(|m| err(ln, m))?;
-                if vals.iter().any(|v| *v == ExpectedValue::Histogram) {
+                if vals.contains(&ExpectedValue::Histogram) {
                     hist.push(labels.metric_name().unwrap_or("").to_string());
                     hist_labels.push(labels.without_metric_name());
                     continue;

@@ -5,14 +5,20 @@
 use model::{LabelMatcher, MatchOp, MemStorage, MetricSink, Queryable, Sample};
 use parking_lot::Mutex;
 use scrape::ScrapeManager;
+use std::io::Write as _;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 
-/// Serves the current `body` to every request; returns the bound address.
+/// Serves the current `body` as Prometheus text to every request; returns the bound address.
 async fn serve(body: Arc<Mutex<String>>) -> String {
+    serve_as(body, "text/plain; version=0.0.4", false).await
+}
+
+/// Serves the current `body` with `content_type`, gzip-compressed when `gzip`.
+async fn serve_as(body: Arc<Mutex<String>>, content_type: &'static str, gzip: bool) -> String {
     let listener = match TcpListener::bind("127.0.0.1:0").await {
         Ok(l) => l,
         Err(e) => panic!("bind: {e}"),
@@ -34,12 +40,25 @@ async fn serve(body: Arc<Mutex<String>>) -> String {
                     }
                 }
                 let text = body.lock().clone();
-                let response = format!(
-                    "HTTP/1.1 200 OK\r\nContent-Type: text/plain; version=0.0.4\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{}",
-                    text.len(),
-                    text
+                let payload = if gzip {
+                    let mut encoder =
+                        flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+                    let _ = encoder.write_all(text.as_bytes());
+                    encoder.finish().unwrap_or_default()
+                } else {
+                    text.into_bytes()
+                };
+                let encoding = if gzip {
+                    "Content-Encoding: gzip\r\n"
+                } else {
+                    ""
+                };
+                let head = format!(
+                    "HTTP/1.1 200 OK\r\nContent-Type: {content_type}\r\n{encoding}Content-Length: {}\r\nConnection: close\r\n\r\n",
+                    payload.len()
                 );
-                let _ = sock.write_all(response.as_bytes()).await;
+                let _ = sock.write_all(head.as_bytes()).await;
+                let _ = sock.write_all(&payload).await;
                 let _ = sock.shutdown().await;
             });
         }
@@ -219,5 +238,45 @@ async fn exceeding_target_limit_fails_every_target_of_the_pool() {
         .active
         .iter()
         .all(|t| t.last_error.contains("target_limit exceeded")));
+    manager.stop().await;
+}
+
+#[tokio::test]
+async fn gzip_openmetrics_with_timestamps() {
+    let body = Arc::new(Mutex::new(
+        "# TYPE jobs counter\njobs_total 5 1000.5\njobs_created 1\n# TYPE temp gauge\ntemp 3 # {a=\"b\"} 1\n# EOF\n"
+            .to_string(),
+    ));
+    let addr = serve_as(
+        body,
+        "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        true,
+    )
+    .await;
+    let storage = Arc::new(MemStorage::new());
+    let sink: Arc<dyn MetricSink> = storage.clone();
+    let manager = ScrapeManager::new(sink);
+    manager
+        .apply_config(&config(&format!(
+            "global:\n  scrape_interval: 200ms\n  scrape_timeout: 150ms\nscrape_configs:\n  - job_name: om\n    static_configs:\n      - targets: ['{addr}']\n"
+        )))
+        .await;
+    eventually("jobs_total stored", || {
+        !select(&storage, "jobs_total").is_empty()
+    })
+    .await;
+    // OpenMetrics timestamps are seconds; honor_timestamps (default true) keeps them.
+    assert_eq!(
+        last_value(&select(&storage, "jobs_total")),
+        Some(Sample {
+            t: 1_000_500,
+            v: 5.0
+        })
+    );
+    assert!(select(&storage, "jobs_created").is_empty());
+    assert_eq!(
+        last_value(&select(&storage, "temp")).map(|s| s.v),
+        Some(3.0)
+    );
     manager.stop().await;
 }

@@ -1,0 +1,74 @@
+//! The log data model and the two traits through which log producers (Loki push, OTLP logs,
+//! Elasticsearch `_bulk`, the file tailer) and log consumers (LogQL, the ES query DSL, trace
+//! correlation) meet the log store. Timestamps are nanoseconds since the Unix epoch, as in Loki.
+
+use crate::{LabelMatcher, Labels, StorageError};
+
+/// Tenant used when multi-tenancy is off (Loki's `auth_enabled: false` uses `fake`).
+pub const DEFAULT_TENANT: &str = "fake";
+
+/// One log line with its per-line structured metadata (OTLP attributes, `trace_id`, ES fields
+/// that are not stream labels, ...).
+#[derive(Clone, Debug, PartialEq)]
+pub struct LogEntry {
+    /// Nanoseconds since the Unix epoch.
+    pub ts_ns: i64,
+    pub line: String,
+    /// Name/value pairs kept with the line, not part of the stream identity.
+    pub metadata: Vec<(String, String)>,
+}
+
+/// A stream (identified by its label set) and entries to append to it, in any order.
+#[derive(Clone, Debug, PartialEq)]
+pub struct LogStream {
+    pub labels: Labels,
+    pub entries: Vec<LogEntry>,
+}
+
+/// What happened to a push.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct LogPushStats {
+    pub accepted_lines: usize,
+    pub accepted_bytes: usize,
+    pub streams_created: usize,
+}
+
+/// A destination for log lines. When `push` returns `Ok`, the lines are durable (in the WAL).
+/// Limit violations return `StorageError::Limit` (HTTP 429/413), invalid input `BadInput` (400).
+pub trait LogSink: Send + Sync {
+    fn push(&self, tenant: &str, streams: Vec<LogStream>) -> Result<LogPushStats, StorageError>;
+}
+
+/// Order in which `LogQueryable::scan` visits entries.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Direction {
+    /// Oldest first.
+    Forward,
+    /// Newest first.
+    Backward,
+}
+
+/// Read access to stored logs.
+pub trait LogQueryable: Send + Sync {
+    /// Label sets of the tenant's streams matching all matchers that have entries in
+    /// `[start_ns, end_ns)`.
+    fn streams(
+        &self,
+        tenant: &str,
+        matchers: &[LabelMatcher],
+        start_ns: i64,
+        end_ns: i64,
+    ) -> Result<Vec<Labels>, StorageError>;
+
+    /// Calls `visit` for every entry of matching streams in `[start_ns, end_ns)`, merged across
+    /// streams in `direction` order, until `visit` returns `false`.
+    fn scan(
+        &self,
+        tenant: &str,
+        matchers: &[LabelMatcher],
+        start_ns: i64,
+        end_ns: i64,
+        direction: Direction,
+        visit: &mut dyn FnMut(&Labels, &LogEntry) -> bool,
+    ) -> Result<(), StorageError>;
+}
