@@ -2,6 +2,7 @@
 //! small storage traits (`MetricSink`, `Queryable`, `LogSink`, `LogQueryable`) through which ingest, stores and query
 //! engines meet. Nothing here does I/O.
 
+pub mod alert;
 pub mod labels;
 pub mod logs;
 pub mod matcher;
@@ -9,6 +10,7 @@ pub mod mem;
 pub mod storage;
 pub mod time;
 
+pub use alert::{Alert, AlertSink, FanoutAlertSink};
 pub use labels::{Label, Labels, LabelsBuilder, METRIC_NAME};
 pub use logs::{Direction, LogEntry, LogPushStats, LogQueryable, LogSink, LogStream};
 pub use matcher::{LabelMatcher, MatchOp, MatcherError};
