@@ -97,7 +97,9 @@ impl Value {
     }
 
     /// A `map[string]string` (e.g. Prometheus' `$labels`).
-    pub fn str_map<K: Into<String>, V: AsRef<str>>(pairs: impl IntoIterator<Item = (K, V)>) -> Value {
+    pub fn str_map<K: Into<String>, V: AsRef<str>>(
+        pairs: impl IntoIterator<Item = (K, V)>,
+    ) -> Value {
         Value::Map(Arc::new(Map {
             entries: pairs
                 .into_iter()
