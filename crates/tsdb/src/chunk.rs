@@ -160,6 +160,21 @@ impl ChunkEncoder {
         }
     }
 
+    /// The bytes encoded so far.
+    pub fn bytes(&self) -> &[u8] {
+        &self.w.bytes
+    }
+
+    /// The encoded chunk, consuming the encoder (no copy).
+    pub fn into_chunk(self) -> Chunk {
+        Chunk {
+            data: self.w.bytes,
+            count: self.count,
+            min_t: self.min_t,
+            max_t: self.max_t,
+        }
+    }
+
     /// The encoded chunk so far.
     pub fn to_chunk(&self) -> Chunk {
         Chunk {

@@ -1,23 +1,52 @@
 //! The in-memory head: recent samples of every series in compressed chunks, an inverted index,
-//! per-series out-of-order buffers (when an out-of-order window is configured), and the cut that
-//! moves old samples out into a block.
+//! per-series out-of-order buffers (when an out-of-order window is configured), and the split of
+//! frozen heads at a block boundary (old part → block chunks, newer part → a smaller read-only
+//! head).
+//!
+//! A block cut does not stop appends: the live head is frozen (made read-only behind an `Arc`)
+//! and replaced by an empty one whose series inherit each frozen series' newest timestamp, so
+//! order and duplicate checks stay exact across the layers; see `split_layers`.
 
 use crate::chunk::{Chunk, ChunkEncoder, SAMPLES_PER_CHUNK};
 use crate::index::Postings;
 use crate::wal::Record;
 use model::{Labels, Sample};
 use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
 
 /// One series in the head.
 #[derive(Debug)]
 pub struct HeadSeries {
-    pub labels: Labels,
+    pub labels: Arc<Labels>,
     pub chunks: Vec<Chunk>,
     pub open: ChunkEncoder,
+    /// Newest in-order timestamp (possibly inherited from a frozen head), `i64::MIN` if none.
     pub last_t: i64,
     pub last_v_bits: u64,
     /// Accepted out-of-order samples, merged into results at query time.
     pub ooo: BTreeMap<i64, f64>,
+}
+
+impl HeadSeries {
+    fn new(labels: Arc<Labels>) -> Self {
+        HeadSeries {
+            labels,
+            chunks: Vec::new(),
+            open: ChunkEncoder::new(),
+            last_t: i64::MIN,
+            last_v_bits: 0,
+            ooo: BTreeMap::new(),
+        }
+    }
+
+    /// Whether this layer holds a sample of the series within `[mint, maxt]` (chunk bounds).
+    pub fn overlaps(&self, mint: i64, maxt: i64) -> bool {
+        self.chunks
+            .iter()
+            .any(|c| c.max_t >= mint && c.min_t <= maxt)
+            || (!self.open.is_empty() && self.open.max_t >= mint && self.open.min_t <= maxt)
+            || self.ooo.range(mint..=maxt).next().is_some()
+    }
 }
 
 /// What happened to one sample.
@@ -34,7 +63,7 @@ pub enum Outcome {
 #[derive(Debug, Default)]
 pub struct Head {
     pub series: Vec<HeadSeries>,
-    pub by_labels: HashMap<Labels, u32>,
+    pub by_labels: HashMap<Arc<Labels>, u32>,
     pub postings: Postings,
     pub min_t: i64,
     pub max_t: i64,
@@ -59,20 +88,33 @@ impl Head {
 
     /// The id of `labels`, creating the series when new (`true` = created).
     pub fn get_or_create(&mut self, labels: &Labels) -> (u32, bool) {
+        self.get_or_create_after(labels, &[])
+    }
+
+    /// Like `get_or_create`, but a new series continues where it ends in the frozen heads
+    /// `prior` (oldest first): it inherits their newest timestamp and value (and shares the
+    /// labels allocation), so out-of-order and duplicate checks see across the cut.
+    pub fn get_or_create_after(&mut self, labels: &Labels, prior: &[Arc<Head>]) -> (u32, bool) {
         if let Some(id) = self.by_labels.get(labels) {
             return (*id, false);
         }
-        let id = self.series.len() as u32;
-        self.series.push(HeadSeries {
-            labels: labels.clone(),
-            chunks: Vec::new(),
-            open: ChunkEncoder::new(),
-            last_t: i64::MIN,
-            last_v_bits: 0,
-            ooo: BTreeMap::new(),
+        let found = prior.iter().rev().find_map(|h| {
+            let s = h.series.get(*h.by_labels.get(labels)? as usize)?;
+            Some((s.labels.clone(), s.last_t, s.last_v_bits))
         });
-        self.by_labels.insert(labels.clone(), id);
+        let id = self.series.len() as u32;
+        let s = match found {
+            Some((shared, last_t, last_v_bits)) => {
+                let mut s = HeadSeries::new(shared);
+                s.last_t = last_t;
+                s.last_v_bits = last_v_bits;
+                s
+            }
+            None => HeadSeries::new(Arc::new(labels.clone())),
+        };
         self.postings.add(id, labels);
+        self.by_labels.insert(s.labels.clone(), id);
+        self.series.push(s);
         (id, true)
     }
 
@@ -97,13 +139,14 @@ impl Head {
                     self.num_samples += 1;
                 }
                 self.min_t = self.min_t.min(t);
+                self.max_t = self.max_t.max(t);
                 return Outcome::Appended;
             }
             return Outcome::OutOfOrder;
         }
         if s.open.len() >= SAMPLES_PER_CHUNK {
             let full = std::mem::replace(&mut s.open, ChunkEncoder::new());
-            s.chunks.push(full.to_chunk());
+            s.chunks.push(full.into_chunk());
         }
         s.open.append(t, v);
         s.last_t = t;
@@ -132,9 +175,7 @@ impl Head {
         }
         if !s.open.is_empty() && s.open.max_t >= mint && s.open.min_t <= maxt {
             out.extend(
-                s.open
-                    .to_chunk()
-                    .decode()
+                crate::chunk::decode(s.open.bytes(), s.open.len() as u16)
                     .into_iter()
                     .filter(|p| p.t >= mint && p.t <= maxt),
             );
@@ -151,23 +192,8 @@ impl Head {
 
     /// Removes every sample older than `before`: returns them chunked per series (for a block)
     /// and the head rebuilt with what remains (series without samples are dropped).
-    pub fn cut(&self, before: i64) -> (Vec<(Labels, Vec<Chunk>)>, Head) {
-        let mut old = Vec::new();
-        let mut rest = Head::new(before);
-        for (id, s) in self.series.iter().enumerate() {
-            let all = self.samples(id as u32, i64::MIN, i64::MAX);
-            let split = all.partition_point(|p| p.t < before);
-            if split > 0 {
-                old.push((s.labels.clone(), encode_chunks(&all[..split])));
-            }
-            if split < all.len() {
-                let (nid, _) = rest.get_or_create(&s.labels);
-                for p in &all[split..] {
-                    rest.append(nid, p.t, p.v, i64::MAX);
-                }
-            }
-        }
-        (old, rest)
+    pub fn cut(self, before: i64) -> (Vec<(Labels, Vec<Chunk>)>, Head) {
+        split_layers(&[Arc::new(self)], before)
     }
 
     /// Records that recreate the head (for a WAL checkpoint).
@@ -175,7 +201,7 @@ impl Head {
         let mut out = Vec::new();
         let mut rec = Record::default();
         for (id, s) in self.series.iter().enumerate() {
-            rec.series.push((id as u64, s.labels.clone()));
+            rec.series.push((id as u64, (*s.labels).clone()));
             for p in self.samples(id as u32, i64::MIN, i64::MAX) {
                 rec.samples.push((id as u64, p.t, p.v));
             }
@@ -190,6 +216,122 @@ impl Head {
     }
 }
 
+/// One series gathered across frozen heads by `split_layers`.
+struct Gathered {
+    labels: Arc<Labels>,
+    parts: Vec<(usize, u32)>,
+    old: Vec<Chunk>,
+    rest: Vec<Chunk>,
+    /// Out-of-order samples somewhere: re-merge every sample instead of moving chunks.
+    slow: bool,
+    last_t: i64,
+    last_v_bits: u64,
+}
+
+/// Splits read-only heads (oldest first) at `before`: the samples older than `before`, per
+/// series as block chunks, and one read-only head with the rest (`min_valid_t = before`).
+/// Whole chunks are moved without re-encoding; only a chunk straddling `before`, runs of
+/// partial chunks (from earlier freezes) and series with out-of-order samples are re-encoded.
+pub fn split_layers(layers: &[Arc<Head>], before: i64) -> (Vec<(Labels, Vec<Chunk>)>, Head) {
+    let mut index: HashMap<Arc<Labels>, usize> = HashMap::new();
+    let mut all: Vec<Gathered> = Vec::new();
+    for (li, h) in layers.iter().enumerate() {
+        for (id, s) in h.series.iter().enumerate() {
+            let gi = *index.entry(s.labels.clone()).or_insert_with(|| {
+                all.push(Gathered {
+                    labels: s.labels.clone(),
+                    parts: Vec::new(),
+                    old: Vec::new(),
+                    rest: Vec::new(),
+                    slow: false,
+                    last_t: i64::MIN,
+                    last_v_bits: 0,
+                });
+                all.len() - 1
+            });
+            let g = &mut all[gi];
+            g.parts.push((li, id as u32));
+            if s.last_t != i64::MIN && s.last_t >= g.last_t {
+                g.last_t = s.last_t;
+                g.last_v_bits = s.last_v_bits;
+            }
+            if !s.ooo.is_empty() {
+                g.slow = true;
+            }
+            if g.slow {
+                continue;
+            }
+            let open = (!s.open.is_empty()).then(|| s.open.to_chunk());
+            for c in s.chunks.iter().chain(open.iter()) {
+                if c.max_t < before {
+                    g.old.push(c.clone());
+                } else if c.min_t >= before {
+                    g.rest.push(c.clone());
+                } else {
+                    let samples = c.decode();
+                    let at = samples.partition_point(|p| p.t < before);
+                    g.old.extend(encode_chunks(&samples[..at]));
+                    g.rest.extend(encode_chunks(&samples[at..]));
+                }
+            }
+        }
+    }
+    let mut old_out = Vec::new();
+    let mut rest = Head::new(before);
+    for mut g in all {
+        if g.slow {
+            let mut samples: Vec<Sample> = g
+                .parts
+                .iter()
+                .flat_map(|(li, id)| layers[*li].samples(*id, i64::MIN, i64::MAX))
+                .collect();
+            samples.sort_by_key(|p| p.t);
+            samples.dedup_by_key(|p| p.t);
+            let at = samples.partition_point(|p| p.t < before);
+            g.old = encode_chunks(&samples[..at]);
+            g.rest = encode_chunks(&samples[at..]);
+        } else {
+            g.old = repack(g.old);
+        }
+        if !g.old.is_empty() {
+            old_out.push(((*g.labels).clone(), g.old));
+        }
+        if g.rest.is_empty() {
+            continue;
+        }
+        let id = rest.series.len() as u32;
+        let n: u64 = g.rest.iter().map(|c| u64::from(c.count)).sum();
+        let lo = g.rest.iter().map(|c| c.min_t).min().unwrap_or(i64::MAX);
+        let hi = g.rest.iter().map(|c| c.max_t).max().unwrap_or(i64::MIN);
+        rest.min_t = rest.min_t.min(lo);
+        rest.max_t = rest.max_t.max(hi);
+        rest.num_samples += n;
+        rest.postings.add(id, &g.labels);
+        rest.by_labels.insert(g.labels.clone(), id);
+        let mut s = HeadSeries::new(g.labels);
+        s.chunks = g.rest;
+        s.last_t = g.last_t;
+        s.last_v_bits = g.last_v_bits;
+        rest.series.push(s);
+    }
+    (old_out, rest)
+}
+
+/// Re-encodes a series' chunks when a partial chunk sits before the last one (left by a
+/// freeze), so blocks keep full chunks.
+fn repack(chunks: Vec<Chunk>) -> Vec<Chunk> {
+    let n = chunks.len();
+    if chunks
+        .iter()
+        .take(n.saturating_sub(1))
+        .all(|c| c.count as usize >= SAMPLES_PER_CHUNK)
+    {
+        return chunks;
+    }
+    let samples: Vec<Sample> = chunks.iter().flat_map(|c| c.decode()).collect();
+    encode_chunks(&samples)
+}
+
 /// Encodes sorted samples into chunks of `SAMPLES_PER_CHUNK`.
 pub fn encode_chunks(samples: &[Sample]) -> Vec<Chunk> {
     samples
@@ -199,7 +341,7 @@ pub fn encode_chunks(samples: &[Sample]) -> Vec<Chunk> {
             for p in part {
                 e.append(p.t, p.v);
             }
-            e.to_chunk()
+            e.into_chunk()
         })
         .collect()
 }

@@ -16,12 +16,17 @@ impl Postings {
     /// Registers series `id` (ids must be added in increasing order).
     pub fn add(&mut self, id: u32, labels: &model::Labels) {
         for l in labels.iter() {
-            self.by_label
-                .entry(l.name.clone())
-                .or_default()
-                .entry(l.value.clone())
-                .or_default()
-                .push(id);
+            // Look up before inserting: the names and values are almost always known already.
+            let values = match self.by_label.get_mut(&l.name) {
+                Some(v) => v,
+                None => self.by_label.entry(l.name.clone()).or_default(),
+            };
+            match values.get_mut(&l.value) {
+                Some(ids) => ids.push(id),
+                None => {
+                    values.insert(l.value.clone(), vec![id]);
+                }
+            }
         }
         self.count = self.count.max(id + 1);
     }

@@ -1,6 +1,8 @@
 //! Write-ahead log: every accepted batch is one CRC-protected record, written and `fdatasync`ed
-//! before the append is acknowledged. Segment files `wal/NNNNNNNN`; replay stops at the first
-//! torn or corrupt record (the tail a crash can leave) and truncates it.
+//! before the append is acknowledged (concurrent appenders share one fsync: group commit).
+//! Segment files `wal/NNNNNNNN`; replay stops at the first torn or corrupt record (the tail a
+//! crash can leave) and truncates it. After a block cut, `checkpoint.NNNNNNNN` replaces the
+//! segments up to `NNNNNNNN` with the samples the block did not take.
 //!
 //! Record: `u32 len | u32 crc32(payload) | payload`; payload: a flag byte (1 = snappy-compressed,
 //! as Prometheus compresses its WAL) then new series (`id, labels`) and samples (`id, t, v`),
@@ -11,6 +13,7 @@ use model::{Labels, LabelsBuilder, StorageError};
 use std::fs::{self, File, OpenOptions};
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 /// Roll to a new segment past this size.
 const SEGMENT_BYTES: u64 = 128 << 20;
@@ -80,12 +83,18 @@ impl Record {
 pub struct Wal {
     dir: PathBuf,
     seq: u64,
-    file: File,
+    file: Arc<File>,
     size: u64,
+    /// Bytes written since open, over all segments: a position for group commit.
+    written: u64,
 }
 
 fn segment_path(dir: &Path, seq: u64) -> PathBuf {
     dir.join(format!("{seq:08}"))
+}
+
+fn checkpoint_path(dir: &Path, upto: u64) -> PathBuf {
+    dir.join(format!("checkpoint.{upto:08}"))
 }
 
 /// Segment numbers present in `dir`, ascending.
@@ -101,52 +110,116 @@ fn segments(dir: &Path) -> Result<Vec<u64>, StorageError> {
     Ok(out)
 }
 
+/// Checkpoints present in `dir` (the segment number each covers), ascending; removes
+/// leftover temporary checkpoint files.
+fn checkpoints(dir: &Path) -> Result<Vec<u64>, StorageError> {
+    let mut out = Vec::new();
+    for e in fs::read_dir(dir)? {
+        let e = e?;
+        let name = e.file_name();
+        let Some(name) = name.to_str() else { continue };
+        let Some(rest) = name.strip_prefix("checkpoint.") else {
+            continue;
+        };
+        if rest.ends_with(".tmp") {
+            let _ = fs::remove_file(e.path());
+        } else if let Ok(n) = rest.parse::<u64>() {
+            out.push(n);
+        }
+    }
+    out.sort_unstable();
+    Ok(out)
+}
+
 fn sync_dir(dir: &Path) {
     if let Ok(d) = File::open(dir) {
         let _ = d.sync_all();
     }
 }
 
+/// Frames one record: `u32 len | u32 crc | flag | payload`.
+fn frame(rec: &Record) -> Vec<u8> {
+    let raw = rec.encode();
+    let mut buf = Vec::with_capacity(raw.len() / 2 + 16);
+    buf.extend_from_slice(&[0u8; 8]);
+    match snap::raw::Encoder::new().compress_vec(&raw) {
+        Ok(c) if c.len() < raw.len() => {
+            buf.push(1);
+            buf.extend_from_slice(&c);
+        }
+        _ => {
+            buf.push(0);
+            buf.extend_from_slice(&raw);
+        }
+    }
+    let len = (buf.len() - 8) as u32;
+    let crc = crc32fast::hash(&buf[8..]);
+    buf[..4].copy_from_slice(&len.to_le_bytes());
+    buf[4..8].copy_from_slice(&crc.to_le_bytes());
+    buf
+}
+
+/// Calls `apply` for every intact record of one file; returns the end of the intact prefix
+/// and the file's length.
+fn read_file(path: &Path, apply: &mut impl FnMut(Record)) -> Result<(usize, usize), StorageError> {
+    let mut data = Vec::new();
+    File::open(path)?.read_to_end(&mut data)?;
+    let mut pos = 0usize;
+    let mut good_end = 0usize;
+    while pos + 8 <= data.len() {
+        let len =
+            u32::from_le_bytes([data[pos], data[pos + 1], data[pos + 2], data[pos + 3]]) as usize;
+        let crc = u32::from_le_bytes([data[pos + 4], data[pos + 5], data[pos + 6], data[pos + 7]]);
+        let Some(payload) = data.get(pos + 8..pos + 8 + len) else {
+            break;
+        };
+        if crc32fast::hash(payload) != crc {
+            break;
+        }
+        let body = match payload.split_first() {
+            Some((0, rest)) => Some(rest.to_vec()),
+            Some((1, rest)) => snap::raw::Decoder::new().decompress_vec(rest).ok(),
+            _ => None,
+        };
+        match body.as_deref().and_then(Record::decode) {
+            Some(rec) => apply(rec),
+            None => break,
+        }
+        pos += 8 + len;
+        good_end = pos;
+    }
+    Ok((good_end, data.len()))
+}
+
 impl Wal {
-    /// Opens the log in `dir`, calling `apply` for every intact record, then appends after them.
+    /// Opens the log in `dir`, calling `apply` for every intact record (the newest checkpoint
+    /// first, then the segments after it), then appends after them.
     pub fn open(dir: &Path, mut apply: impl FnMut(Record)) -> Result<Wal, StorageError> {
         fs::create_dir_all(dir)?;
-        let segs = segments(dir)?;
+        let cps = checkpoints(dir)?;
+        let covered = cps.last().copied();
+        if let Some(upto) = covered {
+            let path = checkpoint_path(dir, upto);
+            let (good, len) = read_file(&path, &mut apply)?;
+            if good < len {
+                tracing::error!(checkpoint = %path.display(), "WAL checkpoint is corrupt at byte {good}");
+            }
+            // A crash after the checkpoint was renamed into place can leave what it replaces.
+            for old in cps.iter().filter(|c| **c < upto) {
+                let _ = fs::remove_file(checkpoint_path(dir, *old));
+            }
+        }
+        let mut segs = segments(dir)?;
+        if let Some(upto) = covered {
+            for seq in segs.iter().filter(|s| **s <= upto) {
+                let _ = fs::remove_file(segment_path(dir, *seq));
+            }
+            segs.retain(|s| *s > upto);
+        }
         for (i, seq) in segs.iter().enumerate() {
             let path = segment_path(dir, *seq);
-            let mut data = Vec::new();
-            File::open(&path)?.read_to_end(&mut data)?;
-            let mut pos = 0usize;
-            let mut good_end = 0usize;
-            while pos + 8 <= data.len() {
-                let len =
-                    u32::from_le_bytes([data[pos], data[pos + 1], data[pos + 2], data[pos + 3]])
-                        as usize;
-                let crc = u32::from_le_bytes([
-                    data[pos + 4],
-                    data[pos + 5],
-                    data[pos + 6],
-                    data[pos + 7],
-                ]);
-                let Some(payload) = data.get(pos + 8..pos + 8 + len) else {
-                    break;
-                };
-                if crc32fast::hash(payload) != crc {
-                    break;
-                }
-                let body = match payload.split_first() {
-                    Some((0, rest)) => Some(rest.to_vec()),
-                    Some((1, rest)) => snap::raw::Decoder::new().decompress_vec(rest).ok(),
-                    _ => None,
-                };
-                match body.as_deref().and_then(Record::decode) {
-                    Some(rec) => apply(rec),
-                    None => break,
-                }
-                pos += 8 + len;
-                good_end = pos;
-            }
-            if good_end < data.len() {
+            let (good_end, len) = read_file(&path, &mut apply)?;
+            if good_end < len {
                 let last = i + 1 == segs.len();
                 tracing::warn!(
                     segment = %path.display(),
@@ -160,7 +233,10 @@ impl Wal {
                 }
             }
         }
-        let seq = segs.last().copied().unwrap_or(1);
+        let seq = segs
+            .last()
+            .copied()
+            .unwrap_or_else(|| covered.map(|c| c + 1).unwrap_or(1));
         let path = segment_path(dir, seq);
         let file = OpenOptions::new().create(true).append(true).open(&path)?;
         let size = file.metadata()?.len();
@@ -168,79 +244,112 @@ impl Wal {
         Ok(Wal {
             dir: dir.to_path_buf(),
             seq,
-            file,
+            file: Arc::new(file),
             size,
+            written: 0,
         })
     }
 
     /// Appends one record and makes it durable.
     pub fn log(&mut self, rec: &Record) -> Result<(), StorageError> {
+        self.write(rec)?;
+        self.file.sync_data()?;
+        Ok(())
+    }
+
+    /// Appends one record without syncing; returns the log position after it, to be passed to
+    /// a sync covering it (see `sync_target`) before the write is acknowledged.
+    pub fn write(&mut self, rec: &Record) -> Result<u64, StorageError> {
         if rec.is_empty() {
-            return Ok(());
+            return Ok(self.written);
         }
         if self.size >= SEGMENT_BYTES {
             self.roll()?;
         }
-        let raw = rec.encode();
-        let mut payload = Vec::with_capacity(raw.len() / 2 + 1);
-        match snap::raw::Encoder::new().compress_vec(&raw) {
-            Ok(c) if c.len() < raw.len() => {
-                payload.push(1);
-                payload.extend_from_slice(&c);
-            }
-            _ => {
-                payload.push(0);
-                payload.extend_from_slice(&raw);
-            }
-        }
-        let mut buf = Vec::with_capacity(payload.len() + 8);
-        buf.extend_from_slice(&(payload.len() as u32).to_le_bytes());
-        buf.extend_from_slice(&crc32fast::hash(&payload).to_le_bytes());
-        buf.extend_from_slice(&payload);
-        self.file.write_all(&buf)?;
-        self.file.sync_data()?;
+        let buf = frame(rec);
+        (&*self.file).write_all(&buf)?;
         self.size += buf.len() as u64;
-        Ok(())
+        self.written += buf.len() as u64;
+        Ok(self.written)
     }
 
-    fn roll(&mut self) -> Result<(), StorageError> {
-        self.seq += 1;
-        self.file = OpenOptions::new()
+    /// The current segment and the position up to which syncing it makes the log durable
+    /// (earlier segments are synced when rolled).
+    pub fn sync_target(&self) -> (Arc<File>, u64) {
+        (self.file.clone(), self.written)
+    }
+
+    /// Starts a new segment (syncing the current one first); returns the new segment number.
+    pub fn roll(&mut self) -> Result<u64, StorageError> {
+        self.file.sync_data()?;
+        let file = OpenOptions::new()
             .create(true)
             .append(true)
-            .open(segment_path(&self.dir, self.seq))?;
+            .open(segment_path(&self.dir, self.seq + 1))?;
+        self.seq += 1;
+        self.file = Arc::new(file);
         self.size = 0;
         sync_dir(&self.dir);
-        Ok(())
+        Ok(self.seq)
     }
 
-    /// Replaces the whole log by `records` (the head's content after a block was cut): writes a
-    /// new segment, makes it durable, then deletes the older segments.
+    /// Replaces the whole log by `records` (tests and tools): rolls, then checkpoints every
+    /// older segment.
     pub fn checkpoint(&mut self, records: &[Record]) -> Result<(), StorageError> {
-        let old: Vec<u64> = segments(&self.dir)?;
-        self.roll()?;
-        for r in records {
-            self.log(r)?;
-        }
-        self.file.sync_all()?;
-        for seq in old {
-            if seq < self.seq {
-                let _ = fs::remove_file(segment_path(&self.dir, seq));
-            }
-        }
-        sync_dir(&self.dir);
-        Ok(())
+        let seq = self.roll()?;
+        write_checkpoint(&self.dir, seq - 1, records)
     }
 
     /// Bytes currently on disk.
     pub fn disk_bytes(&self) -> u64 {
-        segments(&self.dir)
-            .unwrap_or_default()
-            .iter()
-            .filter_map(|s| fs::metadata(segment_path(&self.dir, *s)).ok())
-            .map(|m| m.len())
-            .sum()
+        disk_bytes(&self.dir)
     }
+}
+
+/// Bytes of the log directory `dir` (segments and checkpoints).
+pub fn disk_bytes(dir: &Path) -> u64 {
+    fs::read_dir(dir)
+        .map(|rd| {
+            rd.filter_map(|e| e.ok()?.metadata().ok())
+                .filter(|m| m.is_file())
+                .map(|m| m.len())
+                .sum()
+        })
+        .unwrap_or(0)
+}
+
+/// Writes `checkpoint.<upto>` holding `records` — the state that segments `..=upto` (and any
+/// older checkpoint) leave after a block took their old samples — durably (temporary file,
+/// fsync, rename, directory fsync), then deletes those segments and older checkpoints. Needs no
+/// access to the writer: it only touches files the writer has rolled past. A crash at any
+/// point leaves either the old files or the new checkpoint in effect, never both.
+pub fn write_checkpoint(dir: &Path, upto: u64, records: &[Record]) -> Result<(), StorageError> {
+    let final_path = checkpoint_path(dir, upto);
+    let tmp = dir.join(format!("checkpoint.{upto:08}.tmp"));
+    {
+        let mut f = std::io::BufWriter::new(File::create(&tmp)?);
+        for r in records.iter().filter(|r| !r.is_empty()) {
+            f.write_all(&frame(r))?;
+        }
+        let f = f
+            .into_inner()
+            .map_err(|e| StorageError::Io(e.to_string()))?;
+        f.sync_all()?;
+    }
+    fs::rename(&tmp, &final_path)?;
+    sync_dir(dir);
+    for seq in segments(dir)? {
+        if seq <= upto {
+            let _ = fs::remove_file(segment_path(dir, seq));
+        }
+    }
+    for c in checkpoints(dir)? {
+        if c < upto {
+            let _ = fs::remove_file(checkpoint_path(dir, c));
+        }
+    }
+    sync_dir(dir);
+    Ok(())
 }
 
 #[cfg(test)]
