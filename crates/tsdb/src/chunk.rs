@@ -28,9 +28,21 @@ impl BitWriter {
         self.used = (self.used + 1) % 8;
     }
 
+    /// Writes the low `n` bits of `value` (most significant first), a byte at a time.
     fn write_bits(&mut self, value: u64, n: u32) {
-        for i in (0..n).rev() {
-            self.write_bit((value >> i) & 1 == 1);
+        let mut n = n.min(64);
+        while n > 0 {
+            if self.used == 0 {
+                self.bytes.push(0);
+            }
+            let free = 8 - u32::from(self.used);
+            let take = free.min(n);
+            let bits = ((value >> (n - take)) & ((1u64 << take) - 1)) as u8;
+            if let Some(last) = self.bytes.last_mut() {
+                *last |= bits << (free - take);
+            }
+            self.used = ((u32::from(self.used) + take) % 8) as u8;
+            n -= take;
         }
     }
 }
@@ -49,10 +61,19 @@ impl<'a> BitReader<'a> {
         Some(bit)
     }
 
+    /// Reads `n` bits (most significant first), a byte at a time.
     fn read_bits(&mut self, n: u32) -> Option<u64> {
         let mut v = 0u64;
-        for _ in 0..n {
-            v = (v << 1) | u64::from(self.read_bit()?);
+        let mut n = n.min(64);
+        while n > 0 {
+            let byte = u64::from(*self.bytes.get(self.pos / 8)?);
+            let off = (self.pos % 8) as u32;
+            let avail = 8 - off;
+            let take = avail.min(n);
+            let bits = (byte >> (avail - take)) & ((1u64 << take) - 1);
+            v = (v << take) | bits;
+            self.pos += take as usize;
+            n -= take;
         }
         Some(v)
     }
