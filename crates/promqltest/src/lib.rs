@@ -3,7 +3,7 @@
 //! against the `promql` engine over an in-memory store, printing one line per failing case and a
 //! closing `N passed, M failed[, K skipped]` line.
 
-mod script;
+pub mod script;
 
 use model::{Labels, MemStorage, MetricSink, Sample};
 use promql::{Engine, Value};

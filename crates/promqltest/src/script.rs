@@ -243,7 +243,8 @@ fn read_quoted(s: &str) -> Option<(String, &str)> {
 }
 
 /// Splits a series line into labels and the value text.
-fn parse_series_line(line: &str) -> Result<(Labels, String), String> {
+/// Parses `metric{label="value", ...} rest` into its label set and the text after it.
+pub fn parse_series_line(line: &str) -> Result<(Labels, String), String> {
     let line = line.trim();
     let mut b = LabelsBuilder::default();
     let mut rest = line;

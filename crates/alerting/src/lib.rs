@@ -1,0 +1,32 @@
+//! Prometheus rules engine: loads rule files, evaluates recording and alerting rules on a
+//! schedule over any `model::Queryable` with the PromQL engine, writes results and
+//! `ALERTS`/`ALERTS_FOR_STATE` through `model::MetricSink`, and hands alerts to a
+//! `model::AlertSink` (the built-in Alertmanager and/or external ones over HTTP). Also runs
+//! promtool-style rule unit tests. Routing and notification are the `alertmanager` crate's job.
+
+pub mod manager;
+pub mod notifier;
+pub mod rule;
+pub mod rulefmt;
+pub mod template;
+pub mod unittest;
+
+pub use manager::{ManagerOptions, RuleManager};
+pub use notifier::HttpAlertmanagerSink;
+pub use rule::{AlertState, Group, Health, Rule};
+pub use rulefmt::{load_rule_file, parse_rule_file, RuleFile, RuleFileError};
+
+/// Parse and validate rule files as `promtool check rules` does: returns the number of rules
+/// per file, or every located error.
+pub fn check_rule_files(
+    paths: &[std::path::PathBuf],
+) -> Vec<(std::path::PathBuf, Result<usize, Vec<RuleFileError>>)> {
+    paths
+        .iter()
+        .map(|p| {
+            let r = load_rule_file(p, &template::check)
+                .map(|rf| rf.groups.iter().map(|g| g.rules.len()).sum());
+            (p.clone(), r)
+        })
+        .collect()
+}

@@ -1,0 +1,278 @@
+//! The rule manager: holds the loaded groups, evaluates each on its own interval in one
+//! background thread, restores `for` state once after startup, sends alerts (with external
+//! labels added, as Prometheus' notifier does) to the configured `AlertSink`, and swaps groups
+//! on reload while keeping the state of unchanged rules. Read-only snapshots serve the HTTP API.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use model::{AlertSink, MetricSink, Queryable};
+use parking_lot::{Condvar, Mutex};
+use promql::Engine;
+
+use crate::rule::{EvalContext, Group};
+use crate::rulefmt::{load_rule_file, RuleFileError};
+
+/// Settings of a [`RuleManager`].
+pub struct ManagerOptions {
+    pub engine: Engine,
+    pub storage: Arc<dyn Queryable>,
+    pub sink: Arc<dyn MetricSink>,
+    pub alert_sink: Arc<dyn AlertSink>,
+    /// Prometheus' `--rules.alert.resend-delay` (default 1m).
+    pub resend_delay_ms: i64,
+    /// Prometheus' `--rules.alert.for-outage-tolerance` (default 1h).
+    pub outage_tolerance_ms: i64,
+    /// Prometheus' `--rules.alert.for-grace-period` (default 10m).
+    pub for_grace_period_ms: i64,
+}
+
+impl ManagerOptions {
+    /// Options with Prometheus' defaults.
+    pub fn new(
+        storage: Arc<dyn Queryable>,
+        sink: Arc<dyn MetricSink>,
+        alert_sink: Arc<dyn AlertSink>,
+    ) -> Self {
+        ManagerOptions {
+            engine: Engine::default(),
+            storage,
+            sink,
+            alert_sink,
+            resend_delay_ms: 60_000,
+            outage_tolerance_ms: 3_600_000,
+            for_grace_period_ms: 600_000,
+        }
+    }
+}
+
+struct Slot {
+    group: Group,
+    next_eval_ms: i64,
+    evals: u32,
+    should_restore: bool,
+}
+
+struct Settings {
+    external_labels: BTreeMap<String, String>,
+    external_url: String,
+}
+
+/// Loads and evaluates rule groups.
+pub struct RuleManager {
+    opts: ManagerOptions,
+    slots: Mutex<Vec<Slot>>,
+    settings: Mutex<Settings>,
+    loaded_once: AtomicBool,
+    wake: Condvar,
+    wake_lock: Mutex<bool>,
+    stop: AtomicBool,
+}
+
+impl RuleManager {
+    pub fn new(opts: ManagerOptions) -> Arc<Self> {
+        Arc::new(RuleManager {
+            opts,
+            slots: Mutex::new(Vec::new()),
+            settings: Mutex::new(Settings {
+                external_labels: BTreeMap::new(),
+                external_url: String::new(),
+            }),
+            loaded_once: AtomicBool::new(false),
+            wake: Condvar::new(),
+            wake_lock: Mutex::new(false),
+            stop: AtomicBool::new(false),
+        })
+    }
+
+    /// Load `files` (all or nothing: on any error the running groups stay as they are).
+    /// Returns the number of rules loaded.
+    pub fn update(
+        &self,
+        files: &[PathBuf],
+        default_interval_ms: i64,
+        external_labels: BTreeMap<String, String>,
+        external_url: String,
+    ) -> Result<usize, Vec<RuleFileError>> {
+        let mut errs = Vec::new();
+        let mut groups = Vec::new();
+        let first = !self.loaded_once.load(Ordering::SeqCst);
+        for f in files {
+            match load_rule_file(f, &crate::template::check) {
+                Ok(rf) => {
+                    for g in &rf.groups {
+                        groups.push(Group::from_def(f.clone(), g, default_interval_ms, !first));
+                    }
+                }
+                Err(mut e) => errs.append(&mut e),
+            }
+        }
+        if !errs.is_empty() {
+            return Err(errs);
+        }
+        let n = groups.iter().map(|g| g.rules.len()).sum();
+        {
+            let mut slots = self.slots.lock();
+            let now = model::time::now_ms();
+            let mut new_slots = Vec::with_capacity(groups.len());
+            for mut g in groups {
+                let old = slots
+                    .iter()
+                    .position(|s| s.group.file == g.file && s.group.name == g.name);
+                let slot = match old {
+                    Some(i) => {
+                        let o = &slots[i];
+                        g.copy_state_from(&o.group);
+                        Slot {
+                            next_eval_ms: if o.group.interval_ms == g.interval_ms {
+                                o.next_eval_ms
+                            } else {
+                                now
+                            },
+                            evals: o.evals,
+                            should_restore: o.should_restore,
+                            group: g,
+                        }
+                    }
+                    None => Slot {
+                        group: g,
+                        next_eval_ms: now,
+                        evals: 0,
+                        should_restore: first,
+                    },
+                };
+                new_slots.push(slot);
+            }
+            *slots = new_slots;
+        }
+        *self.settings.lock() = Settings {
+            external_labels,
+            external_url,
+        };
+        self.loaded_once.store(true, Ordering::SeqCst);
+        self.notify();
+        Ok(n)
+    }
+
+    fn notify(&self) {
+        let mut w = self.wake_lock.lock();
+        *w = true;
+        self.wake.notify_all();
+    }
+
+    /// Start the evaluation thread.
+    pub fn start(self: &Arc<Self>) -> std::thread::JoinHandle<()> {
+        let me = self.clone();
+        std::thread::Builder::new()
+            .name("rule-manager".into())
+            .spawn(move || me.run())
+            .unwrap_or_else(|e| panic!("cannot spawn rule manager thread: {e}"))
+    }
+
+    /// Stop the evaluation thread.
+    pub fn stop(&self) {
+        self.stop.store(true, Ordering::SeqCst);
+        self.notify();
+    }
+
+    fn run(&self) {
+        while !self.stop.load(Ordering::SeqCst) {
+            let now = model::time::now_ms();
+            let mut next_due = now + 1000;
+            {
+                let (ext_labels, ext_url) = {
+                    let s = self.settings.lock();
+                    (s.external_labels.clone(), s.external_url.clone())
+                };
+                let mut slots = self.slots.lock();
+                for slot in slots.iter_mut() {
+                    if now >= slot.next_eval_ms {
+                        self.eval_slot(slot, now, &ext_labels, &ext_url);
+                        let iv = slot.group.interval_ms.max(1);
+                        // skip missed intervals
+                        while slot.next_eval_ms <= now {
+                            slot.next_eval_ms += iv;
+                        }
+                    }
+                    next_due = next_due.min(slot.next_eval_ms);
+                }
+            }
+            let wait = (next_due - model::time::now_ms()).clamp(5, 1000);
+            let mut w = self.wake_lock.lock();
+            if !*w {
+                self.wake
+                    .wait_for(&mut w, Duration::from_millis(wait as u64));
+            }
+            *w = false;
+        }
+    }
+
+    fn eval_slot(
+        &self,
+        slot: &mut Slot,
+        ts: i64,
+        ext_labels: &BTreeMap<String, String>,
+        ext_url: &str,
+    ) {
+        let ctx = EvalContext {
+            engine: &self.opts.engine,
+            storage: self.opts.storage.clone(),
+            sink: self.opts.sink.as_ref(),
+            external_labels: ext_labels,
+            external_url: ext_url,
+        };
+        let alerts = slot.group.eval(&ctx, ts, self.opts.resend_delay_ms);
+        slot.evals += 1;
+        if slot.should_restore && slot.evals >= 2 {
+            slot.group.restore_for_state(
+                self.opts.storage.as_ref(),
+                ts,
+                self.opts.outage_tolerance_ms,
+                self.opts.for_grace_period_ms,
+            );
+            slot.should_restore = false;
+        } else if !slot.should_restore {
+            slot.group.set_restored();
+        }
+        if !alerts.is_empty() {
+            self.opts
+                .alert_sink
+                .send(with_external_labels(alerts, ext_labels));
+        }
+    }
+
+    /// Evaluate every group once at `ts` (tests and tools; the thread need not run).
+    pub fn eval_all_once(&self, ts: i64) {
+        let (ext_labels, ext_url) = {
+            let s = self.settings.lock();
+            (s.external_labels.clone(), s.external_url.clone())
+        };
+        let mut slots = self.slots.lock();
+        for slot in slots.iter_mut() {
+            self.eval_slot(slot, ts, &ext_labels, &ext_url);
+        }
+    }
+
+    /// A snapshot of every group (for `/api/v1/rules` and `/api/v1/alerts`).
+    pub fn groups(&self) -> Vec<Group> {
+        self.slots.lock().iter().map(|s| s.group.clone()).collect()
+    }
+}
+
+/// Add external labels an alert doesn't already have (Prometheus' notifier does this).
+pub fn with_external_labels(
+    mut alerts: Vec<model::Alert>,
+    ext: &BTreeMap<String, String>,
+) -> Vec<model::Alert> {
+    for a in alerts.iter_mut() {
+        for (k, v) in ext {
+            if a.labels.get(k).is_none_or(|x| x.is_empty()) {
+                a.labels.insert(k.clone(), v.clone());
+            }
+        }
+    }
+    alerts
+}
