@@ -1,0 +1,169 @@
+//! Byte-level encoding shared by the WAL and the chunk format: varints, length-prefixed strings,
+//! and entry lists. Decoding never panics: truncated or corrupt input is an `Err`.
+
+use model::{Label, Labels, LogEntry};
+
+pub fn put_uvarint(buf: &mut Vec<u8>, mut v: u64) {
+    while v >= 0x80 {
+        buf.push((v as u8) | 0x80);
+        v >>= 7;
+    }
+    buf.push(v as u8);
+}
+
+pub fn put_varint(buf: &mut Vec<u8>, v: i64) {
+    put_uvarint(buf, ((v << 1) ^ (v >> 63)) as u64);
+}
+
+pub fn put_str(buf: &mut Vec<u8>, s: &str) {
+    put_uvarint(buf, s.len() as u64);
+    buf.extend_from_slice(s.as_bytes());
+}
+
+/// A cursor over encoded bytes.
+pub struct Reader<'a> {
+    pub buf: &'a [u8],
+    pub pos: usize,
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("corrupt record at byte {0}")]
+pub struct Corrupt(pub usize);
+
+impl<'a> Reader<'a> {
+    pub fn new(buf: &'a [u8]) -> Self {
+        Reader { buf, pos: 0 }
+    }
+    pub fn done(&self) -> bool {
+        self.pos >= self.buf.len()
+    }
+    pub fn uvarint(&mut self) -> Result<u64, Corrupt> {
+        let mut v = 0u64;
+        let mut shift = 0;
+        loop {
+            let b = *self.buf.get(self.pos).ok_or(Corrupt(self.pos))?;
+            self.pos += 1;
+            if shift >= 64 {
+                return Err(Corrupt(self.pos));
+            }
+            v |= ((b & 0x7f) as u64) << shift;
+            if b < 0x80 {
+                return Ok(v);
+            }
+            shift += 7;
+        }
+    }
+    pub fn varint(&mut self) -> Result<i64, Corrupt> {
+        let u = self.uvarint()?;
+        Ok(((u >> 1) as i64) ^ -((u & 1) as i64))
+    }
+    pub fn bytes(&mut self) -> Result<&'a [u8], Corrupt> {
+        let n = self.uvarint()? as usize;
+        let end = self.pos.checked_add(n).ok_or(Corrupt(self.pos))?;
+        let s = self.buf.get(self.pos..end).ok_or(Corrupt(self.pos))?;
+        self.pos = end;
+        Ok(s)
+    }
+    pub fn string(&mut self) -> Result<String, Corrupt> {
+        let p = self.pos;
+        String::from_utf8(self.bytes()?.to_vec()).map_err(|_| Corrupt(p))
+    }
+}
+
+pub fn put_labels(buf: &mut Vec<u8>, labels: &Labels) {
+    put_uvarint(buf, labels.len() as u64);
+    for l in labels.iter() {
+        put_str(buf, &l.name);
+        put_str(buf, &l.value);
+    }
+}
+
+pub fn read_labels(r: &mut Reader) -> Result<Labels, Corrupt> {
+    let n = r.uvarint()? as usize;
+    let mut v: Vec<Label> = Vec::with_capacity(n.min(64));
+    for _ in 0..n {
+        let name = r.string()?;
+        let value = r.string()?;
+        v.push(Label { name, value });
+    }
+    Ok(Labels::from_pairs(v.into_iter().map(|l| (l.name, l.value))))
+}
+
+/// Encodes entries (timestamps delta-encoded against the previous one).
+pub fn put_entries(buf: &mut Vec<u8>, entries: &[LogEntry]) {
+    put_uvarint(buf, entries.len() as u64);
+    let mut prev = 0i64;
+    for e in entries {
+        put_varint(buf, e.ts_ns.wrapping_sub(prev));
+        prev = e.ts_ns;
+        put_str(buf, &e.line);
+        put_uvarint(buf, e.metadata.len() as u64);
+        for (k, v) in &e.metadata {
+            put_str(buf, k);
+            put_str(buf, v);
+        }
+    }
+}
+
+pub fn read_entries(r: &mut Reader) -> Result<Vec<LogEntry>, Corrupt> {
+    let n = r.uvarint()? as usize;
+    let mut out = Vec::with_capacity(n.min(1 << 16));
+    let mut prev = 0i64;
+    for _ in 0..n {
+        let ts = prev.wrapping_add(r.varint()?);
+        prev = ts;
+        let line = r.string()?;
+        let m = r.uvarint()? as usize;
+        let mut metadata = Vec::with_capacity(m.min(64));
+        for _ in 0..m {
+            let k = r.string()?;
+            let v = r.string()?;
+            metadata.push((k, v));
+        }
+        out.push(LogEntry {
+            ts_ns: ts,
+            line,
+            metadata,
+        });
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn roundtrip_entries() {
+        let e = vec![
+            LogEntry {
+                ts_ns: 5,
+                line: "a".into(),
+                metadata: vec![("k".into(), "v".into())],
+            },
+            LogEntry {
+                ts_ns: 3,
+                line: "bé".into(),
+                metadata: vec![],
+            },
+        ];
+        let mut b = Vec::new();
+        put_entries(&mut b, &e);
+        assert_eq!(read_entries(&mut Reader::new(&b)).unwrap(), e);
+    }
+
+    proptest! {
+        #[test]
+        fn decode_never_panics(bytes in proptest::collection::vec(any::<u8>(), 0..200)) {
+            let _ = read_entries(&mut Reader::new(&bytes));
+            let _ = read_labels(&mut Reader::new(&bytes));
+        }
+        #[test]
+        fn varint_roundtrip(v in any::<i64>()) {
+            let mut b = Vec::new();
+            put_varint(&mut b, v);
+            prop_assert_eq!(Reader::new(&b).varint().unwrap(), v);
+        }
+    }
+}

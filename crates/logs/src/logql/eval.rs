@@ -1,0 +1,897 @@
+//! LogQL evaluation over a `model::LogQueryable`: log queries (entries through the pipeline,
+//! limit and direction over `[start, end)`) and metric queries (range aggregations over
+//! left-open/right-closed windows `(t - range - offset, t - offset]`, vector aggregations,
+//! binary operators with Prometheus' vector matching) at every step from start to end.
+
+use super::ast::*;
+use super::pipeline::{self, Row, ERROR, ERROR_DETAILS};
+use model::{Direction, LabelMatcher, Labels, LogEntry, LogQueryable, MatchOp, StorageError};
+use std::collections::HashMap;
+
+#[derive(Debug, thiserror::Error)]
+pub enum QueryError {
+    #[error("{0}")]
+    Parse(#[from] super::lexer::ParseError),
+    /// Bad request: pipeline errors, limits, invalid parameters (HTTP 400).
+    #[error("{0}")]
+    Bad(String),
+    #[error("{0}")]
+    Storage(#[from] StorageError),
+}
+
+/// One output entry of a log query.
+#[derive(Clone, Debug, PartialEq)]
+pub struct OutEntry {
+    pub ts_ns: i64,
+    pub line: String,
+    pub metadata: Vec<(String, String)>,
+    pub parsed: Vec<(String, String)>,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct StreamResult {
+    pub labels: Labels,
+    pub entries: Vec<OutEntry>,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum QueryResult {
+    Streams(Vec<StreamResult>),
+    Matrix(Vec<(Labels, Vec<(i64, f64)>)>),
+    Vector(Vec<(Labels, f64)>, i64),
+    Scalar(f64, i64),
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct QueryStats {
+    pub entries_scanned: u64,
+    pub bytes_scanned: u64,
+    pub entries_returned: u64,
+}
+
+/// Parameters of a query. For instant queries `start == end` and `step` is ignored.
+#[derive(Clone, Debug)]
+pub struct Params {
+    pub tenant: String,
+    pub start_ns: i64,
+    pub end_ns: i64,
+    pub step_ns: i64,
+    pub limit: usize,
+    pub direction: Direction,
+    /// Return stream labels only, with structured metadata and parsed labels per entry.
+    pub categorize: bool,
+    pub instant: bool,
+    pub max_series: usize,
+}
+
+impl Default for Params {
+    fn default() -> Self {
+        Params {
+            tenant: model::logs::DEFAULT_TENANT.into(),
+            start_ns: 0,
+            end_ns: 0,
+            step_ns: 1_000_000_000,
+            limit: 100,
+            direction: Direction::Backward,
+            categorize: false,
+            instant: false,
+            max_series: 500,
+        }
+    }
+}
+
+/// Parses and evaluates `query`.
+pub fn query(
+    store: &dyn LogQueryable,
+    query: &str,
+    p: &Params,
+) -> Result<(QueryResult, QueryStats), QueryError> {
+    let expr = super::parse(query)?;
+    exec(store, &expr, p)
+}
+
+/// Evaluates a metric query at one time and returns its (labels, value) pairs: the entry
+/// point for LogQL alerting and recording rules. A scalar result is one sample with no labels.
+pub fn instant_query(
+    store: &dyn LogQueryable,
+    tenant: &str,
+    query: &str,
+    ts_ns: i64,
+) -> Result<Vec<(Labels, f64)>, QueryError> {
+    let expr = super::parse(query)?;
+    if expr.is_log() {
+        return Err(QueryError::Bad("log queries are not supported as an instant query type, please change your query to a range query type".into()));
+    }
+    let p = Params {
+        tenant: tenant.into(),
+        start_ns: ts_ns,
+        end_ns: ts_ns,
+        instant: true,
+        ..Default::default()
+    };
+    match exec(store, &expr, &p)?.0 {
+        QueryResult::Vector(v, _) => Ok(v),
+        QueryResult::Scalar(s, _) => Ok(vec![(Labels::empty(), s)]),
+        _ => Ok(Vec::new()),
+    }
+}
+
+pub fn exec(
+    store: &dyn LogQueryable,
+    expr: &Expr,
+    p: &Params,
+) -> Result<(QueryResult, QueryStats), QueryError> {
+    let mut stats = QueryStats::default();
+    if let Expr::Log(sel) = expr {
+        if p.instant {
+            return Err(QueryError::Bad("log queries are not supported as an instant query type, please change your query to a range query type".into()));
+        }
+        let r = log_query(store, sel, p, &mut stats)?;
+        return Ok((QueryResult::Streams(r), stats));
+    }
+    let steps: Vec<i64> = if p.instant {
+        vec![p.end_ns]
+    } else {
+        if p.step_ns <= 0 {
+            return Err(QueryError::Bad("zero or negative query resolution step widths are not accepted. Try a positive integer".into()));
+        }
+        if p.end_ns < p.start_ns {
+            return Err(QueryError::Bad(
+                "end timestamp must not be before start time".into(),
+            ));
+        }
+        if (p.end_ns - p.start_ns) / p.step_ns > 11_000 {
+            return Err(QueryError::Bad("exceeded maximum resolution of 11,000 points per timeseries. Try increasing the value of the step parameter".into()));
+        }
+        let mut v = Vec::new();
+        let mut t = p.start_ns;
+        while t <= p.end_ns {
+            v.push(t);
+            t += p.step_ns;
+        }
+        v
+    };
+    let mut ev = Evaluator {
+        store,
+        tenant: &p.tenant,
+        steps: &steps,
+        cache: HashMap::new(),
+        stats: &mut stats,
+    };
+    ev.precompute(expr)?;
+    let mut per_step = Vec::with_capacity(steps.len());
+    for i in 0..steps.len() {
+        per_step.push(ev.eval(expr, i)?);
+    }
+    let res = if p.instant {
+        match per_step.pop() {
+            Some(Val::Scalar(s)) => QueryResult::Scalar(s, steps[0]),
+            Some(Val::Vector(mut v)) => {
+                if !is_sorting(expr) {
+                    v.sort_by(|a, b| a.0.cmp(&b.0));
+                }
+                if v.len() > p.max_series {
+                    return Err(max_series(p.max_series));
+                }
+                QueryResult::Vector(v, steps[0])
+            }
+            None => QueryResult::Vector(Vec::new(), p.end_ns),
+        }
+    } else {
+        let mut series: HashMap<Labels, Vec<(i64, f64)>> = HashMap::new();
+        for (i, v) in per_step.into_iter().enumerate() {
+            match v {
+                Val::Scalar(s) => series
+                    .entry(Labels::empty())
+                    .or_default()
+                    .push((steps[i], s)),
+                Val::Vector(v) => {
+                    for (l, x) in v {
+                        series.entry(l).or_default().push((steps[i], x));
+                    }
+                }
+            }
+            if series.len() > p.max_series {
+                return Err(max_series(p.max_series));
+            }
+        }
+        let mut m: Vec<_> = series.into_iter().collect();
+        m.sort_by(|a, b| a.0.cmp(&b.0));
+        QueryResult::Matrix(m)
+    };
+    Ok((res, stats))
+}
+
+fn max_series(n: usize) -> QueryError {
+    QueryError::Bad(format!("maximum number of series ({n}) reached for a single query; consider reducing query cardinality by adding more specific stream selectors, reducing the time range, or aggregating results with a sum by (...) or similar"))
+}
+
+fn is_sorting(e: &Expr) -> bool {
+    matches!(e, Expr::Vector(v) if matches!(v.op, VecOp::Sort | VecOp::SortDesc | VecOp::Topk | VecOp::Bottomk))
+}
+
+fn log_query(
+    store: &dyn LogQueryable,
+    sel: &LogSelector,
+    p: &Params,
+    stats: &mut QueryStats,
+) -> Result<Vec<StreamResult>, QueryError> {
+    let mut out: Vec<StreamResult> = Vec::new();
+    let mut index: HashMap<Labels, usize> = HashMap::new();
+    let mut n = 0usize;
+    let fast = pipeline::only_line_filters(&sel.stages);
+    let limit = p.limit;
+    store.scan(
+        &p.tenant,
+        &sel.matchers,
+        p.start_ns,
+        p.end_ns,
+        p.direction,
+        &mut |labels, e| {
+            stats.entries_scanned += 1;
+            stats.bytes_scanned += e.line.len() as u64;
+            if limit == 0 || n >= limit {
+                return false;
+            }
+            let (key, entry) = if fast && e.metadata.is_empty() {
+                if !sel.stages.iter().all(|s| match s {
+                    Stage::Line(f) => pipeline::line_filter_matches(f, &e.line),
+                    _ => true,
+                }) {
+                    return true;
+                }
+                (
+                    labels.clone(),
+                    OutEntry {
+                        ts_ns: e.ts_ns,
+                        line: e.line.clone(),
+                        metadata: Vec::new(),
+                        parsed: Vec::new(),
+                    },
+                )
+            } else {
+                let Some(row) = pipeline::run(&sel.stages, labels, e) else {
+                    return true;
+                };
+                if p.categorize {
+                    let (s, m, pr) = row.categorize(labels, &e.metadata);
+                    (
+                        s,
+                        OutEntry {
+                            ts_ns: e.ts_ns,
+                            line: row.line,
+                            metadata: m,
+                            parsed: pr,
+                        },
+                    )
+                } else {
+                    (
+                        row.to_labels(),
+                        OutEntry {
+                            ts_ns: e.ts_ns,
+                            line: row.line,
+                            metadata: Vec::new(),
+                            parsed: Vec::new(),
+                        },
+                    )
+                }
+            };
+            n += 1;
+            let i = *index.entry(key.clone()).or_insert_with(|| {
+                out.push(StreamResult {
+                    labels: key,
+                    entries: Vec::new(),
+                });
+                out.len() - 1
+            });
+            out[i].entries.push(entry);
+            true
+        },
+    )?;
+    stats.entries_returned = n as u64;
+    Ok(out)
+}
+
+#[derive(Clone, Debug)]
+enum Val {
+    Scalar(f64),
+    Vector(Vec<(Labels, f64)>),
+}
+
+struct Evaluator<'a> {
+    store: &'a dyn LogQueryable,
+    tenant: &'a str,
+    steps: &'a [i64],
+    cache: HashMap<usize, Vec<Vec<(Labels, f64)>>>,
+    stats: &'a mut QueryStats,
+}
+
+fn key_of(r: &RangeAgg) -> usize {
+    r as *const RangeAgg as usize
+}
+
+/// Converts an unwrapped label value.
+fn convert(v: &str, conv: Conv) -> Result<f64, String> {
+    let v = v.trim();
+    match conv {
+        Conv::None => v
+            .parse::<f64>()
+            .map_err(|_| format!("strconv.ParseFloat: parsing {v:?}: invalid syntax")),
+        Conv::Duration => super::lexer::parse_duration(v)
+            .map(|ns| ns as f64 / 1e9)
+            .ok_or_else(|| format!("time: invalid duration {v:?}")),
+        Conv::Bytes => super::lexer::parse_bytes(v).ok_or_else(|| format!("invalid bytes {v:?}")),
+    }
+}
+
+fn group_labels(l: &Labels, g: Option<&Grouping>, drop_extra: Option<&str>) -> Labels {
+    match g {
+        None => match drop_extra {
+            Some(x) => l.without(&[x]),
+            None => l.clone(),
+        },
+        Some(g) if g.without => {
+            let mut names: Vec<&str> = g.labels.iter().map(String::as_str).collect();
+            if let Some(x) = drop_extra {
+                names.push(x);
+            }
+            l.without(&names)
+        }
+        Some(g) => {
+            let names: Vec<&str> = g.labels.iter().map(String::as_str).collect();
+            l.keep_only(&names)
+        }
+    }
+}
+
+impl Evaluator<'_> {
+    fn precompute(&mut self, e: &Expr) -> Result<(), QueryError> {
+        match e {
+            Expr::Range(r) => {
+                let v = self.range_agg(r)?;
+                self.cache.insert(key_of(r), v);
+            }
+            Expr::Vector(v) => self.precompute(&v.expr)?,
+            Expr::Binary(b) => {
+                self.precompute(&b.lhs)?;
+                self.precompute(&b.rhs)?;
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+
+    fn range_agg(&mut self, r: &RangeAgg) -> Result<Vec<Vec<(Labels, f64)>>, QueryError> {
+        let first = self.steps[0] - r.offset_ns - r.range_ns;
+        let last = self.steps[self.steps.len() - 1] - r.offset_ns;
+        let mut series: HashMap<Labels, Vec<(i64, f64)>> = HashMap::new();
+        let mut any_ts: Vec<i64> = Vec::new();
+        let mut err: Option<String> = None;
+        let stats = &mut *self.stats;
+        let fast = pipeline::only_line_filters(&r.selector.stages)
+            && r.unwrap.is_none()
+            && r.grouping.is_none();
+        let drop_label = r.unwrap.as_ref().map(|u| u.label.as_str());
+        self.store.scan(self.tenant, &r.selector.matchers, first.saturating_add(1), last.saturating_add(1), Direction::Forward, &mut |labels: &Labels, e: &LogEntry| {
+            stats.entries_scanned += 1;
+            stats.bytes_scanned += e.line.len() as u64;
+            if fast && e.metadata.is_empty() {
+                if !r.selector.stages.iter().all(|s| match s {
+                    Stage::Line(f) => pipeline::line_filter_matches(f, &e.line),
+                    _ => true,
+                }) {
+                    return true;
+                }
+                let v = match r.op {
+                    RangeOp::Bytes | RangeOp::BytesRate => e.line.len() as f64,
+                    _ => 1.0,
+                };
+                if let Some(s) = series.get_mut(labels) {
+                    s.push((e.ts_ns, v));
+                } else {
+                    series.insert(labels.clone(), vec![(e.ts_ns, v)]);
+                }
+                any_ts.push(e.ts_ns);
+                return true;
+            }
+            let Some(mut row) = pipeline::run(&r.selector.stages, labels, e) else { return true };
+            let v = match (&r.unwrap, r.op) {
+                (Some(u), _) => {
+                    let raw = row.labels.get(&u.label).cloned().unwrap_or_default();
+                    let v = match convert(&raw, u.conv) {
+                        Ok(v) => v,
+                        Err(d) => {
+                            if !row.labels.contains_key(ERROR) {
+                                row.labels.insert(ERROR.into(), "SampleExtractionErr".into());
+                                row.labels.insert(ERROR_DETAILS.into(), d);
+                            }
+                            0.0
+                        }
+                    };
+                    for f in &u.post {
+                        if !pipeline::label_filter(f, &mut row) {
+                            return true;
+                        }
+                    }
+                    v
+                }
+                (None, RangeOp::Bytes | RangeOp::BytesRate) => row.line.len() as f64,
+                (None, _) => 1.0,
+            };
+            any_ts.push(e.ts_ns);
+            let row = Row { labels: row.labels.into_iter().filter(|(_, v)| !v.is_empty()).collect(), line: String::new() };
+            let key = group_labels(&row.to_labels(), r.grouping.as_ref(), drop_label);
+            if let Some(t) = key.get(ERROR) {
+                if err.is_none() {
+                    err = Some(format!(
+                        "pipeline error: '{t}' for series: '{}'.\nUse a label filter to intentionally skip this error. (e.g | __error__!=\"{t}\").\nTo skip all potential errors you can match empty errors.(e.g __error__=\"\")\nThe label filter can also be specified after unwrap. (e.g | unwrap latency | __error__=\"\" )",
+                        crate::limits::labels_string(&key)
+                    ));
+                }
+                return false;
+            }
+            series.entry(key).or_default().push((e.ts_ns, v));
+            true
+        })?;
+        if let Some(e) = err {
+            return Err(QueryError::Bad(e));
+        }
+        let mut out = Vec::with_capacity(self.steps.len());
+        if r.op == RangeOp::Absent {
+            let labels = Labels::from_pairs(
+                r.selector
+                    .matchers
+                    .iter()
+                    .filter(|m| m.op == MatchOp::Equal)
+                    .map(|m| (m.name.clone(), m.value.clone())),
+            );
+            for &t in self.steps {
+                let (lo, hi) = (t - r.offset_ns - r.range_ns, t - r.offset_ns);
+                let a = any_ts.partition_point(|x| *x <= lo);
+                let b = any_ts.partition_point(|x| *x <= hi);
+                out.push(if a == b {
+                    vec![(labels.clone(), 1.0)]
+                } else {
+                    Vec::new()
+                });
+            }
+            return Ok(out);
+        }
+        let mut series: Vec<(Labels, Vec<(i64, f64)>)> = series.into_iter().collect();
+        series.sort_by(|a, b| a.0.cmp(&b.0));
+        let range_s = r.range_ns as f64 / 1e9;
+        for &t in self.steps {
+            let (lo, hi) = (t - r.offset_ns - r.range_ns, t - r.offset_ns);
+            let mut v = Vec::new();
+            for (l, s) in &series {
+                let a = s.partition_point(|x| x.0 <= lo);
+                let b = s.partition_point(|x| x.0 <= hi);
+                if a == b {
+                    continue;
+                }
+                let w = &s[a..b];
+                let vals = || w.iter().map(|x| x.1);
+                let n = w.len() as f64;
+                let x = match r.op {
+                    RangeOp::Count => n,
+                    RangeOp::Rate => {
+                        if r.unwrap.is_some() {
+                            vals().sum::<f64>() / range_s
+                        } else {
+                            n / range_s
+                        }
+                    }
+                    RangeOp::Bytes | RangeOp::Sum => vals().sum(),
+                    RangeOp::BytesRate => vals().sum::<f64>() / range_s,
+                    RangeOp::Avg => vals().sum::<f64>() / n,
+                    RangeOp::Min => vals().fold(f64::INFINITY, f64::min),
+                    RangeOp::Max => vals().fold(f64::NEG_INFINITY, f64::max),
+                    RangeOp::Stdvar | RangeOp::Stddev => {
+                        let mean = vals().sum::<f64>() / n;
+                        let var = vals().map(|x| (x - mean) * (x - mean)).sum::<f64>() / n;
+                        if r.op == RangeOp::Stddev {
+                            var.sqrt()
+                        } else {
+                            var
+                        }
+                    }
+                    RangeOp::Quantile => {
+                        let mut xs: Vec<f64> = vals().collect();
+                        quantile(r.param.unwrap_or(0.5), &mut xs)
+                    }
+                    RangeOp::First => w[0].1,
+                    RangeOp::Last => w[w.len() - 1].1,
+                    RangeOp::RateCounter => match extrapolated_rate(w, lo, hi) {
+                        Some(x) => x,
+                        None => continue,
+                    },
+                    RangeOp::Absent => continue,
+                };
+                v.push((l.clone(), x));
+            }
+            out.push(v);
+        }
+        Ok(out)
+    }
+
+    fn eval(&self, e: &Expr, si: usize) -> Result<Val, QueryError> {
+        Ok(match e {
+            Expr::Number(n) => Val::Scalar(*n),
+            Expr::VectorLit(n) => Val::Vector(vec![(Labels::empty(), *n)]),
+            Expr::Log(_) => {
+                return Err(QueryError::Bad(
+                    "log queries cannot be used in metric expressions".into(),
+                ))
+            }
+            Expr::Range(r) => Val::Vector(
+                self.cache
+                    .get(&key_of(r))
+                    .and_then(|v| v.get(si))
+                    .cloned()
+                    .unwrap_or_default(),
+            ),
+            Expr::Vector(v) => {
+                let inner = match self.eval(&v.expr, si)? {
+                    Val::Vector(x) => x,
+                    Val::Scalar(_) => {
+                        return Err(QueryError::Bad(
+                            "vector aggregations require a vector argument".into(),
+                        ))
+                    }
+                };
+                Val::Vector(vector_agg(v, inner))
+            }
+            Expr::Binary(b) => {
+                let l = self.eval(&b.lhs, si)?;
+                let r = self.eval(&b.rhs, si)?;
+                binary(b, l, r)?
+            }
+        })
+    }
+}
+
+/// Prometheus' quantile with linear interpolation.
+pub fn quantile(q: f64, xs: &mut [f64]) -> f64 {
+    if xs.is_empty() || q.is_nan() {
+        return f64::NAN;
+    }
+    if q < 0.0 {
+        return f64::NEG_INFINITY;
+    }
+    if q > 1.0 {
+        return f64::INFINITY;
+    }
+    xs.sort_by(|a, b| a.partial_cmp(b).unwrap_or(std::cmp::Ordering::Equal));
+    let n = xs.len() as f64;
+    let rank = q * (n - 1.0);
+    let lo = rank.floor().max(0.0) as usize;
+    let hi = (lo + 1).min(xs.len() - 1);
+    let w = rank - rank.floor();
+    xs[lo] * (1.0 - w) + xs[hi] * w
+}
+
+/// Prometheus' extrapolatedRate for counters (used by `rate_counter`).
+fn extrapolated_rate(w: &[(i64, f64)], lo: i64, hi: i64) -> Option<f64> {
+    if w.len() < 2 {
+        return None;
+    }
+    let mut delta = w[w.len() - 1].1 - w[0].1;
+    let mut prev = w[0].1;
+    for s in &w[1..] {
+        if s.1 < prev {
+            delta += prev;
+        }
+        prev = s.1;
+    }
+    let sec = |ns: i64| ns as f64 / 1e9;
+    let range_start = sec(lo);
+    let range_end = sec(hi);
+    let first_t = sec(w[0].0);
+    let last_t = sec(w[w.len() - 1].0);
+    let mut dur_to_start = first_t - range_start;
+    let dur_to_end = range_end - last_t;
+    let sampled = last_t - first_t;
+    let avg = sampled / (w.len() - 1) as f64;
+    if delta > 0.0 && w[0].1 >= 0.0 {
+        let dur_to_zero = sampled * (w[0].1 / delta);
+        if dur_to_zero < dur_to_start {
+            dur_to_start = dur_to_zero;
+        }
+    }
+    let threshold = avg * 1.1;
+    let mut ext = sampled;
+    ext += if dur_to_start < threshold {
+        dur_to_start
+    } else {
+        avg / 2.0
+    };
+    ext += if dur_to_end < threshold {
+        dur_to_end
+    } else {
+        avg / 2.0
+    };
+    let factor = ext / sampled / (range_end - range_start);
+    Some(delta * factor)
+}
+
+fn vector_agg(v: &VectorAgg, inner: Vec<(Labels, f64)>) -> Vec<(Labels, f64)> {
+    let group_key = |l: &Labels| group_labels(l, v.grouping.as_ref(), None);
+    match v.op {
+        VecOp::Sort | VecOp::SortDesc => {
+            let mut x = inner;
+            x.sort_by(|a, b| {
+                let o = a.1.partial_cmp(&b.1).unwrap_or(std::cmp::Ordering::Equal);
+                if v.op == VecOp::Sort {
+                    o
+                } else {
+                    o.reverse()
+                }
+            });
+            x
+        }
+        VecOp::Topk | VecOp::Bottomk => {
+            let k = v.param.unwrap_or(0.0) as usize;
+            let mut groups: Vec<(Labels, Vec<(Labels, f64)>)> = Vec::new();
+            let mut idx: HashMap<Labels, usize> = HashMap::new();
+            for (l, x) in inner {
+                let g = group_key(&l);
+                let i = *idx.entry(g.clone()).or_insert_with(|| {
+                    groups.push((g, Vec::new()));
+                    groups.len() - 1
+                });
+                groups[i].1.push((l, x));
+            }
+            let mut out = Vec::new();
+            for (_, mut members) in groups {
+                members.sort_by(|a, b| {
+                    let o = a.1.partial_cmp(&b.1).unwrap_or(std::cmp::Ordering::Equal);
+                    if v.op == VecOp::Topk {
+                        o.reverse()
+                    } else {
+                        o
+                    }
+                });
+                members.truncate(k);
+                out.extend(members);
+            }
+            out
+        }
+        _ => {
+            let mut groups: Vec<(Labels, Vec<f64>)> = Vec::new();
+            let mut idx: HashMap<Labels, usize> = HashMap::new();
+            for (l, x) in inner {
+                let g = group_key(&l);
+                let i = *idx.entry(g.clone()).or_insert_with(|| {
+                    groups.push((g, Vec::new()));
+                    groups.len() - 1
+                });
+                groups[i].1.push(x);
+            }
+            groups
+                .into_iter()
+                .map(|(g, xs)| {
+                    let n = xs.len() as f64;
+                    let x = match v.op {
+                        VecOp::Sum => xs.iter().sum(),
+                        VecOp::Avg => xs.iter().sum::<f64>() / n,
+                        VecOp::Min => xs.iter().copied().fold(f64::INFINITY, f64::min),
+                        VecOp::Max => xs.iter().copied().fold(f64::NEG_INFINITY, f64::max),
+                        VecOp::Count => n,
+                        VecOp::Stddev | VecOp::Stdvar => {
+                            let mean = xs.iter().sum::<f64>() / n;
+                            let var = xs.iter().map(|x| (x - mean) * (x - mean)).sum::<f64>() / n;
+                            if v.op == VecOp::Stddev {
+                                var.sqrt()
+                            } else {
+                                var
+                            }
+                        }
+                        _ => 0.0,
+                    };
+                    (g, x)
+                })
+                .collect()
+        }
+    }
+}
+
+fn arith(op: BinOp, a: f64, b: f64) -> Option<f64> {
+    Some(match op {
+        BinOp::Add => a + b,
+        BinOp::Sub => a - b,
+        BinOp::Mul => a * b,
+        BinOp::Div => a / b,
+        BinOp::Mod => a % b,
+        BinOp::Pow => a.powf(b),
+        BinOp::Eq => return if a == b { Some(a) } else { None },
+        BinOp::Ne => return if a != b { Some(a) } else { None },
+        BinOp::Gt => return if a > b { Some(a) } else { None },
+        BinOp::Ge => return if a >= b { Some(a) } else { None },
+        BinOp::Lt => return if a < b { Some(a) } else { None },
+        BinOp::Le => return if a <= b { Some(a) } else { None },
+        _ => return None,
+    })
+}
+
+fn cmp_bool(op: BinOp, a: f64, b: f64) -> f64 {
+    (match op {
+        BinOp::Eq => a == b,
+        BinOp::Ne => a != b,
+        BinOp::Gt => a > b,
+        BinOp::Ge => a >= b,
+        BinOp::Lt => a < b,
+        BinOp::Le => a <= b,
+        _ => false,
+    }) as u8 as f64
+}
+
+fn signature(l: &Labels, m: Option<&Matching>) -> Labels {
+    match m {
+        Some(m) if m.on => {
+            let names: Vec<&str> = m.labels.iter().map(String::as_str).collect();
+            l.keep_only(&names)
+        }
+        Some(m) => {
+            let names: Vec<&str> = m.labels.iter().map(String::as_str).collect();
+            l.without(&names)
+        }
+        None => l.clone(),
+    }
+}
+
+fn binary(b: &Binary, l: Val, r: Val) -> Result<Val, QueryError> {
+    let op = b.op;
+    match (l, r) {
+        (Val::Scalar(x), Val::Scalar(y)) => {
+            if op.is_set() {
+                return Err(QueryError::Bad(
+                    "set operators are not allowed between scalars".into(),
+                ));
+            }
+            if op.is_comparison() {
+                if !b.return_bool {
+                    return Err(QueryError::Bad(
+                        "comparisons between scalars must use BOOL modifier".into(),
+                    ));
+                }
+                return Ok(Val::Scalar(cmp_bool(op, x, y)));
+            }
+            Ok(Val::Scalar(arith(op, x, y).unwrap_or(f64::NAN)))
+        }
+        (Val::Vector(v), Val::Scalar(s)) | (Val::Scalar(s), Val::Vector(v)) if op.is_set() => {
+            let _ = (v, s);
+            Err(QueryError::Bad(
+                "set operators are only allowed between vectors".into(),
+            ))
+        }
+        (Val::Vector(v), Val::Scalar(s)) => Ok(Val::Vector(
+            v.into_iter()
+                .filter_map(|(l, x)| {
+                    if op.is_comparison() && b.return_bool {
+                        Some((l, cmp_bool(op, x, s)))
+                    } else {
+                        arith(op, x, s).map(|y| (l, y))
+                    }
+                })
+                .collect(),
+        )),
+        (Val::Scalar(s), Val::Vector(v)) => Ok(Val::Vector(
+            v.into_iter()
+                .filter_map(|(l, x)| {
+                    if op.is_comparison() && b.return_bool {
+                        Some((l, cmp_bool(op, s, x)))
+                    } else if op.is_comparison() {
+                        arith(op, s, x).map(|_| (l, x))
+                    } else {
+                        arith(op, s, x).map(|y| (l, y))
+                    }
+                })
+                .collect(),
+        )),
+        (Val::Vector(lv), Val::Vector(rv)) => vector_binary(b, lv, rv).map(Val::Vector),
+    }
+}
+
+fn vector_binary(
+    b: &Binary,
+    lv: Vec<(Labels, f64)>,
+    rv: Vec<(Labels, f64)>,
+) -> Result<Vec<(Labels, f64)>, QueryError> {
+    let m = b.matching.as_ref();
+    let op = b.op;
+    match op {
+        BinOp::And | BinOp::Unless => {
+            let rs: std::collections::HashSet<Labels> =
+                rv.iter().map(|(l, _)| signature(l, m)).collect();
+            return Ok(lv
+                .into_iter()
+                .filter(|(l, _)| rs.contains(&signature(l, m)) == (op == BinOp::And))
+                .collect());
+        }
+        BinOp::Or => {
+            let ls: std::collections::HashSet<Labels> =
+                lv.iter().map(|(l, _)| signature(l, m)).collect();
+            let mut out = lv;
+            out.extend(
+                rv.into_iter()
+                    .filter(|(l, _)| !ls.contains(&signature(l, m))),
+            );
+            return Ok(out);
+        }
+        _ => {}
+    }
+    let card = m.map(|m| m.card.clone()).unwrap_or(Card::OneToOne);
+    // The "one" side is indexed by signature; for group_right it's the left side.
+    let (many, one, swapped) = match card {
+        Card::OneToMany(_) => (rv, lv, true),
+        _ => (lv, rv, false),
+    };
+    let mut one_idx: HashMap<Labels, (Labels, f64)> = HashMap::new();
+    for (l, x) in one {
+        let sig = signature(&l, m);
+        if one_idx.insert(sig.clone(), (l, x)).is_some() {
+            return Err(QueryError::Bad(format!(
+                "found duplicate series for the match group {} on the {} hand-side of the operation; many-to-many matching not allowed: matching labels must be unique on one side",
+                crate::limits::labels_string(&sig),
+                if swapped { "left" } else { "right" }
+            )));
+        }
+    }
+    let mut seen: std::collections::HashSet<Labels> = std::collections::HashSet::new();
+    let mut out = Vec::new();
+    for (l, x) in many {
+        let sig = signature(&l, m);
+        let Some((ol, ox)) = one_idx.get(&sig) else {
+            continue;
+        };
+        if card == Card::OneToOne && !seen.insert(sig.clone()) {
+            return Err(QueryError::Bad(format!(
+                "found duplicate series for the match group {} on the left hand-side of the operation; many-to-many matching not allowed: matching labels must be unique on one side",
+                crate::limits::labels_string(&sig)
+            )));
+        }
+        let (a, bv) = if swapped { (*ox, x) } else { (x, *ox) };
+        let value = if op.is_comparison() {
+            if b.return_bool {
+                Some(cmp_bool(op, a, bv))
+            } else {
+                arith(op, a, bv).map(|_| if swapped { bv } else { a })
+            }
+        } else {
+            arith(op, a, bv)
+        };
+        let Some(value) = value else { continue };
+        let mut labels = l.clone();
+        match (&card, m) {
+            (Card::OneToOne, Some(mm)) => labels = signature(&labels, Some(mm)),
+            (Card::ManyToOne(incl) | Card::OneToMany(incl), _) => {
+                let mut bld = labels.builder();
+                for n in incl {
+                    match ol.get(n) {
+                        Some(v) => {
+                            bld.set(n.clone(), v.to_string());
+                        }
+                        None => {
+                            bld.del(n);
+                        }
+                    }
+                }
+                labels = bld.build();
+            }
+            _ => {}
+        }
+        out.push((labels, value));
+    }
+    Ok(out)
+}
+
+/// Matchers of a selector for `/series` etc.
+pub fn selector_matchers(expr: &Expr) -> Vec<LabelMatcher> {
+    match expr {
+        Expr::Log(s) => s.matchers.clone(),
+        Expr::Range(r) => r.selector.matchers.clone(),
+        Expr::Vector(v) => selector_matchers(&v.expr),
+        Expr::Binary(b) => selector_matchers(&b.lhs),
+        _ => Vec::new(),
+    }
+}

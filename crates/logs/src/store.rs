@@ -1,0 +1,1165 @@
+//! The embedded log store: per-tenant streams keyed by label set, a WAL written (and fsynced)
+//! before a push is acknowledged, in-memory head blocks per stream, and immutable zstd-compressed
+//! chunk segments (`chunks/<n>.seg` + `chunks/<n>.meta`) with min/max time per chunk. Streams are
+//! found through label postings; chunks outside the queried time range are never read.
+//! Retention deletes whole segments by time and by total size.
+
+use crate::codec::{self, Reader};
+use crate::limits::{Limits, RateLimiter};
+use crate::wal::{self, Wal};
+use model::{
+    Direction, LabelMatcher, Labels, LogEntry, LogPushStats, LogQueryable, LogSink, LogStream,
+    StorageError,
+};
+use parking_lot::{Mutex, RwLock};
+use std::cmp::Ordering;
+use std::collections::{BTreeMap, BinaryHeap, HashMap};
+use std::os::unix::fs::FileExt;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Weak};
+
+/// Tunables of the store (limits are replaceable at runtime with [`LogStore::set_limits`]).
+#[derive(Clone, Debug)]
+pub struct LogStoreOptions {
+    pub limits: Limits,
+    /// Total bytes of chunk segments to keep; 0 = unlimited.
+    pub retention_size_bytes: u64,
+    /// Head bytes (all streams) that trigger a flush into a segment.
+    pub head_flush_bytes: usize,
+    /// Seconds after which heads are flushed even when small.
+    pub head_max_age_secs: u64,
+    /// Uncompressed bytes per chunk (Loki's `chunk_target_size` is 1.5MB).
+    pub chunk_target_bytes: usize,
+    /// fsync the WAL before acknowledging (only tests and benchmarks turn this off).
+    pub fsync: bool,
+    /// Run the background flusher/retention thread.
+    pub background: bool,
+}
+
+impl Default for LogStoreOptions {
+    fn default() -> Self {
+        LogStoreOptions {
+            limits: Limits::default(),
+            retention_size_bytes: 0,
+            head_flush_bytes: 64 << 20,
+            head_max_age_secs: 900,
+            chunk_target_bytes: 1536 * 1024,
+            fsync: true,
+            background: true,
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug)]
+struct ChunkRef {
+    seg: u64,
+    offset: u64,
+    len: u32,
+    min_ts: i64,
+    max_ts: i64,
+    entries: u32,
+    raw_bytes: u64,
+}
+
+/// Sealed head blocks are shared with queries without copying.
+const HEAD_BLOCK_ENTRIES: usize = 1024;
+
+#[derive(Default)]
+struct Stream {
+    labels: Arc<Labels>,
+    sealed: Vec<Arc<Vec<LogEntry>>>,
+    open: Vec<LogEntry>,
+    head_min: i64,
+    head_max: i64,
+    chunks: Vec<ChunkRef>,
+}
+
+impl Stream {
+    fn has_head(&self) -> bool {
+        !self.open.is_empty() || !self.sealed.is_empty()
+    }
+    fn bounds(&self) -> Option<(i64, i64)> {
+        let mut b: Option<(i64, i64)> = None;
+        let mut add = |lo: i64, hi: i64| {
+            b = Some(match b {
+                None => (lo, hi),
+                Some((a, z)) => (a.min(lo), z.max(hi)),
+            })
+        };
+        if self.has_head() {
+            add(self.head_min, self.head_max);
+        }
+        for c in &self.chunks {
+            add(c.min_ts, c.max_ts);
+        }
+        b
+    }
+}
+
+#[derive(Default)]
+struct Tenant {
+    streams: Vec<Stream>,
+    by_labels: HashMap<Arc<Labels>, u32>,
+    /// label name -> value -> stream ids (ascending).
+    postings: BTreeMap<String, BTreeMap<String, Vec<u32>>>,
+}
+
+impl Tenant {
+    fn matching(&self, matchers: &[LabelMatcher]) -> Vec<u32> {
+        // Start from the most selective equality matcher's postings, then check all matchers.
+        let mut candidates: Option<Vec<u32>> = None;
+        for m in matchers {
+            if m.op == model::MatchOp::Equal && !m.value.is_empty() {
+                let ids = self
+                    .postings
+                    .get(&m.name)
+                    .and_then(|vals| vals.get(&m.value))
+                    .cloned()
+                    .unwrap_or_default();
+                if candidates.as_ref().is_none_or(|c| ids.len() < c.len()) {
+                    candidates = Some(ids);
+                }
+            }
+        }
+        let ids: Vec<u32> = candidates.unwrap_or_else(|| (0..self.streams.len() as u32).collect());
+        ids.into_iter()
+            .filter(|id| {
+                let l = &self.streams[*id as usize].labels;
+                matchers
+                    .iter()
+                    .all(|m| m.matches(l.get(&m.name).unwrap_or("")))
+            })
+            .collect()
+    }
+}
+
+#[derive(Clone, Debug)]
+struct SegmentMeta {
+    id: u64,
+    bytes: u64,
+    max_ts: i64,
+}
+
+struct Inner {
+    tenants: HashMap<String, Tenant>,
+    segments: Vec<SegmentMeta>,
+    next_seg: u64,
+    head_bytes: usize,
+    head_since: std::time::Instant,
+}
+
+/// Lines pushed, as seen by live tails.
+#[derive(Debug)]
+pub struct TailBatch {
+    pub tenant: String,
+    pub streams: Vec<(Labels, Vec<LogEntry>)>,
+}
+
+/// Counts for `/loki/api/v1/index/stats`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
+pub struct IndexStats {
+    pub streams: u64,
+    pub chunks: u64,
+    pub entries: u64,
+    pub bytes: u64,
+}
+
+pub struct LogStore {
+    dir: PathBuf,
+    opts: LogStoreOptions,
+    limits: RwLock<Limits>,
+    wal: Wal,
+    checkpoint: RwLock<()>,
+    inner: RwLock<Inner>,
+    rate: RateLimiter,
+    tail: tokio::sync::broadcast::Sender<Arc<TailBatch>>,
+    stop: Mutex<bool>,
+}
+
+fn io(e: impl std::fmt::Display) -> StorageError {
+    StorageError::Io(e.to_string())
+}
+
+pub fn now_ns() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos() as i64)
+        .unwrap_or(0)
+}
+
+impl LogStore {
+    /// Opens (or creates) the store in `dir`, loads segment metadata and replays the WAL.
+    pub fn open(dir: &Path, opts: LogStoreOptions) -> Result<Arc<LogStore>, StorageError> {
+        let chunks_dir = dir.join("chunks");
+        let wal_dir = dir.join("wal");
+        std::fs::create_dir_all(&chunks_dir).map_err(io)?;
+        std::fs::create_dir_all(&wal_dir).map_err(io)?;
+        let mut inner = Inner {
+            tenants: HashMap::new(),
+            segments: Vec::new(),
+            next_seg: 1,
+            head_bytes: 0,
+            head_since: std::time::Instant::now(),
+        };
+        load_segments(&chunks_dir, &mut inner)?;
+        // Replay the WAL into the heads.
+        let old_wal = wal::segments(&wal_dir).map_err(io)?;
+        let mut replayed = 0usize;
+        for seq in &old_wal {
+            for rec in wal::read_segment(&wal_dir, *seq).map_err(io)? {
+                match decode_push(&rec) {
+                    Ok((tenant, streams)) => {
+                        replayed += streams.iter().map(|s| s.entries.len()).sum::<usize>();
+                        apply(&mut inner, &tenant, streams);
+                    }
+                    Err(e) => tracing::warn!("log WAL: skipping undecodable record: {e}"),
+                }
+            }
+        }
+        let wal = Wal::open(&wal_dir, opts.fsync).map_err(io)?;
+        let (tail, _) = tokio::sync::broadcast::channel(1024);
+        let store = Arc::new(LogStore {
+            dir: dir.to_path_buf(),
+            limits: RwLock::new(opts.limits.clone()),
+            opts,
+            wal,
+            checkpoint: RwLock::new(()),
+            inner: RwLock::new(inner),
+            rate: RateLimiter::default(),
+            tail,
+            stop: Mutex::new(false),
+        });
+        if replayed > 0 {
+            tracing::info!(entries = replayed, "log WAL replayed");
+        }
+        // Persist what was replayed so the old WAL files can go.
+        store.flush()?;
+        if store.opts.background {
+            let weak = Arc::downgrade(&store);
+            std::thread::Builder::new()
+                .name("logs-flush".into())
+                .spawn(move || background(weak))
+                .map_err(io)?;
+        }
+        Ok(store)
+    }
+
+    pub fn set_limits(&self, limits: Limits) {
+        *self.limits.write() = limits;
+    }
+
+    pub fn limits(&self) -> Limits {
+        self.limits.read().clone()
+    }
+
+    /// A receiver of every accepted push (for live tailing).
+    pub fn subscribe(&self) -> tokio::sync::broadcast::Receiver<Arc<TailBatch>> {
+        self.tail.subscribe()
+    }
+
+    /// Stops the background thread and flushes the heads.
+    pub fn close(&self) -> Result<(), StorageError> {
+        *self.stop.lock() = true;
+        self.flush()
+    }
+
+    /// Moves every head into a new compressed segment and drops the WAL it came from.
+    pub fn flush(&self) -> Result<(), StorageError> {
+        let _cp = self.checkpoint.write();
+        let mut inner = self.inner.write();
+        let old_wal = self.wal.rotate().map_err(io)?;
+        let has_head = inner
+            .tenants
+            .values()
+            .any(|t| t.streams.iter().any(|s| s.has_head()));
+        if has_head {
+            let id = inner.next_seg;
+            let mut seg: Vec<u8> = Vec::new();
+            let mut meta: Vec<u8> = Vec::new();
+            let mut new_refs: Vec<(String, u32, ChunkRef)> = Vec::new();
+            let mut seg_max = i64::MIN;
+            let target = self.opts.chunk_target_bytes.max(1);
+            for (tname, t) in inner.tenants.iter_mut() {
+                for (sid, s) in t.streams.iter_mut().enumerate() {
+                    if !s.has_head() {
+                        continue;
+                    }
+                    let mut entries: Vec<LogEntry> = Vec::new();
+                    for b in s.sealed.drain(..) {
+                        entries.extend(Arc::try_unwrap(b).unwrap_or_else(|a| (*a).clone()));
+                    }
+                    entries.append(&mut s.open);
+                    entries.sort_by_key(|e| e.ts_ns);
+                    let mut start = 0;
+                    while start < entries.len() {
+                        let mut end = start;
+                        let mut raw = 0usize;
+                        while end < entries.len() && (end == start || raw < target) {
+                            raw += entries[end].line.len() + 16;
+                            end += 1;
+                        }
+                        let part = &entries[start..end];
+                        let mut buf = Vec::with_capacity(raw + 64);
+                        codec::put_entries(&mut buf, part);
+                        let comp = zstd::bulk::compress(&buf, 3).map_err(io)?;
+                        let c = ChunkRef {
+                            seg: id,
+                            offset: seg.len() as u64,
+                            len: comp.len() as u32,
+                            min_ts: part[0].ts_ns,
+                            max_ts: part[part.len() - 1].ts_ns,
+                            entries: part.len() as u32,
+                            raw_bytes: part.iter().map(|e| e.line.len() as u64).sum(),
+                        };
+                        seg.extend_from_slice(&comp);
+                        seg_max = seg_max.max(c.max_ts);
+                        codec::put_str(&mut meta, tname);
+                        codec::put_labels(&mut meta, &s.labels);
+                        for v in [
+                            c.offset as i64,
+                            c.len as i64,
+                            c.min_ts,
+                            c.max_ts,
+                            c.entries as i64,
+                            c.raw_bytes as i64,
+                        ] {
+                            codec::put_varint(&mut meta, v);
+                        }
+                        new_refs.push((tname.clone(), sid as u32, c));
+                        start = end;
+                    }
+                }
+            }
+            let chunks_dir = self.dir.join("chunks");
+            write_synced(&chunks_dir.join(format!("{id:08}.seg")), &seg)?;
+            let mut m = Vec::with_capacity(meta.len() + 4);
+            m.extend_from_slice(&crc32fast::hash(&meta).to_le_bytes());
+            m.extend_from_slice(&meta);
+            let tmp = chunks_dir.join(format!("{id:08}.meta.tmp"));
+            write_synced(&tmp, &m)?;
+            std::fs::rename(&tmp, chunks_dir.join(format!("{id:08}.meta"))).map_err(io)?;
+            wal::sync_dir(&chunks_dir);
+            for (tname, sid, c) in new_refs {
+                if let Some(s) = inner
+                    .tenants
+                    .get_mut(&tname)
+                    .and_then(|t| t.streams.get_mut(sid as usize))
+                {
+                    s.chunks.push(c);
+                }
+            }
+            inner.segments.push(SegmentMeta {
+                id,
+                bytes: seg.len() as u64,
+                max_ts: seg_max,
+            });
+            inner.next_seg = id + 1;
+        }
+        inner.head_bytes = 0;
+        inner.head_since = std::time::Instant::now();
+        drop(inner);
+        self.wal.remove(&old_wal);
+        Ok(())
+    }
+
+    /// Applies retention by time (Loki `retention_period`) and total size.
+    pub fn enforce_retention(&self) -> Result<(), StorageError> {
+        let period = self.limits.read().retention_period_ns;
+        let cutoff = if period > 0 {
+            now_ns() - period
+        } else {
+            i64::MIN
+        };
+        let mut inner = self.inner.write();
+        let mut total: u64 = inner.segments.iter().map(|s| s.bytes).sum();
+        let mut drop_ids = Vec::new();
+        let mut keep = Vec::new();
+        let n = inner.segments.len();
+        for (i, s) in inner.segments.iter().enumerate() {
+            // Never drop the newest segment for size alone.
+            let too_big = self.opts.retention_size_bytes > 0
+                && total > self.opts.retention_size_bytes
+                && i + 1 < n;
+            if s.max_ts < cutoff || too_big {
+                total -= s.bytes;
+                drop_ids.push(s.id);
+            } else {
+                keep.push(s.clone());
+            }
+        }
+        if drop_ids.is_empty() {
+            return Ok(());
+        }
+        inner.segments = keep;
+        for t in inner.tenants.values_mut() {
+            for s in t.streams.iter_mut() {
+                s.chunks.retain(|c| !drop_ids.contains(&c.seg));
+            }
+        }
+        drop(inner);
+        let chunks_dir = self.dir.join("chunks");
+        for id in &drop_ids {
+            let _ = std::fs::remove_file(chunks_dir.join(format!("{id:08}.meta")));
+            let _ = std::fs::remove_file(chunks_dir.join(format!("{id:08}.seg")));
+        }
+        wal::sync_dir(&chunks_dir);
+        tracing::info!(segments = drop_ids.len(), "log retention deleted segments");
+        Ok(())
+    }
+
+    /// Label names of the tenant's streams matching `matchers` with data in `[start, end)`.
+    pub fn label_names(
+        &self,
+        tenant: &str,
+        matchers: &[LabelMatcher],
+        start: i64,
+        end: i64,
+    ) -> Vec<String> {
+        let mut names = std::collections::BTreeSet::new();
+        for l in self
+            .streams(tenant, matchers, start, end)
+            .unwrap_or_default()
+        {
+            for p in l.iter() {
+                names.insert(p.name.clone());
+            }
+        }
+        names.into_iter().collect()
+    }
+
+    /// Values of label `name` in matching streams with data in `[start, end)`.
+    pub fn label_values(
+        &self,
+        tenant: &str,
+        name: &str,
+        matchers: &[LabelMatcher],
+        start: i64,
+        end: i64,
+    ) -> Vec<String> {
+        let mut vals = std::collections::BTreeSet::new();
+        for l in self
+            .streams(tenant, matchers, start, end)
+            .unwrap_or_default()
+        {
+            if let Some(v) = l.get(name) {
+                vals.insert(v.to_string());
+            }
+        }
+        vals.into_iter().collect()
+    }
+
+    /// Streams/chunks/entries/bytes of matching streams overlapping `[start, end)`.
+    pub fn index_stats(
+        &self,
+        tenant: &str,
+        matchers: &[LabelMatcher],
+        start: i64,
+        end: i64,
+    ) -> IndexStats {
+        let inner = self.inner.read();
+        let mut st = IndexStats::default();
+        let Some(t) = inner.tenants.get(tenant) else {
+            return st;
+        };
+        for id in t.matching(matchers) {
+            let s = &t.streams[id as usize];
+            let mut any = false;
+            for c in &s.chunks {
+                if c.max_ts >= start && c.min_ts < end {
+                    st.chunks += 1;
+                    st.entries += c.entries as u64;
+                    st.bytes += c.raw_bytes;
+                    any = true;
+                }
+            }
+            let mut head_any = false;
+            for e in s.sealed.iter().flat_map(|b| b.iter()).chain(s.open.iter()) {
+                if e.ts_ns >= start && e.ts_ns < end {
+                    st.entries += 1;
+                    st.bytes += e.line.len() as u64;
+                    head_any = true;
+                }
+            }
+            if head_any {
+                st.chunks += 1;
+            }
+            if any || head_any {
+                st.streams += 1;
+            }
+        }
+        st
+    }
+
+    /// Bytes of chunk segments on disk.
+    pub fn disk_bytes(&self) -> u64 {
+        self.inner.read().segments.iter().map(|s| s.bytes).sum()
+    }
+
+    fn maybe_flush(&self) {
+        let (bytes, age) = {
+            let i = self.inner.read();
+            (i.head_bytes, i.head_since.elapsed().as_secs())
+        };
+        if bytes >= self.opts.head_flush_bytes || (bytes > 0 && age >= self.opts.head_max_age_secs)
+        {
+            if let Err(e) = self.flush() {
+                tracing::error!("log store flush failed: {e}");
+            }
+        }
+    }
+}
+
+fn background(weak: Weak<LogStore>) {
+    let mut ticks = 0u64;
+    loop {
+        std::thread::sleep(std::time::Duration::from_millis(500));
+        let Some(s) = weak.upgrade() else { return };
+        if *s.stop.lock() {
+            return;
+        }
+        s.maybe_flush();
+        ticks += 1;
+        if ticks % 120 == 0 {
+            if let Err(e) = s.enforce_retention() {
+                tracing::error!("log retention failed: {e}");
+            }
+        }
+    }
+}
+
+fn write_synced(path: &Path, data: &[u8]) -> Result<(), StorageError> {
+    use std::io::Write;
+    let mut f = std::fs::File::create(path).map_err(io)?;
+    f.write_all(data).map_err(io)?;
+    f.sync_all().map_err(io)?;
+    Ok(())
+}
+
+fn load_segments(dir: &Path, inner: &mut Inner) -> Result<(), StorageError> {
+    let mut ids = Vec::new();
+    for e in std::fs::read_dir(dir).map_err(io)? {
+        let e = e.map_err(io)?;
+        let name = e.file_name().to_string_lossy().to_string();
+        if let Some(id) = name
+            .strip_suffix(".meta")
+            .and_then(|s| s.parse::<u64>().ok())
+        {
+            ids.push(id);
+        } else if name.ends_with(".tmp") {
+            let _ = std::fs::remove_file(e.path());
+        }
+    }
+    ids.sort_unstable();
+    // Segments without meta are incomplete flushes whose data is still in the WAL.
+    for e in std::fs::read_dir(dir).map_err(io)? {
+        let e = e.map_err(io)?;
+        let name = e.file_name().to_string_lossy().to_string();
+        if let Some(id) = name
+            .strip_suffix(".seg")
+            .and_then(|s| s.parse::<u64>().ok())
+        {
+            if !ids.contains(&id) {
+                let _ = std::fs::remove_file(e.path());
+            }
+        }
+    }
+    for id in ids {
+        let data = std::fs::read(dir.join(format!("{id:08}.meta"))).map_err(io)?;
+        if data.len() < 4
+            || crc32fast::hash(&data[4..])
+                != u32::from_le_bytes([data[0], data[1], data[2], data[3]])
+        {
+            return Err(StorageError::Io(format!(
+                "corrupt chunk index {id:08}.meta"
+            )));
+        }
+        let seg_bytes = std::fs::metadata(dir.join(format!("{id:08}.seg")))
+            .map_err(io)?
+            .len();
+        let mut r = Reader::new(&data[4..]);
+        let mut seg_max = i64::MIN;
+        let bad = |e: codec::Corrupt| StorageError::Io(format!("chunk index {id:08}.meta: {e}"));
+        while !r.done() {
+            let tenant = r.string().map_err(bad)?;
+            let labels = codec::read_labels(&mut r).map_err(bad)?;
+            let mut v = [0i64; 6];
+            for x in v.iter_mut() {
+                *x = r.varint().map_err(bad)?;
+            }
+            let c = ChunkRef {
+                seg: id,
+                offset: v[0] as u64,
+                len: v[1] as u32,
+                min_ts: v[2],
+                max_ts: v[3],
+                entries: v[4] as u32,
+                raw_bytes: v[5] as u64,
+            };
+            seg_max = seg_max.max(c.max_ts);
+            let t = inner.tenants.entry(tenant).or_default();
+            let sid = stream_id(t, labels);
+            t.streams[sid as usize].chunks.push(c);
+        }
+        inner.segments.push(SegmentMeta {
+            id,
+            bytes: seg_bytes,
+            max_ts: seg_max,
+        });
+        inner.next_seg = id + 1;
+    }
+    Ok(())
+}
+
+fn stream_id(t: &mut Tenant, labels: Labels) -> u32 {
+    if let Some(id) = t.by_labels.get(&labels) {
+        return *id;
+    }
+    let id = t.streams.len() as u32;
+    let labels = Arc::new(labels);
+    for p in labels.iter() {
+        t.postings
+            .entry(p.name.clone())
+            .or_default()
+            .entry(p.value.clone())
+            .or_default()
+            .push(id);
+    }
+    t.by_labels.insert(labels.clone(), id);
+    t.streams.push(Stream {
+        labels,
+        ..Default::default()
+    });
+    id
+}
+
+fn apply(inner: &mut Inner, tenant: &str, streams: Vec<LogStream>) {
+    let t = match inner.tenants.get_mut(tenant) {
+        Some(t) => t,
+        None => inner.tenants.entry(tenant.to_string()).or_default(),
+    };
+    let mut added = 0usize;
+    for s in streams {
+        if s.entries.is_empty() {
+            continue;
+        }
+        let sid = stream_id(t, s.labels);
+        let st = &mut t.streams[sid as usize];
+        for e in s.entries {
+            if !st.has_head() {
+                st.head_min = e.ts_ns;
+                st.head_max = e.ts_ns;
+            } else {
+                st.head_min = st.head_min.min(e.ts_ns);
+                st.head_max = st.head_max.max(e.ts_ns);
+            }
+            added += e.line.len()
+                + 24
+                + e.metadata
+                    .iter()
+                    .map(|(k, v)| k.len() + v.len())
+                    .sum::<usize>();
+            st.open.push(e);
+            if st.open.len() >= HEAD_BLOCK_ENTRIES {
+                let mut b = std::mem::take(&mut st.open);
+                b.sort_by_key(|e| e.ts_ns);
+                st.sealed.push(Arc::new(b));
+            }
+        }
+    }
+    inner.head_bytes += added;
+}
+
+fn encode_push(tenant: &str, streams: &[LogStream]) -> Vec<u8> {
+    let mut b = Vec::new();
+    codec::put_str(&mut b, tenant);
+    codec::put_uvarint(&mut b, streams.len() as u64);
+    for s in streams {
+        codec::put_labels(&mut b, &s.labels);
+        codec::put_entries(&mut b, &s.entries);
+    }
+    b
+}
+
+fn decode_push(b: &[u8]) -> Result<(String, Vec<LogStream>), codec::Corrupt> {
+    let mut r = Reader::new(b);
+    let tenant = r.string()?;
+    let n = r.uvarint()? as usize;
+    let mut streams = Vec::with_capacity(n.min(1024));
+    for _ in 0..n {
+        let labels = codec::read_labels(&mut r)?;
+        let entries = codec::read_entries(&mut r)?;
+        streams.push(LogStream { labels, entries });
+    }
+    Ok((tenant, streams))
+}
+
+impl LogSink for LogStore {
+    /// Validates against the limits, appends the valid entries to the WAL (durable on return)
+    /// and the heads. Invalid entries are dropped and reported as `BadInput` after the valid
+    /// ones were stored, as Loki does; rate and stream limits reject the whole push (`Limit`).
+    fn push(&self, tenant: &str, streams: Vec<LogStream>) -> Result<LogPushStats, StorageError> {
+        let limits = self.limits.read().clone();
+        let now = now_ns();
+        let mut errors: Vec<String> = Vec::new();
+        let mut valid: Vec<LogStream> = Vec::with_capacity(streams.len());
+        let mut stats = LogPushStats::default();
+        let mut total_lines = 0usize;
+        for mut s in streams {
+            total_lines += s.entries.len();
+            if let Err(e) = limits.validate_labels(&s.labels) {
+                errors.push(e);
+                continue;
+            }
+            let labels = &s.labels;
+            s.entries.retain_mut(|e| {
+                match limits.validate_entry(labels, e.ts_ns, &mut e.line, now) {
+                    Ok(()) => true,
+                    Err(msg) => {
+                        errors.push(msg);
+                        false
+                    }
+                }
+            });
+            if !s.entries.is_empty() {
+                stats.accepted_lines += s.entries.len();
+                stats.accepted_bytes += s.entries.iter().map(|e| e.line.len()).sum::<usize>();
+                valid.push(s);
+            }
+        }
+        if stats.accepted_lines > 0
+            && !self.rate.allow(
+                tenant,
+                stats.accepted_bytes,
+                limits.ingestion_rate_bytes,
+                limits.ingestion_burst_bytes,
+            )
+        {
+            return Err(StorageError::Limit(format!(
+                "Ingestion rate limit exceeded for user {tenant} (limit: {} bytes/sec) while attempting to ingest '{}' lines totaling '{}' bytes, reduce log volume or contact your Loki administrator to see if the limit can be increased",
+                limits.ingestion_rate_bytes as u64, total_lines, stats.accepted_bytes
+            )));
+        }
+        if !valid.is_empty() {
+            let _cp = self.checkpoint.read();
+            {
+                let inner = self.inner.read();
+                let t = inner.tenants.get(tenant);
+                let new_streams = valid
+                    .iter()
+                    .filter(|s| t.is_none_or(|t| !t.by_labels.contains_key(&s.labels)))
+                    .count();
+                let existing = t.map(|t| t.streams.len()).unwrap_or(0);
+                if limits.max_streams_per_user > 0
+                    && new_streams > 0
+                    && existing + new_streams > limits.max_streams_per_user
+                {
+                    return Err(StorageError::Limit(format!(
+                        "Maximum active stream limit exceeded, reduce the number of active streams (reduce labels or reduce label values), or contact your Loki administrator to see if the limit can be increased, user: '{tenant}'"
+                    )));
+                }
+                stats.streams_created = new_streams;
+            }
+            self.wal.append(&encode_push(tenant, &valid)).map_err(io)?;
+            let tail = if self.tail.receiver_count() > 0 {
+                Some(
+                    valid
+                        .iter()
+                        .map(|s| (s.labels.clone(), s.entries.clone()))
+                        .collect::<Vec<_>>(),
+                )
+            } else {
+                None
+            };
+            apply(&mut self.inner.write(), tenant, valid);
+            if let Some(streams) = tail {
+                let _ = self.tail.send(Arc::new(TailBatch {
+                    tenant: tenant.to_string(),
+                    streams,
+                }));
+            }
+        }
+        if !errors.is_empty() {
+            let n = errors.len();
+            let mut msg = errors.into_iter().take(10).collect::<Vec<_>>().join("\n");
+            if n > 10 {
+                msg.push_str(&format!("\nand {} more errors", n - 10));
+            }
+            return Err(StorageError::BadInput(msg));
+        }
+        Ok(stats)
+    }
+}
+
+enum Source {
+    Chunk(ChunkRef),
+    Mem(Arc<Vec<LogEntry>>),
+}
+
+struct StreamSnap {
+    labels: Arc<Labels>,
+    sources: Vec<(i64, i64, Source)>,
+}
+
+struct Cursor {
+    entries: Vec<LogEntry>,
+    /// Next index (forward) or one past next (backward).
+    pos: usize,
+}
+
+struct Item {
+    key: i64,
+    stream: u32,
+    /// Pending sources sort before open cursors with the same key.
+    pending: bool,
+    src: usize,
+    forward: bool,
+}
+
+impl PartialEq for Item {
+    fn eq(&self, o: &Self) -> bool {
+        self.cmp(o) == Ordering::Equal
+    }
+}
+impl Eq for Item {}
+impl PartialOrd for Item {
+    fn partial_cmp(&self, o: &Self) -> Option<Ordering> {
+        Some(self.cmp(o))
+    }
+}
+impl Ord for Item {
+    /// BinaryHeap is a max-heap: the "greatest" item is visited next.
+    fn cmp(&self, o: &Self) -> Ordering {
+        let k = if self.forward {
+            o.key.cmp(&self.key)
+        } else {
+            self.key.cmp(&o.key)
+        };
+        k.then(self.pending.cmp(&o.pending))
+            .then(o.stream.cmp(&self.stream))
+            .then(o.src.cmp(&self.src))
+    }
+}
+
+impl LogStore {
+    fn snapshot(
+        &self,
+        tenant: &str,
+        matchers: &[LabelMatcher],
+        start: i64,
+        end: i64,
+    ) -> Vec<StreamSnap> {
+        let inner = self.inner.read();
+        let Some(t) = inner.tenants.get(tenant) else {
+            return Vec::new();
+        };
+        let mut out = Vec::new();
+        for id in t.matching(matchers) {
+            let s = &t.streams[id as usize];
+            let mut sources = Vec::new();
+            for c in &s.chunks {
+                if c.max_ts >= start && c.min_ts < end {
+                    sources.push((c.min_ts, c.max_ts, Source::Chunk(*c)));
+                }
+            }
+            if s.has_head() && s.head_max >= start && s.head_min < end {
+                for b in &s.sealed {
+                    if let (Some(f), Some(l)) = (b.first(), b.last()) {
+                        if l.ts_ns >= start && f.ts_ns < end {
+                            sources.push((f.ts_ns, l.ts_ns, Source::Mem(b.clone())));
+                        }
+                    }
+                }
+                let mut open: Vec<LogEntry> = s
+                    .open
+                    .iter()
+                    .filter(|e| e.ts_ns >= start && e.ts_ns < end)
+                    .cloned()
+                    .collect();
+                if !open.is_empty() {
+                    open.sort_by_key(|e| e.ts_ns);
+                    let (f, l) = (open[0].ts_ns, open[open.len() - 1].ts_ns);
+                    sources.push((f, l, Source::Mem(Arc::new(open))));
+                }
+            }
+            if !sources.is_empty() {
+                out.push(StreamSnap {
+                    labels: s.labels.clone(),
+                    sources,
+                });
+            }
+        }
+        out
+    }
+
+    fn read_chunk(&self, c: &ChunkRef) -> Result<Vec<LogEntry>, StorageError> {
+        let path = self.dir.join("chunks").join(format!("{:08}.seg", c.seg));
+        let f = match std::fs::File::open(&path) {
+            Ok(f) => f,
+            // Deleted by retention while the query ran.
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(e) => return Err(io(e)),
+        };
+        let mut buf = vec![0u8; c.len as usize];
+        f.read_exact_at(&mut buf, c.offset).map_err(io)?;
+        let raw = zstd::stream::decode_all(&buf[..])
+            .map_err(|e| StorageError::Io(format!("chunk in {}: {e}", path.display())))?;
+        codec::read_entries(&mut Reader::new(&raw))
+            .map_err(|e| StorageError::Io(format!("chunk in {}: {e}", path.display())))
+    }
+}
+
+impl LogQueryable for LogStore {
+    fn streams(
+        &self,
+        tenant: &str,
+        matchers: &[LabelMatcher],
+        start_ns: i64,
+        end_ns: i64,
+    ) -> Result<Vec<Labels>, StorageError> {
+        let inner = self.inner.read();
+        let Some(t) = inner.tenants.get(tenant) else {
+            return Ok(Vec::new());
+        };
+        let mut out = Vec::new();
+        for id in t.matching(matchers) {
+            let s = &t.streams[id as usize];
+            if let Some((lo, hi)) = s.bounds() {
+                if hi >= start_ns && lo < end_ns {
+                    out.push((*s.labels).clone());
+                }
+            }
+        }
+        out.sort();
+        Ok(out)
+    }
+
+    fn scan(
+        &self,
+        tenant: &str,
+        matchers: &[LabelMatcher],
+        start_ns: i64,
+        end_ns: i64,
+        direction: Direction,
+        visit: &mut dyn FnMut(&Labels, &LogEntry) -> bool,
+    ) -> Result<(), StorageError> {
+        let snaps = self.snapshot(tenant, matchers, start_ns, end_ns);
+        let forward = direction == Direction::Forward;
+        // Flatten sources; each heap item refers to one.
+        let mut srcs: Vec<(u32, Source)> = Vec::new();
+        let mut heap = BinaryHeap::new();
+        let mut labels: Vec<Arc<Labels>> = Vec::new();
+        for (sid, s) in snaps.into_iter().enumerate() {
+            labels.push(s.labels);
+            for (lo, hi, src) in s.sources {
+                heap.push(Item {
+                    key: if forward { lo } else { hi },
+                    stream: sid as u32,
+                    pending: true,
+                    src: srcs.len(),
+                    forward,
+                });
+                srcs.push((sid as u32, src));
+            }
+        }
+        let mut cursors: HashMap<usize, Cursor> = HashMap::new();
+        while let Some(it) = heap.pop() {
+            if it.pending {
+                let mut entries = match &srcs[it.src].1 {
+                    Source::Chunk(c) => self.read_chunk(c)?,
+                    Source::Mem(m) => m.as_ref().clone(),
+                };
+                entries.retain(|e| e.ts_ns >= start_ns && e.ts_ns < end_ns);
+                if entries.windows(2).any(|w| w[0].ts_ns > w[1].ts_ns) {
+                    entries.sort_by_key(|e| e.ts_ns);
+                }
+                if entries.is_empty() {
+                    continue;
+                }
+                let pos = if forward { 0 } else { entries.len() };
+                let key = if forward {
+                    entries[0].ts_ns
+                } else {
+                    entries[entries.len() - 1].ts_ns
+                };
+                cursors.insert(it.src, Cursor { entries, pos });
+                heap.push(Item {
+                    key,
+                    pending: false,
+                    ..it
+                });
+                continue;
+            }
+            let Some(c) = cursors.get_mut(&it.src) else {
+                continue;
+            };
+            let idx = if forward { c.pos } else { c.pos - 1 };
+            if !visit(&labels[it.stream as usize], &c.entries[idx]) {
+                return Ok(());
+            }
+            let next = if forward {
+                c.pos += 1;
+                c.entries.get(c.pos).map(|e| e.ts_ns)
+            } else {
+                c.pos -= 1;
+                if c.pos > 0 {
+                    Some(c.entries[c.pos - 1].ts_ns)
+                } else {
+                    None
+                }
+            };
+            match next {
+                Some(key) => heap.push(Item { key, ..it }),
+                None => {
+                    cursors.remove(&it.src);
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use model::MatchOp;
+
+    fn opts() -> LogStoreOptions {
+        LogStoreOptions {
+            background: false,
+            limits: Limits {
+                reject_old_samples: false,
+                ..Default::default()
+            },
+            ..Default::default()
+        }
+    }
+
+    fn entry(ts: i64, line: &str) -> LogEntry {
+        LogEntry {
+            ts_ns: ts,
+            line: line.into(),
+            metadata: vec![],
+        }
+    }
+
+    fn collect(s: &LogStore, m: &[LabelMatcher], dir: Direction) -> Vec<(String, i64, String)> {
+        let mut v = Vec::new();
+        s.scan("fake", m, 0, i64::MAX, dir, &mut |l, e| {
+            v.push((
+                l.get("job").unwrap_or("").to_string(),
+                e.ts_ns,
+                e.line.clone(),
+            ));
+            true
+        })
+        .unwrap();
+        v
+    }
+
+    #[test]
+    fn push_flush_reopen_scan_ordered() {
+        let d = tempfile::tempdir().unwrap();
+        let s = LogStore::open(d.path(), opts()).unwrap();
+        let a = Labels::from_pairs([("job", "a")]);
+        let b = Labels::from_pairs([("job", "b")]);
+        s.push(
+            "fake",
+            vec![LogStream {
+                labels: a.clone(),
+                entries: vec![entry(3, "a3"), entry(1, "a1")],
+            }],
+        )
+        .unwrap();
+        s.flush().unwrap();
+        s.push(
+            "fake",
+            vec![
+                LogStream {
+                    labels: b.clone(),
+                    entries: vec![entry(2, "b2")],
+                },
+                LogStream {
+                    labels: a.clone(),
+                    entries: vec![entry(2, "a2"), entry(5, "a5")],
+                },
+            ],
+        )
+        .unwrap();
+        let m = [LabelMatcher::new("job", MatchOp::RegexMatch, ".+").unwrap()];
+        let fwd: Vec<i64> = collect(&s, &m, Direction::Forward)
+            .iter()
+            .map(|x| x.1)
+            .collect();
+        assert_eq!(fwd, vec![1, 2, 2, 3, 5]);
+        drop(s);
+        // Reopen: heads come back from the WAL.
+        let s = LogStore::open(d.path(), opts()).unwrap();
+        let bwd: Vec<String> = collect(&s, &m, Direction::Backward)
+            .iter()
+            .map(|x| x.2.clone())
+            .collect();
+        assert_eq!(bwd[..2], ["a5", "a3"]);
+        assert_eq!(bwd[4], "a1");
+        let ma = [LabelMatcher::new("job", MatchOp::Equal, "a").unwrap()];
+        assert_eq!(collect(&s, &ma, Direction::Forward).len(), 4);
+        assert_eq!(s.streams("fake", &m, 0, 3).unwrap().len(), 2);
+        assert_eq!(s.streams("fake", &m, 4, 10).unwrap(), vec![a.clone()]);
+        assert_eq!(s.streams("other", &m, 0, 10).unwrap().len(), 0);
+        let st = s.index_stats("fake", &m, 0, i64::MAX);
+        assert_eq!((st.streams, st.entries), (2, 5));
+    }
+
+    #[test]
+    fn limits_reject() {
+        let d = tempfile::tempdir().unwrap();
+        let mut o = opts();
+        o.limits.max_line_size = 3;
+        let s = LogStore::open(d.path(), o).unwrap();
+        let a = Labels::from_pairs([("job", "a")]);
+        let e = s
+            .push(
+                "fake",
+                vec![LogStream {
+                    labels: a.clone(),
+                    entries: vec![entry(1, "long line"), entry(2, "ok")],
+                }],
+            )
+            .unwrap_err();
+        assert!(matches!(e, StorageError::BadInput(_)));
+        let m = [LabelMatcher::new("job", MatchOp::Equal, "a").unwrap()];
+        assert_eq!(collect(&s, &m, Direction::Forward).len(), 1);
+        let e = s
+            .push(
+                "fake",
+                vec![LogStream {
+                    labels: Labels::empty(),
+                    entries: vec![entry(1, "x")],
+                }],
+            )
+            .unwrap_err();
+        assert!(e.to_string().contains("at least one label pair"));
+    }
+
+    #[test]
+    fn retention_by_size() {
+        let d = tempfile::tempdir().unwrap();
+        let mut o = opts();
+        o.retention_size_bytes = 1;
+        let s = LogStore::open(d.path(), o).unwrap();
+        let a = Labels::from_pairs([("job", "a")]);
+        for i in 0..3 {
+            s.push(
+                "fake",
+                vec![LogStream {
+                    labels: a.clone(),
+                    entries: vec![entry(i, "x")],
+                }],
+            )
+            .unwrap();
+            s.flush().unwrap();
+        }
+        s.enforce_retention().unwrap();
+        let m = [LabelMatcher::new("job", MatchOp::Equal, "a").unwrap()];
+        assert_eq!(collect(&s, &m, Direction::Forward).len(), 1);
+    }
+}
