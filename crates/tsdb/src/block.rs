@@ -1,10 +1,18 @@
 //! Immutable on-disk blocks: one directory per time range (`blocks/<mint>-<maxt>/`) with a
 //! `data` file (symbol table, series with symbol-referenced labels, their XOR chunks, CRC32
 //! trailer) and a `meta.json`. Written to a temporary directory, fsynced, then renamed, so a
-//! crash never leaves a half-written block visible. Loaded blocks keep their chunks in memory
-//! in compressed form.
+//! crash never leaves a half-written block visible.
+//!
+//! A loaded block keeps only its index in memory (labels, postings, per-chunk time range,
+//! sample count and file offset); chunk bytes are read from a read-only memory map of `data`
+//! (`memmap2`: the kernel pages chunks in on demand and drops them under memory pressure, so
+//! memory stays bounded however many blocks there are, and reading a chunk costs no syscall —
+//! positioned reads would cost one per chunk, tens of thousands per query). Mapping is sound
+//! because a block file is never modified after its directory is renamed into place: blocks
+//! are only ever replaced by new directories and deleted (an unlinked file stays mapped).
 
 use crate::chunk::Chunk;
+use memmap2::Mmap;
 use crate::encoding::{put_bytes, put_uvarint, put_varint, Reader};
 use crate::index::Postings;
 use model::{Labels, LabelsBuilder, StorageError};
@@ -15,6 +23,16 @@ use std::path::{Path, PathBuf};
 
 const MAGIC: &[u8; 8] = b"PHTSDB01";
 
+/// Where one chunk of a block lives in its mapped `data` file.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ChunkRef {
+    pub min_t: i64,
+    pub max_t: i64,
+    pub count: u16,
+    offset: usize,
+    len: usize,
+}
+
 /// A loaded block.
 #[derive(Debug)]
 pub struct Block {
@@ -22,10 +40,36 @@ pub struct Block {
     pub min_t: i64,
     /// Exclusive upper bound of the block's time range.
     pub max_t: i64,
-    pub series: Vec<(Labels, Vec<Chunk>)>,
+    pub series: Vec<(Labels, Vec<ChunkRef>)>,
     pub postings: Postings,
     pub size_bytes: u64,
     pub num_samples: u64,
+    data: Mmap,
+}
+
+impl Block {
+    /// The encoded bytes of a chunk of this block (empty if the reference is out of range).
+    pub fn chunk_bytes(&self, c: &ChunkRef) -> &[u8] {
+        c.offset
+            .checked_add(c.len)
+            .and_then(|end| self.data.get(c.offset..end))
+            .unwrap_or(&[])
+    }
+
+    /// The samples of a chunk of this block.
+    pub fn decode(&self, c: &ChunkRef) -> Vec<model::Sample> {
+        crate::chunk::decode(self.chunk_bytes(c), c.count)
+    }
+
+    /// An owned copy of a chunk (for rewriting it into another block).
+    pub fn chunk(&self, c: &ChunkRef) -> Chunk {
+        Chunk {
+            data: self.chunk_bytes(c).to_vec(),
+            count: c.count,
+            min_t: c.min_t,
+            max_t: c.max_t,
+        }
+    }
 }
 
 fn corrupt(path: &Path) -> StorageError {
@@ -117,7 +161,10 @@ pub fn read(dir: &Path) -> Result<Block, StorageError> {
     let min_t: i64 = min_s.parse().map_err(|_| corrupt(dir))?;
     let max_t: i64 = max_s.parse().map_err(|_| corrupt(dir))?;
     let path = dir.join("data");
-    let data = fs::read(&path)?;
+    let file = fs::File::open(&path)?;
+    // SAFETY: block files are immutable once renamed into place (see the module doc); the map
+    // is read-only and every access goes through bounds-checked slices.
+    let data = unsafe { Mmap::map(&file) }?;
     if data.len() < MAGIC.len() + 4 || &data[..MAGIC.len()] != MAGIC {
         return Err(corrupt(&path));
     }
@@ -126,7 +173,8 @@ pub fn read(dir: &Path) -> Result<Block, StorageError> {
     if crc32fast::hash(body) != crc {
         return Err(corrupt(&path));
     }
-    let mut r = Reader::new(&body[MAGIC.len()..]);
+    let base = MAGIC.len();
+    let mut r = Reader::new(&body[base..]);
     let c = |_| corrupt(&path);
     let nsym = r.uvarint().map_err(c)?;
     let mut symbols = Vec::new();
@@ -156,13 +204,14 @@ pub fn read(dir: &Path) -> Result<Block, StorageError> {
             let cmin = r.varint().map_err(c)?;
             let cmax = cmin + r.varint().map_err(c)?;
             let count = u16::try_from(r.uvarint().map_err(c)?).map_err(|_| corrupt(&path))?;
-            let bytes = r.bytes().map_err(c)?.to_vec();
+            let len = r.bytes().map_err(c)?.len();
             num_samples += u64::from(count);
-            chunks.push(Chunk {
-                data: bytes,
-                count,
+            chunks.push(ChunkRef {
                 min_t: cmin,
                 max_t: cmax,
+                count,
+                offset: base + r.pos - len,
+                len,
             });
         }
         postings.add(id as u32, &labels);
@@ -180,6 +229,7 @@ pub fn read(dir: &Path) -> Result<Block, StorageError> {
         postings,
         size_bytes,
         num_samples,
+        data,
     })
 }
 
@@ -196,7 +246,7 @@ pub fn merge(parent: &Path, blocks: &[&Block]) -> Result<Block, StorageError> {
             by_labels
                 .entry(labels.clone())
                 .or_default()
-                .extend(chunks.iter().cloned());
+                .extend(chunks.iter().map(|c| b.chunk(c)));
         }
     }
     write(parent, min_t, max_t, by_labels.into_iter().collect())
@@ -229,7 +279,8 @@ mod tests {
         let b2 = write(dir.path(), 100, 200, vec![(a.clone(), vec![chunk(&[150])])]).unwrap();
         let again = read(&b1.dir).unwrap();
         assert_eq!(again.series[0].0, a);
-        assert_eq!(again.series[0].1[0].decode().len(), 3);
+        assert_eq!(again.decode(&again.series[0].1[0]).len(), 3);
+        assert_eq!(again.chunk(&again.series[0].1[0]), chunk(&[1, 2, 3]));
         let m = merge(dir.path(), &[&b1, &b2]).unwrap();
         assert_eq!((m.min_t, m.max_t), (0, 200));
         assert_eq!(m.series[0].1.len(), 2);

@@ -16,7 +16,7 @@
 //! argument). Queries merge blocks, frozen layers and the live head. Blocks that fall into one
 //! aligned window of three ranges are merged; blocks past the retention time, or the oldest
 //! ones while the total size exceeds the retention size, are deleted.
-//! Loaded blocks keep their compressed chunks in memory (no mmap yet).
+//! Loaded blocks keep their index in memory and read chunks from a memory map of the block file.
 
 pub mod block;
 pub mod chunk;
@@ -614,7 +614,7 @@ impl Tsdb {
                 let mut samples = Vec::new();
                 for c in chunks.iter().filter(|c| c.max_t >= mint && c.min_t <= maxt) {
                     samples.extend(
-                        c.decode()
+                        b.decode(c)
                             .into_iter()
                             .filter(|p| p.t >= mint && p.t <= maxt),
                     );
