@@ -21,13 +21,106 @@ use std::sync::Arc;
 pub struct Loaded {
     pub config: AlertmanagerConfig,
     pub templates: Templates,
+    /// Receiver fields that fail when rendered for a sample alert (they will render as an
+    /// error string at run time).
+    pub template_warnings: Vec<String>,
+}
+
+/// Every template field of a receiver, named like `slack_configs[0].text`.
+fn template_fields(r: &crate::config::Receiver) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    for (i, c) in r.slack.iter().enumerate() {
+        for (k, v) in [
+            ("channel", &c.channel),
+            ("username", &c.username),
+            ("color", &c.color),
+            ("title", &c.title),
+            ("title_link", &c.title_link),
+            ("pretext", &c.pretext),
+            ("text", &c.text),
+            ("footer", &c.footer),
+            ("fallback", &c.fallback),
+        ] {
+            out.push((format!("slack_configs[{i}].{k}"), v.clone()));
+        }
+    }
+    for (i, c) in r.pagerduty.iter().enumerate() {
+        for (k, v) in [
+            ("description", &c.description),
+            ("client", &c.client),
+            ("client_url", &c.client_url),
+            ("severity", &c.severity),
+        ] {
+            out.push((format!("pagerduty_configs[{i}].{k}"), v.clone()));
+        }
+        for (k, v) in &c.details {
+            out.push((format!("pagerduty_configs[{i}].details.{k}"), v.clone()));
+        }
+    }
+    for (i, c) in r.email.iter().enumerate() {
+        out.push((format!("email_configs[{i}].html"), c.html.clone()));
+        out.push((format!("email_configs[{i}].text"), c.text.clone()));
+        for (k, v) in &c.headers {
+            out.push((format!("email_configs[{i}].headers.{k}"), v.clone()));
+        }
+    }
+    out
 }
 
 impl Loaded {
-    /// Loads templates for `config` (template parse errors name the file).
+    /// Loads templates for `config` (template parse errors name the file); receiver fields
+    /// that do not parse are errors naming the receiver and field, fields that fail for a
+    /// sample alert are warnings.
     pub fn new(config: AlertmanagerConfig) -> Result<Loaded, String> {
         let templates = Templates::load(&config.template_files)?;
-        Ok(Loaded { config, templates })
+        let sample: StoredAlert = StoredAlert {
+            labels: [("alertname", "Example"), ("severity", "critical")]
+                .into_iter()
+                .map(|(a, b)| (a.to_string(), b.to_string()))
+                .collect(),
+            annotations: [("summary", "example summary"), ("description", "example")]
+                .into_iter()
+                .map(|(a, b)| (a.to_string(), b.to_string()))
+                .collect(),
+            starts_at: 0,
+            ends_at: i64::MAX,
+            generator_url: String::new(),
+            updated_at: 0,
+            timeout: true,
+            fingerprint: 0,
+        };
+        let data = Data::new(
+            "example",
+            &sample.labels,
+            std::slice::from_ref(&sample),
+            "http://localhost",
+            1,
+        )
+        .value();
+        let mut template_warnings = Vec::new();
+        for r in &config.receivers {
+            for (field, text) in template_fields(r) {
+                templates.check(&text).map_err(|e| {
+                    format!(
+                        "{}: receiver {:?}: {field}: {e}",
+                        config.path.display(),
+                        r.name
+                    )
+                })?;
+                if let Err(e) = templates.render(&text, &data) {
+                    template_warnings.push(format!(
+                        "{}: receiver {:?}: {field} fails for a sample alert and will render as an error string: {e}",
+                        config.path.display(),
+                        r.name
+                    ));
+                }
+            }
+        }
+        Ok(Loaded {
+            config,
+            templates,
+            template_warnings,
+        })
     }
 }
 

@@ -2,6 +2,7 @@
 //! the remote_write receiver, health/readiness, reload and self metrics. Handlers translate
 //! HTTP to calls on the stores and engines; they hold no signal logic of their own.
 
+pub mod alertmanager;
 pub mod prometheus;
 pub mod selfmetrics;
 

@@ -85,6 +85,9 @@ pub struct LoadedConfig {
     pub prometheus_path: Option<PathBuf>,
     /// Notices worth logging (accepted but unsupported sections, ...).
     pub warnings: Vec<String>,
+    /// `alertmanager_config` from pharos.yml (resolved against the file's directory): the
+    /// alertmanager.yml of the built-in Alertmanager.
+    pub alertmanager_config: Option<PathBuf>,
 }
 
 /// Loads `path`, which may be a `pharos.yml` or directly a `prometheus.yml`.

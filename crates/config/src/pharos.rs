@@ -55,9 +55,10 @@ struct PharosFile {
     data_dir: Option<PathBuf>,
     #[serde(default)]
     storage: StorageSection,
-    // Sections of features that arrive in later releases: accepted, noted, ignored.
+    /// Path of an alertmanager.yml for the built-in Alertmanager.
     #[serde(default)]
-    alertmanager_config: Option<Value>,
+    alertmanager_config: Option<PathBuf>,
+    // Sections of features that arrive in later releases: accepted, noted, ignored.
     #[serde(default)]
     loki_config: Option<Value>,
     #[serde(default)]
@@ -136,7 +137,6 @@ pub fn parse(file: &Path, text: &str) -> Result<LoadedConfig, ConfigError> {
         })?;
     }
     for (name, present) in [
-        ("alertmanager_config", f.alertmanager_config.is_some()),
         ("loki_config", f.loki_config.is_some()),
         ("promtail_config", f.promtail_config.is_some()),
         ("logs", f.logs.is_some()),
@@ -151,6 +151,9 @@ pub fn parse(file: &Path, text: &str) -> Result<LoadedConfig, ConfigError> {
             ));
         }
     }
+    out.alertmanager_config = f
+        .alertmanager_config
+        .map(|p| if p.is_absolute() { p } else { base.join(p) });
     if let Some(p) = f.prometheus_config {
         let p = if p.is_absolute() { p } else { base.join(p) };
         let raw = crate::read(&p)?;

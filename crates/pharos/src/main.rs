@@ -1,7 +1,9 @@
 //! The pharos binary: command line (`serve`, `check config`, `promql-test`) and the wiring of
 //! stores, engines, scrapers and HTTP servers into one process.
 
+mod check_alertmanager;
 mod serve;
+mod serve_alertmanager;
 
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
@@ -41,6 +43,9 @@ enum CheckCommand {
         #[arg(required = true)]
         files: Vec<PathBuf>,
     },
+    /// Show which receivers an alert with the given labels reaches (like `amtool config
+    /// routes test`).
+    Routes(check_alertmanager::RoutesArgs),
 }
 
 fn main() -> ExitCode {
@@ -50,6 +55,9 @@ fn main() -> ExitCode {
         Command::Check {
             what: CheckCommand::Config { files },
         } => check_config(&files),
+        Command::Check {
+            what: CheckCommand::Routes(args),
+        } => check_alertmanager::check_routes(args),
         Command::PromqlTest { files } => {
             let code = promqltest::run_cli(&files);
             ExitCode::from(u8::try_from(code).unwrap_or(1))
@@ -62,8 +70,18 @@ fn check_config(files: &[PathBuf]) -> ExitCode {
     let mut ok = true;
     for f in files {
         println!("Checking {}", f.display());
+        if std::fs::read_to_string(f)
+            .is_ok_and(|t| check_alertmanager::looks_like_alertmanager_yml(&t))
+        {
+            ok &= check_alertmanager::check_file(f);
+            continue;
+        }
         match config::load(f) {
             Ok(cfg) => {
+                if let Some(am) = &cfg.alertmanager_config {
+                    println!("Checking {}", am.display());
+                    ok &= check_alertmanager::check_file(am);
+                }
                 for w in &cfg.warnings {
                     println!("  WARNING: {w}");
                 }

@@ -92,17 +92,24 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
     scrape.apply_config(&cfg.prometheus).await;
 
     let config_path = args.config.clone();
+    let am_slot: Arc<RwLock<Option<alertmanager::Alertmanager>>> = Arc::new(RwLock::new(None));
     let state_slot: Arc<RwLock<Option<std::sync::Weak<AppState>>>> = Arc::new(RwLock::new(None));
     let reload: ReloadFn = {
         let slot = state_slot.clone();
         let scrape = scrape.clone();
         let path = config_path.clone();
+        let am_slot = am_slot.clone();
         Arc::new(move || {
             let slot = slot.clone();
             let scrape = scrape.clone();
             let path = path.clone();
+            let am_slot = am_slot.clone();
             Box::pin(async move {
                 let cfg = load_config(&path)?;
+                let am = am_slot.read().clone();
+                if let Some(am) = am {
+                    crate::serve_alertmanager::reload(&am, &cfg)?;
+                }
                 scrape.apply_config(&cfg.prometheus).await;
                 if let Some(state) = slot.read().as_ref().and_then(|w| w.upgrade()) {
                     *state.config.write() = Arc::new(cfg);
@@ -136,7 +143,7 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
         tsdb: db.clone(),
         engine: promql::Engine::default(),
         scrape: scrape.clone(),
-        config: RwLock::new(Arc::new(cfg)),
+        config: RwLock::new(Arc::new(cfg.clone())),
         reload: reload.clone(),
         start_time_ms: model::time::now_ms(),
         ready: AtomicBool::new(true),
@@ -152,6 +159,10 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
         .await
         .map_err(|e| format!("cannot listen on {addr}: {e}"))?;
     let local = listener.local_addr().map_err(|e| e.to_string())?;
+    // The built-in Alertmanager (API v2 under /api/v2/*, state under <data>/alerting/).
+    let am = crate::serve_alertmanager::start(&cfg, &data_dir, format!("http://{local}"), db.clone())
+        .map_err(|e| format!("alertmanager: {e}"))?;
+    *am_slot.write() = Some(am.clone());
     eprintln!("pharos: listening on http://{local}");
     tracing::info!(%local, data = %data_dir.display(), "pharos started");
 
@@ -171,7 +182,9 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
             }
         });
     }
-    let app = api::router(state.clone());
+    let app = api::router(state.clone()).merge(api::alertmanager::routes(Arc::new(
+        api::alertmanager::AmState { am: am.clone() },
+    )));
     let shutdown = async {
         let mut term =
             match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {

@@ -1,0 +1,77 @@
+//! Alertmanager API v2 (`/api/v2/alerts`, `/api/v2/alerts/groups`, `/api/v2/silences`,
+//! `/api/v2/silence/{id}`, `/api/v2/status`, `/api/v2/receivers`) over the built-in
+//! Alertmanager, with Alertmanager's JSON shapes and status codes so Prometheus' notifier and
+//! `amtool` work unchanged. Errors are JSON strings, as go-swagger writes them.
+
+mod alerts;
+mod silences;
+mod status;
+
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::Router;
+use std::sync::Arc;
+
+/// State of the Alertmanager API: the built-in Alertmanager.
+pub struct AmState {
+    pub am: alertmanager::Alertmanager,
+}
+
+/// The Alertmanager API routes.
+pub fn routes(state: Arc<AmState>) -> Router {
+    Router::new()
+        .route(
+            "/api/v2/alerts",
+            get(alerts::get_alerts).post(alerts::post_alerts),
+        )
+        .route("/api/v2/alerts/groups", get(alerts::get_groups))
+        .route("/api/v2/silences", get(silences::list).post(silences::post))
+        .route(
+            "/api/v2/silence/{id}",
+            get(silences::get_one).delete(silences::delete),
+        )
+        .route("/api/v2/status", get(status::status))
+        .route("/api/v2/receivers", get(status::receivers))
+        .layer(axum::extract::DefaultBodyLimit::max(crate::MAX_BODY_BYTES))
+        .with_state(state)
+}
+
+/// An error response with a JSON string body.
+pub(crate) fn error(code: StatusCode, msg: impl Into<String>) -> Response {
+    (code, axum::Json(serde_json::Value::String(msg.into()))).into_response()
+}
+
+/// Parses repeated `filter` query parameters (Alertmanager matcher syntax).
+pub(crate) fn parse_filters(
+    query: &[(String, String)],
+) -> Result<Vec<model::LabelMatcher>, Response> {
+    let mut out = Vec::new();
+    for (k, v) in query {
+        if k == "filter" {
+            let ms = alertmanager::matchers::parse_matchers(v)
+                .map_err(|e| error(StatusCode::BAD_REQUEST, format!("bad matcher format: {e}")))?;
+            out.extend(ms);
+        }
+    }
+    Ok(out)
+}
+
+/// A boolean query parameter with a default.
+pub(crate) fn bool_param(
+    query: &[(String, String)],
+    name: &str,
+    default: bool,
+) -> Result<bool, Response> {
+    match query.iter().rev().find(|(k, _)| k == name) {
+        None => Ok(default),
+        Some((_, v)) => match v.as_str() {
+            "true" | "1" | "" => Ok(true),
+            "false" | "0" => Ok(false),
+            _ => Err(error(
+                StatusCode::BAD_REQUEST,
+                format!("{name} in query should be of type boolean: {v:?}"),
+            )),
+        },
+    }
+}
