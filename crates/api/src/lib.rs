@@ -3,8 +3,14 @@
 //! HTTP to calls on the stores and engines; they hold no signal logic of their own.
 
 pub mod alertmanager;
+pub mod elasticsearch;
+pub mod jaeger;
+pub mod loki;
+pub mod otlp;
 pub mod prometheus;
 pub mod selfmetrics;
+pub mod trace_http;
+pub mod zipkin;
 
 use axum::extract::DefaultBodyLimit;
 use axum::routing::{get, post};
@@ -79,8 +85,6 @@ pub fn router(state: Arc<AppState>) -> Router {
             "/api/v1/format_query",
             get(query_api::format_query).post(query_api::format_query),
         )
-        .route("/api/v1/rules", get(status::rules))
-        .route("/api/v1/alerts", get(status::alerts))
         .route("/api/v1/status/buildinfo", get(status::buildinfo))
         .route("/api/v1/status/config", get(status::config))
         .route("/api/v1/status/flags", get(status::flags))

@@ -7,6 +7,7 @@ pub mod env;
 pub mod pharos;
 pub mod prometheus;
 pub mod relabel;
+pub mod traces;
 
 use std::path::{Path, PathBuf};
 
@@ -16,6 +17,7 @@ pub use prometheus::{
     TargetGroup, TlsConfig,
 };
 pub use relabel::RelabelConfig;
+pub use traces::{ListenerSettings, TracesSettings};
 
 /// A configuration error, printed as `file:line:column: message` (line 0 = whole file).
 #[derive(Debug, Clone, thiserror::Error)]
@@ -85,6 +87,10 @@ pub struct LoadedConfig {
     pub prometheus_path: Option<PathBuf>,
     /// Notices worth logging (accepted but unsupported sections, ...).
     pub warnings: Vec<String>,
+    /// `traces:` from pharos.yml.
+    pub traces: TracesSettings,
+    /// `listeners:` from pharos.yml (compatibility listeners on the peers' ports).
+    pub listeners: ListenerSettings,
     /// `alertmanager_config` from pharos.yml (resolved against the file's directory): the
     /// alertmanager.yml of the built-in Alertmanager.
     pub alertmanager_config: Option<PathBuf>,

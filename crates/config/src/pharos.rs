@@ -66,11 +66,11 @@ struct PharosFile {
     #[serde(default)]
     logs: Option<Value>,
     #[serde(default)]
-    traces: Option<Value>,
+    traces: Option<crate::traces::TracesSection>,
     #[serde(default)]
     errors: Option<Value>,
     #[serde(default)]
-    listeners: Option<Value>,
+    listeners: Option<crate::traces::ListenerSettings>,
 }
 
 /// Parses a byte size such as `512MB`, `10GB`, `1TiB` or a plain number of bytes.
@@ -140,9 +140,7 @@ pub fn parse(file: &Path, text: &str) -> Result<LoadedConfig, ConfigError> {
         ("loki_config", f.loki_config.is_some()),
         ("promtail_config", f.promtail_config.is_some()),
         ("logs", f.logs.is_some()),
-        ("traces", f.traces.is_some()),
         ("errors", f.errors.is_some()),
-        ("listeners", f.listeners.is_some()),
     ] {
         if present {
             out.warnings.push(format!(
@@ -151,9 +149,13 @@ pub fn parse(file: &Path, text: &str) -> Result<LoadedConfig, ConfigError> {
             ));
         }
     }
-    out.alertmanager_config = f
-        .alertmanager_config
-        .map(|p| if p.is_absolute() { p } else { base.join(p) });
+    out.alertmanager_config =
+        f.alertmanager_config
+            .map(|p| if p.is_absolute() { p } else { base.join(p) });
+    if let Some(t) = f.traces {
+        out.traces = t.resolve(file, text)?;
+    }
+    out.listeners = f.listeners.unwrap_or_default();
     if let Some(p) = f.prometheus_config {
         let p = if p.is_absolute() { p } else { base.join(p) };
         let raw = crate::read(&p)?;

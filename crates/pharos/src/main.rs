@@ -1,8 +1,11 @@
-//! The pharos binary: command line (`serve`, `check config`, `promql-test`) and the wiring of
+//! The pharos binary: command line (`serve`, `check config|rules|routes`, `test rules`, `promql-test`) and the wiring of
 //! stores, engines, scrapers and HTTP servers into one process.
 
 mod check_alertmanager;
+mod rules_cli;
 mod serve;
+mod serve_traces;
+mod serve_rules;
 mod serve_alertmanager;
 
 use clap::{Parser, Subcommand};
@@ -29,6 +32,11 @@ enum Command {
         #[command(subcommand)]
         what: CheckCommand,
     },
+    /// Run unit tests (like `promtool test ...`).
+    Test {
+        #[command(subcommand)]
+        what: TestCommand,
+    },
     /// Run PromQL test scripts in Prometheus' test-script format.
     PromqlTest {
         #[arg(required = true)]
@@ -37,7 +45,22 @@ enum Command {
 }
 
 #[derive(Subcommand)]
+enum TestCommand {
+    /// Run promtool-style rule unit tests (rule_files, input_series, alert_rule_test,
+    /// promql_expr_test).
+    Rules {
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+    },
+}
+
+#[derive(Subcommand)]
 enum CheckCommand {
+    /// Check Prometheus rule files (like `promtool check rules`).
+    Rules {
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+    },
     /// Check a pharos.yml or prometheus.yml.
     Config {
         #[arg(required = true)]
@@ -58,6 +81,12 @@ fn main() -> ExitCode {
         Command::Check {
             what: CheckCommand::Routes(args),
         } => check_alertmanager::check_routes(args),
+        Command::Check {
+            what: CheckCommand::Rules { files },
+        } => rules_cli::check_rules(&files),
+        Command::Test {
+            what: TestCommand::Rules { files },
+        } => rules_cli::test_rules(&files),
         Command::PromqlTest { files } => {
             let code = promqltest::run_cli(&files);
             ExitCode::from(u8::try_from(code).unwrap_or(1))
@@ -92,6 +121,7 @@ fn check_config(files: &[PathBuf]) -> ExitCode {
                     cfg.prometheus.scrape_configs.len(),
                     rules.len()
                 );
+                ok &= rules_cli::check_config_rules(&cfg, f);
             }
             Err(e) => {
                 println!("  FAILED: {e}");

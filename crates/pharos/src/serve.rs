@@ -93,19 +93,27 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
 
     let config_path = args.config.clone();
     let am_slot: Arc<RwLock<Option<alertmanager::Alertmanager>>> = Arc::new(RwLock::new(None));
+    type RulesSlot = Arc<RwLock<Option<(Arc<alerting::RuleManager>, String)>>>;
+    let rules_slot: RulesSlot = Arc::new(RwLock::new(None));
     let state_slot: Arc<RwLock<Option<std::sync::Weak<AppState>>>> = Arc::new(RwLock::new(None));
     let reload: ReloadFn = {
         let slot = state_slot.clone();
         let scrape = scrape.clone();
         let path = config_path.clone();
         let am_slot = am_slot.clone();
+        let rules_slot = rules_slot.clone();
         Arc::new(move || {
             let slot = slot.clone();
             let scrape = scrape.clone();
             let path = path.clone();
             let am_slot = am_slot.clone();
+            let rules_slot = rules_slot.clone();
             Box::pin(async move {
                 let cfg = load_config(&path)?;
+                let rules = rules_slot.read().clone();
+                if let Some((mgr, url)) = rules {
+                    crate::serve_rules::reload(&mgr, &cfg, &url)?;
+                }
                 let am = am_slot.read().clone();
                 if let Some(am) = am {
                     crate::serve_alertmanager::reload(&am, &cfg)?;
@@ -163,6 +171,16 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
     let am = crate::serve_alertmanager::start(&cfg, &data_dir, format!("http://{local}"), db.clone())
         .map_err(|e| format!("alertmanager: {e}"))?;
     *am_slot.write() = Some(am.clone());
+    // The rules engine: rule_files of prometheus.yml evaluated over the TSDB; alerts go to the
+    // external `alerting.alertmanagers` and to the in-process sink below (the built-in
+    // Alertmanager's `model::AlertSink`, when wired).
+    let in_process_sink: Option<Arc<dyn model::AlertSink>> = Some(Arc::new(am.clone()));
+    let external_url = format!("http://{local}");
+    let rules = crate::serve_rules::start(&cfg, db.clone(), db.clone(), in_process_sink, external_url.clone())?;
+    *rules_slot.write() = Some((rules.clone(), external_url));
+    // Traces: OTLP/Jaeger/Zipkin routes, store under <data>/traces/, span metrics into the TSDB.
+    let (trace_routes, traces_rt) =
+        crate::serve_traces::start(&cfg, &data_dir, db.clone(), None).await?;
     eprintln!("pharos: listening on http://{local}");
     tracing::info!(%local, data = %data_dir.display(), "pharos started");
 
@@ -182,9 +200,17 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
             }
         });
     }
-    let app = api::router(state.clone()).merge(api::alertmanager::routes(Arc::new(
+    let app = api::router(state.clone())
+        .merge(api::prometheus::rules_api::routes(Arc::new(
+            api::prometheus::rules_api::RulesState {
+                manager: rules.clone(),
+            },
+        )))
+        .merge(api::alertmanager::routes(Arc::new(
         api::alertmanager::AmState { am: am.clone() },
     )));
+    let app = app.merge(trace_routes);
+    crate::serve_traces::start_listeners(&cfg, app.clone(), &traces_rt).await?;
     let shutdown = async {
         let mut term =
             match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
@@ -202,6 +228,8 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
         .await
         .map_err(|e| format!("HTTP server failed: {e}"))?;
     scrape.stop().await;
+    crate::serve_traces::shutdown(&traces_rt);
+    rules.stop();
     db.close().map_err(|e| e.to_string())?;
     Ok(())
 }
