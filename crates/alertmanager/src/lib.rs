@@ -6,6 +6,8 @@
 pub mod alert;
 pub mod config;
 pub mod dispatch;
+#[cfg(test)]
+mod dispatch_tests;
 pub mod matchers;
 pub mod nflog;
 pub mod notify;
