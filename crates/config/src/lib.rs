@@ -94,6 +94,9 @@ pub struct LoadedConfig {
     /// `alertmanager_config` from pharos.yml (resolved against the file's directory): the
     /// alertmanager.yml of the built-in Alertmanager.
     pub alertmanager_config: Option<PathBuf>,
+    /// `loki_config` from pharos.yml (resolved against the file's directory): a Loki
+    /// config.yml, read by the log store and the Loki compatibility listener.
+    pub loki_config: Option<PathBuf>,
 }
 
 /// Loads `path`, which may be a `pharos.yml` or directly a `prometheus.yml`.

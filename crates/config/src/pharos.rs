@@ -59,8 +59,9 @@ struct PharosFile {
     #[serde(default)]
     alertmanager_config: Option<PathBuf>,
     // Sections of features that arrive in later releases: accepted, noted, ignored.
+    /// Path of a Loki config.yml (auth_enabled, server.http_listen_port, limits_config, retention).
     #[serde(default)]
-    loki_config: Option<Value>,
+    loki_config: Option<PathBuf>,
     #[serde(default)]
     promtail_config: Option<Value>,
     #[serde(default)]
@@ -137,7 +138,6 @@ pub fn parse(file: &Path, text: &str) -> Result<LoadedConfig, ConfigError> {
         })?;
     }
     for (name, present) in [
-        ("loki_config", f.loki_config.is_some()),
         ("promtail_config", f.promtail_config.is_some()),
         ("logs", f.logs.is_some()),
         ("errors", f.errors.is_some()),
@@ -149,6 +149,9 @@ pub fn parse(file: &Path, text: &str) -> Result<LoadedConfig, ConfigError> {
             ));
         }
     }
+    out.loki_config = f
+        .loki_config
+        .map(|p| if p.is_absolute() { p } else { base.join(p) });
     out.alertmanager_config =
         f.alertmanager_config
             .map(|p| if p.is_absolute() { p } else { base.join(p) });

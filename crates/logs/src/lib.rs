@@ -24,3 +24,4 @@ pub use limits::Limits;
 pub use store::{IndexStats, LogStore, LogStoreOptions, TailBatch};
 pub mod logql;
 pub mod lokiconfig;
+pub mod otlp;

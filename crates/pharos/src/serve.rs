@@ -21,6 +21,10 @@ pub struct ServeArgs {
     /// Data directory.
     #[arg(long)]
     data: Option<PathBuf>,
+    /// Address of the Loki compatibility listener (overrides the Loki config's
+    /// server.http_listen_port; port 0 picks a free port).
+    #[arg(long)]
+    loki_listen: Option<String>,
 }
 
 pub fn run(args: ServeArgs) -> ExitCode {
@@ -179,8 +183,14 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
     let rules = crate::serve_rules::start(&cfg, db.clone(), db.clone(), in_process_sink, external_url.clone())?;
     *rules_slot.write() = Some((rules.clone(), external_url));
     // Traces: OTLP/Jaeger/Zipkin routes, store under <data>/traces/, span metrics into the TSDB.
-    let (trace_routes, traces_rt) =
-        crate::serve_traces::start(&cfg, &data_dir, db.clone(), None).await?;
+    let logs_w = crate::serve_logs::open(&cfg, &data_dir, args.loki_listen.clone()).await?;
+    let (trace_routes, traces_rt) = crate::serve_traces::start(
+        &cfg,
+        &data_dir,
+        db.clone(),
+        Some(logs_w.store.clone() as Arc<dyn model::LogQueryable>),
+    )
+    .await?;
     eprintln!("pharos: listening on http://{local}");
     tracing::info!(%local, data = %data_dir.display(), "pharos started");
 
@@ -209,7 +219,8 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
         .merge(api::alertmanager::routes(Arc::new(
         api::alertmanager::AmState { am: am.clone() },
     )));
-    let app = app.merge(trace_routes);
+    let app = app.merge(trace_routes).merge(logs_w.routes.clone());
+    crate::serve_logs::start_listener(&logs_w, app.clone()).await?;
     crate::serve_traces::start_listeners(&cfg, app.clone(), &traces_rt).await?;
     let shutdown = async {
         let mut term =
@@ -230,6 +241,7 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
     scrape.stop().await;
     crate::serve_traces::shutdown(&traces_rt);
     rules.stop();
+    logs_w.store.close().map_err(|e| e.to_string())?;
     db.close().map_err(|e| e.to_string())?;
     Ok(())
 }

@@ -106,6 +106,14 @@ pub fn routes(state: Arc<LokiState>) -> Router {
         .with_state(state)
 }
 
+/// OTLP/HTTP logs (`POST /v1/logs`) into the same store and tenants.
+pub fn otlp_routes(state: Arc<LokiState>) -> Router {
+    Router::new()
+        .route("/v1/logs", post(crate::otlp::logs::export))
+        .layer(axum::extract::DefaultBodyLimit::max(crate::MAX_BODY_BYTES))
+        .with_state(state)
+}
+
 async fn ready() -> Response {
     text(StatusCode::OK, "ready".into())
 }

@@ -3,6 +3,7 @@
 
 pub mod grpc;
 pub mod http;
+pub mod logs;
 
 use crate::trace_http::TracesState;
 use axum::extract::DefaultBodyLimit;
