@@ -66,7 +66,7 @@ async function startPharos() {
   const [child, m] = await spawnUntil(PHAROS_BIN, [
     'serve', '--listen', '127.0.0.1:0', '--data', path.join(dir, 'data'),
     '--config', path.join(dir, 'pharos.yml'),
-  ], /pharos: listening on (http:\/\/[0-9.:]+)/, {
+  ], /pharos: listening on (http:\/\/[0-9.:]+)\r?\n/, {
     env: { ...process.env, SLACK_WEBHOOK_URL: `${slack.url}/hook`, PAGERDUTY_SERVICE_KEY: 'pd-test-key' },
   });
   pharos = child;
@@ -345,6 +345,9 @@ alerting:
     `--config.file=${path.join(pdir, 'prometheus.yml')}`,
     `--storage.tsdb.path=${path.join(pdir, 'data')}`,
     `--web.listen-address=127.0.0.1:${port}`,
+    // Re-send firing alerts every second, so alerts evaluated before the Alertmanager target
+    // was discovered arrive without waiting a minute.
+    '--rules.alert.resend-delay=1s',
   ], /Server is ready to receive web requests/, {}, 60000);
   try {
     await waitFor(() => {
