@@ -12,7 +12,7 @@ HOURS=${HOURS:-4}
 SETTLE=${SETTLE:-90}
 CONCURRENCY=${CONCURRENCY:-4}
 command -v prometheus >/dev/null || { echo "needs Debian's prometheus (apt-get install prometheus)"; exit 1; }
-cargo build --release --bin pharos -p pharos-bench -p pharos >/dev/null
+cargo build --release --bin pharos --bin pharos-bench >/dev/null
 work=$(mktemp -d /tmp/pharos-bench.XXXXXX)
 trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$work"' EXIT
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }

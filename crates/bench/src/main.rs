@@ -326,6 +326,20 @@ struct Results {
     block_bytes: u64,
     block_samples: u64,
     query_ms: Vec<(String, f64)>,
+    /// Head truncations (block cuts) the server counted by the end of the push.
+    cuts_during_ingest: f64,
+}
+
+/// The value of an unlabelled sample `name` on the server's own `/metrics` (NaN if absent).
+async fn self_metric(client: &reqwest::Client, url: &str, name: &str) -> f64 {
+    let Ok(r) = client.get(format!("{url}/metrics")).send().await else {
+        return f64::NAN;
+    };
+    let body = r.text().await.unwrap_or_default();
+    body.lines()
+        .filter_map(|l| l.strip_prefix(name)?.strip_prefix(' '))
+        .find_map(|v| v.trim().parse().ok())
+        .unwrap_or(f64::NAN)
 }
 
 async fn push_all(
@@ -491,7 +505,12 @@ async fn main() -> Result<(), String> {
     for t in &targets {
         eprintln!("ingesting into {} ({}) ...", t.name, t.url);
         let secs = push_all(&client, &t.url, &bodies).await?;
-        eprintln!("  {:.1}s, {:.0} samples/s", secs, total as f64 / secs);
+        let cuts = self_metric(&client, &t.url, "prometheus_tsdb_head_truncations_total").await;
+        eprintln!(
+            "  {:.1}s, {:.0} samples/s, {cuts} head cut(s) finished during ingest",
+            secs,
+            total as f64 / secs
+        );
         eprintln!(
             "  waiting {}s for block cuts and compaction ...",
             args.settle_seconds
@@ -512,6 +531,7 @@ async fn main() -> Result<(), String> {
             block_bytes,
             block_samples,
             query_ms: q,
+            cuts_during_ingest: cuts,
         });
     }
     println!(
@@ -545,6 +565,11 @@ async fn main() -> Result<(), String> {
     row(
         "ingest samples/s",
         results.iter().map(|r| r.samples_per_sec).collect(),
+        &|v| format!("{v:.0}"),
+    );
+    row(
+        "head cuts finished during ingest",
+        results.iter().map(|r| r.cuts_during_ingest).collect(),
         &|v| format!("{v:.0}"),
     );
     row(

@@ -12,9 +12,9 @@
 //! are only ever replaced by new directories and deleted (an unlinked file stays mapped).
 
 use crate::chunk::Chunk;
-use memmap2::Mmap;
 use crate::encoding::{put_bytes, put_uvarint, put_varint, Reader};
 use crate::index::Postings;
+use memmap2::Mmap;
 use model::{Labels, LabelsBuilder, StorageError};
 use std::collections::HashMap;
 use std::fs;

@@ -12,7 +12,77 @@ use crate::index::Postings;
 use crate::wal::Record;
 use model::{Labels, Sample};
 use std::collections::{BTreeMap, HashMap};
+use std::hash::{BuildHasher, Hasher};
 use std::sync::Arc;
+
+/// Hasher of the head's label map: word-at-a-time multiply-rotate (as rustc's FxHash), several
+/// times cheaper than the default SipHash on label strings, which every appended series hashes.
+/// Seeded per process from the standard library's random keys so collisions cannot be
+/// precomputed by a remote writer.
+#[derive(Clone, Copy)]
+pub struct LabelHasher(u64);
+
+const K: u64 = 0x517c_c1b7_2722_0a95;
+
+impl LabelHasher {
+    fn add(&mut self, w: u64) {
+        self.0 = (self.0.rotate_left(5) ^ w).wrapping_mul(K);
+    }
+}
+
+impl Hasher for LabelHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        let mut words = bytes.chunks_exact(8);
+        for w in &mut words {
+            let mut b = [0u8; 8];
+            b.copy_from_slice(w);
+            self.add(u64::from_le_bytes(b));
+        }
+        let rest = words.remainder();
+        if !rest.is_empty() {
+            let mut b = [0u8; 8];
+            b[..rest.len()].copy_from_slice(rest);
+            self.add(u64::from_le_bytes(b) ^ ((rest.len() as u64) << 59));
+        }
+    }
+
+    fn write_u8(&mut self, i: u8) {
+        self.add(u64::from(i));
+    }
+
+    fn write_usize(&mut self, i: usize) {
+        self.add(i as u64);
+    }
+
+    fn finish(&self) -> u64 {
+        // Mix the high bits down: the table indexes by low bits and tags by high bits.
+        let h = self.0;
+        (h ^ (h >> 29)).wrapping_mul(K) ^ (h >> 32)
+    }
+}
+
+/// Builds `LabelHasher`s with this process' seed.
+#[derive(Clone, Copy)]
+pub struct LabelHasherBuilder(u64);
+
+impl Default for LabelHasherBuilder {
+    fn default() -> Self {
+        static SEED: std::sync::OnceLock<u64> = std::sync::OnceLock::new();
+        LabelHasherBuilder(*SEED.get_or_init(|| {
+            std::collections::hash_map::RandomState::new().hash_one(0x7068_6172_6f73u64)
+        }))
+    }
+}
+
+impl BuildHasher for LabelHasherBuilder {
+    type Hasher = LabelHasher;
+    fn build_hasher(&self) -> LabelHasher {
+        LabelHasher(self.0)
+    }
+}
+
+/// Map from a series' labels to its id in one head.
+pub type LabelMap = HashMap<Arc<Labels>, u32, LabelHasherBuilder>;
 
 /// One series in the head.
 #[derive(Debug)]
@@ -63,7 +133,7 @@ pub enum Outcome {
 #[derive(Debug, Default)]
 pub struct Head {
     pub series: Vec<HeadSeries>,
-    pub by_labels: HashMap<Arc<Labels>, u32>,
+    pub by_labels: LabelMap,
     pub postings: Postings,
     pub min_t: i64,
     pub max_t: i64,
@@ -233,7 +303,7 @@ struct Gathered {
 /// Whole chunks are moved without re-encoding; only a chunk straddling `before`, runs of
 /// partial chunks (from earlier freezes) and series with out-of-order samples are re-encoded.
 pub fn split_layers(layers: &[Arc<Head>], before: i64) -> (Vec<(Labels, Vec<Chunk>)>, Head) {
-    let mut index: HashMap<Arc<Labels>, usize> = HashMap::new();
+    let mut index: HashMap<Arc<Labels>, usize, LabelHasherBuilder> = HashMap::default();
     let mut all: Vec<Gathered> = Vec::new();
     for (li, h) in layers.iter().enumerate() {
         for (id, s) in h.series.iter().enumerate() {
@@ -349,6 +419,23 @@ pub fn encode_chunks(samples: &[Sample]) -> Vec<Chunk> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn label_hasher_tells_label_sets_apart() {
+        let b = LabelHasherBuilder::default();
+        let h = |l: &Labels| b.hash_one(l);
+        let a = Labels::from_pairs([("__name__", "up"), ("job", "a")]);
+        assert_eq!(h(&a), h(&a.clone()));
+        let mut seen = std::collections::HashSet::new();
+        for i in 0..10_000 {
+            let l = Labels::from_pairs([("__name__", "m".to_string()), ("i", i.to_string())]);
+            assert!(seen.insert(h(&l)), "collision at {i}");
+        }
+        // Boundaries between names and values matter.
+        let x = Labels::from_pairs([("ab", "c")]);
+        let y = Labels::from_pairs([("a", "bc")]);
+        assert_ne!(h(&x), h(&y));
+    }
 
     #[test]
     fn order_rules_and_cut() {

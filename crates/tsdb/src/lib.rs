@@ -72,6 +72,7 @@ struct Stats {
     series_created: AtomicU64,
     compactions: AtomicU64,
     head_cuts: AtomicU64,
+    cuts_started: AtomicU64,
     fsync_seconds_micros: AtomicU64,
     fsyncs: AtomicU64,
     retention_deletions: AtomicU64,
@@ -291,6 +292,7 @@ impl Tsdb {
                 l.frozen.push(Arc::new(old));
                 *layers = Arc::new(l);
                 state.wal_upto = Some(seg - 1);
+                self.stats.cuts_started.fetch_add(1, Ordering::Relaxed);
             } else {
                 head.min_valid_t = head.min_valid_t.max(before);
             }
@@ -541,6 +543,12 @@ impl Tsdb {
             s.head_cuts.load(Ordering::Relaxed).to_string(),
         );
         g(
+            "prometheus_tsdb_compactions_triggered_total",
+            "counter",
+            "Head cuts started (the head frozen for a block to be written from it).",
+            s.cuts_started.load(Ordering::Relaxed).to_string(),
+        );
+        g(
             "prometheus_tsdb_time_retentions_total",
             "counter",
             "Blocks deleted by retention.",
@@ -664,6 +672,7 @@ impl Tsdb {
             if labels.is_empty() {
                 return Err(StorageError::BadInput("series without labels".into()));
             }
+            rec.samples.reserve(samples.len());
             let (id, created) = match head.by_labels.get(labels) {
                 Some(id) => (*id, false),
                 None => {

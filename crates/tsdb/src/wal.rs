@@ -31,25 +31,31 @@ impl Record {
     }
 
     pub fn encode(&self) -> Vec<u8> {
-        let mut out = Vec::with_capacity(16 + self.samples.len() * 14);
-        put_uvarint(&mut out, self.series.len() as u64);
+        let mut out = Vec::new();
+        self.encode_into(&mut out);
+        out
+    }
+
+    /// Appends the encoding to `out`.
+    pub fn encode_into(&self, out: &mut Vec<u8>) {
+        out.reserve(16 + self.samples.len() * 14);
+        put_uvarint(out, self.series.len() as u64);
         for (id, labels) in &self.series {
-            put_uvarint(&mut out, *id);
-            put_uvarint(&mut out, labels.len() as u64);
+            put_uvarint(out, *id);
+            put_uvarint(out, labels.len() as u64);
             for l in labels.iter() {
-                put_bytes(&mut out, l.name.as_bytes());
-                put_bytes(&mut out, l.value.as_bytes());
+                put_bytes(out, l.name.as_bytes());
+                put_bytes(out, l.value.as_bytes());
             }
         }
-        put_uvarint(&mut out, self.samples.len() as u64);
+        put_uvarint(out, self.samples.len() as u64);
         let base = self.samples.first().map(|s| s.1).unwrap_or(0);
-        put_varint(&mut out, base);
+        put_varint(out, base);
         for (id, t, v) in &self.samples {
-            put_uvarint(&mut out, *id);
-            put_varint(&mut out, t.wrapping_sub(base));
+            put_uvarint(out, *id);
+            put_varint(out, t.wrapping_sub(base));
             out.extend_from_slice(&v.to_bits().to_le_bytes());
         }
-        out
     }
 
     pub fn decode(buf: &[u8]) -> Option<Record> {
@@ -87,6 +93,7 @@ pub struct Wal {
     size: u64,
     /// Bytes written since open, over all segments: a position for group commit.
     written: u64,
+    scratch: Scratch,
 }
 
 fn segment_path(dir: &Path, seq: u64) -> PathBuf {
@@ -137,21 +144,36 @@ fn sync_dir(dir: &Path) {
     }
 }
 
-/// Frames one record: `u32 len | u32 crc | flag | payload`.
-fn frame(rec: &Record) -> Vec<u8> {
-    let raw = rec.encode();
-    let mut buf = Vec::with_capacity(raw.len() / 2 + 16);
-    buf.extend_from_slice(&[0u8; 8]);
-    match snap::raw::Encoder::new().compress_vec(&raw) {
-        Ok(c) if c.len() < raw.len() => {
-            buf.push(1);
-            buf.extend_from_slice(&c);
+/// Reusable buffers for framing records (large batches would otherwise allocate and free
+/// megabytes per append).
+#[derive(Default)]
+struct Scratch {
+    raw: Vec<u8>,
+    buf: Vec<u8>,
+}
+
+/// Frames one record into `s.buf`: `u32 len | u32 crc | flag | payload`.
+fn frame_into<'a>(rec: &Record, s: &'a mut Scratch) -> &'a [u8] {
+    s.raw.clear();
+    rec.encode_into(&mut s.raw);
+    let raw = &s.raw;
+    let buf = &mut s.buf;
+    buf.clear();
+    let max = snap::raw::max_compress_len(raw.len());
+    buf.resize(9 + max, 0);
+    let n = match snap::raw::Encoder::new().compress(raw, &mut buf[9..]) {
+        Ok(n) if n < raw.len() => {
+            buf[8] = 1;
+            n
         }
         _ => {
-            buf.push(0);
-            buf.extend_from_slice(&raw);
+            buf.truncate(9);
+            buf[8] = 0;
+            buf.extend_from_slice(raw);
+            raw.len()
         }
-    }
+    };
+    buf.truncate(9 + n);
     let len = (buf.len() - 8) as u32;
     let crc = crc32fast::hash(&buf[8..]);
     buf[..4].copy_from_slice(&len.to_le_bytes());
@@ -247,6 +269,7 @@ impl Wal {
             file: Arc::new(file),
             size,
             written: 0,
+            scratch: Scratch::default(),
         })
     }
 
@@ -266,8 +289,8 @@ impl Wal {
         if self.size >= SEGMENT_BYTES {
             self.roll()?;
         }
-        let buf = frame(rec);
-        (&*self.file).write_all(&buf)?;
+        let buf = frame_into(rec, &mut self.scratch);
+        (&*self.file).write_all(buf)?;
         self.size += buf.len() as u64;
         self.written += buf.len() as u64;
         Ok(self.written)
@@ -328,8 +351,9 @@ pub fn write_checkpoint(dir: &Path, upto: u64, records: &[Record]) -> Result<(),
     let tmp = dir.join(format!("checkpoint.{upto:08}.tmp"));
     {
         let mut f = std::io::BufWriter::new(File::create(&tmp)?);
+        let mut scratch = Scratch::default();
         for r in records.iter().filter(|r| !r.is_empty()) {
-            f.write_all(&frame(r))?;
+            f.write_all(frame_into(r, &mut scratch))?;
         }
         let f = f
             .into_inner()
