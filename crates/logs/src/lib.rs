@@ -23,5 +23,6 @@ pub mod wal;
 pub use limits::Limits;
 pub use store::{IndexStats, LogStore, LogStoreOptions, TailBatch};
 pub mod logql;
+pub mod logqltest;
 pub mod lokiconfig;
 pub mod otlp;

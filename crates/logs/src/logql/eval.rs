@@ -615,7 +615,10 @@ fn extrapolated_rate(w: &[(i64, f64)], lo: i64, hi: i64) -> Option<f64> {
 }
 
 fn vector_agg(v: &VectorAgg, inner: Vec<(Labels, f64)>) -> Vec<(Labels, f64)> {
-    let group_key = |l: &Labels| group_labels(l, v.grouping.as_ref(), None);
+    let group_key = |l: &Labels| match &v.grouping {
+        None => Labels::empty(),
+        Some(g) => group_labels(l, Some(g), None),
+    };
     match v.op {
         VecOp::Sort | VecOp::SortDesc => {
             let mut x = inner;
