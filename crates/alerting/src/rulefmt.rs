@@ -213,7 +213,7 @@ pub fn parse_rule_file(
                 format!("groupname: \"{}\" is repeated in the same file", g.name),
             ));
         }
-        for (name, _) in &g.labels {
+        for name in g.labels.keys() {
             if !is_valid_label_name(name) {
                 errs.push(err(g.line, 1, format!("invalid label name: {name}")));
             }

@@ -6,4 +6,5 @@ pub mod metadata_api;
 pub mod params;
 pub mod query_api;
 pub mod remote_write;
+pub mod rules_api;
 pub mod status;

@@ -1,5 +1,5 @@
 //! Status and lifecycle endpoints: build info, config, flags, runtime info, TSDB stats,
-//! health, readiness, reload, and the (still empty) rules/alerts listings.
+//! health, readiness and reload (rules/alerts listings are in `rules_api.rs`).
 
 use super::json::{success, ApiError, ErrorType};
 use crate::AppState;
@@ -113,16 +113,6 @@ pub async fn tsdb_status(State(state): State<Arc<AppState>>) -> Result<Response,
         &[],
         &[],
     ))
-}
-
-/// `GET /api/v1/rules`: the rules engine arrives with alerting; no groups yet.
-pub async fn rules() -> Response {
-    success(json!({ "groups": [] }), &[], &[])
-}
-
-/// `GET /api/v1/alerts`: no alerting rules are evaluated yet.
-pub async fn alerts() -> Response {
-    success(json!({ "alerts": [] }), &[], &[])
 }
 
 /// `GET /-/healthy`.
