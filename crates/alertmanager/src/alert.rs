@@ -24,12 +24,19 @@ impl StoredAlert {
     }
 
     pub fn name(&self) -> &str {
-        self.labels.get("alertname").map(String::as_str).unwrap_or("")
+        self.labels
+            .get("alertname")
+            .map(String::as_str)
+            .unwrap_or("")
     }
 
     /// Builds a stored alert from a posted one, filling start and end as Alertmanager's API
     /// does; errors are Alertmanager's validation messages.
-    pub fn from_posted(a: model::alert::Alert, now: i64, resolve_timeout_ms: i64) -> Result<Self, String> {
+    pub fn from_posted(
+        a: model::alert::Alert,
+        now: i64,
+        resolve_timeout_ms: i64,
+    ) -> Result<Self, String> {
         if a.labels.is_empty() {
             return Err("at least one label pair required".into());
         }
@@ -84,7 +91,11 @@ impl StoredAlert {
             out.starts_at = self.starts_at;
         }
         // A timeout end must not shorten an explicit end of the older alert that is later.
-        if out.timeout && !self.timeout && self.ends_at > out.ends_at && self.ends_at > out.updated_at {
+        if out.timeout
+            && !self.timeout
+            && self.ends_at > out.ends_at
+            && self.ends_at > out.updated_at
+        {
             out.ends_at = self.ends_at;
             out.timeout = false;
         }

@@ -568,7 +568,14 @@ pub fn parse(path: &Path, original: &str) -> Result<AlertmanagerConfig, ConfigEr
 fn read_secret_file(file: &Path, text: &str, key: &str, p: &Path) -> Result<String, ConfigError> {
     std::fs::read_to_string(p)
         .map(|s| s.trim().to_string())
-        .map_err(|e| err(file, text, key, format!("{key}: cannot read {}: {e}", p.display())))
+        .map_err(|e| {
+            err(
+                file,
+                text,
+                key,
+                format!("{key}: cannot read {}: {e}", p.display()),
+            )
+        })
 }
 
 fn map_matchers(
@@ -592,8 +599,7 @@ fn map_matchers(
         );
     }
     for m in list.iter().flatten() {
-        let parsed =
-            parse_matchers(m).map_err(|e| err(file, text, m, format!("{key}: {e}")))?;
+        let parsed = parse_matchers(m).map_err(|e| err(file, text, m, format!("{key}: {e}")))?;
         out.extend(parsed);
     }
     // Alertmanager sorts matchers (by name, then op, then value) for stable route keys.
@@ -815,7 +821,11 @@ fn route_receivers<'a>(r: &'a Route, out: &mut Vec<&'a str>) {
     }
 }
 
-fn parse_expanded(path: &Path, original: &str, text: &str) -> Result<AlertmanagerConfig, ConfigError> {
+fn parse_expanded(
+    path: &Path,
+    original: &str,
+    text: &str,
+) -> Result<AlertmanagerConfig, ConfigError> {
     let raw: FileRaw = if text.trim().is_empty() {
         FileRaw::default()
     } else {
@@ -915,10 +925,14 @@ fn parse_expanded(path: &Path, original: &str, text: &str) -> Result<Alertmanage
         }
         let mut list = Vec::new();
         for r in &ti.time_intervals {
-            list.push(
-                TimeInterval::from_raw(r)
-                    .map_err(|m| err(path, text, &ti.name, format!("time interval {:?}: {m}", ti.name)))?,
-            );
+            list.push(TimeInterval::from_raw(r).map_err(|m| {
+                err(
+                    path,
+                    text,
+                    &ti.name,
+                    format!("time interval {:?}: {m}", ti.name),
+                )
+            })?);
         }
         time_intervals.insert(ti.name.clone(), list);
     }
@@ -1057,14 +1071,8 @@ impl Route {
 }
 
 fn check_url(file: &Path, text: &str, key: &str, u: &str) -> Result<String, ConfigError> {
-    let parsed = reqwest::Url::parse(u).map_err(|e| {
-        err(
-            file,
-            text,
-            key,
-            format!("{key}: invalid URL {u:?}: {e}"),
-        )
-    })?;
+    let parsed = reqwest::Url::parse(u)
+        .map_err(|e| err(file, text, key, format!("{key}: invalid URL {u:?}: {e}")))?;
     if !matches!(parsed.scheme(), "http" | "https") {
         return Err(err(
             file,
@@ -1128,7 +1136,10 @@ fn build_receiver(
                 r#"{{ if eq .Status "firing" }}danger{{ else }}good{{ end }}"#,
             ),
             title: tmpl(&s.title, r#"{{ template "slack.default.title" . }}"#),
-            title_link: tmpl(&s.title_link, r#"{{ template "slack.default.titlelink" . }}"#),
+            title_link: tmpl(
+                &s.title_link,
+                r#"{{ template "slack.default.titlelink" . }}"#,
+            ),
             pretext: tmpl(&s.pretext, r#"{{ template "slack.default.pretext" . }}"#),
             text: tmpl(&s.text, r#"{{ template "slack.default.text" . }}"#),
             fields: s.fields.clone(),
@@ -1139,7 +1150,10 @@ fn build_receiver(
                 &s.callback_id,
                 r#"{{ template "slack.default.callbackid" . }}"#,
             ),
-            icon_emoji: tmpl(&s.icon_emoji, r#"{{ template "slack.default.iconemoji" . }}"#),
+            icon_emoji: tmpl(
+                &s.icon_emoji,
+                r#"{{ template "slack.default.iconemoji" . }}"#,
+            ),
             icon_url: tmpl(&s.icon_url, r#"{{ template "slack.default.iconurl" . }}"#),
             image_url: s.image_url.clone().unwrap_or_default(),
             thumb_url: s.thumb_url.clone().unwrap_or_default(),
@@ -1187,12 +1201,20 @@ fn build_receiver(
         let _ = p.timeout;
         let mut details = p.details.clone().unwrap_or_default();
         for (k, v) in [
-            ("firing", r#"{{ template "pagerduty.default.instances" .Alerts.Firing }}"#),
-            ("resolved", r#"{{ template "pagerduty.default.instances" .Alerts.Resolved }}"#),
+            (
+                "firing",
+                r#"{{ template "pagerduty.default.instances" .Alerts.Firing }}"#,
+            ),
+            (
+                "resolved",
+                r#"{{ template "pagerduty.default.instances" .Alerts.Resolved }}"#,
+            ),
             ("num_firing", r#"{{ .Alerts.Firing | len }}"#),
             ("num_resolved", r#"{{ .Alerts.Resolved | len }}"#),
         ] {
-            details.entry(k.to_string()).or_insert_with(|| v.to_string());
+            details
+                .entry(k.to_string())
+                .or_insert_with(|| v.to_string());
         }
         out.pagerduty.push(PagerdutyConfig {
             send_resolved: p.send_resolved.unwrap_or(true),
@@ -1271,12 +1293,7 @@ fn build_receiver(
         }
         let from = e.from.clone().unwrap_or_else(|| global.smtp_from.clone());
         if from.is_empty() {
-            return Err(err(
-                path,
-                text,
-                "email_configs",
-                "no global SMTP from set",
-            ));
+            return Err(err(path, text, "email_configs", "no global SMTP from set"));
         }
         let mut headers = BTreeMap::new();
         for (k, v) in &e.headers {
@@ -1342,13 +1359,18 @@ mod tests {
     fn parse_with(text: &str, vars: &[(&str, &str)]) -> Result<AlertmanagerConfig, ConfigError> {
         let p = Path::new("alertmanager.yml");
         let expanded = config::env::expand_with(p, text, |n| {
-            vars.iter().find(|(k, _)| *k == n).map(|(_, v)| v.to_string())
+            vars.iter()
+                .find(|(k, _)| *k == n)
+                .map(|(_, v)| v.to_string())
         })?;
         parse_expanded(p, text, &expanded)
     }
 
     const VARS: &[(&str, &str)] = &[
-        ("SLACK_WEBHOOK_URL", "https://hooks.slack.com/services/T/B/X"),
+        (
+            "SLACK_WEBHOOK_URL",
+            "https://hooks.slack.com/services/T/B/X",
+        ),
         ("PAGERDUTY_SERVICE_KEY", "pdkey"),
     ];
 
@@ -1391,8 +1413,11 @@ mod tests {
 
     #[test]
     fn located_errors() {
-        let e = parse_with("route:\n  receiver: x\n  group_wait: 5q\nreceivers:\n- name: x\n", &[])
-            .unwrap_err();
+        let e = parse_with(
+            "route:\n  receiver: x\n  group_wait: 5q\nreceivers:\n- name: x\n",
+            &[],
+        )
+        .unwrap_err();
         assert_eq!(e.line, 3, "{e}");
         let e = parse_with("route:\n  receiver: nope\nreceivers:\n- name: x\n", &[]).unwrap_err();
         assert!(e.message.contains("undefined receiver \"nope\""), "{e}");
@@ -1403,11 +1428,17 @@ mod tests {
         )
         .unwrap_err();
         assert_eq!(e.line, 4, "{e}");
-        let e = parse_with("route:\n  receiver: x\nreceivers:\n- name: x\n  slack_configs:\n  - channel: a\n", &[])
-            .unwrap_err();
+        let e = parse_with(
+            "route:\n  receiver: x\nreceivers:\n- name: x\n  slack_configs:\n  - channel: a\n",
+            &[],
+        )
+        .unwrap_err();
         assert!(e.message.contains("no global Slack API URL"), "{e}");
-        let e = parse_with("route:\n  receiver: x\n  bogus: 1\nreceivers:\n- name: x\n", &[])
-            .unwrap_err();
+        let e = parse_with(
+            "route:\n  receiver: x\n  bogus: 1\nreceivers:\n- name: x\n",
+            &[],
+        )
+        .unwrap_err();
         assert_eq!(e.line, 3, "{e}");
         assert!(parse_with("receivers:\n- name: x\n", &[]).is_err());
     }

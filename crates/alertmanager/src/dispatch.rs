@@ -572,13 +572,26 @@ impl Alertmanager {
             let to_send: Vec<StoredAlert> = if integration.send_resolved() {
                 alerts.clone()
             } else {
-                alerts.iter().filter(|a| !a.resolved_at(now)).cloned().collect()
+                alerts
+                    .iter()
+                    .filter(|a| !a.resolved_at(now))
+                    .cloned()
+                    .collect()
             };
             let delivered = if to_send.is_empty() {
                 true
             } else {
-                self.deliver(&integration, &receiver.name, key, labels, &to_send, &loaded, now, deadline)
-                    .await
+                self.deliver(
+                    &integration,
+                    &receiver.name,
+                    key,
+                    labels,
+                    &to_send,
+                    &loaded,
+                    now,
+                    deadline,
+                )
+                .await
             };
             if delivered {
                 let entry = Entry {
@@ -670,7 +683,7 @@ impl Alertmanager {
             .filter(|a| !a.resolved_at(now))
             .map(|a| self.view(&loaded.config, a, &all, &silences, now))
             .collect();
-        out.sort_by(|a, b| a.alert.fingerprint.cmp(&b.alert.fingerprint));
+        out.sort_by_key(|a| a.alert.fingerprint);
         out
     }
 
@@ -771,7 +784,10 @@ impl Alertmanager {
             "alertmanager_alerts{{state=\"active\"}} {}",
             views.len() - suppressed
         );
-        let _ = writeln!(out, "alertmanager_alerts{{state=\"suppressed\"}} {suppressed}");
+        let _ = writeln!(
+            out,
+            "alertmanager_alerts{{state=\"suppressed\"}} {suppressed}"
+        );
         let _ = writeln!(out, "alertmanager_alerts{{state=\"unprocessed\"}} 0");
     }
 
@@ -781,9 +797,15 @@ impl Alertmanager {
         self.write_metrics(&mut text);
         let mut out = Vec::new();
         for line in text.lines().filter(|l| !l.starts_with('#')) {
-            let Some((series, value)) = line.rsplit_once(' ') else { continue };
-            let Ok(v) = value.parse::<f64>() else { continue };
-            let Some((name, rest)) = series.split_once('{') else { continue };
+            let Some((series, value)) = line.rsplit_once(' ') else {
+                continue;
+            };
+            let Ok(v) = value.parse::<f64>() else {
+                continue;
+            };
+            let Some((name, rest)) = series.split_once('{') else {
+                continue;
+            };
             let mut pairs = vec![("__name__".to_string(), name.to_string())];
             for kv in rest.trim_end_matches('}').split(',') {
                 if let Some((k, v)) = kv.split_once('=') {

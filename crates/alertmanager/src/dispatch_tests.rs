@@ -21,7 +21,9 @@ async fn receiver(fail_first: usize) -> Receiver {
     let count = Arc::new(Mutex::new(0usize));
     tokio::spawn(async move {
         loop {
-            let Ok((mut s, _)) = l.accept().await else { return };
+            let Ok((mut s, _)) = l.accept().await else {
+                return;
+            };
             let g = g.clone();
             let count = count.clone();
             tokio::spawn(async move {
@@ -53,7 +55,8 @@ async fn receiver(fail_first: usize) -> Receiver {
                             let status = if n <= fail_first {
                                 "500 Internal Server Error"
                             } else {
-                                g.lock().push(serde_json::from_slice(body).unwrap_or_default());
+                                g.lock()
+                                    .push(serde_json::from_slice(body).unwrap_or_default());
                                 "200 OK"
                             };
                             let _ = s
@@ -111,10 +114,40 @@ async fn grouping_inhibition_resolve_and_restart_dedup() {
     .unwrap();
     let task = am.spawn();
     am.put_alerts(vec![
-        alert(&[("alertname", "A"), ("instance", "1"), ("severity", "critical"), ("cluster", "x")], None),
-        alert(&[("alertname", "A"), ("instance", "2"), ("severity", "critical"), ("cluster", "x")], None),
-        alert(&[("alertname", "B"), ("severity", "warning"), ("cluster", "x")], None),
-        alert(&[("alertname", "C"), ("severity", "warning"), ("cluster", "y")], None),
+        alert(
+            &[
+                ("alertname", "A"),
+                ("instance", "1"),
+                ("severity", "critical"),
+                ("cluster", "x"),
+            ],
+            None,
+        ),
+        alert(
+            &[
+                ("alertname", "A"),
+                ("instance", "2"),
+                ("severity", "critical"),
+                ("cluster", "x"),
+            ],
+            None,
+        ),
+        alert(
+            &[
+                ("alertname", "B"),
+                ("severity", "warning"),
+                ("cluster", "x"),
+            ],
+            None,
+        ),
+        alert(
+            &[
+                ("alertname", "C"),
+                ("severity", "warning"),
+                ("cluster", "y"),
+            ],
+            None,
+        ),
     ])
     .unwrap();
     settle().await;
@@ -122,7 +155,10 @@ async fn grouping_inhibition_resolve_and_restart_dedup() {
         let got = r.got.lock();
         // Group A (2 alerts) and group C; B is inhibited by A's critical alerts in cluster x.
         assert_eq!(got.len(), 2, "{got:?}");
-        let a = got.iter().find(|g| g["groupLabels"]["alertname"] == "A").unwrap();
+        let a = got
+            .iter()
+            .find(|g| g["groupLabels"]["alertname"] == "A")
+            .unwrap();
         assert_eq!(a["alerts"].as_array().unwrap().len(), 2);
         assert_eq!(a["version"], "4");
         assert_eq!(a["status"], "firing");
@@ -144,9 +180,32 @@ async fn grouping_inhibition_resolve_and_restart_dedup() {
     .unwrap();
     let task2 = am2.spawn();
     am2.put_alerts(vec![
-        alert(&[("alertname", "A"), ("instance", "1"), ("severity", "critical"), ("cluster", "x")], None),
-        alert(&[("alertname", "A"), ("instance", "2"), ("severity", "critical"), ("cluster", "x")], None),
-        alert(&[("alertname", "C"), ("severity", "warning"), ("cluster", "y")], None),
+        alert(
+            &[
+                ("alertname", "A"),
+                ("instance", "1"),
+                ("severity", "critical"),
+                ("cluster", "x"),
+            ],
+            None,
+        ),
+        alert(
+            &[
+                ("alertname", "A"),
+                ("instance", "2"),
+                ("severity", "critical"),
+                ("cluster", "x"),
+            ],
+            None,
+        ),
+        alert(
+            &[
+                ("alertname", "C"),
+                ("severity", "warning"),
+                ("cluster", "y"),
+            ],
+            None,
+        ),
     ])
     .unwrap();
     settle().await;
@@ -155,8 +214,24 @@ async fn grouping_inhibition_resolve_and_restart_dedup() {
     // Resolve group A: one resolved notification (webhook sends resolved by default).
     let past = model::time::now_ms() - 1;
     am2.put_alerts(vec![
-        alert(&[("alertname", "A"), ("instance", "1"), ("severity", "critical"), ("cluster", "x")], Some(past)),
-        alert(&[("alertname", "A"), ("instance", "2"), ("severity", "critical"), ("cluster", "x")], Some(past)),
+        alert(
+            &[
+                ("alertname", "A"),
+                ("instance", "1"),
+                ("severity", "critical"),
+                ("cluster", "x"),
+            ],
+            Some(past),
+        ),
+        alert(
+            &[
+                ("alertname", "A"),
+                ("instance", "2"),
+                ("severity", "critical"),
+                ("cluster", "x"),
+            ],
+            Some(past),
+        ),
     ])
     .unwrap();
     settle().await;
@@ -182,7 +257,8 @@ async fn grouping_inhibition_resolve_and_restart_dedup() {
         comment: "t".into(),
     })
     .unwrap();
-    am2.put_alerts(vec![alert(&[("alertname", "D")], None)]).unwrap();
+    am2.put_alerts(vec![alert(&[("alertname", "D")], None)])
+        .unwrap();
     settle().await;
     assert_eq!(r.got.lock().len(), 3);
     task2.abort();
@@ -202,20 +278,33 @@ async fn retries_after_server_errors() {
     )
     .unwrap();
     let task = am.spawn();
-    am.put_alerts(vec![alert(&[("alertname", "X")], None)]).unwrap();
+    am.put_alerts(vec![alert(&[("alertname", "X")], None)])
+        .unwrap();
     settle().await;
     assert_eq!(r.got.lock().len(), 1);
     let mut m = String::new();
     am.write_metrics(&mut m);
-    assert!(m.contains("alertmanager_notifications_total{integration=\"webhook\"} 3"), "{m}");
-    assert!(m.contains("alertmanager_notifications_failed_total{integration=\"webhook\"} 2"), "{m}");
+    assert!(
+        m.contains("alertmanager_notifications_total{integration=\"webhook\"} 3"),
+        "{m}"
+    );
+    assert!(
+        m.contains("alertmanager_notifications_failed_total{integration=\"webhook\"} 2"),
+        "{m}"
+    );
     assert!(m.contains("alertmanager_alerts{state=\"active\"} 1"), "{m}");
     task.abort();
 }
 
 #[test]
 fn bad_posted_alerts_are_rejected_whole() {
-    let am = Alertmanager::new(config("http://127.0.0.1:1/"), None, String::new(), RetryPolicy::default()).unwrap();
+    let am = Alertmanager::new(
+        config("http://127.0.0.1:1/"),
+        None,
+        String::new(),
+        RetryPolicy::default(),
+    )
+    .unwrap();
     let e = am
         .put_alerts(vec![alert(&[("alertname", "ok")], None), alert(&[], None)])
         .unwrap_err();

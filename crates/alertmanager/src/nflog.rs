@@ -108,18 +108,67 @@ mod tests {
             resolved: set(&[]),
             timestamp_ms: 1000,
         };
-        assert!(!needs_update(Some(&e), &set(&[1]), &set(&[]), false, 100, 1050));
-        assert!(needs_update(Some(&e), &set(&[1, 3]), &set(&[]), false, 100, 1050));
-        assert!(needs_update(Some(&e), &set(&[1]), &set(&[2]), true, 100, 1050));
-        assert!(!needs_update(Some(&e), &set(&[1]), &set(&[2]), false, 100, 1050));
-        assert!(needs_update(Some(&e), &set(&[1]), &set(&[]), false, 100, 1100));
-        assert!(needs_update(Some(&e), &set(&[]), &set(&[1, 2]), false, 100, 1050));
+        assert!(!needs_update(
+            Some(&e),
+            &set(&[1]),
+            &set(&[]),
+            false,
+            100,
+            1050
+        ));
+        assert!(needs_update(
+            Some(&e),
+            &set(&[1, 3]),
+            &set(&[]),
+            false,
+            100,
+            1050
+        ));
+        assert!(needs_update(
+            Some(&e),
+            &set(&[1]),
+            &set(&[2]),
+            true,
+            100,
+            1050
+        ));
+        assert!(!needs_update(
+            Some(&e),
+            &set(&[1]),
+            &set(&[2]),
+            false,
+            100,
+            1050
+        ));
+        assert!(needs_update(
+            Some(&e),
+            &set(&[1]),
+            &set(&[]),
+            false,
+            100,
+            1100
+        ));
+        assert!(needs_update(
+            Some(&e),
+            &set(&[]),
+            &set(&[1, 2]),
+            false,
+            100,
+            1050
+        ));
         let gone = Entry {
             firing: set(&[]),
             resolved: set(&[1]),
             timestamp_ms: 0,
         };
-        assert!(!needs_update(Some(&gone), &set(&[]), &set(&[1]), true, 100, 5000));
+        assert!(!needs_update(
+            Some(&gone),
+            &set(&[]),
+            &set(&[1]),
+            true,
+            100,
+            5000
+        ));
     }
 
     #[test]

@@ -112,7 +112,9 @@ mod tests {
     }
 
     fn l(p: &[(&str, &str)]) -> BTreeMap<String, String> {
-        p.iter().map(|(a, b)| (a.to_string(), b.to_string())).collect()
+        p.iter()
+            .map(|(a, b)| (a.to_string(), b.to_string()))
+            .collect()
     }
 
     const SEED_TREE: &str = "route:\n  group_by: ['alertname', 'cluster', 'service']\n  receiver: 'default'\n  routes:\n    - match:\n        severity: critical\n      receiver: pagerduty\n      continue: true\n    - match:\n        severity: warning\n      receiver: slack\nreceivers:\n- name: default\n- name: pagerduty\n- name: slack\n";
@@ -120,17 +122,29 @@ mod tests {
     #[test]
     fn seed_routing() {
         let c = cfg(SEED_TREE);
-        assert_eq!(receivers_line(&c.route, &l(&[("severity", "critical")])), "pagerduty");
-        assert_eq!(receivers_line(&c.route, &l(&[("severity", "warning")])), "slack");
+        assert_eq!(
+            receivers_line(&c.route, &l(&[("severity", "critical")])),
+            "pagerduty"
+        );
+        assert_eq!(
+            receivers_line(&c.route, &l(&[("severity", "warning")])),
+            "slack"
+        );
         assert_eq!(receivers_line(&c.route, &l(&[])), "default");
-        assert_eq!(receivers_line(&c.route, &l(&[("severity", "info")])), "default");
+        assert_eq!(
+            receivers_line(&c.route, &l(&[("severity", "info")])),
+            "default"
+        );
     }
 
     #[test]
     fn continue_reaches_siblings() {
         let c = cfg("route:\n  receiver: r\n  routes:\n  - matchers: [team=~\"a|b\"]\n    receiver: x\n    continue: true\n  - matchers: [team=\"a\"]\n    receiver: y\n    routes:\n    - matchers: [env!=\"prod\"]\n      receiver: z\n  - matchers: [team=\"a\"]\n    receiver: never\nreceivers:\n- name: r\n- name: x\n- name: y\n- name: z\n- name: never\n");
         assert_eq!(receivers_line(&c.route, &l(&[("team", "a")])), "x,z");
-        assert_eq!(receivers_line(&c.route, &l(&[("team", "a"), ("env", "prod")])), "x,y");
+        assert_eq!(
+            receivers_line(&c.route, &l(&[("team", "a"), ("env", "prod")])),
+            "x,y"
+        );
         assert_eq!(receivers_line(&c.route, &l(&[("team", "b")])), "x");
         assert_eq!(receivers_line(&c.route, &l(&[("team", "c")])), "r");
         assert!(tree(&c.route).contains("receiver: z"));

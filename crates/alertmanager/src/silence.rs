@@ -230,7 +230,13 @@ impl Silences {
                     s.starts_at = now;
                 }
                 let id = s.id.clone();
-                self.by_id.insert(id.clone(), Compiled { silence: s, matchers });
+                self.by_id.insert(
+                    id.clone(),
+                    Compiled {
+                        silence: s,
+                        matchers,
+                    },
+                );
                 self.save()?;
                 return Ok(id);
             }
@@ -248,7 +254,13 @@ impl Silences {
         }
         s.id = new_id();
         let id = s.id.clone();
-        self.by_id.insert(id.clone(), Compiled { silence: s, matchers });
+        self.by_id.insert(
+            id.clone(),
+            Compiled {
+                silence: s,
+                matchers,
+            },
+        );
         self.save()?;
         Ok(id)
     }
@@ -338,7 +350,9 @@ mod tests {
     }
 
     fn labels(p: &[(&str, &str)]) -> BTreeMap<String, String> {
-        p.iter().map(|(a, b)| (a.to_string(), b.to_string())).collect()
+        p.iter()
+            .map(|(a, b)| (a.to_string(), b.to_string()))
+            .collect()
     }
 
     #[test]
@@ -346,12 +360,24 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let mut s = Silences::open(Some(dir.path().to_path_buf())).unwrap();
         let id = s
-            .set(sil(&[("alertname", "A.*", true, true), ("env", "dev", false, false)], 0, 1000), 10)
+            .set(
+                sil(
+                    &[
+                        ("alertname", "A.*", true, true),
+                        ("env", "dev", false, false),
+                    ],
+                    0,
+                    1000,
+                ),
+                10,
+            )
             .unwrap();
         assert_eq!(id.len(), 36);
         let l = labels(&[("alertname", "Abc"), ("env", "prod")]);
         assert_eq!(s.silenced_by(&l, 20), vec![id.clone()]);
-        assert!(s.silenced_by(&labels(&[("alertname", "Abc"), ("env", "dev")]), 20).is_empty());
+        assert!(s
+            .silenced_by(&labels(&[("alertname", "Abc"), ("env", "dev")]), 20)
+            .is_empty());
         // Survives a restart.
         let mut s2 = Silences::open(Some(dir.path().to_path_buf())).unwrap();
         assert_eq!(s2.silenced_by(&l, 20), vec![id.clone()]);
@@ -367,7 +393,10 @@ mod tests {
         assert_eq!(s2.get(&id).unwrap().state(41), SilenceState::Expired);
         s2.expire(&new_id, 50).unwrap();
         assert!(s2.expire(&new_id, 60).is_err());
-        assert!(matches!(s2.expire("nope", 60), Err(SilenceError::NotFound(_))));
+        assert!(matches!(
+            s2.expire("nope", 60),
+            Err(SilenceError::NotFound(_))
+        ));
         s2.gc(50 + RETENTION_MS + 1);
         assert!(s2.get(&new_id).is_none());
     }
@@ -375,11 +404,26 @@ mod tests {
     #[test]
     fn validation() {
         let mut s = Silences::open(None).unwrap();
-        assert!(matches!(s.set(sil(&[], 0, 10), 0), Err(SilenceError::Invalid(_))));
-        assert!(matches!(s.set(sil(&[("a", ".*", true, true)], 0, 10), 0), Err(SilenceError::Invalid(_))));
-        assert!(matches!(s.set(sil(&[("a", "(", true, true)], 0, 10), 0), Err(SilenceError::Invalid(_))));
-        assert!(matches!(s.set(sil(&[("a", "b", false, true)], 10, 5), 0), Err(SilenceError::Invalid(_))));
-        assert!(matches!(s.set(sil(&[("a", "b", false, true)], 0, 5), 10), Err(SilenceError::Invalid(_))));
+        assert!(matches!(
+            s.set(sil(&[], 0, 10), 0),
+            Err(SilenceError::Invalid(_))
+        ));
+        assert!(matches!(
+            s.set(sil(&[("a", ".*", true, true)], 0, 10), 0),
+            Err(SilenceError::Invalid(_))
+        ));
+        assert!(matches!(
+            s.set(sil(&[("a", "(", true, true)], 0, 10), 0),
+            Err(SilenceError::Invalid(_))
+        ));
+        assert!(matches!(
+            s.set(sil(&[("a", "b", false, true)], 10, 5), 0),
+            Err(SilenceError::Invalid(_))
+        ));
+        assert!(matches!(
+            s.set(sil(&[("a", "b", false, true)], 0, 5), 10),
+            Err(SilenceError::Invalid(_))
+        ));
         let mut with_id = sil(&[("a", "b", false, true)], 0, 50);
         with_id.id = "unknown".into();
         assert!(matches!(s.set(with_id, 0), Err(SilenceError::NotFound(_))));

@@ -24,10 +24,7 @@ pub struct Kv(pub BTreeMap<String, String>);
 impl Kv {
     fn pairs(&self) -> Value {
         Value::object(Pairs(
-            self.0
-                .iter()
-                .map(|(k, v)| (k.clone(), v.clone()))
-                .collect(),
+            self.0.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
         ))
     }
 }
@@ -38,7 +35,9 @@ impl Object for Kv {
             "SortedPairs" => Some(self.pairs()),
             "Names" => Some(Value::list(self.0.keys().map(Value::str).collect())),
             "Values" => Some(Value::list(self.0.values().map(Value::str).collect())),
-            other => Some(Value::str(self.0.get(other).map(String::as_str).unwrap_or(""))),
+            other => Some(Value::str(
+                self.0.get(other).map(String::as_str).unwrap_or(""),
+            )),
         }
     }
     fn as_map(&self) -> Option<BTreeMap<String, Value>> {
@@ -78,8 +77,12 @@ impl Object for Pair {
 impl Object for Pairs {
     fn field(&self, name: &str) -> Option<Value> {
         match name {
-            "Names" => Some(Value::list(self.0.iter().map(|p| Value::str(&p.0)).collect())),
-            "Values" => Some(Value::list(self.0.iter().map(|p| Value::str(&p.1)).collect())),
+            "Names" => Some(Value::list(
+                self.0.iter().map(|p| Value::str(&p.0)).collect(),
+            )),
+            "Values" => Some(Value::list(
+                self.0.iter().map(|p| Value::str(&p.1)).collect(),
+            )),
             _ => None,
         }
     }
@@ -144,7 +147,11 @@ impl Object for Alerts {
     fn field(&self, name: &str) -> Option<Value> {
         let pick = |status: &str| {
             Value::object(Alerts(
-                self.0.iter().filter(|a| a.status == status).cloned().collect(),
+                self.0
+                    .iter()
+                    .filter(|a| a.status == status)
+                    .cloned()
+                    .collect(),
             ))
         };
         match name {
@@ -273,8 +280,12 @@ fn strings_of(v: &Value) -> Vec<String> {
 
 /// Registers Alertmanager's template functions.
 fn register_funcs(t: &mut Template) {
-    t.func("toUpper", |a| Ok(Value::str(arg_str(a, 0, "toUpper")?.to_uppercase())));
-    t.func("toLower", |a| Ok(Value::str(arg_str(a, 0, "toLower")?.to_lowercase())));
+    t.func("toUpper", |a| {
+        Ok(Value::str(arg_str(a, 0, "toUpper")?.to_uppercase()))
+    });
+    t.func("toLower", |a| {
+        Ok(Value::str(arg_str(a, 0, "toLower")?.to_lowercase()))
+    });
     t.func("title", |a| {
         let s = arg_str(a, 0, "title")?;
         let mut out = String::with_capacity(s.len());
@@ -289,7 +300,9 @@ fn register_funcs(t: &mut Template) {
         }
         Ok(Value::str(out))
     });
-    t.func("trimSpace", |a| Ok(Value::str(arg_str(a, 0, "trimSpace")?.trim())));
+    t.func("trimSpace", |a| {
+        Ok(Value::str(arg_str(a, 0, "trimSpace")?.trim()))
+    });
     t.func("join", |a| {
         let sep = arg_str(a, 0, "join")?;
         let list = a.get(1).ok_or("wrong number of args for join")?;
@@ -303,7 +316,7 @@ fn register_funcs(t: &mut Template) {
         let re = regex::Regex::new(&arg_str(a, 0, "reReplaceAll")?).map_err(|e| e.to_string())?;
         let repl = arg_str(a, 1, "reReplaceAll")?;
         let text = arg_str(a, 2, "reReplaceAll")?;
-        Ok(Value::str(re.replace_all(&text, repl.as_str()).to_string()))
+        Ok(Value::str(re.replace_all(&text, repl.as_str())))
     });
     t.func("safeHtml", |a| Ok(Value::str(arg_str(a, 0, "safeHtml")?)));
     t.func("safeUrl", |a| Ok(Value::str(arg_str(a, 0, "safeUrl")?)));
@@ -325,7 +338,10 @@ fn register_funcs(t: &mut Template) {
             .into_iter()
             .filter(|(k, _)| !drop.contains(k))
             .map(|(k, v)| {
-                let v = v.as_str().map(str::to_string).unwrap_or_else(|| v.to_string());
+                let v = v
+                    .as_str()
+                    .map(str::to_string)
+                    .unwrap_or_else(|| v.to_string());
                 (k, v)
             })
             .collect();
@@ -333,7 +349,9 @@ fn register_funcs(t: &mut Template) {
     });
     t.func("toJson", |a| {
         let v = a.first().cloned().unwrap_or_default();
-        Ok(Value::str(serde_json::to_string(&to_json(&v)).map_err(|e| e.to_string())?))
+        Ok(Value::str(
+            serde_json::to_string(&to_json(&v)).map_err(|e| e.to_string())?,
+        ))
     });
 }
 
@@ -392,13 +410,16 @@ impl Templates {
         }
         let mut t = (*self.base).clone();
         t.parse_named("__text", text).map_err(|e| e.to_string())?;
-        t.execute_template("__text", data).map_err(|e| e.to_string())
+        t.execute_template("__text", data)
+            .map_err(|e| e.to_string())
     }
 
     /// Checks that a template string parses (for config validation).
     pub fn check(&self, text: &str) -> Result<(), String> {
         let mut t = (*self.base).clone();
-        t.parse_named("__text", text).map(|_| ()).map_err(|e| e.to_string())
+        t.parse_named("__text", text)
+            .map(|_| ())
+            .map_err(|e| e.to_string())
     }
 }
 
@@ -407,12 +428,17 @@ mod tests {
     use super::*;
 
     fn alert(labels: &[(&str, &str)], ann: &[(&str, &str)], ends: i64) -> StoredAlert {
-        let labels: BTreeMap<String, String> =
-            labels.iter().map(|(a, b)| (a.to_string(), b.to_string())).collect();
+        let labels: BTreeMap<String, String> = labels
+            .iter()
+            .map(|(a, b)| (a.to_string(), b.to_string()))
+            .collect();
         StoredAlert {
             fingerprint: crate::alert::fingerprint(&labels),
             labels,
-            annotations: ann.iter().map(|(a, b)| (a.to_string(), b.to_string())).collect(),
+            annotations: ann
+                .iter()
+                .map(|(a, b)| (a.to_string(), b.to_string()))
+                .collect(),
             starts_at: 0,
             ends_at: ends,
             generator_url: "http://prom/graph".into(),
@@ -424,7 +450,10 @@ mod tests {
     #[test]
     fn go_time_format() {
         assert_eq!(go_time(1_700_000_000_000), "2023-11-14 22:13:20 +0000 UTC");
-        assert_eq!(go_time(1_700_000_000_120), "2023-11-14 22:13:20.12 +0000 UTC");
+        assert_eq!(
+            go_time(1_700_000_000_120),
+            "2023-11-14 22:13:20.12 +0000 UTC"
+        );
     }
 
     #[test]
@@ -432,13 +461,28 @@ mod tests {
         let t = Templates::load(&[]).unwrap();
         let alerts = vec![
             alert(
-                &[("alertname", "HighErrorRate"), ("severity", "warning"), ("service", "api")],
-                &[("summary", "High error rate on api"), ("description", "5% errors")],
+                &[
+                    ("alertname", "HighErrorRate"),
+                    ("severity", "warning"),
+                    ("service", "api"),
+                ],
+                &[
+                    ("summary", "High error rate on api"),
+                    ("description", "5% errors"),
+                ],
                 i64::MAX,
             ),
             alert(
-                &[("alertname", "HighErrorRate"), ("severity", "warning"), ("service", "api"), ("instance", "b")],
-                &[("summary", "High error rate on api"), ("description", "7% errors")],
+                &[
+                    ("alertname", "HighErrorRate"),
+                    ("severity", "warning"),
+                    ("service", "api"),
+                    ("instance", "b"),
+                ],
+                &[
+                    ("summary", "High error rate on api"),
+                    ("description", "7% errors"),
+                ],
                 10,
             ),
         ];
@@ -456,28 +500,43 @@ mod tests {
             .unwrap(),
             "High error rate on api\\n5% errorsHigh error rate on api\\n7% errors"
         );
+        assert!(t
+            .render(
+                "{{ .GroupLabels.alertname }}: {{ .Annotations.summary }}",
+                &d
+            )
+            .unwrap_err()
+            .contains("Annotations"));
         assert_eq!(
-            t.render("{{ .GroupLabels.alertname }}: {{ .Annotations.summary }}", &d)
-                .unwrap_err()
-                .contains("Annotations"),
-            true
-        );
-        assert_eq!(
-            t.render(r#"{{ template "slack.default.title" . }}"#, &d).unwrap(),
+            t.render(r#"{{ template "slack.default.title" . }}"#, &d)
+                .unwrap(),
             "[FIRING:1] HighErrorRate api (warning)"
         );
         assert_eq!(
-            t.render(r#"{{ template "slack.default.titlelink" . }}"#, &d).unwrap(),
+            t.render(r#"{{ template "slack.default.titlelink" . }}"#, &d)
+                .unwrap(),
             "http://am:9093/#/alerts?receiver=slack"
         );
         let inst = t
-            .render(r#"{{ template "pagerduty.default.instances" .Alerts.Firing }}"#, &d)
+            .render(
+                r#"{{ template "pagerduty.default.instances" .Alerts.Firing }}"#,
+                &d,
+            )
             .unwrap();
-        assert!(inst.starts_with("Labels:\n - alertname = HighErrorRate\n"), "{inst}");
+        assert!(
+            inst.starts_with("Labels:\n - alertname = HighErrorRate\n"),
+            "{inst}"
+        );
         assert!(inst.contains("Source: http://prom/graph\n"));
         assert_eq!(t.render("{{ .Alerts.Resolved | len }}", &d).unwrap(), "1");
-        assert_eq!(t.render("{{ .CommonLabels.Names | join \",\" }}", &d).unwrap(), "alertname,service,severity");
-        let html = t.render(r#"{{ template "email.default.html" . }}"#, &d).unwrap();
+        assert_eq!(
+            t.render("{{ .CommonLabels.Names | join \",\" }}", &d)
+                .unwrap(),
+            "alertname,service,severity"
+        );
+        let html = t
+            .render(r#"{{ template "email.default.html" . }}"#, &d)
+            .unwrap();
         assert!(html.contains("[1] Firing"));
     }
 }

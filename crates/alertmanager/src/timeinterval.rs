@@ -98,8 +98,12 @@ fn parse_hhmm(s: &str) -> Result<u32, String> {
     let (h, m) = s
         .split_once(':')
         .ok_or_else(|| format!("invalid time of day {s:?} (want HH:MM)"))?;
-    let h: u32 = h.parse().map_err(|_| format!("invalid time of day {s:?}"))?;
-    let m: u32 = m.parse().map_err(|_| format!("invalid time of day {s:?}"))?;
+    let h: u32 = h
+        .parse()
+        .map_err(|_| format!("invalid time of day {s:?}"))?;
+    let m: u32 = m
+        .parse()
+        .map_err(|_| format!("invalid time of day {s:?}"))?;
     if m >= 60 || h > 24 || (h == 24 && m != 0) {
         return Err(format!("invalid time of day {s:?}"));
     }
@@ -141,7 +145,10 @@ impl TimeInterval {
         let days_of_month = parse_ranges(
             &r.days_of_month,
             "day of month",
-            |s| s.parse::<i64>().map_err(|_| format!("{s:?} is not a valid day of month")),
+            |s| {
+                s.parse::<i64>()
+                    .map_err(|_| format!("{s:?} is not a valid day of month"))
+            },
             |a, b| {
                 let ok = |v: i64| (1..=31).contains(&v) || (-31..=-1).contains(&v);
                 if !ok(a) || !ok(b) {
@@ -175,7 +182,10 @@ impl TimeInterval {
         let years = parse_ranges(
             &r.years,
             "year",
-            |s| s.parse::<i64>().map_err(|_| format!("{s:?} is not a valid year")),
+            |s| {
+                s.parse::<i64>()
+                    .map_err(|_| format!("{s:?} is not a valid year"))
+            },
             |a, b| {
                 if a > b {
                     Err("start year cannot be after end year".into())
@@ -287,7 +297,8 @@ mod tests {
 
     #[test]
     fn business_hours() {
-        let t = ti("times:\n- start_time: '09:00'\n  end_time: '17:00'\nweekdays: ['monday:friday']\n");
+        let t =
+            ti("times:\n- start_time: '09:00'\n  end_time: '17:00'\nweekdays: ['monday:friday']\n");
         // 2024-01-03 is a Wednesday.
         assert!(t.contains(ms("2024-01-03T09:00:00Z")));
         assert!(!t.contains(ms("2024-01-03T17:00:00Z")));

@@ -91,7 +91,9 @@ pub fn message(c: &EmailConfig, n: &Notification<'_>) -> String {
     msg.push_str(&format!(
         "Message-Id: <{}.{}@pharos>\r\n",
         n.now,
-        crate::sha256::hex(n.group_key.as_bytes()).get(..16).unwrap_or("0")
+        crate::sha256::hex(n.group_key.as_bytes())
+            .get(..16)
+            .unwrap_or("0")
     ));
     msg.push_str("MIME-Version: 1.0\r\n");
     let boundary = format!("pharos-{}", n.now);
@@ -114,7 +116,13 @@ pub fn message(c: &EmailConfig, n: &Notification<'_>) -> String {
     }
     msg.push_str(&format!("--{boundary}--\r\n"));
     msg.split("\r\n")
-        .map(|l| if l.starts_with('.') { format!(".{l}") } else { l.to_string() })
+        .map(|l| {
+            if l.starts_with('.') {
+                format!(".{l}")
+            } else {
+                l.to_string()
+            }
+        })
         .collect::<Vec<_>>()
         .join("\r\n")
 }
@@ -135,7 +143,10 @@ pub async fn notify(c: &EmailConfig, n: &Notification<'_>) -> Result<(), NotifyE
     let mut conn = BufReader::new(stream);
     let (code, text) = reply(&mut conn).await?;
     if code != 220 {
-        return Err(NotifyError::retryable(format!("email: greeting: {}", text.trim())));
+        return Err(NotifyError::retryable(format!(
+            "email: greeting: {}",
+            text.trim()
+        )));
     }
     let ehlo = cmd(&mut conn, &format!("EHLO {}", c.hello), 250).await?;
     let exts: Vec<String> = ehlo
@@ -158,11 +169,17 @@ pub async fn notify(c: &EmailConfig, n: &Notification<'_>) -> Result<(), NotifyE
         }));
     }
     if !c.auth_username.is_empty() {
-        let auth_line = exts.iter().find(|x| x.starts_with("AUTH")).cloned().unwrap_or_default();
+        let auth_line = exts
+            .iter()
+            .find(|x| x.starts_with("AUTH"))
+            .cloned()
+            .unwrap_or_default();
         if auth_line.contains("PLAIN") {
-            let token = b64(
-                format!("{}\0{}\0{}", c.auth_identity, c.auth_username, c.auth_password).as_bytes(),
-            );
+            let token = b64(format!(
+                "{}\0{}\0{}",
+                c.auth_identity, c.auth_username, c.auth_password
+            )
+            .as_bytes());
             cmd(&mut conn, &format!("AUTH PLAIN {token}"), 235).await?;
         } else if auth_line.contains("LOGIN") {
             cmd(&mut conn, "AUTH LOGIN", 334).await?;
@@ -176,7 +193,11 @@ pub async fn notify(c: &EmailConfig, n: &Notification<'_>) -> Result<(), NotifyE
     }
     cmd(&mut conn, &format!("MAIL FROM:<{}>", address(&c.from)), 250).await?;
     let to_rendered = n.render(&c.to);
-    for rcpt in to_rendered.split(',').map(address).filter(|a| !a.is_empty()) {
+    for rcpt in to_rendered
+        .split(',')
+        .map(address)
+        .filter(|a| !a.is_empty())
+    {
         cmd(&mut conn, &format!("RCPT TO:<{rcpt}>"), 250).await?;
     }
     cmd(&mut conn, "DATA", 354).await?;

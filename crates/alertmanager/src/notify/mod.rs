@@ -44,15 +44,30 @@ impl Integration {
     /// Every integration of a receiver, with its index among those of the same kind.
     pub fn all(r: &Receiver) -> Vec<(Integration, usize)> {
         let mut out = Vec::new();
-        out.extend(r.slack.iter().enumerate().map(|(i, c)| (Integration::Slack(c.clone()), i)));
+        out.extend(
+            r.slack
+                .iter()
+                .enumerate()
+                .map(|(i, c)| (Integration::Slack(c.clone()), i)),
+        );
         out.extend(
             r.pagerduty
                 .iter()
                 .enumerate()
                 .map(|(i, c)| (Integration::Pagerduty(c.clone()), i)),
         );
-        out.extend(r.webhook.iter().enumerate().map(|(i, c)| (Integration::Webhook(c.clone()), i)));
-        out.extend(r.email.iter().enumerate().map(|(i, c)| (Integration::Email(c.clone()), i)));
+        out.extend(
+            r.webhook
+                .iter()
+                .enumerate()
+                .map(|(i, c)| (Integration::Webhook(c.clone()), i)),
+        );
+        out.extend(
+            r.email
+                .iter()
+                .enumerate()
+                .map(|(i, c)| (Integration::Email(c.clone()), i)),
+        );
         out
     }
 
@@ -88,7 +103,10 @@ impl Notification<'_> {
         match self.templates.render(text, &self.value) {
             Ok(s) => s,
             Err(e) => {
-                tracing::warn!(receiver = self.receiver, "notification template failed: {e}");
+                tracing::warn!(
+                    receiver = self.receiver,
+                    "notification template failed: {e}"
+                );
                 format!("<error expanding template: {e}>")
             }
         }

@@ -64,7 +64,11 @@ pub fn payload(c: &PagerdutyConfig, n: &Notification<'_>) -> Value {
     if !details.is_empty() {
         p.insert("custom_details".into(), Value::Object(details));
     }
-    for (k, v) in [("component", &c.component), ("group", &c.group), ("class", &c.class)] {
+    for (k, v) in [
+        ("component", &c.component),
+        ("group", &c.group),
+        ("class", &c.class),
+    ] {
         let r = n.render(v);
         if !r.is_empty() {
             p.insert(k.into(), json!(r));

@@ -43,7 +43,13 @@ pub fn payload(c: &WebhookConfig, n: &Notification<'_>) -> Value {
 }
 
 pub async fn notify(c: &WebhookConfig, n: &Notification<'_>) -> Result<(), NotifyError> {
-    post_json(&c.http_config, c.timeout_ms, &c.url, &payload(c, n), "webhook")
-        .await
-        .map(|_| ())
+    post_json(
+        &c.http_config,
+        c.timeout_ms,
+        &c.url,
+        &payload(c, n),
+        "webhook",
+    )
+    .await
+    .map(|_| ())
 }
