@@ -97,6 +97,9 @@ pub struct LoadedConfig {
     /// `loki_config` from pharos.yml (resolved against the file's directory): a Loki
     /// config.yml, read by the log store and the Loki compatibility listener.
     pub loki_config: Option<PathBuf>,
+    /// `promtail_config` from pharos.yml (resolved against the file's directory): a promtail
+    /// config file whose `scrape_configs` the built-in file tailer follows.
+    pub promtail_config: Option<PathBuf>,
 }
 
 /// Loads `path`, which may be a `pharos.yml` or directly a `prometheus.yml`.

@@ -63,7 +63,7 @@ struct PharosFile {
     #[serde(default)]
     loki_config: Option<PathBuf>,
     #[serde(default)]
-    promtail_config: Option<Value>,
+    promtail_config: Option<PathBuf>,
     #[serde(default)]
     logs: Option<Value>,
     #[serde(default)]
@@ -138,7 +138,6 @@ pub fn parse(file: &Path, text: &str) -> Result<LoadedConfig, ConfigError> {
         })?;
     }
     for (name, present) in [
-        ("promtail_config", f.promtail_config.is_some()),
         ("logs", f.logs.is_some()),
         ("errors", f.errors.is_some()),
     ] {
@@ -149,6 +148,9 @@ pub fn parse(file: &Path, text: &str) -> Result<LoadedConfig, ConfigError> {
             ));
         }
     }
+    out.promtail_config = f
+        .promtail_config
+        .map(|p| if p.is_absolute() { p } else { base.join(p) });
     out.loki_config = f
         .loki_config
         .map(|p| if p.is_absolute() { p } else { base.join(p) });

@@ -4,6 +4,7 @@
 mod check_alertmanager;
 mod rules_cli;
 mod serve;
+mod serve_es;
 mod serve_logs;
 mod serve_traces;
 mod serve_rules;

@@ -219,7 +219,11 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
         .merge(api::alertmanager::routes(Arc::new(
         api::alertmanager::AmState { am: am.clone() },
     )));
-    let app = app.merge(trace_routes).merge(logs_w.routes.clone());
+    let app = app
+        .merge(trace_routes)
+        .merge(logs_w.routes.clone())
+        .merge(crate::serve_es::routes(logs_w.store.clone(), &data_dir));
+    let tailer = crate::serve_es::start_tailer(&cfg, logs_w.store.clone(), &data_dir)?;
     crate::serve_logs::start_listener(&logs_w, app.clone()).await?;
     crate::serve_traces::start_listeners(&cfg, app.clone(), &traces_rt).await?;
     let shutdown = async {
@@ -241,6 +245,9 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
     scrape.stop().await;
     crate::serve_traces::shutdown(&traces_rt);
     rules.stop();
+    if let Some(t) = tailer {
+        t.stop();
+    }
     logs_w.store.close().map_err(|e| e.to_string())?;
     db.close().map_err(|e| e.to_string())?;
     Ok(())
