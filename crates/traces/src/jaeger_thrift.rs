@@ -458,45 +458,29 @@ pub mod encode {
         for t in tags {
             field(out, T_STRING, 1);
             string(out, t.key.as_bytes());
-            let (vt, body): (i32, Box<dyn Fn(&mut Vec<u8>)>) = match &t.value {
-                Value::Bool(b) => {
-                    let b = *b;
-                    (
-                        2,
-                        Box::new(move |o: &mut Vec<u8>| {
-                            field(o, T_BOOL, 5);
-                            o.push(b as u8)
-                        }),
-                    )
-                }
-                Value::Int(i) => {
-                    let i = *i;
-                    (3, Box::new(move |o: &mut Vec<u8>| i64f(o, 6, i)))
-                }
-                Value::Double(d) => {
-                    let d = *d;
-                    (
-                        1,
-                        Box::new(move |o: &mut Vec<u8>| {
-                            field(o, T_DOUBLE, 4);
-                            o.extend_from_slice(&d.to_bits().to_be_bytes())
-                        }),
-                    )
-                }
-                other => {
-                    let s = other.as_text();
-                    (
-                        0,
-                        Box::new(move |o: &mut Vec<u8>| {
-                            field(o, T_STRING, 3);
-                            string(o, s.as_bytes())
-                        }),
-                    )
-                }
+            let vt: i32 = match &t.value {
+                Value::Bool(_) => 2,
+                Value::Int(_) => 3,
+                Value::Double(_) => 1,
+                _ => 0,
             };
             field(out, T_I32, 2);
             out.extend_from_slice(&vt.to_be_bytes());
-            body(out);
+            match &t.value {
+                Value::Bool(b) => {
+                    field(out, T_BOOL, 5);
+                    out.push(*b as u8);
+                }
+                Value::Int(i) => i64f(out, 6, *i),
+                Value::Double(d) => {
+                    field(out, T_DOUBLE, 4);
+                    out.extend_from_slice(&d.to_bits().to_be_bytes());
+                }
+                other => {
+                    field(out, T_STRING, 3);
+                    string(out, other.as_text().as_bytes());
+                }
+            }
             out.push(T_STOP);
         }
     }
