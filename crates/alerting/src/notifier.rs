@@ -121,7 +121,8 @@ fn run(shared: Arc<Shared>, targets: Vec<AlertmanagerTarget>) {
             if let Some(tok) = &t.bearer_token {
                 req = req.bearer_auth(tok);
             }
-            let res = rt.block_on(req.send());
+            // send() arms the timeout timer, so it must run inside the runtime.
+            let res = rt.block_on(async move { req.send().await });
             use std::sync::atomic::Ordering::Relaxed;
             match res {
                 Ok(r) if r.status().is_success() => {

@@ -1,0 +1,281 @@
+//! Integration tests of the rules engine in the real binary: a prometheus.yml with `rule_files`
+//! and `alerting.alertmanagers`, samples fed by remote_write, then `/api/v1/alerts` firing with
+//! the rendered annotation, `ALERTS` queryable, `/api/v1/rules` in Prometheus' shape, alerts
+//! POSTed to an external Alertmanager's `/api/v2/alerts`, reload keeping good rules on a bad
+//! file, and the `check rules` / `test rules` commands.
+
+mod common;
+
+use std::io::{Read, Write};
+use std::net::TcpListener;
+use std::process::Command;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use common::{write_request, Pharos};
+use serde_json::Value;
+
+fn client() -> reqwest::blocking::Client {
+    reqwest::blocking::Client::new()
+}
+
+fn get_json(url: &str) -> Value {
+    client()
+        .get(url)
+        .send()
+        .expect("request")
+        .json()
+        .expect("json")
+}
+
+/// A fake Alertmanager: records the bodies POSTed to it.
+fn fake_alertmanager() -> (String, Arc<Mutex<Vec<String>>>) {
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = l.local_addr().unwrap().to_string();
+    let got = Arc::new(Mutex::new(Vec::new()));
+    let g2 = got.clone();
+    std::thread::spawn(move || {
+        for s in l.incoming() {
+            let Ok(mut s) = s else { continue };
+            let _ = s.set_read_timeout(Some(Duration::from_secs(5)));
+            let mut buf = Vec::new();
+            let mut tmp = [0u8; 4096];
+            // read headers + body (content-length)
+            loop {
+                let n = s.read(&mut tmp).unwrap_or(0);
+                if n == 0 {
+                    break;
+                }
+                buf.extend_from_slice(&tmp[..n]);
+                let text = String::from_utf8_lossy(&buf).to_string();
+                if let Some(h) = text.find("\r\n\r\n") {
+                    let cl = text[..h]
+                        .lines()
+                        .find_map(|l| {
+                            let l = l.to_ascii_lowercase();
+                            l.strip_prefix("content-length:")
+                                .map(|v| v.trim().parse::<usize>().unwrap_or(0))
+                        })
+                        .unwrap_or(0);
+                    if buf.len() >= h + 4 + cl {
+                        let head = text[..h].lines().next().unwrap_or("").to_string();
+                        let body = String::from_utf8_lossy(&buf[h + 4..h + 4 + cl]).to_string();
+                        g2.lock().unwrap().push(format!("{head}\n{body}"));
+                        break;
+                    }
+                }
+            }
+            let _ =
+                s.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\nconnection: close\r\n\r\n");
+        }
+    });
+    (addr, got)
+}
+
+const RULES: &str = r#"groups:
+  - name: db
+    interval: 1s
+    rules:
+      - record: job:db_connections:ratio
+        expr: database_connections_active / database_connections_max
+      - alert: DatabaseConnectionPoolExhausted
+        expr: database_connections_active / database_connections_max > 0.9
+        for: 2s
+        labels:
+          severity: critical
+        annotations:
+          summary: Database connection pool nearly exhausted
+          description: "{{ $value | humanizePercentage }} of connections in use"
+"#;
+
+fn wait_for<T>(what: &str, mut f: impl FnMut() -> Option<T>) -> T {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while Instant::now() < deadline {
+        if let Some(v) = f() {
+            return v;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    panic!("timed out waiting for {what}");
+}
+
+#[test]
+fn alerts_fire_and_reach_the_external_alertmanager() {
+    let dir = tempfile::tempdir().unwrap();
+    let (am_addr, am_got) = fake_alertmanager();
+    std::fs::create_dir_all(dir.path().join("rules")).unwrap();
+    std::fs::write(dir.path().join("rules/db.yml"), RULES).unwrap();
+    let cfg = dir.path().join("prometheus.yml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "global:\n  evaluation_interval: 1s\n  external_labels:\n    cluster: test\nalerting:\n  alertmanagers:\n    - static_configs:\n        - targets: ['{am_addr}']\nrule_files:\n  - rules/*.yml\n"
+        ),
+    )
+    .unwrap();
+    let data = dir.path().join("data");
+    let p = Pharos::start(&data, Some(&cfg));
+
+    // Feed 37/40 connections for the next minute.
+    let now = model::time::now_ms();
+    let samples: Vec<(i64, f64)> = (0..12).map(|i| (now - 5_000 + i * 5_000, 37.0)).collect();
+    let max: Vec<(i64, f64)> = samples.iter().map(|(t, _)| (*t, 40.0)).collect();
+    let body = write_request(&[
+        (
+            vec![
+                ("__name__", "database_connections_active"),
+                ("instance", "db-1:9187"),
+            ],
+            samples,
+        ),
+        (
+            vec![
+                ("__name__", "database_connections_max"),
+                ("instance", "db-1:9187"),
+            ],
+            max,
+        ),
+    ]);
+    let st = client()
+        .post(p.url("/api/v1/write"))
+        .header("Content-Encoding", "snappy")
+        .header("Content-Type", "application/x-protobuf")
+        .body(body)
+        .send()
+        .unwrap()
+        .status();
+    assert!(st.is_success(), "{st}");
+
+    // /api/v1/alerts: firing with the rendered annotation.
+    let alert = wait_for("a firing alert", || {
+        let v = get_json(&p.url("/api/v1/alerts"));
+        v["data"]["alerts"]
+            .as_array()?
+            .iter()
+            .find(|a| a["state"] == "firing")
+            .cloned()
+    });
+    assert_eq!(
+        alert["labels"]["alertname"],
+        "DatabaseConnectionPoolExhausted"
+    );
+    assert_eq!(alert["labels"]["severity"], "critical");
+    assert_eq!(alert["labels"]["instance"], "db-1:9187");
+    assert_eq!(
+        alert["annotations"]["description"],
+        "92.5% of connections in use"
+    );
+    assert_eq!(alert["value"], "9.25e-01");
+    assert!(alert["activeAt"].as_str().unwrap().ends_with('Z'));
+
+    // ALERTS and the recording rule are queryable.
+    let alerts_series = wait_for("ALERTS series", || {
+        let v = get_json(&p.url("/api/v1/query?query=ALERTS%7Balertstate%3D%22firing%22%7D"));
+        let r = v["data"]["result"].as_array()?.clone();
+        (!r.is_empty()).then_some(r)
+    });
+    assert_eq!(
+        alerts_series[0]["metric"]["alertname"],
+        "DatabaseConnectionPoolExhausted"
+    );
+    assert_eq!(alerts_series[0]["value"][1], "1");
+    let v = get_json(&p.url("/api/v1/query?query=job:db_connections:ratio"));
+    assert_eq!(v["data"]["result"][0]["value"][1], "0.925");
+    let v = get_json(&p.url("/api/v1/query?query=ALERTS_FOR_STATE"));
+    assert_eq!(v["data"]["result"].as_array().map(|a| a.len()), Some(1));
+
+    // /api/v1/rules shape and filters.
+    let v = get_json(&p.url("/api/v1/rules"));
+    assert_eq!(v["status"], "success");
+    let g = &v["data"]["groups"][0];
+    assert_eq!(g["name"], "db");
+    assert!(g["file"].as_str().unwrap().ends_with("rules/db.yml"));
+    assert_eq!(g["interval"], 1.0);
+    let rules = g["rules"].as_array().unwrap();
+    assert_eq!(rules.len(), 2);
+    assert_eq!(rules[0]["type"], "recording");
+    assert_eq!(rules[0]["health"], "ok");
+    assert_eq!(rules[1]["type"], "alerting");
+    assert_eq!(rules[1]["state"], "firing");
+    assert_eq!(rules[1]["duration"], 2.0);
+    assert_eq!(rules[1]["alerts"][0]["state"], "firing");
+    assert_ne!(rules[1]["lastEvaluation"], "0001-01-01T00:00:00Z");
+    let v = get_json(&p.url("/api/v1/rules?type=record"));
+    assert_eq!(v["data"]["groups"][0]["rules"].as_array().unwrap().len(), 1);
+    let r = client()
+        .get(p.url("/api/v1/rules?type=bogus"))
+        .send()
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 400);
+
+    // The external Alertmanager got the alert, with external labels, on /api/v2/alerts.
+    let posted = wait_for("a POST to the alertmanager", || {
+        let g = am_got.lock().unwrap();
+        g.iter()
+            .find(|b| b.contains("DatabaseConnectionPoolExhausted"))
+            .cloned()
+    });
+    assert!(posted.starts_with("POST /api/v2/alerts "), "{posted}");
+    let body: Value = serde_json::from_str(posted.split_once('\n').unwrap().1).unwrap();
+    assert_eq!(body[0]["labels"]["cluster"], "test");
+    assert_eq!(
+        body[0]["annotations"]["description"],
+        "92.5% of connections in use"
+    );
+    assert!(body[0]["startsAt"].as_str().is_some());
+    assert!(body[0]["generatorURL"]
+        .as_str()
+        .unwrap()
+        .contains("/graph?g0.expr="));
+
+    // A broken rule file on reload: the reload fails, the running rules stay.
+    std::fs::write(
+        dir.path().join("rules/bad.yml"),
+        "groups:\n  - name: bad\n    rules:\n      - alert: X\n        expr: sum(\n",
+    )
+    .unwrap();
+    let r = client().post(p.url("/-/reload")).send().unwrap();
+    assert!(!r.status().is_success());
+    let text = r.text().unwrap();
+    assert!(text.contains("bad.yml:4:1"), "{text}");
+    let v = get_json(&p.url("/api/v1/rules"));
+    assert_eq!(v["data"]["groups"].as_array().unwrap().len(), 1);
+}
+
+#[test]
+fn check_and_test_rules_commands() {
+    let root = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let out = Command::new(env!("CARGO_BIN_EXE_pharos"))
+        .args(["check", "rules"])
+        .arg(root.join("examples/prometheus/alerts/application.yml"))
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}");
+    assert!(text.contains("SUCCESS: 6 rules found"), "{text}");
+
+    let dir = tempfile::tempdir().unwrap();
+    let bad = dir.path().join("bad.yml");
+    std::fs::write(
+        &bad,
+        "groups:\n  - name: g\n    rules:\n      - alert: A\n        expr: up\n        annotations:\n          d: \"{{ $value | nosuchfunc }}\"\n",
+    )
+    .unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_pharos"))
+        .args(["check", "rules"])
+        .arg(&bad)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(!out.status.success());
+    assert!(text.contains("bad.yml:4:1: group \"g\", rule 1, \"A\": annotation \"d\": error parsing template __alert_A: template: __alert_A:1: function \"nosuchfunc\" not defined"), "{text}");
+
+    let out = Command::new(env!("CARGO_BIN_EXE_pharos"))
+        .args(["test", "rules"])
+        .arg(root.join("tests/rules/application_test.yml"))
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}");
+    assert!(text.trim_end().ends_with("passed, 0 failed"), "{text}");
+}
