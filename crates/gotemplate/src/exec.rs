@@ -241,6 +241,32 @@ impl State<'_> {
             return self.call(dot, name, &cmd.args[1..], final_v, pos, ctx);
         }
         if cmd.args.len() > 1 || final_v.is_some() {
+            // `.Recv.Method ARG...`: a host object's method with arguments.
+            let chain = match first {
+                Arg::Field(fs) => fs.split_last().map(|(m, rest)| (dot.clone(), m, rest)),
+                Arg::Var(name, fs) => match fs.split_last() {
+                    Some((m, rest)) => Some((self.lookup_var(name, pos, ctx)?, m, rest)),
+                    None => None,
+                },
+                _ => None,
+            };
+            if let Some((base, method, rest)) = chain {
+                let recv = self.field_chain(base, rest, pos, ctx)?;
+                if let Value::Object(o) = &recv {
+                    let mut vals = Vec::with_capacity(cmd.args.len());
+                    for a in &cmd.args[1..] {
+                        vals.push(self.eval_arg(dot, a, pos, ctx)?);
+                    }
+                    if let Some(v) = final_v.clone() {
+                        vals.push(v);
+                    }
+                    if let Some(r) = o.method(method, &vals) {
+                        return r.map_err(|e| {
+                            self.err(pos, ctx, format!("error calling {method}: {e}"))
+                        });
+                    }
+                }
+            }
             return Err(self.err(
                 pos,
                 ctx,

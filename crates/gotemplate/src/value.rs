@@ -14,6 +14,13 @@ pub trait Object: Send + Sync + fmt::Debug {
     /// `.Name` on this object: a field or an argument-less method. `None` = no such field
     /// (an execution error, as in Go).
     fn field(&self, name: &str) -> Option<Value>;
+    /// `.Name ARG...` on this object: a method taking arguments (e.g. Alertmanager's
+    /// `.CommonLabels.Remove .GroupLabels.Names`). `None` = no such method; `Some(Err)` = the
+    /// method failed (an execution error).
+    fn method(&self, name: &str, args: &[Value]) -> Option<Result<Value, String>> {
+        let _ = (name, args);
+        None
+    }
     /// When the object is slice-like (e.g. Alertmanager's `Alerts`), its elements.
     fn as_list(&self) -> Option<Vec<Value>> {
         None
