@@ -266,17 +266,30 @@ impl Head {
         split_layers(&[Arc::new(self)], before)
     }
 
-    /// Records that recreate the head (for a WAL checkpoint).
+    /// Records that recreate the head (for a WAL checkpoint): each series with its chunks as
+    /// they are (no decoding), out-of-order samples as samples.
     pub fn checkpoint_records(&self) -> Vec<Record> {
         let mut out = Vec::new();
         let mut rec = Record::default();
+        let mut bytes = 0usize;
         for (id, s) in self.series.iter().enumerate() {
-            rec.series.push((id as u64, (*s.labels).clone()));
-            for p in self.samples(id as u32, i64::MIN, i64::MAX) {
-                rec.samples.push((id as u64, p.t, p.v));
+            let id = id as u64;
+            rec.series.push((id, (*s.labels).clone()));
+            for c in &s.chunks {
+                bytes += c.data.len();
+                rec.chunks.push((id, c.clone()));
             }
-            if rec.samples.len() > 100_000 {
+            if !s.open.is_empty() {
+                let c = s.open.to_chunk();
+                bytes += c.data.len();
+                rec.chunks.push((id, c));
+            }
+            for (t, v) in &s.ooo {
+                rec.samples.push((id, *t, *v));
+            }
+            if bytes > 4 << 20 || rec.samples.len() > 100_000 {
                 out.push(std::mem::take(&mut rec));
+                bytes = 0;
             }
         }
         if !rec.is_empty() {

@@ -184,6 +184,15 @@ impl Tsdb {
                 let (id, _) = head.get_or_create(&labels);
                 id_map.insert(wal_id, id);
             }
+            for (wal_id, c) in &rec.chunks {
+                if let Some(id) = id_map.get(wal_id) {
+                    for p in c.decode() {
+                        if head.append(*id, p.t, p.v, i64::MAX) == Outcome::Appended {
+                            replayed += 1;
+                        }
+                    }
+                }
+            }
             for (wal_id, t, v) in rec.samples {
                 if let Some(id) = id_map.get(&wal_id) {
                     if head.append(*id, t, v, i64::MAX) == Outcome::Appended {
@@ -298,6 +307,7 @@ impl Tsdb {
             }
         }
         self.step_done(1)?;
+        let started = Instant::now();
         let frozen = self.layers().frozen.clone();
         let (old, rest) = head::split_layers(&frozen, before);
         let range = self.opts.block_range_ms.max(1);
@@ -318,6 +328,7 @@ impl Tsdb {
             )?))
         };
         self.step_done(2)?;
+        let written = started.elapsed();
         let rest = Arc::new(rest);
         {
             let mut layers = self.layers.write();
@@ -338,6 +349,13 @@ impl Tsdb {
             wal::write_checkpoint(&self.dir.join("wal"), upto, &rest.checkpoint_records())?;
         }
         self.stats.head_cuts.fetch_add(1, Ordering::Relaxed);
+        tracing::info!(
+            before,
+            block_written_ms = written.as_millis() as u64,
+            total_ms = started.elapsed().as_millis() as u64,
+            head_samples_left = rest.num_samples,
+            "head cut into a block"
+        );
         Ok(())
     }
 
