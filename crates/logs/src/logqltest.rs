@@ -232,10 +232,9 @@ pub fn run_file(path: &std::path::Path) -> Result<(usize, Vec<String>), String> 
                     };
                     let mut want = Vec::new();
                     for (_, b) in &block {
-                        let (ls, v) = if b.starts_with("scalar ") {
-                            ("{}", &b[7..])
-                        } else {
-                            split_labels(b)?
+                        let (ls, v) = match b.strip_prefix("scalar ") {
+                            Some(v) => ("{}", v),
+                            None => split_labels(b)?,
                         };
                         want.push((
                             labels(ls)?,

@@ -519,7 +519,7 @@ fn background(weak: Weak<LogStore>) {
         }
         s.maybe_flush();
         ticks += 1;
-        if ticks % 120 == 0 {
+        if ticks.is_multiple_of(120) {
             if let Err(e) = s.enforce_retention() {
                 tracing::error!("log retention failed: {e}");
             }

@@ -114,7 +114,7 @@ impl Parser<'_> {
                 self.next();
                 Ok(d)
             }
-            Tok::Num(n) if n == 0.0 => {
+            Tok::Num(0.0) => {
                 self.next();
                 Ok(0)
             }

@@ -107,6 +107,9 @@ impl Pattern {
     }
 }
 
+/// Name/value pairs.
+pub type Pairs = Vec<(String, String)>;
+
 /// The result of a pipeline for one entry.
 #[derive(Clone, Debug, Default)]
 pub struct Row {
@@ -121,11 +124,7 @@ impl Row {
 
     /// Splits the labels into (stream, structured metadata, parsed) as Loki's
     /// `categorize-labels` response encoding does.
-    pub fn categorize(
-        &self,
-        stream: &Labels,
-        meta: &[(String, String)],
-    ) -> (Labels, Vec<(String, String)>, Vec<(String, String)>) {
+    pub fn categorize(&self, stream: &Labels, meta: &[(String, String)]) -> (Labels, Pairs, Pairs) {
         let meta_names: BTreeSet<&str> = meta.iter().map(|(k, _)| k.as_str()).collect();
         let mut s = Vec::new();
         let mut m = Vec::new();
@@ -615,7 +614,7 @@ pub fn run(stages: &[Stage], stream: &Labels, e: &LogEntry) -> Option<Row> {
             Stage::Decolorize => row.line = decolorize(&row.line),
         }
     }
-    row.labels.retain(|_, v| !v.is_empty() || false);
+    row.labels.retain(|_, v| !v.is_empty());
     Some(row)
 }
 
