@@ -6,8 +6,7 @@
 //! by the shared `gotemplate` interpreter.
 //!
 //! Label sets are objects behaving as Go's `template.KV`: map-like (`.Labels.severity`, `range`,
-//! `len`) with `.SortedPairs`, `.Names` and `.Values`. Go's `KV.Remove` takes an argument, which
-//! `gotemplate` objects cannot; the default templates use the `removeLabels KV NAMES` function.
+//! `len`) with `.SortedPairs`, `.Names`, `.Values` and `.Remove NAMES`.
 
 use crate::alert::{fingerprint_hex, StoredAlert};
 use gotemplate::{Object, Template, Value};
@@ -39,6 +38,28 @@ impl Object for Kv {
                 self.0.get(other).map(String::as_str).unwrap_or(""),
             )),
         }
+    }
+    fn method(&self, name: &str, args: &[Value]) -> Option<Result<Value, String>> {
+        if name != "Remove" {
+            return None;
+        }
+        let Some(list) = args.first().and_then(Value::as_list) else {
+            return Some(Err("Remove takes a list of label names".into()));
+        };
+        let drop: Vec<String> = list
+            .iter()
+            .map(|v| {
+                v.as_str()
+                    .map(str::to_string)
+                    .unwrap_or_else(|| v.to_string())
+            })
+            .collect();
+        Some(Ok(Value::object(Kv(self
+            .0
+            .iter()
+            .filter(|(k, _)| !drop.contains(k))
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect()))))
     }
     fn as_map(&self) -> Option<BTreeMap<String, Value>> {
         Some(
@@ -96,6 +117,173 @@ impl Object for Pairs {
     }
 }
 
+/// Go's `time.Time` (UTC): prints like `time.Time.String()`, with `.Format LAYOUT`, `.Unix`,
+/// `.UnixMilli` and `.IsZero`.
+#[derive(Debug, Clone, Copy)]
+pub struct Time(pub Option<i64>);
+
+impl Object for Time {
+    fn field(&self, name: &str) -> Option<Value> {
+        let ms = self.0.unwrap_or(GO_ZERO_MS);
+        match name {
+            "Unix" => Some(Value::Int(ms.div_euclid(1000))),
+            "UnixMilli" => Some(Value::Int(ms)),
+            "IsZero" => Some(Value::Bool(self.0.is_none())),
+            _ => None,
+        }
+    }
+    fn method(&self, name: &str, args: &[Value]) -> Option<Result<Value, String>> {
+        match name {
+            "Format" => Some(match args.first().and_then(Value::as_str) {
+                Some(layout) => Ok(Value::str(go_format(self.0.unwrap_or(GO_ZERO_MS), layout))),
+                None => Err("Format takes a layout string".into()),
+            }),
+            _ => None,
+        }
+    }
+    fn display(&self) -> String {
+        match self.0 {
+            Some(ms) => go_time(ms),
+            None => "0001-01-01 00:00:00 +0000 UTC".into(),
+        }
+    }
+}
+
+/// Unix ms of Go's zero time, 0001-01-01T00:00:00Z.
+const GO_ZERO_MS: i64 = -62_135_596_800_000;
+
+/// Formats Unix ms (UTC) with a Go reference-time layout (`2006-01-02T15:04:05Z07:00`, ...).
+pub fn go_format(ms: i64, layout: &str) -> String {
+    use chrono::{Datelike, Timelike};
+    let Some(t) = chrono::DateTime::<chrono::Utc>::from_timestamp_millis(ms) else {
+        return String::new();
+    };
+    // Longest tokens first.
+    const TOKENS: [&str; 31] = [
+        "January",
+        "Monday",
+        "Z07:00",
+        ".000000000",
+        ".999999999",
+        ".000000",
+        ".999999",
+        "-07:00",
+        "Z0700",
+        "-0700",
+        "2006",
+        ".000",
+        ".999",
+        "Jan",
+        "Mon",
+        "MST",
+        "_2",
+        "01",
+        "02",
+        "03",
+        "04",
+        "05",
+        "06",
+        "15",
+        "PM",
+        "pm",
+        "-07",
+        "1",
+        "2",
+        "3",
+        "4",
+    ];
+    let mut out = String::new();
+    let mut rest = layout;
+    'outer: while !rest.is_empty() {
+        for tok in TOKENS {
+            if let Some(after) = rest.strip_prefix(tok) {
+                let nanos = t.nanosecond();
+                let piece = match tok {
+                    "January" => t.format("%B").to_string(),
+                    "Monday" => t.format("%A").to_string(),
+                    "Jan" => t.format("%b").to_string(),
+                    "Mon" => t.format("%a").to_string(),
+                    "MST" => "UTC".into(),
+                    "Z07:00" | "Z0700" => "Z".into(),
+                    "-07:00" => "+00:00".into(),
+                    "-0700" => "+0000".into(),
+                    "-07" => "+00".into(),
+                    "2006" => format!("{:04}", t.year()),
+                    "06" => format!("{:02}", t.year() % 100),
+                    "01" => format!("{:02}", t.month()),
+                    "1" => t.month().to_string(),
+                    "02" => format!("{:02}", t.day()),
+                    "_2" => format!("{:>2}", t.day()),
+                    "2" => t.day().to_string(),
+                    "15" => format!("{:02}", t.hour()),
+                    "03" => format!("{:02}", (t.hour() + 11) % 12 + 1),
+                    "3" => ((t.hour() + 11) % 12 + 1).to_string(),
+                    "04" => format!("{:02}", t.minute()),
+                    "4" => t.minute().to_string(),
+                    "05" => format!("{:02}", t.second()),
+                    "PM" => (if t.hour() >= 12 { "PM" } else { "AM" }).into(),
+                    "pm" => (if t.hour() >= 12 { "pm" } else { "am" }).into(),
+                    ".000" => format!(".{:03}", nanos / 1_000_000),
+                    ".000000" => format!(".{:06}", nanos / 1_000),
+                    ".000000000" => format!(".{nanos:09}"),
+                    _ => {
+                        // .999…: fractional seconds without trailing zeros (omitted when zero).
+                        let digits = tok.len() - 1;
+                        let f = format!("{nanos:09}");
+                        let f = f[..digits].trim_end_matches('0');
+                        if f.is_empty() {
+                            String::new()
+                        } else {
+                            format!(".{f}")
+                        }
+                    }
+                };
+                out.push_str(&piece);
+                rest = after;
+                continue 'outer;
+            }
+        }
+        let mut chars = rest.chars();
+        if let Some(c) = chars.next() {
+            out.push(c);
+        }
+        rest = chars.as_str();
+    }
+    out
+}
+
+/// Go's `time.Duration.String()` for milliseconds (`1h2m3.5s`, `0s`).
+pub fn go_duration(ms: i64) -> String {
+    if ms == 0 {
+        return "0s".into();
+    }
+    let neg = ms < 0;
+    let ms = ms.unsigned_abs();
+    let (h, m) = (ms / 3_600_000, (ms / 60_000) % 60);
+    let (sec, frac) = ((ms / 1000) % 60, ms % 1000);
+    let mut out = String::new();
+    if neg {
+        out.push('-');
+    }
+    if ms < 1000 {
+        out.push_str(&format!("{ms}ms"));
+        return out;
+    }
+    if h > 0 {
+        out.push_str(&format!("{h}h"));
+    }
+    if h > 0 || m > 0 {
+        out.push_str(&format!("{m}m"));
+    }
+    if frac > 0 {
+        let f = format!("{frac:03}");
+        out.push_str(&format!("{sec}.{}s", f.trim_end_matches('0')));
+    } else {
+        out.push_str(&format!("{sec}s"));
+    }
+    out
+}
+
 /// One alert as templates see it.
 #[derive(Debug, Clone)]
 pub struct TmplAlert {
@@ -127,11 +315,8 @@ impl Object for TmplAlert {
             "Status" => Value::str(self.status),
             "Labels" => Value::object(self.labels.clone()),
             "Annotations" => Value::object(self.annotations.clone()),
-            "StartsAt" => Value::str(go_time(self.starts_at)),
-            "EndsAt" => Value::str(match self.ends_at {
-                Some(e) => go_time(e),
-                None => "0001-01-01 00:00:00 +0000 UTC".into(),
-            }),
+            "StartsAt" => Value::object(Time(Some(self.starts_at))),
+            "EndsAt" => Value::object(Time(self.ends_at)),
             "GeneratorURL" => Value::str(&self.generator_url),
             "Fingerprint" => Value::str(&self.fingerprint),
             _ => return None,
@@ -327,25 +512,24 @@ fn register_funcs(t: &mut Template) {
                 .collect(),
         ))
     });
-    t.func("removeLabels", |a| {
-        let Some(Value::Object(o)) = a.first() else {
-            return Err("removeLabels: first argument must be a label set".into());
+    t.func("since", |a| match a.first() {
+        Some(Value::Object(o)) => {
+            let ms = match o.field("UnixMilli") {
+                Some(Value::Int(ms)) => ms,
+                _ => return Err("since takes a time".into()),
+            };
+            Ok(Value::str(go_duration(model::time::now_ms() - ms)))
+        }
+        _ => Err("since takes a time".into()),
+    });
+    t.func("humanizeDuration", |a| {
+        let secs = match a.first() {
+            Some(Value::Int(i)) => *i as f64,
+            Some(Value::Float(f)) => *f,
+            Some(Value::Str(s)) => s.parse::<f64>().map_err(|e| e.to_string())?,
+            _ => return Err("humanizeDuration takes a number".into()),
         };
-        let drop = a.get(1).map(strings_of).unwrap_or_default();
-        let kept: BTreeMap<String, String> = o
-            .as_map()
-            .unwrap_or_default()
-            .into_iter()
-            .filter(|(k, _)| !drop.contains(k))
-            .map(|(k, v)| {
-                let v = v
-                    .as_str()
-                    .map(str::to_string)
-                    .unwrap_or_else(|| v.to_string());
-                (k, v)
-            })
-            .collect();
-        Ok(Value::object(Kv(kept)))
+        Ok(Value::str(humanize_duration(secs)))
     });
     t.func("toJson", |a| {
         let v = a.first().cloned().unwrap_or_default();
@@ -374,6 +558,41 @@ fn to_json(v: &Value) -> serde_json::Value {
             }
         }
     }
+}
+
+/// Prometheus' `humanizeDuration`: `1h 2m 3s`, `1.5s`, `250ms`.
+fn humanize_duration(v: f64) -> String {
+    if v.is_nan() || v.is_infinite() {
+        return format!("{v}");
+    }
+    if v.abs() < 1.0 {
+        if v == 0.0 {
+            return "0s".into();
+        }
+        let ms = v * 1000.0;
+        return format!("{}ms", (ms * 1e4).round() / 1e4);
+    }
+    let sign = if v < 0.0 { "-" } else { "" };
+    let v = v.abs();
+    let secs = v.floor() as u64;
+    let (d, h, m, s) = (
+        secs / 86400,
+        (secs / 3600) % 24,
+        (secs / 60) % 60,
+        secs % 60,
+    );
+    let frac = v - v.floor();
+    if d > 0 {
+        return format!("{sign}{d}d {h}h {m}m {s}s");
+    }
+    if h > 0 {
+        return format!("{sign}{h}h {m}m {s}s");
+    }
+    if m > 0 {
+        return format!("{sign}{m}m {s}s");
+    }
+    let s = s as f64 + frac;
+    format!("{sign}{}s", (s * 1e4).round() / 1e4)
 }
 
 /// The default and user templates, ready to render receiver fields.
@@ -445,6 +664,26 @@ mod tests {
             updated_at: 0,
             timeout: false,
         }
+    }
+
+    #[test]
+    fn go_layouts_and_durations() {
+        let t = 1_700_000_000_123; // 2023-11-14T22:13:20.123Z, a Tuesday
+        assert_eq!(
+            go_format(t, "2006-01-02T15:04:05Z07:00"),
+            "2023-11-14T22:13:20Z"
+        );
+        assert_eq!(
+            go_format(t, "Mon Jan _2 03:04:05.000 PM MST 2006"),
+            "Tue Nov 14 10:13:20.123 PM UTC 2023"
+        );
+        assert_eq!(go_format(t, "15:04:05.999"), "22:13:20.123");
+        assert_eq!(go_duration(3_723_500), "1h2m3.5s");
+        assert_eq!(go_duration(59_000), "59s");
+        assert_eq!(go_duration(250), "250ms");
+        assert_eq!(humanize_duration(3723.0), "1h 2m 3s");
+        assert_eq!(humanize_duration(1.5), "1.5s");
+        assert_eq!(humanize_duration(0.25), "250ms");
     }
 
     #[test]
@@ -529,6 +768,11 @@ mod tests {
         );
         assert!(inst.contains("Source: http://prom/graph\n"));
         assert_eq!(t.render("{{ .Alerts.Resolved | len }}", &d).unwrap(), "1");
+        assert_eq!(
+            t.render("{{ range .Alerts.Firing }}{{ .StartsAt }}|{{ .StartsAt.Format \"2006-01-02\" }}|{{ .EndsAt.IsZero }}{{ end }}", &d)
+                .unwrap(),
+            "1970-01-01 00:00:00 +0000 UTC|1970-01-01|true"
+        );
         assert_eq!(
             t.render("{{ .CommonLabels.Names | join \",\" }}", &d)
                 .unwrap(),
