@@ -1443,6 +1443,23 @@ mod tests {
         assert!(parse_with("receivers:\n- name: x\n", &[]).is_err());
     }
 
+    proptest::proptest! {
+        /// Arbitrary text and mutations of the seed never panic the loader.
+        #[test]
+        fn never_panics(text in "(?s).{0,200}") {
+            let _ = parse_with(&text, VARS);
+        }
+
+        #[test]
+        fn seed_mutations_never_panic(pos in 0usize..700, junk in "[ :\\-\\[\\]{}'\"a-z0-9#\n]{0,12}") {
+            let mut t = SEED.to_string();
+            let p = pos.min(t.len());
+            let p = (0..=p).rev().find(|i| t.is_char_boundary(*i)).unwrap_or(0);
+            t.insert_str(p, &junk);
+            let _ = parse_with(&t, VARS);
+        }
+    }
+
     #[test]
     fn inheritance_and_wildcard() {
         let c = parse_with(
