@@ -640,3 +640,205 @@ fn collect_to_send(
 
 /// Shared handle used by template `query` calls (storage kept alive by the caller).
 pub type SharedStorage = Arc<dyn Queryable>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rulefmt::parse_rule_file;
+    use model::MemStorage;
+    use std::path::Path;
+
+    fn group(yaml: &str) -> Group {
+        let rf = parse_rule_file(Path::new("t.yml"), yaml, &crate::template::check).unwrap();
+        let mut g = Group::from_def("t.yml".into(), &rf.groups[0], 60_000, true);
+        g.set_restored();
+        g
+    }
+
+    struct Env {
+        store: Arc<MemStorage>,
+        engine: Engine,
+        ext: BTreeMap<String, String>,
+    }
+
+    impl Env {
+        fn new() -> Env {
+            Env {
+                store: Arc::new(MemStorage::new()),
+                engine: Engine::default(),
+                ext: BTreeMap::new(),
+            }
+        }
+        fn put(&self, name: &str, t: i64, v: f64) {
+            let l = Labels::from_pairs([(METRIC_NAME, name), ("job", "j")]);
+            self.store.append(&[(l, Sample { t, v })]).unwrap();
+        }
+        fn eval(&self, g: &mut Group, t: i64) -> Vec<model::Alert> {
+            let ctx = EvalContext {
+                engine: &self.engine,
+                storage: self.store.clone(),
+                sink: self.store.as_ref(),
+                external_labels: &self.ext,
+                external_url: "http://p",
+            };
+            g.eval(&ctx, t, 60_000)
+        }
+        fn query(&self, q: &str, t: i64) -> Vec<(Labels, f64)> {
+            query_vector(&self.engine, self.store.as_ref(), q, t).unwrap()
+        }
+    }
+
+    fn alert_rule(g: &Group) -> &AlertingRule {
+        match &g.rules[0] {
+            Rule::Alerting(a) => a,
+            _ => panic!("not alerting"),
+        }
+    }
+
+    const M: i64 = 60_000;
+
+    #[test]
+    fn pending_firing_resolved_and_resend() {
+        let env = Env::new();
+        let mut g = group("groups:\n- name: g\n  rules:\n  - alert: High\n    expr: x > 1\n    for: 2m\n    annotations: {d: 'v={{ $value }}'}\n");
+        for i in 0..=3 {
+            env.put("x", i * M, 5.0);
+        }
+        assert!(env.eval(&mut g, 0).is_empty(), "pending alerts are not sent");
+        assert_eq!(alert_rule(&g).active.values().next().unwrap().state, AlertState::Pending);
+        assert!(env.eval(&mut g, M).is_empty());
+        let sent = env.eval(&mut g, 2 * M);
+        assert_eq!(sent.len(), 1, "fires after `for`");
+        assert_eq!(sent[0].starts_at, Some(2 * M));
+        assert_eq!(sent[0].ends_at, Some(2 * M + 4 * M), "valid for 4 resend delays");
+        assert_eq!(sent[0].annotations["d"], "v=5");
+        assert_eq!(sent[0].labels["alertname"], "High");
+        // ALERTS series
+        let a = env.query("ALERTS", 2 * M);
+        assert_eq!(a.len(), 1);
+        assert_eq!(a[0].0.get("alertstate"), Some("firing"));
+        let fs = env.query("ALERTS_FOR_STATE", 2 * M);
+        assert_eq!(fs[0].1, 0.0, "active since t=0");
+        // within the resend delay: not re-sent
+        assert!(env.eval(&mut g, 2 * M + 30_000).is_empty());
+        assert_eq!(env.eval(&mut g, 3 * M + 1).len(), 1, "re-sent after the resend delay");
+        // condition gone (samples stop at 3m, lookback 5m: use a stale marker)
+        env.put("x", 4 * M, model::stale_nan());
+        let sent = env.eval(&mut g, 4 * M);
+        assert_eq!(sent.len(), 1, "resolved alert sent at once");
+        assert_eq!(sent[0].ends_at, Some(4 * M));
+        assert!(env.query("ALERTS", 4 * M).is_empty(), "ALERTS goes stale");
+        // resolved alerts are re-sent for 15m, then forgotten
+        assert_eq!(env.eval(&mut g, 5 * M + 1).len(), 1);
+        assert_eq!(alert_rule(&g).active.len(), 1);
+        env.eval(&mut g, 4 * M + RESOLVED_RETENTION_MS + 1);
+        assert!(alert_rule(&g).active.is_empty());
+    }
+
+    #[test]
+    fn pending_alert_that_clears_is_dropped() {
+        let env = Env::new();
+        let mut g = group("groups:\n- name: g\n  rules:\n  - alert: High\n    expr: x > 1\n    for: 5m\n");
+        env.put("x", 0, 5.0);
+        env.put("x", M, 0.0);
+        env.eval(&mut g, 0);
+        assert_eq!(alert_rule(&g).active.len(), 1);
+        assert!(env.eval(&mut g, M).is_empty());
+        assert!(alert_rule(&g).active.is_empty());
+    }
+
+    #[test]
+    fn keep_firing_for() {
+        let env = Env::new();
+        let mut g = group("groups:\n- name: g\n  rules:\n  - alert: High\n    expr: x > 1\n    keep_firing_for: 2m\n");
+        env.put("x", 0, 5.0);
+        env.put("x", M, 0.0);
+        assert_eq!(env.eval(&mut g, 0).len(), 1);
+        env.eval(&mut g, M);
+        assert_eq!(alert_rule(&g).active.values().next().unwrap().state, AlertState::Firing);
+        env.put("x", 2 * M, 0.0);
+        env.eval(&mut g, 2 * M);
+        assert_eq!(alert_rule(&g).active.values().next().unwrap().state, AlertState::Firing);
+        env.put("x", 3 * M, 0.0);
+        let sent = env.eval(&mut g, 3 * M);
+        assert_eq!(alert_rule(&g).active.values().next().unwrap().state, AlertState::Inactive);
+        assert_eq!(sent[0].ends_at, Some(3 * M));
+    }
+
+    #[test]
+    fn recording_rules_limit_and_offset() {
+        let env = Env::new();
+        let mut g = group("groups:\n- name: g\n  query_offset: 1m\n  rules:\n  - record: job:x:sum\n    expr: sum by (job) (x)\n    labels: {team: a}\n");
+        env.put("x", 0, 1.0);
+        env.put("x", M, 2.0);
+        env.eval(&mut g, 2 * M);
+        let r = env.query("job:x:sum", M);
+        assert_eq!(r.len(), 1);
+        assert_eq!(r[0].1, 2.0, "evaluated at t - query_offset");
+        assert_eq!(r[0].0.get("team"), Some("a"));
+
+        let mut g = group("groups:\n- name: g\n  limit: 1\n  rules:\n  - record: y\n    expr: x or vector(1)\n");
+        env.eval(&mut g, M);
+        assert_eq!(g.rules[0].common().health, Health::Err);
+        assert_eq!(g.rules[0].common().last_error.as_deref(), Some("exceeded limit of 1 with 2 series"));
+    }
+
+    #[test]
+    fn duplicate_labelsets_and_template_errors() {
+        let env = Env::new();
+        env.put("x", 0, 1.0);
+        let mut g = group("groups:\n- name: g\n  rules:\n  - alert: A\n    expr: x\n    annotations: {d: '{{ humanize \"nope\" }}'}\n");
+        let sent = env.eval(&mut g, 0);
+        assert!(sent[0].annotations["d"].starts_with("<error expanding template: "), "{:?}", sent[0].annotations);
+        let mut g = group("groups:\n- name: g\n  rules:\n  - alert: A\n    expr: x or label_replace(x, \"job\", \"k\", \"\", \"\")\n    labels: {job: same}\n");
+        env.eval(&mut g, 0);
+        assert_eq!(
+            g.rules[0].common().last_error.as_deref(),
+            Some("vector contains metrics with the same labelset after applying alert labels")
+        );
+    }
+
+    #[test]
+    fn for_state_is_restored() {
+        let env = Env::new();
+        let yaml = "groups:\n- name: g\n  rules:\n  - alert: A\n    expr: x > 0\n    for: 30m\n";
+        for i in 0..=60 {
+            env.put("x", i * M, 1.0);
+        }
+        // before the "restart": active since 0, written ALERTS_FOR_STATE up to 10m
+        let mut g = group(yaml);
+        for i in 0..=10 {
+            env.eval(&mut g, i * M);
+        }
+        // restart at 12m: fresh group, not restored
+        let rf = parse_rule_file(Path::new("t.yml"), yaml, &crate::template::check).unwrap();
+        let mut g2 = Group::from_def("t.yml".into(), &rf.groups[0], 60_000, false);
+        env.eval(&mut g2, 12 * M);
+        assert!(!alert_rule(&g2).restored, "no ALERTS written before the restore");
+        assert!(g2.rules[0].common().prev_series.is_empty());
+        g2.restore_for_state(env.store.as_ref(), 12 * M, 3_600_000, 600_000);
+        let a = alert_rule(&g2).active.values().next().unwrap();
+        // pending for 10m before going down at 10m, down for 2m: activeAt shifted by 2m
+        assert_eq!(a.active_at, 2 * M);
+        env.eval(&mut g2, 31 * M);
+        assert_eq!(alert_rule(&g2).active.values().next().unwrap().state, AlertState::Pending);
+        env.eval(&mut g2, 32 * M);
+        assert_eq!(alert_rule(&g2).active.values().next().unwrap().state, AlertState::Firing);
+    }
+
+    #[test]
+    fn reload_keeps_state_of_unchanged_rules() {
+        let env = Env::new();
+        env.put("x", 0, 5.0);
+        let yaml = "groups:\n- name: g\n  rules:\n  - alert: A\n    expr: x > 1\n    for: 5m\n  - alert: B\n    expr: x > 1\n";
+        let mut g = group(yaml);
+        env.eval(&mut g, 0);
+        let mut g2 = group(&yaml.replace("alert: B\n    expr: x > 1", "alert: B\n    expr: x > 2"));
+        g2.copy_state_from(&g);
+        assert_eq!(alert_rule(&g2).active.len(), 1, "A kept its pending alert");
+        match &g2.rules[1] {
+            Rule::Alerting(b) => assert!(b.active.is_empty(), "B changed: fresh state"),
+            _ => unreachable!(),
+        }
+    }
+}

@@ -353,4 +353,24 @@ mod tests {
         let e = parse("groups:\n- name: g\n  rules:\n  - alert: b\n").unwrap_err();
         assert!(e[0].message.contains("field 'expr' must be set"));
     }
+
+    mod props {
+        use super::*;
+        use proptest::prelude::*;
+
+        proptest! {
+            #[test]
+            fn arbitrary_text_never_panics(s in "(groups:|rules:|- name: g|- alert: A|expr: up|for: 5m|labels:|  |\n|[a-z{}$:\"'-]){0,40}") {
+                let _ = parse_rule_file(Path::new("p.yml"), &s, &crate::template::check);
+            }
+
+            #[test]
+            fn valid_rules_round_trip(name in "[a-zA-Z_][a-zA-Z0-9_]{0,10}", thr in 0u32..1000) {
+                let text = format!("groups:\n  - name: g\n    rules:\n      - alert: {name}\n        expr: up > {thr}\n");
+                let rf = parse_rule_file(Path::new("p.yml"), &text, &crate::template::check).unwrap();
+                prop_assert_eq!(rf.groups[0].rules[0].name(), name.as_str());
+                prop_assert_eq!(rf.groups[0].rules[0].line, 4);
+            }
+        }
+    }
 }
