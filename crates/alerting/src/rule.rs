@@ -704,13 +704,23 @@ mod tests {
         for i in 0..=3 {
             env.put("x", i * M, 5.0);
         }
-        assert!(env.eval(&mut g, 0).is_empty(), "pending alerts are not sent");
-        assert_eq!(alert_rule(&g).active.values().next().unwrap().state, AlertState::Pending);
+        assert!(
+            env.eval(&mut g, 0).is_empty(),
+            "pending alerts are not sent"
+        );
+        assert_eq!(
+            alert_rule(&g).active.values().next().unwrap().state,
+            AlertState::Pending
+        );
         assert!(env.eval(&mut g, M).is_empty());
         let sent = env.eval(&mut g, 2 * M);
         assert_eq!(sent.len(), 1, "fires after `for`");
         assert_eq!(sent[0].starts_at, Some(2 * M));
-        assert_eq!(sent[0].ends_at, Some(2 * M + 4 * M), "valid for 4 resend delays");
+        assert_eq!(
+            sent[0].ends_at,
+            Some(2 * M + 4 * M),
+            "valid for 4 resend delays"
+        );
         assert_eq!(sent[0].annotations["d"], "v=5");
         assert_eq!(sent[0].labels["alertname"], "High");
         // ALERTS series
@@ -721,7 +731,11 @@ mod tests {
         assert_eq!(fs[0].1, 0.0, "active since t=0");
         // within the resend delay: not re-sent
         assert!(env.eval(&mut g, 2 * M + 30_000).is_empty());
-        assert_eq!(env.eval(&mut g, 3 * M + 1).len(), 1, "re-sent after the resend delay");
+        assert_eq!(
+            env.eval(&mut g, 3 * M + 1).len(),
+            1,
+            "re-sent after the resend delay"
+        );
         // condition gone (samples stop at 3m, lookback 5m: use a stale marker)
         env.put("x", 4 * M, model::stale_nan());
         let sent = env.eval(&mut g, 4 * M);
@@ -738,7 +752,8 @@ mod tests {
     #[test]
     fn pending_alert_that_clears_is_dropped() {
         let env = Env::new();
-        let mut g = group("groups:\n- name: g\n  rules:\n  - alert: High\n    expr: x > 1\n    for: 5m\n");
+        let mut g =
+            group("groups:\n- name: g\n  rules:\n  - alert: High\n    expr: x > 1\n    for: 5m\n");
         env.put("x", 0, 5.0);
         env.put("x", M, 0.0);
         env.eval(&mut g, 0);
@@ -755,13 +770,22 @@ mod tests {
         env.put("x", M, 0.0);
         assert_eq!(env.eval(&mut g, 0).len(), 1);
         env.eval(&mut g, M);
-        assert_eq!(alert_rule(&g).active.values().next().unwrap().state, AlertState::Firing);
+        assert_eq!(
+            alert_rule(&g).active.values().next().unwrap().state,
+            AlertState::Firing
+        );
         env.put("x", 2 * M, 0.0);
         env.eval(&mut g, 2 * M);
-        assert_eq!(alert_rule(&g).active.values().next().unwrap().state, AlertState::Firing);
+        assert_eq!(
+            alert_rule(&g).active.values().next().unwrap().state,
+            AlertState::Firing
+        );
         env.put("x", 3 * M, 0.0);
         let sent = env.eval(&mut g, 3 * M);
-        assert_eq!(alert_rule(&g).active.values().next().unwrap().state, AlertState::Inactive);
+        assert_eq!(
+            alert_rule(&g).active.values().next().unwrap().state,
+            AlertState::Inactive
+        );
         assert_eq!(sent[0].ends_at, Some(3 * M));
     }
 
@@ -777,10 +801,15 @@ mod tests {
         assert_eq!(r[0].1, 2.0, "evaluated at t - query_offset");
         assert_eq!(r[0].0.get("team"), Some("a"));
 
-        let mut g = group("groups:\n- name: g\n  limit: 1\n  rules:\n  - record: y\n    expr: x or vector(1)\n");
+        let mut g = group(
+            "groups:\n- name: g\n  limit: 1\n  rules:\n  - record: y\n    expr: x or vector(1)\n",
+        );
         env.eval(&mut g, M);
         assert_eq!(g.rules[0].common().health, Health::Err);
-        assert_eq!(g.rules[0].common().last_error.as_deref(), Some("exceeded limit of 1 with 2 series"));
+        assert_eq!(
+            g.rules[0].common().last_error.as_deref(),
+            Some("exceeded limit of 1 with 2 series")
+        );
     }
 
     #[test]
@@ -789,7 +818,11 @@ mod tests {
         env.put("x", 0, 1.0);
         let mut g = group("groups:\n- name: g\n  rules:\n  - alert: A\n    expr: x\n    annotations: {d: '{{ humanize \"nope\" }}'}\n");
         let sent = env.eval(&mut g, 0);
-        assert!(sent[0].annotations["d"].starts_with("<error expanding template: "), "{:?}", sent[0].annotations);
+        assert!(
+            sent[0].annotations["d"].starts_with("<error expanding template: "),
+            "{:?}",
+            sent[0].annotations
+        );
         let mut g = group("groups:\n- name: g\n  rules:\n  - alert: A\n    expr: x or label_replace(x, \"job\", \"k\", \"\", \"\")\n    labels: {job: same}\n");
         env.eval(&mut g, 0);
         assert_eq!(
@@ -814,16 +847,25 @@ mod tests {
         let rf = parse_rule_file(Path::new("t.yml"), yaml, &crate::template::check).unwrap();
         let mut g2 = Group::from_def("t.yml".into(), &rf.groups[0], 60_000, false);
         env.eval(&mut g2, 12 * M);
-        assert!(!alert_rule(&g2).restored, "no ALERTS written before the restore");
+        assert!(
+            !alert_rule(&g2).restored,
+            "no ALERTS written before the restore"
+        );
         assert!(g2.rules[0].common().prev_series.is_empty());
         g2.restore_for_state(env.store.as_ref(), 12 * M, 3_600_000, 600_000);
         let a = alert_rule(&g2).active.values().next().unwrap();
         // pending for 10m before going down at 10m, down for 2m: activeAt shifted by 2m
         assert_eq!(a.active_at, 2 * M);
         env.eval(&mut g2, 31 * M);
-        assert_eq!(alert_rule(&g2).active.values().next().unwrap().state, AlertState::Pending);
+        assert_eq!(
+            alert_rule(&g2).active.values().next().unwrap().state,
+            AlertState::Pending
+        );
         env.eval(&mut g2, 32 * M);
-        assert_eq!(alert_rule(&g2).active.values().next().unwrap().state, AlertState::Firing);
+        assert_eq!(
+            alert_rule(&g2).active.values().next().unwrap().state,
+            AlertState::Firing
+        );
     }
 
     #[test]
