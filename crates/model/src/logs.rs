@@ -72,3 +72,11 @@ pub trait LogQueryable: Send + Sync {
         visit: &mut dyn FnMut(&Labels, &LogEntry) -> bool,
     ) -> Result<(), StorageError>;
 }
+
+/// Evaluates a LogQL metric query at one instant, for rule engines (LogQL alerting and
+/// recording rules, as Loki's ruler runs them). Implemented by `logs::logql::RuleQuerier`.
+pub trait LogRuleQuerier: Send + Sync {
+    /// The (labels, value) samples of `query` at `ts_ms` for `tenant`; a scalar result is one
+    /// sample with no labels. `Err` is a message for the rule's health/lastError.
+    fn instant(&self, tenant: &str, query: &str, ts_ms: i64) -> Result<Vec<(Labels, f64)>, String>;
+}
