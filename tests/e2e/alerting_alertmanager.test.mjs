@@ -368,3 +368,58 @@ alerting:
     prom.kill('SIGKILL');
   }
 });
+
+test("pharos' own rules engine hands its alerts to the built-in Alertmanager in process", async () => {
+  const before = { pd: pd.got.length, slack: slack.got.length };
+  const rdir = tempDir('pharos-am-rules-');
+  fs.writeFileSync(path.join(rdir, 'rules.yml'), `groups:
+  - name: application
+    interval: 1s
+    rules:
+      - alert: HighErrorRate
+        expr: vector(1)
+        labels:
+          severity: critical
+          service: rules-engine
+        annotations:
+          summary: High error rate detected
+      - alert: CacheHitRateLow
+        expr: vector(1)
+        labels:
+          severity: warning
+          service: rules-engine
+        annotations:
+          summary: Cache hit rate below threshold
+      - alert: RulesWatchdog
+        expr: vector(1)
+        labels:
+          service: rules-engine
+        annotations:
+          summary: rules engine is alive
+          description: watchdog
+`);
+  fs.writeFileSync(path.join(rdir, 'prometheus.yml'), "global:\n  evaluation_interval: 1s\nrule_files: ['rules.yml']\n");
+  fs.writeFileSync(path.join(rdir, 'pharos.yml'), `prometheus_config: prometheus.yml\nalertmanager_config: ${amPath}\n`);
+  const [child] = await spawnUntil(PHAROS_BIN, [
+    'serve', '--listen', '127.0.0.1:0', '--data', path.join(rdir, 'data'),
+    '--config', path.join(rdir, 'pharos.yml'),
+  ], /pharos: listening on (http:\/\/[0-9.:]+)\r?\n/, {
+    env: { ...process.env, SLACK_WEBHOOK_URL: `${slack.url}/hook`, PAGERDUTY_SERVICE_KEY: 'pd-test-key' },
+  });
+  try {
+    await waitFor(() => {
+      const s = slack.got.slice(before.slack);
+      return pd.got.length > before.pd && s.some((g) => g.body.channel === '#warnings') && s.some((g) => g.body.channel === '#alerts');
+    }, 30000, 'notifications from the rules engine');
+    await sleep(2000);
+    const newPd = pd.got.slice(before.pd);
+    assert.equal(newPd.length, 1, JSON.stringify(newPd));
+    assert.equal(newPd[0].body.description, 'HighErrorRate');
+    const newSlack = slack.got.slice(before.slack);
+    assert.equal(newSlack.length, 2, JSON.stringify(newSlack));
+    const def = newSlack.find((g) => g.body.channel === '#alerts').body;
+    assert.equal(def.attachments[0].text, 'rules engine is alive\\nwatchdog');
+  } finally {
+    child.kill('SIGKILL');
+  }
+});
