@@ -520,3 +520,76 @@ mod parking_lot_free {
         }
     }
 }
+
+/// Reads one unmasked server WebSocket frame's payload.
+fn ws_read_frame(s: &mut std::net::TcpStream) -> (u8, Vec<u8>) {
+    use std::io::Read;
+    let mut h = [0u8; 2];
+    s.read_exact(&mut h).unwrap();
+    let mut len = (h[1] & 0x7f) as u64;
+    if len == 126 {
+        let mut b = [0u8; 2];
+        s.read_exact(&mut b).unwrap();
+        len = u16::from_be_bytes(b) as u64;
+    } else if len == 127 {
+        let mut b = [0u8; 8];
+        s.read_exact(&mut b).unwrap();
+        len = u64::from_be_bytes(b);
+    }
+    let mut p = vec![0u8; len as usize];
+    s.read_exact(&mut p).unwrap();
+    (h[0] & 0x0f, p)
+}
+
+#[test]
+fn tail_over_websocket() {
+    use std::io::Read;
+    let d = tempfile::tempdir().unwrap();
+    let s = start(&d.path().join("data"), None, false);
+    let c = client();
+    let t = now_ns();
+    let r = push_json(
+        &c,
+        &s.base,
+        None,
+        &serde_json::json!({"streams":[{"stream":{"app":"tail"},"values":[[t.to_string(), "before"]]}]}),
+    );
+    assert_eq!(r.status().as_u16(), 204);
+    let addr = s.base.trim_start_matches("http://").to_string();
+    let mut ws = std::net::TcpStream::connect(&addr).unwrap();
+    ws.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let q = "%7Bapp%3D%22tail%22%7D%20%7C%3D%20%22e%22";
+    write!(ws, "GET /loki/api/v1/tail?query={q} HTTP/1.1\r\nHost: {addr}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n").unwrap();
+    let mut head = Vec::new();
+    let mut b = [0u8; 1];
+    while !head.ends_with(b"\r\n\r\n") {
+        ws.read_exact(&mut b).unwrap();
+        head.push(b[0]);
+    }
+    let head = String::from_utf8_lossy(&head);
+    assert!(head.starts_with("HTTP/1.1 101"), "{head}");
+    // History first.
+    let (op, p) = ws_read_frame(&mut ws);
+    assert_eq!(op, 1);
+    let v: serde_json::Value = serde_json::from_slice(&p).unwrap();
+    assert_eq!(v["streams"][0]["stream"]["app"], "tail");
+    assert_eq!(v["streams"][0]["values"][0][1], "before");
+    // Then live lines that pass the filter.
+    let r = push_json(
+        &c,
+        &s.base,
+        None,
+        &serde_json::json!({"streams":[{"stream":{"app":"tail"},"values":[[(t + 1).to_string(), "xyz"], [(t + 2).to_string(), "live one"]]}]}),
+    );
+    assert_eq!(r.status().as_u16(), 204);
+    let (_, p) = ws_read_frame(&mut ws);
+    let v: serde_json::Value = serde_json::from_slice(&p).unwrap();
+    let lines: Vec<&str> = v["streams"][0]["values"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e[1].as_str().unwrap())
+        .collect();
+    assert_eq!(lines, vec!["live one"]);
+    assert!(v.get("dropped_entries").is_some());
+}
