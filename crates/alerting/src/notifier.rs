@@ -30,6 +30,7 @@ struct Shared {
     dropped: std::sync::atomic::AtomicU64,
     sent: std::sync::atomic::AtomicU64,
     errors: std::sync::atomic::AtomicU64,
+    stop: std::sync::atomic::AtomicBool,
 }
 
 /// An [`AlertSink`] posting to external Alertmanagers.
@@ -46,6 +47,7 @@ impl HttpAlertmanagerSink {
             dropped: Default::default(),
             sent: Default::default(),
             errors: Default::default(),
+            stop: Default::default(),
         });
         let s2 = shared.clone();
         let spawned = std::thread::Builder::new()
@@ -65,6 +67,17 @@ impl HttpAlertmanagerSink {
             self.shared.errors.load(Relaxed),
             self.shared.dropped.load(Relaxed),
         )
+    }
+}
+
+impl Drop for HttpAlertmanagerSink {
+    /// Stops the sender thread once its queue is drained (reloads replace the sink).
+    fn drop(&mut self) {
+        self.shared
+            .stop
+            .store(true, std::sync::atomic::Ordering::SeqCst);
+        let _q = self.shared.queue.lock();
+        self.shared.cv.notify_all();
     }
 }
 
@@ -100,6 +113,9 @@ fn run(shared: Arc<Shared>, targets: Vec<AlertmanagerTarget>) {
         let batch: Vec<Alert> = {
             let mut q = shared.queue.lock();
             while q.is_empty() {
+                if shared.stop.load(std::sync::atomic::Ordering::SeqCst) {
+                    return;
+                }
                 shared.cv.wait(&mut q);
             }
             let n = q.len().min(MAX_BATCH);

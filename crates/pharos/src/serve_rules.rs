@@ -1,18 +1,92 @@
 //! Wiring of the rules engine into `pharos serve`: builds the `AlertSink` fan-out (external
-//! Alertmanagers from `alerting.alertmanagers` plus the in-process one when present), starts
-//! the rule manager over the TSDB and reloads its rule files with the configuration.
+//! Alertmanagers from `alerting.alertmanagers` plus the in-process one when present), applies
+//! `alerting.alert_relabel_configs` (global, then per Alertmanager) as Prometheus' notifier
+//! does, starts the rule manager over the TSDB and reloads rule files and Alertmanager
+//! settings with the configuration.
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
+
+use parking_lot::RwLock;
 
 use alerting::notifier::{AlertmanagerTarget, HttpAlertmanagerSink};
 use alerting::{ManagerOptions, RuleManager};
 use model::{AlertSink, FanoutAlertSink, MetricSink, Queryable};
 
-/// Alertmanager endpoints of `alerting.alertmanagers[].static_configs` (Prometheus' API v2 path).
-pub fn external_targets(cfg: &config::LoadedConfig) -> Vec<AlertmanagerTarget> {
-    let mut out = Vec::new();
+/// Applies relabel configs to alert labels (dropping alerts whose label set is dropped).
+struct RelabelSink {
+    configs: Vec<config::relabel::RelabelConfig>,
+    inner: Arc<dyn AlertSink>,
+}
+
+impl AlertSink for RelabelSink {
+    fn send(&self, alerts: Vec<model::Alert>) {
+        if self.configs.is_empty() {
+            return self.inner.send(alerts);
+        }
+        let out: Vec<model::Alert> = alerts
+            .into_iter()
+            .filter_map(|mut a| {
+                let l =
+                    model::Labels::from_pairs(a.labels.iter().map(|(k, v)| (k.clone(), v.clone())));
+                let l = config::relabel::process(&l, &self.configs)?;
+                a.labels = l
+                    .iter()
+                    .map(|x| (x.name.clone(), x.value.clone()))
+                    .collect();
+                Some(a)
+            })
+            .collect();
+        if !out.is_empty() {
+            self.inner.send(out);
+        }
+    }
+}
+
+/// The rule manager's `AlertSink`: swapped on reload (new Alertmanager targets/relabelling).
+struct AlertRouter {
+    current: RwLock<Arc<dyn AlertSink>>,
+    in_process: Option<Arc<dyn AlertSink>>,
+}
+
+impl AlertSink for AlertRouter {
+    fn send(&self, alerts: Vec<model::Alert>) {
+        let s = self.current.read().clone();
+        s.send(alerts);
+    }
+}
+
+/// One router per process (`pharos serve` runs one rule manager).
+static ROUTER: OnceLock<Arc<AlertRouter>> = OnceLock::new();
+
+fn build_sink(
+    cfg: &config::LoadedConfig,
+    in_process: Option<Arc<dyn AlertSink>>,
+) -> Arc<dyn AlertSink> {
+    let mut fan = FanoutAlertSink::new();
     for am in &cfg.prometheus.alerting.alertmanagers {
+        let targets = targets_of(am);
+        if targets.is_empty() {
+            continue;
+        }
+        fan.push(Arc::new(RelabelSink {
+            configs: am.alert_relabel_configs.clone(),
+            inner: Arc::new(HttpAlertmanagerSink::new(targets)),
+        }));
+    }
+    if let Some(s) = in_process {
+        fan.push(s);
+    }
+    Arc::new(RelabelSink {
+        configs: cfg.prometheus.alerting.alert_relabel_configs.clone(),
+        inner: Arc::new(fan),
+    })
+}
+
+/// Alertmanager endpoints of one `alerting.alertmanagers[]` entry (Prometheus' API v2 path).
+fn targets_of(am: &config::prometheus::AlertmanagerConfig) -> Vec<AlertmanagerTarget> {
+    let mut out = Vec::new();
+    {
         let scheme = am.scheme.clone().unwrap_or_else(|| "http".into());
         let prefix = am.path_prefix.clone().unwrap_or_default();
         let prefix = prefix.trim_end_matches('/');
@@ -50,15 +124,13 @@ pub fn start(
     in_process: Option<Arc<dyn AlertSink>>,
     external_url: String,
 ) -> Result<Arc<RuleManager>, String> {
-    let mut fan = FanoutAlertSink::new();
-    let targets = external_targets(cfg);
-    if !targets.is_empty() {
-        fan.push(Arc::new(HttpAlertmanagerSink::new(targets)));
-    }
-    if let Some(s) = in_process {
-        fan.push(s);
-    }
-    let mgr = RuleManager::new(ManagerOptions::new(storage, sink, Arc::new(fan)));
+    let router = Arc::new(AlertRouter {
+        // `reload` below builds the real sink.
+        current: RwLock::new(Arc::new(FanoutAlertSink::new())),
+        in_process,
+    });
+    let _ = ROUTER.set(router.clone());
+    let mgr = RuleManager::new(ManagerOptions::new(storage, sink, router));
     reload(&mgr, cfg, &external_url)?;
     mgr.start();
     Ok(mgr)
@@ -80,6 +152,9 @@ pub fn reload(
     ) {
         Ok(n) => {
             tracing::info!(files = files.len(), rules = n, "rules loaded");
+            if let Some(r) = ROUTER.get() {
+                *r.current.write() = build_sink(cfg, r.in_process.clone());
+            }
             Ok(())
         }
         Err(errs) => Err(format!(

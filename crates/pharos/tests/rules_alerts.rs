@@ -109,7 +109,7 @@ fn alerts_fire_and_reach_the_external_alertmanager() {
     std::fs::write(
         &cfg,
         format!(
-            "global:\n  evaluation_interval: 1s\n  external_labels:\n    cluster: test\nalerting:\n  alertmanagers:\n    - static_configs:\n        - targets: ['{am_addr}']\nrule_files:\n  - rules/*.yml\n"
+            "global:\n  evaluation_interval: 1s\n  external_labels:\n    cluster: test\nalerting:\n  alert_relabel_configs:\n    - target_label: source\n      replacement: pharos\n  alertmanagers:\n    - static_configs:\n        - targets: ['{am_addr}']\n      alert_relabel_configs:\n        - source_labels: [severity]\n          regex: none\n          action: drop\nrule_files:\n  - rules/*.yml\n"
         ),
     )
     .unwrap();
@@ -218,6 +218,7 @@ fn alerts_fire_and_reach_the_external_alertmanager() {
     assert!(posted.starts_with("POST /api/v2/alerts "), "{posted}");
     let body: Value = serde_json::from_str(posted.split_once('\n').unwrap().1).unwrap();
     assert_eq!(body[0]["labels"]["cluster"], "test");
+    assert_eq!(body[0]["labels"]["source"], "pharos", "alert_relabel_configs applied");
     assert_eq!(
         body[0]["annotations"]["description"],
         "92.5% of connections in use"
