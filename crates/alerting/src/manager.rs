@@ -146,6 +146,29 @@ impl RuleManager {
                 };
                 new_slots.push(slot);
             }
+            // Groups that are gone: end their series with stale markers, as Prometheus does.
+            let mut stale = Vec::new();
+            for o in slots.iter() {
+                let kept = new_slots
+                    .iter()
+                    .any(|n| n.group.file == o.group.file && n.group.name == o.group.name);
+                if !kept {
+                    for l in o.group.written_series() {
+                        stale.push((
+                            l,
+                            model::Sample {
+                                t: now,
+                                v: model::stale_nan(),
+                            },
+                        ));
+                    }
+                }
+            }
+            if !stale.is_empty() {
+                if let Err(e) = self.opts.sink.append(&stale) {
+                    tracing::warn!(error = %e, "writing stale markers of removed rule groups failed");
+                }
+            }
             *slots = new_slots;
         }
         *self.settings.lock() = Settings {

@@ -328,6 +328,14 @@ impl Group {
         }
     }
 
+    /// Series the group's rules wrote at their last evaluation (stale-marked when the group goes away).
+    pub fn written_series(&self) -> Vec<Labels> {
+        self.rules
+            .iter()
+            .flat_map(|r| r.common().prev_series.iter().cloned())
+            .collect()
+    }
+
     /// Mark every alerting rule restored (no restore pass wanted, e.g. rule unit tests).
     pub fn set_restored(&mut self) {
         for r in self.rules.iter_mut() {

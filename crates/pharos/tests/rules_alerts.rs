@@ -218,7 +218,10 @@ fn alerts_fire_and_reach_the_external_alertmanager() {
     assert!(posted.starts_with("POST /api/v2/alerts "), "{posted}");
     let body: Value = serde_json::from_str(posted.split_once('\n').unwrap().1).unwrap();
     assert_eq!(body[0]["labels"]["cluster"], "test");
-    assert_eq!(body[0]["labels"]["source"], "pharos", "alert_relabel_configs applied");
+    assert_eq!(
+        body[0]["labels"]["source"], "pharos",
+        "alert_relabel_configs applied"
+    );
     assert_eq!(
         body[0]["annotations"]["description"],
         "92.5% of connections in use"
@@ -279,4 +282,57 @@ fn check_and_test_rules_commands() {
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "{text}");
     assert!(text.trim_end().ends_with("passed, 0 failed"), "{text}");
+}
+
+/// `for` state survives a crash: after kill -9 and restart, the pending alert's activeAt is
+/// restored from ALERTS_FOR_STATE (shifted by the downtime), not reset to the restart time.
+#[test]
+fn for_state_survives_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("rules")).unwrap();
+    std::fs::write(
+        dir.path().join("rules/slow.yml"),
+        "groups:\n  - name: slow\n    interval: 1s\n    rules:\n      - alert: SlowBurn\n        expr: vector(1)\n        for: 1h\n",
+    )
+    .unwrap();
+    let cfg = dir.path().join("prometheus.yml");
+    std::fs::write(
+        &cfg,
+        "global:\n  evaluation_interval: 1s\nrule_files:\n  - rules/*.yml\n",
+    )
+    .unwrap();
+    let data = dir.path().join("data");
+    let active_at = |p: &Pharos| -> Option<i64> {
+        let v = get_json(&p.url("/api/v1/alerts"));
+        let a = v["data"]["alerts"].as_array()?.first()?.clone();
+        let s = a["activeAt"].as_str()?.to_string();
+        Some(
+            chrono::DateTime::parse_from_rfc3339(&s)
+                .ok()?
+                .timestamp_millis(),
+        )
+    };
+    let p = Pharos::start(&data, Some(&cfg));
+    let first = wait_for("a pending alert", || active_at(&p));
+    // let ALERTS_FOR_STATE be written for a while (restore happens after the 2nd evaluation)
+    std::thread::sleep(Duration::from_secs(7));
+    let v = get_json(&p.url("/api/v1/query?query=ALERTS_FOR_STATE"));
+    assert_eq!(
+        v["data"]["result"].as_array().map(|a| a.len()),
+        Some(1),
+        "{v}"
+    );
+    p.kill9();
+    let restart = model::time::now_ms();
+    let p = Pharos::start(&data, Some(&cfg));
+    // wait for the restore pass (2 evaluations)
+    std::thread::sleep(Duration::from_secs(4));
+    let restored = wait_for("the alert after restart", || active_at(&p));
+    assert!(restart - first >= 7_000);
+    // activeAt = first + downtime (~1-2s), far from the restart time
+    assert!(
+        restored - first < 5_000,
+        "activeAt not restored: first={first} restored={restored} restart={restart}"
+    );
+    assert!(restored >= first - 1000);
 }
