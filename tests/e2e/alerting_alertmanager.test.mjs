@@ -119,6 +119,13 @@ test('pharos check routes agrees with amtool config routes test on the seed tree
     const got = execFileSync(PHAROS_BIN, ['check', 'routes', '--config', seed, ...labels], { env }).toString().trim();
     assert.equal(got, want, `labels ${labels.join(' ')}`);
   }
+  // The tree views too (amtool prints a config-file warning on stderr; compare stdout only).
+  const show = execFileSync('amtool', ['config', 'routes', 'show', `--config.file=${expanded}`], { env, stdio: ['ignore', 'pipe', 'ignore'] }).toString();
+  const ours = execFileSync(PHAROS_BIN, ['check', 'routes', '--config', seed, '--tree'], { env }).toString();
+  assert.equal(ours, show);
+  const testTree = execFileSync('amtool', ['config', 'routes', 'test', '--tree', `--config.file=${expanded}`, 'severity=critical'], { env, stdio: ['ignore', 'pipe', 'ignore'] }).toString();
+  const oursTree = execFileSync(PHAROS_BIN, ['check', 'routes', '--config', seed, '--tree', 'severity=critical'], { env }).toString();
+  assert.equal(oursTree, testTree);
 });
 
 test('the seed config loads with the env vars and fails clearly without', () => {

@@ -48,41 +48,71 @@ pub fn receivers_line(root: &Route, labels: &BTreeMap<String, String>) -> String
 
 /// The routing tree as `amtool config routes show` prints it.
 pub fn tree(root: &Route) -> String {
-    let mut out = String::from("Routing tree:\n");
-    print_node(root, "", true, true, &mut out);
+    let mut out = String::from("Routing tree:\n.\n");
+    print_node(root, "", true, true, None, &mut out);
+    out.push('\n');
     out
 }
 
-fn describe(r: &Route) -> String {
-    let mut s = String::new();
-    if !r.matchers.is_empty() {
-        let _ = write!(s, "{} ", crate::matchers::format_matchers(&r.matchers));
-    }
-    let _ = write!(s, " receiver: {}", r.receiver);
-    if r.continue_ {
-        s.push_str("  continue: true");
-    }
-    s.trim_start().to_string()
+/// The routes `labels` reach and their ancestors, as `amtool config routes test --tree` prints.
+pub fn matching_tree(root: &Route, labels: &BTreeMap<String, String>) -> String {
+    let keys: Vec<String> = match_routes(root, labels)
+        .iter()
+        .map(|r| r.key.clone())
+        .collect();
+    let mut out = String::from("Matching routes:\n.\n");
+    print_node(root, "", true, true, Some(&keys), &mut out);
+    out.push('\n');
+    out
 }
 
-fn print_node(r: &Route, prefix: &str, last: bool, root: bool, out: &mut String) {
+fn on_path(r: &Route, keys: Option<&[String]>) -> bool {
+    keys.is_none_or(|ks| {
+        ks.iter()
+            .any(|k| k == &r.key || k.starts_with(&format!("{}/", r.key)))
+    })
+}
+
+fn describe(r: &Route, with_receiver: bool, full: bool) -> String {
+    let mut s = crate::matchers::format_matchers(&r.matchers).replace(", ", ",");
+    if r.continue_ && full {
+        s.push_str("  continue: true");
+    }
+    if with_receiver {
+        let _ = write!(s, "  receiver: {}", r.receiver);
+    }
+    s
+}
+
+fn print_node(
+    r: &Route,
+    prefix: &str,
+    last: bool,
+    root: bool,
+    keys: Option<&[String]>,
+    out: &mut String,
+) {
+    // amtool shows receivers in the full tree, and only on the matched leaves in test output.
+    let leaf = keys.is_some_and(|ks| ks.contains(&r.key));
+    let with_receiver = keys.is_none() || leaf;
     if root {
-        let _ = writeln!(out, "└── default-route  receiver: {}", r.receiver);
+        let _ = write!(out, "└── default-route");
+        if with_receiver {
+            let _ = write!(out, "  receiver: {}", r.receiver);
+        }
+        out.push('\n');
     } else {
         let _ = writeln!(
             out,
             "{prefix}{}{}",
             if last { "└── " } else { "├── " },
-            describe(r)
+            describe(r, with_receiver, keys.is_none())
         );
     }
-    let child_prefix = if root {
-        "    ".to_string()
-    } else {
-        format!("{prefix}{}", if last { "    " } else { "│   " })
-    };
-    for (i, c) in r.routes.iter().enumerate() {
-        print_node(c, &child_prefix, i + 1 == r.routes.len(), false, out);
+    let child_prefix = format!("{prefix}{}", if last { "    " } else { "│   " });
+    let children: Vec<&Route> = r.routes.iter().filter(|c| on_path(c, keys)).collect();
+    for (i, c) in children.iter().enumerate() {
+        print_node(c, &child_prefix, i + 1 == children.len(), false, keys, out);
     }
 }
 
@@ -120,6 +150,19 @@ mod tests {
     const SEED_TREE: &str = "route:\n  group_by: ['alertname', 'cluster', 'service']\n  receiver: 'default'\n  routes:\n    - match:\n        severity: critical\n      receiver: pagerduty\n      continue: true\n    - match:\n        severity: warning\n      receiver: slack\nreceivers:\n- name: default\n- name: pagerduty\n- name: slack\n";
 
     #[test]
+    fn seed_tree_like_amtool() {
+        let c = cfg(SEED_TREE);
+        assert_eq!(
+            tree(&c.route),
+            "Routing tree:\n.\n└── default-route  receiver: default\n    ├── {severity=\"critical\"}  continue: true  receiver: pagerduty\n    └── {severity=\"warning\"}  receiver: slack\n\n"
+        );
+        assert_eq!(
+            matching_tree(&c.route, &l(&[("severity", "critical")])),
+            "Matching routes:\n.\n└── default-route\n    └── {severity=\"critical\"}  receiver: pagerduty\n\n"
+        );
+    }
+
+    #[test]
     fn seed_routing() {
         let c = cfg(SEED_TREE);
         assert_eq!(
@@ -148,6 +191,9 @@ mod tests {
         assert_eq!(receivers_line(&c.route, &l(&[("team", "b")])), "x");
         assert_eq!(receivers_line(&c.route, &l(&[("team", "c")])), "r");
         assert!(tree(&c.route).contains("receiver: z"));
+        let m = matching_tree(&c.route, &l(&[("team", "a")]));
+        assert!(m.contains("{team=~\"a|b\"}  receiver: x"), "{m}");
+        assert!(!m.contains("never"), "{m}");
     }
 
     #[test]

@@ -10,7 +10,8 @@ pub struct RoutesArgs {
     /// The alertmanager.yml to test.
     #[arg(long)]
     config: PathBuf,
-    /// Print the routing tree (like `amtool config routes show`) instead of testing.
+    /// Print the routing tree: the whole tree without labels (like `amtool config routes
+    /// show`), else the matching routes before the receivers (like `routes test --tree`).
     #[arg(long)]
     tree: bool,
     /// Also require the result to be exactly these receivers (comma-separated), like amtool's
@@ -80,7 +81,7 @@ pub fn check_routes(args: RoutesArgs) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    if args.tree {
+    if args.tree && args.labels.is_empty() {
         print!("{}", alertmanager::route::tree(&cfg.route));
         return ExitCode::SUCCESS;
     }
@@ -91,6 +92,9 @@ pub fn check_routes(args: RoutesArgs) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    if args.tree {
+        println!("{}", alertmanager::route::matching_tree(&cfg.route, &labels));
+    }
     let line = alertmanager::route::receivers_line(&cfg.route, &labels);
     println!("{line}");
     if let Some(want) = args.verify {
