@@ -93,7 +93,10 @@ pub fn check_routes(args: RoutesArgs) -> ExitCode {
         }
     };
     if args.tree {
-        println!("{}", alertmanager::route::matching_tree(&cfg.route, &labels));
+        println!(
+            "{}",
+            alertmanager::route::matching_tree(&cfg.route, &labels)
+        );
     }
     let line = alertmanager::route::receivers_line(&cfg.route, &labels);
     println!("{line}");
