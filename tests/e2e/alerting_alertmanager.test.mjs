@@ -49,6 +49,7 @@ let dir;
 let amPath;
 let pharos;
 let pharosUrl;
+let amCompatPort;
 
 /** The seed's config with short timers and a local PagerDuty URL; the routing tree is untouched. */
 function testConfig() {
@@ -88,7 +89,9 @@ before(async () => {
   dir = tempDir('pharos-am-');
   amPath = path.join(dir, 'alertmanager.yml');
   fs.writeFileSync(amPath, testConfig());
-  fs.writeFileSync(path.join(dir, 'pharos.yml'), `alertmanager_config: ${amPath}\n`);
+  amCompatPort = await freePort();
+  // Also serve the API on an Alertmanager-style compatibility listener.
+  fs.writeFileSync(path.join(dir, 'pharos.yml'), `alertmanager_config: ${amPath}\nlisteners:\n  alertmanager: 127.0.0.1:${amCompatPort}\n`);
   await startPharos();
 });
 
@@ -308,6 +311,9 @@ test('amtool talks to pharos (silence add/query/expire, alert query, config show
   execFileSync('amtool', [...am, 'silence', 'expire', id]);
   const a = execFileSync('amtool', [...am, 'alert', 'query', '-o', 'json']).toString();
   assert.ok(Array.isArray(JSON.parse(a)));
+  // The compatibility listener (Alertmanager's own port in production) answers the same.
+  const viaCompat = execFileSync('amtool', ['--alertmanager.url', `http://127.0.0.1:${amCompatPort}`, 'silence', 'query', '--expired', '-o', 'json']).toString();
+  assert.ok(JSON.parse(viaCompat).some((s) => s.id === id));
   const show = execFileSync('amtool', [...am, 'config', 'show']).toString();
   assert.match(show, /receiver: 'default'|receiver: default/);
 });

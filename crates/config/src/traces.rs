@@ -56,6 +56,9 @@ pub struct ListenerSettings {
     /// OTLP/gRPC; OTLP's port is 4317.
     #[serde(default)]
     pub otlp_grpc: Option<String>,
+    /// Alertmanager API v2 (`/api/v2/*`); Alertmanager's port is 9093.
+    #[serde(default)]
+    pub alertmanager: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]

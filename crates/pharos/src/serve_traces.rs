@@ -104,6 +104,7 @@ pub async fn start_listeners(
         ("jaeger", &l.jaeger),
         ("zipkin", &l.zipkin),
         ("otlp_http", &l.otlp_http),
+        ("alertmanager", &l.alertmanager),
     ] {
         let Some(addr) = addr else { continue };
         let listener = tokio::net::TcpListener::bind(addr.as_str())
