@@ -203,22 +203,6 @@ pub fn go_time_string(secs: f64) -> String {
     format!("{}{frac} +0000 UTC", t.format("%Y-%m-%d %H:%M:%S"))
 }
 
-/// Go's `strings.Title`: upper-cases the first letter of every word.
-pub fn title(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    let mut prev_letter = false;
-    for c in s.chars() {
-        let is_sep = !(c.is_alphanumeric() || c == '_' || c == '\'');
-        if !prev_letter && !is_sep {
-            out.extend(c.to_uppercase());
-        } else {
-            out.push(c);
-        }
-        prev_letter = !is_sep;
-    }
-    out
-}
-
 /// Convert Go regexp replacement syntax (`$1`, `${name}`) to the regex crate's (`${1}`).
 pub fn go_replacement(repl: &str) -> String {
     // Go: $name takes the longest sequence of letters, digits and underscores.
@@ -387,7 +371,11 @@ pub fn register_functions(
             re.replace_all(&text, go_replacement(&repl).as_str()),
         ))
     });
-    t.func("title", |a| Ok(Value::str(title(&str_arg(a, 0, "title")?))));
+    t.func("title", |a| {
+        Ok(Value::str(gotemplate::funcs::title(&str_arg(
+            a, 0, "title",
+        )?)))
+    });
     t.func("toUpper", |a| {
         Ok(Value::str(str_arg(a, 0, "toUpper")?.to_uppercase()))
     });

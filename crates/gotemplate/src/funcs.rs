@@ -330,6 +330,31 @@ pub fn js_escape(s: &str) -> String {
     out
 }
 
+/// Go's `strings.Title` (Prometheus' and Alertmanager's `title`): upper-cases the first letter
+/// of every word.
+pub fn title(s: &str) -> String {
+    fn is_separator(c: char) -> bool {
+        if c.is_ascii() {
+            return !(c.is_ascii_alphanumeric() || c == '_');
+        }
+        if c.is_alphanumeric() {
+            return false;
+        }
+        c.is_whitespace()
+    }
+    let mut out = String::with_capacity(s.len());
+    let mut prev = ' ';
+    for c in s.chars() {
+        if is_separator(prev) {
+            out.extend(c.to_uppercase());
+        } else {
+            out.push(c);
+        }
+        prev = c;
+    }
+    out
+}
+
 /// Go's `url.QueryEscape`.
 pub fn query_escape(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
@@ -351,6 +376,15 @@ mod tests {
 
     fn call(n: &str, a: &[Value]) -> Result<Value, String> {
         call_builtin(n, a).unwrap()
+    }
+
+    #[test]
+    fn title_like_go() {
+        assert_eq!(
+            title("hello wORLD foo_bar it's"),
+            "Hello WORLD Foo_bar It's"
+        );
+        assert_eq!(title("a-b c.d"), "A-B C.D");
     }
 
     #[test]
