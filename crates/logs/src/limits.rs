@@ -23,6 +23,13 @@ pub struct Limits {
     /// Bytes per second per tenant; 0 = unlimited.
     pub ingestion_rate_bytes: f64,
     pub ingestion_burst_bytes: f64,
+    /// Bytes per second per stream (Loki `per_stream_rate_limit`, 3MB); 0 = unlimited.
+    pub per_stream_rate_bytes: f64,
+    pub per_stream_burst_bytes: f64,
+    /// Longest time range of one query (Loki `max_query_length`, 721h); 0 = unlimited.
+    pub max_query_length_ns: i64,
+    /// Series in one metric query result (Loki `max_query_series`, 500).
+    pub max_query_series: usize,
     /// 0 = unlimited.
     pub max_streams_per_user: usize,
     /// Entries returned by one query at most (Loki `max_entries_limit_per_query`).
@@ -44,6 +51,10 @@ impl Default for Limits {
             creation_grace_period_ns: 10 * 60 * 1_000_000_000,
             ingestion_rate_bytes: 4.0 * 1024.0 * 1024.0,
             ingestion_burst_bytes: 6.0 * 1024.0 * 1024.0,
+            per_stream_rate_bytes: 3.0 * 1024.0 * 1024.0,
+            per_stream_burst_bytes: 15.0 * 1024.0 * 1024.0,
+            max_query_length_ns: 721 * 3600 * 1_000_000_000,
+            max_query_series: 500,
             max_streams_per_user: 0,
             max_entries_limit_per_query: 5000,
             retention_period_ns: 0,

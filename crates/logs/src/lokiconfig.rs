@@ -130,6 +130,14 @@ pub fn parse(text: &str) -> Result<LokiConfig, String> {
                                 l.max_streams_per_user = n;
                             }
                         }
+                        "per_stream_rate_limit" => {
+                            l.per_stream_rate_bytes = bytes(lv).map_err(e)? as f64
+                        }
+                        "per_stream_rate_limit_burst" => {
+                            l.per_stream_burst_bytes = bytes(lv).map_err(e)? as f64
+                        }
+                        "max_query_length" => l.max_query_length_ns = dur_ns(lv).map_err(e)?,
+                        "max_query_series" => l.max_query_series = num(lv).map_err(e)? as usize,
                         "max_entries_limit_per_query" => {
                             l.max_entries_limit_per_query = num(lv).map_err(e)? as usize
                         }

@@ -172,6 +172,7 @@ pub struct LogStore {
     checkpoint: RwLock<()>,
     inner: RwLock<Inner>,
     rate: RateLimiter,
+    stream_rate: RateLimiter,
     tail: tokio::sync::broadcast::Sender<Arc<TailBatch>>,
     stop: Mutex<bool>,
 }
@@ -226,6 +227,7 @@ impl LogStore {
             checkpoint: RwLock::new(()),
             inner: RwLock::new(inner),
             rate: RateLimiter::default(),
+            stream_rate: RateLimiter::default(),
             tail,
             stop: Mutex::new(false),
         });
@@ -739,7 +741,54 @@ impl LogSink for LogStore {
                 limits.ingestion_rate_bytes as u64, total_lines, stats.accepted_bytes
             )));
         }
+        if limits.per_stream_rate_bytes > 0.0 {
+            let mut limited = Vec::new();
+            valid.retain(|s| {
+                let bytes: usize = s.entries.iter().map(|e| e.line.len()).sum();
+                let key = format!("{tenant}\u{0}{}", s.labels.hash64());
+                if self.stream_rate.allow(&key, bytes, limits.per_stream_rate_bytes, limits.per_stream_burst_bytes) {
+                    true
+                } else {
+                    limited.push(format!(
+                        "Per stream rate limit exceeded (limit: {}B/sec) while attempting to ingest for stream '{}' totaling {bytes}B, consider splitting a stream via additional labels or contact your Loki administrator to see if the limit can be increased",
+                        limits.per_stream_rate_bytes as u64,
+                        crate::limits::labels_string(&s.labels)
+                    ));
+                    false
+                }
+            });
+            if !limited.is_empty() {
+                if !valid.is_empty() {
+                    // Store the streams within their limits, then report the others.
+                    self.push_valid(tenant, valid, &limits, &mut stats)?;
+                }
+                return Err(StorageError::Limit(limited.join("\n")));
+            }
+        }
         if !valid.is_empty() {
+            self.push_valid(tenant, valid, &limits, &mut stats)?;
+        }
+        if !errors.is_empty() {
+            let n = errors.len();
+            let mut msg = errors.into_iter().take(10).collect::<Vec<_>>().join("\n");
+            if n > 10 {
+                msg.push_str(&format!("\nand {} more errors", n - 10));
+            }
+            return Err(StorageError::BadInput(msg));
+        }
+        Ok(stats)
+    }
+}
+
+impl LogStore {
+    fn push_valid(
+        &self,
+        tenant: &str,
+        valid: Vec<LogStream>,
+        limits: &Limits,
+        stats: &mut LogPushStats,
+    ) -> Result<(), StorageError> {
+        {
             let _cp = self.checkpoint.read();
             {
                 let inner = self.inner.read();
@@ -778,15 +827,7 @@ impl LogSink for LogStore {
                 }));
             }
         }
-        if !errors.is_empty() {
-            let n = errors.len();
-            let mut msg = errors.into_iter().take(10).collect::<Vec<_>>().join("\n");
-            if n > 10 {
-                msg.push_str(&format!("\nand {} more errors", n - 10));
-            }
-            return Err(StorageError::BadInput(msg));
-        }
-        Ok(stats)
+        Ok(())
     }
 }
 
@@ -1138,6 +1179,47 @@ mod tests {
             )
             .unwrap_err();
         assert!(e.to_string().contains("at least one label pair"));
+    }
+
+    #[test]
+    fn per_stream_rate_limit() {
+        let d = tempfile::tempdir().unwrap();
+        let mut o = opts();
+        o.limits.per_stream_rate_bytes = 1.0;
+        o.limits.per_stream_burst_bytes = 10.0;
+        let s = LogStore::open(d.path(), o).unwrap();
+        let a = Labels::from_pairs([("job", "a")]);
+        let b = Labels::from_pairs([("job", "b")]);
+        s.push(
+            "fake",
+            vec![LogStream {
+                labels: a.clone(),
+                entries: vec![entry(1, "0123456789")],
+            }],
+        )
+        .unwrap();
+        let e = s
+            .push(
+                "fake",
+                vec![
+                    LogStream {
+                        labels: a.clone(),
+                        entries: vec![entry(2, "more")],
+                    },
+                    LogStream {
+                        labels: b.clone(),
+                        entries: vec![entry(2, "other")],
+                    },
+                ],
+            )
+            .unwrap_err();
+        assert!(
+            matches!(&e, StorageError::Limit(m) if m.starts_with("Per stream rate limit exceeded")),
+            "{e}"
+        );
+        // The stream within its limit was stored.
+        let m = [LabelMatcher::new("job", MatchOp::Equal, "b").unwrap()];
+        assert_eq!(collect(&s, &m, Direction::Forward).len(), 1);
     }
 
     #[test]

@@ -253,6 +253,7 @@ pub async fn instant(State(st): State<Arc<LokiState>>, headers: HeaderMap, p: Pa
             direction: direction(&p)?,
             categorize: categorize(&headers),
             instant: true,
+            max_series: st.store.limits().max_query_series.max(1),
             ..Default::default()
         };
         Ok::<_, Response>(lp)
@@ -294,6 +295,22 @@ pub async fn range(State(st): State<Arc<LokiState>>, headers: HeaderMap, p: Para
         if step <= 0 {
             return Err(bad("zero or negative query resolution step widths are not accepted. Try a positive integer"));
         }
+        let limits = st.store.limits();
+        if limits.max_query_length_ns > 0 && end - start > limits.max_query_length_ns {
+            let h = |ns: i64| {
+                format!(
+                    "{}h{}m{}s",
+                    ns / 3_600_000_000_000,
+                    ns / 60_000_000_000 % 60,
+                    ns / 1_000_000_000 % 60
+                )
+            };
+            return Err(bad(format!(
+                "the query time range exceeds the limit (query length: {}, limit: {})",
+                h(end - start),
+                h(limits.max_query_length_ns)
+            )));
+        }
         Ok(logql::Params {
             tenant,
             start_ns: start,
@@ -303,6 +320,7 @@ pub async fn range(State(st): State<Arc<LokiState>>, headers: HeaderMap, p: Para
             direction: direction(&p)?,
             categorize: categorize(&headers),
             instant: false,
+            max_series: st.store.limits().max_query_series.max(1),
             ..Default::default()
         })
     })();
