@@ -382,9 +382,10 @@ mod tests {
     fn title_like_go() {
         assert_eq!(
             title("hello wORLD foo_bar it's"),
-            "Hello WORLD Foo_bar It's"
+            "Hello WORLD Foo_bar It'S"
         );
         assert_eq!(title("a-b c.d"), "A-B C.D");
+        assert_eq!(title("élan über"), "Élan Über");
     }
 
     #[test]
