@@ -311,3 +311,38 @@ fn bad_posted_alerts_are_rejected_whole() {
     assert!(e.contains("at least one label pair"), "{e}");
     assert!(am.alerts().is_empty());
 }
+
+fn loaded(text: &str) -> Loaded {
+    Loaded::new(crate::config::parse(Path::new("t.yml"), text).unwrap()).unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn time_intervals_mute_and_reload_regroups() {
+    let r = receiver(0).await;
+    // Muted all week long: nothing is delivered.
+    let muted = format!(
+        "route:\n  receiver: hook\n  group_wait: 100ms\n  group_interval: 300ms\n  routes:\n    - matchers: [team=\"a\"]\n      mute_time_intervals: [always]\n    - matchers: [team=\"b\"]\n      active_time_intervals: [never]\ntime_intervals:\n  - name: always\n    time_intervals:\n      - weekdays: ['sunday:saturday']\n  - name: never\n    time_intervals:\n      - years: ['1999']\nreceivers:\n  - name: hook\n    webhook_configs:\n      - url: '{}'\n",
+        r.url
+    );
+    let am =
+        Alertmanager::new(loaded(&muted), None, String::new(), RetryPolicy::default()).unwrap();
+    let task = am.spawn();
+    am.put_alerts(vec![
+        alert(&[("alertname", "M"), ("team", "a")], None),
+        alert(&[("alertname", "N"), ("team", "b")], None),
+    ])
+    .unwrap();
+    settle().await;
+    assert!(r.got.lock().is_empty(), "muted routes deliver nothing");
+    // Reload without the time intervals: the groups are rebuilt and deliver.
+    let open = format!(
+        "route:\n  receiver: hook\n  group_wait: 100ms\n  group_interval: 300ms\n  group_by: [team]\nreceivers:\n  - name: hook\n    webhook_configs:\n      - url: '{}'\n",
+        r.url
+    );
+    am.reload(loaded(&open));
+    settle().await;
+    let got = r.got.lock();
+    assert_eq!(got.len(), 2, "{got:?}");
+    assert!(got.iter().any(|g| g["groupLabels"]["team"] == "a"));
+    task.abort();
+}
