@@ -270,6 +270,19 @@ impl Head {
     /// they are (no decoding), out-of-order samples as samples.
     pub fn checkpoint_records(&self) -> Vec<Record> {
         let mut out = Vec::new();
+        let _ = self.for_each_checkpoint_record(|r| {
+            out.push(std::mem::take(r));
+            Ok::<(), ()>(())
+        });
+        out
+    }
+
+    /// Like `checkpoint_records`, but hands each record (a few MB at most) to `emit` as soon as
+    /// it is full, so a checkpoint never holds a second copy of the whole head in memory.
+    pub fn for_each_checkpoint_record<E>(
+        &self,
+        mut emit: impl FnMut(&mut Record) -> Result<(), E>,
+    ) -> Result<(), E> {
         let mut rec = Record::default();
         let mut bytes = 0usize;
         for (id, s) in self.series.iter().enumerate() {
@@ -288,14 +301,15 @@ impl Head {
                 rec.samples.push((id, *t, *v));
             }
             if bytes > 4 << 20 || rec.samples.len() > 100_000 {
-                out.push(std::mem::take(&mut rec));
+                emit(&mut rec)?;
+                rec = Record::default();
                 bytes = 0;
             }
         }
         if !rec.is_empty() {
-            out.push(rec);
+            emit(&mut rec)?;
         }
-        out
+        Ok(())
     }
 }
 

@@ -346,7 +346,9 @@ impl Tsdb {
         }
         self.step_done(3)?;
         if let Some(upto) = state.wal_upto {
-            wal::write_checkpoint(&self.dir.join("wal"), upto, &rest.checkpoint_records())?;
+            wal::write_checkpoint_with(&self.dir.join("wal"), upto, |emit| {
+                rest.for_each_checkpoint_record(|r| emit(r))
+            })?;
         }
         self.stats.head_cuts.fetch_add(1, Ordering::Relaxed);
         tracing::info!(

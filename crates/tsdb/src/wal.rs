@@ -385,14 +385,35 @@ pub fn disk_bytes(dir: &Path) -> u64 {
 /// access to the writer: it only touches files the writer has rolled past. A crash at any
 /// point leaves either the old files or the new checkpoint in effect, never both.
 pub fn write_checkpoint(dir: &Path, upto: u64, records: &[Record]) -> Result<(), StorageError> {
+    write_checkpoint_with(dir, upto, |emit| {
+        for r in records {
+            emit(r)?;
+        }
+        Ok(())
+    })
+}
+
+/// The records a checkpoint is written from, handed one at a time to the given function.
+pub type RecordSource<'a> = dyn FnMut(&Record) -> Result<(), StorageError> + 'a;
+
+/// `write_checkpoint` with the records produced one at a time by `produce` (which calls the
+/// function it is given once per record), so they need not all be in memory at once.
+pub fn write_checkpoint_with(
+    dir: &Path,
+    upto: u64,
+    produce: impl FnOnce(&mut RecordSource<'_>) -> Result<(), StorageError>,
+) -> Result<(), StorageError> {
     let final_path = checkpoint_path(dir, upto);
     let tmp = dir.join(format!("checkpoint.{upto:08}.tmp"));
     {
         let mut f = std::io::BufWriter::new(File::create(&tmp)?);
         let mut scratch = Scratch::default();
-        for r in records.iter().filter(|r| !r.is_empty()) {
-            f.write_all(frame_into(r, &mut scratch))?;
-        }
+        produce(&mut |r: &Record| {
+            if !r.is_empty() {
+                f.write_all(frame_into(r, &mut scratch))?;
+            }
+            Ok(())
+        })?;
         let f = f
             .into_inner()
             .map_err(|e| StorageError::Io(e.to_string()))?;
