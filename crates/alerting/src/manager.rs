@@ -213,12 +213,13 @@ impl RuleManager {
                 let mut slots = self.slots.lock();
                 for slot in slots.iter_mut() {
                     if now >= slot.next_eval_ms {
-                        self.eval_slot(slot, now, &ext_labels, &ext_url);
+                        // Evaluate at the group's grid point (as Prometheus: a per-group offset
+                        // within the interval, so timestamps are regular and groups spread out);
+                        // missed intervals are skipped.
                         let iv = slot.group.interval_ms.max(1);
-                        // skip missed intervals
-                        while slot.next_eval_ms <= now {
-                            slot.next_eval_ms += iv;
-                        }
+                        let ts = aligned_eval_time(&slot.group, now);
+                        self.eval_slot(slot, ts, &ext_labels, &ext_url);
+                        slot.next_eval_ms = ts + iv;
                     }
                     next_due = next_due.min(slot.next_eval_ms);
                 }
@@ -285,6 +286,19 @@ impl RuleManager {
     }
 }
 
+/// The latest evaluation time of `g` at or before `now`: `offset + k * interval`, the offset
+/// derived from the group's file and name.
+pub fn aligned_eval_time(g: &Group, now: i64) -> i64 {
+    use std::hash::{Hash, Hasher};
+    let iv = g.interval_ms.max(1);
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    g.file.hash(&mut h);
+    g.name.hash(&mut h);
+    let offset = (h.finish() % iv as u64) as i64;
+    let adj = now - offset;
+    adj - adj.rem_euclid(iv) + offset
+}
+
 /// Add external labels an alert doesn't already have (Prometheus' notifier does this).
 pub fn with_external_labels(
     mut alerts: Vec<model::Alert>,
@@ -298,4 +312,25 @@ pub fn with_external_labels(
         }
     }
     alerts
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn eval_times_are_aligned_per_group() {
+        let def = crate::rulefmt::parse_rule_file(
+            std::path::Path::new("a.yml"),
+            "groups:\n- name: g\n  interval: 10s\n  rules: []\n",
+            &crate::template::check,
+        )
+        .unwrap();
+        let g = Group::from_def("a.yml".into(), &def.groups[0], 60_000, true);
+        let t1 = aligned_eval_time(&g, 1_000_000_123);
+        assert!(t1 <= 1_000_000_123 && 1_000_000_123 - t1 < 10_000);
+        assert_eq!(aligned_eval_time(&g, t1 + 9_999), t1);
+        assert_eq!(aligned_eval_time(&g, t1 + 10_000), t1 + 10_000);
+        assert_eq!((t1 - aligned_eval_time(&g, 7)).rem_euclid(10_000), 0);
+    }
 }
