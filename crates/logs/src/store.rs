@@ -1003,6 +1003,7 @@ impl LogQueryable for LogStore {
             }
         }
         let mut cursors: HashMap<usize, Cursor> = HashMap::new();
+        let mut prev: (u32, i64, Vec<String>) = (u32::MAX, i64::MIN, Vec::new());
         while let Some(it) = heap.pop() {
             if it.pending {
                 let mut entries = match &srcs[it.src].1 {
@@ -1034,8 +1035,22 @@ impl LogQueryable for LogStore {
                 continue;
             };
             let idx = if forward { c.pos } else { c.pos - 1 };
-            if !visit(&labels[it.stream as usize], &c.entries[idx]) {
-                return Ok(());
+            // Identical entries (same stream, timestamp and line) are stored once, as in Loki;
+            // this also hides a replayed WAL record whose segment was already written.
+            // Entries of one stream with one timestamp come out contiguously.
+            if prev.0 != it.stream || prev.1 != c.entries[idx].ts_ns {
+                prev.0 = it.stream;
+                prev.1 = c.entries[idx].ts_ns;
+                prev.2.clear();
+            }
+            // (bounded, so a stream with very many lines at one timestamp stays linear)
+            if prev.2.len() >= 256 || !prev.2.contains(&c.entries[idx].line) {
+                if !visit(&labels[it.stream as usize], &c.entries[idx]) {
+                    return Ok(());
+                }
+                if prev.2.len() < 256 {
+                    prev.2.push(std::mem::take(&mut c.entries[idx].line));
+                }
             }
             let next = if forward {
                 c.pos += 1;
@@ -1179,6 +1194,32 @@ mod tests {
             )
             .unwrap_err();
         assert!(e.to_string().contains("at least one label pair"));
+    }
+
+    #[test]
+    fn identical_entries_are_stored_once() {
+        let d = tempfile::tempdir().unwrap();
+        let s = LogStore::open(d.path(), opts()).unwrap();
+        let a = Labels::from_pairs([("job", "a")]);
+        let push = || {
+            s.push(
+                "fake",
+                vec![LogStream {
+                    labels: a.clone(),
+                    entries: vec![entry(1, "x"), entry(1, "y")],
+                }],
+            )
+            .unwrap()
+        };
+        push();
+        s.flush().unwrap();
+        push();
+        let m = [LabelMatcher::new("job", MatchOp::Equal, "a").unwrap()];
+        for dir in [Direction::Forward, Direction::Backward] {
+            let mut lines: Vec<String> = collect(&s, &m, dir).into_iter().map(|x| x.2).collect();
+            lines.sort();
+            assert_eq!(lines, vec!["x", "y"]);
+        }
     }
 
     #[test]
