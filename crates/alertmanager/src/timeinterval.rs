@@ -1,7 +1,7 @@
 //! Alertmanager's `time_intervals`: times of day, weekdays, days of month (negative counts from
 //! the month's end), months and years, each a list of inclusive ranges; an instant is inside an
-//! interval when every listed field contains it. Locations other than `UTC` and `Local` are
-//! rejected (pharos carries no time-zone database).
+//! interval when every listed field contains it. `location` is `UTC`, `Local` or an IANA zone
+//! name read from the system's zoneinfo files (`$ZONEINFO` or `/usr/share/zoneinfo`, TZif format).
 
 use chrono::{DateTime, Datelike, FixedOffset, Local, Offset, TimeZone, Timelike, Utc};
 use serde::Deserialize;
@@ -34,6 +34,97 @@ pub struct TimeIntervalRaw {
 enum Loc {
     Utc,
     Local,
+    Zone(std::sync::Arc<Zone>),
+}
+
+/// A time zone from a TZif file: UTC offsets in effect from each transition on.
+#[derive(Debug, PartialEq)]
+pub struct Zone {
+    name: String,
+    /// (transition time in Unix seconds, UTC offset in seconds), sorted.
+    transitions: Vec<(i64, i32)>,
+    /// Offset before the first transition.
+    initial: i32,
+}
+
+impl Zone {
+    /// Loads `name` (e.g. `Europe/Berlin`) from the zoneinfo directory.
+    pub fn load(name: &str) -> Result<Zone, String> {
+        if name.contains("..") || name.starts_with('/') {
+            return Err(format!("invalid time zone name {name:?}"));
+        }
+        let dir = std::env::var("ZONEINFO").unwrap_or_else(|_| "/usr/share/zoneinfo".into());
+        let path = std::path::Path::new(&dir).join(name);
+        let bytes = std::fs::read(&path)
+            .map_err(|e| format!("unknown time zone {name:?} ({}: {e})", path.display()))?;
+        Zone::parse(name, &bytes).map_err(|e| format!("time zone {name:?}: {e}"))
+    }
+
+    /// Parses TZif (versions 1-4; the 64-bit block when present).
+    pub fn parse(name: &str, b: &[u8]) -> Result<Zone, String> {
+        fn header(b: &[u8], at: usize) -> Result<(u8, [usize; 6]), String> {
+            let h = b.get(at..at + 44).ok_or("truncated TZif header")?;
+            if &h[..4] != b"TZif" {
+                return Err("not a TZif file".into());
+            }
+            let mut c = [0usize; 6];
+            for (i, v) in c.iter_mut().enumerate() {
+                let o = 20 + i * 4;
+                *v = u32::from_be_bytes([h[o], h[o + 1], h[o + 2], h[o + 3]]) as usize;
+            }
+            Ok((h[4], c))
+        }
+        let (version, c) = header(b, 0)?;
+        let [isut, isstd, leap, timecnt, typecnt, charcnt] = c;
+        let v1_len = timecnt * 5 + typecnt * 6 + charcnt + leap * 8 + isstd + isut;
+        let (start, c, tsize) = if version >= b'2' {
+            let (_, c2) = header(b, 44 + v1_len)?;
+            (44 + v1_len + 44, c2, 8)
+        } else {
+            (44, c, 4)
+        };
+        let [_, _, _, timecnt, typecnt, _] = c;
+        let times = b
+            .get(start..start + timecnt * tsize)
+            .ok_or("truncated transition times")?;
+        let idx_at = start + timecnt * tsize;
+        let idx = b.get(idx_at..idx_at + timecnt).ok_or("truncated indices")?;
+        let types_at = idx_at + timecnt;
+        let types = b
+            .get(types_at..types_at + typecnt * 6)
+            .ok_or("truncated types")?;
+        if typecnt == 0 {
+            return Err("no local time types".into());
+        }
+        let offset = |i: usize| -> Result<i32, String> {
+            let t = types.get(i * 6..i * 6 + 4).ok_or("bad type index")?;
+            Ok(i32::from_be_bytes([t[0], t[1], t[2], t[3]]))
+        };
+        let mut transitions = Vec::with_capacity(timecnt);
+        for i in 0..timecnt {
+            let t = if tsize == 8 {
+                let x = &times[i * 8..i * 8 + 8];
+                i64::from_be_bytes([x[0], x[1], x[2], x[3], x[4], x[5], x[6], x[7]])
+            } else {
+                let x = &times[i * 4..i * 4 + 4];
+                i32::from_be_bytes([x[0], x[1], x[2], x[3]]) as i64
+            };
+            transitions.push((t, offset(idx[i] as usize)?));
+        }
+        Ok(Zone {
+            name: name.to_string(),
+            transitions,
+            initial: offset(0)?,
+        })
+    }
+
+    /// UTC offset in seconds at Unix time `t` (seconds).
+    pub fn offset_at(&self, t: i64) -> i32 {
+        match self.transitions.partition_point(|(at, _)| *at <= t) {
+            0 => self.initial,
+            n => self.transitions[n - 1].1,
+        }
+    }
 }
 
 /// One parsed interval.
@@ -197,11 +288,7 @@ impl TimeInterval {
         let location = match r.location.as_deref() {
             None | Some("UTC") | Some("") => Loc::Utc,
             Some("Local") => Loc::Local,
-            Some(other) => {
-                return Err(format!(
-                    "location {other:?} is not supported by pharos (use UTC or Local)"
-                ))
-            }
+            Some(other) => Loc::Zone(std::sync::Arc::new(Zone::load(other)?)),
         };
         Ok(TimeInterval {
             times,
@@ -218,9 +305,13 @@ impl TimeInterval {
         let Some(utc) = Utc.timestamp_millis_opt(t_ms).single() else {
             return false;
         };
-        let offset: FixedOffset = match self.location {
+        let offset: FixedOffset = match &self.location {
             Loc::Utc => Utc.fix(),
             Loc::Local => Local.offset_from_utc_datetime(&utc.naive_utc()).fix(),
+            Loc::Zone(z) => match FixedOffset::east_opt(z.offset_at(utc.timestamp())) {
+                Some(o) => o,
+                None => Utc.fix(),
+            },
         };
         let t: DateTime<FixedOffset> = utc.with_timezone(&offset);
         if !self.times.is_empty() {
@@ -315,13 +406,41 @@ mod tests {
     }
 
     #[test]
+    fn zone_locations() {
+        if !std::path::Path::new("/usr/share/zoneinfo/Europe/Berlin").exists() {
+            return;
+        }
+        let t =
+            ti("times:\n- start_time: '09:00'\n  end_time: '17:00'\nlocation: 'Europe/Berlin'\n");
+        // Winter: CET = UTC+1; 08:30Z is 09:30 in Berlin.
+        assert!(t.contains(ms("2024-01-03T08:30:00Z")));
+        assert!(!t.contains(ms("2024-01-03T16:30:00Z")));
+        // Summer: CEST = UTC+2; 07:30Z is 09:30 in Berlin, 15:30Z is 17:30.
+        assert!(t.contains(ms("2024-07-03T07:30:00Z")));
+        assert!(!t.contains(ms("2024-07-03T15:30:00Z")));
+        let z = Zone::load("America/New_York").unwrap();
+        assert_eq!(z.offset_at(ms("2024-01-03T12:00:00Z") / 1000), -5 * 3600);
+        assert_eq!(z.offset_at(ms("2024-07-03T12:00:00Z") / 1000), -4 * 3600);
+        assert!(Zone::load("../etc/passwd").is_err());
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn tzif_parser_never_panics(b in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..300)) {
+            let mut data = b"TZif2".to_vec();
+            data.extend(b);
+            let _ = Zone::parse("x", &data);
+        }
+    }
+
+    #[test]
     fn bad_input() {
         for y in [
             "weekdays: ['funday']",
             "times:\n- start_time: '10:00'\n  end_time: '09:00'",
             "days_of_month: ['0']",
             "months: ['13']",
-            "location: 'Europe/Berlin'",
+            "location: 'Nowhere/Atlantis'",
         ] {
             let raw: TimeIntervalRaw = serde_yaml_ng::from_str(y).unwrap();
             assert!(TimeInterval::from_raw(&raw).is_err(), "{y}");
