@@ -85,21 +85,27 @@ pub fn write(
 ) -> Result<Block, StorageError> {
     series.sort_by(|a, b| a.0.cmp(&b.0));
     series.retain(|(_, c)| !c.is_empty());
-    let mut symbols: Vec<&str> = Vec::new();
+    // Deduplicate while collecting (millions of label strings, thousands of distinct ones),
+    // then sort only the distinct ones.
+    let mut distinct: std::collections::HashSet<&str> = Default::default();
     for (labels, _) in &series {
         for l in labels.iter() {
-            symbols.push(&l.name);
-            symbols.push(&l.value);
+            distinct.insert(&l.name);
+            distinct.insert(&l.value);
         }
     }
+    let mut symbols: Vec<&str> = distinct.into_iter().collect();
     symbols.sort_unstable();
-    symbols.dedup();
     let sym_index: HashMap<&str, u64> = symbols
         .iter()
         .enumerate()
         .map(|(i, s)| (*s, i as u64))
         .collect();
-    let mut out = Vec::new();
+    let chunk_bytes: usize = series
+        .iter()
+        .flat_map(|(_, cs)| cs.iter().map(|c| c.data.len() + 12))
+        .sum();
+    let mut out = Vec::with_capacity(chunk_bytes + series.len() * 24 + (1 << 16));
     out.extend_from_slice(MAGIC);
     put_uvarint(&mut out, symbols.len() as u64);
     for s in &symbols {
@@ -107,6 +113,7 @@ pub fn write(
     }
     put_uvarint(&mut out, series.len() as u64);
     let mut num_samples = 0u64;
+    let mut refs: Vec<Vec<ChunkRef>> = Vec::with_capacity(series.len());
     for (labels, chunks) in &series {
         put_uvarint(&mut out, labels.len() as u64);
         for l in labels.iter() {
@@ -120,13 +127,23 @@ pub fn write(
             );
         }
         put_uvarint(&mut out, chunks.len() as u64);
+        let mut chunk_refs = Vec::with_capacity(chunks.len());
         for c in chunks {
             put_varint(&mut out, c.min_t);
             put_varint(&mut out, c.max_t - c.min_t);
             put_uvarint(&mut out, u64::from(c.count));
-            put_bytes(&mut out, &c.data);
+            put_uvarint(&mut out, c.data.len() as u64);
+            chunk_refs.push(ChunkRef {
+                min_t: c.min_t,
+                max_t: c.max_t,
+                count: c.count,
+                offset: out.len(),
+                len: c.data.len(),
+            });
+            out.extend_from_slice(&c.data);
             num_samples += u64::from(c.count);
         }
+        refs.push(chunk_refs);
     }
     let crc = crc32fast::hash(&out);
     out.extend_from_slice(&crc.to_le_bytes());
@@ -151,7 +168,30 @@ pub fn write(
     if let Ok(d) = fs::File::open(parent) {
         let _ = d.sync_all();
     }
-    read(&dir)
+    // The index is at hand: map the file instead of parsing it back.
+    let file = fs::File::open(dir.join("data"))?;
+    // SAFETY: as in `read`: the file is immutable from here on.
+    let data = unsafe { Mmap::map(&file) }?;
+    if data.len() != out.len() {
+        return Err(corrupt(&dir.join("data")));
+    }
+    drop(out);
+    let mut postings = Postings::default();
+    let mut loaded = Vec::with_capacity(series.len());
+    for (id, ((labels, _), chunk_refs)) in series.into_iter().zip(refs).enumerate() {
+        postings.add(id as u32, &labels);
+        loaded.push((labels, chunk_refs));
+    }
+    Ok(Block {
+        size_bytes: data.len() as u64 + meta.len() as u64,
+        dir,
+        min_t,
+        max_t,
+        series: loaded,
+        postings,
+        num_samples,
+        data,
+    })
 }
 
 /// Loads a block directory.
@@ -280,6 +320,17 @@ mod tests {
         let again = read(&b1.dir).unwrap();
         assert_eq!(again.series[0].0, a);
         assert_eq!(again.decode(&again.series[0].1[0]).len(), 3);
+        // The block `write` returns is the one `read` loads.
+        assert_eq!(again.series, b1.series);
+        assert_eq!(
+            (again.num_samples, again.size_bytes),
+            (b1.num_samples, b1.size_bytes)
+        );
+        assert_eq!(again.postings.select(&[]), b1.postings.select(&[]));
+        assert_eq!(
+            b1.decode(&b1.series[0].1[0]),
+            again.decode(&again.series[0].1[0])
+        );
         assert_eq!(again.chunk(&again.series[0].1[0]), chunk(&[1, 2, 3]));
         let m = merge(dir.path(), &[&b1, &b2]).unwrap();
         assert_eq!((m.min_t, m.max_t), (0, 200));
