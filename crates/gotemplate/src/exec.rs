@@ -101,22 +101,26 @@ impl State<'_> {
                 let mut inner = pipe.clone();
                 let decl = std::mem::take(&mut inner.decl);
                 let v = self.eval_pipe(dot, &inner, pos)?;
-                let items: Vec<(Value, Value)> = match &v {
-                    Value::Nil => Vec::new(),
-                    Value::Int(n) => (0..*n).map(|i| (Value::Int(i), Value::Int(i))).collect(),
-                    Value::Map(m) => m
-                        .entries
-                        .iter()
-                        .map(|(k, v)| (Value::str(k), v.clone()))
-                        .collect(),
+                // Ranging over an integer is lazy (no list of n elements is built).
+                let items: Box<dyn Iterator<Item = (Value, Value)>> = match &v {
+                    Value::Nil => Box::new(std::iter::empty()),
+                    Value::Int(n) => Box::new((0..*n).map(|i| (Value::Int(i), Value::Int(i)))),
+                    Value::Map(m) => Box::new(
+                        m.entries
+                            .iter()
+                            .map(|(k, v)| (Value::str(k), v.clone()))
+                            .collect::<Vec<_>>()
+                            .into_iter(),
+                    ),
                     other => {
                         if let Some(l) = other.as_list() {
-                            l.into_iter()
-                                .enumerate()
-                                .map(|(i, e)| (Value::Int(i as i64), e))
-                                .collect()
+                            Box::new(
+                                l.into_iter()
+                                    .enumerate()
+                                    .map(|(i, e)| (Value::Int(i as i64), e)),
+                            )
                         } else if let Some(m) = other.as_map() {
-                            m.into_iter().map(|(k, v)| (Value::str(k), v)).collect()
+                            Box::new(m.into_iter().map(|(k, v)| (Value::str(k), v)))
                         } else {
                             return Err(self.err(
                                 pos,
@@ -126,7 +130,8 @@ impl State<'_> {
                         }
                     }
                 };
-                if items.is_empty() {
+                let mut items = items.peekable();
+                if items.peek().is_none() {
                     let f = self.walk_list(dot, els)?;
                     self.vars.truncate(mark);
                     return Ok(match f {

@@ -204,6 +204,9 @@ pub fn sprintln(args: &[Value]) -> String {
     out
 }
 
+/// Largest width or precision accepted (Go's fmt limit).
+const MAX_WIDTH: usize = 1_000_000;
+
 #[derive(Default, Clone, Copy)]
 struct Flags {
     minus: bool,
@@ -427,7 +430,11 @@ pub fn sprintf(format: &str, args: &[Value]) -> String {
                 if *w < 0 {
                     f.minus = true;
                 }
-                f.width = Some(w.unsigned_abs() as usize);
+                if w.unsigned_abs() as usize > MAX_WIDTH {
+                    out.push_str("%!(BADWIDTH)");
+                } else {
+                    f.width = Some(w.unsigned_abs() as usize);
+                }
             } else {
                 out.push_str("%!(BADWIDTH)");
             }
@@ -439,14 +446,21 @@ pub fn sprintf(format: &str, args: &[Value]) -> String {
                 chars.next();
             }
             if !w.is_empty() {
-                f.width = w.parse().ok();
+                // Go rejects widths and precisions above 1e6 (`%!(BADWIDTH)`).
+                match w.parse::<usize>() {
+                    Ok(n) if n <= MAX_WIDTH => f.width = Some(n),
+                    _ => out.push_str("%!(BADWIDTH)"),
+                }
             }
         }
         if chars.peek() == Some(&'.') {
             chars.next();
             if chars.peek() == Some(&'*') {
                 chars.next();
-                if let Some(Value::Int(p)) = args.get(argi) {
+                if let Some(Value::Int(p)) = args
+                    .get(argi)
+                    .filter(|p| matches!(p, Value::Int(n) if *n <= MAX_WIDTH as i64))
+                {
                     f.prec = Some((*p).max(0) as usize);
                 } else {
                     out.push_str("%!(BADPREC)");
@@ -458,7 +472,11 @@ pub fn sprintf(format: &str, args: &[Value]) -> String {
                     p.push(*d);
                     chars.next();
                 }
-                f.prec = Some(p.parse().unwrap_or(0));
+                match p.parse::<usize>() {
+                    Ok(n) if n <= MAX_WIDTH => f.prec = Some(n),
+                    Err(_) if p.is_empty() => f.prec = Some(0),
+                    _ => out.push_str("%!(BADPREC)"),
+                }
             }
         }
         let Some(verb) = chars.next() else {
@@ -596,6 +614,7 @@ mod tests {
             ),
             ("%*d", vec![Value::Int(4), Value::Int(7)], "   7"),
             ("%", vec![], "%!(NOVERB)"),
+            ("%99999999d", vec![Value::Int(1)], "%!(BADWIDTH)1"),
         ];
         for (fmtstr, args, want) in cases {
             assert_eq!(sprintf(fmtstr, &args), want, "{fmtstr}");

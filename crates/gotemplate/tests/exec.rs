@@ -56,6 +56,7 @@ fn go_semantics() {
         ("{{range .L}}{{if eq . 2}}{{break}}{{end}}{{.}}{{end}}", "1"),
         ("{{range .L}}{{if eq . 2}}{{continue}}{{end}}{{.}}{{end}}", "13"),
         ("{{range 3}}{{.}}{{end}}", "012"),
+        ("{{range 1000000000000}}{{if eq . 2}}{{break}}{{end}}{{.}}{{end}}", "01"),
         ("{{range .N}}x{{else}}nil{{end}}", "nil"),
         ("{{$x := 1}}{{if .T}}{{$x = 2}}{{end}}{{$x}}", "2"),
         ("{{$x := .X}}{{range .L}}{{$x}}{{end}}", "xxx"),
@@ -171,7 +172,7 @@ mod props {
 
     proptest! {
         #[test]
-        fn parse_never_panics(s in "(\\{\\{|\\}\\}|[-$. a-zA-Z0-9\"'`|():=,/*]){0,40}") {
+        fn parse_never_panics(s in "(\\{\\{|\\}\\}|\\{\\{- |[-$. a-zA-Z0-9\"'`|():=,/*\\\\é€\n]){0,40}") {
             let mut t = Template::new("p");
             if t.parse(&s).is_ok() {
                 let _ = t.execute(&Value::from(json!({"a": [1, 2], "b": {"c": "d"}})));
