@@ -242,3 +242,69 @@ pub fn truncate(s: &str, n: usize) -> String {
     out.push('…');
     out
 }
+
+/// Owned pieces of a notification, for tests of the payload builders.
+#[cfg(test)]
+pub(crate) struct TestNotification {
+    pub loaded: crate::dispatch::Loaded,
+    pub alerts: Vec<StoredAlert>,
+    pub group_labels: std::collections::BTreeMap<String, String>,
+    pub data: Data,
+}
+
+#[cfg(test)]
+impl TestNotification {
+    /// `config` is an alertmanager.yml; alerts are (labels, annotations, resolved).
+    pub fn new(config: &str, alerts: &[(&[(&str, &str)], &[(&str, &str)], bool)]) -> Self {
+        let cfg = crate::config::parse(std::path::Path::new("t.yml"), config).unwrap();
+        let loaded = crate::dispatch::Loaded::new(cfg).unwrap();
+        let map = |p: &[(&str, &str)]| -> std::collections::BTreeMap<String, String> {
+            p.iter()
+                .map(|(a, b)| (a.to_string(), b.to_string()))
+                .collect()
+        };
+        let alerts: Vec<StoredAlert> = alerts
+            .iter()
+            .map(|(l, a, resolved)| {
+                let labels = map(l);
+                StoredAlert {
+                    fingerprint: crate::alert::fingerprint(&labels),
+                    labels,
+                    annotations: map(a),
+                    starts_at: 1_000,
+                    ends_at: if *resolved { 1_500 } else { i64::MAX },
+                    generator_url: "http://prom/graph".into(),
+                    updated_at: 1_000,
+                    timeout: false,
+                }
+            })
+            .collect();
+        let group_labels: std::collections::BTreeMap<String, String> = alerts[0]
+            .labels
+            .iter()
+            .filter(|(k, _)| k.as_str() == "alertname")
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        let data = Data::new("r", &group_labels, &alerts, "http://am:9093", 2_000);
+        TestNotification {
+            loaded,
+            alerts,
+            group_labels,
+            data,
+        }
+    }
+
+    pub fn notification(&self) -> Notification<'_> {
+        Notification {
+            receiver: "r",
+            group_key: "{}:{alertname=\"X\"}",
+            group_labels: &self.group_labels,
+            alerts: &self.alerts,
+            data: &self.data,
+            value: self.data.value(),
+            templates: &self.loaded.templates,
+            external_url: "http://am:9093",
+            now: 2_000,
+        }
+    }
+}

@@ -111,3 +111,77 @@ pub async fn notify(c: &PagerdutyConfig, n: &Notification<'_>) -> Result<(), Not
         Err(e) => Err(e),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::notify::TestNotification;
+
+    const FIRING: &[(&[(&str, &str)], &[(&str, &str)], bool)] = &[(
+        &[("alertname", "X"), ("severity", "critical")],
+        &[("summary", "s")],
+        false,
+    )];
+
+    #[test]
+    fn v1_payload() {
+        let t = TestNotification::new(
+            "route:\n  receiver: r\nreceivers:\n  - name: r\n    pagerduty_configs:\n      - service_key: sk\n",
+            FIRING,
+        );
+        let c = &t.loaded.config.receivers[0].pagerduty[0];
+        let p = payload(c, &t.notification());
+        assert_eq!(p["service_key"], "sk");
+        assert_eq!(p["event_type"], "trigger");
+        assert_eq!(p["event_action"], "");
+        assert!(p["payload"].is_null());
+        assert_eq!(
+            p["incident_key"],
+            crate::sha256::hex(b"{}:{alertname=\"X\"}")
+        );
+        assert_eq!(p["description"], "[FIRING:1] X (critical)");
+        assert_eq!(p["client"], "Alertmanager");
+        assert_eq!(p["client_url"], "http://am:9093/#/alerts?receiver=r");
+        assert_eq!(p["details"]["num_firing"], "1");
+        assert!(p["details"]["firing"]
+            .as_str()
+            .unwrap()
+            .contains(" - severity = critical\n"));
+        assert_eq!(c.url, crate::config::PAGERDUTY_V1_URL);
+    }
+
+    #[test]
+    fn v2_payload_and_resolve() {
+        let t = TestNotification::new(
+            "route:\n  receiver: r\nreceivers:\n  - name: r\n    pagerduty_configs:\n      - routing_key: rk\n        severity: '{{ .CommonLabels.severity }}'\n        component: db\n        links: [{href: 'http://x', text: 'runbook'}]\n",
+            &[(&[("alertname", "X"), ("severity", "critical")], &[], true)],
+        );
+        let c = &t.loaded.config.receivers[0].pagerduty[0];
+        assert_eq!(c.url, crate::config::PAGERDUTY_V2_URL);
+        let p = payload(c, &t.notification());
+        assert_eq!(p["routing_key"], "rk");
+        assert_eq!(p["event_action"], "resolve");
+        assert_eq!(p["dedup_key"], crate::sha256::hex(b"{}:{alertname=\"X\"}"));
+        assert_eq!(p["payload"]["summary"], "[RESOLVED] X (critical)");
+        assert_eq!(p["payload"]["severity"], "critical");
+        assert_eq!(p["payload"]["source"], "Alertmanager");
+        assert_eq!(p["payload"]["component"], "db");
+        assert_eq!(p["payload"]["custom_details"]["num_resolved"], "1");
+        assert_eq!(p["links"][0]["text"], "runbook");
+    }
+
+    #[test]
+    fn long_descriptions_are_truncated() {
+        let t = TestNotification::new(
+            "route:\n  receiver: r\nreceivers:\n  - name: r\n    pagerduty_configs:\n      - service_key: sk\n        description: '{{ range $i, $e := .Alerts }}{{ printf \"%02000d\" 1 }}{{ end }}'\n",
+            FIRING,
+        );
+        let c = &t.loaded.config.receivers[0].pagerduty[0];
+        let d = payload(c, &t.notification())["description"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        assert_eq!(d.chars().count(), 1024);
+        assert!(d.ends_with('…'));
+    }
+}

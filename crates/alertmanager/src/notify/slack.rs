@@ -77,3 +77,41 @@ pub async fn notify(c: &SlackConfig, n: &Notification<'_>) -> Result<(), NotifyE
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::notify::TestNotification;
+
+    #[test]
+    fn defaults_like_alertmanager() {
+        let t = TestNotification::new(
+            "global:\n  slack_api_url: 'http://127.0.0.1:1/hook'\nroute:\n  receiver: r\nreceivers:\n  - name: r\n    slack_configs:\n      - channel: '#c'\n        fields: [{title: 'sev', value: '{{ .CommonLabels.severity }}'}]\n",
+            &[
+                (&[("alertname", "X"), ("severity", "warning"), ("i", "1")], &[], false),
+                (&[("alertname", "X"), ("severity", "warning"), ("i", "2")], &[], true),
+            ],
+        );
+        let c = &t.loaded.config.receivers[0].slack[0];
+        let p = payload(c, &t.notification());
+        assert_eq!(p["channel"], "#c");
+        assert_eq!(p["username"], "Alertmanager");
+        let a = &p["attachments"][0];
+        assert_eq!(a["title"], "[FIRING:1] X (warning)");
+        assert_eq!(a["title_link"], "http://am:9093/#/alerts?receiver=r");
+        assert_eq!(a["color"], "danger");
+        assert_eq!(a["text"], "");
+        assert_eq!(
+            a["fallback"],
+            "[FIRING:1] X (warning) | http://am:9093/#/alerts?receiver=r"
+        );
+        assert_eq!(a["footer"], "");
+        assert_eq!(
+            a["mrkdwn_in"],
+            serde_json::json!(["fallback", "pretext", "text"])
+        );
+        assert_eq!(a["fields"][0]["value"], "warning");
+        assert_eq!(a["fields"][0]["short"], false);
+        assert!(a.get("pretext").is_none());
+    }
+}
