@@ -127,7 +127,8 @@ test('ingest rate limit answers 429', async () => {
     const send = (i) => api(p.url, '/v1/traces', {
       method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(otlpJson(hex(100 + i, 32), i)),
     });
-    assert.equal((await send(1)).status, 200);
+    const first = await send(1);
+    assert.equal(first.status, 200, JSON.stringify(first.body));
     const r = await send(2);
     assert.equal(r.status, 429);
     assert.match(r.body.message, /rate limit/);
