@@ -321,7 +321,6 @@ pub async fn range(State(st): State<Arc<LokiState>>, headers: HeaderMap, p: Para
             categorize: categorize(&headers),
             instant: false,
             max_series: st.store.limits().max_query_series.max(1),
-            ..Default::default()
         })
     })();
     match r {
@@ -345,6 +344,17 @@ fn meta_range(p: &Params) -> Result<(i64, i64), Response> {
     Ok((start, end))
 }
 
+/// Tenant, time range and `query` selector of a metadata request.
+fn meta_request(
+    st: &LokiState,
+    headers: &HeaderMap,
+    p: &Params,
+) -> Result<(String, i64, i64, Vec<LabelMatcher>), Response> {
+    let tenant = st.tenant(headers)?;
+    let (start, end) = meta_range(p)?;
+    Ok((tenant, start, end, selector(p, "query")?))
+}
+
 fn selector(p: &Params, key: &str) -> Result<Vec<LabelMatcher>, Response> {
     match p.get(key) {
         None => Ok(Vec::new()),
@@ -356,16 +366,8 @@ fn selector(p: &Params, key: &str) -> Result<Vec<LabelMatcher>, Response> {
 }
 
 pub async fn labels(State(st): State<Arc<LokiState>>, headers: HeaderMap, p: Params) -> Response {
-    let tenant = match st.tenant(&headers) {
-        Ok(t) => t,
-        Err(r) => return r,
-    };
-    let (start, end) = match meta_range(&p) {
+    let (tenant, start, end, m) = match meta_request(&st, &headers, &p) {
         Ok(x) => x,
-        Err(r) => return r,
-    };
-    let m = match selector(&p, "query") {
-        Ok(m) => m,
         Err(r) => return r,
     };
     let names = st
@@ -380,16 +382,8 @@ pub async fn label_values(
     headers: HeaderMap,
     p: Params,
 ) -> Response {
-    let tenant = match st.tenant(&headers) {
-        Ok(t) => t,
-        Err(r) => return r,
-    };
-    let (start, end) = match meta_range(&p) {
+    let (tenant, start, end, m) = match meta_request(&st, &headers, &p) {
         Ok(x) => x,
-        Err(r) => return r,
-    };
-    let m = match selector(&p, "query") {
-        Ok(m) => m,
         Err(r) => return r,
     };
     let vals = st
@@ -443,16 +437,8 @@ pub async fn index_stats(
     headers: HeaderMap,
     p: Params,
 ) -> Response {
-    let tenant = match st.tenant(&headers) {
-        Ok(t) => t,
-        Err(r) => return r,
-    };
-    let (start, end) = match meta_range(&p) {
+    let (tenant, start, end, m) = match meta_request(&st, &headers, &p) {
         Ok(x) => x,
-        Err(r) => return r,
-    };
-    let m = match selector(&p, "query") {
-        Ok(m) => m,
         Err(r) => return r,
     };
     if m.is_empty() {
