@@ -243,6 +243,10 @@ pub fn truncate(s: &str, n: usize) -> String {
     out
 }
 
+/// A test alert: labels, annotations, resolved.
+#[cfg(test)]
+pub(crate) type TestAlert<'a> = (&'a [(&'a str, &'a str)], &'a [(&'a str, &'a str)], bool);
+
 /// Owned pieces of a notification, for tests of the payload builders.
 #[cfg(test)]
 pub(crate) struct TestNotification {
@@ -255,7 +259,7 @@ pub(crate) struct TestNotification {
 #[cfg(test)]
 impl TestNotification {
     /// `config` is an alertmanager.yml; alerts are (labels, annotations, resolved).
-    pub fn new(config: &str, alerts: &[(&[(&str, &str)], &[(&str, &str)], bool)]) -> Self {
+    pub fn new(config: &str, alerts: &[TestAlert<'_>]) -> Self {
         let cfg = crate::config::parse(std::path::Path::new("t.yml"), config).unwrap();
         let loaded = crate::dispatch::Loaded::new(cfg).unwrap();
         let map = |p: &[(&str, &str)]| -> std::collections::BTreeMap<String, String> {

@@ -117,7 +117,7 @@ mod tests {
     use super::*;
     use crate::notify::TestNotification;
 
-    const FIRING: &[(&[(&str, &str)], &[(&str, &str)], bool)] = &[(
+    const FIRING: &[crate::notify::TestAlert<'static>] = &[(
         &[("alertname", "X"), ("severity", "critical")],
         &[("summary", "s")],
         false,
