@@ -44,6 +44,11 @@ enum Command {
         #[arg(required = true)]
         files: Vec<PathBuf>,
     },
+    /// Run LogQL test files (format: see `tests/logql/features.test`).
+    LogqlTest {
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -93,6 +98,33 @@ fn main() -> ExitCode {
             let code = promqltest::run_cli(&files);
             ExitCode::from(u8::try_from(code).unwrap_or(1))
         }
+        Command::LogqlTest { files } => logql_test(&files),
+    }
+}
+
+/// `pharos logql-test`: runs LogQL test files and prints every failure.
+fn logql_test(files: &[PathBuf]) -> ExitCode {
+    let (mut passed, mut failed) = (0, 0);
+    for f in files {
+        match logs::logqltest::run_file(f) {
+            Ok((p, fails)) => {
+                passed += p;
+                failed += fails.len();
+                for x in fails {
+                    println!("FAIL {x}");
+                }
+            }
+            Err(e) => {
+                println!("ERROR {e}");
+                failed += 1;
+            }
+        }
+    }
+    println!("logql-test: {passed} passed, {failed} failed");
+    if failed == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
     }
 }
 
