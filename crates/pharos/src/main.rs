@@ -4,11 +4,11 @@
 mod check_alertmanager;
 mod rules_cli;
 mod serve;
+mod serve_alertmanager;
 mod serve_es;
 mod serve_logs;
-mod serve_traces;
 mod serve_rules;
-mod serve_alertmanager;
+mod serve_traces;
 
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
