@@ -36,14 +36,21 @@ pub struct Alert {
     )]
     pub ends_at: Option<i64>,
     /// Link back to the expression that generated the alert.
-    #[serde(rename = "generatorURL", default, skip_serializing_if = "String::is_empty")]
+    #[serde(
+        rename = "generatorURL",
+        default,
+        skip_serializing_if = "String::is_empty"
+    )]
     pub generator_url: String,
 }
 
 impl Alert {
     /// The `alertname` label, or "" when absent.
     pub fn name(&self) -> &str {
-        self.labels.get("alertname").map(String::as_str).unwrap_or("")
+        self.labels
+            .get("alertname")
+            .map(String::as_str)
+            .unwrap_or("")
     }
 
     /// True when the alert has an end time at or before `now_ms` (i.e. it is resolved).
@@ -112,7 +119,8 @@ pub fn format_rfc3339_ms(ms: i64) -> String {
 
 /// Parse an RFC 3339 time into Unix milliseconds; Go's zero time (`0001-01-01T00:00:00Z`) is `None`.
 pub fn parse_rfc3339_ms(s: &str) -> Result<Option<i64>, String> {
-    let t = chrono::DateTime::parse_from_rfc3339(s).map_err(|e| format!("invalid time {s:?}: {e}"))?;
+    let t =
+        chrono::DateTime::parse_from_rfc3339(s).map_err(|e| format!("invalid time {s:?}: {e}"))?;
     let ms = t.timestamp_millis();
     if t.timestamp() <= -62_135_596_800 {
         return Ok(None);

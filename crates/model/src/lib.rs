@@ -12,7 +12,9 @@ pub mod time;
 
 pub use alert::{Alert, AlertSink, FanoutAlertSink};
 pub use labels::{Label, Labels, LabelsBuilder, METRIC_NAME};
-pub use logs::{Direction, LogEntry, LogPushStats, LogQueryable, LogRuleQuerier, LogSink, LogStream};
+pub use logs::{
+    Direction, LogEntry, LogPushStats, LogQueryable, LogRuleQuerier, LogSink, LogStream,
+};
 pub use matcher::{LabelMatcher, MatchOp, MatcherError};
 pub use mem::MemStorage;
 pub use storage::{AppendStats, MetricSink, Queryable, Sample, Series, StorageError};
