@@ -1,4 +1,4 @@
-//! The repo's promtool-style unit tests for the seed's alert rules pass (the same file passes
+//! The repo's promtool-style unit tests (tests/rules: the seed's alert rules and rule-engine features) pass (the same file passes
 //! Debian's `promtool test rules`; .ci/run checks both).
 
 use std::path::PathBuf;
@@ -21,4 +21,21 @@ fn seed_rules_check() {
     let res =
         alerting::check_rule_files(&[root.join("examples/prometheus/alerts/application.yml")]);
     assert_eq!(res[0].1.as_ref().ok(), Some(&6));
+}
+
+#[test]
+fn feature_rule_unit_tests_pass() {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let mut out = Vec::new();
+    let s = alerting::unittest::run_files(&[root.join("tests/rules/features_test.yml")], &mut out)
+        .unwrap();
+    let text = String::from_utf8(out).unwrap();
+    assert_eq!(
+        s,
+        alerting::unittest::Summary {
+            passed: 1,
+            failed: 0
+        },
+        "{text}"
+    );
 }
