@@ -65,46 +65,46 @@ pub async fn operations(State(st): State<Arc<TracesState>>, p: Params) -> Respon
     Json(envelope(J::Array(ops), n)).into_response()
 }
 
-fn parse_u64(p: &Params, key: &str) -> Result<Option<u64>, Response> {
+/// A parameter error: the message of a 400 answer.
+type ParamResult<T> = Result<T, String>;
+
+fn parse_u64(p: &Params, key: &str) -> ParamResult<Option<u64>> {
     match p.get(key) {
         None => Ok(None),
-        Some(v) => v.parse::<u64>().map(Some).map_err(|_| {
-            bad(format!(
-                "unable to parse param '{key}': {v:?} is not an integer"
-            ))
-        }),
+        Some(v) => v
+            .parse::<u64>()
+            .map(Some)
+            .map_err(|_| format!("unable to parse param '{key}': {v:?} is not an integer")),
     }
 }
 
 /// Builds the search from Jaeger's parameters.
-pub fn parse_query(p: &Params) -> Result<TraceQuery, Response> {
+pub fn parse_query(p: &Params) -> ParamResult<TraceQuery> {
     let end_us = parse_u64(p, "end")?.unwrap_or_else(now_us);
     let lookback = p.get("lookback").filter(|l| *l != "custom");
     let start_us = match (parse_u64(p, "start")?, lookback) {
         (Some(s), _) => s,
         (None, Some(l)) => {
             let d = model::time::parse_duration_ms(l)
-                .map_err(|e| bad(format!("unable to parse param 'lookback': {e}")))?;
+                .map_err(|e| format!("unable to parse param 'lookback': {e}"))?;
             end_us.saturating_sub(d.max(0) as u64 * 1000)
         }
         (None, None) => end_us.saturating_sub(2 * 24 * 3600 * 1_000_000),
     };
     let mut tags = Vec::new();
     for t in p.all("tags") {
-        tags.extend(parse_tags(t).map_err(bad)?);
+        tags.extend(parse_tags(t)?);
     }
     for t in p.all("tag") {
-        let (k, v) = t.split_once(':').ok_or_else(|| {
-            bad(format!(
-                "malformed 'tag' parameter {t:?}: expected key:value"
-            ))
-        })?;
+        let (k, v) = t
+            .split_once(':')
+            .ok_or_else(|| format!("malformed 'tag' parameter {t:?}: expected key:value"))?;
         tags.push((k.to_string(), v.to_string()));
     }
-    let dur = |key: &str| -> Result<Option<u64>, Response> {
+    let dur = |key: &str| -> ParamResult<Option<u64>> {
         p.get(key)
             .map(|v| {
-                parse_go_duration(v).map_err(|e| bad(format!("unable to parse param '{key}': {e}")))
+                parse_go_duration(v).map_err(|e| format!("unable to parse param '{key}': {e}"))
             })
             .transpose()
     };
@@ -112,11 +112,11 @@ pub fn parse_query(p: &Params) -> Result<TraceQuery, Response> {
     let max = dur("maxDuration")?;
     if let (Some(a), Some(b)) = (min, max) {
         if b < a {
-            return Err(bad("'maxDuration' should be greater than 'minDuration'"));
+            return Err("'maxDuration' should be greater than 'minDuration'".into());
         }
     }
     if start_us > end_us {
-        return Err(bad("'start' should be before 'end'"));
+        return Err("'start' should be before 'end'".into());
     }
     let limit = match parse_u64(p, "limit")? {
         Some(0) | None => 100,
@@ -154,7 +154,7 @@ pub async fn find_traces(State(st): State<Arc<TracesState>>, p: Params) -> Respo
     }
     let q = match parse_query(&p) {
         Ok(q) => q,
-        Err(r) => return r,
+        Err(m) => return bad(m),
     };
     let store = st.store.clone();
     let found = tokio::task::spawn_blocking(move || store.search(&q))
@@ -180,11 +180,11 @@ pub async fn get_trace(State(st): State<Arc<TracesState>>, Path(id): Path<String
 pub async fn dependencies(State(st): State<Arc<TracesState>>, p: Params) -> Response {
     let end_ms = match parse_u64(&p, "endTs") {
         Ok(v) => v.unwrap_or_else(|| now_us() / 1000),
-        Err(r) => return r,
+        Err(m) => return bad(m),
     };
     let lookback_ms = match parse_u64(&p, "lookback") {
         Ok(v) => v.unwrap_or(24 * 3600 * 1000),
-        Err(r) => return r,
+        Err(m) => return bad(m),
     };
     let deps: Vec<J> = st
         .store

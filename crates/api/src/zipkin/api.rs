@@ -83,12 +83,11 @@ pub async fn get_trace(State(st): State<Arc<TracesState>>, Path(id): Path<String
 }
 
 pub async fn find_traces(State(st): State<Arc<TracesState>>, p: Params) -> Response {
-    let num = |k: &str| -> Result<Option<u64>, Response> {
+    let num = |k: &str| -> Result<Option<u64>, String> {
         p.get(k)
             .map(|v| {
-                v.parse::<u64>().map_err(|_| {
-                    (StatusCode::BAD_REQUEST, format!("{k} must be an integer\n")).into_response()
-                })
+                v.parse::<u64>()
+                    .map_err(|_| format!("{k} must be an integer\n"))
             })
             .transpose()
     };
@@ -106,7 +105,7 @@ pub async fn find_traces(State(st): State<Arc<TracesState>>, p: Params) -> Respo
                 }
             }
         }
-        Ok::<_, Response>(TraceQuery {
+        Ok::<_, String>(TraceQuery {
             service: p.get("serviceName").map(str::to_string),
             operation: p
                 .get("spanName")
@@ -122,7 +121,7 @@ pub async fn find_traces(State(st): State<Arc<TracesState>>, p: Params) -> Respo
     })();
     let q = match parsed {
         Ok(q) => q,
-        Err(r) => return r,
+        Err(m) => return (StatusCode::BAD_REQUEST, m).into_response(),
     };
     let store = st.store.clone();
     let found = tokio::task::spawn_blocking(move || store.search(&q))
