@@ -280,9 +280,12 @@ impl RuleManager {
         }
     }
 
-    /// A snapshot of every group (for `/api/v1/rules` and `/api/v1/alerts`).
+    /// A snapshot of every group (for `/api/v1/rules` and `/api/v1/alerts`), sorted by file and
+    /// then group name as Prometheus lists them.
     pub fn groups(&self) -> Vec<Group> {
-        self.slots.lock().iter().map(|s| s.group.clone()).collect()
+        let mut v: Vec<Group> = self.slots.lock().iter().map(|s| s.group.clone()).collect();
+        v.sort_by(|a, b| a.file.cmp(&b.file).then_with(|| a.name.cmp(&b.name)));
+        v
     }
 }
 
