@@ -223,6 +223,7 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
         .merge(trace_routes)
         .merge(logs_w.routes.clone())
         .merge(crate::serve_es::routes(logs_w.store.clone(), &data_dir));
+    let app = crate::serve_alertmanager::with_metrics(app, am.clone());
     let tailer = crate::serve_es::start_tailer(&cfg, logs_w.store.clone(), &data_dir)?;
     crate::serve_logs::start_listener(&logs_w, app.clone()).await?;
     crate::serve_traces::start_listeners(&cfg, app.clone(), &traces_rt).await?;

@@ -156,6 +156,13 @@ fn alertmanager_api_delivery_and_restart() {
         assert_eq!(w["alerts"][0]["endsAt"], "0001-01-01T00:00:00Z");
         assert_eq!(w["truncatedAlerts"], 0);
     }
+    // pharos' /metrics carries the Alertmanager metrics.
+    let metrics = c.get(p.url("/metrics")).send().unwrap().text().unwrap();
+    assert!(
+        metrics.contains("alertmanager_notifications_total{integration=\"webhook\"} 1\n"),
+        "{metrics}"
+    );
+    assert!(metrics.contains("alertmanager_alerts{state=\"active\"} 2\n"));
     let list: Value = c
         .get(p.url("/api/v2/alerts"))
         .send()
