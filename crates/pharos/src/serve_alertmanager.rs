@@ -1,7 +1,7 @@
 //! Wiring of the built-in Alertmanager into `pharos serve`: loads the alertmanager.yml named by
 //! pharos.yml's `alertmanager_config` (or a receiver-less default so the API still accepts
-//! alerts and silences), keeps state under `<data>/alerting/`, reloads with the config, and
-//! writes its metrics into the TSDB every 15 s.
+//! alerts and silences), keeps state under `<data>/alerting/`, reloads with the config, writes
+//! its metrics into the TSDB every 15 s and appends them to pharos' `/metrics`.
 
 use alertmanager::{Alertmanager, Loaded, RetryPolicy};
 use std::path::Path;
