@@ -172,18 +172,27 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
         .map_err(|e| format!("cannot listen on {addr}: {e}"))?;
     let local = listener.local_addr().map_err(|e| e.to_string())?;
     // The built-in Alertmanager (API v2 under /api/v2/*, state under <data>/alerting/).
-    let am = crate::serve_alertmanager::start(&cfg, &data_dir, format!("http://{local}"), db.clone())
-        .map_err(|e| format!("alertmanager: {e}"))?;
+    let am =
+        crate::serve_alertmanager::start(&cfg, &data_dir, format!("http://{local}"), db.clone())
+            .map_err(|e| format!("alertmanager: {e}"))?;
     *am_slot.write() = Some(am.clone());
     // The rules engine: rule_files of prometheus.yml evaluated over the TSDB; alerts go to the
     // external `alerting.alertmanagers` and to the in-process sink below (the built-in
     // Alertmanager's `model::AlertSink`, when wired).
     let in_process_sink: Option<Arc<dyn model::AlertSink>> = Some(Arc::new(am.clone()));
     let external_url = format!("http://{local}");
-    let rules = crate::serve_rules::start(&cfg, db.clone(), db.clone(), in_process_sink, external_url.clone())?;
+    let rules = crate::serve_rules::start(
+        &cfg,
+        db.clone(),
+        db.clone(),
+        in_process_sink,
+        external_url.clone(),
+    )?;
     *rules_slot.write() = Some((rules.clone(), external_url));
     // Traces: OTLP/Jaeger/Zipkin routes, store under <data>/traces/, span metrics into the TSDB.
     let logs_w = crate::serve_logs::open(&cfg, &data_dir, args.loki_listen.clone()).await?;
+    // The file tailer (promtail role) writes into the log store.
+    let tailer = crate::serve_es::start_tailer(&cfg, logs_w.store.clone(), &data_dir)?;
     let (trace_routes, traces_rt) = crate::serve_traces::start(
         &cfg,
         &data_dir,
@@ -217,14 +226,14 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
             },
         )))
         .merge(api::alertmanager::routes(Arc::new(
-        api::alertmanager::AmState { am: am.clone() },
-    )));
+            api::alertmanager::AmState { am: am.clone() },
+        )));
     let app = app
         .merge(trace_routes)
         .merge(logs_w.routes.clone())
         .merge(crate::serve_es::routes(logs_w.store.clone(), &data_dir));
     let app = crate::serve_alertmanager::with_metrics(app, am.clone());
-    let tailer = crate::serve_es::start_tailer(&cfg, logs_w.store.clone(), &data_dir)?;
+    let app = crate::serve_rules::with_metrics(app, rules.clone());
     crate::serve_logs::start_listener(&logs_w, app.clone()).await?;
     crate::serve_traces::start_listeners(&cfg, app.clone(), &traces_rt).await?;
     let shutdown = async {

@@ -93,6 +93,10 @@ fn rotation_and_restart_deliver_every_line_once() {
         if i % 20 == 0 {
             std::thread::sleep(Duration::from_millis(15));
         }
+        if i == 0 {
+            // Let the tailer discover the file before it is rotated away.
+            wait_for(&sink, 1, 5);
+        }
         match i {
             300 => {
                 // rename + create while the tailer runs; the writer keeps its old handle for a
