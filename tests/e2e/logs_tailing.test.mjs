@@ -12,7 +12,7 @@ async function start(dir) {
   const [child, m] = await spawnUntil(
     PHAROS_BIN,
     ['serve', '--listen', '127.0.0.1:0', '--data', path.join(dir, 'data'), '--config', path.join(dir, 'pharos.yml')],
-    /pharos: listening on (http:\/\/[0-9.:]+)/,
+    /pharos: listening on (http:\/\/[0-9.:]+)\r?\n/,
   );
   return { child, url: m[1] };
 }
