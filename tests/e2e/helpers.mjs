@@ -67,7 +67,8 @@ export async function startPharos(configText, configName = 'prometheus.yml') {
     fs.writeFileSync(cfg, configText);
     args.push('--config', cfg);
   }
-  const [child, m] = await spawnUntil(PHAROS_BIN, args, /pharos: listening on (http:\/\/[0-9.:]+)/);
+  // Up to the newline: stderr may arrive in pieces, cutting the port short.
+  const [child, m] = await spawnUntil(PHAROS_BIN, args, /pharos: listening on (http:\/\/[0-9.:]+)\r?\n/);
   return { child, url: m[1], dir, data };
 }
 
