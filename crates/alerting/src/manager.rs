@@ -54,6 +54,9 @@ struct Slot {
     next_eval_ms: i64,
     evals: u32,
     should_restore: bool,
+    /// Rule evaluations and failed ones since the group was loaded (self metrics).
+    rule_evals_total: u64,
+    rule_failures_total: u64,
 }
 
 struct Settings {
@@ -134,6 +137,8 @@ impl RuleManager {
                             },
                             evals: o.evals,
                             should_restore: o.should_restore,
+                            rule_evals_total: o.rule_evals_total,
+                            rule_failures_total: o.rule_failures_total,
                             group: g,
                         }
                     }
@@ -142,6 +147,8 @@ impl RuleManager {
                         next_eval_ms: now,
                         evals: 0,
                         should_restore: first,
+                        rule_evals_total: 0,
+                        rule_failures_total: 0,
                     },
                 };
                 new_slots.push(slot);
@@ -250,6 +257,13 @@ impl RuleManager {
         };
         let alerts = slot.group.eval(&ctx, ts, self.opts.resend_delay_ms);
         slot.evals += 1;
+        slot.rule_evals_total += slot.group.rules.len() as u64;
+        slot.rule_failures_total += slot
+            .group
+            .rules
+            .iter()
+            .filter(|r| r.common().last_error.is_some())
+            .count() as u64;
         if slot.should_restore && slot.evals >= 2 {
             slot.group.restore_for_state(
                 self.opts.storage.as_ref(),
@@ -277,6 +291,63 @@ impl RuleManager {
         let mut slots = self.slots.lock();
         for slot in slots.iter_mut() {
             self.eval_slot(slot, ts, &ext_labels, &ext_url);
+        }
+    }
+
+    /// Prometheus' rule-group self metrics in text format 0.0.4 (`prometheus_rule_*`), labelled
+    /// `rule_group="FILE;NAME"` as Prometheus does.
+    pub fn write_metrics(&self, out: &mut String) {
+        use std::fmt::Write as _;
+        let slots = self.slots.lock();
+        let families: [(&str, &str, &str); 6] = [
+            (
+                "prometheus_rule_evaluations_total",
+                "counter",
+                "The total number of rule evaluations.",
+            ),
+            (
+                "prometheus_rule_evaluation_failures_total",
+                "counter",
+                "The total number of rule evaluation failures.",
+            ),
+            (
+                "prometheus_rule_group_last_duration_seconds",
+                "gauge",
+                "The duration of the last rule group evaluation.",
+            ),
+            (
+                "prometheus_rule_group_interval_seconds",
+                "gauge",
+                "The interval of a rule group.",
+            ),
+            (
+                "prometheus_rule_group_rules",
+                "gauge",
+                "The number of rules.",
+            ),
+            (
+                "prometheus_rule_group_last_evaluation_timestamp_seconds",
+                "gauge",
+                "The timestamp of the last rule group evaluation in seconds.",
+            ),
+        ];
+        for (i, (name, typ, help)) in families.iter().enumerate() {
+            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {typ}");
+            for s in slots.iter() {
+                let g = &s.group;
+                let key = format!("{};{}", g.file.display(), g.name)
+                    .replace('\\', "\\\\")
+                    .replace('"', "\\\"");
+                let v = match i {
+                    0 => s.rule_evals_total as f64,
+                    1 => s.rule_failures_total as f64,
+                    2 => g.eval_seconds,
+                    3 => g.interval_ms as f64 / 1000.0,
+                    4 => g.rules.len() as f64,
+                    _ => g.last_eval_ms.map(|t| t as f64 / 1000.0).unwrap_or(0.0),
+                };
+                let _ = writeln!(out, "{name}{{rule_group=\"{key}\"}} {v}");
+            }
         }
     }
 

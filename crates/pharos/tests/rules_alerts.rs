@@ -232,6 +232,26 @@ fn alerts_fire_and_reach_the_external_alertmanager() {
         .unwrap()
         .contains("/graph?g0.expr="));
 
+    // Self metrics of the rule groups on /metrics.
+    let m = client()
+        .get(p.url("/metrics"))
+        .send()
+        .unwrap()
+        .text()
+        .unwrap();
+    let line = m
+        .lines()
+        .find(|l| {
+            l.starts_with("prometheus_rule_evaluations_total{rule_group=")
+                && l.contains("db.yml;db\"}")
+        })
+        .unwrap_or_else(|| panic!("no rule metrics in:\n{m}"));
+    assert!(
+        line.rsplit(' ').next().unwrap().parse::<f64>().unwrap() >= 2.0,
+        "{line}"
+    );
+    assert!(m.contains("prometheus_rule_group_rules{rule_group="), "{m}");
+
     // A broken rule file on reload: the reload fails, the running rules stay.
     std::fs::write(
         dir.path().join("rules/bad.yml"),
