@@ -234,7 +234,6 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
         .merge(crate::serve_es::routes(logs_w.store.clone(), &data_dir));
     let app = crate::serve_alertmanager::with_metrics(app, am.clone());
     let app = crate::serve_rules::with_metrics(app, rules.clone());
-    let app = crate::serve_rules::with_metrics(app, rules.clone());
     crate::serve_logs::start_listener(&logs_w, app.clone()).await?;
     crate::serve_traces::start_listeners(&cfg, app.clone(), &traces_rt).await?;
     let shutdown = async {
