@@ -1,7 +1,8 @@
 //! The Elasticsearch-compatible HTTP surface: what `winston-elasticsearch` (and the official
 //! `@elastic/elasticsearch` client under it) calls on start and while logging — `GET /`,
 //! `_cluster/health`, `HEAD`/`PUT /_index_template/{name}`, `_template`, `_bulk` — plus
-//! single-document indexing, `_search`, `_count` and `_cat/indices`. Documents become log lines
+//! single-document indexing, `_search`, `_msearch` (Grafana's Elasticsearch data source),
+//! `_count` and `_cat/indices`. Documents become log lines
 //! (see `esdsl::document`); search scans the index's streams and evaluates the query DSL with
 //! `esdsl`. Every response carries `X-Elastic-Product: Elasticsearch`, which the official
 //! clients (8.x) require.
@@ -150,6 +151,14 @@ pub fn routes(state: Arc<EsState>) -> Router {
         .route(
             "/{index}/_search",
             get(search::search_index).post(search::search_index),
+        )
+        .route(
+            "/_msearch",
+            get(search::msearch_all).post(search::msearch_all),
+        )
+        .route(
+            "/{index}/_msearch",
+            get(search::msearch_index).post(search::msearch_index),
         )
         .route("/_count", get(search::count_all).post(search::count_all))
         .route(

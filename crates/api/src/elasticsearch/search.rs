@@ -134,6 +134,93 @@ async fn search_impl(
     Ok(Json(out))
 }
 
+/// `_msearch`: NDJSON pairs of header (`{"index": ...}`) and search body; one response per
+/// pair, failures reported in place (as ES does), not for the whole request.
+async fn msearch_impl(
+    st: Arc<EsState>,
+    headers: HeaderMap,
+    default_index: String,
+    p: HashMap<String, String>,
+    body: Bytes,
+) -> Result<Json<Value>, EsReply> {
+    let start = Instant::now();
+    let text =
+        std::str::from_utf8(&body).map_err(|_| EsError::illegal("_msearch body is not UTF-8"))?;
+    let lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
+    if lines.is_empty() || lines.len() % 2 != 0 {
+        return Err(EsError::new(
+            400,
+            "action_request_validation_exception",
+            "Validation Failed: 1: no requests added or a header without a body;",
+        )
+        .into());
+    }
+    let mut responses = Vec::new();
+    for pair in lines.chunks(2) {
+        let one = async {
+            let header: Value = serde_json::from_str(pair[0]).map_err(|e| {
+                EsError::new(
+                    400,
+                    "x_content_parse_exception",
+                    format!("bad _msearch header: {e}"),
+                )
+            })?;
+            let index = match header.get("index") {
+                Some(Value::String(s)) => s.clone(),
+                Some(Value::Array(a)) => a
+                    .iter()
+                    .filter_map(Value::as_str)
+                    .collect::<Vec<_>>()
+                    .join(","),
+                _ => default_index.clone(),
+            };
+            let mut params = p.clone();
+            if header.get("ignore_unavailable").and_then(Value::as_bool) == Some(true) {
+                params.insert("ignore_unavailable".into(), "true".into());
+            }
+            search_impl(
+                st.clone(),
+                headers.clone(),
+                index,
+                params,
+                Bytes::from(pair[1].to_string()),
+            )
+            .await
+            .map(|Json(v)| v)
+            .map_err(|EsReply(e)| e)
+        };
+        responses.push(match one.await {
+            Ok(mut v) => {
+                v["status"] = json!(200);
+                v
+            }
+            Err(e) => e.to_json(),
+        });
+    }
+    Ok(Json(
+        json!({"took": start.elapsed().as_millis() as u64, "responses": responses}),
+    ))
+}
+
+pub async fn msearch_all(
+    State(st): State<Arc<EsState>>,
+    headers: HeaderMap,
+    Query(p): Query<HashMap<String, String>>,
+    body: Bytes,
+) -> Result<Json<Value>, EsReply> {
+    msearch_impl(st, headers, "_all".into(), p, body).await
+}
+
+pub async fn msearch_index(
+    State(st): State<Arc<EsState>>,
+    headers: HeaderMap,
+    Path(index): Path<String>,
+    Query(p): Query<HashMap<String, String>>,
+    body: Bytes,
+) -> Result<Json<Value>, EsReply> {
+    msearch_impl(st, headers, index, p, body).await
+}
+
 async fn count_impl(
     st: Arc<EsState>,
     headers: HeaderMap,

@@ -233,6 +233,21 @@ async fn seed_queries_return_the_right_hits_and_buckets() {
 }
 
 #[tokio::test]
+async fn msearch_answers_each_search() {
+    let (app, _) = app();
+    call(&app, "POST", "/crewai-logs/_bulk", &seed_docs()).await;
+    let body = "{\"index\":\"crewai-logs\"}\n{\"size\":0,\"query\":{\"term\":{\"level\":\"error\"}}}\n{\"index\":[\"missing\"]}\n{}\n{}\n{\"query\":{\"bogus\":{}}}\n";
+    let (s, v, _) = call(&app, "POST", "/_msearch", body).await;
+    assert_eq!(s, 200, "{v}");
+    assert_eq!(v["responses"][0]["hits"]["total"]["value"], 3);
+    assert_eq!(v["responses"][0]["status"], 200);
+    assert_eq!(v["responses"][1]["status"], 404);
+    assert_eq!(v["responses"][2]["error"]["type"], "parsing_exception");
+    let (s, _, _) = call(&app, "POST", "/_msearch", "{}\n").await;
+    assert_eq!(s, 400);
+}
+
+#[tokio::test]
 async fn bulk_items_fail_individually() {
     let (app, mem) = app();
     let body = "{\"index\":{\"_index\":\"ok-index\"}}\n{\"a\":1}\n{\"index\":{\"_index\":\"Bad\"}}\n{\"a\":2}\n{\"create\":{\"_index\":\"ok-index\",\"_id\":\"x\"}}\n{not json\n{\"delete\":{\"_index\":\"ok-index\",\"_id\":\"x\"}}\n";
