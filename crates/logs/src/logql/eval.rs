@@ -147,7 +147,10 @@ pub fn exec(
         let mut t = p.start_ns;
         while t <= p.end_ns {
             v.push(t);
-            t += p.step_ns;
+            match t.checked_add(p.step_ns) {
+                Some(n) => t = n,
+                None => break,
+            }
         }
         v
     };
@@ -292,6 +295,62 @@ fn log_query(
     Ok(out)
 }
 
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn store() -> std::sync::Arc<crate::LogStore> {
+        static S: std::sync::OnceLock<std::sync::Arc<crate::LogStore>> = std::sync::OnceLock::new();
+        S.get_or_init(open_store).clone()
+    }
+
+    fn open_store() -> std::sync::Arc<crate::LogStore> {
+        let d = tempfile::tempdir().unwrap().keep();
+        let mut o = crate::LogStoreOptions {
+            background: false,
+            fsync: false,
+            ..Default::default()
+        };
+        o.limits.reject_old_samples = false;
+        let s = crate::LogStore::open(&d, o).unwrap();
+        let l = Labels::from_pairs([("app", "a")]);
+        let entries = (0..20)
+            .map(|i| model::LogEntry {
+                ts_ns: i * 1_000_000_000,
+                line: format!("level=info n={i} {{\"x\":{i}}}"),
+                metadata: vec![],
+            })
+            .collect();
+        let _ = model::LogSink::push(
+            s.as_ref(),
+            "fake",
+            vec![model::LogStream { labels: l, entries }],
+        );
+        s
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(300))]
+        /// Any query that parses evaluates without panicking, at any time and step.
+        #[test]
+        fn eval_never_panics(
+            q in "((sum|avg|count|sort)\\(|topk\\(2,|bottomk\\(0,)?(rate|count_over_time|bytes_rate|absent_over_time|sum_over_time|quantile_over_time\\(0.5,|rate_counter|stddev_over_time)\\(\\{app=\"a\"\\}( \\| logfmt| \\| json| \\|= \"n\"| \\| n > 3| \\| line_format \"x\"){0,3}( \\| unwrap n| \\| unwrap duration\\(n\\))?( \\| __error__=\"\")? \\[(1s|5s|999999999y)\\]( offset (1s|999999999y))?\\)\\)?( (by|without) \\(app\\))?( (\\+|/|>|and|or|unless|> bool) (1|vector\\(1\\)))?",
+
+            t in prop_oneof![Just(0i64), Just(10_000_000_000i64), Just(i64::MAX), Just(i64::MIN + 1)],
+            step in prop_oneof![Just(1_000_000_000i64), Just(i64::MAX)],
+        ) {
+            let s = store();
+            if let Ok(e) = crate::logql::parse(&q) {
+                let p = Params { start_ns: t.min(0), end_ns: t, step_ns: step, instant: false, ..Default::default() };
+                let _ = exec(s.as_ref(), &e, &p);
+                let p = Params { start_ns: t, end_ns: t, instant: true, ..Default::default() };
+                let _ = exec(s.as_ref(), &e, &p);
+            }
+        }
+    }
+}
+
 #[derive(Clone, Debug)]
 enum Val {
     Scalar(f64),
@@ -362,8 +421,10 @@ impl Evaluator<'_> {
     }
 
     fn range_agg(&mut self, r: &RangeAgg) -> Result<Vec<Vec<(Labels, f64)>>, QueryError> {
-        let first = self.steps[0] - r.offset_ns - r.range_ns;
-        let last = self.steps[self.steps.len() - 1] - r.offset_ns;
+        let first = self.steps[0]
+            .saturating_sub(r.offset_ns)
+            .saturating_sub(r.range_ns);
+        let last = self.steps[self.steps.len() - 1].saturating_sub(r.offset_ns);
         let mut series: HashMap<Labels, Vec<(i64, f64)>> = HashMap::new();
         let mut any_ts: Vec<i64> = Vec::new();
         let mut err: Option<String> = None;
@@ -446,7 +507,10 @@ impl Evaluator<'_> {
                     .map(|m| (m.name.clone(), m.value.clone())),
             );
             for &t in self.steps {
-                let (lo, hi) = (t - r.offset_ns - r.range_ns, t - r.offset_ns);
+                let (lo, hi) = (
+                    t.saturating_sub(r.offset_ns).saturating_sub(r.range_ns),
+                    t.saturating_sub(r.offset_ns),
+                );
                 let a = any_ts.partition_point(|x| *x <= lo);
                 let b = any_ts.partition_point(|x| *x <= hi);
                 out.push(if a == b {
@@ -461,7 +525,10 @@ impl Evaluator<'_> {
         series.sort_by(|a, b| a.0.cmp(&b.0));
         let range_s = r.range_ns as f64 / 1e9;
         for &t in self.steps {
-            let (lo, hi) = (t - r.offset_ns - r.range_ns, t - r.offset_ns);
+            let (lo, hi) = (
+                t.saturating_sub(r.offset_ns).saturating_sub(r.range_ns),
+                t.saturating_sub(r.offset_ns),
+            );
             let mut v = Vec::new();
             for (l, s) in &series {
                 let a = s.partition_point(|x| x.0 <= lo);
