@@ -147,7 +147,7 @@ async fn msearch_impl(
     let text =
         std::str::from_utf8(&body).map_err(|_| EsError::illegal("_msearch body is not UTF-8"))?;
     let lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
-    if lines.is_empty() || lines.len() % 2 != 0 {
+    if lines.is_empty() || !lines.len().is_multiple_of(2) {
         return Err(EsError::new(
             400,
             "action_request_validation_exception",
