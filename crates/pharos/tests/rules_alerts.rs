@@ -356,3 +356,58 @@ fn for_state_survives_restart() {
     );
     assert!(restored >= first - 1000);
 }
+
+/// Rules reload on SIGHUP: an added rule appears in /api/v1/rules, a removed group disappears.
+#[test]
+fn rules_reload_on_sighup() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("rules")).unwrap();
+    let one = "groups:\n  - name: a\n    interval: 1s\n    rules:\n      - record: one\n        expr: vector(1)\n";
+    std::fs::write(dir.path().join("rules/a.yml"), one).unwrap();
+    let cfg = dir.path().join("prometheus.yml");
+    std::fs::write(
+        &cfg,
+        "global:\n  evaluation_interval: 1s\nrule_files:\n  - rules/*.yml\n",
+    )
+    .unwrap();
+    let p = Pharos::start(&dir.path().join("data"), Some(&cfg));
+    let count = |p: &Pharos| -> (usize, usize) {
+        let v = get_json(&p.url("/api/v1/rules"));
+        let groups = v["data"]["groups"].as_array().cloned().unwrap_or_default();
+        let rules = groups
+            .iter()
+            .map(|g| g["rules"].as_array().map(|r| r.len()).unwrap_or(0))
+            .sum();
+        (groups.len(), rules)
+    };
+    assert_eq!(count(&p), (1, 1));
+    std::fs::write(
+        dir.path().join("rules/a.yml"),
+        format!("{one}      - record: two\n        expr: vector(2)\n"),
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("rules/b.yml"),
+        "groups:\n  - name: b\n    rules:\n      - alert: B\n        expr: vector(1)\n",
+    )
+    .unwrap();
+    let pid = p.child.id().to_string();
+    assert!(Command::new("kill")
+        .args(["-HUP", &pid])
+        .status()
+        .unwrap()
+        .success());
+    wait_for("the reloaded rules", || (count(&p) == (2, 3)).then_some(()));
+    // the new recording rule is evaluated
+    wait_for("the new recording rule's series", || {
+        let v = get_json(&p.url("/api/v1/query?query=two"));
+        (v["data"]["result"][0]["value"][1] == "2").then_some(())
+    });
+    std::fs::remove_file(dir.path().join("rules/b.yml")).unwrap();
+    assert!(Command::new("kill")
+        .args(["-HUP", &pid])
+        .status()
+        .unwrap()
+        .success());
+    wait_for("group b removed", || (count(&p) == (1, 2)).then_some(()));
+}
