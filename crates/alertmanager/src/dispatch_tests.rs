@@ -97,6 +97,16 @@ async fn settle() {
     tokio::time::sleep(std::time::Duration::from_millis(900)).await;
 }
 
+/// Waits (up to 15 s, for loaded CI machines) until `n` notifications arrived, then a little
+/// longer so that extra ones would show up too.
+async fn until(r: &Receiver, n: usize) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
+    while r.got.lock().len() < n && std::time::Instant::now() < deadline {
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    settle().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn grouping_inhibition_resolve_and_restart_dedup() {
     let r = receiver(0).await;
@@ -150,7 +160,7 @@ async fn grouping_inhibition_resolve_and_restart_dedup() {
         ),
     ])
     .unwrap();
-    settle().await;
+    until(&r, 2).await;
     {
         let got = r.got.lock();
         // Group A (2 alerts) and group C; B is inhibited by A's critical alerts in cluster x.
@@ -234,7 +244,7 @@ async fn grouping_inhibition_resolve_and_restart_dedup() {
         ),
     ])
     .unwrap();
-    settle().await;
+    until(&r, 3).await;
     {
         let got = r.got.lock();
         assert_eq!(got.len(), 3, "{got:?}");
@@ -280,7 +290,7 @@ async fn retries_after_server_errors() {
     let task = am.spawn();
     am.put_alerts(vec![alert(&[("alertname", "X")], None)])
         .unwrap();
-    settle().await;
+    until(&r, 1).await;
     assert_eq!(r.got.lock().len(), 1);
     let mut m = String::new();
     am.write_metrics(&mut m);
@@ -340,7 +350,7 @@ async fn time_intervals_mute_and_reload_regroups() {
         r.url
     );
     am.reload(loaded(&open));
-    settle().await;
+    until(&r, 2).await;
     let got = r.got.lock();
     assert_eq!(got.len(), 2, "{got:?}");
     assert!(got.iter().any(|g| g["groupLabels"]["team"] == "a"));
