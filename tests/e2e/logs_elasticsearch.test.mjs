@@ -10,7 +10,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { spawn } from 'node:child_process';
-import { startPharos, api, waitFor, tempDir, ROOT, SEED_GUIDE } from './helpers.mjs';
+import { startPharos, api, waitFor, tempDir, ROOT, SEED_GUIDE, spawnUntil, PHAROS_BIN } from './helpers.mjs';
 
 const CLIENT = path.join(ROOT, 'tests/clients-logs/es_logger.mjs');
 
@@ -190,5 +190,46 @@ test('broken NDJSON and bad DSL get ES error JSON, pharos keeps serving', async 
     assert.equal(c.body.count, 2);
   } finally {
     p.child.kill('SIGKILL');
+  }
+});
+
+test('kill -9 during _bulk loses no acknowledged document', async () => {
+  const p = await startPharos(null);
+  const acked = [];
+  let stop = false;
+  const writer = async (w) => {
+    for (let i = w; !stop; i += 2) {
+      const id = `doc-${i}`;
+      const body = JSON.stringify({ index: { _index: 'crash-logs', _id: id } }) + '\n' +
+        JSON.stringify({ '@timestamp': new Date().toISOString(), message: `m${i}`, level: 'info' }) + '\n';
+      try {
+        const r = await fetch(`${p.url}/_bulk`, { method: 'POST', headers: { 'content-type': 'application/x-ndjson' }, body });
+        const j = await r.json();
+        if (r.status === 200 && j.errors === false) acked.push(id);
+      } catch {
+        return; // killed
+      }
+    }
+  };
+  const writers = [writer(0), writer(1)];
+  await new Promise((r) => setTimeout(r, 1500));
+  p.child.kill('SIGKILL');
+  stop = true;
+  await Promise.all(writers);
+  assert.ok(acked.length > 10, `only ${acked.length} documents acknowledged`);
+  const [child, m] = await spawnUntil(
+    PHAROS_BIN,
+    ['serve', '--listen', '127.0.0.1:0', '--data', p.data],
+    /pharos: listening on (http:\/\/[0-9.:]+)\r?\n/,
+  );
+  try {
+    const url = m[1];
+    const r = await post(`${url}/crash-logs/_search?size=10000`, { _source: false });
+    assert.equal(r.status, 200, JSON.stringify(r.body));
+    const found = new Set(r.body.hits.hits.map((h) => h._id));
+    const lost = acked.filter((id) => !found.has(id));
+    assert.deepEqual(lost, [], `${lost.length} of ${acked.length} acknowledged documents lost`);
+  } finally {
+    child.kill('SIGKILL');
   }
 });
