@@ -503,7 +503,11 @@ fn build(
 
 /// Check that an alert's label/annotation template parses (promtool's check).
 pub fn check(alert_name: &str, text: &str) -> Result<(), String> {
-    build(&format!("__alert_{alert_name}"), text, None, "", 0.0).map(|_| ())
+    let name = format!("__alert_{alert_name}");
+    let prefix = format!("error parsing template {name}: ");
+    build(&name, text, None, "", 0.0)
+        .map(|_| ())
+        .map_err(|e| e.strip_prefix(&prefix).map(str::to_string).unwrap_or(e))
 }
 
 /// Expand `text` for alert `alert_name`: the result, or Prometheus' error string.

@@ -292,7 +292,7 @@ fn check_and_test_rules_commands() {
         .unwrap();
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(!out.status.success());
-    assert!(text.contains("bad.yml:4:1: group \"g\", rule 1, \"A\": annotation \"d\": error parsing template __alert_A: template: __alert_A:1: function \"nosuchfunc\" not defined"), "{text}");
+    assert!(text.contains("bad.yml:4:1: group \"g\", rule 1, \"A\": annotation \"d\": template: __alert_A:1: function \"nosuchfunc\" not defined"), "{text}");
 
     let out = Command::new(env!("CARGO_BIN_EXE_pharos"))
         .args(["test", "rules"])
