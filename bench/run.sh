@@ -7,6 +7,8 @@
 #   HOSTS=50 HOURS=1 SETTLE=10 bash bench/run.sh   # quick smoke run
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# `bash bench/run.sh traces`: the traces benchmark (bench/traces.sh; OTLP ingest, bytes/span, query latency).
+if [ "${1:-}" = traces ]; then exec bash bench/traces.sh; fi
 HOSTS=${HOSTS:-525}
 HOURS=${HOURS:-4}
 SETTLE=${SETTLE:-90}
