@@ -458,20 +458,41 @@ impl LogStore {
         start: i64,
         end: i64,
     ) -> IndexStats {
-        let inner = self.inner.read();
         let mut st = IndexStats::default();
+        for (_, s) in self.stream_stats(tenant, matchers, start, end) {
+            st.streams += 1;
+            st.chunks += s.chunks;
+            st.entries += s.entries;
+            st.bytes += s.bytes;
+        }
+        st
+    }
+
+    /// Per-stream chunks/entries/bytes of matching streams with data in `[start, end)` (chunk
+    /// counts and bytes are whole chunks overlapping the range, as Loki's index reports them).
+    pub fn stream_stats(
+        &self,
+        tenant: &str,
+        matchers: &[LabelMatcher],
+        start: i64,
+        end: i64,
+    ) -> Vec<(Labels, IndexStats)> {
+        let inner = self.inner.read();
+        let mut out = Vec::new();
         let Some(t) = inner.tenants.get(tenant) else {
-            return st;
+            return out;
         };
         for id in t.matching(matchers) {
             let s = &t.streams[id as usize];
-            let mut any = false;
+            let mut st = IndexStats {
+                streams: 1,
+                ..Default::default()
+            };
             for c in &s.chunks {
                 if c.max_ts >= start && c.min_ts < end {
                     st.chunks += 1;
                     st.entries += c.entries as u64;
                     st.bytes += c.raw_bytes;
-                    any = true;
                 }
             }
             let mut head_any = false;
@@ -485,11 +506,11 @@ impl LogStore {
             if head_any {
                 st.chunks += 1;
             }
-            if any || head_any {
-                st.streams += 1;
+            if st.chunks > 0 {
+                out.push(((*s.labels).clone(), st));
             }
         }
-        st
+        out
     }
 
     /// Bytes of chunk segments on disk.

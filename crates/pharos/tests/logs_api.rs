@@ -327,6 +327,15 @@ fn loki_push_and_query_api() {
         .unwrap();
     assert_eq!(v["streams"], 1);
     assert_eq!(v["entries"], 2);
+    let v: serde_json::Value = c
+        .get(format!("{}/loki/api/v1/index/volume", s.base))
+        .query(&[("query", r#"{app=~"api|web"}"#)])
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    assert_eq!(v["data"]["result"][0]["metric"], serde_json::json!({"app": "api"}));
+    assert_eq!(v["data"]["result"].as_array().unwrap().len(), 2);
     assert!(c
         .get(format!("{}/loki/api/v1/status/buildinfo", s.base))
         .send()

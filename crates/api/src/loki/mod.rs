@@ -102,6 +102,10 @@ pub fn routes(state: Arc<LokiState>) -> Router {
             "/loki/api/v1/index/stats",
             get(query::index_stats).post(query::index_stats),
         )
+        .route(
+            "/loki/api/v1/index/volume",
+            get(query::volume).post(query::volume),
+        )
         .route("/loki/api/v1/tail", get(tail::tail))
         .route("/loki/api/v1/status/buildinfo", get(buildinfo))
         .route("/ready", get(ready))

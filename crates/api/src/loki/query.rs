@@ -453,6 +453,47 @@ pub async fn index_stats(
     .into_response()
 }
 
+/// `/loki/api/v1/index/volume`: bytes per label combination of the matching streams, grouped by
+/// the label names of the selector (or `targetLabels`), largest first, at most `limit` (100).
+pub async fn volume(State(st): State<Arc<LokiState>>, headers: HeaderMap, p: Params) -> Response {
+    let (tenant, start, end, m) = match meta_request(&st, &headers, &p) {
+        Ok(x) => x,
+        Err(r) => return r,
+    };
+    if m.is_empty() {
+        return bad("query parameter is required");
+    }
+    let by: Vec<String> = match p.get("targetLabels") {
+        Some(t) => t
+            .split(',')
+            .map(|s| s.trim().to_string())
+            .filter(|s| !s.is_empty())
+            .collect(),
+        None => m.iter().map(|x| x.name.clone()).collect(),
+    };
+    let names: Vec<&str> = by.iter().map(String::as_str).collect();
+    let limit = p
+        .get("limit")
+        .and_then(|l| l.parse::<usize>().ok())
+        .unwrap_or(100);
+    let mut groups: std::collections::BTreeMap<Labels, u64> = std::collections::BTreeMap::new();
+    for (l, s) in st
+        .store
+        .stream_stats(&tenant, &m, start, end.saturating_add(1))
+    {
+        *groups.entry(l.keep_only(&names)).or_default() += s.bytes;
+    }
+    let mut v: Vec<(Labels, u64)> = groups.into_iter().collect();
+    v.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+    v.truncate(limit);
+    let result: Vec<Value> = v
+        .iter()
+        .map(|(l, b)| json!({"metric": labels_json(l), "value": [ts_json(end), b.to_string()]}))
+        .collect();
+    axum::Json(json!({"status": "success", "data": {"resultType": "vector", "result": result}}))
+        .into_response()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
