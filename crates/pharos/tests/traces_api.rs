@@ -31,7 +31,11 @@ fn jaeger_body(trace: u64, n: usize) -> Vec<u8> {
             trace_id: TraceId::from_parts(0, trace),
             span_id: i as u64 + 1,
             parent_span_id: i as u64,
-            name: if i == 0 { "GET /email" } else { "email.process" },
+            name: if i == 0 {
+                "GET /email"
+            } else {
+                "email.process"
+            },
             start_us: t + i as i64 * 10,
             duration_us: 5000,
             tags: vec![
@@ -107,7 +111,8 @@ fn jaeger_thrift_and_otlp_round_trip() {
         flags: 0,
     };
     let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
-    gz.write_all(&traces::otlp::encode_protobuf(&[span])).unwrap();
+    gz.write_all(&traces::otlp::encode_protobuf(&[span]))
+        .unwrap();
     let r = c
         .post(p.url("/v1/traces"))
         .header("content-type", "application/x-protobuf")
