@@ -334,7 +334,10 @@ fn loki_push_and_query_api() {
         .unwrap()
         .json()
         .unwrap();
-    assert_eq!(v["data"]["result"][0]["metric"], serde_json::json!({"app": "api"}));
+    assert_eq!(
+        v["data"]["result"][0]["metric"],
+        serde_json::json!({"app": "api"})
+    );
     assert_eq!(v["data"]["result"].as_array().unwrap().len(), 2);
     assert!(c
         .get(format!("{}/loki/api/v1/status/buildinfo", s.base))
