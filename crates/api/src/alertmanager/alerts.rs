@@ -1,6 +1,6 @@
 //! `POST/GET /api/v2/alerts` and `GET /api/v2/alerts/groups`.
 
-use super::{bool_param, error, parse_filters, AmState};
+use super::{bool_param, error, fail, parse_filters, AmState, Fail};
 use alertmanager::alert::fingerprint_hex;
 use alertmanager::AlertView;
 use axum::body::Bytes;
@@ -52,11 +52,11 @@ struct Filter {
 }
 
 impl Filter {
-    fn parse(q: &[(String, String)]) -> Result<Filter, Response> {
+    fn parse(q: &[(String, String)]) -> Result<Filter, Fail> {
         let receiver = match q.iter().find(|(k, _)| k == "receiver") {
             Some((_, r)) if !r.is_empty() => {
                 Some(regex::Regex::new(&format!("^(?:{r})$")).map_err(|e| {
-                    error(
+                    (
                         StatusCode::BAD_REQUEST,
                         format!("failed to parse receiver param: {e}"),
                     )
@@ -110,7 +110,7 @@ pub async fn get_alerts(
 ) -> Response {
     let f = match Filter::parse(&q) {
         Ok(f) => f,
-        Err(r) => return r,
+        Err(f) => return fail(f),
     };
     let out: Vec<Value> = st
         .am
@@ -129,7 +129,7 @@ pub async fn get_groups(
 ) -> Response {
     let f = match Filter::parse(&q) {
         Ok(f) => f,
-        Err(r) => return r,
+        Err(f) => return fail(f),
     };
     let mut out = Vec::new();
     for g in st.am.groups() {

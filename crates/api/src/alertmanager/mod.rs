@@ -37,20 +37,26 @@ pub fn routes(state: Arc<AmState>) -> Router {
         .with_state(state)
 }
 
+/// A request error: status and message, turned into a response by [`fail`].
+pub(crate) type Fail = (StatusCode, String);
+
+/// The response for a [`Fail`].
+pub(crate) fn fail(f: Fail) -> Response {
+    error(f.0, f.1)
+}
+
 /// An error response with a JSON string body.
 pub(crate) fn error(code: StatusCode, msg: impl Into<String>) -> Response {
     (code, axum::Json(serde_json::Value::String(msg.into()))).into_response()
 }
 
 /// Parses repeated `filter` query parameters (Alertmanager matcher syntax).
-pub(crate) fn parse_filters(
-    query: &[(String, String)],
-) -> Result<Vec<model::LabelMatcher>, Response> {
+pub(crate) fn parse_filters(query: &[(String, String)]) -> Result<Vec<model::LabelMatcher>, Fail> {
     let mut out = Vec::new();
     for (k, v) in query {
         if k == "filter" {
             let ms = alertmanager::matchers::parse_matchers(v)
-                .map_err(|e| error(StatusCode::BAD_REQUEST, format!("bad matcher format: {e}")))?;
+                .map_err(|e| (StatusCode::BAD_REQUEST, format!("bad matcher format: {e}")))?;
             out.extend(ms);
         }
     }
@@ -62,13 +68,13 @@ pub(crate) fn bool_param(
     query: &[(String, String)],
     name: &str,
     default: bool,
-) -> Result<bool, Response> {
+) -> Result<bool, Fail> {
     match query.iter().rev().find(|(k, _)| k == name) {
         None => Ok(default),
         Some((_, v)) => match v.as_str() {
             "true" | "1" | "" => Ok(true),
             "false" | "0" => Ok(false),
-            _ => Err(error(
+            _ => Err((
                 StatusCode::BAD_REQUEST,
                 format!("{name} in query should be of type boolean: {v:?}"),
             )),

@@ -1,6 +1,6 @@
 //! `GET/POST /api/v2/silences`, `GET/DELETE /api/v2/silence/{id}`.
 
-use super::{error, parse_filters, AmState};
+use super::{error, fail, parse_filters, AmState, Fail};
 use alertmanager::{Silence, SilenceError, SilenceMatcher};
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
@@ -53,7 +53,7 @@ pub async fn list(
 ) -> Response {
     let filters = match parse_filters(&q) {
         Ok(f) => f,
-        Err(r) => return r,
+        Err(f) => return fail(f),
     };
     let now = model::time::now_ms();
     let mut list: Vec<Silence> = st
@@ -93,23 +93,20 @@ pub async fn post(State(st): State<Arc<AmState>>, body: Bytes) -> Response {
         Ok(p) => p,
         Err(e) => return error(StatusCode::BAD_REQUEST, format!("parsing silence: {e}")),
     };
-    let time = |s: &str, what: &str| -> Result<i64, Response> {
+    let time = |s: &str, what: &str| -> Result<i64, Fail> {
         match parse_rfc3339_ms(s) {
             Ok(Some(t)) => Ok(t),
-            Ok(None) => Err(error(
-                StatusCode::BAD_REQUEST,
-                format!("{what} is required"),
-            )),
-            Err(e) => Err(error(StatusCode::BAD_REQUEST, format!("{what}: {e}"))),
+            Ok(None) => Err((StatusCode::BAD_REQUEST, format!("{what} is required"))),
+            Err(e) => Err((StatusCode::BAD_REQUEST, format!("{what}: {e}"))),
         }
     };
     let starts_at = match time(&p.starts_at, "startsAt") {
         Ok(t) => t,
-        Err(r) => return r,
+        Err(f) => return fail(f),
     };
     let ends_at = match time(&p.ends_at, "endsAt") {
         Ok(t) => t,
-        Err(r) => return r,
+        Err(f) => return fail(f),
     };
     if ends_at < starts_at {
         return error(
