@@ -1,7 +1,8 @@
 //! Wiring of the trace signal into `pharos serve`: opens the trace store under `<data>/traces/`,
 //! builds the OTLP/Jaeger/Zipkin routes, runs the span-metrics flush (into the TSDB) and
 //! retention loops, starts the compatibility listeners from `listeners:` (Jaeger 14268,
-//! Zipkin 9411, OTLP/HTTP 4318 serve the whole HTTP app; OTLP/gRPC 4317 serves tonic), and
+//! Zipkin 9411, OTLP/HTTP 4318 serve the whole HTTP app; OTLP/gRPC 4317 serves tonic; Jaeger
+//! agent UDP 6831 compact / 6832 binary), and
 //! flushes span metrics one last time at shutdown.
 
 use axum::Router;
@@ -116,6 +117,37 @@ pub async fn start_listeners(
         tokio::spawn(async move {
             if let Err(e) = axum::serve(listener, app).await {
                 tracing::error!("{name} listener failed: {e}");
+            }
+        });
+    }
+    for (name, addr, compact) in [
+        ("jaeger_agent_compact", &l.jaeger_agent_compact, true),
+        ("jaeger_agent_binary", &l.jaeger_agent_binary, false),
+    ] {
+        let Some(addr) = addr else { continue };
+        let sock = tokio::net::UdpSocket::bind(addr.as_str())
+            .await
+            .map_err(|e| format!("cannot listen on udp {addr} (listeners.{name}): {e}"))?;
+        let local = sock.local_addr().map_err(|e| e.to_string())?;
+        eprintln!("pharos: {name} listening on udp {local}");
+        let store = rt.store.clone();
+        tokio::spawn(async move {
+            let mut buf = vec![0u8; 65_536];
+            loop {
+                let Ok((n, from)) = sock.recv_from(&mut buf).await else {
+                    continue;
+                };
+                let datagram = buf[..n].to_vec();
+                let store = store.clone();
+                let r = tokio::task::spawn_blocking(move || {
+                    let spans = traces::jaeger_thrift::decode_agent_datagram(&datagram, compact)?;
+                    store.append(spans)
+                })
+                .await;
+                if let Ok(Err(e)) = r {
+                    // UDP has no answer channel: the reason goes to the log.
+                    tracing::warn!(%from, "dropped Jaeger agent datagram: {e}");
+                }
             }
         });
     }

@@ -1,7 +1,8 @@
 //! Jaeger collector ingest: a hand-written decoder for the Thrift binary protocol and the
 //! `jaeger.thrift` `Batch` struct that Jaeger clients and `@opentelemetry/exporter-jaeger` POST to
-//! `/api/traces` (`application/x-thrift`), mapped onto the span model. Only what `Batch` needs is
-//! implemented (no services, no compact protocol); every read is bounds-checked and nesting is
+//! `/api/traces` (`application/x-thrift`), and of the Jaeger agent's UDP `emitBatch` datagrams in
+//! the compact (6831) and binary (6832) protocols, mapped onto the span model. Only what `Batch`
+//! needs is implemented; every read is bounds-checked and nesting is
 //! limited, so hostile input gives a [`DecodeError`] naming the field, never a panic.
 //!
 //! jaeger.thrift (jaeger-idl):
@@ -161,19 +162,20 @@ impl<'a> Reader<'a> {
 }
 
 /// Decoded `jaeger.thrift` Tag.
-fn read_tag(r: &mut Reader) -> Result<KeyValue, DecodeError> {
+fn read_tag<R: Proto>(r: &mut R) -> Result<KeyValue, DecodeError> {
     let mut key = None;
     let mut vtype = 0i32;
     let (mut vstr, mut vdouble, mut vbool, mut vlong, mut vbin) = (None, None, None, None, None);
+    r.begin();
     while let Some((t, id)) = r.field()? {
         match (id, t) {
             (1, T_STRING) => key = Some(r.string()?),
             (2, T_I32) => vtype = r.i32()?,
             (3, T_STRING) => vstr = Some(r.string()?),
             (4, T_DOUBLE) => vdouble = Some(r.f64()?),
-            (5, T_BOOL) => vbool = Some(r.u8()? != 0),
+            (5, T_BOOL) => vbool = Some(r.bool()?),
             (6, T_I64) => vlong = Some(r.i64()?),
-            (7, T_STRING) => vbin = Some(r.binary()?.to_vec()),
+            (7, T_STRING) => vbin = Some(r.bytes()?),
             _ => r.skip(t, 1)?,
         }
     }
@@ -189,7 +191,7 @@ fn read_tag(r: &mut Reader) -> Result<KeyValue, DecodeError> {
     Ok(KeyValue { key, value })
 }
 
-fn read_tags(r: &mut Reader) -> Result<Vec<KeyValue>, DecodeError> {
+fn read_tags<R: Proto>(r: &mut R) -> Result<Vec<KeyValue>, DecodeError> {
     let n = r.list(T_STRUCT)?;
     let mut v = Vec::with_capacity(n.min(1024));
     for _ in 0..n {
@@ -218,7 +220,7 @@ struct RawSpan {
     logs: Vec<(i64, Vec<KeyValue>)>,
 }
 
-fn read_span(r: &mut Reader) -> Result<RawSpan, DecodeError> {
+fn read_span<R: Proto>(r: &mut R) -> Result<RawSpan, DecodeError> {
     let mut s = RawSpan {
         trace_low: 0,
         trace_high: 0,
@@ -232,6 +234,7 @@ fn read_span(r: &mut Reader) -> Result<RawSpan, DecodeError> {
         tags: Vec::new(),
         logs: Vec::new(),
     };
+    r.begin();
     while let Some((t, id)) = r.field()? {
         match (id, t) {
             (1, T_I64) => s.trace_low = r.i64()?,
@@ -243,6 +246,7 @@ fn read_span(r: &mut Reader) -> Result<RawSpan, DecodeError> {
                 let n = r.list(T_STRUCT)?;
                 for _ in 0..n {
                     let (mut kind, mut lo, mut hi, mut sp) = (0, 0i64, 0i64, 0i64);
+                    r.begin();
                     while let Some((t, id)) = r.field()? {
                         match (id, t) {
                             (1, T_I32) => kind = r.i32()?,
@@ -267,6 +271,7 @@ fn read_span(r: &mut Reader) -> Result<RawSpan, DecodeError> {
                 let n = r.list(T_STRUCT)?;
                 for _ in 0..n {
                     let (mut ts, mut fields) = (0i64, Vec::new());
+                    r.begin();
                     while let Some((t, id)) = r.field()? {
                         match (id, t) {
                             (1, T_I64) => ts = r.i64()?,
@@ -286,18 +291,29 @@ fn read_span(r: &mut Reader) -> Result<RawSpan, DecodeError> {
 /// Decodes a Thrift-binary `Batch` (the Jaeger collector's HTTP body) into spans.
 pub fn decode_batch(body: &[u8]) -> Result<Vec<Span>, DecodeError> {
     let mut r = Reader { b: body, pos: 0 };
+    let spans = read_batch(&mut r)?;
+    if r.pos != body.len() {
+        return Err(r.err("trailing bytes after the Batch"));
+    }
+    Ok(spans)
+}
+
+/// Reads a `Batch` struct (up to its STOP) from any protocol.
+fn read_batch<R: Proto>(r: &mut R) -> Result<Vec<Span>, DecodeError> {
     let mut service = None;
     let mut process_tags = Vec::new();
     let mut raw = Vec::new();
     let mut saw_any = false;
+    r.begin();
     while let Some((t, id)) = r.field()? {
         saw_any = true;
         match (id, t) {
             (1, T_STRUCT) => {
+                r.begin();
                 while let Some((t, id)) = r.field()? {
                     match (id, t) {
                         (1, T_STRING) => service = Some(r.string()?),
-                        (2, T_LIST) => process_tags = read_tags(&mut r)?,
+                        (2, T_LIST) => process_tags = read_tags(r)?,
                         _ => r.skip(t, 1)?,
                     }
                 }
@@ -305,7 +321,7 @@ pub fn decode_batch(body: &[u8]) -> Result<Vec<Span>, DecodeError> {
             (2, T_LIST) => {
                 let n = r.list(T_STRUCT)?;
                 for _ in 0..n {
-                    raw.push(read_span(&mut r)?);
+                    raw.push(read_span(r)?);
                 }
             }
             _ => r.skip(t, 0)?,
@@ -314,11 +330,301 @@ pub fn decode_batch(body: &[u8]) -> Result<Vec<Span>, DecodeError> {
     if !saw_any {
         return Err(r.err("empty Batch"));
     }
-    if r.pos != body.len() {
-        return Err(r.err("trailing bytes after the Batch"));
-    }
     let service = service.ok_or_else(|| r.err("Batch without process.serviceName"))?;
     Ok(to_spans(service, process_tags, raw))
+}
+
+/// Decodes a Jaeger agent UDP datagram: an `Agent.emitBatch` oneway call in the Thrift compact
+/// protocol (port 6831, Go/Java/Python clients) or binary protocol (port 6832, Node clients).
+pub fn decode_agent_datagram(d: &[u8], compact: bool) -> Result<Vec<Span>, DecodeError> {
+    if compact {
+        let mut r = Compact::new(d);
+        if r.byte()? != 0x82 {
+            return Err(r.err("not a Thrift compact message (protocol id 0x82 expected)"));
+        }
+        let _version_and_type = r.byte()?;
+        let _seq = r.varint()?;
+        let name = r.string()?;
+        read_emit_batch(&mut r, &name)
+    } else {
+        let mut r = Reader { b: d, pos: 0 };
+        let v = r.i32()?;
+        let name = if v < 0 {
+            if (v as u32) & 0xffff_0000 != 0x8001_0000 {
+                return Err(r.err("bad Thrift binary message version"));
+            }
+            let n = r.string()?;
+            r.i32()?;
+            n
+        } else {
+            let n = String::from_utf8_lossy(r.take(v as usize)?).into_owned();
+            r.u8()?;
+            r.i32()?;
+            n
+        };
+        read_emit_batch(&mut r, &name)
+    }
+}
+
+fn read_emit_batch<R: Proto>(r: &mut R, name: &str) -> Result<Vec<Span>, DecodeError> {
+    if name != "emitBatch" {
+        return Err(r.err(&format!("unsupported agent call {name:?} (only emitBatch)")));
+    }
+    let mut spans = None;
+    r.begin();
+    while let Some((t, id)) = r.field()? {
+        match (id, t) {
+            (1, T_STRUCT) => spans = Some(read_batch(r)?),
+            _ => r.skip(t, 0)?,
+        }
+    }
+    spans.ok_or_else(|| r.err("emitBatch without a Batch"))
+}
+
+/// What the struct readers need from a Thrift protocol; field and list types are reported with
+/// the binary protocol's type ids.
+trait Proto {
+    fn err(&self, what: &str) -> DecodeError;
+    /// Called before reading the fields of a struct (the compact protocol tracks field ids).
+    fn begin(&mut self);
+    fn field(&mut self) -> Result<Option<(u8, i16)>, DecodeError>;
+    fn bool(&mut self) -> Result<bool, DecodeError>;
+    fn i32(&mut self) -> Result<i32, DecodeError>;
+    fn i64(&mut self) -> Result<i64, DecodeError>;
+    fn f64(&mut self) -> Result<f64, DecodeError>;
+    fn bytes(&mut self) -> Result<Vec<u8>, DecodeError>;
+    fn string(&mut self) -> Result<String, DecodeError> {
+        Ok(String::from_utf8_lossy(&self.bytes()?).into_owned())
+    }
+    fn list(&mut self, want: u8) -> Result<usize, DecodeError>;
+    fn skip(&mut self, t: u8, depth: usize) -> Result<(), DecodeError>;
+}
+
+impl Proto for Reader<'_> {
+    fn err(&self, what: &str) -> DecodeError {
+        Reader::err(self, what)
+    }
+    fn begin(&mut self) {}
+    fn field(&mut self) -> Result<Option<(u8, i16)>, DecodeError> {
+        Reader::field(self)
+    }
+    fn bool(&mut self) -> Result<bool, DecodeError> {
+        Ok(self.u8()? != 0)
+    }
+    fn i32(&mut self) -> Result<i32, DecodeError> {
+        Reader::i32(self)
+    }
+    fn i64(&mut self) -> Result<i64, DecodeError> {
+        Reader::i64(self)
+    }
+    fn f64(&mut self) -> Result<f64, DecodeError> {
+        Reader::f64(self)
+    }
+    fn bytes(&mut self) -> Result<Vec<u8>, DecodeError> {
+        Ok(self.binary()?.to_vec())
+    }
+    fn string(&mut self) -> Result<String, DecodeError> {
+        Reader::string(self)
+    }
+    fn list(&mut self, want: u8) -> Result<usize, DecodeError> {
+        Reader::list(self, want)
+    }
+    fn skip(&mut self, t: u8, depth: usize) -> Result<(), DecodeError> {
+        Reader::skip(self, t, depth)
+    }
+}
+
+/// Thrift compact protocol reader (zigzag varints, field-id deltas, bools in the field type).
+struct Compact<'a> {
+    b: &'a [u8],
+    pos: usize,
+    last: i16,
+    stack: Vec<i16>,
+    pending_bool: Option<bool>,
+}
+
+impl<'a> Compact<'a> {
+    fn new(b: &'a [u8]) -> Self {
+        Compact {
+            b,
+            pos: 0,
+            last: 0,
+            stack: Vec::new(),
+            pending_bool: None,
+        }
+    }
+    fn byte(&mut self) -> Result<u8, DecodeError> {
+        let v = *self
+            .b
+            .get(self.pos)
+            .ok_or_else(|| Proto::err(self, "truncated"))?;
+        self.pos += 1;
+        Ok(v)
+    }
+    fn varint(&mut self) -> Result<u64, DecodeError> {
+        let mut v = 0u64;
+        for shift in (0..70).step_by(7) {
+            let b = self.byte()?;
+            v |= ((b & 0x7f) as u64) << shift;
+            if b & 0x80 == 0 {
+                return Ok(v);
+            }
+        }
+        Err(Proto::err(self, "varint too long"))
+    }
+    fn zigzag(&mut self) -> Result<i64, DecodeError> {
+        let v = self.varint()?;
+        Ok((v >> 1) as i64 ^ -((v & 1) as i64))
+    }
+    fn ctype(&self, c: u8) -> Result<u8, DecodeError> {
+        Ok(match c {
+            1 | 2 => T_BOOL,
+            3 => T_BYTE,
+            4 => T_I16,
+            5 => T_I32,
+            6 => T_I64,
+            7 => T_DOUBLE,
+            8 => T_STRING,
+            9 => T_LIST,
+            10 => T_SET,
+            11 => T_MAP,
+            12 => T_STRUCT,
+            other => return Err(Proto::err(self, &format!("unknown compact type {other}"))),
+        })
+    }
+    fn size(&mut self, n: u64) -> Result<usize, DecodeError> {
+        if n as usize > self.b.len() - self.pos {
+            return Err(Proto::err(self, &format!("size {n} exceeds the datagram")));
+        }
+        Ok(n as usize)
+    }
+}
+
+impl Proto for Compact<'_> {
+    fn err(&self, what: &str) -> DecodeError {
+        DecodeError(format!(
+            "invalid Jaeger compact thrift at byte {}: {what}",
+            self.pos
+        ))
+    }
+    fn begin(&mut self) {
+        self.stack.push(self.last);
+        self.last = 0;
+    }
+    fn field(&mut self) -> Result<Option<(u8, i16)>, DecodeError> {
+        let h = self.byte()?;
+        if h == 0 {
+            self.last = self.stack.pop().unwrap_or(0);
+            return Ok(None);
+        }
+        let delta = (h >> 4) as i16;
+        let id = if delta != 0 {
+            self.last.wrapping_add(delta)
+        } else {
+            self.zigzag()? as i16
+        };
+        self.last = id;
+        let c = h & 0x0f;
+        if c == 1 || c == 2 {
+            self.pending_bool = Some(c == 1);
+        }
+        Ok(Some((self.ctype(c)?, id)))
+    }
+    fn bool(&mut self) -> Result<bool, DecodeError> {
+        match self.pending_bool.take() {
+            Some(b) => Ok(b),
+            None => Ok(self.byte()? == 1),
+        }
+    }
+    fn i32(&mut self) -> Result<i32, DecodeError> {
+        Ok(self.zigzag()? as i32)
+    }
+    fn i64(&mut self) -> Result<i64, DecodeError> {
+        self.zigzag()
+    }
+    fn f64(&mut self) -> Result<f64, DecodeError> {
+        let mut a = [0u8; 8];
+        for x in &mut a {
+            *x = self.byte()?;
+        }
+        Ok(f64::from_le_bytes(a))
+    }
+    fn bytes(&mut self) -> Result<Vec<u8>, DecodeError> {
+        let n = self.varint()?;
+        let n = self.size(n)?;
+        let v = self.b[self.pos..self.pos + n].to_vec();
+        self.pos += n;
+        Ok(v)
+    }
+    fn list(&mut self, want: u8) -> Result<usize, DecodeError> {
+        let h = self.byte()?;
+        let mut n = (h >> 4) as u64;
+        if n == 15 {
+            n = self.varint()?;
+        }
+        let t = self.ctype(h & 0x0f)?;
+        if t != want {
+            return Err(Proto::err(
+                self,
+                &format!("list of type {t}, expected {want}"),
+            ));
+        }
+        self.size(n)
+    }
+    fn skip(&mut self, t: u8, depth: usize) -> Result<(), DecodeError> {
+        if depth > MAX_DEPTH {
+            return Err(Proto::err(self, "nesting too deep"));
+        }
+        match t {
+            T_BOOL => {
+                Proto::bool(self)?;
+            }
+            T_BYTE => {
+                self.byte()?;
+            }
+            T_I16 | T_I32 | T_I64 => {
+                self.varint()?;
+            }
+            T_DOUBLE => {
+                Proto::f64(self)?;
+            }
+            T_STRING => {
+                self.bytes()?;
+            }
+            T_STRUCT => {
+                self.begin();
+                while let Some((ft, _)) = Proto::field(self)? {
+                    self.skip(ft, depth + 1)?;
+                }
+            }
+            T_MAP => {
+                let n = self.varint()?;
+                let n = self.size(n)?;
+                if n > 0 {
+                    let kv = self.byte()?;
+                    let (k, v) = (self.ctype(kv >> 4)?, self.ctype(kv & 0x0f)?);
+                    for _ in 0..n {
+                        self.skip(k, depth + 1)?;
+                        self.skip(v, depth + 1)?;
+                    }
+                }
+            }
+            T_SET | T_LIST => {
+                let h = self.byte()?;
+                let mut n = (h >> 4) as u64;
+                if n == 15 {
+                    n = self.varint()?;
+                }
+                let n = self.size(n)?;
+                let et = self.ctype(h & 0x0f)?;
+                for _ in 0..n {
+                    self.skip(et, depth + 1)?;
+                }
+            }
+            other => return Err(Proto::err(self, &format!("unknown thrift type {other}"))),
+        }
+        Ok(())
+    }
 }
 
 fn to_spans(service: String, process_tags: Vec<KeyValue>, raw: Vec<RawSpan>) -> Vec<Span> {
@@ -617,10 +923,122 @@ mod tests {
         assert!(e.0.contains("exceeds"), "{e}");
     }
 
+    /// The binary-protocol `emitBatch` datagram Node's UDP sender writes.
+    fn binary_agent(batch: &[u8]) -> Vec<u8> {
+        let mut d = vec![0x80, 0x01, 0x00, 0x04];
+        d.extend_from_slice(&9i32.to_be_bytes());
+        d.extend_from_slice(b"emitBatch");
+        d.extend_from_slice(&1i32.to_be_bytes());
+        d.extend_from_slice(&[T_STRUCT, 0, 1]);
+        d.extend_from_slice(batch);
+        d.push(T_STOP);
+        d
+    }
+
+    /// A compact-protocol `emitBatch` with one span, field by field as jaeger-client-go writes it.
+    fn compact_agent() -> Vec<u8> {
+        fn zz(v: i64) -> Vec<u8> {
+            let mut u = ((v << 1) ^ (v >> 63)) as u64;
+            let mut out = Vec::new();
+            while u >= 0x80 {
+                out.push((u as u8) | 0x80);
+                u >>= 7;
+            }
+            out.push(u as u8);
+            out
+        }
+        fn s(out: &mut Vec<u8>, v: &str) {
+            out.push(v.len() as u8); // varint length (< 128)
+            out.extend_from_slice(v.as_bytes());
+        }
+        let mut d = vec![0x82, 0x81]; // protocol id, version 1 + type call
+        d.push(1); // seqid varint
+        s(&mut d, "emitBatch");
+        d.push(0x1c); // args field 1, struct
+        d.push(0x1c); // Batch.process (1), struct
+        d.push(0x18); // serviceName (1), binary
+        s(&mut d, "go-svc");
+        d.push(0x19); // tags (2), list
+        d.push(0x1c); // 1 element of struct
+        d.push(0x18);
+        s(&mut d, "hostname");
+        d.push(0x15); // vType (2), i32
+        d.extend(zz(0));
+        d.push(0x18); // vStr (3)
+        s(&mut d, "h1");
+        d.push(0); // end Tag
+        d.push(0); // end Process
+        d.push(0x19); // spans (2), list
+        d.push(0x1c); // 1 span
+        d.push(0x16); // traceIdLow (1) i64
+        d.extend(zz(0x77));
+        d.push(0x16); // traceIdHigh (2)
+        d.extend(zz(0));
+        d.push(0x16); // spanId (3)
+        d.extend(zz(5));
+        d.push(0x16); // parentSpanId (4)
+        d.extend(zz(0));
+        d.push(0x18); // operationName (5)
+        s(&mut d, "HTTP GET");
+        d.push(0x25); // flags (7), i32, delta 2
+        d.extend(zz(1));
+        d.push(0x16); // startTime (8)
+        d.extend(zz(1_700_000_000_000_000));
+        d.push(0x16); // duration (9)
+        d.extend(zz(2500));
+        d.push(0x19); // tags (10)
+        d.push(0x2c); // 2 structs
+        d.push(0x18);
+        s(&mut d, "error");
+        d.push(0x15);
+        d.extend(zz(2)); // BOOL
+        d.push(0x31); // vBool (5), delta 3, true
+        d.push(0);
+        d.push(0x18);
+        s(&mut d, "span.kind");
+        d.push(0x15);
+        d.extend(zz(0));
+        d.push(0x18);
+        s(&mut d, "client");
+        d.push(0);
+        d.push(0); // end Span
+        d.push(0); // end Batch
+        d.push(0); // end args
+        d
+    }
+
+    #[test]
+    fn agent_datagrams() {
+        let spans = decode_agent_datagram(&binary_agent(&sample()), false).unwrap();
+        assert_eq!(spans.len(), 2);
+        let c = decode_agent_datagram(&compact_agent(), true).unwrap();
+        assert_eq!(c.len(), 1, "{c:?}");
+        let s = &c[0];
+        assert_eq!(s.service(), "go-svc");
+        assert_eq!(s.name, "HTTP GET");
+        assert_eq!(s.trace_id, TraceId::from_parts(0, 0x77));
+        assert_eq!(s.span_id, SpanId::from_u64(5));
+        assert_eq!(s.kind, SpanKind::Client);
+        assert_eq!(s.status_code, StatusCode::Error);
+        assert_eq!(s.duration_ns(), 2_500_000);
+        assert!(decode_agent_datagram(&compact_agent()[..20], true).is_err());
+        assert!(decode_agent_datagram(b"\x82\x81\x01\x04ping\x00", true).is_err());
+    }
+
     proptest::proptest! {
         #[test]
         fn never_panics(b in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..512)) {
             let _ = decode_batch(&b);
+            let _ = decode_agent_datagram(&b, true);
+            let _ = decode_agent_datagram(&b, false);
+        }
+
+        #[test]
+        fn compact_mutations_never_panic(pos in 0usize..200, byte in proptest::prelude::any::<u8>()) {
+            let mut b = compact_agent();
+            let n = b.len();
+            b[pos % n] = byte;
+            let _ = decode_agent_datagram(&b, true);
         }
 
         #[test]
