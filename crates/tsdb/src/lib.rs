@@ -701,7 +701,15 @@ impl Tsdb {
                 }
             };
             if created {
-                stats.series_created += 1;
+                // A series continuing from a frozen head (it inherited its newest timestamp) is
+                // new to this head and its WAL segments, not to the database.
+                let continued = head
+                    .series
+                    .get(id as usize)
+                    .is_some_and(|s| s.last_t != i64::MIN);
+                if !continued {
+                    stats.series_created += 1;
+                }
                 rec.series.push((u64::from(id), labels.clone()));
             }
             for s in samples {
@@ -1112,6 +1120,37 @@ mod tests {
             );
             assert_eq!(raw_count(&db), 250, "step {step}: final duplicates");
         }
+    }
+
+    /// Series continuing into the new head after a cut are not counted as created again.
+    #[test]
+    fn cut_does_not_recount_series() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Tsdb::open_inner(
+            dir.path(),
+            TsdbOptions {
+                block_range_ms: 1000,
+                ..Default::default()
+            },
+        )
+        .unwrap();
+        let first = db.append(&[(labels(0), Sample { t: 0, v: 1.0 })]).unwrap();
+        assert_eq!(first.series_created, 1);
+        append_range(&db, 1, 1..40);
+        db.maintain().unwrap();
+        assert!(!db.blocks().is_empty());
+        let late = db
+            .append(&[(labels(0), Sample { t: 3850, v: 2.0 })])
+            .unwrap();
+        assert_eq!(
+            (late.out_of_order, late.series_created),
+            (1, 0),
+            "order checked across the cut"
+        );
+        let after = db
+            .append(&[(labels(0), Sample { t: 4000, v: 1.0 })])
+            .unwrap();
+        assert_eq!((after.appended, after.series_created), (1, 0));
     }
 
     /// Appenders and queries run while cuts happen: every acknowledged sample is visible, none
