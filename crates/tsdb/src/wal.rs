@@ -5,8 +5,10 @@
 //! segments up to `NNNNNNNN` with the samples the block did not take.
 //!
 //! Record: `u32 len | u32 crc32(payload) | payload`; payload: a flag byte (1 = snappy-compressed,
-//! as Prometheus compresses its WAL) then new series (`id, labels`) and samples (`id, t, v`),
-//! varint-encoded.
+//! as Prometheus compresses its WAL) then new series (`id, labels`), samples (`id, t, v`) and,
+//! in checkpoints, whole encoded chunks (`id, min_t, max_t, count, bytes`), varint-encoded.
+//! Series ids are those of the head that was live when the record was written; each head
+//! logs the definition of every series before its first sample, so replay maps ids per record.
 
 use crate::chunk::Chunk;
 use crate::encoding::{put_bytes, put_uvarint, put_varint, Reader};
