@@ -1235,11 +1235,14 @@ mod tests {
             std::thread::sleep(Duration::from_millis(2));
         });
         let mut out = std::io::stdout();
-        for t in next.. {
+        // Bounded, and stops when the parent is gone (stdout closed), so a failed parent never
+        // leaves it running.
+        for t in next..next + 20_000 {
             append_range(&db, 20, t..t + 1);
             use std::io::Write as _;
-            let _ = writeln!(out, "ack {t}");
-            let _ = out.flush();
+            if writeln!(out, "ack {t}").and_then(|_| out.flush()).is_err() {
+                return;
+            }
         }
     }
 
