@@ -39,6 +39,8 @@ const MAX_READ_PER_POLL: usize = 4 << 20;
 const MAX_LINE: usize = 256 << 10;
 /// Polls without new data after which a rotated-away file is closed.
 const DRAIN_QUIET_POLLS: u32 = 4;
+/// Polls (~250 ms each) a push refused by a limit is retried before its lines are dropped.
+const MAX_LIMIT_RETRIES: u32 = 40;
 
 fn inode_of(md: &std::fs::Metadata) -> String {
     format!("{}:{}", md.dev(), md.ino())
@@ -233,6 +235,7 @@ pub fn start(
         glob_period: cfg.glob_period,
         last_glob: None,
         recovered: false,
+        limit_retries: 0,
     };
     let abandon = Arc::new(AtomicBool::new(false));
     let (stop2, abandon2) = (stop.clone(), abandon.clone());
@@ -268,6 +271,8 @@ struct State {
     glob_period: Duration,
     last_glob: Option<Instant>,
     recovered: bool,
+    /// Consecutive polls whose push hit a limit (429) and is being retried.
+    limit_retries: u32,
 }
 
 /// Expands a `__path__` glob (`*`, `?`, `[..]`, `{a,b}`, `**`).
@@ -473,7 +478,12 @@ impl State {
                 job.files.push(ft);
             }
         }
-        let ok = entries.is_empty() || push(&*self.sink, &self.tenant, entries);
+        let ok = entries.is_empty() || {
+            let give_up = self.limit_retries >= MAX_LIMIT_RETRIES;
+            let ok = push(&*self.sink, &self.tenant, entries, give_up);
+            self.limit_retries = if ok { 0 } else { self.limit_retries + 1 };
+            ok
+        };
         for f in job.files.iter_mut() {
             if ok {
                 f.committed = f.safe_offset();
@@ -527,8 +537,10 @@ impl State {
     }
 }
 
-/// Pushes entries grouped by label set; `false` asks the caller to retry (I/O failure).
-fn push(sink: &dyn LogSink, tenant: &str, entries: Vec<Entry>) -> bool {
+/// Pushes entries grouped by label set; `false` asks the caller to re-read and retry: I/O
+/// failures always, limit refusals (HTTP 429 in Loki) until `give_up`, like promtail's
+/// retries with backoff. Invalid lines (too old, ...) are dropped with a warning.
+fn push(sink: &dyn LogSink, tenant: &str, entries: Vec<Entry>, give_up: bool) -> bool {
     let mut streams: BTreeMap<BTreeMap<String, String>, Vec<LogEntry>> = BTreeMap::new();
     for e in entries {
         let labels: BTreeMap<String, String> = e
@@ -553,6 +565,10 @@ fn push(sink: &dyn LogSink, tenant: &str, entries: Vec<Entry>) -> bool {
         Ok(_) => true,
         Err(StorageError::Io(e)) => {
             tracing::warn!("log store write failed, will retry: {e}");
+            false
+        }
+        Err(StorageError::Limit(e)) if !give_up => {
+            tracing::warn!("log store limit reached, will retry: {e}");
             false
         }
         Err(e) => {
