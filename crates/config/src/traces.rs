@@ -59,6 +59,12 @@ pub struct ListenerSettings {
     /// Alertmanager API v2 (`/api/v2/*`); Alertmanager's port is 9093.
     #[serde(default)]
     pub alertmanager: Option<String>,
+    /// Jaeger agent UDP, Thrift compact `emitBatch` (Go/Java/Python clients); Jaeger's port is 6831.
+    #[serde(default)]
+    pub jaeger_agent_compact: Option<String>,
+    /// Jaeger agent UDP, Thrift binary `emitBatch` (Node clients); Jaeger's port is 6832.
+    #[serde(default)]
+    pub jaeger_agent_binary: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -200,3 +200,44 @@ fn span_metrics_exact_across_kill9() {
     send(&p, 3);
     assert_eq!(wait_calls(&c, &p, 9.0), 9.0);
 }
+
+#[test]
+fn jaeger_agent_udp_binary() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = std::net::UdpSocket::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let cfg = dir.path().join("pharos.yml");
+    std::fs::write(
+        &cfg,
+        format!("listeners:\n  jaeger_agent_binary: 127.0.0.1:{port}\n"),
+    )
+    .unwrap();
+    let p = Pharos::start(&dir.path().join("data"), Some(&cfg));
+    // Agent.emitBatch as a oneway call in the Thrift binary protocol (what Node's UDP sender writes).
+    let mut d = vec![0x80, 0x01, 0x00, 0x04];
+    d.extend_from_slice(&9i32.to_be_bytes());
+    d.extend_from_slice(b"emitBatch");
+    d.extend_from_slice(&1i32.to_be_bytes());
+    d.extend_from_slice(&[12, 0, 1]);
+    d.extend_from_slice(&jaeger_body(0xdef, 2));
+    d.push(0);
+    let sock = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let c = reqwest::blocking::Client::new();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let mut found = 0;
+    while Instant::now() < deadline && found == 0 {
+        sock.send_to(&d, ("127.0.0.1", port)).unwrap();
+        std::thread::sleep(Duration::from_millis(200));
+        let t: serde_json::Value = c
+            .get(p.url("/api/traces/def"))
+            .send()
+            .unwrap()
+            .json()
+            .unwrap_or_default();
+        found = t["data"][0]["spans"].as_array().map_or(0, |a| a.len());
+    }
+    assert_eq!(found, 2);
+}
