@@ -9,12 +9,12 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use model::{AlertSink, MetricSink, Queryable};
+use model::{AlertSink, LogRuleQuerier, MetricSink, Queryable};
 use parking_lot::{Condvar, Mutex};
 use promql::Engine;
 
 use crate::rule::{EvalContext, Group};
-use crate::rulefmt::{load_rule_file, RuleFileError};
+use crate::rulefmt::{load_rule_file_with, RuleFileError};
 
 /// Settings of a [`RuleManager`].
 pub struct ManagerOptions {
@@ -28,6 +28,21 @@ pub struct ManagerOptions {
     pub outage_tolerance_ms: i64,
     /// Prometheus' `--rules.alert.for-grace-period` (default 10m).
     pub for_grace_period_ms: i64,
+    /// Evaluates LogQL rule groups (Loki's ruler); required when LogQL rule files are loaded.
+    pub log_querier: Option<Arc<dyn LogRuleQuerier>>,
+    /// Validates LogQL expressions when LogQL rule files are loaded (returns the parse error).
+    pub logql_check: Option<ExprCheck>,
+}
+
+/// An expression validator (returns the parse error text).
+pub type ExprCheck = Arc<dyn Fn(&str) -> Result<(), String> + Send + Sync>;
+
+/// One rule file to load: a Prometheus one (`logql_tenant: None`), or a Loki-style one whose
+/// expressions are LogQL over the logs of `logql_tenant`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RuleSource {
+    pub path: PathBuf,
+    pub logql_tenant: Option<String>,
 }
 
 impl ManagerOptions {
@@ -45,6 +60,8 @@ impl ManagerOptions {
             resend_delay_ms: 60_000,
             outage_tolerance_ms: 3_600_000,
             for_grace_period_ms: 600_000,
+            log_querier: None,
+            logql_check: None,
         }
     }
 }
@@ -100,14 +117,51 @@ impl RuleManager {
         external_labels: BTreeMap<String, String>,
         external_url: String,
     ) -> Result<usize, Vec<RuleFileError>> {
+        let sources: Vec<RuleSource> = files
+            .iter()
+            .map(|p| RuleSource {
+                path: p.clone(),
+                logql_tenant: None,
+            })
+            .collect();
+        self.update_sources(&sources, default_interval_ms, external_labels, external_url)
+    }
+
+    /// [`RuleManager::update`] with Prometheus and LogQL rule files.
+    pub fn update_sources(
+        &self,
+        sources: &[RuleSource],
+        default_interval_ms: i64,
+        external_labels: BTreeMap<String, String>,
+        external_url: String,
+    ) -> Result<usize, Vec<RuleFileError>> {
         let mut errs = Vec::new();
         let mut groups = Vec::new();
         let first = !self.loaded_once.load(Ordering::SeqCst);
-        for f in files {
-            match load_rule_file(f, &crate::template::check) {
+        for src in sources {
+            let f = &src.path;
+            let loaded = match &src.logql_tenant {
+                None => {
+                    load_rule_file_with(f, &crate::template::check, &crate::rulefmt::check_promql)
+                }
+                Some(_) => match (&self.opts.log_querier, &self.opts.logql_check) {
+                    (Some(_), Some(check)) => {
+                        load_rule_file_with(f, &crate::template::check, &|e| check(e))
+                    }
+                    _ => Err(vec![RuleFileError {
+                        file: f.clone(),
+                        line: 0,
+                        col: 0,
+                        message: "LogQL rule files need the log store".into(),
+                    }]),
+                },
+            };
+            match loaded {
                 Ok(rf) => {
                     for g in &rf.groups {
-                        groups.push(Group::from_def(f.clone(), g, default_interval_ms, !first));
+                        let mut group = Group::from_def(f.clone(), g, default_interval_ms, !first);
+                        group.logql_tenant = src.logql_tenant.clone();
+                        groups.push(group);
                     }
                 }
                 Err(mut e) => errs.append(&mut e),
@@ -122,9 +176,11 @@ impl RuleManager {
             let now = model::time::now_ms();
             let mut new_slots = Vec::with_capacity(groups.len());
             for mut g in groups {
-                let old = slots
-                    .iter()
-                    .position(|s| s.group.file == g.file && s.group.name == g.name);
+                let old = slots.iter().position(|s| {
+                    s.group.file == g.file
+                        && s.group.name == g.name
+                        && s.group.logql_tenant == g.logql_tenant
+                });
                 let slot = match old {
                     Some(i) => {
                         let o = &slots[i];
@@ -248,12 +304,18 @@ impl RuleManager {
         ext_labels: &BTreeMap<String, String>,
         ext_url: &str,
     ) {
+        let tenant = slot.group.logql_tenant.clone();
+        let logql = match (&tenant, &self.opts.log_querier) {
+            (Some(t), Some(q)) => Some((q.as_ref(), t.as_str())),
+            _ => None,
+        };
         let ctx = EvalContext {
             engine: &self.opts.engine,
             storage: self.opts.storage.clone(),
             sink: self.opts.sink.as_ref(),
             external_labels: ext_labels,
             external_url: ext_url,
+            logql,
         };
         let alerts = slot.group.eval(&ctx, ts, self.opts.resend_delay_ms);
         slot.evals += 1;
@@ -406,5 +468,160 @@ mod tests {
         assert_eq!(aligned_eval_time(&g, t1 + 9_999), t1);
         assert_eq!(aligned_eval_time(&g, t1 + 10_000), t1 + 10_000);
         assert_eq!((t1 - aligned_eval_time(&g, 7)).rem_euclid(10_000), 0);
+    }
+
+    /// Answers LogQL rule queries of tenant `fake` like a log store with 7 error lines of
+    /// `app="api"` in the last minute; records the queries.
+    struct FakeLogs(parking_lot::Mutex<Vec<(String, String, i64)>>);
+
+    impl LogRuleQuerier for FakeLogs {
+        fn instant(
+            &self,
+            tenant: &str,
+            query: &str,
+            ts_ms: i64,
+        ) -> Result<Vec<(model::Labels, f64)>, String> {
+            self.0.lock().push((tenant.into(), query.into(), ts_ms));
+            if tenant != "fake" {
+                return Ok(Vec::new());
+            }
+            let v = 7.0;
+            if query.contains("> 100") {
+                return Ok(Vec::new());
+            }
+            Ok(vec![(model::Labels::from_pairs([("app", "api")]), v)])
+        }
+    }
+
+    #[derive(Default)]
+    struct Alerts(parking_lot::Mutex<Vec<model::Alert>>);
+
+    impl AlertSink for Alerts {
+        fn send(&self, alerts: Vec<model::Alert>) {
+            self.0.lock().extend(alerts);
+        }
+    }
+
+    fn logql_check(e: &str) -> Result<(), String> {
+        if e.contains('{') {
+            Ok(())
+        } else {
+            Err("syntax error: unexpected IDENTIFIER".into())
+        }
+    }
+
+    #[test]
+    fn logql_groups_evaluate_through_the_log_querier() {
+        let dir = tempfile::tempdir().unwrap();
+        let prom = dir.path().join("prom.yml");
+        std::fs::write(
+            &prom,
+            "groups:\n- name: p\n  rules:\n  - record: one\n    expr: vector(1)\n",
+        )
+        .unwrap();
+        let logs = dir.path().join("logs.yml");
+        std::fs::write(
+            &logs,
+            "groups:\n- name: errors\n  rules:\n  - alert: ErrorSpike\n    expr: sum by (app) (count_over_time({app=\"api\"} |= \"error\" [1m])) > 5\n    for: 0s\n    labels: {severity: page}\n    annotations:\n      summary: '{{ $labels.app }} logs {{ $value }} errors'\n  - alert: Quiet\n    expr: sum(count_over_time({app=\"api\"}[1m])) > 100\n  - record: app:errors:count1m\n    expr: sum by (app) (count_over_time({app=\"api\"} |= \"error\" [1m]))\n",
+        )
+        .unwrap();
+        let mem = Arc::new(model::MemStorage::new());
+        let fake = Arc::new(FakeLogs(Default::default()));
+        let alerts = Arc::new(Alerts::default());
+        let mut opts = ManagerOptions::new(mem.clone(), mem.clone(), alerts.clone());
+        opts.log_querier = Some(fake.clone());
+        opts.logql_check = Some(Arc::new(logql_check));
+        let mgr = RuleManager::new(opts);
+        let n = mgr
+            .update_sources(
+                &[
+                    RuleSource {
+                        path: prom.clone(),
+                        logql_tenant: None,
+                    },
+                    RuleSource {
+                        path: logs.clone(),
+                        logql_tenant: Some("fake".into()),
+                    },
+                ],
+                60_000,
+                BTreeMap::new(),
+                "http://pharos".into(),
+            )
+            .unwrap();
+        assert_eq!(n, 4);
+        let ts = 1_700_000_000_000;
+        mgr.eval_all_once(ts);
+        // Only LogQL expressions went to the log querier, for the group's tenant.
+        let q = fake.0.lock().clone();
+        assert_eq!(q.len(), 3, "{q:?}");
+        assert!(q
+            .iter()
+            .all(|(t, e, at)| t == "fake" && e.contains('{') && *at == ts));
+        let sent = alerts.0.lock().clone();
+        assert_eq!(sent.len(), 1, "{sent:?}");
+        let a = &sent[0];
+        assert_eq!(
+            a.labels.get("alertname").map(String::as_str),
+            Some("ErrorSpike")
+        );
+        assert_eq!(a.labels.get("app").map(String::as_str), Some("api"));
+        assert_eq!(a.labels.get("severity").map(String::as_str), Some("page"));
+        assert_eq!(
+            a.annotations.get("summary").map(String::as_str),
+            Some("api logs 7 errors")
+        );
+        // The recording rule's result is in the TSDB, like Loki's ruler remote-writes it.
+        let eng = Engine::default();
+        let v = crate::rule::query_vector(&eng, mem.as_ref(), "app:errors:count1m", ts).unwrap();
+        assert_eq!(v.len(), 1);
+        assert_eq!(v[0].1, 7.0);
+        assert_eq!(v[0].0.get("app"), Some("api"));
+        let v = crate::rule::query_vector(&eng, mem.as_ref(), "one", ts).unwrap();
+        assert_eq!(v.len(), 1);
+        // The state is visible in the group snapshot (API).
+        let groups = mgr.groups();
+        let g = groups.iter().find(|g| g.name == "errors").unwrap();
+        assert_eq!(g.logql_tenant.as_deref(), Some("fake"));
+        assert!(g.rules.iter().all(|r| r.common().last_error.is_none()));
+    }
+
+    #[test]
+    fn logql_parse_errors_are_located_and_need_a_querier() {
+        let dir = tempfile::tempdir().unwrap();
+        let logs = dir.path().join("logs.yml");
+        std::fs::write(
+            &logs,
+            "groups:\n- name: g\n  rules:\n  - alert: A\n    expr: '{app=\"x\"}'\n  - alert: B\n    expr: rate(foo[1m])\n",
+        )
+        .unwrap();
+        let src = [RuleSource {
+            path: logs.clone(),
+            logql_tenant: Some("fake".into()),
+        }];
+        let mem = Arc::new(model::MemStorage::new());
+        let alerts = Arc::new(Alerts::default());
+        let no_logs = RuleManager::new(ManagerOptions::new(
+            mem.clone(),
+            mem.clone(),
+            alerts.clone(),
+        ));
+        let e = no_logs
+            .update_sources(&src, 60_000, BTreeMap::new(), String::new())
+            .unwrap_err();
+        assert!(e[0].message.contains("log store"), "{e:?}");
+        let mut opts = ManagerOptions::new(mem.clone(), mem, alerts);
+        opts.log_querier = Some(Arc::new(FakeLogs(Default::default())));
+        opts.logql_check = Some(Arc::new(logql_check));
+        let e = RuleManager::new(opts)
+            .update_sources(&src, 60_000, BTreeMap::new(), String::new())
+            .unwrap_err();
+        assert_eq!(e.len(), 1, "{e:?}");
+        assert_eq!(e[0].line, 6);
+        assert!(
+            e[0].to_string()
+                .contains("could not parse expression: syntax error"),
+            "{e:?}"
+        );
     }
 }

@@ -8,7 +8,9 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use model::{LabelMatcher, Labels, LabelsBuilder, MetricSink, Queryable, Sample, METRIC_NAME};
+use model::{
+    LabelMatcher, Labels, LabelsBuilder, LogRuleQuerier, MetricSink, Queryable, Sample, METRIC_NAME,
+};
 use promql::Engine;
 
 use crate::rulefmt::{GroupDef, RuleDef};
@@ -168,6 +170,19 @@ pub struct EvalContext<'a> {
     pub sink: &'a dyn MetricSink,
     pub external_labels: &'a BTreeMap<String, String>,
     pub external_url: &'a str,
+    /// Set for a LogQL group: rule expressions are LogQL, evaluated by this querier for this
+    /// tenant (Loki's ruler) instead of PromQL over `storage`.
+    pub logql: Option<(&'a dyn LogRuleQuerier, &'a str)>,
+}
+
+impl EvalContext<'_> {
+    /// The rule expression's instant vector at `ts` (PromQL, or LogQL for a LogQL group).
+    fn rule_query(&self, expr: &str, ts: i64) -> Result<Vec<(Labels, f64)>, String> {
+        match self.logql {
+            Some((q, tenant)) => q.instant(tenant, expr, ts),
+            None => query_vector(self.engine, self.storage.as_ref(), expr, ts),
+        }
+    }
 }
 
 /// A rule group.
@@ -181,6 +196,9 @@ pub struct Group {
     pub rules: Vec<Rule>,
     pub last_eval_ms: Option<i64>,
     pub eval_seconds: f64,
+    /// `Some(tenant)` for a group of a LogQL rule file (expressions are LogQL over the logs of
+    /// that tenant, as Loki's ruler evaluates them).
+    pub logql_tenant: Option<String>,
 }
 
 impl Group {
@@ -209,6 +227,7 @@ impl Group {
             rules,
             last_eval_ms: None,
             eval_seconds: 0.0,
+            logql_tenant: None,
         }
     }
 
@@ -398,12 +417,7 @@ fn eval_recording(
     offset: i64,
     limit: usize,
 ) -> Result<Vec<(Labels, f64)>, String> {
-    let v = query_vector(
-        ctx.engine,
-        ctx.storage.as_ref(),
-        &r.common.expr,
-        ts - offset,
-    )?;
+    let v = ctx.rule_query(&r.common.expr, ts - offset)?;
     let mut out = Vec::with_capacity(v.len());
     let mut seen = BTreeSet::new();
     for (labels, val) in v {
@@ -446,12 +460,7 @@ fn eval_alerting(
     offset: i64,
     limit: usize,
 ) -> Result<Vec<(Labels, f64)>, String> {
-    let res = query_vector(
-        ctx.engine,
-        ctx.storage.as_ref(),
-        &a.common.expr,
-        ts - offset,
-    )?;
+    let res = ctx.rule_query(&a.common.expr, ts - offset)?;
     let engine = ctx.engine.clone();
     let mut current: BTreeMap<Labels, ActiveAlert> = BTreeMap::new();
     for (labels, value) in res {
@@ -688,6 +697,7 @@ mod tests {
                 sink: self.store.as_ref(),
                 external_labels: &self.ext,
                 external_url: "http://p",
+                logql: None,
             };
             g.eval(&ctx, t, 60_000)
         }

@@ -167,6 +167,24 @@ pub fn parse_rule_file(
     text: &str,
     check_template: &dyn Fn(&str, &str) -> Result<(), String>,
 ) -> Result<RuleFile, Vec<RuleFileError>> {
+    parse_rule_file_with(file, text, check_template, &check_promql)
+}
+
+/// Validates a PromQL rule expression (the default expression language of rule files).
+pub fn check_promql(expr: &str) -> Result<(), String> {
+    promql_parser::parser::parse(expr)
+        .map(|_| ())
+        .map_err(|e| e.trim().to_string())
+}
+
+/// [`parse_rule_file`] with another expression language: `check_expr` validates each rule's
+/// `expr` (e.g. a LogQL parser for Loki-style rule files) and returns the parse error text.
+pub fn parse_rule_file_with(
+    file: &Path,
+    text: &str,
+    check_template: &dyn Fn(&str, &str) -> Result<(), String>,
+    check_expr: &dyn Fn(&str) -> Result<(), String>,
+) -> Result<RuleFile, Vec<RuleFileError>> {
     let err = |line: usize, col: usize, message: String| RuleFileError {
         file: file.to_path_buf(),
         line,
@@ -232,8 +250,8 @@ pub fn parse_rule_file(
             let expr = r.expr_text();
             if expr.trim().is_empty() {
                 rerr("field 'expr' must be set in rule".into());
-            } else if let Err(e) = promql_parser::parser::parse(&expr) {
-                rerr(format!("could not parse expression: {}", e.trim()));
+            } else if let Err(e) = check_expr(&expr) {
+                rerr(format!("could not parse expression: {e}"));
             }
             if has_record {
                 if !r.annotations.is_empty() {
@@ -286,6 +304,15 @@ pub fn load_rule_file(
     file: &Path,
     check_template: &dyn Fn(&str, &str) -> Result<(), String>,
 ) -> Result<RuleFile, Vec<RuleFileError>> {
+    load_rule_file_with(file, check_template, &check_promql)
+}
+
+/// [`load_rule_file`] with another expression language (see [`parse_rule_file_with`]).
+pub fn load_rule_file_with(
+    file: &Path,
+    check_template: &dyn Fn(&str, &str) -> Result<(), String>,
+    check_expr: &dyn Fn(&str) -> Result<(), String>,
+) -> Result<RuleFile, Vec<RuleFileError>> {
     let text = std::fs::read_to_string(file).map_err(|e| {
         vec![RuleFileError {
             file: file.to_path_buf(),
@@ -294,7 +321,7 @@ pub fn load_rule_file(
             message: format!("cannot read rule file: {e}"),
         }]
     })?;
-    parse_rule_file(file, &text, check_template)
+    parse_rule_file_with(file, &text, check_template, check_expr)
 }
 
 #[cfg(test)]

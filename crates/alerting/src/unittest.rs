@@ -313,6 +313,7 @@ fn run_group(
             sink: storage.as_ref(),
             external_labels: &tg.external_labels,
             external_url: &tg.external_url,
+            logql: None,
         };
         for g in groups.iter_mut() {
             g.eval(&ctx, ts, 60_000);
