@@ -330,6 +330,18 @@ struct Gathered {
 /// Whole chunks are moved without re-encoding; only a chunk straddling `before`, runs of
 /// partial chunks (from earlier freezes) and series with out-of-order samples are re-encoded.
 pub fn split_layers(layers: &[Arc<Head>], before: i64) -> (Vec<(Labels, Vec<Chunk>)>, Head) {
+    split_layers_part(layers, before, true, true)
+}
+
+/// `split_layers` computing only the parts asked for (the others come back empty), so a cut
+/// can write the block and drop its chunks before building the remainder: peak memory is the
+/// frozen heads plus the larger part, not plus both.
+pub fn split_layers_part(
+    layers: &[Arc<Head>],
+    before: i64,
+    want_old: bool,
+    want_rest: bool,
+) -> (Vec<(Labels, Vec<Chunk>)>, Head) {
     let mut index: HashMap<Arc<Labels>, usize, LabelHasherBuilder> = HashMap::default();
     let mut all: Vec<Gathered> = Vec::new();
     for (li, h) in layers.iter().enumerate() {
@@ -361,14 +373,22 @@ pub fn split_layers(layers: &[Arc<Head>], before: i64) -> (Vec<(Labels, Vec<Chun
             let open = (!s.open.is_empty()).then(|| s.open.to_chunk());
             for c in s.chunks.iter().chain(open.iter()) {
                 if c.max_t < before {
-                    g.old.push(c.clone());
+                    if want_old {
+                        g.old.push(c.clone());
+                    }
                 } else if c.min_t >= before {
-                    g.rest.push(c.clone());
+                    if want_rest {
+                        g.rest.push(c.clone());
+                    }
                 } else {
                     let samples = c.decode();
                     let at = samples.partition_point(|p| p.t < before);
-                    g.old.extend(encode_chunks(&samples[..at]));
-                    g.rest.extend(encode_chunks(&samples[at..]));
+                    if want_old {
+                        g.old.extend(encode_chunks(&samples[..at]));
+                    }
+                    if want_rest {
+                        g.rest.extend(encode_chunks(&samples[at..]));
+                    }
                 }
             }
         }
@@ -385,8 +405,12 @@ pub fn split_layers(layers: &[Arc<Head>], before: i64) -> (Vec<(Labels, Vec<Chun
             samples.sort_by_key(|p| p.t);
             samples.dedup_by_key(|p| p.t);
             let at = samples.partition_point(|p| p.t < before);
-            g.old = encode_chunks(&samples[..at]);
-            g.rest = encode_chunks(&samples[at..]);
+            if want_old {
+                g.old = encode_chunks(&samples[..at]);
+            }
+            if want_rest {
+                g.rest = encode_chunks(&samples[at..]);
+            }
         } else {
             g.old = repack(g.old);
         }
@@ -462,6 +486,36 @@ mod tests {
         let x = Labels::from_pairs([("ab", "c")]);
         let y = Labels::from_pairs([("a", "bc")]);
         assert_ne!(h(&x), h(&y));
+    }
+
+    #[test]
+    fn split_parts_match_the_whole_split() {
+        let mut a = Head::new(0);
+        for i in 0..5 {
+            let (id, _) = a.get_or_create(&Labels::from_pairs([("i", i.to_string())]));
+            for t in 0..300 {
+                a.append(id, t * 10 + i, t as f64, 50);
+            }
+            assert_eq!(a.append(id, 1505, 1.0, 10_000), Outcome::Appended); // out of order: slow path
+        }
+        let layers = [Arc::new(a)];
+        let (old, rest) = split_layers(&layers, 1500);
+        let (old_only, empty) = split_layers_part(&layers, 1500, true, false);
+        let (none, rest_only) = split_layers_part(&layers, 1500, false, true);
+        assert_eq!(old, old_only);
+        assert!(none.is_empty() && empty.is_empty());
+        assert_eq!(rest.num_samples, rest_only.num_samples);
+        for id in 0..5u32 {
+            assert_eq!(
+                rest.samples(id, i64::MIN, i64::MAX),
+                rest_only.samples(id, i64::MIN, i64::MAX)
+            );
+        }
+        let n_old: u64 = old
+            .iter()
+            .flat_map(|(_, cs)| cs.iter().map(|c| u64::from(c.count)))
+            .sum();
+        assert_eq!(n_old + rest.num_samples, layers[0].num_samples);
     }
 
     #[test]

@@ -309,7 +309,8 @@ impl Tsdb {
         self.step_done(1)?;
         let started = Instant::now();
         let frozen = self.layers().frozen.clone();
-        let (old, rest) = head::split_layers(&frozen, before);
+        // The block's part first, written and dropped before the remainder is built.
+        let (old, _) = head::split_layers_part(&frozen, before, true, false);
         let range = self.opts.block_range_ms.max(1);
         let block = if old.is_empty() {
             None
@@ -329,6 +330,7 @@ impl Tsdb {
         };
         self.step_done(2)?;
         let written = started.elapsed();
+        let (_, rest) = head::split_layers_part(&frozen, before, false, true);
         let rest = Arc::new(rest);
         {
             let mut layers = self.layers.write();
