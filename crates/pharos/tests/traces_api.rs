@@ -172,6 +172,18 @@ fn jaeger_thrift_and_otlp_round_trip() {
         .find(|s| s["name"] == "db.query")
         .unwrap();
     assert_eq!(otlp_err["tags"]["error"], "timeout");
+    // OTLP JSON export (Tempo's v2 trace by id): decodes back into the same three spans.
+    let o: serde_json::Value = c
+        .get(p.url("/api/v2/traces/abc"))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    let back = traces::otlp::decode_json(o["trace"].to_string().as_bytes()).unwrap();
+    assert_eq!(back.len(), 3);
+    assert!(back
+        .iter()
+        .any(|s| s.name == "db.query" && s.service() == "db-proxy"));
 }
 
 #[test]

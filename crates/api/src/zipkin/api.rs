@@ -136,3 +136,24 @@ pub async fn find_traces(State(st): State<Arc<TracesState>>, p: Params) -> Respo
         .collect();
     Json(out).into_response()
 }
+
+/// Tempo's `GET /api/v2/traces/{id}`: `{"trace": {"resourceSpans": [...]}}` in OTLP JSON.
+pub async fn get_trace_otlp(
+    State(st): State<Arc<TracesState>>,
+    Path(id): Path<String>,
+) -> Response {
+    let Some(t) = TraceId::parse_hex(&id) else {
+        return (
+            StatusCode::BAD_REQUEST,
+            format!("invalid trace id {id:?}: expected up to 32 hex digits\n"),
+        )
+            .into_response();
+    };
+    match st.store.trace(&t) {
+        Some(spans) => {
+            let owned: Vec<traces::Span> = spans.iter().map(|s| (**s).clone()).collect();
+            Json(serde_json::json!({"trace": traces::otlp::to_json(&owned)})).into_response()
+        }
+        None => (StatusCode::NOT_FOUND, "trace not found\n").into_response(),
+    }
+}
