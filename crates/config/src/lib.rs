@@ -100,6 +100,8 @@ pub struct LoadedConfig {
     /// `promtail_config` from pharos.yml (resolved against the file's directory): a promtail
     /// config file whose `scrape_configs` the built-in file tailer follows.
     pub promtail_config: Option<PathBuf>,
+    /// `logs:` from pharos.yml: LogQL rule files for the rules engine.
+    pub logs: pharos::LogsSettings,
 }
 
 /// Loads `path`, which may be a `pharos.yml` or directly a `prometheus.yml`.

@@ -37,6 +37,64 @@ struct TsdbSection {
     out_of_order_time_window: Option<PromDuration>,
 }
 
+/// `logs:` of pharos.yml: LogQL rule files (Loki's ruler). Other keys are noted and ignored.
+#[derive(Debug, Default, Deserialize)]
+struct LogsSection {
+    /// Globs of rule files (Prometheus' rule-file format, `expr` in LogQL), relative to pharos.yml.
+    #[serde(default)]
+    rule_files: Vec<String>,
+    /// Tenant whose logs `rule_files` query (Loki's `fake` when auth is disabled).
+    #[serde(default)]
+    rule_tenant: Option<String>,
+    /// Loki ruler's `storage.local.directory` layout: `<dir>/<tenant>/<namespace>.yml`.
+    #[serde(default)]
+    rules_directory: Option<PathBuf>,
+    #[serde(flatten)]
+    other: std::collections::BTreeMap<String, Value>,
+}
+
+/// LogQL rule settings from `logs:` (paths resolved against pharos.yml's directory).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct LogsSettings {
+    pub rule_files: Vec<PathBuf>,
+    pub rule_tenant: Option<String>,
+    pub rules_directory: Option<PathBuf>,
+}
+
+impl LogsSettings {
+    /// The LogQL rule files with their tenants: `rule_files` globs (tenant `rule_tenant`,
+    /// default `fake`), then every file of every tenant directory under `rules_directory`.
+    pub fn resolved_rule_files(&self) -> Vec<(PathBuf, String)> {
+        let tenant = self.rule_tenant.clone().unwrap_or_else(|| "fake".into());
+        let mut out = Vec::new();
+        for pattern in &self.rule_files {
+            let mut found: Vec<PathBuf> = glob::glob(&pattern.to_string_lossy())
+                .map(|p| p.flatten().collect())
+                .unwrap_or_default();
+            found.sort();
+            out.extend(found.into_iter().map(|p| (p, tenant.clone())));
+        }
+        if let Some(dir) = &self.rules_directory {
+            let mut tenants: Vec<_> = std::fs::read_dir(dir)
+                .map(|d| d.flatten().map(|e| e.path()).collect())
+                .unwrap_or_default();
+            tenants.sort();
+            for t in tenants.into_iter().filter(|p| p.is_dir()) {
+                let Some(name) = t.file_name().and_then(|n| n.to_str()).map(String::from) else {
+                    continue;
+                };
+                let mut files: Vec<PathBuf> = std::fs::read_dir(&t)
+                    .map(|d| d.flatten().map(|e| e.path()).collect())
+                    .unwrap_or_default();
+                files.retain(|f| f.is_file());
+                files.sort();
+                out.extend(files.into_iter().map(|f| (f, name.clone())));
+            }
+        }
+        out
+    }
+}
+
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct StorageSection {
@@ -65,7 +123,7 @@ struct PharosFile {
     #[serde(default)]
     promtail_config: Option<PathBuf>,
     #[serde(default)]
-    logs: Option<Value>,
+    logs: Option<LogsSection>,
     #[serde(default)]
     traces: Option<crate::traces::TracesSection>,
     #[serde(default)]
@@ -137,10 +195,21 @@ pub fn parse(file: &Path, text: &str) -> Result<LoadedConfig, ConfigError> {
             ConfigError::at(file, l, c, m)
         })?;
     }
-    for (name, present) in [
-        ("logs", f.logs.is_some()),
-        ("errors", f.errors.is_some()),
-    ] {
+    if let Some(l) = f.logs {
+        let abs = |p: PathBuf| if p.is_absolute() { p } else { base.join(p) };
+        out.logs = LogsSettings {
+            rule_files: l.rule_files.into_iter().map(|p| abs(p.into())).collect(),
+            rule_tenant: l.rule_tenant,
+            rules_directory: l.rules_directory.map(abs),
+        };
+        for k in l.other.keys() {
+            out.warnings.push(format!(
+                "{}: key logs.{k} is not used by this pharos version yet",
+                file.display()
+            ));
+        }
+    }
+    for (name, present) in [("errors", f.errors.is_some())] {
         if present {
             out.warnings.push(format!(
                 "{}: section {name:?} is not used by this pharos version yet",
@@ -184,6 +253,38 @@ mod tests {
         assert_eq!(parse_bytes("1GiB").unwrap(), 1 << 30);
         assert_eq!(parse_bytes("0").unwrap(), 0);
         assert!(parse_bytes("5XB").is_err());
+    }
+
+    #[test]
+    fn logs_rule_files_and_tenant_directories() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        std::fs::create_dir_all(d.join("rules/fake")).unwrap();
+        std::fs::create_dir_all(d.join("loki-rules/team-a")).unwrap();
+        std::fs::write(d.join("rules/fake/a.yml"), "groups: []\n").unwrap();
+        std::fs::write(d.join("loki-rules/team-a/ns.yaml"), "groups: []\n").unwrap();
+        let p = d.join("pharos.yml");
+        let text =
+            "logs:\n  rule_files: ['rules/*/*.yml']\n  rules_directory: loki-rules\n  later: 1\n";
+        std::fs::write(&p, text).unwrap();
+        let c = parse(&p, text).unwrap();
+        let files = c.logs.resolved_rule_files();
+        assert_eq!(
+            files,
+            vec![
+                (d.join("rules/fake/a.yml"), "fake".to_string()),
+                (d.join("loki-rules/team-a/ns.yaml"), "team-a".to_string()),
+            ]
+        );
+        assert!(
+            c.warnings.iter().any(|w| w.contains("logs.later")),
+            "{:?}",
+            c.warnings
+        );
+        let c = parse(&p, "logs:\n  rule_files: [x.yml]\n  rule_tenant: t1\n").unwrap();
+        assert!(c.logs.resolved_rule_files().is_empty());
+        assert_eq!(c.logs.rule_tenant.as_deref(), Some("t1"));
+        assert!(parse(&p, "logs:\n  rule_files: 3\n").is_err());
     }
 
     #[test]
