@@ -56,10 +56,11 @@ fn pharos_yml_pointing_at_the_example_loads() {
     assert_eq!(loaded.listen.as_deref(), Some("127.0.0.1:0"));
     assert_eq!(loaded.tsdb.retention_time_ms, 2 * 86_400_000);
     assert_eq!(loaded.prometheus.scrape_configs.len(), 4);
-    assert!(loaded
-        .warnings
-        .iter()
-        .any(|w| w.contains("alertmanager_config")));
+    // alertmanager_config is a path resolved against the pharos.yml's directory.
+    assert_eq!(
+        loaded.alertmanager_config.as_deref(),
+        Some(dir.path().join("am.yml").as_path())
+    );
     // A key of no pharos issue at all is an error naming the line.
     if let Err(e) = std::fs::write(&pharos_yml, "listen: ':0'\nlisten_adress: x\n") {
         panic!("{e}");
