@@ -1285,6 +1285,47 @@ mod tests {
     }
 
     #[test]
+    fn retention_by_time() {
+        let d = tempfile::tempdir().unwrap();
+        let s = LogStore::open(d.path(), opts()).unwrap();
+        let a = Labels::from_pairs([("job", "a")]);
+        let now = now_ns();
+        s.push(
+            "fake",
+            vec![LogStream {
+                labels: a.clone(),
+                entries: vec![entry(now - 7_200_000_000_000, "old")],
+            }],
+        )
+        .unwrap();
+        s.flush().unwrap();
+        s.push(
+            "fake",
+            vec![LogStream {
+                labels: a.clone(),
+                entries: vec![entry(now, "new")],
+            }],
+        )
+        .unwrap();
+        s.flush().unwrap();
+        s.set_limits(Limits {
+            retention_period_ns: 3_600_000_000_000,
+            ..s.limits()
+        });
+        s.enforce_retention().unwrap();
+        let m = [LabelMatcher::new("job", MatchOp::Equal, "a").unwrap()];
+        let lines: Vec<String> = collect(&s, &m, Direction::Forward)
+            .into_iter()
+            .map(|x| x.2)
+            .collect();
+        assert_eq!(lines, vec!["new"]);
+        // The deletion survives a restart.
+        drop(s);
+        let s = LogStore::open(d.path(), opts()).unwrap();
+        assert_eq!(collect(&s, &m, Direction::Forward).len(), 1);
+    }
+
+    #[test]
     fn retention_by_size() {
         let d = tempfile::tempdir().unwrap();
         let mut o = opts();
