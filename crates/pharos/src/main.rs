@@ -65,6 +65,9 @@ enum TestCommand {
 enum CheckCommand {
     /// Check Prometheus rule files (like `promtool check rules`).
     Rules {
+        /// The files are LogQL rule files (Loki's ruler format: `expr` is LogQL).
+        #[arg(long)]
+        logql: bool,
         #[arg(required = true)]
         files: Vec<PathBuf>,
     },
@@ -89,8 +92,8 @@ fn main() -> ExitCode {
             what: CheckCommand::Routes(args),
         } => check_alertmanager::check_routes(args),
         Command::Check {
-            what: CheckCommand::Rules { files },
-        } => rules_cli::check_rules(&files),
+            what: CheckCommand::Rules { files, logql },
+        } => rules_cli::check_rules(&files, logql),
         Command::Test {
             what: TestCommand::Rules { files },
         } => rules_cli::test_rules(&files),

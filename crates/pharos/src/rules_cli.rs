@@ -19,8 +19,18 @@ pub fn test_rules(files: &[PathBuf]) -> ExitCode {
 
 /// Check rule files, printing like promtool; true when all are valid.
 pub fn check_rule_files(files: &[PathBuf]) -> bool {
+    check_rule_files_in(files, false)
+}
+
+/// [`check_rule_files`]; with `logql` the expressions are LogQL (Loki's ruler format).
+fn check_rule_files_in(files: &[PathBuf], logql: bool) -> bool {
     let mut ok = true;
-    for (path, res) in alerting::check_rule_files(files) {
+    let results = if logql {
+        alerting::check_rule_files_with(files, &crate::serve_rules::check_logql)
+    } else {
+        alerting::check_rule_files(files)
+    };
+    for (path, res) in results {
         println!("Checking {}", path.display());
         match res {
             Ok(n) => println!("  SUCCESS: {n} rules found"),
@@ -37,9 +47,9 @@ pub fn check_rule_files(files: &[PathBuf]) -> bool {
     ok
 }
 
-/// `pharos check rules FILE...`.
-pub fn check_rules(files: &[PathBuf]) -> ExitCode {
-    if check_rule_files(files) {
+/// `pharos check rules [--logql] FILE...`.
+pub fn check_rules(files: &[PathBuf], logql: bool) -> ExitCode {
+    if check_rule_files_in(files, logql) {
         ExitCode::SUCCESS
     } else {
         ExitCode::FAILURE
@@ -50,8 +60,18 @@ pub fn check_rules(files: &[PathBuf]) -> ExitCode {
 /// does the same). Patterns that match nothing are reported, as Prometheus does.
 pub fn check_config_rules(cfg: &config::LoadedConfig, _config_path: &Path) -> bool {
     let files = cfg.prometheus.resolved_rule_files();
-    if files.is_empty() {
-        return true;
+    let log_files: Vec<PathBuf> = cfg
+        .logs
+        .resolved_rule_files()
+        .into_iter()
+        .map(|(p, _)| p)
+        .collect();
+    let mut ok = true;
+    if !files.is_empty() {
+        ok &= check_rule_files(&files);
     }
-    check_rule_files(&files)
+    if !log_files.is_empty() {
+        ok &= check_rule_files_in(&log_files, true);
+    }
+    ok
 }

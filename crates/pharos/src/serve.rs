@@ -181,16 +181,21 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
     // Alertmanager's `model::AlertSink`, when wired).
     let in_process_sink: Option<Arc<dyn model::AlertSink>> = Some(Arc::new(am.clone()));
     let external_url = format!("http://{local}");
+    // Logs first: LogQL rule files are evaluated over the log store (Loki's ruler).
+    let logs_w = crate::serve_logs::open(&cfg, &data_dir, args.loki_listen.clone()).await?;
+    let log_querier: Arc<dyn model::LogRuleQuerier> = Arc::new(logs::logql::RuleQuerier {
+        store: logs_w.store.clone(),
+    });
     let rules = crate::serve_rules::start(
         &cfg,
         db.clone(),
         db.clone(),
         in_process_sink,
         external_url.clone(),
+        Some(log_querier),
     )?;
     *rules_slot.write() = Some((rules.clone(), external_url));
     // Traces: OTLP/Jaeger/Zipkin routes, store under <data>/traces/, span metrics into the TSDB.
-    let logs_w = crate::serve_logs::open(&cfg, &data_dir, args.loki_listen.clone()).await?;
     // The file tailer (promtail role) writes into the log store.
     let tailer = crate::serve_es::start_tailer(&cfg, logs_w.store.clone(), &data_dir)?;
     let (trace_routes, traces_rt) = crate::serve_traces::start(

@@ -2,7 +2,8 @@
 //! Alertmanagers from `alerting.alertmanagers` plus the in-process one when present), applies
 //! `alerting.alert_relabel_configs` (global, then per Alertmanager) as Prometheus' notifier
 //! does, starts the rule manager over the TSDB and reloads rule files and Alertmanager
-//! settings with the configuration.
+//! settings with the configuration. LogQL rule files (`logs.rule_files` / `logs.rules_directory`
+//! of pharos.yml) are evaluated over the log store as Loki's ruler does.
 
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
@@ -10,7 +11,7 @@ use std::time::Duration;
 use parking_lot::RwLock;
 
 use alerting::notifier::{AlertmanagerTarget, HttpAlertmanagerSink};
-use alerting::{ManagerOptions, RuleManager};
+use alerting::{ManagerOptions, RuleManager, RuleSource};
 use model::{AlertSink, FanoutAlertSink, MetricSink, Queryable};
 
 /// Applies relabel configs to alert labels (dropping alerts whose label set is dropped).
@@ -123,6 +124,7 @@ pub fn start(
     sink: Arc<dyn MetricSink>,
     in_process: Option<Arc<dyn AlertSink>>,
     external_url: String,
+    log_querier: Option<Arc<dyn model::LogRuleQuerier>>,
 ) -> Result<Arc<RuleManager>, String> {
     let router = Arc::new(AlertRouter {
         // `reload` below builds the real sink.
@@ -130,7 +132,10 @@ pub fn start(
         in_process,
     });
     let _ = ROUTER.set(router.clone());
-    let mgr = RuleManager::new(ManagerOptions::new(storage, sink, router));
+    let mut opts = ManagerOptions::new(storage, sink, router);
+    opts.log_querier = log_querier;
+    opts.logql_check = Some(Arc::new(check_logql));
+    let mgr = RuleManager::new(opts);
     reload(&mgr, cfg, &external_url)?;
     mgr.start();
     Ok(mgr)
@@ -142,9 +147,26 @@ pub fn reload(
     cfg: &config::LoadedConfig,
     external_url: &str,
 ) -> Result<(), String> {
-    let files = cfg.prometheus.resolved_rule_files();
+    let mut files: Vec<RuleSource> = cfg
+        .prometheus
+        .resolved_rule_files()
+        .into_iter()
+        .map(|path| RuleSource {
+            path,
+            logql_tenant: None,
+        })
+        .collect();
+    files.extend(
+        cfg.logs
+            .resolved_rule_files()
+            .into_iter()
+            .map(|(path, tenant)| RuleSource {
+                path,
+                logql_tenant: Some(tenant),
+            }),
+    );
     let g = &cfg.prometheus.global;
-    match mgr.update(
+    match mgr.update_sources(
         &files,
         g.evaluation_interval.0,
         g.external_labels.clone(),
@@ -165,6 +187,13 @@ pub fn reload(
                 .join("; ")
         )),
     }
+}
+
+/// Validates a LogQL rule expression (LogQL rule files); the error text for `check rules`.
+pub fn check_logql(expr: &str) -> Result<(), String> {
+    logs::logql::parse(expr)
+        .map(|_| ())
+        .map_err(|e| e.to_string())
 }
 
 /// Appends the rule manager's `prometheus_rule_*` metrics to the body of `GET /metrics`.
