@@ -233,3 +233,22 @@ test('kill -9 during _bulk loses no acknowledged document', async () => {
     child.kill('SIGKILL');
   }
 });
+
+test('listeners.elasticsearch serves the ES API on its own port (9200 in production)', async () => {
+  const dir = tempDir('pharos-es-listener-');
+  fs.writeFileSync(path.join(dir, 'pharos.yml'), 'listeners:\n  elasticsearch: 127.0.0.1:0\n');
+  const [child, m] = await spawnUntil(
+    PHAROS_BIN,
+    ['serve', '--listen', '127.0.0.1:0', '--data', path.join(dir, 'data'), '--config', path.join(dir, 'pharos.yml')],
+    /pharos: elasticsearch listening on (http:\/\/[0-9.:]+)\r?\n/,
+  );
+  try {
+    const h = await api(m[1], '/_cluster/health');
+    assert.equal(h.status, 200);
+    assert.equal(h.body.status, 'green');
+    const r = await post(`${m[1]}/app/_doc`, { message: 'via 9200' });
+    assert.equal(r.status, 201);
+  } finally {
+    child.kill('SIGKILL');
+  }
+});

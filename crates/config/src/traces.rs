@@ -65,6 +65,9 @@ pub struct ListenerSettings {
     /// Jaeger agent UDP, Thrift binary `emitBatch` (Node clients); Jaeger's port is 6832.
     #[serde(default)]
     pub jaeger_agent_binary: Option<String>,
+    /// Elasticsearch API (`/_bulk`, `/{index}/_search`, ...); Elasticsearch's port is 9200.
+    #[serde(default)]
+    pub elasticsearch: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]

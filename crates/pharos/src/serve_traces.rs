@@ -106,6 +106,7 @@ pub async fn start_listeners(
         ("zipkin", &l.zipkin),
         ("otlp_http", &l.otlp_http),
         ("alertmanager", &l.alertmanager),
+        ("elasticsearch", &l.elasticsearch),
     ] {
         let Some(addr) = addr else { continue };
         let listener = tokio::net::TcpListener::bind(addr.as_str())
