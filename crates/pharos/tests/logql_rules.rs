@@ -65,8 +65,14 @@ fn logql_alert_fires_and_recording_rule_lands_in_the_tsdb() {
     std::fs::write(d.join("log-rules/api.yml"), LOG_RULES).unwrap();
     let cfg = d.join("pharos.yml");
     std::fs::write(
+        d.join("rules.yml"),
+        "groups:\n- name: prom\n  rules:\n  - record: one\n    expr: vector(1)\n",
+    )
+    .unwrap();
+    std::fs::write(d.join("prometheus.yml"), "rule_files: [rules.yml]\n").unwrap();
+    std::fs::write(
         &cfg,
-        "loki_config: loki.yml\nlogs:\n  rule_files: ['log-rules/*.yml']\n",
+        "prometheus_config: prometheus.yml\nloki_config: loki.yml\nlogs:\n  rule_files: ['log-rules/*.yml']\n",
     )
     .unwrap();
     let data = d.join("data");
@@ -107,6 +113,27 @@ fn logql_alert_fires_and_recording_rule_lands_in_the_tsdb() {
         .unwrap_or_else(|| panic!("group missing: {v}"));
     assert_eq!(g["rules"][0]["health"], "ok", "{g}");
     assert_eq!(g["rules"][1]["type"], "recording");
+
+    // Loki's ruler paths show the LogQL groups only (of the tenant when X-Scope-OrgID is sent).
+    let v = get_json(&p.url("/prometheus/api/v1/rules"));
+    let names: Vec<&str> = v["data"]["groups"]
+        .as_array()
+        .map(|g| g.iter().filter_map(|g| g["name"].as_str()).collect())
+        .unwrap_or_default();
+    assert_eq!(names, vec!["api-errors"], "{v}");
+    let v: Value = reqwest::blocking::Client::new()
+        .get(p.url("/prometheus/api/v1/alerts"))
+        .header("X-Scope-OrgID", "other")
+        .send()
+        .expect("request")
+        .json()
+        .expect("json");
+    assert_eq!(v["data"]["alerts"].as_array().map(Vec::len), Some(0), "{v}");
+    let v = get_json(&p.url("/prometheus/api/v1/alerts"));
+    assert_eq!(
+        v["data"]["alerts"][0]["labels"]["alertname"], "ApiErrorSpike",
+        "{v}"
+    );
 
     // The built-in Alertmanager got the alert.
     let deadline = Instant::now() + Duration::from_secs(10);

@@ -1,10 +1,13 @@
 //! `GET /api/v1/rules` and `GET /api/v1/alerts` in Prometheus' JSON shape, read from the rules
 //! engine's snapshot (`alerting::RuleManager::groups`). Filters: `type=alert|record`,
-//! `rule_name[]`, `rule_group[]`, `file[]`, `exclude_alerts`.
+//! `rule_name[]`, `rule_group[]`, `file[]`, `exclude_alerts`. Loki's ruler paths
+//! `/prometheus/api/v1/rules` and `/prometheus/api/v1/alerts` answer the same for the LogQL
+//! groups only (of the `X-Scope-OrgID` tenant when the header is sent).
 
 use std::sync::Arc;
 
 use axum::extract::{RawQuery, State};
+use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
@@ -24,7 +27,38 @@ pub fn routes(state: Arc<RulesState>) -> Router {
     Router::new()
         .route("/api/v1/rules", get(rules))
         .route("/api/v1/alerts", get(alerts))
+        .route(
+            "/prometheus/api/v1/rules",
+            get(
+                |s: State<Arc<RulesState>>, h: HeaderMap, q: RawQuery| async move {
+                    rules_of(s, q, Some(logql_tenant(&h))).await
+                },
+            ),
+        )
+        .route(
+            "/prometheus/api/v1/alerts",
+            get(|s: State<Arc<RulesState>>, h: HeaderMap| async move {
+                alerts_of(s, Some(logql_tenant(&h))).await
+            }),
+        )
         .with_state(state)
+}
+
+/// Which LogQL groups Loki's ruler paths show: those of the `X-Scope-OrgID` tenant, or all.
+fn logql_tenant(h: &HeaderMap) -> Option<String> {
+    h.get("x-scope-orgid")
+        .and_then(|v| v.to_str().ok())
+        .map(|v| v.trim().to_string())
+        .filter(|v| !v.is_empty())
+}
+
+/// `Some(tenant filter)` keeps only LogQL groups (Loki's view).
+fn keep_group(g: &Group, logql: &Option<Option<String>>) -> bool {
+    match logql {
+        None => true,
+        Some(None) => g.logql_tenant.is_some(),
+        Some(Some(t)) => g.logql_tenant.as_deref() == Some(t.as_str()),
+    }
 }
 
 fn percent_decode(s: &str) -> String {
@@ -180,7 +214,15 @@ fn rule_json(r: &Rule, exclude_alerts: bool) -> Json {
     o
 }
 
-async fn rules(State(st): State<Arc<RulesState>>, RawQuery(q): RawQuery) -> Response {
+async fn rules(st: State<Arc<RulesState>>, q: RawQuery) -> Response {
+    rules_of(st, q, None).await
+}
+
+async fn rules_of(
+    State(st): State<Arc<RulesState>>,
+    RawQuery(q): RawQuery,
+    logql: Option<Option<String>>,
+) -> Response {
     let ps = params(&q);
     let get_all = |k: &str| -> Vec<String> {
         ps.iter()
@@ -219,6 +261,9 @@ async fn rules(State(st): State<Arc<RulesState>>, RawQuery(q): RawQuery) -> Resp
     let files_f = get_all("file");
     let mut out = Vec::new();
     for g in st.manager.groups() {
+        if !keep_group(&g, &logql) {
+            continue;
+        }
         if !groups_f.is_empty() && !groups_f.contains(&g.name) {
             continue;
         }
@@ -256,9 +301,16 @@ fn group_json(g: &Group, file: String, rules: Vec<Json>) -> Json {
     })
 }
 
-async fn alerts(State(st): State<Arc<RulesState>>) -> Response {
+async fn alerts(st: State<Arc<RulesState>>) -> Response {
+    alerts_of(st, None).await
+}
+
+async fn alerts_of(State(st): State<Arc<RulesState>>, logql: Option<Option<String>>) -> Response {
     let mut out = Vec::new();
     for g in st.manager.groups() {
+        if !keep_group(&g, &logql) {
+            continue;
+        }
         for r in &g.rules {
             if let Rule::Alerting(a) = r {
                 out.extend(active_alerts(a).into_iter().map(alert_json));
