@@ -16,6 +16,7 @@ pub mod bulk;
 pub mod datemath;
 pub mod document;
 pub mod field;
+pub mod mapping;
 pub mod query;
 pub mod query_string;
 pub mod search;

@@ -2,7 +2,7 @@
 //! `@elastic/elasticsearch` client under it) calls on start and while logging — `GET /`,
 //! `_cluster/health`, `HEAD`/`PUT /_index_template/{name}`, `_template`, `_bulk` — plus
 //! single-document indexing, `_search`, `_msearch` (Grafana's Elasticsearch data source),
-//! `_count` and `_cat/indices`. Documents become log lines
+//! `_count`, `_mapping` (inferred) and `_cat/indices`. Documents become log lines
 //! (see `esdsl::document`); search scans the index's streams and evaluates the query DSL with
 //! `esdsl`. Every response carries `X-Elastic-Product: Elasticsearch`, which the official
 //! clients (8.x) require.
@@ -160,6 +160,8 @@ pub fn routes(state: Arc<EsState>) -> Router {
             "/{index}/_msearch",
             get(search::msearch_index).post(search::msearch_index),
         )
+        .route("/_mapping", get(search::mapping))
+        .route("/{index}/_mapping", get(search::mapping))
         .route("/_count", get(search::count_all).post(search::count_all))
         .route(
             "/{index}/_count",

@@ -261,6 +261,50 @@ async fn count_impl(
     ))
 }
 
+/// Documents sampled per index for `_mapping`.
+const MAPPING_SAMPLE: usize = 1000;
+
+/// `GET /{index}/_mapping`: the mapping ES' dynamic mapping would have built, inferred from the
+/// newest documents of each index.
+pub async fn mapping(
+    State(st): State<Arc<EsState>>,
+    headers: HeaderMap,
+    index: Option<Path<String>>,
+) -> Result<Json<Value>, EsReply> {
+    let tenant = tenant(&headers);
+    let expr = index.map(|Path(i)| i).unwrap_or_else(|| "_all".into());
+    let out = tokio::task::spawn_blocking(move || -> Result<Value, EsError> {
+        let indices = resolve(&st, &tenant, &expr, false)?;
+        let mut out = serde_json::Map::new();
+        for i in indices {
+            let mut props = serde_json::Map::new();
+            let m = matcher_for(std::slice::from_ref(&i))?;
+            let mut n = 0;
+            st.store
+                .scan(
+                    &tenant,
+                    &[m],
+                    i64::MIN,
+                    i64::MAX,
+                    Direction::Backward,
+                    &mut |labels, e| {
+                        if let Some((_, _, src)) = document::from_entry(labels, e) {
+                            esdsl::mapping::merge(&mut props, &src);
+                        }
+                        n += 1;
+                        n < MAPPING_SAMPLE
+                    },
+                )
+                .map_err(internal)?;
+            out.insert(i, json!({"mappings": {"properties": props}}));
+        }
+        Ok(Value::Object(out))
+    })
+    .await
+    .map_err(internal)??;
+    Ok(Json(out))
+}
+
 /// Document count and line bytes per index matched by `expr`.
 pub async fn index_counts(
     st: &Arc<EsState>,

@@ -223,6 +223,12 @@ async fn seed_queries_return_the_right_hits_and_buckets() {
 
     let (s, v, _) = call(&app, "GET", "/crewai-*/_count?q=level:error", "").await;
     assert_eq!((s, v["count"].as_u64()), (200, Some(3)));
+    let (s, v, _) = call(&app, "GET", "/crewai-logs/_mapping", "").await;
+    assert_eq!(s, 200, "{v}");
+    let props = &v["crewai-logs"]["mappings"]["properties"];
+    assert_eq!(props["@timestamp"]["type"], "date");
+    assert_eq!(props["duration"]["type"], "long");
+    assert_eq!(props["service"]["fields"]["keyword"]["type"], "keyword");
     let (s, v, _) = call(&app, "GET", "/_cat/indices?format=json", "").await;
     assert_eq!(s, 200);
     assert_eq!(v[0]["index"], "crewai-logs");
