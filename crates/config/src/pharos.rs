@@ -95,6 +95,27 @@ impl LogsSettings {
     }
 }
 
+/// `ruler.storage.local.directory` of a Loki config file (when its `storage.type` is `local`
+/// or unset), relative paths resolved against the Loki config's directory.
+pub fn loki_ruler_directory(path: &Path) -> Option<PathBuf> {
+    let text = std::fs::read_to_string(path).ok()?;
+    let v: Value = serde_yaml_ng::from_str(&text).ok()?;
+    let st = v.get("ruler")?.get("storage")?;
+    if st
+        .get("type")
+        .and_then(Value::as_str)
+        .is_some_and(|t| t != "local")
+    {
+        return None;
+    }
+    let dir = PathBuf::from(st.get("local")?.get("directory")?.as_str()?);
+    Some(if dir.is_absolute() {
+        dir
+    } else {
+        path.parent().unwrap_or(Path::new("")).join(dir)
+    })
+}
+
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct StorageSection {
@@ -285,6 +306,26 @@ mod tests {
         assert!(c.logs.resolved_rule_files().is_empty());
         assert_eq!(c.logs.rule_tenant.as_deref(), Some("t1"));
         assert!(parse(&p, "logs:\n  rule_files: 3\n").is_err());
+    }
+
+    #[test]
+    fn loki_ruler_local_directory() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("loki.yml");
+        std::fs::write(
+            &p,
+            "ruler:\n  storage:\n    type: local\n    local:\n      directory: rules\n",
+        )
+        .unwrap();
+        assert_eq!(loki_ruler_directory(&p), Some(dir.path().join("rules")));
+        std::fs::write(
+            &p,
+            "ruler:\n  storage:\n    type: s3\n    local: {directory: /r}\n",
+        )
+        .unwrap();
+        assert_eq!(loki_ruler_directory(&p), None);
+        std::fs::write(&p, "auth_enabled: false\n").unwrap();
+        assert_eq!(loki_ruler_directory(&p), None);
     }
 
     #[test]

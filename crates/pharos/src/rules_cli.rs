@@ -60,9 +60,7 @@ pub fn check_rules(files: &[PathBuf], logql: bool) -> ExitCode {
 /// does the same). Patterns that match nothing are reported, as Prometheus does.
 pub fn check_config_rules(cfg: &config::LoadedConfig, _config_path: &Path) -> bool {
     let files = cfg.prometheus.resolved_rule_files();
-    let log_files: Vec<PathBuf> = cfg
-        .logs
-        .resolved_rule_files()
+    let log_files: Vec<PathBuf> = crate::serve_rules::logql_rule_files(cfg)
         .into_iter()
         .map(|(p, _)| p)
         .collect();

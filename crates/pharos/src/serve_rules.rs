@@ -157,8 +157,7 @@ pub fn reload(
         })
         .collect();
     files.extend(
-        cfg.logs
-            .resolved_rule_files()
+        logql_rule_files(cfg)
             .into_iter()
             .map(|(path, tenant)| RuleSource {
                 path,
@@ -187,6 +186,25 @@ pub fn reload(
                 .join("; ")
         )),
     }
+}
+
+/// The LogQL rule files with their tenants: `logs:` of pharos.yml, then the Loki config's
+/// `ruler.storage.local.directory` (`<dir>/<tenant>/<namespace>.yml`, relative to the Loki
+/// config's directory), as Loki's ruler reads them.
+pub fn logql_rule_files(cfg: &config::LoadedConfig) -> Vec<(std::path::PathBuf, String)> {
+    let mut out = cfg.logs.resolved_rule_files();
+    if let Some(dir) = cfg
+        .loki_config
+        .as_deref()
+        .and_then(config::pharos::loki_ruler_directory)
+    {
+        let s = config::pharos::LogsSettings {
+            rules_directory: Some(dir),
+            ..Default::default()
+        };
+        out.extend(s.resolved_rule_files());
+    }
+    out
 }
 
 /// Validates a LogQL rule expression (LogQL rule files); the error text for `check rules`.

@@ -60,7 +60,18 @@ fn push(p: &Pharos, n: usize, text: &str) {
 fn logql_alert_fires_and_recording_rule_lands_in_the_tsdb() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
-    std::fs::write(d.join("loki.yml"), "auth_enabled: false\n").unwrap();
+    // Loki's ruler layout: <ruler.storage.local.directory>/<tenant>/<namespace>.yml.
+    std::fs::write(
+        d.join("loki.yml"),
+        "auth_enabled: false\nruler:\n  storage:\n    type: local\n    local:\n      directory: loki-rules\n",
+    )
+    .unwrap();
+    std::fs::create_dir_all(d.join("loki-rules/fake")).unwrap();
+    std::fs::write(
+        d.join("loki-rules/fake/ns.yml"),
+        "groups:\n- name: loki-dir\n  interval: 1s\n  rules:\n  - record: app:log_lines:count1m\n    expr: sum by (app) (count_over_time({app=\"api\"}[1m]))\n",
+    )
+    .unwrap();
     std::fs::create_dir_all(d.join("log-rules")).unwrap();
     std::fs::write(d.join("log-rules/api.yml"), LOG_RULES).unwrap();
     let cfg = d.join("pharos.yml");
@@ -105,6 +116,16 @@ fn logql_alert_fires_and_recording_rule_lands_in_the_tsdb() {
     assert_eq!(r[0]["metric"]["app"], "api");
     assert_eq!(r[0]["value"][1], "8");
 
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let v = get_json(&p.url("/api/v1/query?query=app:log_lines:count1m"));
+        if v["data"]["result"][0]["value"][1] == "11" {
+            break;
+        }
+        assert!(Instant::now() < deadline, "{v}");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+
     let v = get_json(&p.url("/api/v1/rules"));
     let groups = v["data"]["groups"].as_array().cloned().unwrap_or_default();
     let g = groups
@@ -120,7 +141,7 @@ fn logql_alert_fires_and_recording_rule_lands_in_the_tsdb() {
         .as_array()
         .map(|g| g.iter().filter_map(|g| g["name"].as_str()).collect())
         .unwrap_or_default();
-    assert_eq!(names, vec!["api-errors"], "{v}");
+    assert_eq!(names, vec!["api-errors", "loki-dir"], "{v}");
     let v: Value = reqwest::blocking::Client::new()
         .get(p.url("/prometheus/api/v1/alerts"))
         .header("X-Scope-OrgID", "other")
