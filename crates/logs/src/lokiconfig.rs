@@ -169,6 +169,8 @@ pub fn parse(text: &str) -> Result<LokiConfig, String> {
                     ignored.push(key.to_string());
                 }
             }
+            // The rules engine reads `ruler.storage.local.directory` (LogQL rule files).
+            "ruler" => {}
             other => ignored.push(other.to_string()),
         }
     }
