@@ -49,46 +49,8 @@ pub struct HttpConfig {
     pub oauth2: Option<Value>,
 }
 
-#[derive(Clone, Debug, Default, Deserialize, PartialEq)]
-#[serde(deny_unknown_fields)]
-pub struct BasicAuth {
-    #[serde(default)]
-    pub username: String,
-    #[serde(default)]
-    pub password: Option<String>,
-    #[serde(default)]
-    pub password_file: Option<PathBuf>,
-}
-
-#[derive(Clone, Debug, Default, Deserialize, PartialEq)]
-#[serde(deny_unknown_fields)]
-pub struct Authorization {
-    #[serde(default, rename = "type")]
-    pub kind: Option<String>,
-    #[serde(default)]
-    pub credentials: Option<String>,
-    #[serde(default)]
-    pub credentials_file: Option<PathBuf>,
-}
-
-#[derive(Clone, Debug, Default, Deserialize, PartialEq)]
-#[serde(deny_unknown_fields)]
-pub struct TlsConfig {
-    #[serde(default)]
-    pub ca_file: Option<PathBuf>,
-    #[serde(default)]
-    pub cert_file: Option<PathBuf>,
-    #[serde(default)]
-    pub key_file: Option<PathBuf>,
-    #[serde(default)]
-    pub server_name: Option<String>,
-    #[serde(default)]
-    pub insecure_skip_verify: bool,
-    #[serde(default)]
-    pub min_version: Option<String>,
-    #[serde(default)]
-    pub max_version: Option<String>,
-}
+/// The HTTP client settings Alertmanager shares with Prometheus (Prometheus' common config).
+pub use config::prometheus::{Authorization, BasicAuth, TlsConfig};
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]

@@ -197,7 +197,7 @@ pub async fn post_json(
         };
         req = req.header(
             "Authorization",
-            format!("{} {cred}", a.kind.as_deref().unwrap_or("Bearer")),
+            format!("{} {cred}", a.auth_type.as_deref().unwrap_or("Bearer")),
         );
     } else if let Some(t) = &h.bearer_token {
         req = req.bearer_auth(t);
