@@ -2,6 +2,7 @@
 //! stores, engines, scrapers and HTTP servers into one process.
 
 mod check_alertmanager;
+mod metrics_append;
 mod rules_cli;
 mod serve;
 mod serve_alertmanager;

@@ -237,8 +237,16 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
         .merge(trace_routes)
         .merge(logs_w.routes.clone())
         .merge(crate::serve_es::routes(logs_w.store.clone(), &data_dir));
-    let app = crate::serve_alertmanager::with_metrics(app, am.clone());
-    let app = crate::serve_rules::with_metrics(app, rules.clone());
+    let app = {
+        let (am, rules) = (am.clone(), rules.clone());
+        crate::metrics_append::append_to_metrics(
+            app,
+            vec![
+                Arc::new(move |out: &mut String| am.write_metrics(out)),
+                Arc::new(move |out: &mut String| rules.write_metrics(out)),
+            ],
+        )
+    };
     crate::serve_logs::start_listener(&logs_w, app.clone()).await?;
     crate::serve_traces::start_listeners(&cfg, app.clone(), &traces_rt).await?;
     let shutdown = async {

@@ -59,36 +59,3 @@ pub fn reload(am: &Alertmanager, cfg: &config::LoadedConfig) -> Result<(), Strin
     am.reload(load(cfg)?);
     Ok(())
 }
-
-/// Appends the Alertmanager metrics to the body of `GET /metrics` (pharos' own metrics), so a
-/// Prometheus scraping pharos sees `alertmanager_*` as it would scraping an Alertmanager.
-pub fn with_metrics(app: axum::Router, am: Alertmanager) -> axum::Router {
-    use axum::body::Body;
-    use axum::extract::Request;
-    use axum::middleware::Next;
-    use axum::response::Response;
-    app.layer(axum::middleware::from_fn(
-        move |req: Request, next: Next| {
-            let am = am.clone();
-            async move {
-                let is_metrics = req.uri().path() == "/metrics";
-                let resp = next.run(req).await;
-                if !is_metrics || !resp.status().is_success() {
-                    return resp;
-                }
-                let (mut parts, body) = resp.into_parts();
-                let bytes = match axum::body::to_bytes(body, 256 << 20).await {
-                    Ok(b) => b,
-                    Err(e) => {
-                        tracing::warn!("reading /metrics body: {e}");
-                        return Response::from_parts(parts, Body::empty());
-                    }
-                };
-                let mut text = String::from_utf8_lossy(&bytes).into_owned();
-                am.write_metrics(&mut text);
-                parts.headers.remove(axum::http::header::CONTENT_LENGTH);
-                Response::from_parts(parts, Body::from(text))
-            }
-        },
-    ))
-}

@@ -213,35 +213,3 @@ pub fn check_logql(expr: &str) -> Result<(), String> {
         .map(|_| ())
         .map_err(|e| e.to_string())
 }
-
-/// Appends the rule manager's `prometheus_rule_*` metrics to the body of `GET /metrics`.
-pub fn with_metrics(app: axum::Router, mgr: Arc<RuleManager>) -> axum::Router {
-    use axum::body::Body;
-    use axum::extract::Request;
-    use axum::middleware::Next;
-    use axum::response::Response;
-    app.layer(axum::middleware::from_fn(
-        move |req: Request, next: Next| {
-            let mgr = mgr.clone();
-            async move {
-                let is_metrics = req.uri().path() == "/metrics";
-                let resp = next.run(req).await;
-                if !is_metrics || !resp.status().is_success() {
-                    return resp;
-                }
-                let (mut parts, body) = resp.into_parts();
-                let bytes = match axum::body::to_bytes(body, 256 << 20).await {
-                    Ok(b) => b,
-                    Err(e) => {
-                        tracing::warn!("reading /metrics body: {e}");
-                        return Response::from_parts(parts, Body::empty());
-                    }
-                };
-                let mut text = String::from_utf8_lossy(&bytes).into_owned();
-                mgr.write_metrics(&mut text);
-                parts.headers.remove(axum::http::header::CONTENT_LENGTH);
-                Response::from_parts(parts, Body::from(text))
-            }
-        },
-    ))
-}
