@@ -10,6 +10,7 @@ pub mod otlp;
 pub mod prometheus;
 pub mod selfmetrics;
 pub mod trace_http;
+pub mod ui;
 pub mod zipkin;
 
 use axum::extract::DefaultBodyLimit;

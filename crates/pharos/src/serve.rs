@@ -247,6 +247,8 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
             ],
         )
     };
+    // The web UI on the main port and on every compatibility listener a browser might open.
+    let app = api::ui::layer(app);
     crate::serve_logs::start_listener(&logs_w, app.clone()).await?;
     crate::serve_traces::start_listeners(&cfg, app.clone(), &traces_rt).await?;
     let shutdown = async {

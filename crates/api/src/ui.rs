@@ -1,0 +1,140 @@
+//! Serves the web UI beside the APIs: `/ui/<file>` are the embedded assets, and a browser
+//! asking for a page (`Accept: text/html`) on a UI path (`/`, `/dashboards/...`, `/explore/...`)
+//! gets `index.html`, so deep links work on reload. Everything else — an Elasticsearch client's
+//! `GET /`, a browser opening `/api/v1/query` or `/metrics` — goes on to the API routes.
+
+use axum::body::Body;
+use axum::extract::Request;
+use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use axum::Router;
+
+/// First path segments that belong to UI pages.
+const UI_SECTIONS: &[&str] = &[
+    "",
+    "dashboards",
+    "d",
+    "explore",
+    "trace",
+    "alerts",
+    "targets",
+    "status",
+];
+
+/// Wraps `app` so it also serves the UI (on every listener the app is mounted on).
+pub fn layer(app: Router) -> Router {
+    app.layer(axum::middleware::from_fn(serve_ui))
+}
+
+async fn serve_ui(req: Request, next: Next) -> Response {
+    if req.method() != Method::GET && req.method() != Method::HEAD {
+        return next.run(req).await;
+    }
+    let path = req.uri().path();
+    if let Some(name) = path.strip_prefix("/ui/") {
+        return asset_response(name, true);
+    }
+    if is_ui_page(path) && wants_html(req.headers()) {
+        return asset_response("index.html", false);
+    }
+    next.run(req).await
+}
+
+/// True for paths of UI pages (the API never uses these first segments).
+pub fn is_ui_page(path: &str) -> bool {
+    let first = path.trim_start_matches('/').split('/').next().unwrap_or("");
+    UI_SECTIONS.contains(&first)
+}
+
+/// A browser navigation asks for HTML; API clients (curl's `*/*`, ES clients' JSON) do not.
+pub fn wants_html(headers: &HeaderMap) -> bool {
+    headers
+        .get_all(header::ACCEPT)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .any(|v| v.contains("text/html"))
+}
+
+fn asset_response(name: &str, immutable: bool) -> Response {
+    let Some(asset) = ui::asset(name) else {
+        return (
+            StatusCode::NOT_FOUND,
+            format!("no UI file named {name:?}\n"),
+        )
+            .into_response();
+    };
+    let mut res = Response::new(Body::from(asset.body.into_owned()));
+    let headers = res.headers_mut();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static(asset.content_type),
+    );
+    // index.html names the bundle with a content hash (`app.js?v=...`), so the bundle may be
+    // cached; the page itself is always revalidated.
+    let cache = if immutable && std::env::var_os("PHAROS_UI_DIR").is_none() {
+        "public, max-age=31536000, immutable"
+    } else {
+        "no-cache"
+    };
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static(cache));
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    if name.ends_with(".html") {
+        // The UI never needs inline script or another origin: a dashboard string that
+        // smuggled markup in could not run script anyway.
+        headers.insert(
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static(
+                "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; \
+                 img-src 'self' data:; connect-src 'self' ws: wss:; object-src 'none'; \
+                 base-uri 'none'; frame-ancestors 'self'",
+            ),
+        );
+    }
+    res
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ui_pages_are_recognised_by_their_first_segment() {
+        for p in [
+            "/",
+            "/dashboards",
+            "/d/abc/slug",
+            "/explore/logs",
+            "/trace/0af7",
+            "/alerts/silences",
+        ] {
+            assert!(is_ui_page(p), "{p}");
+        }
+        for p in [
+            "/api/v1/query",
+            "/metrics",
+            "/loki/api/v1/push",
+            "/crewai-logs/_search",
+            "/_bulk",
+            "/-/healthy",
+        ] {
+            assert!(!is_ui_page(p), "{p}");
+        }
+    }
+
+    #[test]
+    fn only_html_accepting_requests_get_the_page() {
+        let mut h = HeaderMap::new();
+        assert!(!wants_html(&h));
+        h.insert(header::ACCEPT, HeaderValue::from_static("*/*"));
+        assert!(!wants_html(&h));
+        h.insert(
+            header::ACCEPT,
+            HeaderValue::from_static("text/html,application/xhtml+xml,*/*;q=0.8"),
+        );
+        assert!(wants_html(&h));
+    }
+}
