@@ -1,0 +1,7 @@
+/**
+ * Loads every panel renderer so each registers itself with the registry (`register()` in
+ * registry.ts). The dashboard page and Explore import this module once; a panel type not
+ * registered here gets the registry's "not drawn by pharos" placeholder.
+ */
+import './timeseries';
+import './heatmap';
