@@ -59,8 +59,8 @@ test('deep links render their page after a reload', async () => {
     assert.match(await page.textContent('#outlet h1'), heading, path);
     assert.equal(new URL(page.url()).pathname, path.split('?')[0]);
   }
-  await openUi(page, pharos.url, '/no/such/page');
-  assert.match(await page.textContent('#outlet'), /Nothing lives at \/no\/such\/page/);
+  await openUi(page, pharos.url, '/status/no/such/page');
+  assert.match(await page.textContent('#outlet'), /Nothing lives at \/status\/no\/such\/page/);
   assertNoPageErrors(page, assert);
   await page.context().close();
 });

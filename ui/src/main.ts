@@ -34,7 +34,7 @@ const NAV: { href: string; label: string; icon: string; match: RegExp }[] = [
   { href: '/explore/traces', label: 'Traces', icon: '⋔', match: /^\/(explore\/traces|trace\/)/ },
   { href: '/alerts', label: 'Alerts', icon: '⚑', match: /^\/alerts/ },
   { href: '/targets', label: 'Targets', icon: '◎', match: /^\/targets/ },
-  { href: '/status', label: 'Status', icon: 'ⓘ', match: /^\/status/ },
+  { href: '/status', label: 'Status', icon: '⚙', match: /^\/status/ },
 ];
 
 function frame(): { outlet: HTMLElement; setActive: (path: string) => void } {
