@@ -63,6 +63,8 @@ function errorMessage(text: string, res: Response): string {
     const msg = j.error ?? j.message ?? j.error?.reason ?? j.msg;
     if (typeof msg === 'string' && msg) return msg;
     if (j.error && typeof j.error === 'object' && typeof j.error.reason === 'string') return j.error.reason;
+    // Jaeger's query API: {"errors":[{"code":400,"msg":"..."}]}
+    if (Array.isArray(j.errors) && typeof j.errors[0]?.msg === 'string') return j.errors[0].msg;
   } catch {
     /* not JSON: use the text */
   }

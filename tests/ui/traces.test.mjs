@@ -1,0 +1,304 @@
+// Traces in the UI: Jaeger-style search (service, tags, duration) lists the right traces with
+// span and error counts, the trace view nests spans, folds subtrees, shows span details,
+// the critical path and the trace's log lines, the service graph draws api → worker, and a
+// missing trace, a broken parent and a stopped server each get a clear message.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import {
+  startPharos,
+  launchBrowser,
+  newPage,
+  openUi,
+  screenshot,
+  assertNoPageErrors,
+  stop,
+  sendTrace,
+  pushLogs,
+  waitFor,
+} from './helpers.mjs';
+
+let pharos, browser, okTrace, badTrace;
+const XSS = '<img src=x onerror=alert(1)>';
+
+before(async () => {
+  pharos = await startPharos(null);
+  browser = await launchBrowser();
+  okTrace = await sendTrace(pharos.url, { startMs: Date.now() - 4000 });
+  badTrace = await sendTrace(pharos.url, { error: true, startMs: Date.now() - 2000 });
+  await pushLogs(pharos.url, [
+    {
+      labels: { app: 'api', level: 'info' },
+      line: `served GET /api/emails ${XSS}`,
+      metadata: { trace_id: okTrace.traceId, span_id: okTrace.spanIds[1] },
+    },
+    { labels: { app: 'api', level: 'info' }, line: 'unrelated line', metadata: { trace_id: 'ffffffffffffffffffffffffffffffff' } },
+  ]);
+});
+after(async () => {
+  await browser?.close();
+  stop(pharos);
+});
+
+const rows = (page) =>
+  page.$$eval('[data-testid=span-row]', (els) =>
+    els.map((e) => ({ op: e.dataset.operation, depth: Number(e.dataset.depth), critical: e.dataset.critical === 'true', error: e.dataset.error === 'true' })),
+  );
+const results = (page) =>
+  page.$$eval('[data-testid=trace-result]', (els) =>
+    els.map((e) => ({ id: e.dataset.traceId, spans: Number(e.dataset.spanCount), errors: Number(e.dataset.errorCount), text: e.textContent })),
+  );
+
+async function searchFor(page, { tags = '', min = '', max = '' } = {}) {
+  await page.fill('[data-testid=tags-input]', tags);
+  await page.fill('[data-testid=min-duration]', min);
+  await page.fill('[data-testid=max-duration]', max);
+  await page.click('[data-testid=find-traces]');
+}
+
+test('search by service lists both traces with their spans, errors and services', async () => {
+  const page = await newPage(browser);
+  await openUi(page, pharos.url, '/explore/traces?service=api');
+  await page.waitForSelector('[data-testid=trace-result]');
+  await waitFor(async () => (await results(page)).length === 2, 10000, 'two traces listed');
+  const list = await results(page);
+  const byId = Object.fromEntries(list.map((r) => [r.id.replace(/^0+/, ''), r]));
+  const ok = byId[okTrace.traceId.replace(/^0+/, '')];
+  const bad = byId[badTrace.traceId.replace(/^0+/, '')];
+  assert.ok(ok && bad, `both traces listed: ${JSON.stringify(list.map((r) => r.id))}`);
+  assert.equal(ok.spans, 3);
+  assert.equal(bad.spans, 3);
+  assert.equal(ok.errors, 0);
+  assert.equal(bad.errors, 1);
+  assert.match(bad.text, /1 error/);
+  assert.match(ok.text, /api: GET \/api\/emails/);
+  assert.match(ok.text, /api 2/);
+  assert.match(ok.text, /worker 1/);
+  // Most recent first: the failing trace was sent last.
+  assert.equal(list[0].errors, 1);
+  // The scatter plot draws one dot per trace, the failing one red.
+  assert.equal(await page.locator('[data-testid=scatter-dot]').count(), 2);
+  assert.equal(await page.locator('[data-testid=scatter-dot].dot-error').count(), 1);
+  // Operation list comes from the API.
+  const ops = await page.$$eval('[data-testid=operation-select] option', (o) => o.map((x) => x.value));
+  assert.deepEqual(ops, ['', 'GET /api/emails', 'db.query']);
+  await screenshot(page, 'traces-search');
+  assertNoPageErrors(page, assert);
+  await page.context().close();
+});
+
+test('tag and duration filters: error=true finds only the failing trace; min duration empties the list', async () => {
+  const page = await newPage(browser);
+  await openUi(page, pharos.url, '/explore/traces?service=api');
+  await page.waitForSelector('[data-testid=trace-result]');
+  await searchFor(page, { tags: 'error=true' });
+  await waitFor(async () => (await results(page)).length === 1, 10000, 'one trace with error=true');
+  const [only] = await results(page);
+  assert.equal(only.id.replace(/^0+/, ''), badTrace.traceId.replace(/^0+/, ''));
+  assert.equal(new URL(page.url()).searchParams.get('tags'), 'error=true');
+
+  await searchFor(page, { min: '200ms' });
+  await page.waitForSelector('[data-testid=no-results]');
+  const empty = await page.textContent('[data-testid=no-results]');
+  assert.match(empty, /No traces match/);
+  assert.match(empty, /duration ≥ 200ms/);
+  assert.match(empty, /service api/);
+
+  await searchFor(page, { min: '100ms', max: '1s' });
+  await waitFor(async () => (await results(page)).length === 2, 10000, 'both traces within 100ms..1s');
+
+  await searchFor(page, { min: 'fast' });
+  assert.match(await page.textContent('[data-testid=form-error]'), /not a duration/);
+  assertNoPageErrors(page, assert);
+  await page.context().close();
+});
+
+test('trace view: nested waterfall, collapse, span details, critical path, logs', async () => {
+  const page = await newPage(browser);
+  await openUi(page, pharos.url, '/explore/traces?service=api');
+  await waitFor(async () => (await results(page)).length === 2, 10000, 'two traces');
+  // Open the healthy trace from the list.
+  await page.click(`[data-testid=trace-result][data-error-count="0"]`);
+  await page.waitForSelector('[data-testid=span-row]');
+  assert.match(new URL(page.url()).pathname, /^\/trace\/[0-9a-f]+$/);
+  let r = await rows(page);
+  assert.deepEqual(
+    r.map((x) => [x.op, x.depth]),
+    [
+      ['GET /api/emails', 0],
+      ['db.query', 1],
+      ['email.process', 2],
+    ],
+  );
+  assert.equal((await page.textContent('[data-testid=stat-spans]')).replace(/\D/g, ''), '3');
+  assert.match(await page.textContent('[data-testid=stat-services]'), /2.*api.*worker/s);
+  assert.match(await page.textContent('[data-testid=stat-duration]'), /120ms/);
+  assert.equal((await page.textContent('[data-testid=stat-depth]')).replace(/\D/g, ''), '3');
+  await screenshot(page, 'trace-waterfall');
+
+  // Collapse the root: its two descendants disappear; expand all brings them back.
+  await page.click('[data-testid=span-row][data-depth="0"] [data-testid=span-caret]');
+  r = await rows(page);
+  assert.deepEqual(r.map((x) => x.op), ['GET /api/emails']);
+  assert.match(await page.textContent('[data-testid=span-row]'), /\+2/);
+  await page.click('[data-testid=expand-all]');
+  assert.equal((await rows(page)).length, 3);
+  await page.click('[data-testid=collapse-all]');
+  assert.equal((await rows(page)).length, 1);
+  await page.click('[data-testid=expand-all]');
+
+  // Span details of db.query: its attributes, self time, parent.
+  await page.click('[data-testid=span-row][data-operation="db.query"]');
+  await page.waitForSelector('[data-testid=span-details]');
+  const details = await page.textContent('[data-testid=span-details]');
+  assert.match(details, /db\.statement\s*SELECT \* FROM emails/);
+  assert.match(details, /Self time\s*40ms/); // its child starts after it ended
+  assert.match(details, /Parent.*GET \/api\/emails/s);
+  assert.match(details, /Kind\s*server/);
+  assert.equal(new URL(page.url()).searchParams.get('span'), okTrace.spanIds[1]);
+  await screenshot(page, 'trace-span-details');
+
+  // The span's logs: the pushed line, as text.
+  await page.click('[data-testid=span-details] [data-testid=span-logs-btn]');
+  await page.waitForSelector('[data-testid=span-details] [data-testid=log-line]');
+  const spanLines = await page.$$eval('[data-testid=span-details] [data-testid=log-line]', (els) => els.map((e) => e.textContent));
+  assert.equal(spanLines.length, 1);
+  assert.ok(spanLines[0].includes(XSS), spanLines[0]);
+  assert.equal(await page.locator('[data-testid=log-line] img').count(), 0);
+
+  // Critical path: root and db.query (email.process starts after db.query has ended).
+  await page.click('[data-testid=critical-path]');
+  r = await rows(page);
+  assert.deepEqual(
+    r.map((x) => [x.op, x.critical]),
+    [
+      ['GET /api/emails', true],
+      ['db.query', true],
+      ['email.process', false],
+    ],
+  );
+  assert.ok((await page.locator('[data-testid=cp-segment]').count()) >= 3, 'root has two segments, db.query one');
+  assert.equal(new URL(page.url()).searchParams.get('cp'), '1');
+
+  // Logs of the whole trace, with a link into Logs Explore selecting them.
+  await page.click('[data-testid=trace-logs-btn]');
+  await page.waitForSelector('[data-testid=trace-logs] [data-testid=log-line]');
+  const lines = await page.$$eval('[data-testid=trace-logs] [data-testid=log-line]', (els) => els.map((e) => e.textContent));
+  assert.equal(lines.length, 1);
+  assert.ok(lines[0].includes('served GET /api/emails'));
+  const href = await page.getAttribute('[data-testid=trace-logs] [data-testid=logs-explore-link]', 'href');
+  const q = new URL(href, pharos.url).searchParams.get('query');
+  assert.equal(q, `{app="api", level="info"} | trace_id="${okTrace.traceId}"`);
+
+  // Find in trace.
+  await page.fill('[data-testid=trace-find]', 'worker');
+  await waitFor(async () => (await page.textContent('[data-testid=find-count]')).includes('1 of 3'), 5000, 'find count');
+  const matched = await page.$$eval('[data-testid=span-row][data-match=true]', (els) => els.map((e) => e.dataset.operation));
+  assert.deepEqual(matched, ['email.process']);
+  assert.equal(page.pharosDialogs.length, 0);
+  assertNoPageErrors(page, assert);
+  await page.context().close();
+});
+
+test('the failing trace marks its error span; an unknown trace id says so', async () => {
+  const page = await newPage(browser);
+  await openUi(page, pharos.url, `/trace/${badTrace.traceId}`);
+  await page.waitForSelector('[data-testid=span-row]');
+  const r = await rows(page);
+  assert.deepEqual(r.map((x) => x.error), [true, false, false]);
+  assert.equal((await page.textContent('[data-testid=stat-errors]')).replace(/\D/g, ''), '1');
+  await page.click('[data-testid=span-row][data-depth="0"]');
+  assert.match(await page.textContent('[data-testid=span-details]'), /Status\s*ERROR — boom/);
+
+  await openUi(page, pharos.url, '/explore/traces');
+  await page.fill('[data-testid=trace-id-input]', '0123456789abcdef0123456789abcdef');
+  await page.click('[data-testid=open-trace-id]');
+  await page.waitForSelector('[data-testid=trace-not-found]');
+  const text = await page.textContent('[data-testid=trace-not-found]');
+  assert.match(text, /Trace 0123456789abcdef0123456789abcdef not found/);
+  assert.equal(await page.getAttribute('[data-testid=trace-not-found] a', 'href'), '/explore/traces');
+  await screenshot(page, 'trace-not-found');
+
+  await openUi(page, pharos.url, '/trace/not-hex');
+  await page.waitForSelector('.msg-error');
+  assert.match(await page.textContent('#outlet'), /malformed trace ID/);
+  assertNoPageErrors(page, assert);
+  await page.context().close();
+});
+
+test('a span whose parent is missing is shown as a root with a warning', async () => {
+  const traceId = 'abcdef0123456789abcdef0123456789';
+  const ns = (ms) => `${Math.round(ms)}000000`;
+  const t0 = Date.now() - 1000;
+  const body = {
+    resourceSpans: [
+      {
+        resource: { attributes: [{ key: 'service.name', value: { stringValue: 'orphanage' } }] },
+        scopeSpans: [
+          {
+            spans: [
+              { traceId, spanId: '1111111111111111', name: 'root-op', kind: 2, startTimeUnixNano: ns(t0), endTimeUnixNano: ns(t0 + 50) },
+              { traceId, spanId: '2222222222222222', parentSpanId: '9999999999999999', name: 'lost-child', kind: 3, startTimeUnixNano: ns(t0 + 10), endTimeUnixNano: ns(t0 + 30) },
+            ],
+          },
+        ],
+      },
+    ],
+  };
+  const res = await fetch(`${pharos.url}/v1/traces`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(body) });
+  assert.ok(res.ok);
+  const page = await newPage(browser);
+  await openUi(page, pharos.url, `/trace/${traceId}`);
+  await page.waitForSelector('[data-testid=span-row]');
+  const r = await rows(page);
+  assert.deepEqual(r.map((x) => [x.op, x.depth]), [['root-op', 0], ['lost-child', 0]]);
+  assert.match(await page.textContent('[data-testid=trace-warnings]'), /1 span references a parent span that is not in this trace/);
+  assert.match(await page.textContent('[data-testid=span-row][data-operation=lost-child]'), /invalid parent/);
+  assertNoPageErrors(page, assert);
+  await page.context().close();
+});
+
+test('service graph shows api → worker; clicking a service searches it', async () => {
+  const page = await newPage(browser);
+  await openUi(page, pharos.url, '/explore/traces?view=graph');
+  await page.waitForSelector('[data-testid=sg-edge]');
+  const edges = await page.$$eval('[data-testid=sg-edge]', (els) => els.map((e) => [e.dataset.parent, e.dataset.child, Number(e.dataset.calls)]));
+  assert.deepEqual(edges, [['api', 'worker', 2]]);
+  const nodes = await page.$$eval('[data-testid=sg-node]', (els) => els.map((e) => e.dataset.service).sort());
+  assert.deepEqual(nodes, ['api', 'worker']);
+  // Callers left of callees.
+  const x = async (s) => (await page.locator(`[data-testid=sg-node][data-service=${s}]`).boundingBox()).x;
+  assert.ok((await x('api')) < (await x('worker')));
+  await screenshot(page, 'traces-service-graph');
+  await page.click('[data-testid=sg-node][data-service=worker]');
+  await waitFor(async () => new URL(page.url()).searchParams.get('service') === 'worker', 5000, 'service in URL');
+  await waitFor(async () => (await results(page)).length === 2, 10000, 'worker traces listed');
+  assert.equal(await page.inputValue('[data-testid=service-select]'), 'worker');
+  assertNoPageErrors(page, assert);
+  await page.context().close();
+});
+
+test('empty store and stopped server get clear messages', async () => {
+  const other = await startPharos(null);
+  const page = await newPage(browser);
+  try {
+    await openUi(page, other.url, '/explore/traces');
+    await page.waitForSelector('.msg-empty');
+    assert.match(await page.textContent('#outlet'), /No traces have been received yet/);
+    await screenshot(page, 'traces-empty');
+    await page.click('[data-testid=tab-graph]');
+    await page.waitForSelector('[data-testid=sg-empty]');
+    assert.match(await page.textContent('[data-testid=sg-empty]'), /No calls between services/);
+    await sendTrace(other.url);
+    await openUi(page, other.url, '/explore/traces?service=api');
+    await page.waitForSelector('[data-testid=trace-result]');
+    stop(other);
+    await waitFor(async () => {
+      await page.click('[data-testid=find-traces]').catch(() => {});
+      return (await page.textContent('#outlet')).includes('not reachable');
+    }, 15000, 'unreachable message');
+    await screenshot(page, 'traces-server-stopped');
+  } finally {
+    stop(other);
+    await page.context().close();
+  }
+});
