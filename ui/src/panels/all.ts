@@ -5,3 +5,12 @@
  */
 import './timeseries';
 import './heatmap';
+import './stat';
+import './gauge';
+import './bargauge';
+import './table';
+import './text';
+import './logs';
+import './piechart';
+import './statetimeline';
+import './lists';
