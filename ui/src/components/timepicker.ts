@@ -34,7 +34,7 @@ export function timeControls(
     ...REFRESH_CHOICES.map((r) => h('option', { value: r }, r || 'Off')),
   );
   const render = () => {
-    rangeBtn.textContent = `🕓 ${describeRange(state.range, state.timeZone)}${state.timeZone === 'utc' ? ' UTC' : ''}`;
+    rangeBtn.textContent = `◷ ${describeRange(state.range, state.timeZone)}${state.timeZone === 'utc' ? ' UTC' : ''}`;
     refreshSel.value = REFRESH_CHOICES.includes(state.refresh) ? state.refresh : '';
   };
   refreshSel.addEventListener('change', () => {
