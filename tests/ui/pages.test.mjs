@@ -85,7 +85,21 @@ before(async () => {
       '        send_resolved: false',
     ].join('\n'),
   );
-  ({ pharos, app } = await startFilledPharos({ extraPharosYml: `alertmanager_config: ${am}` }));
+  // A LogQL rule group (Loki ruler format) beside the PromQL one.
+  const logRules = path.join(dir, 'log-rules.yml');
+  fs.writeFileSync(
+    logRules,
+    [
+      'groups:',
+      '  - name: log-errors',
+      '    rules:',
+      '      - alert: ApiLogErrors',
+      '        expr: sum(count_over_time({app="api"} |= "error" [5m])) > 0',
+      '        labels: { severity: info }',
+      '        annotations: { summary: "the api logs errors" }',
+    ].join('\n'),
+  );
+  ({ pharos, app } = await startFilledPharos({ extraPharosYml: `alertmanager_config: ${am}\nlogs:\n  rule_files:\n    - ${logRules}` }));
   await pushLogs(pharos.url, [
     { labels: { app: 'api', level: 'error' }, line: 'level=error msg="db timeout"' },
     { labels: { app: 'api', level: 'info' }, line: 'level=info msg="ok"' },
@@ -170,7 +184,34 @@ test('alerts: HighErrorRate firing with its summary; Show query opens the rule i
   await page.waitForFunction(() => [...document.querySelectorAll('section.alert-group')].map((s) => s.dataset.alertname).join() === 'TargetDown');
   await page.fill('input[aria-label="Filter alerts"]', '');
   await page.waitForSelector('section.alert-group[data-alertname="HighErrorRate"]');
+  // The LogQL alert fires from the pushed error line; its query opens Explore for logs.
+  const logAlert = page.locator('section.alert-group[data-alertname="ApiLogErrors"]');
+  await logAlert.waitFor({ timeout: 20000 });
+  assert.ok((await logAlert.locator('[data-action=show-query]').getAttribute('href')).startsWith('/explore/logs?query='));
+  assert.match(await logAlert.locator('.group-src').innerText(), /^LogQL/);
   await shot(page, 'alerts');
+  assertNoPageErrors(page, assert);
+  await page.context().close();
+});
+
+test('alerts sent by another Prometheus show too, and their HTML renders as text', async () => {
+  const xss = '<img src=x onerror=alert(1)>';
+  const res = await fetch(pharos.url + '/api/v2/alerts', {
+    method: 'POST',
+    headers: { 'Content-Type': 'application/json' },
+    body: JSON.stringify([{ labels: { alertname: 'External', team: xss }, annotations: { summary: xss, runbook: 'https://example.com/rb' }, generatorURL: 'http://prom:9090/graph?g0.expr=up+%3D%3D+0&g0.tab=1' }]),
+  });
+  assert.equal(res.status, 200);
+  const page = await newPage(browser);
+  await openUi(page, pharos.url, '/alerts');
+  const g = page.locator('section.alert-group[data-alertname="External"]');
+  await g.waitFor({ timeout: 15000 });
+  assert.equal(await g.locator('.summary').innerText(), xss);
+  assert.match(await g.innerText(), /team="<img src=x onerror=alert\(1\)>"/);
+  assert.equal(await page.locator('#outlet img').count(), 0, 'no injected element');
+  assert.equal(new URL(await g.locator('[data-action=show-query]').getAttribute('href'), pharos.url).searchParams.get('query'), 'up == 0');
+  assert.equal(await g.locator('dl.annotations a[href="https://example.com/rb"]').count(), 1);
+  assert.deepEqual(page.pharosDialogs, []);
   assertNoPageErrors(page, assert);
   await page.context().close();
 });
@@ -180,8 +221,15 @@ test('rules: the 3 rules with health ok, queries linked to Explore', async () =>
   await openUi(page, pharos.url, '/alerts/rules');
   await page.waitForSelector('section.rule-group[data-group="ui-test"] tr.rule');
   await page.waitForFunction(() => [...document.querySelectorAll('tr.rule')].every((r) => r.dataset.health === 'ok'), null, { timeout: 20000 });
-  const rules = await page.$$eval('tr.rule', (rs) => rs.map((r) => [r.dataset.rule, r.dataset.health]));
+  const rules = await page.$$eval('section.rule-group[data-group="ui-test"] tr.rule', (rs) => rs.map((r) => [r.dataset.rule, r.dataset.health]));
   assert.deepEqual(rules, [['HighErrorRate', 'ok'], ['TargetDown', 'ok'], ['job:http_requests:rate1m', 'ok']]);
+  assert.equal(await text(page, 'section.rule-group[data-group="ui-test"] .rule-group-head .badge'), 'PROMQL');
+  // The LogQL group: marked as such, its query opens Explore for logs.
+  const lg = page.locator('section.rule-group[data-group="log-errors"]');
+  assert.equal(await lg.locator('.rule-group-head .badge').innerText(), 'LOGQL');
+  const lhref = await lg.locator('a.query-link').getAttribute('href');
+  assert.ok(lhref.startsWith('/explore/logs?'), lhref);
+  assert.equal(new URL(lhref, pharos.url).searchParams.get('query'), 'sum(count_over_time({app="api"} |= "error" [5m])) > 0');
   const href = await page.locator('tr.rule[data-rule="job:http_requests:rate1m"] a.query-link').getAttribute('href');
   assert.equal(new URL(href, pharos.url).searchParams.get('query'), 'sum by (job) (rate(http_requests_total[1m]))');
   assert.match(await text(page, 'tr.rule[data-rule="TargetDown"]'), /firing/i);
