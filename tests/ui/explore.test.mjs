@@ -233,6 +233,12 @@ test('LogQL: the XSS line renders as text, with no dialog and no injected elemen
   await page.waitForSelector('.log-row.open');
   assert.equal(await page.locator('#outlet img').count(), 0);
   assert.deepEqual(page.pharosDialogs, []);
+  // Without a parser in the query the client still finds the JSON fields; filtering on one adds the parser.
+  await page.click('.log-row:has-text("db timeout")');
+  const row = page.locator('.log-row.open:has-text("db timeout")');
+  await row.locator('tr[data-field=status] [data-action=filter-for]').click();
+  await until(page, () => document.querySelector('[data-testid=log-list]')?.dataset.count === '1', null, 'filtered for status=500');
+  assert.equal(await page.inputValue('[data-testid=query-input]'), '{app="api"} | json | status="500"');
   assertNoPageErrors(page, assert);
   await page.context().close();
 });

@@ -20,6 +20,8 @@ export interface LogEntry {
   labels: Record<string, string>;
   /** Structured metadata: the third element of a Loki value. */
   metadata?: Record<string, string>;
+  /** Labels extracted by the query's parser stages (Loki's categorized `parsed`). */
+  parsed?: Record<string, string>;
   /** Unique, stable key of the entry within one list. */
   id: number;
   /** Derived lazily. */
@@ -143,7 +145,7 @@ export function levelOf(e: LogEntry): Level {
     for (const k of LEVEL_KEYS) if (rec[k] !== undefined) return rec[k];
     return undefined;
   };
-  const v = find(e.labels) ?? find(e.metadata) ?? find(parsedOf(e)?.fields);
+  const v = find(e.labels) ?? find(e.metadata) ?? find(e.parsed) ?? find(parsedOf(e)?.fields);
   if (v !== undefined) lv = normalizeLevel(v);
   if (lv === 'unknown') {
     const m = e.line.slice(0, 256).match(/\b(CRITICAL|FATAL|PANIC|ERROR|ERR|WARN|WARNING|INFO|DEBUG|TRACE)\b/i);
@@ -157,7 +159,7 @@ const TRACE_KEYS = /^(trace_?id|traceid)$/i;
 
 /** A trace id field found in metadata, labels or parsed fields. */
 export function traceIdOf(e: LogEntry): string | undefined {
-  for (const rec of [e.metadata, e.labels, parsedOf(e)?.fields]) {
+  for (const rec of [e.metadata, e.labels, e.parsed, parsedOf(e)?.fields]) {
     if (!rec) continue;
     for (const [k, v] of Object.entries(rec)) if (TRACE_KEYS.test(k) && /^[0-9a-fA-F]{8,32}$/.test(v)) return v;
   }
@@ -197,6 +199,9 @@ export function createLogList(opts: LogListOptions): LogList {
     }
     offsets[entries.length] = y;
     spacer.style.height = `${y}px`;
+    // Short results take their own height; long ones fill the window and scroll inside.
+    const cap = Math.max(380, window.innerHeight - 250);
+    el.style.height = `${Math.min(cap, Math.max(y, 60) + 2)}px`;
     dirty = false;
   };
 
@@ -297,8 +302,10 @@ export function createLogList(opts: LogListOptions): LogList {
 
   const details = (e: LogEntry) => {
     const parsed = parsedOf(e);
+    // Fields the query's parser extracted, then those only the client found (not yet in the query).
+    const known = (k: string) => e.labels[k] !== undefined || e.metadata?.[k] !== undefined || e.parsed?.[k] !== undefined;
     const parsedOnly: Record<string, string> = {};
-    if (parsed) for (const [k, v] of Object.entries(parsed.fields)) if (e.labels[k] === undefined) parsedOnly[k] = v;
+    if (parsed) for (const [k, v] of Object.entries(parsed.fields)) if (!known(k)) parsedOnly[k] = v;
     const traceId = traceIdOf(e);
     const section = (title: string, rec: Record<string, string> | undefined, source: FieldSource, parser?: 'json' | 'logfmt') =>
       rec && Object.keys(rec).length
@@ -313,9 +320,10 @@ export function createLogList(opts: LogListOptions): LogList {
         h(
           'tbody',
           null,
-          section('Labels', e.labels, 'label'),
+          section('Indexed labels', e.labels, 'label'),
+          section('Parsed fields', e.parsed, 'field'),
           section('Structured metadata', e.metadata, 'metadata'),
-          parsed ? section(`Parsed fields (${parsed.format})`, parsedOnly, 'field', parsed.format) : [],
+          parsed ? section(`Fields found in the line (${parsed.format}, not parsed by the query)`, parsedOnly, 'field', parsed.format) : [],
         ),
       ),
       h(

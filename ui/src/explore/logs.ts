@@ -17,7 +17,7 @@ import { createPanel } from '../panels/registry';
 import type { GrafanaPanel, PanelData, PanelRenderer, Series } from '../panels/types';
 import { queryEditor, logqlCompleter } from './editor';
 import { addHistory, historyDrawer } from './history';
-import { autoRefresh, explorePanelContext, exploreTabs, legendName, timeStateFrom } from './metrics';
+import { autoRefresh, explorePanelContext, exploreTabs, legendName, timeStateFrom, unreachableNote } from './metrics';
 import './explore.css';
 
 const LIMITS = [100, 500, 1000, 5000, 10000];
@@ -81,20 +81,21 @@ export function toEntries(streams: { stream: Record<string, string>; values: Lok
   const out: LogEntry[] = [];
   for (const s of streams) {
     for (const v of s.values) {
-      let labels = s.stream;
+      const labels = s.stream;
       let metadata: Record<string, string> | undefined;
+      let parsed: Record<string, string> | undefined;
       const extra = v[2];
       if (extra && typeof extra === 'object') {
         const cat = extra as { structuredMetadata?: Record<string, string>; parsed?: Record<string, string> };
         if (cat.structuredMetadata || cat.parsed) {
           metadata = cat.structuredMetadata && Object.keys(cat.structuredMetadata).length ? cat.structuredMetadata : undefined;
-          if (cat.parsed && Object.keys(cat.parsed).length) labels = { ...labels, ...cat.parsed };
+          parsed = cat.parsed && Object.keys(cat.parsed).length ? cat.parsed : undefined;
         } else {
           metadata = Object.fromEntries(Object.entries(extra).map(([k, x]) => [k, String(x)]));
           if (!Object.keys(metadata).length) metadata = undefined;
         }
       }
-      out.push({ ts: v[0], timeMs: Number(v[0].slice(0, -6) || '0'), line: v[1], labels, metadata, id: nextId++ });
+      out.push({ ts: v[0], timeMs: Number(v[0].slice(0, -6) || '0'), line: v[1], labels, metadata, parsed, id: nextId++ });
     }
   }
   return out;
@@ -182,6 +183,7 @@ export function logsExplorePage(ctx: PageContext): Page {
   let entries: LogEntry[] = [];
   let graph: PanelRenderer | undefined;
   let volume: PanelRenderer | undefined;
+  let lastOk: number | undefined;
 
   const editor = queryEditor({
     language: 'logql',
@@ -205,7 +207,7 @@ export function logsExplorePage(ctx: PageContext): Page {
   const wrapBox = h('input', { type: 'checkbox', 'data-testid': 'wrap' });
   wrapBox.checked = wrap;
   const liveBtn = h('button', { class: 'live-btn', 'data-testid': 'live', title: 'Stream new lines as they arrive (Loki tail)' }, '▶ Live');
-  const pauseBtn = h('button', { class: 'small', 'data-testid': 'live-pause', hidden: true }, '⏸ Pause');
+  const pauseBtn = h('button', { class: 'small', 'data-testid': 'live-pause', hidden: true }, '❚❚ Pause');
   const stopBtn = h('button', { class: 'small', 'data-testid': 'live-stop', hidden: true }, '■ Stop');
   const liveStatus = h('div', { class: 'live-status', 'data-testid': 'live-status', hidden: true });
   const noticesEl = h('div', { class: 'ex-notices' });
@@ -338,7 +340,7 @@ export function logsExplorePage(ctx: PageContext): Page {
       countEl.textContent = `${n} line${n === 1 ? '' : 's'} received`;
       return;
     }
-    countEl.textContent = n >= limit ? `showing ${n} of limit ${limit} — more lines match; narrow the range or raise the limit` : `${n} line${n === 1 ? '' : 's'}`;
+    countEl.textContent = n >= limit ? `showing ${n} of limit ${limit} — older lines in the range are not shown; narrow the range or raise the limit` : `${n} line${n === 1 ? '' : 's'}`;
     countEl.classList.toggle('at-limit', n >= limit);
   }
 
@@ -468,6 +470,7 @@ export function logsExplorePage(ctx: PageContext): Page {
           graph.resize(graphBody.clientWidth, graphBody.clientHeight);
         }
         statusEl.textContent = `${series.length} series · step ${formatDuration(stepMs)} · ${Math.round(performance.now() - t0)} ms`;
+        lastOk = Date.now();
         return;
       }
       graphCard.hidden = true;
@@ -484,6 +487,7 @@ export function logsExplorePage(ctx: PageContext): Page {
       replace(listMsg, entries.length ? null : message('empty', 'No log lines match this query in the selected time range.', 'Widen the time range or loosen the filters.'));
       list.el.hidden = entries.length === 0;
       statusEl.textContent = `${entries.length} lines · ${Math.round(performance.now() - t0)} ms`;
+      lastOk = Date.now();
       const vol = await volP;
       if (ac !== abort) return;
       if (vol instanceof Error) {
@@ -513,7 +517,7 @@ export function logsExplorePage(ctx: PageContext): Page {
       const err = e instanceof ApiError ? e : new ApiError(String((e as Error)?.message ?? e), 500);
       if (err.unreachable) {
         void checkHealth();
-        replace(noticesEl, message('error', 'pharos is not reachable', `${err.message} The last results stay on screen.`));
+        replace(noticesEl, unreachableNote(lastOk));
       } else {
         replace(errorEl, err.message);
         replace(listMsg, message('error', 'The query failed', 'See the error under the query.'));
@@ -541,7 +545,7 @@ export function logsExplorePage(ctx: PageContext): Page {
     pauseBtn.hidden = !live;
     stopBtn.hidden = !live;
     liveStatus.hidden = !live;
-    pauseBtn.textContent = paused ? `▶ Resume${buffered.length ? ` (${buffered.length} new)` : ''}` : '⏸ Pause';
+    pauseBtn.textContent = paused ? `▶ Resume${buffered.length ? ` (${buffered.length} new)` : ''}` : '❚❚ Pause';
     root.classList.toggle('is-live', live);
   }
 

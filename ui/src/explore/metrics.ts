@@ -10,7 +10,7 @@ import '../panels/all';
 import { h, message, replace } from '../lib/dom';
 import { ApiError, request } from '../lib/api';
 import { navigate, setQuery, type Page, type PageContext } from '../lib/router';
-import { calculateInterval, formatDuration, parseDuration, resolveRange, type RawTimeRange, type TimeRange, type TimeZone } from '../lib/time';
+import { calculateInterval, formatDateTime, formatDuration, parseDuration, resolveRange, type RawTimeRange, type TimeRange, type TimeZone } from '../lib/time';
 import { timeControls, type TimeControlsState } from '../components/timepicker';
 import { check as checkHealth } from '../components/health';
 import { createPanel } from '../panels/registry';
@@ -69,6 +69,16 @@ export function grafanaExploreLink(q: URLSearchParams): { queries: string[]; ran
   } catch {
     return undefined;
   }
+}
+
+/** The notice shown when pharos cannot be reached: what happened and how old the results are. */
+export function unreachableNote(lastOk: number | undefined): HTMLElement {
+  return h(
+    'div',
+    { class: 'ex-error-box', role: 'alert' },
+    h('strong', null, 'pharos is not reachable.'),
+    ` Is the server running? ${lastOk ? `The results below are from ${formatDateTime(lastOk)}.` : 'Nothing could be loaded.'} Run the query again once it is back.`,
+  );
 }
 
 /** Sets up auto-refresh; returns a function that stops it. */
@@ -156,6 +166,7 @@ export function metricsExplorePage(ctx: PageContext): Page {
   let panel: PanelRenderer | undefined;
   let sortBy: { col: 'series' | 'value' | 'query'; dir: 1 | -1 } = { col: 'value', dir: -1 };
   let tableRows: TableRow[] = [];
+  let lastOk: number | undefined;
 
   const completer = promqlCompleter();
   const queriesEl = h('div', { class: 'ex-queries' });
@@ -464,7 +475,7 @@ export function metricsExplorePage(ctx: PageContext): Page {
     const anyError = rows.some((r) => r.errorEl.childNodes.length);
     if (unreachable) {
       void checkHealth();
-      replace(noticesEl, message('error', 'pharos is not reachable', `${unreachable.message} The last results stay on screen.`));
+      replace(noticesEl, unreachableNote(lastOk));
       statusEl.textContent = '';
       return;
     }
@@ -485,8 +496,9 @@ export function metricsExplorePage(ctx: PageContext): Page {
         p.resize(graphBody.clientWidth, graphBody.clientHeight);
       }
       graphBody.dataset.seriesTotal = String(series.length);
-      statusEl.textContent = `${series.length} series · ${points} points · step ${formatDuration(stepMs)} · ${elapsed} ms`;
-    } else statusEl.textContent = `${elapsed} ms`;
+      statusEl.textContent = anyError && !series.length ? `failed · ${elapsed} ms` : `${series.length} series · ${points} points · step ${formatDuration(stepMs)} · ${elapsed} ms`;
+    } else statusEl.textContent = anyError ? `failed · ${elapsed} ms` : `${tableLists.flat().length} rows · ${elapsed} ms`;
+    lastOk = Date.now();
     if (wantTable) {
       tableRows = tableLists.flat();
       renderTable(anyError);
