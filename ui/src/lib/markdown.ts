@@ -80,7 +80,8 @@ function cleanInto(node: Node, out: Node) {
         continue;
       }
     }
-    const el = document.createElement(tag);
+    const safeLink = tag === 'a' ? safeHref(src.getAttribute('href')) : null;
+    const el = document.createElement(tag === 'a' && !safeLink ? 'span' : tag);
     for (const attr of Array.from(src.attributes)) {
       const name = attr.name.toLowerCase();
       if (!(ALLOWED_ATTRS['*'].includes(name) || ALLOWED_ATTRS[tag]?.includes(name))) continue;
@@ -157,7 +158,7 @@ export function renderInline(text: string): Node[] {
       }
     }
     if (c === '!' && text[i + 1] === '[') {
-      const m = /^!\[([^\]]*)\]\(\s*<?([^)\s>]*)>?(?:\s+"([^"]*)")?\s*\)/.exec(rest);
+      const m = /^!\[([^\]]*)\]\(\s*<?((?:[^()\s>]|\([^()\s]*\))*)>?(?:\s+"([^"]*)")?\s*\)/.exec(rest);
       if (m) {
         flush();
         const src = safeImageSrc(m[2]);
@@ -173,7 +174,7 @@ export function renderInline(text: string): Node[] {
       }
     }
     if (c === '[') {
-      const m = /^\[((?:[^\]\\]|\\.|\[[^\]]*\])*)\]\(\s*<?([^)\s>]*)>?(?:\s+"([^"]*)")?\s*\)/.exec(rest);
+      const m = /^\[((?:[^\]\\]|\\.|\[[^\]]*\])*)\]\(\s*<?((?:[^()\s>]|\([^()\s]*\))*)>?(?:\s+"([^"]*)")?\s*\)/.exec(rest);
       if (m) {
         flush();
         const href = safeHref(m[2]);

@@ -68,7 +68,7 @@ function barGaugeFactory(el: HTMLElement, _panel: GrafanaPanel, ctx: PanelContex
     const container = h('div', { class: `vp-bars ${vertical ? 'vp-bars-v' : 'vp-bars-h'}` });
 
     if (!vertical) {
-      const rowH = Math.max(16, Math.min(Number(o.maxVizHeight ?? 300), innerH / n));
+      const rowH = Math.max(16, Math.min(Number(o.maxVizHeight ?? 300), innerH / n, 90));
       const nameTop = namePlacement === 'top' || (namePlacement === 'auto' && rowH >= 44);
       const hideName = namePlacement === 'hidden';
       const fs = Math.max(10, Math.min(18, Math.floor(rowH * (nameTop ? 0.28 : 0.42))));
@@ -105,7 +105,7 @@ function barGaugeFactory(el: HTMLElement, _panel: GrafanaPanel, ctx: PanelContex
         );
       });
     } else {
-      const colW = width / n;
+      const colW = Math.min(width / n, 220);
       const fs = Math.max(10, Math.min(14, Math.floor(colW * 0.15)));
       const valueFs = Math.max(10, Math.min(28, Math.min(...texts.map((t) => fitFontSize(t, colW - 8, 28, 10, 28)))));
       values.forEach((fd, i) => {

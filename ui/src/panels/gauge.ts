@@ -59,9 +59,9 @@ function gaugeFactory(el: HTMLElement, _panel: GrafanaPanel, ctx: PanelContext):
       const hgt = cellH - 8 - (showName ? titleH * 1.6 : 0);
       const labelPad = showLabels ? 18 : 0;
       // The arc spans 240°: its height is r * (1 + cos 60°) = 1.5 r.
-      const r = Math.max(10, Math.min((w - 2 * labelPad) / 2, (hgt - labelPad) / 1.5) - 4);
+      const r = Math.max(10, Math.min((w - 2 * labelPad) / 2, (hgt - 2 * labelPad) / 1.5) - 4);
       const cx = w / 2;
-      const cy = labelPad + r + 4 + Math.max(0, (hgt - labelPad - 1.5 * r - 8) / 2);
+      const cy = labelPad + r + 4 + Math.max(0, (hgt - 2 * labelPad - 1.5 * r - 8) / 2);
       const ringW = showMarkers ? Math.max(3, r * 0.08) : 0;
       const barW = Math.max(6, r * 0.2);
       const barR = r - ringW - (showMarkers ? 3 : 0) - barW / 2;

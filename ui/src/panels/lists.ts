@@ -145,7 +145,7 @@ function alertlistFactory(el: HTMLElement, _panel: GrafanaPanel, ctx: PanelConte
             { class: `vp-list-item vp-alert ${a.state}`, href: '/alerts', title: labels },
             h('span', { class: `badge badge-${a.state}` }, a.state),
             h('span', { class: 'title' }, a.labels.alertname ?? '(no name)', summary ? h('span', { class: 'faint' }, ` — ${summary}`) : null),
-            h('span', { class: 'meta' }, Number.isFinite(since) ? `for ${formatDuration(Math.max(0, since))}` : ''),
+            h('span', { class: 'meta' }, Number.isFinite(since) ? `for ${formatDuration(Math.max(1000, Math.round(since / 1000) * 1000))}` : ''),
           );
         }),
       );

@@ -67,7 +67,7 @@ function statFactory(el: HTMLElement, _panel: GrafanaPanel, ctx: PanelContext): 
       const wide = justify === 'auto' && showName && showValue && cellW / cellH > 2.6 && !spark;
       const titleSize = textSizes.titleSize ?? Math.max(11, Math.min(20, Math.floor(cellH * (wide ? 0.2 : 0.13))));
       const sparkH = spark ? Math.max(14, Math.floor(cellH * 0.3)) : 0;
-      const valueBoxH = (wide ? cellH : cellH - (showName ? titleSize * 1.5 : 0) - sparkH) - 8;
+      const valueBoxH = (wide ? cellH : cellH - (showName ? titleSize * 1.5 : 0) - sparkH * 0.6) - 8;
       const valueBoxW = (wide ? cellW * 0.55 : cellW) - 16;
       const valueSize = textSizes.valueSize ?? fitFontSize(text, valueBoxW, valueBoxH * 0.92, 10, 140, 500);
       const cell = h(
@@ -94,7 +94,7 @@ function statFactory(el: HTMLElement, _panel: GrafanaPanel, ctx: PanelContext): 
       }
       if (spark) {
         const lineColor = colorMode === 'background' || colorMode === 'background_solid' ? 'rgba(255,255,255,0.85)' : colorMode === 'none' ? '#8ab8ff' : color;
-        const s = sparkline(spark.times, spark.values, Math.floor(cellW), sparkH, lineColor, { from: last.data.range.from, to: last.data.range.to });
+        const s = sparkline(spark.times, spark.values, Math.floor(cellW), sparkH, lineColor);
         if (s) cell.appendChild(h('div', { class: 'vp-stat-spark', style: `height:${sparkH}px` }, s));
       }
       grid.appendChild(cell);

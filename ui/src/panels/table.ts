@@ -26,7 +26,7 @@ import {
   type ResolvedField,
 } from '../lib/fieldconfig';
 import { formatDateTime, type TimeZone } from '../lib/time';
-import { formatted } from '../lib/units';
+import { formatted, formattedToString } from '../lib/units';
 import { bodySize, errorStrip, opts, showEmptyOrError, textWidth } from './panelkit';
 import { register } from './registry';
 import type { GrafanaPanel, PanelContext, PanelData, PanelRenderer } from './types';
@@ -497,15 +497,20 @@ function tableFactory(el: HTMLElement, _panel: GrafanaPanel, ctx: PanelContext):
       const legacy = Array.isArray(panel.styles) ? legacyStyle(panel, col.name) : undefined;
       const title = legacy?.alias || (r.config.displayName ? r.displayName : col.name);
       const headerW = textWidth(title, 13, 600) + 30;
+      const range = fieldRange(r, [r]);
       let contentW = 0;
-      for (let k = 0; k < Math.min(n, 100); k++) contentW = Math.max(contentW, textWidth(String(col.values[k] ?? ''), 13, 400) * (col.type === 'number' ? 0.9 : 1) + 18);
-      if (col.type === 'time') contentW = 150;
+      for (let k = 0; k < Math.min(n, 100); k++) {
+        const v = col.values[k];
+        const shown = col.type === 'number' && typeof v === 'number' ? formattedToString(displayValue(v, r, range, tz)) : String(v ?? '');
+        contentW = Math.max(contentW, textWidth(shown, 13, 400) + 20);
+      }
+      if (col.type === 'time') contentW = 160;
       const w = typeof custom.width === 'number' ? custom.width : Math.max(60, Math.min(420, Math.max(headerW, contentW, Number(custom.minWidth ?? 0))));
       return {
         col,
         r,
         title,
-        range: fieldRange(r, [r]),
+        range,
         cellType,
         align: String(custom.align ?? 'auto'),
         width: w,
