@@ -408,3 +408,50 @@ test('pie chart, state timeline, dashboard list, alert list and news placeholder
   assertNoPageErrors(page, assert);
   await page.close();
 });
+
+test('legacy and multi-frame shapes from community dashboards draw without a broken panel', async () => {
+  const uid = await saveDashboard({
+    title: 'Panels: legacy shapes',
+    time: { from: 'now-15m', to: 'now' },
+    panels: [
+      panel('table', 'Series table', 12, 7, { targets: [prom('sum by (method) (http_requests_total)', { legendFormat: '{{method}}' })] }),
+      panel('table-old', 'Old table', 12, 7, {
+        targets: [prom('sum by (method) (http_requests_total)', { instant: true, format: 'table' })],
+        styles: [
+          { pattern: 'Time', type: 'hidden' },
+          { pattern: 'Value', type: 'number', unit: 'short', decimals: 0, colorMode: 'cell', thresholds: ['1', '1000000'], colors: ['green', 'orange', 'red'], alias: 'Requests' },
+        ],
+      }),
+      panel('stat', 'All values', 12, 5, {
+        targets: [prom('sum by (method) (http_requests_total)', { instant: true, format: 'table' })],
+        options: { reduceOptions: { values: true, calcs: [], fields: '' }, textMode: 'value_and_name' },
+      }),
+      panel('grafana-piechart-panel', 'Old pie', 12, 5, { targets: [prom('sum by (method) (http_requests_total)', { legendFormat: '{{method}}' })], pieType: 'pie', valueName: 'current', legend: { show: true, values: true } }),
+      panel('bargauge', 'Percent thresholds', 12, 5, {
+        targets: [prom('vector(30)', { instant: true })],
+        fieldConfig: { defaults: { min: 0, max: 200, thresholds: { mode: 'percentage', steps: [{ value: null, color: 'green' }, { value: 10, color: 'dark-red' }] } } },
+        options: { displayMode: 'basic' },
+      }),
+      panel('singlestat', 'Old singlestat', 12, 5, { targets: [prom('vector(3)', { instant: true })], format: 'percent', thresholds: '1,5', colors: ['green', 'orange', 'red'], colorValue: true, valueName: 'current' }),
+    ],
+  });
+  const page = await newPage(browser);
+  await openUi(page, env.pharos.url, `/d/${uid}`);
+  const p = await drawn(page, 6);
+  assert.equal(p['Series table'].series, 2, 'two frames, one picker');
+  assert.equal(await page.$$eval(`${body('Series table')} select option`, (o) => o.length), 2);
+  const oldHeaders = await page.$$eval(`${body('Old table')} .vp-th`, (els) => els.map((e) => e.dataset.col));
+  assert.deepEqual(oldHeaders, ['method', 'Requests'], 'hidden Time, aliased Value');
+  assert.equal(p['All values'].series, 2, 'values: true → one stat per row');
+  const names = await page.$$eval(`${body('All values')} .vp-stat`, (els) => els.map((e) => e.dataset.title).sort());
+  assert.deepEqual(names, ['GET', 'POST']);
+  assert.equal(p['Old pie'].series, 2);
+  assert.equal(p['Percent thresholds'].color.toUpperCase(), '#C4162A', '30 of 0..200 is 15% → dark-red');
+  assert.equal(p['Old singlestat'].value, '3%');
+  assert.equal(p['Old singlestat'].color.toUpperCase(), '#FF9830');
+  const broken = await page.$$eval('.dash-panel-body', (els) => els.filter((e) => /could not be drawn|not drawn by pharos/.test(e.textContent)).length);
+  assert.equal(broken, 0);
+  await screenshot(page, 'panel-legacy');
+  assertNoPageErrors(page, assert);
+  await page.close();
+});
