@@ -196,3 +196,18 @@ export function stop(...children) {
     }
   }
 }
+
+/**
+ * Kills pharos (SIGKILL, as a crash would) and starts it again on the same data directory and
+ * config; returns the new { child, url, dir, data } (the port changes).
+ */
+export async function restartPharos(pharos, configName = 'pharos.yml') {
+  const exited = new Promise((r) => (pharos.child.exitCode !== null ? r() : pharos.child.once('exit', r)));
+  pharos.child.kill('SIGKILL');
+  await exited;
+  const args = ['serve', '--listen', '127.0.0.1:0', '--data', pharos.data];
+  const cfg = path.join(pharos.dir, configName);
+  if (fs.existsSync(cfg)) args.push('--config', cfg);
+  const [child, m] = await spawnUntil(PHAROS_BIN, args, /pharos: listening on (http:\/\/[0-9.:]+)\r?\n/);
+  return { ...pharos, child, url: m[1] };
+}

@@ -1,8 +1,356 @@
-/** The dashboard list: search, tags, links to import and create. */
-import { h, message } from '../lib/dom';
-import type { Page, PageContext } from '../lib/router';
+/**
+ * The dashboard browser (`/dashboards`): Grafana's `/api/search` listed with a search box that
+ * filters as you type, tag chips, sort order, provisioned badges with their file, links to each
+ * dashboard, "New dashboard" / "Import", and delete behind an in-page confirmation. The search
+ * state lives in the URL (`?query=&tag=&sort=`).
+ */
+import { h, message, replace, debounce } from '../lib/dom';
+import { request, qs, ApiError } from '../lib/api';
+import { setQuery, type Page, type PageContext } from '../lib/router';
+import { confirmDialog } from './editor/dialog';
+import { getDashboard } from './editor/model';
+import './editor/editor.css';
+
+interface SearchHit {
+  id: number;
+  uid: string;
+  title: string;
+  url: string;
+  slug?: string;
+  type: string;
+  tags: string[];
+  folderTitle?: string;
+  folderUid?: string;
+  provisioned?: boolean;
+}
+
+interface TagCount {
+  term: string;
+  count: number;
+}
+
+type Sort = 'alpha-asc' | 'alpha-desc' | 'updated';
+
+const SORTS: [Sort, string][] = [
+  ['alpha-asc', 'Name A–Z'],
+  ['alpha-desc', 'Name Z–A'],
+  ['updated', 'Recently updated'],
+];
+
+/** Per-dashboard details the search API does not carry (update time, provisioning file). */
+interface Details {
+  updated?: string;
+  file?: string;
+}
 
 export function dashboardListPage(ctx: PageContext): Page {
-  ctx.root.append(h('div', { class: 'page' }, h('div', { class: 'page-header' }, h('h1', null, 'Dashboards')), message('info', 'This page is being built.')));
-  return { title: 'Dashboards' };
+  let queryText = ctx.query.get('query') ?? '';
+  let tags = ctx.query.getAll('tag');
+  let sort: Sort = (ctx.query.get('sort') as Sort) || 'alpha-asc';
+  if (!SORTS.some(([s]) => s === sort)) sort = 'alpha-asc';
+  const details = new Map<string, Details>();
+  let seq = 0;
+  let alive = true;
+
+  const search = h('input', {
+    type: 'search',
+    class: 'dl-search',
+    placeholder: 'Search dashboards by name',
+    'aria-label': 'Search dashboards',
+    value: queryText,
+  });
+  const sortSel = h(
+    'select',
+    { 'aria-label': 'Sort', class: 'dl-sort' },
+    SORTS.map(([v, label]) => h('option', { value: v, selected: v === sort }, label)),
+  );
+  sortSel.value = sort;
+  const tagBar = h('div', { class: 'dl-tags', 'aria-label': 'Tags' });
+  const activeBar = h('div', { class: 'dl-active' });
+  const results = h('div', { class: 'dl-results' }, message('loading', 'Loading dashboards'));
+  const count = h('span', { class: 'faint dl-count' });
+
+  ctx.root.append(
+    h(
+      'div',
+      { class: 'page dl-page' },
+      h(
+        'div',
+        { class: 'page-header' },
+        h('h1', null, 'Dashboards'),
+        h('a', { class: 'btn', href: '/dashboards/import' }, '⇪ Import'),
+        h('a', { class: 'btn primary', href: '/dashboards/new' }, '+ New dashboard'),
+      ),
+      h('div', { class: 'toolbar dl-toolbar' }, search, sortSel, count),
+      activeBar,
+      tagBar,
+      results,
+    ),
+  );
+
+  const syncUrl = () => setQuery({ query: queryText || null, tag: tags.length ? tags : null, sort: sort === 'alpha-asc' ? null : sort });
+
+  const toggleTag = (t: string) => {
+    tags = tags.includes(t) ? tags.filter((x) => x !== t) : [...tags, t];
+    syncUrl();
+    void load();
+  };
+
+  const renderActive = () => {
+    if (!tags.length) {
+      activeBar.replaceChildren();
+      return;
+    }
+    replace(
+      activeBar,
+      h('span', { class: 'faint' }, 'Filtered by tag:'),
+      tags.map((t) =>
+        h('button', { class: 'tag-chip active', title: `Remove the filter on ${t}`, onclick: () => toggleTag(t) }, t, h('span', { 'aria-hidden': 'true' }, ' ✕')),
+      ),
+      h(
+        'button',
+        {
+          class: 'link-btn',
+          onclick: () => {
+            tags = [];
+            syncUrl();
+            void load();
+          },
+        },
+        'Clear',
+      ),
+    );
+  };
+
+  const loadTags = async () => {
+    try {
+      const list = await request<TagCount[]>('/api/dashboards/tags');
+      if (!alive) return;
+      if (!Array.isArray(list) || !list.length) {
+        tagBar.replaceChildren();
+        return;
+      }
+      replace(
+        tagBar,
+        h('span', { class: 'faint' }, 'Tags:'),
+        list.map((t) =>
+          h(
+            'button',
+            { class: `tag-chip ${tags.includes(t.term) ? 'active' : ''}`, title: `Show dashboards tagged ${t.term}`, onclick: () => toggleTag(t.term) },
+            t.term,
+            h('span', { class: 'tag-count' }, String(t.count)),
+          ),
+        ),
+      );
+    } catch {
+      tagBar.replaceChildren();
+    }
+  };
+
+  const sortHits = (hits: SearchHit[]) => {
+    const byName = (a: SearchHit, b: SearchHit) => a.title.localeCompare(b.title, undefined, { sensitivity: 'base' });
+    if (sort === 'alpha-desc') hits.sort((a, b) => byName(b, a));
+    else if (sort === 'updated')
+      hits.sort((a, b) => (details.get(b.uid)?.updated ?? '').localeCompare(details.get(a.uid)?.updated ?? '') || byName(a, b));
+    else hits.sort(byName);
+  };
+
+  /** Fetches the meta of the dashboards that need it (sorting by update time, provisioned files). */
+  const loadDetails = async (hits: SearchHit[], all: boolean) => {
+    const need = hits.filter((x) => !details.has(x.uid) && (all || x.provisioned));
+    await Promise.all(
+      need.map(async (x) => {
+        try {
+          const { meta } = await getDashboard(x.uid);
+          details.set(x.uid, { updated: meta.updated, file: meta.provisionedExternalId || undefined });
+        } catch {
+          details.set(x.uid, {});
+        }
+      }),
+    );
+  };
+
+  const row = (x: SearchHit) => {
+    const d = details.get(x.uid);
+    const href = x.url && x.url.startsWith('/') ? x.url : `/d/${encodeURIComponent(x.uid)}/${x.slug ?? ''}`;
+    const del = h(
+      'button',
+      {
+        class: 'small icon dl-delete',
+        title: x.provisioned ? 'Provisioned from a file: remove or edit the file to delete it' : `Delete ${x.title}`,
+        'aria-label': `Delete ${x.title}`,
+        disabled: x.provisioned ? true : undefined,
+        onclick: () => void remove(x),
+      },
+      'Delete',
+    );
+    return h(
+      'tr',
+      { class: 'dl-row', dataset: { uid: x.uid } },
+      h(
+        'td',
+        { class: 'dl-title-cell' },
+        h('a', { href, class: 'dl-title' }, x.title),
+        x.provisioned
+          ? h(
+              'div',
+              { class: 'dl-prov' },
+              h('span', { class: 'badge badge-info', title: 'Loaded from a provisioning folder' }, 'provisioned'),
+              d?.file ? h('span', { class: 'mono faint dl-file', title: d.file }, d.file) : null,
+            )
+          : null,
+      ),
+      h('td', { class: 'dim dl-folder' }, x.folderTitle || 'General'),
+      h(
+        'td',
+        { class: 'dl-tag-cell' },
+        (x.tags ?? []).map((t) =>
+          h('button', { class: `tag-chip small ${tags.includes(t) ? 'active' : ''}`, title: `Filter by ${t}`, onclick: () => toggleTag(t) }, t),
+        ),
+      ),
+      h('td', { class: 'faint dl-updated' }, sort === 'updated' && d?.updated ? formatUpdated(d.updated) : ''),
+      h('td', { class: 'dl-actions' }, del),
+    );
+  };
+
+  const remove = async (x: SearchHit) => {
+    const ok = await confirmDialog(
+      'Delete dashboard',
+      [h('p', null, 'Delete ', h('strong', null, x.title), '?'), h('p', { class: 'faint' }, 'This cannot be undone; export it first to keep a copy.')],
+      'Delete',
+      true,
+    );
+    if (!ok) return;
+    try {
+      await request(`/api/dashboards/uid/${encodeURIComponent(x.uid)}`, { method: 'DELETE' });
+      void loadTags();
+      await load();
+    } catch (e) {
+      results.prepend(message('error', `Could not delete "${x.title}"`, (e as Error).message));
+    }
+  };
+
+  const load = async () => {
+    const my = ++seq;
+    renderActive();
+    const params = new URLSearchParams(qs({ type: 'dash-db', query: queryText }).slice(1));
+    for (const t of tags) params.append('tag', t);
+    let hits: SearchHit[];
+    try {
+      hits = await request<SearchHit[]>(`/api/search?${params}`);
+      if (!Array.isArray(hits)) hits = [];
+      hits = hits.filter((x) => !x.type || x.type === 'dash-db');
+      await loadDetails(hits, sort === 'updated');
+    } catch (e) {
+      if (my !== seq || !alive) return;
+      const err = e as ApiError;
+      replace(
+        results,
+        err.status === 404
+          ? message('error', 'This pharos has no dashboard API (/api/search answered 404).', 'Upgrade pharos; dashboards need /api/search and /api/dashboards.')
+          : message('error', err.unreachable ? 'pharos is not reachable — is the server running?' : 'Could not list dashboards', err.unreachable ? undefined : err.message),
+      );
+      count.textContent = '';
+      return;
+    }
+    if (my !== seq || !alive) return;
+    sortHits(hits);
+    count.textContent = `${hits.length} dashboard${hits.length === 1 ? '' : 's'}`;
+    if (!hits.length) {
+      if (queryText || tags.length) {
+        replace(
+          results,
+          message('empty', 'No dashboard matches this search.', `${queryText ? `name contains "${queryText}"` : ''}${queryText && tags.length ? ' and ' : ''}${tags.length ? `tagged ${tags.join(', ')}` : ''}`),
+        );
+      } else {
+        replace(results, emptyState());
+      }
+      return;
+    }
+    replace(
+      results,
+      h(
+        'table',
+        { class: 'data dl-table' },
+        h('thead', null, h('tr', null, h('th', null, 'Name'), h('th', null, 'Folder'), h('th', null, 'Tags'), h('th', null, sort === 'updated' ? 'Updated' : ''), h('th', null, ''))),
+        h('tbody', null, hits.map(row)),
+      ),
+    );
+  };
+
+  const onInput = debounce(() => {
+    queryText = search.value.trim();
+    syncUrl();
+    void load();
+  }, 150);
+  search.addEventListener('input', onInput);
+  sortSel.addEventListener('change', () => {
+    sort = sortSel.value as Sort;
+    syncUrl();
+    void load();
+  });
+
+  void loadTags();
+  void load();
+  queueMicrotask(() => search.focus());
+
+  return {
+    title: 'Dashboards',
+    unmount() {
+      alive = false;
+    },
+    onQueryChange(q) {
+      queryText = q.get('query') ?? '';
+      tags = q.getAll('tag');
+      sort = (q.get('sort') as Sort) || 'alpha-asc';
+      search.value = queryText;
+      sortSel.value = sort;
+      void loadTags();
+      void load();
+    },
+  };
+}
+
+function emptyState(): HTMLElement {
+  return h(
+    'div',
+    { class: 'msg msg-empty dl-empty' },
+    h('div', { class: 'msg-text' }, 'No dashboards yet.'),
+    h(
+      'div',
+      { class: 'dl-empty-ways' },
+      h(
+        'div',
+        { class: 'card' },
+        h('h3', null, 'Import Grafana JSON'),
+        h('p', { class: 'dim' }, 'Upload or paste a dashboard exported from Grafana or grafana.com (bare or {"dashboard": …}).'),
+        h('a', { class: 'btn primary', href: '/dashboards/import' }, 'Import dashboard'),
+      ),
+      h(
+        'div',
+        { class: 'card' },
+        h('h3', null, 'Provision from a folder'),
+        h('p', { class: 'dim' }, 'Point pharos at a folder of dashboard JSON files; edits to the files show up here.'),
+        h('pre', { class: 'dl-yml' }, 'dashboards:\n  path: ./dashboards'),
+        h('p', { class: 'faint' }, 'in pharos.yml'),
+      ),
+      h(
+        'div',
+        { class: 'card' },
+        h('h3', null, 'Start from scratch'),
+        h('p', { class: 'dim' }, 'Create an empty dashboard and add panels with live previews.'),
+        h('a', { class: 'btn', href: '/dashboards/new' }, 'New dashboard'),
+      ),
+    ),
+  );
+}
+
+function formatUpdated(iso: string): string {
+  const t = Date.parse(iso);
+  if (!Number.isFinite(t)) return iso;
+  const s = Math.round((Date.now() - t) / 1000);
+  if (s < 60) return 'just now';
+  if (s < 3600) return `${Math.round(s / 60)} min ago`;
+  if (s < 86400) return `${Math.round(s / 3600)} h ago`;
+  return new Date(t).toISOString().slice(0, 10);
 }

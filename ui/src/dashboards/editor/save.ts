@@ -1,0 +1,242 @@
+/**
+ * Saving and exporting a dashboard: the Save dialog (change message, `POST /api/dashboards/db`,
+ * Grafana's 412 answers — someone else saved first, or the title is taken — with an explicit
+ * "Overwrite", and provisioned dashboards that cannot be saved offered "Save as copy" and
+ * Export), Save as (new title and uid), and Export (download `<title>.json` or copy it).
+ */
+import { h, message, replace } from '../../lib/dom';
+import { ApiError } from '../../lib/api';
+import { navigate } from '../../lib/router';
+import type { DashboardHost, DashboardMeta, DashboardModel } from '../contract';
+import { openDialog } from './dialog';
+import { clone, copyText, download, exportJson, fileName, getDashboard, saveDashboard, slugify, SaveError, type SaveResponse } from './model';
+
+/** Opens the Save dialog; `after` runs once the dialog closes (toolbar refresh). */
+export function openSaveDialog(host: DashboardHost, after?: () => void) {
+  const dlg = openDialog({ title: host.isNew ? 'Save new dashboard' : 'Save dashboard', className: 'ed-save-dialog', onClose: after });
+  const m = host.model;
+  const status = h('div', { class: 'ed-save-status', role: 'status' });
+
+  if (host.meta.provisioned && host.meta.canSave === false) {
+    replace(dlg.body, provisionedNote(host, ''));
+    dlg.footer.append(...provisionedActions(host, dlg.close), h('button', { onclick: () => dlg.close() }, 'Cancel'));
+    return;
+  }
+
+  const titleInput = h('input', { type: 'text', class: 'ed-save-title', value: m.title ?? '', 'aria-label': 'Title' });
+  const msg = h('textarea', { class: 'ed-save-message', rows: 3, placeholder: 'What changed? (optional, kept with this version)', 'aria-label': 'Change message' });
+  const changes = summarizeChanges(host);
+  replace(
+    dlg.body,
+    host.isNew || !m.title ? h('label', { class: 'field' }, 'Title', titleInput) : h('div', { class: 'ed-save-name' }, h('span', { class: 'faint' }, 'Dashboard: '), h('strong', null, m.title)),
+    h('div', { class: 'faint ed-save-changes' }, changes),
+    h('label', { class: 'field' }, 'Message', msg),
+    host.meta.provisioned ? h('div', { class: 'faint' }, `Provisioned from ${host.meta.provisionedExternalId || 'a file'}: saving writes the JSON back to that file.`) : null,
+    status,
+  );
+  const saveBtn = h('button', { class: 'primary ed-save-go' }, 'Save');
+  dlg.footer.append(h('button', { onclick: () => dlg.close() }, 'Cancel'), saveBtn);
+
+  const attempt = async (overwrite: boolean) => {
+    saveBtn.disabled = true;
+    replace(status, message('loading', 'Saving'));
+    const title = titleInput.value.trim();
+    if (!title) {
+      replace(status, h('div', { class: 'error-inline' }, 'A dashboard needs a title.'));
+      saveBtn.disabled = false;
+      return;
+    }
+    if (title !== m.title) m.title = title;
+    try {
+      const res = await saveDashboard(m, { overwrite, message: msg.value.trim() });
+      await finishSave(host, res);
+      dlg.close();
+    } catch (e) {
+      saveBtn.disabled = false;
+      showSaveError(e, status, host, dlg.close, () => void attempt(true));
+    }
+  };
+  saveBtn.addEventListener('click', () => void attempt(false));
+  msg.addEventListener('keydown', (e) => {
+    if (e.key === 'Enter' && (e.ctrlKey || e.metaKey)) void attempt(false);
+  });
+}
+
+/** After a successful POST: the model gets its id/uid/version, the host its new meta. */
+async function finishSave(host: DashboardHost, res: SaveResponse) {
+  const m = host.model;
+  m.id = res.id;
+  m.uid = res.uid;
+  m.version = res.version;
+  let meta: DashboardMeta = { ...host.meta, version: res.version, slug: res.slug, url: res.url, updated: new Date().toISOString() };
+  try {
+    meta = (await getDashboard(res.uid)).meta;
+  } catch {
+    /* keep the meta built from the save response */
+  }
+  // The page moves a new dashboard to its /d/<uid> URL itself.
+  host.saved(m, meta);
+}
+
+function showSaveError(e: unknown, status: HTMLElement, host: DashboardHost, close: () => void, overwrite: () => void) {
+  const err = e as SaveError;
+  if (!(err instanceof ApiError)) {
+    replace(status, message('error', 'Save failed', String(e)));
+    return;
+  }
+  if (err.unreachable) {
+    replace(status, message('error', 'pharos is not reachable — is the server running?', 'Your changes are still here; save again once it is back.'));
+    return;
+  }
+  if (err.reason === 'version-mismatch') {
+    replace(
+      status,
+      h(
+        'div',
+        { class: 'ed-conflict', role: 'alert' },
+        h('strong', null, 'Someone else has saved this dashboard since you opened it.'),
+        h('div', { class: 'dim' }, `${err.message}. Overwrite replaces their version with yours; Save as copy keeps both.`),
+        h(
+          'div',
+          { class: 'toolbar' },
+          h('button', { class: 'danger ed-overwrite', onclick: overwrite }, 'Overwrite'),
+          h('button', { onclick: () => { close(); openSaveAsDialog(host); } }, 'Save as copy'),
+        ),
+      ),
+    );
+    return;
+  }
+  if (err.reason === 'name-exists') {
+    replace(
+      status,
+      h(
+        'div',
+        { class: 'ed-conflict', role: 'alert' },
+        h('strong', null, 'Another dashboard in this folder has the same title.'),
+        h('div', { class: 'dim' }, `${err.message}. Change the title, or overwrite that dashboard with this one.`),
+        h('div', { class: 'toolbar' }, h('button', { class: 'danger ed-overwrite', onclick: overwrite }, 'Save & overwrite')),
+      ),
+    );
+    return;
+  }
+  if (err.reason === 'provisioned') {
+    replace(status, provisionedNote(host, err.message), h('div', { class: 'toolbar' }, ...provisionedActions(host, close)));
+    return;
+  }
+  replace(status, message('error', 'Save failed', err.message));
+}
+
+function provisionedNote(host: DashboardHost, serverMessage: string): HTMLElement {
+  const file = host.meta.provisionedExternalId;
+  return h(
+    'div',
+    { class: 'ed-conflict', role: 'alert' },
+    h('strong', null, serverMessage || 'This dashboard is provisioned and cannot be saved from the UI.'),
+    h(
+      'div',
+      { class: 'dim' },
+      `It is loaded from ${file ? `the file ${file}` : 'a provisioning folder'} that pharos may not write to. Save a copy to keep your changes in pharos, or export the JSON and put it into the file (a writable provisioning folder makes Save write the file itself).`,
+    ),
+  );
+}
+
+function provisionedActions(host: DashboardHost, close: () => void): HTMLElement[] {
+  return [
+    h('button', { class: 'primary ed-save-copy', onclick: () => { close(); openSaveAsDialog(host); } }, 'Save as copy'),
+    h('button', { class: 'ed-prov-export', onclick: () => { close(); openExportDialog(host); } }, 'Export JSON'),
+  ];
+}
+
+/** Save as: a copy with a new title (and a new uid unless one is typed). */
+export function openSaveAsDialog(host: DashboardHost) {
+  const dlg = openDialog({ title: 'Save dashboard as', className: 'ed-save-dialog' });
+  const title = h('input', { type: 'text', class: 'ed-saveas-title', value: `${host.model.title} Copy`, 'aria-label': 'New title' });
+  const uid = h('input', { type: 'text', class: 'ed-saveas-uid mono', placeholder: 'empty: a new uid is generated', 'aria-label': 'New uid' });
+  const copyTags = h('input', { type: 'checkbox', checked: true });
+  const status = h('div', { class: 'ed-save-status' });
+  replace(
+    dlg.body,
+    h('label', { class: 'field' }, 'Title', title),
+    h('label', { class: 'field' }, 'UID', uid),
+    h('label', { class: 'ed-check' }, copyTags, ' Copy tags'),
+    status,
+  );
+  const go = h('button', { class: 'primary ed-saveas-go' }, 'Save');
+  dlg.footer.append(h('button', { onclick: () => dlg.close() }, 'Cancel'), go);
+  go.addEventListener('click', async () => {
+    const copy = clone(host.model) as DashboardModel;
+    copy.title = title.value.trim();
+    copy.id = null;
+    copy.version = 0;
+    if (uid.value.trim()) copy.uid = uid.value.trim();
+    else delete copy.uid;
+    if (!copyTags.checked) copy.tags = [];
+    if (!copy.title) {
+      replace(status, h('div', { class: 'error-inline' }, 'A dashboard needs a title.'));
+      return;
+    }
+    go.disabled = true;
+    try {
+      const res = await saveDashboard(copy, { overwrite: false, message: `copy of ${host.model.title}` });
+      dlg.close();
+      navigate(`/d/${encodeURIComponent(res.uid)}/${res.slug || slugify(copy.title)}${location.search}`);
+    } catch (e) {
+      go.disabled = false;
+      const err = e as SaveError;
+      replace(
+        status,
+        message(
+          'error',
+          err.unreachable ? 'pharos is not reachable — is the server running?' : `Save failed: ${err.message}`,
+          err.reason === 'name-exists' ? 'Pick another title.' : err.reason === 'version-mismatch' ? 'That uid is taken: pick another or leave it empty.' : undefined,
+        ),
+      );
+    }
+  });
+}
+
+/** Export: the model as Grafana JSON, downloaded as `<title>.json` or copied. */
+export function openExportDialog(host: DashboardHost) {
+  const text = exportJson(host.model);
+  const dlg = openDialog({ title: 'Export dashboard JSON', className: 'ed-export-dialog' });
+  const status = h('span', { class: 'faint ed-export-status', role: 'status' });
+  const lines = text.split('\n').length;
+  replace(
+    dlg.body,
+    h('p', { class: 'dim' }, 'Grafana dashboard JSON of what you see, unsaved changes included. Grafana and pharos import it as it is.'),
+    h('textarea', { class: 'ed-export-text', readonly: true, rows: 18, spellcheck: 'false', value: text, 'aria-label': 'Dashboard JSON' }),
+    h('div', { class: 'faint' }, `${lines} lines · ${(text.length / 1024).toFixed(1)} KiB`),
+  );
+  dlg.footer.append(
+    status,
+    h('button', { onclick: () => dlg.close() }, 'Close'),
+    h(
+      'button',
+      {
+        class: 'ed-export-copy',
+        onclick: async () => {
+          status.textContent = (await copyText(text)) ? 'Copied to the clipboard' : 'The browser refused the clipboard: select the text and copy it';
+        },
+      },
+      '⧉ Copy to clipboard',
+    ),
+    h(
+      'button',
+      {
+        class: 'primary ed-export-download',
+        onclick: () => {
+          download(fileName(host.model.title), text);
+          status.textContent = `Downloaded ${fileName(host.model.title)}`;
+        },
+      },
+      '⇩ Download file',
+    ),
+  );
+}
+
+/** A one-line summary of what changed since the last save (panels added/removed, JSON lines). */
+function summarizeChanges(host: DashboardHost): string {
+  if (host.isNew) return `New dashboard · ${host.model.panels?.length ?? 0} panels`;
+  if (!host.dirty) return 'No changes since the last save.';
+  return `Unsaved changes · version ${host.model.version ?? host.meta.version ?? '?'} will become ${(Number(host.model.version ?? host.meta.version) || 0) + 1}`;
+}
