@@ -302,3 +302,123 @@ test('empty store and stopped server get clear messages', async () => {
     await page.context().close();
   }
 });
+
+/** A realistic trace over OTLP/JSON: frontend → api → db ×N, cache (error, event), worker via a queue, a link. */
+async function sendRichTrace(base, { dbCalls = 12, linkTo } = {}) {
+  const hex = (n) => [...crypto.getRandomValues(new Uint8Array(n))].map((b) => b.toString(16).padStart(2, '0')).join('');
+  const traceId = hex(16);
+  const t0 = Date.now() - 3000;
+  const ns = (ms) => `${Math.round(ms * 1000)}000`;
+  const bySvc = {};
+  const add = (svc, name, kind, start, dur, parent, extra = {}) => {
+    const spanId = hex(8);
+    (bySvc[svc] ??= []).push({
+      traceId,
+      spanId,
+      parentSpanId: parent ?? '',
+      name,
+      kind,
+      startTimeUnixNano: ns(t0 + start),
+      endTimeUnixNano: ns(t0 + start + dur),
+      attributes: (extra.attrs ?? []).map(([key, v]) => ({ key, value: typeof v === 'number' ? { intValue: v } : { stringValue: String(v) } })),
+      events: extra.events ?? [],
+      links: extra.links ?? [],
+      status: extra.status ?? {},
+    });
+    return spanId;
+  };
+  const root = add('frontend', 'GET /inbox', 2, 0, 480, null, { attrs: [['http.method', 'GET'], ['http.route', '/inbox'], ['http.status_code', 200]] });
+  const call = add('frontend', 'HTTP GET api/emails', 3, 8, 400, root, { attrs: [['peer.service', 'api']] });
+  const api = add('api', 'GET /api/emails', 2, 14, 380, call, { attrs: [['http.route', '/api/emails']], links: linkTo ? [{ traceId: linkTo.traceId, spanId: linkTo.spanId }] : [] });
+  add('api', 'auth.verify', 1, 18, 12, api);
+  const cache = add('cache', 'redis GET inbox:42', 3, 34, 6, api, {
+    status: { code: 2, message: 'connection reset by peer' },
+    events: [{ name: 'exception', timeUnixNano: ns(t0 + 39), attributes: [{ key: 'exception.type', value: { stringValue: 'ECONNRESET' } }, { key: 'exception.message', value: { stringValue: 'read ECONNRESET' } }] }],
+  });
+  void cache;
+  for (let i = 0; i < dbCalls; i++) add('postgres', `SELECT emails page ${i + 1}`, 3, 44 + i * 24, 20, api, { attrs: [['db.system', 'postgresql'], ['db.statement', `SELECT * FROM emails OFFSET ${i * 50} LIMIT 50`]] });
+  const pub = add('api', 'publish email.read', 4, 44 + dbCalls * 24, 8, api, { attrs: [['messaging.system', 'kafka']] });
+  const consume = add('worker', 'consume email.read', 5, 60 + dbCalls * 24, 90, pub);
+  add('worker', 'update read receipts', 1, 70 + dbCalls * 24, 60, consume);
+  add('frontend', 'render inbox', 1, 412, 60, root);
+  const body = {
+    resourceSpans: Object.entries(bySvc).map(([svc, spans]) => ({
+      resource: { attributes: [{ key: 'service.name', value: { stringValue: svc } }, { key: 'host.name', value: { stringValue: `${svc}-7f9c` } }, { key: 'service.version', value: { stringValue: '1.4.2' } }] },
+      scopeSpans: [{ scope: { name: 'ui-test' }, spans }],
+    })),
+  };
+  const res = await fetch(`${base}/v1/traces`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(body) });
+  if (!res.ok) throw new Error(`push failed ${res.status}`);
+  return { traceId, spans: Object.values(bySvc).flat().length };
+}
+
+test('a realistic trace: many services, events, a link to another trace, zoom by the mini-map', async () => {
+  const rich = await sendRichTrace(pharos.url, { linkTo: { traceId: okTrace.traceId, spanId: okTrace.spanIds[0] } });
+  const page = await newPage(browser);
+  await openUi(page, pharos.url, `/trace/${rich.traceId}`);
+  await page.waitForSelector('[data-testid=span-row]');
+  const r = await rows(page);
+  assert.equal(r.length, rich.spans);
+  assert.equal(Math.max(...r.map((x) => x.depth)), 5); // root → call → api → publish → consume → update
+  assert.equal(r.filter((x) => x.error).length, 1);
+  await page.click('[data-testid=critical-path]');
+  await screenshot(page, 'trace-critical-path');
+  // The sequential work of the request is on the path; the consumer, which runs after its
+  // producer span has ended (asynchronously), is not.
+  const all = await rows(page);
+  assert.deepEqual(
+    all.filter((x) => !x.critical).map((x) => x.op),
+    ['consume email.read', 'update read receipts'],
+  );
+
+  // Events of the failing cache span, relative to the span's start; the link opens the other trace.
+  await page.click('[data-testid=span-row][data-service=cache]');
+  const ev = await page.textContent('[data-testid=span-events]');
+  assert.match(ev, /\+5ms\s*exception/);
+  assert.match(ev, /exception\.message\s*read ECONNRESET/);
+  await page.click('[data-testid=span-row][data-operation="GET /api/emails"]');
+  const link = page.locator(`[data-testid=span-details][data-span-id] [data-testid=span-refs] a`);
+  assert.match(await link.getAttribute('href'), new RegExp(`^/trace/0*${okTrace.traceId.replace(/^0+/, '')}\\?span=${okTrace.spanIds[0]}$`));
+  await screenshot(page, 'trace-rich-details');
+
+  // Drag across the middle of the mini-map: the ruler no longer starts at 0.
+  const box = await page.locator('[data-testid=minimap]').boundingBox();
+  await page.mouse.move(box.x + box.width * 0.25, box.y + 20);
+  await page.mouse.down();
+  await page.mouse.move(box.x + box.width * 0.5, box.y + 20, { steps: 4 });
+  await page.mouse.up();
+  const firstTick = await page.textContent('.wf-ruler .wf-tick span');
+  assert.notEqual(firstTick, '0');
+  assert.match(firstTick, /^1[12]\dms$/); // 25% of 480ms
+  await link.click();
+  await page.waitForFunction((id) => document.querySelector('[data-testid=trace-id]')?.textContent?.replace(/^0+/, '') === id, okTrace.traceId.replace(/^0+/, ''));
+  await page.waitForSelector(`[data-testid=span-details][data-span-id="${okTrace.spanIds[0]}"]`);
+  assertNoPageErrors(page, assert);
+  await page.context().close();
+});
+
+test('a 3000-span trace renders and folds quickly (measured, printed)', async () => {
+  const rich = await sendRichTrace(pharos.url, { dbCalls: 2990 });
+  const page = await newPage(browser);
+  const t0 = Date.now();
+  await openUi(page, pharos.url, `/trace/${rich.traceId}`);
+  await page.waitForSelector('[data-testid=span-row]');
+  const renderMs = Date.now() - t0;
+  assert.equal(await page.locator('[data-testid=span-row]').count(), rich.spans);
+  const t1 = Date.now();
+  await page.click('[data-testid=span-row][data-operation="GET /api/emails"] [data-testid=span-caret]');
+  // Left: the root, the client call, the folded api span and render inbox.
+  await page.waitForFunction(() => document.querySelectorAll('[data-testid=span-row]').length === 4);
+  const foldMs = Date.now() - t1;
+  const t2 = Date.now();
+  await page.click('[data-testid=expand-all]');
+  await page.waitForFunction((n) => document.querySelectorAll('[data-testid=span-row]').length === n, rich.spans);
+  const expandMs = Date.now() - t2;
+  const t3 = Date.now();
+  await page.click('[data-testid=critical-path]');
+  await page.waitForSelector('[data-testid=span-row][data-critical=true]');
+  const cpMs = Date.now() - t3;
+  console.log(`# ${rich.spans}-span trace: page load to waterfall ${renderMs} ms, fold ${foldMs} ms, expand all ${expandMs} ms, critical path ${cpMs} ms`);
+  assertNoPageErrors(page, assert);
+  await page.context().close();
+});

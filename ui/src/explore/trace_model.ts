@@ -254,23 +254,22 @@ export function validGoDuration(s: string): boolean {
   return /^(\d+(\.\d+)?(ns|us|µs|ms|s|m|h))+$/.test(s.trim());
 }
 
-// Colours readable on the dark theme; reds are left out (red means error).
+// Colours readable on the dark theme, ordered so that neighbours differ in hue; reds are left
+// out (red means error).
 const PALETTE = [
-  '#5794f2', '#73bf69', '#fade2a', '#b877d9', '#ff9830', '#6ed0e0', '#8ab8ff', '#96d98d',
-  '#ca95e5', '#ffb357', '#e0b400', '#3ea7b3', '#a9a9f5', '#c8f2c2', '#d683ce', '#cbb8a9',
+  '#5794f2', '#73bf69', '#b877d9', '#ff9830', '#6ed0e0', '#fade2a', '#d683ce', '#96d98d',
+  '#8ab8ff', '#ffb357', '#3ea7b3', '#ca95e5', '#c8f2c2', '#e0b400', '#a9a9f5', '#cbb8a9',
 ];
 const assigned = new Map<string, string>();
 
-/** A colour per service, stable for the session and distinct among the first 16 services seen. */
+/**
+ * A colour per service: services get the palette in the order they are first drawn, and keep
+ * their colour for the session (search list, trace view and service graph agree).
+ */
 export function serviceColor(service: string): string {
   const got = assigned.get(service);
   if (got) return got;
-  let h = 0;
-  for (let i = 0; i < service.length; i++) h = (h * 31 + service.charCodeAt(i)) >>> 0;
-  const used = new Set(assigned.values());
-  let idx = h % PALETTE.length;
-  for (let i = 0; i < PALETTE.length && used.has(PALETTE[idx]); i++) idx = (idx + 1) % PALETTE.length;
-  const c = PALETTE[idx];
+  const c = PALETTE[assigned.size % PALETTE.length];
   assigned.set(service, c);
   return c;
 }

@@ -150,6 +150,7 @@ class TraceView {
   private cpBtn: HTMLButtonElement;
   private zoomReset: HTMLButtonElement;
   private logsPanel = h('div', { class: 'trace-logs', 'data-testid': 'trace-logs' });
+  private rowEls = new Map<string, HTMLElement>();
 
   constructor(
     private el: HTMLElement,
@@ -264,7 +265,7 @@ class TraceView {
     this.cpBtn.setAttribute('aria-pressed', String(on));
     this.cpBtn.classList.toggle('active', on);
     if (updateUrl) setQuery({ cp: on ? '1' : null });
-    this.drawRows();
+    this.refreshMarks();
   }
 
   private setFind(text: string, updateUrl = true) {
@@ -273,11 +274,13 @@ class TraceView {
     if (this.find) {
       const q = this.find.toLowerCase();
       for (const n of this.m.spans) if (spanText(n).includes(q)) this.matches.add(n.id);
-      for (const idm of this.matches) this.expandTo(idm);
     }
+    let unfolded = false;
+    for (const idm of this.matches) unfolded = this.expandTo(idm) || unfolded;
     this.findCount.textContent = this.find ? `${this.matches.size} of ${this.m.spans.length} spans match` : '';
     if (updateUrl) setQuery({ uiFind: this.find || null });
-    this.drawRows();
+    if (unfolded) this.drawRows();
+    else this.refreshMarks();
     this.drawMinimapMarks();
   }
 
@@ -291,12 +294,11 @@ class TraceView {
     this.drawRows();
   }
 
-  private expandTo(spanId: string) {
-    let p = this.m.byId.get(spanId)?.parent;
-    while (p) {
-      this.collapsed.delete(p.id);
-      p = p.parent;
-    }
+  /** Unfolds the ancestors of a span; true when one was folded. */
+  private expandTo(spanId: string): boolean {
+    let changed = false;
+    for (let p = this.m.byId.get(spanId)?.parent; p; p = p.parent) changed = this.collapsed.delete(p.id) || changed;
+    return changed;
   }
 
   private setWindow(w: [number, number]) {
@@ -324,29 +326,31 @@ class TraceView {
   }
 
   private visibleSpans(): SpanNode[] {
+    // Spans are in depth-first order: a folded span hides the run of deeper spans after it.
     const out: SpanNode[] = [];
-    const hiddenUnder = (n: SpanNode) => {
-      for (let p = n.parent; p; p = p.parent) if (this.collapsed.has(p.id)) return true;
-      return false;
-    };
-    for (const n of this.m.spans) if (!hiddenUnder(n)) out.push(n);
+    let foldDepth = Infinity;
+    for (const n of this.m.spans) {
+      if (n.depth > foldDepth) continue;
+      foldDepth = this.collapsed.has(n.id) ? n.depth : Infinity;
+      out.push(n);
+    }
     return out;
   }
 
   private drawRows() {
     this.drawRuler();
     const rows: HTMLElement[] = [];
+    this.rowEls.clear();
     for (const n of this.visibleSpans()) {
       rows.push(this.row(n));
       if (this.open.has(n.id)) rows.push(this.details(n));
     }
+    this.rowsEl.classList.toggle('cp-on', this.critical);
     replace(this.rowsEl, ...rows);
   }
 
   private row(n: SpanNode): HTMLElement {
     const color = serviceColor(n.service);
-    const onCp = this.critical && this.cpBySpan.has(n.id);
-    const isMatch = this.matches.has(n.id);
     const caret = n.children.length
       ? h(
           'button',
@@ -373,14 +377,6 @@ class TraceView {
       style: { left: `${left}%`, width: `${width}%`, background: n.isError ? 'var(--error)' : color },
       title: `${formatMicros(n.duration)} starting at +${formatMicros(n.offset)}`,
     });
-    const cpSegs: HTMLElement[] = [];
-    if (onCp) {
-      for (const s of this.cpBySpan.get(n.id) ?? []) {
-        const l = this.pct(s.start - this.m.start);
-        const w = (((s.end - s.start) / (this.m.duration || 1)) * 100) / (this.win[1] - this.win[0]);
-        cpSegs.push(h('div', { class: 'sr-cp', 'data-testid': 'cp-segment', style: { left: `${l}%`, width: `${Math.max(w, 0.15)}%` }, title: `critical path: ${formatMicros(s.end - s.start)}` }));
-      }
-    }
     // Duration label: right of the bar, else left of it, else inside it (a bar spanning the view).
     const labelLeft = left + width;
     const labelStyle =
@@ -395,7 +391,7 @@ class TraceView {
     const row = h(
       'div',
       {
-        class: `span-row${this.open.has(n.id) ? ' open' : ''}${isMatch ? ' match' : ''}${this.find && !isMatch ? ' dimmed' : ''}${onCp ? ' critical' : ''}${n.isError ? ' error' : ''}`,
+        class: `span-row${this.open.has(n.id) ? ' open' : ''}${n.isError ? ' error' : ''}`,
         role: 'row',
         tabindex: 0,
         'data-testid': 'span-row',
@@ -404,8 +400,6 @@ class TraceView {
         'data-service': n.service,
         'data-operation': n.span.operationName,
         'data-error': String(n.isError),
-        'data-critical': String(onCp),
-        'data-match': String(isMatch),
         onclick: () => this.toggleDetails(n),
         onkeydown: (e: KeyboardEvent) => {
           if (e.key === 'Enter' || e.key === ' ') {
@@ -431,9 +425,44 @@ class TraceView {
         hiddenCount ? h('span', { class: 'sr-hidden-count', title: 'hidden child spans' }, `+${hiddenCount}`) : null,
         kind,
       ),
-      h('div', { class: 'sr-timeline' }, bar, ...cpSegs, label),
+      h('div', { class: 'sr-timeline' }, bar, label),
     );
+    this.rowEls.set(n.id, row);
+    this.mark(row, n);
     return row;
+  }
+
+  /** Applies the critical-path and find marks to a drawn row (no rebuild). */
+  private mark(row: HTMLElement, n: SpanNode) {
+    const onCp = this.critical && this.cpBySpan.has(n.id);
+    const isMatch = this.matches.has(n.id);
+    row.classList.toggle('critical', onCp);
+    row.classList.toggle('match', isMatch);
+    row.classList.toggle('dimmed', this.find !== '' && !isMatch);
+    row.dataset.critical = String(onCp);
+    row.dataset.match = String(isMatch);
+    const timeline = row.lastElementChild as HTMLElement;
+    for (const old of timeline.querySelectorAll('.sr-cp')) old.remove();
+    if (!onCp) return;
+    const color = n.isError ? 'var(--error)' : serviceColor(n.service);
+    for (const seg of this.cpBySpan.get(n.id) ?? []) {
+      const l = this.pct(seg.start - this.m.start);
+      const w = (((seg.end - seg.start) / (this.m.duration || 1)) * 100) / (this.win[1] - this.win[0]);
+      timeline.insertBefore(
+        h('div', {
+          class: 'sr-cp',
+          'data-testid': 'cp-segment',
+          style: { left: `${l}%`, width: `${Math.max(w, 0.15)}%`, background: color },
+          title: `on the critical path: ${formatMicros(seg.end - seg.start)} of this span's own time`,
+        }),
+        timeline.lastElementChild,
+      );
+    }
+  }
+
+  private refreshMarks() {
+    this.rowsEl.classList.toggle('cp-on', this.critical);
+    for (const [id, row] of this.rowEls) this.mark(row, this.m.byId.get(id) as SpanNode);
   }
 
   private toggleDetails(n: SpanNode) {

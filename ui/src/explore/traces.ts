@@ -291,6 +291,7 @@ export function tracesExplorePage(ctx: PageContext): Page {
     replace(serviceSel, h('option', { value: '' }, 'Loading services…'));
     try {
       services = (await jaegerServices()).slice().sort();
+      for (const s of services) serviceColor(s); // colours in a stable order for this session
     } catch (e) {
       replace(serviceSel, h('option', { value: '' }, '(services unavailable)'));
       const { text, detail } = errorText(e);
