@@ -214,12 +214,14 @@ export function homePage(ctx: PageContext): Page {
   ) {
     replace(main,
       empty ? gettingStarted() : null,
+      // Two independent columns, so a short card never leaves a hole beside a long one.
       h('div', { class: 'home-grid' },
-        targetsCard(targets),
-        alertsCard(alerts, ov),
-        dashboardsCard(dashboards, ov),
-        h('div', { class: 'card' }, h('h2', null, 'Storage'), storageTable(ov.storage), h('div', { class: 'card-foot' }, h('a', { href: '/status/stores' }, 'Store statistics ›'))),
-        linksCard(),
+        h('div', { class: 'home-col' }, alertsCard(alerts, ov), targetsCard(targets)),
+        h('div', { class: 'home-col' },
+          dashboardsCard(dashboards, ov),
+          h('div', { class: 'card' }, h('h2', null, 'Storage'), storageTable(ov.storage), h('div', { class: 'card-foot' }, h('a', { href: '/status/stores' }, 'Store statistics ›'))),
+          linksCard(),
+        ),
       ),
     );
   }

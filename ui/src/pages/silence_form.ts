@@ -308,6 +308,13 @@ export function silenceForm(root: HTMLElement, query: URLSearchParams): () => vo
     h('div', { class: 'toolbar' }, submit, h('a', { class: 'btn', href: '/alerts/silences' }, 'Cancel')),
   );
 
+  // Errors describe the last submit; once the user edits, re-check and show only what is still wrong.
+  form.addEventListener('input', () => {
+    if (!errors.childElementCount) return;
+    const left = validate().errors;
+    replace(errors, left.length ? h('ul', null, left.map((e) => h('li', null, e))) : null);
+  });
+
   replace(root, h('div', { class: 'silence-layout' }, form, h('div', { class: 'card' }, h('h2', null, 'Affected alerts'), preview)));
 
   // Prefill: ?matcher=… (repeatable), or the silence being edited / recreated.

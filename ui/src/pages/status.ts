@@ -612,7 +612,8 @@ function statCard(label: string, value: string, testid?: string, detail?: string
   return h('div', { class: 'card stat-card' }, h('div', { class: 'stat-label' }, label), h('div', { class: 'stat-value', 'data-testid': testid }, value), detail ? h('div', { class: 'stat-detail faint' }, detail) : null);
 }
 
-function topTable(title: string, cols: [string, string], rows: { name: string; value: number }[], opts: { bytes?: boolean; link?: (name: string) => string; testid?: string; empty: string }): HTMLElement {
+function topTable(title: string, cols: [string, string], unsorted: { name: string; value: number }[], opts: { bytes?: boolean; link?: (name: string) => string; testid?: string; empty: string }): HTMLElement {
+  const rows = [...unsorted].sort((a, b) => b.value - a.value);
   const max = Math.max(1, ...rows.map((r) => r.value));
   return h('div', { class: 'card top-card', 'data-testid': opts.testid },
     h('h3', null, title),
