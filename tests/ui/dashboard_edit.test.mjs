@@ -198,6 +198,10 @@ test('edit: a panel added in the panel editor, a new title and unit are saved an
   await page.click('.ed-save');
   await page.waitForSelector('.ed-save-dialog');
   await page.fill('.ed-save-message', 'add the request panel');
+  await page.waitForSelector('.ed-change-list');
+  const changes = await page.$$eval('.ed-change-list li', (li) => li.map((x) => x.textContent));
+  assert.ok(changes.includes('Title: "Edit me" → "Edited dashboard"'), changes.join(' | '));
+  assert.ok(changes.includes('Added panel "Requests by method"'), changes.join(' | '));
   await screenshot(page, 'save-dialog');
   await page.click('.ed-save-go');
   await page.waitForSelector('.ed-save-dialog', { state: 'detached' });
@@ -255,6 +259,41 @@ test('export downloads Grafana JSON that re-imports as an identical model', asyn
   const reimported = (await getDash(newUid)).dashboard;
   assert.equal(reimported.title, 'Edited dashboard (re-imported)');
   assert.deepEqual({ ...comparable(reimported), title: exported.title }, comparable(exported));
+  assertNoPageErrors(page, assert);
+});
+
+test('a panel menu "Edit" opens the editor: Discard drops the edits, Esc applies them', async () => {
+  const page = await newPage(browser);
+  await openUi(page, base(), '/d/edit-me?from=now-5m&to=now');
+  const panel = page.locator('[data-testid=dash-panel]:has([data-testid=panel-title]:text-is("Scrapes"))');
+  await panel.locator('[data-testid=panel-menu]').click();
+  await page.click('[data-testid=menu-edit]');
+  await page.waitForSelector('.ed-panel-editor');
+  assert.equal(await page.inputValue('.ed-q-expr'), 'up');
+  await page.waitForFunction(() => Number(document.querySelector('.ed-pv-summary')?.dataset.series) === 2, null, { timeout: 20000 });
+  await page.fill('.ed-opt-title', 'Not kept');
+  await page.click('.ed-pe-discard');
+  await page.waitForSelector('.ed-panel-editor', { state: 'detached' });
+  assert.equal(await page.$('.ed-dirty'), null);
+  assert.equal(await panel.locator('[data-testid=panel-title]').textContent(), 'Scrapes');
+
+  await panel.locator('[data-testid=panel-menu]').click();
+  await page.click('[data-testid=menu-edit]');
+  await page.waitForSelector('.ed-panel-editor');
+  await page.click('.ed-type[data-type=stat]');
+  await page.click('.ed-q-add');
+  await page.locator('.ed-q-expr').nth(1).fill('count(up)');
+  await page.waitForFunction(() => Number(document.querySelector('.ed-pv-summary')?.dataset.series) === 3, null, { timeout: 20000 });
+  await page.click('.ed-pe-main', { position: { x: 5, y: 5 } });
+  await page.keyboard.press('Escape');
+  await page.waitForSelector('.ed-panel-editor', { state: 'detached' });
+  await page.waitForSelector('.ed-dirty');
+  await page.click('.ed-save');
+  await page.click('.ed-save-go');
+  await page.waitForSelector('.ed-save-dialog', { state: 'detached' });
+  const p = (await getDash('edit-me')).dashboard.panels.find((x) => x.title === 'Scrapes');
+  assert.equal(p.type, 'stat');
+  assert.deepEqual(p.targets.map((t) => [t.refId, t.expr]), [['A', 'up'], ['B', 'count(up)']]);
   assertNoPageErrors(page, assert);
 });
 

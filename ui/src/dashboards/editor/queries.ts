@@ -88,7 +88,7 @@ export function queriesTab(host: DashboardHost, panel: GrafanaPanel, hooks: Quer
       render();
       hooks.runNow();
     });
-    const maxDp = h('input', { type: 'number', min: 1, class: 'ed-q-maxdp', placeholder: 'auto (width)', value: panel.maxDataPoints ?? '' });
+    const maxDp = h('input', { type: 'number', min: 1, class: 'ed-q-maxdp', placeholder: 'auto', value: panel.maxDataPoints ?? '' });
     maxDp.addEventListener('change', () => {
       const n = Number(maxDp.value);
       if (maxDp.value && n > 0) panel.maxDataPoints = n;
@@ -180,7 +180,7 @@ export function queriesTab(host: DashboardHost, panel: GrafanaPanel, hooks: Quer
     const hideBtn = h(
       'button',
       {
-        class: `small icon ed-q-hide ${t.hide ? 'active' : ''}`,
+        class: `small ed-q-hide ${t.hide ? 'active' : ''}`,
         title: t.hide ? 'Hidden: the query does not run. Click to show' : 'Hide this query from the panel',
         'aria-pressed': String(Boolean(t.hide)),
         onclick: () => {
@@ -190,7 +190,7 @@ export function queriesTab(host: DashboardHost, panel: GrafanaPanel, hooks: Quer
           hooks.runNow();
         },
       },
-      t.hide ? '◌ hidden' : '◉',
+      t.hide ? 'Show' : 'Hide',
     );
     const ownDs = h('select', { class: 'ed-q-tds', 'aria-label': 'Data source of this query' }, SOURCES.map(([v, label]) => h('option', { value: v }, label)));
     ownDs.value = src;
@@ -259,12 +259,13 @@ export function queriesTab(host: DashboardHost, panel: GrafanaPanel, hooks: Quer
         { class: 'ed-q-card-head' },
         refId,
         panelSrc === MIXED ? ownDs : h('span', { class: 'faint' }, `(${SOURCES.find(([v]) => v === src)?.[1] ?? src})`),
+        t.hide ? h('span', { class: 'badge badge-expired' }, 'hidden — not run') : null,
         h('span', { class: 'spacer' }),
         hideBtn,
         h(
           'button',
           {
-            class: 'small icon ed-q-dup',
+            class: 'small ed-q-dup',
             title: 'Duplicate query',
             onclick: () => {
               const c = clone(t);
@@ -274,7 +275,7 @@ export function queriesTab(host: DashboardHost, panel: GrafanaPanel, hooks: Quer
               hooks.runNow();
             },
           },
-          '⧉',
+          'Duplicate',
         ),
         h(
           'button',

@@ -25,11 +25,14 @@ export function openSaveDialog(host: DashboardHost, after?: () => void) {
 
   const titleInput = h('input', { type: 'text', class: 'ed-save-title', value: m.title ?? '', 'aria-label': 'Title' });
   const msg = h('textarea', { class: 'ed-save-message', rows: 3, placeholder: 'What changed? (optional, kept with this version)', 'aria-label': 'Change message' });
-  const changes = summarizeChanges(host);
+  const changes = h('div', { class: 'ed-save-changes' }, h('span', { class: 'faint' }, summarizeChanges(host)));
+  void describeChanges(host).then((lines) => {
+    if (lines.length) replace(changes, h('div', { class: 'faint' }, 'Changes since the saved version:'), h('ul', { class: 'ed-change-list' }, lines.map((l) => h('li', { class: l.warn ? 'warn' : '' }, l.text))));
+  });
   replace(
     dlg.body,
     host.isNew || !m.title ? h('label', { class: 'field' }, 'Title', titleInput) : h('div', { class: 'ed-save-name' }, h('span', { class: 'faint' }, 'Dashboard: '), h('strong', null, m.title)),
-    h('div', { class: 'faint ed-save-changes' }, changes),
+    changes,
     h('label', { class: 'field' }, 'Message', msg),
     host.meta.provisioned ? h('div', { class: 'faint' }, `Provisioned from ${host.meta.provisionedExternalId || 'a file'}: saving writes the JSON back to that file.`) : null,
     status,
@@ -218,7 +221,7 @@ export function openExportDialog(host: DashboardHost) {
           status.textContent = (await copyText(text)) ? 'Copied to the clipboard' : 'The browser refused the clipboard: select the text and copy it';
         },
       },
-      '⧉ Copy to clipboard',
+      'Copy to clipboard',
     ),
     h(
       'button',
@@ -239,4 +242,69 @@ function summarizeChanges(host: DashboardHost): string {
   if (host.isNew) return `New dashboard · ${host.model.panels?.length ?? 0} panels`;
   if (!host.dirty) return 'No changes since the last save.';
   return `Unsaved changes · version ${host.model.version ?? host.meta.version ?? '?'} will become ${(Number(host.model.version ?? host.meta.version) || 0) + 1}`;
+}
+
+type Change = { text: string; warn?: boolean };
+
+/** What differs from the stored version (fetched now), in words: title, tags, panels, variables, time. */
+async function describeChanges(host: DashboardHost): Promise<Change[]> {
+  const uid = host.model.uid;
+  if (host.isNew || !uid) return [];
+  let stored: DashboardModel;
+  let storedVersion: number | undefined;
+  try {
+    const full = await getDashboard(uid);
+    stored = full.dashboard;
+    storedVersion = full.meta.version;
+  } catch {
+    return [];
+  }
+  const m = host.model;
+  const out: Change[] = [];
+  const mine = m.version ?? host.meta.version;
+  if (storedVersion !== undefined && mine !== undefined && storedVersion > mine)
+    out.push({ text: `Someone saved version ${storedVersion} after you opened version ${mine}: saving will ask before overwriting it.`, warn: true });
+  if (stored.title !== m.title) out.push({ text: `Title: "${stored.title}" → "${m.title}"` });
+  const tags = (d: DashboardModel) => JSON.stringify(d.tags ?? []);
+  if (tags(stored) !== tags(m)) out.push({ text: `Tags: ${(stored.tags ?? []).join(', ') || 'none'} → ${(m.tags ?? []).join(', ') || 'none'}` });
+  const panels = (d: DashboardModel) => {
+    const map = new Map<string, Record<string, unknown>>();
+    (d.panels ?? []).forEach((p, i) => {
+      map.set(String(p.id ?? `#${i}`), p as Record<string, unknown>);
+      (p.panels ?? []).forEach((c, j) => map.set(String(c.id ?? `#${i}.${j}`), c as Record<string, unknown>));
+    });
+    return map;
+  };
+  const a = panels(stored);
+  const b = panels(m);
+  const name = (p: Record<string, unknown>) => `"${String(p.title ?? '') || 'untitled'}"`;
+  const strip = (p: Record<string, unknown>) => JSON.stringify({ ...p, gridPos: undefined, panels: undefined });
+  let moved = 0;
+  for (const [id, p] of b) {
+    const o = a.get(id);
+    if (!o) out.push({ text: `Added ${p.type === 'row' ? 'row' : 'panel'} ${name(p)}` });
+    else if (strip(o) !== strip(p)) out.push({ text: `Changed panel ${name(p)}` });
+    else if (JSON.stringify(o.gridPos) !== JSON.stringify(p.gridPos)) moved++;
+  }
+  for (const [id, p] of a) if (!b.has(id)) out.push({ text: `Removed ${p.type === 'row' ? 'row' : 'panel'} ${name(p)}` });
+  if (moved) out.push({ text: `${moved} panel${moved === 1 ? '' : 's'} moved or resized` });
+  const vars = (d: DashboardModel) => new Map((d.templating?.list ?? []).map((v) => [v.name, JSON.stringify({ ...v, current: undefined, options: undefined })]));
+  const va = vars(stored);
+  const vb = vars(m);
+  for (const [n, v] of vb) {
+    if (!va.has(n)) out.push({ text: `Added variable $${n}` });
+    else if (va.get(n) !== v) out.push({ text: `Changed variable $${n}` });
+  }
+  for (const n of va.keys()) if (!vb.has(n)) out.push({ text: `Removed variable $${n}` });
+  const rest = (d: DashboardModel) => {
+    const { title, tags: _t, panels: _p, templating, version, id, uid: _u, ...r } = d;
+    void title; void templating; void version; void id;
+    return r as Record<string, unknown>;
+  };
+  const ra = rest(stored);
+  const rb = rest(m);
+  const keys = [...new Set([...Object.keys(ra), ...Object.keys(rb)])].filter((k) => JSON.stringify(ra[k]) !== JSON.stringify(rb[k]));
+  if (keys.length) out.push({ text: `Settings changed: ${keys.join(', ')}` });
+  if (!out.length) out.push({ text: 'No differences from the saved version.' });
+  return out;
 }

@@ -101,7 +101,7 @@ export function variablesEditor(host: DashboardHost, changed: () => void): { el:
                     h(
                       'button',
                       {
-                        class: 'small icon',
+                        class: 'small',
                         title: 'Duplicate',
                         'aria-label': `Duplicate ${v.name}`,
                         onclick: () => {
@@ -112,7 +112,7 @@ export function variablesEditor(host: DashboardHost, changed: () => void): { el:
                           showList();
                         },
                       },
-                      '⧉',
+                      'Copy',
                     ),
                     h(
                       'button',
