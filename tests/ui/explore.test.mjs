@@ -125,6 +125,21 @@ test('PromQL: several queries, hide one; history keeps what ran', async () => {
   await page.click('[data-testid=history-toggle]');
   const hist = await page.textContent('[data-testid=history-list]');
   assert.match(hist, /sum\(http_requests_total\)/);
+  // Star an entry; a click on it puts it back in query A and runs it.
+  await page.locator('.hist-item:has-text("count(up)") .hist-star').click();
+  assert.equal(await page.locator('.hist-item').first().locator('.hist-star.on').count(), 1, 'starred entry on top');
+  await page.locator('.hist-query:has-text("count(up)")').click();
+  await until(page, () => document.querySelector('[data-testid=query-input]')?.value === 'count(up)', null, 'history entry in query A');
+  assert.equal(new URL(page.url()).searchParams.getAll('query')[0], 'count(up)');
+  // by (...) offers the labels of the metrics in the expression (Ctrl+Space opens suggestions).
+  await typeQuery(page, 'sum by () (up)');
+  await page.evaluate(() => document.querySelector('[data-testid=query-input]').setSelectionRange(8, 8));
+  await page.keyboard.press('Control+Space');
+  const byLabels = await until(page, () => {
+    const s = document.querySelector('[data-testid=suggestions]');
+    return s && !s.hidden && [...s.querySelectorAll('.qe-item[data-kind=label] .qe-label')].map((x) => x.textContent);
+  }, null, 'labels after by (');
+  assert.deepEqual([...byLabels].sort(), ['env', 'instance', 'job'], 'the labels of up');
   assertNoPageErrors(page, assert);
   await page.context().close();
 });
@@ -185,6 +200,11 @@ test('PromQL: a bad query shows the server\'s error; no data says so', async () 
   await until(page, () => document.querySelector('.ex-graph')?.textContent.includes('No data'), null, 'No data');
   assert.equal(await page.textContent('[data-testid=query-error]'), '');
   await screenshot(page, 'explore-metrics-empty');
+  // Prometheus' infos are shown (rate() of a gauge).
+  await typeQuery(page, 'rate(agent_utilization[1m])');
+  await page.keyboard.press('Shift+Enter');
+  const info = await until(page, () => document.querySelector('[data-testid=query-info]')?.textContent, null, 'PromQL info');
+  assert.match(info, /might not be a counter/);
   assertNoPageErrors(page, assert);
   await page.context().close();
 });
@@ -193,7 +213,7 @@ test('LogQL: lines listed, JSON fields expanded, filter for a value, trace link 
   const page = await newPage(browser);
   await openUi(page, base, `/explore/logs?query=${encodeURIComponent('{app="api"} | json')}&from=now-15m&to=now`);
   await until(page, () => document.querySelector('[data-testid=log-list]')?.dataset.count === '4', null, '4 api lines');
-  const texts = await page.$$eval('.log-row .log-text', (els) => els.map((e) => e.textContent));
+  const texts = await page.$$eval('.log-row', (rows) => rows.sort((a, b) => a.getBoundingClientRect().top - b.getBoundingClientRect().top).map((e) => e.querySelector('.log-text').textContent));
   assert.ok(texts.some((t) => t.includes('db timeout')));
   // Newest first.
   assert.ok(texts[0].includes(XSS), `newest first: ${texts[0]}`);
@@ -221,6 +241,47 @@ test('LogQL: lines listed, JSON fields expanded, filter for a value, trace link 
   await page.locator('.log-row.open tr[data-field=level] [data-action=filter-out]').click();
   await until(page, () => document.querySelector('[data-testid=log-list]')?.dataset.count === '3', null, 'filtered list');
   assert.match(await page.inputValue('[data-testid=query-input]'), /level!="warn"/);
+  assertNoPageErrors(page, assert);
+  await page.context().close();
+});
+
+test('LogQL autocomplete and label browser build a selector', async () => {
+  const page = await newPage(browser);
+  await openUi(page, base, '/explore/logs?from=now-15m&to=now');
+  await until(page, () => document.querySelector('.ex-logs')?.textContent.includes('Enter a LogQL query'), null, 'empty-query hint');
+  await typeQuery(page, '{');
+  const labels = await until(page, () => {
+    const s = document.querySelector('[data-testid=suggestions]');
+    return s && !s.hidden && [...s.querySelectorAll('.qe-item[data-kind=label] .qe-label')].map((x) => x.textContent);
+  }, null, 'Loki label names');
+  assert.ok(labels.includes('app'), labels.join(','));
+  await page.keyboard.type('ap');
+  await page.keyboard.press('Enter');
+  const values = await until(page, () => {
+    const s = document.querySelector('[data-testid=suggestions]');
+    return s && !s.hidden && [...s.querySelectorAll('.qe-item[data-kind=value] .qe-label')].map((x) => x.textContent);
+  }, null, 'Loki label values');
+  assert.ok(values.includes('api') && values.includes('worker'), values.join(','));
+  await page.keyboard.press('Escape');
+  await page.keyboard.press('End');
+  await page.keyboard.type(' | ');
+  const stages = await until(page, () => {
+    const s = document.querySelector('[data-testid=suggestions]');
+    return s && !s.hidden && [...s.querySelectorAll('.qe-item[data-kind=stage] .qe-label')].map((x) => x.textContent);
+  }, null, 'pipeline stages');
+  assert.ok(stages.includes('json') && stages.includes('logfmt') && stages.includes('line_format'), stages.join(','));
+  await page.keyboard.press('Escape');
+
+  await page.click('[data-testid=label-browser-toggle]');
+  await page.click('.lb-label:text-is("app")');
+  await page.click('.lb-value:has-text("worker") input');
+  await screenshot(page, 'explore-label-browser');
+  assert.equal(await page.textContent('[data-testid=label-browser-selector]'), '{app="worker"}');
+  await page.click('[data-testid=label-browser-use]');
+  await until(page, () => document.querySelector('[data-testid=log-list]')?.dataset.count === '1', null, 'worker line');
+  assert.equal(await page.inputValue('[data-testid=query-input]'), '{app="worker"}');
+  // The logfmt line's level colours its bar.
+  assert.equal(await page.getAttribute('.log-row', 'data-level'), 'debug');
   assertNoPageErrors(page, assert);
   await page.context().close();
 });
@@ -341,7 +402,11 @@ test('a stopped server: Explore says pharos is not reachable', async () => {
   const logs = await page.context().newPage();
   await openUi(logs, other.url, `/explore/logs?query=${encodeURIComponent('{app="x"}')}&from=now-5m&to=now`);
   await until(logs, () => document.querySelector('.ex-logs')?.textContent.includes('No log lines'), null, 'first logs run');
+  await logs.click('[data-testid=live]');
+  await until(logs, () => document.querySelector('[data-testid=live-status]')?.textContent.includes('Live'), null, 'live before stop');
   stop(other);
+  await until(logs, () => /Connection lost|not reachable|could not connect/.test(document.querySelector('[data-testid=live-status]')?.textContent), null, 'live tail lost', 30000);
+  await screenshot(logs, 'explore-live-tail-lost');
   await page.click('[data-testid=run-query]');
   await until(page, () => document.querySelector('.ex-notices')?.textContent.includes('not reachable'), null, 'unreachable message');
   await screenshot(page, 'explore-server-stopped');

@@ -345,7 +345,7 @@ function metricBefore(text: string, open: number): string {
 export function metricsIn(text: string): string[] {
   const names = new Set<string>();
   const stripped = text.replace(/"(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*'|`[^`]*`/g, '""').replace(/\{[^}]*\}/g, '{}');
-  for (const m of stripped.matchAll(/(?<![\w:.])([a-zA-Z_:][\w:]*)(?!\s*\()/g)) {
+  for (const m of stripped.matchAll(/(?<![\w:.])([a-zA-Z_:][\w:]*)(?![\w:])(?!\s*\()/g)) {
     const n = m[1];
     if (PROM_FN.has(n) || PROM_AGG.has(n) || PROM_KW.has(n)) continue;
     // Inside a by/without/on/ignoring list: a label, not a metric.

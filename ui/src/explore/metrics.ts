@@ -130,7 +130,11 @@ interface PromEnvelope {
 async function promCall(path: string, form: Record<string, string>, signal: AbortSignal) {
   const env = await request<PromEnvelope>(path, { form, signal });
   if (env.status !== 'success' || !env.data) throw new ApiError(env.error ?? 'query failed', 422);
-  return { data: env.data, notes: [...(env.warnings ?? []).map((w) => `Warning: ${w}`), ...(env.infos ?? []).map((w) => `Info: ${w}`)] };
+  const label = (kind: string, w: string) => (/^PromQL (info|warning)/i.test(w) ? w : `${kind}: ${w}`);
+  return {
+    data: env.data,
+    notes: [...(env.warnings ?? []).map((w) => ({ kind: 'warning' as const, text: label('Warning', w) })), ...(env.infos ?? []).map((w) => ({ kind: 'info' as const, text: label('Info', w) }))],
+  };
 }
 
 // ---- the page -----------------------------------------------------------------------------------
@@ -425,14 +429,14 @@ export function metricsExplorePage(ctx: PageContext): Page {
     const wantGraph = view !== 'table';
     const wantTable = view !== 'graph';
     if (wantGraph) graphBody.classList.add('loading');
-    const notes: string[] = [];
+    const notes: { kind: 'warning' | 'info'; text: string }[] = [];
     let unreachable: ApiError | undefined;
 
     const graphJobs = wantGraph
       ? active.map(async (r) => {
           try {
             const { data, notes: n } = await promCall('/api/v1/query_range', { query: r.expr, start: String(start), end: String(end), step: String(stepMs / 1000) }, ac.signal);
-            notes.push(...n.map((x) => `${r.letter}: ${x}`));
+            notes.push(...n.map((x) => ({ ...x, text: `${r.letter}: ${x.text}` })));
             return toSeries(r, data);
           } catch (e) {
             if ((e as Error).name === 'AbortError') throw e;
@@ -445,7 +449,7 @@ export function metricsExplorePage(ctx: PageContext): Page {
       ? active.map(async (r) => {
           try {
             const { data, notes: n } = await promCall('/api/v1/query', { query: r.expr, time: String(end) }, ac.signal);
-            if (!wantGraph) notes.push(...n.map((x) => `${r.letter}: ${x}`));
+            if (!wantGraph) notes.push(...n.map((x) => ({ ...x, text: `${r.letter}: ${x.text}` })));
             return toTableRows(r, data);
           } catch (e) {
             if ((e as Error).name === 'AbortError') throw e;
@@ -479,7 +483,7 @@ export function metricsExplorePage(ctx: PageContext): Page {
       statusEl.textContent = '';
       return;
     }
-    if (notes.length) replace(noticesEl, ...notes.map((n) => h('div', { class: n.includes('Warning') ? 'ex-warning' : 'ex-info' }, n)));
+    if (notes.length) replace(noticesEl, ...notes.map((n) => h('div', { class: n.kind === 'warning' ? 'ex-warning' : 'ex-info', 'data-testid': `query-${n.kind}` }, n.kind === 'warning' ? '⚠ ' : 'ⓘ ', n.text)));
 
     if (wantGraph) {
       const series = seriesLists.flat();
@@ -509,7 +513,7 @@ export function metricsExplorePage(ctx: PageContext): Page {
     if (data.resultType === 'matrix') {
       return (data.result as { metric: Record<string, string>; values: [number, string][] }[]).map((s) => ({
         refId: r.letter,
-        name: legendName(r.legend, s.metric),
+        name: Object.keys(s.metric).length || r.legend ? legendName(r.legend, s.metric) : r.expr.trim(),
         labels: s.metric,
         times: s.values.map((v) => v[0] * 1000),
         values: s.values.map((v) => parseValue(v[1])),
