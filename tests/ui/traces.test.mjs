@@ -108,6 +108,19 @@ test('tag and duration filters: error=true finds only the failing trace; min dur
 
   await searchFor(page, { min: 'fast' });
   assert.match(await page.textContent('[data-testid=form-error]'), /not a duration/);
+
+  // A query the server refuses shows the server's message.
+  await openUi(page, pharos.url, '/explore/traces?service=api&minDuration=2s&maxDuration=1s');
+  await page.waitForSelector('.msg-error');
+  assert.match(await page.textContent('.msg-error'), /The trace search failed.*'maxDuration' should be greater than 'minDuration'/s);
+  await screenshot(page, 'traces-query-error');
+
+  // A dot of the scatter plot opens its trace.
+  await openUi(page, pharos.url, '/explore/traces?service=api&tags=error%3Dtrue');
+  await page.waitForSelector('[data-testid=scatter-dot]');
+  await page.click('[data-testid=scatter-dot]');
+  await page.waitForSelector('[data-testid=span-row]');
+  assert.equal(new URL(page.url()).pathname.replace(/^\/trace\/0*/, ''), badTrace.traceId.replace(/^0+/, ''));
   assertNoPageErrors(page, assert);
   await page.context().close();
 });
@@ -145,6 +158,18 @@ test('trace view: nested waterfall, collapse, span details, critical path, logs'
   await page.click('[data-testid=collapse-all]');
   assert.equal((await rows(page)).length, 1);
   await page.click('[data-testid=expand-all]');
+  // Keyboard: ← folds, → unfolds, ↓ moves to the next span, Enter opens its details.
+  await page.focus('[data-testid=span-row][data-depth="0"]');
+  await page.keyboard.press('ArrowLeft');
+  assert.equal((await rows(page)).length, 1);
+  await page.keyboard.press('ArrowRight');
+  assert.equal((await rows(page)).length, 3);
+  await page.keyboard.press('ArrowDown');
+  await page.keyboard.press('ArrowDown');
+  await page.keyboard.press('Enter');
+  assert.equal(await page.getAttribute('[data-testid=span-details]', 'data-span-id'), okTrace.spanIds[2]);
+  await page.keyboard.press('Enter');
+  assert.equal(await page.locator('[data-testid=span-details]').count(), 0);
 
   // Span details of db.query: its attributes, self time, parent.
   await page.click('[data-testid=span-row][data-operation="db.query"]');
@@ -188,6 +213,7 @@ test('trace view: nested waterfall, collapse, span details, critical path, logs'
   const href = await page.getAttribute('[data-testid=trace-logs] [data-testid=logs-explore-link]', 'href');
   const q = new URL(href, pharos.url).searchParams.get('query');
   assert.equal(q, `{app="api", level="info"} | trace_id="${okTrace.traceId}"`);
+  await screenshot(page, 'trace-logs');
 
   // Find in trace.
   await page.fill('[data-testid=trace-find]', 'worker');

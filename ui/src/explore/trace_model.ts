@@ -114,8 +114,12 @@ export function buildTrace(trace: JaegerTrace): TraceModel {
   }
   const byStart = (a: SpanNode, b: SpanNode) => a.start - b.start || a.span.operationName.localeCompare(b.span.operationName);
   roots.sort((a, b) => Number(a.missingParent) - Number(b.missingParent) || byStart(a, b));
-  const start = nodes.length ? Math.min(...nodes.map((n) => n.start)) : 0;
-  const end = nodes.length ? Math.max(...nodes.map((n) => n.end)) : 0;
+  let start = nodes.length ? Infinity : 0;
+  let end = nodes.length ? -Infinity : 0;
+  for (const n of nodes) {
+    if (n.start < start) start = n.start;
+    if (n.end > end) end = n.end;
+  }
   const spans: SpanNode[] = [];
   const services = new Map<string, number>();
   let maxDepth = 0;

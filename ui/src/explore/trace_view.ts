@@ -346,7 +346,9 @@ class TraceView {
       if (this.open.has(n.id)) rows.push(this.details(n));
     }
     this.rowsEl.classList.toggle('cp-on', this.critical);
-    replace(this.rowsEl, ...rows);
+    const frag = document.createDocumentFragment();
+    for (const r of rows) frag.append(r);
+    this.rowsEl.replaceChildren(frag);
   }
 
   private row(n: SpanNode): HTMLElement {
@@ -401,12 +403,7 @@ class TraceView {
         'data-operation': n.span.operationName,
         'data-error': String(n.isError),
         onclick: () => this.toggleDetails(n),
-        onkeydown: (e: KeyboardEvent) => {
-          if (e.key === 'Enter' || e.key === ' ') {
-            e.preventDefault();
-            this.toggleDetails(n);
-          }
-        },
+        onkeydown: (e: KeyboardEvent) => this.rowKey(e, n),
       },
       h(
         'div',
@@ -463,6 +460,27 @@ class TraceView {
   private refreshMarks() {
     this.rowsEl.classList.toggle('cp-on', this.critical);
     for (const [id, row] of this.rowEls) this.mark(row, this.m.byId.get(id) as SpanNode);
+  }
+
+  /** Keyboard: Enter/Space details, ↑/↓ previous/next span, ←/→ fold/unfold. */
+  private rowKey(e: KeyboardEvent, n: SpanNode) {
+    const focusRow = (id: string) => this.rowEls.get(id)?.focus();
+    if (e.key === 'Enter' || e.key === ' ') {
+      e.preventDefault();
+      this.toggleDetails(n);
+      focusRow(n.id);
+    } else if (e.key === 'ArrowDown' || e.key === 'ArrowUp') {
+      e.preventDefault();
+      const ids = [...this.rowEls.keys()];
+      const i = ids.indexOf(n.id) + (e.key === 'ArrowDown' ? 1 : -1);
+      if (i >= 0 && i < ids.length) focusRow(ids[i]);
+    } else if ((e.key === 'ArrowLeft' || e.key === 'ArrowRight') && n.children.length) {
+      e.preventDefault();
+      if (e.key === 'ArrowLeft') this.collapsed.add(n.id);
+      else this.collapsed.delete(n.id);
+      this.drawRows();
+      focusRow(n.id);
+    }
   }
 
   private toggleDetails(n: SpanNode) {
