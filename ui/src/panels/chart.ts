@@ -213,6 +213,8 @@ export class ChartFrame {
       },
     };
     this.u = new uPlot(full, data, this.plotBox);
+    // For tests and debugging in the console: the chart's data, series and scales.
+    (this.el as HTMLElement & { pharosChart?: uPlot }).pharosChart = this.u;
     this.u.over.addEventListener('mouseenter', () => (this.hovering = true));
     this.u.over.addEventListener('mouseleave', () => {
       this.hovering = false;
@@ -296,6 +298,7 @@ export class ChartFrame {
 
   private destroyPlot() {
     this.tip.hidden = true;
+    delete (this.el as HTMLElement & { pharosChart?: uPlot }).pharosChart;
     this.u?.destroy();
     this.u = null;
   }

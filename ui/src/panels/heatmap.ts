@@ -365,7 +365,8 @@ class HeatmapPanel implements PanelRenderer {
         hooks: { drawAxes: [drawCells] },
         cursor: { points: { show: false }, y: true },
       },
-      [hm.x, hm.x.map(() => null)] as uPlot.AlignedData,
+      // Zeros, not nulls: the cursor needs a hoverable value at every time.
+      [hm.x, hm.x.map(() => 0)] as uPlot.AlignedData,
       { tooltip: opts.showTooltip ? (u, _idx, left, top) => this.tooltip(u, left, top, opts, tz) : undefined },
     );
   }

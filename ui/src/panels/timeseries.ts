@@ -6,7 +6,7 @@
  * areas), with the legend, tooltip, zoom and shared crosshair of the chart core.
  */
 import uPlot from 'uplot';
-import { formatted } from '../lib/units';
+import { formatted, formatValue } from '../lib/units';
 import {
   resolveColor,
   resolveField,
@@ -430,17 +430,30 @@ function trimZeros(s: string): string {
 }
 
 /**
- * Tick labels with one number of decimals for the whole axis: the fewest that show every tick
- * exactly (0.25 steps → "1.25, 1.50, 1.75"), never rounding a tick to a wrong value.
+ * Tick labels that never round a tick to a wrong value: each tick gets the fewest decimals that
+ * show it exactly, then ticks sharing a suffix share the largest of those (0.25 steps →
+ * "1.25, 1.50, 1.75"; "200 ms … 1.2 s" keeps milliseconds whole).
  */
 function tickFormatter(unit: string | undefined, fixedDecimals: number | undefined, tz: TimeZone) {
   return (splits: number[]): string[] => {
     if (fixedDecimals !== undefined) return splits.map((v) => formatted(v, unit, fixedDecimals, tz));
-    for (let d = 0; d <= 6; d++) {
-      const out = splits.map((v) => formatted(v, unit, d, tz));
-      if (splits.every((v, i) => trimZeros(out[i]) === trimZeros(formatted(v, unit, d + 4, tz)))) return out;
-    }
-    return splits.map((v) => formatted(v, unit, undefined, tz));
+    const exact = splits.map((v) => {
+      if (v === 0) return 0;
+      for (let d = 0; d <= 6; d++) if (trimZeros(formatted(v, unit, d, tz)) === trimZeros(formatted(v, unit, d + 4, tz))) return d;
+      return -1;
+    });
+    const suffix = (v: number) => formatValue(v, unit, 0, tz).suffix ?? '';
+    const perSuffix = new Map<string, number>();
+    splits.forEach((v, i) => {
+      if (v === 0) return;
+      const k = suffix(v);
+      perSuffix.set(k, Math.max(perSuffix.get(k) ?? 0, exact[i]));
+    });
+    return splits.map((v, i) => {
+      if (exact[i] < 0) return formatted(v, unit, undefined, tz);
+      if (v === 0) return formatted(0, unit, 0, tz);
+      return formatted(v, unit, perSuffix.get(suffix(v)) ?? 0, tz);
+    });
   };
 }
 
@@ -656,7 +669,13 @@ class TimeSeriesPanel implements PanelRenderer {
         label: s.label,
         grid: !gridDone && s.grid,
       });
-      axis.values = (_u, splits) => fmt(splits);
+      const firstVisible = !gridDone && s.placement !== 'hidden';
+      axis.values = (_u, splits) => {
+        const labels = fmt(splits);
+        // The left axis' labels, readable by tests (the canvas is not).
+        if (firstVisible) this.el.dataset.yTicks = labels.join('|');
+        return labels;
+      };
       axes.push(axis);
       if (s.placement !== 'hidden') gridDone = true;
     }

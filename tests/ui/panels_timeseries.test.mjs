@@ -1,0 +1,408 @@
+// The chart panels (timeseries, legacy graph, heatmap) against a pharos scraping a prom-client
+// app: what they draw is checked against the PromQL answers — series and point counts from the
+// chart's own data, stacked sums, legend calcs, renamed series, heatmap cells = buckets × times —
+// and the interactions (hover tooltip with the value, legend isolate/toggle, drag-to-zoom, the
+// shared crosshair). Panels are mounted by a small harness page built from ui/src with esbuild
+// (served on pharos' origin through the browser's request routing), so each check controls the
+// exact time range; the dashboard page itself is exercised at the end (zoom → URL).
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import path from 'node:path';
+import { createRequire } from 'node:module';
+import { ROOT, startFilledPharos, launchBrowser, newPage, screenshot, assertNoPageErrors, stop, waitFor, openUi } from './helpers.mjs';
+
+const require = createRequire(path.join(ROOT, 'ui', 'package.json'));
+const esbuild = require('esbuild');
+
+// The harness: mounts any panel JSON with the registry, runs its Prometheus targets for an
+// exact [from, to, step] (or takes series as given), and records zooms.
+const HARNESS_TS = `
+import './styles.css';
+import './panels/all';
+import { createPanel } from './panels/registry';
+import { promRange } from './lib/api';
+import type { GrafanaPanel, PanelRenderer, Series, CrosshairBus } from './panels/types';
+type Fn = (t: number | null, s: unknown) => void;
+const fns = new Set<Fn>();
+const bus: CrosshairBus = { publish(t, s) { for (const f of fns) f(t, s); }, subscribe(f) { fns.add(f); return () => fns.delete(f); } };
+const w = window as unknown as Record<string, unknown>;
+const zooms: number[][] = [];
+w.zooms = zooms;
+w.crosshair = bus;
+const mounted = new Map<string, PanelRenderer>();
+interface Opts { from: number; to: number; step: number; width?: number; height?: number; tz?: 'utc' | 'browser'; series?: Series[]; id: string }
+w.renderPanel = async (panel: GrafanaPanel, o: Opts) => {
+  const series: Series[] = o.series ?? [];
+  const errors: string[] = [];
+  if (!o.series) for (const t of panel.targets ?? []) {
+    if (t.hide) continue;
+    try {
+      const r = await promRange(String(t.expr), o.from / 1000, o.to / 1000, o.step);
+      if (r.resultType !== 'matrix') continue;
+      for (const m of r.result) {
+        const name = t.legendFormat ? t.legendFormat.replace(/\\{\\{\\s*(\\w+)\\s*\\}\\}/g, (_a: string, k: string) => m.metric[k] ?? '') : JSON.stringify(m.metric);
+        series.push({ refId: t.refId ?? 'A', name, labels: m.metric, times: m.values.map((v) => v[0] * 1000), values: m.values.map((v) => Number(v[1])) });
+      }
+    } catch (e) { errors.push((e as Error).message); }
+  }
+  let box = document.getElementById(o.id);
+  if (!box) {
+    const title = document.createElement('div');
+    title.textContent = panel.title ?? '';
+    title.className = 'harness-title';
+    box = document.createElement('div');
+    box.id = o.id;
+    box.className = 'harness-panel';
+    box.style.width = (o.width ?? 900) + 'px';
+    box.style.height = (o.height ?? 300) + 'px';
+    document.body.append(title, box);
+  }
+  const t0 = performance.now();
+  let r = mounted.get(o.id);
+  if (!r) {
+    r = createPanel(box, panel, { timeZone: o.tz ?? 'utc', crosshair: bus, onZoom: (a, b) => zooms.push([a, b]), interpolate: (s) => s });
+    mounted.set(o.id, r);
+  }
+  r.update({ series, tables: [], logs: [], errors, notices: [], range: { from: o.from, to: o.to, raw: { from: String(o.from), to: String(o.to) } }, intervalMs: o.step * 1000 }, panel);
+  await new Promise((res) => requestAnimationFrame(() => requestAnimationFrame(res)));
+  return { series: series.length, ms: performance.now() - t0 };
+};
+`;
+const HARNESS_HTML = `<!doctype html><html><head><meta charset="utf-8"><link rel="stylesheet" href="/__panels.css">
+<style>body{background:#111217;padding:8px;margin:0}.harness-title{color:#d8d9da;font:600 14px sans-serif;margin:10px 4px 4px}
+.harness-panel{background:#181b1f;border:1px solid #2c3038;border-radius:4px;padding:8px;box-sizing:border-box}</style></head>
+<body><script type="module" src="/__panels.js"></script></body></html>`;
+
+let pharos, app, browser, page, bundle;
+// Queries cover a window that ends in the past, so pharos' answers cannot change under the test.
+let T;
+
+async function prom(expr, from, to, step) {
+  const u = new URL('/api/v1/query_range', pharos.url);
+  u.search = new URLSearchParams({ query: expr, start: String(from / 1000), end: String(to / 1000), step: String(step) });
+  const body = await (await fetch(u)).json();
+  assert.equal(body.status, 'success', JSON.stringify(body));
+  return body.data.result;
+}
+
+async function render(panel, opts = {}) {
+  const id = opts.id ?? `panel-${panel.id}`;
+  const res = await page.evaluate(([p, o]) => window.renderPanel(p, o), [panel, { from: T.from, to: T.to, step: T.step, ...opts, id }]);
+  const el = page.locator(`#${id}.viz`);
+  await el.waitFor();
+  await el.scrollIntoViewIfNeeded();
+  return { el, id, ...res };
+}
+
+const attr = (el, name) => el.getAttribute(name).then((v) => (v === null ? null : Number(v)));
+
+before(async () => {
+  const built = await esbuild.build({
+    stdin: { contents: HARNESS_TS, resolveDir: path.join(ROOT, 'ui', 'src'), loader: 'ts', sourcefile: 'harness.ts' },
+    bundle: true,
+    write: false,
+    format: 'esm',
+    outdir: path.join(ROOT, 'target', 'ui-harness'),
+    logLevel: 'warning',
+  });
+  bundle = {
+    js: built.outputFiles.find((f) => f.path.endsWith('.js')).text,
+    css: built.outputFiles.find((f) => f.path.endsWith('.css'))?.text ?? '',
+  };
+  ({ pharos, app } = await startFilledPharos());
+  browser = await launchBrowser();
+  page = await newPage(browser);
+  await page.route(`${pharos.url}/__panels`, (r) => r.fulfill({ contentType: 'text/html', body: HARNESS_HTML }));
+  await page.route(`${pharos.url}/__panels.js`, (r) => r.fulfill({ contentType: 'text/javascript', body: bundle.js }));
+  await page.route(`${pharos.url}/__panels.css`, (r) => r.fulfill({ contentType: 'text/css', body: bundle.css }));
+  await page.goto(`${pharos.url}/__panels`);
+  await page.waitForFunction(() => typeof window.renderPanel === 'function');
+  // Enough scrapes for rates over a few steps: 12 points of 1 s rate windows.
+  const start = Date.now();
+  await waitFor(async () => {
+    const r = await prom('sum(rate(http_requests_total[3s]))', start - 60_000, Date.now(), 1);
+    return r.length > 0 && r[0].values.length >= 14;
+  }, 45_000, 'two-digit number of rate points');
+  const to = Math.floor(Date.now() / 1000) * 1000 - 2000;
+  T = { from: to - 60_000, to, step: 1 };
+});
+
+after(async () => {
+  await browser?.close();
+  stop(pharos, app);
+});
+
+const BY_METHOD = {
+  id: 1,
+  type: 'timeseries',
+  title: 'Requests by method',
+  targets: [{ refId: 'A', expr: 'sum by (method) (rate(http_requests_total[3s]))', legendFormat: '{{method}}' }],
+  fieldConfig: { defaults: { unit: 'reqps', custom: { fillOpacity: 12, lineWidth: 2 } }, overrides: [] },
+  options: {
+    legend: { showLegend: true, displayMode: 'table', placement: 'bottom', calcs: ['mean', 'max', 'lastNotNull'] },
+    tooltip: { mode: 'multi', sort: 'desc' },
+  },
+};
+
+/** The number inside a formatted value ("1.73 req/s" → 1.73). */
+const numberIn = (s) => Number((String(s).match(/[-+]?\d+(\.\d+)?(e[-+]?\d+)?/i) ?? ['NaN'])[0]);
+
+test('two series by method: counts from the chart data, unit on the axis, legend calcs equal PromQL', async () => {
+  const expected = await prom(BY_METHOD.targets[0].expr, T.from, T.to, T.step);
+  assert.equal(expected.length, 2, 'the app serves GET and POST');
+  const { el } = await render(BY_METHOD);
+  assert.equal(await attr(el, 'data-series-count'), 2);
+  const points = expected.reduce((n, s) => n + s.values.length, 0);
+  assert.equal(await attr(el, 'data-point-count'), points, 'every sample drawn');
+  // The chart's own data: one x array + one array per series, the same values as the API.
+  const drawn = await el.evaluate((e) => e.pharosChart.data.map((a) => Array.from(a)));
+  assert.equal(drawn.length, 3);
+  const yTicks = await el.getAttribute('data-y-ticks');
+  assert.match(yTicks, /req\/s/, `axis labels carry the unit: ${yTicks}`);
+
+  const rows = await el.locator('.viz-legend-tbl tbody tr').evaluateAll((trs) =>
+    trs.map((tr) => ({ name: tr.dataset.series, cells: [...tr.querySelectorAll('td.num')].map((td) => td.textContent) })),
+  );
+  assert.deepEqual(rows.map((r) => r.name).sort(), ['GET', 'POST']);
+  for (const s of expected) {
+    const vals = s.values.map((v) => Number(v[1]));
+    const want = { mean: vals.reduce((a, b) => a + b, 0) / vals.length, max: Math.max(...vals), last: vals[vals.length - 1] };
+    const row = rows.find((r) => r.name === s.metric.method);
+    assert.ok(row.cells.every((c) => c.endsWith('req/s')), `legend values carry the unit: ${row.cells}`);
+    const [mean, max, last] = row.cells.map(numberIn);
+    for (const [got, exp, what] of [[mean, want.mean, 'mean'], [max, want.max, 'max'], [last, want.last, 'last *']]) {
+      assert.ok(Math.abs(got - exp) <= Math.max(0.006 * Math.abs(exp), 0.0051), `${s.metric.method} ${what}: legend ${got}, PromQL ${exp}`);
+    }
+  }
+  await screenshot(page, 'panel-legend-table');
+});
+
+test('hover shows a tooltip with the time and each series value', async () => {
+  const { el } = await render(BY_METHOD);
+  const expected = await prom(BY_METHOD.targets[0].expr, T.from, T.to, T.step);
+  // Hover the last sample's x.
+  const pos = await el.evaluate((e) => {
+    const u = e.pharosChart;
+    const xs = u.data[0];
+    const r = u.over.getBoundingClientRect();
+    return { x: r.left + u.valToPos(xs[xs.length - 1], 'x'), y: r.top + r.height / 2 };
+  });
+  await page.evaluate(() => {
+    window.published = [];
+    window.crosshair.subscribe((t) => window.published.push(t));
+  });
+  await page.mouse.move(pos.x - 1, pos.y);
+  const tip = page.locator('.viz-tooltip:not([hidden])');
+  await tip.waitFor();
+  const text = await tip.innerText();
+  for (const s of expected) {
+    const last = Number(s.values[s.values.length - 1][1]);
+    const line = text.split('\n').find((l) => l.includes(s.metric.method));
+    assert.ok(line, `tooltip names ${s.metric.method}: ${text}`);
+    assert.ok(Math.abs(numberIn(line.replace(s.metric.method, '')) - last) <= Math.max(0.006 * last, 0.0051), `tooltip value ${line} vs ${last}`);
+  }
+  assert.match(text, /\d{4}-\d\d-\d\d \d\d:\d\d:\d\d/, 'time in the header');
+  // The hovered time went to the shared crosshair (what the other panels draw).
+  const published = await page.evaluate(() => window.published);
+  const lastX = expected[0].values[expected[0].values.length - 1][0] * 1000;
+  assert.ok(published.some((t) => typeof t === 'number' && Math.abs(t - lastX) < 2000), `crosshair published near ${lastX}: ${published.slice(-3)}`);
+  await page.mouse.move(1, 1);
+  await tip.waitFor({ state: 'hidden' });
+});
+
+test('legend click isolates a series, ctrl-click toggles it back', async () => {
+  const { el } = await render(BY_METHOD);
+  const shown = () => el.evaluate((e) => e.pharosChart.series.slice(1).map((s) => `${s.label}:${s.show}`).sort().join(','));
+  await el.locator('.viz-legend-item[data-series="GET"]').click();
+  assert.equal(await shown(), 'GET:true,POST:false');
+  await el.locator('.viz-legend-item[data-series="POST"]').click({ modifiers: ['Control'] });
+  assert.equal(await shown(), 'GET:true,POST:true');
+  await el.locator('.viz-legend-item[data-series="POST"]').click({ modifiers: ['Shift'] });
+  assert.equal(await shown(), 'GET:true,POST:false');
+  await el.locator('.viz-legend-item[data-series="GET"]').click();
+  assert.equal(await shown(), 'GET:true,POST:true', 'clicking the isolated series shows all again');
+});
+
+test('stacking: each drawn line is the running sum of the series below it', async () => {
+  const panel = {
+    id: 2,
+    type: 'timeseries',
+    title: 'Stacked by status',
+    targets: [{ refId: 'A', expr: 'sum by (status) (rate(http_requests_total[3s]))', legendFormat: '{{status}}' }],
+    fieldConfig: { defaults: { unit: 'reqps', custom: { fillOpacity: 35, stacking: { mode: 'normal', group: 'A' } } }, overrides: [] },
+    options: { legend: { displayMode: 'list', placement: 'right', calcs: [] } },
+  };
+  const expected = await prom(panel.targets[0].expr, T.from, T.to, T.step);
+  const { el } = await render(panel);
+  assert.equal(await attr(el, 'data-series-count'), expected.length);
+  const [xs, a, b] = await el.evaluate((e) => e.pharosChart.data.map((arr) => Array.from(arr)));
+  const raw = expected.map((s) => new Map(s.values.map(([t, v]) => [t * 1000, Number(v)])));
+  xs.forEach((t, i) => {
+    assert.ok(Math.abs(a[i] - raw[0].get(t)) < 1e-9, 'first series as is');
+    assert.ok(Math.abs(b[i] - (raw[0].get(t) + raw[1].get(t))) < 1e-9, 'second stacked on the first');
+  });
+  // Percent stacking: the top line is 1 (100%) wherever there is data.
+  const pct = structuredClone(panel);
+  pct.id = 3;
+  pct.title = 'Stacked percent';
+  pct.fieldConfig.defaults.custom.stacking.mode = 'percent';
+  const r2 = await render(pct);
+  const top = await r2.el.evaluate((e) => Array.from(e.pharosChart.data[2]));
+  assert.ok(top.every((v) => Math.abs(v - 1) < 1e-9), `percent stack tops at 100%: ${top.slice(0, 5)}`);
+  assert.match(await r2.el.getAttribute('data-y-ticks'), /%/);
+});
+
+test('overrides rename and recolour a series; a second unit gets a right axis', async () => {
+  const panel = {
+    id: 4,
+    type: 'timeseries',
+    title: 'Overrides',
+    targets: [
+      { refId: 'A', expr: 'sum by (method) (rate(http_requests_total[3s]))', legendFormat: '{{method}}' },
+      { refId: 'B', expr: 'sum(rate(http_request_duration_seconds_sum[3s])) / sum(rate(http_request_duration_seconds_count[3s]))', legendFormat: 'mean latency' },
+    ],
+    fieldConfig: {
+      defaults: { unit: 'reqps' },
+      overrides: [
+        { matcher: { id: 'byName', options: 'GET' }, properties: [{ id: 'displayName', value: 'Reads' }, { id: 'color', value: { mode: 'fixed', fixedColor: 'purple' } }] },
+        { matcher: { id: 'byRegexp', options: '/PO.T/' }, properties: [{ id: 'displayName', value: 'Writes (${__field.labels.method})' }] },
+        { matcher: { id: 'byFrameRefID', options: 'B' }, properties: [{ id: 'unit', value: 's' }, { id: 'custom.axisPlacement', value: 'right' }] },
+      ],
+    },
+    options: { legend: { displayMode: 'list', placement: 'bottom', calcs: ['lastNotNull'] } },
+  };
+  const { el } = await render(panel);
+  assert.equal(await attr(el, 'data-series-count'), 3);
+  const names = await el.locator('.viz-legend-item').evaluateAll((els) => els.map((e) => e.dataset.series));
+  assert.deepEqual(names, ['Reads', 'Writes (POST)', 'mean latency']);
+  const info = await el.evaluate((e) => {
+    const u = e.pharosChart;
+    return { strokes: u.series.slice(1).map((s) => s._stroke ?? s.stroke), axes: u.axes.map((a) => ({ side: a.side, show: a.show, scale: a.scale })), scales: u.series.slice(1).map((s) => s.scale) };
+  });
+  assert.equal(String(info.strokes[0]).toUpperCase(), '#B877D9', 'fixed colour "purple" resolved to Grafana\'s');
+  assert.notEqual(info.scales[0], info.scales[2], 'seconds on their own scale');
+  assert.ok(info.axes.some((a) => a.side === 1 && a.scale === info.scales[2]), 'a right axis for seconds');
+  const latencyLegend = await el.locator('.viz-legend-item[data-series="mean latency"]').innerText();
+  assert.match(latencyLegend, /\d\s*(ms|s)\b/, `latency in seconds: ${latencyLegend}`);
+});
+
+test('legacy graph panels are migrated: lines, fill, right-side table legend with values, alias colours', async () => {
+  const panel = {
+    id: 5,
+    type: 'graph',
+    title: 'Legacy graph',
+    targets: [{ refId: 'A', expr: 'sum by (method) (rate(http_requests_total[3s]))', legendFormat: '{{method}}' }],
+    lines: true,
+    fill: 3,
+    linewidth: 2,
+    nullPointMode: 'null',
+    yaxes: [{ format: 'reqps', logBase: 1, min: '0' }, { format: 'short' }],
+    legend: { show: true, values: true, current: true, max: true, avg: true, alignAsTable: true, rightSide: true },
+    seriesOverrides: [{ alias: '/GE/', color: '#F2495C', linewidth: 3 }],
+    aliasColors: { POST: 'blue' },
+    tooltip: { shared: true, sort: 2 },
+  };
+  const { el } = await render(panel);
+  assert.equal(await attr(el, 'data-series-count'), 2);
+  assert.ok(await el.evaluate((e) => e.classList.contains('legend-right')));
+  const headers = await el.locator('.viz-legend-tbl th').allInnerTexts();
+  assert.deepEqual(headers.slice(1), ['Max', 'Mean', 'Last *']);
+  const s = await el.evaluate((e) => e.pharosChart.series.slice(1).map((x) => ({ label: x.label, width: x.width, stroke: x._stroke ?? x.stroke })));
+  const get = s.find((x) => x.label === 'GET');
+  assert.equal(get.width, 3);
+  assert.equal(String(get.stroke).toUpperCase(), '#F2495C');
+  assert.equal(String(s.find((x) => x.label === 'POST').stroke).toUpperCase(), '#5794F2');
+  assert.match(await el.getAttribute('data-y-ticks'), /^0 req\/s/, 'min 0 from yaxes[0]');
+});
+
+test('heatmap from histogram buckets: one cell per bucket and time, de-accumulated', async () => {
+  const panel = {
+    id: 6,
+    type: 'heatmap',
+    title: 'Request latency (heatmap)',
+    targets: [{ refId: 'A', expr: 'sum by (le) (increase(http_request_duration_seconds_bucket[3s]))', format: 'heatmap', legendFormat: '{{le}}' }],
+    options: { calculate: false, yAxis: { unit: 's' }, color: { mode: 'scheme', scheme: 'Oranges', steps: 64 } },
+  };
+  const expected = await prom(panel.targets[0].expr, T.from, T.to, T.step);
+  const times = new Set(expected.flatMap((s) => s.values.map((v) => v[0])));
+  const { el } = await render(panel);
+  assert.equal(await attr(el, 'data-series-count'), expected.length, 'one row per bucket (le)');
+  assert.equal(expected.length, 6, 'buckets 0.1, 0.5, 1, 2, 5, +Inf');
+  assert.equal(await attr(el, 'data-point-count'), expected.length * times.size, 'cells = buckets × times');
+  // Hover the newest column in the 1–2 s row: the POST requests (1.5 s) land there.
+  const pos = await el.evaluate((e) => {
+    const u = e.pharosChart;
+    const xs = u.data[0];
+    const r = u.over.getBoundingClientRect();
+    return { x: r.left + u.valToPos(xs[xs.length - 1] - 300, 'x'), y: r.top + u.valToPos(3.5, 'y') };
+  });
+  await page.mouse.move(pos.x, pos.y);
+  const tip = page.locator('.viz-tooltip:not([hidden])');
+  await tip.waitFor();
+  const text = await tip.innerText();
+  assert.match(text, /Bucket\s+1 s – 2 s/, text);
+  const byLe = new Map(expected.map((s) => [s.metric.le, s]));
+  const lastT = Math.max(...times);
+  const at = (le) => Number(byLe.get(le).values.find((v) => v[0] === lastT)[1]);
+  const want = at('2') - at('1');
+  const got = numberIn(text.split('\n').find((l) => l.startsWith('Count')));
+  assert.ok(Math.abs(got - want) < 0.01 * Math.max(1, want), `count ${got} vs ${want}`);
+  await page.mouse.move(1, 1);
+  await screenshot(page, 'panel-heatmap');
+});
+
+test('No data, a query error with the server message, and a synthetic 100k-point panel', async () => {
+  const empty = await render({ id: 7, type: 'timeseries', title: 'Empty', targets: [{ refId: 'A', expr: 'no_such_metric_anywhere' }] }, { height: 160 });
+  assert.equal((await empty.el.innerText()).trim(), 'No data');
+  assert.equal(await attr(empty.el, 'data-series-count'), 0);
+  const bad = await render({ id: 8, type: 'timeseries', title: 'Broken query', targets: [{ refId: 'A', expr: 'sum(rate(http_requests_total[1m]' }] }, { height: 160 });
+  const badText = await bad.el.innerText();
+  assert.match(badText, /parenthes|parse|unexpected|expected/i, `the server's message: ${badText}`);
+  const heat = await render({ id: 9, type: 'heatmap', title: 'Heatmap without buckets', targets: [{ refId: 'A', expr: 'sum(rate(http_requests_total[3s]))' }] }, { height: 160 });
+  assert.match(await heat.el.innerText(), /histogram buckets/);
+
+  // 20 series × 5000 points, drawn without per-point DOM.
+  const n = 5000;
+  const t0 = T.to - n * 1000;
+  const series = Array.from({ length: 20 }, (_, k) => ({
+    refId: 'A',
+    name: `series ${k}`,
+    labels: { k: String(k) },
+    times: Array.from({ length: n }, (_, i) => t0 + i * 1000),
+    values: Array.from({ length: n }, (_, i) => Math.sin(i / 300 + k) * 10 + k),
+  }));
+  const big = await render({ id: 10, type: 'timeseries', title: '100k points', options: { legend: { displayMode: 'list', placement: 'bottom' } } }, { series, from: t0, height: 260 });
+  assert.equal(await attr(big.el, 'data-point-count'), 100_000);
+  const domNodes = await big.el.evaluate((e) => e.querySelectorAll('*').length);
+  assert.ok(domNodes < 400, `no per-point DOM (${domNodes} nodes)`);
+  const hover = await big.el.evaluate(async (e) => {
+    const over = e.querySelector('.u-over');
+    const r = over.getBoundingClientRect();
+    const t = performance.now();
+    for (let i = 0; i < 60; i++) {
+      over.dispatchEvent(new MouseEvent('mousemove', { clientX: r.left + 10 + i * 10, clientY: r.top + 50, bubbles: true }));
+      await new Promise((res) => requestAnimationFrame(res));
+    }
+    return (performance.now() - t) / 60;
+  });
+  console.log(`# 100k points: first render ${big.ms.toFixed(0)} ms, ${hover.toFixed(1)} ms per hovered frame`);
+  await screenshot(page, 'panel-timeseries');
+  assertNoPageErrors(page, assert);
+});
+
+test('drag on the plot zooms to the selected time range', async () => {
+  const { el } = await render(BY_METHOD);
+  const box = await el.locator('.u-over').boundingBox();
+  const before = await page.evaluate(() => window.zooms.length);
+  await page.mouse.move(box.x + box.width * 0.25, box.y + box.height / 2);
+  await page.mouse.down();
+  await page.mouse.move(box.x + box.width * 0.5, box.y + box.height / 2, { steps: 5 });
+  await page.mouse.move(box.x + box.width * 0.75, box.y + box.height / 2, { steps: 5 });
+  await page.mouse.up();
+  const zooms = await page.evaluate(() => window.zooms);
+  assert.equal(zooms.length, before + 1);
+  const [from, to] = zooms[zooms.length - 1];
+  const span = T.to - T.from;
+  assert.ok(Math.abs(from - (T.from + span * 0.25)) < span * 0.05, `from ${from}`);
+  assert.ok(Math.abs(to - (T.from + span * 0.75)) < span * 0.05, `to ${to}`);
+});
