@@ -60,6 +60,8 @@ export interface LogList {
   /** Adds entries at the top (live tail), keeping the reader's position when scrolled down; caps the list at `max`. */
   prepend(entries: LogEntry[], max?: number): void;
   setWrap(wrap: boolean): void;
+  /** The text shown while the list is empty. */
+  setEmptyText(text: string): void;
   setTimeZone(tz: TimeZone): void;
   count(): number;
   destroy(): void;
@@ -422,6 +424,9 @@ export function createLogList(opts: LogListOptions): LogList {
       measured.clear();
       reset();
       render();
+    },
+    setEmptyText(text) {
+      empty.textContent = text;
     },
     setTimeZone(t) {
       tz = t;

@@ -549,8 +549,9 @@ export function logsExplorePage(ctx: PageContext): Page {
     root.classList.toggle('is-live', live);
   }
 
-  function liveNote(text: string, kind: 'ok' | 'warn' | 'error' = 'ok') {
-    replace(liveStatus, h('span', { class: `live-dot live-${kind}` }), text);
+  function liveNote(text: string, kind: 'ok' | 'warn' | 'error' = 'ok', ...extra: HTMLElement[]) {
+    liveStatus.dataset.state = kind;
+    replace(liveStatus, h('span', { class: `live-dot live-${kind}` }), text, ...extra);
   }
 
   function startLive() {
@@ -572,6 +573,7 @@ export function logsExplorePage(ctx: PageContext): Page {
     lastTs = '';
     liveSince = Date.now();
     entries = [];
+    list.setEmptyText(`Waiting for new lines matching ${query.trim()} …`);
     list.setEntries([]);
     list.el.hidden = false;
     replace(listMsg);
@@ -622,12 +624,7 @@ export function logsExplorePage(ctx: PageContext): Page {
         return;
       }
       const at = formatDateTime(Date.now(), time.timeZone);
-      replace(
-        liveStatus,
-        h('span', { class: 'live-dot live-error' }),
-        `Connection lost at ${at} — reconnecting in 3 s… `,
-        h('button', { class: 'small', onclick: () => reconnectNow() }, 'Reconnect now'),
-      );
+      liveNote(`Connection lost at ${at} — reconnecting in 3 s…`, 'error', h('button', { class: 'small', onclick: () => reconnectNow() }, 'Reconnect now'));
       retry = setTimeout(reconnectNow, 3000);
     };
   }
@@ -641,13 +638,13 @@ export function logsExplorePage(ctx: PageContext): Page {
   async function explainTailFailure() {
     try {
       await lokiQueryRange(query, resolveRange({ from: 'now-5m', to: 'now' }), { limit: 1 }, new AbortController().signal);
-      replace(liveStatus, h('span', { class: 'live-dot live-error' }), 'Live tail could not connect — retrying in 5 s… ', h('button', { class: 'small', onclick: () => reconnectNow() }, 'Retry now'));
+      liveNote('Live tail could not connect — retrying in 5 s…', 'error', h('button', { class: 'small', onclick: () => reconnectNow() }, 'Retry now'));
       retry = setTimeout(reconnectNow, 5000);
     } catch (e) {
       const err = e as ApiError;
       if (err.unreachable) {
         void checkHealth();
-        replace(liveStatus, h('span', { class: 'live-dot live-error' }), 'pharos is not reachable — retrying in 5 s… ', h('button', { class: 'small', onclick: () => reconnectNow() }, 'Retry now'));
+        liveNote('pharos is not reachable — retrying in 5 s…', 'error', h('button', { class: 'small', onclick: () => reconnectNow() }, 'Retry now'));
         retry = setTimeout(reconnectNow, 5000);
       } else {
         stopLive(true);
@@ -676,6 +673,7 @@ export function logsExplorePage(ctx: PageContext): Page {
     socket = undefined;
     ws?.close();
     buffered = [];
+    list.setEmptyText('No log lines.');
     setLiveUi();
     if (keep) {
       showCount(entries.length);
