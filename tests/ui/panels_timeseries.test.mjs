@@ -9,7 +9,8 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import path from 'node:path';
 import { createRequire } from 'node:module';
-import { ROOT, startFilledPharos, launchBrowser, newPage, screenshot, assertNoPageErrors, stop, waitFor, openUi } from './helpers.mjs';
+import fs from 'node:fs';
+import { ROOT, SCREENSHOT_DIR, startFilledPharos, launchBrowser, newPage, screenshot, assertNoPageErrors, stop, waitFor, openUi } from './helpers.mjs';
 
 const require = createRequire(path.join(ROOT, 'ui', 'package.json'));
 const esbuild = require('esbuild');
@@ -174,7 +175,6 @@ test('two series by method: counts from the chart data, unit on the axis, legend
       assert.ok(Math.abs(got - exp) <= Math.max(0.006 * Math.abs(exp), 0.0051), `${s.metric.method} ${what}: legend ${got}, PromQL ${exp}`);
     }
   }
-  await screenshot(page, 'panel-legend-table');
 });
 
 test('hover shows a tooltip with the time and each series value', async () => {
@@ -320,7 +320,9 @@ test('heatmap from histogram buckets: one cell per bucket and time, de-accumulat
     id: 6,
     type: 'heatmap',
     title: 'Request latency (heatmap)',
-    targets: [{ refId: 'A', expr: 'sum by (le) (increase(http_request_duration_seconds_bucket[3s]))', format: 'heatmap', legendFormat: '{{le}}' }],
+    // format time_series: the panel itself finds the cumulative `le` buckets and de-accumulates
+    // them (format heatmap is de-accumulated by the dashboard's query layer; tested below).
+    targets: [{ refId: 'A', expr: 'sum by (le) (increase(http_request_duration_seconds_bucket[3s]))', legendFormat: '{{le}}' }],
     options: { calculate: false, yAxis: { unit: 's' }, color: { mode: 'scheme', scheme: 'Oranges', steps: 64 } },
   };
   const expected = await prom(panel.targets[0].expr, T.from, T.to, T.step);
@@ -348,7 +350,6 @@ test('heatmap from histogram buckets: one cell per bucket and time, de-accumulat
   const got = numberIn(text.split('\n').find((l) => l.startsWith('Count')));
   assert.ok(Math.abs(got - want) < 0.01 * Math.max(1, want), `count ${got} vs ${want}`);
   await page.mouse.move(1, 1);
-  await screenshot(page, 'panel-heatmap');
 });
 
 test('No data, a query error with the server message, and a synthetic 100k-point panel', async () => {
@@ -386,7 +387,7 @@ test('No data, a query error with the server message, and a synthetic 100k-point
     return (performance.now() - t) / 60;
   });
   console.log(`# 100k points: first render ${big.ms.toFixed(0)} ms, ${hover.toFixed(1)} ms per hovered frame`);
-  await screenshot(page, 'panel-timeseries');
+  await screenshot(page, 'panels-harness');
   assertNoPageErrors(page, assert);
 });
 
@@ -405,4 +406,90 @@ test('drag on the plot zooms to the selected time range', async () => {
   const span = T.to - T.from;
   assert.ok(Math.abs(from - (T.from + span * 0.25)) < span * 0.05, `from ${from}`);
   assert.ok(Math.abs(to - (T.from + span * 0.75)) < span * 0.05, `to ${to}`);
+});
+
+/** Saves a screenshot of one element (a panel) as `<name>.png`. */
+async function shot(locator, name) {
+  fs.mkdirSync(SCREENSHOT_DIR, { recursive: true });
+  await locator.screenshot({ path: path.join(SCREENSHOT_DIR, `${name}.png`) });
+}
+
+test('on the dashboard page: panels draw, hover is shared as a crosshair, drag-to-zoom rewrites from/to in the URL', async () => {
+  const rate = (e) => e.replace('[3s]', '[$__rate_interval]');
+  const dashboard = {
+    uid: 'panels-timeseries',
+    title: 'Chart panels',
+    graphTooltip: 1,
+    time: { from: 'now-2m', to: 'now' },
+    panels: [
+      { ...BY_METHOD, gridPos: { x: 0, y: 0, w: 12, h: 10 }, targets: BY_METHOD.targets.map((t) => ({ ...t, expr: rate(t.expr) })) },
+      {
+        id: 2,
+        type: 'heatmap',
+        title: 'Request latency',
+        gridPos: { x: 12, y: 0, w: 12, h: 10 },
+        targets: [{ refId: 'A', expr: 'sum by (le) (rate(http_request_duration_seconds_bucket[$__rate_interval]))', format: 'heatmap', legendFormat: '{{le}}' }],
+        options: { calculate: false, yAxis: { unit: 's' } },
+      },
+      {
+        id: 3,
+        type: 'timeseries',
+        title: 'Requests by status (stacked)',
+        gridPos: { x: 0, y: 10, w: 24, h: 8 },
+        targets: [{ refId: 'A', expr: 'sum by (status) (rate(http_requests_total[$__rate_interval]))', legendFormat: '{{status}}' }],
+        fieldConfig: {
+          defaults: { unit: 'reqps', custom: { fillOpacity: 30, stacking: { mode: 'normal' }, thresholdsStyle: { mode: 'dashed' } }, thresholds: { mode: 'absolute', steps: [{ value: null, color: 'green' }, { value: 7, color: 'red' }] } },
+          overrides: [{ matcher: { id: 'byName', options: '500' }, properties: [{ id: 'color', value: { mode: 'fixed', fixedColor: 'red' } }, { id: 'displayName', value: 'errors (500)' }] }],
+        },
+        options: { legend: { displayMode: 'list', placement: 'right', calcs: ['max'] }, tooltip: { mode: 'multi' } },
+      },
+    ],
+  };
+  const res = await fetch(`${pharos.url}/api/dashboards/db`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ dashboard, overwrite: true }) });
+  assert.equal(res.status, 200, await res.text());
+  const dp = await newPage(browser);
+  await openUi(dp, pharos.url, '/d/panels-timeseries?from=now-2m&to=now');
+  const panel = (id) => dp.locator(`[data-panel-id="${id}"] .viz`);
+  await waitFor(async () => (await panel(1).getAttribute('data-series-count').catch(() => null)) === '2', 30_000, 'time series drawn');
+  await waitFor(async () => Number(await panel(2).getAttribute('data-point-count').catch(() => 0)) > 0, 30_000, 'heatmap drawn');
+  await waitFor(async () => (await panel(3).getAttribute('data-series-count').catch(() => null)) === '2', 30_000, 'stacked drawn');
+  assert.equal(await panel(2).getAttribute('data-series-count'), '6', 'six buckets');
+  const cells = Number(await panel(2).getAttribute('data-point-count'));
+  const times = Number(await panel(2).getAttribute('data-time-count'));
+  assert.equal(cells, 6 * times, 'cells = buckets × times');
+  // De-accumulated once: the rows under 2 s all have counts (GETs in three buckets, POSTs at 1.5 s).
+  const rowsWithCounts = await panel(2).evaluate((e) => e.pharosHeatmap.counts.filter((r) => r.some((v) => v > 0)).length);
+  assert.equal(rowsWithCounts, 4, 'four non-empty buckets');
+  assert.ok(Number(await panel(1).getAttribute('data-point-count')) > 10);
+  assert.deepEqual(await panel(3).locator('.viz-legend-item').evaluateAll((els) => els.map((e) => e.dataset.series)), ['200', 'errors (500)']);
+
+  await shot(dp.locator('[data-panel-id="2"]'), 'panel-heatmap');
+  await shot(dp.locator('[data-panel-id="1"]'), 'panel-legend-table');
+  // Shared crosshair: hovering panel 1 draws a line on panel 3.
+  const box = await panel(1).locator('.u-over').boundingBox();
+  await dp.mouse.move(box.x + box.width * 0.8, box.y + box.height / 2);
+  await dp.locator('.viz-tooltip:not([hidden])').waitFor();
+  await dp.locator('[data-panel-id="3"] .viz-remote-crosshair:not([hidden])').waitFor({ timeout: 5000 });
+  await screenshot(dp, 'panel-timeseries');
+  // Drag over the newest part of the range (where the app has data).
+  await dp.mouse.move(box.x + box.width * 0.6, box.y + box.height / 2);
+  await dp.mouse.down();
+  await dp.mouse.move(box.x + box.width * 0.75, box.y + box.height / 2, { steps: 4 });
+  await dp.mouse.move(box.x + box.width * 0.95, box.y + box.height / 2, { steps: 4 });
+  await dp.mouse.up();
+  await waitFor(async () => /^\d+$/.test(new URL(dp.url()).searchParams.get('from') ?? ''), 5000, 'absolute from in the URL');
+  const q = new URL(dp.url()).searchParams;
+  const [zFrom, zTo] = [Number(q.get('from')), Number(q.get('to'))];
+  assert.ok(zTo - zFrom > 0.25 * 120_000 && zTo - zFrom < 0.45 * 120_000, `zoomed to 35% of 2 minutes: ${zTo - zFrom} ms`);
+  // The panels re-query the zoomed range: the x axis spans exactly [from, to] and points are drawn.
+  await waitFor(
+    async () => {
+      const x = await panel(1).evaluate((e) => e.pharosChart && [e.pharosChart.scales.x.min, e.pharosChart.scales.x.max]).catch(() => null);
+      return x && Math.abs(x[0] - zFrom) < 1 && Math.abs(x[1] - zTo) < 1 && Number(await panel(1).getAttribute('data-point-count')) > 0;
+    },
+    20_000,
+    'redrawn on the zoomed range',
+  );
+  assertNoPageErrors(dp, assert);
+  await dp.context().close();
 });

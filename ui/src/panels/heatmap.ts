@@ -131,8 +131,10 @@ export interface HeatmapData {
 
 /**
  * Turns bucket series into per-bucket counts over time. Series with the same bound are summed
- * (several instances of one histogram); cumulative buckets (always for `le`, else when every
- * time's values never decrease with the bound) are de-accumulated.
+ * (several instances of one histogram). Which data is cumulative: `format: heatmap` targets are
+ * de-accumulated by the query layer already (as Grafana's Prometheus data source does); other
+ * `le` series are cumulative by Prometheus' definition and de-accumulated here; series named by
+ * their bound count per bucket (Grafana's "time series buckets").
  */
 export function bucketize(series: Series[], formats: Record<string, string | undefined>): HeatmapData | null {
   const withBound: { bound: number; s: Series }[] = [];
@@ -161,22 +163,7 @@ export function bucketize(series: Series[], formats: Record<string, string | und
   const bounds = [...byBound.keys()].sort((a, b) => a - b);
   const cum = bounds.map((b) => byBound.get(b) as (number | null)[]);
   const fmtHeatmap = series.some((s) => formats[s.refId] === 'heatmap');
-  let cumulative = hasLe || fmtHeatmap;
-  if (!cumulative && bounds.length > 1) {
-    cumulative = true;
-    for (let t = 0; t < x.length && cumulative; t++) {
-      let prev = -Infinity;
-      for (let b = 0; b < bounds.length; b++) {
-        const v = cum[b][t];
-        if (v === null) continue;
-        if (v < prev - 1e-9) {
-          cumulative = false;
-          break;
-        }
-        prev = v;
-      }
-    }
-  }
+  const cumulative = hasLe && !fmtHeatmap;
   const counts = cumulative
     ? cum.map((row, b) =>
         row.map((v, t) => {
@@ -289,6 +276,8 @@ class HeatmapPanel implements PanelRenderer {
       return;
     }
     this.hm = hm;
+    // For tests and debugging: the counts drawn.
+    (this.el as HTMLElement & { pharosHeatmap?: HeatmapData }).pharosHeatmap = hm;
     let cells = 0;
     let min = Infinity;
     let max = -Infinity;
@@ -332,19 +321,23 @@ class HeatmapPanel implements PanelRenderer {
       ctx.beginPath();
       ctx.rect(left, top, width, height);
       ctx.clip();
-      const gap = 1 * uPlot.pxRatio;
+      const gap = uPlot.pxRatio;
+      const colW = hm.x.length > 1 ? Math.abs(u.valToPos(hm.x[1], 'x', true) - u.valToPos(hm.x[0], 'x', true)) : width;
+      // A 1px gap between cells, unless cells are too narrow for it to read as anything but stripes.
+      const xGap = colW >= 6 * uPlot.pxRatio ? gap : 0;
       for (let b = 0; b < nb; b++) {
         const row = hm.counts[b];
-        const yTop = u.valToPos(opts.reverseY ? b : b + 1, 'y', true);
-        const yBot = u.valToPos(opts.reverseY ? b + 1 : b, 'y', true);
+        const yTop = Math.round(u.valToPos(opts.reverseY ? b : b + 1, 'y', true));
+        const yBot = Math.round(u.valToPos(opts.reverseY ? b + 1 : b, 'y', true));
         const hgt = Math.max(1, Math.abs(yBot - yTop) - gap);
         for (let t = 0; t < hm.x.length; t++) {
           const v = row[t];
           if (v === null || v <= opts.hideBelow) continue;
-          const x0 = u.valToPos(hm.x[t] - hm.step, 'x', true);
-          const x1 = u.valToPos(hm.x[t], 'x', true);
+          // Whole device pixels: fractional edges leave antialiased seams between cells.
+          const x0 = Math.round(u.valToPos(hm.x[t] - hm.step, 'x', true));
+          const x1 = Math.round(u.valToPos(hm.x[t], 'x', true));
           ctx.fillStyle = colors[colorIndex(v, cmin, cmax, opts.color)];
-          ctx.fillRect(x0, Math.min(yTop, yBot), Math.max(1, x1 - x0 - gap), hgt);
+          ctx.fillRect(x0, Math.min(yTop, yBot), Math.max(1, x1 - x0 - xGap), hgt);
         }
       }
       ctx.restore();
