@@ -93,6 +93,17 @@ test('PromQL: graph with one series per method, table values equal /api/v1/query
     assert.ok(row, `table has method ${s.metric.method}`);
     assert.ok(Math.abs(Number(row.value) - Number(s.value[1])) < 1e-9, `value for ${s.metric.method}: ${row.value} vs ${s.value[1]}`);
   }
+  // Drag-to-zoom on the graph sets an absolute range inside the old one.
+  const box = await page.locator('[data-testid=graph] .u-over').boundingBox();
+  await page.mouse.move(box.x + box.width * 0.5, box.y + box.height / 2);
+  await page.mouse.down();
+  await page.mouse.move(box.x + box.width * 0.9, box.y + box.height / 2, { steps: 5 });
+  await page.mouse.up();
+  await until(page, (f) => Number(new URL(location.href).searchParams.get('from')) > f, from, 'zoomed range in the URL');
+  const zoomed = new URL(page.url()).searchParams;
+  assert.ok(Number(zoomed.get('to')) <= to + 1000 && Number(zoomed.get('from')) < Number(zoomed.get('to')), `zoomed ${zoomed}`);
+  await page.goBack();
+  await until(page, (f) => new URL(location.href).searchParams.get('from') === String(f), from, 'back to the first range');
   await page.click('[data-view=table]');
   await page.waitForSelector('.ex-graph', { state: 'hidden' });
   await screenshot(page, 'explore-metrics-table');

@@ -804,7 +804,7 @@ function labelBrowser(range: () => TimeRange | undefined, use: (selector: string
   const el = h(
     'section',
     { class: 'card label-browser', 'data-testid': 'label-browser' },
-    h('div', { class: 'lb-title' }, '1. Pick labels'),
+    h('div', { class: 'lb-title' }, 'Pick a label, then its values; the selector is built below.'),
     labelsEl,
     valuesEl,
     h(
