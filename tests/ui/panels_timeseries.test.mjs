@@ -391,6 +391,27 @@ test('No data, a query error with the server message, and a synthetic 100k-point
   assertNoPageErrors(page, assert);
 });
 
+test('gaps: a missing sample breaks the line, a lone sample between gaps is drawn as a dot, spanNulls connects', async () => {
+  const t0 = T.to - 20_000;
+  const times = [0, 1, 2, 4, 6, 7, 8].map((i) => t0 + i * 2000);
+  const series = [{ refId: 'A', name: 'gappy', labels: {}, times, values: [1, 2, 3, 5, 6, 7, 8] }];
+  const panel = { id: 11, type: 'timeseries', title: 'Gaps', fieldConfig: { defaults: { custom: { showPoints: 'never' } }, overrides: [] } };
+  const { el } = await render(panel, { series, from: t0 - 2000, height: 180 });
+  const info = await el.evaluate((e) => {
+    const u = e.pharosChart;
+    return { x: Array.from(u.data[0]), y: Array.from(u.data[1]), lone: u.series[1].points.filter(u, 1, false) };
+  });
+  // Missing steps at 3 and 5 (×2 s): a null one step after each sample before a hole.
+  assert.deepEqual(info.y, [1, 2, 3, null, 5, null, 6, 7, 8]);
+  assert.deepEqual(info.x.filter((_, i) => info.y[i] === null).map((t) => (t - t0) / 2000), [3, 5]);
+  assert.deepEqual(info.lone, [4], 'the sample at 4 has gaps on both sides and is drawn as a dot');
+  assert.equal(await attr(el, 'data-point-count'), 7);
+  // "Connect null values: always" draws across the holes.
+  panel.fieldConfig.defaults.custom.spanNulls = true;
+  const r2 = await render(panel, { series, from: t0 - 2000, height: 180 });
+  assert.equal(await r2.el.evaluate((e) => e.pharosChart.series[1].spanGaps), true);
+});
+
 test('drag on the plot zooms to the selected time range', async () => {
   const { el } = await render(BY_METHOD);
   const box = await el.locator('.u-over').boundingBox();

@@ -390,6 +390,19 @@ function barsPath(align: -1 | 0 | 1, factor: number): uPlot.Series.PathBuilder {
   return p;
 }
 
+/** Indices of samples with a gap (null) or the data's edge on both sides, when points are not all shown. */
+function isolatedPoints(u: uPlot, si: number, show: boolean): number[] | null {
+  if (show) return null;
+  const d = u.data[si];
+  const [i0, i1] = u.series[0].idxs ?? [0, d.length - 1];
+  let out: number[] | null = null;
+  for (let i = i0; i <= i1; i++) {
+    if (d[i] === null || d[i] === undefined) continue;
+    if ((i === 0 || d[i - 1] === null) && (i === d.length - 1 || d[i + 1] === null)) (out ??= []).push(i);
+  }
+  return out;
+}
+
 /** A vertical gradient from the series colour at `alpha` (top) to transparent (bottom). */
 function opacityGradient(color: string, alpha: number) {
   return (u: uPlot) => {
@@ -716,6 +729,8 @@ class TimeSeriesPanel implements PanelRenderer {
         spanGaps: spanNulls === true,
         points: {
           show: showPoints,
+          // A sample between two gaps has no line to sit on: draw it as a dot (as Grafana does).
+          filter: showPoints === true ? undefined : isolatedPoints,
           size: c.pointSize ?? 5,
           fill: d.color,
           stroke: d.color,
