@@ -201,7 +201,8 @@ test('hover shows a tooltip with the time and each series value', async () => {
     assert.ok(line, `tooltip names ${s.metric.method}: ${text}`);
     assert.ok(Math.abs(numberIn(line.replace(s.metric.method, '')) - last) <= Math.max(0.006 * last, 0.0051), `tooltip value ${line} vs ${last}`);
   }
-  assert.match(text, /\d{4}-\d\d-\d\d \d\d:\d\d:\d\d/, 'time in the header');
+  const lastMs = expected[0].values[expected[0].values.length - 1][0] * 1000;
+  assert.equal(text.split('\n')[0].trim(), new Date(lastMs).toISOString().slice(0, 19).replace('T', ' '), 'time in the header, in the panel\'s zone (UTC here)');
   // The hovered time went to the shared crosshair (what the other panels draw).
   const published = await page.evaluate(() => window.published);
   const lastX = expected[0].values[expected[0].values.length - 1][0] * 1000;
@@ -359,8 +360,17 @@ test('No data, a query error with the server message, and a synthetic 100k-point
   const bad = await render({ id: 8, type: 'timeseries', title: 'Broken query', targets: [{ refId: 'A', expr: 'sum(rate(http_requests_total[1m]' }] }, { height: 160 });
   const badText = await bad.el.innerText();
   assert.match(badText, /parenthes|parse|unexpected|expected/i, `the server's message: ${badText}`);
-  const heat = await render({ id: 9, type: 'heatmap', title: 'Heatmap without buckets', targets: [{ refId: 'A', expr: 'sum(rate(http_requests_total[3s]))' }] }, { height: 160 });
-  assert.match(await heat.el.innerText(), /histogram buckets/);
+  // A heatmap of plain series buckets their values itself (Grafana's "calculate").
+  const heat = await render(
+    { id: 9, type: 'heatmap', title: 'Heatmap calculated from plain series', targets: [{ refId: 'A', expr: 'rate(http_requests_total[3s])' }], options: { calculate: true, calculation: { yBuckets: { mode: 'count', value: '8' } } } },
+    { height: 160 },
+  );
+  const plain = await prom('rate(http_requests_total[3s])', T.from, T.to, T.step);
+  const plainTimes = new Set(plain.flatMap((s) => s.values.map((v) => v[0])));
+  assert.equal(await attr(heat.el, 'data-series-count'), 8);
+  assert.equal(await attr(heat.el, 'data-point-count'), 8 * plainTimes.size);
+  const total = await heat.el.evaluate((e) => e.pharosHeatmap.counts.flat().reduce((a, b) => a + (b ?? 0), 0));
+  assert.equal(total, plain.reduce((n, s) => n + s.values.length, 0), 'every sample counted once');
 
   // 20 series × 5000 points, drawn without per-point DOM.
   const n = 5000;
@@ -388,6 +398,36 @@ test('No data, a query error with the server message, and a synthetic 100k-point
   });
   console.log(`# 100k points: first render ${big.ms.toFixed(0)} ms, ${hover.toFixed(1)} ms per hovered frame`);
   await screenshot(page, 'panels-harness');
+  assertNoPageErrors(page, assert);
+});
+
+test('bars on a log scale, threshold areas, a hidden axis: drawn without errors with the right scales', async () => {
+  const panel = {
+    id: 12,
+    type: 'timeseries',
+    title: 'Bars, log scale, threshold area',
+    targets: [{ refId: 'A', expr: 'sum by (method) (increase(http_requests_total[3s]))', legendFormat: '{{method}}' }],
+    fieldConfig: {
+      defaults: {
+        custom: { drawStyle: 'bars', fillOpacity: 60, scaleDistribution: { type: 'log', log: 2 }, thresholdsStyle: { mode: 'line+area' } },
+        thresholds: { mode: 'absolute', steps: [{ value: null, color: 'green' }, { value: 10, color: 'red' }] },
+      },
+      overrides: [{ matcher: { id: 'byName', options: 'POST' }, properties: [{ id: 'custom.transform', value: 'negative-Y' }] }],
+    },
+    options: { legend: { displayMode: 'table', placement: 'bottom', calcs: ['max'], sortBy: 'Max', sortDesc: true }, tooltip: { mode: 'single' } },
+  };
+  const { el } = await render(panel, { height: 240 });
+  assert.equal(await attr(el, 'data-series-count'), 2);
+  const info = await el.evaluate((e) => {
+    const u = e.pharosChart;
+    const key = u.series[1].scale;
+    return { distr: u.scales[key].distr, log: u.scales[key].log, post: Array.from(u.data[2]).filter((v) => v != null) };
+  });
+  assert.equal(info.distr, 3, 'log distribution');
+  assert.equal(info.log, 2);
+  assert.ok(info.post.every((v) => v <= 0), 'negative-Y draws POST below zero');
+  const order = await el.locator('.viz-legend-tbl tbody tr').evaluateAll((trs) => trs.map((t) => t.dataset.series));
+  assert.deepEqual(order, ['GET', 'POST'], 'sorted by Max, descending');
   assertNoPageErrors(page, assert);
 });
 

@@ -63,6 +63,9 @@ interface HeatmapOptions {
   showTooltip: boolean;
   /** Legacy heatmap `yBucketBound`/new `rowsFrame.layout`: where the label sits. */
   reverseY: boolean;
+  /** Bucket raw values instead of reading bucket series (`options.calculate`, legacy `dataFormat: timeseries`). */
+  calculate: boolean;
+  calcBuckets: number;
 }
 
 function obj(v: unknown): Record<string, unknown> {
@@ -105,6 +108,8 @@ export function heatmapOptions(panel: GrafanaPanel): HeatmapOptions {
     showLegend: legend.show !== false,
     showTooltip: tooltip.show !== false && tooltip.mode !== 'none',
     reverseY: y.reverse === true,
+    calculate: o.calculate === true || (legacy.dataFormat === 'timeseries' && !('calculate' in o)),
+    calcBuckets: numOr(obj(obj(o.calculation).yBuckets).value, numOr(legacy.yBucketNumber, 10)) ?? 10,
   };
 }
 
@@ -122,6 +127,8 @@ export function parseBound(s: string | undefined): number | undefined {
 
 export interface HeatmapData {
   x: number[];
+  /** Lower bound of the first bucket (0 for positive `le` bounds). */
+  lower: number;
   /** Upper bounds, ascending (`Infinity` last). */
   bounds: number[];
   /** counts[bucket][time]; null where no sample. */
@@ -176,7 +183,47 @@ export function bucketize(series: Series[], formats: Record<string, string | und
   let step = Infinity;
   for (let i = 1; i < x.length; i++) step = Math.min(step, x[i] - x[i - 1]);
   if (!Number.isFinite(step)) step = 60_000;
-  return { x, bounds, counts, step };
+  return { x, lower: bounds[0] > 0 ? 0 : -Infinity, bounds, counts, step };
+}
+
+/**
+ * Grafana's "calculate" heatmap (legacy `dataFormat: timeseries`, `options.calculate: true`):
+ * at each time, how many series have a value in each of `buckets` equal-width value ranges.
+ */
+export function calculateBuckets(series: Series[], buckets: number): HeatmapData | null {
+  const { x, ys } = joinSeries(series.map((s) => ({ times: s.times, values: s.values })));
+  let min = Infinity;
+  let max = -Infinity;
+  for (const row of ys)
+    for (const v of row) {
+      if (v === null || v === undefined || !Number.isFinite(v)) continue;
+      if (v < min) min = v;
+      if (v > max) max = v;
+    }
+  if (!Number.isFinite(min)) return null;
+  if (max === min) {
+    const d = Math.abs(min) * 0.1 || 1;
+    min -= d;
+    max += d;
+  }
+  const n = Math.max(1, Math.min(200, Math.round(buckets)));
+  const size = (max - min) / n;
+  const bounds = Array.from({ length: n }, (_, i) => (i === n - 1 ? max : min + (i + 1) * size));
+  const counts: (number | null)[][] = bounds.map(() => new Array(x.length).fill(null));
+  for (let t = 0; t < x.length; t++) {
+    let any = false;
+    for (const row of ys) {
+      const v = row[t];
+      if (v === null || v === undefined || !Number.isFinite(v)) continue;
+      any = true;
+      const b = Math.min(n - 1, Math.floor((v - min) / size));
+      counts[b][t] = (counts[b][t] ?? 0) + 1;
+    }
+    if (any) for (const row of counts) row[t] ??= 0;
+  }
+  let step = Infinity;
+  for (let i = 1; i < x.length; i++) step = Math.min(step, x[i] - x[i - 1]);
+  return { x, lower: min, bounds, counts, step: Number.isFinite(step) ? step : 60_000 };
 }
 
 // ---- colours --------------------------------------------------------------------------------
@@ -266,13 +313,10 @@ class HeatmapPanel implements PanelRenderer {
     }
     const formats: Record<string, string | undefined> = {};
     for (const t of this.panel.targets ?? []) if (t.refId) formats[t.refId] = t.format;
-    const hm = bucketize(series, formats);
+    // Bucket series as they are; anything else is bucketed here (Grafana's "calculate").
+    const hm = (opts.calculate ? null : bucketize(series, formats)) ?? calculateBuckets(series, opts.calcBuckets);
     if (!hm) {
-      empty(
-        'empty',
-        'No histogram buckets to draw',
-        'A heatmap needs bucket series: a Prometheus histogram (`sum by (le) (rate(x_bucket[$__rate_interval]))`, format Heatmap) or series named by their bucket bound.',
-      );
+      empty('empty', 'No data');
       return;
     }
     this.hm = hm;
@@ -302,7 +346,7 @@ class HeatmapPanel implements PanelRenderer {
 
     const nb = hm.bounds.length;
     // Row i spans [i, i+1]; split i is labelled with the bound below row i (row 0: 0 or -Inf).
-    const lower = hm.bounds[0] > 0 ? 0 : -Infinity;
+    const lower = hm.lower;
     const splitLabel = (i: number) => boundLabel(i === 0 ? lower : hm.bounds[i - 1], opts.yUnit, opts.yDecimals, tz);
     const yAxis = valueAxis('y', 3, (v) => splitLabel(v), { grid: false });
     yAxis.splits = (u) => {
@@ -393,7 +437,7 @@ class HeatmapPanel implements PanelRenderer {
     if (opts.reverseY) b = Math.floor(yv);
     if (t < 0 || b < 0 || b >= hm.bounds.length) return null;
     const v = hm.counts[b][t];
-    const lower = b === 0 ? (hm.bounds[0] > 0 ? 0 : -Infinity) : hm.bounds[b - 1];
+    const lower = b === 0 ? hm.lower : hm.bounds[b - 1];
     const range = `${boundLabel(lower, opts.yUnit, opts.yDecimals, tz)} – ${boundLabel(hm.bounds[b], opts.yUnit, opts.yDecimals, tz)}`;
     return h(
       'div',

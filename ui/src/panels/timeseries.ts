@@ -507,6 +507,8 @@ class TimeSeriesPanel implements PanelRenderer {
   private panel: GrafanaPanel;
   private drawn: DrawSeries[] = [];
   private signature = '';
+  /** Scales drawn on a right axis (their legend swatches are marked). */
+  private rightScales = new Set<string>();
 
   constructor(
     private el: HTMLElement,
@@ -629,6 +631,7 @@ class TimeSeriesPanel implements PanelRenderer {
     });
     applyStacking(list, x.length);
     this.drawn = list;
+    this.rightScales = new Set([...scales.values()].filter((sc) => sc.placement === 'right').map((sc) => sc.key));
 
     const names = list.map((d) => d.name);
     for (const n of [...this.hidden]) if (!names.includes(n)) this.hidden.delete(n);
@@ -853,6 +856,7 @@ class TimeSeriesPanel implements PanelRenderer {
     }
     const tz = this.ctx.timeZone;
     const items: LegendItem[] = [];
+    const rightScales = this.rightScales;
     list.forEach((d, i) => {
       if (d.custom.hideFrom?.legend) return;
       const raw: Record<string, number | null> = {};
@@ -862,7 +866,7 @@ class TimeSeriesPanel implements PanelRenderer {
         raw[c] = v;
         text[c] = v === null ? '' : formatted(v, calcUnit(c, d.unit), d.decimals, tz);
       }
-      items.push({ key: i + 1, name: d.name, color: d.color, rightAxis: false, hidden: this.hidden.has(d.name), raw, text });
+      items.push({ key: i + 1, name: d.name, color: d.color, rightAxis: rightScales.has(d.scaleKey), hidden: this.hidden.has(d.name), raw, text });
     });
     renderLegend(this.frame.legendBox, items, legend, (item, mode) => {
       applyLegendClick(
