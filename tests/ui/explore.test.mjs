@@ -293,6 +293,12 @@ test('LogQL autocomplete and label browser build a selector', async () => {
   assert.equal(await page.inputValue('[data-testid=query-input]'), '{app="worker"}');
   // The logfmt line's level colours its bar.
   assert.equal(await page.getAttribute('.log-row', 'data-level'), 'debug');
+  // With several streams, each line shows the labels that tell them apart.
+  await typeQuery(page, '{app=~"api|worker"}');
+  await page.keyboard.press('Shift+Enter');
+  await until(page, () => document.querySelector('[data-testid=log-list]')?.dataset.count === '5', null, 'api and worker lines');
+  const chips = await page.$$eval('.log-label', (els) => [...new Set(els.map((e) => e.textContent))].sort());
+  assert.deepEqual(chips, ['app=api', 'app=worker']);
   assertNoPageErrors(page, assert);
   await page.context().close();
 });
@@ -401,6 +407,27 @@ test('LogQL: 10,000 lines are listed virtualised and scroll smoothly (measured)'
   console.log(`# 10k log lines: query+render ${loadMs} ms; ${domRows} DOM rows (${rendered} after scrolling); 50 wheel steps in ${scrollMs} ms; frame times p50 ${p(0.5)} ms, p95 ${p(0.95)} ms, max ${sorted[sorted.length - 1]?.toFixed(1)} ms over ${frames.length} frames`);
   assert.ok(Number(rendered) < 200, `still virtualised after scrolling: ${rendered}`);
   await screenshot(page, 'explore-logs-10k');
+  // Context of a line: the 25 lines before and after it in its stream.
+  const target = page.locator('.log-row').nth(20);
+  const targetText = await target.locator('.log-text').textContent();
+  await target.click();
+  await page.locator('.log-row.open [data-action=context]').click();
+  await until(page, () => document.querySelectorAll('[data-testid=log-context] .ctx-row').length > 1, null, 'context lines');
+  const ctxRows = await page.$$eval('[data-testid=log-context] .ctx-row', (rows) => rows.map((r) => ({ text: r.querySelector('.ctx-text').textContent, current: r.classList.contains('current') })));
+  const cur = ctxRows.findIndex((r) => r.current);
+  const shown = Number(targetText.match(/request (\d+)/)[1]);
+  assert.equal(ctxRows[cur].text, targetText);
+  // Neighbours are the previous/next line of the same stream (same level).
+  const same = (m) => levels[m % levels.length] === levels[shown % levels.length];
+  let prev = shown - 1;
+  while (!same(prev)) prev--;
+  let next = shown + 1;
+  while (!same(next)) next++;
+  assert.match(ctxRows[cur - 1].text, new RegExp(`request ${prev}"`));
+  assert.match(ctxRows[cur + 1].text, new RegExp(`request ${next}"`));
+  assert.equal(ctxRows.length, 51, '25 before, the line, 25 after');
+  await screenshot(page, 'explore-logs-context');
+  await page.keyboard.press('Escape');
   assertNoPageErrors(page, assert);
   await page.context().close();
 });

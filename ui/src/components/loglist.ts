@@ -6,7 +6,7 @@
  * to the trace when a trace id is present. Row heights may vary (wrapping, expansion): they are
  * measured after rendering and positions are kept in a prefix-sum table.
  */
-import { h } from '../lib/dom';
+import { h, type Child } from '../lib/dom';
 import { formatDateTime, TimeZone } from '../lib/time';
 
 export type Level = 'critical' | 'error' | 'warning' | 'info' | 'debug' | 'trace' | 'unknown';
@@ -51,6 +51,8 @@ export interface LogListOptions {
   onFilter?: (f: FilterRequest) => void;
   /** Empty-state text when there are no entries. */
   emptyText?: string;
+  /** Extra buttons in an expanded line's footer (e.g. "Show context"). */
+  actions?: (e: LogEntry) => Child[];
 }
 
 export interface LogList {
@@ -60,6 +62,8 @@ export interface LogList {
   /** Adds entries at the top (live tail), keeping the reader's position when scrolled down; caps the list at `max`. */
   prepend(entries: LogEntry[], max?: number): void;
   setWrap(wrap: boolean): void;
+  /** Shows these labels' values before each line (the labels that differ between streams); [] hides them. */
+  setLabelKeys(keys: string[]): void;
   /** The text shown while the list is empty. */
   setEmptyText(text: string): void;
   setTimeZone(tz: TimeZone): void;
@@ -176,6 +180,7 @@ const OVERSCAN_PX = 600;
 export function createLogList(opts: LogListOptions): LogList {
   let entries: LogEntry[] = [];
   let wrap = !!opts.wrap;
+  let labelKeys: string[] = [];
   let tz = opts.timeZone;
   const expanded = new Set<number>();
   const measured = new Map<number, number>();
@@ -333,6 +338,7 @@ export function createLogList(opts: LogListOptions): LogList {
         { class: 'log-detail-foot' },
         traceId ? h('a', { class: 'btn small', href: `/trace/${encodeURIComponent(traceId)}`, 'data-testid': 'trace-button' }, '⋔ Open trace ', traceId.slice(0, 16)) : null,
         h('span', { class: 'faint' }, `${formatDateTime(e.timeMs, tz, true)} · ts ${e.ts}`),
+        ...(opts.actions?.(e) ?? []),
         h('button', {
           class: 'small',
           onclick: () => void navigator.clipboard?.writeText(e.line).catch(() => {}),
@@ -363,6 +369,9 @@ export function createLogList(opts: LogListOptions): LogList {
         h('span', { class: 'log-bar', title: lv }),
         h('span', { class: 'log-caret' }, open ? '▾' : '▸'),
         h('span', { class: 'log-time' }, formatDateTime(e.timeMs, tz, true)),
+        labelKeys.length
+          ? h('span', { class: 'log-labels' }, ...labelKeys.filter((k) => e.labels[k] !== undefined).map((k) => h('span', { class: 'log-label', title: k }, `${k}=${e.labels[k]}`)))
+          : null,
         h('span', { class: 'log-text' }, e.line),
       ),
       open ? details(e) : null,
@@ -416,6 +425,13 @@ export function createLogList(opts: LogListOptions): LogList {
       // Keep what the reader looks at in place when they scrolled away from the top.
       if (before > 0) el.scrollTop = before + list.reduce((s, e) => s + heightOf(e), 0);
       setEmpty();
+      render();
+    },
+    setLabelKeys(keys) {
+      if (keys.join('\u0000') === labelKeys.join('\u0000')) return;
+      labelKeys = keys;
+      measured.clear();
+      reset();
       render();
     },
     setWrap(w) {

@@ -9,7 +9,7 @@ import '../panels/all';
 import { h, message, replace } from '../lib/dom';
 import { ApiError, lokiLabels, lokiLabelValues, qs, request, type LokiResult, type PromMatrixSeries } from '../lib/api';
 import { setQuery, type Page, type PageContext } from '../lib/router';
-import { calculateInterval, formatDateTime, formatDuration, resolveRange, type TimeRange } from '../lib/time';
+import { calculateInterval, formatDateTime, formatDuration, resolveRange, type TimeRange, type TimeZone } from '../lib/time';
 import { timeControls } from '../components/timepicker';
 import { check as checkHealth } from '../components/health';
 import { createLogList, normalizeLevel, type FilterRequest, type Level, type LogEntry } from '../components/loglist';
@@ -219,12 +219,52 @@ export function logsExplorePage(ctx: PageContext): Page {
   const graphMsg = h('div', { class: 'ex-graph-msg' });
   const graphCard = h('section', { class: 'card ex-graph', hidden: true }, h('div', { class: 'ex-card-title' }, 'Graph'), graphMsg, graphBody);
   const countEl = h('span', { class: 'ex-count', 'data-testid': 'log-count' });
-  const list = createLogList({ timeZone: time.timeZone, wrap, onFilter: (f) => applyFilter(f), emptyText: 'No log lines.' });
+  const list = createLogList({
+    timeZone: time.timeZone,
+    wrap,
+    onFilter: (f) => applyFilter(f),
+    emptyText: 'No log lines.',
+    actions: (e) => [h('button', { class: 'small', 'data-action': 'context', title: 'Lines just before and after this one in the same stream', onclick: () => void showContext(e, time.timeZone) }, '↕ Show context')],
+  });
+  const labelsBox = h('input', { type: 'checkbox', 'data-testid': 'show-labels' });
+  labelsBox.checked = ctx.query.get('labels') !== '0';
+  const download = (kind: 'txt' | 'json') => {
+    const shown = sorted(entries);
+    const body =
+      kind === 'json'
+        ? JSON.stringify(shown.map((e) => ({ ts: e.ts, time: new Date(e.timeMs).toISOString(), labels: e.labels, parsed: e.parsed, metadata: e.metadata, line: e.line })), null, 1)
+        : shown.map((e) => `${new Date(e.timeMs).toISOString()}\t${Object.entries(e.labels).map(([k, v]) => `${k}=${v}`).join(',')}\t${e.line}`).join('\n') + '\n';
+    const a = h('a', { href: URL.createObjectURL(new Blob([body], { type: kind === 'json' ? 'application/json' : 'text/plain' })), download: `pharos-logs-${new Date().toISOString().replace(/[:.]/g, '-')}.${kind}` });
+    a.click();
+    setTimeout(() => URL.revokeObjectURL(a.href), 10_000);
+  };
+  /** Shows the labels whose values differ between the listed lines (which app, which pod). */
+  const applyLabelKeys = () => {
+    if (!labelsBox.checked) return list.setLabelKeys([]);
+    const values = new Map<string, Set<string>>();
+    for (const e of entries) for (const [k, v] of Object.entries(e.labels)) (values.get(k) ?? values.set(k, new Set()).get(k)!).add(v);
+    const keys = [...values].filter(([k, vs]) => vs.size > 1 || entries.some((e) => e.labels[k] === undefined)).map(([k]) => k);
+    list.setLabelKeys(keys.filter((k) => !['level', 'detected_level', 'lvl', 'severity'].includes(k)).sort());
+  };
+  labelsBox.addEventListener('change', () => {
+    applyLabelKeys();
+    setQuery({ labels: labelsBox.checked ? null : '0' });
+  });
   const listMsg = h('div', { class: 'ex-list-msg' });
   const listCard = h(
     'section',
     { class: 'card ex-logs' },
-    h('div', { class: 'ex-card-title ex-logs-head' }, 'Logs ', countEl, h('span', { class: 'spacer' }), liveStatus),
+    h(
+      'div',
+      { class: 'ex-card-title ex-logs-head' },
+      'Logs ',
+      countEl,
+      h('span', { class: 'spacer' }),
+      liveStatus,
+      h('label', { class: 'ex-inline ex-check ex-head-opt', title: 'Show the labels that differ between the lines' }, labelsBox, 'Labels'),
+      h('button', { class: 'small', title: 'Download the listed lines as text', onclick: () => download('txt') }, '⤓ txt'),
+      h('button', { class: 'small', title: 'Download the listed lines as JSON', onclick: () => download('json') }, '⤓ json'),
+    ),
     listMsg,
     list.el,
   );
@@ -280,7 +320,7 @@ export function logsExplorePage(ctx: PageContext): Page {
   const header = h(
     'div',
     { class: 'page-header' },
-    h('h1', null, 'Explore'),
+    h('h1', null, 'Explore logs'),
     h('button', { 'data-testid': 'label-browser-toggle', onclick: () => ((browser.el.hidden = !browser.el.hidden), browser.el.hidden || browser.load()) }, '☰ Label browser'),
     h('button', { onclick: () => ((history.el.hidden = !history.el.hidden), history.refresh()), 'data-testid': 'history-toggle' }, '⟲ History'),
     controls.el,
@@ -360,7 +400,10 @@ export function logsExplorePage(ctx: PageContext): Page {
     order = order === 'newest' ? 'oldest' : 'newest';
     renderOrder();
     writeUrl(false);
-    if (!live) list.setEntries(sorted(entries));
+    if (!live) {
+      list.setEntries(sorted(entries));
+      applyLabelKeys();
+    }
   });
   wrapBox.addEventListener('change', () => {
     wrap = wrapBox.checked;
@@ -483,6 +526,7 @@ export function logsExplorePage(ctx: PageContext): Page {
       entries = fetched;
       list.el.hidden = false;
       list.setEntries(sorted(entries));
+      applyLabelKeys();
       showCount(entries.length);
       replace(listMsg, entries.length ? null : message('empty', 'No log lines match this query in the selected time range.', 'Widen the time range or loosen the filters.'));
       list.el.hidden = entries.length === 0;
@@ -654,6 +698,7 @@ export function logsExplorePage(ctx: PageContext): Page {
   }
 
   function deliver(fresh: LogEntry[]) {
+    queueMicrotask(applyLabelKeys);
     if (order === 'oldest') {
       entries = [...entries, ...fresh.reverse()];
       list.setEntries(entries);
@@ -719,6 +764,63 @@ export function logsExplorePage(ctx: PageContext): Page {
       editor.destroy();
     },
   };
+}
+
+// ---- log context --------------------------------------------------------------------------------
+
+/** LogQL string literal for a label value. */
+function lit(v: string): string {
+  return JSON.stringify(v);
+}
+
+/** A dialog with the lines just before and after `e` in its stream (Grafana's "show context"). */
+async function showContext(e: LogEntry, tz: TimeZone) {
+  const selector = `{${Object.entries(e.labels).map(([k, v]) => `${k}=${lit(v)}`).join(', ')}}`;
+  const body = h('div', { class: 'ctx-body' }, message('loading', 'Loading the lines around this one'));
+  const close = () => backdrop.remove();
+  const backdrop = h(
+    'div',
+    { class: 'dialog-backdrop', onclick: (ev: Event) => ev.target === backdrop && close() },
+    h(
+      'div',
+      { class: 'dialog ctx-dialog', role: 'dialog', 'aria-label': 'Log context', 'data-testid': 'log-context' },
+      h('div', { class: 'ctx-head' }, h('h2', null, 'Log context'), h('code', { class: 'faint' }, selector), h('span', { class: 'spacer' }), h('button', { onclick: close }, 'Close')),
+      body,
+    ),
+  );
+  document.body.append(backdrop);
+  const onKey = (ev: KeyboardEvent) => {
+    if (ev.key === 'Escape') {
+      close();
+      document.removeEventListener('keydown', onKey);
+    }
+  };
+  document.addEventListener('keydown', onKey);
+  const hour = 3_600_000_000_000n;
+  const ts = BigInt(e.ts);
+  const get = (start: bigint, end: bigint, direction: string) =>
+    request<LokiEnvelope>('/loki/api/v1/query_range' + qs({ query: selector, start: String(start), end: String(end), limit: 25, direction })).then((r) =>
+      r.data.resultType === 'streams' ? toEntries(r.data.result) : [],
+    );
+  try {
+    const [before, after] = await Promise.all([get(ts - hour, ts, 'backward'), get(ts + 1n, ts + hour, 'forward')]);
+    const rows = [...before, ...after].sort((a, b) => cmpTs(a.ts, b.ts));
+    const row = (x: LogEntry, current = false) =>
+      h('div', { class: `ctx-row lv-${current ? 'current' : 'other'}${current ? ' current' : ''}` }, h('span', { class: 'log-time' }, formatDateTime(x.timeMs, tz, true)), h('span', { class: 'ctx-text' }, x.line));
+    const b = rows.filter((x) => cmpTs(x.ts, e.ts) < 0);
+    const a = rows.filter((x) => cmpTs(x.ts, e.ts) > 0);
+    replace(
+      body,
+      b.length ? null : h('div', { class: 'faint ctx-edge' }, 'No earlier line in the hour before.'),
+      ...b.map((x) => row(x)),
+      row(e, true),
+      ...a.map((x) => row(x)),
+      a.length ? null : h('div', { class: 'faint ctx-edge' }, 'No later line in the hour after.'),
+    );
+    body.querySelector('.current')?.scrollIntoView({ block: 'center' });
+  } catch (err) {
+    replace(body, message('error', 'Could not load the context', (err as Error).message));
+  }
 }
 
 // ---- label browser ------------------------------------------------------------------------------

@@ -344,7 +344,7 @@ export function metricsExplorePage(ctx: PageContext): Page {
   const header = h(
     'div',
     { class: 'page-header' },
-    h('h1', null, 'Explore'),
+    h('h1', null, 'Explore metrics'),
     h('button', { onclick: () => ((history.el.hidden = !history.el.hidden), history.refresh()), 'data-testid': 'history-toggle', title: 'Query history' }, '⟲ History'),
     controls.el,
     runBtn,
