@@ -22,7 +22,7 @@ import './styles.css';
 import './panels/all';
 import { createPanel } from './panels/registry';
 import { promRange } from './lib/api';
-import type { GrafanaPanel, PanelRenderer, Series, CrosshairBus } from './panels/types';
+import type { GrafanaPanel, PanelRenderer, Series, CrosshairBus, TableData } from './panels/types';
 type Fn = (t: number | null, s: unknown) => void;
 const fns = new Set<Fn>();
 const bus: CrosshairBus = { publish(t, s) { for (const f of fns) f(t, s); }, subscribe(f) { fns.add(f); return () => fns.delete(f); } };
@@ -31,11 +31,11 @@ const zooms: number[][] = [];
 w.zooms = zooms;
 w.crosshair = bus;
 const mounted = new Map<string, PanelRenderer>();
-interface Opts { from: number; to: number; step: number; width?: number; height?: number; tz?: 'utc' | 'browser'; series?: Series[]; id: string }
+interface Opts { from: number; to: number; step: number; width?: number; height?: number; tz?: 'utc' | 'browser'; series?: Series[]; tables?: TableData[]; id: string }
 w.renderPanel = async (panel: GrafanaPanel, o: Opts) => {
   const series: Series[] = o.series ?? [];
   const errors: string[] = [];
-  if (!o.series) for (const t of panel.targets ?? []) {
+  if (!o.series && !o.tables) for (const t of panel.targets ?? []) {
     if (t.hide) continue;
     try {
       const r = await promRange(String(t.expr), o.from / 1000, o.to / 1000, o.step);
@@ -64,7 +64,7 @@ w.renderPanel = async (panel: GrafanaPanel, o: Opts) => {
     r = createPanel(box, panel, { timeZone: o.tz ?? 'utc', crosshair: bus, onZoom: (a, b) => zooms.push([a, b]), interpolate: (s) => s });
     mounted.set(o.id, r);
   }
-  r.update({ series, tables: [], logs: [], errors, notices: [], range: { from: o.from, to: o.to, raw: { from: String(o.from), to: String(o.to) } }, intervalMs: o.step * 1000 }, panel);
+  r.update({ series, tables: o.tables ?? [], logs: [], errors, notices: [], range: { from: o.from, to: o.to, raw: { from: String(o.from), to: String(o.to) } }, intervalMs: o.step * 1000 }, panel);
   await Promise.resolve();
   const ms = performance.now() - t0;
   await new Promise((res) => requestAnimationFrame(() => requestAnimationFrame(res)));
@@ -589,5 +589,44 @@ test('follows its box when resized; 20 panels × 50 series × 1000 points render
   }, [n, T.to, T.step]);
   assert.deepEqual(out.points, Array(20).fill(50 * n));
   console.log(`# 20 panels × 50 series × ${n} points: ${out.ms.toFixed(0)} ms in the renderers, ${out.wall.toFixed(0)} ms until all painted`);
+  assertNoPageErrors(page, assert);
+});
+
+test('tables with a time column draw as series; a legacy heatmap (tsbuckets, reversed rows) draws', async () => {
+  const t0 = T.to - 10_000;
+  const rows = [];
+  for (let i = 0; i < 5; i++) for (const host of ['a', 'b']) rows.push([t0 + i * 2000, host, i * (host === 'a' ? 1 : 2)]);
+  const tables = [{ refId: 'A', columns: [{ name: 'Time', type: 'time' }, { name: 'host', type: 'string' }, { name: 'load', type: 'number' }], rows }];
+  const { el } = await render({ id: 13, type: 'timeseries', title: 'From a table' }, { tables, from: t0 - 1000, height: 160 });
+  assert.equal(await attr(el, 'data-series-count'), 2);
+  assert.equal(await attr(el, 'data-point-count'), 10);
+  assert.deepEqual(await el.locator('.viz-legend-item').evaluateAll((e) => e.map((x) => x.dataset.series)), ['a', 'b']);
+
+  const legacy = {
+    id: 14,
+    type: 'heatmap',
+    title: 'Legacy heatmap',
+    dataFormat: 'tsbuckets',
+    reverseYBuckets: true,
+    yAxis: { format: 's', decimals: null, logBase: 1 },
+    color: { mode: 'spectrum', colorScheme: 'interpolateSpectral', colorScale: 'sqrt', exponent: 0.5, cardColor: '#b4ff00' },
+    legend: { show: false },
+    targets: [{ refId: 'A', expr: 'sum by (le) (increase(http_request_duration_seconds_bucket[3s]))', legendFormat: '{{le}}', format: 'time_series' }],
+  };
+  const h = await render(legacy, { height: 200 });
+  assert.equal(await attr(h.el, 'data-series-count'), 6);
+  assert.ok(await h.el.evaluate((e) => e.querySelector('.viz-legend').hidden), 'legend.show false hides the colour scale');
+  // Reversed: the lowest bucket (≤ 0.1 s) is the top row.
+  const pos = await h.el.evaluate((e) => {
+    const u = e.pharosChart;
+    const r = u.over.getBoundingClientRect();
+    const xs = u.data[0];
+    return { x: r.left + u.valToPos(xs[xs.length - 1] - 300, 'x'), y: r.top + u.valToPos(5.5, 'y') };
+  });
+  await page.mouse.move(pos.x, pos.y);
+  const tip = page.locator('.viz-tooltip:not([hidden])');
+  await tip.waitFor();
+  assert.match(await tip.innerText(), /Bucket\s+0 s – 100 ms/);
+  await page.mouse.move(1, 1);
   assertNoPageErrors(page, assert);
 });

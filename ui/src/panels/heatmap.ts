@@ -11,7 +11,7 @@ import { interpolateColors, resolveColor } from '../lib/fieldconfig';
 import type { TimeZone } from '../lib/time';
 import { h } from '../lib/dom';
 import { ChartFrame, formatTooltipTime, timeAxis, tzOptions, valueAxis } from './chart';
-import { joinSeries } from './timeseries';
+import { joinSeries, seriesOf } from './timeseries';
 import { register } from './registry';
 import type { GrafanaPanel, PanelContext, PanelData, PanelRenderer, Series } from './types';
 
@@ -95,7 +95,7 @@ export function heatmapOptions(panel: GrafanaPanel): HeatmapOptions {
       fill: resolveColor(typeof c.fill === 'string' ? c.fill : typeof c.cardColor === 'string' ? c.cardColor : 'dark-orange'),
       steps: Math.max(2, Math.min(256, numOr(c.steps, 64) ?? 64)),
       exponent: numOr(c.exponent, 0.5) ?? 0.5,
-      scale: c.scale === 'linear' ? 'linear' : 'exponential',
+      scale: c.scale === 'linear' || c.colorScale === 'linear' ? 'linear' : 'exponential',
       reverse: c.reverse === true,
       min: numOr(c.min),
       max: numOr(c.max),
@@ -107,7 +107,7 @@ export function heatmapOptions(panel: GrafanaPanel): HeatmapOptions {
     hideBelow: numOr(filter.le, o.hideZeroBuckets === false || legacy.hideZeroBuckets === false ? -Infinity : 1e-9) ?? 1e-9,
     showLegend: legend.show !== false,
     showTooltip: tooltip.show !== false && tooltip.mode !== 'none',
-    reverseY: y.reverse === true,
+    reverseY: y.reverse === true || legacy.reverseYBuckets === true,
     calculate: o.calculate === true || (legacy.dataFormat === 'timeseries' && !('calculate' in o)),
     calcBuckets: numOr(obj(obj(o.calculation).yBuckets).value, numOr(legacy.yBucketNumber, 10)) ?? 10,
   };
@@ -298,7 +298,7 @@ class HeatmapPanel implements PanelRenderer {
     const tz = this.ctx.timeZone;
     const opts = heatmapOptions(this.panel);
     const errors = data.errors ?? [];
-    const series = data.series.filter((s) => s.times.length > 0);
+    const series = seriesOf(data);
     this.frame.setNotice(series.length && errors.length ? errors : []);
     const empty = (kind: 'empty' | 'error', text: string, detail?: string) => {
       this.el.dataset.seriesCount = '0';
@@ -347,7 +347,11 @@ class HeatmapPanel implements PanelRenderer {
     const nb = hm.bounds.length;
     // Row i spans [i, i+1]; split i is labelled with the bound below row i (row 0: 0 or -Inf).
     const lower = hm.lower;
-    const splitLabel = (i: number) => boundLabel(i === 0 ? lower : hm.bounds[i - 1], opts.yUnit, opts.yDecimals, tz);
+    // Reversed (lowest bucket on top): the boundary at row position i is the upper bound of bucket nb-1-i.
+    const splitLabel = (i: number) =>
+      opts.reverseY
+        ? boundLabel(i === nb ? lower : hm.bounds[nb - 1 - i], opts.yUnit, opts.yDecimals, tz)
+        : boundLabel(i === 0 ? lower : hm.bounds[i - 1], opts.yUnit, opts.yDecimals, tz);
     const yAxis = valueAxis('y', 3, (v) => splitLabel(v), { grid: false });
     yAxis.splits = (u) => {
       const px = u.bbox.height / uPlot.pxRatio / Math.max(1, nb);
@@ -371,8 +375,9 @@ class HeatmapPanel implements PanelRenderer {
       const xGap = colW >= 6 * uPlot.pxRatio ? gap : 0;
       for (let b = 0; b < nb; b++) {
         const row = hm.counts[b];
-        const yTop = Math.round(u.valToPos(opts.reverseY ? b : b + 1, 'y', true));
-        const yBot = Math.round(u.valToPos(opts.reverseY ? b + 1 : b, 'y', true));
+        const pos = opts.reverseY ? nb - 1 - b : b;
+        const yTop = Math.round(u.valToPos(pos + 1, 'y', true));
+        const yBot = Math.round(u.valToPos(pos, 'y', true));
         const hgt = Math.max(1, Math.abs(yBot - yTop) - gap);
         for (let t = 0; t < hm.x.length; t++) {
           const v = row[t];
@@ -433,8 +438,8 @@ class HeatmapPanel implements PanelRenderer {
       }
     }
     const yv = u.posToVal(top, 'y');
-    let b = Math.floor(yv);
-    if (opts.reverseY) b = Math.floor(yv);
+    const pos = Math.floor(yv);
+    const b = opts.reverseY ? hm.bounds.length - 1 - pos : pos;
     if (t < 0 || b < 0 || b >= hm.bounds.length) return null;
     const v = hm.counts[b][t];
     const lower = b === 0 ? hm.lower : hm.bounds[b - 1];

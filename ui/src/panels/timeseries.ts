@@ -305,6 +305,49 @@ export function joinSeries(list: { times: number[]; values: (number | null)[] }[
   return { x, ys };
 }
 
+/**
+ * The series a chart draws: the data's series, or — when a query answered with tables (SQL-like
+ * or Elasticsearch rows) — each numeric column of a table that has a time column, named by the
+ * column and the row's string columns (Grafana's "long to wide" for time series panels).
+ */
+export function seriesOf(data: PanelData): Series[] {
+  const out = data.series.filter((s) => s.times.length > 0);
+  if (out.length || !data.tables?.length) return out;
+  for (const t of data.tables) {
+    const timeCol = t.columns.findIndex((c) => c.type === 'time' || /^(time|timestamp|@timestamp)$/i.test(c.name));
+    if (timeCol < 0 || !t.rows.length) continue;
+    const toMs = (v: unknown) => {
+      const n = typeof v === 'number' ? v : typeof v === 'string' && /^\d+$/.test(v) ? Number(v) : Date.parse(String(v));
+      return Number.isFinite(n) ? (n < 1e11 ? n * 1000 : n) : NaN;
+    };
+    const numCols = t.columns
+      .map((c, i) => ({ c, i }))
+      .filter(({ c, i }) => i !== timeCol && c.type !== 'string' && c.type !== 'time' && t.rows.some((r) => typeof r[i] === 'number' || (typeof r[i] === 'string' && r[i] !== '' && Number.isFinite(Number(r[i])))));
+    const strCols = t.columns.map((c, i) => ({ c, i })).filter(({ c, i }) => i !== timeCol && !numCols.some((n) => n.i === i) && c.type !== 'time');
+    for (const { c, i } of numCols) {
+      const groups = new Map<string, { labels: Record<string, string>; pts: [number, number | null][] }>();
+      for (const r of t.rows) {
+        const tm = toMs(r[timeCol]);
+        if (!Number.isFinite(tm)) continue;
+        const labels: Record<string, string> = {};
+        for (const sc of strCols) labels[sc.c.name] = String(r[sc.i] ?? '');
+        const key = JSON.stringify(labels);
+        let g = groups.get(key);
+        if (!g) groups.set(key, (g = { labels, pts: [] }));
+        const v = r[i];
+        const n = v === null || v === undefined || v === '' ? null : Number(v);
+        g.pts.push([tm, n !== null && Number.isFinite(n) ? n : null]);
+      }
+      for (const g of groups.values()) {
+        g.pts.sort((a, b) => a[0] - b[0]);
+        const tag = Object.values(g.labels).filter(Boolean).join(' ');
+        out.push({ refId: t.refId, name: tag ? (numCols.length > 1 ? `${tag} ${c.name}` : tag) : c.name, labels: g.labels, times: g.pts.map((p) => p[0]), values: g.pts.map((p) => p[1]) });
+      }
+    }
+  }
+  return out;
+}
+
 /** One series as the renderer draws it. */
 interface DrawSeries {
   src: Series;
@@ -334,6 +377,8 @@ interface ScaleInfo {
   softMin?: number;
   softMax?: number;
   log?: number;
+  /** Symmetric log (uPlot's asinh) with this linear threshold. */
+  symlog?: number;
   centeredZero?: boolean;
   percent: boolean;
   grid: boolean;
@@ -539,7 +584,7 @@ class TimeSeriesPanel implements PanelRenderer {
     if (!data) return;
     const model = panelModel(this.panel);
     const tz = this.ctx.timeZone;
-    const drawable = data.series.filter((s) => s.times.length > 0);
+    const drawable = seriesOf(data);
     const errors = data.errors ?? [];
     this.frame.setNotice(drawable.length && errors.length ? errors : []);
     if (!drawable.length) {
@@ -592,8 +637,9 @@ class TimeSeriesPanel implements PanelRenderer {
       const unit = percent ? 'percentunit' : (r.config.unit as string | undefined) || undefined;
       const dist = custom.scaleDistribution;
       const log = dist?.type === 'log' ? (dist.log === 2 ? 2 : 10) : undefined;
+      const symlog = dist?.type === 'symlog' ? (num(dist.linearThreshold) ?? 1) || 1 : undefined;
       const placement = custom.axisPlacement ?? 'auto';
-      const key = `y|${unit ?? ''}|${log ?? ''}|${placement === 'right' ? 'r' : ''}`;
+      const key = `y|${unit ?? ''}|${log ?? ''}|${symlog ?? ''}|${placement === 'right' ? 'r' : ''}`;
       if (!scales.has(key)) {
         scales.set(key, {
           key,
@@ -606,6 +652,7 @@ class TimeSeriesPanel implements PanelRenderer {
           softMin: num(custom.axisSoftMin),
           softMax: num(custom.axisSoftMax),
           log,
+          symlog,
           centeredZero: custom.axisCenteredZero === true,
           percent,
           grid: custom.axisGridShow !== false,
@@ -678,7 +725,8 @@ class TimeSeriesPanel implements PanelRenderer {
     const axes: uPlot.Axis[] = [timeAxis(tz)];
     let gridDone = false;
     for (const s of scales) {
-      uScales[s.key] = { range: scaleRange(s), ...(s.log ? { distr: 3, log: s.log as 10 | 2 } : {}) } as uPlot.Scale;
+      const distr = s.log ? { distr: 3, log: s.log as 10 | 2 } : s.symlog ? { distr: 4, asinh: s.symlog } : {};
+      uScales[s.key] = { range: scaleRange(s), ...distr } as uPlot.Scale;
       const fmt = tickFormatter(s.unit, s.decimals, tz);
       const axis = valueAxis(s.key, s.placement === 'right' ? 1 : 3, (v) => fmt([v])[0], {
         show: s.placement !== 'hidden',
