@@ -630,3 +630,25 @@ test('tables with a time column draw as series; a legacy heatmap (tsbuckets, rev
   await page.mouse.move(1, 1);
   assertNoPageErrors(page, assert);
 });
+
+test('legacy graph: fillBelowTo fills between two series, hideZero leaves all-zero series out of the legend', async () => {
+  const t0 = T.to - 10_000;
+  const times = [0, 1, 2, 3, 4].map((i) => t0 + i * 2000);
+  const series = [
+    { refId: 'A', name: 'max', labels: {}, times, values: [5, 6, 7, 6, 5] },
+    { refId: 'A', name: 'min', labels: {}, times, values: [1, 2, 3, 2, 1] },
+    { refId: 'A', name: 'idle', labels: {}, times, values: [0, 0, 0, 0, 0] },
+  ];
+  const panel = {
+    id: 15,
+    type: 'graph',
+    title: 'Min/max band',
+    seriesOverrides: [{ alias: 'max', fillBelowTo: 'min', lines: false }, { alias: 'min', lines: false }],
+    legend: { show: true, hideZero: true },
+  };
+  const { el } = await render(panel, { series, from: t0 - 1000, height: 160 });
+  const bands = await el.evaluate((e) => e.pharosChart.bands.map((b) => b.series.join('-')));
+  assert.deepEqual(bands.sort(), ['1-2', '2-1']);
+  assert.deepEqual(await el.locator('.viz-legend-item').evaluateAll((e) => e.map((x) => x.dataset.series)), ['max', 'min']);
+  assert.equal(await attr(el, 'data-series-count'), 3, 'the all-zero series is still drawn');
+});

@@ -58,6 +58,9 @@ export interface LegendOptions {
   sortDesc?: boolean;
   /** Width in px of a right-side legend. */
   width?: number;
+  /** Legacy graph: leave out series whose values are all null / all zero. */
+  hideEmpty?: boolean;
+  hideZero?: boolean;
 }
 
 /** Reads `options.legend` in any of Grafana's shapes (v7 `asTable`/`isVisible`, v8+ `showLegend`/`displayMode`). */

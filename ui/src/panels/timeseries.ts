@@ -51,6 +51,8 @@ export interface GraphCustom {
   barWidthFactor?: number;
   /** pharos: `nullPointMode: "null as zero"` of a legacy graph. */
   nullAsZero?: boolean;
+  /** Fill the area between this series and the named one (Grafana's `fillBelowTo`). */
+  fillBelowTo?: string;
 }
 
 /** Grafana's timeseries plugin defaults (what a panel without `custom` gets). */
@@ -214,6 +216,7 @@ export function migrateGraph(panel: GrafanaPanel): PanelModel {
     else if (so.stack === true || typeof so.stack === 'string') props.push({ id: 'custom.stacking', value: { mode: p.percentage ? 'percent' : 'normal', group: typeof so.stack === 'string' ? so.stack : 'A' } });
     if (so.dashes) props.push({ id: 'custom.lineStyle', value: { fill: 'dash', dash: [so.dashLength ?? 10, so.spaceLength ?? 10] } });
     if (so.transform === 'negative-Y') props.push({ id: 'custom.transform', value: 'negative-Y' });
+    if (typeof so.fillBelowTo === 'string' && so.fillBelowTo) props.push({ id: 'custom.fillBelowTo', value: so.fillBelowTo });
     if (so.steppedLine !== undefined) props.push({ id: 'custom.lineInterpolation', value: so.steppedLine ? 'stepAfter' : 'linear' });
     if (so.nullPointMode === 'connected') props.push({ id: 'custom.spanNulls', value: true });
     const hideFrom: GraphCustom['hideFrom'] = {};
@@ -241,6 +244,8 @@ export function migrateGraph(panel: GrafanaPanel): PanelModel {
     sortBy: typeof lg.sort === 'string' ? sortNames[lg.sort] : undefined,
     sortDesc: lg.sortDesc === true,
     width: num(lg.sideWidth),
+    hideEmpty: lg.hideEmpty === true,
+    hideZero: lg.hideZero === true,
   };
   const tt = (p.tooltip ?? {}) as Record<string, unknown>;
   const tooltip: TooltipOptions = {
@@ -801,6 +806,18 @@ class TimeSeriesPanel implements PanelRenderer {
       }
     });
 
+    // fillBelowTo: the area between two series (min/max bands).
+    list.forEach((d, i) => {
+      const to = d.custom.fillBelowTo;
+      if (!to) return;
+      const j = list.findIndex((o) => o.name === to || o.src.name === to);
+      if (j < 0 || j === i) return;
+      const alpha = Math.max(0.1, (d.custom.fillOpacity ?? 0) / 100);
+      bands.push({ series: [i + 1, j + 1], fill: withAlpha(d.color, alpha) });
+      bands.push({ series: [j + 1, i + 1], fill: withAlpha(d.color, alpha) });
+      series[i + 1].fill = undefined;
+    });
+
     const thresholdsHook = this.thresholdsDrawer(list, scales);
     this.frame.mount(
       {
@@ -907,6 +924,8 @@ class TimeSeriesPanel implements PanelRenderer {
     const rightScales = this.rightScales;
     list.forEach((d, i) => {
       if (d.custom.hideFrom?.legend) return;
+      if (legend.hideEmpty && reduce(d.src.values, 'allIsNull') === 1) return;
+      if (legend.hideZero && reduce(d.src.values, 'allIsZero') === 1) return;
       const raw: Record<string, number | null> = {};
       const text: Record<string, string> = {};
       for (const c of legend.calcs) {
