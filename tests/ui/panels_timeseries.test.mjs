@@ -244,6 +244,13 @@ test('stacking: each drawn line is the running sum of the series below it', asyn
     assert.ok(Math.abs(a[i] - raw[0].get(t)) < 1e-9, 'first series as is');
     assert.ok(Math.abs(b[i] - (raw[0].get(t) + raw[1].get(t))) < 1e-9, 'second stacked on the first');
   });
+  // Hiding the lower series from the legend restacks: the other one drops to its own values.
+  await el.locator('.viz-legend-item').nth(0).click({ modifiers: ['Control'] });
+  const restacked = await el.evaluate((e) => ({ b: Array.from(e.pharosChart.data[2]), shown: e.pharosChart.series.map((s) => s.show) }));
+  assert.deepEqual(restacked.shown.slice(1), [false, true]);
+  xs.forEach((t, i) => assert.ok(Math.abs(restacked.b[i] - raw[1].get(t)) < 1e-9, 'restacked without the hidden series'));
+  await el.locator('.viz-legend-item').nth(0).click({ modifiers: ['Control'] });
+  assert.ok(Math.abs((await el.evaluate((e) => e.pharosChart.data[2][0])) - (raw[0].get(xs[0]) + raw[1].get(xs[0]))) < 1e-9, 'stacked again');
   // Percent stacking: the top line is 1 (100%) wherever there is data.
   const pct = structuredClone(panel);
   pct.id = 3;

@@ -394,10 +394,11 @@ function clean(v: number | null | undefined): number | null | undefined {
   return Number.isFinite(v) ? v : null;
 }
 
-/** Stacks series of each group (positive and negative values stack separately, like Grafana). */
-function applyStacking(list: DrawSeries[], len: number) {
+/** Stacks the visible series of each group (positive and negative values stack separately, like Grafana). */
+function applyStacking(list: DrawSeries[], len: number, hidden: Set<string>) {
   const groups = new Map<string, DrawSeries[]>();
-  for (const s of list) if (s.stackGroup !== null) groups.set(s.stackGroup, [...(groups.get(s.stackGroup) ?? []), s]);
+  // Series hidden from the legend leave the stack (the others close the gap, as in Grafana).
+  for (const s of list) if (s.stackGroup !== null && !hidden.has(s.name)) groups.set(s.stackGroup, [...(groups.get(s.stackGroup) ?? []), s]);
   for (const members of groups.values()) {
     const percent = members[0].percent;
     const totals = percent ? new Float64Array(len) : null;
@@ -681,12 +682,11 @@ class TimeSeriesPanel implements PanelRenderer {
         percent,
       };
     });
-    applyStacking(list, x.length);
-    this.drawn = list;
-    this.rightScales = new Set([...scales.values()].filter((sc) => sc.placement === 'right').map((sc) => sc.key));
-
     const names = list.map((d) => d.name);
     for (const n of [...this.hidden]) if (!names.includes(n)) this.hidden.delete(n);
+    applyStacking(list, x.length, this.hidden);
+    this.drawn = list;
+    this.rightScales = new Set([...scales.values()].filter((sc) => sc.placement === 'right').map((sc) => sc.key));
 
     const legend = model.legend;
     const placement = legend.show ? legend.placement : 'none';
@@ -946,7 +946,9 @@ class TimeSeriesPanel implements PanelRenderer {
       if (u) {
         u.batch(() => list.forEach((d, i) => u.setSeries(i + 1, { show: !this.hidden.has(d.name) })));
       }
-      this.renderLegend(model, list);
+      // Stacks are recomputed without the hidden series; otherwise only visibility changes.
+      if (list.some((d) => d.stackGroup !== null)) this.render();
+      else this.renderLegend(model, list);
     });
     this.frame.applySize();
   }
