@@ -218,6 +218,7 @@ test('legend click isolates a series, ctrl-click toggles it back', async () => {
   const shown = () => el.evaluate((e) => e.pharosChart.series.slice(1).map((s) => `${s.label}:${s.show}`).sort().join(','));
   await el.locator('.viz-legend-item[data-series="GET"]').click();
   assert.equal(await shown(), 'GET:true,POST:false');
+  assert.equal(await attr(el, 'data-series-count'), 1, 'counts follow what is drawn');
   await el.locator('.viz-legend-item[data-series="POST"]').click({ modifiers: ['Control'] });
   assert.equal(await shown(), 'GET:true,POST:true');
   await el.locator('.viz-legend-item[data-series="POST"]').click({ modifiers: ['Shift'] });
@@ -658,4 +659,20 @@ test('legacy graph: fillBelowTo fills between two series, hideZero leaves all-ze
   assert.deepEqual(bands.sort(), ['1-2', '2-1']);
   assert.deepEqual(await el.locator('.viz-legend-item').evaluateAll((e) => e.map((x) => x.dataset.series)), ['max', 'min']);
   assert.equal(await attr(el, 'data-series-count'), 3, 'the all-zero series is still drawn');
+});
+
+test('a legend isolation saved by Grafana (hideFrom.viz override) starts hidden but stays in the legend', async () => {
+  const panel = structuredClone(BY_METHOD);
+  panel.id = 16;
+  panel.fieldConfig.overrides = [
+    {
+      matcher: { id: 'byNames', options: { mode: 'exclude', names: ['GET'], prefix: 'All except:', readOnly: true } },
+      properties: [{ id: 'custom.hideFrom', value: { legend: false, tooltip: false, viz: true } }],
+    },
+  ];
+  const { el } = await render(panel, { height: 220 });
+  assert.equal(await attr(el, 'data-series-count'), 1);
+  assert.deepEqual(await el.locator('.viz-legend-item').evaluateAll((e) => e.map((x) => `${x.dataset.series}:${x.classList.contains('hidden')}`)), ['GET:false', 'POST:true']);
+  await el.locator('.viz-legend-item[data-series="POST"]').click({ modifiers: ['Control'] });
+  assert.equal(await attr(el, 'data-series-count'), 2, 'a click shows it again');
 });

@@ -558,6 +558,8 @@ class TimeSeriesPanel implements PanelRenderer {
   private panel: GrafanaPanel;
   private drawn: DrawSeries[] = [];
   private signature = '';
+  /** True once the person clicked the legend (their choice then beats saved hideFrom.viz). */
+  private legendTouched = false;
   /** Scales drawn on a right axis (their legend swatches are marked). */
   private rightScales = new Set<string>();
 
@@ -617,12 +619,15 @@ class TimeSeriesPanel implements PanelRenderer {
       };
       return { s, r: resolveField(model.panel, field, i, { defaultColorMode: 'palette-classic', interpolate: this.ctx.interpolate, typeDefaults: TYPE_DEFAULTS }) };
     });
-    const visible = resolved.filter(({ r }) => !((r.config.custom as GraphCustom | undefined)?.hideFrom?.viz));
-    if (!visible.length) {
-      this.el.dataset.seriesCount = '0';
-      this.el.dataset.pointCount = '0';
-      this.frame.showMessage('empty', 'No data', 'Every series is hidden by the panel\'s overrides.');
-      return;
+    // `hideFrom.viz` (how Grafana saves a legend isolation) starts a series hidden; it stays in the
+    // legend, greyed, so a click shows it again — until the person clicks, the saved state rules.
+    const visible = resolved;
+    if (!this.legendTouched) {
+      for (const { r } of resolved) {
+        const hf = (r.config.custom as GraphCustom | undefined)?.hideFrom;
+        if (hf?.viz) this.hidden.add(r.displayName);
+        else this.hidden.delete(r.displayName);
+      }
     }
     const gapped = visible.map(({ s, r }) => {
       const custom = (r.config.custom ?? {}) as GraphCustom;
@@ -692,11 +697,7 @@ class TimeSeriesPanel implements PanelRenderer {
     const placement = legend.show ? legend.placement : 'none';
     this.frame.setLegendPlacement(placement);
 
-    // Counts for tests and debugging: series drawn, non-null points drawn.
-    let points = 0;
-    for (const d of list) for (const v of d.values) if (v !== null && v !== undefined) points++;
-    this.el.dataset.seriesCount = String(list.length);
-    this.el.dataset.pointCount = String(points);
+    this.updateCounts(list);
 
     this.renderLegend(model, list);
 
@@ -913,6 +914,19 @@ class TimeSeriesPanel implements PanelRenderer {
     return tooltipTable(formatTooltipTime(t, tz), shown.slice(0, max), Math.max(0, shown.length - max));
   }
 
+  /** For tests and debugging: the series drawn (not hidden) and their non-null points. */
+  private updateCounts(list: DrawSeries[]) {
+    let points = 0;
+    let series = 0;
+    for (const d of list) {
+      if (this.hidden.has(d.name)) continue;
+      series++;
+      for (const v of d.values) if (v !== null && v !== undefined) points++;
+    }
+    this.el.dataset.seriesCount = String(series);
+    this.el.dataset.pointCount = String(points);
+  }
+
   private renderLegend(model: PanelModel, list: DrawSeries[]) {
     const legend = model.legend;
     if (!legend.show) {
@@ -936,6 +950,7 @@ class TimeSeriesPanel implements PanelRenderer {
       items.push({ key: i + 1, name: d.name, color: d.color, rightAxis: rightScales.has(d.scaleKey), hidden: this.hidden.has(d.name), raw, text });
     });
     renderLegend(this.frame.legendBox, items, legend, (item, mode) => {
+      this.legendTouched = true;
       applyLegendClick(
         list.map((d) => d.name),
         this.hidden,
@@ -948,7 +963,10 @@ class TimeSeriesPanel implements PanelRenderer {
       }
       // Stacks are recomputed without the hidden series; otherwise only visibility changes.
       if (list.some((d) => d.stackGroup !== null)) this.render();
-      else this.renderLegend(model, list);
+      else {
+        this.updateCounts(list);
+        this.renderLegend(model, list);
+      }
     });
     this.frame.applySize();
   }
