@@ -11,6 +11,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import {
   ROOT,
+  startPharos,
   startFilledPharos,
   restartPharos,
   launchBrowser,
@@ -78,6 +79,23 @@ function comparable(d) {
 }
 
 test('the empty list explains how to import or provision', async () => {
+  const bare = await startPharos(null);
+  try {
+    const page = await newPage(browser);
+    await openUi(page, bare.url, '/dashboards');
+    await page.waitForSelector('.dl-empty');
+    const text = await page.textContent('.dl-empty');
+    assert.match(text, /No dashboards yet/);
+    assert.match(text, /dashboards:\s+path:/);
+    assert.ok(await page.$('.dl-empty a[href="/dashboards/import"]'));
+    await screenshot(page, 'dashboards-list-empty');
+    assertNoPageErrors(page, assert);
+  } finally {
+    stop(bare);
+  }
+});
+
+test('a search without hits says so', async () => {
   const page = await newPage(browser);
   await openUi(page, base(), '/dashboards?query=zzz-no-such');
   await page.waitForSelector('.dl-results .msg-empty');
@@ -115,6 +133,7 @@ test('JSON errors name the line and column; a grafana.com export maps its __inpu
   await importByPaste(page, '{\n  "title": "Broken",\n  "panels": [\n    {"type": "stat",}\n  ]\n}');
   await page.waitForSelector('.imp-parse-error:not(:empty)');
   assert.match(await page.textContent('.imp-parse-error'), /line 4, column \d+/);
+  await screenshot(page, 'dashboards-import-error');
 
   const exported = {
     __inputs: [{ name: 'DS_PROMETHEUS', label: 'Prometheus', description: '', type: 'datasource', pluginId: 'prometheus', pluginName: 'Prometheus' }],
@@ -245,6 +264,12 @@ test('export downloads Grafana JSON that re-imports as an identical model', asyn
   const exported = JSON.parse(text);
   const stored = (await getDash('edit-me')).dashboard;
   assert.deepEqual(comparable(exported), comparable(stored));
+  // "Sharing externally": data sources become ${DS_…} inputs.
+  await page.click('.ed-export-external');
+  const external = JSON.parse(await page.inputValue('.ed-export-text'));
+  assert.deepEqual(external.__inputs.map((i) => [i.name, i.pluginId]), [['DS_PROMETHEUS', 'prometheus']]);
+  assert.equal(external.panels.find((x) => x.title === 'Requests by method').datasource.uid, '${DS_PROMETHEUS}');
+  await page.keyboard.press('Escape');
 
   await openUi(page, base(), '/dashboards/import');
   await page.setInputFiles('.imp-file', file);
@@ -294,6 +319,45 @@ test('a panel menu "Edit" opens the editor: Discard drops the edits, Esc applies
   const p = (await getDash('edit-me')).dashboard.panels.find((x) => x.title === 'Scrapes');
   assert.equal(p.type, 'stat');
   assert.deepEqual(p.targets.map((t) => [t.refId, t.expr]), [['A', 'up'], ['B', 'count(up)']]);
+  assertNoPageErrors(page, assert);
+});
+
+test('a new dashboard: add a panel, save with a title, land on its URL; the JSON model applies with errors at their line', async () => {
+  const page = await newPage(browser);
+  await openUi(page, base(), '/dashboards/new?from=now-5m&to=now');
+  await page.waitForSelector('.ed-add');
+  await page.click('.ed-add');
+  await page.click('.ed-add-panel');
+  await page.waitForSelector('.ed-panel-editor');
+  await page.fill('.ed-q-expr', 'count(up)');
+  await page.click('.ed-type[data-type=stat]');
+  await page.waitForFunction(() => Number(document.querySelector('.ed-pv-summary')?.dataset.series) === 1, null, { timeout: 20000 });
+  await page.click('.ed-pe-apply');
+  await page.click('.ed-save');
+  await page.waitForSelector('.ed-save-title');
+  await page.fill('.ed-save-title', 'Fresh board');
+  await page.click('.ed-save-go');
+  await page.waitForURL(/\/d\/[^/]+\/fresh-board/);
+  const uid = new URL(page.url()).pathname.split('/')[2];
+  const { dashboard } = await getDash(uid);
+  assert.equal(dashboard.title, 'Fresh board');
+  assert.deepEqual(dashboard.panels.map((p) => [p.type, p.targets[0].expr]), [['stat', 'count(up)']]);
+
+  // The saved dashboard opens at its own URL, in view mode.
+  await page.click('.ed-edit');
+  await page.click('.ed-settings');
+  await page.click('.ed-tab-json');
+  const json = await page.inputValue('.ed-json');
+  await page.fill('.ed-json', json.replace('"title": "Fresh board"', '"title": "Fresh board",,'));
+  await page.click('.ed-json-apply');
+  await page.waitForSelector('.ed-json-status .error-inline');
+  assert.match(await page.textContent('.ed-json-status'), /invalid JSON at line \d+, column \d+/);
+  await page.fill('.ed-json', json.replace('"title": "Fresh board"', '"title": "Fresh board (JSON)"'));
+  await page.click('.ed-json-apply');
+  await page.waitForSelector('.ed-json-status .ed-ok');
+  await page.click('.ed-back');
+  await page.waitForSelector('[data-testid=dash-title]:text-is("Fresh board (JSON)")');
+  await page.waitForSelector('.ed-dirty');
   assertNoPageErrors(page, assert);
 });
 

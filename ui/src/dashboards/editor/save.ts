@@ -8,6 +8,7 @@ import { h, message, replace } from '../../lib/dom';
 import { ApiError } from '../../lib/api';
 import { navigate } from '../../lib/router';
 import type { DashboardHost, DashboardMeta, DashboardModel } from '../contract';
+import type { GrafanaPanel } from '../../panels/types';
 import { openDialog } from './dialog';
 import { clone, copyText, download, exportJson, fileName, getDashboard, saveDashboard, slugify, SaveError, type SaveResponse } from './model';
 
@@ -200,15 +201,30 @@ export function openSaveAsDialog(host: DashboardHost) {
 
 /** Export: the model as Grafana JSON, downloaded as `<title>.json` or copied. */
 export function openExportDialog(host: DashboardHost) {
-  const text = exportJson(host.model);
+  let text = exportJson(host.model);
   const dlg = openDialog({ title: 'Export dashboard JSON', className: 'ed-export-dialog' });
   const status = h('span', { class: 'faint ed-export-status', role: 'status' });
-  const lines = text.split('\n').length;
+  const area = h('textarea', { class: 'ed-export-text', readonly: true, rows: 18, spellcheck: 'false', value: text, 'aria-label': 'Dashboard JSON' });
+  const size = h('div', { class: 'faint' });
+  const external = h('input', { type: 'checkbox', class: 'ed-export-external' });
+  const fill = () => {
+    text = external.checked ? exportJson(externalize(host.model)) : exportJson(host.model);
+    area.value = text;
+    size.textContent = `${text.split('\n').length} lines · ${(text.length / 1024).toFixed(1)} KiB`;
+  };
+  external.addEventListener('change', fill);
+  fill();
   replace(
     dlg.body,
     h('p', { class: 'dim' }, 'Grafana dashboard JSON of what you see, unsaved changes included. Grafana and pharos import it as it is.'),
-    h('textarea', { class: 'ed-export-text', readonly: true, rows: 18, spellcheck: 'false', value: text, 'aria-label': 'Dashboard JSON' }),
-    h('div', { class: 'faint' }, `${lines} lines · ${(text.length / 1024).toFixed(1)} KiB`),
+    h(
+      'label',
+      { class: 'ed-check', title: 'Like Grafana\'s "Export for sharing externally": data sources become ${DS_…} inputs chosen on import' },
+      external,
+      ' Export for sharing externally (data sources as __inputs)',
+    ),
+    area,
+    size,
   );
   dlg.footer.append(
     status,
@@ -307,4 +323,42 @@ async function describeChanges(host: DashboardHost): Promise<Change[]> {
   if (keys.length) out.push({ text: `Settings changed: ${keys.join(', ')}` });
   if (!out.length) out.push({ text: 'No differences from the saved version.' });
   return out;
+}
+
+/**
+ * Grafana's "export for sharing externally": every data source reference `{type, uid}` becomes
+ * `${DS_<NAME>}` with one `__inputs` entry per data source, so the importer picks their own.
+ */
+export function externalize(model: DashboardModel): DashboardModel {
+  const out = clone(model) as DashboardModel;
+  const inputs = new Map<string, { name: string; label: string; description: string; type: string; pluginId: string; pluginName: string }>();
+  const inputFor = (type: string): string => {
+    const name = `DS_${type.toUpperCase().replace(/[^A-Z0-9]+/g, '_')}`;
+    if (!inputs.has(name)) {
+      const label = type.charAt(0).toUpperCase() + type.slice(1);
+      inputs.set(name, { name, label, description: '', type: 'datasource', pluginId: type, pluginName: label });
+    }
+    return `\${${name}}`;
+  };
+  const fix = (o: Record<string, unknown>) => {
+    const ds = o.datasource;
+    if (ds && typeof ds === 'object' && !Array.isArray(ds)) {
+      const d = ds as { type?: string; uid?: string };
+      if (d.type && d.type !== 'datasource' && d.type !== 'grafana' && d.uid && !d.uid.startsWith('$')) o.datasource = { ...d, uid: inputFor(d.type) };
+    }
+  };
+  const walk = (panels: GrafanaPanel[] | undefined) => {
+    for (const p of panels ?? []) {
+      fix(p as Record<string, unknown>);
+      for (const t of p.targets ?? []) fix(t as Record<string, unknown>);
+      walk(p.panels);
+    }
+  };
+  walk(out.panels);
+  for (const v of out.templating?.list ?? []) fix(v as Record<string, unknown>);
+  const ann = (out.annotations as { list?: Record<string, unknown>[] } | undefined)?.list;
+  for (const a of ann ?? []) fix(a);
+  if (!inputs.size) return out;
+  const requires = [...inputs.values()].map((i) => ({ type: 'datasource', id: i.pluginId, name: i.pluginName, version: '1.0.0' }));
+  return { __inputs: [...inputs.values()], __requires: requires, ...out };
 }
