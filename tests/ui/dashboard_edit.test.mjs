@@ -309,15 +309,41 @@ test('a panel menu "Edit" opens the editor: Discard drops the edits, Esc applies
   await page.click('.ed-q-add');
   await page.locator('.ed-q-expr').nth(1).fill('count(up)');
   await page.waitForFunction(() => Number(document.querySelector('.ed-pv-summary')?.dataset.series) === 3, null, { timeout: 20000 });
+  // Thresholds: a third step; an override by name with a unit and a colour.
+  await page.click('.ed-th-add');
+  await page.locator('.ed-th-value').first().fill('1.5');
+  await page.locator('.ed-th-value').first().dispatchEvent('change');
+  await page.click('.ed-sec-head:has-text("Overrides")');
+  await page.click('.ed-ov-add');
+  await page.fill('.ed-ov-name', 'count(up)');
+  await page.selectOption('.ed-ov-addprop', 'unit');
+  await page.fill('.ed-ov-value', 'short');
+  await page.selectOption('.ed-ov-addprop', 'color');
+  await page.locator('.ed-ov .ed-color-sel').selectOption('purple');
+  await page.locator('.ed-ov').scrollIntoViewIfNeeded();
+  await screenshot(page, 'panel-editor-options');
   await page.click('.ed-pe-main', { position: { x: 5, y: 5 } });
   await page.keyboard.press('Escape');
   await page.waitForSelector('.ed-panel-editor', { state: 'detached' });
   await page.waitForSelector('.ed-dirty');
+  const warned = await page.evaluate(() => {
+    const e = new Event('beforeunload', { cancelable: true });
+    window.dispatchEvent(e);
+    return e.defaultPrevented;
+  });
+  assert.equal(warned, true, 'leaving with unsaved changes asks first');
   await page.click('.ed-save');
   await page.click('.ed-save-go');
   await page.waitForSelector('.ed-save-dialog', { state: 'detached' });
   const p = (await getDash('edit-me')).dashboard.panels.find((x) => x.title === 'Scrapes');
   assert.equal(p.type, 'stat');
+  assert.deepEqual(
+    p.fieldConfig.defaults.thresholds.steps.map((x) => x.value),
+    [null, 80, 1.5],
+  );
+  assert.deepEqual(p.fieldConfig.overrides, [
+    { matcher: { id: 'byName', options: 'count(up)' }, properties: [{ id: 'unit', value: 'short' }, { id: 'color', value: { mode: 'fixed', fixedColor: 'purple' } }] },
+  ]);
   assert.deepEqual(p.targets.map((t) => [t.refId, t.expr]), [['A', 'up'], ['B', 'count(up)']]);
   assertNoPageErrors(page, assert);
 });

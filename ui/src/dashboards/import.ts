@@ -170,7 +170,7 @@ export function importPage(ctx: PageContext): Page {
       v = parseJson(text);
     } catch (e) {
       const err = e as JsonError;
-      showParseError(`${from} is not valid JSON — ${err.message}`);
+      showParseError(`${from === 'pasted JSON' ? 'The pasted text' : from} is not valid JSON — ${err.message}`);
       if (err.line > 0) {
         const lines = text.split('\n');
         let pos = 0;

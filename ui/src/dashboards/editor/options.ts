@@ -349,7 +349,9 @@ export function optionsPane(panel: GrafanaPanel, hooks: OptionsHooks): { el: HTM
             class: 'small ed-th-add',
             onclick: () => {
               const max = steps.reduce((m, s) => (s.value !== null && s.value > m ? s.value : m), 0);
-              steps.push({ value: steps.length > 1 ? max + 10 : 80, color: COLOR_NAMES[(steps.length + 2) % 6] });
+              const used = new Set(steps.map((x) => x.color));
+              const color = ['red', 'orange', 'yellow', 'purple', 'blue', 'dark-red'].find((c) => !used.has(c)) ?? 'red';
+              steps.push({ value: steps.length > 1 ? max + 10 : 80, color });
               t.steps = steps;
               save();
               draw();
@@ -370,9 +372,13 @@ export function optionsPane(panel: GrafanaPanel, hooks: OptionsHooks): { el: HTM
               : (() => {
                   const i = h('input', { type: 'number', class: 'ed-th-value', value: String(s.value), 'aria-label': 'Threshold value' });
                   i.addEventListener('change', () => {
-                    s.value = i.value === '' ? 0 : Number(i.value);
+                    const v = i.value === '' ? 0 : Number(i.value);
+                    if (v === s.value || Number.isNaN(v)) return;
+                    s.value = v;
                     save();
-                    draw();
+                    // Re-sorted after this event: redrawing inside it would remove the
+                    // element that is firing it (its blur fires change again).
+                    setTimeout(draw);
                   });
                   return i;
                 })(),
