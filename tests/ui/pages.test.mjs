@@ -298,6 +298,25 @@ test('a silence created in the UI is stored, suppresses the alert, stops its not
   await page.waitForSelector('section.alert-group[data-alertname="HighErrorRate"] .alert-instance[data-am-state=suppressed]', { timeout: 15000 });
   assert.match(await text(page, 'section.alert-group[data-alertname="HighErrorRate"] .alert-instance'), /silenced/i);
 
+  // Edit loads the stored silence into the form.
+  await openUi(page, pharos.url, '/alerts/silences');
+  await page.click(`[data-silence-id="${id}"] [data-action=edit]`);
+  await page.waitForURL(/\/alerts\/silences\/new\?id=/);
+  await page.waitForFunction(() => document.querySelector('textarea[name=comment]')?.value === 'deploying a fix <b>now</b>');
+  assert.equal(await page.locator('.matcher-row').count(), 3);
+  assert.equal(await page.inputValue('input[name=createdBy]'), 'on-call');
+  assert.equal(await page.inputValue('input[name=duration]'), '1h');
+  assert.match(await text(page, '.silence-form h2'), /Edit silence/);
+  await page.fill('input[name=duration]', '2h');
+  await page.click('[data-testid=silence-submit]');
+  await page.waitForURL(/\/alerts\/silences\?highlight=/);
+  assert.equal(new URL(page.url()).searchParams.get('highlight'), id, 'updated in place, same id');
+  const { body: edited } = await api(pharos.url, `/api/v2/silence/${id}`);
+  assert.equal(edited.status.state, 'active');
+  assert.equal(edited.startsAt, s.startsAt);
+  const h2 = (Date.parse(edited.endsAt) - Date.parse(edited.startsAt)) / 3.6e6;
+  assert.ok(Math.abs(h2 - 2) < 0.01, `2h long after the edit, got ${h2}h`);
+
   // Expire it from the UI (two clicks, no browser dialog).
   await openUi(page, pharos.url, '/alerts/silences');
   await page.click(`[data-silence-id="${id}"] [data-action=expire]`);
@@ -341,7 +360,7 @@ test('notifications: the log of what was sent (or a clear message without the en
 });
 
 test('status: runtime and build, the config with copy, TSDB top metrics and store stats', async () => {
-  const page = await newPage(browser);
+  const page = await newPage(browser, { permissions: ['clipboard-read', 'clipboard-write'] });
   await openUi(page, pharos.url, '/status');
   await page.waitForSelector('[data-testid=uptime]');
   assert.match(await text(page, '.status-grid'), /pharos version/);
@@ -352,6 +371,9 @@ test('status: runtime and build, the config with copy, TSDB top metrics and stor
   const yaml = await text(page, '[data-testid=config-yaml]');
   assert.match(yaml, /job_name: crewai-app/);
   assert.match(yaml, /job_name: missing-service/);
+  await page.click('button:has-text("Copy")');
+  await page.waitForSelector('button:has-text("Copied")');
+  assert.equal((await page.evaluate(() => navigator.clipboard.readText())).trim(), yaml.trim());
 
   await openUi(page, pharos.url, '/status/stores');
   await page.waitForSelector('[data-testid=top-metrics] tbody tr');

@@ -7,9 +7,9 @@
 import './pages.css';
 import { h, message, replace, debounce } from '../lib/dom';
 import { ApiError, request, type Labels } from '../lib/api';
-import { formatDateTime, parseDuration } from '../lib/time';
+import { formatDateTime, formatDuration, parseDuration } from '../lib/time';
 import { navigate } from '../lib/router';
-import { failure, labelChips, shortDuration } from './status';
+import { failure, labelChips } from './status';
 
 // ---- Alertmanager API v2 shapes ----------------------------------------------------------------
 
@@ -144,6 +144,8 @@ function parseLocal(s: string): number | undefined {
 /** Draws the silence form into `root`; returns a cleanup function. */
 export function silenceForm(root: HTMLElement, query: URLSearchParams): () => void {
   const editId = query.get('id') ?? '';
+  /** The edited silence's start as shown and as stored (ms precision), to send it back unchanged. */
+  let origStart: { text: string; iso: string } | undefined;
   const rowsEl = h('div', { class: 'matcher-rows' });
   const rows: Row[] = [];
   const errors = h('div', { class: 'form-errors', role: 'alert' });
@@ -167,7 +169,11 @@ export function silenceForm(root: HTMLElement, query: URLSearchParams): () => vo
   const syncDuration = () => {
     const s = parseLocal(start.value);
     const e = parseLocal(end.value);
-    if (s !== undefined && e !== undefined && e > s) duration.value = shortDuration(e - s).replace(/ /g, '');
+    if (s !== undefined && e !== undefined && e > s) {
+      // Seconds are noise in a long silence (the server moves a past start to its own now).
+      const d = e - s > 600_000 ? Math.round((e - s) / 60_000) * 60_000 : e - s;
+      duration.value = formatDuration(d);
+    }
   };
   start.addEventListener('input', syncEnd);
   duration.addEventListener('input', syncEnd);
@@ -259,7 +265,7 @@ export function silenceForm(root: HTMLElement, query: URLSearchParams): () => vo
       body: {
         ...(editId ? { id: editId } : {}),
         matchers: ms.map((m) => ({ name: m.name, value: m.value, isRegex: m.isRegex, isEqual: m.isEqual !== false })),
-        startsAt: new Date(s as number).toISOString(),
+        startsAt: origStart && origStart.text === start.value.trim() ? origStart.iso : new Date(s as number).toISOString(),
         endsAt: new Date(e as number).toISOString(),
         createdBy: creator.value.trim(),
         comment: comment.value.trim(),
@@ -327,8 +333,9 @@ export function silenceForm(root: HTMLElement, query: URLSearchParams): () => vo
       (s) => {
         rows.splice(0).forEach((r) => r.el.remove());
         s.matchers.forEach((m) => addRow(m));
-        const sMs = Date.parse(s.startsAt);
-        if (sMs > Date.now()) start.value = toLocalInput(sMs);
+        // Keep the start: Alertmanager updates a silence in place only while its start is unchanged.
+        start.value = toLocalInput(Date.parse(s.startsAt));
+        origStart = { text: start.value, iso: s.startsAt };
         end.value = toLocalInput(Date.parse(s.endsAt));
         syncDuration();
         creator.value = s.createdBy;
