@@ -39,7 +39,6 @@ export function openPanelEditor(host: DashboardHost, original: GrafanaPanel, opt
   const errors = h('div', { class: 'ed-pv-errors' });
 
   let renderer: PanelRenderer | undefined;
-  let rendererType = '';
   let lastData: PanelData | undefined;
   let aborter: AbortController | undefined;
   let closed = false;
@@ -62,21 +61,15 @@ export function openPanelEditor(host: DashboardHost, original: GrafanaPanel, opt
     if (closed) return;
     setTitle();
     const type = work.type || 'timeseries';
-    if (renderer && rendererType === type) {
-      try {
-        renderer.destroy();
-      } catch {
-        /* a broken renderer must not break the editor */
-      }
-      renderer = undefined;
-    } else if (renderer) {
-      renderer.destroy();
-      renderer = undefined;
+    try {
+      renderer?.destroy();
+    } catch {
+      /* a broken renderer must not break the editor */
     }
+    renderer = undefined;
     previewBody.replaceChildren();
     try {
       renderer = createPanel(previewBody, work, ctx);
-      rendererType = type;
       const r = previewBody.getBoundingClientRect();
       if (r.width > 0 && r.height > 0) renderer.resize(r.width, r.height);
       if (lastData) renderer.update(lastData, work);
