@@ -425,6 +425,13 @@ test('an empty system: getting-started card with this server\'s URLs; empty stat
     await page.fill('textarea[name=comment]', 'x');
     await page.click('[data-testid=silence-submit]');
     assert.match(await text(page, '.form-errors'), /regex for alertname does not compile/i);
+    // One the browser accepts but the server refuses (no lookahead in its regex engine): the server's message is shown.
+    await page.fill('.matcher-row .m-value', '(?=x)y');
+    await page.click('[data-testid=silence-submit]');
+    await page.waitForFunction(() => /server refused/.test(document.querySelector('.form-errors')?.textContent ?? ''), null, { timeout: 10000 });
+    const refused = await text(page, '.form-errors');
+    assert.match(refused, /^The server refused the silence: [^"]/);
+    assert.equal((await api(empty.url, '/api/v2/silences')).body.length, 0);
 
     // Stop the server: the targets page keeps its message, says the refresh failed, the banner shows.
     await openUi(page, empty.url, '/targets');
