@@ -215,6 +215,15 @@ test('trace view: nested waterfall, collapse, span details, critical path, logs'
   assert.equal(q, `{app="api", level="info"} | trace_id="${okTrace.traceId}"`);
   await screenshot(page, 'trace-logs');
 
+  // Statistics: self time per operation, sorted by self time.
+  await page.click('[data-testid=trace-stats-btn]');
+  const stats = await page.$$eval('[data-testid=stats-row]', (els) => els.map((e) => [e.dataset.operation, Number(e.dataset.count), Number(e.dataset.selfUs)]));
+  assert.deepEqual(stats, [
+    ['GET /api/emails', 1, 80000],
+    ['email.process', 1, 50000],
+    ['db.query', 1, 40000],
+  ]);
+
   // Find in trace.
   await page.fill('[data-testid=trace-find]', 'worker');
   await waitFor(async () => (await page.textContent('[data-testid=find-count]')).includes('1 of 3'), 5000, 'find count');
@@ -389,6 +398,11 @@ test('a realistic trace: many services, events, a link to another trace, zoom by
   assert.equal(r.filter((x) => x.error).length, 1);
   await page.click('[data-testid=critical-path]');
   await screenshot(page, 'trace-critical-path');
+  await page.click('[data-testid=trace-stats-btn]');
+  assert.equal(await page.locator('[data-testid=stats-row][data-service=postgres]').count(), 12);
+  assert.equal(await page.locator('[data-testid=stats-row]').count(), rich.spans); // every operation name differs
+  await screenshot(page, 'trace-statistics');
+  await page.click('[data-testid=trace-stats-btn]');
   // The sequential work of the request is on the path; the consumer, which runs after its
   // producer span has ended (asynchronously), is not.
   const all = await rows(page);

@@ -151,6 +151,8 @@ class TraceView {
   private zoomReset: HTMLButtonElement;
   private logsPanel = h('div', { class: 'trace-logs', 'data-testid': 'trace-logs' });
   private rowEls = new Map<string, HTMLElement>();
+  private statsPanel = h('div', { class: 'trace-stats-panel', 'data-testid': 'trace-stats' });
+  private statsSort: { key: keyof OpStats; desc: boolean } = { key: 'self', desc: true };
 
   constructor(
     private el: HTMLElement,
@@ -240,9 +242,11 @@ class TraceView {
         h('button', { onclick: () => this.collapseAll(), 'data-testid': 'collapse-all' }, 'Collapse all'),
         h('button', { onclick: () => this.expandAll(), 'data-testid': 'expand-all' }, 'Expand all'),
         this.cpBtn,
+        h('button', { 'data-testid': 'trace-stats-btn', title: 'Where the time went, by service and operation', onclick: () => this.toggleStats() }, 'Statistics'),
         h('button', { 'data-testid': 'trace-logs-btn', onclick: () => void this.showTraceLogs() }, 'Logs for this trace'),
       ),
       this.logsPanel,
+      this.statsPanel,
       h(
         'div',
         { class: 'card wf-card' },
@@ -590,6 +594,92 @@ class TraceView {
     );
   }
 
+  // ---- statistics ------------------------------------------------------------------------
+  private toggleStats() {
+    if (this.statsPanel.firstChild) replace(this.statsPanel);
+    else this.drawStats();
+    this.el.querySelector('[data-testid=trace-stats-btn]')?.classList.toggle('active', !!this.statsPanel.firstChild);
+  }
+
+  private drawStats() {
+    const rows = operationStats(this.m);
+    const { key, desc } = this.statsSort;
+    rows.sort((a, b) => {
+      const x = a[key];
+      const y = b[key];
+      const c = typeof x === 'number' && typeof y === 'number' ? x - y : String(x).localeCompare(String(y));
+      return desc ? -c : c;
+    });
+    const cols: [keyof OpStats, string, boolean][] = [
+      ['service', 'Service', false],
+      ['operation', 'Operation', false],
+      ['count', 'Spans', true],
+      ['errors', 'Errors', true],
+      ['total', 'Total', true],
+      ['avg', 'Avg', true],
+      ['min', 'Min', true],
+      ['max', 'Max', true],
+      ['self', 'Self time', true],
+      ['selfPct', 'Self % of trace', true],
+    ];
+    const fmt = (r: OpStats, k: keyof OpStats): string =>
+      k === 'service' || k === 'operation' ? String(r[k]) : k === 'count' || k === 'errors' ? String(r[k]) : k === 'selfPct' ? `${r.selfPct.toFixed(1)}%` : formatMicros(r[k] as number);
+    replace(
+      this.statsPanel,
+      h(
+        'div',
+        { class: 'card' },
+        h('div', { class: 'tl-head' }, h('strong', null, 'Where the time went'), h('span', { class: 'dim' }, ` · self time = time in a span not covered by its children; click a column to sort`), h('span', { class: 'spacer' }), h('button', { class: 'small', onclick: () => this.toggleStats() }, 'Close')),
+        h(
+          'table',
+          { class: 'data stats-table' },
+          h(
+            'thead',
+            null,
+            h(
+              'tr',
+              null,
+              ...cols.map(([k, label, num]) =>
+                h(
+                  'th',
+                  {
+                    class: `${num ? 'num ' : ''}sortable`,
+                    'aria-sort': k === key ? (desc ? 'descending' : 'ascending') : 'none',
+                    onclick: () => {
+                      this.statsSort = { key: k, desc: k === key ? !desc : num };
+                      this.drawStats();
+                    },
+                  },
+                  label,
+                  k === key ? (desc ? ' ▾' : ' ▴') : '',
+                ),
+              ),
+            ),
+          ),
+          h(
+            'tbody',
+            null,
+            ...rows.map((r) =>
+              h(
+                'tr',
+                { 'data-testid': 'stats-row', 'data-service': r.service, 'data-operation': r.operation, 'data-count': String(r.count), 'data-self-us': String(r.self) },
+                ...cols.map(([k, , num]) =>
+                  h(
+                    'td',
+                    { class: `${num ? 'num' : ''}${k === 'errors' && r.errors ? ' err-text' : ''}` },
+                    k === 'service' ? h('span', { class: 'svc-dot', style: { background: serviceColor(r.service) } }) : null,
+                    fmt(r, k),
+                    k === 'selfPct' ? h('span', { class: 'pct-bar', style: { width: `${Math.min(100, r.selfPct)}%` } }) : null,
+                  ),
+                ),
+              ),
+            ),
+          ),
+        ),
+      ),
+    );
+  }
+
   // ---- logs ------------------------------------------------------------------------------
   private getLogs(): Promise<TraceLogLine[]> {
     this.logs ??= fetchTraceLogs(this.id, this.abort.signal).catch((e) => {
@@ -762,6 +852,43 @@ class TraceView {
       }),
     );
   }
+}
+
+export interface OpStats {
+  service: string;
+  operation: string;
+  count: number;
+  errors: number;
+  total: number;
+  avg: number;
+  min: number;
+  max: number;
+  self: number;
+  selfPct: number;
+}
+
+/** Per service and operation: span count, errors, durations and self time (Jaeger's trace statistics). */
+export function operationStats(m: TraceModel): OpStats[] {
+  const by = new Map<string, OpStats>();
+  for (const n of m.spans) {
+    const k = `${n.service}\u0000${n.span.operationName}`;
+    let r = by.get(k);
+    if (!r) {
+      r = { service: n.service, operation: n.span.operationName, count: 0, errors: 0, total: 0, avg: 0, min: Infinity, max: 0, self: 0, selfPct: 0 };
+      by.set(k, r);
+    }
+    r.count++;
+    if (n.isError) r.errors++;
+    r.total += n.duration;
+    r.min = Math.min(r.min, n.duration);
+    r.max = Math.max(r.max, n.duration);
+    r.self += n.selfTime;
+  }
+  for (const r of by.values()) {
+    r.avg = r.total / r.count;
+    r.selfPct = m.duration ? (r.self / m.duration) * 100 : 0;
+  }
+  return [...by.values()];
 }
 
 function countDescendants(n: SpanNode): number {
