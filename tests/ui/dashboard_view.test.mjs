@@ -13,11 +13,12 @@ let env, browser;
 before(async () => {
   env = await startFilledPharos();
   browser = await launchBrowser();
-  // rate(...[5m]) needs two samples of every series.
+  // rate(...[5m]) needs two samples of every series; the tests look at ranges ending a few
+  // seconds ago, so wait for ~10 s of scrapes.
   await waitFor(async () => {
-    const { body } = await api(env.pharos.url, '/api/v1/query?query=' + encodeURIComponent('sum(rate(http_requests_total[5m])) by (method)'));
-    return body?.data?.result?.length === 2;
-  }, 30000, 'two samples for rate()');
+    const { body } = await api(env.pharos.url, '/api/v1/query?query=' + encodeURIComponent('min(count_over_time(http_requests_total[1m]))'));
+    return Number(body?.data?.result?.[0]?.value?.[1] ?? 0) >= 10;
+  }, 40000, 'ten scrapes of the app');
 });
 after(async () => {
   await browser?.close();
@@ -47,7 +48,10 @@ async function panelsSettled(page, count, timeout = 30000) {
     },
     count,
     { timeout },
-  );
+  ).catch(async (e) => {
+    const state = await page.evaluate(() => [...document.querySelectorAll('[data-testid="dash-panel"]')].map((p) => `${p.dataset.panelId} ${p.dataset.state} ${p.querySelector('.dash-panel-body')?.textContent.slice(0, 80)}`).join('\n') + '\n' + document.querySelector('#outlet')?.textContent.slice(0, 300));
+    throw new Error(`panels did not settle (${count} expected): ${e.message}\n${state}`);
+  });
   return page.evaluate(() =>
     [...document.querySelectorAll('[data-testid="dash-panel"]')].map((p) => {
       const body = p.querySelector('.dash-panel-body');
@@ -99,6 +103,111 @@ test("the guide's dashboard imports and every panel draws its series", async () 
   assert.match(legend, /GET/);
   assert.match(legend, /POST/);
   await screenshot(page, 'dashboard-crewai');
+  assertNoPageErrors(page, assert);
+  await page.context().close();
+});
+
+/** A dashboard exercising templating, a stat, rows, repeats, a failing query and empty data. */
+function variablesDashboard() {
+  return {
+    uid: 'ui-vars',
+    title: 'Templating <b>test</b>',
+    tags: ['ui-test'],
+    time: { from: 'now-5m', to: 'now' },
+    graphTooltip: 1,
+    templating: {
+      list: [
+        { name: 'method', label: 'Method', type: 'query', datasource: { type: 'prometheus', uid: 'prometheus' }, query: { query: 'label_values(http_requests_total, method)', refId: 'PrometheusVariableQueryEditor-VariableQuery' }, multi: true, includeAll: true, refresh: 1, sort: 1, current: {} },
+        { name: 'route', type: 'query', datasource: 'Prometheus', query: 'label_values(http_requests_total{method=~"$method"}, route)', refresh: 2, current: {} },
+        { name: 'window', type: 'custom', query: '1m,5m', current: { text: '1m', value: '1m' } },
+        { name: 'secret', type: 'constant', query: 'x', hide: 2 },
+      ],
+    },
+    panels: [
+      { id: 1, type: 'stat', title: 'Total requests', gridPos: { x: 0, y: 0, w: 6, h: 6 }, targets: [{ refId: 'A', expr: 'sum(http_requests_total)', instant: true }], fieldConfig: { defaults: { unit: 'none', decimals: 0 }, overrides: [] }, options: { reduceOptions: { calcs: ['lastNotNull'] }, graphMode: 'none' } },
+      { id: 2, type: 'timeseries', title: 'Requests by method ($method)', gridPos: { x: 6, y: 0, w: 18, h: 8 }, targets: [{ refId: 'A', expr: 'sum by (method) (rate(http_requests_total{method=~"$method", route=~"$route"}[$window]))', legendFormat: '{{method}}' }] },
+      { id: 3, type: 'row', title: 'Details for $route', collapsed: false, gridPos: { x: 0, y: 8, w: 24, h: 1 }, panels: [] },
+      { id: 4, type: 'timeseries', title: 'Broken query', gridPos: { x: 0, y: 9, w: 8, h: 7 }, targets: [{ refId: 'A', expr: 'sum(rate(http_requests_total[5m]' }] },
+      { id: 5, type: 'timeseries', title: 'Only $method', repeat: 'method', repeatDirection: 'h', maxPerRow: 4, gridPos: { x: 0, y: 16, w: 8, h: 7 }, targets: [{ refId: 'A', expr: 'sum(rate(http_requests_total{method="$method"}[1m]))' }] },
+      { id: 6, type: 'timeseries', title: 'Nothing here', gridPos: { x: 8, y: 9, w: 8, h: 7 }, targets: [{ refId: 'A', expr: 'no_such_metric_anywhere' }] },
+    ],
+  };
+}
+
+test('variables drive the queries; stat, rows, repeats, a failing and an empty panel', async () => {
+  const uid = await saveDashboard(env.pharos.url, variablesDashboard());
+  const page = await newPage(browser, { viewport: { width: 1440, height: 1100 } });
+  const sent = [];
+  page.on('request', (r) => {
+    if (r.url().includes('/api/v1/query')) sent.push(new URLSearchParams(r.postData() ?? '').get('query') ?? '');
+  });
+  // A fixed end a few seconds ago, so the stat and /api/v1/query evaluate at the same instant.
+  const to = Date.now() - 3000;
+  const from = to - 5 * 60_000;
+  await openUi(page, env.pharos.url, `/d/${uid}?from=${from}&to=${to}`);
+  let panels = await panelsSettled(page, 6);
+  const byId = (id) => panels.filter((p) => p.id === id);
+
+  // Title and labels are text, never markup.
+  assert.equal(await page.textContent('[data-testid="dash-title"]'), 'Templating <b>test</b>');
+  assert.equal(await page.$$eval('.dash-header b', (e) => e.length), 0);
+
+  // The stat shows what /api/v1/query answers at the range's end.
+  const { body } = await api(env.pharos.url, `/api/v1/query?query=${encodeURIComponent('sum(http_requests_total)')}&time=${Math.floor(to / 1000)}`);
+  const expected = Number(body.data.result[0].value[1]);
+  assert.ok(expected > 0);
+  assert.equal(Number(byId(1)[0].value.replace(/[^0-9.]/g, '')), expected, JSON.stringify(byId(1)));
+
+  // method = All: the multi-value regex of both values; two series; the repeat draws two panels.
+  assert.ok(sent.some((q) => q.includes('method=~"(GET|POST)"') && q.includes('route=~"/api"') && q.includes('[1m]')), sent.join('\n'));
+  assert.equal(byId(2)[0].series, 2);
+  assert.deepEqual(byId(5).map((p) => p.title).sort(), ['Only GET', 'Only POST']);
+  assert.deepEqual(byId(5).map((p) => p.series), [1, 1]);
+  assert.equal(await page.textContent('[data-testid="var-method"]'), 'All▾');
+  assert.equal(await page.textContent('.dash-row-title'), 'Details for /api');
+
+  // The failing query shows the server's message; the others still draw.
+  assert.equal(byId(4)[0].state, 'error');
+  assert.match(byId(4)[0].text + byId(4)[0].error, /parse|unexpected|unclosed|expected/i);
+  assert.ok(panels.filter((p) => p.state === 'ok').length >= 4);
+  await screenshot(page, 'dashboard-error-panel');
+
+  // Empty data says so.
+  assert.equal(byId(6)[0].state, 'empty');
+  assert.match(byId(6)[0].text, /No data/);
+
+  // Pick GET only: the query sent changes, one series, one repeat, URL updated.
+  sent.length = 0;
+  await page.click('[data-testid="var-method"]');
+  await page.click('.dash-var-menu .dash-var-option:has-text("GET")');
+  await page.keyboard.press('Enter');
+  await page.waitForFunction(() => new URL(location.href).searchParams.getAll('var-method').join() === 'GET');
+  await page.waitForFunction(() => document.querySelectorAll('[data-testid="dash-panel"][data-panel-id="5"]').length === 1);
+  panels = await panelsSettled(page, 5);
+  assert.ok(sent.some((q) => q.includes('method=~"GET"')), sent.join('\n'));
+  assert.ok(!sent.some((q) => q.includes('(GET|POST)')), sent.join('\n'));
+  assert.equal(panels.find((p) => p.id === 2).series, 1);
+  assert.equal(panels.find((p) => p.id === 2).title, 'Requests by method (GET)');
+  assert.deepEqual(panels.filter((p) => p.id === 5).map((p) => p.title), ['Only GET']);
+  await screenshot(page, 'dashboard-variables');
+
+  // The row collapses (its panels go away) and expands again.
+  await page.click('[data-testid="dash-row"]');
+  await page.waitForFunction(() => !document.querySelector('[data-testid="dash-panel"][data-panel-id="4"]'));
+  assert.match(await page.textContent('[data-testid="dash-row"]'), /\(3 panels\)/);
+  assert.equal(await page.$$eval('[data-testid="dash-panel"]', (e) => e.length), 2);
+  await page.click('[data-testid="dash-row"]');
+  await panelsSettled(page, 5);
+
+  // Deep link: a reload keeps the range and the variables.
+  await page.reload({ waitUntil: 'domcontentloaded' });
+  panels = await panelsSettled(page, 5);
+  const url = new URL(page.url());
+  assert.equal(url.searchParams.get('from'), String(from));
+  assert.equal(url.searchParams.get('to'), String(to));
+  assert.deepEqual(url.searchParams.getAll('var-method'), ['GET']);
+  assert.equal(await page.textContent('[data-testid="var-method"]'), 'GET▾');
+  assert.equal(panels.find((p) => p.id === 2).series, 1);
   assertNoPageErrors(page, assert);
   await page.context().close();
 });

@@ -448,8 +448,10 @@ class DashboardView implements DashboardHost {
     const list = h('div', { class: 'dash-var-options', role: 'listbox', 'aria-multiselectable': v.multi ? 'true' : 'false' });
     const menu = h('div', { class: 'popover dash-var-menu' }, search, list);
     const close = (apply: boolean) => {
+      if (!menu.isConnected) return;
       menu.remove();
       document.removeEventListener('mousedown', outside, true);
+      document.removeEventListener('keydown', onKey, true);
       if (!apply) return;
       let values = [...sel];
       if (!values.length) values = v.includeAll ? [ALL_VALUE] : opts.length ? [opts[0].value] : [];
@@ -498,10 +500,15 @@ class DashboardView implements DashboardHost {
       );
     };
     search.addEventListener('input', draw);
-    search.addEventListener('keydown', (e) => {
+    // On the document: clicking an option redraws the list, which takes the focus away.
+    const onKey = (e: KeyboardEvent) => {
       if (e.key === 'Escape') close(false);
-      if (e.key === 'Enter') close(true);
-    });
+      else if (e.key === 'Enter') {
+        e.preventDefault();
+        close(true);
+      }
+    };
+    document.addEventListener('keydown', onKey, true);
     draw();
     const r = anchor.getBoundingClientRect();
     menu.style.top = `${r.bottom + window.scrollY + 4}px`;
