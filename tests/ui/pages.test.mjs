@@ -152,6 +152,9 @@ test('targets: both jobs, health, the down target error text, filter, link to it
   assert.match(await downRow.locator('.error-cell').innerText(), /127\.0\.0\.1:1.*(refused|error)/is);
   const series = await downRow.locator('a', { hasText: 'Show series' }).getAttribute('href');
   assert.equal(decodeURIComponent(series), '/explore/metrics?query=up{instance="127.0.0.1:1",job="missing-service"}');
+  // Discovered labels (before relabeling) on demand.
+  await downRow.locator('button', { hasText: 'discovered labels' }).click();
+  assert.match(await page.locator('section[data-pool="missing-service"] .discovered').innerText(), /__address__="127\.0\.0\.1:1"/);
   await shot(page, 'targets');
   // Unhealthy only: one pool left.
   await page.click('button[data-health=unhealthy]');
@@ -211,6 +214,11 @@ test('alerts sent by another Prometheus show too, and their HTML renders as text
   assert.equal(await page.locator('#outlet img').count(), 0, 'no injected element');
   assert.equal(new URL(await g.locator('[data-action=show-query]').getAttribute('href'), pharos.url).searchParams.get('query'), 'up == 0');
   assert.equal(await g.locator('dl.annotations a[href="https://example.com/rb"]').count(), 1);
+  // Home counts it with the rule alerts, as text too.
+  await openUi(page, pharos.url, '/');
+  await page.waitForSelector('[data-testid=firing-alerts] li[data-alertname="External"]', { timeout: 15000 });
+  assert.equal(await text(page, '[data-testid=firing-alerts] li[data-alertname="External"] .dim'), xss);
+  assert.equal(await page.locator('#outlet img').count(), 0, 'no injected element on home');
   assert.deepEqual(page.pharosDialogs, []);
   assertNoPageErrors(page, assert);
   await page.context().close();

@@ -23,6 +23,7 @@ import {
   storageTable,
   type Overview,
 } from './status';
+import { fetchAmAlerts, type AmAlert } from './silence_form';
 
 interface RuleAlert {
   labels: Labels;
@@ -77,6 +78,26 @@ export function homePage(ctx: PageContext): Page {
   );
 
   let prev: Sample | undefined;
+  /** Alerts the Alertmanager holds silenced (or inhibited) right now. */
+  let silenced = 0;
+
+  /**
+   * Rule alerts (`/api/v1/alerts`) plus what other senders put in the Alertmanager, which
+   * also says how many are silenced.
+   */
+  async function loadAlerts(): Promise<RuleAlert[]> {
+    const [rules, am] = await Promise.all([
+      promGet<{ alerts: RuleAlert[] }>('/api/v1/alerts').then((d) => d.alerts),
+      fetchAmAlerts().catch(() => [] as AmAlert[]),
+    ]);
+    const key = (l: Labels) => JSON.stringify(Object.entries(l).sort(([a], [b]) => (a < b ? -1 : 1)));
+    const known = new Set(rules.map((a) => key(a.labels)));
+    silenced = am.filter((a) => a.status.state === 'suppressed').length;
+    const external = am
+      .filter((a) => !known.has(key(a.labels)) && !(parseTs(a.endsAt) && parseTs(a.endsAt) < Date.now()))
+      .map((a): RuleAlert => ({ labels: a.labels, annotations: a.annotations ?? {}, state: 'firing', activeAt: a.startsAt, value: '' }));
+    return [...rules, ...external];
+  }
   let rates: { samples?: number; lines?: number; spans?: number } = {};
   let everLoaded = false;
   let timer: ReturnType<typeof setTimeout> | undefined;
@@ -116,7 +137,7 @@ export function homePage(ctx: PageContext): Page {
     }
     prev = cur;
     const [alerts, targets, dashboards] = await Promise.allSettled([
-      promGet<{ alerts: RuleAlert[] }>('/api/v1/alerts').then((d) => d.alerts),
+      loadAlerts(),
       promGet<{ activeTargets: DownTarget[] }>('/api/v1/targets?state=active').then((d) => d.activeTargets),
       request<SearchHit[]>('/api/search?type=dash-db&limit=8'),
     ]);
@@ -177,7 +198,7 @@ export function homePage(ctx: PageContext): Page {
           detail: [
             ...sevs.map(([s, n]) => h('span', { class: `badge badge-${sevClass(s)}`, 'data-severity': s }, `${n} ${s}`)),
             pending ? h('span', { class: 'badge badge-pending' }, `${pending} pending`) : '',
-            ov.alerts.suppressed ? h('span', { class: 'badge badge-suppressed' }, `${ov.alerts.suppressed} silenced`) : '',
+            silenced ? h('span', { class: 'badge badge-suppressed' }, `${silenced} silenced`) : '',
             !firing.length && !pending ? 'all quiet' : '',
           ],
         }),
@@ -260,7 +281,7 @@ export function homePage(ctx: PageContext): Page {
     return h('div', { class: 'card home-alerts', 'data-testid': 'firing-alerts' },
       head,
       !firing.length
-        ? h('div', { class: 'all-good' }, h('span', { class: 'badge badge-ok' }, 'quiet'), ' No alert is firing.', ov?.alerts.suppressed ? ` ${ov.alerts.suppressed} silenced.` : '')
+        ? h('div', { class: 'all-good' }, h('span', { class: 'badge badge-ok' }, 'quiet'), ' No alert is firing.', silenced ? ` ${silenced} silenced.` : '')
         : [
             newest ? h('div', { class: 'dim newest' }, 'Newest: ', h('strong', null, newest.labels.alertname ?? '?'), ' since ', agoEl(parseTs(newest.activeAt))) : null,
             h('ul', { class: 'plain-list' },
