@@ -433,6 +433,16 @@ test('a realistic trace: many services, events, a link to another trace, zoom by
   await link.click();
   await page.waitForFunction((id) => document.querySelector('[data-testid=trace-id]')?.textContent?.replace(/^0+/, '') === id, okTrace.traceId.replace(/^0+/, ''));
   await page.waitForSelector(`[data-testid=span-details][data-span-id="${okTrace.spanIds[0]}"]`);
+
+  // The service graph now has the rich trace's calls too, callers in columns left of callees.
+  await openUi(page, pharos.url, '/explore/traces?view=graph');
+  await page.waitForSelector('[data-testid=sg-edge][data-parent=frontend]');
+  const edges = Object.fromEntries(await page.$$eval('[data-testid=sg-edge]', (els) => els.map((e) => [`${e.dataset.parent}>${e.dataset.child}`, Number(e.dataset.calls)])));
+  assert.deepEqual(edges, { 'api>worker': 3, 'frontend>api': 1, 'api>postgres': 12, 'api>cache': 1 });
+  const col = async (svc) => (await page.locator(`[data-testid=sg-node][data-service=${svc}]`).boundingBox()).x;
+  assert.ok((await col('frontend')) < (await col('api')) && (await col('api')) < (await col('postgres')));
+  assert.equal(await col('postgres'), await col('worker'));
+  await screenshot(page, 'traces-service-graph-rich');
   assertNoPageErrors(page, assert);
   await page.context().close();
 });

@@ -184,8 +184,11 @@ export function serviceGraph(el: HTMLElement, onPick: (service: string) => void)
         const y2 = b.y + NH / 2;
         const cx = (x2 - x1) / 2;
         path = `M ${x1} ${y1} C ${x1 + cx} ${y1}, ${x2 - cx} ${y2}, ${x2} ${y2}`;
-        lx = (x1 + x2) / 2;
-        ly = (y1 + y2) / 2;
+        // Label at 62% along the curve: edges fanning out of one node keep their labels apart.
+        const t = y1 === y2 ? 0.5 : 0.62;
+        const bez = (a: number, b: number, c: number, d: number) => (1 - t) ** 3 * a + 3 * (1 - t) ** 2 * t * b + 3 * (1 - t) * t ** 2 * c + t ** 3 * d;
+        lx = bez(x1, x1 + cx, x2 - cx, x2);
+        ly = bez(y1, y1, y2, y2);
       }
       edgeLayer.append(
         svg('path', { d: path, class: 'sg-edge', 'stroke-width': sw, 'marker-end': 'url(#sg-arrow)' }, svg('title', {}, `${d.parent} → ${d.child}: ${d.callCount} calls`)),
