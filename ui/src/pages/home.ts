@@ -61,6 +61,9 @@ interface Sample {
 
 const SEVERITY_ORDER = ['critical', 'error', 'warning', 'info', 'none'];
 
+/** Shown where a server without `/api/pharos/v1/overview` cannot tell. */
+const NOT_REPORTED = 'not reported by this pharos version';
+
 /** Metric names pharos writes about itself (not data a user sent). */
 const OWN_METRICS = /^(alertmanager_|pharos_|prometheus_|ALERTS$|ALERTS_FOR_STATE$)/;
 
@@ -210,17 +213,17 @@ export function homePage(ctx: PageContext): Page {
         statCard('Log lines / s', rateText(rates.lines), {
           href: '/explore/logs',
           testid: 'rate-lines',
-          detail: [`${formatCount(ov.logs.streams)} streams · ${formatCount(ov.logs.lines_received_total)} lines since start`],
+          detail: [Number.isNaN(ov.logs.lines_received_total) ? NOT_REPORTED : `${formatCount(ov.logs.streams)} streams · ${formatCount(ov.logs.lines_received_total)} lines since start`],
         }),
         statCard('Spans / s', rateText(rates.spans), {
           href: '/explore/traces',
           testid: 'rate-spans',
-          detail: [`${formatCount(ov.traces.services)} services · ${formatCount(ov.traces.traces)} traces stored`],
+          detail: [Number.isNaN(ov.traces.spans_received_total) ? NOT_REPORTED : `${formatCount(ov.traces.services)} services · ${formatCount(ov.traces.traces)} traces stored`],
         }),
         statCard('Storage used', formatBytes(ov.storage.total_bytes), {
           href: '/status/stores',
           testid: 'storage-used',
-          detail: [`metrics ${formatBytes(ov.storage.metrics_bytes)} · logs ${formatBytes(ov.storage.logs_bytes)} · traces ${formatBytes(ov.storage.traces_bytes)}`],
+          detail: [Number.isNaN(ov.storage.total_bytes) ? NOT_REPORTED : `metrics ${formatBytes(ov.storage.metrics_bytes)} · logs ${formatBytes(ov.storage.logs_bytes)} · traces ${formatBytes(ov.storage.traces_bytes)}`],
         }),
       ),
     );
@@ -240,7 +243,7 @@ export function homePage(ctx: PageContext): Page {
         h('div', { class: 'home-col' }, alertsCard(alerts, ov), targetsCard(targets)),
         h('div', { class: 'home-col' },
           dashboardsCard(dashboards, ov),
-          h('div', { class: 'card' }, h('h2', null, 'Storage'), storageTable(ov.storage), h('div', { class: 'card-foot' }, h('a', { href: '/status/stores' }, 'Store statistics ›'))),
+          h('div', { class: 'card' }, h('h2', null, 'Storage'), Number.isNaN(ov.storage.total_bytes) ? h('div', { class: 'dim' }, `Storage per store: ${NOT_REPORTED}.`) : storageTable(ov.storage), h('div', { class: 'card-foot' }, h('a', { href: '/status/stores' }, 'Store statistics ›'))),
           linksCard(),
         ),
       ),
