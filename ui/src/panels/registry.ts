@@ -3,6 +3,7 @@
  * that names the type, never a broken panel.
  */
 import { h } from '../lib/dom';
+import { transformPanelData } from './transform';
 import type { GrafanaPanel, PanelContext, PanelData, PanelFactory, PanelRenderer } from './types';
 
 const factories: Record<string, PanelFactory> = {};
@@ -17,9 +18,18 @@ export function effectiveType(panel: GrafanaPanel): string {
   return panel.type || 'timeseries';
 }
 
+/**
+ * Mounts the renderer for `panel` in `el`. Every renderer gets its data through the panel's
+ * transformations (transform.ts), so they apply to every panel type, not only tables.
+ */
 export function createPanel(el: HTMLElement, panel: GrafanaPanel, ctx: PanelContext): PanelRenderer {
   const factory = factories[effectiveType(panel)] ?? placeholder;
-  return factory(el, panel, ctx);
+  const renderer = factory(el, panel, ctx);
+  return {
+    update: (data: PanelData, p: GrafanaPanel) => renderer.update(transformPanelData(data, p, (s) => ctx.interpolate(s)), p),
+    resize: (width: number, height: number) => renderer.resize(width, height),
+    destroy: () => renderer.destroy(),
+  };
 }
 
 export function isSupported(type: string): boolean {

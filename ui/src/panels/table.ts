@@ -1,14 +1,12 @@
 /**
- * The table panel (Grafana `table`, and the pre-7 table with `styles`/`transform`): builds one
- * table from the panel's data (instant `format: table` results, series, Grafana's common
- * transformations — merge, reduce, join by field, series to rows, labels to fields, organize,
- * filter by name, sort by, limit), then draws it with sortable headers, units and colours per
+ * The table panel (Grafana `table`, and the pre-7 table with `styles`/`transform`): draws the
+ * panel's frames (instant `format: table` results, series, after the transformations that
+ * transform.ts applies to every panel) with sortable headers, units and colours per
  * column from field config, the cell display modes, a reducer footer and virtual scrolling so
  * 100k rows stay smooth.
  */
 import { h } from '../lib/dom';
 import {
-  columnType,
   contrastText,
   displayValue,
   fieldRange,
@@ -22,319 +20,16 @@ import {
   toRegExp,
   withAlpha,
   type DataField,
-  type FieldType,
   type ResolvedField,
 } from '../lib/fieldconfig';
 import { formatDateTime, type TimeZone } from '../lib/time';
 import { formatted, formattedToString } from '../lib/units';
 import { bodySize, errorStrip, opts, showEmptyOrError, textWidth } from './panelkit';
 import { register } from './registry';
+import { frameLength, panelFrames, timeToMs, type Column } from './transform';
 import type { GrafanaPanel, PanelContext, PanelData, PanelRenderer } from './types';
 
-/** A table column: its name, type and values (row-aligned), plus labels it came from. */
-export interface Column {
-  name: string;
-  type: FieldType;
-  values: unknown[];
-  labels?: Record<string, string>;
-  refId?: string;
-}
-
-/** One table (Grafana's data frame) with a name for the frame picker. */
-export interface Frame {
-  name: string;
-  refId: string;
-  columns: Column[];
-}
-
-function frameLength(f: Frame): number {
-  return f.columns.reduce((m, c) => Math.max(m, c.values.length), 0);
-}
-
-/** The panel's data as frames: each table result, each series (Time + value). */
-export function framesOf(data: PanelData): Frame[] {
-  const frames: Frame[] = [];
-  for (const t of data.tables) {
-    frames.push({
-      name: t.refId,
-      refId: t.refId,
-      columns: t.columns.map((c, ci) => {
-        const values = t.rows.map((r) => r[ci]);
-        const type = c.type === 'time' || /^time$/i.test(c.name) ? 'time' : columnType(c.type, values);
-        return { name: c.name, type, values: type === 'number' ? values.map(toNumber) : values, refId: t.refId };
-      }),
-    });
-  }
-  for (const s of data.series) {
-    frames.push({
-      name: s.name,
-      refId: s.refId,
-      columns: [
-        { name: 'Time', type: 'time', values: s.times },
-        { name: s.name || 'Value', type: 'number', values: s.values, labels: s.labels, refId: s.refId },
-      ],
-    });
-  }
-  return frames;
-}
-
-// ---- transformations ------------------------------------------------------------------------
-
-interface Transformation {
-  id: string;
-  options?: Record<string, unknown>;
-  disabled?: boolean;
-}
-
-function timeToMs(v: unknown): number {
-  const n = typeof v === 'number' ? v : Number(v);
-  if (!Number.isFinite(n)) return NaN;
-  return n < 1e11 ? n * 1000 : n;
-}
-
-/** Grafana's `merge`: one table; rows that agree on every shared non-number column become one row. */
-function merge(frames: Frame[]): Frame[] {
-  if (frames.length < 2) return frames;
-  const names: string[] = [];
-  const types = new Map<string, FieldType>();
-  for (const f of frames)
-    for (const c of f.columns) {
-      if (!types.has(c.name)) {
-        names.push(c.name);
-        types.set(c.name, c.type);
-      }
-    }
-  const shared = names.filter((n) => types.get(n) !== 'number' && frames.every((f) => f.columns.some((c) => c.name === n)));
-  const rows = new Map<string, Record<string, unknown>>();
-  for (const f of frames) {
-    const len = frameLength(f);
-    for (let i = 0; i < len; i++) {
-      const key = shared.map((n) => String(f.columns.find((c) => c.name === n)?.values[i] ?? '')).join('\u0000');
-      const k = shared.length ? key : `${f.refId}\u0000${i}`;
-      const row = rows.get(k) ?? {};
-      for (const c of f.columns) if (row[c.name] === undefined || row[c.name] === null) row[c.name] = c.values[i];
-      rows.set(k, row);
-    }
-  }
-  const all = [...rows.values()];
-  return [{ name: 'merged', refId: frames[0].refId, columns: names.map((n) => ({ name: n, type: types.get(n)!, values: all.map((r) => r[n] ?? null) })) }];
-}
-
-/** `seriesToColumns` / `joinByField`: outer join on a field (Time by default). */
-function joinByField(frames: Frame[], field?: string): Frame[] {
-  if (frames.length < 2) return frames;
-  const by = field || 'Time';
-  const keyed = new Map<string, Record<string, unknown>>();
-  const names: string[] = [by];
-  const types = new Map<string, FieldType>([[by, frames[0].columns.find((c) => c.name === by)?.type ?? 'time']]);
-  for (const f of frames) {
-    const keyCol = f.columns.find((c) => c.name === by);
-    if (!keyCol) continue;
-    for (const c of f.columns) {
-      if (c.name === by) continue;
-      let name = c.name;
-      if (names.includes(name)) name = `${c.name} ${f.refId}`;
-      if (!names.includes(name)) names.push(name);
-      types.set(name, c.type);
-      keyCol.values.forEach((kv, i) => {
-        const k = String(kv);
-        const row = keyed.get(k) ?? { [by]: kv };
-        row[name] = c.values[i];
-        keyed.set(k, row);
-      });
-    }
-  }
-  const rows = [...keyed.values()].sort((a, b) => Number(a[by]) - Number(b[by]));
-  return [{ name: 'joined', refId: frames[0].refId, columns: names.map((n) => ({ name: n, type: types.get(n) ?? 'string', values: rows.map((r) => r[n] ?? null) })) }];
-}
-
-/** `reduce` (mode seriesToRows): one row per number field with a column per reducer. */
-function reduceTransform(frames: Frame[], o: Record<string, unknown>): Frame[] {
-  const reducers = (Array.isArray(o.reducers) && o.reducers.length ? o.reducers : ['max']).map(String);
-  if (o.mode === 'reduceFields') {
-    return frames.map((f) => ({
-      ...f,
-      columns: f.columns.filter((c) => c.type !== 'time').map((c) => (c.type === 'number' ? { ...c, values: [reduceValues(c.values, reducers[0])] } : { ...c, values: c.values.slice(-1) })),
-    }));
-  }
-  const names: string[] = [];
-  const cols: Record<string, unknown[]> = {};
-  const labelNames = new Set<string>();
-  const fields: Column[] = [];
-  for (const f of frames) for (const c of f.columns) if (c.type === 'number') fields.push(c);
-  if (o.labelsToFields) for (const c of fields) for (const k of Object.keys(c.labels ?? {})) if (k !== '__name__') labelNames.add(k);
-  const field: unknown[] = fields.map((c) => c.name);
-  names.push('Field');
-  cols.Field = field;
-  for (const l of labelNames) {
-    names.push(l);
-    cols[l] = fields.map((c) => c.labels?.[l] ?? '');
-  }
-  for (const r of reducers) {
-    const title = REDUCER_NAMES[reducerId(r)] ?? r;
-    names.push(title);
-    cols[title] = fields.map((c) => reduceValues(c.values, r));
-  }
-  return [
-    {
-      name: 'reduced',
-      refId: frames[0]?.refId ?? 'A',
-      columns: names.map((n) => ({ name: n, type: n === 'Field' || labelNames.has(n) ? 'string' : 'number', values: cols[n] })),
-    },
-  ];
-}
-
-/** `seriesToRows`: Time, Metric, Value for every point of every series. */
-function seriesToRows(frames: Frame[]): Frame[] {
-  const rows: [number, string, unknown][] = [];
-  for (const f of frames) {
-    const t = f.columns.find((c) => c.type === 'time');
-    for (const c of f.columns) {
-      if (c.type !== 'number') continue;
-      c.values.forEach((v, i) => rows.push([Number(t?.values[i] ?? 0), c.name, v]));
-    }
-  }
-  rows.sort((a, b) => b[0] - a[0]);
-  return [
-    {
-      name: 'rows',
-      refId: frames[0]?.refId ?? 'A',
-      columns: [
-        { name: 'Time', type: 'time', values: rows.map((r) => r[0]) },
-        { name: 'Metric', type: 'string', values: rows.map((r) => r[1]) },
-        { name: 'Value', type: 'number', values: rows.map((r) => r[2]) },
-      ],
-    },
-  ];
-}
-
-/** `labelsToFields`: the series' labels become string columns next to its values. */
-function labelsToFields(frames: Frame[], o: Record<string, unknown>): Frame[] {
-  return frames.map((f) => {
-    const cols: Column[] = [];
-    const len = frameLength(f);
-    for (const c of f.columns) {
-      if (c.type === 'number' && c.labels && Object.keys(c.labels).length) {
-        const keep = Array.isArray(o.keepLabels) ? (o.keepLabels as string[]) : null;
-        for (const [k, v] of Object.entries(c.labels)) {
-          if (k === '__name__' || (keep && !keep.includes(k)) || cols.some((x) => x.name === k)) continue;
-          cols.push({ name: k, type: 'string', values: new Array(len).fill(v) });
-        }
-        const valueName = typeof o.valueLabel === 'string' && c.labels[o.valueLabel] ? c.labels[o.valueLabel] : 'Value';
-        cols.push({ ...c, name: valueName, labels: {} });
-      } else cols.unshift(c);
-    }
-    return { ...f, columns: cols };
-  });
-}
-
-function organize(frames: Frame[], o: Record<string, unknown>): Frame[] {
-  const exclude = (o.excludeByName ?? {}) as Record<string, boolean>;
-  const index = (o.indexByName ?? {}) as Record<string, number>;
-  const rename = (o.renameByName ?? {}) as Record<string, string>;
-  return frames.map((f) => {
-    const cols = f.columns.filter((c) => !exclude[c.name]);
-    cols.sort((a, b) => (index[a.name] ?? 1e6 + f.columns.indexOf(a)) - (index[b.name] ?? 1e6 + f.columns.indexOf(b)));
-    return { ...f, columns: cols.map((c) => (rename[c.name] ? { ...c, name: rename[c.name] } : c)) };
-  });
-}
-
-function filterFieldsByName(frames: Frame[], o: Record<string, unknown>): Frame[] {
-  const inc = (o.include ?? {}) as { names?: string[]; pattern?: string };
-  const exc = (o.exclude ?? {}) as { names?: string[]; pattern?: string };
-  const incRe = inc.pattern ? toRegExp(inc.pattern) : null;
-  const excRe = exc.pattern ? toRegExp(exc.pattern) : null;
-  return frames.map((f) => ({
-    ...f,
-    columns: f.columns.filter((c) => {
-      if ((inc.names?.length || incRe) && !(inc.names?.includes(c.name) || incRe?.test(c.name))) return false;
-      if (exc.names?.includes(c.name) || excRe?.test(c.name)) return false;
-      return true;
-    }),
-  }));
-}
-
-function sortFrames(frames: Frame[], o: Record<string, unknown>): Frame[] {
-  const s = (Array.isArray(o.sort) ? o.sort[0] : undefined) as { field?: string; desc?: boolean } | undefined;
-  if (!s?.field) return frames;
-  return frames.map((f) => {
-    const col = f.columns.find((c) => c.name === s.field);
-    if (!col) return f;
-    const order = col.values.map((_, i) => i).sort((a, b) => compare(col.values[a], col.values[b]) * (s.desc ? -1 : 1));
-    return { ...f, columns: f.columns.map((c) => ({ ...c, values: order.map((i) => c.values[i]) })) };
-  });
-}
-
-/** Applies the panel's `transformations` in order; unknown ones are skipped (listed in `skipped`). */
-export function applyTransformations(frames: Frame[], list: unknown, skipped: string[] = []): Frame[] {
-  if (!Array.isArray(list)) return frames;
-  let out = frames;
-  for (const raw of list as Transformation[]) {
-    if (!raw || typeof raw !== 'object' || raw.disabled) continue;
-    const o = (raw.options ?? {}) as Record<string, unknown>;
-    switch (raw.id) {
-      case 'merge':
-        out = merge(out);
-        break;
-      case 'seriesToColumns':
-      case 'joinByField':
-        out = joinByField(out, typeof o.byField === 'string' ? o.byField : undefined);
-        break;
-      case 'reduce':
-        out = reduceTransform(out, o);
-        break;
-      case 'seriesToRows':
-        out = seriesToRows(out);
-        break;
-      case 'labelsToFields':
-        out = labelsToFields(out, o);
-        break;
-      case 'organize':
-        out = organize(out, o);
-        break;
-      case 'filterFieldsByName':
-        out = filterFieldsByName(out, o);
-        break;
-      case 'filterByRefId': {
-        const re = typeof o.include === 'string' ? toRegExp(`^(${o.include.split(/\s*[,|]\s*/).join('|')})$`) : null;
-        if (re) out = out.filter((f) => re.test(f.refId));
-        break;
-      }
-      case 'sortBy':
-        out = sortFrames(out, o);
-        break;
-      case 'limit': {
-        const n = Number(o.limitField ?? 10);
-        out = out.map((f) => ({ ...f, columns: f.columns.map((c) => ({ ...c, values: c.values.slice(0, n) })) }));
-        break;
-      }
-      case 'concatenate':
-        out = out.length > 1 ? [{ name: 'concatenated', refId: out[0].refId, columns: out.flatMap((f) => f.columns) }] : out;
-        break;
-      default:
-        skipped.push(raw.id);
-    }
-  }
-  return out;
-}
-
-/** The pre-7 table panel's `transform` (timeseries_to_rows, _to_columns, _aggregations). */
-function legacyTransform(frames: Frame[], panel: GrafanaPanel): Frame[] {
-  const t = panel.transform;
-  if (t === 'timeseries_to_columns') return joinByField(frames.filter((f) => f.columns.some((c) => c.type === 'time')));
-  if (t === 'timeseries_aggregations') {
-    const cols = (Array.isArray(panel.columns) ? panel.columns : []) as { text?: string; value?: string }[];
-    const reducers = cols.length ? cols.map((c) => String(c.value ?? 'avg')) : ['avg'];
-    const f = reduceTransform(frames, { reducers });
-    f[0].columns[0].name = 'Metric';
-    cols.forEach((c, i) => {
-      if (f[0].columns[i + 1] && c.text) f[0].columns[i + 1].name = c.text;
-    });
-    return f;
-  }
-  if (t === 'timeseries_to_rows') return seriesToRows(frames);
-  return frames;
-}
+export type { Column, Frame } from './transform';
 
 // ---- rendering ------------------------------------------------------------------------------
 
@@ -466,10 +161,8 @@ function tableFactory(el: HTMLElement, _panel: GrafanaPanel, ctx: PanelContext):
     if (!last) return;
     const { data, panel } = last;
     const o = opts(panel);
-    let frames = framesOf(data);
-    if (Array.isArray(panel.styles) || typeof panel.transform === 'string') frames = legacyTransform(frames, panel);
-    frames = applyTransformations(frames, panel.transformations);
-    frames = frames.filter((f) => f.columns.length > 0);
+    // Transformations (and a pre-7 table's `transform`) ran in the registry (transform.ts).
+    const frames = panelFrames(data).filter((f) => f.columns.length > 0);
     const rowsTotal = frames.reduce((n, f) => n + frameLength(f), 0);
     if (showEmptyOrError(el, data, frames.length > 0 && rowsTotal > 0)) return;
     if (frameIdx >= frames.length) frameIdx = 0;
