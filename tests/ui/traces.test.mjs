@@ -308,6 +308,9 @@ test('service graph shows api → worker; clicking a service searches it', async
   await waitFor(async () => new URL(page.url()).searchParams.get('service') === 'worker', 5000, 'service in URL');
   await waitFor(async () => (await results(page)).length === 2, 10000, 'worker traces listed');
   assert.equal(await page.inputValue('[data-testid=service-select]'), 'worker');
+  // Opening the search without a service picks the one searched last.
+  await openUi(page, pharos.url, '/explore/traces');
+  await waitFor(async () => new URL(page.url()).searchParams.get('service') === 'worker', 5000, 'last service remembered');
   assertNoPageErrors(page, assert);
   await page.context().close();
 });

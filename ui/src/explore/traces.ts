@@ -103,6 +103,22 @@ export function parseLogfmtTags(text: string): Record<string, string> {
   return out;
 }
 
+const LAST_SERVICE_KEY = 'pharos.traces.lastService';
+function lastService(): string | null {
+  try {
+    return localStorage.getItem(LAST_SERVICE_KEY);
+  } catch {
+    return null; // storage disabled
+  }
+}
+function rememberService(s: string) {
+  try {
+    if (s) localStorage.setItem(LAST_SERVICE_KEY, s);
+  } catch {
+    /* storage disabled */
+  }
+}
+
 function ago(ms: number): string {
   const d = Date.now() - ms;
   if (d < 0) return 'in the future';
@@ -304,6 +320,7 @@ export function tracesExplorePage(ctx: PageContext): Page {
 
   async function search() {
     searchAbort?.abort();
+    rememberService(state.service);
     const abort = new AbortController();
     searchAbort = abort;
     if (!state.service) {
@@ -450,8 +467,9 @@ export function tracesExplorePage(ctx: PageContext): Page {
     const ok = await loadServices();
     if (!ok) return;
     if (!state.service && services.length) {
-      // Nothing chosen yet: search the first service right away (one click less at 3 a.m.).
-      state = { ...state, service: services[0] };
+      // Nothing chosen yet: the service searched last time, else the first one, right away.
+      const last = lastService();
+      state = { ...state, service: last && services.includes(last) ? last : services[0] };
       writeState(state);
     }
     fillForm();
