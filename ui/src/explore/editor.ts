@@ -596,7 +596,7 @@ const KIND_ICON: Record<CompletionItem['kind'], string> = {
   metric: 'm',
   label: 'L',
   value: 'v',
-  duration: '⏱',
+  duration: '◷',
   stage: '|',
   operator: '≡',
 };

@@ -483,7 +483,7 @@ export function metricsExplorePage(ctx: PageContext): Page {
       statusEl.textContent = '';
       return;
     }
-    if (notes.length) replace(noticesEl, ...notes.map((n) => h('div', { class: n.kind === 'warning' ? 'ex-warning' : 'ex-info', 'data-testid': `query-${n.kind}` }, n.kind === 'warning' ? '⚠ ' : 'ⓘ ', n.text)));
+    if (notes.length) replace(noticesEl, ...notes.map((n) => h('div', { class: n.kind === 'warning' ? 'ex-warning' : 'ex-info', 'data-testid': `query-${n.kind}` }, n.kind === 'warning' ? '⚠ ' : 'ℹ ', n.text)));
 
     if (wantGraph) {
       const series = seriesLists.flat();
