@@ -199,7 +199,7 @@ class TraceView {
     );
     const stat = (label: string, value: string | Node, testid: string, cls = '') =>
       h('div', { class: `ts-stat ${cls}`, 'data-testid': testid }, h('div', { class: 'ts-label' }, label), h('div', { class: 'ts-value' }, value));
-    const findInput = h('input', { type: 'search', placeholder: 'Find in trace: operation, service, tag, span id…', 'data-testid': 'trace-find', class: 'trace-find' });
+    const findInput = h('input', { type: 'search', placeholder: 'Find: operation, service, tag, id…', 'data-testid': 'trace-find', class: 'trace-find' });
     findInput.addEventListener('input', debounce(() => this.setFind(findInput.value), 150));
     findInput.addEventListener('keydown', (e) => {
       if (e.key === 'Enter') this.setFind(findInput.value);
