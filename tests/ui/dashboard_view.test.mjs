@@ -211,3 +211,124 @@ test('variables drive the queries; stat, rows, repeats, a failing and an empty p
   assertNoPageErrors(page, assert);
   await page.context().close();
 });
+
+// ---- remote write (Prometheus' protobuf + snappy, both encoded by hand) ----------------------
+
+function varint(n) {
+  const out = [];
+  let v = BigInt(n);
+  while (v >= 0x80n) {
+    out.push(Number(v & 0x7fn) | 0x80);
+    v >>= 7n;
+  }
+  out.push(Number(v));
+  return Buffer.from(out);
+}
+const field = (no, wt) => varint((no << 3) | wt);
+const bytesField = (no, buf) => Buffer.concat([field(no, 2), varint(buf.length), buf]);
+
+/** Snappy's block format with literals only (valid, just not compressed). */
+function snappy(buf) {
+  const parts = [varint(buf.length)];
+  for (let i = 0; i < buf.length; i += 65536) {
+    const chunk = buf.subarray(i, i + 65536);
+    const n = chunk.length - 1;
+    parts.push(Buffer.from([62 << 2, n & 0xff, (n >> 8) & 0xff, (n >> 16) & 0xff]), chunk);
+  }
+  return Buffer.concat(parts);
+}
+
+/** POSTs series [{labels, samples: [[ms, value]]}] to /api/v1/write. */
+async function remoteWrite(base, series) {
+  const ts = series.map(({ labels, samples }) => {
+    const l = Object.keys(labels).sort().map((k) => bytesField(1, Buffer.concat([bytesField(1, Buffer.from(k)), bytesField(2, Buffer.from(labels[k]))])));
+    const s = samples.map(([ms, v]) => {
+      const d = Buffer.alloc(8);
+      d.writeDoubleLE(v);
+      return bytesField(2, Buffer.concat([field(1, 1), d, field(2, 0), varint(ms)]));
+    });
+    return bytesField(1, Buffer.concat([...l, ...s]));
+  });
+  const res = await fetch(`${base}/api/v1/write`, {
+    method: 'POST',
+    headers: { 'Content-Type': 'application/x-protobuf', 'Content-Encoding': 'snappy', 'X-Prometheus-Remote-Write-Version': '0.1.0' },
+    body: snappy(Buffer.concat(ts)),
+  });
+  if (res.status >= 300) throw new Error(`remote write: ${res.status} ${await res.text()}`);
+}
+
+/**
+ * 50 series of `ui_bench_value` scraped every 15 s for the last 24 h, sent oldest hour first
+ * (as a Prometheus catching up would) to a pharos without other data.
+ */
+async function writeBenchData(base) {
+  const end = Date.now();
+  const start = end - 24 * 3600_000;
+  for (let h0 = start; h0 <= end; h0 += 3600_000) {
+    const batch = [];
+    for (let k = 0; k < 50; k++) {
+      const samples = [];
+      for (let t = h0; t < Math.min(h0 + 3600_000, end + 1); t += 15_000) samples.push([t, Math.sin(t / 600_000 + k) * 10 + k]);
+      batch.push({ labels: { __name__: 'ui_bench_value', job: 'bench', series: `s${k}` }, samples });
+    }
+    await remoteWrite(base, batch);
+  }
+}
+
+function bigDashboard(uid, extra = {}) {
+  return {
+    uid,
+    title: `20 panels × 50 series (${uid})`,
+    time: { from: 'now-24h', to: 'now' },
+    panels: Array.from({ length: 20 }, (_, i) => ({
+      id: i + 1,
+      type: 'timeseries',
+      title: `Panel ${i + 1}`,
+      gridPos: { x: (i % 2) * 12, y: Math.floor(i / 2) * 8, w: 12, h: 8 },
+      targets: [{ refId: 'A', expr: `ui_bench_value{job="bench"} + ${i}`, legendFormat: '{{series}}' }],
+      options: { legend: { showLegend: false } },
+      ...extra,
+    })),
+  };
+}
+
+async function measure(page, base, uid, label) {
+  const t0 = Date.now();
+  await openUi(page, base, `/d/${uid}`);
+  await page.waitForFunction(() => {
+    const b = [...document.querySelectorAll('[data-testid="dash-panel"] .dash-panel-body')];
+    return b.length === 20 && b.every((e) => e.dataset.seriesCount === '50');
+  }, null, { timeout: 120000 });
+  const ms = Date.now() - t0;
+  const points = await page.$$eval('[data-testid="dash-panel"] .dash-panel-body', (b) => b.reduce((n, e) => n + Number(e.dataset.pointCount || 0), 0));
+  const net = await page.evaluate(() => {
+    const q = performance.getEntriesByType('resource').filter((e) => e.name.includes('/api/v1/query_range'));
+    const first = Math.min(...q.map((e) => e.startTime));
+    const last = Math.max(...q.map((e) => e.responseEnd));
+    const server = q.map((e) => e.responseStart - e.requestStart).sort((a, b) => a - b);
+    return { first: Math.round(first), spanMs: Math.round(last - first), medianServerMs: Math.round(server[server.length >> 1] ?? 0), bytes: q.reduce((n, e) => n + (e.encodedBodySize || 0), 0) };
+  });
+  console.log(`# dashboard render: ${label}: 20 panels × 50 series, ${points} points drawn, ${ms} ms from navigation to every panel drawn (first query at ${net.first} ms, queries answered over ${net.spanMs} ms, median server time ${net.medianServerMs} ms, ${(net.bytes / 1e6).toFixed(1)} MB)`);
+  return { ms, points };
+}
+
+test('20 panels × 50 series over 24 h: render time is measured', async () => {
+  const bench = await startPharos(null);
+  try {
+    await writeBenchData(bench.url);
+    const { body } = await api(bench.url, `/api/v1/query?query=${encodeURIComponent('count(count_over_time(ui_bench_value[25h]) > 5000)')}`);
+    assert.equal(body.data.result[0]?.value[1], '50', JSON.stringify(body));
+    await saveDashboard(bench.url, bigDashboard('ui-big'));
+    await saveDashboard(bench.url, bigDashboard('ui-big-15s', { interval: '15s', maxDataPoints: 5760 }));
+    const page = await newPage(browser, { viewport: { width: 1440, height: 900 } });
+    const a = await measure(page, bench.url, 'ui-big', "Grafana's step for the panel width");
+    assert.equal(await page.$$eval('[data-testid="dash-panel"][data-state="ok"]', (e) => e.length), 20);
+    await screenshot(page, 'dashboard-20x50');
+    const b = await measure(page, bench.url, 'ui-big-15s', '15 s step (5761 points per series)');
+    assert.ok(b.points > a.points);
+    assertNoPageErrors(page, assert);
+    await page.context().close();
+  } finally {
+    stop(bench);
+  }
+});
