@@ -6,12 +6,15 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { ROOT, startFilledPharos, startPharos, launchBrowser, newPage, openUi, screenshot, assertNoPageErrors, stop, waitFor, api } from './helpers.mjs';
 
-let env, browser;
+let env, browser, provDir;
 before(async () => {
-  env = await startFilledPharos();
+  provDir = fs.mkdtempSync(path.join(os.tmpdir(), 'pharos-ui-prov-'));
+  fs.writeFileSync(path.join(provDir, 'legacy.json'), JSON.stringify(legacyDashboard('Legacy rows'), null, 2));
+  env = await startFilledPharos({ extraPharosYml: `dashboards: {path: ${provDir}}` });
   browser = await launchBrowser();
   // rate(...[5m]) needs two samples of every series; the tests look at ranges ending a few
   // seconds ago, so wait for ~10 s of scrapes.
@@ -331,4 +334,78 @@ test('20 panels × 50 series over 24 h: render time is measured', async () => {
   } finally {
     stop(bench);
   }
+});
+
+/** An old Grafana export: rows (schemaVersion 14), singlestat, graph, `${DS_...}` inputs, datasource/interval variables, a regex. */
+function legacyDashboard(title) {
+  return {
+    __inputs: [{ name: 'DS_PROM', label: 'prom', type: 'datasource', pluginId: 'prometheus', pluginName: 'Prometheus' }],
+    uid: 'ui-legacy',
+    title,
+    schemaVersion: 14,
+    version: 1,
+    time: { from: 'now-5m', to: 'now' },
+    templating: {
+      list: [
+        { name: 'ds', type: 'datasource', query: 'prometheus', current: {}, hide: 0 },
+        { name: 'job', type: 'query', datasource: '${DS_PROM}', query: 'label_values(up, job)', regex: '/crewai.*/', refresh: 1, current: {} },
+        { name: 'iv', type: 'interval', query: '1m,5m', auto: true, auto_count: 30, auto_min: '1m', current: { text: 'auto', value: '$__auto_interval_iv' } },
+      ],
+    },
+    rows: [
+      {
+        title: 'Overview',
+        height: '250px',
+        showTitle: true,
+        panels: [
+          { id: 1, type: 'singlestat', title: 'Agents busy', datasource: '${DS_PROM}', span: 4, targets: [{ refId: 'A', expr: 'avg(agent_utilization{job="$job"})' }], format: 'percent', valueName: 'current', thresholds: '50,80', colors: ['#299c46', 'rgba(237, 129, 40, 0.89)', '#d44a3a'] },
+          { id: 2, type: 'graph', title: 'Requests of $job', datasource: '$ds', span: 8, targets: [{ refId: 'A', expr: 'sum by (status) (rate(http_requests_total{job="$job"}[$iv]))', legendFormat: 'status {{status}}' }], yaxes: [{ format: 'reqps' }, { format: 'short' }], lines: true, fill: 1, stack: true, legend: { show: true } },
+        ],
+      },
+      { title: 'Collapsed', collapse: true, height: 200, panels: [{ id: 3, type: 'graph', title: 'Hidden', span: 12, targets: [{ refId: 'A', expr: 'up' }] }] },
+    ],
+  };
+}
+
+test('a provisioned legacy dashboard draws, and a change to its file shows without a reload', async () => {
+  const page = await newPage(browser);
+  await openUi(page, env.pharos.url, '/d/ui-legacy');
+  const panels = await panelsSettled(page, 2);
+  const stat = panels.find((p) => p.id === 1);
+  assert.equal(stat.value, '75%', JSON.stringify(stat)); // agent_utilization = 75, format percent
+  const graph = panels.find((p) => p.id === 2);
+  assert.equal(graph.title, 'Requests of crewai-app'); // the regex dropped missing-service
+  assert.equal(graph.series, 2, JSON.stringify(graph));
+  assert.match(graph.text, /status 200/);
+  assert.match(graph.text, /status 500/);
+  assert.deepEqual(await page.$$eval('[data-testid="dash-row"]', (r) => r.map((e) => e.textContent)), ['▾Overview', '▸Collapsed(1 panel)']);
+  assert.match(await page.textContent('.dash-badges'), /provisioned/);
+  // Edit the file on disk: the page follows (pharos rescans, the page polls the version).
+  fs.writeFileSync(path.join(provDir, 'legacy.json'), JSON.stringify(legacyDashboard('Legacy rows, edited on disk'), null, 2));
+  await page.waitForFunction(() => document.querySelector('[data-testid="dash-title"]')?.textContent === 'Legacy rows, edited on disk', null, { timeout: 30000 });
+  await panelsSettled(page, 2);
+  await screenshot(page, 'dashboard-legacy-provisioned');
+  assertNoPageErrors(page, assert);
+  await page.context().close();
+});
+
+test('unknown uid and a stopped server show a message, not a blank page', async () => {
+  const page = await newPage(browser);
+  await openUi(page, env.pharos.url, '/d/no-such-dashboard');
+  await page.waitForSelector('.msg-error');
+  assert.match(await page.textContent('#outlet'), /no dashboard with uid "no-such-dashboard"/);
+  assert.equal(await page.getAttribute('#outlet a[href="/dashboards"]', 'href'), '/dashboards');
+
+  const other = await startPharos(null);
+  await saveDashboard(other.url, { uid: 'ui-stop', title: 'Stopping', panels: [{ id: 1, type: 'timeseries', title: 'One', gridPos: { x: 0, y: 0, w: 12, h: 8 }, targets: [{ refId: 'A', expr: 'vector(1)' }] }] });
+  await openUi(page, other.url, '/d/ui-stop?from=now-5m&to=now');
+  let panels = await panelsSettled(page, 1);
+  assert.equal(panels[0].series, 1);
+  stop(other);
+  await page.click('[data-testid="refresh-now"]');
+  await page.waitForFunction(() => document.querySelector('[data-testid="dash-panel"]')?.dataset.state === 'error', null, { timeout: 20000 });
+  panels = await panelsSettled(page, 1);
+  assert.match(panels[0].error, /not reachable/);
+  await screenshot(page, 'dashboard-server-stopped');
+  await page.context().close();
 });
