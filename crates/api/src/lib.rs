@@ -4,6 +4,7 @@
 
 pub mod alertmanager;
 pub mod elasticsearch;
+pub mod grafana;
 pub mod jaeger;
 pub mod loki;
 pub mod otlp;

@@ -102,6 +102,8 @@ pub struct LoadedConfig {
     pub promtail_config: Option<PathBuf>,
     /// `logs:` from pharos.yml: LogQL rule files for the rules engine.
     pub logs: pharos::LogsSettings,
+    /// `dashboards:` from pharos.yml: provisioned Grafana dashboard folders.
+    pub dashboards: Vec<pharos::DashboardProvider>,
 }
 
 /// Loads `path`, which may be a `pharos.yml` or directly a `prometheus.yml`.

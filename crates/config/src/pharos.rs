@@ -116,6 +116,55 @@ pub fn loki_ruler_directory(path: &Path) -> Option<PathBuf> {
     })
 }
 
+/// One provisioned dashboards folder from `dashboards:` (Grafana dashboard JSON files, watched).
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DashboardProvider {
+    /// The folder (relative paths are resolved against pharos.yml's directory).
+    pub path: PathBuf,
+    /// Saves in the UI/API are written back into the dashboard's file.
+    #[serde(default)]
+    pub writable: bool,
+    /// Grafana folder the dashboards appear in ("" = General).
+    #[serde(default)]
+    pub folder: String,
+}
+
+/// `dashboards:` is one provider (a map) or a list of them.
+#[derive(Debug)]
+struct DashboardsSection(Vec<DashboardProvider>);
+
+impl<'de> Deserialize<'de> for DashboardsSection {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> serde::de::Visitor<'de> for V {
+            type Value = DashboardsSection;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a map {path, writable, folder} or a list of such maps")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                m: A,
+            ) -> Result<Self::Value, A::Error> {
+                let one = DashboardProvider::deserialize(
+                    serde::de::value::MapAccessDeserializer::new(m),
+                )?;
+                Ok(DashboardsSection(vec![one]))
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(
+                self,
+                s: A,
+            ) -> Result<Self::Value, A::Error> {
+                let many = Vec::<DashboardProvider>::deserialize(
+                    serde::de::value::SeqAccessDeserializer::new(s),
+                )?;
+                Ok(DashboardsSection(many))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct StorageSection {
@@ -151,6 +200,9 @@ struct PharosFile {
     errors: Option<Value>,
     #[serde(default)]
     listeners: Option<crate::traces::ListenerSettings>,
+    /// Provisioned Grafana dashboard folders.
+    #[serde(default)]
+    dashboards: Option<DashboardsSection>,
 }
 
 /// Parses a byte size such as `512MB`, `10GB`, `1TiB` or a plain number of bytes.
@@ -251,6 +303,23 @@ pub fn parse(file: &Path, text: &str) -> Result<LoadedConfig, ConfigError> {
         out.traces = t.resolve(file, text)?;
     }
     out.listeners = f.listeners.unwrap_or_default();
+    for p in f.dashboards.map(|d| d.0).unwrap_or_default() {
+        if p.path.as_os_str().is_empty() {
+            let (l, c) = locate(text, "dashboards", 1);
+            return Err(ConfigError::at(
+                file,
+                l,
+                c,
+                "dashboards: path must not be empty",
+            ));
+        }
+        let path = if p.path.is_absolute() {
+            p.path
+        } else {
+            base.join(p.path)
+        };
+        out.dashboards.push(DashboardProvider { path, ..p });
+    }
     if let Some(p) = f.prometheus_config {
         let p = if p.is_absolute() { p } else { base.join(p) };
         let raw = crate::read(&p)?;
@@ -326,6 +395,39 @@ mod tests {
         assert_eq!(loki_ruler_directory(&p), None);
         std::fs::write(&p, "auth_enabled: false\n").unwrap();
         assert_eq!(loki_ruler_directory(&p), None);
+    }
+
+    #[test]
+    fn dashboards_providers_map_or_list() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("pharos.yml");
+        let c = parse(&p, "dashboards: {path: ./dashboards, writable: true}\n").unwrap();
+        assert_eq!(
+            c.dashboards,
+            vec![DashboardProvider {
+                path: dir.path().join("./dashboards"),
+                writable: true,
+                folder: String::new(),
+            }]
+        );
+        let c = parse(
+            &p,
+            "dashboards:\n  - path: /abs/a\n  - path: b\n    folder: Team B\n",
+        )
+        .unwrap();
+        assert_eq!(c.dashboards.len(), 2);
+        assert_eq!(c.dashboards[0].path, PathBuf::from("/abs/a"));
+        assert!(!c.dashboards[0].writable);
+        assert_eq!(c.dashboards[1].path, dir.path().join("b"));
+        assert_eq!(c.dashboards[1].folder, "Team B");
+        let e = parse(&p, "listen: x\ndashboards:\n  path: a\n  writeable: true\n").unwrap_err();
+        assert_eq!(e.line, 4, "{e}");
+        assert!(e.message.contains("writeable"), "{e}");
+        let e = parse(&p, "dashboards:\n  - writable: true\n").unwrap_err();
+        assert!(e.message.contains("path"), "{e}");
+        assert!(e.line >= 2, "{e}");
+        assert!(parse(&p, "dashboards: 3\n").is_err());
+        assert!(parse(&p, "dashboards: {path: ''}\n").is_err());
     }
 
     #[test]

@@ -237,6 +237,9 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
         .merge(trace_routes)
         .merge(logs_w.routes.clone())
         .merge(crate::serve_es::routes(logs_w.store.clone(), &data_dir));
+    // Grafana's dashboard API over <data>/dashboards/ and the provisioned folders.
+    let (dash_routes, _dash_store) = crate::serve_dashboards::start(&state, &data_dir).await?;
+    let app = app.merge(dash_routes);
     let app = {
         let (am, rules) = (am.clone(), rules.clone());
         crate::metrics_append::append_to_metrics(

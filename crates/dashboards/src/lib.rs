@@ -1,0 +1,16 @@
+//! Grafana dashboards for pharos: the store behind Grafana's dashboard HTTP API (`store`),
+//! provisioning from watched folders with write-back for dashboards kept in Git (`provision`),
+//! Grafana's naming and import rules (`grafana`) and an order-preserving JSON value (`json`)
+//! so a stored dashboard keeps the key order it came with. No HTTP here: the handlers are in
+//! `api::grafana`.
+
+pub mod grafana;
+pub mod json;
+pub mod provision;
+pub mod store;
+
+pub use provision::Provider;
+pub use store::{
+    Counts, DashboardView, Entry, Folder, Hit, HitKind, Origin, SaveRequest, Saved, SearchQuery,
+    Store, StoreError,
+};
