@@ -77,8 +77,10 @@ async function panelsSettled(page, count, timeout = 30000) {
 test("the guide's dashboard imports and every panel draws its series", async () => {
   const file = JSON.parse(fs.readFileSync(path.join(ROOT, 'examples/dashboards/crewai.json'), 'utf8'));
   const uid = await saveDashboard(env.pharos.url, file);
-  const page = await newPage(browser);
-  await openUi(page, env.pharos.url, `/d/${uid}?from=now-15m&to=now`);
+  // Tall enough for all four rows of panels (the page scrolls inside #outlet, which a full-page
+  // screenshot does not capture).
+  const page = await newPage(browser, { viewport: { width: 1440, height: 1400 } });
+  await openUi(page, env.pharos.url, `/d/${uid}?from=now-2m&to=now`);
   const panels = await panelsSettled(page, 8);
   const byTitle = Object.fromEntries(panels.map((p) => [p.title, p]));
   const expected = {
@@ -106,6 +108,29 @@ test("the guide's dashboard imports and every panel draws its series", async () 
   assert.match(legend, /GET/);
   assert.match(legend, /POST/);
   await screenshot(page, 'dashboard-crewai');
+
+  // Edit mode: drag "Agent Utilization" (bottom right) by its header to the top left; the others
+  // move down and the layout re-flows.
+  await page.click('.ed-edit');
+  await page.waitForSelector('.dash-grid.editing');
+  const box = async (title) => page.$eval(`[data-testid="dash-panel"]:has([data-testid="panel-title"]:text-is("${title}"))`, (e) => { const r = e.getBoundingClientRect(); return { x: r.left, y: r.top, w: r.width, h: r.height }; });
+  const grid = await page.$eval('.dash-grid', (e) => { const r = e.getBoundingClientRect(); return { x: r.left, y: r.top }; });
+  const agent = await box('Agent Utilization');
+  await page.mouse.move(agent.x + 60, agent.y + 14);
+  await page.mouse.down();
+  const steps = 12;
+  for (let i = 1; i <= steps; i++) await page.mouse.move(agent.x + 60 + ((grid.x + 4 - agent.x) * i) / steps, agent.y + 14 + ((grid.y + 2 - agent.y) * i) / steps);
+  await page.mouse.up();
+  await page.waitForFunction(() => !document.querySelector('.dash-cell.dragging'));
+  await page.waitForTimeout(300); // the re-flow transition
+  const moved = await box('Agent Utilization');
+  const grid2 = await page.$eval('.dash-grid', (e) => { const r = e.getBoundingClientRect(); return { x: r.left, y: r.top }; });
+  grid.x = grid2.x;
+  grid.y = grid2.y;
+  const req = await box('Request Rate');
+  assert.ok(Math.abs(moved.x - grid.x) < 2 && Math.abs(moved.y - grid.y) < 2, JSON.stringify({ moved, grid }));
+  assert.ok(req.y >= moved.y + moved.h, `Request Rate moved below: ${JSON.stringify({ req, moved })}`);
+  assert.ok(Math.abs(req.x - grid.x) < 2, JSON.stringify(req));
   assertNoPageErrors(page, assert);
   await page.context().close();
 });
