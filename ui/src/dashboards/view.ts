@@ -884,7 +884,7 @@ class PanelFrame implements GridCell {
     this.titleEl.title = title;
     const slot = this.header.querySelector('.dash-panel-desc-slot')!;
     const desc = typeof p.description === 'string' && p.description.trim() ? this.view.interpolate(p.description) : '';
-    slot.replaceChildren(desc ? h('span', { class: 'dash-panel-desc', title: desc, tabindex: 0, 'aria-label': `Description: ${desc}` }, 'ⓘ') : '');
+    slot.replaceChildren(desc ? h('span', { class: 'dash-panel-desc', title: desc, tabindex: 0, 'aria-label': `Description: ${desc}` }, 'ℹ') : '');
     this.header.classList.toggle('no-title', !title);
   }
 
