@@ -14,3 +14,8 @@ import './logs';
 import './piechart';
 import './statetimeline';
 import './lists';
+import './barchart';
+import './histogram';
+import './xychart';
+import './tracespanel';
+import './nodegraph';

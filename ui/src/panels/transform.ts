@@ -688,6 +688,8 @@ export function histogramBuckets(values: number[], o: { bucketSize?: number; buc
   }
   const range = hi - lo;
   const count = o.bucketCount && o.bucketCount > 0 ? o.bucketCount : 30;
+  // Whole numbers (counts, 0/1 states) get buckets of at least 1, so each value has its own bar.
+  if (!o.bucketCount && values.every((v) => Number.isInteger(v))) return { size: Math.max(1, niceStep(Math.max(range, 1) / count)), offset };
   if (!Number.isFinite(range) || range <= 0) return { size: Math.abs(hi) > 0 ? niceStep(Math.abs(hi) / 10) : 1, offset };
   if (o.bucketCount && o.bucketCount > 0) return { size: range / count, offset };
   return { size: niceStep(range / count), offset };
