@@ -190,6 +190,7 @@ struct Inner {
     start_ms: i64,
     metrics: Metrics,
     retry: RetryPolicy,
+    history: crate::history::History,
 }
 
 /// The built-in Alertmanager. Cheap to clone.
@@ -269,6 +270,7 @@ impl Alertmanager {
                 start_ms: now_ms(),
                 metrics: Metrics::default(),
                 retry,
+                history: Default::default(),
             }),
         })
     }
@@ -583,6 +585,7 @@ impl Alertmanager {
             } else {
                 self.deliver(
                     &integration,
+                    idx,
                     &receiver.name,
                     key,
                     labels,
@@ -613,6 +616,7 @@ impl Alertmanager {
     async fn deliver(
         &self,
         integration: &Integration,
+        index: usize,
         receiver: &str,
         key: &str,
         labels: &BTreeMap<String, String>,
@@ -638,7 +642,37 @@ impl Alertmanager {
         loop {
             attempt += 1;
             self.count(integration.name(), false);
-            match integration.notify(&n).await {
+            let started = now_ms();
+            let result = integration.notify(&n).await;
+            self.inner.history.record(crate::history::Attempt {
+                seq: 0,
+                time_ms: started,
+                duration_ms: now_ms() - started,
+                receiver: receiver.to_string(),
+                integration: integration.name(),
+                integration_index: index,
+                group_key: key.to_string(),
+                group_labels: labels.clone(),
+                alerts: alerts
+                    .iter()
+                    .map(|a| crate::history::NotifiedAlert {
+                        labels: a.labels.clone(),
+                        status: if a.resolved_at(now) {
+                            "resolved"
+                        } else {
+                            "firing"
+                        },
+                        starts_at_ms: a.starts_at,
+                        ends_at_ms: a.ends_at,
+                        fingerprint: fingerprint_hex(a.fingerprint),
+                    })
+                    .collect(),
+                attempt,
+                success: result.is_ok(),
+                error: result.as_ref().err().map(|e| e.message.clone()),
+                retryable: result.as_ref().err().is_some_and(|e| e.retryable),
+            });
+            match result {
                 Ok(()) => {
                     tracing::debug!(receiver, integration = integration.name(), "notified");
                     return true;
@@ -754,6 +788,13 @@ impl Alertmanager {
 
     pub fn expire_silence(&self, id: &str) -> Result<(), SilenceError> {
         self.inner.silences.lock().expire(id, now_ms())
+    }
+
+    /// The newest `limit` notification attempts, newest first, and how many were made since
+    /// start.
+    pub fn notification_history(&self, limit: usize) -> (Vec<crate::history::Attempt>, u64) {
+        let h = &self.inner.history;
+        (h.recent(limit), h.total())
     }
 
     /// Writes the Alertmanager metrics in text exposition format.

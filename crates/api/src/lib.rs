@@ -8,6 +8,7 @@ pub mod grafana;
 pub mod jaeger;
 pub mod loki;
 pub mod otlp;
+pub mod pharos;
 pub mod prometheus;
 pub mod selfmetrics;
 pub mod trace_http;

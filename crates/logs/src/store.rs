@@ -164,7 +164,40 @@ pub struct IndexStats {
     pub bytes: u64,
 }
 
+/// Lines and bytes stored since start (after limits), for `/metrics` and the overview page.
+#[derive(Default)]
+pub struct IngestCounters {
+    pub lines: std::sync::atomic::AtomicU64,
+    pub bytes: std::sync::atomic::AtomicU64,
+}
+
+/// Number of distinct values and of streams of one label name.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct LabelCardinality {
+    pub name: String,
+    pub values: usize,
+    pub streams: usize,
+}
+
+/// What the store holds, for the status page.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct StoreSummary {
+    pub tenants: usize,
+    pub streams: usize,
+    pub lines_received: u64,
+    pub bytes_received: u64,
+    /// Uncompressed bytes in the in-memory heads.
+    pub head_bytes: u64,
+    pub segments: usize,
+    /// Compressed bytes of the segments on disk.
+    pub disk_bytes: u64,
+    /// Label names across tenants, most distinct values first.
+    pub labels: Vec<LabelCardinality>,
+}
+
 pub struct LogStore {
+    /// Counters of accepted pushes.
+    pub ingest: IngestCounters,
     dir: PathBuf,
     opts: LogStoreOptions,
     limits: RwLock<Limits>,
@@ -220,6 +253,7 @@ impl LogStore {
         let wal = Wal::open(&wal_dir, opts.fsync).map_err(io)?;
         let (tail, _) = tokio::sync::broadcast::channel(1024);
         let store = Arc::new(LogStore {
+            ingest: IngestCounters::default(),
             dir: dir.to_path_buf(),
             limits: RwLock::new(opts.limits.clone()),
             opts,
@@ -516,6 +550,70 @@ impl LogStore {
     /// Bytes of chunk segments on disk.
     pub fn disk_bytes(&self) -> u64 {
         self.inner.read().segments.iter().map(|s| s.bytes).sum()
+    }
+
+    /// Streams, label cardinality, ingest totals and sizes across tenants.
+    pub fn summary(&self) -> StoreSummary {
+        use std::sync::atomic::Ordering::Relaxed;
+        let inner = self.inner.read();
+        let mut labels: BTreeMap<&str, (std::collections::HashSet<&str>, usize)> = BTreeMap::new();
+        let mut streams = 0;
+        for t in inner.tenants.values() {
+            streams += t.streams.len();
+            for (name, values) in &t.postings {
+                let e = labels.entry(name.as_str()).or_default();
+                for (v, ids) in values {
+                    e.0.insert(v.as_str());
+                    e.1 += ids.len();
+                }
+            }
+        }
+        let mut labels: Vec<LabelCardinality> = labels
+            .into_iter()
+            .map(|(name, (values, streams))| LabelCardinality {
+                name: name.to_string(),
+                values: values.len(),
+                streams,
+            })
+            .collect();
+        labels.sort_by(|a, b| b.values.cmp(&a.values).then_with(|| a.name.cmp(&b.name)));
+        StoreSummary {
+            tenants: inner.tenants.len(),
+            streams,
+            lines_received: self.ingest.lines.load(Relaxed),
+            bytes_received: self.ingest.bytes.load(Relaxed),
+            head_bytes: inner.head_bytes as u64,
+            segments: inner.segments.len(),
+            disk_bytes: inner.segments.iter().map(|s| s.bytes).sum(),
+            labels,
+        }
+    }
+
+    /// Loki's ingest counters and stream gauge in text exposition format.
+    pub fn write_self_metrics(&self, out: &mut String) {
+        use std::fmt::Write as _;
+        use std::sync::atomic::Ordering::Relaxed;
+        let streams: usize = self
+            .inner
+            .read()
+            .tenants
+            .values()
+            .map(|t| t.streams.len())
+            .sum();
+        let _ = writeln!(
+            out,
+            "# HELP loki_distributor_lines_received_total Log lines stored.\n# TYPE loki_distributor_lines_received_total counter\nloki_distributor_lines_received_total {}",
+            self.ingest.lines.load(Relaxed)
+        );
+        let _ = writeln!(
+            out,
+            "# HELP loki_distributor_bytes_received_total Bytes of log lines stored.\n# TYPE loki_distributor_bytes_received_total counter\nloki_distributor_bytes_received_total {}",
+            self.ingest.bytes.load(Relaxed)
+        );
+        let _ = writeln!(
+            out,
+            "# HELP loki_ingester_memory_streams Streams in the log store.\n# TYPE loki_ingester_memory_streams gauge\nloki_ingester_memory_streams {streams}"
+        );
     }
 
     fn maybe_flush(&self) {
@@ -840,7 +938,14 @@ impl LogStore {
             } else {
                 None
             };
+            let (lines, bytes) = valid.iter().fold((0u64, 0u64), |(l, b), s| {
+                let sb: usize = s.entries.iter().map(|e| e.line.len()).sum();
+                (l + s.entries.len() as u64, b + sb as u64)
+            });
             apply(&mut self.inner.write(), tenant, valid);
+            use std::sync::atomic::Ordering::Relaxed;
+            self.ingest.lines.fetch_add(lines, Relaxed);
+            self.ingest.bytes.fetch_add(bytes, Relaxed);
             if let Some(streams) = tail {
                 let _ = self.tail.send(Arc::new(TailBatch {
                     tenant: tenant.to_string(),

@@ -10,6 +10,7 @@ mod serve_dashboards;
 mod serve_es;
 mod serve_logs;
 mod serve_rules;
+mod serve_status;
 mod serve_traces;
 
 use clap::{Parser, Subcommand};

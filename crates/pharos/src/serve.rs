@@ -238,15 +238,22 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
         .merge(logs_w.routes.clone())
         .merge(crate::serve_es::routes(logs_w.store.clone(), &data_dir));
     // Grafana's dashboard API over <data>/dashboards/ and the provisioned folders.
-    let (dash_routes, _dash_store) = crate::serve_dashboards::start(&state, &data_dir).await?;
+    let (dash_routes, dash_store) = crate::serve_dashboards::start(&state, &data_dir).await?;
     let app = app.merge(dash_routes);
+    // pharos' own API for the UI's Home/Status/Alerts pages (/api/pharos/v1/*).
+    let status =
+        crate::serve_status::routes(&state, &logs_w, &traces_rt, &am, dash_store, &data_dir);
+    let app = app.merge(status);
     let app = {
         let (am, rules) = (am.clone(), rules.clone());
+        let (logs, traces) = (logs_w.store.clone(), traces_rt.store.clone());
         crate::metrics_append::append_to_metrics(
             app,
             vec![
                 Arc::new(move |out: &mut String| am.write_metrics(out)),
                 Arc::new(move |out: &mut String| rules.write_metrics(out)),
+                Arc::new(move |out: &mut String| logs.write_self_metrics(out)),
+                Arc::new(move |out: &mut String| traces.write_self_metrics(out)),
             ],
         )
     };

@@ -288,6 +288,14 @@ pub struct TraceStore {
     pub stats: StoreStats,
 }
 
+/// Per-service counts for the status page.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ServiceStats {
+    pub name: String,
+    pub spans: usize,
+    pub operations: usize,
+}
+
 /// What an ingest call stored.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct IngestStats {
@@ -597,6 +605,40 @@ impl TraceStore {
         let dropped = self.index.write().remove_before(cutoff);
         self.wal.lock().remove_before(cutoff)?;
         Ok(dropped)
+    }
+
+    /// Spans and operations per service, in service order.
+    pub fn service_stats(&self) -> Vec<ServiceStats> {
+        self.index
+            .read()
+            .services
+            .iter()
+            .map(|(name, s)| ServiceStats {
+                name: name.clone(),
+                spans: s.spans.len(),
+                operations: s.operations.len(),
+            })
+            .collect()
+    }
+
+    /// The ingest counters and store sizes in text exposition format.
+    pub fn write_self_metrics(&self, out: &mut String) {
+        use std::fmt::Write as _;
+        let (traces, spans) = self.counts();
+        let _ = writeln!(
+            out,
+            "# HELP jaeger_collector_spans_received_total Spans stored.\n# TYPE jaeger_collector_spans_received_total counter\njaeger_collector_spans_received_total {}",
+            self.stats.spans_received.load(Ordering::Relaxed)
+        );
+        let _ = writeln!(
+            out,
+            "# HELP jaeger_collector_spans_rejected_total Spans refused by limits.\n# TYPE jaeger_collector_spans_rejected_total counter\njaeger_collector_spans_rejected_total {}",
+            self.stats.spans_refused.load(Ordering::Relaxed)
+        );
+        let _ = writeln!(
+            out,
+            "# HELP pharos_trace_store_traces Traces in the trace store.\n# TYPE pharos_trace_store_traces gauge\npharos_trace_store_traces {traces}\n# HELP pharos_trace_store_spans Spans in the trace store.\n# TYPE pharos_trace_store_spans gauge\npharos_trace_store_spans {spans}"
+        );
     }
 
     /// (traces, spans) in memory.

@@ -94,6 +94,14 @@ struct CutState {
     wal_upto: Option<u64>,
 }
 
+/// Ingest counters of [`Tsdb::head_stats`].
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct HeadStats {
+    pub samples_appended: u64,
+    pub series_created: u64,
+    pub head_series: usize,
+}
+
 /// The database handle. Cheap to share behind `Arc`.
 ///
 /// Lock order: `head` before `layers` before `wal`; `synced` alone. Appends hold `head` (write)
@@ -452,6 +460,23 @@ impl Tsdb {
     pub fn disk_bytes(&self) -> u64 {
         self.blocks().iter().map(|b| b.size_bytes).sum::<u64>()
             + wal::disk_bytes(&self.dir.join("wal"))
+    }
+
+    /// Samples appended since start and series in the head (the counters behind
+    /// `prometheus_tsdb_head_samples_appended_total` and `prometheus_tsdb_head_series`).
+    pub fn head_stats(&self) -> HeadStats {
+        let h = self.head.read();
+        let layers = self.layers();
+        let series = layers
+            .frozen
+            .iter()
+            .map(|f| f.series.len())
+            .fold(h.series.len(), usize::max);
+        HeadStats {
+            samples_appended: self.stats.samples_appended.load(Ordering::Relaxed),
+            series_created: self.stats.series_created.load(Ordering::Relaxed),
+            head_series: series,
+        }
     }
 
     /// Appends this database's self metrics (`prometheus_tsdb_*` names) in text exposition format.
