@@ -5,7 +5,8 @@
 // method → 2 bars, range results as time categories), the histogram (every instant value counted
 // once), the XY chart and trend (points from two joined series), the traces panel (a trace sent
 // over OTLP shows 3 nested spans) and the node graph (api → worker from /api/dependencies and from
-// the trace), and the empty, error and stopped-server states. Screenshots: panel-barchart,
+// the trace), the candlestick (a candle per point of a close series), and the empty, error and
+// stopped-server states. Screenshots: panel-barchart,
 // panel-histogram, panel-more, panel-more-states.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -289,6 +290,10 @@ test('histogram counts every value once; XY chart and trend plot one series agai
         targets: [prom('sum(http_requests_total)', { legendFormat: 'total' }), prom('sum(rate(http_requests_total[1m]))', { refId: 'B', legendFormat: 'rate' })],
         options: { seriesMapping: 'auto', series: [{ x: { matcher: { id: 'byName', options: 'total' } } }] },
       }),
+      panel('candlestick', 'Candles', 12, 8, {
+        targets: [prom('sum(http_requests_total)', { legendFormat: 'close', interval: '5s' })],
+        options: { mode: 'candles' },
+      }),
       panel('trend', 'Trend', 12, 8, {
         targets: [prom('sum(http_requests_total)', { legendFormat: 'total' }), prom('sum(rate(http_requests_total[1m]))', { refId: 'B', legendFormat: 'rate' })],
         options: { xField: 'total' },
@@ -298,7 +303,7 @@ test('histogram counts every value once; XY chart and trend plot one series agai
   });
   const page = await newPage(browser);
   await openUi(page, env.pharos.url, `/d/${uid}`);
-  const p = await drawn(page, 5);
+  const p = await drawn(page, 6);
   const hist = p['Fixed values'];
   assert.equal(hist.series, 1, 'combined');
   assert.equal(Number(hist.total), 4, 'every value counted once');
@@ -318,6 +323,10 @@ test('histogram counts every value once; XY chart and trend plot one series agai
   assert.ok(Number(trend.pointCount) >= 5);
   const lines = await page.$$eval(`${body('Trend')} path.mp-line`, (els) => els.length);
   assert.equal(lines, 1, 'trend draws a line');
+  const candles = await page.$eval('[data-testid="dash-panel"]:has([data-testid="panel-title"]:text-is("Candles"))', (e) => ({ points: Number(e.dataset.queryPoints), bars: Number(e.querySelector('.dash-panel-body').dataset.barCount), drawn: e.querySelectorAll('.mp-candle').length }));
+  assert.ok(candles.bars >= 3, `candles: ${JSON.stringify(candles)}`);
+  assert.equal(candles.drawn, candles.bars, 'a candle per point');
+  assert.ok(candles.bars <= candles.points, `no more candles than points: ${JSON.stringify(candles)}`);
   await screenshot(page, 'panel-histogram');
   assertNoPageErrors(page, assert);
   await page.close();

@@ -19,3 +19,4 @@ import './histogram';
 import './xychart';
 import './tracespanel';
 import './nodegraph';
+import './candlestick';

@@ -538,7 +538,15 @@ function sortFrames(frames: Frame[], o: Opts): Frame[] {
   return frames.map((f) => {
     const col = f.columns.find((c) => c.name === s.field);
     if (!col) return f;
-    const order = col.values.map((_, i) => i).sort((a, b) => compareValues(col.values[a], col.values[b]) * (s.desc ? -1 : 1));
+    // Empty values stay last in both directions.
+    const order = col.values
+      .map((_, i) => i)
+      .sort((a, b) => {
+        const va = col.values[a];
+        const vb = col.values[b];
+        if (isNil(va) || isNil(vb)) return compareValues(va, vb);
+        return compareValues(va, vb) * (s.desc ? -1 : 1);
+      });
     return pickRows(f, order);
   });
 }
