@@ -508,6 +508,31 @@ fn provisioned_folders_watch_write_back_and_read_only() {
             && get(&p, "/api/dashboards/uid/new").0 == 200
     });
 
+    // A config reload that adds a provider loads its folder.
+    let extra = dir.path().join("extra");
+    std::fs::create_dir_all(&extra).unwrap();
+    std::fs::write(extra.join("x.json"), r#"{"title": "X", "uid": "extra-x"}"#).unwrap();
+    std::fs::write(
+        &cfg,
+        "dashboards:\n  - path: ./dashboards\n    writable: true\n  - path: ro\n    folder: Read Only\n  - {path: extra, folder: Extra}\n",
+    )
+    .unwrap();
+    let r = client().post(p.url("/-/reload")).send().unwrap();
+    assert!(r.status().is_success());
+    wait_for("the provider added by a reload", || {
+        get(&p, "/api/dashboards/uid/extra-x").1["meta"]["folderTitle"] == "Extra"
+    });
+    let (_, folders) = get(&p, "/api/folders");
+    let titles: Vec<&str> = folders
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["title"].as_str().unwrap())
+        .collect();
+    assert_eq!(titles, ["Extra", "Read Only"]);
+    // The saved (writable) dashboard kept its version across the provider change.
+    assert_eq!(get(&p, "/api/dashboards/uid/svc-a").1["meta"]["version"], 5);
+
     // After a restart the saved file content is what is served.
     drop(p);
     let p = Pharos::start(&data, Some(&cfg));

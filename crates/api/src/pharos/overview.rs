@@ -69,14 +69,16 @@ async fn disk_usage(st: &Arc<PharosState>) -> DiskUsage {
     d
 }
 
-/// Sum of the samples named `name` in the Alertmanager's metrics.
-fn am_counter(st: &PharosState, now: i64, name: &str) -> f64 {
-    st.alertmanager
+/// Sum of the counter samples named `name` in the Alertmanager's metrics.
+fn am_counter(st: &PharosState, now: i64, name: &str) -> u64 {
+    let sum: f64 = st
+        .alertmanager
         .metric_samples(now)
         .iter()
         .filter(|(l, _)| l.get("__name__") == Some(name))
         .map(|(_, s)| s.v)
-        .sum()
+        .sum();
+    sum.max(0.0) as u64
 }
 
 /// `GET /api/pharos/v1/overview`.
