@@ -6,7 +6,7 @@
 // states. Screenshots: panel-stat-gauge, panel-table, panel-text, panel-logs, panel-misc.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { startFilledPharos, launchBrowser, newPage, openUi, screenshot, assertNoPageErrors, stop, waitFor, api, pushLogs } from './helpers.mjs';
+import { startFilledPharos, launchBrowser, newPage, openUi, screenshot, assertNoPageErrors, stop, waitFor, api, pushLogs, sleep } from './helpers.mjs';
 
 let env, browser;
 before(async () => {
@@ -152,7 +152,16 @@ test('stat, gauge and bar gauge show the queried numbers, units and threshold co
   assert.equal(p['By method'].series, 2, 'GET and POST');
   const titles = await page.$$eval(`${body('By method')} .vp-stat`, (els) => els.map((e) => e.dataset.title).sort());
   assert.deepEqual(titles, ['GET', 'POST']);
-  const sparkPoints = await page.$$eval(`${body('By method')} svg.vp-sparkline`, (els) => els.map((e) => Number(e.dataset.points)));
+  // A sparkline needs two samples per series: right after the app starts the range may hold one,
+  // so refresh until the scrapes have caught up.
+  let sparkPoints = [];
+  await waitFor(async () => {
+    sparkPoints = await page.$$eval(`${body('By method')} svg.vp-sparkline`, (els) => els.map((e) => Number(e.dataset.points)));
+    if (sparkPoints.length === 2) return true;
+    await page.click('[data-testid=refresh-now]').catch(() => {});
+    await sleep(1000);
+    return false;
+  }, 30000, 'two sparklines');
   assert.equal(sparkPoints.length, 2, 'a sparkline per series');
   assert.ok(sparkPoints.every((n) => n >= 2), `sparklines drawn from the series' points: ${sparkPoints}`);
   assert.equal(p['Status mapped'].value, 'UP');

@@ -794,6 +794,9 @@ async function runTraces(t: GrafanaTarget, ds: ResolvedDatasource, env: RunEnv, 
     data.tables.push(traceTable(refId, res.data ?? []));
     return;
   }
+  // Service maps and dependency graphs are drawn by the node graph panel from /api/dependencies;
+  // there is no trace search to run for them.
+  if (t.queryType === 'dependencyGraph' || t.queryType === 'serviceMap') return;
   const p = new URLSearchParams();
   let service = i(t.service) ?? i(t.serviceName);
   let operation = i(t.operation) ?? i(t.spanName);
