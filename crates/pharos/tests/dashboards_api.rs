@@ -1,6 +1,6 @@
 //! Integration tests of Grafana's dashboard API in the real binary: save/get/search/delete with
 //! Grafana's shapes and status codes, version mismatch, import of bare and wrapped dashboards
-//! (the seed guide's one included), data sources and health, provisioned folders (external
+//! (the CrewAI monitoring guide's one included), data sources and health, provisioned folders (external
 //! edits seen, writable saves written back as a minimal diff, read-only saves refused) and a
 //! restart that keeps everything.
 
@@ -47,15 +47,19 @@ fn wait_for(what: &str, mut f: impl FnMut() -> bool) {
     panic!("timed out waiting for {what}");
 }
 
-/// The "Grafana Dashboard JSON" block of the seed guide (the API-wrapped form).
-fn seed_dashboard() -> String {
+/// The "Grafana Dashboard JSON" block of the CrewAI monitoring guide (the API-wrapped form).
+fn guide_dashboard() -> String {
     let path = std::env::var("SEED_GUIDE")
         .map(PathBuf::from)
         .unwrap_or_else(|_| {
             Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/seed/monitoring-guide.md")
         });
-    let text = std::fs::read_to_string(&path)
-        .unwrap_or_else(|e| panic!("reading the seed guide {}: {e}", path.display()));
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| {
+        panic!(
+            "reading the CrewAI monitoring guide {}: {e}",
+            path.display()
+        )
+    });
     let start = text
         .find("### Grafana Dashboard JSON")
         .expect("guide has a Grafana Dashboard JSON section");
@@ -170,32 +174,32 @@ fn dashboards_api_shapes_and_restart() {
     let (code, e) = get(&p, "/api/dashboards/uid/nope");
     assert_eq!((code, e), (404, json!({"message": "Dashboard not found"})));
 
-    // Import: the seed guide's wrapped dashboard (panels without type, id or datasource).
-    let seed = seed_dashboard();
-    let (code, imp) = post_raw(&p, "/api/dashboards/import", &seed);
+    // Import: the CrewAI monitoring guide's wrapped dashboard (panels without type, id or datasource).
+    let guide = guide_dashboard();
+    let (code, imp) = post_raw(&p, "/api/dashboards/import", &guide);
     assert_eq!(code, 200, "{imp}");
     assert_eq!(imp["title"], "CrewAI Application Dashboard");
     assert_eq!(imp["imported"], true);
-    let seed_uid = imp["uid"].as_str().unwrap().to_string();
+    let guide_uid = imp["uid"].as_str().unwrap().to_string();
     assert_eq!(
         imp["importedUrl"],
-        format!("/d/{seed_uid}/crewai-application-dashboard")
+        format!("/d/{guide_uid}/crewai-application-dashboard")
     );
     assert_eq!(imp["importedUri"], "db/crewai-application-dashboard");
     assert!(imp["dashboardId"].as_i64().unwrap() > 0);
-    let (_, g) = get(&p, &format!("/api/dashboards/uid/{seed_uid}"));
+    let (_, g) = get(&p, &format!("/api/dashboards/uid/{guide_uid}"));
     let panels = g["dashboard"]["panels"].as_array().unwrap();
     assert_eq!(panels.len(), 8);
     assert_eq!(panels[0]["title"], "Request Rate");
     // The same wrapped text through /db, and the import API's own wrapper around it.
-    let wrapped: Value = serde_json::from_str(&seed).unwrap();
+    let wrapped: Value = serde_json::from_str(&guide).unwrap();
     let (code, again) = post(
         &p,
         "/api/dashboards/import",
         &json!({"dashboard": wrapped, "overwrite": true}),
     );
     assert_eq!(code, 200, "{again}");
-    assert_eq!(again["uid"], seed_uid.as_str(), "same title overwrites");
+    assert_eq!(again["uid"], guide_uid.as_str(), "same title overwrites");
     // Bare dashboard with Grafana __inputs: ${DS_PROMETHEUS} filled.
     let bare = json!({
         "__inputs": [{"name": "DS_PROMETHEUS", "label": "Prometheus", "type": "datasource",
