@@ -9,7 +9,7 @@ import { h, svg } from '../lib/dom';
 import { displayValue, fieldRange, resolveField, seriesColor, type DataField, type ResolvedField } from '../lib/fieldconfig';
 import { formatDateTime } from '../lib/time';
 import { formattedToString } from '../lib/units';
-import { errorStrip, opts, showEmptyOrError, textWidth } from './panelkit';
+import { errorStrip, opts, showEmptyOrError, textWidth, redrawingRenderer, type PanelSize } from './panelkit';
 import { register } from './registry';
 import { attachTooltip, type Box, contentSize, ellipsize, FONT_PX, labelWidth, legend, legendPlacement, niceDomain, niceTicks, scale, tickLabel, xAxis, yAxis } from './svgchart';
 import { frameLength, framesOf, timeToMs, type Frame } from './transform';
@@ -90,13 +90,9 @@ export function barModel(data: PanelData, panel: GrafanaPanel, tz: 'browser' | '
 }
 
 function barFactory(el: HTMLElement, _panel: GrafanaPanel, ctx: PanelContext): PanelRenderer {
-  let last: { data: PanelData; panel: GrafanaPanel } | null = null;
-  let size = { width: 0, height: 0 };
   el.classList.add('vp-body');
 
-  function draw() {
-    if (!last) return;
-    const { data, panel } = last;
+  function draw(data: PanelData, panel: GrafanaPanel, size: PanelSize) {
     const model = barModel(data, panel, ctx.timeZone);
     if (showEmptyOrError(el, data, !!model && model.categories.length > 0)) return;
     const m = model!;
@@ -303,19 +299,8 @@ function barFactory(el: HTMLElement, _panel: GrafanaPanel, ctx: PanelContext): P
     el.dataset.orientation = orientation;
   }
 
-  return {
-    update(data, panel) {
-      last = { data, panel };
-      draw();
-    },
-    resize(width, height) {
-      size = { width, height };
-      draw();
-    },
-    destroy() {
-      el.replaceChildren();
-    },
-  };
+  const view = redrawingRenderer(el, draw);
+  return view.renderer;
 }
 
 register(['barchart'], barFactory);

@@ -7,7 +7,7 @@
 import { h } from '../lib/dom';
 import { activeThreshold, resolveColor, thresholdBands, withAlpha, type FieldDisplay } from '../lib/fieldconfig';
 import { fieldDisplayValues } from '../lib/fieldconfig';
-import { bodySize, errorStrip, fitFontSize, opts, showEmptyOrError, textWidth } from './panelkit';
+import { bodySize, errorStrip, fitFontSize, opts, showEmptyOrError, textWidth, redrawingRenderer, type PanelSize } from './panelkit';
 import { register } from './registry';
 import { valueText } from './stat';
 import type { GrafanaPanel, PanelContext, PanelData, PanelRenderer } from './types';
@@ -43,13 +43,9 @@ function lcdCells(fd: FieldDisplay, count: number, vertical: boolean): HTMLEleme
 }
 
 function barGaugeFactory(el: HTMLElement, _panel: GrafanaPanel, ctx: PanelContext): PanelRenderer {
-  let last: { data: PanelData; panel: GrafanaPanel } | null = null;
-  let size = { width: 0, height: 0 };
   el.classList.add('vp-body');
 
-  function draw() {
-    if (!last) return;
-    const { data, panel } = last;
+  function draw(data: PanelData, panel: GrafanaPanel, size: PanelSize) {
     const values = fieldDisplayValues(panel, data, { interpolate: ctx.interpolate, timeZone: ctx.timeZone });
     if (showEmptyOrError(el, data, values.length > 0)) return;
     const o = opts(panel);
@@ -137,19 +133,8 @@ function barGaugeFactory(el: HTMLElement, _panel: GrafanaPanel, ctx: PanelContex
     el.dataset.color = values[0].display.color;
   }
 
-  return {
-    update(data, panel) {
-      last = { data, panel };
-      draw();
-    },
-    resize(width, height) {
-      size = { width, height };
-      draw();
-    },
-    destroy() {
-      el.replaceChildren();
-    },
-  };
+  const view = redrawingRenderer(el, draw);
+  return view.renderer;
 }
 
 register(['bargauge'], barGaugeFactory);

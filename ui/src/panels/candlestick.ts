@@ -8,7 +8,7 @@
 import { h, svg } from '../lib/dom';
 import { resolveColor } from '../lib/fieldconfig';
 import { formatTick } from './chart';
-import { errorStrip, opts, showEmptyOrError } from './panelkit';
+import { errorStrip, opts, showEmptyOrError, redrawingRenderer, type PanelSize } from './panelkit';
 import { register } from './registry';
 import { attachTooltip, type Box, contentSize, fmt, labelWidth, niceDomain, niceTicks, scale, tickLabel, xAxis, yAxis } from './svgchart';
 import { framesOf, timeToMs, type Column } from './transform';
@@ -65,13 +65,9 @@ export function candles(data: PanelData, panel: GrafanaPanel): Candle[] {
 }
 
 function candleFactory(el: HTMLElement, _panel: GrafanaPanel, ctx: PanelContext): PanelRenderer {
-  let last: { data: PanelData; panel: GrafanaPanel } | null = null;
-  let size = { width: 0, height: 0 };
   el.classList.add('vp-body');
 
-  function draw() {
-    if (!last) return;
-    const { data, panel } = last;
+  function draw(data: PanelData, panel: GrafanaPanel, size: PanelSize) {
     const list = candles(data, panel);
     if (showEmptyOrError(el, data, list.length > 0)) return;
     const o = opts(panel);
@@ -138,19 +134,8 @@ function candleFactory(el: HTMLElement, _panel: GrafanaPanel, ctx: PanelContext)
     el.dataset.barCount = String(list.length);
   }
 
-  return {
-    update(data, panel) {
-      last = { data, panel };
-      draw();
-    },
-    resize(width, height) {
-      size = { width, height };
-      draw();
-    },
-    destroy() {
-      el.replaceChildren();
-    },
-  };
+  const view = redrawingRenderer(el, draw);
+  return view.renderer;
 }
 
 register(['candlestick'], candleFactory);

@@ -6,7 +6,7 @@
 import { h, svg } from '../lib/dom';
 import { fieldDisplayValues, thresholdBands } from '../lib/fieldconfig';
 import { formatted } from '../lib/units';
-import { bodySize, errorStrip, fitFontSize, gridFor, opts, showEmptyOrError } from './panelkit';
+import { bodySize, errorStrip, fitFontSize, gridFor, opts, showEmptyOrError, redrawingRenderer, type PanelSize } from './panelkit';
 import { register } from './registry';
 import { valueText } from './stat';
 import type { GrafanaPanel, PanelContext, PanelData, PanelRenderer } from './types';
@@ -28,13 +28,9 @@ function arcPath(cx: number, cy: number, r: number, a0: number, a1: number): str
 }
 
 function gaugeFactory(el: HTMLElement, _panel: GrafanaPanel, ctx: PanelContext): PanelRenderer {
-  let last: { data: PanelData; panel: GrafanaPanel } | null = null;
-  let size = { width: 0, height: 0 };
   el.classList.add('vp-body');
 
-  function draw() {
-    if (!last) return;
-    const { data, panel } = last;
+  function draw(data: PanelData, panel: GrafanaPanel, size: PanelSize) {
     const values = fieldDisplayValues(panel, data, { interpolate: ctx.interpolate, timeZone: ctx.timeZone });
     if (showEmptyOrError(el, data, values.length > 0)) return;
     const o = opts(panel);
@@ -111,19 +107,8 @@ function gaugeFactory(el: HTMLElement, _panel: GrafanaPanel, ctx: PanelContext):
     el.dataset.color = values[0].display.color;
   }
 
-  return {
-    update(data, panel) {
-      last = { data, panel };
-      draw();
-    },
-    resize(width, height) {
-      size = { width, height };
-      draw();
-    },
-    destroy() {
-      el.replaceChildren();
-    },
-  };
+  const view = redrawingRenderer(el, draw);
+  return view.renderer;
 }
 
 register(['gauge'], gaugeFactory);

@@ -7,7 +7,7 @@
  */
 import { h, svg } from '../lib/dom';
 import { paletteColor, resolveField, resolveColor, seriesColor, withAlpha, type DataField } from '../lib/fieldconfig';
-import { errorStrip, opts, showEmptyOrError } from './panelkit';
+import { errorStrip, opts, showEmptyOrError, redrawingRenderer, type PanelSize } from './panelkit';
 import { register } from './registry';
 import { attachTooltip, type Box, contentSize, countTicks, fmt, labelWidth, legend, legendPlacement, niceDomain, niceTicks, scale, tickLabel, xAxis, yAxis } from './svgchart';
 import { frameLength, framesOf, histogramFrames, type Frame } from './transform';
@@ -54,13 +54,9 @@ export function histogramModel(data: PanelData, panel: GrafanaPanel): HistogramM
 }
 
 function histogramFactory(el: HTMLElement, _panel: GrafanaPanel, ctx: PanelContext): PanelRenderer {
-  let last: { data: PanelData; panel: GrafanaPanel } | null = null;
-  let size = { width: 0, height: 0 };
   el.classList.add('vp-body');
 
-  function draw() {
-    if (!last) return;
-    const { data, panel } = last;
+  function draw(data: PanelData, panel: GrafanaPanel, size: PanelSize) {
     const m = histogramModel(data, panel);
     if (showEmptyOrError(el, data, !!m)) return;
     const model = m!;
@@ -150,19 +146,8 @@ function histogramFactory(el: HTMLElement, _panel: GrafanaPanel, ctx: PanelConte
     el.dataset.total = String(fields.reduce((s, f) => s + total(f.values), 0));
   }
 
-  return {
-    update(data, panel) {
-      last = { data, panel };
-      draw();
-    },
-    resize(width, height) {
-      size = { width, height };
-      draw();
-    },
-    destroy() {
-      el.replaceChildren();
-    },
-  };
+  const view = redrawingRenderer(el, draw);
+  return view.renderer;
 }
 
 register(['histogram'], histogramFactory);

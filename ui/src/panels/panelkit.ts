@@ -1,10 +1,11 @@
 /**
  * Small helpers the value panels (stat, gauge, bar gauge, table, pie, state timeline, logs,
  * lists) share: the "No data"/error states every panel body shows, text fitting for big
- * numbers, the body size, and a tiny SVG sparkline.
+ * numbers, the body size, a tiny SVG sparkline, and the renderer shell of panels that redraw
+ * from scratch.
  */
 import { h, message, svg } from '../lib/dom';
-import type { PanelData } from './types';
+import type { GrafanaPanel, PanelData, PanelRenderer } from './types';
 import './valuepanels.css';
 
 /**
@@ -114,4 +115,41 @@ export function gridFor(n: number, width: number, height: number, aspect = 2): {
 /** Grafana's panel `options` as a plain record. */
 export function opts(panel: { options?: Record<string, unknown> }): Record<string, unknown> {
   return (panel.options ?? {}) as Record<string, unknown>;
+}
+
+/** A panel body's size in CSS pixels, as the grid last reported it. */
+export interface PanelSize {
+  width: number;
+  height: number;
+}
+
+/**
+ * The renderer of a panel that draws from scratch: keeps the newest data and size and calls
+ * `draw` when either changes; `redraw` is for the panel's own interactions (sorting, paging).
+ */
+export function redrawingRenderer(
+  el: HTMLElement,
+  draw: (data: PanelData, panel: GrafanaPanel, size: PanelSize) => void,
+): { renderer: PanelRenderer; redraw: () => void } {
+  let last: { data: PanelData; panel: GrafanaPanel } | null = null;
+  let size: PanelSize = { width: 0, height: 0 };
+  const redraw = () => {
+    if (last) draw(last.data, last.panel, size);
+  };
+  return {
+    redraw,
+    renderer: {
+      update(data, panel) {
+        last = { data, panel };
+        redraw();
+      },
+      resize(width, height) {
+        size = { width, height };
+        redraw();
+      },
+      destroy() {
+        el.replaceChildren();
+      },
+    },
+  };
 }

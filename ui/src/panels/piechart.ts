@@ -6,7 +6,7 @@
 import { h, svg } from '../lib/dom';
 import { fieldDisplayValues, resolveColor, type FieldDisplay } from '../lib/fieldconfig';
 import { formattedToString } from '../lib/units';
-import { bodySize, errorStrip, opts, showEmptyOrError, textWidth } from './panelkit';
+import { bodySize, errorStrip, opts, showEmptyOrError, textWidth, redrawingRenderer, type PanelSize } from './panelkit';
 import { register } from './registry';
 import type { GrafanaPanel, PanelContext, PanelData, PanelRenderer } from './types';
 
@@ -41,14 +41,10 @@ function sliceColor(fd: FieldDisplay, i: number): string {
 }
 
 function pieFactory(el: HTMLElement, _panel: GrafanaPanel, ctx: PanelContext): PanelRenderer {
-  let last: { data: PanelData; panel: GrafanaPanel } | null = null;
-  let size = { width: 0, height: 0 };
   el.classList.add('vp-body');
 
-  function draw() {
-    if (!last) return;
-    const { data } = last;
-    const panel = normalise(last.panel);
+  function draw(data: PanelData, rawPanel: GrafanaPanel, size: PanelSize) {
+    const panel = normalise(rawPanel);
     const all = fieldDisplayValues(panel, data, { interpolate: ctx.interpolate, timeZone: ctx.timeZone, defaultColorMode: 'palette-classic' });
     const values = all.filter((v) => Number.isFinite(v.display.numeric) && v.display.numeric > 0);
     if (showEmptyOrError(el, data, values.length > 0, all.length ? 'All values are zero' : 'No data')) return;
@@ -122,19 +118,8 @@ function pieFactory(el: HTMLElement, _panel: GrafanaPanel, ctx: PanelContext): P
     el.dataset.value = texts.join('\u001f');
   }
 
-  return {
-    update(data, panel) {
-      last = { data, panel };
-      draw();
-    },
-    resize(width, height) {
-      size = { width, height };
-      draw();
-    },
-    destroy() {
-      el.replaceChildren();
-    },
-  };
+  const view = redrawingRenderer(el, draw);
+  return view.renderer;
 }
 
 register(['piechart'], pieFactory);

@@ -7,7 +7,7 @@
 import { h } from '../lib/dom';
 import { contrastText, fieldDisplayValues, withAlpha, type FieldDisplay } from '../lib/fieldconfig';
 import { formattedToString } from '../lib/units';
-import { bodySize, errorStrip, fitFontSize, gridFor, opts, showEmptyOrError, sparkline } from './panelkit';
+import { bodySize, errorStrip, fitFontSize, gridFor, opts, showEmptyOrError, sparkline, redrawingRenderer, type PanelSize } from './panelkit';
 import { register } from './registry';
 import type { GrafanaPanel, PanelContext, PanelData, PanelRenderer } from './types';
 
@@ -19,13 +19,9 @@ export function valueText(fd: FieldDisplay, panel: GrafanaPanel): string {
 }
 
 function statFactory(el: HTMLElement, _panel: GrafanaPanel, ctx: PanelContext): PanelRenderer {
-  let last: { data: PanelData; panel: GrafanaPanel } | null = null;
-  let size = { width: 0, height: 0 };
   el.classList.add('vp-body');
 
-  function draw() {
-    if (!last) return;
-    const { data, panel } = last;
+  function draw(data: PanelData, panel: GrafanaPanel, size: PanelSize) {
     const values = fieldDisplayValues(panel, data, { interpolate: ctx.interpolate, timeZone: ctx.timeZone });
     if (showEmptyOrError(el, data, values.length > 0, noValueText(panel))) return;
     const o = opts(panel);
@@ -106,19 +102,8 @@ function statFactory(el: HTMLElement, _panel: GrafanaPanel, ctx: PanelContext): 
     el.dataset.color = values[0]?.display.color ?? '';
   }
 
-  return {
-    update(data, panel) {
-      last = { data, panel };
-      draw();
-    },
-    resize(width, height) {
-      size = { width, height };
-      draw();
-    },
-    destroy() {
-      el.replaceChildren();
-    },
-  };
+  const view = redrawingRenderer(el, draw);
+  return view.renderer;
 }
 
 function noValueText(panel: GrafanaPanel): string {

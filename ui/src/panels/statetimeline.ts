@@ -7,7 +7,7 @@
 import { h } from '../lib/dom';
 import { dataFields, displayValue, fieldRange, isHidden, resolveFields, type ResolvedField } from '../lib/fieldconfig';
 import { formatDateTime } from '../lib/time';
-import { bodySize, errorStrip, opts, showEmptyOrError, textWidth } from './panelkit';
+import { bodySize, errorStrip, opts, showEmptyOrError, textWidth, redrawingRenderer, type PanelSize } from './panelkit';
 import { register } from './registry';
 import type { GrafanaPanel, PanelContext, PanelData, PanelRenderer } from './types';
 
@@ -41,13 +41,9 @@ function segmentsOf(r: ResolvedField, all: ResolvedField[], mergeValues: boolean
 
 function timelineFactory(status: boolean) {
   return (el: HTMLElement, _panel: GrafanaPanel, ctx: PanelContext): PanelRenderer => {
-    let last: { data: PanelData; panel: GrafanaPanel } | null = null;
-    let size = { width: 0, height: 0 };
     el.classList.add('vp-body');
 
-    function draw() {
-      if (!last) return;
-      const { data, panel } = last;
+    function draw(data: PanelData, panel: GrafanaPanel, size: PanelSize) {
       const fields = dataFields(data, { includeNonNumeric: true }).filter((f) => f.type !== 'time' && f.times && f.times.length > 0);
       const resolved = resolveFields(panel, fields, { defaultColorMode: 'thresholds', interpolate: ctx.interpolate }).filter((r) => !isHidden(r));
       if (showEmptyOrError(el, data, resolved.length > 0)) return;
@@ -101,19 +97,8 @@ function timelineFactory(status: boolean) {
       el.dataset.segments = String(segCount);
     }
 
-    return {
-      update(data, panel) {
-        last = { data, panel };
-        draw();
-      },
-      resize(width, height) {
-        size = { width, height };
-        draw();
-      },
-      destroy() {
-        el.replaceChildren();
-      },
-    };
+    const view = redrawingRenderer(el, draw);
+    return view.renderer;
   };
 }
 

@@ -24,7 +24,7 @@ import {
 } from '../lib/fieldconfig';
 import { formatDateTime, type TimeZone } from '../lib/time';
 import { formatted, formattedToString } from '../lib/units';
-import { bodySize, errorStrip, opts, showEmptyOrError, textWidth } from './panelkit';
+import { bodySize, errorStrip, opts, showEmptyOrError, textWidth, redrawingRenderer, type PanelSize } from './panelkit';
 import { register } from './registry';
 import { frameLength, panelFrames, timeToMs, type Column } from './transform';
 import type { GrafanaPanel, PanelContext, PanelData, PanelRenderer } from './types';
@@ -150,16 +150,12 @@ function cellContent(cv: ColumnView, value: unknown, tz: TimeZone): { node: Node
 }
 
 function tableFactory(el: HTMLElement, _panel: GrafanaPanel, ctx: PanelContext): PanelRenderer {
-  let last: { data: PanelData; panel: GrafanaPanel } | null = null;
-  let size = { width: 0, height: 0 };
   let sort: { col: string; desc: boolean } | null = null;
   let frameIdx = 0;
   let scrollTop = 0;
   el.classList.add('vp-body');
 
-  function draw() {
-    if (!last) return;
-    const { data, panel } = last;
+  function draw(data: PanelData, panel: GrafanaPanel, size: PanelSize) {
     const o = opts(panel);
     // Transformations (and a pre-7 table's `transform`) ran in the registry (transform.ts).
     const frames = panelFrames(data).filter((f) => f.columns.length > 0);
@@ -242,7 +238,7 @@ function tableFactory(el: HTMLElement, _panel: GrafanaPanel, ctx: PanelContext):
                   if (!cur || (cur.col !== c.title && cur.col !== c.col.name)) sort = { col: c.title, desc: false };
                   else if (!cur.desc) sort = { col: c.title, desc: true };
                   else sort = { col: '', desc: false };
-                  draw();
+                  view.redraw();
                 },
               },
               c.title,
@@ -307,7 +303,7 @@ function tableFactory(el: HTMLElement, _panel: GrafanaPanel, ctx: PanelContext):
                 onchange: (e: Event) => {
                   frameIdx = Number((e.target as HTMLSelectElement).value);
                   scrollTop = 0;
-                  draw();
+                  view.redraw();
                 },
               },
               frames.map((f, i) => {
@@ -332,19 +328,8 @@ function tableFactory(el: HTMLElement, _panel: GrafanaPanel, ctx: PanelContext):
     el.dataset.value = n ? cols.map((c) => String(c.col.values[order[0]] ?? '')).join('\u001f') : '';
   }
 
-  return {
-    update(data, panel) {
-      last = { data, panel };
-      draw();
-    },
-    resize(width, height) {
-      size = { width, height };
-      draw();
-    },
-    destroy() {
-      el.replaceChildren();
-    },
-  };
+  const view = redrawingRenderer(el, draw);
+  return view.renderer;
 }
 
 register(['table', 'table-old'], tableFactory);

@@ -8,7 +8,7 @@
  */
 import { h, svg } from '../lib/dom';
 import { resolveField, seriesColor, type DataField } from '../lib/fieldconfig';
-import { errorStrip, opts, showEmptyOrError } from './panelkit';
+import { errorStrip, opts, showEmptyOrError, redrawingRenderer, type PanelSize } from './panelkit';
 import { register } from './registry';
 import { attachTooltip, type Box, contentSize, fmt, labelWidth, legend, legendPlacement, niceDomain, niceTicks, scale, tickLabel, xAxis, yAxis } from './svgchart';
 import { applyTransformations, framesOf, type Column, type Frame } from './transform';
@@ -80,13 +80,9 @@ function circlePath(pts: [number, number][], r: number): string {
 
 function xyFactory(trend: boolean) {
   return (el: HTMLElement, _panel: GrafanaPanel, ctx: PanelContext): PanelRenderer => {
-    let last: { data: PanelData; panel: GrafanaPanel } | null = null;
-    let size = { width: 0, height: 0 };
     el.classList.add('vp-body');
 
-    function draw() {
-      if (!last) return;
-      const { data, panel } = last;
+    function draw(data: PanelData, panel: GrafanaPanel, size: PanelSize) {
       const series = xySeries(data, panel, trend);
       const numericFields = framesOf(data).some((f) => f.columns.filter((c) => c.type === 'number').length >= (trend ? 2 : 1));
       if (showEmptyOrError(el, data, series.length > 0, numericFields ? 'No data: needs a numeric x field and at least one other number field' : 'No data')) return;
@@ -187,19 +183,8 @@ function xyFactory(trend: boolean) {
       el.dataset.pointCount = String(pointCount);
     }
 
-    return {
-      update(data, panel) {
-        last = { data, panel };
-        draw();
-      },
-      resize(width, height) {
-        size = { width, height };
-        draw();
-      },
-      destroy() {
-        el.replaceChildren();
-      },
-    };
+    const view = redrawingRenderer(el, draw);
+    return view.renderer;
   };
 }
 
