@@ -125,6 +125,9 @@ test('home: targets up/down with the down error, firing alerts, a non-zero sampl
   assert.match(down, /127\.0\.0\.1:1/);
   // Firing alerts: at least one, by severity.
   await page.waitForFunction(() => Number(document.querySelector('[data-testid=firing-count]')?.textContent) >= 1, null, { timeout: 20000 });
+  // The LogQL alert may fire first; the PromQL ones follow within an evaluation or two and the
+  // page refreshes every 10 s.
+  await page.waitForFunction(() => /TargetDown|HighErrorRate/.test(document.querySelector('[data-testid=firing-alerts]')?.textContent ?? ''), null, { timeout: 40000 }).catch(() => {});
   const firing = await text(page, '[data-testid=firing-alerts]');
   assert.match(firing, /TargetDown|HighErrorRate/);
   // Ingest rate from two polls: samples/s > 0 (the app is scraped every second).
