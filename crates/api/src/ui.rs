@@ -20,6 +20,7 @@ const UI_SECTIONS: &[&str] = &[
     "alerts",
     "targets",
     "status",
+    "errors",
 ];
 
 /// Wraps `app` so it also serves the UI (on every listener the app is mounted on).
@@ -110,6 +111,7 @@ mod tests {
             "/explore/logs",
             "/trace/0af7",
             "/alerts/silences",
+            "/errors/12",
         ] {
             assert!(is_ui_page(p), "{p}");
         }
