@@ -1,6 +1,6 @@
-// The seed's logger (monitoring-guide.md, "Structured Logging"): winston with the Console, two
-// File transports and winston-elasticsearch configured exactly as in the seed, pointed at pharos
-// through ELASTICSEARCH_URL. It logs the seed's request and error messages for the requests
+// The CrewAI monitoring guide's logger (monitoring-guide.md, "Structured Logging"): winston with the Console, two
+// File transports and winston-elasticsearch configured exactly as in the CrewAI monitoring guide, pointed at pharos
+// through ELASTICSEARCH_URL. It logs the CrewAI monitoring guide's request and error messages for the requests
 // given as JSON in REQUESTS ([{method,url,status,duration}]) and ERRORS ([message]), flushes the
 // Elasticsearch transport and prints "done <n>".
 import winston from 'winston';
@@ -42,7 +42,7 @@ export const logger = winston.createLogger({
   ]
 });
 
-// The seed's requestLogger body, for a finished request.
+// The CrewAI monitoring guide's requestLogger body, for a finished request.
 function logRequest(req) {
   logger.info('HTTP Request', {
     method: req.method,
@@ -56,7 +56,7 @@ function logRequest(req) {
   });
 }
 
-// The seed's logError.
+// The CrewAI monitoring guide's logError.
 function logError(error, context) {
   logger.error('Application Error', {
     message: error.message,

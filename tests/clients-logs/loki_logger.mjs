@@ -1,7 +1,7 @@
-// The seed's winston logger (monitoring-guide.md, "Structured Logging": timestamp + errors +
+// The CrewAI monitoring guide's winston logger (monitoring-guide.md, "Structured Logging": timestamp + errors +
 // json format, defaultMeta service/environment/version) with a winston-loki transport pointed
 // at pharos (LOKI_URL). LOKI_JSON=1 makes winston-loki send JSON, otherwise it sends its default
-// protobuf+snappy. The transport gets winston's json format, so every line is the JSON record. Logs the seed's request and error messages tagged with RUN_ID, then prints
+// protobuf+snappy. The transport gets winston's json format, so every line is the JSON record. Logs the CrewAI monitoring guide's request and error messages tagged with RUN_ID, then prints
 // "done <n>".
 import winston from 'winston';
 import LokiTransport from 'winston-loki';

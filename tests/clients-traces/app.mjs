@@ -1,11 +1,11 @@
-// Demo app for the trace e2e tests: the seed's tracing setup (tracing.mjs) with an
-// auto-instrumented HTTP server whose handler runs the seed's processEmail / traceAsync.
+// Demo app for the trace e2e tests: the CrewAI monitoring guide's tracing setup (tracing.mjs) with an
+// auto-instrumented HTTP server whose handler runs the CrewAI monitoring guide's processEmail / traceAsync.
 // It sends RUN requests to itself (HTTP client span -> HTTP server span -> email.process), then
 // flushes the exporter and prints `done N`.
 //   RUN_ID      tag value put into email.id (`<RUN_ID>-<i>`)
 //   OK=n FAIL=n requests that succeed / whose email.process throws
 //   SLOW=n      how many of the OK requests take ~100 ms instead of ~10 ms
-//   OK_MS=0     OK requests call the seed's processEmail() unchanged (no sleep)
+//   OK_MS=0     OK requests call the CrewAI monitoring guide's processEmail() unchanged (no sleep)
 import { processEmail, traceAsync, sdk } from './tracing.mjs';
 import { createRequire } from 'node:module';
 
@@ -31,10 +31,10 @@ const server = http.createServer(async (req, res) => {
         throw new Error('mailbox unavailable');
       }, attrs);
     } else if (ms === 0) {
-      // The seed's usage example, unchanged.
+      // The CrewAI monitoring guide's usage example, unchanged.
       await processEmail(email);
     } else {
-      // The seed's helper around work of a known duration (span metrics tests).
+      // The CrewAI monitoring guide's helper around work of a known duration (span metrics tests).
       await traceAsync('email.process', () => sleep(ms), attrs);
     }
     res.writeHead(200).end('ok');

@@ -1,7 +1,7 @@
-// The seed's src/monitoring/tracing.ts ("Distributed Tracing" in monitoring-guide.md) as
+// The CrewAI monitoring guide's src/monitoring/tracing.ts ("Distributed Tracing" in monitoring-guide.md) as
 // written, with only the TypeScript type annotations removed so Node runs it directly.
-// One addition: TRACE_EXPORTER picks the exporter the seed lists as alternatives (Jaeger is
-// the seed's; OTLP/HTTP, OTLP/gRPC and Zipkin read their documented env vars
+// One addition: TRACE_EXPORTER picks the exporter the CrewAI monitoring guide lists as alternatives (Jaeger is
+// the CrewAI monitoring guide's; OTLP/HTTP, OTLP/gRPC and Zipkin read their documented env vars
 // OTEL_EXPORTER_OTLP_TRACES_ENDPOINT / OTEL_EXPORTER_OTLP_ENDPOINT / OTEL_EXPORTER_ZIPKIN_ENDPOINT).
 import { NodeSDK } from '@opentelemetry/sdk-node';
 import { getNodeAutoInstrumentations } from '@opentelemetry/auto-instrumentations-node';

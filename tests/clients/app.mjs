@@ -1,4 +1,4 @@
-// A demo application exposing the seed's metrics with the real prom-client library.
+// A demo application exposing the CrewAI monitoring guide's metrics with the real prom-client library.
 // It records a deterministic workload once per tick and stops after TICKS ticks, so tests know
 // exactly what was recorded. Prints "listening <port>" on stdout; GET /stats returns the totals.
 import http from 'node:http';

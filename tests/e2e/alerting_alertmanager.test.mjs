@@ -1,4 +1,4 @@
-// The built-in Alertmanager end to end, with the seed's alertmanager/config.yml routing tree:
+// The built-in Alertmanager end to end, with the CrewAI monitoring guide's alertmanager/config.yml routing tree:
 // fake Slack and PagerDuty receivers on 127.0.0.1, alerts posted to /api/v2/alerts (by hand and
 // by a real Debian Prometheus evaluating rules), routing compared with `amtool config routes
 // test`, grouping, resolved notifications, silences (also created with amtool) and a kill -9
@@ -13,7 +13,7 @@ import {
   ROOT, PHAROS_BIN, tempDir, spawnUntil, sleep, waitFor, api, freePort, hasPrometheus,
 } from './helpers.mjs';
 
-const SEED_AM = fs.readFileSync(path.join(ROOT, 'examples/alertmanager/config.yml'), 'utf8');
+const GUIDE_AM = fs.readFileSync(path.join(ROOT, 'examples/alertmanager/config.yml'), 'utf8');
 
 function hasAmtool() {
   try {
@@ -51,9 +51,9 @@ let pharos;
 let pharosUrl;
 let amCompatPort;
 
-/** The seed's config with short timers and a local PagerDuty URL; the routing tree is untouched. */
+/** The CrewAI monitoring guide's config with short timers and a local PagerDuty URL; the routing tree is untouched. */
 function testConfig() {
-  let t = SEED_AM
+  let t = GUIDE_AM
     .replace('group_wait: 10s', 'group_wait: 1s')
     .replace('group_interval: 10s', 'group_interval: 2s');
   t = t.replace(
@@ -111,40 +111,40 @@ const LABEL_SETS = [
   ['severity=Critical'],
 ];
 
-test('pharos check routes agrees with amtool config routes test on the seed tree', { skip: !hasAmtool() && 'amtool missing' }, () => {
+test('pharos check routes agrees with amtool config routes test on the CrewAI monitoring guide tree', { skip: !hasAmtool() && 'amtool missing' }, () => {
   const env = { ...process.env, SLACK_WEBHOOK_URL: 'https://hooks.example/x', PAGERDUTY_SERVICE_KEY: 'k' };
-  const seed = path.join(ROOT, 'examples/alertmanager/config.yml');
+  const guide = path.join(ROOT, 'examples/alertmanager/config.yml');
   // amtool does not expand ${VAR}; give it the expanded text.
   const expanded = path.join(dir, 'amtool.yml');
-  fs.writeFileSync(expanded, SEED_AM.replace('${SLACK_WEBHOOK_URL}', 'https://hooks.example/x').replace('${PAGERDUTY_SERVICE_KEY}', 'k'));
+  fs.writeFileSync(expanded, GUIDE_AM.replace('${SLACK_WEBHOOK_URL}', 'https://hooks.example/x').replace('${PAGERDUTY_SERVICE_KEY}', 'k'));
   for (const labels of LABEL_SETS) {
     const want = execFileSync('amtool', ['config', 'routes', 'test', `--config.file=${expanded}`, ...labels], { env }).toString().trim();
-    const got = execFileSync(PHAROS_BIN, ['check', 'routes', '--config', seed, ...labels], { env }).toString().trim();
+    const got = execFileSync(PHAROS_BIN, ['check', 'routes', '--config', guide, ...labels], { env }).toString().trim();
     assert.equal(got, want, `labels ${labels.join(' ')}`);
   }
   // The tree views too (amtool prints a config-file warning on stderr; compare stdout only).
   const show = execFileSync('amtool', ['config', 'routes', 'show', `--config.file=${expanded}`], { env, stdio: ['ignore', 'pipe', 'ignore'] }).toString();
-  const ours = execFileSync(PHAROS_BIN, ['check', 'routes', '--config', seed, '--tree'], { env }).toString();
+  const ours = execFileSync(PHAROS_BIN, ['check', 'routes', '--config', guide, '--tree'], { env }).toString();
   assert.equal(ours, show);
   const testTree = execFileSync('amtool', ['config', 'routes', 'test', '--tree', `--config.file=${expanded}`, 'severity=critical'], { env, stdio: ['ignore', 'pipe', 'ignore'] }).toString();
-  const oursTree = execFileSync(PHAROS_BIN, ['check', 'routes', '--config', seed, '--tree', 'severity=critical'], { env }).toString();
+  const oursTree = execFileSync(PHAROS_BIN, ['check', 'routes', '--config', guide, '--tree', 'severity=critical'], { env }).toString();
   assert.equal(oursTree, testTree);
 });
 
-test('the seed config loads with the env vars and fails clearly without', () => {
-  const seed = path.join(ROOT, 'examples/alertmanager/config.yml');
-  const ok = execFileSync(PHAROS_BIN, ['check', 'config', seed], {
+test('the CrewAI monitoring guide config loads with the env vars and fails clearly without', () => {
+  const guide = path.join(ROOT, 'examples/alertmanager/config.yml');
+  const ok = execFileSync(PHAROS_BIN, ['check', 'config', guide], {
     env: { ...process.env, SLACK_WEBHOOK_URL: 'https://hooks.example/x', PAGERDUTY_SERVICE_KEY: 'k' },
   }).toString();
   assert.match(ok, /SUCCESS/);
-  // The seed's warning text uses .Annotations at the notification level: flagged, not fatal.
+  // The CrewAI monitoring guide's warning text uses .Annotations at the notification level: flagged, not fatal.
   assert.match(ok, /WARNING: .*receiver "slack": slack_configs\[0\]\.text .*can't evaluate field Annotations/);
   const env = { ...process.env };
   delete env.SLACK_WEBHOOK_URL;
   delete env.PAGERDUTY_SERVICE_KEY;
   let out = '';
   try {
-    execFileSync(PHAROS_BIN, ['check', 'config', seed], { env });
+    execFileSync(PHAROS_BIN, ['check', 'config', guide], { env });
     assert.fail('check config should fail without the env vars');
   } catch (e) {
     out = e.stdout.toString();
@@ -152,7 +152,7 @@ test('the seed config loads with the env vars and fails clearly without', () => 
   assert.match(out, /config\.yml:4:\d+: environment variable "SLACK_WEBHOOK_URL" is referenced but not set/);
 });
 
-test('critical, warning and unlabelled alerts reach the seed receivers, grouped and rendered', async () => {
+test('critical, warning and unlabelled alerts reach the CrewAI monitoring guide receivers, grouped and rendered', async () => {
   const now = new Date().toISOString();
   await post([
     { labels: { alertname: 'HighErrorRate', severity: 'critical', service: 'api', cluster: 'c1', instance: 'a' },
@@ -183,7 +183,7 @@ test('critical, warning and unlabelled alerts reach the seed receivers, grouped 
   assert.ok(warn, 'warning notification');
   assert.equal(warn.attachments[0].title, 'CrewAI Warning');
   assert.equal(warn.attachments[0].color, 'warning');
-  // The seed's warning text uses .Annotations at the top level, which Alertmanager's data does
+  // The CrewAI monitoring guide's warning text uses .Annotations at the top level, which Alertmanager's data does
   // not have: the field renders as an error string instead of dropping the notification.
   assert.match(warn.attachments[0].text, /error expanding template/);
   const def = byChannel['#alerts'];
@@ -323,7 +323,7 @@ test('amtool talks to pharos (silence add/query/expire, alert query, config show
 test('a real Prometheus sends its alerts to pharos and they are routed the same way', { skip: !hasPrometheus() && 'prometheus missing' }, async () => {
   const before = { pd: pd.got.length, slack: slack.got.length };
   const pdir = tempDir('pharos-am-prom-');
-  // The seed's alert names and labels, with expressions that fire at once.
+  // The CrewAI monitoring guide's alert names and labels, with expressions that fire at once.
   fs.writeFileSync(path.join(pdir, 'rules.yml'), `groups:
   - name: application
     rules:

@@ -8,11 +8,11 @@ import { fileURLToPath } from 'node:url';
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 export const PHAROS_BIN = process.env.PHAROS_BIN || path.join(ROOT, 'target/release/pharos');
-export const SEED_GUIDE = process.env.SEED_GUIDE || path.join(ROOT, '..', 'shared', 'seed', 'monitoring-guide.md');
+export const CREWAI_GUIDE = process.env.CREWAI_GUIDE || path.join(ROOT, '..', 'shared', 'seed', 'monitoring-guide.md');
 
-/** Every PromQL expression of the seed: dashboard targets and alert rule exprs. */
-export function seedExpressions() {
-  const text = fs.readFileSync(SEED_GUIDE, 'utf8');
+/** Every PromQL expression of the CrewAI monitoring guide: dashboard targets and alert rule exprs. */
+export function guideExpressions() {
+  const text = fs.readFileSync(CREWAI_GUIDE, 'utf8');
   const exprs = [];
   for (const m of text.matchAll(/"expr":\s*"((?:[^"\\]|\\.)*)"/g)) exprs.push(JSON.parse(`"${m[1]}"`));
   for (const m of text.matchAll(/^\s+expr:\s*(.+)$/gm)) exprs.push(m[1].trim());

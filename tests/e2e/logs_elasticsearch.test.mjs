@@ -1,8 +1,8 @@
-// Elasticsearch compatibility with real clients and the seed's queries:
-// - the real npm winston + winston-elasticsearch, configured exactly as in the seed, logs to
+// Elasticsearch compatibility with real clients and the CrewAI monitoring guide's queries:
+// - the real npm winston + winston-elasticsearch, configured exactly as in the CrewAI monitoring guide, logs to
 //   pharos; the documents come back through `/{index}/_search` (with winston-elasticsearch's
 //   document shape: @timestamp, message, severity, fields.*) and through LogQL;
-// - the seed's two "Log Analysis Queries", verbatim, return the right hits and buckets for
+// - the CrewAI monitoring guide's two "Log Analysis Queries", verbatim, return the right hits and buckets for
 //   documents we control (sent with `_bulk`);
 // - broken NDJSON and bad DSL get ES error JSON with a 4xx and pharos keeps serving.
 import { test } from 'node:test';
@@ -10,7 +10,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { spawn } from 'node:child_process';
-import { startPharos, api, waitFor, tempDir, ROOT, SEED_GUIDE, spawnUntil, PHAROS_BIN } from './helpers.mjs';
+import { startPharos, api, waitFor, tempDir, ROOT, CREWAI_GUIDE, spawnUntil, PHAROS_BIN } from './helpers.mjs';
 
 const CLIENT = path.join(ROOT, 'tests/clients-logs/es_logger.mjs');
 
@@ -29,9 +29,9 @@ function runClient(env, cwd) {
   });
 }
 
-/** The two JSON bodies of the seed's "Log Analysis Queries" section, verbatim. */
-function seedQueries() {
-  const text = fs.readFileSync(SEED_GUIDE, 'utf8');
+/** The two JSON bodies of the CrewAI monitoring guide's "Log Analysis Queries" section, verbatim. */
+function guideQueries() {
+  const text = fs.readFileSync(CREWAI_GUIDE, 'utf8');
   const section = text.slice(text.indexOf('### Log Analysis Queries'));
   const block = section.slice(section.indexOf('```'), section.indexOf('```', section.indexOf('```') + 3));
   const bodies = [];
@@ -52,7 +52,7 @@ function seedQueries() {
 const post = (url, body, ct = 'application/json') =>
   api(url, '', { method: 'POST', headers: { 'content-type': ct }, body: typeof body === 'string' ? body : JSON.stringify(body) });
 
-test('winston-elasticsearch as configured in the seed writes to pharos; logs come back via _search and LogQL', async () => {
+test('winston-elasticsearch as configured in the CrewAI monitoring guide writes to pharos; logs come back via _search and LogQL', async () => {
   const p = await startPharos(null);
   try {
     const requests = [
@@ -67,7 +67,7 @@ test('winston-elasticsearch as configured in the seed writes to pharos; logs com
       cwd,
     );
     assert.match(out, /done 5 left=0/);
-    // The seed's File transports wrote locally too.
+    // The CrewAI monitoring guide's File transports wrote locally too.
     assert.ok(fs.readFileSync(path.join(cwd, 'logs/combined.log'), 'utf8').includes('HTTP Request'));
 
     const all = await waitFor(async () => {
@@ -89,7 +89,7 @@ test('winston-elasticsearch as configured in the seed writes to pharos; logs com
     assert.ok(errDoc, 'error document');
     assert.match(JSON.stringify(errDoc), /database unreachable/);
 
-    // The seed's slow-request query, on winston-elasticsearch's field layout (its transformer
+    // The CrewAI monitoring guide's slow-request query, on winston-elasticsearch's field layout (its transformer
     // nests metadata under `fields`).
     const slow = await post(`${p.url}/crewai-logs/_search`, {
       query: { bool: { must: [{ match: { 'fields.service': 'crewai-api' } }, { range: { 'fields.duration': { gte: 1000 } } }] } },
@@ -116,11 +116,11 @@ test('winston-elasticsearch as configured in the seed writes to pharos; logs com
   }
 });
 
-test("the seed's two Elasticsearch queries return the right hits and buckets", async () => {
+test("the CrewAI monitoring guide's two Elasticsearch queries return the right hits and buckets", async () => {
   const p = await startPharos(null);
   try {
-    const [slowQuery, spikeQuery] = seedQueries();
-    assert.ok(slowQuery.query && spikeQuery.aggs, 'seed queries found');
+    const [slowQuery, spikeQuery] = guideQueries();
+    assert.ok(slowQuery.query && spikeQuery.aggs, 'guide queries found');
     // Recent times (the log store applies Loki's reject_old_samples window), on 5m boundaries.
     const base = Math.floor(Date.now() / 300_000) * 300_000 - 900_000;
     const at = (ms) => new Date(base + ms).toISOString();

@@ -1,4 +1,4 @@
-// winston + winston-loki (tests/clients-logs/loki_logger.mjs, the seed's logger format) write to
+// winston + winston-loki (tests/clients-logs/loki_logger.mjs, the CrewAI monitoring guide's logger format) write to
 // pharos' Loki push API, once with winston-loki's default protobuf+snappy and once with JSON; the
 // lines come back through /loki/api/v1/query_range with their labels and JSON fields, and a
 // LogQL metric query counts them.

@@ -1,4 +1,4 @@
-// pharos scrapes a real prom-client process exposing the seed's metrics, then the test checks
+// pharos scrapes a real prom-client process exposing the CrewAI monitoring guide's metrics, then the test checks
 // raw values, rate(), sum by, histogram_quantile, the summary and gauges against what the client
 // recorded.
 import { test, before, after } from 'node:test';

@@ -2,13 +2,13 @@
 // queries at the same timestamps must give the same answers on both. pharos follows Prometheus
 // 3.x (left-open range windows); Debian ships 2.x, so evaluation times are placed half a scrape
 // interval after real scrape timestamps (read back from Prometheus), where both window conventions
-// select the same samples. Queries: the seed's dashboard and alert expressions plus a spread of
+// select the same samples. Queries: the CrewAI monitoring guide's dashboard and alert expressions plus a spread of
 // operators and functions.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
-import { startApp, startPharos, spawnUntil, freePort, hasPrometheus, query, waitFor, tempDir, sleep, api, seedExpressions } from './helpers.mjs';
+import { startApp, startPharos, spawnUntil, freePort, hasPrometheus, query, waitFor, tempDir, sleep, api, guideExpressions } from './helpers.mjs';
 
 const skip = hasPrometheus() ? false : 'Debian prometheus is not installed (.ci/run installs it)';
 let app;
@@ -91,9 +91,9 @@ const QUERIES = [
   'label_join(up, "where", "/", "job", "instance")',
   'stddev(rate(http_requests_total[10s]))',
   'count_values("v", agent_utilization)',
-  ...seedExpressions(),
+  ...guideExpressions(),
   // The alert expressions without their thresholds, so their values are compared too.
-  ...seedExpressions().filter((e) => /[<>]=?\s*-?[\d.]+$/.test(e)).map((e) => e.replace(/\s*[<>]=?\s*-?[\d.]+$/, '')),
+  ...guideExpressions().filter((e) => /[<>]=?\s*-?[\d.]+$/.test(e)).map((e) => e.replace(/\s*[<>]=?\s*-?[\d.]+$/, '')),
 ];
 
 function normalize(body, what) {

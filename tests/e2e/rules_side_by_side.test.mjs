@@ -1,5 +1,5 @@
-// The seed's alert rules evaluated side by side: Debian's real Prometheus and pharos both scrape
-// the prom-client app and evaluate the same rule file — the seed's application.yml with its 5m
+// The CrewAI monitoring guide's alert rules evaluated side by side: Debian's real Prometheus and pharos both scrape
+// the prom-client app and evaluate the same rule file — the CrewAI monitoring guide's application.yml with its 5m
 // windows and `for` durations shortened to seconds, expressions and templates untouched — and
 // must report the same alerts (names, labels, states, annotation text) in /api/v1/alerts and
 // /api/v1/rules, and the same ALERTS series. Rate values differ in their last digits (the two
@@ -16,9 +16,9 @@ let pharos;
 let prom;
 let promUrl;
 
-function fastSeedRules() {
-  const seed = fs.readFileSync(path.join(ROOT, 'examples/prometheus/alerts/application.yml'), 'utf8');
-  return seed.replaceAll('[5m]', '[5s]').replace(/for: \d+m/g, 'for: 2s');
+function fastGuideRules() {
+  const guide = fs.readFileSync(path.join(ROOT, 'examples/prometheus/alerts/application.yml'), 'utf8');
+  return guide.replaceAll('[5m]', '[5s]').replace(/for: \d+m/g, 'for: 2s');
 }
 
 before(async () => {
@@ -37,7 +37,7 @@ scrape_configs:
 `;
   const dir = tempDir('rules-side-');
   const rules = path.join(dir, 'application.yml');
-  fs.writeFileSync(rules, fastSeedRules());
+  fs.writeFileSync(rules, fastGuideRules());
   pharos = await startPharos(cfgText(rules));
   const port = await freePort();
   promUrl = `http://127.0.0.1:${port}`;
@@ -63,7 +63,7 @@ const firing = async (base) => {
 
 const key = (a) => JSON.stringify(Object.entries(a.labels).filter(([k]) => k !== 'instance').sort());
 
-test('the same seed alerts fire in Prometheus and pharos', { skip, timeout: 90000 }, async () => {
+test('the same guide alerts fire in Prometheus and pharos', { skip, timeout: 90000 }, async () => {
   const p = await waitFor(async () => ((await firing(pharos.url)).length ? firing(pharos.url) : null), 40000, 'pharos alerts');
   const r = await waitFor(async () => ((await firing(promUrl)).length ? firing(promUrl) : null), 40000, 'prometheus alerts');
   await sleep(3000); // let both settle on the same set

@@ -1,6 +1,6 @@
-// The seed's tracing code (tests/clients-traces/tracing.mjs: @opentelemetry/sdk-node,
+// The CrewAI monitoring guide's tracing code (tests/clients-traces/tracing.mjs: @opentelemetry/sdk-node,
 // auto-instrumentations, traceAsync, processEmail) sends an HTTP request trace and an
-// `email.process` span through each exporter — Jaeger (the seed's), OTLP/HTTP, OTLP/gRPC and
+// `email.process` span through each exporter — Jaeger (the CrewAI monitoring guide's), OTLP/HTTP, OTLP/gRPC and
 // Zipkin — and the test finds it through Jaeger's query API by service, operation, tag and
 // duration, then reads the parent/child structure (HTTP client -> HTTP server -> email.process).
 import { test, before, after } from 'node:test';

@@ -1,4 +1,4 @@
-// Span metrics: after a known workload through the seed's tracing code (OTLP/HTTP exporter),
+// Span metrics: after a known workload through the CrewAI monitoring guide's tracing code (OTLP/HTTP exporter),
 // PromQL over traces_spanmetrics_* gives the call counts, the error ratio and a p95 within
 // bucket precision; the service graph shows up in /api/dependencies.
 import { test, before, after } from 'node:test';

@@ -337,7 +337,7 @@ mod tests {
     }
 
     #[test]
-    fn seed_rules_parse() {
+    fn guide_rules_parse() {
         let text = include_str!("../../../examples/prometheus/alerts/application.yml");
         let rf = parse(text).unwrap();
         assert_eq!(rf.groups.len(), 1);

@@ -575,7 +575,7 @@ mod tests {
 
     // Expected strings are what Prometheus renders (template_test.go cases and Go fmt).
     #[test]
-    fn seed_annotations_render_like_prometheus() {
+    fn guide_annotations_render_like_prometheus() {
         assert_eq!(
             ex(
                 "Error rate is {{ $value | humanizePercentage }} for {{ $labels.route }}",

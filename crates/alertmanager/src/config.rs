@@ -1316,7 +1316,7 @@ fn title_case_header(k: &str) -> String {
 mod tests {
     use super::*;
 
-    pub(crate) const SEED: &str = include_str!("../../../examples/alertmanager/config.yml");
+    pub(crate) const GUIDE: &str = include_str!("../../../examples/alertmanager/config.yml");
 
     fn parse_with(text: &str, vars: &[(&str, &str)]) -> Result<AlertmanagerConfig, ConfigError> {
         let p = Path::new("alertmanager.yml");
@@ -1337,8 +1337,8 @@ mod tests {
     ];
 
     #[test]
-    fn seed_loads_with_defaults() {
-        let c = parse_with(SEED, VARS).unwrap();
+    fn guide_loads_with_defaults() {
+        let c = parse_with(GUIDE, VARS).unwrap();
         assert_eq!(c.global.resolve_timeout_ms, 300_000);
         assert_eq!(c.route.receiver, "default");
         assert_eq!(
@@ -1366,10 +1366,10 @@ mod tests {
 
     #[test]
     fn missing_env_var_is_named() {
-        let e = parse_with(SEED, &VARS[..1]).unwrap_err();
+        let e = parse_with(GUIDE, &VARS[..1]).unwrap_err();
         assert!(e.message.contains("PAGERDUTY_SERVICE_KEY"), "{e}");
         assert!(e.line > 0);
-        let e = parse_with(SEED, &[]).unwrap_err();
+        let e = parse_with(GUIDE, &[]).unwrap_err();
         assert!(e.message.contains("SLACK_WEBHOOK_URL"), "{e}");
     }
 
@@ -1406,15 +1406,15 @@ mod tests {
     }
 
     proptest::proptest! {
-        /// Arbitrary text and mutations of the seed never panic the loader.
+        /// Arbitrary text and mutations of the example alertmanager.yml never panic the loader.
         #[test]
         fn never_panics(text in "(?s).{0,200}") {
             let _ = parse_with(&text, VARS);
         }
 
         #[test]
-        fn seed_mutations_never_panic(pos in 0usize..700, junk in "[ :\\-\\[\\]{}'\"a-z0-9#\n]{0,12}") {
-            let mut t = SEED.to_string();
+        fn guide_mutations_never_panic(pos in 0usize..700, junk in "[ :\\-\\[\\]{}'\"a-z0-9#\n]{0,12}") {
+            let mut t = GUIDE.to_string();
             let p = pos.min(t.len());
             let p = (0..=p).rev().find(|i| t.is_char_boundary(*i)).unwrap_or(0);
             t.insert_str(p, &junk);

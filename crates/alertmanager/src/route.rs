@@ -147,11 +147,11 @@ mod tests {
             .collect()
     }
 
-    const SEED_TREE: &str = "route:\n  group_by: ['alertname', 'cluster', 'service']\n  receiver: 'default'\n  routes:\n    - match:\n        severity: critical\n      receiver: pagerduty\n      continue: true\n    - match:\n        severity: warning\n      receiver: slack\nreceivers:\n- name: default\n- name: pagerduty\n- name: slack\n";
+    const GUIDE_TREE: &str = "route:\n  group_by: ['alertname', 'cluster', 'service']\n  receiver: 'default'\n  routes:\n    - match:\n        severity: critical\n      receiver: pagerduty\n      continue: true\n    - match:\n        severity: warning\n      receiver: slack\nreceivers:\n- name: default\n- name: pagerduty\n- name: slack\n";
 
     #[test]
-    fn seed_tree_like_amtool() {
-        let c = cfg(SEED_TREE);
+    fn guide_tree_like_amtool() {
+        let c = cfg(GUIDE_TREE);
         assert_eq!(
             tree(&c.route),
             "Routing tree:\n.\n└── default-route  receiver: default\n    ├── {severity=\"critical\"}  continue: true  receiver: pagerduty\n    └── {severity=\"warning\"}  receiver: slack\n\n"
@@ -163,8 +163,8 @@ mod tests {
     }
 
     #[test]
-    fn seed_routing() {
-        let c = cfg(SEED_TREE);
+    fn guide_routing() {
+        let c = cfg(GUIDE_TREE);
         assert_eq!(
             receivers_line(&c.route, &l(&[("severity", "critical")])),
             "pagerduty"

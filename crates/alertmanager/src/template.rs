@@ -696,7 +696,7 @@ mod tests {
     }
 
     #[test]
-    fn seed_texts_and_defaults() {
+    fn guide_texts_and_defaults() {
         let t = Templates::load(&[]).unwrap();
         let alerts = vec![
             alert(

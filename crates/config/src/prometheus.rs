@@ -817,7 +817,7 @@ fn serde_json_like(path: &Path, text: &str) -> Result<Vec<TargetGroup>, ConfigEr
 mod tests {
     use super::*;
 
-    const SEED: &str = r#"# prometheus/prometheus.yml
+    const GUIDE: &str = r#"# prometheus/prometheus.yml
 global:
   scrape_interval: 15s
   evaluation_interval: 15s
@@ -851,9 +851,9 @@ scrape_configs:
 "#;
 
     #[test]
-    fn seed_config_loads() {
-        assert!(looks_like_prometheus_yml(SEED));
-        let (cfg, warnings) = parse(Path::new("prometheus.yml"), SEED).unwrap();
+    fn guide_config_loads() {
+        assert!(looks_like_prometheus_yml(GUIDE));
+        let (cfg, warnings) = parse(Path::new("prometheus.yml"), GUIDE).unwrap();
         assert!(warnings.is_empty());
         assert_eq!(cfg.scrape_configs.len(), 4);
         assert_eq!(cfg.scrape_configs[0].interval_ms(), 15_000);

@@ -10,7 +10,7 @@ fn example(path: &str) -> PathBuf {
 }
 
 #[test]
-fn seed_prometheus_yml_loads_unmodified() {
+fn guide_prometheus_yml_loads_unmodified() {
     let loaded = match config::load(&example("prometheus/prometheus.yml")) {
         Ok(l) => l,
         Err(e) => panic!("{e}"),

@@ -749,7 +749,7 @@ mod tests {
     }
 
     #[test]
-    fn seed_error_spike_histogram() {
+    fn guide_error_spike_histogram() {
         let docs = vec![
             json!({"@timestamp": "2024-01-01T00:01:00Z", "level": "error"}),
             json!({"@timestamp": "2024-01-01T00:04:59Z", "level": "info"}),

@@ -734,7 +734,7 @@ mod tests {
     }
 
     #[test]
-    fn seed_slow_request_query() {
+    fn guide_slow_request_query() {
         let q = json!({"bool": {"must": [
             {"match": {"service": "crewai-api"}},
             {"range": {"duration": {"gte": 1000}}}

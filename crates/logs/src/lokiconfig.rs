@@ -193,7 +193,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn seed_config() {
+    fn guide_config() {
         let c = load(Path::new(concat!(
             env!("CARGO_MANIFEST_DIR"),
             "/../../examples/loki/config.yml"

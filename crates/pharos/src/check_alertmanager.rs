@@ -31,7 +31,7 @@ pub fn looks_like_alertmanager_yml(text: &str) -> bool {
 fn hint(e: &config::ConfigError) -> String {
     if e.message.contains("environment variable") {
         format!(
-            "{e}\n  hint: export the variable before starting pharos (the seed's alertmanager.yml needs SLACK_WEBHOOK_URL and PAGERDUTY_SERVICE_KEY)"
+            "{e}\n  hint: export the variable before starting pharos (the CrewAI monitoring guide's alertmanager.yml needs SLACK_WEBHOOK_URL and PAGERDUTY_SERVICE_KEY)"
         )
     } else {
         e.to_string()

@@ -49,7 +49,7 @@ fn wait_for(what: &str, mut f: impl FnMut() -> bool) {
 
 /// The "Grafana Dashboard JSON" block of the CrewAI monitoring guide (the API-wrapped form).
 fn guide_dashboard() -> String {
-    let path = std::env::var("SEED_GUIDE")
+    let path = std::env::var("CREWAI_GUIDE")
         .map(PathBuf::from)
         .unwrap_or_else(|_| {
             Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/seed/monitoring-guide.md")

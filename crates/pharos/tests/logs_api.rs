@@ -1,5 +1,5 @@
 //! Integration tests of the log signal against the real binary: Loki push (JSON, protobuf+snappy,
-//! gzip) on the main port and on the Loki compatibility listener configured by the seed's
+//! gzip) on the main port and on the Loki compatibility listener configured by the CrewAI monitoring guide's
 //! loki/config.yml, Loki query API shapes, limits and bad input as 4xx, tenants, and a kill -9
 //! crash test (every acknowledged line is back after restart).
 
@@ -168,17 +168,17 @@ fn write_config(dir: &Path, loki_yaml: &str) -> std::path::PathBuf {
 #[test]
 fn loki_push_and_query_api() {
     let d = tempfile::tempdir().unwrap();
-    let seed = std::fs::read_to_string(concat!(
+    let guide = std::fs::read_to_string(concat!(
         env!("CARGO_MANIFEST_DIR"),
         "/../../examples/loki/config.yml"
     ))
     .unwrap();
-    let cfg = write_config(d.path(), &seed);
+    let cfg = write_config(d.path(), &guide);
     let s = start(&d.path().join("data"), Some(&cfg), true);
     let loki = s
         .loki
         .clone()
-        .expect("the seed's server.http_listen_port opens a Loki listener");
+        .expect("the CrewAI monitoring guide's server.http_listen_port opens a Loki listener");
     let c = client();
     let t = now_ns();
     // JSON with structured metadata, on the Loki listener.
@@ -382,7 +382,7 @@ fn loki_push_and_query_api() {
         .text()
         .unwrap()
         .contains("Max entry size '262144' bytes exceeded"));
-    // reject_old_samples_max_age: 168h from the seed config.
+    // reject_old_samples_max_age: 168h from the CrewAI monitoring guide config.
     let old = t - 8 * 86_400 * 1_000_000_000;
     let r = push_json(
         &c,

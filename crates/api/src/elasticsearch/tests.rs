@@ -1,5 +1,5 @@
 //! Tests of the Elasticsearch API over an in-memory log store: winston-elasticsearch's start-up
-//! calls, `_bulk` per-item results, the seed's two queries, `_count`, `_cat/indices`, errors.
+//! calls, `_bulk` per-item results, the CrewAI monitoring guide's two queries, `_count`, `_cat/indices`, errors.
 
 use super::*;
 use axum::body::Body;
@@ -160,7 +160,7 @@ async fn winston_elasticsearch_startup_calls() {
     );
 }
 
-fn seed_docs() -> String {
+fn guide_docs() -> String {
     let mut body = String::new();
     let docs = [
         ("2024-01-01T00:01:00Z", "crewai-api", "info", 120),
@@ -180,9 +180,9 @@ fn seed_docs() -> String {
 }
 
 #[tokio::test]
-async fn seed_queries_return_the_right_hits_and_buckets() {
+async fn guide_queries_return_the_right_hits_and_buckets() {
     let (app, mem) = app();
-    let (s, v, _) = call(&app, "POST", "/crewai-logs/_bulk", &seed_docs()).await;
+    let (s, v, _) = call(&app, "POST", "/crewai-logs/_bulk", &guide_docs()).await;
     assert_eq!(s, 200, "{v}");
     assert_eq!(v["errors"], false);
     assert_eq!(v["items"][0]["index"]["status"], 201);
@@ -241,7 +241,7 @@ async fn seed_queries_return_the_right_hits_and_buckets() {
 #[tokio::test]
 async fn msearch_answers_each_search() {
     let (app, _) = app();
-    call(&app, "POST", "/crewai-logs/_bulk", &seed_docs()).await;
+    call(&app, "POST", "/crewai-logs/_bulk", &guide_docs()).await;
     let body = "{\"index\":\"crewai-logs\"}\n{\"size\":0,\"query\":{\"term\":{\"level\":\"error\"}}}\n{\"index\":[\"missing\"]}\n{}\n{}\n{\"query\":{\"bogus\":{}}}\n";
     let (s, v, _) = call(&app, "POST", "/_msearch", body).await;
     assert_eq!(s, 200, "{v}");

@@ -1,11 +1,11 @@
-// The seed's prometheus.yml loads unmodified, its unreachable targets show up == 0 with an
-// error, and every PromQL expression of the seed (dashboard and alert rules) evaluates.
+// The CrewAI monitoring guide's prometheus.yml loads unmodified, its unreachable targets show up == 0 with an
+// error, and every PromQL expression of the CrewAI monitoring guide (dashboard and alert rules) evaluates.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { execFileSync } from 'node:child_process';
-import { ROOT, PHAROS_BIN, startPharos, query, waitFor, api, seedExpressions } from './helpers.mjs';
+import { ROOT, PHAROS_BIN, startPharos, query, waitFor, api, guideExpressions } from './helpers.mjs';
 
 const CONFIG = path.join(ROOT, 'examples', 'prometheus', 'prometheus.yml');
 let pharos;
@@ -16,12 +16,12 @@ before(async () => {
 
 after(() => pharos?.child.kill('SIGKILL'));
 
-test('check config accepts the seed prometheus.yml', () => {
+test('check config accepts the CrewAI monitoring guide prometheus.yml', () => {
   const out = execFileSync(PHAROS_BIN, ['check', 'config', CONFIG]).toString();
   assert.match(out, /SUCCESS/);
 });
 
-test('unreachable seed targets show up == 0 with an error', async () => {
+test('unreachable guide targets show up == 0 with an error', async () => {
   const body = await waitFor(async () => {
     const b = await query(pharos.url, 'up');
     return b.data.result.length === 4 ? b : null;
@@ -35,8 +35,8 @@ test('unreachable seed targets show up == 0 with an error', async () => {
   }
 });
 
-test('every seed PromQL expression evaluates', async () => {
-  const exprs = seedExpressions();
+test('every guide PromQL expression evaluates', async () => {
+  const exprs = guideExpressions();
   assert.equal(exprs.length, 14, `found ${exprs.length} expressions`);
   for (const e of exprs) {
     const body = await query(pharos.url, e);

@@ -1,10 +1,10 @@
-//! The repo's promtool-style unit tests (tests/rules: the seed's alert rules and rule-engine features) pass (the same file passes
+//! The repo's promtool-style unit tests (tests/rules: the CrewAI monitoring guide's alert rules and rule-engine features) pass (the same file passes
 //! Debian's `promtool test rules`; .ci/run checks both).
 
 use std::path::PathBuf;
 
 #[test]
-fn seed_rule_unit_tests_pass() {
+fn guide_rule_unit_tests_pass() {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
     let file = root.join("tests/rules/application_test.yml");
     let mut out = Vec::new();
@@ -16,7 +16,7 @@ fn seed_rule_unit_tests_pass() {
 }
 
 #[test]
-fn seed_rules_check() {
+fn guide_rules_check() {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
     let res =
         alerting::check_rule_files(&[root.join("examples/prometheus/alerts/application.yml")]);
