@@ -19,6 +19,8 @@ route('/explore/metrics', async () => (await import('./explore/metrics')).metric
 route('/explore/logs', async () => (await import('./explore/logs')).logsExplorePage);
 route('/explore/traces', async () => (await import('./explore/traces')).tracesExplorePage);
 route('/trace/:id', async () => (await import('./explore/trace_view')).traceViewPage);
+route('/errors', async () => (await import('./errors/list')).errorsListPage);
+route('/errors/:id', async () => (await import('./errors/detail')).errorIssuePage);
 route('/alerts', async () => (await import('./pages/alerts')).alertsPage);
 route('/alerts/:tab', async () => (await import('./pages/alerts')).alertsPage);
 route('/alerts/silences/new', async () => (await import('./pages/alerts')).alertsPage);
@@ -32,6 +34,7 @@ const NAV: { href: string; label: string; icon: string; match: RegExp }[] = [
   { href: '/explore/metrics', label: 'Metrics', icon: '∿', match: /^\/explore(\/metrics)?$/ },
   { href: '/explore/logs', label: 'Logs', icon: '≡', match: /^\/explore\/logs/ },
   { href: '/explore/traces', label: 'Traces', icon: '⋔', match: /^\/(explore\/traces|trace\/)/ },
+  { href: '/errors', label: 'Errors', icon: '⚠', match: /^\/errors/ },
   { href: '/alerts', label: 'Alerts', icon: '⚑', match: /^\/alerts/ },
   { href: '/targets', label: 'Targets', icon: '◎', match: /^\/targets/ },
   { href: '/status', label: 'Status', icon: '⚙', match: /^\/status/ },

@@ -10,6 +10,7 @@ import { ApiError, jaegerTrace, request, type Labels } from '../lib/api';
 import { setQuery, type Page, type PageContext } from '../lib/router';
 import { formatDateTime } from '../lib/time';
 import { check as checkHealth } from '../components/health';
+import { traceErrorsPanel } from '../errors/trace_errors';
 import {
   buildTrace,
   criticalPath,
@@ -233,6 +234,7 @@ class TraceView {
         stat('Errors', String(m.errorCount), 'stat-errors', m.errorCount ? 'ts-error' : ''),
       ),
       warnings,
+      traceErrorsPanel(m.traceID, this.abort.signal),
       h(
         'div',
         { class: 'toolbar trace-toolbar' },
