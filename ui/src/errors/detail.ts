@@ -124,7 +124,7 @@ export function errorIssuePage(ctx: PageContext): Page {
           stat('Users', formatCount(i.users ?? 0), 'stat-users'),
           stat('First seen', agoEl(toMs(i.first_seen)), 'stat-first'),
           stat('Last seen', agoEl(toMs(i.last_seen)), 'stat-last'),
-          h('div', { class: 'err-stat err-head-spark' }, h('div', { class: 'err-stat-label' }, 'Events over time'), sparkline(i.sparkline, 260, 34)),
+          h('div', { class: 'err-stat err-head-spark' }, h('div', { class: 'err-stat-label' }, 'Events, last 24 hours'), sparkline(i.sparkline, 260, 34)),
         ),
       ),
     );
@@ -176,7 +176,7 @@ export function errorIssuePage(ctx: PageContext): Page {
       kvSection('User', ev.user, 'event-user'),
       contextsSection(ev.contexts),
       tagsSection(ev.tags),
-      ev.sdk ? section('SDK', kvTable({ name: ev.sdk.name, version: ev.sdk.version }), 'event-sdk') : null,
+      ev.sdk?.name || ev.sdk?.version ? section('SDK', kvTable({ name: ev.sdk.name, version: ev.sdk.version }), 'event-sdk') : null,
     ];
     replace(
       eventEl,
@@ -293,7 +293,7 @@ function tagBars(key: string, values: TagValue[]): HTMLElement {
         'div',
         { class: 'err-tag-val', title: `${key}=${v.value}: ${v.count} events (${pct.toFixed(1)}%)` },
         h('div', { class: 'err-tag-fill', style: { width: `${pct}%` } }),
-        h('span', { class: 'err-tag-name' }, v.value === '' ? '(empty)' : v.value),
+        h('span', { class: 'err-tag-name' }, tagLink(key, v.value)),
         h('span', { class: 'err-tag-pct' }, `${pct < 1 ? '<1' : Math.round(pct)}%`),
       );
     }),
@@ -497,10 +497,17 @@ function contextsSection(contexts: Record<string, unknown> | undefined): HTMLEle
   );
 }
 
+/** A tag value linking to the issues whose events carry it (`key:value` search), when searchable. */
+function tagLink(key: string, value: string): Node | string {
+  if (value === '') return '(empty)';
+  if (/\s/.test(value) || /\s|:/.test(key)) return value;
+  return h('a', { class: 'err-tag-link', href: `/errors?${new URLSearchParams({ status: 'all', query: `${key}:${value}` })}`, title: `All issues with ${key}=${value}` }, value);
+}
+
 function tagsSection(tags: ErrorEvent['tags']): HTMLElement | null {
   const entries: [string, string][] = Array.isArray(tags) ? tags : Object.entries(tags ?? {});
   if (!entries.length) return null;
-  return section('Tags', h('div', { class: 'chips' }, ...entries.map(([k, v]) => h('span', { class: 'label-chip', title: `${k}=${v}` }, h('span', { class: 'faint' }, `${k} `), v))), 'event-tags');
+  return section('Tags', h('div', { class: 'chips' }, ...entries.map(([k, v]) => h('span', { class: 'label-chip', title: `${k}=${v}` }, h('span', { class: 'faint' }, `${k} `), tagLink(k, String(v))))), 'event-tags');
 }
 
 function traceFromContexts(contexts: Record<string, unknown> | undefined): string | undefined {

@@ -301,7 +301,7 @@ export function errorsListPage(ctx: PageContext): Page {
       { class: 'err-row err-head' },
       h('div', { class: 'err-check' }, selectAllBox()),
       h('div', { class: 'err-main' }, 'Issue'),
-      h('div', { class: 'err-graph' }, 'Events over time'),
+      h('div', { class: 'err-graph' }, 'Last 24 hours'),
       h('div', { class: 'err-num' }, 'Events'),
       h('div', { class: 'err-num' }, 'Users'),
       h('div', { class: 'err-seen' }, 'Last / first seen'),
