@@ -3,6 +3,7 @@
 //! strict field checking and errors naming file, line and field; plus the relabeling rules those
 //! files define (`relabel`).
 
+pub mod collectors;
 pub mod env;
 pub mod pharos;
 pub mod prometheus;
@@ -104,6 +105,8 @@ pub struct LoadedConfig {
     pub logs: pharos::LogsSettings,
     /// `dashboards:` from pharos.yml: provisioned Grafana dashboard folders.
     pub dashboards: Vec<pharos::DashboardProvider>,
+    /// `collectors:` from pharos.yml: the built-in self and host collectors (on by default).
+    pub collectors: collectors::CollectorsSettings,
 }
 
 /// Loads `path`, which may be a `pharos.yml` or directly a `prometheus.yml`.

@@ -203,6 +203,9 @@ struct PharosFile {
     /// Provisioned Grafana dashboard folders.
     #[serde(default)]
     dashboards: Option<DashboardsSection>,
+    /// The built-in collectors (self and host).
+    #[serde(default)]
+    collectors: Option<crate::collectors::CollectorsSection>,
 }
 
 /// Parses a byte size such as `512MB`, `10GB`, `1TiB` or a plain number of bytes.
@@ -303,6 +306,9 @@ pub fn parse(file: &Path, text: &str) -> Result<LoadedConfig, ConfigError> {
         out.traces = t.resolve(file, text)?;
     }
     out.listeners = f.listeners.unwrap_or_default();
+    if let Some(c) = f.collectors {
+        out.collectors = c.resolve(file, text)?;
+    }
     for p in f.dashboards.map(|d| d.0).unwrap_or_default() {
         if p.path.as_os_str().is_empty() {
             let (l, c) = locate(text, "dashboards", 1);

@@ -6,6 +6,7 @@ mod metrics_append;
 mod rules_cli;
 mod serve;
 mod serve_alertmanager;
+mod serve_collectors;
 mod serve_dashboards;
 mod serve_es;
 mod serve_logs;

@@ -56,13 +56,15 @@ pub fn run(args: ServeArgs) -> ExitCode {
 
 fn load_config(path: &Option<PathBuf>) -> Result<config::LoadedConfig, String> {
     match path {
-        None => Ok(config::LoadedConfig::default()),
+        None => Ok(crate::serve_collectors::annotated(
+            config::LoadedConfig::default(),
+        )),
         Some(p) => {
             let cfg = config::load(p).map_err(|e| e.to_string())?;
             for w in &cfg.warnings {
                 tracing::warn!("{w}");
             }
-            Ok(cfg)
+            Ok(crate::serve_collectors::annotated(cfg))
         }
     }
 }
@@ -122,7 +124,9 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
                 if let Some(am) = am {
                     crate::serve_alertmanager::reload(&am, &cfg)?;
                 }
-                scrape.apply_config(&cfg.prometheus).await;
+                scrape
+                    .apply_config(&crate::serve_collectors::with_builtin(&cfg))
+                    .await;
                 if let Some(state) = slot.read().as_ref().and_then(|w| w.upgrade()) {
                     *state.config.write() = Arc::new(cfg);
                 }
@@ -171,6 +175,8 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
         .await
         .map_err(|e| format!("cannot listen on {addr}: {e}"))?;
     let local = listener.local_addr().map_err(|e| e.to_string())?;
+    // Built-in collectors: jobs `pharos` and `node` scrape this listener.
+    crate::serve_collectors::start(&scrape, &cfg, local).await;
     // The built-in Alertmanager (API v2 under /api/v2/*, state under <data>/alerting/).
     let am =
         crate::serve_alertmanager::start(&cfg, &data_dir, format!("http://{local}"), db.clone())
@@ -244,6 +250,8 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
     let status =
         crate::serve_status::routes(&state, &logs_w, &traces_rt, &am, dash_store, &data_dir);
     let app = app.merge(status);
+    // The host collector's exposition (/metrics/node) and /api/pharos/v1/collectors.
+    let app = app.merge(crate::serve_collectors::routes(&state));
     let app = {
         let (am, rules) = (am.clone(), rules.clone());
         let (logs, traces) = (logs_w.store.clone(), traces_rt.store.clone());
