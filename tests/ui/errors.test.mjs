@@ -266,16 +266,25 @@ test('View trace opens the trace, and the trace lists its error linking back to 
   await page.waitForSelector('[data-testid=span-row]');
   assert.equal(new URL(page.url()).pathname, `/trace/${trace.traceId}`);
   await page.waitForSelector('[data-testid=trace-error]');
-  const links = await page.$$eval('[data-testid=trace-error-link]', (els) => els.map((a) => ({ href: a.getAttribute('href'), text: a.textContent })));
-  assert.equal(links.length, 3, 'three events of the TypeError carry this trace');
-  for (const l of links) {
-    assert.equal(new URL(l.href, pharos.url).pathname, `/errors/${typeIssue.id}`);
-    assert.match(l.text, /TypeError/);
-  }
+  // Three events of one issue carry this trace: one line for the issue, ×3.
+  const lines = await page.$$eval('[data-testid=trace-error]', (els) =>
+    els.map((li) => ({ issue: li.dataset.issueId, events: Number(li.dataset.events), href: li.querySelector('a').getAttribute('href'), text: li.textContent })),
+  );
+  assert.equal(lines.length, 1, JSON.stringify(lines));
+  assert.equal(lines[0].issue, typeIssue.id);
+  assert.equal(lines[0].events, 3);
+  assert.match(lines[0].text, /TypeError.*×3/);
+  assert.match(await page.textContent('[data-testid=trace-errors]'), /3 error events in this trace/);
+  const link = new URL(lines[0].href, pharos.url);
+  assert.equal(link.pathname, `/errors/${typeIssue.id}`);
+  const latestInTrace = (await api(pharos.url, `${ERR}/issues/${typeIssue.id}`)).body.latest_event_id;
+  assert.equal(link.searchParams.get('event'), latestInTrace, 'the link opens the newest event of the trace');
   await screenshot(page, 'errors-in-trace');
   await page.click('[data-testid=trace-error-link]');
   await page.waitForSelector('[data-testid=issue-title]');
   assert.equal(new URL(page.url()).pathname, `/errors/${typeIssue.id}`);
+  await page.waitForSelector('[data-testid=event-id]');
+  assert.equal(await page.textContent('[data-testid=event-id]'), latestInTrace);
   assertNoPageErrors(page, assert);
   await page.context().close();
 });
@@ -333,6 +342,14 @@ test('a project without events tells a newcomer its DSN; unknown issue and stopp
   await openUi(page, pharos.url, '/errors/999999999');
   await page.waitForSelector('[data-testid=issue-not-found]');
   assert.match(await page.textContent('[data-testid=issue-not-found]'), /not found/);
+
+  // The server stops: a refresh says so instead of showing stale rows as current.
+  await openUi(page, pharos.url, '/errors?status=all');
+  await page.waitForSelector('[data-testid=issue-row]');
+  stop(pharos);
+  await page.click('[data-testid=refresh-now]');
+  await page.waitForSelector('.msg-error');
+  assert.match(await page.textContent('.msg-error'), /not reachable/);
   assertNoPageErrors(page, assert);
   await page.context().close();
 });
