@@ -324,6 +324,16 @@ test('Resolve on the detail page and bulk Ignore on the list change the status i
   const statuses = Object.fromEntries((await listRows(page)).map((r) => [r.id, r.status]));
   assert.deepEqual(statuses, { [typeIssue.id]: 'resolved', [connIssue.id]: 'ignored' });
   await screenshot(page, 'errors-all-statuses');
+
+  // The resolved TypeError happens again: it is back on the Unresolved tab, marked regressed.
+  await store(typeErrorEvent(9, trace));
+  await page.click('[data-tab=unresolved]');
+  await waitFor(async () => {
+    const r = await listRows(page);
+    return r.length === 1 && r[0].id === typeIssue.id && r[0].count === 4;
+  }, 10000, 'the regressed TypeError is unresolved again');
+  assert.equal(await page.locator(`[data-issue-id="${typeIssue.id}"] [data-testid=badge-regressed]`).count(), 1);
+  await screenshot(page, 'errors-regressed');
   assertNoPageErrors(page, assert);
   await page.context().close();
 });

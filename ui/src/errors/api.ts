@@ -73,6 +73,8 @@ export interface Frame {
   context_line?: string;
   pre_context?: string[];
   post_context?: string[];
+  /** Local variables (Python, PHP, Java SDKs). */
+  vars?: Record<string, unknown>;
 }
 export interface ExceptionValue {
   type?: string;

@@ -386,11 +386,12 @@ function frameRow(f: Frame, open: boolean, newest: boolean): HTMLElement {
     f.function ? [h('span', { class: 'faint' }, ' in '), h('span', { class: 'err-frame-fn' }, f.function)] : null,
     f.lineno ? [h('span', { class: 'faint' }, ' at line '), h('span', { class: 'err-frame-line' }, String(f.lineno)), f.colno ? h('span', { class: 'faint' }, `:${f.colno}`) : null] : null,
   );
-  const ctx = hasContext(f) ? contextLines(f) : null;
+  const vars = f.vars && typeof f.vars === 'object' && Object.keys(f.vars).length ? h('div', { class: 'err-vars' }, h('div', { class: 'faint small' }, 'Local variables'), kvTable(f.vars, 'frame-vars')) : null;
+  const body = hasContext(f) || vars ? h('div', null, hasContext(f) ? contextLines(f) : null, vars) : null;
   const attrs = { class: `err-frame${f.in_app ? ' in-app' : ' system'}`, 'data-testid': 'frame', 'data-in-app': String(!!f.in_app), 'data-function': f.function ?? '', title: f.abs_path ?? '' };
   const tags = [f.in_app ? h('span', { class: 'tag err-inapp-tag' }, 'in app') : null, newest ? h('span', { class: 'tag' }, 'crashed here') : null];
-  if (!ctx) return h('div', attrs, h('div', { class: 'err-frame-sum no-ctx' }, where, ...tags));
-  return h('details', { ...attrs, open }, h('summary', { class: 'err-frame-sum' }, where, ...tags), ctx);
+  if (!body) return h('div', attrs, h('div', { class: 'err-frame-sum no-ctx' }, where, ...tags));
+  return h('details', { ...attrs, open }, h('summary', { class: 'err-frame-sum' }, where, ...tags), body);
 }
 
 function contextLines(f: Frame): HTMLElement {
