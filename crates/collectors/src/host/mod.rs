@@ -2,6 +2,7 @@
 //! HELP texts of node_exporter 1.5) read directly from /proc and /sys. Each part mirrors one
 //! node_exporter collector and reports `node_scrape_collector_success{collector}` like it.
 
+pub mod more;
 pub mod parse;
 mod sysfs;
 
@@ -64,6 +65,7 @@ type Part = fn(&HostCollector, &mut Vec<MetricFamily>) -> Result<(), String>;
 
 /// node_exporter's collector names, in its order, with the function doing the same job.
 const PARTS: &[(&str, Part)] = &[
+    ("arp", HostCollector::arp),
     ("cpu", HostCollector::cpu),
     ("conntrack", HostCollector::conntrack),
     ("diskstats", HostCollector::diskstats),
@@ -77,9 +79,13 @@ const PARTS: &[(&str, Part)] = &[
     ("netstat", HostCollector::netstat),
     ("os", HostCollector::os),
     ("pressure", HostCollector::pressure),
+    ("schedstat", HostCollector::schedstat),
     ("sockstat", HostCollector::sockstat),
+    ("softnet", HostCollector::softnet),
     ("stat", HostCollector::stat),
     ("time", HostCollector::time),
+    ("timex", HostCollector::timex),
+    ("udp_queues", HostCollector::udp_queues),
     ("uname", HostCollector::uname),
     ("vmstat", HostCollector::vmstat),
 ];
@@ -630,6 +636,32 @@ impl HostCollector {
     fn time(&self, out: &mut Vec<MetricFamily>) -> Result<(), String> {
         sysfs::time(&self.opts.sys_path, out);
         Ok(())
+    }
+
+    fn arp(&self, out: &mut Vec<MetricFamily>) -> Result<(), String> {
+        more::arp(&self.proc("net/arp")?, out);
+        Ok(())
+    }
+
+    fn schedstat(&self, out: &mut Vec<MetricFamily>) -> Result<(), String> {
+        more::schedstat(&self.proc("schedstat")?, out);
+        Ok(())
+    }
+
+    fn softnet(&self, out: &mut Vec<MetricFamily>) -> Result<(), String> {
+        more::softnet(&self.proc("net/softnet_stat")?, out);
+        Ok(())
+    }
+
+    fn udp_queues(&self, out: &mut Vec<MetricFamily>) -> Result<(), String> {
+        let v4 = self.proc("net/udp")?;
+        let v6 = self.proc("net/udp6").ok();
+        more::udp_queues(Some(&v4), v6.as_deref(), out);
+        Ok(())
+    }
+
+    fn timex(&self, out: &mut Vec<MetricFamily>) -> Result<(), String> {
+        more::timex(out)
     }
 
     fn uname(&self, out: &mut Vec<MetricFamily>) -> Result<(), String> {
