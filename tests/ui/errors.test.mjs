@@ -4,8 +4,9 @@
 // the list shows both issues with their counts, sparklines and badges; the detail shows the stack
 // trace newest frame first with in-app frames and context lines, the exception chain and the
 // breadcrumbs; events navigate; "View trace" opens /trace/<id>, whose page lists the error back;
-// Resolve (detail) and Ignore (bulk, list) change the status in the store; an empty project shows
-// its DSN; deep links reload.
+// Resolve (detail) and Ignore (bulk, list) change the status in the store and a resolved error
+// seen again comes back regressed; an empty project shows its DSN, a project created on the page
+// its own and an error chain from it; deep links reload; a stopped server is said.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { startPharos, launchBrowser, newPage, openUi, screenshot, assertNoPageErrors, stop, sendTrace, waitFor, api } from './helpers.mjs';
@@ -252,6 +253,10 @@ test('issue detail: stack trace newest frame first, in-app frames, context lines
   await page.reload();
   await page.waitForSelector('[data-testid=event-id]');
   assert.equal(await page.textContent('[data-testid=event-id]'), older);
+  // All events of the issue, newest first, the one shown marked.
+  await page.click('[data-testid=all-events] summary');
+  await waitFor(async () => (await page.locator('[data-testid=all-events] tbody tr').count()) === 3, 10000, 'three events listed');
+  assert.equal(await page.locator('[data-testid=all-events] tr.err-current').count(), 1);
   await page.click('[data-testid=event-latest]');
   await waitFor(async () => (await page.textContent('[data-testid=event-id]')) === latest, 10000, 'back to the latest event');
   assertNoPageErrors(page, assert);
@@ -338,7 +343,7 @@ test('Resolve on the detail page and bulk Ignore on the list change the status i
   await page.context().close();
 });
 
-test('a project without events tells a newcomer its DSN; unknown issue and stopped server get messages', async () => {
+test('a project without events tells a newcomer its DSN; a project created on the page shows its own; unknown issue and stopped server get messages', async () => {
   const page = await newPage(browser);
   await openUi(page, pharos.url, '/errors?project=2');
   await page.waitForSelector('[data-testid=sdk-setup]');
@@ -348,6 +353,45 @@ test('a project without events tells a newcomer its DSN; unknown issue and stopp
   assert.equal(u.pathname, '/2');
   assert.match(await page.textContent('[data-testid=sdk-setup]'), /Sentry\.init/);
   await screenshot(page, 'errors-empty-project');
+
+  // A project created from the page gets a generated key and its DSN is shown at once.
+  await page.click('.err-newproj summary');
+  await page.fill('[data-testid=new-project-name]', 'frontend');
+  await page.click('[data-testid=create-project]');
+  await waitFor(async () => (await page.$$eval('[data-testid=project-select] option', (o) => o.map((x) => x.textContent))).includes('frontend'), 10000, 'the new project listed');
+  const made = (await api(pharos.url, `${ERR}/projects`)).body.projects.find((p) => p.name === 'frontend');
+  assert.ok(made?.keys?.[0]?.public, 'the new project has a key');
+  await waitFor(async () => new URL(page.url()).searchParams.get('project') === made.id, 10000, 'switched to the new project');
+  await waitFor(async () => {
+    const d = new URL((await page.textContent('[data-testid=dsn]')).trim());
+    return d.username === made.keys[0].public && d.pathname === `/${made.id}`;
+  }, 10000, 'the DSN of the new project');
+
+  // An error with a cause (Sentry's linked errors: the cause first, the raised error last) sent
+  // with the new key: the detail shows the raised error first, then what caused it.
+  await store(
+    {
+      event_id: hex(16),
+      timestamp: Date.now() / 1000,
+      platform: 'javascript',
+      level: 'error',
+      exception: {
+        values: [
+          { type: 'Error', value: 'connect ECONNREFUSED 10.0.0.5:443', stacktrace: { frames: [{ filename: 'app.js', function: 'fetchInbox', lineno: 3, in_app: true }] } },
+          { type: 'InboxUnavailable', value: 'cannot load the inbox', stacktrace: { frames: [{ filename: 'app.js', function: 'renderInbox', lineno: 9, in_app: true }] } },
+        ],
+      },
+    },
+    made.keys[0].public,
+    made.id,
+  );
+  await openUi(page, pharos.url, `/errors?project=${made.id}`);
+  await page.waitForSelector('[data-testid=issue-link]');
+  await page.click('[data-testid=issue-link]');
+  await page.waitForSelector('[data-testid=exception-value]');
+  const chain = await page.$$eval('[data-testid=exception-type]', (els) => els.map((e) => e.textContent));
+  assert.deepEqual(chain, ['InboxUnavailable', 'Error']);
+  assert.match(await page.textContent('[data-testid=exception]'), /Exception \(2 chained\).*InboxUnavailable.*cannot load the inbox.*Caused by.*ECONNREFUSED/s);
 
   await openUi(page, pharos.url, '/errors/999999999');
   await page.waitForSelector('[data-testid=issue-not-found]');

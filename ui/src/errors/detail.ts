@@ -210,6 +210,7 @@ export function errorIssuePage(ctx: PageContext): Page {
         'details',
         {
           class: 'card err-section',
+          'data-testid': 'all-events',
           ontoggle: (e: Event) => {
             if ((e.target as HTMLDetailsElement).open && !allEvents.childElementCount) void drawAllEvents(allEvents, ev.event_id);
           },

@@ -168,7 +168,7 @@ export function errorsListPage(ctx: PageContext): Page {
   }
 
   function drawSetup() {
-    replace(setupPanel, setupCard(currentProject(), projects, async () => reloadProjects()));
+    replace(setupPanel, setupCard(currentProject(), projects, created));
   }
 
   function drawTabs() {
@@ -207,6 +207,12 @@ export function errorsListPage(ctx: PageContext): Page {
   function drawProjects() {
     replace(projectSel, h('option', { value: '' }, 'All projects'), ...projects.map((p) => h('option', { value: p.id }, p.name || p.id)));
     projectSel.value = projects.some((p) => p.id === state.project) ? state.project : '';
+  }
+
+  /** A project was created from the setup card: list it and switch to it (its DSN shows). */
+  async function created(p: Project) {
+    await reloadProjects();
+    update({ project: p.id });
   }
 
   async function reloadProjects() {
@@ -277,7 +283,7 @@ export function errorsListPage(ctx: PageContext): Page {
     if (!issues.length) {
       replace(pager);
       if (!projects.length) {
-        replace(listEl, setupCard(undefined, projects, async () => reloadProjects(), true));
+        replace(listEl, setupCard(undefined, projects, created, true));
       } else if (!filtered() && state.status === 'unresolved' && total === 0) {
         replace(
           listEl,
@@ -285,7 +291,7 @@ export function errorsListPage(ctx: PageContext): Page {
             'div',
             { class: 'err-empty', 'data-testid': 'errors-empty' },
             message('empty', 'No unresolved issues in this time range.', 'Either your app is healthy, or no SDK sends here yet.'),
-            setupCard(currentProject(), projects, async () => reloadProjects(), true),
+            setupCard(currentProject(), projects, created, true),
           ),
         );
       } else {
@@ -454,7 +460,7 @@ export function splitTitle(t: string): { type: string; value: string } {
  * CrewAI monitoring guide uses, or — with no project at all — the pharos.yml stanza and a form
  * to create one.
  */
-function setupCard(p: Project | undefined, all: Project[], reload: () => Promise<void>, inline = false): HTMLElement {
+function setupCard(p: Project | undefined, all: Project[], created: (p: Project) => Promise<void>, inline = false): HTMLElement {
   const card = h('div', { class: `card err-setup${inline ? ' inline' : ''}`, 'data-testid': 'sdk-setup' });
   const nameIn = h('input', { placeholder: 'project name, e.g. api', 'data-testid': 'new-project-name' });
   const err = h('span', { class: 'error-inline' });
@@ -465,8 +471,7 @@ function setupCard(p: Project | undefined, all: Project[], reload: () => Promise
       const name = nameIn.value.trim();
       if (!name) return void (err.textContent = 'Give the project a name.');
       try {
-        await createProject(name);
-        await reload();
+        await created(await createProject(name));
       } catch (x) {
         err.textContent = `Could not create the project: ${x instanceof Error ? x.message : String(x)}`;
       }
