@@ -199,6 +199,7 @@ test('issue detail: stack trace newest frame first, in-app frames, context lines
   await page.waitForSelector('[data-testid=stacktrace]');
   assert.equal(new URL(page.url()).pathname, `/errors/${typeIssue.id}`);
   assert.match(await page.textContent('[data-testid=issue-title]'), /TypeError/);
+  await waitFor(async () => /^TypeError · processEmail/.test(await page.title()), 5000, 'the tab names the error');
   assert.match(await page.textContent('[data-testid=issue-status]'), /Unresolved/);
   assert.match(await page.textContent('[data-testid=stat-events]'), /3/);
 

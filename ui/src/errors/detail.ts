@@ -52,6 +52,7 @@ export function errorIssuePage(ctx: PageContext): Page {
   async function loadIssue() {
     try {
       issue = await fetchIssue(issueId);
+      document.title = `${splitTitle(issue.title).type} · ${issue.culprit || `issue ${issueId}`} · pharos`;
       drawHeader();
       drawTags();
     } catch (e) {
