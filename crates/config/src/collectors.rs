@@ -1,6 +1,7 @@
 //! `collectors:` of pharos.yml: the built-in collectors pharos runs without any scrape config —
-//! itself (`self`, job `pharos`) and the host (`host`, job `node`) — both on by default, every
-//! 15 s; and the scrape configs that collect them.
+//! itself (`self`, job `pharos`) and the host (`host`, job `node`) — both on by default (no
+//! config, or a pharos.yml), every 15 s; off when pharos is given a bare prometheus.yml, which
+//! runs exactly its own scrape_configs; and the scrape configs that collect them.
 
 use crate::{locate, ConfigError, ScrapeConfig};
 use model::time::PromDuration;
@@ -131,6 +132,19 @@ impl CollectorsSection {
 pub const HOST_METRICS_PATH: &str = "/metrics/node";
 
 impl CollectorsSettings {
+    /// Both built-in collectors off (a bare prometheus.yml: only its own scrape_configs).
+    pub fn disabled() -> Self {
+        let off = BuiltinCollector {
+            enabled: false,
+            interval_ms: DEFAULT_INTERVAL_MS,
+        };
+        CollectorsSettings {
+            self_metrics: off.clone(),
+            host: off,
+            ..Default::default()
+        }
+    }
+
     /// The scrape configs that collect the enabled built-in collectors from pharos' own
     /// listener at `target` (`host:port`): job `pharos` (`/metrics`) and job `node`
     /// (`/metrics/node`). Jobs named in `taken` (the user's own) are left out.

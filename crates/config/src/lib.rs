@@ -121,6 +121,8 @@ pub fn load(path: &Path) -> Result<LoadedConfig, ConfigError> {
             prometheus,
             prometheus_path: Some(path.to_path_buf()),
             warnings,
+            // A bare prometheus.yml runs exactly its scrape_configs, as Prometheus would.
+            collectors: collectors::CollectorsSettings::disabled(),
             ..Default::default()
         });
     }

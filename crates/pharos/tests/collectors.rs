@@ -1,7 +1,8 @@
 //! Integration tests of the built-in collectors in the real binary: a fresh `pharos serve`
 //! with no config stores host (`job="node"`) and self (`job="pharos"`) series within 30 s,
 //! lists both as scrape targets and serves `/metrics/node`; `collectors:` in pharos.yml
-//! turns them off or changes the interval (also on reload); bad values fail with file:line.
+//! turns them off or changes the interval (also on reload); a bare prometheus.yml runs only its
+//! own jobs; bad values fail with file:line.
 
 mod common;
 
@@ -184,6 +185,24 @@ fn pharos_yml_turns_collectors_off_and_on_reload() {
     let t = jobs(&p);
     assert!(!t.iter().any(|(j, _, _)| j == "node"), "{t:?}");
     assert!(t.iter().any(|(j, _, _)| j == "pharos"), "{t:?}");
+}
+
+#[test]
+fn bare_prometheus_yml_runs_only_its_own_jobs() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("prometheus.yml");
+    std::fs::write(&cfg, "global:\n  scrape_interval: 1m\nscrape_configs: []\n").unwrap();
+    let p = Pharos::start(&dir.path().join("data"), Some(&cfg));
+    assert_eq!(jobs(&p), vec![]);
+    let c = get(&p, "/api/pharos/v1/collectors");
+    assert_eq!(c["data"]["host"]["enabled"], false);
+    assert_eq!(c["data"]["self"]["enabled"], false);
+    // /metrics/node is still served for an external Prometheus.
+    let text = reqwest::blocking::get(p.url("/metrics/node"))
+        .unwrap()
+        .text()
+        .unwrap();
+    assert!(text.contains("node_memory_MemTotal_bytes "), "{text}");
 }
 
 #[test]
