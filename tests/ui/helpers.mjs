@@ -212,3 +212,48 @@ export async function restartPharos(pharos, configName = 'pharos.yml') {
   const [child, m] = await spawnUntil(PHAROS_BIN, args, /pharos: listening on (http:\/\/[0-9.:]+)\r?\n/);
   return { ...pharos, child, url: m[1] };
 }
+
+// ---- remote write (Prometheus' protobuf + snappy, both encoded by hand) ----------------------
+
+function varint(n) {
+  const out = [];
+  let v = BigInt(n);
+  while (v >= 0x80n) {
+    out.push(Number(v & 0x7fn) | 0x80);
+    v >>= 7n;
+  }
+  out.push(Number(v));
+  return Buffer.from(out);
+}
+const field = (no, wt) => varint((no << 3) | wt);
+const bytesField = (no, buf) => Buffer.concat([field(no, 2), varint(buf.length), buf]);
+
+/** Snappy's block format with literals only (valid, just not compressed). */
+function snappy(buf) {
+  const parts = [varint(buf.length)];
+  for (let i = 0; i < buf.length; i += 65536) {
+    const chunk = buf.subarray(i, i + 65536);
+    const n = chunk.length - 1;
+    parts.push(Buffer.from([62 << 2, n & 0xff, (n >> 8) & 0xff, (n >> 16) & 0xff]), chunk);
+  }
+  return Buffer.concat(parts);
+}
+
+/** POSTs series [{labels, samples: [[ms, value]]}] to /api/v1/write. */
+export async function remoteWrite(base, series) {
+  const ts = series.map(({ labels, samples }) => {
+    const l = Object.keys(labels).sort().map((k) => bytesField(1, Buffer.concat([bytesField(1, Buffer.from(k)), bytesField(2, Buffer.from(labels[k]))])));
+    const s = samples.map(([ms, v]) => {
+      const d = Buffer.alloc(8);
+      d.writeDoubleLE(v);
+      return bytesField(2, Buffer.concat([field(1, 1), d, field(2, 0), varint(ms)]));
+    });
+    return bytesField(1, Buffer.concat([...l, ...s]));
+  });
+  const res = await fetch(`${base}/api/v1/write`, {
+    method: 'POST',
+    headers: { 'Content-Type': 'application/x-protobuf', 'Content-Encoding': 'snappy', 'X-Prometheus-Remote-Write-Version': '0.1.0' },
+    body: snappy(Buffer.concat(ts)),
+  });
+  if (res.status >= 300) throw new Error(`remote write: ${res.status} ${await res.text()}`);
+}

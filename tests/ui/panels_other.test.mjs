@@ -60,6 +60,9 @@ async function drawn(page, count, timeout = 40000) {
   await page.waitForFunction(
     (n) => {
       const panels = [...document.querySelectorAll('[data-testid="dash-panel"]')];
+      // Panels load when scrolled into view (as in Grafana): scroll to the next waiting one.
+      const waiting = panels.find((p) => p.dataset.state === 'deferred');
+      if (waiting) return void waiting.scrollIntoView({ block: 'center' });
       return panels.length >= n && panels.every((p) => p.dataset.state !== 'loading' && p.querySelector('.dash-panel-body[data-series-count]'));
     },
     count,

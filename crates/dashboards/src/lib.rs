@@ -1,13 +1,15 @@
 //! Grafana dashboards for pharos: the store behind Grafana's dashboard HTTP API (`store`),
 //! provisioning from watched folders with write-back for dashboards kept in Git (`provision`),
-//! Grafana's naming and import rules (`grafana`) and an order-preserving JSON value (`json`)
+//! Grafana's naming and import rules (`grafana`), version history (`versions`), stars (`stars`) and an order-preserving JSON value (`json`)
 //! so a stored dashboard keeps the key order it came with. No HTTP here: the handlers are in
 //! `api::grafana`.
 
 pub mod grafana;
 pub mod json;
 pub mod provision;
+pub mod stars;
 pub mod store;
+pub mod versions;
 
 pub use provision::Provider;
 pub use store::{

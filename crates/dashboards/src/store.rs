@@ -91,6 +91,8 @@ pub struct SaveRequest {
     /// `None` keeps the current folder (`""` is the General folder).
     pub folder_uid: Option<String>,
     pub message: String,
+    /// For a restore: the version restored (kept in the version history).
+    pub restored_from: i64,
 }
 
 /// What a save stored.
@@ -291,6 +293,7 @@ impl Inner {
 pub struct Store {
     db_dir: PathBuf,
     pub(crate) inner: RwLock<Inner>,
+    stars: RwLock<std::collections::BTreeSet<String>>,
 }
 
 /// A dashboard with its metadata, as `GET /api/dashboards/uid/{uid}` needs it.
@@ -322,6 +325,16 @@ fn parse_rfc3339(s: &str) -> Option<i64> {
     chrono::DateTime::parse_from_rfc3339(s)
         .ok()
         .map(|d| d.timestamp_millis())
+}
+
+fn current_meta(e: &Entry) -> crate::versions::VersionMeta {
+    crate::versions::VersionMeta {
+        version: e.version,
+        parent_version: e.version - 1,
+        restored_from: 0,
+        created_ms: e.updated_ms,
+        message: e.message.clone(),
+    }
 }
 
 /// Writes `bytes` to `path` through a temporary file in the same directory and a rename, so a
@@ -369,6 +382,7 @@ impl Store {
                 files: HashMap::new(),
                 folder_ids: HashMap::new(),
             }),
+            stars: RwLock::new(crate::stars::load(db_dir)),
         };
         store.load_db()?;
         store.set_providers(providers);
@@ -563,6 +577,16 @@ impl Store {
                 self.persist(&entry).map_err(StoreError::Io)?;
             }
         }
+        let meta = crate::versions::VersionMeta {
+            version,
+            parent_version: existing.as_ref().map(|e| e.version).unwrap_or(0),
+            restored_from: req.restored_from,
+            created_ms: now,
+            message: entry.message.clone(),
+        };
+        if let Err(e) = crate::versions::record(&self.db_dir, &uid, &meta, &entry.dashboard) {
+            tracing::warn!("dashboard {uid}: version {version} not kept in the history: {e}");
+        }
         let saved = Saved {
             id,
             uid: uid.clone(),
@@ -610,7 +634,85 @@ impl Store {
                 )))
             }
         }
+        crate::versions::remove(&self.db_dir, uid);
+        {
+            let mut stars = self.stars.write();
+            if stars.remove(uid) {
+                let _ = crate::stars::save(&self.db_dir, &stars);
+            }
+        }
         inner.entries.remove(uid).ok_or(StoreError::NotFound)
+    }
+
+    /// Stars a dashboard (`false`: no such dashboard).
+    pub fn star(&self, uid: &str, on: bool) -> Result<(), StoreError> {
+        if !self.inner.read().entries.contains_key(uid) {
+            return Err(StoreError::NotFound);
+        }
+        let mut stars = self.stars.write();
+        let changed = if on {
+            stars.insert(uid.to_string())
+        } else {
+            stars.remove(uid)
+        };
+        if changed {
+            crate::stars::save(&self.db_dir, &stars).map_err(StoreError::Io)?;
+        }
+        Ok(())
+    }
+
+    pub fn is_starred(&self, uid: &str) -> bool {
+        self.stars.read().contains(uid)
+    }
+
+    /// The starred dashboards' uids.
+    pub fn starred(&self) -> Vec<String> {
+        self.stars.read().iter().cloned().collect()
+    }
+
+    /// The version history of a dashboard, newest first (`None`: no such dashboard). A
+    /// dashboard saved before histories were kept shows its current version.
+    pub fn versions(&self, uid: &str) -> Option<Vec<crate::versions::VersionMeta>> {
+        let e = self.inner.read().entries.get(uid)?.clone();
+        let mut list = crate::versions::list(&self.db_dir, uid);
+        if !list.iter().any(|m| m.version == e.version) {
+            list.insert(0, current_meta(&e));
+        }
+        Some(list)
+    }
+
+    /// One version of a dashboard and the dashboard as it was then.
+    pub fn version(
+        &self,
+        uid: &str,
+        version: i64,
+    ) -> Option<(crate::versions::VersionMeta, Value)> {
+        let e = self.inner.read().entries.get(uid)?.clone();
+        crate::versions::read(&self.db_dir, uid, version)
+            .or_else(|| (version == e.version).then(|| (current_meta(&e), e.served_dashboard())))
+    }
+
+    /// Saves an old version as the newest one (Grafana's restore).
+    pub fn restore(&self, uid: &str, version: i64) -> Result<Saved, StoreError> {
+        let current = self
+            .inner
+            .read()
+            .entries
+            .get(uid)
+            .map(|e| e.version)
+            .ok_or(StoreError::NotFound)?;
+        let (_, mut dashboard) = self.version(uid, version).ok_or_else(|| {
+            StoreError::BadRequest(format!("dashboard {uid} has no version {version}"))
+        })?;
+        grafana::set_key(&mut dashboard, "uid", Value::from(uid.to_string()));
+        grafana::set_key(&mut dashboard, "version", Value::from_i64(current));
+        self.save(SaveRequest {
+            dashboard,
+            overwrite: false,
+            folder_uid: None,
+            message: format!("Restored from version {version}"),
+            restored_from: version,
+        })
     }
 
     /// Folders: those of the provisioning providers and those saved dashboards name.
@@ -642,10 +744,9 @@ impl Store {
                 })
         };
         let mut hits = Vec::new();
-        if q.starred {
-            return hits;
-        }
-        let want_folders = matches!(q.kind, None | Some(HitKind::Folder))
+        let starred = q.starred.then(|| self.stars.read().clone());
+        let want_folders = starred.is_none()
+            && matches!(q.kind, None | Some(HitKind::Folder))
             && q.tags.is_empty()
             && q.dashboard_uids.is_empty()
             && q.dashboard_ids.is_empty()
@@ -679,6 +780,7 @@ impl Store {
                     || (!q.dashboard_uids.is_empty() && !q.dashboard_uids.contains(&e.uid))
                     || (!q.dashboard_ids.is_empty() && !q.dashboard_ids.contains(&e.id))
                     || !in_folder(&folder_uid)
+                    || starred.as_ref().is_some_and(|st| !st.contains(&e.uid))
                 {
                     continue;
                 }
@@ -791,6 +893,7 @@ mod tests {
             overwrite,
             folder_uid: None,
             message: String::new(),
+            restored_from: 0,
         }
     }
 

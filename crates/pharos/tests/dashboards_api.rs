@@ -36,6 +36,13 @@ fn post_raw(p: &Pharos, path: &str, body: &str) -> (u16, Value) {
     (code, r.json().unwrap_or(Value::Null))
 }
 
+/// The `title` of every hit of a search answer.
+fn titles_of(hits: &Value) -> Vec<&str> {
+    hits.as_array()
+        .map(|a| a.iter().filter_map(|h| h["title"].as_str()).collect())
+        .unwrap_or_default()
+}
+
 fn wait_for(what: &str, mut f: impl FnMut() -> bool) {
     let deadline = Instant::now() + Duration::from_secs(20);
     while Instant::now() < deadline {
@@ -260,12 +267,7 @@ fn dashboards_api_shapes_and_restart() {
     assert_eq!(h["tags"], json!(["prod", "api"]));
     assert_eq!(h["isStarred"], false);
     let (_, all) = get(&p, "/api/search?type=dash-db");
-    let titles: Vec<&str> = all
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|h| h["title"].as_str().unwrap())
-        .collect();
+    let titles: Vec<&str> = titles_of(&all);
     assert_eq!(
         titles,
         [
@@ -412,12 +414,7 @@ fn provisioned_folders_watch_write_back_and_read_only() {
     assert_eq!(a["meta"]["canSave"], true);
     assert_eq!(a["meta"]["version"], 3);
     let (_, hits) = get(&p, "/api/search?type=dash-db");
-    let titles: Vec<&str> = hits
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|h| h["title"].as_str().unwrap())
-        .collect();
+    let titles: Vec<&str> = titles_of(&hits);
     assert_eq!(
         titles,
         ["B", "C", "Service A"],
@@ -544,4 +541,163 @@ fn provisioned_folders_watch_write_back_and_read_only() {
     assert_eq!(a["dashboard"]["title"], "Service A saved");
     assert_eq!(a["meta"]["version"], 5);
     assert_eq!(get(&p, "/api/dashboards/uid/new").0, 200);
+}
+
+#[test]
+fn versions_history_diffable_restorable_and_kept_over_kill9() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let p = Pharos::start(&data, None);
+    let mut version = 0;
+    for (i, title) in ["Checkout v1", "Checkout v2", "Checkout v3"]
+        .iter()
+        .enumerate()
+    {
+        let (code, saved) = post(
+            &p,
+            "/api/dashboards/db",
+            &json!({
+                "dashboard": {"uid": "ver-a", "title": title, "version": version, "panels": [{"id": 1, "type": "stat", "title": format!("p{i}")}]},
+                "message": format!("save {}", i + 1),
+            }),
+        );
+        assert_eq!(code, 200, "{saved}");
+        version = saved["version"].as_i64().unwrap();
+        assert_eq!(version, i as i64 + 1);
+    }
+    // Newest first, Grafana's fields.
+    let (code, list) = get(&p, "/api/dashboards/uid/ver-a/versions");
+    assert_eq!(code, 200, "{list}");
+    let versions = list["versions"].as_array().unwrap();
+    let nums: Vec<i64> = versions
+        .iter()
+        .map(|v| v["version"].as_i64().unwrap())
+        .collect();
+    assert_eq!(nums, [3, 2, 1]);
+    assert_eq!(versions[0]["message"], "save 3");
+    assert_eq!(versions[0]["parentVersion"], 2);
+    assert_eq!(versions[0]["dashboardUid"], "ver-a");
+    assert!(versions[0]["created"].as_str().unwrap().ends_with('Z'));
+    let (_, limited) = get(&p, "/api/dashboards/uid/ver-a/versions?limit=1");
+    assert_eq!(limited["versions"].as_array().unwrap().len(), 1);
+    // One version, with the dashboard as it was.
+    let (code, v1) = get(&p, "/api/dashboards/uid/ver-a/versions/1");
+    assert_eq!(code, 200, "{v1}");
+    assert_eq!(v1["data"]["title"], "Checkout v1");
+    assert_eq!(v1["data"]["panels"][0]["title"], "p0");
+    assert_eq!(v1["version"], 1);
+    // Restore: version 1 becomes version 4.
+    let (code, r) = post(
+        &p,
+        "/api/dashboards/uid/ver-a/restore",
+        &json!({"version": 1}),
+    );
+    assert_eq!(code, 200, "{r}");
+    assert_eq!(r["version"], 4);
+    assert_eq!(r["status"], "success");
+    let (_, cur) = get(&p, "/api/dashboards/uid/ver-a");
+    assert_eq!(cur["dashboard"]["title"], "Checkout v1");
+    assert_eq!(cur["dashboard"]["version"], 4);
+    let (_, list) = get(&p, "/api/dashboards/uid/ver-a/versions");
+    assert_eq!(list["versions"][0]["restoredFrom"], 1);
+    assert_eq!(list["versions"][0]["message"], "Restored from version 1");
+    // Errors: 404 for an unknown dashboard or version, 400 for bad input.
+    assert_eq!(get(&p, "/api/dashboards/uid/nope/versions").0, 404);
+    assert_eq!(get(&p, "/api/dashboards/uid/ver-a/versions/99").0, 404);
+    assert_eq!(get(&p, "/api/dashboards/uid/ver-a/versions/abc").0, 400);
+    assert_eq!(
+        get(&p, "/api/dashboards/uid/ver-a/versions?limit=-1").0,
+        400
+    );
+    assert_eq!(
+        post_raw(&p, "/api/dashboards/uid/ver-a/restore", "{}").0,
+        400
+    );
+    assert_eq!(
+        post_raw(&p, "/api/dashboards/uid/ver-a/restore", "nope").0,
+        400
+    );
+    assert_eq!(
+        post(
+            &p,
+            "/api/dashboards/uid/ver-a/restore",
+            &json!({"version": 42})
+        )
+        .0,
+        400
+    );
+    assert_eq!(
+        post(
+            &p,
+            "/api/dashboards/uid/nope/restore",
+            &json!({"version": 1})
+        )
+        .0,
+        404
+    );
+    // kill -9: the history is on disk.
+    p.kill9();
+    let p = Pharos::start(&data, None);
+    let (_, list) = get(&p, "/api/dashboards/uid/ver-a/versions");
+    let nums: Vec<i64> = list["versions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v["version"].as_i64().unwrap())
+        .collect();
+    assert_eq!(nums, [4, 3, 2, 1]);
+    // Deleting the dashboard drops its history.
+    let r = client()
+        .delete(p.url("/api/dashboards/uid/ver-a"))
+        .send()
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 200);
+    assert_eq!(get(&p, "/api/dashboards/uid/ver-a/versions").0, 404);
+    assert!(!data.join("dashboards/versions/ver-a").exists());
+}
+
+#[test]
+fn stars_mark_dashboards_filter_search_and_survive_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let p = Pharos::start(&data, None);
+    for (uid, title) in [("star-a", "Alpha"), ("star-b", "Beta")] {
+        let (code, body) = post(
+            &p,
+            "/api/dashboards/db",
+            &json!({"dashboard": {"uid": uid, "title": title}}),
+        );
+        assert_eq!(code, 200, "{body}");
+    }
+    let (code, body) = post(&p, "/api/user/stars/dashboard/uid/star-b", &json!({}));
+    assert_eq!(code, 200, "{body}");
+    assert_eq!(body["message"], "Dashboard starred!");
+    assert_eq!(
+        post(&p, "/api/user/stars/dashboard/uid/nope", &json!({})).0,
+        404
+    );
+    let (_, hits) = get(&p, "/api/search?starred=true");
+    let titles: Vec<&str> = titles_of(&hits);
+    assert_eq!(titles, ["Beta"]);
+    assert_eq!(hits[0]["isStarred"], true);
+    let (_, all) = get(&p, "/api/search?type=dash-db");
+    let starred: Vec<bool> = all
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| h["isStarred"].as_bool().unwrap())
+        .collect();
+    assert_eq!(starred, [false, true]);
+    let (_, d) = get(&p, "/api/dashboards/uid/star-b");
+    assert_eq!(d["meta"]["isStarred"], true);
+    assert_eq!(get(&p, "/api/user/stars").1, json!(["star-b"]));
+    p.kill9();
+    let p = Pharos::start(&data, None);
+    assert_eq!(get(&p, "/api/user/stars").1, json!(["star-b"]));
+    let r = client()
+        .delete(p.url("/api/user/stars/dashboard/uid/star-b"))
+        .send()
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 200);
+    assert_eq!(get(&p, "/api/search?starred=true").1, json!([]));
 }

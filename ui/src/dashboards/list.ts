@@ -4,6 +4,7 @@
  * dashboard, "New dashboard" / "Import", and delete behind an in-page confirmation. The search
  * state lives in the URL (`?query=&tag=&sort=`).
  */
+import { starButton } from './stars';
 import { h, message, replace, debounce } from '../lib/dom';
 import { request, qs, ApiError } from '../lib/api';
 import { setQuery, type Page, type PageContext } from '../lib/router';
@@ -22,6 +23,7 @@ interface SearchHit {
   folderTitle?: string;
   folderUid?: string;
   provisioned?: boolean;
+  isStarred?: boolean;
 }
 
 interface TagCount {
@@ -46,6 +48,7 @@ interface Details {
 export function dashboardListPage(ctx: PageContext): Page {
   let queryText = ctx.query.get('query') ?? '';
   let tags = ctx.query.getAll('tag');
+  let starredOnly = ctx.query.get('starred') === 'true';
   let sort: Sort = (ctx.query.get('sort') as Sort) || 'alpha-asc';
   if (!SORTS.some(([s]) => s === sort)) sort = 'alpha-asc';
   const details = new Map<string, Details>();
@@ -65,6 +68,8 @@ export function dashboardListPage(ctx: PageContext): Page {
     SORTS.map(([v, label]) => h('option', { value: v, selected: v === sort }, label)),
   );
   sortSel.value = sort;
+  const starredBox = h('input', { type: 'checkbox', checked: starredOnly, 'data-testid': 'dl-starred' }) as HTMLInputElement;
+  const starredFilter = h('label', { class: 'dl-starred-filter', title: 'Only starred dashboards' }, starredBox, ' ★ Starred');
   const tagBar = h('div', { class: 'dl-tags', 'aria-label': 'Tags' });
   const activeBar = h('div', { class: 'dl-active' });
   const results = h('div', { class: 'dl-results' }, message('loading', 'Loading dashboards'));
@@ -81,14 +86,14 @@ export function dashboardListPage(ctx: PageContext): Page {
         h('a', { class: 'btn', href: '/dashboards/import' }, '⇪ Import'),
         h('a', { class: 'btn primary', href: '/dashboards/new' }, '+ New dashboard'),
       ),
-      h('div', { class: 'toolbar dl-toolbar' }, search, sortSel, count),
+      h('div', { class: 'toolbar dl-toolbar' }, search, starredFilter, sortSel, count),
       activeBar,
       tagBar,
       results,
     ),
   );
 
-  const syncUrl = () => setQuery({ query: queryText || null, tag: tags.length ? tags : null, sort: sort === 'alpha-asc' ? null : sort });
+  const syncUrl = () => setQuery({ query: queryText || null, tag: tags.length ? tags : null, sort: sort === 'alpha-asc' ? null : sort, starred: starredOnly ? 'true' : null });
 
   const toggleTag = (t: string) => {
     tags = tags.includes(t) ? tags.filter((x) => x !== t) : [...tags, t];
@@ -190,6 +195,7 @@ export function dashboardListPage(ctx: PageContext): Page {
       h(
         'td',
         { class: 'dl-title-cell' },
+        starButton(x.uid, Boolean(x.isStarred)),
         h('a', { href, class: 'dl-title' }, x.title),
         x.provisioned
           ? h(
@@ -235,6 +241,7 @@ export function dashboardListPage(ctx: PageContext): Page {
     renderActive();
     const params = new URLSearchParams(qs({ type: 'dash-db', query: queryText }).slice(1));
     for (const t of tags) params.append('tag', t);
+    if (starredOnly) params.set('starred', 'true');
     let hits: SearchHit[];
     try {
       hits = await request<SearchHit[]>(`/api/search?${params}`);
@@ -257,7 +264,8 @@ export function dashboardListPage(ctx: PageContext): Page {
     sortHits(hits);
     count.textContent = `${hits.length} dashboard${hits.length === 1 ? '' : 's'}`;
     if (!hits.length) {
-      if (queryText || tags.length) {
+      if (starredOnly && !queryText && !tags.length) replace(results, message('empty', 'No starred dashboards yet.', 'Star a dashboard with ☆ in its list row or its header.'));
+      else if (queryText || tags.length || starredOnly) {
         replace(
           results,
           message('empty', 'No dashboard matches this search.', `${queryText ? `name contains "${queryText}"` : ''}${queryText && tags.length ? ' and ' : ''}${tags.length ? `tagged ${tags.join(', ')}` : ''}`),
@@ -284,6 +292,11 @@ export function dashboardListPage(ctx: PageContext): Page {
     void load();
   }, 150);
   search.addEventListener('input', onInput);
+  starredBox.addEventListener('change', () => {
+    starredOnly = starredBox.checked;
+    syncUrl();
+    void load();
+  });
   sortSel.addEventListener('change', () => {
     sort = sortSel.value as Sort;
     syncUrl();

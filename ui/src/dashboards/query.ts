@@ -5,6 +5,7 @@
  * metrics/bucketAggs), Jaeger/Tempo (trace search as a table). Results become `PanelData`;
  * requests are cached within one refresh and aborted when the range changes.
  */
+import { addFiltersToLogQL, addFiltersToPromQL, type AdhocFilter } from './adhoc';
 import { ApiError, request, type Labels, type LokiResult, type PromMatrixSeries, type PromResult, type PromVectorSample, type JaegerTrace } from '../lib/api';
 import { calculateInterval, formatDuration, parseDuration, type TimeRange, type TimeZone } from '../lib/time';
 import type { DashboardModel } from './contract';
@@ -169,6 +170,8 @@ export interface RunEnv {
   interpolate(text: string, scoped?: ScopedVars, format?: Format): string;
   scopedVars?: ScopedVars;
   model?: DashboardModel;
+  /** Ad hoc filters added to every PromQL vector selector and LogQL stream selector. */
+  adhoc?: AdhocFilter[];
   signal?: AbortSignal;
   /** Requests shared by all panels of one refresh (identical requests are sent once). */
   cache?: Map<string, Promise<unknown>>;
@@ -336,7 +339,7 @@ async function runPrometheus(panel: GrafanaPanel, t: GrafanaTarget, ds: Resolved
   const raw = typeof t.expr === 'string' ? t.expr : typeof t.query === 'string' ? t.query : '';
   if (!raw.trim()) return;
   const st = promStep(panel, t, ds, env);
-  const expr = env.interpolate(raw, st.scoped, 'prometheus');
+  const expr = addFiltersToPromQL(env.interpolate(raw, st.scoped, 'prometheus'), env.adhoc ?? []);
   const legend = typeof t.legendFormat === 'string' && t.legendFormat ? env.interpolate(t.legendFormat, st.scoped) : t.legendFormat;
   const wantInstant = t.instant === true || t.queryType === 'instant';
   const wantRange = t.range === true || !wantInstant;
@@ -470,7 +473,7 @@ async function runLoki(panel: GrafanaPanel, t: GrafanaTarget, ds: ResolvedDataso
     __range_ms: sv(rangeMs),
     __rate_interval: sv(formatDuration(Math.max(stepS * 1000, 60_000))),
   };
-  const expr = env.interpolate(raw, scoped, 'prometheus');
+  const expr = addFiltersToLogQL(env.interpolate(raw, scoped, 'prometheus'), env.adhoc ?? []);
   const legend = typeof t.legendFormat === 'string' && t.legendFormat ? env.interpolate(t.legendFormat, scoped) : undefined;
   const limit = typeof t.maxLines === 'number' && t.maxLines > 0 ? t.maxLines : ds.maxLines;
   const instant = t.queryType === 'instant' || t.instant === true;

@@ -1,9 +1,10 @@
 /**
  * Dashboard templating as Grafana does it: the variables' options (query, custom, constant,
- * interval, textbox, datasource; adhoc noted but not applied), their current values (multi-value,
+ * interval, textbox, datasource; adhoc filters are kept here and applied by adhoc.ts), their current values (multi-value,
  * "All", from the URL's `var-<name>`), chained refreshes, and interpolation of `$var`, `${var}`,
  * `[[var]]`, `${var:format}` and the built-ins (`$__interval`, `$__range`, `$__from`, …).
  */
+import { filterFromUrl, filtersOf, filterToUrl, type AdhocFilter } from './adhoc';
 import type { DashboardModel, TemplateVariable } from './contract';
 import { ApiError, promInstant, promLabelValues, promLabels, promSeries, lokiLabels, lokiLabelValues, request } from '../lib/api';
 import { calculateInterval, formatDuration, parseDuration, type TimeRange } from '../lib/time';
@@ -274,6 +275,10 @@ export class Variables {
       const key = `var-${v.name}`;
       if (!q.has(key)) continue;
       const vals = q.getAll(key);
+      if (v.type === 'adhoc') {
+        (v as { filters?: AdhocFilter[] }).filters = vals.map(filterFromUrl).filter((f): f is AdhocFilter => !!f);
+        continue;
+      }
       this.fromUrl.add(v.name);
       this.setCurrent(v, v.multi || vals.length > 1 ? vals : vals[0] ?? '');
     }
@@ -283,10 +288,15 @@ export class Variables {
   urlParams(): Record<string, string[]> {
     const out: Record<string, string[]> = {};
     for (const v of this.list) {
-      if (v.type === 'constant' || v.type === 'adhoc') continue;
-      out[`var-${v.name}`] = arr(v.current?.value);
+      if (v.type === 'constant') continue;
+      out[`var-${v.name}`] = v.type === 'adhoc' ? filtersOf(v).map(filterToUrl) : arr(v.current?.value);
     }
     return out;
+  }
+
+  /** The filters of every ad hoc variable, for the queries. */
+  adhocFilters(): AdhocFilter[] {
+    return this.list.filter((v) => v.type === 'adhoc').flatMap(filtersOf);
   }
 
   private textOf(v: TemplateVariable, value: string): string {

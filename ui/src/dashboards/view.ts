@@ -17,10 +17,26 @@ import { DashboardCrosshair } from './crosshair';
 import { commitLayout, computeLayout, GridView, toggleRow, type GridCell, type GridPos, type LayoutItem } from './grid';
 import { emptyDashboard, normalizeDashboard, panelForRenderer, slugify } from './model';
 import { exploreUrl, NON_QUERY_TYPES, runPanel, type QueryLogEntry, type RunEnv } from './query';
+import type { AdhocFilter } from './adhoc';
+import { adhocControl } from './adhoc_bar';
+import { starButton } from './stars';
+import { annotationQueries, appliesTo, isEnabled, runAnnotations, type AnnotationResult } from './annotations';
 import { ALL_TEXT, ALL_VALUE, Variables } from './variables';
 import './dashboard.css';
 
 const CONCURRENCY = 6;
+/** Panel types that draw the dashboard's annotations. */
+const ANNOTATED_TYPES = new Set(['timeseries', 'graph']);
+
+/** One refresh of the dashboard: its request environment and the panels waiting to run. */
+interface RunState {
+  seq: number;
+  env: RunEnv;
+  queue: PanelFrame[];
+  active: number;
+  started: number;
+  done?: () => void;
+}
 const POLL_MS = 5000;
 const MIN_REFRESH_MS = 5000;
 
@@ -92,6 +108,13 @@ class DashboardView implements DashboardHost {
   private el: HTMLElement;
   private pageTitle = 'Dashboard';
   private runSeq = 0;
+  /** The latest refresh: panels outside the viewport run from it when they scroll into view. */
+  private run?: RunState;
+  private io?: IntersectionObserver;
+  private frameOf = new WeakMap<Element, PanelFrame>();
+  /** Annotation queries switched on or off in the header (by name), over their `enable`. */
+  private annToggles = new Map<string, boolean>();
+  private annRuns = new WeakMap<RunEnv, Promise<AnnotationResult>>();
   private onKey = (e: KeyboardEvent) => {
     if (e.key === 'Escape' && this.viewPanel !== undefined && !document.querySelector('.dialog-backdrop')) this.setViewPanel(undefined);
   };
@@ -226,6 +249,7 @@ class DashboardView implements DashboardHost {
       h('span', { class: 'dash-crumb-sep' }, ' / '),
       folder ? [h('span', { class: 'dash-crumb' }, folder), h('span', { class: 'dash-crumb-sep' }, ' / ')] : null,
       h('span', { 'data-testid': 'dash-title' }, this.model.title || 'Untitled'),
+      !this.isNew && this.model.uid ? starButton(this.model.uid, Boolean(this.meta.isStarred), (on) => (this.meta.isStarred = on)) : null,
     );
     replace(
       this.badges,
@@ -406,9 +430,44 @@ class DashboardView implements DashboardHost {
       if (v.hide === 2 || v.type === 'constant') continue;
       items.push(this.varPicker(v, loading));
     }
+    items.push(...this.annotationToggles());
     const links = this.dashboardLinks();
     replace(this.varBar, ...items, links.length ? h('span', { class: 'spacer' }) : null, ...links);
     this.varBar.hidden = items.length === 0 && links.length === 0;
+  }
+
+  /** A switch per annotation query that is not hidden (`hide`), as in Grafana's header. */
+  private annotationToggles(): HTMLElement[] {
+    return annotationQueries(this.model)
+      .filter((q) => !q.hide && q.name)
+      .map((q) => {
+        const name = q.name ?? '';
+        const box = h('input', { type: 'checkbox', checked: isEnabled(q, this.annToggles), 'aria-label': `Show annotations: ${name}` });
+        box.addEventListener('change', () => {
+          this.annToggles.set(name, box.checked);
+          void this.runAll();
+        });
+        const swatch = h('span', { class: 'dash-ann-swatch' });
+        swatch.style.setProperty('--ann-color', typeof q.iconColor === 'string' && q.iconColor ? q.iconColor : 'rgba(0, 211, 255, 1)');
+        return h('label', { class: 'dash-var dash-ann-toggle', 'data-testid': 'annotation-toggle', 'data-annotation': name }, box, swatch, h('span', { class: 'dash-var-label' }, name));
+      });
+  }
+
+  /** The annotation events of one refresh (run once, shared by every panel of that refresh). */
+  annotationsFor(env: RunEnv): Promise<AnnotationResult> {
+    let p = this.annRuns.get(env);
+    if (!p) {
+      p = runAnnotations(this.model, env, this.annToggles);
+      this.annRuns.set(env, p);
+      void p.then((r) => {
+        for (const el of this.varBar.querySelectorAll<HTMLElement>('[data-testid="annotation-toggle"]')) {
+          const errs = r.errors.filter((e) => e.startsWith(`Annotation "${el.dataset.annotation}"`));
+          el.classList.toggle('has-error', errs.length > 0);
+          el.title = errs.join('\n');
+        }
+      });
+    }
+    return p;
   }
 
   private varPicker(v: TemplateVariable, loading: boolean): HTMLElement {
@@ -417,7 +476,15 @@ class DashboardView implements DashboardHost {
     const errEl = err ? h('span', { class: 'dash-var-error', title: err, role: 'img', 'aria-label': `error: ${err}` }, '⚠') : null;
     const wrap = h('div', { class: 'dash-var', 'data-var': v.name }, label);
     if (v.type === 'adhoc') {
-      wrap.append(h('span', { class: 'dash-var-note', title: 'Ad hoc filters add label matchers to every query in Grafana; pharos shows the dashboard without them.' }, 'ad hoc filters not applied'));
+      wrap.classList.add('dash-adhoc');
+      wrap.append(
+        ...adhocControl(v, this.range, (filters) => {
+          (v as { filters?: AdhocFilter[] }).filters = filters;
+          this.syncUrl(true);
+          this.renderVarBar();
+          void this.runAll();
+        }),
+      );
       return wrap;
     }
     if (v.type === 'textbox') {
@@ -595,12 +662,40 @@ class DashboardView implements DashboardHost {
   private createFrame(item: LayoutItem): PanelFrame {
     const f = new PanelFrame(item, this);
     this.frames.set(item.key, f);
+    this.observe(f);
     return f;
+  }
+
+  /**
+   * Panels load lazily, as in Grafana: a panel runs its queries when it is within 200 px
+   * of the viewport, so a long dashboard asks the server only for what a person can see.
+   */
+  private observe(f: PanelFrame) {
+    if (typeof IntersectionObserver === 'undefined') {
+      f.visible = true;
+      return;
+    }
+    if (!this.io) {
+      const root = this.el.closest('#outlet');
+      this.io = new IntersectionObserver((entries) => this.onIntersect(entries), { root, rootMargin: '200px 0px' });
+    }
+    this.frameOf.set(f.el, f);
+    this.io.observe(f.el);
+  }
+
+  private onIntersect(entries: IntersectionObserverEntry[]) {
+    for (const e of entries) {
+      const f = this.frameOf.get(e.target);
+      if (!f) continue;
+      f.visible = e.isIntersecting;
+      if (f.visible && f.stale) this.enqueue(f);
+    }
   }
 
   /** @internal */
   frameDestroyed(key: string, f: PanelFrame) {
     if (this.frames.get(key) === f) this.frames.delete(key);
+    this.io?.unobserve(f.el);
   }
 
   /** @internal called by a row header */
@@ -614,33 +709,70 @@ class DashboardView implements DashboardHost {
 
   // ---- running queries ----
 
-  /** Runs the queries of every visible panel (`onlyIdle`: panels that have no data yet). */
+  /**
+   * Runs the queries of every panel (`onlyIdle`: panels that have no data yet): those in view
+   * now, the others when they scroll into view. Identical requests share one answer per refresh.
+   */
   async runAll(manual = false, onlyIdle = false) {
     if (!this.grid || this.destroyed) return;
     void manual;
     if (!onlyIdle) this.runAbort?.abort();
-    const ac = onlyIdle && this.runAbort && !this.runAbort.signal.aborted ? this.runAbort : new AbortController();
+    const reuse = onlyIdle && this.runAbort && !this.runAbort.signal.aborted && this.run;
+    const ac = reuse ? this.runAbort! : new AbortController();
     this.runAbort = ac;
     this.resolveRangeSafe();
     const seq = ++this.runSeq;
-    const cache = new Map<string, Promise<unknown>>();
-    const queue = this.grid.layout
+    const frames = this.grid.layout
       .filter((it) => !it.isRow)
       .map((it) => this.frames.get(it.key))
       .filter((f): f is PanelFrame => !!f && (!onlyIdle || !f.hasData));
-    const range = this.range;
-    const started = performance.now();
-    let next = 0;
-    const worker = async () => {
-      while (next < queue.length && !ac.signal.aborted) {
-        const f = queue[next++];
-        await f.run({ range, timeZone: this.timeZone, signal: ac.signal, cache, model: this.model, interpolate: (t, s, fmt) => this.vars.interpolate(t, s, fmt), widthPx: 0 });
-      }
+    const run: RunState = {
+      seq,
+      env: { range: this.range, timeZone: this.timeZone, signal: ac.signal, cache: reuse ? this.run!.env.cache : new Map(), model: this.model, interpolate: (t, s, fmt) => this.vars.interpolate(t, s, fmt), adhoc: this.vars.adhocFilters(), widthPx: 0 },
+      queue: [],
+      active: 0,
+      started: performance.now(),
     };
-    await Promise.all(Array.from({ length: Math.min(CONCURRENCY, queue.length) }, worker));
-    if (seq === this.runSeq && !ac.signal.aborted) {
-      this.el.dataset.lastRunMs = String(Math.round(performance.now() - started));
-      this.el.dataset.runs = String(Number(this.el.dataset.runs ?? 0) + 1);
+    this.run?.done?.();
+    this.run = run;
+    for (const f of frames) {
+      f.stale = true;
+      if (f.visible) this.enqueue(f);
+      else f.defer();
+    }
+    await new Promise<void>((resolve) => {
+      run.done = resolve;
+      this.pump();
+    });
+  }
+
+  private enqueue(f: PanelFrame) {
+    const run = this.run;
+    if (!run || run.env.signal?.aborted || this.destroyed) return;
+    f.stale = false;
+    run.queue.push(f);
+    this.pump();
+  }
+
+  /** Starts queued panels, at most CONCURRENCY at a time, in layout order. */
+  private pump() {
+    const run = this.run;
+    if (!run) return;
+    while (run.active < CONCURRENCY && run.queue.length && !run.env.signal?.aborted) {
+      const f = run.queue.shift()!;
+      run.active++;
+      void f.run(run.env).finally(() => {
+        run.active--;
+        this.pump();
+      });
+    }
+    if (run.active === 0 && (!run.queue.length || run.env.signal?.aborted)) {
+      if (run.seq === this.runSeq && !run.env.signal?.aborted) {
+        this.el.dataset.lastRunMs = String(Math.round(performance.now() - run.started));
+        this.el.dataset.runs = String(Number(this.el.dataset.runs ?? 0) + 1);
+      }
+      run.done?.();
+      run.done = undefined;
     }
   }
 
@@ -706,7 +838,7 @@ class DashboardView implements DashboardHost {
       range: this.range,
       timeZone: this.timeZone,
       widthPx: frame?.bodyWidth() || 800,
-      interpolate: (t, s, fmt) => this.vars.interpolate(t, s, fmt),
+      interpolate: (t, s, fmt) => this.vars.interpolate(t, s, fmt), adhoc: this.vars.adhocFilters(),
       model: this.model,
       signal,
       cache: new Map(),
@@ -745,7 +877,7 @@ class DashboardView implements DashboardHost {
 
   /** @internal */
   envFor(item: LayoutItem, widthPx: number): RunEnv {
-    return { range: this.range, timeZone: this.timeZone, widthPx, interpolate: (t, s, fmt) => this.vars.interpolate(t, s, fmt), scopedVars: item.scopedVars, model: this.model };
+    return { range: this.range, timeZone: this.timeZone, widthPx, interpolate: (t, s, fmt) => this.vars.interpolate(t, s, fmt), adhoc: this.vars.adhocFilters(), scopedVars: item.scopedVars, model: this.model };
   }
 
   /** @internal */
@@ -837,6 +969,10 @@ class PanelFrame implements GridCell {
   el: HTMLElement;
   item: LayoutItem;
   hasData = false;
+  /** Within reach of the viewport (set by the dashboard's IntersectionObserver). */
+  visible = false;
+  /** Has not run for the latest refresh yet (it runs when it scrolls into view). */
+  stale = false;
   private header: HTMLElement;
   private titleEl: HTMLElement;
   private statusEl: HTMLElement;
@@ -944,7 +1080,12 @@ class PanelFrame implements GridCell {
     }
   }
 
-  private setState(state: 'loading' | 'ok' | 'error' | 'empty') {
+  /** Waits for the panel to scroll into view; a panel that has data keeps showing it. */
+  defer() {
+    if (!this.hasData) this.setState('deferred');
+  }
+
+  private setState(state: 'loading' | 'ok' | 'error' | 'empty' | 'deferred') {
     this.el.dataset.state = state;
     if (state === 'loading') {
       this.statusEl.replaceChildren(h('span', { class: 'dash-spinner', title: 'Loading', role: 'status', 'aria-label': 'Loading' }));
@@ -971,7 +1112,10 @@ class PanelFrame implements GridCell {
     const log: QueryLogEntry[] = [];
     const started = performance.now();
     try {
+      const wantsAnnotations = ANNOTATED_TYPES.has(this.item.panel.type ?? 'timeseries') && annotationQueries(base.model ?? this.view.model).length > 0;
+      const annotations = wantsAnnotations ? this.view.annotationsFor(base) : undefined;
       const data = await runPanel(this.item.panel, { ...base, signal: ac.signal, widthPx: this.bodyWidth() || 800, scopedVars: this.item.scopedVars, log });
+      if (annotations) data.annotations = (await annotations).events.filter((a) => appliesTo(a, this.item.source));
       if (ac.signal.aborted) return;
       this.lastRunMs = Math.round(performance.now() - started);
       this.data = data;

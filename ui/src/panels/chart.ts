@@ -9,8 +9,8 @@ import uPlot from 'uplot';
 import 'uplot/dist/uPlot.min.css';
 import './panels.css';
 import { h, message } from '../lib/dom';
-import type { TimeZone } from '../lib/time';
-import type { PanelContext } from './types';
+import { formatDateTime, type TimeZone } from '../lib/time';
+import type { Annotation, PanelContext } from './types';
 
 export const AXIS_FONT = '12px Inter, "Segoe UI", Roboto, "Helvetica Neue", Arial, sans-serif';
 export const AXIS_STROKE = '#9fa7b3';
@@ -139,6 +139,8 @@ export class ChartFrame {
   private lastH = 0;
   private hovering = false;
   private remoteTime: number | null = null;
+  private annLayer: HTMLElement = h('div', { class: 'viz-annotations' });
+  private annotations: Annotation[] = [];
 
   constructor(el: HTMLElement, private ctx: PanelContext, kind: string) {
     this.el = el;
@@ -207,9 +209,9 @@ export class ChartFrame {
         ...opts.hooks,
         setSelect: [...(opts.hooks?.setSelect ?? []), (u) => this.onSelect(u)],
         setCursor: [...(opts.hooks?.setCursor ?? []), (u) => this.onCursor(u)],
-        ready: [...(opts.hooks?.ready ?? []), (u) => u.over.append(this.remoteLine)],
-        setScale: [...(opts.hooks?.setScale ?? []), () => this.drawRemote()],
-        setSize: [...(opts.hooks?.setSize ?? []), () => this.drawRemote()],
+        ready: [...(opts.hooks?.ready ?? []), (u) => u.over.append(this.remoteLine, this.annLayer)],
+        setScale: [...(opts.hooks?.setScale ?? []), () => (this.drawRemote(), this.drawAnnotations())],
+        setSize: [...(opts.hooks?.setSize ?? []), () => (this.drawRemote(), this.drawAnnotations())],
       },
     };
     this.u = new uPlot(full, data, this.plotBox);
@@ -276,6 +278,67 @@ export class ChartFrame {
     }
     this.remoteLine.hidden = false;
     this.remoteLine.style.left = `${u.valToPos(t, 'x')}px`;
+  }
+
+  /** The dashboard's annotation events: a line (or a region) each, with a marker to hover. */
+  setAnnotations(list: Annotation[]) {
+    this.annotations = list;
+    this.drawAnnotations();
+  }
+
+  private drawAnnotations() {
+    const u = this.u;
+    const min = u?.scales.x.min;
+    const max = u?.scales.x.max;
+    if (!u || min === undefined || max === undefined || min === null || max === null) {
+      this.annLayer.replaceChildren();
+      this.el.dataset.annotationCount = '0';
+      return;
+    }
+    const shown = this.annotations.filter((a) => (a.timeEnd ?? a.time) >= min && a.time <= max);
+    const width = u.over.clientWidth || u.bbox.width / devicePixelRatio;
+    this.annLayer.replaceChildren(
+      ...shown.map((a) => {
+        const x0 = Math.max(0, u.valToPos(Math.max(a.time, min), 'x'));
+        const x1 = a.timeEnd !== undefined ? Math.min(width, u.valToPos(Math.min(a.timeEnd, max), 'x')) : x0;
+        const region = a.timeEnd !== undefined && x1 - x0 >= 1;
+        const el = h(
+          'div',
+          { class: region ? 'viz-annotation viz-annotation-region' : 'viz-annotation', 'data-testid': 'annotation', style: { left: `${x0}px`, width: region ? `${x1 - x0}px` : '0px' } },
+          h('span', { class: 'viz-annotation-marker', tabindex: 0, 'aria-label': `Annotation: ${a.title || a.text}` }),
+        );
+        el.style.setProperty('--ann-color', a.color);
+        const marker = el.firstElementChild as HTMLElement;
+        const show = () => this.showAnnotationTip(a, marker);
+        marker.addEventListener('mouseenter', show);
+        marker.addEventListener('focus', show);
+        marker.addEventListener('mouseleave', () => (this.tip.hidden = true));
+        marker.addEventListener('blur', () => (this.tip.hidden = true));
+        return el;
+      }),
+    );
+    this.el.dataset.annotationCount = String(shown.length);
+  }
+
+  private showAnnotationTip(a: Annotation, marker: HTMLElement) {
+    const tz = this.ctx.timeZone;
+    const when = a.timeEnd !== undefined ? `${formatDateTime(a.time, tz)} – ${formatDateTime(a.timeEnd, tz)}` : formatDateTime(a.time, tz);
+    this.tip.replaceChildren(
+      h(
+        'div',
+        { class: 'viz-annotation-tip', 'data-testid': 'annotation-tip' },
+        h('div', { class: 'viz-tooltip-time' }, when, h('span', { class: 'faint' }, ` · ${a.source}`)),
+        a.title ? h('div', { class: 'viz-annotation-title' }, a.title) : null,
+        a.text ? h('div', { class: 'viz-annotation-text' }, a.text) : null,
+        a.tags.length ? h('div', { class: 'viz-annotation-tags' }, ...a.tags.map((t) => h('span', { class: 'label-chip' }, t))) : null,
+      ),
+    );
+    this.tip.hidden = false;
+    const r = marker.getBoundingClientRect();
+    const tw = this.tip.offsetWidth;
+    const th = this.tip.offsetHeight;
+    this.tip.style.left = `${Math.max(8, Math.min(window.innerWidth - tw - 8, r.left - tw / 2))}px`;
+    this.tip.style.top = `${r.top - th - 8 < 8 ? r.bottom + 8 : r.top - th - 8}px`;
   }
 
   private scheduleSize() {

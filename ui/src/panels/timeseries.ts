@@ -711,15 +711,18 @@ class TimeSeriesPanel implements PanelRenderer {
     ]);
     const uData: uPlot.AlignedData = [x, ...list.map((d) => d.draw)] as uPlot.AlignedData;
     const range = data.range;
+    const annotations = data.annotations ?? [];
     if (this.frame.u && sig === this.signature) {
       this.xRange = [range.from, range.to];
       this.frame.u.setData(uData);
       this.frame.applySize();
+      this.frame.setAnnotations(annotations);
       return;
     }
     this.signature = sig;
     this.xRange = [range.from, range.to];
     this.mountPlot(model, list, [...scales.values()], uData, tz);
+    this.frame.setAnnotations(annotations);
   }
 
   private xRange: [number, number] = [0, 1];

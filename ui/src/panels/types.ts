@@ -96,6 +96,23 @@ export interface PanelData {
   notices: string[];
   range: TimeRange;
   intervalMs: number;
+  /** The dashboard's annotation events for this panel (drawn by time series panels). */
+  annotations?: Annotation[];
+}
+
+/** A dashboard annotation: a point in time or a region, with text shown on hover. */
+export interface Annotation {
+  time: number;
+  timeEnd?: number;
+  title: string;
+  text: string;
+  tags: string[];
+  color: string;
+  /** The annotation query's name. */
+  source: string;
+  /** `filter.ids` of the query: only (or, with excludePanels, all but) these panels show it. */
+  panelIds?: number[];
+  excludePanels?: boolean;
 }
 
 /** Shared crosshair: a panel publishes the hovered time, every other panel shows it. */

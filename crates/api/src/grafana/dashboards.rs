@@ -77,6 +77,7 @@ pub async fn save(State(st): State<Arc<GrafanaState>>, body: Bytes) -> Response 
             .and_then(Value::as_str)
             .unwrap_or_default()
             .to_string(),
+        restored_from: 0,
     };
     match run_save(&st, save).await {
         Ok(saved) => reply(
@@ -152,6 +153,7 @@ pub async fn import(State(st): State<Arc<GrafanaState>>, body: Bytes) -> Respons
             .unwrap_or(false),
         folder_uid: folder_of(&req),
         message: String::new(),
+        restored_from: 0,
     };
     let plugin_id = req
         .get("pluginId")
@@ -213,7 +215,8 @@ pub async fn get_by_uid(State(st): State<Arc<GrafanaState>>, Path(uid): Path<Str
         ("canSave", Value::Bool(writable)),
         ("canEdit", Value::Bool(true)),
         ("canAdmin", Value::Bool(true)),
-        ("canStar", Value::Bool(false)),
+        ("canStar", Value::Bool(true)),
+        ("isStarred", Value::Bool(st.store.is_starred(&e.uid))),
         ("canDelete", Value::Bool(!provisioned)),
         ("slug", s(e.slug())),
         ("url", s(e.url())),

@@ -1,4 +1,4 @@
-//! Grafana's HTTP API for dashboards, search, folders, data sources and health
+//! Grafana's HTTP API for dashboards (their versions and stars), search, folders, data sources and health
 //! (`/api/dashboards/*`, `/api/search`, `/api/folders`, `/api/datasources`, `/api/health`,
 //! `/api/frontend/settings`), over the dashboard store of the `dashboards` crate, with Grafana's
 //! JSON shapes and status codes so the UI, `grafana-backup`-style tools and scripts written
@@ -7,6 +7,8 @@
 mod dashboards;
 mod datasources;
 mod search;
+mod stars;
+mod versions;
 
 pub use datasources::{builtin_datasources, Datasource, GRAFANA_COMPAT_VERSION};
 
@@ -32,6 +34,17 @@ pub fn routes(state: Arc<GrafanaState>) -> Router {
             "/api/dashboards/uid/{uid}",
             get(dashboards::get_by_uid).delete(dashboards::delete_by_uid),
         )
+        .route("/api/dashboards/uid/{uid}/versions", get(versions::list))
+        .route(
+            "/api/dashboards/uid/{uid}/versions/{id}",
+            get(versions::get_one),
+        )
+        .route("/api/dashboards/uid/{uid}/restore", post(versions::restore))
+        .route(
+            "/api/user/stars/dashboard/uid/{uid}",
+            post(stars::star).delete(stars::unstar),
+        )
+        .route("/api/user/stars", get(stars::list))
         .route("/api/dashboards/tags", get(search::tags))
         .route("/api/search", get(search::search))
         .route("/api/folders", get(search::folders))

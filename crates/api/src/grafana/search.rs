@@ -80,7 +80,7 @@ fn parse_query(q: &[(String, String)]) -> Result<SearchQuery, Fail> {
     })
 }
 
-fn hit_json(h: &Hit) -> Value {
+fn hit_json(h: &Hit, starred: bool) -> Value {
     let mut v = obj([
         ("id", int(h.id)),
         ("uid", s(h.uid.clone())),
@@ -93,7 +93,7 @@ fn hit_json(h: &Hit) -> Value {
             "tags",
             Value::Array(h.tags.iter().map(|t| s(t.clone())).collect()),
         ),
-        ("isStarred", Value::Bool(false)),
+        ("isStarred", Value::Bool(starred)),
         ("sortMeta", int(0)),
     ]);
     if h.kind == HitKind::Dashboard {
@@ -124,7 +124,16 @@ pub async fn search(
     let hits = st.store.search(&query);
     reply(
         StatusCode::OK,
-        &Value::Array(hits.iter().map(hit_json).collect()),
+        &Value::Array(
+            hits.iter()
+                .map(|h| {
+                    hit_json(
+                        h,
+                        h.kind == HitKind::Dashboard && st.store.is_starred(&h.uid),
+                    )
+                })
+                .collect(),
+        ),
     )
 }
 

@@ -1,6 +1,7 @@
 /**
  * Dashboard settings, full screen like Grafana's: General (title, description, tags, time zone,
- * default time range and refresh, graph tooltip, editable), Variables (variables.ts) and the
+ * default time range and refresh, graph tooltip, editable), Variables (variables.ts), Versions
+ * (versions.ts: history, diff, restore) and the
  * JSON model (edit the whole dashboard as text, apply with parse errors shown at their line).
  * Changes go straight into the live model; closing re-renders the dashboard.
  */
@@ -11,8 +12,9 @@ import { dialogOpen } from './dialog';
 import { exportJson, parseJson, replaceInPlace, JsonError } from './model';
 import { variablesEditor } from './variables';
 import { openSaveDialog } from './save';
+import { versionsTab } from './versions';
 
-export type SettingsTab = 'general' | 'variables' | 'json';
+export type SettingsTab = 'general' | 'variables' | 'versions' | 'json';
 
 export function openSettings(host: DashboardHost, tab: SettingsTab, after?: () => void) {
   let requery = false;
@@ -59,6 +61,7 @@ export function openSettings(host: DashboardHost, tab: SettingsTab, after?: () =
         [
           ['general', 'General'],
           ['variables', 'Variables'],
+          ['versions', 'Versions'],
           ['json', 'JSON Model'],
         ] as [SettingsTab, string][]
       ).map(([id, label]) => h('button', { class: `ed-tab-${id} ${id === t ? 'active' : ''}`, role: 'tab', 'aria-selected': String(id === t), onclick: () => show(id) }, label)),
@@ -68,7 +71,8 @@ export function openSettings(host: DashboardHost, tab: SettingsTab, after?: () =
       const v = variablesEditor(host, () => (requery = true));
       cleanupTab = v.destroy;
       replace(content, v.el);
-    } else replace(content, jsonModel(host, () => (requery = true), () => show('json')));
+    } else if (t === 'versions') replace(content, versionsTab(host));
+    else replace(content, jsonModel(host, () => (requery = true), () => show('json')));
   };
   show(tab);
   document.body.append(shell);

@@ -1,0 +1,213 @@
+/**
+ * Dashboard annotations (Grafana's `annotations.list`): runs each enabled annotation query once
+ * per refresh and turns its answer into events (a time, or a time region) that time series
+ * panels draw as markers. Sources: the built-in "Annotations & Alerts" (pharos' alert states),
+ * Prometheus queries (`expr`, `step`, `titleFormat`, `textFormat`, `tagKeys`,
+ * `useValueForTime`) and Loki queries (each log line an event).
+ */
+import { request } from '../lib/api';
+import { parseDuration } from '../lib/time';
+import type { Annotation, GrafanaPanel } from '../panels/types';
+import type { DashboardModel } from './contract';
+import { resolveDatasource, seriesName, type RunEnv } from './query';
+
+/** One entry of `annotations.list` (only what pharos reads is typed). */
+export interface AnnotationQuery {
+  name?: string;
+  enable?: boolean;
+  hide?: boolean;
+  iconColor?: string;
+  builtIn?: number;
+  datasource?: unknown;
+  expr?: string;
+  query?: string;
+  step?: string;
+  titleFormat?: string;
+  textFormat?: string;
+  tagKeys?: string;
+  useValueForTime?: boolean;
+  filter?: { exclude?: boolean; ids?: number[] };
+  target?: { expr?: string; [k: string]: unknown };
+  [other: string]: unknown;
+}
+
+/** The annotation queries of a dashboard (a missing or malformed list is no list). */
+export function annotationQueries(model: DashboardModel): AnnotationQuery[] {
+  const list = (model.annotations as { list?: unknown } | undefined)?.list;
+  return Array.isArray(list) ? (list.filter((a) => a && typeof a === 'object') as AnnotationQuery[]) : [];
+}
+
+/** Shown unless switched off (Grafana: `enable` defaults to true). */
+export function isEnabled(a: AnnotationQuery, toggled: Map<string, boolean>): boolean {
+  const name = a.name ?? '';
+  return toggled.get(name) ?? a.enable !== false;
+}
+
+/** Whether a panel shows an annotation query's events (`filter.ids`, `filter.exclude`). */
+export function appliesTo(a: Annotation, panel: GrafanaPanel): boolean {
+  if (!a.panelIds) return true;
+  const inList = panel.id !== undefined && a.panelIds.includes(panel.id);
+  return a.excludePanels ? !inList : inList;
+}
+
+/** `{{label}}` of a title/text format, from a series' labels (an unknown label is empty). */
+export function formatLabels(format: string, labels: Record<string, string>): string {
+  return format.replace(/\{\{\s*([a-zA-Z_][\w.]*)\s*\}\}/g, (_, k: string) => labels[k] ?? '');
+}
+
+const DEFAULT_COLOR = 'rgba(0, 211, 255, 1)';
+
+interface Matrix {
+  metric: Record<string, string>;
+  values: [number, string][];
+}
+
+/**
+ * Grafana's Prometheus annotations: every non-zero sample is an event; samples less than one
+ * step apart join into one region. With `useValueForTime` the sample's value is the event time
+ * (ms).
+ */
+export function promEvents(series: Matrix[], q: AnnotationQuery, stepMs: number, source: string, color: string): Annotation[] {
+  const out: Annotation[] = [];
+  const tagKeys = (q.tagKeys ?? '').split(',').map((s) => s.trim()).filter(Boolean);
+  for (const s of series) {
+    const labels = s.metric ?? {};
+    const title = q.titleFormat ? formatLabels(q.titleFormat, labels) : seriesName(labels, undefined, q.expr ?? '');
+    const text = q.textFormat ? formatLabels(q.textFormat, labels) : '';
+    const tags = tagKeys.map((k) => labels[k]).filter((v): v is string => typeof v === 'string' && v !== '');
+    let cur: Annotation | undefined;
+    for (const [ts, raw] of s.values ?? []) {
+      const v = Number(raw);
+      if (!Number.isFinite(v) || v === 0) {
+        if (cur) out.push(cur);
+        cur = undefined;
+        continue;
+      }
+      const t = q.useValueForTime ? Math.floor(v) : Math.round(ts * 1000);
+      if (cur && (cur.timeEnd ?? cur.time) + stepMs >= t) {
+        cur.timeEnd = t;
+        continue;
+      }
+      if (cur) out.push(cur);
+      cur = { time: t, timeEnd: t, title, text, tags, color, source };
+    }
+    if (cur) out.push(cur);
+  }
+  // A single-sample event is a point, not a zero-width region.
+  for (const a of out) if (a.timeEnd === a.time) delete a.timeEnd;
+  return out;
+}
+
+interface LokiStreams {
+  resultType: string;
+  result: { stream: Record<string, string>; values: [string, string][] }[];
+}
+
+/** Loki annotations: each log line is an event at its time, the line its text. */
+export function lokiEvents(res: LokiStreams, q: AnnotationQuery, source: string, color: string): Annotation[] {
+  if (res.resultType !== 'streams') return [];
+  const tagKeys = (q.tagKeys ?? '').split(',').map((s) => s.trim()).filter(Boolean);
+  const out: Annotation[] = [];
+  for (const s of res.result ?? []) {
+    const labels = s.stream ?? {};
+    const tags = tagKeys.length ? tagKeys.map((k) => labels[k]).filter((v): v is string => !!v) : Object.entries(labels).map(([k, v]) => `${k}=${v}`);
+    for (const [ns, line] of s.values ?? []) {
+      let t: number;
+      try {
+        t = Number(BigInt(ns) / 1000000n);
+      } catch {
+        continue;
+      }
+      out.push({
+        time: t,
+        title: q.titleFormat ? formatLabels(q.titleFormat, labels) : '',
+        text: q.textFormat ? formatLabels(q.textFormat, labels) : line,
+        tags,
+        color,
+        source,
+      });
+    }
+  }
+  return out;
+}
+
+interface PromAlert {
+  labels: Record<string, string>;
+  annotations?: Record<string, string>;
+  state: string;
+  activeAt?: string;
+}
+
+/** The built-in "Annotations & Alerts": when each pending or firing alert became active. */
+export function alertEvents(alerts: PromAlert[], fromMs: number, toMs: number, source: string, color: string): Annotation[] {
+  const out: Annotation[] = [];
+  for (const a of alerts) {
+    const t = a.activeAt ? Date.parse(a.activeAt) : NaN;
+    if (!Number.isFinite(t) || t < fromMs || t > toMs) continue;
+    const name = a.labels?.alertname ?? 'alert';
+    const summary = a.annotations?.summary ?? a.annotations?.description ?? '';
+    out.push({
+      time: t,
+      title: `${name}: ${a.state === 'firing' ? 'Alerting' : a.state === 'pending' ? 'Pending' : a.state}`,
+      text: summary,
+      tags: Object.entries(a.labels ?? {})
+        .filter(([k]) => k !== 'alertname')
+        .map(([k, v]) => `${k}=${v}`),
+      color: a.state === 'firing' ? 'rgba(242, 73, 92, 1)' : color,
+      source,
+    });
+  }
+  return out;
+}
+
+async function runOne(q: AnnotationQuery, model: DashboardModel, env: RunEnv): Promise<Annotation[]> {
+  const source = q.name || 'Annotations';
+  const color = typeof q.iconColor === 'string' && q.iconColor ? q.iconColor : DEFAULT_COLOR;
+  const ds = await resolveDatasource(q.datasource, (s) => env.interpolate(s), model);
+  const builtIn = q.builtIn === 1 || ds.type === 'grafana' || ds.type === 'dashboard';
+  const filter = q.filter && Array.isArray(q.filter.ids) && q.filter.ids.length ? { panelIds: q.filter.ids.filter((x) => typeof x === 'number'), excludePanels: Boolean(q.filter.exclude) } : {};
+  let events: Annotation[] = [];
+  if (builtIn) {
+    const res = await request<{ data?: { alerts?: PromAlert[] } }>('/api/v1/alerts', { signal: env.signal });
+    events = alertEvents(res.data?.alerts ?? [], env.range.from, env.range.to, source, color);
+  } else {
+    const rawExpr = typeof q.expr === 'string' && q.expr ? q.expr : typeof q.target?.expr === 'string' ? q.target.expr : typeof q.query === 'string' ? q.query : '';
+    if (!rawExpr.trim()) return [];
+    if (ds.type === 'loki') {
+      const expr = env.interpolate(rawExpr, undefined, 'prometheus');
+      const p = new URLSearchParams({ query: expr, start: `${Math.floor(env.range.from)}000000`, end: `${Math.ceil(env.range.to)}000000`, limit: String(ds.maxLines || 1000), direction: 'backward' });
+      const res = await request<{ data: LokiStreams }>(`/loki/api/v1/query_range?${p}`, { signal: env.signal });
+      events = lokiEvents(res.data, q, source, color);
+    } else if (ds.type === 'prometheus') {
+      const expr = env.interpolate(rawExpr, undefined, 'prometheus');
+      const stepMs = (typeof q.step === 'string' && q.step ? parseDuration(env.interpolate(q.step)) : undefined) ?? 60_000;
+      const stepS = Math.max(1, Math.round(stepMs / 1000));
+      const form = { query: expr, start: String(Math.floor(env.range.from / 1000)), end: String(Math.ceil(env.range.to / 1000)), step: String(stepS) };
+      const res = await request<{ data: { resultType: string; result: Matrix[] } }>('/api/v1/query_range', { form, signal: env.signal });
+      events = res.data?.resultType === 'matrix' ? promEvents(res.data.result, q, stepS * 1000, source, color) : [];
+    } else return [];
+  }
+  for (const e of events) Object.assign(e, filter);
+  return events;
+}
+
+/** The result of one refresh: the events, and one message per annotation query that failed. */
+export interface AnnotationResult {
+  events: Annotation[];
+  errors: string[];
+}
+
+/** Runs every enabled annotation query of the dashboard (failures become messages, not throws). */
+export async function runAnnotations(model: DashboardModel, env: RunEnv, toggled: Map<string, boolean>): Promise<AnnotationResult> {
+  const queries = annotationQueries(model).filter((q) => isEnabled(q, toggled));
+  const errors: string[] = [];
+  const lists = await Promise.all(
+    queries.map((q) =>
+      runOne(q, model, env).catch((e: Error) => {
+        if (e.name !== 'AbortError') errors.push(`Annotation "${q.name ?? ''}": ${e.message}`);
+        return [] as Annotation[];
+      }),
+    ),
+  );
+  return { events: lists.flat().sort((a, b) => a.time - b.time), errors };
+}
