@@ -5,10 +5,14 @@
 
 pub mod collectors;
 pub mod env;
+pub mod errors;
 pub mod pharos;
+pub mod probes;
 pub mod prometheus;
 pub mod relabel;
+pub mod rulesets;
 pub mod traces;
+pub mod troubleshoot;
 
 use std::path::{Path, PathBuf};
 
@@ -105,8 +109,20 @@ pub struct LoadedConfig {
     pub logs: pharos::LogsSettings,
     /// `dashboards:` from pharos.yml: provisioned Grafana dashboard folders.
     pub dashboards: Vec<pharos::DashboardProvider>,
+    /// `errors:` from pharos.yml: the error store's projects, scrubbing, retention, limits.
+    pub errors: errors::ErrorsSettings,
     /// `collectors:` from pharos.yml: the built-in self and host collectors (on by default).
     pub collectors: collectors::CollectorsSettings,
+    /// `security:` from pharos.yml: the shipped security rule set.
+    pub security: rulesets::SecuritySettings,
+    /// `cost:` from pharos.yml: the cost rule set and its pricing table.
+    pub cost: rulesets::CostSettings,
+    /// `log:` from pharos.yml: level and format of pharos' own logs.
+    pub log: troubleshoot::LogSettings,
+    /// `query_log:` from pharos.yml: the slow query log threshold.
+    pub query_log: troubleshoot::QueryLogSettings,
+    /// `probes:` from pharos.yml: uptime probes (blackbox_exporter modules and targets).
+    pub probes: probes::ProbesSettings,
 }
 
 /// Loads `path`, which may be a `pharos.yml` or directly a `prometheus.yml`.

@@ -197,7 +197,7 @@ struct PharosFile {
     #[serde(default)]
     traces: Option<crate::traces::TracesSection>,
     #[serde(default)]
-    errors: Option<Value>,
+    errors: Option<crate::errors::ErrorsSection>,
     #[serde(default)]
     listeners: Option<crate::traces::ListenerSettings>,
     /// Provisioned Grafana dashboard folders.
@@ -206,6 +206,21 @@ struct PharosFile {
     /// The built-in collectors (self and host).
     #[serde(default)]
     collectors: Option<crate::collectors::CollectorsSection>,
+    /// The shipped security rule set (on by default).
+    #[serde(default)]
+    security: Option<crate::rulesets::SecuritySection>,
+    /// The cost rule set and its pricing table (on when present).
+    #[serde(default)]
+    cost: Option<crate::rulesets::CostSection>,
+    /// Level and format of pharos' own logs.
+    #[serde(default)]
+    log: Option<crate::troubleshoot::LogSection>,
+    /// The slow query log.
+    #[serde(default)]
+    query_log: Option<crate::troubleshoot::QueryLogSection>,
+    /// Uptime probes (blackbox_exporter modules, targets, status page).
+    #[serde(default)]
+    probes: Option<crate::probes::ProbesSection>,
 }
 
 /// Parses a byte size such as `512MB`, `10GB`, `1TiB` or a plain number of bytes.
@@ -285,13 +300,8 @@ pub fn parse(file: &Path, text: &str) -> Result<LoadedConfig, ConfigError> {
             ));
         }
     }
-    for (name, present) in [("errors", f.errors.is_some())] {
-        if present {
-            out.warnings.push(format!(
-                "{}: section {name:?} is not used by this pharos version yet",
-                file.display()
-            ));
-        }
+    if let Some(e) = f.errors {
+        out.errors = e.resolve(file, text)?;
     }
     out.promtail_config = f
         .promtail_config
@@ -308,6 +318,17 @@ pub fn parse(file: &Path, text: &str) -> Result<LoadedConfig, ConfigError> {
     out.listeners = f.listeners.unwrap_or_default();
     if let Some(c) = f.collectors {
         out.collectors = c.resolve(file, text)?;
+    }
+    if let Some(sec) = f.security {
+        out.security = sec.resolve(file, text)?;
+    }
+    if let Some(c) = f.cost {
+        out.cost = c.resolve(file, text)?;
+    }
+    out.log = crate::troubleshoot::resolve_log(file, text, f.log)?;
+    out.query_log = crate::troubleshoot::resolve_query_log(f.query_log);
+    if let Some(p) = f.probes {
+        out.probes = p.resolve(file, text, &base)?;
     }
     for p in f.dashboards.map(|d| d.0).unwrap_or_default() {
         if p.path.as_os_str().is_empty() {
