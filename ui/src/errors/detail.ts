@@ -491,7 +491,7 @@ function requestSection(req: Record<string, unknown> | undefined): HTMLElement |
 }
 
 function contextsSection(contexts: Record<string, unknown> | undefined): HTMLElement | null {
-  const entries = Object.entries(contexts ?? {}).filter(([, v]) => v && typeof v === 'object');
+  const entries = Object.entries(contexts ?? {}).filter(([, v]) => v && typeof v === 'object' && Object.keys(v).some((k) => k !== 'type'));
   if (!entries.length) return null;
   return section(
     'Contexts',

@@ -103,6 +103,7 @@ export function traceViewPage(ctx: PageContext): Page {
             message('empty', `Trace ${id} not found.`, 'pharos has no span with this trace id: it may be older than the retention, mistyped, or not sent yet.'),
             h('div', { class: 'center-row' }, backLink()),
           ),
+          traceErrorsPanel(id, abort.signal),
         );
       } else if (err?.unreachable) {
         void checkHealth();
