@@ -135,6 +135,15 @@ export function traceViewPage(ctx: PageContext): Page {
 }
 
 /** The rendered trace and its interactive state. */
+/** From this many rows on, only the rows near the viewport are in the DOM. */
+const VIRTUAL_MIN = 400;
+/** `.span-row`'s height in traces.css. */
+const ROW_HEIGHT = 28;
+/** A span's details before they were drawn once. */
+const DETAILS_ESTIMATE = 360;
+/** Rows drawn above and below the visible ones. */
+const OVERSCAN = 30;
+
 class TraceView {
   private collapsed = new Set<string>();
   private open = new Set<string>();
@@ -153,6 +162,14 @@ class TraceView {
   private zoomReset: HTMLButtonElement;
   private logsPanel = h('div', { class: 'trace-logs', 'data-testid': 'trace-logs' });
   private rowEls = new Map<string, HTMLElement>();
+  /** What the waterfall shows, in order: a span's row, then its details when open. */
+  private items: { n: SpanNode; details: boolean }[] = [];
+  private virtual = false;
+  private offsets = new Float64Array(1);
+  private detailHeights = new Map<string, number>();
+  private win0 = -1;
+  private win1 = -1;
+  private unlistenScroll?: () => void;
   private statsPanel = h('div', { class: 'trace-stats-panel', 'data-testid': 'trace-stats' });
   private statsSort: { key: keyof OpStats; desc: boolean } = { key: 'self', desc: true };
 
@@ -172,6 +189,7 @@ class TraceView {
 
   dispose() {
     this.abort.abort();
+    this.unlistenScroll?.();
   }
 
   applyQuery(q: URLSearchParams) {
@@ -188,7 +206,7 @@ class TraceView {
       this.open.add(span);
       this.expandTo(span);
       this.drawRows();
-      this.el.querySelector(`[data-span-id="${CSS.escape(span)}"]`)?.scrollIntoView({ block: 'center' });
+      this.scrollToSpan(span);
     }
   }
 
@@ -346,16 +364,142 @@ class TraceView {
 
   private drawRows() {
     this.drawRuler();
-    const rows: HTMLElement[] = [];
-    this.rowEls.clear();
+    this.items = [];
+    let spans = 0;
     for (const n of this.visibleSpans()) {
-      rows.push(this.row(n));
-      if (this.open.has(n.id)) rows.push(this.details(n));
+      this.items.push({ n, details: false });
+      spans++;
+      if (this.open.has(n.id)) this.items.push({ n, details: true });
     }
+    this.rowsEl.dataset.rows = String(spans);
     this.rowsEl.classList.toggle('cp-on', this.critical);
+    this.virtual = this.items.length >= VIRTUAL_MIN;
+    if (this.virtual) {
+      this.listenScroll();
+      this.computeOffsets();
+      this.renderWindow(true);
+      return;
+    }
+    this.rowEls.clear();
     const frag = document.createDocumentFragment();
-    for (const r of rows) frag.append(r);
+    for (const it of this.items) frag.append(it.details ? this.details(it.n) : this.row(it.n));
     this.rowsEl.replaceChildren(frag);
+    this.rowsEl.dataset.rendered = String(spans);
+  }
+
+  // ---- virtual rows: a long trace draws only the rows near the viewport -------------------
+
+  private itemHeight(it: { n: SpanNode; details: boolean }): number {
+    return it.details ? (this.detailHeights.get(it.n.id) ?? DETAILS_ESTIMATE) : ROW_HEIGHT;
+  }
+
+  private computeOffsets() {
+    const off = new Float64Array(this.items.length + 1);
+    for (let i = 0; i < this.items.length; i++) off[i + 1] = off[i] + this.itemHeight(this.items[i]);
+    this.offsets = off;
+  }
+
+  private scroller(): HTMLElement {
+    return (this.el.closest('#outlet') as HTMLElement | null) ?? (document.scrollingElement as HTMLElement);
+  }
+
+  /** The rows' box in scroll coordinates: [top of the visible area, its height], relative to the rows. */
+  private viewport(): [number, number] {
+    const sc = this.scroller();
+    const scTop = sc === document.scrollingElement ? 0 : sc.getBoundingClientRect().top;
+    const height = sc === document.scrollingElement ? window.innerHeight : sc.clientHeight;
+    return [scTop - this.rowsEl.getBoundingClientRect().top, height];
+  }
+
+  private listenScroll() {
+    if (this.unlistenScroll) return;
+    const target: EventTarget = this.scroller() === document.scrollingElement ? window : this.scroller();
+    let raf = 0;
+    const on = () => {
+      if (raf) return;
+      raf = requestAnimationFrame(() => {
+        raf = 0;
+        if (this.virtual) this.renderWindow(false);
+      });
+    };
+    target.addEventListener('scroll', on, { passive: true });
+    window.addEventListener('resize', on);
+    this.unlistenScroll = () => {
+      target.removeEventListener('scroll', on);
+      window.removeEventListener('resize', on);
+      if (raf) cancelAnimationFrame(raf);
+    };
+  }
+
+  /** First item whose bottom is below `y`. */
+  private itemAt(y: number): number {
+    let lo = 0;
+    let hi = this.items.length - 1;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (this.offsets[mid + 1] <= y) lo = mid + 1;
+      else hi = mid;
+    }
+    return Math.max(0, lo);
+  }
+
+  private renderWindow(force: boolean) {
+    const [top, height] = this.viewport();
+    const first = Math.max(0, this.itemAt(Math.max(0, top)) - OVERSCAN);
+    const last = Math.min(this.items.length - 1, this.itemAt(Math.max(0, top + height)) + OVERSCAN);
+    if (!force && first === this.win0 && last === this.win1) return;
+    this.win0 = first;
+    this.win1 = last;
+    this.rowEls.clear();
+    const frag = document.createDocumentFragment();
+    const total = this.offsets[this.items.length];
+    frag.append(h('div', { class: 'wf-pad', style: { height: `${this.offsets[first]}px` } }));
+    let spans = 0;
+    const details: [string, HTMLElement][] = [];
+    for (let i = first; i <= last; i++) {
+      const it = this.items[i];
+      if (it.details) {
+        const d = this.details(it.n);
+        details.push([it.n.id, d]);
+        frag.append(d);
+      } else {
+        frag.append(this.row(it.n));
+        spans++;
+      }
+    }
+    frag.append(h('div', { class: 'wf-pad', style: { height: `${Math.max(0, total - this.offsets[last + 1])}px` } }));
+    this.rowsEl.replaceChildren(frag);
+    this.rowsEl.dataset.rendered = String(spans);
+    // Details have no fixed height: measure the drawn ones once, so the offsets stay right.
+    let changed = false;
+    for (const [id, el] of details) {
+      const hgt = el.offsetHeight;
+      if (hgt && hgt !== this.detailHeights.get(id)) {
+        this.detailHeights.set(id, hgt);
+        changed = true;
+      }
+    }
+    if (changed) {
+      this.computeOffsets();
+      (this.rowsEl.firstElementChild as HTMLElement).style.height = `${this.offsets[first]}px`;
+      (this.rowsEl.lastElementChild as HTMLElement).style.height = `${Math.max(0, this.offsets[this.items.length] - this.offsets[last + 1])}px`;
+    }
+  }
+
+  /** Scrolls a span's row into the middle of the view (drawing it first when virtual). */
+  private scrollToSpan(spanId: string): HTMLElement | undefined {
+    if (this.virtual) {
+      const i = this.items.findIndex((it) => it.n.id === spanId && !it.details);
+      if (i >= 0) {
+        const [top, height] = this.viewport();
+        const sc = this.scroller();
+        sc.scrollTop += this.offsets[i] - top - height / 2 + ROW_HEIGHT / 2;
+        this.renderWindow(true);
+      }
+    }
+    const row = this.rowEls.get(spanId);
+    row?.scrollIntoView({ block: 'nearest' });
+    return row;
   }
 
   private row(n: SpanNode): HTMLElement {
@@ -471,14 +615,14 @@ class TraceView {
 
   /** Keyboard: Enter/Space details, ↑/↓ previous/next span, ←/→ fold/unfold. */
   private rowKey(e: KeyboardEvent, n: SpanNode) {
-    const focusRow = (id: string) => this.rowEls.get(id)?.focus();
+    const focusRow = (id: string) => (this.rowEls.get(id) ?? this.scrollToSpan(id))?.focus();
     if (e.key === 'Enter' || e.key === ' ') {
       e.preventDefault();
       this.toggleDetails(n);
       focusRow(n.id);
     } else if (e.key === 'ArrowDown' || e.key === 'ArrowUp') {
       e.preventDefault();
-      const ids = [...this.rowEls.keys()];
+      const ids = this.items.filter((it) => !it.details).map((it) => it.n.id);
       const i = ids.indexOf(n.id) + (e.key === 'ArrowDown' ? 1 : -1);
       if (i >= 0 && i < ids.length) focusRow(ids[i]);
     } else if ((e.key === 'ArrowLeft' || e.key === 'ArrowRight') && n.children.length) {
@@ -501,9 +645,7 @@ class TraceView {
     this.expandTo(spanId);
     this.open.add(spanId);
     this.drawRows();
-    const row = this.rowsEl.querySelector<HTMLElement>(`[data-span-id="${CSS.escape(spanId)}"]`);
-    row?.scrollIntoView({ block: 'center' });
-    row?.classList.add('flash');
+    this.scrollToSpan(spanId)?.classList.add('flash');
   }
 
   private details(n: SpanNode): HTMLElement {
