@@ -160,12 +160,12 @@ export const LEVELS = ['fatal', 'error', 'warning', 'info', 'debug'];
 
 /** The CSS class of a Sentry level (`lvl-error`); unknown levels look like errors. */
 export function levelClass(level: string | undefined): string {
-  const l = (level ?? 'error').toLowerCase();
+  const l = String(level ?? 'error').toLowerCase();
   return `lvl-${LEVELS.includes(l) ? l : l === 'warn' ? 'warning' : l === 'critical' ? 'fatal' : 'error'}`;
 }
 
 export function levelBadge(level: string | undefined): HTMLElement {
-  return h('span', { class: `err-level ${levelClass(level)}`, 'data-testid': 'level' }, (level ?? 'error').toLowerCase());
+  return h('span', { class: `err-level ${levelClass(level)}`, 'data-testid': 'level' }, String(level ?? 'error').toLowerCase());
 }
 
 export const STATUS_LABEL: Record<string, string> = {
