@@ -175,6 +175,13 @@ export const STATUS_LABEL: Record<string, string> = {
   ignored: 'Ignored',
 };
 
+/** Sentry titles read `TypeError: message`; the type is shown bold and the message dimmer. */
+export function splitTitle(t: string): { type: string; value: string } {
+  const m = (t ?? '').match(/^([\w.$<>]+(?:Error|Exception|Warning|Fault|Panic|Interrupt|Exit|Failure)?): (.*)$/s);
+  if (m && m[1].length <= 80) return { type: m[1], value: m[2] };
+  return { type: t || '(no title)', value: '' };
+}
+
 /** A time from the API (RFC 3339, Unix seconds or ms) as Unix ms; 0 when unreadable. */
 export function toMs(t: string | number | undefined | null): number {
   if (t === undefined || t === null || t === '') return 0;

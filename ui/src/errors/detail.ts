@@ -20,6 +20,7 @@ import {
   levelClass,
   setIssueStatus,
   sparkline,
+  splitTitle,
   STATUS_LABEL,
   toMs,
   type Breadcrumb,
@@ -29,7 +30,6 @@ import {
   type IssueDetail,
   type TagValue,
 } from './api';
-import { splitTitle } from './list';
 
 export function errorIssuePage(ctx: PageContext): Page {
   const issueId = ctx.params.id ?? '';

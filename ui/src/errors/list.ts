@@ -22,6 +22,7 @@ import {
   LEVELS,
   setIssuesStatus,
   sparkline,
+  splitTitle,
   STATUS_LABEL,
   toMs,
   type Issue,
@@ -446,13 +447,6 @@ export function errorsListPage(ctx: PageContext): Page {
       void load();
     },
   };
-}
-
-/** Sentry titles read `TypeError: message`; the type is shown bold and the message dimmer. */
-export function splitTitle(t: string): { type: string; value: string } {
-  const m = (t ?? '').match(/^([\w.$<>]+(?:Error|Exception|Warning|Fault|Panic|Interrupt|Exit|Failure)?): (.*)$/s);
-  if (m && m[1].length <= 80) return { type: m[1], value: m[2] };
-  return { type: t || '(no title)', value: '' };
 }
 
 /**
