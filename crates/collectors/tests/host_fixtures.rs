@@ -337,6 +337,35 @@ fn fixture_values_and_names() {
         .samples
         .iter()
         .any(|s| s.labels.contains(&("ip".into(), "v6".into()))));
+    // processes, tcpstat, hung tasks.
+    assert_eq!(value(&fams, "node_processes_pids", &[]), 2.0);
+    assert_eq!(value(&fams, "node_processes_threads", &[]), 8.0);
+    assert_eq!(value(&fams, "node_processes_state", &[("state", "R")]), 1.0);
+    assert_eq!(
+        value(&fams, "node_processes_max_processes", &[]),
+        4_194_304.0
+    );
+    assert_eq!(
+        value(&fams, "node_tcp_connection_states", &[("state", "listen")]),
+        1.0
+    );
+    assert_eq!(
+        value(
+            &fams,
+            "node_tcp_connection_states",
+            &[("state", "time_wait")]
+        ),
+        1.0
+    );
+    assert_eq!(
+        value(
+            &fams,
+            "node_tcp_connection_states",
+            &[("state", "close_wait")]
+        ),
+        0.0
+    );
+    assert_eq!(value(&fams, "node_kernel_hung_tasks_total", &[]), 3.0);
     // Every part succeeded except conntrack (no fixture).
     let ok = family(&fams, "node_scrape_collector_success");
     for s in &ok.samples {

@@ -24,8 +24,9 @@ pub const DEFAULT_FS_TYPES_EXCLUDE: &str = "^(autofs|binfmt_misc|bpf|cgroup2?|co
 pub const DEFAULT_DISK_DEVICE_EXCLUDE: &str = "^(ram|loop|fd|(h|s|v|xv)d[a-z]|nvme\\d+n\\d+p)\\d+$";
 /// node_exporter's default `--collector.vmstat.fields`.
 pub const DEFAULT_VMSTAT_FIELDS: &str = "^(oom_kill|pgpg|pswp|pg.*fault).*";
-/// node_exporter's default `--collector.netstat.fields`.
-pub const DEFAULT_NETSTAT_FIELDS: &str = "^(.*_(InErrors|InErrs)|Ip_Forwarding|Ip(6|Ext)_(InOctets|OutOctets)|Icmp6?_(InMsgs|OutMsgs)|TcpExt_(Listen.*|Syncookies.*|TCPSynRetrans|TCPTimeouts)|Tcp_(ActiveOpens|InSegs|OutSegs|OutRsts|PassiveOpens|RetransSegs|CurrEstab)|Udp6?_(InDatagrams|OutDatagrams|NoPorts|RcvbufErrors|SndbufErrors))$";
+/// node_exporter's default `--collector.netstat.fields` (1.9's, a superset of 1.5's), plus
+/// `Tcp_MaxConn` that the "Node Exporter Full" dashboard graphs.
+pub const DEFAULT_NETSTAT_FIELDS: &str = "^(.*_(InErrors|InErrs)|Ip_Forwarding|Ip(6|Ext)_(InOctets|OutOctets)|Icmp6?_(InMsgs|OutMsgs)|TcpExt_(Listen.*|Syncookies.*|TCPSynRetrans|TCPTimeouts|TCPOFOQueue|TCPRcvQDrop)|Tcp_(ActiveOpens|InSegs|OutSegs|OutRsts|PassiveOpens|RetransSegs|CurrEstab|MaxConn)|Udp6?_(InDatagrams|OutDatagrams|NoPorts|RcvbufErrors|SndbufErrors))$";
 
 /// Where the host's files are (node_exporter's `--path.procfs`, `--path.sysfs`,
 /// `--path.rootfs`, `--collector.diskstats` udev path).
@@ -70,6 +71,7 @@ const PARTS: &[(&str, Part)] = &[
     ("conntrack", HostCollector::conntrack),
     ("diskstats", HostCollector::diskstats),
     ("entropy", HostCollector::entropy),
+    ("kernel_hung", HostCollector::kernel_hung),
     ("filefd", HostCollector::filefd),
     ("filesystem", HostCollector::filesystem),
     ("loadavg", HostCollector::loadavg),
@@ -79,10 +81,12 @@ const PARTS: &[(&str, Part)] = &[
     ("netstat", HostCollector::netstat),
     ("os", HostCollector::os),
     ("pressure", HostCollector::pressure),
+    ("processes", HostCollector::processes),
     ("schedstat", HostCollector::schedstat),
     ("sockstat", HostCollector::sockstat),
     ("softnet", HostCollector::softnet),
     ("stat", HostCollector::stat),
+    ("tcpstat", HostCollector::tcpstat),
     ("time", HostCollector::time),
     ("timex", HostCollector::timex),
     ("udp_queues", HostCollector::udp_queues),
@@ -479,6 +483,16 @@ impl HostCollector {
                 "Total time in seconds no process could make progress due to memory congestion",
             ),
         ];
+        if let Ok(t) = self.proc("pressure/irq") {
+            if let (_, Some(v)) = parse_pressure(&t) {
+                out.push(MetricFamily::single(
+                    "node_pressure_irq_stalled_seconds_total",
+                    "Total time in seconds no process could make progress due to IRQ congestion",
+                    Counter,
+                    v / 1e6,
+                ));
+            }
+        }
         for (res, some_help, full_help) in RES {
             let (some, full) = parse_pressure(&self.proc(&format!("pressure/{res}"))?);
             if let Some(v) = some {
@@ -657,6 +671,32 @@ impl HostCollector {
         let v4 = self.proc("net/udp")?;
         let v6 = self.proc("net/udp6").ok();
         more::udp_queues(Some(&v4), v6.as_deref(), out);
+        Ok(())
+    }
+
+    fn processes(&self, out: &mut Vec<MetricFamily>) -> Result<(), String> {
+        more::processes(&self.opts.proc_path, out)
+    }
+
+    fn tcpstat(&self, out: &mut Vec<MetricFamily>) -> Result<(), String> {
+        let v4 = self.proc("net/tcp")?;
+        let v6 = self.proc("net/tcp6").ok();
+        more::tcpstat(&v4, v6.as_deref(), out);
+        Ok(())
+    }
+
+    fn kernel_hung(&self, out: &mut Vec<MetricFamily>) -> Result<(), String> {
+        let v = self.proc("sys/kernel/hung_task_detect_count")?;
+        let v = v
+            .trim()
+            .parse::<f64>()
+            .map_err(|e| format!("hung_task_detect_count: {e}"))?;
+        out.push(MetricFamily::single(
+            "node_kernel_hung_tasks_total",
+            "Total number of tasks that have been detected as hung since the system booted.",
+            Counter,
+            v,
+        ));
         Ok(())
     }
 

@@ -1,23 +1,62 @@
-//! node_exporter's softnet, udp_queues, arp, schedstat and timex collectors: parsers of
-//! /proc/net/softnet_stat, /proc/net/udp{,6}, /proc/net/arp, /proc/schedstat, and adjtimex(2).
+//! node_exporter's softnet, udp_queues, arp, schedstat, timex, processes and tcpstat collectors:
+//! parsers of /proc/net/softnet_stat, /proc/net/udp{,6}, /proc/net/arp, /proc/schedstat,
+//! /proc/<pid>/stat, /proc/net/tcp{,6}, and adjtimex(2).
 
 use crate::exposition::{MetricFamily, MetricType};
 
 use MetricType::{Counter, Gauge};
 
-/// /proc/net/softnet_stat: per CPU (line index) the processed, dropped and time_squeezed
-/// counters (hex columns 1-3).
-pub fn parse_softnet(text: &str) -> Vec<[f64; 3]> {
+/// /proc/net/softnet_stat: per CPU (line index) its hex columns — processed, dropped,
+/// time_squeezed, then (newer kernels) cpu_collision at 8, received_rps at 9, flow_limit_count
+/// at 10.
+pub fn parse_softnet(text: &str) -> Vec<Vec<f64>> {
     text.lines()
         .filter_map(|l| {
             let v: Vec<f64> = l
                 .split_whitespace()
-                .take(3)
                 .map(|h| u64::from_str_radix(h, 16).ok().map(|x| x as f64))
                 .collect::<Option<Vec<f64>>>()?;
-            (v.len() == 3).then(|| [v[0], v[1], v[2]])
+            (v.len() >= 3).then_some(v)
         })
         .collect()
+}
+
+/// /proc/<pid>/stat: the state letter and the number of threads (fields 3 and 20).
+pub fn parse_pid_stat(text: &str) -> Option<(char, f64)> {
+    let rest = &text[text.rfind(')')? + 1..];
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    let state = f.first()?.chars().next()?;
+    let threads = f.get(17)?.parse::<f64>().ok()?;
+    Some((state, threads))
+}
+
+/// TCP states of /proc/net/tcp's `st` column, named as node_exporter's tcpstat names them.
+const TCP_STATES: [&str; 11] = [
+    "established",
+    "syn_sent",
+    "syn_recv",
+    "fin_wait1",
+    "fin_wait2",
+    "time_wait",
+    "close",
+    "close_wait",
+    "last_ack",
+    "listen",
+    "closing",
+];
+
+/// /proc/net/tcp{,6}: connections per state, added to `counts` (indexed like TCP_STATES).
+pub fn count_tcp_states(text: &str, counts: &mut [f64; 11]) {
+    for l in text.lines().skip(1) {
+        let Some(st) = l.split_whitespace().nth(3) else {
+            continue;
+        };
+        if let Ok(i) = usize::from_str_radix(st, 16) {
+            if (1..=11).contains(&i) {
+                counts[i - 1] += 1.0;
+            }
+        }
+    }
 }
 
 /// /proc/net/udp{,6}: the sums of the tx_queue and rx_queue columns (hex `tx:rx`).
@@ -91,13 +130,33 @@ pub fn softnet(text: &str, out: &mut Vec<MetricFamily>) {
         "Number of times processing packets ran out of quota",
         Counter,
     );
+    let mut coll = MetricFamily::new(
+        "node_softnet_cpu_collision_total",
+        "Number of collision occur while obtaining device lock while transmitting",
+        Counter,
+    );
+    let mut rps = MetricFamily::new(
+        "node_softnet_received_rps_total",
+        "Number of times cpu woken up received_rps",
+        Counter,
+    );
+    let mut flow = MetricFamily::new(
+        "node_softnet_flow_limit_count_total",
+        "Number of times flow limit has been reached",
+        Counter,
+    );
     for (i, v) in parse_softnet(text).iter().enumerate() {
         let cpu = i.to_string();
         p.push(&[("cpu", &cpu)], v[0]);
         d.push(&[("cpu", &cpu)], v[1]);
         s.push(&[("cpu", &cpu)], v[2]);
+        if v.len() >= 11 {
+            coll.push(&[("cpu", &cpu)], v[8]);
+            rps.push(&[("cpu", &cpu)], v[9]);
+            flow.push(&[("cpu", &cpu)], v[10]);
+        }
     }
-    out.extend([p, d, s]);
+    out.extend([p, d, s, coll, rps, flow]);
 }
 
 pub fn udp_queues(v4: Option<&str>, v6: Option<&str>, out: &mut Vec<MetricFamily>) {
@@ -145,6 +204,90 @@ pub fn schedstat(text: &str, out: &mut Vec<MetricFamily>) {
         t.push(&[("cpu", &cpu)], v[2]);
     }
     out.extend([r, w, t]);
+}
+
+/// node_processes_* (node_exporter's processes collector, without per-thread states) from every
+/// /proc/<pid>/stat, with the kernel's pid and thread limits.
+pub fn processes(proc: &std::path::Path, out: &mut Vec<MetricFamily>) -> Result<(), String> {
+    let dir = std::fs::read_dir(proc).map_err(|e| format!("{}: {e}", proc.display()))?;
+    let (mut pids, mut threads) = (0.0, 0.0);
+    let mut states: std::collections::BTreeMap<char, f64> = Default::default();
+    for e in dir.flatten() {
+        let name = e.file_name();
+        let Some(name) = name.to_str() else { continue };
+        if name.is_empty() || !name.bytes().all(|b| b.is_ascii_digit()) {
+            continue;
+        }
+        let Ok(text) = std::fs::read_to_string(e.path().join("stat")) else {
+            continue;
+        };
+        if let Some((st, n)) = parse_pid_stat(&text) {
+            pids += 1.0;
+            threads += n;
+            *states.entry(st).or_default() += 1.0;
+        }
+    }
+    let limit = |f: &str| {
+        std::fs::read_to_string(proc.join(f))
+            .ok()
+            .and_then(|s| s.trim().parse::<f64>().ok())
+    };
+    out.push(MetricFamily::single(
+        "node_processes_threads",
+        "Allocated threads in system",
+        Gauge,
+        threads,
+    ));
+    out.push(MetricFamily::single(
+        "node_processes_pids",
+        "Number of PIDs",
+        Gauge,
+        pids,
+    ));
+    if let Some(v) = limit("sys/kernel/threads-max") {
+        out.push(MetricFamily::single(
+            "node_processes_max_threads",
+            "Limit of threads in the system",
+            Gauge,
+            v,
+        ));
+    }
+    if let Some(v) = limit("sys/kernel/pid_max") {
+        out.push(MetricFamily::single(
+            "node_processes_max_processes",
+            "Number of max PIDs limit",
+            Gauge,
+            v,
+        ));
+    }
+    let mut st = MetricFamily::new(
+        "node_processes_state",
+        "Number of processes in each state.",
+        Gauge,
+    );
+    for (s, n) in states {
+        st.push(&[("state", &s.to_string())], n);
+    }
+    out.push(st);
+    Ok(())
+}
+
+/// node_tcp_connection_states{state} (node_exporter's tcpstat collector).
+pub fn tcpstat(v4: &str, v6: Option<&str>, out: &mut Vec<MetricFamily>) {
+    let mut counts = [0.0; 11];
+    count_tcp_states(v4, &mut counts);
+    if let Some(t) = v6 {
+        count_tcp_states(t, &mut counts);
+    }
+    let mut f = MetricFamily::new(
+        "node_tcp_connection_states",
+        "Number of connection states.",
+        Gauge,
+    );
+    for (name, n) in TCP_STATES.iter().zip(counts) {
+        f.push(&[("state", name)], n);
+    }
+    out.push(f);
 }
 
 /// node_timex_* from adjtimex(2) (read-only: modes 0).
@@ -261,8 +404,21 @@ mod tests {
     fn parses() {
         assert_eq!(
             parse_softnet("00000044 00000000 00000001 0 0\n00000f6d 00000002 00000000\n"),
-            vec![[68.0, 0.0, 1.0], [3949.0, 2.0, 0.0]]
+            vec![vec![68.0, 0.0, 1.0, 0.0, 0.0], vec![3949.0, 2.0, 0.0]]
         );
+        assert_eq!(
+            parse_pid_stat(
+                "42 (my (odd) cmd) S 1 42 42 0 -1 4194560 1 0 0 0 0 0 0 0 20 0 7 0 5 6 7"
+            ),
+            Some(('S', 7.0))
+        );
+        assert_eq!(parse_pid_stat("42 (x"), None);
+        let mut c = [0.0; 11];
+        count_tcp_states(
+            "  sl  local rem st\n 0: 0100007F:1F90 00000000:0000 0A 0\n 1: a b 01 0\n 2: a b 0A\n 3: a b ZZ\n",
+            &mut c,
+        );
+        assert_eq!((c[0], c[9]), (1.0, 2.0));
         let udp = "  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode\n \
                    0: 00000000:0044 00000000:0000 07 00000010:00000200 00:00000000 00000000     0        0 1 2\n \
                    1: 00000000:0045 00000000:0000 07 00000001:00000000 00:00000000 00000000     0        0 1 2\n";
@@ -298,6 +454,8 @@ mod tests {
             let _ = parse_udp_queues(&s);
             let _ = parse_arp(&s);
             let _ = parse_schedstat(&s);
+            let _ = parse_pid_stat(&s);
+            count_tcp_states(&s, &mut [0.0; 11]);
         }
     }
 }
