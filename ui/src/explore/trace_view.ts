@@ -143,6 +143,8 @@ const ROW_HEIGHT = 28;
 const DETAILS_ESTIMATE = 360;
 /** Rows drawn above and below the visible ones. */
 const OVERSCAN = 30;
+/** Scrolling redraws once the visible rows are this close to an edge of the drawn ones. */
+const EDGE = 8;
 
 class TraceView {
   private collapsed = new Set<string>();
@@ -167,6 +169,8 @@ class TraceView {
   private virtual = false;
   private offsets = new Float64Array(1);
   private detailHeights = new Map<string, number>();
+  private rowCache = new Map<string, HTMLElement>();
+  private detailCache = new Map<string, HTMLElement>();
   private win0 = -1;
   private win1 = -1;
   private unlistenScroll?: () => void;
@@ -374,6 +378,8 @@ class TraceView {
     this.rowsEl.dataset.rows = String(spans);
     this.rowsEl.classList.toggle('cp-on', this.critical);
     this.virtual = this.items.length >= VIRTUAL_MIN;
+    this.rowCache.clear();
+    this.detailCache.clear();
     if (this.virtual) {
       this.listenScroll();
       this.computeOffsets();
@@ -445,8 +451,13 @@ class TraceView {
 
   private renderWindow(force: boolean) {
     const [top, height] = this.viewport();
-    const first = Math.max(0, this.itemAt(Math.max(0, top)) - OVERSCAN);
-    const last = Math.min(this.items.length - 1, this.itemAt(Math.max(0, top + height)) + OVERSCAN);
+    const visFirst = this.itemAt(Math.max(0, top));
+    const visLast = this.itemAt(Math.max(0, top + height));
+    // Redraw only when the visible rows come near an edge of the drawn ones.
+    const end = this.items.length - 1;
+    if (!force && this.win0 >= 0 && visFirst >= this.win0 && visLast <= this.win1 && (this.win0 === 0 || visFirst - this.win0 >= EDGE) && (this.win1 === end || this.win1 - visLast >= EDGE)) return;
+    const first = Math.max(0, visFirst - OVERSCAN);
+    const last = Math.min(end, visLast + OVERSCAN);
     if (!force && first === this.win0 && last === this.win1) return;
     this.win0 = first;
     this.win1 = last;
@@ -459,11 +470,24 @@ class TraceView {
     for (let i = first; i <= last; i++) {
       const it = this.items[i];
       if (it.details) {
-        const d = this.details(it.n);
+        let d = this.detailCache.get(it.n.id);
+        if (!d) {
+          d = this.details(it.n);
+          this.detailCache.set(it.n.id, d);
+        }
         details.push([it.n.id, d]);
         frag.append(d);
       } else {
-        frag.append(this.row(it.n));
+        // Rows drawn before (since the last change of folds or zoom) are reused.
+        let r = this.rowCache.get(it.n.id);
+        if (r) {
+          this.rowEls.set(it.n.id, r);
+          this.mark(r, it.n);
+        } else {
+          r = this.row(it.n);
+          this.rowCache.set(it.n.id, r);
+        }
+        frag.append(r);
         spans++;
       }
     }
