@@ -11,6 +11,7 @@ pub mod otlp;
 pub mod pharos;
 pub mod prometheus;
 pub mod selfmetrics;
+pub mod sentry;
 pub mod trace_http;
 pub mod ui;
 pub mod zipkin;

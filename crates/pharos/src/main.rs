@@ -8,6 +8,7 @@ mod serve;
 mod serve_alertmanager;
 mod serve_collectors;
 mod serve_dashboards;
+mod serve_errors;
 mod serve_es;
 mod serve_logs;
 mod serve_rules;

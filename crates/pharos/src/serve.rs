@@ -252,6 +252,9 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
     let app = app.merge(status);
     // The host collector's exposition (/metrics/node) and /api/pharos/v1/collectors.
     let app = app.merge(crate::serve_collectors::routes(&state));
+    // Errors: Sentry ingest (/api/{project}/envelope/, /store/) and /api/pharos/v1/errors/*.
+    let errors_w = crate::serve_errors::start(&cfg, &data_dir).await?;
+    let app = app.merge(errors_w.routes.clone());
     let app = {
         let (am, rules) = (am.clone(), rules.clone());
         let (logs, traces) = (logs_w.store.clone(), traces_rt.store.clone());
@@ -262,6 +265,10 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
                 Arc::new(move |out: &mut String| rules.write_metrics(out)),
                 Arc::new(move |out: &mut String| logs.write_self_metrics(out)),
                 Arc::new(move |out: &mut String| traces.write_self_metrics(out)),
+                {
+                    let s = errors_w.store.clone();
+                    Arc::new(move |out: &mut String| s.write_metrics(out))
+                },
             ],
         )
     };

@@ -1,0 +1,92 @@
+//! Error signal wiring for `pharos serve`: opens the error store under `<data>/errors/` with the
+//! projects, scrubbing, retention and limits of `errors:` in pharos.yml, builds the Sentry
+//! ingest routes and the error query API, and runs retention once a minute.
+
+use std::path::Path;
+use std::sync::Arc;
+
+pub struct ErrorsWiring {
+    pub store: Arc<errors::ErrorStore>,
+    pub routes: axum::Router,
+}
+
+/// The store options `errors:` asks for (defaults where it is silent).
+pub fn options(cfg: &config::errors::ErrorsSettings) -> errors::StoreOptions {
+    let d = errors::StoreOptions::default();
+    errors::StoreOptions {
+        retention_secs: cfg
+            .retention_time_ms
+            .map(|ms| ms as f64 / 1000.0)
+            .unwrap_or(d.retention_secs),
+        retention_bytes: cfg.retention_size_bytes,
+        max_event_bytes: cfg
+            .max_event_bytes
+            .map(|b| b as usize)
+            .unwrap_or(d.max_event_bytes),
+        events_per_second: cfg.max_events_per_second.unwrap_or(d.events_per_second),
+        scrub_enabled: cfg.scrub_enabled,
+        scrub_fields: cfg.scrub_fields.clone(),
+        store_attachments: cfg.store_attachments,
+        ..d
+    }
+}
+
+/// The projects declared in `errors.projects`.
+pub fn projects(cfg: &config::errors::ErrorsSettings) -> Vec<errors::Project> {
+    cfg.projects
+        .iter()
+        .map(|p| errors::Project {
+            id: p.id.clone(),
+            name: p.name.clone(),
+            keys: p
+                .keys
+                .iter()
+                .map(|(k, r)| errors::ProjectKey {
+                    public: k.clone(),
+                    rate_limit: *r,
+                })
+                .collect(),
+            allow_pii: p.send_default_pii,
+            rate_limits: p.rate_limits.iter().map(|(k, v)| (k.clone(), *v)).collect(),
+            from_config: true,
+        })
+        .collect()
+}
+
+pub async fn start(cfg: &config::LoadedConfig, data_dir: &Path) -> Result<ErrorsWiring, String> {
+    let opts = options(&cfg.errors);
+    let projects = projects(&cfg.errors);
+    let dir = data_dir.join("errors");
+    let store = tokio::task::spawn_blocking(move || errors::ErrorStore::open(&dir, opts, projects))
+        .await
+        .map_err(|e| e.to_string())?
+        .map_err(|e| {
+            format!(
+                "opening the error store in {}: {e}",
+                data_dir.join("errors").display()
+            )
+        })?;
+    let state = Arc::new(api::sentry::SentryState {
+        store: store.clone(),
+        max_body_bytes: api::MAX_BODY_BYTES,
+    });
+    let routes = api::sentry::routes(state);
+    {
+        let store = store.clone();
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(std::time::Duration::from_secs(60));
+            loop {
+                tick.tick().await;
+                let s = store.clone();
+                let res = tokio::task::spawn_blocking(move || {
+                    s.enforce_retention(errors::store::now_secs())
+                })
+                .await;
+                if let Ok(Err(e)) = res {
+                    tracing::warn!("error store retention failed: {e}");
+                }
+            }
+        });
+    }
+    Ok(ErrorsWiring { store, routes })
+}
