@@ -6,8 +6,6 @@
 
 mod common;
 
-use std::io::{Read, Write};
-use std::net::TcpListener;
 use std::process::Command;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -28,48 +26,17 @@ fn get_json(url: &str) -> Value {
         .expect("json")
 }
 
-/// A fake Alertmanager: records the bodies POSTed to it.
+/// A fake Alertmanager: records the requests POSTed to it as "request line\nbody".
 fn fake_alertmanager() -> (String, Arc<Mutex<Vec<String>>>) {
-    let l = TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = l.local_addr().unwrap().to_string();
     let got = Arc::new(Mutex::new(Vec::new()));
-    let g2 = got.clone();
-    std::thread::spawn(move || {
-        for s in l.incoming() {
-            let Ok(mut s) = s else { continue };
-            let _ = s.set_read_timeout(Some(Duration::from_secs(5)));
-            let mut buf = Vec::new();
-            let mut tmp = [0u8; 4096];
-            // read headers + body (content-length)
-            loop {
-                let n = s.read(&mut tmp).unwrap_or(0);
-                if n == 0 {
-                    break;
-                }
-                buf.extend_from_slice(&tmp[..n]);
-                let text = String::from_utf8_lossy(&buf).to_string();
-                if let Some(h) = text.find("\r\n\r\n") {
-                    let cl = text[..h]
-                        .lines()
-                        .find_map(|l| {
-                            let l = l.to_ascii_lowercase();
-                            l.strip_prefix("content-length:")
-                                .map(|v| v.trim().parse::<usize>().unwrap_or(0))
-                        })
-                        .unwrap_or(0);
-                    if buf.len() >= h + 4 + cl {
-                        let head = text[..h].lines().next().unwrap_or("").to_string();
-                        let body = String::from_utf8_lossy(&buf[h + 4..h + 4 + cl]).to_string();
-                        g2.lock().unwrap().push(format!("{head}\n{body}"));
-                        break;
-                    }
-                }
-            }
-            let _ =
-                s.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\nconnection: close\r\n\r\n");
-        }
+    let g = got.clone();
+    let base = common::receiver_with(200, move |r| {
+        let body = String::from_utf8_lossy(&r.body);
+        g.lock()
+            .unwrap()
+            .push(format!("{}\n{body}", r.request_line));
     });
-    (addr, got)
+    (base.trim_start_matches("http://").to_string(), got)
 }
 
 const RULES: &str = r#"groups:

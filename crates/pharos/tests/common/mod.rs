@@ -3,9 +3,10 @@
 
 #![allow(dead_code)]
 
-use std::io::{BufRead, BufReader};
+use std::io::{BufRead, BufReader, Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 pub struct Pharos {
@@ -113,4 +114,87 @@ pub fn write_request(series: &[TestSeries<'_>]) -> Vec<u8> {
     snap::raw::Encoder::new()
         .compress_vec(&req.encode_to_vec())
         .expect("snappy")
+}
+
+/// One HTTP request a [`receiver`] got: its request line (`POST /hook HTTP/1.1`) and body.
+#[derive(Clone, Debug)]
+pub struct Received {
+    pub request_line: String,
+    pub body: Vec<u8>,
+}
+
+/// A minimal HTTP server for tests that need something to send to (webhooks, a fake
+/// Alertmanager, a failing endpoint): answers every request with `status` and hands each
+/// request to `on_request`. Returns its base URL (`http://127.0.0.1:<port>`).
+pub fn receiver_with(status: u16, on_request: impl Fn(Received) + Send + 'static) -> String {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind a test port");
+    let base = format!("http://{}", l.local_addr().expect("local addr"));
+    std::thread::spawn(move || {
+        for s in l.incoming() {
+            let Ok(mut s) = s else { continue };
+            let _ = s.set_read_timeout(Some(Duration::from_secs(5)));
+            let mut buf = Vec::new();
+            let mut tmp = [0u8; 4096];
+            loop {
+                let n = s.read(&mut tmp).unwrap_or(0);
+                if n == 0 {
+                    break;
+                }
+                buf.extend_from_slice(&tmp[..n]);
+                let Some(h) = buf.windows(4).position(|w| w == b"\r\n\r\n") else {
+                    continue;
+                };
+                let head = String::from_utf8_lossy(&buf[..h]).to_string();
+                let cl = head
+                    .lines()
+                    .find_map(|l| {
+                        l.to_ascii_lowercase()
+                            .strip_prefix("content-length:")
+                            .map(|v| v.trim().parse::<usize>().unwrap_or(0))
+                    })
+                    .unwrap_or(0);
+                if buf.len() >= h + 4 + cl {
+                    on_request(Received {
+                        request_line: head.lines().next().unwrap_or("").to_string(),
+                        body: buf[h + 4..h + 4 + cl].to_vec(),
+                    });
+                    let body = if status < 300 { "" } else { "nope" };
+                    let _ = s.write_all(
+                        format!(
+                            "HTTP/1.1 {status} X\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                            body.len()
+                        )
+                        .as_bytes(),
+                    );
+                    break;
+                }
+            }
+        }
+    });
+    base
+}
+
+/// [`receiver_with`] that keeps every request; returns the base URL and the requests so far.
+pub fn receiver(status: u16) -> (String, Arc<Mutex<Vec<Received>>>) {
+    let got = Arc::new(Mutex::new(Vec::new()));
+    let g = got.clone();
+    let base = receiver_with(status, move |r| {
+        if let Ok(mut g) = g.lock() {
+            g.push(r);
+        }
+    });
+    (base, got)
+}
+
+/// A webhook receiver (Alertmanager webhook_configs) recording the JSON bodies posted to it;
+/// returns its URL and the bodies received so far.
+pub fn webhook() -> (String, Arc<Mutex<Vec<serde_json::Value>>>) {
+    let got = Arc::new(Mutex::new(Vec::new()));
+    let g = got.clone();
+    let base = receiver_with(200, move |r| {
+        if let (Ok(v), Ok(mut g)) = (serde_json::from_slice(&r.body), g.lock()) {
+            g.push(v);
+        }
+    });
+    (format!("{base}/hook"), got)
 }
