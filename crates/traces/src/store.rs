@@ -9,7 +9,7 @@
 use crate::query::TraceQuery;
 use crate::span::{Span, SpanKind, TraceId};
 use crate::spanmetrics::{self, SpanMetrics};
-use crate::wal::{self, Wal};
+use crate::wal::Wal;
 use crate::{otlp, DecodeError};
 use parking_lot::{Mutex, RwLock};
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
@@ -325,7 +325,8 @@ impl TraceStore {
         let mut ends: Vec<(u64, u64)> = Vec::new();
         let mut bad = 0usize;
         let started = Instant::now();
-        wal::replay(&wal_dir, |pos, payload| {
+        let mut w = Wal::open(&wal_dir, opts.segment_bytes, opts.compression_level)?;
+        w.replay(|pos, payload| {
             let spans = match otlp::decode_traces_data(payload) {
                 Ok(s) => s,
                 Err(_) => {
@@ -364,7 +365,6 @@ impl TraceStore {
             ms = started.elapsed().as_millis() as u64,
             "trace WAL replayed"
         );
-        let mut w = Wal::open(&wal_dir, opts.segment_bytes, opts.compression_level)?;
         for (seq, end) in ends {
             w.note_end(seq, end);
         }
