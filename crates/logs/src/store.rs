@@ -6,7 +6,8 @@
 
 use crate::codec::{self, Reader};
 use crate::limits::{Limits, RateLimiter};
-use crate::wal::{self, Wal};
+use crate::wal;
+use ::wal::Wal;
 use model::{
     Direction, LabelMatcher, Labels, LogEntry, LogPushStats, LogQueryable, LogSink, LogStream,
     StorageError,
@@ -237,20 +238,16 @@ impl LogStore {
         };
         load_segments(&chunks_dir, &mut inner)?;
         // Replay the WAL into the heads.
-        let old_wal = wal::segments(&wal_dir).map_err(io)?;
+        let wal = wal::open(&wal_dir, opts.fsync).map_err(io)?;
         let mut replayed = 0usize;
-        for seq in &old_wal {
-            for rec in wal::read_segment(&wal_dir, *seq).map_err(io)? {
-                match decode_push(&rec) {
-                    Ok((tenant, streams)) => {
-                        replayed += streams.iter().map(|s| s.entries.len()).sum::<usize>();
-                        apply(&mut inner, &tenant, streams);
-                    }
-                    Err(e) => tracing::warn!("log WAL: skipping undecodable record: {e}"),
-                }
+        wal.replay(|_, rec| match decode_push(rec) {
+            Ok((tenant, streams)) => {
+                replayed += streams.iter().map(|s| s.entries.len()).sum::<usize>();
+                apply(&mut inner, &tenant, streams);
             }
-        }
-        let wal = Wal::open(&wal_dir, opts.fsync).map_err(io)?;
+            Err(e) => tracing::warn!("log WAL: skipping undecodable record: {e}"),
+        })
+        .map_err(io)?;
         let (tail, _) = tokio::sync::broadcast::channel(1024);
         let store = Arc::new(LogStore {
             ingest: IngestCounters::default(),
@@ -303,7 +300,7 @@ impl LogStore {
     pub fn flush(&self) -> Result<(), StorageError> {
         let _cp = self.checkpoint.write();
         let mut inner = self.inner.write();
-        let old_wal = self.wal.rotate().map_err(io)?;
+        let wal_seq = self.wal.roll().map_err(io)?;
         let has_head = inner
             .tenants
             .values()
@@ -394,7 +391,7 @@ impl LogStore {
         inner.head_bytes = 0;
         inner.head_since = std::time::Instant::now();
         drop(inner);
-        self.wal.remove(&old_wal);
+        self.wal.remove_segments_before(wal_seq).map_err(io)?;
         Ok(())
     }
 
