@@ -25,6 +25,7 @@ pub mod head;
 pub mod index;
 pub mod wal;
 
+use crate::wal::Record;
 use block::Block;
 use head::{Head, Outcome};
 use model::{
@@ -37,7 +38,6 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use wal::{Record, Wal};
 
 /// Tuning knobs; defaults match Prometheus'.
 #[derive(Clone, Debug)]
@@ -73,8 +73,6 @@ struct Stats {
     compactions: AtomicU64,
     head_cuts: AtomicU64,
     cuts_started: AtomicU64,
-    fsync_seconds_micros: AtomicU64,
-    fsyncs: AtomicU64,
     retention_deletions: AtomicU64,
 }
 
@@ -104,16 +102,15 @@ pub struct HeadStats {
 
 /// The database handle. Cheap to share behind `Arc`.
 ///
-/// Lock order: `head` before `layers` before `wal`; `synced` alone. Appends hold `head` (write)
+/// Lock order: `head` before `layers` before the WAL's writer. Appends hold `head` (write)
 /// only while validating and storing in memory; a cut holds it only to swap in an empty head.
 pub struct Tsdb {
     dir: PathBuf,
     opts: TsdbOptions,
     head: RwLock<Head>,
     layers: RwLock<Arc<Layers>>,
-    wal: Mutex<Wal>,
-    /// WAL position known durable (group commit).
-    synced: Mutex<u64>,
+    /// The log (group commit inside: concurrent appenders share fsyncs).
+    wal: ::wal::Wal,
     cut: Mutex<CutState>,
     stats: Stats,
     closed: AtomicBool,
@@ -187,7 +184,13 @@ impl Tsdb {
         let mut head = Head::new(min_valid);
         let mut id_map: HashMap<u64, u32> = HashMap::new();
         let mut replayed = 0u64;
-        let wal = Wal::open(&dir.join("wal"), |rec| {
+        let wal = ::wal::Wal::open(&dir.join("wal"), wal::options())?;
+        let mut undecodable = 0u64;
+        let replay = wal.replay(|_, bytes| {
+            let Some(rec) = Record::decode(bytes) else {
+                undecodable += 1;
+                return;
+            };
             for (wal_id, labels) in rec.series {
                 let (id, _) = head.get_or_create(&labels);
                 id_map.insert(wal_id, id);
@@ -209,7 +212,20 @@ impl Tsdb {
                 }
             }
         })?;
-        tracing::info!(dir = %dir.display(), blocks = kept.len(), replayed, "TSDB opened");
+        if undecodable > 0 {
+            tracing::warn!(
+                records = undecodable,
+                "skipped undecodable TSDB WAL records"
+            );
+        }
+        tracing::info!(
+            dir = %dir.display(),
+            blocks = kept.len(),
+            replayed,
+            wal_segments = replay.segments,
+            wal_checkpoint = replay.checkpoint,
+            "TSDB opened"
+        );
         Ok(Tsdb {
             dir: dir.to_path_buf(),
             opts,
@@ -218,8 +234,7 @@ impl Tsdb {
                 frozen: Vec::new(),
                 blocks: kept,
             })),
-            wal: Mutex::new(wal),
-            synced: Mutex::new(0),
+            wal,
             cut: Mutex::new(CutState::default()),
             stats: Stats::default(),
             closed: AtomicBool::new(false),
@@ -301,7 +316,7 @@ impl Tsdb {
         {
             let mut head = self.head.write();
             if !head.is_empty() && head.min_t < before {
-                let seg = self.wal.lock().roll()?;
+                let seg = self.wal.roll()?;
                 let fresh = Head::new(head.min_valid_t.max(before));
                 let old = std::mem::replace(&mut *head, fresh);
                 let mut layers = self.layers.write();
@@ -356,8 +371,16 @@ impl Tsdb {
         }
         self.step_done(3)?;
         if let Some(upto) = state.wal_upto {
-            wal::write_checkpoint_with(&self.dir.join("wal"), upto, |emit| {
-                rest.for_each_checkpoint_record(|r| emit(r))
+            let mut buf = Vec::new();
+            self.wal.write_checkpoint(upto, |emit| {
+                rest.for_each_checkpoint_record(|r| {
+                    if r.is_empty() {
+                        return Ok(());
+                    }
+                    buf.clear();
+                    r.encode_into(&mut buf);
+                    emit(&buf).map_err(StorageError::from)
+                })
             })?;
         }
         self.stats.head_cuts.fetch_add(1, Ordering::Relaxed);
@@ -422,7 +445,7 @@ impl Tsdb {
                 .unwrap_or(i64::MIN);
             h.max_t.max(bmax).max(fmax)
         };
-        let wal_bytes = wal::disk_bytes(&self.dir.join("wal"));
+        let wal_bytes = self.wal.disk_bytes();
         let mut layers = self.layers.write();
         let mut l = Layers::clone(&layers);
         let blocks = &mut l.blocks;
@@ -458,8 +481,7 @@ impl Tsdb {
 
     /// Bytes on disk (blocks and WAL).
     pub fn disk_bytes(&self) -> u64 {
-        self.blocks().iter().map(|b| b.size_bytes).sum::<u64>()
-            + wal::disk_bytes(&self.dir.join("wal"))
+        self.blocks().iter().map(|b| b.size_bytes).sum::<u64>() + self.wal.disk_bytes()
     }
 
     /// Samples appended since start and series in the head (the counters behind
@@ -601,11 +623,30 @@ impl Tsdb {
             "Blocks deleted by retention.",
             s.retention_deletions.load(Ordering::Relaxed).to_string(),
         );
+        let w = self.wal.stats();
+        g(
+            "prometheus_tsdb_wal_corruptions_total",
+            "counter",
+            "WAL torn or corrupt tails truncated on replay.",
+            w.corruptions_truncated.to_string(),
+        );
+        g(
+            "prometheus_tsdb_wal_segment_current",
+            "gauge",
+            "WAL segment being written to.",
+            w.active_segment.to_string(),
+        );
+        g(
+            "prometheus_tsdb_wal_record_bytes_total",
+            "counter",
+            "Bytes of WAL records written, framing included.",
+            w.bytes_appended.to_string(),
+        );
         let _ = writeln!(
             out,
             "# HELP prometheus_tsdb_wal_fsync_duration_seconds Duration of WAL fsyncs.\n# TYPE prometheus_tsdb_wal_fsync_duration_seconds summary\nprometheus_tsdb_wal_fsync_duration_seconds_sum {}\nprometheus_tsdb_wal_fsync_duration_seconds_count {}",
-            s.fsync_seconds_micros.load(Ordering::Relaxed) as f64 / 1e6,
-            s.fsyncs.load(Ordering::Relaxed)
+            w.fsync_micros as f64 / 1e6,
+            w.fsyncs
         );
     }
 
@@ -679,25 +720,6 @@ impl Tsdb {
         }
         out
     }
-
-    /// Makes the WAL durable up to `pos` (group commit: one fsync covers every record written
-    /// before it, so concurrent appenders mostly find their record already synced).
-    fn sync_wal(&self, pos: u64) -> Result<(), StorageError> {
-        let mut synced = self.synced.lock();
-        if *synced >= pos {
-            return Ok(());
-        }
-        let (file, upto) = self.wal.lock().sync_target();
-        let start = Instant::now();
-        file.sync_data()?;
-        *synced = upto;
-        drop(synced);
-        let st = &self.stats;
-        st.fsync_seconds_micros
-            .fetch_add(start.elapsed().as_micros() as u64, Ordering::Relaxed);
-        st.fsyncs.fetch_add(1, Ordering::Relaxed);
-        Ok(())
-    }
 }
 
 impl Tsdb {
@@ -756,11 +778,11 @@ impl Tsdb {
         // The record is encoded and written after the head lock is released (other appenders
         // proceed), and acknowledged only once an fsync covers it.
         if !rec.is_empty() {
-            let mut wal = self.wal.lock();
+            let mut writer = self.wal.writer();
             drop(head);
-            let pos = wal.write(&rec)?;
-            drop(wal);
-            self.sync_wal(pos)?;
+            let pos = writer.write_with(|buf| rec.encode_into(buf))?;
+            drop(writer);
+            self.wal.sync(pos)?;
         } else {
             drop(head);
         }
