@@ -109,6 +109,10 @@ pub struct LoadedConfig {
     pub logs: pharos::LogsSettings,
     /// `dashboards:` from pharos.yml: provisioned Grafana dashboard folders.
     pub dashboards: Vec<pharos::DashboardProvider>,
+    /// `security:` from pharos.yml: the shipped security rule set.
+    pub security: rulesets::SecuritySettings,
+    /// `cost:` from pharos.yml: the cost rule set and its pricing table.
+    pub cost: rulesets::CostSettings,
     /// `errors:` from pharos.yml: the error store's projects, scrubbing, retention, limits.
     pub errors: errors::ErrorsSettings,
     /// `collectors:` from pharos.yml: the built-in self and host collectors (on by default).

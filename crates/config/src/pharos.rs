@@ -203,6 +203,12 @@ struct PharosFile {
     /// Provisioned Grafana dashboard folders.
     #[serde(default)]
     dashboards: Option<DashboardsSection>,
+    /// The shipped security rule set (on by default).
+    #[serde(default)]
+    security: Option<crate::rulesets::SecuritySection>,
+    /// The cost rule set and its pricing table (on when present).
+    #[serde(default)]
+    cost: Option<crate::rulesets::CostSection>,
     /// The built-in collectors (self and host).
     #[serde(default)]
     collectors: Option<crate::collectors::CollectorsSection>,
@@ -316,6 +322,12 @@ pub fn parse(file: &Path, text: &str) -> Result<LoadedConfig, ConfigError> {
         out.traces = t.resolve(file, text)?;
     }
     out.listeners = f.listeners.unwrap_or_default();
+    if let Some(sec) = f.security {
+        out.security = sec.resolve(file, text)?;
+    }
+    if let Some(c) = f.cost {
+        out.cost = c.resolve(file, text)?;
+    }
     if let Some(c) = f.collectors {
         out.collectors = c.resolve(file, text)?;
     }

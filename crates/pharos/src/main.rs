@@ -4,6 +4,7 @@
 mod check_alertmanager;
 mod metrics_append;
 mod rules_cli;
+mod rulesets;
 mod serve;
 mod serve_alertmanager;
 mod serve_collectors;
@@ -12,6 +13,7 @@ mod serve_errors;
 mod serve_es;
 mod serve_logs;
 mod serve_rules;
+mod serve_security;
 mod serve_status;
 mod serve_traces;
 

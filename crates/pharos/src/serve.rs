@@ -192,6 +192,8 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
     let log_querier: Arc<dyn model::LogRuleQuerier> = Arc::new(logs::logql::RuleQuerier {
         store: logs_w.store.clone(),
     });
+    // The shipped rule sets (security, cost) are generated under <data>/rulesets/.
+    crate::rulesets::init(&data_dir);
     let rules = crate::serve_rules::start(
         &cfg,
         db.clone(),
@@ -255,6 +257,8 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
     // Errors: Sentry ingest (/api/{project}/envelope/, /store/) and /api/pharos/v1/errors/*.
     let errors_w = crate::serve_errors::start(&cfg, &data_dir).await?;
     let app = app.merge(errors_w.routes.clone());
+    // Rejected pushes counted as pharos_rejected_requests_total{api,reason}.
+    let (app, rejected_metrics) = crate::serve_security::count_rejections(app);
     let app = {
         let (am, rules) = (am.clone(), rules.clone());
         let (logs, traces) = (logs_w.store.clone(), traces_rt.store.clone());
@@ -265,6 +269,7 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
                 Arc::new(move |out: &mut String| rules.write_metrics(out)),
                 Arc::new(move |out: &mut String| logs.write_self_metrics(out)),
                 Arc::new(move |out: &mut String| traces.write_self_metrics(out)),
+                rejected_metrics,
                 {
                     let s = errors_w.store.clone();
                     Arc::new(move |out: &mut String| s.write_metrics(out))

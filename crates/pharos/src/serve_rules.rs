@@ -164,6 +164,7 @@ pub fn reload(
                 logql_tenant: Some(tenant),
             }),
     );
+    files.extend(crate::rulesets::sources(cfg)?);
     let g = &cfg.prometheus.global;
     match mgr.update_sources(
         &files,

@@ -5,57 +5,10 @@
 
 mod common;
 
-use std::io::{Read, Write};
-use std::net::TcpListener;
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use common::Pharos;
+use common::{webhook, Pharos};
 use serde_json::{json, Value};
-
-/// A webhook receiver recording the JSON bodies posted to it.
-fn webhook() -> (String, Arc<Mutex<Vec<Value>>>) {
-    let l = TcpListener::bind("127.0.0.1:0").unwrap();
-    let url = format!("http://{}/hook", l.local_addr().unwrap());
-    let got = Arc::new(Mutex::new(Vec::new()));
-    let g = got.clone();
-    std::thread::spawn(move || {
-        for s in l.incoming() {
-            let Ok(mut s) = s else { continue };
-            let _ = s.set_read_timeout(Some(Duration::from_secs(5)));
-            let mut buf = Vec::new();
-            let mut tmp = [0u8; 4096];
-            loop {
-                let n = s.read(&mut tmp).unwrap_or(0);
-                if n == 0 {
-                    break;
-                }
-                buf.extend_from_slice(&tmp[..n]);
-                let text = String::from_utf8_lossy(&buf).to_string();
-                if let Some(h) = text.find("\r\n\r\n") {
-                    let cl = text[..h]
-                        .lines()
-                        .find_map(|l| {
-                            l.to_ascii_lowercase()
-                                .strip_prefix("content-length:")
-                                .map(|v| v.trim().parse::<usize>().unwrap_or(0))
-                        })
-                        .unwrap_or(0);
-                    if buf.len() >= h + 4 + cl {
-                        if let Ok(v) = serde_json::from_slice(&buf[h + 4..h + 4 + cl]) {
-                            g.lock().unwrap().push(v);
-                        }
-                        let _ = s.write_all(
-                            b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\nconnection: close\r\n\r\n",
-                        );
-                        break;
-                    }
-                }
-            }
-        }
-    });
-    (url, got)
-}
 
 fn client() -> reqwest::blocking::Client {
     reqwest::blocking::Client::new()

@@ -48,12 +48,7 @@ fn push(p: &Pharos, n: usize, text: &str) {
         })
         .collect();
     let body = json!({"streams": [{"stream": {"app": "api", "env": "prod"}, "values": values}]});
-    let r = reqwest::blocking::Client::new()
-        .post(p.url("/loki/api/v1/push"))
-        .json(&body)
-        .send()
-        .expect("push");
-    assert!(r.status().is_success(), "push: {}", r.status());
+    common::push_loki(p, &body);
 }
 
 #[test]

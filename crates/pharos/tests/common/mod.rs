@@ -198,3 +198,13 @@ pub fn webhook() -> (String, Arc<Mutex<Vec<serde_json::Value>>>) {
     });
     (format!("{base}/hook"), got)
 }
+
+/// Pushes a Loki JSON push body (`{"streams": [...]}`) and asserts it was accepted.
+pub fn push_loki(p: &Pharos, body: &serde_json::Value) {
+    let r = reqwest::blocking::Client::new()
+        .post(p.url("/loki/api/v1/push"))
+        .json(body)
+        .send()
+        .expect("push");
+    assert!(r.status().is_success(), "push: {}", r.status());
+}
