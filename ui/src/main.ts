@@ -25,6 +25,7 @@ route('/alerts', async () => (await import('./pages/alerts')).alertsPage);
 route('/alerts/:tab', async () => (await import('./pages/alerts')).alertsPage);
 route('/alerts/silences/new', async () => (await import('./pages/alerts')).alertsPage);
 route('/targets', async () => (await import('./pages/status')).targetsPage);
+route('/uptime', async () => (await import('./uptime/uptime')).uptimePage);
 route('/status', async () => (await import('./pages/status')).statusPage);
 route('/status/:tab', async () => (await import('./pages/status')).statusPage);
 
@@ -37,6 +38,7 @@ const NAV: { href: string; label: string; icon: string; match: RegExp }[] = [
   { href: '/errors', label: 'Errors', icon: '⚠', match: /^\/errors/ },
   { href: '/alerts', label: 'Alerts', icon: '⚑', match: /^\/alerts/ },
   { href: '/targets', label: 'Targets', icon: '◎', match: /^\/targets/ },
+  { href: '/uptime', label: 'Uptime', icon: '↑', match: /^\/uptime/ },
   { href: '/status', label: 'Status', icon: '⚙', match: /^\/status/ },
 ];
 

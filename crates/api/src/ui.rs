@@ -21,6 +21,7 @@ const UI_SECTIONS: &[&str] = &[
     "targets",
     "status",
     "errors",
+    "uptime",
 ];
 
 /// Wraps `app` so it also serves the UI (on every listener the app is mounted on), and

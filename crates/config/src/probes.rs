@@ -497,7 +497,7 @@ impl ProbesSection {
                 let mut known: Vec<&str> = modules.keys().map(String::as_str).collect();
                 known.sort();
                 return Err(at(
-                    &format!("{module}"),
+                    &module,
                     format!(
                         "probe target {target:?}: unknown module {module:?} (known: {})",
                         known.join(", ")

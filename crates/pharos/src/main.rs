@@ -12,6 +12,7 @@ mod serve_dashboards;
 mod serve_errors;
 mod serve_es;
 mod serve_logs;
+mod serve_probes;
 mod serve_rules;
 mod serve_security;
 mod serve_status;

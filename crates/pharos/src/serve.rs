@@ -254,6 +254,8 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
     let app = app.merge(status);
     // The host collector's exposition (/metrics/node) and /api/pharos/v1/collectors.
     let app = app.merge(crate::serve_collectors::routes(&state));
+    // Uptime probes (blackbox_exporter's /probe, the uptime API and the public status page).
+    let app = app.merge(crate::serve_probes::start(&state, &data_dir, db.clone())?);
     // Errors: Sentry ingest (/api/{project}/envelope/, /store/) and /api/pharos/v1/errors/*.
     let errors_w = crate::serve_errors::start(&cfg, &data_dir).await?;
     let app = app.merge(errors_w.routes.clone());

@@ -130,10 +130,10 @@ impl<'a> Reader<'a> {
         Some(v)
     }
     fn u16(&mut self) -> Option<u16> {
-        Some(u16::from(self.u8()?) << 8 | u16::from(self.u8()?))
+        Some((u16::from(self.u8()?) << 8) | u16::from(self.u8()?))
     }
     fn u32(&mut self) -> Option<u32> {
-        Some(u32::from(self.u16()?) << 16 | u32::from(self.u16()?))
+        Some((u32::from(self.u16()?) << 16) | u32::from(self.u16()?))
     }
     fn take(&mut self, n: usize) -> Option<&'a [u8]> {
         let end = self.pos.checked_add(n)?;

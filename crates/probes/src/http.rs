@@ -44,10 +44,10 @@ fn base64(data: &[u8]) -> String {
             *chunk.get(1).unwrap_or(&0),
             *chunk.get(2).unwrap_or(&0),
         ];
-        let n = (b[0] as u32) << 16 | (b[1] as u32) << 8 | b[2] as u32;
+        let n = ((b[0] as u32) << 16) | ((b[1] as u32) << 8) | b[2] as u32;
         for i in 0..4 {
             if i <= chunk.len() {
-                out.push(T[(n >> (18 - 6 * i) & 63) as usize] as char);
+                out.push(T[((n >> (18 - 6 * i)) & 63) as usize] as char);
             } else {
                 out.push('=');
             }
@@ -432,6 +432,15 @@ pub async fn probe(target: &str, h: &HttpProbe, out: &mut ProbeOutput) -> bool {
                     }
                     body = None;
                 }
+            }
+            Some(_) if matches!(st, 301 | 302 | 303 | 307 | 308) => {
+                // Go's client counts the redirect before no_follow_redirects stops it.
+                out.set(
+                    "probe_http_redirects",
+                    "The number of redirects",
+                    (redirects + 1) as f64,
+                );
+                break hop;
             }
             _ => break hop,
         }

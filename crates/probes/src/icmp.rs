@@ -13,7 +13,7 @@ const HELP_PHASE: &str = "Duration of icmp request by phase";
 fn checksum(b: &[u8]) -> u16 {
     let mut sum: u32 = 0;
     for c in b.chunks(2) {
-        let w = u32::from(c[0]) << 8 | u32::from(*c.get(1).unwrap_or(&0));
+        let w = (u32::from(c[0]) << 8) | u32::from(*c.get(1).unwrap_or(&0));
         sum = sum.wrapping_add(w);
     }
     while sum >> 16 != 0 {

@@ -18,12 +18,12 @@ pub async fn probe(target: &str, t: &TcpProbe, out: &mut ProbeOutput) -> bool {
         out.fail(format!("invalid port in {target:?}"));
         return false;
     };
+    out.set("probe_failed_due_to_regex", HELP_FAILED_REGEX, 0.0);
     let fallback = t.ip_protocol_fallback.unwrap_or(true);
     let Some((ip, _)) = resolve(host, t.preferred_ip_protocol.as_deref(), fallback, out).await
     else {
         return false;
     };
-    out.set("probe_failed_due_to_regex", HELP_FAILED_REGEX, 0.0);
     out.info(format!("Dialing TCP address={ip}:{port}"));
     let stream = match tokio::net::TcpStream::connect((ip, port)).await {
         Ok(s) => s,
