@@ -617,7 +617,7 @@ impl WalWriter<'_> {
         let wal = self.wal;
         let a = &mut *self.active;
         let n = a.framed.len() as u64;
-        if a.size > 0 && a.size + n > wal.opts.segment_bytes {
+        if a.size > 0 && a.size.saturating_add(n) > wal.opts.segment_bytes {
             wal.roll_locked(a)?;
         }
         if let Err(e) = (&*a.file).write_all(&a.framed) {
