@@ -117,10 +117,6 @@ pub struct LoadedConfig {
     pub errors: errors::ErrorsSettings,
     /// `collectors:` from pharos.yml: the built-in self and host collectors (on by default).
     pub collectors: collectors::CollectorsSettings,
-    /// `security:` from pharos.yml: the shipped security rule set.
-    pub security: rulesets::SecuritySettings,
-    /// `cost:` from pharos.yml: the cost rule set and its pricing table.
-    pub cost: rulesets::CostSettings,
     /// `log:` from pharos.yml: level and format of pharos' own logs.
     pub log: troubleshoot::LogSettings,
     /// `query_log:` from pharos.yml: the slow query log threshold.
@@ -143,6 +139,11 @@ pub fn load(path: &Path) -> Result<LoadedConfig, ConfigError> {
             warnings,
             // A bare prometheus.yml runs exactly its scrape_configs, as Prometheus would.
             collectors: collectors::CollectorsSettings::disabled(),
+            // ... and no shipped security rules (Prometheus has none).
+            security: rulesets::SecuritySettings {
+                enabled: false,
+                ..Default::default()
+            },
             ..Default::default()
         });
     }

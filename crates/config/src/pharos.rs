@@ -212,12 +212,6 @@ struct PharosFile {
     /// The built-in collectors (self and host).
     #[serde(default)]
     collectors: Option<crate::collectors::CollectorsSection>,
-    /// The shipped security rule set (on by default).
-    #[serde(default)]
-    security: Option<crate::rulesets::SecuritySection>,
-    /// The cost rule set and its pricing table (on when present).
-    #[serde(default)]
-    cost: Option<crate::rulesets::CostSection>,
     /// Level and format of pharos' own logs.
     #[serde(default)]
     log: Option<crate::troubleshoot::LogSection>,
@@ -330,12 +324,6 @@ pub fn parse(file: &Path, text: &str) -> Result<LoadedConfig, ConfigError> {
     }
     if let Some(c) = f.collectors {
         out.collectors = c.resolve(file, text)?;
-    }
-    if let Some(sec) = f.security {
-        out.security = sec.resolve(file, text)?;
-    }
-    if let Some(c) = f.cost {
-        out.cost = c.resolve(file, text)?;
     }
     out.log = crate::troubleshoot::resolve_log(file, text, f.log)?;
     out.query_log = crate::troubleshoot::resolve_query_log(f.query_log);

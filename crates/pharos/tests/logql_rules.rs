@@ -136,7 +136,12 @@ fn logql_alert_fires_and_recording_rule_lands_in_the_tsdb() {
         .as_array()
         .map(|g| g.iter().filter_map(|g| g["name"].as_str()).collect())
         .unwrap_or_default();
-    assert_eq!(names, vec!["api-errors", "loki-dir"], "{v}");
+    // pharos' shipped security rules are LogQL too (tenant `fake`).
+    assert_eq!(
+        names,
+        vec!["api-errors", "loki-dir", "pharos-security"],
+        "{v}"
+    );
     let v: Value = reqwest::blocking::Client::new()
         .get(p.url("/prometheus/api/v1/alerts"))
         .header("X-Scope-OrgID", "other")
