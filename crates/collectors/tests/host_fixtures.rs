@@ -366,6 +366,20 @@ fn fixture_values_and_names() {
         0.0
     );
     assert_eq!(value(&fams, "node_kernel_hung_tasks_total", &[]), 3.0);
+    assert_eq!(
+        value(
+            &fams,
+            "node_interrupts_total",
+            &[
+                ("cpu", "1"),
+                ("type", "LOC"),
+                ("info", "Local timer interrupts"),
+                ("devices", "")
+            ]
+        ),
+        6000.0
+    );
+    assert_eq!(family(&fams, "node_interrupts_total").samples.len(), 4);
     // Every part succeeded except conntrack (no fixture).
     let ok = family(&fams, "node_scrape_collector_success");
     for s in &ok.samples {

@@ -74,6 +74,7 @@ const PARTS: &[(&str, Part)] = &[
     ("kernel_hung", HostCollector::kernel_hung),
     ("filefd", HostCollector::filefd),
     ("filesystem", HostCollector::filesystem),
+    ("interrupts", HostCollector::interrupts),
     ("loadavg", HostCollector::loadavg),
     ("meminfo", HostCollector::meminfo),
     ("netclass", HostCollector::netclass),
@@ -671,6 +672,11 @@ impl HostCollector {
         let v4 = self.proc("net/udp")?;
         let v6 = self.proc("net/udp6").ok();
         more::udp_queues(Some(&v4), v6.as_deref(), out);
+        Ok(())
+    }
+
+    fn interrupts(&self, out: &mut Vec<MetricFamily>) -> Result<(), String> {
+        more::interrupts(&self.proc("interrupts")?, out);
         Ok(())
     }
 

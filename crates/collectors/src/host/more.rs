@@ -30,6 +30,63 @@ pub fn parse_pid_stat(text: &str) -> Option<(char, f64)> {
     Some((state, threads))
 }
 
+/// One /proc/interrupts line: type, info, devices and the per-CPU counts.
+pub type Interrupt = (String, String, String, Vec<f64>);
+
+/// /proc/interrupts as node_exporter's interrupts collector reads it: numbered IRQs split
+/// their description into `info` (the controller) and `devices`; named ones (NMI, LOC, ...)
+/// keep it all in `info`; lines with fewer columns than CPUs (ERR, MIS) are skipped.
+pub fn parse_interrupts(text: &str) -> Vec<Interrupt> {
+    let mut lines = text.lines();
+    let Some(header) = lines.next() else {
+        return Vec::new();
+    };
+    let ncpu = header.split_whitespace().count();
+    let mut out = Vec::new();
+    for l in lines {
+        let parts: Vec<&str> = l.split_whitespace().collect();
+        if ncpu == 0 || parts.len() < ncpu + 2 {
+            continue;
+        }
+        let Some(name) = parts[0].strip_suffix(':') else {
+            continue;
+        };
+        let Some(values) = parts[1..=ncpu]
+            .iter()
+            .map(|v| v.parse::<f64>().ok())
+            .collect::<Option<Vec<f64>>>()
+        else {
+            continue;
+        };
+        let (info, devices) = if name.parse::<u64>().is_ok() {
+            (parts[ncpu + 1].to_string(), parts[ncpu + 2..].join(" "))
+        } else {
+            (parts[ncpu + 1..].join(" "), String::new())
+        };
+        out.push((name.to_string(), info, devices, values));
+    }
+    out
+}
+
+pub fn interrupts(text: &str, out: &mut Vec<MetricFamily>) {
+    let mut f = MetricFamily::new("node_interrupts_total", "Interrupt details.", Counter);
+    for (name, info, devices, values) in parse_interrupts(text) {
+        for (cpu, v) in values.iter().enumerate() {
+            let cpu = cpu.to_string();
+            f.push(
+                &[
+                    ("cpu", &cpu),
+                    ("type", &name),
+                    ("info", &info),
+                    ("devices", &devices),
+                ],
+                *v,
+            );
+        }
+    }
+    out.push(f);
+}
+
 /// TCP states of /proc/net/tcp's `st` column, named as node_exporter's tcpstat names them.
 const TCP_STATES: [&str; 11] = [
     "established",
@@ -413,6 +470,24 @@ mod tests {
             Some(('S', 7.0))
         );
         assert_eq!(parse_pid_stat("42 (x"), None);
+        let irq = "           CPU0       CPU1\n 24:  1  0  IO-APIC   5-edge      ACPI:Ged\nNMI:  3  4   Non-maskable interrupts\nERR:  0\n";
+        assert_eq!(
+            parse_interrupts(irq),
+            vec![
+                (
+                    "24".into(),
+                    "IO-APIC".into(),
+                    "5-edge ACPI:Ged".into(),
+                    vec![1.0, 0.0]
+                ),
+                (
+                    "NMI".into(),
+                    "Non-maskable interrupts".into(),
+                    String::new(),
+                    vec![3.0, 4.0]
+                ),
+            ]
+        );
         let mut c = [0.0; 11];
         count_tcp_states(
             "  sl  local rem st\n 0: 0100007F:1F90 00000000:0000 0A 0\n 1: a b 01 0\n 2: a b 0A\n 3: a b ZZ\n",
@@ -455,6 +530,7 @@ mod tests {
             let _ = parse_arp(&s);
             let _ = parse_schedstat(&s);
             let _ = parse_pid_stat(&s);
+            let _ = parse_interrupts(&s);
             count_tcp_states(&s, &mut [0.0; 11]);
         }
     }
