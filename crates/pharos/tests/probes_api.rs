@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::Pharos;
+use common::{free_port, Pharos};
 use serde_json::Value;
 use std::io::{Read, Write};
 use std::net::TcpListener;
@@ -44,13 +44,6 @@ fn flappy_server() -> (u16, Arc<AtomicU16>) {
     (port, status)
 }
 
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
 
 fn get_json(url: &str) -> Value {
     reqwest::blocking::get(url).unwrap().json().unwrap()

@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::Pharos;
+use common::{free_port, Pharos};
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::{Read, Write};
 use std::net::TcpListener;
@@ -13,13 +13,6 @@ use std::time::{Duration, Instant};
 
 const BLACKBOX: &str = "/usr/bin/prometheus-blackbox-exporter";
 
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
 
 /// A server answering `GET /` with 200 "hello", `/missing` with 404, `/moved` with a redirect.
 fn http_server() -> u16 {

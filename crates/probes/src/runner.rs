@@ -170,9 +170,9 @@ impl Runner {
         }
         let was_up = {
             let inc = self.inner.incidents.lock();
-            !inc.get(&target.name)
+            inc.get(&target.name)
                 .and_then(|v| v.last())
-                .is_some_and(|i| i.end.is_none())
+                .is_none_or(|i| i.end.is_some())
         };
         if was_up != out.success {
             let tr = Transition {
@@ -275,8 +275,10 @@ mod tests {
     use super::*;
 
     fn out(ok: bool) -> ProbeOutput {
-        let mut o = ProbeOutput::default();
-        o.success = ok;
+        let mut o = ProbeOutput {
+            success: ok,
+            ..Default::default()
+        };
         o.set(
             "probe_success",
             crate::HELP_SUCCESS,

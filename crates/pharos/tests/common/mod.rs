@@ -208,3 +208,11 @@ pub fn push_loki(p: &Pharos, body: &serde_json::Value) {
         .expect("push");
     assert!(r.status().is_success(), "push: {}", r.status());
 }
+
+/// A TCP port nothing listens on right now (bound, then released).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("bind an ephemeral port")
+}
