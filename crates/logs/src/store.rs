@@ -611,6 +611,7 @@ impl LogStore {
             out,
             "# HELP loki_ingester_memory_streams Streams in the log store.\n# TYPE loki_ingester_memory_streams gauge\nloki_ingester_memory_streams {streams}"
         );
+        self.wal.stats().write_metrics(out, "pharos_logs_wal");
     }
 
     fn maybe_flush(&self) {

@@ -639,6 +639,8 @@ impl TraceStore {
             out,
             "# HELP pharos_trace_store_traces Traces in the trace store.\n# TYPE pharos_trace_store_traces gauge\npharos_trace_store_traces {traces}\n# HELP pharos_trace_store_spans Spans in the trace store.\n# TYPE pharos_trace_store_spans gauge\npharos_trace_store_spans {spans}"
         );
+        let wal = self.wal.lock().stats();
+        wal.write_metrics(out, "pharos_traces_wal");
     }
 
     /// (traces, spans) in memory.

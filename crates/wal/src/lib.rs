@@ -147,6 +147,69 @@ pub struct WalStats {
     pub active_segment: u64,
 }
 
+impl WalStats {
+    /// Appends the counters in Prometheus text exposition format, named `<prefix>_…` (for
+    /// example `pharos_logs_wal`): records and bytes appended, fsyncs and their duration,
+    /// corruptions truncated, checkpoints, segments present and the current segment.
+    pub fn write_metrics(&self, out: &mut String, prefix: &str) {
+        use std::fmt::Write as _;
+        let mut m = |name: &str, kind: &str, help: &str, v: String| {
+            let _ = writeln!(
+                out,
+                "# HELP {prefix}_{name} {help}\n# TYPE {prefix}_{name} {kind}\n{prefix}_{name} {v}"
+            );
+        };
+        m(
+            "records_appended_total",
+            "counter",
+            "WAL records appended.",
+            self.records_appended.to_string(),
+        );
+        m(
+            "bytes_appended_total",
+            "counter",
+            "WAL bytes appended, framing included.",
+            self.bytes_appended.to_string(),
+        );
+        m(
+            "fsyncs_total",
+            "counter",
+            "WAL fsyncs (one covers every record written before it).",
+            self.fsyncs.to_string(),
+        );
+        m(
+            "fsync_seconds_total",
+            "counter",
+            "Time spent in WAL fsyncs.",
+            (self.fsync_micros as f64 / 1e6).to_string(),
+        );
+        m(
+            "corruptions_truncated_total",
+            "counter",
+            "Torn or corrupt WAL tails cut off on replay.",
+            self.corruptions_truncated.to_string(),
+        );
+        m(
+            "checkpoints_total",
+            "counter",
+            "WAL checkpoints written.",
+            self.checkpoints_written.to_string(),
+        );
+        m(
+            "segments",
+            "gauge",
+            "WAL segment files present.",
+            self.segments.to_string(),
+        );
+        m(
+            "segment_current",
+            "gauge",
+            "WAL segment being written to.",
+            self.active_segment.to_string(),
+        );
+    }
+}
+
 #[derive(Default)]
 struct Counters {
     records: AtomicU64,

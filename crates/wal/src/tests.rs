@@ -331,3 +331,27 @@ proptest! {
         prop_assert_eq!(payloads(&got), want);
     }
 }
+
+#[test]
+fn metrics_text_names_every_counter_under_the_prefix() {
+    let d = tempfile::tempdir().unwrap();
+    let w = Wal::open(d.path(), opts(true)).unwrap();
+    w.append(b"abc").unwrap();
+    let mut out = String::new();
+    w.stats().write_metrics(&mut out, "pharos_x_wal");
+    assert!(
+        out.contains("\npharos_x_wal_records_appended_total 1\n"),
+        "{out}"
+    );
+    assert!(
+        out.contains("\npharos_x_wal_bytes_appended_total 12\n"),
+        "{out}"
+    );
+    assert!(out.contains("\npharos_x_wal_segment_current 1\n"), "{out}");
+    let samples = out.lines().filter(|l| !l.starts_with('#')).count();
+    assert_eq!(samples, 8);
+    assert!(out
+        .lines()
+        .filter(|l| !l.starts_with('#'))
+        .all(|l| l.starts_with("pharos_x_wal_")));
+}
