@@ -2,7 +2,11 @@
 //! stores, engines, scrapers and HTTP servers into one process.
 
 mod check_alertmanager;
+mod doctor;
+mod logging;
 mod metrics_append;
+mod pprof;
+mod query_log;
 mod rules_cli;
 mod rulesets;
 mod serve;
@@ -57,6 +61,9 @@ enum Command {
         #[arg(required = true)]
         files: Vec<PathBuf>,
     },
+    /// Check a config and a running pharos (ports, disk, clock, targets, alerts) and say what
+    /// to fix.
+    Doctor(doctor::DoctorArgs),
 }
 
 #[derive(Subcommand)]
@@ -110,6 +117,7 @@ fn main() -> ExitCode {
             ExitCode::from(u8::try_from(code).unwrap_or(1))
         }
         Command::LogqlTest { files } => logql_test(&files),
+        Command::Doctor(args) => doctor::run(args),
     }
 }
 

@@ -25,16 +25,12 @@ pub struct ServeArgs {
     /// server.http_listen_port; port 0 picks a free port).
     #[arg(long)]
     loki_listen: Option<String>,
+    #[command(flatten)]
+    log: crate::logging::LogArgs,
 }
 
 pub fn run(args: ServeArgs) -> ExitCode {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-        )
-        .with_writer(std::io::stderr)
-        .init();
+    crate::logging::init(&args.log);
     let rt = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -71,6 +67,8 @@ fn load_config(path: &Option<PathBuf>) -> Result<config::LoadedConfig, String> {
 
 async fn serve(args: ServeArgs) -> Result<(), String> {
     let cfg = load_config(&args.config)?;
+    crate::logging::on_config(&cfg, true);
+    crate::query_log::on_config(&cfg);
     let listen = args
         .listen
         .clone()
@@ -116,6 +114,8 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
             let rules_slot = rules_slot.clone();
             Box::pin(async move {
                 let cfg = load_config(&path)?;
+                crate::logging::on_config(&cfg, false);
+                crate::query_log::on_config(&cfg);
                 let rules = rules_slot.read().clone();
                 if let Some((mgr, url)) = rules {
                     crate::serve_rules::reload(&mgr, &cfg, &url)?;
@@ -252,6 +252,11 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
     let status =
         crate::serve_status::routes(&state, &logs_w, &traces_rt, &am, dash_store, &data_dir);
     let app = app.merge(status);
+    // Troubleshooting: /-/log-level, /debug/pprof/*, and the slow query log around every query.
+    let app = app
+        .merge(crate::logging::routes())
+        .merge(crate::pprof::routes());
+    let app = crate::query_log::layer(app, logs_w.store.clone());
     // The host collector's exposition (/metrics/node) and /api/pharos/v1/collectors.
     let app = app.merge(crate::serve_collectors::routes(&state));
     // Uptime probes (blackbox_exporter's /probe, the uptime API and the public status page).
