@@ -37,16 +37,17 @@ pub fn security_rules(s: &SecuritySettings) -> String {
 #   {{"level":"warn","message":"Authentication failure","event":"auth_failure","userId":"..","reason":"..","ip":".."}}
 #   {{"level":"warn","message":"Suspicious activity detected","event":"suspicious_activity","userId":"..","activity":".."}}
 #   {{"level":"error","message":"Security violation","event":"security_violation","type":"..","details":{{}}}}
+# and the same documents as winston-elasticsearch sends them (the fields under "fields").
 groups:
   - name: pharos-security
     interval: {interval}
     rules:
       # Failed logins per reason in the last minute (graph it, or sum_over_time it).
       - record: security:auth_failures:count1m
-        expr: sum by (reason) (count_over_time({sel} |= "auth_failure" | json | event="auth_failure" [1m]))
+        expr: sum by (reason) (count_over_time({sel} |= "auth_failure" | json | event="auth_failure" or fields_event="auth_failure" | label_format reason="{{{{.reason}}}}{{{{.fields_reason}}}}" [1m]))
       # More than {threshold} suspicious_activity events of one user and kind within {window}.
       - alert: SuspiciousActivityThresholdExceeded
-        expr: sum by (userId, activity) (count_over_time({sel} |= "suspicious_activity" | json | event="suspicious_activity" [{window}])) > {threshold}
+        expr: sum by (userId, activity) (count_over_time({sel} |= "suspicious_activity" | json | event="suspicious_activity" or fields_event="suspicious_activity" | label_format userId="{{{{.userId}}}}{{{{.fields_userId}}}}", activity="{{{{.activity}}}}{{{{.fields_activity}}}}" [{window}])) > {threshold}
         labels:
           severity: critical
           type: security
@@ -56,7 +57,7 @@ groups:
           description: "{{{{ $value }}}} suspicious_activity events ({{{{ $labels.activity }}}}) of user {{{{ $labels.userId }}}} within {window} (threshold {threshold})."
       # Every security violation alerts at once (and keeps firing for 5 minutes).
       - alert: SecurityViolation
-        expr: sum by (subtype) (count_over_time({sel} |= "security_violation" | json | event="security_violation" | label_format subtype=type [5m])) > 0
+        expr: sum by (subtype) (count_over_time({sel} |= "security_violation" | json | event="security_violation" or fields_event="security_violation" | label_format subtype="{{{{.type}}}}{{{{.fields_type}}}}" [5m])) > 0
         labels:
           severity: critical
           type: security

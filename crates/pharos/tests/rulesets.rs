@@ -177,8 +177,17 @@ fn security_rules_alert_on_the_guides_log_lines() {
     assert!(firing(&p, "SuspiciousActivityThresholdExceeded").is_empty());
     assert!(hooked(&got, "SuspiciousActivityThresholdExceeded").is_empty());
 
-    // The 11th event of u1 within the window: one alert, for u1 and that activity.
-    push_lines(&p, "warn", &suspicious("u1", "rapid_requests", 1));
+    // The 11th event of u1 within the window, as winston-elasticsearch sends it (the fields
+    // under "fields"): one alert, for u1 and that activity.
+    push_lines(
+        &p,
+        "warn",
+        &[
+            json!({"@timestamp": "2026-12-01T00:00:00.000Z", "message": "Suspicious activity detected",
+                 "severity": "warn", "fields": {"event": "suspicious_activity", "userId": "u1",
+                 "activity": "rapid_requests"}}),
+        ],
+    );
     let alerts = wait_for("suspicious activity alert", 20, || {
         let a = firing(&p, "SuspiciousActivityThresholdExceeded");
         (!a.is_empty()).then_some(a)
