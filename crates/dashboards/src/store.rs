@@ -126,6 +126,8 @@ pub enum StoreError {
     CannotDeleteProvisioned,
     /// 404.
     NotFound,
+    /// 409 (folders: same uid or title).
+    Conflict(String),
     /// 500: the disk refused.
     Io(String),
 }
@@ -143,6 +145,7 @@ impl StoreError {
             StoreError::ProvisionedReadOnly => "Cannot save provisioned dashboard".into(),
             StoreError::CannotDeleteProvisioned => "provisioned dashboard cannot be deleted".into(),
             StoreError::NotFound => "Dashboard not found".into(),
+            StoreError::Conflict(m) => m.clone(),
             StoreError::Io(m) => m.clone(),
         }
     }
@@ -225,6 +228,8 @@ pub(crate) struct Inner {
     pub(crate) providers: Vec<Provider>,
     pub(crate) files: HashMap<PathBuf, FileState>,
     folder_ids: HashMap<String, i64>,
+    /// Folders created through the folder API: uid → title.
+    created_folders: BTreeMap<String, String>,
 }
 
 impl Inner {
@@ -260,6 +265,7 @@ impl Inner {
             .iter()
             .find(|p| p.folder_uid() == uid)
             .map(|p| p.folder.clone())
+            .or_else(|| self.created_folders.get(uid).cloned())
             .unwrap_or_else(|| uid.to_string());
         let id = match self.folder_ids.get(uid) {
             Some(id) => *id,
@@ -381,6 +387,7 @@ impl Store {
                 providers: Vec::new(),
                 files: HashMap::new(),
                 folder_ids: HashMap::new(),
+                created_folders: crate::folders::load(db_dir),
             }),
             stars: RwLock::new(crate::stars::load(db_dir)),
         };
@@ -644,6 +651,113 @@ impl Store {
         inner.entries.remove(uid).ok_or(StoreError::NotFound)
     }
 
+    /// Creates a folder (Grafana's `POST /api/folders`); a missing uid gets a fresh one.
+    pub fn create_folder(&self, uid: Option<String>, title: &str) -> Result<Folder, StoreError> {
+        let title = title.trim();
+        if title.is_empty() {
+            return Err(StoreError::BadRequest(
+                "folder title cannot be empty".into(),
+            ));
+        }
+        if let Some(u) = &uid {
+            validate_uid(u).map_err(StoreError::BadRequest)?;
+            if u == "general" {
+                return Err(StoreError::BadRequest(
+                    "uid general is the General folder".into(),
+                ));
+            }
+        }
+        let existing = self.folders();
+        if uid
+            .as_ref()
+            .is_some_and(|u| existing.iter().any(|f| &f.uid == u))
+        {
+            return Err(StoreError::Conflict(
+                "a folder with the same uid already exists".into(),
+            ));
+        }
+        if existing.iter().any(|f| f.title == title) {
+            return Err(StoreError::Conflict(
+                "a folder or dashboard in the general folder with the same name already exists"
+                    .into(),
+            ));
+        }
+        let mut inner = self.inner.write();
+        let uid = uid.unwrap_or_else(|| inner.fresh_uid());
+        let mut next = inner.created_folders.clone();
+        next.insert(uid.clone(), title.to_string());
+        crate::folders::save(&self.db_dir, &next).map_err(StoreError::Io)?;
+        inner.created_folders = next;
+        inner.folder(&uid).ok_or(StoreError::NotFound)
+    }
+
+    /// Renames a created folder (`PUT /api/folders/{uid}`).
+    pub fn rename_folder(&self, uid: &str, title: &str) -> Result<Folder, StoreError> {
+        let title = title.trim();
+        if title.is_empty() {
+            return Err(StoreError::BadRequest(
+                "folder title cannot be empty".into(),
+            ));
+        }
+        if self
+            .folders()
+            .iter()
+            .any(|f| f.title == title && f.uid != uid)
+        {
+            return Err(StoreError::Conflict(
+                "a folder with the same name already exists".into(),
+            ));
+        }
+        let mut inner = self.inner.write();
+        if inner.providers.iter().any(|p| p.folder_uid() == uid) {
+            return Err(StoreError::BadRequest(
+                "a provisioned folder is renamed in pharos.yml (dashboards: folder)".into(),
+            ));
+        }
+        let named = inner.entries.values().any(|e| e.folder_uid == uid);
+        if !inner.created_folders.contains_key(uid) && !named {
+            return Err(StoreError::NotFound);
+        }
+        let mut next = inner.created_folders.clone();
+        next.insert(uid.to_string(), title.to_string());
+        crate::folders::save(&self.db_dir, &next).map_err(StoreError::Io)?;
+        inner.created_folders = next;
+        inner.folder(uid).ok_or(StoreError::NotFound)
+    }
+
+    /// Deletes a folder and the saved dashboards in it, as Grafana does
+    /// (`DELETE /api/folders/{uid}`); provisioned folders go with their provider.
+    pub fn delete_folder(&self, uid: &str) -> Result<Folder, StoreError> {
+        let (folder, dashboards) = {
+            let mut inner = self.inner.write();
+            if inner.providers.iter().any(|p| p.folder_uid() == uid) {
+                return Err(StoreError::BadRequest(
+                    "a provisioned folder is removed from pharos.yml, not deleted".into(),
+                ));
+            }
+            let named: Vec<String> = inner
+                .entries
+                .values()
+                .filter(|e| e.folder_uid == uid && !e.is_provisioned())
+                .map(|e| e.uid.clone())
+                .collect();
+            if !inner.created_folders.contains_key(uid) && named.is_empty() {
+                return Err(StoreError::NotFound);
+            }
+            (inner.folder(uid).ok_or(StoreError::NotFound)?, named)
+        };
+        for d in dashboards {
+            self.delete(&d)?;
+        }
+        let mut inner = self.inner.write();
+        let mut next = inner.created_folders.clone();
+        if next.remove(uid).is_some() {
+            crate::folders::save(&self.db_dir, &next).map_err(StoreError::Io)?;
+            inner.created_folders = next;
+        }
+        Ok(folder)
+    }
+
     /// Stars a dashboard (`false`: no such dashboard).
     pub fn star(&self, uid: &str, on: bool) -> Result<(), StoreError> {
         if !self.inner.read().entries.contains_key(uid) {
@@ -725,6 +839,7 @@ impl Store {
             .map(|e| e.folder_uid.clone())
             .collect();
         uids.extend(named);
+        uids.extend(inner.created_folders.keys().cloned());
         uids.sort();
         uids.dedup();
         let mut out: Vec<Folder> = uids.iter().filter_map(|u| inner.folder(u)).collect();

@@ -701,3 +701,91 @@ fn stars_mark_dashboards_filter_search_and_survive_restart() {
     assert_eq!(r.status().as_u16(), 200);
     assert_eq!(get(&p, "/api/search?starred=true").1, json!([]));
 }
+
+fn send(p: &Pharos, method: reqwest::Method, path: &str, body: &Value) -> (u16, Value) {
+    let r = client()
+        .request(method, p.url(path))
+        .header("content-type", "application/json")
+        .body(body.to_string())
+        .send()
+        .unwrap();
+    let code = r.status().as_u16();
+    (code, r.json().unwrap_or(Value::Null))
+}
+
+#[test]
+fn folders_create_rename_delete_with_their_dashboards() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let p = Pharos::start(&data, None);
+    let (code, f) = post(
+        &p,
+        "/api/folders",
+        &json!({"uid": "ops", "title": "Operations"}),
+    );
+    assert_eq!(code, 200, "{f}");
+    assert_eq!(
+        (f["uid"].as_str(), f["title"].as_str()),
+        (Some("ops"), Some("Operations"))
+    );
+    assert!(f["id"].as_i64().unwrap() > 0);
+    // Generated uid; conflicts and bad input.
+    let (code, g) = post(&p, "/api/folders", &json!({"title": "Teams"}));
+    assert_eq!(code, 200, "{g}");
+    assert!(!g["uid"].as_str().unwrap().is_empty());
+    assert_eq!(
+        post(&p, "/api/folders", &json!({"uid": "ops", "title": "Other"})).0,
+        409
+    );
+    assert_eq!(
+        post(&p, "/api/folders", &json!({"title": "Operations"})).0,
+        409
+    );
+    assert_eq!(post(&p, "/api/folders", &json!({"title": "  "})).0, 400);
+    assert_eq!(post(&p, "/api/folders", &json!({"title": 5})).0, 400);
+    assert_eq!(post_raw(&p, "/api/folders", "nope").0, 400);
+    // A dashboard in it; search by folder.
+    let (code, d) = post(
+        &p,
+        "/api/dashboards/db",
+        &json!({"dashboard": {"uid": "in-ops", "title": "Pager"}, "folderUid": "ops"}),
+    );
+    assert_eq!(code, 200, "{d}");
+    let (_, hits) = get(&p, "/api/search?folderUIDs=ops");
+    assert_eq!(titles_of(&hits), ["Pager"]);
+    assert_eq!(hits[0]["folderTitle"], "Operations");
+    // Rename; kill -9 keeps it.
+    let (code, r) = send(
+        &p,
+        reqwest::Method::PUT,
+        "/api/folders/ops",
+        &json!({"title": "Ops & SRE"}),
+    );
+    assert_eq!(code, 200, "{r}");
+    assert_eq!(
+        send(
+            &p,
+            reqwest::Method::PUT,
+            "/api/folders/none",
+            &json!({"title": "x"})
+        )
+        .0,
+        404
+    );
+    p.kill9();
+    let p = Pharos::start(&data, None);
+    let (_, list) = get(&p, "/api/folders");
+    assert_eq!(titles_of(&list), ["Ops & SRE", "Teams"]);
+    let (_, one) = get(&p, "/api/folders/ops");
+    assert_eq!(one["title"], "Ops & SRE");
+    // Delete: the folder and its dashboards go.
+    let (code, del) = send(&p, reqwest::Method::DELETE, "/api/folders/ops", &json!({}));
+    assert_eq!(code, 200, "{del}");
+    assert_eq!(del["message"], "Folder deleted");
+    assert_eq!(get(&p, "/api/dashboards/uid/in-ops").0, 404);
+    assert_eq!(get(&p, "/api/folders/ops").0, 404);
+    assert_eq!(
+        send(&p, reqwest::Method::DELETE, "/api/folders/ops", &json!({})).0,
+        404
+    );
+}

@@ -1,4 +1,4 @@
-//! Grafana's HTTP API for dashboards (their versions and stars), search, folders, data sources and health
+//! Grafana's HTTP API for dashboards (their versions and stars), folders, search, folders, data sources and health
 //! (`/api/dashboards/*`, `/api/search`, `/api/folders`, `/api/datasources`, `/api/health`,
 //! `/api/frontend/settings`), over the dashboard store of the `dashboards` crate, with Grafana's
 //! JSON shapes and status codes so the UI, `grafana-backup`-style tools and scripts written
@@ -6,6 +6,7 @@
 
 mod dashboards;
 mod datasources;
+mod folders;
 mod search;
 mod stars;
 mod versions;
@@ -47,8 +48,13 @@ pub fn routes(state: Arc<GrafanaState>) -> Router {
         .route("/api/user/stars", get(stars::list))
         .route("/api/dashboards/tags", get(search::tags))
         .route("/api/search", get(search::search))
-        .route("/api/folders", get(search::folders))
-        .route("/api/folders/{uid}", get(search::folder))
+        .route("/api/folders", get(search::folders).post(folders::create))
+        .route(
+            "/api/folders/{uid}",
+            get(search::folder)
+                .put(folders::update)
+                .delete(folders::delete),
+        )
         .route("/api/health", get(datasources::health))
         .route("/api/datasources", get(datasources::list))
         .route("/api/datasources/uid/{uid}", get(datasources::by_uid))
@@ -101,6 +107,7 @@ pub(crate) fn store_error(e: StoreError) -> Response {
             ]),
         ),
         StoreError::NotFound => message(StatusCode::NOT_FOUND, e.message()),
+        StoreError::Conflict(m) => message(StatusCode::CONFLICT, m.clone()),
         StoreError::Io(m) => {
             tracing::error!("dashboard store: {m}");
             message(StatusCode::INTERNAL_SERVER_ERROR, e.message())
