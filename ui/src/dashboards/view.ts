@@ -16,7 +16,7 @@ import type { DashboardHost, DashboardMeta, DashboardModel, TemplateVariable } f
 import { DashboardCrosshair } from './crosshair';
 import { commitLayout, computeLayout, GridView, toggleRow, type GridCell, type GridPos, type LayoutItem } from './grid';
 import { emptyDashboard, normalizeDashboard, panelForRenderer, slugify } from './model';
-import { exploreUrl, NON_QUERY_TYPES, runPanel, type QueryLogEntry, type RunEnv } from './query';
+import { exploreUrl, listDatasources, NON_QUERY_TYPES, runPanel, type QueryLogEntry, type RunEnv } from './query';
 import type { AdhocFilter } from './adhoc';
 import { adhocControl } from './adhoc_bar';
 import { starButton } from './stars';
@@ -155,6 +155,9 @@ class DashboardView implements DashboardHost {
   // ---- loading ----
 
   async load(uid: string) {
+    // The data sources (and the scrape interval behind them) are needed before the first query:
+    // ask for them while the dashboard loads instead of after it.
+    void listDatasources();
     try {
       const res = await request<{ dashboard: unknown; meta: DashboardMeta }>(`/api/dashboards/uid/${encodeURIComponent(uid)}`);
       if (this.destroyed) return;
