@@ -32,7 +32,7 @@ mod frame;
 
 pub use frame::{Compression, Framing, MAX_RECORD};
 
-use parking_lot::Mutex;
+use parking_lot::{Condvar, Mutex};
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
@@ -222,6 +222,11 @@ struct Counters {
     segments: AtomicU64,
 }
 
+struct SyncState {
+    synced: Position,
+    running: bool,
+}
+
 struct Active {
     file: Arc<File>,
     seq: u64,
@@ -236,8 +241,10 @@ pub struct Wal {
     dir: PathBuf,
     opts: WalOptions,
     active: Mutex<Active>,
-    /// Position known durable.
-    synced: Mutex<Position>,
+    /// Group commit: the position known durable, whether an fsync is running; waiters for
+    /// one are woken together when it ends.
+    sync_state: Mutex<SyncState>,
+    sync_done: Condvar,
     /// The segment `open` started: replay reads the segments before it.
     first_seq: u64,
     counters: Counters,
@@ -378,7 +385,11 @@ impl Wal {
                 raw: Vec::new(),
                 framed: Vec::new(),
             }),
-            synced: Mutex::new(Position { seq, offset: 0 }),
+            sync_state: Mutex::new(SyncState {
+                synced: Position { seq, offset: 0 },
+                running: false,
+            }),
+            sync_done: Condvar::new(),
             first_seq: seq,
             counters,
         })
@@ -467,15 +478,24 @@ impl Wal {
     }
 
     /// Returns once every record up to `pos` is durable: one `fdatasync` covers all records
-    /// written before it, so concurrent callers mostly find theirs already synced.
+    /// written before it starts, and every caller waiting meanwhile is woken at once when it
+    /// ends, so concurrent appenders mostly find their record already synced.
     pub fn sync(&self, pos: Position) -> io::Result<()> {
         if !self.opts.fsync {
             return Ok(());
         }
-        let mut synced = self.synced.lock();
-        if *synced >= pos {
-            return Ok(());
+        let mut st = self.sync_state.lock();
+        loop {
+            if st.synced >= pos {
+                return Ok(());
+            }
+            if !st.running {
+                break;
+            }
+            self.sync_done.wait(&mut st);
         }
+        st.running = true;
+        drop(st);
         let (file, target) = {
             let a = self.active.lock();
             let target = Position {
@@ -484,18 +504,29 @@ impl Wal {
             };
             (a.file.clone(), target)
         };
-        // Rolling syncs the segment it closes: records in older segments are durable.
-        if pos.seq < target.seq {
-            return Ok(());
+        let res = if pos.seq < target.seq {
+            // Rolling syncs the segment it closes: records in older segments are durable.
+            Ok(Position {
+                seq: target.seq,
+                offset: 0,
+            })
+        } else {
+            let start = Instant::now();
+            let r = file.sync_data();
+            self.counters
+                .fsync_micros
+                .fetch_add(start.elapsed().as_micros() as u64, Ordering::Relaxed);
+            self.counters.fsyncs.fetch_add(1, Ordering::Relaxed);
+            r.map(|()| target)
+        };
+        let mut st = self.sync_state.lock();
+        st.running = false;
+        if let Ok(done) = res {
+            st.synced = st.synced.max(done);
         }
-        let start = Instant::now();
-        file.sync_data()?;
-        self.counters
-            .fsync_micros
-            .fetch_add(start.elapsed().as_micros() as u64, Ordering::Relaxed);
-        self.counters.fsyncs.fetch_add(1, Ordering::Relaxed);
-        *synced = (*synced).max(target);
-        Ok(())
+        drop(st);
+        self.sync_done.notify_all();
+        res.map(|_| ())
     }
 
     /// Starts a new segment (syncing the current one first); returns its number. Every
