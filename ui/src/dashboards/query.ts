@@ -37,13 +37,18 @@ let dsPromise: Promise<Datasource[]> | undefined;
 
 /** The data sources pharos offers (`GET /api/datasources`, cached; a fixed list when missing). */
 export function listDatasources(): Promise<Datasource[]> {
-  dsPromise ??= request<Datasource[]>('/api/datasources')
-    .then((l) => (Array.isArray(l) && l.length ? l : FALLBACK_DATASOURCES))
-    .then(withScrapeInterval)
-    .catch(() => {
-      dsPromise = undefined;
-      return FALLBACK_DATASOURCES;
-    });
+  if (!dsPromise) {
+    // Both requests at once: the scrape interval is needed as soon as the list is.
+    const config = request<{ status: string; data?: { yaml?: string } }>('/api/v1/status/config');
+    config.catch(() => undefined);
+    dsPromise = request<Datasource[]>('/api/datasources')
+      .then((l) => (Array.isArray(l) && l.length ? l : FALLBACK_DATASOURCES))
+      .then((l) => withScrapeInterval(l, config))
+      .catch(() => {
+        dsPromise = undefined;
+        return FALLBACK_DATASOURCES;
+      });
+  }
   return dsPromise;
 }
 
@@ -51,11 +56,11 @@ export function listDatasources(): Promise<Datasource[]> {
  * Grafana needs the scrape interval typed into the data source (`timeInterval`) for
  * `$__rate_interval`; pharos knows it: the loaded config's `global.scrape_interval`.
  */
-async function withScrapeInterval(list: Datasource[]): Promise<Datasource[]> {
+async function withScrapeInterval(list: Datasource[], config: Promise<{ status: string; data?: { yaml?: string } }>): Promise<Datasource[]> {
   const prom = list.filter((d) => d.type === 'prometheus' && typeof d.jsonData?.timeInterval !== 'string');
   if (!prom.length) return list;
   try {
-    const cfg = await request<{ status: string; data?: { yaml?: string } }>('/api/v1/status/config');
+    const cfg = await config;
     const m = (cfg.data?.yaml ?? '').match(/^global:\s*\n(?:[ \t]+.*\n)*?[ \t]+scrape_interval:\s*['"]?(\w+)/m);
     const interval = m && parseDuration(m[1]) ? m[1] : '1m';
     return list.map((d) => (prom.includes(d) ? { ...d, jsonData: { ...(d.jsonData ?? {}), timeInterval: interval } } : d));
