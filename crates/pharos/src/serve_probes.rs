@@ -148,11 +148,15 @@ fn probe_json(r: &Runner, t: &config::probes::ProbeTarget, now: i64, public: boo
         now - DAY_MS,
         now,
     );
-    let history: Vec<Value> =
-        probes::uptime::downsample(&durations, now - DAY_MS, now, HISTORY_POINTS)
-            .into_iter()
-            .map(|(ts, v)| json!([ts, v]))
-            .collect();
+    let history: Vec<Value> = probes::uptime::downsample(
+        &durations,
+        durations.first().map_or(now - DAY_MS, |s| s.t),
+        now,
+        HISTORY_POINTS,
+    )
+    .into_iter()
+    .map(|(ts, v)| json!([ts, v]))
+    .collect();
     let incidents: Vec<Value> = r
         .incidents(&t.name, now)
         .into_iter()
