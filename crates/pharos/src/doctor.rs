@@ -126,9 +126,11 @@ fn collect(args: &DoctorArgs) -> Vec<Check> {
             }
         },
     };
+    // The port to check: the config's `listen`, else the port of --url, else pharos' default.
     let listen = cfg
         .listen
         .clone()
+        .or_else(|| args.url.as_deref().and_then(url_listen))
         .unwrap_or_else(|| "0.0.0.0:9090".to_string());
     let url = args
         .url
@@ -170,6 +172,13 @@ fn local_target(listen: &str) -> String {
         Ok(a) if a.ip().is_unspecified() => format!("127.0.0.1:{}", a.port()),
         _ => listen.to_string(),
     }
+}
+
+/// `http://127.0.0.1:9090/` → `127.0.0.1:9090` (only for a host given as an IP address).
+fn url_listen(url: &str) -> Option<String> {
+    let u = reqwest::Url::parse(url).ok()?;
+    let ip: std::net::IpAddr = u.host_str()?.trim_matches(['[', ']']).parse().ok()?;
+    Some(SocketAddr::new(ip, u.port_or_known_default()?).to_string())
 }
 
 /// `/-/ready` of the running pharos. Returns whether one answers.
@@ -590,6 +599,17 @@ mod tests {
         assert_eq!(local_target("0.0.0.0:9090"), "127.0.0.1:9090");
         assert_eq!(local_target("[::]:9090"), "127.0.0.1:9090");
         assert_eq!(local_target("10.0.0.1:80"), "10.0.0.1:80");
+    }
+
+    #[test]
+    fn url_gives_the_port_to_check() {
+        assert_eq!(
+            url_listen("http://127.0.0.1:19391/").as_deref(),
+            Some("127.0.0.1:19391")
+        );
+        assert_eq!(url_listen("http://[::1]:80").as_deref(), Some("[::1]:80"));
+        assert_eq!(url_listen("http://localhost:9090"), None);
+        assert_eq!(url_listen("not a url"), None);
     }
 
     #[test]

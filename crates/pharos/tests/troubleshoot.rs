@@ -494,6 +494,10 @@ fn doctor_on_good_and_bad_setups() {
     assert!(out.contains("is writable"), "{out}");
     assert!(out.contains("clock skew"), "{out}");
     assert!(!out.contains('✗'), "{out}");
+    // Without a config, the port checked is --url's.
+    let (code, out) = doctor(&["--url", &p.base, "--data", &data_s]);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("in use by the running pharos"), "{out}");
 
     // A bad config, a target that is down, and a port taken by another process.
     let bad = dir.path().join("bad.yml");
