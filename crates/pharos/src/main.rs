@@ -2,6 +2,7 @@
 //! stores, engines, scrapers and HTTP servers into one process.
 
 mod check_alertmanager;
+mod demo;
 mod doctor;
 mod logging;
 mod metrics_append;
@@ -41,6 +42,9 @@ struct Cli {
 enum Command {
     /// Run every pharos service in one process.
     Serve(serve::ServeArgs),
+    /// `serve` with the CrewAI monitoring guide's config and a simulated app (metrics, logs,
+    /// traces, errors, faults on a timer): every UI page has data within a minute.
+    Demo(demo::DemoArgs),
     /// Validate configuration files.
     Check {
         #[command(subcommand)]
@@ -100,6 +104,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::Serve(args) => serve::run(args),
+        Command::Demo(args) => demo::run(args),
         Command::Check {
             what: CheckCommand::Config { files },
         } => check_config(&files),

@@ -29,7 +29,16 @@ pub struct ServeArgs {
     log: crate::logging::LogArgs,
 }
 
+/// Called once with the main listener's address, inside the runtime (`pharos demo` starts its
+/// workload from it).
+pub type OnListening = Box<dyn FnOnce(SocketAddr) + Send>;
+
 pub fn run(args: ServeArgs) -> ExitCode {
+    run_with(args, None)
+}
+
+/// `pharos serve` with a hook called once the main listener is bound.
+pub fn run_with(args: ServeArgs, on_listening: Option<OnListening>) -> ExitCode {
     crate::logging::init(&args.log);
     let rt = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -41,7 +50,7 @@ pub fn run(args: ServeArgs) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match rt.block_on(serve(args)) {
+    match rt.block_on(serve(args, on_listening)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("pharos: {e}");
@@ -65,7 +74,7 @@ fn load_config(path: &Option<PathBuf>) -> Result<config::LoadedConfig, String> {
     }
 }
 
-async fn serve(args: ServeArgs) -> Result<(), String> {
+async fn serve(args: ServeArgs, on_listening: Option<OnListening>) -> Result<(), String> {
     let cfg = load_config(&args.config)?;
     crate::logging::on_config(&cfg, true);
     crate::query_log::on_config(&cfg);
@@ -214,6 +223,9 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
     )
     .await?;
     eprintln!("pharos: listening on http://{local}");
+    if let Some(hook) = on_listening {
+        hook(local);
+    }
     tracing::info!(%local, data = %data_dir.display(), "pharos started");
 
     // SIGHUP reloads.

@@ -18,15 +18,23 @@ pub struct Pharos {
 impl Pharos {
     /// Starts `pharos serve` on 127.0.0.1:0 with `data` as data directory.
     pub fn start(data: &Path, config: Option<&Path>) -> Pharos {
+        let mut extra: Vec<&std::ffi::OsStr> = Vec::new();
+        if let Some(c) = config {
+            extra.push("--config".as_ref());
+            extra.push(c.as_os_str());
+        }
+        Pharos::start_sub("serve", data, &extra)
+    }
+
+    /// Starts `pharos <sub> --listen 127.0.0.1:0 --data <data> <extra...>` (`serve`, `demo`).
+    pub fn start_sub(sub: &str, data: &Path, extra: &[&std::ffi::OsStr]) -> Pharos {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_pharos"));
-        cmd.arg("serve")
+        cmd.arg(sub)
             .arg("--listen")
             .arg("127.0.0.1:0")
             .arg("--data")
-            .arg(data);
-        if let Some(c) = config {
-            cmd.arg("--config").arg(c);
-        }
+            .arg(data)
+            .args(extra);
         let mut child = cmd
             .env("RUST_LOG", "warn")
             .stdout(Stdio::null())
