@@ -404,6 +404,13 @@ fn slow_queries_land_in_the_query_log_stream() {
     assert_eq!(r.status(), 200);
     let r = get(&p.url("/api/v1/query?query=bad((("));
     assert_eq!(r.status(), 400);
+    // An Elasticsearch search: its JSON body is the query.
+    reqwest::blocking::Client::new()
+        .post(p.url("/_search"))
+        .header("content-type", "application/json")
+        .body(r#"{"query": {"match": {"message": "needle"}}}"#)
+        .send()
+        .unwrap();
     let q = "{job=\"pharos\", stream=\"query_log\"}";
     let v: serde_json::Value = reqwest::blocking::Client::new()
         .get(p.url("/loki/api/v1/query_range"))
@@ -438,6 +445,9 @@ fn slow_queries_land_in_the_query_log_stream() {
     assert!(field(&ok, "duration").ends_with('s'));
     let bad = find("bad(((");
     assert_eq!(field(&bad, "status"), "400");
+    let es = find(r#"{"query":{"match":{"message":"needle"}}}"#);
+    assert_eq!(field(&es, "kind"), "es");
+    assert_eq!(field(&es, "path"), "/_search");
     // LogQL queries are logged too: the query above is now in the log.
     let v: serde_json::Value = reqwest::blocking::Client::new()
         .get(p.url("/loki/api/v1/query_range"))
