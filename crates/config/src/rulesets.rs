@@ -321,6 +321,30 @@ mod tests {
         assert_eq!(c.cost.db_instances, Some(2));
     }
 
+    proptest::proptest! {
+        /// Any value for the priced keys and the selector: a clean result, never a panic; prices
+        /// that are numbers >= 0 are kept as given, anything else names a line.
+        #[test]
+        fn any_values(price in proptest::prelude::any::<f64>(), raw in "[ -~]{0,12}", sel in "[ -~]{0,20}") {
+            let f = Path::new("/x/pharos.yml");
+            let text = format!("cost:\n  pricing:\n    egress_gb: {price:?}\n    vcpu_hour: {raw:?}\nsecurity:\n  log_selector: {sel:?}\n");
+            match parse(f, &text) {
+                Ok(c) => {
+                    proptest::prop_assert!(c.cost.pricing.egress_gb >= 0.0);
+                    let braced = c.security.log_selector.starts_with('{');
+                    proptest::prop_assert!(braced);
+                }
+                Err(e) => proptest::prop_assert!(e.line > 0, "{}", e),
+            }
+            let text = format!("cost:\n  pricing:\n    egress_gb: {price:?}\n");
+            if let Ok(c) = parse(f, &text) {
+                proptest::prop_assert_eq!(c.cost.pricing.egress_gb, price);
+            } else {
+                proptest::prop_assert!(!(price.is_finite() && price >= 0.0));
+            }
+        }
+    }
+
     #[test]
     fn bad_values_name_file_and_line() {
         let f = Path::new("/x/pharos.yml");
