@@ -36,6 +36,10 @@ pub struct CollectorsSettings {
     pub host: BuiltinCollector,
     /// Root of the host's filesystem (`/`; `/host` when a container mounts the host there).
     pub host_rootfs: PathBuf,
+    /// Redis servers (job `redis`), see db_collectors.rs.
+    pub redis: Vec<crate::db_collectors::RedisInstance>,
+    /// PostgreSQL servers (job `postgres`), see db_collectors.rs.
+    pub postgres: Vec<crate::db_collectors::PostgresInstance>,
 }
 
 impl Default for CollectorsSettings {
@@ -44,6 +48,8 @@ impl Default for CollectorsSettings {
             self_metrics: BuiltinCollector::default(),
             host: BuiltinCollector::default(),
             host_rootfs: PathBuf::from("/"),
+            redis: Vec::new(),
+            postgres: Vec::new(),
         }
     }
 }
@@ -76,6 +82,10 @@ pub struct CollectorsSection {
     self_metrics: Option<SelfSection>,
     #[serde(default)]
     host: Option<HostSection>,
+    #[serde(default)]
+    redis: Vec<crate::db_collectors::DbEntry>,
+    #[serde(default)]
+    postgres: Vec<crate::db_collectors::DbEntry>,
 }
 
 impl CollectorsSection {
@@ -124,6 +134,8 @@ impl CollectorsSection {
                 out.host_rootfs = r;
             }
         }
+        out.redis = crate::db_collectors::resolve_redis(self.redis, file, text, start)?;
+        out.postgres = crate::db_collectors::resolve_postgres(self.postgres, file, text, start)?;
         Ok(out)
     }
 }
@@ -168,6 +180,7 @@ impl CollectorsSettings {
                 Err(e) => tracing_free_warn(&format!("built-in scrape config {job}: {e}")),
             }
         }
+        out.extend(crate::db_collectors::scrape_configs(self, target, taken));
         out
     }
 

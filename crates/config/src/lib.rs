@@ -4,6 +4,7 @@
 //! files define (`relabel`).
 
 pub mod collectors;
+pub mod db_collectors;
 pub mod env;
 pub mod errors;
 pub mod pharos;

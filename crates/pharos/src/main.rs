@@ -13,6 +13,7 @@ mod rulesets;
 mod serve;
 mod serve_alertmanager;
 mod serve_collectors;
+mod serve_db_collectors;
 mod serve_dashboards;
 mod serve_errors;
 mod serve_es;

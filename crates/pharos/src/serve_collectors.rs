@@ -104,6 +104,7 @@ pub fn routes(state: &Arc<api::AppState>) -> axum::Router {
                 async move { collectors_json(&st) }
             }),
         )
+        .merge(crate::serve_db_collectors::routes(state))
 }
 
 async fn node_metrics() -> Response {

@@ -279,7 +279,20 @@ pub async fn scrape_once(
     }
     let mut resp = req.send().await.map_err(describe_reqwest)?;
     if !resp.status().is_success() {
-        return Err(format!("server returned HTTP status {}", resp.status()));
+        // The first line of the body says why (e.g. pharos' own database collectors).
+        let status = resp.status();
+        let first = resp.chunk().await.ok().flatten().unwrap_or_default();
+        let why: String = String::from_utf8_lossy(&first)
+            .lines()
+            .next()
+            .unwrap_or("")
+            .chars()
+            .take(200)
+            .collect();
+        return Err(match why.trim() {
+            "" => format!("server returned HTTP status {status}"),
+            w => format!("server returned HTTP status {status}: {w}"),
+        });
     }
     let content_type = resp
         .headers()
