@@ -564,3 +564,30 @@ fn doctor_on_good_and_bad_setups() {
         "{out}"
     );
 }
+
+#[test]
+fn prometheus_query_log_file_gets_every_promql_query() {
+    let dir = tempfile::tempdir().unwrap();
+    let prom = dir.path().join("prometheus.yml");
+    std::fs::write(&prom, "global:\n  query_log_file: queries.log\n").unwrap();
+    let p = common::Pharos::start(&dir.path().join("data"), Some(&prom));
+    let r = get(&p.url("/api/v1/query_range?query=vector(3)&start=0&end=60&step=15"));
+    assert_eq!(r.status(), 200);
+    let text = std::fs::read_to_string(dir.path().join("queries.log")).expect("query log file");
+    let entry = text
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).expect("JSON line"))
+        .find(|v| v["params"]["query"] == "vector(3)")
+        .unwrap_or_else(|| panic!("vector(3) not logged: {text}"));
+    assert_eq!(entry["params"]["step"], "15");
+    assert!(entry["stats"]["timings"]["evalTotalTime"].as_f64().unwrap() >= 0.0);
+    // Not slow (default threshold 5s): nothing in the slow query stream.
+    let v: serde_json::Value = reqwest::blocking::Client::new()
+        .get(p.url("/loki/api/v1/query_range"))
+        .query(&[("query", "{stream=\"query_log\"}")])
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    assert_eq!(v["data"]["result"].as_array().map(Vec::len), Some(0), "{v}");
+}
