@@ -5,13 +5,11 @@
 // restart that must not cause duplicate notifications.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import http from 'node:http';
 import fs from 'node:fs';
 import path from 'node:path';
 import { execFileSync } from 'node:child_process';
 import {
-  ROOT, PHAROS_BIN, tempDir, spawnUntil, sleep, waitFor, api, freePort, hasPrometheus,
-} from './helpers.mjs';
+  ROOT, PHAROS_BIN, tempDir, spawnUntil, sleep, waitFor, api, freePort, hasPrometheus, recorder } from './helpers.mjs';
 
 const GUIDE_AM = fs.readFileSync(path.join(ROOT, 'examples/alertmanager/config.yml'), 'utf8');
 
@@ -22,25 +20,6 @@ function hasAmtool() {
   } catch {
     return false;
   }
-}
-
-/** An HTTP server recording JSON bodies posted to it. */
-function recorder() {
-  const got = [];
-  const srv = http.createServer((req, res) => {
-    let body = '';
-    req.on('data', (d) => { body += d; });
-    req.on('end', () => {
-      let json;
-      try { json = JSON.parse(body); } catch { json = body; }
-      got.push({ path: req.url, body: json, at: Date.now() });
-      res.writeHead(200, { 'content-type': 'text/plain' });
-      res.end('ok');
-    });
-  });
-  return new Promise((resolve) => {
-    srv.listen(0, '127.0.0.1', () => resolve({ srv, got, url: `http://127.0.0.1:${srv.address().port}` }));
-  });
 }
 
 let slack;

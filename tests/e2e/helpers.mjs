@@ -2,6 +2,7 @@
 // Prometheus on ephemeral ports, and query their HTTP APIs.
 import { spawn, execFileSync } from 'node:child_process';
 import fs from 'node:fs';
+import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -132,4 +133,24 @@ export async function waitFor(fn, timeoutMs = 30000, what = 'condition') {
 export function vectorValue(body, match = () => true) {
   const r = body?.data?.result?.find((s) => match(s.metric));
   return r ? Number(r.value[1]) : undefined;
+}
+
+/** An HTTP server recording JSON bodies posted to it (a webhook / Slack / PagerDuty receiver):
+ * resolves to { srv, got: [{ path, body, at }], url }. */
+export function recorder() {
+  const got = [];
+  const srv = http.createServer((req, res) => {
+    let body = '';
+    req.on('data', (d) => { body += d; });
+    req.on('end', () => {
+      let json;
+      try { json = JSON.parse(body); } catch { json = body; }
+      got.push({ path: req.url, body: json, at: Date.now() });
+      res.writeHead(200, { 'content-type': 'text/plain' });
+      res.end('ok');
+    });
+  });
+  return new Promise((resolve) => {
+    srv.listen(0, '127.0.0.1', () => resolve({ srv, got, url: `http://127.0.0.1:${srv.address().port}` }));
+  });
 }
