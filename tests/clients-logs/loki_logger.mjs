@@ -3,30 +3,13 @@
 // at pharos (LOKI_URL). LOKI_JSON=1 makes winston-loki send JSON, otherwise it sends its default
 // protobuf+snappy. The transport gets winston's json format, so every line is the JSON record. Logs the CrewAI monitoring guide's request and error messages tagged with RUN_ID, then prints
 // "done <n>".
-import winston from 'winston';
-import LokiTransport from 'winston-loki';
+import { guideLogger } from './guide_logger.mjs';
 
 const runId = process.env.RUN_ID || 'run';
-const loki = new LokiTransport({
-  host: process.env.LOKI_URL,
+const { logger, loki } = guideLogger({
   labels: { app: 'crewai-api', run: runId },
   json: process.env.LOKI_JSON === '1',
-  batching: false,
-  // With a format of its own, winston-loki sends the formatted JSON line (info[MESSAGE]).
-  format: winston.format.json(),
-  replaceTimestamp: false,
-  onConnectionError: (err) => { console.error('loki error', err); process.exitCode = 1; },
-});
-
-const logger = winston.createLogger({
-  level: 'info',
-  format: winston.format.combine(
-    winston.format.timestamp(),
-    winston.format.errors({ stack: true }),
-    winston.format.json()
-  ),
   defaultMeta: { service: 'crewai-api', environment: 'test', version: '1.2.3' },
-  transports: [loki],
 });
 
 const n = Number(process.env.N || 5);

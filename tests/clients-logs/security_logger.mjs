@@ -2,28 +2,12 @@
 // errors + json, defaultMeta service) with a winston-loki transport pointed at pharos (LOKI_URL):
 // SUSPICIOUS suspicious_activity events of USER_ID (activity ACTIVITY), AUTH_FAILURES failed
 // logins, and VIOLATIONS security violations (type VIOLATION_TYPE). Prints "done <n>".
-import winston from 'winston';
-import LokiTransport from 'winston-loki';
+import { guideLogger } from './guide_logger.mjs';
 
-const loki = new LokiTransport({
-  host: process.env.LOKI_URL,
+const { logger, loki } = guideLogger({
   labels: { app: 'crewai-api' },
   json: true,
-  batching: false,
-  format: winston.format.json(),
-  replaceTimestamp: false,
-  onConnectionError: (err) => { console.error('loki error', err); process.exitCode = 1; },
-});
-
-const logger = winston.createLogger({
-  level: 'info',
-  format: winston.format.combine(
-    winston.format.timestamp(),
-    winston.format.errors({ stack: true }),
-    winston.format.json()
-  ),
   defaultMeta: { service: 'crewai-api', environment: 'test' },
-  transports: [loki],
 });
 
 // The guide's SecurityMonitor methods, as written there (without the Redis counter and the
