@@ -44,7 +44,6 @@ fn flappy_server() -> (u16, Arc<AtomicU16>) {
     (port, status)
 }
 
-
 fn get_json(url: &str) -> Value {
     reqwest::blocking::get(url).unwrap().json().unwrap()
 }
@@ -65,56 +64,13 @@ fn wait_for(what: &str, secs: u64, mut f: impl FnMut() -> bool) {
     panic!("timed out waiting for {what}");
 }
 
-/// A self-signed certificate valid for `days`, served by `openssl s_server -www`.
-fn tls_server(dir: &std::path::Path, days: u32) -> Option<(u16, std::process::Child)> {
-    let (cert, key) = (dir.join("cert.pem"), dir.join("key.pem"));
-    let ok = std::process::Command::new("openssl")
-        .args([
-            "req",
-            "-x509",
-            "-newkey",
-            "rsa:2048",
-            "-nodes",
-            "-subj",
-            "/CN=localhost",
-        ])
-        .arg("-days")
-        .arg(days.to_string())
-        .arg("-keyout")
-        .arg(&key)
-        .arg("-out")
-        .arg(&cert)
-        .stderr(std::process::Stdio::null())
-        .status()
-        .ok()?
-        .success();
-    assert!(ok, "openssl req failed");
-    let port = free_port();
-    let child = std::process::Command::new("openssl")
-        .args(["s_server", "-quiet", "-www"])
-        .arg("-accept")
-        .arg(port.to_string())
-        .arg("-cert")
-        .arg(&cert)
-        .arg("-key")
-        .arg(&key)
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .ok()?;
-    wait_for("openssl s_server", 10, || {
-        std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
-    });
-    Some((port, child))
-}
-
 #[test]
 fn probes_flip_incidents_uptime_certificates_and_status_page() {
     let dir = tempfile::tempdir().unwrap();
     let (port, status) = flappy_server();
     let closed = free_port();
     let (tls_port, mut tls_child) =
-        tls_server(dir.path(), 2).expect("openssl is needed for this test");
+        common::tls_server(dir.path(), 2).expect("openssl is needed for this test");
     let cfg = dir.path().join("pharos.yml");
     std::fs::write(
         &cfg,

@@ -100,7 +100,7 @@ fn same_series_as_blackbox_exporter() {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
-    let modules = "modules:\n  http_2xx:\n    prober: http\n    timeout: 5s\n    http:\n      preferred_ip_protocol: ip4\n  http_body:\n    prober: http\n    http:\n      preferred_ip_protocol: ip4\n      fail_if_body_not_matches_regexp: ['bye']\n  http_noredir:\n    prober: http\n    http:\n      preferred_ip_protocol: ip4\n      no_follow_redirects: true\n      valid_status_codes: [302]\n  tcp_connect:\n    prober: tcp\n    tcp:\n      preferred_ip_protocol: ip4\n  dns_a:\n    prober: dns\n    dns:\n      query_name: example.com\n      query_type: A\n      preferred_ip_protocol: ip4\n      validate_answer_rrs:\n        fail_if_not_matches_regexp: ['127\\.0\\.0\\.1']\n  dns_a_fail:\n    prober: dns\n    dns:\n      query_name: example.com\n      query_type: A\n      preferred_ip_protocol: ip4\n      validate_answer_rrs:\n        fail_if_matches_regexp: ['IN\\tA']\n  icmp:\n    prober: icmp\n    icmp:\n      preferred_ip_protocol: ip4\n";
+    let modules = "modules:\n  http_2xx:\n    prober: http\n    timeout: 5s\n    http:\n      preferred_ip_protocol: ip4\n  http_body:\n    prober: http\n    http:\n      preferred_ip_protocol: ip4\n      fail_if_body_not_matches_regexp: ['bye']\n  http_noredir:\n    prober: http\n    http:\n      preferred_ip_protocol: ip4\n      no_follow_redirects: true\n      valid_status_codes: [302]\n  tcp_connect:\n    prober: tcp\n    tcp:\n      preferred_ip_protocol: ip4\n  dns_a:\n    prober: dns\n    dns:\n      query_name: example.com\n      query_type: A\n      preferred_ip_protocol: ip4\n      validate_answer_rrs:\n        fail_if_not_matches_regexp: ['127\\.0\\.0\\.1']\n  dns_a_fail:\n    prober: dns\n    dns:\n      query_name: example.com\n      query_type: A\n      preferred_ip_protocol: ip4\n      validate_answer_rrs:\n        fail_if_matches_regexp: ['IN\\tA']\n  https_insecure:\n    prober: http\n    http:\n      preferred_ip_protocol: ip4\n      tls_config: {insecure_skip_verify: true}\n  tcp_tls:\n    prober: tcp\n    tcp:\n      preferred_ip_protocol: ip4\n      tls: true\n      tls_config: {insecure_skip_verify: true}\n  icmp:\n    prober: icmp\n    icmp:\n      preferred_ip_protocol: ip4\n";
     let bb_cfg = dir.path().join("blackbox.yml");
     std::fs::write(&bb_cfg, modules).unwrap();
     let bb_port = free_port();
@@ -122,6 +122,8 @@ fn same_series_as_blackbox_exporter() {
     let port = http_server();
     let closed = free_port();
     let dns = dns_server();
+    let (tls, mut tls_child) =
+        common::tls_server(dir.path(), 2).expect("openssl is needed for this test");
     let cases = [
         (format!("http://127.0.0.1:{port}/"), "http_2xx"),
         (format!("http://127.0.0.1:{port}/missing"), "http_2xx"),
@@ -134,6 +136,8 @@ fn same_series_as_blackbox_exporter() {
         (format!("127.0.0.1:{dns}"), "dns_a"),
         (format!("127.0.0.1:{dns}"), "dns_a_fail"),
         ("127.0.0.1".to_string(), "icmp"),
+        (format!("https://127.0.0.1:{tls}/"), "https_insecure"),
+        (format!("127.0.0.1:{tls}"), "tcp_tls"),
     ];
     let mut failures = Vec::new();
     for (target, module) in &cases {
@@ -172,6 +176,9 @@ fn same_series_as_blackbox_exporter() {
             "probe_dns_additional_rrs",
             "probe_dns_query_succeeded",
             "probe_icmp_reply_hop_limit",
+            "probe_http_ssl",
+            "probe_ssl_earliest_cert_expiry",
+            "probe_ssl_last_chain_expiry_timestamp_seconds",
         ] {
             if theirs.get(k) != ours.get(k) {
                 failures.push(format!(
@@ -184,5 +191,7 @@ fn same_series_as_blackbox_exporter() {
     }
     let _ = bb.kill();
     let _ = bb.wait();
+    let _ = tls_child.kill();
+    let _ = tls_child.wait();
     assert!(failures.is_empty(), "differences:\n{}", failures.join("\n"));
 }
