@@ -1450,4 +1450,42 @@ mod tests {
         let m = [LabelMatcher::new("job", MatchOp::Equal, "a").unwrap()];
         assert_eq!(collect(&s, &m, Direction::Forward).len(), 1);
     }
+
+    /// A data directory written before the shared WAL (`wal/NNNNNNNN.log` of plain records,
+    /// framed by hand here as the old code wrote them) opens with every line.
+    #[test]
+    fn opens_a_directory_in_the_pre_shared_wal_layout() {
+        let d = tempfile::tempdir().unwrap();
+        let a = Labels::from_pairs([("job", "a")]);
+        let mut seg = Vec::new();
+        for (ts, line) in [(1, "a1"), (2, "a2")] {
+            let payload = encode_push(
+                "fake",
+                &[LogStream {
+                    labels: a.clone(),
+                    entries: vec![entry(ts, line)],
+                }],
+            );
+            seg.extend_from_slice(&(payload.len() as u32).to_le_bytes());
+            seg.extend_from_slice(&crc32fast::hash(&payload).to_le_bytes());
+            seg.extend_from_slice(&payload);
+        }
+        std::fs::create_dir_all(d.path().join("wal")).unwrap();
+        std::fs::write(d.path().join("wal/00000001.log"), &seg).unwrap();
+        let s = LogStore::open(d.path(), opts()).unwrap();
+        let m = [LabelMatcher::new("job", MatchOp::Equal, "a").unwrap()];
+        let got = collect(&s, &m, Direction::Forward);
+        assert_eq!(
+            got,
+            vec![
+                ("a".to_string(), 1, "a1".to_string()),
+                ("a".to_string(), 2, "a2".to_string())
+            ]
+        );
+        // Opening persisted them as chunks and removed the old segment.
+        assert!(!d.path().join("wal/00000001.log").exists());
+        drop(s);
+        let s = LogStore::open(d.path(), opts()).unwrap();
+        assert_eq!(collect(&s, &m, Direction::Forward).len(), 2);
+    }
 }

@@ -867,4 +867,34 @@ mod tests {
             .unwrap();
         assert_eq!(calls.samples[0].v, 2.0);
     }
+
+    /// A data directory written before the shared WAL (`wal/NNNNNNNN.seg`, records framed by
+    /// hand here as the old code wrote them: zstd-compressed OTLP protobuf) opens with every
+    /// span, and new spans go to the next segment.
+    #[test]
+    fn opens_a_directory_in_the_pre_shared_wal_layout() {
+        let dir = tempfile::tempdir().unwrap();
+        let t0 = now_ms() - 60_000;
+        let mut seg = Vec::new();
+        for spans in [
+            vec![mk(1, 1, 0, "web", "GET /", t0, 100)],
+            vec![mk(1, 2, 1, "api", "db.query", t0 + 10, 20)],
+        ] {
+            let body = zstd::bulk::compress(&otlp::encode_protobuf(&spans), 3).unwrap();
+            seg.extend_from_slice(&(body.len() as u32).to_le_bytes());
+            seg.extend_from_slice(&crc32fast::hash(&body).to_le_bytes());
+            seg.extend_from_slice(&body);
+        }
+        std::fs::create_dir_all(dir.path().join("wal")).unwrap();
+        std::fs::write(dir.path().join("wal/00000001.seg"), &seg).unwrap();
+        let st = TraceStore::open(dir.path(), TraceStoreOptions::default()).unwrap();
+        assert_eq!(st.counts(), (1, 2));
+        assert_eq!(st.trace(&TraceId::from_parts(7, 1)).unwrap().len(), 2);
+        st.append(vec![mk(2, 3, 0, "web", "GET /x", t0, 1)])
+            .unwrap();
+        assert!(dir.path().join("wal/00000002.seg").exists());
+        drop(st);
+        let st = TraceStore::open(dir.path(), TraceStoreOptions::default()).unwrap();
+        assert_eq!(st.counts(), (2, 3));
+    }
 }
