@@ -277,3 +277,49 @@ fn bad_probe_config_is_a_config_error_with_line() {
         assert!(!err.contains("panicked"), "{err}");
     }
 }
+
+#[test]
+fn reload_swaps_the_probed_targets() {
+    let dir = tempfile::tempdir().unwrap();
+    let (port, _status) = flappy_server();
+    let cfg = dir.path().join("pharos.yml");
+    let write = |names: &[&str]| {
+        let mut t = String::from("probes:\n  targets:\n");
+        for n in names {
+            t.push_str(&format!(
+                "    - {{name: {n}, url: 'http://127.0.0.1:{port}/{n}', interval: 200ms}}\n"
+            ));
+        }
+        std::fs::write(&cfg, t).unwrap();
+    };
+    write(&["one"]);
+    let p = Pharos::start(&dir.path().join("data"), Some(&cfg));
+    wait_for("one up", 20, || probe_info(&p, "one")["state"] == "up");
+    write(&["two"]);
+    let r = reqwest::blocking::Client::new()
+        .post(p.url("/-/reload"))
+        .send()
+        .unwrap();
+    assert!(r.status().is_success(), "{:?}", r.text());
+    wait_for("two up", 20, || probe_info(&p, "two")["state"] == "up");
+    let all = get_json(&p.url("/api/pharos/v1/uptime"));
+    let names: Vec<&str> = all["data"]["probes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|v| v["name"].as_str())
+        .collect();
+    assert_eq!(names, vec!["two"]);
+    // A bad reload keeps the running probes.
+    std::fs::write(
+        &cfg,
+        "probes:\n  targets: [{url: 'http://x/', module: nope}]\n",
+    )
+    .unwrap();
+    let r = reqwest::blocking::Client::new()
+        .post(p.url("/-/reload"))
+        .send()
+        .unwrap();
+    assert!(!r.status().is_success());
+    assert_eq!(probe_info(&p, "two")["state"], "up");
+}
