@@ -1348,4 +1348,35 @@ mod tests {
         let db = Tsdb::open_inner(dir.path(), TsdbOptions::default()).unwrap();
         assert!(!db.blocks().is_empty(), "cuts happened");
     }
+
+    /// A data directory written before the shared WAL (`wal/NNNNNNNN`, a record framed by hand
+    /// here as the old code wrote it: `len | crc | flag 1 | snappy(record)`) opens with every
+    /// sample, series ids mapped.
+    #[test]
+    fn opens_a_directory_in_the_pre_shared_wal_layout() {
+        let dir = tempfile::tempdir().unwrap();
+        let rec = Record {
+            series: vec![(5, labels(0)), (6, labels(1))],
+            samples: vec![(5, 1000, 1.5), (6, 1000, 2.5), (5, 2000, 3.0)],
+            chunks: Vec::new(),
+        };
+        let mut payload = vec![1u8];
+        payload.extend(
+            snap::raw::Encoder::new()
+                .compress_vec(&rec.encode())
+                .unwrap(),
+        );
+        let mut seg = (payload.len() as u32).to_le_bytes().to_vec();
+        seg.extend_from_slice(&crc32fast::hash(&payload).to_le_bytes());
+        seg.extend(payload);
+        std::fs::create_dir_all(dir.path().join("wal")).unwrap();
+        std::fs::write(dir.path().join("wal/00000001"), &seg).unwrap();
+        let db = Tsdb::open_inner(dir.path(), TsdbOptions::default()).unwrap();
+        let want = vec![
+            ("0".to_string(), 1000, 1.5f64.to_bits()),
+            ("0".to_string(), 2000, 3.0f64.to_bits()),
+            ("1".to_string(), 1000, 2.5f64.to_bits()),
+        ];
+        assert_eq!(sorted(contents(&db)), want);
+    }
 }
