@@ -16,6 +16,7 @@
 //!   max_events_per_second: 1000
 //!   scrub: {enabled: true, fields: [ssn]}
 //!   store_attachments: false
+//!   alert_threshold: {events: 100, minutes: 5}
 //! ```
 
 use crate::{locate, ConfigError};
@@ -78,6 +79,16 @@ pub(crate) struct ErrorsSection {
     scrub: Option<ScrubSection>,
     #[serde(default)]
     store_attachments: bool,
+    #[serde(default)]
+    alert_threshold: Option<ThresholdSection>,
+}
+
+/// `alert_threshold: {events: N, minutes: M}`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ThresholdSection {
+    events: u64,
+    minutes: f64,
 }
 
 /// A project of the error store.
@@ -104,6 +115,8 @@ pub struct ErrorsSettings {
     pub scrub_enabled: bool,
     pub scrub_fields: Vec<String>,
     pub store_attachments: bool,
+    /// Alert when an issue gets more than `.0` events in `.1` minutes.
+    pub alert_threshold: Option<(u64, f64)>,
 }
 
 impl Default for ErrorsSettings {
@@ -117,6 +130,7 @@ impl Default for ErrorsSettings {
             scrub_enabled: true,
             scrub_fields: vec![],
             store_attachments: false,
+            alert_threshold: None,
         }
     }
 }
@@ -209,6 +223,15 @@ impl ErrorsSection {
                 .collect();
         }
         out.store_attachments = self.store_attachments;
+        if let Some(t) = self.alert_threshold {
+            if t.minutes.is_nan() || t.minutes <= 0.0 || t.events == 0 {
+                return Err(at(
+                    "alert_threshold",
+                    "alert_threshold needs events > 0 and minutes > 0".into(),
+                ));
+            }
+            out.alert_threshold = Some((t.events, t.minutes));
+        }
         Ok(out)
     }
 }
@@ -221,7 +244,7 @@ mod tests {
     fn errors_section() {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("pharos.yml");
-        let text = "errors:\n  projects:\n    - {id: 1, name: api, keys: [abc123]}\n    - id: web\n      keys: [{public: def456, rate_limit: 5}]\n      send_default_pii: true\n      rate_limits: {transaction: 10}\n  retention_time: 7d\n  retention_size: 1GB\n  max_event_size: 200KB\n  scrub: {fields: [SSN]}\n";
+        let text = "errors:\n  projects:\n    - {id: 1, name: api, keys: [abc123]}\n    - id: web\n      keys: [{public: def456, rate_limit: 5}]\n      send_default_pii: true\n      rate_limits: {transaction: 10}\n  retention_time: 7d\n  retention_size: 1GB\n  max_event_size: 200KB\n  scrub: {fields: [SSN]}\n  alert_threshold: {events: 10, minutes: 5}\n";
         let c = parse(&p, text).unwrap();
         let e = &c.errors;
         assert_eq!(e.projects.len(), 2);
@@ -235,6 +258,7 @@ mod tests {
         assert_eq!(e.max_event_bytes, Some(200_000));
         assert_eq!(e.scrub_fields, vec!["ssn".to_string()]);
         assert!(e.scrub_enabled);
+        assert_eq!(e.alert_threshold, Some((10, 5.0)));
         for bad in [
             "errors:\n  projects:\n    - {id: 1, keys: []}\n",
             "errors:\n  projects:\n    - {id: 1, keys: [a]}\n    - {id: 1, keys: [b]}\n",
@@ -242,6 +266,7 @@ mod tests {
             "errors:\n  projects:\n    - {id: 'a/b', keys: [a]}\n",
             "errors:\n  retention_size: lots\n",
             "errors:\n  unknown: 1\n",
+            "errors:\n  alert_threshold: {events: 0, minutes: 5}\n",
         ] {
             assert!(parse(&p, bad).is_err(), "{bad}");
         }

@@ -16,6 +16,7 @@ mod serve_collectors;
 mod serve_db_collectors;
 mod serve_dashboards;
 mod serve_errors;
+mod serve_errors_hooks;
 mod serve_es;
 mod serve_logs;
 mod serve_probes;

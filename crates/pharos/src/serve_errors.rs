@@ -53,6 +53,24 @@ pub fn projects(cfg: &config::errors::ErrorsSettings) -> Vec<errors::Project> {
         .collect()
 }
 
+/// Installs pharos' reactions (transactions → spans, issue alerts → the built-in Alertmanager).
+pub fn install_hooks(
+    w: &ErrorsWiring,
+    cfg: &config::LoadedConfig,
+    am: &alertmanager::Alertmanager,
+    traces: Arc<traces::TraceStore>,
+    local: std::net::SocketAddr,
+) {
+    let alerts: Arc<dyn model::AlertSink> = Arc::new(am.clone());
+    w.store
+        .set_hooks(Arc::new(crate::serve_errors_hooks::PharosErrorHooks::new(
+            alerts,
+            traces,
+            format!("http://{local}"),
+            cfg.errors.alert_threshold,
+        )));
+}
+
 pub async fn start(cfg: &config::LoadedConfig, data_dir: &Path) -> Result<ErrorsWiring, String> {
     let opts = options(&cfg.errors);
     let projects = projects(&cfg.errors);
