@@ -343,6 +343,11 @@ pub fn validate_module(name: &str, m: &Module) -> Result<(), String> {
                 check_re("fail_if_header_matches", std::slice::from_ref(&hm.regexp))?;
             }
             check_ip(&h.preferred_ip_protocol)?;
+            if h.proxy_url.as_deref().is_some_and(|u| !u.is_empty()) {
+                return Err(format!(
+                    "module {name:?}: http.proxy_url is not supported by pharos yet"
+                ));
+            }
             if let Some(meth) = &h.method {
                 if meth.is_empty() || !meth.bytes().all(|b| b.is_ascii_alphabetic()) {
                     return Err(format!("module {name:?}: invalid HTTP method {meth:?}"));
@@ -356,6 +361,11 @@ pub fn validate_module(name: &str, m: &Module) -> Result<(), String> {
         }
         "tcp" => {
             check_ip(&m.tcp.preferred_ip_protocol)?;
+            if m.tcp.query_response.iter().any(|q| q.starttls) {
+                return Err(format!(
+                    "module {name:?}: query_response starttls is not supported by pharos yet (use tls: true)"
+                ));
+            }
             for q in &m.tcp.query_response {
                 if let Some(e) = &q.expect {
                     check_re("query_response.expect", std::slice::from_ref(e))?;
@@ -365,6 +375,11 @@ pub fn validate_module(name: &str, m: &Module) -> Result<(), String> {
         "dns" => {
             let d = &m.dns;
             check_ip(&d.preferred_ip_protocol)?;
+            if d.dns_over_tls {
+                return Err(format!(
+                    "module {name:?}: dns_over_tls is not supported by pharos yet"
+                ));
+            }
             if d.query_name.is_empty() {
                 return Err(format!("module {name:?}: dns.query_name must be set"));
             }
@@ -593,6 +608,12 @@ mod tests {
         assert!(e.message.contains("unknown prober"), "{e}");
         let e = parse(p, "probes:\n  targets: [{url: 'http://a:99999/'}]\n").unwrap_err();
         assert!(e.message.contains("bad port"), "{e}");
+        let e = parse(
+            p,
+            "probes:\n  modules:\n    m: {prober: dns, dns: {query_name: a, dns_over_tls: true}}\n",
+        )
+        .unwrap_err();
+        assert!(e.message.contains("not supported"), "{e}");
         let e = parse(p, "probes:\n  status_page: {probes: [x]}\n").unwrap_err();
         assert!(e.message.contains("no probe target"), "{e}");
     }
