@@ -91,6 +91,11 @@ pub fn dashboard() -> String {
     if let Some(o) = d.as_object_mut() {
         o.entry("uid")
             .or_insert_with(|| serde_json::Value::String(DASHBOARD_UID.into()));
+        // The demo starts empty: refresh so the first scrapes show up without a reload.
+        o.entry("refresh")
+            .or_insert_with(|| serde_json::Value::String("10s".into()));
+        o.entry("time")
+            .or_insert_with(|| serde_json::json!({"from": "now-15m", "to": "now"}));
     }
     serde_json::to_string_pretty(&v).unwrap_or_else(|_| DASHBOARD.to_string())
 }
@@ -159,6 +164,7 @@ mod tests {
     fn dashboard_gets_a_uid() {
         let v: serde_json::Value = serde_json::from_str(&dashboard()).expect("json");
         assert_eq!(v["dashboard"]["uid"], DASHBOARD_UID);
+        assert_eq!(v["dashboard"]["refresh"], "10s");
         assert_eq!(v["dashboard"]["panels"].as_array().map(Vec::len), Some(8));
     }
 
