@@ -419,6 +419,7 @@ impl App {
             "release": "crewai-api@1.4.2",
             "environment": "demo",
             "tags": {"route": route},
+            "user": {"id": format!("user-{}", self.rng.next_u64() % 40)},
             "contexts": {"trace": {"trace_id": trace, "span_id": span, "op": "http.server"}},
             "exception": {"values": [{
                 "type": "DatabaseError",
