@@ -75,6 +75,7 @@ async function main() {
   await new Promise((r) => setTimeout(r, 20));
   span.finish();
   tx.finish();
+  console.log(`trace ${tx.traceId}`);
   await Sentry.flush(10000);
   console.log('flushed');
   // Uncaught: the SDK's OnUncaughtException integration reports it, then exits with 1.

@@ -1,7 +1,8 @@
 // The real @sentry/node (tests/clients-errors/app.mjs, initialised as the CrewAI monitoring
 // guide's APM Integration does, tracing on) sends to a pharos DSN: captureMessage,
 // captureException and an uncaught error arrive; one error thrown 100 times from one place is
-// one issue with count 100, another stack is a second issue; the breadcrumb is on the event. A
+// one issue with count 100, another stack is a second issue; the breadcrumb is on the event; the
+// transaction is in the trace store. A
 // wrong key is rejected in Sentry's shape and the SDK does not retry; a 429 makes it back off
 // (requests counted by a proxy in front of pharos).
 import { test, before, after } from 'node:test';
@@ -129,6 +130,14 @@ test('@sentry/node events become issues', async () => {
   assert.equal(top.in_app, true);
   assert.match(top.context_line, /throw new TypeError/);
   assert.ok(top.lineno > 0);
+  // The transaction is in the trace store, with its child span.
+  const traceId = output.match(/trace ([0-9a-f]{32})/)[1];
+  const trace = await waitFor(async () => {
+    const r = await fetch(`${pharos.url}/api/traces/${traceId}`);
+    return r.status === 200 ? r.json() : null;
+  }, 'the transaction in the trace store');
+  const ops = trace.data[0].spans.map((s) => s.operationName).sort();
+  assert.deepEqual(ops, ['POST /checkout', 'SELECT * FROM orders']);
   const un = await api(`/api/pharos/v1/errors/issues/${uncaught.id}/events/latest`);
   assert.equal(un.exception.values[0].mechanism.handled, false);
   const detail = await api(`/api/pharos/v1/errors/issues/${same.id}`);
