@@ -341,6 +341,8 @@ fn mapped(field: &str) -> Option<(&'static str, MetricType)> {
         "expired_time_cap_reached_count" => ("expired_time_cap_reached_total", G),
         "pubsub_channels" => ("pubsub_channels", G),
         "pubsub_patterns" => ("pubsub_patterns", G),
+        // µs in INFO, seconds in redis_exporter (scaled in `families`).
+        "latest_fork_usec" => ("latest_fork_seconds", G),
         "migrate_cached_sockets" => ("migrate_cached_sockets_total", G),
         "slave_expires_tracked_keys" => ("slave_expires_tracked_keys", G),
         "active_defrag_hits" => ("defrag_hits", G),
@@ -634,6 +636,11 @@ pub fn families(s: &Snapshot) -> Vec<MetricFamily> {
             _ => {}
         }
         if let (Some((name, kind)), Some(v)) = (mapped(key), info_value(val)) {
+            let v = if key == "latest_fork_usec" {
+                v / 1e6
+            } else {
+                v
+            };
             o.add(
                 &format!("redis_{name}"),
                 &format!("INFO field {key}"),
