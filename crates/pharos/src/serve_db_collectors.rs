@@ -67,22 +67,22 @@ fn entry<T: Clone>(
     name: Option<&str>,
     entries: &[T],
     name_of: impl Fn(&T) -> &str,
-) -> Result<T, Response> {
+) -> Result<T, Box<Response>> {
     let Some(name) = name else {
-        return Err(text(
+        return Err(Box::new(text(
             StatusCode::BAD_REQUEST,
             format!("missing ?target=<name of a collectors.{kind} entry>\n"),
-        ));
+        )));
     };
     entries
         .iter()
         .find(|e| name_of(e) == name)
         .cloned()
         .ok_or_else(|| {
-            text(
+            Box::new(text(
                 StatusCode::NOT_FOUND,
                 format!("no collectors.{kind} entry named {name:?}\n"),
-            )
+            ))
         })
 }
 
@@ -90,7 +90,7 @@ async fn postgres_metrics(state: &api::AppState, name: Option<&str>) -> Response
     let cfg = state.config.read().clone();
     let inst = match entry("postgres", name, &cfg.collectors.postgres, |e| &e.name) {
         Ok(i) => i,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     let name = inst.name.as_str();
     let r = match inst.password.resolve() {
@@ -123,7 +123,7 @@ async fn redis_metrics(state: &api::AppState, name: Option<&str>) -> Response {
     let cfg = state.config.read().clone();
     let inst = match entry("redis", name, &cfg.collectors.redis, |e| &e.name) {
         Ok(i) => i,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     let name = inst.name.as_str();
     let r = match inst.password.resolve() {
