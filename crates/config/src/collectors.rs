@@ -197,9 +197,10 @@ impl CollectorsSettings {
             }
         };
         format!(
-            "built-in collectors: {}; {}",
+            "built-in collectors: {}; {}{}",
             one("self", "pharos", &self.self_metrics),
-            one("host", "node", &self.host)
+            one("host", "node", &self.host),
+            crate::db_collectors::describe(self)
         )
     }
 }

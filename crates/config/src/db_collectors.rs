@@ -363,6 +363,19 @@ pub fn scrape_configs(
     .collect()
 }
 
+/// `; redis cache, … (job=redis); postgres main (job=postgres)` for the configured servers.
+pub fn describe(c: &crate::collectors::CollectorsSettings) -> String {
+    let mut out = String::new();
+    let redis: Vec<&str> = c.redis.iter().map(|r| r.name.as_str()).collect();
+    let pg: Vec<&str> = c.postgres.iter().map(|r| r.name.as_str()).collect();
+    for (kind, names) in [("redis", redis), ("postgres", pg)] {
+        if !names.is_empty() {
+            out.push_str(&format!("; {kind} {} (job={kind})", names.join(", ")));
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -441,6 +454,18 @@ mod tests {
         assert_eq!(sc.metrics_path, "/metrics/redis");
         assert_eq!(sc.relabel_configs.len(), 3);
         assert!(db_scrape_config("redis", REDIS_METRICS_PATH, &[], "h:1", 15_000).is_none());
+        let mut c = crate::collectors::CollectorsSettings::default();
+        assert_eq!(describe(&c), "");
+        c.redis.push(RedisInstance {
+            name: "cache".into(),
+            addr: "h:1".into(),
+            username: None,
+            password: PasswordSource::default(),
+            db: 0,
+        });
+        assert_eq!(describe(&c), "; redis cache (job=redis)");
+        assert_eq!(scrape_configs(&c, "h:9", &[]).len(), 1);
+        assert!(scrape_configs(&c, "h:9", &["redis"]).is_empty());
     }
 
     proptest! {

@@ -148,6 +148,8 @@ fn collectors_json(state: &api::AppState) -> Response {
         "data": {
             "self": one("pharos", "/metrics", &c.self_metrics),
             "host": host,
+            "redis": c.redis.iter().map(|r| &r.name).collect::<Vec<_>>(),
+            "postgres": c.postgres.iter().map(|r| &r.name).collect::<Vec<_>>(),
         }
     }))
     .into_response()
