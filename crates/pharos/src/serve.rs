@@ -276,7 +276,14 @@ async fn serve(args: ServeArgs, on_listening: Option<OnListening>) -> Result<(),
     // Errors: Sentry ingest (/api/{project}/envelope/, /store/) and /api/pharos/v1/errors/*.
     let errors_w = crate::serve_errors::start(&cfg, &data_dir).await?;
     let app = app.merge(errors_w.routes.clone());
-    crate::serve_errors::install_hooks(&errors_w, &cfg, &am, traces_rt.store.clone(), local);
+    crate::serve_errors::install_hooks(
+        &errors_w,
+        &cfg,
+        &am,
+        traces_rt.store.clone(),
+        db.clone(),
+        local,
+    );
     // Rejected pushes counted as pharos_rejected_requests_total{api,reason}.
     let (app, rejected_metrics) = crate::serve_security::count_rejections(app);
     let app = {

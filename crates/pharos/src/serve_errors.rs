@@ -59,16 +59,20 @@ pub fn install_hooks(
     cfg: &config::LoadedConfig,
     am: &alertmanager::Alertmanager,
     traces: Arc<traces::TraceStore>,
+    db: Arc<tsdb::Tsdb>,
     local: std::net::SocketAddr,
 ) {
     let alerts: Arc<dyn model::AlertSink> = Arc::new(am.clone());
-    w.store
-        .set_hooks(Arc::new(crate::serve_errors_hooks::PharosErrorHooks::new(
+    let health = Arc::new(crate::release_health::ReleaseHealth::new(db.clone(), db));
+    w.store.set_hooks(Arc::new(
+        crate::serve_errors_hooks::PharosErrorHooks::new(
             alerts,
             traces,
             format!("http://{local}"),
             cfg.errors.alert_threshold,
-        )));
+        )
+        .with_release_health(health),
+    ));
 }
 
 pub async fn start(cfg: &config::LoadedConfig, data_dir: &Path) -> Result<ErrorsWiring, String> {

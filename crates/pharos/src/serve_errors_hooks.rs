@@ -3,6 +3,7 @@
 //! trace views cover Sentry-instrumented apps), and a new issue, a regression, and "more than N
 //! events in M minutes for an issue" (`errors.alert_threshold`) become alerts handed to the
 //! built-in Alertmanager, labelled project, level, environment, with a link to the issue.
+//! Sessions go to release health (`crate::release_health`): crash-free series in the TSDB.
 
 use errors::{ErrorHooks, IssueEvent, IssueEventKind};
 use parking_lot::Mutex;
@@ -21,6 +22,8 @@ pub struct PharosErrorHooks {
     pub threshold: Option<(u64, f64)>,
     /// Recent event times per issue (for the threshold) and when its alert last fired.
     recent: Mutex<HashMap<String, (VecDeque<f64>, f64)>>,
+    /// Where `session`/`sessions` items go (none: they are only counted).
+    release_health: Option<Arc<crate::release_health::ReleaseHealth>>,
 }
 
 impl PharosErrorHooks {
@@ -36,7 +39,17 @@ impl PharosErrorHooks {
             external_url,
             threshold,
             recent: Mutex::new(HashMap::new()),
+            release_health: None,
         }
+    }
+
+    /// Sends sessions to `health` (crash-free series per release).
+    pub fn with_release_health(
+        mut self,
+        health: Arc<crate::release_health::ReleaseHealth>,
+    ) -> PharosErrorHooks {
+        self.release_health = Some(health);
+        self
     }
 
     fn alert(&self, name: &str, ev: &IssueEvent, summary: String) {
@@ -132,6 +145,11 @@ impl ErrorHooks for PharosErrorHooks {
         }
         if let Err(e) = self.traces.append(spans) {
             tracing::warn!("Sentry transaction not stored as spans: {e}");
+        }
+    }
+    fn on_sessions(&self, project: &str, item_type: &str, payload: &Value) {
+        if let Some(health) = &self.release_health {
+            health.record(project, item_type, payload);
         }
     }
 }
