@@ -167,15 +167,21 @@ mod tests {
 
         let plain = get(&app, "/api/v1/query", None).await;
         assert!(plain.headers().get(header::CONTENT_ENCODING).is_none());
-        let bytes = axum::body::to_bytes(plain.into_body(), usize::MAX).await.expect("body");
+        let bytes = axum::body::to_bytes(plain.into_body(), usize::MAX)
+            .await
+            .expect("body");
         assert_eq!(bytes, big.as_bytes());
 
         let zipped = get(&app, "/api/v1/query", Some("gzip, deflate, br")).await;
         assert_eq!(zipped.headers()[header::CONTENT_ENCODING], "gzip");
-        let bytes = axum::body::to_bytes(zipped.into_body(), usize::MAX).await.expect("body");
+        let bytes = axum::body::to_bytes(zipped.into_body(), usize::MAX)
+            .await
+            .expect("body");
         assert!(bytes.len() < big.len() / 5, "{} bytes", bytes.len());
         let mut text = String::new();
-        flate2::read::GzDecoder::new(&bytes[..]).read_to_string(&mut text).expect("gunzip");
+        flate2::read::GzDecoder::new(&bytes[..])
+            .read_to_string(&mut text)
+            .expect("gunzip");
         assert_eq!(text, big);
 
         let asset = get(&app, "/ui/app.js", Some("gzip")).await;
