@@ -7,6 +7,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { startPharos, spawnUntil, freePort, query, waitFor } from './helpers.mjs';
+import { parseExposition as parse, compareFamilies, findSample as find, skippedBy } from './exposition.mjs';
 
 const EXPORTER = '/usr/bin/prometheus-node-exporter';
 
@@ -58,37 +59,7 @@ const SKIPPED = {
   'node_zoneinfo_': 'zoneinfo collector: disabled by default in node_exporter',
 };
 
-function skippedReason(name) {
-  for (const [k, why] of Object.entries(SKIPPED)) {
-    if (k.endsWith('_') ? name.startsWith(k) : name === k) return why;
-  }
-  return null;
-}
-
-/** Parses text exposition: name -> { type, help, samples: [{labels, value}] }. */
-function parse(text) {
-  const fams = new Map();
-  const fam = (n) => {
-    if (!fams.has(n)) fams.set(n, { type: 'untyped', help: '', samples: [] });
-    return fams.get(n);
-  };
-  for (const line of text.split('\n')) {
-    let m;
-    if ((m = line.match(/^# TYPE (\S+) (\S+)/))) fam(m[1]).type = m[2];
-    else if ((m = line.match(/^# HELP (\S+) (.*)$/))) fam(m[1]).help = m[2];
-    else if (line && !line.startsWith('#')) {
-      m = line.match(/^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})? (\S+)/);
-      if (!m) continue;
-      const labels = {};
-      for (const l of (m[2] ?? '').matchAll(/([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"/g)) labels[l[1]] = l[2];
-      fam(m[1]).samples.push({ labels, value: Number(m[3]) });
-    }
-  }
-  return fams;
-}
-
-const labelNames = (f) => new Set(f.samples.map((s) => Object.keys(s.labels).sort().join(',')));
-const find = (f, want) => f?.samples.find((s) => Object.entries(want).every(([k, v]) => s.labels[k] === v));
+const skippedReason = skippedBy(SKIPPED);
 
 let exporter;
 let exporterUrl;
@@ -117,28 +88,7 @@ async function scrapeBoth() {
 
 test('families, types and label names cover node_exporter', { skip }, async () => {
   const [ne, ours] = await scrapeBoth();
-  const missing = [];
-  const skipped = [];
-  const mismatched = [];
-  for (const [name, f] of ne) {
-    if (f.samples.length === 0) continue;
-    const why = skippedReason(name);
-    if (why) {
-      if (!ours.has(name)) skipped.push(`${name} (${why})`);
-      continue;
-    }
-    const o = ours.get(name);
-    if (!o || o.samples.length === 0) {
-      missing.push(name);
-      continue;
-    }
-    if (o.type !== f.type) mismatched.push(`${name}: TYPE ${o.type}, node_exporter ${f.type}`);
-    const have = labelNames(o);
-    for (const ls of labelNames(f)) {
-      if (!have.has(ls)) mismatched.push(`${name}: labels {${ls}} missing (pharos has ${[...have].map((x) => `{${x}}`).join(' ')})`);
-    }
-  }
-  const extra = [...ours.keys()].filter((n) => !ne.has(n) && ours.get(n).samples.length > 0);
+  const { missing, mismatched, skipped, extra } = compareFamilies(ne, ours, skippedReason);
   console.log(`node_exporter families: ${ne.size}; pharos: ${ours.size}`);
   console.log(`skipped on purpose (${skipped.length}):\n  ${skipped.join('\n  ')}`);
   console.log(`pharos only (${extra.length}): ${extra.join(', ')}`);
