@@ -27,7 +27,9 @@ class SecurityMonitor {
 const m = new SecurityMonitor();
 const n = (k) => Number(process.env[k] || 0);
 let sent = 0;
-for (let i = 0; i < n('AUTH_FAILURES'); i++, sent++) m.logAuthFailure(process.env.USER_ID || 'u1', 'invalid_password', '203.0.113.7');
+// Each attempt from another address: identical lines logged in the same millisecond are one
+// entry to Loki (and to pharos), which would make the count depend on timing.
+for (let i = 0; i < n('AUTH_FAILURES'); i++, sent++) m.logAuthFailure(process.env.USER_ID || 'u1', 'invalid_password', `203.0.113.${i + 1}`);
 for (let i = 0; i < n('SUSPICIOUS'); i++, sent++) {
   m.logSuspiciousActivity(process.env.USER_ID || 'u1', process.env.ACTIVITY || 'rapid_requests', { path: `/api/crews/${i}` });
 }
