@@ -10,7 +10,8 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use std::sync::Arc;
 
-fn folder_json(f: &Folder) -> Value {
+/// A folder as Grafana's folder API answers it.
+pub(super) fn folder_json(f: &Folder, can_delete: bool) -> Value {
     obj([
         ("id", int(f.id)),
         ("uid", s(f.uid.clone())),
@@ -20,14 +21,14 @@ fn folder_json(f: &Folder) -> Value {
         ("canSave", Value::Bool(true)),
         ("canEdit", Value::Bool(true)),
         ("canAdmin", Value::Bool(true)),
-        ("canDelete", Value::Bool(true)),
+        ("canDelete", Value::Bool(can_delete)),
         ("version", int(1)),
     ])
 }
 
 fn answer(r: Result<Result<Folder, StoreError>, tokio::task::JoinError>) -> Response {
     match r {
-        Ok(Ok(f)) => reply(StatusCode::OK, &folder_json(&f)),
+        Ok(Ok(f)) => reply(StatusCode::OK, &folder_json(&f, true)),
         Ok(Err(StoreError::NotFound)) => message(StatusCode::NOT_FOUND, "folder not found"),
         Ok(Err(e)) => store_error(e),
         Err(e) => store_error(StoreError::Io(format!("folder change failed: {e}"))),

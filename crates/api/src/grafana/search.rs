@@ -162,21 +162,7 @@ pub async fn folders(State(st): State<Arc<GrafanaState>>) -> Response {
 /// `GET /api/folders/{uid}`.
 pub async fn folder(State(st): State<Arc<GrafanaState>>, Path(uid): Path<String>) -> Response {
     match st.store.folders().into_iter().find(|f| f.uid == uid) {
-        Some(f) => reply(
-            StatusCode::OK,
-            &obj([
-                ("id", int(f.id)),
-                ("uid", s(f.uid.clone())),
-                ("title", s(f.title.clone())),
-                ("url", s(f.url())),
-                ("hasAcl", Value::Bool(false)),
-                ("canSave", Value::Bool(true)),
-                ("canEdit", Value::Bool(true)),
-                ("canAdmin", Value::Bool(true)),
-                ("canDelete", Value::Bool(false)),
-                ("version", int(1)),
-            ]),
-        ),
+        Some(f) => reply(StatusCode::OK, &super::folders::folder_json(&f, false)),
         None => message(StatusCode::NOT_FOUND, "folder not found"),
     }
 }
