@@ -50,54 +50,31 @@ pub struct HeaderMatch {
 /// The `http:` block of a module (blackbox_exporter's HTTPProbe, client config inline).
 #[derive(Clone, Debug, Default, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
+#[serde(default)]
 pub struct HttpProbe {
-    #[serde(default)]
     pub valid_status_codes: Vec<u16>,
-    #[serde(default)]
     pub valid_http_versions: Vec<String>,
-    #[serde(default)]
     pub method: Option<String>,
-    #[serde(default)]
     pub headers: BTreeMap<String, String>,
-    #[serde(default)]
     pub body: Option<String>,
-    #[serde(default)]
     pub body_file: Option<PathBuf>,
-    #[serde(default)]
     pub no_follow_redirects: Option<bool>,
-    #[serde(default)]
     pub follow_redirects: Option<bool>,
-    #[serde(default)]
     pub fail_if_ssl: bool,
-    #[serde(default)]
     pub fail_if_not_ssl: bool,
-    #[serde(default)]
     pub fail_if_body_matches_regexp: Vec<String>,
-    #[serde(default)]
     pub fail_if_body_not_matches_regexp: Vec<String>,
-    #[serde(default)]
     pub fail_if_header_matches: Vec<HeaderMatch>,
-    #[serde(default)]
     pub fail_if_header_not_matches: Vec<HeaderMatch>,
-    #[serde(default)]
     pub tls_config: TlsConfig,
-    #[serde(default)]
     pub basic_auth: Option<BasicAuth>,
-    #[serde(default)]
     pub bearer_token: Option<String>,
-    #[serde(default)]
     pub preferred_ip_protocol: Option<String>,
-    #[serde(default)]
     pub ip_protocol_fallback: Option<bool>,
-    #[serde(default)]
     pub compression: Option<String>,
-    #[serde(default)]
     pub body_size_limit: Option<serde_yaml_ng::Value>,
-    #[serde(default)]
     pub enable_http2: Option<bool>,
-    #[serde(default)]
     pub skip_resolve_phase_with_proxy: Option<bool>,
-    #[serde(default)]
     pub proxy_url: Option<String>,
 }
 
@@ -111,94 +88,67 @@ impl HttpProbe {
 /// One step of a TCP module's `query_response`.
 #[derive(Clone, Debug, Default, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
+#[serde(default)]
 pub struct QueryResponse {
-    #[serde(default)]
     pub expect: Option<String>,
-    #[serde(default)]
     pub send: Option<String>,
-    #[serde(default)]
     pub starttls: bool,
 }
 
 /// The `tcp:` block of a module.
 #[derive(Clone, Debug, Default, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
+#[serde(default)]
 pub struct TcpProbe {
-    #[serde(default)]
     pub preferred_ip_protocol: Option<String>,
-    #[serde(default)]
     pub ip_protocol_fallback: Option<bool>,
-    #[serde(default)]
     pub source_ip_address: Option<String>,
-    #[serde(default)]
     pub query_response: Vec<QueryResponse>,
-    #[serde(default)]
     pub tls: bool,
-    #[serde(default)]
     pub tls_config: TlsConfig,
 }
 
 /// Regex checks over one section of a DNS answer.
 #[derive(Clone, Debug, Default, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
+#[serde(default)]
 pub struct DnsRrValidator {
-    #[serde(default)]
     pub fail_if_matches_regexp: Vec<String>,
-    #[serde(default)]
     pub fail_if_all_match_regexp: Vec<String>,
-    #[serde(default)]
     pub fail_if_not_matches_regexp: Vec<String>,
-    #[serde(default)]
     pub fail_if_none_matches_regexp: Vec<String>,
 }
 
 /// The `dns:` block of a module.
 #[derive(Clone, Debug, Default, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
+#[serde(default)]
 pub struct DnsProbe {
-    #[serde(default)]
     pub query_name: String,
-    #[serde(default)]
     pub query_type: Option<String>,
-    #[serde(default)]
     pub query_class: Option<String>,
-    #[serde(default)]
     pub valid_rcodes: Vec<String>,
-    #[serde(default)]
     pub transport_protocol: Option<String>,
-    #[serde(default)]
     pub preferred_ip_protocol: Option<String>,
-    #[serde(default)]
     pub ip_protocol_fallback: Option<bool>,
-    #[serde(default)]
     pub source_ip_address: Option<String>,
-    #[serde(default)]
     pub recursion_desired: Option<bool>,
-    #[serde(default)]
     pub dns_over_tls: bool,
-    #[serde(default)]
     pub validate_answer_rrs: DnsRrValidator,
-    #[serde(default)]
     pub validate_authority_rrs: DnsRrValidator,
-    #[serde(default)]
     pub validate_additional_rrs: DnsRrValidator,
 }
 
 /// The `icmp:` block of a module.
 #[derive(Clone, Debug, Default, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
+#[serde(default)]
 pub struct IcmpProbe {
-    #[serde(default)]
     pub preferred_ip_protocol: Option<String>,
-    #[serde(default)]
     pub ip_protocol_fallback: Option<bool>,
-    #[serde(default)]
     pub source_ip_address: Option<String>,
-    #[serde(default)]
     pub payload_size: Option<usize>,
-    #[serde(default)]
     pub dont_fragment: bool,
-    #[serde(default)]
     pub ttl: Option<u32>,
 }
 
@@ -235,13 +185,11 @@ struct TargetEntry {
 /// `status_page:`: the public, read-only status page.
 #[derive(Clone, Debug, Default, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
+#[serde(default)]
 pub struct StatusPage {
-    #[serde(default)]
     pub title: Option<String>,
-    #[serde(default)]
     pub description: Option<String>,
     /// Names of the probes shown (only these are reachable from the page).
-    #[serde(default)]
     pub probes: Vec<String>,
 }
 
