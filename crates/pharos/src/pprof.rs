@@ -290,7 +290,7 @@ fn cpu_profile(seconds: f64) -> Result<Vec<u8>, (StatusCode, String)> {
         ("cpu", "nanoseconds", period),
     );
     for (frames, count) in &report.data {
-        let stack: Vec<Frame> = frames
+        let mut stack: Vec<Frame> = frames
             .frames
             .iter()
             .flatten()
@@ -300,6 +300,15 @@ fn cpu_profile(seconds: f64) -> Result<Vec<u8>, (StatusCode, String)> {
                 line: s.lineno(),
             })
             .collect();
+        if stack.is_empty() {
+            // A tick whose stack could not be unwound (e.g. inside a blocklisted library): its
+            // time still counts, under one frame that says so, as perf does.
+            stack.push(Frame {
+                name: "[unknown]".to_string(),
+                file: String::new(),
+                line: 0,
+            });
+        }
         let count = *count as i64;
         let thread = frames.thread_name_or_id();
         b.sample(&stack, vec![count, count * period], &[("thread", &thread)]);
