@@ -385,12 +385,12 @@ fn check_data_dir(dir: &Path) -> Vec<Check> {
                 human_bytes(free),
                 human_bytes(total)
             );
-            if free < 512 << 20 || pct < 2.0 {
+            if free < 1 << 30 {
                 out.push(fail(
                     what,
                     "free disk space or lower storage.tsdb.retention_time / retention_size",
                 ));
-            } else if pct < 10.0 {
+            } else if pct < 10.0 || free < 10 << 30 {
                 out.push(warn(
                     what,
                     "the disk is filling up: set storage.tsdb.retention_size in pharos.yml",
