@@ -7,6 +7,7 @@ pub mod collectors;
 pub mod db_collectors;
 pub mod env;
 pub mod errors;
+pub mod incident;
 pub mod pharos;
 pub mod probes;
 pub mod prometheus;
@@ -14,6 +15,7 @@ pub mod relabel;
 pub mod rulesets;
 pub mod traces;
 pub mod troubleshoot;
+pub mod web;
 
 use std::path::{Path, PathBuf};
 
@@ -124,6 +126,11 @@ pub struct LoadedConfig {
     pub query_log: troubleshoot::QueryLogSettings,
     /// `probes:` from pharos.yml: uptime probes (blackbox_exporter modules and targets).
     pub probes: probes::ProbesSettings,
+    /// `external_url:` and `incident:` from pharos.yml: the base of links in notifications and
+    /// the label join of the incident page.
+    pub incident: incident::IncidentSettings,
+    /// `web:` and `auth:` from pharos.yml: TLS, basic auth, tokens, lifecycle/admin switches.
+    pub web: web::WebSettings,
 }
 
 /// Loads `path`, which may be a `pharos.yml` or directly a `prometheus.yml`.

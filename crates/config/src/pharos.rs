@@ -221,6 +221,18 @@ struct PharosFile {
     /// Uptime probes (blackbox_exporter modules, targets, status page).
     #[serde(default)]
     probes: Option<crate::probes::ProbesSection>,
+    /// The URL people reach pharos at (links in notifications).
+    #[serde(default)]
+    external_url: Option<String>,
+    /// The incident page's label join.
+    #[serde(default)]
+    incident: Option<crate::incident::IncidentSection>,
+    /// TLS, basic auth, response headers, lifecycle/admin API switches.
+    #[serde(default)]
+    web: Option<crate::web::WebSection>,
+    /// Bearer tokens with scopes and tenants.
+    #[serde(default)]
+    auth: Option<crate::web::AuthSection>,
 }
 
 /// Parses a byte size such as `512MB`, `10GB`, `1TiB` or a plain number of bytes.
@@ -330,6 +342,8 @@ pub fn parse(file: &Path, text: &str) -> Result<LoadedConfig, ConfigError> {
     if let Some(p) = f.probes {
         out.probes = p.resolve(file, text, &base)?;
     }
+    out.incident = crate::incident::resolve(file, text, f.external_url, f.incident)?;
+    out.web = crate::web::resolve(file, text, &base, f.web, f.auth)?;
     for p in f.dashboards.map(|d| d.0).unwrap_or_default() {
         if p.path.as_os_str().is_empty() {
             let (l, c) = locate(text, "dashboards", 1);
