@@ -2,6 +2,7 @@
  * Home: what runs and whether it is healthy, at a glance — scrape targets up/down (and why the
  * down ones fail), firing alerts by severity, ingest rates of every signal (samples/s, log
  * lines/s, spans/s computed between two polls of `/api/pharos/v1/overview`), storage used,
+ * open and new error issues of the last 24 h, uptime probes up/down (`home_health.ts`),
  * uptime and version, and links into every page. An empty system gets a "getting started" card
  * with this server's own URLs. Refreshes every 10 s.
  */
@@ -24,6 +25,8 @@ import {
   type Overview,
 } from './status';
 import { fetchAmAlerts, type AmAlert } from './silence_form';
+import { errorsCard, errorsStat, loadErrorSummary, loadProbes, probesCard, probesStat, type ErrorSummary, type StatContent } from './home_health';
+import type { ProbeInfo } from '../uptime/uptime';
 
 interface RuleAlert {
   labels: Labels;
@@ -139,10 +142,12 @@ export function homePage(ctx: PageContext): Page {
       rates = { samples: r(cur.samples, prev.samples), lines: r(cur.lines, prev.lines), spans: r(cur.spans, prev.spans) };
     }
     prev = cur;
-    const [alerts, targets, dashboards] = await Promise.allSettled([
+    const [alerts, targets, dashboards, errors, probes] = await Promise.allSettled([
       loadAlerts(),
       promGet<{ activeTargets: DownTarget[] }>('/api/v1/targets?state=active').then((d) => d.activeTargets),
       request<SearchHit[]>('/api/search?type=dash-db&limit=8'),
+      loadErrorSummary(),
+      loadProbes(),
     ]);
     everLoaded = true;
     fresh.ok();
@@ -157,8 +162,8 @@ export function homePage(ctx: PageContext): Page {
       const names = await promGet<string[]>('/api/v1/label/__name__/values').catch(() => ['?']);
       empty = names.every((n) => OWN_METRICS.test(n));
     }
-    drawStats(ov, alerts);
-    drawMain(ov, empty, alerts, targets, dashboards);
+    drawStats(ov, alerts, errors, probes);
+    drawMain(ov, empty, alerts, targets, dashboards, errors, probes);
   }
 
   function statCard(label: string, value: string, opts: { href?: string; testid?: string; kind?: string; detail?: (HTMLElement | string)[] } = {}): HTMLElement {
@@ -176,7 +181,11 @@ export function homePage(ctx: PageContext): Page {
     return `${formatCount(v)}/s`;
   }
 
-  function drawStats(ov: Overview, alerts: PromiseSettledResult<RuleAlert[]>) {
+  function healthCard(label: string, c: StatContent, testid: string): HTMLElement {
+    return statCard(label, c.value, { href: c.href, testid, kind: c.kind, detail: c.detail });
+  }
+
+  function drawStats(ov: Overview, alerts: PromiseSettledResult<RuleAlert[]>, errors: PromiseSettledResult<ErrorSummary>, probes: PromiseSettledResult<ProbeInfo[]>) {
     const t = ov.metrics.targets;
     const firing = alerts.status === 'fulfilled' ? alerts.value.filter((a) => a.state === 'firing') : [];
     const pending = alerts.status === 'fulfilled' ? alerts.value.filter((a) => a.state === 'pending').length : 0;
@@ -205,6 +214,8 @@ export function homePage(ctx: PageContext): Page {
             !firing.length && !pending ? 'all quiet' : '',
           ],
         }),
+        healthCard('Open errors, 24 h', errorsStat(errors), 'errors-open'),
+        healthCard('Probes up', probesStat(probes), 'probes-up'),
         statCard('Samples / s', rateText(rates.samples), {
           href: '/explore/metrics',
           testid: 'rate-samples',
@@ -235,12 +246,14 @@ export function homePage(ctx: PageContext): Page {
     alerts: PromiseSettledResult<RuleAlert[]>,
     targets: PromiseSettledResult<DownTarget[]>,
     dashboards: PromiseSettledResult<SearchHit[]>,
+    errors: PromiseSettledResult<ErrorSummary>,
+    probes: PromiseSettledResult<ProbeInfo[]>,
   ) {
     replace(main,
       empty ? gettingStarted() : null,
       // Two independent columns, so a short card never leaves a hole beside a long one.
       h('div', { class: 'home-grid' },
-        h('div', { class: 'home-col' }, alertsCard(alerts, ov), targetsCard(targets)),
+        h('div', { class: 'home-col' }, alertsCard(alerts, ov), errorsCard(errors), probesCard(probes), targetsCard(targets)),
         h('div', { class: 'home-col' },
           dashboardsCard(dashboards, ov),
           h('div', { class: 'card' }, h('h2', null, 'Storage'), Number.isNaN(ov.storage.total_bytes) ? h('div', { class: 'dim' }, `Storage per store: ${NOT_REPORTED}.`) : storageTable(ov.storage), h('div', { class: 'card-foot' }, h('a', { href: '/status/stores' }, 'Store statistics ›'))),
