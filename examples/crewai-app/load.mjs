@@ -1,0 +1,176 @@
+#!/usr/bin/env node
+// Load and fault script for the CrewAI example app: drives normal traffic (email intake, reads,
+// reports, logins, WebSocket clients) and then injects one fault at a time through the app's
+// switches, with normal traffic in between:
+//   errors        error burst (POST /api/emails answers 500: HighErrorRate, one error issue)
+//   slow          slow endpoint (GET /api/reports takes 2.5 s: HighResponseTime, slow span)
+//   cache_miss    cache misses (the template cache is bypassed: CacheHitRateLow)
+//   pool_exhaust  connection-pool exhaustion (every connection held: DatabaseConnectionPoolExhausted)
+//   ws_drop       WebSocket drop (the server closes every client)
+//   auth_storm    auth-failure storm (failed logins: AuthFailureStorm, suspicious-activity alerts)
+//   budget        budget overrun (the cost meter reports 20x the vCPUs: CrewAIBudgetExceeded)
+//   down          target going down (metrics listener closed, /health 503: CrewAIAppDown)
+//
+//   node load.mjs [--app http://127.0.0.1:3000] [--short] [--only errors,slow] [--hold SECONDS]
+//
+// Each phase prints one JSON line {"phase", "start", "end"} (ms since the epoch), so a test or a
+// person can line the faults up with what the monitoring shows. --short: 15 s of normal traffic,
+// 12 s per fault, 4 s between faults (for the e2e test); the default holds each fault 6 minutes,
+// long enough for the guide's `for: 5m` rules.
+import WebSocket from 'ws';
+
+const args = process.argv.slice(2);
+const opt = (name, dflt) => {
+  const i = args.indexOf(`--${name}`);
+  return i >= 0 ? args[i + 1] : dflt;
+};
+const APP = opt('app', process.env.APP_URL || 'http://127.0.0.1:3000');
+const SHORT = args.includes('--short');
+const WARMUP = SHORT ? 15 : 120;
+const HOLD = Number(opt('hold', SHORT ? 12 : 360));
+const GAP = SHORT ? 4 : 60;
+const ALL = ['errors', 'slow', 'cache_miss', 'pool_exhaust', 'ws_drop', 'auth_storm', 'budget', 'down'];
+const only = opt('only', '');
+const PHASES = only ? only.split(',') : ALL;
+for (const p of PHASES) {
+  if (!ALL.includes(p)) {
+    console.error(`unknown phase ${p}; one of ${ALL.join(', ')}`);
+    process.exit(2);
+  }
+}
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+const pick = (a) => a[Math.floor(Math.random() * a.length)];
+let running = true;
+const counts = {};
+
+async function call(method, path, body, headers = {}) {
+  try {
+    const res = await fetch(APP + path, {
+      method,
+      headers: { 'content-type': 'application/json', ...headers },
+      body: body === undefined ? undefined : JSON.stringify(body),
+      signal: AbortSignal.timeout(10000),
+    });
+    const key = `${method} ${path.replace(/\/[0-9a-f-]{36}$/, '/:id')} ${res.status}`;
+    counts[key] = (counts[key] || 0) + 1;
+    return res.headers.get('content-type')?.includes('json') ? await res.json() : await res.text();
+  } catch (e) {
+    counts[`${method} ${path} error`] = (counts[`${method} ${path} error`] || 0) + 1;
+    return null;
+  }
+}
+
+const fault = (name, on) => call('POST', `/admin/faults/${name}`, { on });
+
+// Normal traffic: a few workers sending emails, reading them back and asking for reports.
+const ids = [];
+async function worker() {
+  while (running) {
+    const r = Math.random();
+    if (r < 0.5) {
+      const out = await call('POST', '/api/emails', {
+        workflow: pick(['support', 'sales', 'billing']),
+        priority: pick(['low', 'normal', 'high']),
+        subject: 'Hello',
+      }, { 'x-user-id': `user-${Math.floor(Math.random() * 20)}` });
+      if (out?.id) ids.push(out.id);
+      if (ids.length > 200) ids.shift();
+    } else if (r < 0.9 && ids.length) {
+      await call('GET', `/api/emails/${pick(ids.slice(-20))}`);
+    } else if (r < 0.97) {
+      await call('GET', '/api/reports');
+    } else {
+      await call('POST', '/api/login', { user: 'alice', password: 'correct-horse' });
+    }
+    await sleep(100);
+  }
+}
+
+// WebSocket clients that ping every second and reconnect 5 s after being dropped.
+const sockets = new Set();
+function client(n) {
+  if (!running) return;
+  const ws = new WebSocket(`${APP.replace(/^http/, 'ws')}/ws${n % 2 ? '?token=t' : ''}`);
+  sockets.add(ws);
+  const timer = setInterval(() => ws.readyState === WebSocket.OPEN && ws.send(JSON.stringify({ type: 'ping' })), 1000);
+  ws.on('error', () => {});
+  ws.on('close', () => {
+    clearInterval(timer);
+    sockets.delete(ws);
+    setTimeout(() => client(n), 5000);
+  });
+}
+
+// While a phase holds, `extra` runs in `n` parallel loops.
+async function during(seconds, n, extra) {
+  const until = Date.now() + seconds * 1000;
+  await Promise.all(Array.from({ length: n }, async () => {
+    while (Date.now() < until) {
+      await extra();
+      await sleep(50);
+    }
+  }));
+  const left = until - Date.now();
+  if (left > 0) await sleep(left);
+}
+
+const INJECT = {
+  errors: async () => {
+    await fault('errors', true);
+    await during(HOLD, 4, () => call('POST', '/api/emails', { workflow: 'support', priority: 'high' }));
+    await fault('errors', false);
+  },
+  slow: async () => {
+    await fault('slow', true);
+    await during(HOLD, 6, () => call('GET', '/api/reports'));
+    await fault('slow', false);
+  },
+  cache_miss: async () => {
+    await fault('cache_miss', true);
+    await during(HOLD, 2, () => call('POST', '/api/emails', { workflow: pick(['support', 'sales']), priority: 'low' }));
+    await fault('cache_miss', false);
+  },
+  pool_exhaust: async () => {
+    await fault('pool_exhaust', true);
+    await during(HOLD, 12, () => call('POST', '/api/bulk'));
+    await fault('pool_exhaust', false);
+  },
+  ws_drop: async () => {
+    await sleep(1000);
+    await call('POST', '/admin/ws-drop');
+    await sleep(HOLD * 1000);
+  },
+  auth_storm: async () => {
+    await during(HOLD, 4, () => call('POST', '/api/login', { user: pick(['admin', 'root', 'bob']), password: 'guess' }));
+  },
+  budget: async () => {
+    await fault('budget', true);
+    await sleep(HOLD * 1000);
+    await fault('budget', false);
+  },
+  down: async () => {
+    await fault('down', true);
+    await sleep(HOLD * 1000);
+    await fault('down', false);
+  },
+};
+
+async function phase(name, fn) {
+  const start = Date.now();
+  await fn();
+  console.log(JSON.stringify({ phase: name, start, end: Date.now() }));
+}
+
+const workers = Array.from({ length: 4 }, worker);
+for (let i = 0; i < 10; i++) client(i);
+await phase('normal', () => sleep(WARMUP * 1000));
+for (const name of PHASES) {
+  await phase(name, INJECT[name]);
+  await phase('normal', () => sleep(GAP * 1000));
+}
+running = false;
+for (const ws of sockets) ws.close();
+await Promise.all(workers);
+console.log(JSON.stringify({ done: true, requests: counts }));
+process.exit(0);
