@@ -1,14 +1,17 @@
 /**
- * The dashboard browser (`/dashboards`): Grafana's `/api/search` listed with a search box that
- * filters as you type, tag chips, sort order, provisioned badges with their file, links to each
- * dashboard, "New dashboard" / "Import", and delete behind an in-page confirmation. The search
- * state lives in the URL (`?query=&tag=&sort=`).
+ * The dashboard browser (`/dashboards`): Grafana's `/api/search` listed by folder (General
+ * first, then each folder of `/api/folders`, empty ones too), with a search box that filters as
+ * you type, tag chips, sort order, provisioned badges with their file, links to each dashboard,
+ * "New dashboard" / "Import" / "New folder", folder rename and delete, moving a dashboard to
+ * another folder, and delete behind an in-page confirmation. The search state lives in the URL
+ * (`?query=&tag=&sort=`).
  */
 import { starButton } from './stars';
 import { h, message, replace, debounce } from '../lib/dom';
 import { request, qs, ApiError } from '../lib/api';
 import { setQuery, type Page, type PageContext } from '../lib/router';
 import { confirmDialog } from './editor/dialog';
+import { confirmDeleteFolder, createFolder, folderNameDialog, listFolders, moveDialog, renameFolder, type Folder } from './folders';
 import { getDashboard } from './editor/model';
 import './editor/editor.css';
 
@@ -52,6 +55,9 @@ export function dashboardListPage(ctx: PageContext): Page {
   let sort: Sort = (ctx.query.get('sort') as Sort) || 'alpha-asc';
   if (!SORTS.some(([s]) => s === sort)) sort = 'alpha-asc';
   const details = new Map<string, Details>();
+  let folders: Folder[] = [];
+  /** Folders the user folded (by uid; `""` is General). */
+  const folded = new Set<string>();
   let seq = 0;
   let alive = true;
 
@@ -83,6 +89,7 @@ export function dashboardListPage(ctx: PageContext): Page {
         'div',
         { class: 'page-header' },
         h('h1', null, 'Dashboards'),
+        h('button', { class: 'btn', 'data-testid': 'new-folder', onclick: () => void newFolder() }, '+ New folder'),
         h('a', { class: 'btn', href: '/dashboards/import' }, '⇪ Import'),
         h('a', { class: 'btn primary', href: '/dashboards/new' }, '+ New dashboard'),
       ),
@@ -206,7 +213,6 @@ export function dashboardListPage(ctx: PageContext): Page {
             )
           : null,
       ),
-      h('td', { class: 'dim dl-folder' }, x.folderTitle || 'General'),
       h(
         'td',
         { class: 'dl-tag-cell' },
@@ -215,7 +221,74 @@ export function dashboardListPage(ctx: PageContext): Page {
         ),
       ),
       h('td', { class: 'faint dl-updated' }, sort === 'updated' && d?.updated ? formatUpdated(d.updated) : ''),
-      h('td', { class: 'dl-actions' }, del),
+      h(
+        'td',
+        { class: 'dl-actions' },
+        h(
+          'button',
+          {
+            class: 'small dl-move',
+            title: x.provisioned ? 'Provisioned from a file: its folder is the file\'s' : `Move ${x.title} to another folder`,
+            'aria-label': `Move ${x.title}`,
+            disabled: x.provisioned ? true : undefined,
+            onclick: () => void move(x),
+          },
+          'Move',
+        ),
+        del,
+      ),
+    );
+  };
+
+  /** Runs a folder change; its failure is shown above the list. */
+  const folderAction = async (what: string, f: () => Promise<boolean>) => {
+    try {
+      if (await f()) await load();
+    } catch (e) {
+      results.prepend(message('error', `Could not ${what}`, (e as Error).message));
+    }
+  };
+  const newFolder = () => folderAction('create the folder', () => folderNameDialog('New folder', '', 'Create', (name) => createFolder(name)));
+  const rename = (f: Folder) => folderAction(`rename "${f.title}"`, () => folderNameDialog('Rename folder', f.title, 'Rename', (name) => renameFolder(f.uid, name)));
+  const removeFolder = (f: Folder, count: number) => folderAction(`delete "${f.title}"`, () => confirmDeleteFolder(f, count));
+  const move = (x: SearchHit) => folderAction(`move "${x.title}"`, () => moveDialog(x.uid, x.title, x.folderUid ?? '', folders));
+
+  /** One folder: a header row (fold, name, count, rename/delete) and its dashboards. */
+  const group = (f: Folder | undefined, hits: SearchHit[]) => {
+    const uid = f?.uid ?? '';
+    const isFolded = folded.has(uid);
+    const toggle = () => {
+      if (folded.has(uid)) folded.delete(uid);
+      else folded.add(uid);
+      void load();
+    };
+    return h(
+      'tbody',
+      { class: 'dl-group', dataset: { folderUid: uid }, 'data-testid': 'dl-folder' },
+      h(
+        'tr',
+        { class: 'dl-folder-row' },
+        h(
+          'th',
+          { colspan: 4 },
+          h(
+            'button',
+            { class: 'link-btn dl-folder-toggle', 'aria-expanded': String(!isFolded), title: isFolded ? 'Show its dashboards' : 'Hide its dashboards', onclick: toggle },
+            h('span', { class: 'dl-caret', 'aria-hidden': 'true' }, isFolded ? '▸ ' : '▾ '),
+            h('span', { class: 'dl-folder-title', 'data-testid': 'dl-folder-title' }, f?.title ?? 'General'),
+          ),
+          h('span', { class: 'faint dl-folder-count' }, ` ${hits.length} dashboard${hits.length === 1 ? '' : 's'}`),
+          f
+            ? h(
+                'span',
+                { class: 'dl-folder-actions' },
+                h('button', { class: 'small', 'data-testid': 'folder-rename', 'aria-label': `Rename folder ${f.title}`, onclick: () => void rename(f) }, 'Rename'),
+                h('button', { class: 'small dl-delete', 'data-testid': 'folder-delete', 'aria-label': `Delete folder ${f.title}`, onclick: () => void removeFolder(f, hits.length) }, 'Delete'),
+              )
+            : null,
+        ),
+      ),
+      isFolded ? null : hits.length ? hits.map(row) : h('tr', { class: 'dl-folder-empty' }, h('td', { colspan: 4, class: 'faint' }, 'No dashboards in this folder yet: use Move on a dashboard, or pick this folder when saving one.')),
     );
   };
 
@@ -244,7 +317,9 @@ export function dashboardListPage(ctx: PageContext): Page {
     if (starredOnly) params.set('starred', 'true');
     let hits: SearchHit[];
     try {
-      hits = await request<SearchHit[]>(`/api/search?${params}`);
+      const [found, fl] = await Promise.all([request<SearchHit[]>(`/api/search?${params}`), listFolders().catch(() => folders)]);
+      hits = found;
+      folders = [...fl].sort((a, b) => a.title.localeCompare(b.title, undefined, { sensitivity: 'base' }));
       if (!Array.isArray(hits)) hits = [];
       hits = hits.filter((x) => !x.type || x.type === 'dash-db');
       await loadDetails(hits, sort === 'updated');
@@ -263,7 +338,12 @@ export function dashboardListPage(ctx: PageContext): Page {
     if (my !== seq || !alive) return;
     sortHits(hits);
     count.textContent = `${hits.length} dashboard${hits.length === 1 ? '' : 's'}`;
-    if (!hits.length) {
+    const filtered = Boolean(queryText || tags.length || starredOnly);
+    // A dashboard in a folder the folder list does not have (yet) still gets its group.
+    for (const x of hits) {
+      if (x.folderUid && !folders.some((f) => f.uid === x.folderUid)) folders.push({ id: -1, uid: x.folderUid, title: x.folderTitle || x.folderUid });
+    }
+    if (!hits.length && (filtered || !folders.length)) {
       if (starredOnly && !queryText && !tags.length) replace(results, message('empty', 'No starred dashboards yet.', 'Star a dashboard with ☆ in its list row or its header.'));
       else if (queryText || tags.length || starredOnly) {
         replace(
@@ -280,8 +360,12 @@ export function dashboardListPage(ctx: PageContext): Page {
       h(
         'table',
         { class: 'data dl-table' },
-        h('thead', null, h('tr', null, h('th', null, 'Name'), h('th', null, 'Folder'), h('th', null, 'Tags'), h('th', null, sort === 'updated' ? 'Updated' : ''), h('th', null, ''))),
-        h('tbody', null, hits.map(row)),
+        h('thead', null, h('tr', null, h('th', null, 'Name'), h('th', null, 'Tags'), h('th', null, sort === 'updated' ? 'Updated' : ''), h('th', null, ''))),
+        // General first, then every folder; while filtering only the folders with a match.
+        [undefined, ...folders]
+          .map((f) => ({ f, inside: hits.filter((x) => (x.folderUid ?? '') === (f?.uid ?? '')) }))
+          .filter(({ f, inside }) => inside.length || (!filtered && f))
+          .map(({ f, inside }) => group(f, inside)),
       ),
     );
   };
