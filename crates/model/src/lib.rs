@@ -3,6 +3,7 @@
 //! engines meet. Nothing here does I/O.
 
 pub mod alert;
+pub mod exemplars;
 pub mod labels;
 pub mod logs;
 pub mod matcher;
