@@ -20,6 +20,26 @@ export function guideExpressions() {
   return exprs;
 }
 
+/** The two JSON bodies of the CrewAI monitoring guide's "Log Analysis Queries" section, verbatim. */
+export function guideEsQueries() {
+  const text = fs.readFileSync(CREWAI_GUIDE, 'utf8');
+  const section = text.slice(text.indexOf('### Log Analysis Queries'));
+  const block = section.slice(section.indexOf('```'), section.indexOf('```', section.indexOf('```') + 3));
+  const bodies = [];
+  let depth = 0;
+  let start = -1;
+  for (let i = 0; i < block.length; i++) {
+    if (block[i] === '{') {
+      if (depth === 0) start = i;
+      depth++;
+    } else if (block[i] === '}') {
+      depth--;
+      if (depth === 0) bodies.push(JSON.parse(block.slice(start, i + 1)));
+    }
+  }
+  return bodies;
+}
+
 export function tempDir(prefix) {
   return fs.mkdtempSync(path.join(os.tmpdir(), prefix));
 }

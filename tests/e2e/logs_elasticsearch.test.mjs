@@ -10,7 +10,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { spawn } from 'node:child_process';
-import { startPharos, api, waitFor, tempDir, ROOT, CREWAI_GUIDE, spawnUntil, PHAROS_BIN } from './helpers.mjs';
+import { startPharos, api, waitFor, tempDir, ROOT, spawnUntil, PHAROS_BIN, guideEsQueries as guideQueries } from './helpers.mjs';
 
 const CLIENT = path.join(ROOT, 'tests/clients-logs/es_logger.mjs');
 
@@ -27,26 +27,6 @@ function runClient(env, cwd) {
       else reject(new Error(`es_logger exited ${code}:\n${out}`));
     });
   });
-}
-
-/** The two JSON bodies of the CrewAI monitoring guide's "Log Analysis Queries" section, verbatim. */
-function guideQueries() {
-  const text = fs.readFileSync(CREWAI_GUIDE, 'utf8');
-  const section = text.slice(text.indexOf('### Log Analysis Queries'));
-  const block = section.slice(section.indexOf('```'), section.indexOf('```', section.indexOf('```') + 3));
-  const bodies = [];
-  let depth = 0;
-  let start = -1;
-  for (let i = 0; i < block.length; i++) {
-    if (block[i] === '{') {
-      if (depth === 0) start = i;
-      depth++;
-    } else if (block[i] === '}') {
-      depth--;
-      if (depth === 0) bodies.push(JSON.parse(block.slice(start, i + 1)));
-    }
-  }
-  return bodies;
 }
 
 const post = (url, body, ct = 'application/json') =>

@@ -11,17 +11,10 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { startPharos, spawnUntil, freePort, query, waitFor, api, tempDir, PHAROS_BIN } from './helpers.mjs';
 import { parseExposition, findSample, compareFamilies, skippedBy } from './exposition.mjs';
+import { runs, pgBin, pgRun } from './services.mjs';
 
 const REDIS_EXPORTER = '/usr/bin/prometheus-redis-exporter';
 
-function runs(cmd, args) {
-  try {
-    execFileSync(cmd, args, { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 const skipRedis = !runs('redis-server', ['--version'])
   ? 'Debian redis-server is not installed (.ci/run installs it)'
@@ -187,14 +180,6 @@ test('a bad redis URL is a config error with file:line', async () => {
 // root) with a SCRAM password, Debian's prometheus-postgres-exporter, and pharos reading the
 // password from password_file.
 const PG_EXPORTER = '/usr/bin/prometheus-postgres-exporter';
-const pgBin = (() => {
-  try {
-    const dirs = fs.readdirSync('/usr/lib/postgresql').sort((a, b) => Number(b) - Number(a));
-    return dirs.length ? `/usr/lib/postgresql/${dirs[0]}/bin` : null;
-  } catch {
-    return null;
-  }
-})();
 const skipPg = !pgBin
   ? 'Debian postgresql is not installed (.ci/run installs it)'
   : !runs(PG_EXPORTER, ['--version'])
@@ -210,16 +195,7 @@ const PG_SKIPPED = {
   'pg_scrape_collector_': "the exporter's per-collector timings",
 };
 
-const isRoot = process.getuid?.() === 0;
 let pg;
-
-/** Runs a PostgreSQL binary as the `postgres` user when we are root (initdb refuses root). */
-function pgRun(bin, args) {
-  const cmd = path.join(pgBin, bin);
-  return isRoot
-    ? execFileSync('runuser', ['-u', 'postgres', '--', cmd, ...args], { stdio: 'pipe' }).toString()
-    : execFileSync(cmd, args, { stdio: 'pipe' }).toString();
-}
 
 before(async () => {
   if (skipPg) return;

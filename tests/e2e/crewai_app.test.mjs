@@ -1,0 +1,243 @@
+// The CrewAI example app end to end (examples/crewai-app): the guide's TypeScript service with its
+// monitoring modules, backed by a real Redis and PostgreSQL, pointed at one pharos that runs the
+// example's pharos.yml, while load.mjs --short drives traffic and injects its faults one at a time.
+// Checks: every panel query of the guide's dashboard has data; the faults fire their alerts
+// (HighErrorRate during the error burst, the security and budget alerts among them) and each
+// reaches the receiver `pharos check routes` names for it under the guide's alertmanager.yml
+// (critical → PagerDuty, warning → the #warnings Slack receiver) on fake receivers; the guide's
+// two Elasticsearch queries answer with the slow requests and the error spike; the error burst is
+// one issue in error tracking; the slow endpoint's trace shows the slow span.
+//
+// Test-only changes to the example's configs (made on copies, see rewrite()): ephemeral ports and
+// 127.0.0.1 addresses; scrape/evaluation/probe interval 2s; every `for:` of the rule files 0s (the
+// guide's are 5–15m); the host collector off; the guide's PagerDuty receiver gets a `url:`
+// pointing at the fake PagerDuty (Slack already comes from SLACK_WEBHOOK_URL).
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, execFileSync } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { ROOT, PHAROS_BIN, spawnUntil, freePort, tempDir, recorder, api, waitFor, guideEsQueries } from './helpers.mjs';
+import { missingServices, startRedis, startPostgres } from './services.mjs';
+
+const EXAMPLE = path.join(ROOT, 'examples/crewai-app');
+const TSX = path.join(EXAMPLE, 'node_modules/.bin/tsx');
+const skip = missingServices() || (!fs.existsSync(TSX) && 'examples/crewai-app has no node_modules (.ci/run install runs npm ci there)');
+const SENTRY_KEY = 'c0ffee00c0ffee00c0ffee00c0ffee01';
+
+let redis;
+let pg;
+let pharos;
+let app;
+let hooks;
+let phases = [];
+let loadSummary;
+let dir;
+let pharosEnv;
+
+/** Copies examples/{crewai-app,prometheus,alertmanager,loki,dashboards} into `dir` with the test changes. */
+function rewrite(dir, { appPort, metricsPort }) {
+  const src = path.join(ROOT, 'examples');
+  const copy = (rel, edit = (t) => t) => {
+    fs.mkdirSync(path.dirname(path.join(dir, rel)), { recursive: true });
+    fs.writeFileSync(path.join(dir, rel), edit(fs.readFileSync(path.join(src, rel), 'utf8')));
+  };
+  const fastFor = (t) => t.replace(/^(\s+)for: \S+$/gm, '$1for: 0s');
+  copy('crewai-app/pharos.yml', (t) => t
+    .replace(/0\.0\.0\.0:\d+/g, '127.0.0.1:0')
+    .replace('host: {enabled: true, rootfs: /}', 'host: {enabled: false}')
+    .replace('redis://redis:6379/0', redis.url)
+    .replace('postgres://crewai@postgres:5432/crewai', `postgres://postgres@127.0.0.1:${pg.port}/postgres`)
+    .replace('http://app:3000/health', `http://127.0.0.1:${appPort}/health`)
+    .replace(/interval: 15s/g, 'interval: 2s'));
+  copy('crewai-app/prometheus.yml', (t) => t
+    .replace(/interval: 15s/g, 'interval: 2s')
+    .replace('app:9090', `127.0.0.1:${metricsPort}`));
+  copy('crewai-app/alerts/pharos.yml', fastFor);
+  copy('prometheus/alerts/application.yml', fastFor);
+  // The PagerDuty receiver uses Events API v1 (service_key), whose endpoint only a receiver's own
+  // `url` overrides (global.pagerduty_url is v2's, as in Alertmanager).
+  copy('alertmanager/config.yml', (t) => t.replace(/^(\s+)- service_key: (.*)$/m, `$1- service_key: $2\n$1  url: '${hooks.url}/pagerduty'`));
+  copy('loki/config.yml');
+  copy('dashboards/crewai.json');
+  return path.join(dir, 'crewai-app/pharos.yml');
+}
+
+function run(cmd, args, opts) {
+  return new Promise((resolve, reject) => {
+    const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'], ...opts });
+    let out = '';
+    child.stdout.on('data', (d) => { out += d; });
+    child.stderr.on('data', (d) => { out += d; });
+    child.on('exit', (code) => (code === 0 ? resolve(out) : reject(new Error(`${cmd} exited ${code}:\n${out}`))));
+  });
+}
+
+before(async () => {
+  if (skip) return;
+  hooks = await recorder();
+  redis = await startRedis();
+  pg = await startPostgres();
+  const appPort = await freePort();
+  const metricsPort = await freePort();
+  dir = tempDir('crewai-e2e-');
+  const config = rewrite(dir, { appPort, metricsPort });
+  pharosEnv = { ...process.env, SLACK_WEBHOOK_URL: `${hooks.url}/slack`, PAGERDUTY_SERVICE_KEY: 'test-service-key', POSTGRES_PASSWORD: 's3cret' };
+  const [child, m] = await spawnUntil(PHAROS_BIN, ['serve', '--config', config, '--listen', '127.0.0.1:0', '--data', path.join(dir, 'data'), '--loki-listen', '127.0.0.1:0'],
+    /pharos: listening on (http:\/\/[0-9.:]+)\r?\n/, { env: pharosEnv });
+  pharos = { child, url: m[1] };
+  const [appChild] = await spawnUntil(TSX, ['src/index.ts'], /crewai-app listening (\d+)/, {
+    cwd: EXAMPLE,
+    env: {
+      ...process.env,
+      HOST: '127.0.0.1',
+      PORT: String(appPort),
+      METRICS_PORT: String(metricsPort),
+      NODE_ENV: 'test',
+      APP_VERSION: '1.0.0',
+      REDIS_URL: redis.url,
+      DATABASE_URL: pg.url,
+      ELASTICSEARCH_URL: pharos.url,
+      LOKI_URL: pharos.url,
+      JAEGER_ENDPOINT: `${pharos.url}/api/traces`,
+      SENTRY_DSN: `http://${SENTRY_KEY}@${pharos.url.replace('http://', '')}/1`,
+      ALERTMANAGER_URL: pharos.url,
+      COST_INTERVAL_MS: '2000',
+      OTEL_BSP_SCHEDULE_DELAY: '1000',
+    },
+  }, 60000);
+  app = { child: appChild, url: `http://127.0.0.1:${appPort}` };
+  const out = await run('node', [path.join(EXAMPLE, 'load.mjs'), '--short', '--hold', '12', '--app', app.url], { cwd: EXAMPLE });
+  for (const line of out.split('\n').filter((l) => l.startsWith('{'))) {
+    const j = JSON.parse(line);
+    if (j.phase) phases.push(j);
+    if (j.done) loadSummary = j.requests;
+  }
+  console.log('load:', JSON.stringify(loadSummary));
+});
+
+after(() => {
+  app?.child.kill('SIGTERM');
+  pharos?.child.kill('SIGKILL');
+  redis?.stop();
+  pg?.stop();
+  hooks?.srv.close();
+});
+
+const phase = (name) => phases.find((p) => p.phase === name);
+
+async function rangeQuery(expr) {
+  const start = phases[0].start / 1000;
+  const end = Date.now() / 1000;
+  const q = new URLSearchParams({ query: expr, start: String(start), end: String(end), step: '2' });
+  const { status, body } = await api(pharos.url, `/api/v1/query_range?${q}`);
+  assert.equal(status, 200, JSON.stringify(body));
+  return body.data.result;
+}
+
+test('every panel query of the guide dashboard has data', { skip }, async () => {
+  const dash = JSON.parse(fs.readFileSync(path.join(ROOT, 'examples/dashboards/crewai.json'), 'utf8'));
+  const panels = (dash.dashboard ?? dash).panels;
+  assert.equal(panels.length, 8);
+  for (const p of panels) {
+    for (const t of p.targets) {
+      const series = await rangeQuery(t.expr);
+      const points = series.reduce((n, s) => n + s.values.length, 0);
+      console.log(`${p.title}: ${series.length} series, ${points} points`);
+      assert.ok(points > 0, `panel "${p.title}" (${t.expr}) has no data`);
+    }
+  }
+});
+
+test('the faults fire their alerts, routed as `pharos check routes` says: critical → PagerDuty, warning → #warnings Slack', { skip }, async () => {
+  const series = await rangeQuery('ALERTS{alertstate="firing"}');
+  const fired = new Map(series.map((s) => [s.metric.alertname, s.metric]));
+  console.log('fired:', [...fired.keys()].sort().join(', '));
+  for (const a of ['HighErrorRate', 'HighResponseTime', 'CacheHitRateLow', 'DatabaseConnectionPoolExhausted',
+    'CrewAIBudgetExceeded', 'CrewAIAppDown', 'CrewAIHealthCheckFailing', 'AuthFailureStorm', 'SuspiciousActivityThresholdExceeded']) {
+    assert.ok(fired.has(a), `${a} fired`);
+  }
+  const errs = phase('errors');
+  const high = (await rangeQuery('ALERTS{alertname="HighErrorRate",alertstate="firing"}'))
+    .flatMap((s) => s.values.map((v) => v[0] * 1000));
+  assert.ok(high.some((t) => t >= errs.start && t <= errs.end + 15000), 'HighErrorRate fired during the error burst');
+
+  // Each fired alert reaches the receiver `pharos check routes` names for its labels.
+  const route = (m) => execFileSync(PHAROS_BIN, ['check', 'routes', '--config', path.join(dir, 'alertmanager/config.yml'),
+    `alertname=${m.alertname}`, `severity=${m.severity ?? ''}`], { env: pharosEnv }).toString().trim();
+  const sentTo = (receiver, alertname) => hooks.got.some((g) => {
+    const body = JSON.stringify(g.body);
+    if (receiver === 'pagerduty') return g.path === '/pagerduty' && g.body.description === alertname;
+    const channel = receiver === 'slack' ? '#warnings' : '#alerts';
+    return g.path === '/slack' && g.body.channel === channel && body.includes(alertname);
+  });
+  const expected = [...fired.values()].map((m) => [m.alertname, m.severity, route(m)]);
+  console.log('routes:', expected.map((e) => e.join(' → ')).join(', '));
+  assert.deepEqual(expected.find((e) => e[0] === 'HighErrorRate').slice(1), ['critical', 'pagerduty']);
+  assert.deepEqual(expected.find((e) => e[0] === 'CacheHitRateLow').slice(1), ['warning', 'slack']);
+  await waitFor(() => expected.every(([a, , r]) => sentTo(r, a)), 20000, 'every fired alert at its receiver');
+  // Critical alerts stop at PagerDuty (continue: true, but no later route matches them).
+  assert.ok(!hooks.got.some((g) => g.path === '/slack' && JSON.stringify(g.body).includes('HighErrorRate')), 'HighErrorRate not sent to Slack');
+  console.log(`pagerduty got: ${hooks.got.filter((g) => g.path === '/pagerduty').map((g) => g.body.description).join(', ')}`);
+});
+
+test("the guide's two Elasticsearch queries answer with the slow requests and the error spike", { skip }, async () => {
+  const [slowQuery, spikeQuery] = guideEsQueries();
+  const post = (body) => api(pharos.url, '/crewai-logs/_search', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ ...body, size: 100 }) });
+  const slow = await waitFor(async () => {
+    const r = await post(slowQuery);
+    return r.status === 200 && r.body.hits.hits.some((h) => h._source.url === '/api/reports') ? r : null;
+  }, 20000, 'slow /api/reports requests in crewai-logs');
+  const hits = slow.body.hits.hits.map((h) => h._source);
+  console.log(`slow query: ${slow.body.hits.total.value} hits, e.g. ${JSON.stringify(hits[0])}`);
+  assert.ok(hits.every((h) => h.service === 'crewai-api' && h.duration >= 1000));
+  const s = phase('slow');
+  assert.ok(hits.filter((h) => h.url === '/api/reports' && Date.parse(h.timestamp ?? h['@timestamp']) >= s.start - 1000).length >= 3, 'the injected slow requests');
+
+  const spike = await post(spikeQuery);
+  assert.equal(spike.status, 200, JSON.stringify(spike.body));
+  const buckets = spike.body.aggregations.errors_over_time.buckets;
+  const errs = phase('errors');
+  const inBurst = buckets.filter((b) => b.key <= errs.end && b.key + 300_000 > errs.start);
+  const burstErrors = inBurst.reduce((n, b) => n + b.error_count.doc_count, 0);
+  console.log(`error spike: ${JSON.stringify(buckets.map((b) => [b.key_as_string, b.doc_count, b.error_count.doc_count]))}`);
+  assert.ok(burstErrors >= 10, `error_count in the burst's 5m bucket(s): ${burstErrors}`);
+});
+
+test('the error burst is one issue in error tracking', { skip }, async () => {
+  const issue = await waitFor(async () => {
+    const { body } = await api(pharos.url, '/api/pharos/v1/errors/issues?project=1');
+    const list = (body.data ?? body).issues ?? body.data ?? body;
+    const burst = list.filter((i) => JSON.stringify(i).includes('connection terminated unexpectedly'));
+    return burst.length ? burst : null;
+  }, 20000, 'the error-burst issue');
+  console.log(`issue: ${JSON.stringify(issue[0]).slice(0, 300)}`);
+  assert.equal(issue.length, 1, 'one issue for the whole burst');
+  assert.ok(Number(issue[0].count) >= 10, `events in the issue: ${issue[0].count}`);
+});
+
+test("the slow endpoint's trace shows the slow span", { skip }, async () => {
+  const q = new URLSearchParams({ service: 'crewai-api', operation: 'GET /api/reports', minDuration: '2s', limit: '100', lookback: '1h' });
+  // The slow query: a pg span of >= 2.4 s whose statement is the injected pg_sleep.
+  const isSleep = (sp) => sp.duration >= 2_400_000 && sp.tags.some((t) => String(t.value).includes('pg_sleep'));
+  const traces = await waitFor(async () => {
+    const { body } = await api(pharos.url, `/api/traces?${q}`);
+    const found = (body.data ?? []).filter((t) => t.spans.some(isSleep));
+    return found.length ? found : null;
+  }, 20000, 'a report trace with the pg_sleep span');
+  const t = traces[0];
+  const byId = new Map(t.spans.map((sp) => [sp.spanID, sp]));
+  const slow = t.spans.find(isSleep);
+  console.log(`slow trace ${t.traceID}: ${t.spans.length} spans: ${t.spans.map((sp) => `${sp.operationName} ${(sp.duration / 1000).toFixed(0)}ms`).join(', ')}`);
+  // Its ancestors: the guide's traceAsync span report.generate and the HTTP request span.
+  const ancestors = [];
+  for (let sp = slow; sp?.references?.length; ) {
+    sp = byId.get(sp.references[0].spanID);
+    if (sp) ancestors.push(sp.operationName);
+  }
+  assert.ok(ancestors.includes('report.generate'), `ancestors: ${ancestors.join(' < ')}`);
+  assert.ok(ancestors.includes('GET /api/reports'), `ancestors: ${ancestors.join(' < ')}`);
+  for (const name of ['report.generate', 'GET /api/reports']) {
+    assert.ok(t.spans.find((sp) => sp.operationName === name).duration >= slow.duration, `${name} encloses the slow span`);
+  }
+});
