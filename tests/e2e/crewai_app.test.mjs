@@ -204,7 +204,7 @@ test("the guide's two Elasticsearch queries answer with the slow requests and th
   assert.ok(burstErrors >= 10, `error_count in the burst's 5m bucket(s): ${burstErrors}`);
 });
 
-test('the error burst is one issue in error tracking', { skip }, async () => {
+test('the error burst is one issue in error tracking, linked to its trace', { skip }, async () => {
   const issue = await waitFor(async () => {
     const { body } = await api(pharos.url, '/api/pharos/v1/errors/issues?project=1');
     const list = (body.data ?? body).issues ?? body.data ?? body;
@@ -214,6 +214,21 @@ test('the error burst is one issue in error tracking', { skip }, async () => {
   console.log(`issue: ${JSON.stringify(issue[0]).slice(0, 300)}`);
   assert.equal(issue.length, 1, 'one issue for the whole burst');
   assert.ok(Number(issue[0].count) >= 10, `events in the issue: ${issue[0].count}`);
+  // Its events carry the request's OpenTelemetry trace id: the trace is in the trace store, with
+  // the failed email.process span.
+  const { body } = await api(pharos.url, `/api/pharos/v1/errors/issues/${issue[0].id}/events`);
+  const events = body.data?.events ?? body.data ?? body.events ?? body;
+  const traceId = events.find((e) => e.trace_id)?.trace_id;
+  assert.ok(traceId, `an event with a trace id: ${JSON.stringify(events[0]).slice(0, 300)}`);
+  const tr = await waitFor(async () => {
+    const r = await api(pharos.url, `/api/traces/${traceId}`);
+    return r.status === 200 && r.body.data?.[0]?.spans?.length ? r.body.data[0] : null;
+  }, 20000, `trace ${traceId}`);
+  const failed = tr.spans.find((sp) => sp.operationName === 'email.process');
+  console.log(`issue → trace ${traceId}: ${tr.spans.map((sp) => sp.operationName).join(', ')}`);
+  assert.ok(failed, 'the email.process span');
+  assert.ok(failed.tags.some((tg) => tg.key === 'error' && (tg.value === true || tg.value === 'true')) ||
+    failed.tags.some((tg) => tg.key === 'otel.status_code' && tg.value === 'ERROR'), `email.process failed: ${JSON.stringify(failed.tags)}`);
 });
 
 test("the slow endpoint's trace shows the slow span", { skip }, async () => {

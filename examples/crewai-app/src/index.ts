@@ -7,6 +7,7 @@ import http from 'node:http';
 import { randomUUID } from 'node:crypto';
 import express from 'express';
 import * as Sentry from '@sentry/node';
+import { trace } from '@opentelemetry/api';
 import { WebSocketServer, WebSocket } from 'ws';
 import {
   getMetrics, httpRequestsTotal, httpRequestDuration, emailsProcessed, emailProcessingDuration,
@@ -33,6 +34,15 @@ const app = express();
 initApm(app);
 app.use(Sentry.Handlers.requestHandler());
 app.use(express.json());
+
+// Sentry's error events carry the OpenTelemetry trace id of their request (contexts.trace), so
+// pharos links an error issue to the request's trace. Without this, @sentry/node 7 invents a
+// trace id of its own that no span has.
+app.use((_req, _res, next) => {
+  const ctx = trace.getActiveSpan()?.spanContext();
+  if (ctx) Sentry.getCurrentScope().setPropagationContext({ traceId: ctx.traceId, spanId: ctx.spanId, sampled: true });
+  next();
+});
 
 // Request id and user (the guide's requestLogger logs req.id and req.user?.id).
 app.use((req, _res, next) => {
