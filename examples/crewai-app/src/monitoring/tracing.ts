@@ -46,6 +46,7 @@ export function traceAsync<T>(
       span.setStatus({ code: SpanStatusCode.OK });
       return result;
     } catch (error) {
+      // FIX 14: under `strict` a caught value is `unknown`; `error.message` does not type-check.
       span.setStatus({
         code: SpanStatusCode.ERROR,
         message: (error as Error).message,
