@@ -28,7 +28,7 @@
 //! Positions ([`Position`]) are `(segment, offset just after the record)`, ordered; records of
 //! a checkpoint replay with the checkpoint's number as their segment.
 
-mod frame;
+pub mod frame;
 
 pub use frame::{Compression, Framing, MAX_RECORD};
 
