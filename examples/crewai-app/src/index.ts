@@ -77,7 +77,7 @@ app.get('/health', async (_req, res) => {
 });
 
 let queued = 0;
-let busy: Record<string, number> = Object.fromEntries(AGENTS.map((a) => [a, 0]));
+const busy: Record<string, number> = Object.fromEntries(AGENTS.map((a) => [a, 0]));
 
 async function runAgent<T>(agent: string, fn: () => Promise<T>): Promise<T> {
   busy[agent]++;
