@@ -4,6 +4,7 @@
 
 pub mod alert;
 pub mod exemplars;
+pub mod histogram;
 pub mod labels;
 pub mod logs;
 pub mod matcher;
@@ -12,13 +13,17 @@ pub mod storage;
 pub mod time;
 
 pub use alert::{Alert, AlertSink, FanoutAlertSink};
+pub use histogram::{CounterResetHint, FloatHistogram, Span};
 pub use labels::{Label, Labels, LabelsBuilder, METRIC_NAME};
 pub use logs::{
     Direction, LogEntry, LogPushStats, LogQueryable, LogRuleQuerier, LogSink, LogStream,
 };
 pub use matcher::{LabelMatcher, MatchOp, MatcherError};
 pub use mem::MemStorage;
-pub use storage::{AppendStats, MetricSink, Queryable, Sample, Series, StorageError};
+pub use storage::{
+    AppendStats, HistogramSample, HistogramSeries, MetricSink, Queryable, Sample, Series,
+    StorageError,
+};
 
 /// Bit pattern of Prometheus' staleness marker: a NaN that PromQL treats as "series ended here".
 pub const STALE_NAN_BITS: u64 = 0x7ff0_0000_0000_0002;

@@ -3,7 +3,8 @@
 
 use crate::matcher::matches_all;
 use crate::{
-    AppendStats, LabelMatcher, Labels, MetricSink, Queryable, Sample, Series, StorageError,
+    AppendStats, CounterResetHint, HistogramSample, HistogramSeries, LabelMatcher, Labels,
+    MetricSink, Queryable, Sample, Series, StorageError,
 };
 use parking_lot::RwLock;
 use std::collections::{BTreeMap, BTreeSet};
@@ -11,6 +12,7 @@ use std::collections::{BTreeMap, BTreeSet};
 #[derive(Default)]
 pub struct MemStorage {
     series: RwLock<BTreeMap<Labels, Vec<Sample>>>,
+    histograms: RwLock<BTreeMap<Labels, Vec<HistogramSample>>>,
 }
 
 impl MemStorage {
@@ -21,6 +23,7 @@ impl MemStorage {
     /// Drops every series.
     pub fn clear(&self) {
         self.series.write().clear();
+        self.histograms.write().clear();
     }
 
     /// Number of series held.
@@ -58,31 +61,96 @@ impl MetricSink for MemStorage {
         }
         Ok(stats)
     }
+
+    fn append_histograms(
+        &self,
+        batch: &[(Labels, HistogramSample)],
+    ) -> Result<AppendStats, StorageError> {
+        let mut stats = AppendStats::default();
+        let mut map = self.histograms.write();
+        for (labels, s) in batch {
+            let samples = map.entry(labels.clone()).or_default();
+            match samples.last() {
+                Some(last) if s.t < last.t => stats.out_of_order += 1,
+                Some(last) if s.t == last.t => {
+                    if last.h == s.h {
+                        stats.appended += 1;
+                    } else {
+                        stats.duplicate += 1;
+                    }
+                }
+                _ => {
+                    // As Prometheus' head chunks read back: a histogram without a hint that
+                    // continues the previous one is marked "not a counter reset".
+                    let mut h = s.h.clone();
+                    if h.counter_reset_hint == CounterResetHint::Unknown {
+                        if let Some(last) = samples.last() {
+                            // A reset stays "unknown" (readers detect it again), as the first
+                            // sample of a chunk reads when the query does not start there.
+                            if !h.detect_reset(&last.h) {
+                                h.counter_reset_hint = CounterResetHint::NotCounterReset;
+                            }
+                        }
+                    }
+                    samples.push(HistogramSample { t: s.t, h });
+                    stats.appended += 1;
+                }
+            }
+        }
+        Ok(stats)
+    }
+}
+
+/// The series of `map` matching `matchers` with their samples in `[mint, maxt]` (series
+/// without any omitted).
+fn select_from<T: Clone>(
+    map: &BTreeMap<Labels, Vec<T>>,
+    matchers: &[LabelMatcher],
+    time: impl Fn(&T) -> i64,
+    mint: i64,
+    maxt: i64,
+) -> Vec<(Labels, Vec<T>)> {
+    let mut out = Vec::new();
+    for (labels, samples) in map.iter() {
+        if !matches_all(matchers, labels) {
+            continue;
+        }
+        let start = samples.partition_point(|s| time(s) < mint);
+        let end = samples.partition_point(|s| time(s) <= maxt);
+        if let Some(window) = samples.get(start..end).filter(|w| !w.is_empty()) {
+            out.push((labels.clone(), window.to_vec()));
+        }
+    }
+    out
 }
 
 impl Queryable for MemStorage {
+    fn select_histograms(
+        &self,
+        matchers: &[LabelMatcher],
+        mint: i64,
+        maxt: i64,
+    ) -> Result<Vec<HistogramSeries>, StorageError> {
+        Ok(
+            select_from(&self.histograms.read(), matchers, |s| s.t, mint, maxt)
+                .into_iter()
+                .map(|(labels, samples)| HistogramSeries { labels, samples })
+                .collect(),
+        )
+    }
+
     fn select(
         &self,
         matchers: &[LabelMatcher],
         mint: i64,
         maxt: i64,
     ) -> Result<Vec<Series>, StorageError> {
-        let map = self.series.read();
-        let mut out = Vec::new();
-        for (labels, samples) in map.iter() {
-            if !matches_all(matchers, labels) {
-                continue;
-            }
-            let start = samples.partition_point(|s| s.t < mint);
-            let end = samples.partition_point(|s| s.t <= maxt);
-            if start < end {
-                out.push(Series {
-                    labels: labels.clone(),
-                    samples: samples[start..end].to_vec(),
-                });
-            }
-        }
-        Ok(out)
+        Ok(
+            select_from(&self.series.read(), matchers, |s| s.t, mint, maxt)
+                .into_iter()
+                .map(|(labels, samples)| Series { labels, samples })
+                .collect(),
+        )
     }
 
     fn label_names(

@@ -1,7 +1,7 @@
 //! The traits every metric store implements and every metric producer/consumer uses.
 //! Timestamps are milliseconds since the Unix epoch, as in Prometheus.
 
-use crate::{LabelMatcher, Labels};
+use crate::{FloatHistogram, LabelMatcher, Labels};
 
 /// One float sample.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -16,6 +16,21 @@ pub struct Sample {
 pub struct Series {
     pub labels: Labels,
     pub samples: Vec<Sample>,
+}
+
+/// One native-histogram sample.
+#[derive(Clone, Debug, PartialEq)]
+pub struct HistogramSample {
+    /// Milliseconds since the Unix epoch.
+    pub t: i64,
+    pub h: FloatHistogram,
+}
+
+/// A series of native-histogram samples in ascending time order.
+#[derive(Clone, Debug, PartialEq)]
+pub struct HistogramSeries {
+    pub labels: Labels,
+    pub samples: Vec<HistogramSample>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -79,6 +94,23 @@ pub trait MetricSink: Send + Sync {
             .collect();
         self.append(&batch)
     }
+
+    /// Appends native-histogram samples (integer histograms are converted to `FloatHistogram`
+    /// by the caller; gauge histograms carry `CounterResetHint::Gauge`). A series holds floats
+    /// or histograms at any one timestamp, never both; the same out-of-order and duplicate rules
+    /// as for floats apply, counted in the returned stats. Stores without native-histogram
+    /// support reject the batch with `StorageError::BadInput`.
+    fn append_histograms(
+        &self,
+        batch: &[(Labels, HistogramSample)],
+    ) -> Result<AppendStats, StorageError> {
+        if batch.is_empty() {
+            return Ok(AppendStats::default());
+        }
+        Err(StorageError::BadInput(
+            "native histograms are not supported by this store".into(),
+        ))
+    }
 }
 
 /// Read access to stored series. `mint`/`maxt` are inclusive millisecond bounds.
@@ -91,6 +123,19 @@ pub trait Queryable: Send + Sync {
         mint: i64,
         maxt: i64,
     ) -> Result<Vec<Series>, StorageError>;
+
+    /// Native-histogram samples of series matching all matchers in `[mint, maxt]` (series
+    /// without histogram samples in range are omitted), sorted by labels. A series may have
+    /// both float samples (from `select`) and histogram samples, at different timestamps.
+    fn select_histograms(
+        &self,
+        matchers: &[LabelMatcher],
+        mint: i64,
+        maxt: i64,
+    ) -> Result<Vec<HistogramSeries>, StorageError> {
+        let _ = (matchers, mint, maxt);
+        Ok(Vec::new())
+    }
 
     /// Label sets of series matching all matchers that have data in `[mint, maxt]`, sorted.
     fn series(

@@ -4,11 +4,13 @@
 
 mod eval;
 pub(crate) use eval::format_go_float as eval_format;
+pub(crate) use eval::note_combined;
 pub(crate) use eval::unparen as eval_unparen;
 pub mod functions;
 pub mod selector;
 
-use model::{Labels, Queryable, Sample};
+use model::{FloatHistogram, Labels, Queryable, Sample};
+use std::sync::Arc;
 
 /// Most steps a range query may have (Prometheus' HTTP API limit).
 pub const MAX_RANGE_POINTS: i64 = 11_000;
@@ -44,7 +46,17 @@ pub struct InstantSample {
     pub labels: Labels,
     /// Evaluation timestamp (ms).
     pub t: i64,
+    /// The float value (meaningless when `h` is set).
     pub v: f64,
+    /// The native-histogram value, when this sample is a histogram.
+    pub h: Option<Arc<FloatHistogram>>,
+}
+
+/// One native-histogram point of a series.
+#[derive(Clone, Debug, PartialEq)]
+pub struct HPoint {
+    pub t: i64,
+    pub h: Arc<FloatHistogram>,
 }
 
 /// One series of a range result.
@@ -52,6 +64,8 @@ pub struct InstantSample {
 pub struct RangeSeries {
     pub labels: Labels,
     pub samples: Vec<Sample>,
+    /// Native-histogram points, in time order (a series may have floats and histograms).
+    pub histograms: Vec<HPoint>,
 }
 
 /// A query result value, as the Prometheus HTTP API distinguishes them (`resultType`).
@@ -114,8 +128,9 @@ impl Engine {
         expr: &str,
         t_ms: i64,
     ) -> Result<QueryResult, QueryError> {
-        let ast = promql_parser::parser::parse(expr).map_err(QueryError::Parse)?;
-        eval::instant(storage, &self.opts, &ast, eval::clamp_time(t_ms))
+        let ast = promql_parser::parser::parse(&eval::rewrite_trim_operators(expr))
+            .map_err(QueryError::Parse)?;
+        eval::instant(storage, &self.opts, expr, &ast, eval::clamp_time(t_ms))
     }
 
     /// Evaluates `expr` at every step from `start_ms` to `end_ms` inclusive; returns a Matrix.
@@ -145,7 +160,8 @@ impl Engine {
                 "exceeded maximum resolution of 11,000 points per timeseries. Try decreasing the query resolution (?step=XX)".into(),
             ));
         }
-        let ast = promql_parser::parser::parse(expr).map_err(QueryError::Parse)?;
+        let ast = promql_parser::parser::parse(&eval::rewrite_trim_operators(expr))
+            .map_err(QueryError::Parse)?;
         eval::range(storage, &self.opts, expr, &ast, start_ms, end_ms, step_ms)
     }
 }

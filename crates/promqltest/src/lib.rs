@@ -5,9 +5,9 @@
 
 pub mod script;
 
-use model::{Labels, MemStorage, MetricSink, Sample};
+use model::{FloatHistogram, HistogramSample, Labels, MemStorage, MetricSink, Sample};
 use promql::{Engine, Value};
-use script::{Command, EvalCase, Expected, ExpectedValue};
+use script::{Command, EvalCase, Expected, ExpectedValue, LoadValue};
 use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::PathBuf;
@@ -16,10 +16,7 @@ pub use script::{expand_values, parse_script, ScriptError};
 
 /// Features the runner skips, each with the reason printed in the summary. Cases are only
 /// skipped for these reasons, never to hide a failure.
-pub const SKIP_REASONS: &[(&str, &str)] = &[(
-    "native-histograms",
-    "native histograms are not supported yet (series written as {{...}} and load_with_nhcb)",
-)];
+pub const SKIP_REASONS: &[(&str, &str)] = &[];
 
 /// Totals of a run.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
@@ -50,26 +47,129 @@ pub fn almost_equal(a: f64, b: f64) -> bool {
 fn load_into(
     storage: &MemStorage,
     step_ms: i64,
-    series: &[(Labels, Vec<Option<f64>>)],
+    series: &[(Labels, Vec<LoadValue>)],
+    nhcb: bool,
 ) -> Result<(), String> {
     let mut batch = Vec::new();
+    let mut histograms = Vec::new();
     for (labels, values) in series {
         for (i, v) in values.iter().enumerate() {
-            if let Some(v) = v {
-                batch.push((
-                    labels.clone(),
-                    Sample {
-                        t: i as i64 * step_ms,
-                        v: *v,
-                    },
-                ));
+            let t = i as i64 * step_ms;
+            match v {
+                LoadValue::Float(v) => batch.push((labels.clone(), Sample { t, v: *v })),
+                LoadValue::Histogram(h) => {
+                    histograms.push((labels.clone(), HistogramSample { t, h: h.clone() }))
+                }
+                LoadValue::Blank => {}
             }
         }
     }
+    if nhcb {
+        histograms.extend(classic_to_nhcb(step_ms, series));
+    }
+    storage.append(&batch).map_err(|e| e.to_string())?;
     storage
-        .append(&batch)
+        .append_histograms(&histograms)
         .map(|_| ())
         .map_err(|e| e.to_string())
+}
+
+/// Cumulative buckets, count and sum of one classic histogram at one timestamp.
+#[derive(Default)]
+struct ClassicPoint {
+    buckets: Vec<(f64, f64)>,
+    count: Option<f64>,
+    sum: f64,
+}
+
+/// `load_with_nhcb`: the classic histograms (`_bucket`/`_count`/`_sum` series) of a load block
+/// as native histograms with custom buckets, named after the base metric (as Prometheus'
+/// convertnhcb does).
+fn classic_to_nhcb(
+    step_ms: i64,
+    series: &[(Labels, Vec<LoadValue>)],
+) -> Vec<(Labels, HistogramSample)> {
+    let mut by_base: BTreeMap<Labels, BTreeMap<i64, ClassicPoint>> = BTreeMap::new();
+    for (labels, values) in series {
+        let Some(name) = labels.metric_name() else {
+            continue;
+        };
+        let (base, kind) = if let Some(b) = name.strip_suffix("_bucket") {
+            (b, 0)
+        } else if let Some(b) = name.strip_suffix("_count") {
+            (b, 1)
+        } else if let Some(b) = name.strip_suffix("_sum") {
+            (b, 2)
+        } else {
+            continue;
+        };
+        let le = match (kind, labels.get("le")) {
+            (0, Some(le)) => match le.parse::<f64>().ok().or(match le {
+                "+Inf" | "Inf" => Some(f64::INFINITY),
+                _ => None,
+            }) {
+                Some(le) if !le.is_nan() => Some(le),
+                _ => continue,
+            },
+            (0, None) => continue,
+            _ => None,
+        };
+        let mut b = labels.without(&["le"]).builder();
+        b.set(model::METRIC_NAME, base);
+        let key = b.build();
+        let points = by_base.entry(key).or_default();
+        for (i, v) in values.iter().enumerate() {
+            let LoadValue::Float(v) = v else { continue };
+            let p = points.entry(i as i64 * step_ms).or_default();
+            match (kind, le) {
+                (0, Some(le)) => p.buckets.push((le, *v)),
+                (1, _) => p.count = Some(*v),
+                _ => p.sum = *v,
+            }
+        }
+    }
+    let mut out = Vec::new();
+    for (labels, points) in by_base {
+        for (t, mut p) in points {
+            p.buckets
+                .sort_by(|a, b| a.0.partial_cmp(&b.0).unwrap_or(std::cmp::Ordering::Equal));
+            p.buckets.dedup_by(|a, b| a.0 == b.0);
+            let count = p.count.or(p.buckets.last().map(|b| b.1)).unwrap_or(0.0);
+            if p.buckets.last().is_none_or(|b| b.0 != f64::INFINITY) {
+                p.buckets.push((f64::INFINITY, count));
+            }
+            let mut pairs = Vec::with_capacity(p.buckets.len());
+            let mut prev = 0.0;
+            for (i, (_, c)) in p.buckets.iter().enumerate() {
+                pairs.push((i as i32, c - prev));
+                prev = *c;
+            }
+            let (spans, buckets) = model::histogram::compress(&pairs);
+            let h = FloatHistogram {
+                schema: model::histogram::CUSTOM_BUCKETS_SCHEMA,
+                count,
+                sum: p.sum,
+                positive_spans: spans,
+                positive_buckets: buckets,
+                custom_values: p
+                    .buckets
+                    .iter()
+                    .map(|b| b.0)
+                    .filter(|le| le.is_finite())
+                    .collect(),
+                ..FloatHistogram::default()
+            };
+            out.push((labels.clone(), HistogramSample { t, h }));
+        }
+    }
+    out
+}
+
+/// Whether a result histogram matches the expected one (Prometheus' compareNativeHistogram:
+/// both compacted, floats almost equal, the counter reset hint only when the test names it).
+fn histogram_matches(expected: &FloatHistogram, hint_given: bool, got: &FloatHistogram) -> bool {
+    expected.equals_with(got, almost_equal)
+        && (!hint_given || expected.counter_reset_hint == got.counter_reset_hint)
 }
 
 fn fmt_value(v: f64) -> String {
@@ -133,12 +233,18 @@ fn check(case: &EvalCase, value: &Value) -> Result<(), String> {
                         "expected series {labels} not found (or out of order)"
                     ));
                 };
-                match e.values.as_slice() {
-                    [ExpectedValue::Float(v)] if almost_equal(*v, s.v) => {}
-                    other => {
+                match (e.values.as_slice(), &s.h) {
+                    ([ExpectedValue::Float(v)], None) if almost_equal(*v, s.v) => {}
+                    ([ExpectedValue::Histogram(h, hint)], Some(got))
+                        if histogram_matches(h, *hint, got) => {}
+                    (other, got) => {
                         return Err(format!(
-                            "series {labels}: expected {other:?}, got {}",
-                            fmt_value(s.v)
+                            "series {labels}: expected {}, got {}",
+                            fmt_expected(other),
+                            match got {
+                                Some(h) => h.test_expression(),
+                                None => fmt_value(s.v),
+                            }
                         ))
                     }
                 }
@@ -153,25 +259,28 @@ fn check(case: &EvalCase, value: &Value) -> Result<(), String> {
                 (true, Some((s, e, st))) => steps(*s, *e, *st),
                 _ => steps(case.start, case.end, case.step),
             };
-            let got_map: BTreeMap<&Labels, &Vec<Sample>> =
-                got.iter().map(|s| (&s.labels, &s.samples)).collect();
+            let got_map: BTreeMap<&Labels, &promql::RangeSeries> =
+                got.iter().map(|s| (&s.labels, s)).collect();
             let mut expected_count = 0;
             for e in exp {
                 let labels = e.labels.clone().unwrap_or_default();
                 let mut want: Vec<(i64, f64)> = Vec::new();
+                let mut want_h: Vec<(i64, &FloatHistogram, bool)> = Vec::new();
                 for (i, v) in e.values.iter().enumerate() {
-                    if let (ExpectedValue::Float(f), Some(t)) = (v, timestamps.get(i)) {
-                        want.push((*t, *f));
+                    match (v, timestamps.get(i)) {
+                        (ExpectedValue::Float(f), Some(t)) => want.push((*t, *f)),
+                        (ExpectedValue::Histogram(h, hint), Some(t)) => want_h.push((*t, h, *hint)),
+                        _ => {}
                     }
                 }
-                if want.is_empty() {
+                if want.is_empty() && want_h.is_empty() {
                     continue;
                 }
                 expected_count += 1;
-                let Some(samples) = got_map.get(&labels) else {
+                let Some(series) = got_map.get(&labels) else {
                     return Err(format!("expected series {labels} not found"));
                 };
-                let have: Vec<(i64, f64)> = samples.iter().map(|s| (s.t, s.v)).collect();
+                let have: Vec<(i64, f64)> = series.samples.iter().map(|s| (s.t, s.v)).collect();
                 let same = have.len() == want.len()
                     && have
                         .iter()
@@ -179,6 +288,28 @@ fn check(case: &EvalCase, value: &Value) -> Result<(), String> {
                         .all(|(h, w)| h.0 == w.0 && almost_equal(h.1, w.1));
                 if !same {
                     return Err(format!("series {labels}: expected {want:?}, got {have:?}"));
+                }
+                let same_h = series.histograms.len() == want_h.len()
+                    && series
+                        .histograms
+                        .iter()
+                        .zip(&want_h)
+                        .all(|(g, w)| g.t == w.0 && histogram_matches(w.1, w.2, &g.h));
+                if !same_h {
+                    let want_text: Vec<String> = want_h
+                        .iter()
+                        .map(|(t, h, _)| format!("{t}: {}", h.test_expression()))
+                        .collect();
+                    let have_text: Vec<String> = series
+                        .histograms
+                        .iter()
+                        .map(|p| format!("{}: {}", p.t, p.h.test_expression()))
+                        .collect();
+                    return Err(format!(
+                        "series {labels}: expected histograms [{}], got [{}]",
+                        want_text.join(", "),
+                        have_text.join(", ")
+                    ));
                 }
             }
             if expected_count != got.len() {
@@ -195,6 +326,18 @@ fn check(case: &EvalCase, value: &Value) -> Result<(), String> {
             Err(format!("expected {} series, got string {v:?}", exp.len()))
         }
     }
+}
+
+fn fmt_expected(values: &[ExpectedValue]) -> String {
+    let parts: Vec<String> = values
+        .iter()
+        .map(|v| match v {
+            ExpectedValue::Float(f) => fmt_value(*f),
+            ExpectedValue::Blank => "_".into(),
+            ExpectedValue::Histogram(h, _) => h.test_expression(),
+        })
+        .collect();
+    parts.join(" ")
 }
 
 fn steps(start: i64, end: i64, step: i64) -> Vec<i64> {
@@ -288,24 +431,15 @@ pub fn run_files(paths: &[PathBuf], out: &mut dyn Write) -> std::io::Result<Summ
             }
         };
         let storage = MemStorage::new();
-        let mut histogram_metrics: Vec<String> = Vec::new();
-        let mut histogram_labels: Vec<Labels> = Vec::new();
         for cmd in commands {
             match cmd {
-                Command::Clear => {
-                    storage.clear();
-                    histogram_metrics.clear();
-                    histogram_labels.clear();
-                }
+                Command::Clear => storage.clear(),
                 Command::Load {
                     step_ms,
                     series,
-                    histogram_metrics: h,
-                    histogram_labels: hl,
+                    nhcb,
                 } => {
-                    histogram_metrics.extend(h);
-                    histogram_labels.extend(hl);
-                    if let Err(e) = load_into(&storage, step_ms, &series) {
+                    if let Err(e) = load_into(&storage, step_ms, &series, nhcb) {
                         writeln!(out, "{}: load failed: {e}", path.display())?;
                         summary.failed += 1;
                     }
@@ -315,38 +449,19 @@ pub fn run_files(paths: &[PathBuf], out: &mut dyn Write) -> std::io::Result<Summ
                     *skip_counts.entry(reason).or_default() += 1;
                     summary.skipped += 1;
                 }
-                Command::Eval(case) => {
-                    let expects_histogram_series = match &case.expected {
-                        script::Expected::Series(list) => list.iter().any(|e| {
-                            e.labels.as_ref().is_some_and(|l| {
-                                !l.is_empty() && histogram_labels.contains(&l.without_metric_name())
-                            })
-                        }),
-                        script::Expected::String(_) => false,
-                    };
-                    let uses_histograms = expects_histogram_series
-                        || histogram_metrics
-                            .iter()
-                            .any(|m| case.expr.contains(m.as_str()));
-                    if case.native_histogram || uses_histograms {
-                        *skip_counts.entry("native-histograms").or_default() += 1;
-                        summary.skipped += 1;
-                        continue;
+                Command::Eval(case) => match run_case(&engine, &storage, &case) {
+                    Ok(()) => summary.passed += 1,
+                    Err(msg) => {
+                        summary.failed += 1;
+                        writeln!(
+                            out,
+                            "FAIL {}:{}: {}\n     {msg}",
+                            path.display(),
+                            case.line,
+                            case.expr
+                        )?;
                     }
-                    match run_case(&engine, &storage, &case) {
-                        Ok(()) => summary.passed += 1,
-                        Err(msg) => {
-                            summary.failed += 1;
-                            writeln!(
-                                out,
-                                "FAIL {}:{}: {}\n     {msg}",
-                                path.display(),
-                                case.line,
-                                case.expr
-                            )?;
-                        }
-                    }
-                }
+                },
             }
         }
     }

@@ -16,8 +16,8 @@ pub enum ExpectedValue {
     Float(f64),
     /// `_`: no sample at this step.
     Blank,
-    /// `{{…}}`: a native histogram.
-    Histogram,
+    /// `{{…}}`: a native histogram, and whether it named its counter reset hint.
+    Histogram(Box<model::FloatHistogram>, bool),
 }
 
 /// One expected series (no labels = a scalar line).
@@ -56,7 +56,78 @@ pub struct EvalCase {
     pub expected_given: bool,
     /// `expect range vector from … to … step …`.
     pub range_vector: Option<(i64, i64, i64)>,
-    pub native_histogram: bool,
+}
+
+/// One value of a loaded series.
+#[derive(Debug, Clone, PartialEq)]
+pub enum LoadValue {
+    Blank,
+    Float(f64),
+    Histogram(model::FloatHistogram),
+}
+
+/// Expands one histogram token: `{{A}}`, `{{A}}xN`, `{{A}}+{{B}}xN` or `{{A}}-{{B}}xN`.
+fn expand_histogram(tok: &str, out: &mut Vec<ExpectedValue>) -> Result<(), String> {
+    let first_end = tok.find("}}").ok_or("unterminated histogram literal")? + 2;
+    let base = model::histogram::parse_histogram(&tok[..first_end])?;
+    let rest = &tok[first_end..];
+    if rest.is_empty() {
+        out.push(ExpectedValue::Histogram(
+            Box::new(base.histogram),
+            base.hint_given,
+        ));
+        return Ok(());
+    }
+    let count = |n: &str| -> Result<usize, String> {
+        let n: usize = n
+            .parse()
+            .map_err(|_| format!("invalid repetition count in {tok:?}"))?;
+        if n > 1_000_000 {
+            return Err(format!("repetition count too large in {tok:?}"));
+        }
+        Ok(n)
+    };
+    if let Some(n) = rest.strip_prefix('x') {
+        for _ in 0..=count(n)? {
+            out.push(ExpectedValue::Histogram(
+                Box::new(base.histogram.clone()),
+                base.hint_given,
+            ));
+        }
+        return Ok(());
+    }
+    let negate = rest.starts_with('-');
+    let inc_text = rest
+        .strip_prefix(['+', '-'])
+        .ok_or_else(|| format!("invalid histogram series {tok:?}"))?;
+    let inc_end = inc_text
+        .find("}}")
+        .ok_or("unterminated histogram literal")?
+        + 2;
+    let inc = model::histogram::parse_histogram(&inc_text[..inc_end])?;
+    let n = inc_text[inc_end..]
+        .strip_prefix('x')
+        .ok_or_else(|| format!("invalid histogram series {tok:?}"))?;
+    let n = count(n)?;
+    let hint = inc.hint_given;
+    let mut cur = base.histogram;
+    out.push(ExpectedValue::Histogram(Box::new(cur.clone()), hint));
+    for _ in 0..n {
+        if cur.schema > inc.histogram.schema {
+            return Err(format!(
+                "error combining histograms: cannot merge from schema {} to {}",
+                inc.histogram.schema, cur.schema
+            ));
+        }
+        let next = if negate {
+            cur.sub(&inc.histogram)
+        } else {
+            cur.add(&inc.histogram)
+        };
+        cur = next.map_err(|e| format!("error combining histograms: {e}"))?;
+        out.push(ExpectedValue::Histogram(Box::new(cur.clone()), hint));
+    }
+    Ok(())
 }
 
 /// A script command.
@@ -65,11 +136,10 @@ pub enum Command {
     Clear,
     Load {
         step_ms: i64,
-        series: Vec<(Labels, Vec<Option<f64>>)>,
-        /// Metric names whose series were native histograms (not loaded).
-        histogram_metrics: Vec<String>,
-        /// Label sets (without metric name) of those histogram series.
-        histogram_labels: Vec<Labels>,
+        series: Vec<(Labels, Vec<LoadValue>)>,
+        /// `load_with_nhcb`: classic histogram series are also loaded as custom-bucket native
+        /// histograms.
+        nhcb: bool,
     },
     Eval(EvalCase),
     /// A command the runner cannot execute, with the `SKIP_REASONS` key.
@@ -142,7 +212,7 @@ pub fn expand_values(text: &str) -> Result<Vec<ExpectedValue>, String> {
     }
     for tok in tokens {
         if tok.starts_with("{{") {
-            out.push(ExpectedValue::Histogram);
+            expand_histogram(tok, &mut out)?;
             continue;
         }
         if tok == "_" {
@@ -325,54 +395,30 @@ pub fn parse_script(text: &str) -> Result<Vec<Command>, ScriptError> {
         }
         if trimmed == "clear" {
             cmds.push(Command::Clear);
-        } else if let Some(rest) = trimmed.strip_prefix("load_with_nhcb") {
-            let _ = rest;
-            let mut names = Vec::new();
-            for (_, l) in &block {
-                if let Ok((labels, _)) = parse_series_line(l) {
-                    if let Some(n) = labels.metric_name() {
-                        let base = n
-                            .trim_end_matches("_bucket")
-                            .trim_end_matches("_count")
-                            .trim_end_matches("_sum");
-                        names.push(base.to_string());
-                    }
-                }
-            }
-            cmds.push(Command::Load {
-                step_ms: 1,
-                series: Vec::new(),
-                histogram_metrics: names,
-                histogram_labels: Vec::new(),
-            });
         } else if let Some(rest) = trimmed.strip_prefix("load") {
+            let (nhcb, rest) = match rest.strip_prefix("_with_nhcb") {
+                Some(r) => (true, r),
+                None => (false, rest),
+            };
             let step_ms = parse_duration(line_no, rest.trim())?;
             let mut series = Vec::new();
-            let mut hist = Vec::new();
-            let mut hist_labels = Vec::new();
             for (ln, l) in block {
                 let (labels, values) = parse_series_line(l).map_err(|m| err(ln, m))?;
                 let vals = expand_values(&values).map_err(|m| err(ln, m))?;
-                if vals.contains(&ExpectedValue::Histogram) {
-                    hist.push(labels.metric_name().unwrap_or("").to_string());
-                    hist_labels.push(labels.without_metric_name());
-                    continue;
-                }
                 let vals = vals
                     .into_iter()
                     .map(|v| match v {
-                        ExpectedValue::Float(f) => Some(f),
-                        _ => None,
+                        ExpectedValue::Float(f) => LoadValue::Float(f),
+                        ExpectedValue::Blank => LoadValue::Blank,
+                        ExpectedValue::Histogram(h, _) => LoadValue::Histogram(*h),
                     })
                     .collect();
                 series.push((labels, vals));
             }
-            hist.retain(|n| !n.is_empty());
             cmds.push(Command::Load {
                 step_ms,
                 series,
-                histogram_metrics: hist,
-                histogram_labels: hist_labels,
+                nhcb,
             });
         } else if trimmed.starts_with("eval") {
             cmds.push(Command::Eval(parse_eval(line_no, trimmed, &block)?));
@@ -411,7 +457,6 @@ fn parse_eval(
         expected: Expected::Series(Vec::new()),
         expected_given: true,
         range_vector: None,
-        native_histogram: false,
     };
     if !matches!(
         kw,
@@ -509,9 +554,6 @@ fn parse_eval(
         }
         let (labels, values) = parse_series_line(t).map_err(|m| err(*ln, m))?;
         let vals = expand_values(&values).map_err(|m| err(*ln, m))?;
-        if vals.contains(&ExpectedValue::Histogram) {
-            case.native_histogram = true;
-        }
         series.push(ExpectedSeries {
             labels: Some(labels),
             values: vals,
@@ -566,10 +608,18 @@ mod tests {
         assert!(model::is_stale_nan(
             floats(&expand_values("stale").unwrap())[0].unwrap()
         ));
-        assert_eq!(
-            expand_values("{{schema:0 sum:1}} 1").unwrap()[0],
-            ExpectedValue::Histogram
-        );
+        let h = expand_values(
+            "{{schema:0 sum:1 count:1 buckets:[1]}}+{{sum:2 count:1 buckets:[1]}}x2 1",
+        )
+        .unwrap();
+        assert_eq!(h.len(), 4);
+        match &h[2] {
+            ExpectedValue::Histogram(h, false) => {
+                assert_eq!((h.count, h.sum), (3.0, 5.0));
+                assert_eq!(h.positive(), vec![(0, 3.0)]);
+            }
+            other => panic!("unexpected {other:?}"),
+        }
     }
 
     #[test]

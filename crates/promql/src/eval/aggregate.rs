@@ -38,6 +38,90 @@ pub(crate) fn format_go_float(v: f64) -> String {
     }
 }
 
+/// What a group holding native histograms aggregates to.
+enum HistogramGroup {
+    /// `sum`/`avg` of histograms only.
+    Result(model::FloatHistogram),
+    /// Nothing (mixed floats and histograms, or incompatible histograms): a warning was added.
+    Dropped,
+    /// The samples to aggregate as usual (histograms removed where the operator ignores them).
+    Floats(Vec<InstantSample>),
+}
+
+/// Prometheus' treatment of histograms in aggregations: `sum`/`avg` add them (a group mixing
+/// floats and histograms gives nothing and a warning), `count`/`group`/`limitk`/`limit_ratio`
+/// take them as they are, every other operator ignores them with an info annotation.
+fn histogram_group(
+    op: &str,
+    samples: Vec<InstantSample>,
+    warnings: &mut Vec<String>,
+    infos: &mut Vec<String>,
+) -> HistogramGroup {
+    match op {
+        "count" | "group" | "limitk" | "limit_ratio" => HistogramGroup::Floats(samples),
+        "sum" | "avg" => {
+            if samples.iter().any(|s| s.h.is_none()) {
+                push_unique(
+                    warnings,
+                    "PromQL warning: encountered a mix of histograms and floats for aggregation"
+                        .into(),
+                );
+                return HistogramGroup::Dropped;
+            }
+            let all: Vec<&model::FloatHistogram> =
+                samples.iter().filter_map(|s| s.h.as_deref()).collect();
+            match model::FloatHistogram::sum_all(&all) {
+                Ok(c) => {
+                    note_combined(&c, "aggregation", warnings, infos);
+                    let mut h = c.histogram;
+                    if op == "avg" {
+                        h = h.div(samples.len() as f64);
+                    }
+                    h.compact();
+                    HistogramGroup::Result(h)
+                }
+                Err(_) => {
+                    let name = samples
+                        .first()
+                        .and_then(|s| s.labels.metric_name())
+                        .unwrap_or("");
+                    push_unique(warnings, format!("PromQL warning: vector contains a mix of histograms with exponential and custom buckets schemas for metric name {name:?}"));
+                    HistogramGroup::Dropped
+                }
+            }
+        }
+        _ => {
+            push_unique(
+                infos,
+                format!("PromQL info: ignored histogram in {op} aggregation"),
+            );
+            HistogramGroup::Floats(samples.into_iter().filter(|s| s.h.is_none()).collect())
+        }
+    }
+}
+
+/// Prometheus' annotations for a histogram sum: colliding counter resets (warning) and
+/// reconciled custom bounds (info), during `operation` ("aggregation", "addition", ...).
+pub(crate) fn note_combined(
+    c: &model::histogram::Combined,
+    operation: &str,
+    warnings: &mut Vec<String>,
+    infos: &mut Vec<String>,
+) {
+    if c.collision {
+        push_unique(
+            warnings,
+            format!("PromQL warning: conflicting counter resets during histogram {operation}"),
+        );
+    }
+    if c.reconciled {
+        push_unique(
+            infos,
+            format!("PromQL info: mismatched custom buckets were reconciled during {operation}"),
+        );
+    }
+}
+
 pub(super) fn eval_aggregate(
     ev: &mut Evaluator<'_>,
     ag: &AggregateExpr,
@@ -122,6 +206,24 @@ pub(super) fn eval_aggregate(
         let Some(samples) = groups.remove(&key) else {
             continue;
         };
+        let samples = if samples.iter().any(|s| s.h.is_some()) {
+            match histogram_group(&op, samples, &mut ev.warnings, &mut ev.infos) {
+                HistogramGroup::Result(h) => {
+                    out.push(InstantSample {
+                        labels: key,
+                        t: ts,
+                        v: 0.0,
+                        h: Some(std::sync::Arc::new(h)),
+                    });
+                    continue;
+                }
+                HistogramGroup::Dropped => continue,
+                HistogramGroup::Floats(samples) if samples.is_empty() => continue,
+                HistogramGroup::Floats(samples) => samples,
+            }
+        } else {
+            samples
+        };
         match op.as_str() {
             "sum" | "avg" | "count" | "count_values" | "group" | "min" | "max" | "stddev"
             | "stdvar" => {
@@ -133,6 +235,7 @@ pub(super) fn eval_aggregate(
                 };
                 if let Some(v) = simple_aggregate(op, &values) {
                     out.push(InstantSample {
+                        h: None,
                         labels: key,
                         t: ts,
                         v,
@@ -143,6 +246,7 @@ pub(super) fn eval_aggregate(
                 let phi = scalar_param.unwrap_or(f64::NAN);
                 let values: Vec<f64> = samples.iter().map(|s| s.v).collect();
                 out.push(InstantSample {
+                    h: None,
                     labels: key,
                     t: ts,
                     v: quantile_of(phi, values),
@@ -170,6 +274,7 @@ pub(super) fn eval_aggregate(
                 });
                 for s in sorted.into_iter().take(k) {
                     out.push(InstantSample {
+                        h: s.h,
                         labels: s.labels,
                         t: ts,
                         v: s.v,
@@ -181,6 +286,7 @@ pub(super) fn eval_aggregate(
                 let k = k_param(scalar_param)?;
                 for s in samples.into_iter().take(k) {
                     out.push(InstantSample {
+                        h: s.h,
                         labels: s.labels,
                         t: ts,
                         v: s.v,
@@ -202,6 +308,7 @@ pub(super) fn eval_aggregate(
                     };
                     if keep {
                         out.push(InstantSample {
+                            h: s.h,
                             labels: s.labels,
                             t: ts,
                             v: s.v,
@@ -295,7 +402,7 @@ pub(super) fn simple_aggregate(op: &str, values: &[f64]) -> Option<f64> {
     })
 }
 
-fn push_unique(into: &mut Vec<String>, item: String) {
+pub(super) fn push_unique(into: &mut Vec<String>, item: String) {
     if !into.contains(&item) {
         into.push(item);
     }

@@ -2,11 +2,13 @@
 //! scalars and vectors, with vector matching (`on`, `ignoring`, `group_left`, `group_right`) and
 //! Prometheus' rules for dropping the metric name.
 
+use super::aggregate::push_unique;
 use super::{check_unique_labels, unparen, Evaluator, StepValue};
 use crate::{InstantSample, QueryError};
-use model::{Labels, METRIC_NAME};
+use model::{FloatHistogram, Labels, METRIC_NAME};
 use promql_parser::parser::{BinaryExpr, Expr, LabelModifier, VectorMatchCardinality};
 use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 enum Op {
@@ -80,6 +82,92 @@ fn apply(op: Op, l: f64, r: f64) -> (f64, bool) {
     }
 }
 
+/// Annotations raised by one binary operation.
+#[derive(Default)]
+struct Annotations {
+    warnings: Vec<String>,
+    infos: Vec<String>,
+}
+
+/// The result of one element-wise operation where a native histogram is involved.
+enum Mixed {
+    /// A float result (or comparison outcome).
+    Float(f64, bool),
+    Histogram(Arc<FloatHistogram>, bool),
+    /// A histogram sum or difference, with its notes for annotations.
+    Combined(model::histogram::Combined, &'static str),
+    /// No result, with Prometheus' info or warning annotation.
+    DropInfo(String),
+    DropWarning(String),
+}
+
+fn type_name(h: &Option<Arc<FloatHistogram>>) -> &'static str {
+    if h.is_some() {
+        "histogram"
+    } else {
+        "float"
+    }
+}
+
+/// Prometheus' vectorElemBinop for operands of which at least one is a histogram.
+fn apply_mixed(
+    op: Op,
+    op_text: &str,
+    (lv, lh): (f64, &Option<Arc<FloatHistogram>>),
+    (rv, rh): (f64, &Option<Arc<FloatHistogram>>),
+) -> Mixed {
+    let incompatible = || {
+        Mixed::DropInfo(format!(
+            "PromQL info: incompatible sample types encountered for binary operator {op_text:?}: {} {op_text} {}",
+            type_name(lh),
+            type_name(rh)
+        ))
+    };
+    let layout = || {
+        Mixed::DropWarning(format!(
+            "PromQL warning: incompatible bucket layout encountered for binary operator {op_text}"
+        ))
+    };
+    match (lh, rh) {
+        (Some(l), Some(r)) => match op {
+            Op::Add | Op::Sub => match l.combine_checked(r, op == Op::Sub) {
+                Ok(c) => Mixed::Combined(
+                    c,
+                    if op == Op::Add {
+                        "addition"
+                    } else {
+                        "subtraction"
+                    },
+                ),
+                Err(_) => layout(),
+            },
+            Op::Eq | Op::Ne => {
+                let mut a = (**l).clone();
+                let mut b = (**r).clone();
+                a.compact();
+                b.compact();
+                a.counter_reset_hint = b.counter_reset_hint;
+                let same = a == b;
+                Mixed::Histogram(l.clone(), if op == Op::Eq { same } else { !same })
+            }
+            _ => incompatible(),
+        },
+        (Some(h), None) => match op {
+            Op::Mul => Mixed::Histogram(Arc::new(h.mul(rv)), true),
+            Op::Div => Mixed::Histogram(Arc::new(h.div(rv)), true),
+            _ => incompatible(),
+        },
+        (None, Some(h)) => match op {
+            Op::Mul => Mixed::Histogram(Arc::new(h.mul(lv)), true),
+            _ => incompatible(),
+        },
+        (None, None) => {
+            let (v, ok) = apply(op, lv, rv);
+            Mixed::Float(v, ok)
+        }
+    }
+}
+
 pub(super) fn eval_binary(
     ev: &mut Evaluator<'_>,
     b: &BinaryExpr,
@@ -91,6 +179,64 @@ pub(super) fn eval_binary(
     let return_bool = b.modifier.as_ref().is_some_and(|m| m.return_bool);
     let lhs = ev.eval(&b.lhs, ts)?;
     let rhs = ev.eval(&b.rhs, ts)?;
+    let mut annos = Annotations::default();
+    let result = match ev.trims.get(&(b as *const BinaryExpr as usize)) {
+        Some(&upper) => Ok(trim(upper, lhs, rhs, &mut annos)),
+        None => eval_values(op, &op_text, b, return_bool, lhs, rhs, &mut annos),
+    };
+    for w in annos.warnings {
+        push_unique(&mut ev.warnings, w);
+    }
+    for i in annos.infos {
+        push_unique(&mut ev.infos, i);
+    }
+    result
+}
+
+/// The histogram trim operators: `h </ x` keeps the observations below `x`, `h >/ x` those
+/// above; anything but histogram-by-scalar gives nothing (with Prometheus' info annotation).
+fn trim(upper: bool, lhs: StepValue, rhs: StepValue, annos: &mut Annotations) -> StepValue {
+    let op_text = if upper { "</" } else { ">/" };
+    let mut incompatible = |l: &str, r: &str| {
+        push_unique(
+            &mut annos.infos,
+            format!("PromQL info: incompatible sample types encountered for binary operator {op_text:?}: {l} {op_text} {r}"),
+        );
+    };
+    match (lhs, rhs) {
+        (StepValue::Vector(v), StepValue::Scalar(x)) => StepValue::Vector(
+            v.into_iter()
+                .filter_map(|s| match &s.h {
+                    Some(h) => Some(InstantSample {
+                        h: Some(Arc::new(h.trim_buckets(x, upper))),
+                        ..s
+                    }),
+                    None => {
+                        incompatible("float", "float");
+                        None
+                    }
+                })
+                .collect(),
+        ),
+        (StepValue::Scalar(_), StepValue::Vector(v)) => {
+            for s in &v {
+                incompatible("float", if s.h.is_some() { "histogram" } else { "float" });
+            }
+            StepValue::Vector(Vec::new())
+        }
+        _ => StepValue::Vector(Vec::new()),
+    }
+}
+
+fn eval_values(
+    op: Op,
+    op_text: &str,
+    b: &BinaryExpr,
+    return_bool: bool,
+    lhs: StepValue,
+    rhs: StepValue,
+    annos: &mut Annotations,
+) -> Result<StepValue, QueryError> {
     match (lhs, rhs) {
         (StepValue::Scalar(l), StepValue::Scalar(r)) => {
             let (v, ok) = apply(op, l, r);
@@ -102,24 +248,26 @@ pub(super) fn eval_binary(
             }
         }
         (StepValue::Vector(v), StepValue::Scalar(s)) => Ok(StepValue::Vector(vector_scalar(
-            op,
+            (op, op_text),
             v,
             s,
             false,
             return_bool,
+            annos,
         )?)),
         (StepValue::Scalar(s), StepValue::Vector(v)) => Ok(StepValue::Vector(vector_scalar(
-            op,
+            (op, op_text),
             v,
             s,
             true,
             return_bool,
+            annos,
         )?)),
         (StepValue::Vector(l), StepValue::Vector(r)) => {
             let out = if op.is_set() {
                 set_op(op, l, r, b)
             } else {
-                vector_vector(op, l, r, b, return_bool)?
+                vector_vector((op, op_text), l, r, b, return_bool, annos)?
             };
             Ok(StepValue::Vector(out))
         }
@@ -129,21 +277,81 @@ pub(super) fn eval_binary(
     }
 }
 
+/// The result of an element-wise operation involving a histogram: `Some((value, histogram))`
+/// or `None` when the element is dropped (annotations recorded).
+fn mixed_element(
+    (op, op_text): (Op, &str),
+    l: (f64, &Option<Arc<FloatHistogram>>),
+    r: (f64, &Option<Arc<FloatHistogram>>),
+    return_bool: bool,
+    annos: &mut Annotations,
+) -> Option<(f64, Option<Arc<FloatHistogram>>)> {
+    match apply_mixed(op, op_text, l, r) {
+        Mixed::Float(v, ok) => {
+            if return_bool {
+                Some((if ok { 1.0 } else { 0.0 }, None))
+            } else {
+                ok.then_some((v, None))
+            }
+        }
+        Mixed::Histogram(h, ok) => {
+            if return_bool {
+                Some((if ok { 1.0 } else { 0.0 }, None))
+            } else {
+                ok.then_some((0.0, Some(h)))
+            }
+        }
+        Mixed::Combined(c, operation) => {
+            crate::note_combined(&c, operation, &mut annos.warnings, &mut annos.infos);
+            let mut h = c.histogram;
+            h.compact();
+            if return_bool {
+                Some((1.0, None))
+            } else {
+                Some((0.0, Some(Arc::new(h))))
+            }
+        }
+        Mixed::DropInfo(msg) => {
+            push_unique(&mut annos.infos, msg);
+            None
+        }
+        Mixed::DropWarning(msg) => {
+            push_unique(&mut annos.warnings, msg);
+            None
+        }
+    }
+}
+
 fn vector_scalar(
-    op: Op,
+    (op, op_text): (Op, &str),
     v: Vec<InstantSample>,
     s: f64,
     scalar_on_left: bool,
     return_bool: bool,
+    annos: &mut Annotations,
 ) -> Result<Vec<InstantSample>, QueryError> {
     let drop_name = !op.is_comparison() || return_bool;
     let mut out = Vec::with_capacity(v.len());
+    let none = None;
     for sample in v {
-        let Some(value) = vector_scalar_element(op, sample.v, s, scalar_on_left, return_bool)
-        else {
-            continue;
+        let (value, h) = if sample.h.is_some() {
+            let (l, r) = if scalar_on_left {
+                ((s, &none), (sample.v, &sample.h))
+            } else {
+                ((sample.v, &sample.h), (s, &none))
+            };
+            match mixed_element((op, op_text), l, r, return_bool, annos) {
+                Some(x) => x,
+                None => continue,
+            }
+        } else {
+            match vector_scalar_element(op, sample.v, s, scalar_on_left, return_bool) {
+                Some(v) => (v, None),
+                None => continue,
+            }
         };
         out.push(InstantSample {
+            h,
             labels: if drop_name {
                 sample.labels.without_metric_name()
             } else {
@@ -294,11 +502,12 @@ fn set_op(
 }
 
 fn vector_vector(
-    op: Op,
+    (op, op_text): (Op, &str),
     lhs: Vec<InstantSample>,
     rhs: Vec<InstantSample>,
     b: &BinaryExpr,
     return_bool: bool,
+    annos: &mut Annotations,
 ) -> Result<Vec<InstantSample>, QueryError> {
     if lhs.is_empty() || rhs.is_empty() {
         // Nothing can match; Prometheus does not even check either side for duplicates then.
@@ -340,14 +549,27 @@ fn vector_vector(
         let Some(o) = one_by_sig.get(&sig) else {
             continue;
         };
-        let (l, r) = if swapped { (o.v, m.v) } else { (m.v, o.v) };
-        // Comparisons keep the left operand's value, whichever side is the "many" one.
-        let (mut value, ok) = apply(op, l, r);
-        if return_bool {
-            value = if ok { 1.0 } else { 0.0 };
-        } else if !ok {
-            continue;
-        }
+        let (value, h) = if m.h.is_some() || o.h.is_some() {
+            let (l, r) = if swapped {
+                ((o.v, &o.h), (m.v, &m.h))
+            } else {
+                ((m.v, &m.h), (o.v, &o.h))
+            };
+            match mixed_element((op, op_text), l, r, return_bool, annos) {
+                Some(x) => x,
+                None => continue,
+            }
+        } else {
+            let (l, r) = if swapped { (o.v, m.v) } else { (m.v, o.v) };
+            // Comparisons keep the left operand's value, whichever side is the "many" one.
+            let (mut value, ok) = apply(op, l, r);
+            if return_bool {
+                value = if ok { 1.0 } else { 0.0 };
+            } else if !ok {
+                continue;
+            }
+            (value, None)
+        };
         // Result labels.
         let mut bld = m.labels.builder();
         if drop_name {
@@ -390,6 +612,7 @@ fn vector_vector(
             ));
         }
         out.push(InstantSample {
+            h,
             labels,
             t: m.t,
             v: value,

@@ -258,6 +258,7 @@ fn range_call(
                 .map(|a| match unparen(a) {
                     Expr::NumberLiteral(n) => FnArg::Scalar(n.val),
                     _ => FnArg::Matrix(vec![RangeWindow {
+                        histograms: Vec::new(),
                         labels: call_labels.take().unwrap_or_default(),
                         samples: window.take().unwrap_or_default(),
                     }]),
@@ -316,8 +317,12 @@ fn range_call(
     if !out.iter().all(|g| seen.insert(&g.labels)) {
         return Ok(None);
     }
-    merge_unique(&mut ev.warnings, warnings);
-    merge_unique(&mut ev.infos, infos);
+    let position = super::call_arg_position(&ev.source, c.func.name, 0)
+        .map(|(line, column)| format!(" ({line}:{column})"))
+        .unwrap_or_default();
+    let at = |v: Vec<String>| v.into_iter().map(|m| format!("{m}{position}")).collect();
+    merge_unique(&mut ev.warnings, at(warnings));
+    merge_unique(&mut ev.infos, at(infos));
     Ok(Some(out))
 }
 

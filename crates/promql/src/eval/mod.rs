@@ -5,19 +5,20 @@
 //! results of subqueries are reused across outer steps.
 
 mod aggregate;
-pub(crate) use aggregate::format_go_float;
+pub(crate) use aggregate::{format_go_float, note_combined};
 mod binary;
 mod grid;
 #[cfg(test)]
 mod tests;
 
 use crate::functions::{self, FnArg, FnCall, FnValue, RangeWindow};
-use crate::{InstantSample, QueryError, RangeSeries, Value};
+use crate::{HPoint, InstantSample, QueryError, RangeSeries, Value};
 use model::{is_stale_nan, LabelMatcher, Labels, Queryable, Sample, Series};
 use promql_parser::parser::{
     AtModifier, Expr, MatrixSelector, Offset, SubqueryExpr, VectorSelector,
 };
 use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 /// A value at one evaluation step.
@@ -44,6 +45,8 @@ pub(crate) struct Evaluator<'a> {
     deadline: Option<std::time::Instant>,
     /// Series per selector node (keyed by node address), fetched once.
     data: HashMap<usize, Vec<Series>>,
+    /// Native-histogram points per selector node (keyed like `data`), sorted by labels.
+    hdata: HashMap<usize, Vec<(Labels, Vec<HPoint>)>>,
     /// Whole-range results of aggregation nodes (keyed by node address) computed by the fast
     /// path of range queries, looked up at the query's own steps.
     grids: HashMap<usize, (grid::Steps, Vec<grid::GridSeries>)>,
@@ -52,6 +55,11 @@ pub(crate) struct Evaluator<'a> {
     subquery_cache: HashMap<usize, std::collections::BTreeMap<i64, StepValue>>,
     pub warnings: Vec<String>,
     pub infos: Vec<String>,
+    /// The query text, for the `(line:column)` positions of annotations.
+    source: String,
+    /// Binary nodes (by address) that are the histogram trim operators `</` (true) and `>/`
+    /// (false), which the parser was given as `!=` (see `rewrite_trim_operators`).
+    trims: HashMap<usize, bool>,
 }
 
 /// Bound (in ms, about 31,700 years) on every timestamp and duration the evaluator handles, so
@@ -110,10 +118,13 @@ impl<'a> Evaluator<'a> {
                 .timeout
                 .and_then(|t| std::time::Instant::now().checked_add(t)),
             data: HashMap::new(),
+            hdata: HashMap::new(),
             grids: HashMap::new(),
             subquery_cache: HashMap::new(),
             warnings: Vec::new(),
             infos: Vec::new(),
+            source: String::new(),
+            trims: HashMap::new(),
         }
     }
 
@@ -146,6 +157,11 @@ impl<'a> Evaluator<'a> {
             let sets = crate::selector::selector_matchers(vs).map_err(QueryError::Execution)?;
             let series = self.select_sets(&sets, mint, maxt)?;
             total += series.iter().map(|s| s.samples.len()).sum::<usize>();
+            let histograms = self.select_histogram_sets(&sets, mint, maxt)?;
+            total += histograms.iter().map(|s| s.1.len()).sum::<usize>();
+            if !histograms.is_empty() {
+                self.hdata.insert(key, histograms);
+            }
             if total > self.max_samples {
                 return Err(QueryError::Execution(
                     "query processing would load too many samples into memory in query execution"
@@ -176,6 +192,34 @@ impl<'a> Evaluator<'a> {
             .into_iter()
             .map(|(labels, samples)| Series { labels, samples })
             .collect())
+    }
+
+    /// Whether any selector of the query found native-histogram samples.
+    pub(crate) fn has_histograms(&self) -> bool {
+        !self.hdata.is_empty()
+    }
+
+    fn select_histogram_sets(
+        &self,
+        sets: &[Vec<LabelMatcher>],
+        mint: i64,
+        maxt: i64,
+    ) -> Result<Vec<(Labels, Vec<HPoint>)>, QueryError> {
+        let mut merged: std::collections::BTreeMap<Labels, Vec<HPoint>> = Default::default();
+        for set in sets {
+            for s in self.storage.select_histograms(set, mint, maxt)? {
+                merged.entry(s.labels).or_insert_with(|| {
+                    s.samples
+                        .into_iter()
+                        .map(|p| HPoint {
+                            t: p.t,
+                            h: Arc::new(p.h),
+                        })
+                        .collect()
+                });
+            }
+        }
+        Ok(merged.into_iter().collect())
     }
 
     fn collect<'e>(
@@ -250,6 +294,7 @@ impl<'a> Evaluator<'a> {
                     let negated: Vec<InstantSample> = vs
                         .into_iter()
                         .map(|s| InstantSample {
+                            h: s.h.map(|h| Arc::new(h.mul(-1.0))),
                             labels: s.labels.without_metric_name(),
                             t: s.t,
                             v: -s.v,
@@ -298,10 +343,13 @@ impl<'a> Evaluator<'a> {
         sample_ts: bool,
     ) -> Vec<InstantSample> {
         let key = vs as *const VectorSelector as usize;
+        let reference = self.at_ms(&vs.at).unwrap_or(ts) - offset_ms(&vs.offset);
+        if let Some(hseries) = self.hdata.get(&key) {
+            return self.mixed_vector_selector(key, hseries, reference, ts, sample_ts);
+        }
         let Some(series) = self.data.get(&key) else {
             return Vec::new();
         };
-        let reference = self.at_ms(&vs.at).unwrap_or(ts) - offset_ms(&vs.offset);
         let mut out = Vec::new();
         for s in series {
             let idx = s.samples.partition_point(|p| p.t <= reference);
@@ -312,12 +360,59 @@ impl<'a> Evaluator<'a> {
                 continue;
             }
             out.push(InstantSample {
+                h: None,
                 labels: s.labels.clone(),
                 t: if sample_ts { p.t } else { ts },
                 v: p.v,
             });
         }
         out
+    }
+
+    /// A selector's latest sample per series when some series hold native histograms: the
+    /// newer of the latest float (a staleness marker hides the series) and latest histogram.
+    fn mixed_vector_selector(
+        &self,
+        key: usize,
+        hseries: &[(Labels, Vec<HPoint>)],
+        reference: i64,
+        ts: i64,
+        sample_ts: bool,
+    ) -> Vec<InstantSample> {
+        type Latest<'l> = (i64, Option<f64>, Option<&'l HPoint>);
+        let mut latest: std::collections::BTreeMap<&Labels, Latest<'_>> = Default::default();
+        for s in self.data.get(&key).map(Vec::as_slice).unwrap_or(&[]) {
+            let idx = s.samples.partition_point(|p| p.t <= reference);
+            if let Some(p) = idx.checked_sub(1).and_then(|i| s.samples.get(i)) {
+                if p.t > reference - self.lookback {
+                    latest.insert(&s.labels, (p.t, Some(p.v), None));
+                }
+            }
+        }
+        for (labels, points) in hseries {
+            let idx = points.partition_point(|p| p.t <= reference);
+            if let Some(p) = idx.checked_sub(1).and_then(|i| points.get(i)) {
+                if p.t > reference - self.lookback
+                    && latest.get(labels).is_none_or(|(t, _, _)| *t < p.t)
+                {
+                    latest.insert(labels, (p.t, None, Some(p)));
+                }
+            }
+        }
+        latest
+            .into_iter()
+            .filter_map(|(labels, (t, v, h))| {
+                if v.is_some_and(is_stale_nan) {
+                    return None;
+                }
+                Some(InstantSample {
+                    labels: labels.clone(),
+                    t: if sample_ts { t } else { ts },
+                    v: v.unwrap_or(0.0),
+                    h: h.map(|p| p.h.clone()),
+                })
+            })
+            .collect()
     }
 
     /// Window `(end - range, end]` of a matrix selector at `ts`, with its bounds.
@@ -328,10 +423,42 @@ impl<'a> Evaluator<'a> {
 
     fn eval_matrix_selector(&self, m: &MatrixSelector, ts: i64) -> Vec<RangeWindow> {
         let key = &m.vs as *const VectorSelector as usize;
+        let (start, end) = self.matrix_window(m, ts);
+        let mut out = self.float_windows(key, start, end);
+        if let Some(hseries) = self.hdata.get(&key) {
+            let mut index: HashMap<Labels, usize> = out
+                .iter()
+                .enumerate()
+                .map(|(i, w)| (w.labels.clone(), i))
+                .collect();
+            for (labels, points) in hseries {
+                let lo = points.partition_point(|p| p.t <= start);
+                let hi = points.partition_point(|p| p.t <= end);
+                let Some(window) = points.get(lo..hi).filter(|w| !w.is_empty()) else {
+                    continue;
+                };
+                match index.get(labels).and_then(|&i| out.get_mut(i)) {
+                    Some(w) => w.histograms = window.to_vec(),
+                    None => {
+                        index.insert(labels.clone(), out.len());
+                        out.push(RangeWindow {
+                            labels: labels.clone(),
+                            samples: Vec::new(),
+                            histograms: window.to_vec(),
+                        });
+                    }
+                }
+            }
+            out.sort_by(|a, b| a.labels.cmp(&b.labels));
+        }
+        out
+    }
+
+    /// The float samples of a selector's series in `(start, end]`.
+    fn float_windows(&self, key: usize, start: i64, end: i64) -> Vec<RangeWindow> {
         let Some(series) = self.data.get(&key) else {
             return Vec::new();
         };
-        let (start, end) = self.matrix_window(m, ts);
         let mut out = Vec::new();
         for s in series {
             let lo = s.samples.partition_point(|p| p.t <= start);
@@ -349,6 +476,7 @@ impl<'a> Evaluator<'a> {
                 .collect();
             if !samples.is_empty() {
                 out.push(RangeWindow {
+                    histograms: Vec::new(),
                     labels: s.labels.clone(),
                     samples,
                 });
@@ -392,18 +520,27 @@ impl<'a> Evaluator<'a> {
         cache = cache.split_off(&(start + 1));
         let mut by_series: Vec<RangeWindow> = Vec::new();
         let mut index: HashMap<Labels, usize> = HashMap::new();
-        let mut push = |labels: &Labels, sample: Sample| match index.get(labels) {
-            Some(&i) => {
-                if let Some(w) = by_series.get_mut(i) {
-                    w.samples.push(sample);
+        let mut push = |labels: &Labels, sample: Sample, h: Option<&Arc<model::FloatHistogram>>| {
+            let i = match index.get(labels) {
+                Some(&i) => i,
+                None => {
+                    index.insert(labels.clone(), by_series.len());
+                    by_series.push(RangeWindow {
+                        histograms: Vec::new(),
+                        labels: labels.clone(),
+                        samples: Vec::new(),
+                    });
+                    by_series.len() - 1
                 }
-            }
-            None => {
-                index.insert(labels.clone(), by_series.len());
-                by_series.push(RangeWindow {
-                    labels: labels.clone(),
-                    samples: vec![sample],
-                });
+            };
+            if let Some(w) = by_series.get_mut(i) {
+                match h {
+                    Some(h) => w.histograms.push(HPoint {
+                        t: sample.t,
+                        h: h.clone(),
+                    }),
+                    None => w.samples.push(sample),
+                }
             }
         };
         let empty = Labels::empty();
@@ -415,10 +552,10 @@ impl<'a> Evaluator<'a> {
             match cache.get(&t) {
                 Some(StepValue::Vector(v)) => {
                     for s in v {
-                        push(&s.labels, Sample { t, v: s.v });
+                        push(&s.labels, Sample { t, v: s.v }, s.h.as_ref());
                     }
                 }
-                Some(StepValue::Scalar(v)) => push(&empty, Sample { t, v: *v }),
+                Some(StepValue::Scalar(v)) => push(&empty, Sample { t, v: *v }, None),
                 _ => {
                     return Err(QueryError::Execution(
                         "subquery needs an instant vector or scalar".into(),
@@ -474,12 +611,23 @@ impl<'a> Evaluator<'a> {
             window,
         })
         .map_err(QueryError::Execution)?;
+        // Prometheus reports a function's annotations at the argument they are about.
+        let arg = match name {
+            "histogram_quantile" => 1,
+            "histogram_fraction" => 2,
+            _ => 0,
+        };
+        let position = call_arg_position(&self.source, name, arg)
+            .map(|(line, column)| format!(" ({line}:{column})"))
+            .unwrap_or_default();
         for w in out.warnings {
+            let w = format!("{w}{position}");
             if !self.warnings.contains(&w) {
                 self.warnings.push(w);
             }
         }
         for i in out.infos {
+            let i = format!("{i}{position}");
             if !self.infos.contains(&i) {
                 self.infos.push(i);
             }
@@ -506,6 +654,7 @@ impl<'a> Evaluator<'a> {
                 .iter()
                 .filter_map(|g| {
                     Some(InstantSample {
+                        h: None,
                         labels: g.labels.clone(),
                         t: ts,
                         v: g.values.get(i).copied().flatten()?,
@@ -599,10 +748,13 @@ fn keeps_order(expr: &Expr) -> bool {
 pub(crate) fn instant(
     storage: &dyn Queryable,
     opts: &crate::EngineOptions,
+    source: &str,
     expr: &Expr,
     ts: i64,
 ) -> Result<crate::QueryResult, QueryError> {
     let mut ev = Evaluator::new(storage, ts, ts, 0, opts);
+    ev.source = source.to_string();
+    ev.trims = trim_nodes(source, expr);
     ev.preload(expr, ts, ts)?;
     let value = match ev.eval(expr, ts)? {
         StepValue::Scalar(v) => Value::Scalar { t: ts, v },
@@ -617,6 +769,7 @@ pub(crate) fn instant(
             let mut series: Vec<RangeSeries> = m
                 .into_iter()
                 .map(|w| RangeSeries {
+                    histograms: w.histograms,
                     labels: w.labels,
                     samples: w.samples,
                 })
@@ -643,6 +796,8 @@ pub(crate) fn range(
     step: i64,
 ) -> Result<crate::QueryResult, QueryError> {
     let mut ev = Evaluator::new(storage, start, end, step, opts);
+    ev.source = source.to_string();
+    ev.trims = trim_nodes(source, expr);
     if start < end {
         ev.warnings.extend(sort_in_range_query_warnings(source));
     }
@@ -652,14 +807,16 @@ pub(crate) fn range(
         step,
         count: usize::try_from((end - start) / step + 1).unwrap_or(0),
     };
-    if grid::supported(expr) {
+    if ev.has_histograms() {
+        // The fast path computes with floats only.
+    } else if grid::supported(expr) {
         if let Some(series) = grid::eval(&mut ev, expr, steps)? {
             return grid_result(ev, series, steps, opts.max_samples);
         }
     } else {
         ev.precompute_grids(expr, steps)?;
     }
-    let mut by_series: Vec<(Labels, Vec<Sample>)> = Vec::new();
+    let mut by_series: Vec<(Labels, Vec<Sample>, Vec<HPoint>)> = Vec::new();
     let mut index: HashMap<Labels, usize> = HashMap::new();
     let mut total = 0usize;
     let mut t = start;
@@ -667,7 +824,7 @@ pub(crate) fn range(
         ev.check_deadline()?;
         let step_value = ev.eval(expr, t)?;
         let samples = match step_value {
-            StepValue::Scalar(v) => vec![InstantSample { labels: Labels::empty(), t, v }],
+            StepValue::Scalar(v) => vec![InstantSample { h: None, labels: Labels::empty(), t, v }],
             StepValue::Vector(v) => v,
             StepValue::Str(_) => {
                 return Err(QueryError::Execution(
@@ -688,15 +845,18 @@ pub(crate) fn range(
             ));
         }
         for s in samples {
-            match index.get(&s.labels) {
-                Some(&i) => {
-                    if let Some(series) = by_series.get_mut(i) {
-                        series.1.push(Sample { t, v: s.v });
-                    }
-                }
+            let i = match index.get(&s.labels) {
+                Some(&i) => i,
                 None => {
                     index.insert(s.labels.clone(), by_series.len());
-                    by_series.push((s.labels, vec![Sample { t, v: s.v }]));
+                    by_series.push((s.labels, Vec::new(), Vec::new()));
+                    by_series.len() - 1
+                }
+            };
+            if let Some(series) = by_series.get_mut(i) {
+                match s.h {
+                    Some(h) => series.2.push(HPoint { t, h }),
+                    None => series.1.push(Sample { t, v: s.v }),
                 }
             }
         }
@@ -704,7 +864,11 @@ pub(crate) fn range(
     }
     let mut series: Vec<RangeSeries> = by_series
         .into_iter()
-        .map(|(labels, samples)| RangeSeries { labels, samples })
+        .map(|(labels, samples, histograms)| RangeSeries {
+            histograms,
+            labels,
+            samples,
+        })
         .collect();
     series.sort_by(|a, b| a.labels.cmp(&b.labels));
     Ok(crate::QueryResult {
@@ -743,6 +907,7 @@ fn grid_result(
             ));
         }
         matrix.push(RangeSeries {
+            histograms: Vec::new(),
             labels: g.labels,
             samples,
         });
@@ -773,6 +938,166 @@ fn sort_in_range_query_warnings(source: &str) -> Vec<String> {
         }
     }
     warnings
+}
+
+/// Index of the quote closing the string literal that starts at `open` (or the end).
+fn closing_quote(bytes: &[u8], open: usize) -> usize {
+    let Some(&quote) = bytes.get(open) else {
+        return open;
+    };
+    let mut i = open + 1;
+    while let Some(&d) = bytes.get(i) {
+        if d == b'\\' && quote != b'`' {
+            i += 1;
+        } else if d == quote {
+            break;
+        }
+        i += 1;
+    }
+    i
+}
+
+/// Byte offsets of the binary operators `</` and `>/` (histogram trims, which the parser does
+/// not know) outside strings, comments and label braces; `None` when the query also uses `!=`
+/// as a binary operator (then the trims cannot be told apart and the query is left as it is).
+fn trim_operators(source: &str) -> Option<Vec<(usize, bool)>> {
+    let bytes = source.as_bytes();
+    let mut found = Vec::new();
+    let mut braces = 0usize;
+    let mut i = 0usize;
+    while let Some(&c) = bytes.get(i) {
+        match c {
+            b'"' | b'\'' | b'`' => i = closing_quote(bytes, i),
+            b'#' => {
+                while bytes.get(i).is_some_and(|&d| d != b'\n') {
+                    i += 1;
+                }
+            }
+            b'{' => braces += 1,
+            b'}' => braces = braces.saturating_sub(1),
+            b'<' | b'>' if braces == 0 && bytes.get(i + 1) == Some(&b'/') => {
+                found.push((i, c == b'<'));
+                i += 1;
+            }
+            b'!' if braces == 0 && bytes.get(i + 1) == Some(&b'=') => return None,
+            _ => {}
+        }
+        i += 1;
+    }
+    Some(found)
+}
+
+/// The query with the trim operators `</` and `>/` written as `!=` (same precedence, same
+/// length, so positions stay), for the parser.
+pub(crate) fn rewrite_trim_operators(source: &str) -> String {
+    match trim_operators(source) {
+        Some(found) if !found.is_empty() => {
+            let mut bytes = source.as_bytes().to_vec();
+            for (at, _) in found {
+                if let Some(pair) = bytes.get_mut(at..at + 2) {
+                    pair.copy_from_slice(b"!=");
+                }
+            }
+            String::from_utf8(bytes).unwrap_or_else(|_| source.to_string())
+        }
+        _ => source.to_string(),
+    }
+}
+
+/// The binary nodes of `expr` that stand for trim operators of `source`, in text order.
+fn trim_nodes(source: &str, expr: &Expr) -> HashMap<usize, bool> {
+    let Some(found) = trim_operators(source).filter(|f| !f.is_empty()) else {
+        return HashMap::new();
+    };
+    fn walk(e: &Expr, out: &mut Vec<usize>) {
+        match e {
+            Expr::Binary(b) => {
+                walk(&b.lhs, out);
+                if b.op.to_string() == "!=" {
+                    out.push(b as *const promql_parser::parser::BinaryExpr as usize);
+                }
+                walk(&b.rhs, out);
+            }
+            Expr::Paren(p) => walk(&p.expr, out),
+            Expr::Unary(u) => walk(&u.expr, out),
+            Expr::Aggregate(a) => {
+                if let Some(p) = &a.param {
+                    walk(p, out);
+                }
+                walk(&a.expr, out);
+            }
+            Expr::Call(c) => c.args.args.iter().for_each(|a| walk(a, out)),
+            Expr::Subquery(s) => walk(&s.expr, out),
+            _ => {}
+        }
+    }
+    let mut nodes = Vec::new();
+    walk(expr, &mut nodes);
+    nodes
+        .into_iter()
+        .zip(found)
+        .map(|(node, (_, upper))| (node, upper))
+        .collect()
+}
+
+/// The 1-based line and column where argument `index` of the first call of `name` in `source`
+/// starts (the parser's AST has no positions).
+fn call_arg_position(source: &str, name: &str, index: usize) -> Option<(usize, usize)> {
+    let (line, column, _) = identifier_calls(source)
+        .into_iter()
+        .find(|(_, _, n)| *n == name)?;
+    // Byte offset of the call from its line and column.
+    let line_start: usize = source
+        .split_inclusive('\n')
+        .take(line - 1)
+        .map(str::len)
+        .sum();
+    let name_start = line_start
+        + source
+            .get(line_start..)?
+            .char_indices()
+            .nth(column - 1)
+            .map(|(i, _)| i)?;
+    let bytes = source.as_bytes();
+    let mut i = name_start + name.len();
+    while bytes.get(i).is_some_and(|c| c.is_ascii_whitespace()) {
+        i += 1;
+    }
+    if bytes.get(i) != Some(&b'(') {
+        return None;
+    }
+    i += 1;
+    let mut arg = 0usize;
+    let mut depth = 0usize;
+    let mut start = None;
+    while let Some(&c) = bytes.get(i) {
+        if start.is_none() && !c.is_ascii_whitespace() {
+            start = Some(i);
+        }
+        match c {
+            b'"' | b'\'' | b'`' => i = closing_quote(bytes, i),
+            b'(' | b'[' | b'{' => depth += 1,
+            b')' | b']' | b'}' if depth == 0 => break,
+            b')' | b']' | b'}' => depth -= 1,
+            b',' if depth == 0 => {
+                if arg == index {
+                    break;
+                }
+                arg += 1;
+                start = None;
+            }
+            _ => {}
+        }
+        i += 1;
+    }
+    if arg != index {
+        return None;
+    }
+    let at = start?;
+    let before = source.get(..at)?;
+    let line = before.matches('\n').count() + 1;
+    let line_begin = before.rfind('\n').map_or(0, |p| p + 1);
+    Some((line, source.get(line_begin..at)?.chars().count() + 1))
 }
 
 /// Identifiers directly followed (after optional whitespace) by `(`, with 1-based line and

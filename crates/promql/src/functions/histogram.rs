@@ -155,6 +155,7 @@ pub(super) fn call(name: &str, c: &mut FnCall<'_>) -> Result<Option<FnOutput>, S
             }
         }
         out.push(InstantSample {
+            h: None,
             labels: key,
             t: c.t,
             v,

@@ -42,6 +42,7 @@ pub(super) fn call(name: &str, c: &mut FnCall<'_>) -> Result<Option<FnOutput>, S
                     None => s.labels,
                 };
                 out.push(InstantSample {
+                    h: s.h,
                     labels,
                     t: s.t,
                     v: s.v,
@@ -77,6 +78,7 @@ pub(super) fn call(name: &str, c: &mut FnCall<'_>) -> Result<Option<FnOutput>, S
                     let mut b = s.labels.builder();
                     b.set(dst.clone(), joined);
                     InstantSample {
+                        h: s.h,
                         labels: b.build(),
                         t: s.t,
                         v: s.v,

@@ -10,15 +10,7 @@ use model::Labels;
 
 /// Neumaier-compensated addition, as Prometheus' kahanSumInc.
 pub(crate) fn kahan_add(inc: f64, sum: f64, c: f64) -> (f64, f64) {
-    let t = sum + inc;
-    let c = if t.is_infinite() {
-        0.0
-    } else if sum.abs() >= inc.abs() {
-        c + ((sum - t) + inc)
-    } else {
-        c + ((inc - t) + sum)
-    };
-    (t, c)
+    model::histogram::kahan_add(inc, sum, c)
 }
 
 /// Mean with Kahan summation, switching to an incremental mean on overflow (Prometheus 3).
@@ -93,6 +85,7 @@ pub(crate) fn quantile_of(phi: f64, mut values: Vec<f64>) -> f64 {
 fn map_values(v: Vec<InstantSample>, f: impl Fn(f64) -> f64) -> Vec<InstantSample> {
     v.into_iter()
         .map(|s| InstantSample {
+            h: None,
             labels: s.labels.without_metric_name(),
             t: s.t,
             v: f(s.v),
@@ -200,6 +193,7 @@ pub(super) fn call(name: &str, c: &mut FnCall<'_>) -> Result<Option<FnOutput>, S
         "vector" => {
             let v = arg_scalar(&c.args, 0)?;
             vector_out(vec![InstantSample {
+                h: None,
                 labels: Labels::empty(),
                 t,
                 v,
@@ -214,6 +208,7 @@ pub(super) fn call(name: &str, c: &mut FnCall<'_>) -> Result<Option<FnOutput>, S
             vector_out(
                 v.into_iter()
                     .map(|s| InstantSample {
+                        h: None,
                         labels: s.labels.without_metric_name(),
                         t,
                         v: s.t as f64 / 1000.0,
@@ -261,6 +256,7 @@ pub(super) fn call(name: &str, c: &mut FnCall<'_>) -> Result<Option<FnOutput>, S
         | "days_in_month" => {
             let v = if c.args.is_empty() {
                 vec![InstantSample {
+                    h: None,
                     labels: Labels::empty(),
                     t,
                     v: t as f64 / 1000.0,
@@ -271,6 +267,7 @@ pub(super) fn call(name: &str, c: &mut FnCall<'_>) -> Result<Option<FnOutput>, S
             vector_out(
                 v.into_iter()
                     .map(|s| InstantSample {
+                        h: None,
                         labels: s.labels.without_metric_name(),
                         t,
                         v: if s.v.is_finite() {
@@ -295,7 +292,12 @@ pub(super) fn call(name: &str, c: &mut FnCall<'_>) -> Result<Option<FnOutput>, S
                     .first()
                     .map(|e| super::range::absent_labels(e))
                     .unwrap_or_default();
-                vector_out(vec![InstantSample { labels, t, v: 1.0 }])
+                vector_out(vec![InstantSample {
+                    h: None,
+                    labels,
+                    t,
+                    v: 1.0,
+                }])
             } else {
                 vector_out(Vec::new())
             }

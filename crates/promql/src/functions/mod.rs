@@ -26,6 +26,8 @@ pub enum FnArg {
 pub struct RangeWindow {
     pub labels: Labels,
     pub samples: Vec<Sample>,
+    /// Native-histogram points in the window, in time order.
+    pub histograms: Vec<crate::HPoint>,
 }
 
 /// Everything a function needs to compute its result at one evaluation step.
@@ -59,6 +61,7 @@ pub struct FnOutput {
 mod histogram;
 mod labels;
 mod math;
+mod native;
 mod range;
 
 pub(crate) use math::{kahan_add, quantile_of};
@@ -112,6 +115,14 @@ pub(crate) fn arg_string(args: &[FnArg], i: usize) -> Result<String, String> {
 
 /// Computes `call`. Errors are execution errors (e.g. invalid regex in `label_replace`).
 pub fn call(mut call: FnCall<'_>) -> Result<FnOutput, String> {
+    if let Some(out) = native::call(&mut call, float_call)? {
+        return Ok(out);
+    }
+    float_call(call)
+}
+
+/// Computes `call` with the float implementations (native histograms already handled).
+fn float_call(mut call: FnCall<'_>) -> Result<FnOutput, String> {
     let name = call.name;
     if let Some(out) = range::call(name, &mut call)? {
         return Ok(out);

@@ -121,6 +121,7 @@ fn per_window(
         }
         if let Some(v) = f(&w.samples) {
             out.push(InstantSample {
+                h: None,
                 labels: if keep_name {
                     w.labels
                 } else {
@@ -355,7 +356,12 @@ pub(super) fn call(name: &str, c: &mut FnCall<'_>) -> Result<Option<FnOutput>, S
                     .first()
                     .map(|e| absent_labels(e))
                     .unwrap_or_default();
-                vector_out(vec![InstantSample { labels, t, v: 1.0 }])
+                vector_out(vec![InstantSample {
+                    h: None,
+                    labels,
+                    t,
+                    v: 1.0,
+                }])
             }
         }
         "double_exponential_smoothing" | "holt_winters" => {
