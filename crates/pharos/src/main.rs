@@ -25,6 +25,7 @@ mod serve_rules;
 mod serve_security;
 mod serve_status;
 mod serve_traces;
+mod serve_web;
 
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
@@ -71,6 +72,9 @@ enum Command {
     /// Check a config and a running pharos (ports, disk, clock, targets, alerts) and say what
     /// to fix.
     Doctor(doctor::DoctorArgs),
+    /// Take a consistent online snapshot of every signal's data of a running pharos (admin
+    /// API); restore with `pharos serve --data <data>/snapshots/<name>`.
+    Snapshot(serve_web::SnapshotArgs),
 }
 
 #[derive(Subcommand)]
@@ -126,6 +130,7 @@ fn main() -> ExitCode {
         }
         Command::LogqlTest { files } => logql_test(&files),
         Command::Doctor(args) => doctor::run(args),
+        Command::Snapshot(args) => serve_web::snapshot_cli(args),
     }
 }
 

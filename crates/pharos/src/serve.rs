@@ -27,6 +27,8 @@ pub struct ServeArgs {
     loki_listen: Option<String>,
     #[command(flatten)]
     log: crate::logging::LogArgs,
+    #[command(flatten)]
+    web: crate::serve_web::WebFlags,
 }
 
 /// Called once with the main listener's address, inside the runtime (`pharos demo` starts its
@@ -59,23 +61,27 @@ pub fn run_with(args: ServeArgs, on_listening: Option<OnListening>) -> ExitCode 
     }
 }
 
-fn load_config(path: &Option<PathBuf>) -> Result<config::LoadedConfig, String> {
-    match path {
-        None => Ok(crate::serve_collectors::annotated(
-            config::LoadedConfig::default(),
-        )),
+fn load_config(
+    path: &Option<PathBuf>,
+    web: &crate::serve_web::WebFlags,
+) -> Result<config::LoadedConfig, String> {
+    let mut cfg = match path {
+        None => crate::serve_collectors::annotated(config::LoadedConfig::default()),
         Some(p) => {
             let cfg = config::load(p).map_err(|e| e.to_string())?;
             for w in &cfg.warnings {
                 tracing::warn!("{w}");
             }
-            Ok(crate::serve_collectors::annotated(cfg))
+            crate::serve_collectors::annotated(cfg)
         }
-    }
+    };
+    web.apply(&mut cfg)?;
+    Ok(cfg)
 }
 
 async fn serve(args: ServeArgs, on_listening: Option<OnListening>) -> Result<(), String> {
-    let cfg = load_config(&args.config)?;
+    let cfg = load_config(&args.config, &args.web)?;
+    crate::serve_web::init_tls(&cfg.web)?;
     crate::logging::on_config(&cfg, true);
     crate::query_log::on_config(&cfg);
     let listen = args
@@ -115,14 +121,16 @@ async fn serve(args: ServeArgs, on_listening: Option<OnListening>) -> Result<(),
         let path = config_path.clone();
         let am_slot = am_slot.clone();
         let rules_slot = rules_slot.clone();
+        let web = args.web.clone();
         Arc::new(move || {
             let slot = slot.clone();
             let scrape = scrape.clone();
             let path = path.clone();
             let am_slot = am_slot.clone();
             let rules_slot = rules_slot.clone();
+            let web = web.clone();
             Box::pin(async move {
-                let cfg = load_config(&path)?;
+                let cfg = load_config(&path, &web)?;
                 crate::logging::on_config(&cfg, false);
                 crate::query_log::on_config(&cfg);
                 let rules = rules_slot.read().clone();
@@ -222,7 +230,10 @@ async fn serve(args: ServeArgs, on_listening: Option<OnListening>) -> Result<(),
         Some(logs_w.store.clone() as Arc<dyn model::LogQueryable>),
     )
     .await?;
-    eprintln!("pharos: listening on http://{local}");
+    eprintln!(
+        "pharos: listening on {}://{local}",
+        crate::serve_web::scheme()
+    );
     if let Some(hook) = on_listening {
         hook(local);
     }
@@ -284,6 +295,9 @@ async fn serve(args: ServeArgs, on_listening: Option<OnListening>) -> Result<(),
         db.clone(),
         local,
     );
+    // /-/quit and the admin API (snapshot); the front door below gates them.
+    let app = app.merge(crate::serve_web::routes(data_dir.clone(), state.clone()));
+    let web_auth = Arc::new(crate::serve_web::Auth::default());
     // Rejected pushes counted as pharos_rejected_requests_total{api,reason}.
     let (app, rejected_metrics) = crate::serve_security::count_rejections(app);
     let app = {
@@ -298,6 +312,10 @@ async fn serve(args: ServeArgs, on_listening: Option<OnListening>) -> Result<(),
                 Arc::new(move |out: &mut String| traces.write_self_metrics(out)),
                 rejected_metrics,
                 {
+                    let a = web_auth.clone();
+                    Arc::new(move |out: &mut String| a.write_metrics(out))
+                },
+                {
                     let s = errors_w.store.clone();
                     Arc::new(move |out: &mut String| s.write_metrics(out))
                 },
@@ -306,6 +324,8 @@ async fn serve(args: ServeArgs, on_listening: Option<OnListening>) -> Result<(),
     };
     // The web UI on the main port and on every compatibility listener a browser might open.
     let app = api::ui::layer(app);
+    // Every listener: TLS, basic auth / tokens / login, lifecycle and admin API switches.
+    let app = crate::serve_web::layer(app, state.clone(), web_auth);
     crate::serve_logs::start_listener(&logs_w, app.clone()).await?;
     crate::serve_traces::start_listeners(&cfg, app.clone(), &traces_rt).await?;
     let shutdown = async {
@@ -317,11 +337,11 @@ async fn serve(args: ServeArgs, on_listening: Option<OnListening>) -> Result<(),
         tokio::select! {
             _ = term.recv() => {}
             _ = tokio::signal::ctrl_c() => {}
+            _ = crate::serve_web::quit_requested() => {}
         }
         tracing::info!("shutting down");
     };
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown)
+    crate::serve_web::serve(listener, app, shutdown)
         .await
         .map_err(|e| format!("HTTP server failed: {e}"))?;
     scrape.stop().await;

@@ -69,9 +69,12 @@ pub async fn start_listener(w: &LogsWiring, app: axum::Router) -> Result<(), Str
         .await
         .map_err(|e| format!("cannot open the Loki listener on {addr}: {e}"))?;
     let local = listener.local_addr().map_err(|e| e.to_string())?;
-    eprintln!("pharos: loki listening on http://{local}");
+    eprintln!(
+        "pharos: loki listening on {}://{local}",
+        crate::serve_web::scheme()
+    );
     tokio::spawn(async move {
-        if let Err(e) = axum::serve(listener, app).await {
+        if let Err(e) = crate::serve_web::serve(listener, app, std::future::pending()).await {
             tracing::error!("Loki listener failed: {e}");
         }
     });

@@ -113,10 +113,13 @@ pub async fn start_listeners(
             .await
             .map_err(|e| format!("cannot listen on {addr} (listeners.{name}): {e}"))?;
         let local = listener.local_addr().map_err(|e| e.to_string())?;
-        eprintln!("pharos: {name} listening on http://{local}");
+        eprintln!(
+            "pharos: {name} listening on {}://{local}",
+            crate::serve_web::scheme()
+        );
         let app = app.clone();
         tokio::spawn(async move {
-            if let Err(e) = axum::serve(listener, app).await {
+            if let Err(e) = crate::serve_web::serve(listener, app, std::future::pending()).await {
                 tracing::error!("{name} listener failed: {e}");
             }
         });

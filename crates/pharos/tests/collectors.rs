@@ -149,7 +149,7 @@ fn pharos_yml_turns_collectors_off_and_on_reload() {
         "collectors:\n  self:\n    enabled: false\n  host:\n    interval: 1s\n",
     )
     .unwrap();
-    let p = Pharos::start(&dir.path().join("data"), Some(&cfg));
+    let p = Pharos::start_lifecycle(&dir.path().join("data"), &cfg);
     let t = jobs(&p);
     assert!(t.iter().any(|(j, _, _)| j == "node"), "{t:?}");
     assert!(!t.iter().any(|(j, _, _)| j == "pharos"), "{t:?}");

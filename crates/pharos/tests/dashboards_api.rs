@@ -405,7 +405,7 @@ fn provisioned_folders_watch_write_back_and_read_only() {
     )
     .unwrap();
     let data = dir.path().join("data");
-    let p = Pharos::start(&data, Some(&cfg));
+    let p = Pharos::start_lifecycle(&data, &cfg);
 
     let (code, a) = get(&p, "/api/dashboards/uid/svc-a");
     assert_eq!(code, 200, "{a}");

@@ -175,7 +175,7 @@ fn reload_keeps_data_and_applies_config() {
     let dir = tempfile::tempdir().unwrap();
     let cfg = dir.path().join("prometheus.yml");
     std::fs::write(&cfg, "global:\n  scrape_interval: 1m\n").unwrap();
-    let p = Pharos::start(&dir.path().join("data"), Some(&cfg));
+    let p = Pharos::start_lifecycle(&dir.path().join("data"), &cfg);
     assert_eq!(
         push(
             &p,

@@ -293,7 +293,7 @@ fn reload_swaps_the_probed_targets() {
         std::fs::write(&cfg, t).unwrap();
     };
     write(&["one"]);
-    let p = Pharos::start(&dir.path().join("data"), Some(&cfg));
+    let p = Pharos::start_lifecycle(&dir.path().join("data"), &cfg);
     wait_for("one up", 20, || probe_info(&p, "one")["state"] == "up");
     write(&["two"]);
     let r = reqwest::blocking::Client::new()

@@ -81,7 +81,7 @@ fn alerts_fire_and_reach_the_external_alertmanager() {
     )
     .unwrap();
     let data = dir.path().join("data");
-    let p = Pharos::start(&data, Some(&cfg));
+    let p = Pharos::start_lifecycle(&data, &cfg);
 
     // Feed 37/40 connections for the next minute.
     let now = model::time::now_ms();

@@ -360,7 +360,7 @@ fn cost_rules_compute_the_guides_numbers() {
     //   daily 19.127333…, projected monthly x 30   = 573.82
     // A 700 budget alerts (573.82 > 560), an 800 budget does not (> 640 needed).
     std::fs::write(&cfg, cost_config(700)).unwrap();
-    let p = Pharos::start(&d.join("data"), Some(&cfg));
+    let p = Pharos::start_lifecycle(&d.join("data"), &cfg);
     write_fixed_usage(&p);
     let costs = wait_for("cloud_costs", 20, || {
         let r = query(&p, "cloud_costs");

@@ -197,7 +197,11 @@ fn log_level_changes_at_run_time() {
     let dir = tempfile::tempdir().unwrap();
     let cfg = dir.path().join("pharos.yml");
     std::fs::write(&cfg, "log:\n  level: warn\n").unwrap();
-    let p = Logged::start(&dir.path().join("data"), Some(&cfg), &[]);
+    let p = Logged::start(
+        &dir.path().join("data"),
+        Some(&cfg),
+        &["--web.enable-lifecycle"],
+    );
     assert_eq!(get(&p.url("/-/log-level")).text().unwrap().trim(), "warn");
     // At warn, neither info nor debug lines.
     get(&p.url("/api/v1/query?query=vector(1)"));
@@ -507,7 +511,8 @@ fn doctor_on_good_and_bad_setups() {
     assert!(out.contains("is writable"), "{out}");
     assert!(out.contains("clock skew"), "{out}");
     assert!(
-        !out.lines().any(|l| l.contains('✗') && !l.contains("✗ disk of")),
+        !out.lines()
+            .any(|l| l.contains('✗') && !l.contains("✗ disk of")),
         "{out}"
     );
     // Without a config, the port checked is --url's.

@@ -358,6 +358,35 @@ fn build_client(sc: &ScrapeConfig) -> Result<reqwest::Client, String> {
             .map_err(|e| format!("ca_file {}: {e}", ca.display()))?;
         b = b.add_root_certificate(cert);
     }
+    if let Some(ca) = &sc.tls_config.ca {
+        let cert = reqwest::Certificate::from_pem(ca.as_bytes()).map_err(|e| format!("ca: {e}"))?;
+        b = b.add_root_certificate(cert);
+    }
+    // A client certificate (cert_file/key_file or inline cert/key), as Prometheus sends it.
+    let read = |p: &std::path::PathBuf, what: &str| {
+        std::fs::read(p).map_err(|e| format!("reading {what} {}: {e}", p.display()))
+    };
+    let cert = match (&sc.tls_config.cert_file, &sc.tls_config.cert) {
+        (Some(p), _) => Some(read(p, "cert_file")?),
+        (None, Some(c)) => Some(c.clone().into_bytes()),
+        _ => None,
+    };
+    let key = match (&sc.tls_config.key_file, &sc.tls_config.key) {
+        (Some(p), _) => Some(read(p, "key_file")?),
+        (None, Some(k)) => Some(k.clone().into_bytes()),
+        _ => None,
+    };
+    match (cert, key) {
+        (Some(mut pem), Some(key)) => {
+            pem.push(b'\n');
+            pem.extend_from_slice(&key);
+            let id = reqwest::Identity::from_pem(&pem)
+                .map_err(|e| format!("tls_config client certificate: {e}"))?;
+            b = b.identity(id);
+        }
+        (None, None) => {}
+        _ => return Err("tls_config: cert_file and key_file must be given together".into()),
+    }
     if sc.proxy_url.is_none() {
         b = b.no_proxy();
     }

@@ -26,6 +26,17 @@ impl Pharos {
         Pharos::start_sub("serve", data, &extra)
     }
 
+    /// [`Pharos::start`] with `--web.enable-lifecycle`, for tests that `POST /-/reload`
+    /// (lifecycle endpoints answer 403 by default, as in Prometheus).
+    pub fn start_lifecycle(data: &Path, config: &Path) -> Pharos {
+        let extra: [&std::ffi::OsStr; 3] = [
+            "--config".as_ref(),
+            config.as_os_str(),
+            "--web.enable-lifecycle".as_ref(),
+        ];
+        Pharos::start_sub("serve", data, &extra)
+    }
+
     /// Starts `pharos <sub> --listen 127.0.0.1:0 --data <data> <extra...>` (`serve`, `demo`).
     pub fn start_sub(sub: &str, data: &Path, extra: &[&std::ffi::OsStr]) -> Pharos {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_pharos"));
