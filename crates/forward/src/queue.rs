@@ -1,0 +1,629 @@
+//! One remote_write queue: a thread follows the WAL (see `watcher`) and hands samples to
+//! shards (by series, so each series stays in order); each shard batches up to
+//! `max_samples_per_send` or `batch_send_deadline`, sends snappy protobuf v1 and retries 5xx,
+//! 429 (honouring `Retry-After`) and network errors with exponential backoff, never other 4xx.
+//! The WAL position up to which every sample is delivered (or dropped on a 4xx) is saved to
+//! `<state dir>/<name>.position`; a restart resumes there, so nothing still in the WAL is lost
+//! and at most the batches in flight at a crash are sent twice. Shards are resharded between
+//! `min_shards` and `max_shards` from the measured send time and backlog.
+
+use crate::settings::Settings;
+use crate::watcher::Watcher;
+use api::prometheus::remote_write::{Label, TimeSeries, WireSample, WriteRequest};
+use model::Labels;
+use parking_lot::Mutex;
+use prost::Message;
+use std::collections::{HashMap, VecDeque};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::sync::mpsc;
+use wal::Position;
+
+/// Buckets of `prometheus_remote_storage_sent_batch_duration_seconds` (Prometheus' own).
+pub const DURATION_BUCKETS: [f64; 15] = [
+    0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 25.0, 60.0, 120.0, 300.0,
+];
+
+/// Counters and gauges of one queue, read by `/metrics`.
+#[derive(Default)]
+pub struct QueueMetrics {
+    pub samples_in: AtomicU64,
+    pub samples_sent: AtomicU64,
+    pub samples_failed: AtomicU64,
+    pub samples_retried: AtomicU64,
+    pub samples_dropped: AtomicU64,
+    pub pending: AtomicI64,
+    pub shards: AtomicU64,
+    pub shards_desired: AtomicU64,
+    pub capacity: AtomicU64,
+    pub bytes: AtomicU64,
+    pub highest_sent_ms: AtomicI64,
+    pub highest_read_ms: AtomicI64,
+    pub enqueue_retries: AtomicU64,
+    /// Histogram: counts per bucket (cumulative at render), sum in µs, count.
+    pub duration_buckets: [AtomicU64; DURATION_BUCKETS.len()],
+    pub duration_sum_us: AtomicU64,
+    pub duration_count: AtomicU64,
+    pub wal_segment: AtomicU64,
+    /// Send time spent (µs), for resharding.
+    pub send_us: AtomicU64,
+    pub last_send_failed: AtomicBool,
+}
+
+impl QueueMetrics {
+    fn observe(&self, d: Duration) {
+        let s = d.as_secs_f64();
+        for (b, le) in self.duration_buckets.iter().zip(DURATION_BUCKETS) {
+            if s <= le {
+                b.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+        self.duration_sum_us
+            .fetch_add(d.as_micros() as u64, Ordering::Relaxed);
+        self.duration_count.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+/// One sample on its way to a shard.
+struct Item {
+    labels: Arc<Labels>,
+    t: i64,
+    v: f64,
+    /// The number of the WAL record it came from.
+    rec: u64,
+}
+
+/// Which WAL records are fully delivered: the saved position is the end of the longest
+/// prefix of records whose samples are all sent (or dropped).
+#[derive(Default)]
+struct Progress {
+    /// (record number, position after it, samples still undelivered), oldest first.
+    open: VecDeque<(u64, Position, usize)>,
+    next_rec: u64,
+    committed: Position,
+}
+
+impl Progress {
+    fn add(&mut self, pos: Position, n: usize) -> u64 {
+        let rec = self.next_rec;
+        self.next_rec += 1;
+        self.open.push_back((rec, pos, n));
+        self.settle();
+        rec
+    }
+
+    fn done(&mut self, recs: impl Iterator<Item = u64>) {
+        let first = self.open.front().map_or(0, |f| f.0);
+        for r in recs {
+            if let Some(e) = r
+                .checked_sub(first)
+                .and_then(|i| self.open.get_mut(i as usize))
+            {
+                e.2 = e.2.saturating_sub(1);
+            }
+        }
+        self.settle();
+    }
+
+    fn settle(&mut self) {
+        while let Some((_, pos, 0)) = self.open.front().copied() {
+            self.committed = pos;
+            self.open.pop_front();
+        }
+    }
+}
+
+/// A running queue.
+pub struct Queue {
+    pub settings: Settings,
+    pub metrics: Arc<QueueMetrics>,
+    stop: Arc<AtomicBool>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Queue {
+    /// Starts the queue: resumes at the saved position in `state_dir`, or at the end of the log.
+    pub fn start(
+        settings: Settings,
+        wal_dir: &Path,
+        state_dir: &Path,
+        rt: tokio::runtime::Handle,
+    ) -> Result<Queue, String> {
+        let client = settings.client()?;
+        std::fs::create_dir_all(state_dir)
+            .map_err(|e| format!("creating {}: {e}", state_dir.display()))?;
+        let pos_file = state_dir.join(format!("{}.position", settings.name));
+        let saved = read_position(&pos_file);
+        let watcher = Watcher::open(wal_dir, saved)
+            .map_err(|e| format!("remote_write {}: reading the WAL: {e}", settings.url))?;
+        if saved.is_none() {
+            save_position(&pos_file, watcher.pos);
+        }
+        let metrics = Arc::new(QueueMetrics::default());
+        metrics
+            .shards
+            .store(settings.queue.min_shards as u64, Ordering::Relaxed);
+        metrics
+            .capacity
+            .store(settings.queue.capacity as u64, Ordering::Relaxed);
+        let stop = Arc::new(AtomicBool::new(false));
+        let run = Runner {
+            settings: settings.clone(),
+            client,
+            metrics: metrics.clone(),
+            stop: stop.clone(),
+            progress: Arc::new(Mutex::new(Progress {
+                committed: watcher.pos,
+                ..Default::default()
+            })),
+            pos_file,
+            rt,
+        };
+        let thread = std::thread::Builder::new()
+            .name(format!("remote-write-{}", settings.name))
+            .spawn(move || run.run(watcher))
+            .map_err(|e| e.to_string())?;
+        Ok(Queue {
+            settings,
+            metrics,
+            stop,
+            thread: Some(thread),
+        })
+    }
+
+    /// Stops reading and sending; saves the delivered position. Undelivered samples are
+    /// read again from the WAL by the next start.
+    pub fn stop(mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+impl Drop for Queue {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+    }
+}
+
+fn read_position(path: &Path) -> Option<Position> {
+    let text = std::fs::read_to_string(path).ok()?;
+    let mut it = text.split_whitespace();
+    let seq = it.next()?.parse().ok()?;
+    let offset = it.next()?.parse().ok()?;
+    Some(Position { seq, offset })
+}
+
+fn save_position(path: &Path, pos: Position) {
+    let tmp = path.with_extension("position.tmp");
+    let ok = std::fs::write(&tmp, format!("{} {}\n", pos.seq, pos.offset))
+        .and_then(|_| std::fs::rename(&tmp, path));
+    if let Err(e) = ok {
+        tracing::error!("remote_write: saving {}: {e}", path.display());
+    }
+}
+
+struct Runner {
+    settings: Settings,
+    client: reqwest::Client,
+    metrics: Arc<QueueMetrics>,
+    stop: Arc<AtomicBool>,
+    progress: Arc<Mutex<Progress>>,
+    pos_file: PathBuf,
+    rt: tokio::runtime::Handle,
+}
+
+struct Shards {
+    senders: Vec<mpsc::Sender<Item>>,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+}
+
+impl Runner {
+    fn start_shards(&self, n: usize) -> Shards {
+        let per_shard = self.settings.queue.capacity.max(1);
+        let mut senders = Vec::with_capacity(n);
+        let mut tasks = Vec::with_capacity(n);
+        for _ in 0..n {
+            let (tx, rx) = mpsc::channel(per_shard);
+            senders.push(tx);
+            let shard = Shard {
+                settings: self.settings.clone(),
+                client: self.client.clone(),
+                metrics: self.metrics.clone(),
+                progress: self.progress.clone(),
+                stop: self.stop.clone(),
+            };
+            tasks.push(self.rt.spawn(shard.run(rx)));
+        }
+        self.metrics.shards.store(n as u64, Ordering::Relaxed);
+        Shards { senders, tasks }
+    }
+
+    /// Closes the shards' queues and waits until they have sent what they hold.
+    fn drain_shards(&self, shards: Shards) {
+        drop(shards.senders);
+        for t in shards.tasks {
+            let _ = self.rt.block_on(t);
+        }
+    }
+
+    fn run(self, mut watcher: Watcher) {
+        let mut n = self.settings.queue.min_shards;
+        let mut shards = self.start_shards(n);
+        let mut labels_cache: HashMap<u64, Option<Arc<Labels>>> = HashMap::new();
+        let mut last_saved = self.progress.lock().committed;
+        let mut last_save = Instant::now();
+        let mut last_reshard = Instant::now();
+        let mut sent_at_reshard = 0u64;
+        let mut send_us_at_reshard = 0u64;
+        let mut in_at_reshard = 0u64;
+        while !self.stop.load(Ordering::Relaxed) {
+            self.metrics
+                .wal_segment
+                .store(watcher.pos.seq, Ordering::Relaxed);
+            let mut items = Vec::new();
+            let poll = watcher.poll(|pos, samples| {
+                items.clear();
+                for s in samples {
+                    let labels = labels_cache
+                        .entry(s.series)
+                        .or_insert_with(|| self.transform(s.labels));
+                    self.metrics
+                        .highest_read_ms
+                        .fetch_max(s.t, Ordering::Relaxed);
+                    self.metrics.samples_in.fetch_add(1, Ordering::Relaxed);
+                    match labels {
+                        Some(l) => items.push((l.clone(), s.t, s.v)),
+                        None => {
+                            self.metrics.samples_dropped.fetch_add(1, Ordering::Relaxed);
+                        }
+                    }
+                }
+                let rec = self.progress.lock().add(pos, items.len());
+                for (labels, t, v) in items.drain(..) {
+                    let shard = (labels.hash64() % shards.senders.len() as u64) as usize;
+                    self.metrics.pending.fetch_add(1, Ordering::Relaxed);
+                    let item = Item { labels, t, v, rec };
+                    // Blocks while the shard's queue is full: a slow or down receiver holds
+                    // the reader back (the WAL keeps the data), memory stays bounded.
+                    if shards.senders[shard].blocking_send(item).is_err() {
+                        self.metrics.pending.fetch_sub(1, Ordering::Relaxed);
+                    }
+                }
+            });
+            let poll = match poll {
+                Ok(p) => p,
+                Err(e) => {
+                    tracing::error!(queue = %self.settings.name, "remote_write: reading the WAL: {e}");
+                    std::thread::sleep(Duration::from_secs(1));
+                    continue;
+                }
+            };
+            if poll.advanced_segment {
+                // Series ids are per head: a new segment may reuse an id for another series.
+                labels_cache.clear();
+            }
+            let committed = self.progress.lock().committed;
+            if committed != last_saved && last_save.elapsed() >= Duration::from_millis(500) {
+                save_position(&self.pos_file, committed);
+                last_saved = committed;
+                last_save = Instant::now();
+            }
+            if last_reshard.elapsed() >= Duration::from_secs(10) {
+                let m = &self.metrics;
+                let sent = m.samples_sent.load(Ordering::Relaxed);
+                let send_us = m.send_us.load(Ordering::Relaxed);
+                let samples_in = m.samples_in.load(Ordering::Relaxed);
+                let want = desired_shards(
+                    (sent - sent_at_reshard) as f64,
+                    (send_us - send_us_at_reshard) as f64 / 1e6,
+                    (samples_in - in_at_reshard) as f64 / last_reshard.elapsed().as_secs_f64(),
+                    m.pending.load(Ordering::Relaxed).max(0) as f64,
+                    n,
+                    &self.settings,
+                );
+                m.shards_desired.store(want as u64, Ordering::Relaxed);
+                if want != n && !m.last_send_failed.load(Ordering::Relaxed) {
+                    tracing::info!(queue = %self.settings.name, from = n, to = want, "remote_write: resharding");
+                    self.drain_shards(shards);
+                    n = want;
+                    shards = self.start_shards(n);
+                }
+                (sent_at_reshard, send_us_at_reshard, in_at_reshard) = (sent, send_us, samples_in);
+                last_reshard = Instant::now();
+            }
+            if poll.records == 0 && !poll.advanced_segment {
+                std::thread::sleep(Duration::from_millis(100));
+            }
+        }
+        // Stopping: shards stop retrying and exit; what they had not delivered stays after
+        // the saved position and is read again by the next start.
+        drop(shards.senders);
+        for t in shards.tasks {
+            t.abort();
+        }
+        save_position(&self.pos_file, self.progress.lock().committed);
+    }
+
+    /// External labels (where the series lacks them), then write_relabel_configs.
+    fn transform(&self, labels: &Labels) -> Option<Arc<Labels>> {
+        let mut l = labels.clone();
+        if !self.settings.external_labels.is_empty() {
+            let mut b = l.builder();
+            for (k, v) in &self.settings.external_labels {
+                if labels.get(k).is_none() {
+                    b.set(k.clone(), v.clone());
+                }
+            }
+            l = b.build();
+        }
+        if !self.settings.relabel.is_empty() {
+            l = config::relabel::process(&l, &self.settings.relabel)?;
+        }
+        Some(Arc::new(l))
+    }
+}
+
+/// Prometheus' rule in short: shards needed = time per sample × (incoming rate + a twentieth
+/// of the backlog per second), kept when within 30 % of the current count, clamped to the
+/// configured range.
+fn desired_shards(
+    sent: f64,
+    send_secs: f64,
+    in_rate: f64,
+    pending: f64,
+    current: usize,
+    s: &Settings,
+) -> usize {
+    let (lo, hi) = (s.queue.min_shards, s.queue.max_shards);
+    if sent <= 0.0 {
+        return current.clamp(lo, hi);
+    }
+    let per_sample = send_secs / sent;
+    let want = per_sample * (in_rate + 0.05 * pending);
+    let cur = current as f64;
+    if want > cur * 0.7 && want < cur * 1.3 {
+        return current.clamp(lo, hi);
+    }
+    (want.ceil() as usize).clamp(lo, hi)
+}
+
+struct Shard {
+    settings: Settings,
+    client: reqwest::Client,
+    metrics: Arc<QueueMetrics>,
+    progress: Arc<Mutex<Progress>>,
+    stop: Arc<AtomicBool>,
+}
+
+/// Why a send gave up.
+enum SendError {
+    /// Retrying cannot help (a 4xx other than 429): the batch is dropped.
+    Permanent(String),
+    /// Worth retrying, after the given delay if the receiver asked for one.
+    Retry(String, Option<Duration>),
+}
+
+impl Shard {
+    async fn run(self, mut rx: mpsc::Receiver<Item>) {
+        let max = self.settings.queue.max_samples_per_send;
+        let deadline =
+            Duration::from_millis(self.settings.queue.batch_send_deadline.0.max(1) as u64);
+        let mut batch: Vec<Item> = Vec::with_capacity(max);
+        loop {
+            if self.stop.load(Ordering::Relaxed) {
+                return;
+            }
+            let item = if batch.is_empty() {
+                rx.recv().await
+            } else {
+                match tokio::time::timeout(deadline, rx.recv()).await {
+                    Ok(i) => i,
+                    Err(_) => {
+                        self.flush(&mut batch).await;
+                        continue;
+                    }
+                }
+            };
+            match item {
+                Some(i) => {
+                    batch.push(i);
+                    if batch.len() >= max {
+                        self.flush(&mut batch).await;
+                    }
+                }
+                None => {
+                    self.flush(&mut batch).await;
+                    return;
+                }
+            }
+        }
+    }
+
+    async fn flush(&self, batch: &mut Vec<Item>) {
+        if batch.is_empty() {
+            return;
+        }
+        let n = batch.len() as u64;
+        let body = encode(batch);
+        let mut backoff = Duration::from_millis(self.settings.queue.min_backoff.0.max(1) as u64);
+        let max_backoff = Duration::from_millis(self.settings.queue.max_backoff.0.max(1) as u64);
+        let m = &self.metrics;
+        loop {
+            let started = Instant::now();
+            let result = self.send(body.clone()).await;
+            let took = started.elapsed();
+            m.observe(took);
+            m.send_us
+                .fetch_add(took.as_micros() as u64, Ordering::Relaxed);
+            match result {
+                Ok(()) => {
+                    m.last_send_failed.store(false, Ordering::Relaxed);
+                    m.samples_sent.fetch_add(n, Ordering::Relaxed);
+                    m.bytes.fetch_add(body.len() as u64, Ordering::Relaxed);
+                    let newest = batch.iter().map(|i| i.t).max().unwrap_or(0);
+                    m.highest_sent_ms.fetch_max(newest, Ordering::Relaxed);
+                    break;
+                }
+                Err(SendError::Permanent(why)) => {
+                    tracing::error!(queue = %self.settings.name, url = %self.settings.url, samples = n, "remote_write: non-recoverable error, dropping the batch: {why}");
+                    m.samples_failed.fetch_add(n, Ordering::Relaxed);
+                    break;
+                }
+                Err(SendError::Retry(why, after)) => {
+                    m.last_send_failed.store(true, Ordering::Relaxed);
+                    m.samples_retried.fetch_add(n, Ordering::Relaxed);
+                    tracing::warn!(queue = %self.settings.name, url = %self.settings.url, samples = n, "remote_write: send failed, retrying: {why}");
+                    let wait = after.unwrap_or(backoff);
+                    let until = Instant::now() + wait;
+                    while Instant::now() < until {
+                        if self.stop.load(Ordering::Relaxed) {
+                            return;
+                        }
+                        tokio::time::sleep(
+                            (until - Instant::now()).min(Duration::from_millis(200)),
+                        )
+                        .await;
+                    }
+                    backoff = (backoff * 2).min(max_backoff);
+                }
+            }
+        }
+        m.pending.fetch_sub(n as i64, Ordering::Relaxed);
+        self.progress.lock().done(batch.iter().map(|i| i.rec));
+        batch.clear();
+    }
+
+    async fn send(&self, body: Vec<u8>) -> Result<(), SendError> {
+        let mut req = self
+            .client
+            .post(&self.settings.url)
+            .timeout(self.settings.remote_timeout)
+            .header("Content-Encoding", "snappy")
+            .header("Content-Type", "application/x-protobuf")
+            .header(
+                "User-Agent",
+                concat!("Prometheus/3.0.0 pharos/", env!("CARGO_PKG_VERSION")),
+            )
+            .header("X-Prometheus-Remote-Write-Version", "0.1.0");
+        for (k, v) in &self.settings.headers {
+            req = req.header(k, v);
+        }
+        if let Some(a) = &self.settings.authorization {
+            req = req.header("Authorization", a);
+        }
+        let resp = req
+            .body(body)
+            .send()
+            .await
+            .map_err(|e| SendError::Retry(error_chain(&e), None))?;
+        let status = resp.status();
+        if status.is_success() {
+            return Ok(());
+        }
+        let retry_after = resp
+            .headers()
+            .get("Retry-After")
+            .and_then(|v| v.to_str().ok())
+            .and_then(parse_retry_after);
+        let text = resp.text().await.unwrap_or_default();
+        let why = format!(
+            "HTTP {status}: {}",
+            text.lines()
+                .next()
+                .unwrap_or("")
+                .chars()
+                .take(300)
+                .collect::<String>()
+        );
+        if status.is_server_error() {
+            Err(SendError::Retry(why, None))
+        } else if status.as_u16() == 429 && self.settings.queue.retry_on_http_429 {
+            Err(SendError::Retry(why, retry_after))
+        } else {
+            Err(SendError::Permanent(why))
+        }
+    }
+}
+
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut s = e.to_string();
+    let mut src = e.source();
+    while let Some(c) = src {
+        s.push_str(": ");
+        s.push_str(&c.to_string());
+        src = c.source();
+    }
+    s
+}
+
+/// `Retry-After` as seconds (the HTTP-date form is not used by remote_write receivers).
+fn parse_retry_after(v: &str) -> Option<Duration> {
+    v.trim().parse::<u64>().ok().map(Duration::from_secs)
+}
+
+/// The batch as a snappy-compressed `prometheus.WriteRequest`, one `TimeSeries` per series.
+fn encode(batch: &[Item]) -> Vec<u8> {
+    let mut index: HashMap<*const Labels, usize> = HashMap::new();
+    let mut req = WriteRequest {
+        timeseries: Vec::new(),
+        metadata: Vec::new(),
+    };
+    for i in batch {
+        let at = *index.entry(Arc::as_ptr(&i.labels)).or_insert_with(|| {
+            req.timeseries.push(TimeSeries {
+                labels: i
+                    .labels
+                    .iter()
+                    .map(|l| Label {
+                        name: l.name.to_string(),
+                        value: l.value.to_string(),
+                    })
+                    .collect(),
+                samples: Vec::new(),
+                exemplars: Vec::new(),
+                histograms: Vec::new(),
+            });
+            req.timeseries.len() - 1
+        });
+        req.timeseries[at].samples.push(WireSample {
+            value: i.v,
+            timestamp: i.t,
+        });
+    }
+    let raw = req.encode_to_vec();
+    snap::raw::Encoder::new()
+        .compress_vec(&raw)
+        .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn progress_commits_only_fully_delivered_prefixes() {
+        let mut p = Progress::default();
+        let pos = |o| Position { seq: 1, offset: o };
+        let a = p.add(pos(10), 2);
+        let b = p.add(pos(20), 1);
+        let _empty = p.add(pos(30), 0);
+        p.done([b].into_iter());
+        assert_eq!(p.committed, Position::default());
+        p.done([a].into_iter());
+        assert_eq!(p.committed, Position::default());
+        p.done([a].into_iter());
+        assert_eq!(p.committed, pos(30));
+        p.add(pos(40), 0);
+        assert_eq!(p.committed, pos(40));
+    }
+
+    #[test]
+    fn retry_after_seconds() {
+        assert_eq!(parse_retry_after(" 3 "), Some(Duration::from_secs(3)));
+        assert_eq!(parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT"), None);
+    }
+}
