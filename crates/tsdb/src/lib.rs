@@ -22,6 +22,7 @@ pub mod block;
 pub mod chunk;
 pub mod encoding;
 pub mod head;
+pub mod histograms;
 pub mod index;
 pub mod snapshot;
 pub mod wal;
@@ -30,7 +31,8 @@ use crate::wal::Record;
 use block::Block;
 use head::{Head, Outcome};
 use model::{
-    AppendStats, LabelMatcher, Labels, MetricSink, Queryable, Sample, Series, StorageError,
+    AppendStats, HistogramSample, HistogramSeries, LabelMatcher, Labels, MetricSink, Queryable,
+    Sample, Series, StorageError,
 };
 use parking_lot::{Mutex, RwLock};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -117,6 +119,8 @@ pub struct Tsdb {
     closed: AtomicBool,
     /// Test hook: a cut stops (as if the process died) after this step (1–3); 0 = never.
     fail_after_step: AtomicU8,
+    /// Native histograms, in their own log (see `histograms`).
+    histograms: histograms::HistogramStore,
 }
 
 impl Tsdb {
@@ -241,7 +245,14 @@ impl Tsdb {
             wal_checkpoint = replay.checkpoint,
             "TSDB opened"
         );
+        let now_ms = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_millis() as i64)
+            .unwrap_or(0);
+        let histograms =
+            histograms::HistogramStore::open(dir, now_ms.saturating_sub(opts.retention_time_ms))?;
         Ok(Tsdb {
+            histograms,
             dir: dir.to_path_buf(),
             opts,
             head: RwLock::new(head),
@@ -834,9 +845,41 @@ impl MetricSink for Tsdb {
     fn append_series(&self, series: &[Series]) -> Result<AppendStats, StorageError> {
         self.append_grouped(series.iter().map(|s| (&s.labels, s.samples.as_slice())))
     }
+
+    /// Native histograms go to their own log and in-memory store (see `histograms`); durable
+    /// when this returns.
+    fn append_histograms(
+        &self,
+        batch: &[(Labels, HistogramSample)],
+    ) -> Result<AppendStats, StorageError> {
+        if self.closed.load(Ordering::Relaxed) {
+            return Err(StorageError::Io("the TSDB is closed".into()));
+        }
+        for (labels, _) in batch {
+            if labels.is_empty() {
+                return Err(StorageError::BadInput(
+                    "a series needs at least one label".into(),
+                ));
+            }
+        }
+        let stats = self.histograms.append(batch)?;
+        self.stats
+            .samples_appended
+            .fetch_add(stats.appended as u64, Ordering::Relaxed);
+        Ok(stats)
+    }
 }
 
 impl Queryable for Tsdb {
+    fn select_histograms(
+        &self,
+        matchers: &[LabelMatcher],
+        mint: i64,
+        maxt: i64,
+    ) -> Result<Vec<HistogramSeries>, StorageError> {
+        Ok(self.histograms.select(matchers, mint, maxt))
+    }
+
     fn select(
         &self,
         matchers: &[LabelMatcher],

@@ -1,6 +1,7 @@
 //! The remote_write receiver (`POST /api/v1/write`, protocol v1: snappy-compressed protobuf
 //! `prometheus.WriteRequest`). Answers 204 only after the sink has made the samples durable.
-//! Native-histogram series are not stored yet: they are counted and reported in the 400 answer.
+//! Native histograms (`histograms`, integer or float) are stored through
+//! `MetricSink::append_histograms`.
 
 use super::json::ApiError;
 use crate::AppState;
@@ -8,7 +9,8 @@ use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use model::{Labels, Sample, Series};
+use model::histogram::{CounterResetHint, FloatHistogram, Span};
+use model::{HistogramSample, Labels, Sample, Series};
 use prost::Message;
 use std::sync::Arc;
 
@@ -33,9 +35,128 @@ pub struct TimeSeries {
     pub samples: Vec<WireSample>,
     #[prost(message, repeated, tag = "3")]
     pub exemplars: Vec<Exemplar>,
-    /// Native histograms, kept opaque: pharos does not store them yet.
-    #[prost(bytes = "vec", repeated, tag = "4")]
-    pub histograms: Vec<Vec<u8>>,
+    /// Native histograms.
+    #[prost(message, repeated, tag = "4")]
+    pub histograms: Vec<Histogram>,
+}
+
+/// `prometheus.Histogram` (the `oneof`s as optional fields, the same on the wire).
+#[derive(Clone, PartialEq, Message)]
+pub struct Histogram {
+    #[prost(uint64, optional, tag = "1")]
+    pub count_int: Option<u64>,
+    #[prost(double, optional, tag = "2")]
+    pub count_float: Option<f64>,
+    #[prost(double, tag = "3")]
+    pub sum: f64,
+    #[prost(sint32, tag = "4")]
+    pub schema: i32,
+    #[prost(double, tag = "5")]
+    pub zero_threshold: f64,
+    #[prost(uint64, optional, tag = "6")]
+    pub zero_count_int: Option<u64>,
+    #[prost(double, optional, tag = "7")]
+    pub zero_count_float: Option<f64>,
+    #[prost(message, repeated, tag = "8")]
+    pub negative_spans: Vec<BucketSpan>,
+    /// Integer histograms: each bucket's count as a delta to the previous bucket's.
+    #[prost(sint64, repeated, tag = "9")]
+    pub negative_deltas: Vec<i64>,
+    /// Float histograms: absolute bucket counts.
+    #[prost(double, repeated, tag = "10")]
+    pub negative_counts: Vec<f64>,
+    #[prost(message, repeated, tag = "11")]
+    pub positive_spans: Vec<BucketSpan>,
+    #[prost(sint64, repeated, tag = "12")]
+    pub positive_deltas: Vec<i64>,
+    #[prost(double, repeated, tag = "13")]
+    pub positive_counts: Vec<f64>,
+    /// 0 unknown, 1 reset, 2 not a reset, 3 gauge.
+    #[prost(int32, tag = "14")]
+    pub reset_hint: i32,
+    #[prost(int64, tag = "15")]
+    pub timestamp: i64,
+    #[prost(double, repeated, tag = "16")]
+    pub custom_values: Vec<f64>,
+}
+
+/// `prometheus.BucketSpan`.
+#[derive(Clone, PartialEq, Message)]
+pub struct BucketSpan {
+    #[prost(sint32, tag = "1")]
+    pub offset: i32,
+    #[prost(uint32, tag = "2")]
+    pub length: u32,
+}
+
+/// Absolute bucket counts: the float counts, or the integer deltas summed up.
+fn bucket_counts(deltas: &[i64], counts: &[f64]) -> Vec<f64> {
+    if !counts.is_empty() {
+        return counts.to_vec();
+    }
+    let mut acc = 0i64;
+    deltas
+        .iter()
+        .map(|d| {
+            acc = acc.saturating_add(*d);
+            acc as f64
+        })
+        .collect()
+}
+
+/// Converts a wire histogram, checking that the spans describe as many buckets as given.
+pub fn to_float_histogram(h: &Histogram) -> Result<FloatHistogram, String> {
+    let spans = |s: &[BucketSpan]| -> Vec<Span> {
+        s.iter()
+            .map(|s| Span {
+                offset: s.offset,
+                length: s.length,
+            })
+            .collect()
+    };
+    let positive_spans = spans(&h.positive_spans);
+    let negative_spans = spans(&h.negative_spans);
+    let positive_buckets = bucket_counts(&h.positive_deltas, &h.positive_counts);
+    let negative_buckets = bucket_counts(&h.negative_deltas, &h.negative_counts);
+    for (spans, buckets, side) in [
+        (&positive_spans, &positive_buckets, "positive"),
+        (&negative_spans, &negative_buckets, "negative"),
+    ] {
+        let described: u64 = spans.iter().map(|s| u64::from(s.length)).sum();
+        if described != buckets.len() as u64 {
+            return Err(format!(
+                "histogram {side} spans describe {described} buckets but {} are given",
+                buckets.len()
+            ));
+        }
+    }
+    if !(-4..=8).contains(&h.schema) && h.schema != model::histogram::CUSTOM_BUCKETS_SCHEMA {
+        return Err(format!("histogram has an invalid schema {}", h.schema));
+    }
+    Ok(FloatHistogram {
+        counter_reset_hint: match h.reset_hint {
+            1 => CounterResetHint::CounterReset,
+            2 => CounterResetHint::NotCounterReset,
+            3 => CounterResetHint::Gauge,
+            _ => CounterResetHint::Unknown,
+        },
+        schema: h.schema,
+        zero_threshold: h.zero_threshold,
+        zero_count: h
+            .zero_count_float
+            .or(h.zero_count_int.map(|c| c as f64))
+            .unwrap_or(0.0),
+        count: h
+            .count_float
+            .or(h.count_int.map(|c| c as f64))
+            .unwrap_or(0.0),
+        sum: h.sum,
+        positive_spans,
+        positive_buckets,
+        negative_spans,
+        negative_buckets,
+        custom_values: h.custom_values.clone(),
+    })
 }
 
 /// `prometheus.Label`.
@@ -99,11 +220,13 @@ pub fn decode_body(body: &[u8]) -> Result<WriteRequest, ApiError> {
         .map_err(|e| ApiError::bad_data(format!("protobuf decode error: {e}")))
 }
 
-/// Validates and converts the request's series into a batch of series.
-/// Returns the batch and the number of native-histogram samples skipped.
-pub fn to_batch(req: WriteRequest) -> Result<(Vec<Series>, usize), ApiError> {
+/// Validates and converts the request's series into a batch of float series and one of
+/// native-histogram samples.
+pub fn to_batch(
+    req: WriteRequest,
+) -> Result<(Vec<Series>, Vec<(Labels, HistogramSample)>), ApiError> {
     let mut batch = Vec::with_capacity(req.timeseries.len());
-    let mut histograms = 0;
+    let mut histograms = Vec::new();
     for ts in req.timeseries {
         let mut names: Vec<&str> = ts.labels.iter().map(|l| l.name.as_str()).collect();
         names.sort_unstable();
@@ -120,7 +243,17 @@ pub fn to_batch(req: WriteRequest) -> Result<(Vec<Series>, usize), ApiError> {
         if labels.is_empty() {
             return Err(ApiError::bad_data("invalid labels: series without labels"));
         }
-        histograms += ts.histograms.len();
+        for h in &ts.histograms {
+            let fh = to_float_histogram(h)
+                .map_err(|e| ApiError::bad_data(format!("invalid histogram for {labels}: {e}")))?;
+            histograms.push((
+                labels.clone(),
+                HistogramSample {
+                    t: h.timestamp,
+                    h: fh,
+                },
+            ));
+        }
         let samples: Vec<Sample> = ts
             .samples
             .iter()
@@ -158,9 +291,13 @@ pub async fn receive(
     let req = decode_body(&body)?;
     let (batch, histograms) = to_batch(req)?;
     let sink = state.sink.clone();
-    let stats = tokio::task::spawn_blocking(move || sink.append_series(&batch))
-        .await
-        .map_err(|e| ApiError::internal(e.to_string()))??;
+    let stats = tokio::task::spawn_blocking(move || {
+        let mut stats = sink.append_series(&batch)?;
+        stats.merge(sink.append_histograms(&histograms)?);
+        Ok::<_, model::StorageError>(stats)
+    })
+    .await
+    .map_err(|e| ApiError::internal(e.to_string()))??;
     let mut problems = Vec::new();
     if stats.out_of_order > 0 {
         problems.push(format!("{} out of order samples", stats.out_of_order));
@@ -173,11 +310,6 @@ pub async fn receive(
     }
     if stats.out_of_bounds > 0 {
         problems.push(format!("{} out of bounds samples", stats.out_of_bounds));
-    }
-    if histograms > 0 {
-        problems.push(format!(
-            "{histograms} native histogram samples dropped: native histograms are not supported yet"
-        ));
     }
     if problems.is_empty() {
         Ok(StatusCode::NO_CONTENT.into_response())
@@ -222,10 +354,67 @@ mod tests {
         };
         let decoded = decode_body(&encode(&req)).map_err(|e| e.message).unwrap();
         let (batch, h) = to_batch(decoded).map_err(|e| e.message).unwrap();
-        assert_eq!(h, 0);
+        assert!(h.is_empty());
         assert_eq!(batch.len(), 1);
         assert_eq!(batch[0].labels.get("job"), Some("x"));
         assert_eq!(batch[0].samples.len(), 1);
+    }
+
+    #[test]
+    fn native_histograms_decoded() {
+        let req = WriteRequest {
+            timeseries: vec![TimeSeries {
+                labels: vec![Label {
+                    name: "__name__".into(),
+                    value: "lat".into(),
+                }],
+                histograms: vec![
+                    Histogram {
+                        count_int: Some(6),
+                        sum: 9.5,
+                        schema: 0,
+                        zero_threshold: 0.001,
+                        zero_count_int: Some(1),
+                        positive_spans: vec![BucketSpan {
+                            offset: 1,
+                            length: 3,
+                        }],
+                        positive_deltas: vec![2, -1, 1],
+                        timestamp: 5000,
+                        ..Default::default()
+                    },
+                    Histogram {
+                        count_float: Some(1.5),
+                        schema: model::histogram::CUSTOM_BUCKETS_SCHEMA,
+                        positive_spans: vec![BucketSpan {
+                            offset: 0,
+                            length: 2,
+                        }],
+                        positive_counts: vec![0.5, 1.0],
+                        custom_values: vec![0.25],
+                        reset_hint: 3,
+                        timestamp: 6000,
+                        ..Default::default()
+                    },
+                ],
+                ..Default::default()
+            }],
+            metadata: vec![],
+        };
+        let decoded = decode_body(&encode(&req)).map_err(|e| e.message).unwrap();
+        let (batch, h) = to_batch(decoded).map_err(|e| e.message).unwrap();
+        assert!(batch.is_empty());
+        assert_eq!(h.len(), 2);
+        assert_eq!(h[0].1.t, 5000);
+        assert_eq!(h[0].1.h.positive(), vec![(1, 2.0), (2, 1.0), (3, 2.0)]);
+        assert_eq!((h[0].1.h.count, h[0].1.h.zero_count), (6.0, 1.0));
+        assert_eq!(h[1].1.h.counter_reset_hint, CounterResetHint::Gauge);
+        assert_eq!(h[1].1.h.custom_values, vec![0.25]);
+        // Spans that do not match the bucket count are a 400.
+        let mut bad = req.clone();
+        bad.timeseries[0].histograms[0].positive_deltas.pop();
+        let decoded = decode_body(&encode(&bad)).map_err(|e| e.message).unwrap();
+        assert!(to_batch(decoded).is_err());
     }
 
     #[test]
