@@ -109,6 +109,12 @@ async fn serve(args: ServeArgs, on_listening: Option<OnListening>) -> Result<(),
     };
     let scrape = scrape::ScrapeManager::new(db.clone());
     scrape.apply_config(&cfg.prometheus).await;
+    // remote_write queues follow the TSDB's WAL; their positions live in <data>/remote_write/.
+    let remote_write = Arc::new(forward::RemoteWrite::new(
+        &data_dir.join("metrics").join("wal"),
+        &data_dir.join("remote_write"),
+    ));
+    remote_write.apply(&cfg.prometheus)?;
 
     let config_path = args.config.clone();
     let am_slot: Arc<RwLock<Option<alertmanager::Alertmanager>>> = Arc::new(RwLock::new(None));
@@ -116,6 +122,7 @@ async fn serve(args: ServeArgs, on_listening: Option<OnListening>) -> Result<(),
     let rules_slot: RulesSlot = Arc::new(RwLock::new(None));
     let state_slot: Arc<RwLock<Option<std::sync::Weak<AppState>>>> = Arc::new(RwLock::new(None));
     let reload: ReloadFn = {
+        let remote_write = remote_write.clone();
         let slot = state_slot.clone();
         let scrape = scrape.clone();
         let path = config_path.clone();
@@ -123,6 +130,7 @@ async fn serve(args: ServeArgs, on_listening: Option<OnListening>) -> Result<(),
         let rules_slot = rules_slot.clone();
         let web = args.web.clone();
         Arc::new(move || {
+            let remote_write = remote_write.clone();
             let slot = slot.clone();
             let scrape = scrape.clone();
             let path = path.clone();
@@ -133,6 +141,7 @@ async fn serve(args: ServeArgs, on_listening: Option<OnListening>) -> Result<(),
                 let cfg = load_config(&path, &web)?;
                 crate::logging::on_config(&cfg, false);
                 crate::query_log::on_config(&cfg);
+                remote_write.apply(&cfg.prometheus)?;
                 let rules = rules_slot.read().clone();
                 if let Some((mgr, url)) = rules {
                     crate::serve_rules::reload(&mgr, &cfg, &url)?;
@@ -312,6 +321,10 @@ async fn serve(args: ServeArgs, on_listening: Option<OnListening>) -> Result<(),
                 Arc::new(move |out: &mut String| traces.write_self_metrics(out)),
                 rejected_metrics,
                 {
+                    let rw = remote_write.clone();
+                    Arc::new(move |out: &mut String| rw.write_metrics(out))
+                },
+                {
                     let a = web_auth.clone();
                     Arc::new(move |out: &mut String| a.write_metrics(out))
                 },
@@ -345,6 +358,7 @@ async fn serve(args: ServeArgs, on_listening: Option<OnListening>) -> Result<(),
         .await
         .map_err(|e| format!("HTTP server failed: {e}"))?;
     scrape.stop().await;
+    remote_write.stop();
     crate::serve_traces::shutdown(&traces_rt);
     rules.stop();
     if let Some(t) = tailer {

@@ -1,0 +1,258 @@
+//! remote_write sending against Debian's Prometheus as the receiver
+//! (`--web.enable-remote-write-receiver`): samples pushed into pharos arrive in Prometheus with
+//! the same series (external labels added, write_relabel_configs applied) and values, across
+//! a receiver outage and restart and across a `kill -9` of pharos (the queue resumes from its
+//! saved WAL position). Skipped when `prometheus` is not installed (`.ci/run` installs it).
+
+mod common;
+
+use common::{free_port, write_request, Pharos};
+use serde_json::Value;
+use std::collections::BTreeSet;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+fn client() -> reqwest::blocking::Client {
+    reqwest::blocking::Client::builder()
+        .timeout(Duration::from_secs(10))
+        .build()
+        .unwrap()
+}
+
+fn has_prometheus() -> bool {
+    Command::new("prometheus")
+        .arg("--version")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+fn start_prometheus(dir: &Path, port: u16) -> Child {
+    let cfg = dir.join("empty.yml");
+    std::fs::write(&cfg, "").unwrap();
+    let child = Command::new("prometheus")
+        .arg(format!("--config.file={}", cfg.display()))
+        .arg(format!(
+            "--storage.tsdb.path={}",
+            dir.join("data").display()
+        ))
+        .arg(format!("--web.listen-address=127.0.0.1:{port}"))
+        .arg("--web.enable-remote-write-receiver")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn prometheus");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while Instant::now() < deadline {
+        if client()
+            .get(format!("http://127.0.0.1:{port}/-/ready"))
+            .send()
+            .is_ok_and(|r| r.status().is_success())
+        {
+            return child;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    panic!("prometheus did not become ready");
+}
+
+fn stop(mut c: Child) {
+    unsafe {
+        libc::kill(c.id() as i32, libc::SIGTERM);
+    }
+    let _ = c.wait();
+}
+
+/// Pushes sample `k` (timestamp `base + k*100`, value `i*1000 + k`) of series i = 0..4 and of
+/// a series the write relabeling drops.
+fn push(p: &Pharos, base: i64, ks: std::ops::Range<i64>) {
+    for k in ks {
+        let t = base + k * 100;
+        let is: Vec<String> = (0..5).map(|i| i.to_string()).collect();
+        let mut series: Vec<common::TestSeries<'_>> = is
+            .iter()
+            .enumerate()
+            .map(|(i, s)| {
+                (
+                    vec![("__name__", "rw_test"), ("i", s.as_str())],
+                    vec![(t, (i as i64 * 1000 + k) as f64)],
+                )
+            })
+            .collect();
+        series.push((vec![("__name__", "dropped_metric")], vec![(t, 1.0)]));
+        let r = client()
+            .post(p.url("/api/v1/write"))
+            .header("Content-Encoding", "snappy")
+            .header("Content-Type", "application/x-protobuf")
+            .body(write_request(&series))
+            .send()
+            .unwrap();
+        assert_eq!(r.status().as_u16(), 204);
+    }
+}
+
+/// Every (i, timestamp ms, value) of `rw_test` in Prometheus, with the labels it got.
+fn received(prom: &str) -> (BTreeSet<(String, i64, i64)>, BTreeSet<String>) {
+    let now = chrono::Utc::now().timestamp() + 60;
+    let r: Value = client()
+        .get(format!("{prom}/api/v1/query"))
+        .query(&[
+            ("query", "{__name__=~\"rw_test|dropped_metric\"}[30m]"),
+            ("time", &now.to_string()),
+        ])
+        .send()
+        .and_then(|r| r.json())
+        .unwrap_or(Value::Null);
+    let mut out = BTreeSet::new();
+    let mut label_sets = BTreeSet::new();
+    for s in r["data"]["result"].as_array().cloned().unwrap_or_default() {
+        label_sets.insert(s["metric"].to_string());
+        for v in s["values"].as_array().cloned().unwrap_or_default() {
+            let t = (v[0].as_f64().unwrap() * 1000.0).round() as i64;
+            let val: f64 = v[1].as_str().unwrap().parse().unwrap();
+            out.insert((
+                s["metric"]["i"].as_str().unwrap_or("").to_string(),
+                t,
+                val as i64,
+            ));
+        }
+    }
+    (out, label_sets)
+}
+
+fn expected(base: i64, n: i64) -> BTreeSet<(String, i64, i64)> {
+    (0..5)
+        .flat_map(|i| (0..n).map(move |k| (i.to_string(), base + k * 100, i * 1000 + k)))
+        .collect()
+}
+
+fn wait_all(prom: &str, want: &BTreeSet<(String, i64, i64)>, what: &str) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let (got, _) = received(prom);
+        if &got == want {
+            return;
+        }
+        if Instant::now() > deadline {
+            let missing: Vec<_> = want.difference(&got).take(5).collect();
+            let extra: Vec<_> = got.difference(want).take(5).collect();
+            panic!(
+                "{what}: {} of {} samples arrived; missing e.g. {missing:?}, unexpected {extra:?}",
+                got.len(),
+                want.len()
+            );
+        }
+        std::thread::sleep(Duration::from_millis(300));
+    }
+}
+
+fn metrics(p: &Pharos) -> String {
+    client()
+        .get(p.url("/metrics"))
+        .send()
+        .unwrap()
+        .text()
+        .unwrap()
+}
+
+#[test]
+fn prometheus_receives_everything_across_outage_and_kill_9() {
+    if !has_prometheus() {
+        eprintln!("skipped: Debian's prometheus is not installed (.ci/run installs it)");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let prom_url = format!("http://127.0.0.1:{port}");
+    let prom_dir = dir.path().join("prom");
+    std::fs::create_dir_all(&prom_dir).unwrap();
+    let mut prom = start_prometheus(&prom_dir, port);
+    let cfg = dir.path().join("prometheus.yml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "global:\n  external_labels: {{replica: a}}\nremote_write:\n  - url: {prom_url}/api/v1/write\n    name: prom\n    remote_timeout: 5s\n    queue_config: {{batch_send_deadline: 200ms, min_backoff: 50ms, max_backoff: 500ms, max_samples_per_send: 50, capacity: 100}}\n    write_relabel_configs:\n      - source_labels: [__name__]\n        regex: dropped_.*\n        action: drop\n"
+        ),
+    )
+    .unwrap();
+    let data = dir.path().join("pharos");
+    let pharos = Pharos::start(&data, Some(&cfg));
+    let base = chrono::Utc::now().timestamp_millis() - 300_000;
+
+    // 1. Straight through.
+    push(&pharos, base, 0..20);
+    wait_all(&prom_url, &expected(base, 20), "first batch");
+    let (_, labels) = received(&prom_url);
+    assert_eq!(labels.len(), 5, "{labels:?}");
+    assert!(
+        labels.iter().all(|l| l.contains("\"replica\":\"a\"")),
+        "{labels:?}"
+    );
+
+    // 2. Receiver down while pharos ingests; everything arrives after it comes back.
+    stop(prom);
+    push(&pharos, base, 20..60);
+    std::thread::sleep(Duration::from_secs(2));
+    let m = metrics(&pharos);
+    let retried = m
+        .lines()
+        .find(|l| l.starts_with("prometheus_remote_storage_samples_retried_total{"))
+        .and_then(|l| l.rsplit(' ').next())
+        .and_then(|v| v.parse::<f64>().ok())
+        .unwrap_or(0.0);
+    assert!(
+        retried > 0.0,
+        "no retries while the receiver was down:\n{m}"
+    );
+    prom = start_prometheus(&prom_dir, port);
+    wait_all(
+        &prom_url,
+        &expected(base, 60),
+        "after the receiver's restart",
+    );
+
+    // 3. pharos killed right after acknowledging samples: the restarted queue sends them.
+    push(&pharos, base, 60..100);
+    pharos.kill9();
+    let pharos = Pharos::start(&data, Some(&cfg));
+    push(&pharos, base, 100..110);
+    wait_all(&prom_url, &expected(base, 110), "after pharos' kill -9");
+
+    let m = metrics(&pharos);
+    for family in [
+        "prometheus_remote_storage_samples_total{remote_name=\"prom\"",
+        "prometheus_remote_storage_samples_failed_total{remote_name=\"prom\"",
+        "prometheus_remote_storage_samples_pending{remote_name=\"prom\"",
+        "prometheus_remote_storage_shards{remote_name=\"prom\"",
+        "prometheus_remote_storage_bytes_total{remote_name=\"prom\"",
+        "prometheus_remote_storage_queue_highest_sent_timestamp_seconds{remote_name=\"prom\"",
+        "prometheus_remote_storage_sent_batch_duration_seconds_count{remote_name=\"prom\"",
+        "prometheus_remote_storage_highest_timestamp_in_seconds ",
+    ] {
+        assert!(m.contains(family), "{family} missing:\n{m}");
+    }
+    stop(prom);
+}
+
+#[test]
+fn a_bad_remote_write_entry_is_refused_at_startup() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("prometheus.yml");
+    std::fs::write(
+        &cfg,
+        "remote_write:\n  - url: http://127.0.0.1:1/api/v1/write\n    oauth2: {client_id: x}\n",
+    )
+    .unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_pharos"))
+        .args(["serve", "--listen", "127.0.0.1:0", "--data"])
+        .arg(dir.path().join("data"))
+        .arg("--config")
+        .arg(&cfg)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("oauth2 is not supported"), "{err}");
+}
