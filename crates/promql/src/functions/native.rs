@@ -30,6 +30,9 @@ const RANGE_FUNCTIONS: &[&str] = &[
     "avg_over_time",
     "count_over_time",
     "last_over_time",
+    "first_over_time",
+    "ts_of_last_over_time",
+    "ts_of_first_over_time",
     "present_over_time",
     "resets",
     "changes",
@@ -39,13 +42,10 @@ const RANGE_FUNCTIONS: &[&str] = &[
 const PASS_THROUGH: &[&str] = &[
     "label_replace",
     "label_join",
-    "sort",
-    "sort_desc",
     "sort_by_label",
     "sort_by_label_desc",
     "timestamp",
     "absent",
-    "absent_over_time",
 ];
 
 fn has_histograms(args: &[FnArg]) -> bool {
@@ -68,6 +68,9 @@ pub(super) fn call(
     c: &mut FnCall<'_>,
     dispatch: fn(FnCall<'_>) -> Result<FnOutput, String>,
 ) -> Result<Option<FnOutput>, String> {
+    if c.name == "histogram_quantiles" {
+        return histogram_quantiles(c, dispatch).map(Some);
+    }
     if !has_histograms(&c.args) || PASS_THROUGH.contains(&c.name) {
         return Ok(None);
     }
@@ -77,6 +80,11 @@ pub(super) fn call(
         warnings: Vec::new(),
         infos: Vec::new(),
     };
+    if name == "absent_over_time" {
+        // Histogram samples make the series present.
+        return Ok(Some(out));
+    }
+
     if HISTOGRAM_STATS.contains(&name) {
         let v = super::arg_vector(&mut c.args, 0)?;
         let samples = v
@@ -242,6 +250,59 @@ fn remaining<'a>(c: &mut FnCall<'a>) -> FnCall<'a> {
         t: c.t,
         window: c.window,
     }
+}
+
+/// `histogram_quantiles(v, "label", q1, q2, ...)`: `histogram_quantile` for each quantile,
+/// each result series labelled with its quantile.
+fn histogram_quantiles(
+    c: &mut FnCall<'_>,
+    dispatch: fn(FnCall<'_>) -> Result<FnOutput, String>,
+) -> Result<FnOutput, String> {
+    let v = super::arg_vector(&mut c.args, 0)?;
+    let label = super::arg_string(&c.args, 1)?;
+    let mut qs = Vec::new();
+    for i in 2..c.args.len() {
+        qs.push(super::arg_scalar(&c.args, i)?);
+    }
+    let mut out = FnOutput {
+        value: FnValue::Vector(Vec::new()),
+        warnings: Vec::new(),
+        infos: Vec::new(),
+    };
+    let mut samples = Vec::new();
+    for q in qs {
+        let one = call(
+            &mut FnCall {
+                name: "histogram_quantile",
+                args: vec![FnArg::Scalar(q), FnArg::Vector(v.clone())],
+                arg_exprs: c.arg_exprs,
+                t: c.t,
+                window: c.window,
+            },
+            dispatch,
+        )?;
+        let one = match one {
+            Some(o) => o,
+            None => dispatch(FnCall {
+                name: "histogram_quantile",
+                args: vec![FnArg::Scalar(q), FnArg::Vector(v.clone())],
+                arg_exprs: c.arg_exprs,
+                t: c.t,
+                window: c.window,
+            })?,
+        };
+        let mut part = Vec::new();
+        merge(&mut out, one, &mut part);
+        let value = crate::eval_format(q);
+        for mut s in part {
+            let mut b = s.labels.builder();
+            b.set(label.clone(), value.clone());
+            s.labels = b.build();
+            samples.push(s);
+        }
+    }
+    out.value = FnValue::Vector(samples);
+    Ok(out)
 }
 
 fn merge(out: &mut FnOutput, rest: FnOutput, samples: &mut Vec<InstantSample>) {
@@ -535,6 +596,32 @@ fn range_function(
     match name {
         "count_over_time" => float((w.samples.len() + points.len()) as f64, false),
         "present_over_time" => float(1.0, false),
+        "first_over_time" | "ts_of_first_over_time" => {
+            let first_h = points.first()?;
+            match w.samples.first() {
+                Some(f) if f.t < first_h.t => {
+                    if name == "first_over_time" {
+                        float(f.v, true)
+                    } else {
+                        float(f.t as f64 / 1000.0, false)
+                    }
+                }
+                _ if name == "first_over_time" => Some(InstantSample {
+                    labels: w.labels.clone(),
+                    t: c.t,
+                    v: 0.0,
+                    h: Some(first_h.h.clone()),
+                }),
+                _ => float(first_h.t as f64 / 1000.0, false),
+            }
+        }
+        "ts_of_last_over_time" => {
+            let t = points
+                .last()?
+                .t
+                .max(w.samples.last().map_or(i64::MIN, |s| s.t));
+            float(t as f64 / 1000.0, false)
+        }
         "last_over_time" => {
             let last_h = points.last()?;
             match w.samples.last() {
@@ -569,21 +656,33 @@ fn range_function(
             hist(acc, false)
         }
         "resets" | "changes" => {
-            if mixed {
-                // Prometheus counts across both kinds; pharos counts the histograms only.
-                push_unique(&mut out.warnings, mixed_warning());
-                return None;
-            }
-            let n = points
+            // Floats and histograms in time order; a switch between the kinds counts too.
+            let mut all: Vec<(i64, Option<f64>, Option<&FloatHistogram>)> = w
+                .samples
+                .iter()
+                .map(|s| (s.t, Some(s.v), None))
+                .chain(points.iter().map(|p| (p.t, None, Some(&*p.h))))
+                .collect();
+            all.sort_by_key(|x| x.0);
+            let same = |a: f64, b: f64| a == b || (a.is_nan() && b.is_nan());
+            let n = all
                 .windows(2)
-                .filter(|p| {
-                    if name == "resets" {
-                        p[1].h.detect_reset(&p[0].h)
-                    } else {
-                        !p[1]
-                            .h
-                            .equals_with(&p[0].h, |a, b| a == b || (a.is_nan() && b.is_nan()))
+                .filter(|p| match (p[0], p[1]) {
+                    ((_, Some(prev), _), (_, Some(cur), _)) => {
+                        if name == "resets" {
+                            cur < prev
+                        } else {
+                            !same(cur, prev)
+                        }
                     }
+                    ((_, _, Some(prev)), (_, _, Some(cur))) => {
+                        if name == "resets" {
+                            cur.detect_reset(prev)
+                        } else {
+                            !cur.equals_with(prev, same)
+                        }
+                    }
+                    _ => true,
                 })
                 .count();
             float(n as f64, false)
