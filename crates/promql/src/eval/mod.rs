@@ -552,7 +552,18 @@ impl<'a> Evaluator<'a> {
             match cache.get(&t) {
                 Some(StepValue::Vector(v)) => {
                     for s in v {
-                        push(&s.labels, Sample { t, v: s.v }, s.h.as_ref());
+                        // As Prometheus: a subquery's histograms are checked for counter
+                        // resets again by whatever reads them, whatever their stored hint.
+                        let h = s.h.as_ref().map(|h| match h.counter_reset_hint {
+                            model::CounterResetHint::CounterReset
+                            | model::CounterResetHint::NotCounterReset => {
+                                let mut copy = (**h).clone();
+                                copy.counter_reset_hint = model::CounterResetHint::Unknown;
+                                Arc::new(copy)
+                            }
+                            _ => h.clone(),
+                        });
+                        push(&s.labels, Sample { t, v: s.v }, h.as_ref());
                     }
                 }
                 Some(StepValue::Scalar(v)) => push(&empty, Sample { t, v: *v }, None),

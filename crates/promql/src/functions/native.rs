@@ -71,7 +71,8 @@ pub(super) fn call(
     if c.name == "histogram_quantiles" {
         return histogram_quantiles(c, dispatch).map(Some);
     }
-    if !has_histograms(&c.args) || PASS_THROUGH.contains(&c.name) {
+    let histogram_only = HISTOGRAM_STATS.contains(&c.name) || c.name == "histogram_fraction";
+    if !histogram_only && (!has_histograms(&c.args) || PASS_THROUGH.contains(&c.name)) {
         return Ok(None);
     }
     let name = c.name;
@@ -743,8 +744,13 @@ fn range_function(
                 );
             }
             let mut h = if !is_rate || !last.h.detect_reset(&prev.h) {
-                match last.h.sub(&prev.h) {
-                    Ok(h) => h,
+                match last.h.combine_checked(&prev.h, true) {
+                    Ok(c) => {
+                        if c.reconciled {
+                            push_unique(&mut out.infos, "PromQL info: mismatched custom buckets were reconciled during subtraction".into());
+                        }
+                        c.histogram
+                    }
                     Err(_) => {
                         push_unique(&mut out.warnings, format!("PromQL warning: vector contains a mix of histograms with exponential and custom buckets schemas for metric name {:?}", metric_name(w)));
                         return None;
@@ -848,8 +854,17 @@ fn histogram_rate(
             return None;
         }
     }
-    let mut h = match last.h.sub(&prev) {
-        Ok(h) => h,
+    let mut h = match last.h.combine_checked(&prev, true) {
+        Ok(c) => {
+            if c.reconciled {
+                push_unique(
+                    &mut out.infos,
+                    "PromQL info: mismatched custom buckets were reconciled during subtraction"
+                        .into(),
+                );
+            }
+            c.histogram
+        }
         Err(_) => {
             push_unique(&mut out.warnings, mixed_schemas);
             return None;
@@ -859,8 +874,17 @@ fn histogram_rate(
         let mut prev_point: &FloatHistogram = &prev;
         for p in points.iter().skip(1) {
             if p.h.detect_reset(prev_point) {
-                h = match h.add(prev_point) {
-                    Ok(h) => h,
+                h = match h.combine_checked(prev_point, false) {
+                    Ok(c) => {
+                        if c.reconciled {
+                            push_unique(
+                                &mut out.infos,
+                                "PromQL info: mismatched custom buckets were reconciled during addition"
+                                    .into(),
+                            );
+                        }
+                        c.histogram
+                    }
                     Err(_) => {
                         push_unique(&mut out.warnings, mixed_schemas);
                         return None;
