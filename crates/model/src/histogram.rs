@@ -493,11 +493,23 @@ impl FloatHistogram {
     }
 
     /// Every count, the sum and every bucket divided by `divisor`.
+    /// Division by zero removes all buckets (as Prometheus' `Div`); a negative divisor makes
+    /// the result a gauge.
     pub fn div(&self, divisor: f64) -> Self {
         let mut h = self.clone();
         h.count /= divisor;
         h.sum /= divisor;
         h.zero_count /= divisor;
+        if divisor == 0.0 {
+            h.positive_spans.clear();
+            h.positive_buckets.clear();
+            h.negative_spans.clear();
+            h.negative_buckets.clear();
+            return h;
+        }
+        if divisor < 0.0 {
+            h.counter_reset_hint = CounterResetHint::Gauge;
+        }
         h.positive_buckets.iter_mut().for_each(|b| *b /= divisor);
         h.negative_buckets.iter_mut().for_each(|b| *b /= divisor);
         h

@@ -184,11 +184,22 @@ pub(super) fn eval_binary(
         Some(&upper) => Ok(trim(upper, lhs, rhs, &mut annos)),
         None => eval_values(op, &op_text, b, return_bool, lhs, rhs, &mut annos),
     };
+    // Prometheus places an operator's annotations at the whole binary expression; pharos knows
+    // where that is for the query's top expression only.
+    let position = if ev.root == b as *const BinaryExpr as usize {
+        let start = ev.source.len() - ev.source.trim_start().len();
+        let before = &ev.source[..start];
+        let line = before.matches('\n').count() + 1;
+        let column = before.len() - before.rfind('\n').map_or(0, |p| p + 1) + 1;
+        format!(" ({line}:{column})")
+    } else {
+        String::new()
+    };
     for w in annos.warnings {
-        push_unique(&mut ev.warnings, w);
+        push_unique(&mut ev.warnings, format!("{w}{position}"));
     }
     for i in annos.infos {
-        push_unique(&mut ev.infos, i);
+        push_unique(&mut ev.infos, format!("{i}{position}"));
     }
     result
 }

@@ -60,6 +60,8 @@ pub(crate) struct Evaluator<'a> {
     /// Binary nodes (by address) that are the histogram trim operators `</` (true) and `>/`
     /// (false), which the parser was given as `!=` (see `rewrite_trim_operators`).
     trims: HashMap<usize, bool>,
+    /// Address of the query's top expression (to place annotations of a top-level operator).
+    root: usize,
 }
 
 /// Bound (in ms, about 31,700 years) on every timestamp and duration the evaluator handles, so
@@ -125,6 +127,7 @@ impl<'a> Evaluator<'a> {
             infos: Vec::new(),
             source: String::new(),
             trims: HashMap::new(),
+            root: 0,
         }
     }
 
@@ -766,6 +769,7 @@ pub(crate) fn instant(
     let mut ev = Evaluator::new(storage, ts, ts, 0, opts);
     ev.source = source.to_string();
     ev.trims = trim_nodes(source, expr);
+    ev.root = root_address(expr);
     ev.preload(expr, ts, ts)?;
     let value = match ev.eval(expr, ts)? {
         StepValue::Scalar(v) => Value::Scalar { t: ts, v },
@@ -809,6 +813,7 @@ pub(crate) fn range(
     let mut ev = Evaluator::new(storage, start, end, step, opts);
     ev.source = source.to_string();
     ev.trims = trim_nodes(source, expr);
+    ev.root = root_address(expr);
     if start < end {
         ev.warnings.extend(sort_in_range_query_warnings(source));
     }
@@ -1012,6 +1017,14 @@ pub(crate) fn rewrite_trim_operators(source: &str) -> String {
             String::from_utf8(bytes).unwrap_or_else(|_| source.to_string())
         }
         _ => source.to_string(),
+    }
+}
+
+/// Address of the top expression node below any parentheses.
+fn root_address(expr: &Expr) -> usize {
+    match unparen(expr) {
+        Expr::Binary(b) => b as *const promql_parser::parser::BinaryExpr as usize,
+        other => other as *const Expr as usize,
     }
 }
 
