@@ -412,6 +412,29 @@ impl FloatHistogram {
         })
     }
 
+    /// The mean of `all`: their sum divided by their number, or, when that sum overflows
+    /// where the inputs do not, the incremental mean (as Prometheus' `avg`).
+    pub fn mean_all(all: &[&FloatHistogram]) -> Result<Combined, HistogramError> {
+        let mut c = Self::sum_all(all)?;
+        let n = all.len() as f64;
+        let finite = |h: &FloatHistogram| h.count.is_finite() && h.sum.is_finite();
+        if !finite(&c.histogram) && all.iter().all(|h| finite(h)) {
+            let mut mean = all.first().map(|h| (*h).clone()).unwrap_or_default();
+            for (i, h) in all.iter().enumerate().skip(1) {
+                let k = (i + 1) as f64;
+                let step = h.div(k).sub(&mean.div(k))?;
+                let hint = mean.counter_reset_hint;
+                mean = mean.add(&step)?;
+                mean.counter_reset_hint = hint;
+            }
+            mean.counter_reset_hint = c.histogram.counter_reset_hint;
+            c.histogram = mean;
+        } else {
+            c.histogram = c.histogram.div(n);
+        }
+        Ok(c)
+    }
+
     fn combine(&self, other: &FloatHistogram, negate: bool) -> Result<Self, HistogramError> {
         if self.uses_custom_buckets() != other.uses_custom_buckets() {
             return Err(HistogramError(

@@ -70,13 +70,15 @@ fn histogram_group(
             }
             let all: Vec<&model::FloatHistogram> =
                 samples.iter().filter_map(|s| s.h.as_deref()).collect();
-            match model::FloatHistogram::sum_all(&all) {
+            let combined = if op == "avg" {
+                model::FloatHistogram::mean_all(&all)
+            } else {
+                model::FloatHistogram::sum_all(&all)
+            };
+            match combined {
                 Ok(c) => {
                     note_combined(&c, "aggregation", warnings, infos);
                     let mut h = c.histogram;
-                    if op == "avg" {
-                        h = h.div(samples.len() as f64);
-                    }
                     h.compact();
                     HistogramGroup::Result(h)
                 }

@@ -641,7 +641,12 @@ fn range_function(
                 return None;
             }
             let all: Vec<&FloatHistogram> = points.iter().map(|p| &*p.h).collect();
-            let combined = match FloatHistogram::sum_all(&all) {
+            let combined = if name == "avg_over_time" {
+                FloatHistogram::mean_all(&all)
+            } else {
+                FloatHistogram::sum_all(&all)
+            };
+            let combined = match combined {
                 Ok(c) => c,
                 Err(_) => {
                     push_unique(&mut out.warnings, format!("PromQL warning: vector contains a mix of histograms with exponential and custom buckets schemas for metric name {:?}", metric_name(w)));
@@ -650,9 +655,6 @@ fn range_function(
             };
             crate::note_combined(&combined, "aggregation", &mut out.warnings, &mut out.infos);
             let mut acc = combined.histogram;
-            if name == "avg_over_time" {
-                acc = acc.div(points.len() as f64);
-            }
             acc.compact();
             hist(acc, false)
         }
