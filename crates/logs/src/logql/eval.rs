@@ -4,7 +4,7 @@
 //! binary operators with Prometheus' vector matching) at every step from start to end.
 
 use super::ast::*;
-use super::pipeline::{self, Row, ERROR, ERROR_DETAILS};
+use super::pipeline::{self, Row, ERROR};
 use model::{Direction, LabelMatcher, Labels, LogEntry, LogQueryable, MatchOp, StorageError};
 use std::collections::HashMap;
 
@@ -369,17 +369,53 @@ fn key_of(r: &RangeAgg) -> usize {
     r as *const RangeAgg as usize
 }
 
-/// Converts an unwrapped label value.
-fn convert(v: &str, conv: Conv) -> Result<f64, String> {
-    let v = v.trim();
+/// Converts an unwrapped label value; an error carries the value Go's parser returns with it
+/// (0, or ±Inf when out of range) and the error text.
+fn convert(v: &str, conv: Conv) -> Result<f64, (f64, String)> {
     match conv {
-        Conv::None => v
-            .parse::<f64>()
-            .map_err(|_| format!("strconv.ParseFloat: parsing {v:?}: invalid syntax")),
+        Conv::None => match v.parse::<f64>() {
+            Ok(x) if x.is_infinite() && !v.to_ascii_lowercase().contains("inf") => Err((
+                x,
+                format!("strconv.ParseFloat: parsing {v:?}: value out of range"),
+            )),
+            Ok(x) => Ok(x),
+            Err(_) => Err((
+                0.0,
+                format!("strconv.ParseFloat: parsing {v:?}: invalid syntax"),
+            )),
+        },
         Conv::Duration => super::lexer::parse_duration(v)
             .map(|ns| ns as f64 / 1e9)
-            .ok_or_else(|| format!("time: invalid duration {v:?}")),
-        Conv::Bytes => super::lexer::parse_bytes(v).ok_or_else(|| format!("invalid bytes {v:?}")),
+            .ok_or_else(|| (0.0, format!("time: invalid duration {v:?}"))),
+        Conv::Bytes => {
+            super::lexer::parse_bytes(v.trim()).ok_or_else(|| (0.0, format!("invalid bytes {v:?}")))
+        }
+    }
+}
+
+/// Loki's parser hints for one range aggregation (`NewParserHint`): `pushed` is the grouping
+/// of a `sum` that wraps it. Parsers are skipped when the result needs no label at all, and
+/// parser errors are preserved when `__error__` is named in a filter, template or `by`.
+fn parser_hints(r: &RangeAgg, pushed: Option<&Grouping>) -> pipeline::Hints {
+    let g = r.grouping.as_ref().or(pushed);
+    let without = g.is_some_and(|g| g.without);
+    let groups: &[String] = g.map(|g| g.labels.as_slice()).unwrap_or(&[]);
+    let no_labels = r.op == RangeOp::Absent || g.is_some_and(|g| !g.without && g.labels.is_empty());
+    let mut names = Vec::new();
+    pipeline::required_labels(&r.selector.stages, &mut names);
+    if let Some(u) = &r.unwrap {
+        for f in &u.post {
+            pipeline::filter_labels(f, &mut names);
+        }
+        names.push(u.label.clone());
+    }
+    if !no_labels {
+        names.extend(groups.iter().cloned());
+    }
+    let has_error = names.iter().any(|n| n == ERROR);
+    pipeline::Hints {
+        skip_parsers: no_labels && names.is_empty(),
+        preserve_error: has_error && !without && (no_labels || !groups.is_empty()),
     }
 }
 
@@ -407,10 +443,34 @@ impl Evaluator<'_> {
     fn precompute(&mut self, e: &Expr) -> Result<(), QueryError> {
         match e {
             Expr::Range(r) => {
-                let v = self.range_agg(r)?;
+                let v = self.range_agg(r, None)?;
                 self.cache.insert(key_of(r), v);
             }
-            Expr::Vector(v) => self.precompute(&v.expr)?,
+            // Loki pushes a `sum`'s grouping into the range aggregation it wraps (ast.go
+            // `canInjectVectorGrouping`); that grouping decides the parser hints.
+            Expr::Vector(v) => match &v.expr {
+                Expr::Range(r)
+                    if v.op == VecOp::Sum
+                        && r.grouping.is_none()
+                        && matches!(
+                            r.op,
+                            RangeOp::Bytes
+                                | RangeOp::BytesRate
+                                | RangeOp::Sum
+                                | RangeOp::Rate
+                                | RangeOp::Count
+                        ) =>
+                {
+                    // `sum(...)` has an empty grouping (Loki's is never nil).
+                    let none = Grouping {
+                        without: false,
+                        labels: Vec::new(),
+                    };
+                    let out = self.range_agg(r, Some(v.grouping.as_ref().unwrap_or(&none)))?;
+                    self.cache.insert(key_of(r), out);
+                }
+                inner => self.precompute(inner)?,
+            },
             Expr::Binary(b) => {
                 self.precompute(&b.lhs)?;
                 self.precompute(&b.rhs)?;
@@ -420,7 +480,12 @@ impl Evaluator<'_> {
         Ok(())
     }
 
-    fn range_agg(&mut self, r: &RangeAgg) -> Result<Vec<Vec<(Labels, f64)>>, QueryError> {
+    fn range_agg(
+        &mut self,
+        r: &RangeAgg,
+        pushed: Option<&Grouping>,
+    ) -> Result<Vec<Vec<(Labels, f64)>>, QueryError> {
+        let hints = parser_hints(r, pushed);
         let first = self.steps[0]
             .saturating_sub(r.offset_ns)
             .saturating_sub(r.range_ns);
@@ -455,18 +520,19 @@ impl Evaluator<'_> {
                 any_ts.push(e.ts_ns);
                 return true;
             }
-            let Some(mut row) = pipeline::run(&r.selector.stages, labels, e) else { return true };
+            let Some(mut row) = pipeline::run_hinted(&r.selector.stages, labels, e, hints) else { return true };
             let v = match (&r.unwrap, r.op) {
                 (Some(u), _) => {
-                    let raw = row.labels.get(&u.label).cloned().unwrap_or_default();
+                    // A line without the unwrapped label is no sample (grafana/loki#6713).
+                    let raw = match row.labels.get(&u.label) {
+                        Some(x) if !x.is_empty() => x.clone(),
+                        _ => return true,
+                    };
                     let v = match convert(&raw, u.conv) {
                         Ok(v) => v,
-                        Err(d) => {
-                            if !row.labels.contains_key(ERROR) {
-                                row.labels.insert(ERROR.into(), "SampleExtractionErr".into());
-                                row.labels.insert(ERROR_DETAILS.into(), d);
-                            }
-                            0.0
+                        Err((v, d)) => {
+                            pipeline::overwrite_error(&mut row, "SampleExtractionErr", d, false);
+                            v
                         }
                     };
                     for f in &u.post {
@@ -481,16 +547,24 @@ impl Evaluator<'_> {
             };
             any_ts.push(e.ts_ns);
             let row = Row { labels: row.labels.into_iter().filter(|(_, v)| !v.is_empty()).collect(), line: String::new() };
-            let key = group_labels(&row.to_labels(), r.grouping.as_ref(), drop_label);
-            if let Some(t) = key.get(ERROR) {
-                if err.is_none() {
-                    err = Some(format!(
-                        "pipeline error: '{t}' for series: '{}'.\nUse a label filter to intentionally skip this error. (e.g | __error__!=\"{t}\").\nTo skip all potential errors you can match empty errors.(e.g __error__=\"\")\nThe label filter can also be specified after unwrap. (e.g | unwrap latency | __error__=\"\" )",
-                        crate::limits::labels_string(&key)
-                    ));
+            // An erroneous row keeps all its labels (Loki's GroupedLabels); it fails the query
+            // unless a parser error was asked for (`__preserve_error__`).
+            let key = if row.labels.contains_key(ERROR) {
+                let all = row.to_labels();
+                if all.get(pipeline::PRESERVE_ERROR) != Some("true") {
+                    if err.is_none() {
+                        let t = all.get(ERROR).unwrap_or_default();
+                        err = Some(format!(
+                            "pipeline error: '{t}' for series: '{}'.\nUse a label filter to intentionally skip this error. (e.g | __error__!=\"{t}\").\nTo skip all potential errors you can match empty errors.(e.g __error__=\"\")\nThe label filter can also be specified after unwrap. (e.g | unwrap latency | __error__=\"\" )\n",
+                            crate::limits::labels_string(&all)
+                        ));
+                    }
+                    return false;
                 }
-                return false;
-            }
+                all
+            } else {
+                group_labels(&row.to_labels(), r.grouping.as_ref(), drop_label)
+            };
             series.entry(key).or_default().push((e.ts_ns, v));
             true
         })?;

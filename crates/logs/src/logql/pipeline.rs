@@ -10,6 +10,8 @@ use std::collections::{BTreeMap, BTreeSet};
 
 pub const ERROR: &str = "__error__";
 pub const ERROR_DETAILS: &str = "__error_details__";
+/// Set next to a parser error that the query asked to keep (Loki's `__preserve_error__`).
+pub const PRESERVE_ERROR: &str = "__preserve_error__";
 
 /// A `pattern` expression: literals and `<name>`/`<_>` captures.
 #[derive(Clone, Debug)]
@@ -188,10 +190,76 @@ fn add_parsed(row: &mut Row, stream: &Labels, key: &str, value: String) {
     row.labels.insert(k, value);
 }
 
+/// Label filters set an error only when none is set yet ("don't overwrite what might be a more
+/// useful error", Loki's label_filter.go).
 fn set_error(row: &mut Row, kind: &str, details: String) {
     if !row.labels.contains_key(ERROR) {
         row.labels.insert(ERROR.into(), kind.into());
         row.labels.insert(ERROR_DETAILS.into(), details);
+    }
+}
+
+/// Parsers, templates and unwrap overwrite an earlier error, as Loki's `SetErr` does; parser
+/// errors also carry `__preserve_error__="true"` when the query asked for `__error__`.
+pub fn overwrite_error(row: &mut Row, kind: &str, details: String, preserve: bool) {
+    row.labels.insert(ERROR.into(), kind.into());
+    row.labels.insert(ERROR_DETAILS.into(), details);
+    if preserve {
+        row.labels.insert(PRESERVE_ERROR.into(), "true".into());
+    }
+}
+
+/// `__error_details__` of a JSON parse failure in the words of Loki's parser (buger/jsonparser)
+/// where they are known: a line that is not an object, or ends early.
+fn json_error(line: &str, err: &serde_json::Error) -> String {
+    if !line.trim_start().starts_with('{') || err.is_eof() {
+        "Value looks like object, but can't find closing '}' symbol".into()
+    } else {
+        err.to_string()
+    }
+}
+
+/// What Loki's parser hints tell the pipeline of a metric query.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Hints {
+    /// The query needs no parsed label at all (`sum(count_over_time(...))` without label
+    /// references): parsers do not run, so they cannot fail either.
+    pub skip_parsers: bool,
+    /// The query names `__error__` (a filter, a template or a grouping): parser errors are
+    /// kept as series instead of failing the query.
+    pub preserve_error: bool,
+}
+
+/// The label names the stages read, like Loki's `RequiredLabelNames` over a pipeline.
+pub fn required_labels(stages: &[Stage], out: &mut Vec<String>) {
+    for st in stages {
+        match st {
+            Stage::LabelFilter(f) => filter_labels(f, out),
+            Stage::LineFormat(t) => out.extend(t.fields()),
+            Stage::LabelFormat(v) => {
+                for (_, f) in v {
+                    match f {
+                        LabelFmt::Rename(src) => out.push(src.clone()),
+                        LabelFmt::Template(t) => out.extend(t.fields()),
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+/// The label names a label filter reads.
+pub fn filter_labels(f: &LabelFilter, out: &mut Vec<String>) {
+    match f {
+        LabelFilter::And(a, b) | LabelFilter::Or(a, b) => {
+            filter_labels(a, out);
+            filter_labels(b, out);
+        }
+        LabelFilter::Str(m) => out.push(m.name.clone()),
+        LabelFilter::Num { name, .. }
+        | LabelFilter::Duration { name, .. }
+        | LabelFilter::Bytes { name, .. } => out.push(name.clone()),
     }
 }
 
@@ -246,7 +314,14 @@ fn json_path<'v>(root: &'v serde_json::Value, expr: &str) -> Option<&'v serde_js
 }
 
 /// Parses logfmt; Err on malformed input (used by --strict).
-fn logfmt_pairs(line: &str, keep_empty: bool) -> (Vec<(String, String)>, Option<String>) {
+/// Loki's logfmt decoder: the pairs, and the first syntax error with the number of pairs
+/// read before it (what `--strict` keeps). A pair whose value has a stray `=`/`"` is skipped.
+fn logfmt_pairs(line: &str, keep_empty: bool) -> (Pairs, Option<(String, usize)>) {
+    fn first(err: &mut Option<(String, usize)>, msg: String, n: usize) {
+        if err.is_none() {
+            *err = Some((msg, n));
+        }
+    }
     let b = line.as_bytes();
     let mut i = 0;
     let mut out = Vec::new();
@@ -264,13 +339,15 @@ fn logfmt_pairs(line: &str, keep_empty: bool) -> (Vec<(String, String)>, Option<
         }
         let key = &line[ks..i];
         if key.is_empty() {
-            err.get_or_insert_with(|| {
+            first(
+                &mut err,
                 format!(
-                    "logfmt syntax error at pos {}: unexpected '{}'",
+                    "logfmt syntax error at pos {} : unexpected '{}'",
                     i + 1,
                     b[i] as char
-                )
-            });
+                ),
+                out.len(),
+            );
             // skip the garbage token
             while i < b.len() && b[i] > b' ' {
                 i += 1;
@@ -279,9 +356,11 @@ fn logfmt_pairs(line: &str, keep_empty: bool) -> (Vec<(String, String)>, Option<
         }
         if i >= b.len() || b[i] != b'=' {
             if i < b.len() && b[i] == b'"' {
-                err.get_or_insert_with(|| {
-                    format!("logfmt syntax error at pos {}: unexpected '\"'", i + 1)
-                });
+                first(
+                    &mut err,
+                    format!("logfmt syntax error at pos {} : unexpected '\"'", i + 1),
+                    out.len(),
+                );
                 while i < b.len() && b[i] > b' ' {
                     i += 1;
                 }
@@ -321,30 +400,39 @@ fn logfmt_pairs(line: &str, keep_empty: bool) -> (Vec<(String, String)>, Option<
                 }
             }
             if !closed {
-                err.get_or_insert_with(|| {
+                first(
+                    &mut err,
                     format!(
-                        "logfmt syntax error at pos {}: unterminated quoted value",
+                        "logfmt syntax error at pos {} : unterminated quoted value",
                         i + 1
-                    )
-                });
+                    ),
+                    out.len(),
+                );
                 break;
             }
             out.push((key.to_string(), v));
         } else {
             let vs = i;
+            let mut bad = false;
             while i < b.len() && b[i] > b' ' {
                 if b[i] == b'"' || b[i] == b'=' {
-                    err.get_or_insert_with(|| {
+                    bad = true;
+                    first(
+                        &mut err,
                         format!(
-                            "logfmt syntax error at pos {}: unexpected '{}'",
+                            "logfmt syntax error at pos {} : unexpected '{}'",
                             i + 1,
                             b[i] as char
-                        )
-                    });
+                        ),
+                        out.len(),
+                    );
                 }
                 i += 1;
             }
             let v = &line[vs..i];
+            if bad {
+                continue;
+            }
             if !v.is_empty() || keep_empty {
                 out.push((key.to_string(), v.to_string()));
             } else {
@@ -434,6 +522,12 @@ fn decolorize(s: &str) -> String {
 
 /// Runs the stages; None when a filter drops the entry.
 pub fn run(stages: &[Stage], stream: &Labels, e: &LogEntry) -> Option<Row> {
+    run_hinted(stages, stream, e, Hints::default())
+}
+
+/// [`run`] with the parser hints of a metric query.
+pub fn run_hinted(stages: &[Stage], stream: &Labels, e: &LogEntry, hints: Hints) -> Option<Row> {
+    let pe = hints.preserve_error;
     // Line filters before anything allocates.
     let mut i = 0;
     while i < stages.len() {
@@ -464,6 +558,8 @@ pub fn run(stages: &[Stage], stream: &Labels, e: &LogEntry) -> Option<Row> {
                     return None;
                 }
             }
+            Stage::Json(_) | Stage::Logfmt { .. } | Stage::Pattern(_) | Stage::Unpack
+                if hints.skip_parsers => {}
             Stage::Json(params) => match serde_json::from_str::<serde_json::Value>(&row.line) {
                 Ok(serde_json::Value::Object(o)) => {
                     if params.is_empty() {
@@ -480,22 +576,27 @@ pub fn run(stages: &[Stage], stream: &Labels, e: &LogEntry) -> Option<Row> {
                         }
                     }
                 }
-                Ok(_) => set_error(
+                Ok(_) => overwrite_error(
                     &mut row,
                     "JSONParserErr",
                     "Value looks like object, but can't find closing '}' symbol".into(),
+                    pe,
                 ),
-                Err(err) => set_error(&mut row, "JSONParserErr", err.to_string()),
+                Err(err) => {
+                    let d = json_error(&row.line, &err);
+                    overwrite_error(&mut row, "JSONParserErr", d, pe)
+                }
             },
             Stage::Logfmt {
                 strict,
                 keep_empty,
                 params,
             } => {
-                let (pairs, err) = logfmt_pairs(&row.line, *keep_empty);
-                if let (true, Some(err)) = (*strict, err.clone()) {
-                    set_error(&mut row, "LogfmtParserErr", err);
-                    continue;
+                let (mut pairs, err) = logfmt_pairs(&row.line, *keep_empty);
+                if let (true, Some((err, cut))) = (*strict, err) {
+                    // --strict stops at the first error, keeping what was read before it.
+                    pairs.truncate(cut);
+                    overwrite_error(&mut row, "LogfmtParserErr", err, pe);
                 }
                 if params.is_empty() {
                     for (k, v) in pairs {
@@ -510,9 +611,6 @@ pub fn run(stages: &[Stage], stream: &Labels, e: &LogEntry) -> Option<Row> {
                             add_parsed(&mut row, stream, name, v.clone());
                         }
                     }
-                }
-                if let (false, Some(_)) = (*strict, err) {
-                    // Non-strict logfmt keeps what it could parse, like Loki.
                 }
             }
             Stage::Regexp(re) => {
@@ -554,8 +652,16 @@ pub fn run(stages: &[Stage], stream: &Labels, e: &LogEntry) -> Option<Row> {
                         row.line = e;
                     }
                 }
-                Ok(_) => set_error(&mut row, "JSONParserErr", "expecting json object".into()),
-                Err(err) => set_error(&mut row, "JSONParserErr", err.to_string()),
+                Ok(_) => overwrite_error(
+                    &mut row,
+                    "JSONParserErr",
+                    "expecting json object".into(),
+                    pe,
+                ),
+                Err(err) => {
+                    let d = json_error(&row.line, &err);
+                    overwrite_error(&mut row, "JSONParserErr", d, pe)
+                }
             },
             Stage::LabelFilter(f) => {
                 if !label_filter(f, &mut row) {
@@ -570,7 +676,7 @@ pub fn run(stages: &[Stage], stream: &Labels, e: &LogEntry) -> Option<Row> {
                 });
                 match r {
                     Ok(s) => row.line = s,
-                    Err(err) => set_error(&mut row, "TemplateFormatErr", err),
+                    Err(err) => overwrite_error(&mut row, "TemplateFormatErr", err, false),
                 }
             }
             Stage::LabelFormat(v) => {
@@ -590,7 +696,7 @@ pub fn run(stages: &[Stage], stream: &Labels, e: &LogEntry) -> Option<Row> {
                             Ok(s) => {
                                 row.labels.insert(dst.clone(), s);
                             }
-                            Err(err) => set_error(&mut row, "TemplateFormatErr", err),
+                            Err(err) => overwrite_error(&mut row, "TemplateFormatErr", err, false),
                         },
                     }
                 }
@@ -604,11 +710,13 @@ pub fn run(stages: &[Stage], stream: &Labels, e: &LogEntry) -> Option<Row> {
                 });
             }
             Stage::Keep(v) => {
+                // The error labels always stay (Loki's keep_labels.go `isSpecialLabel`).
                 row.labels.retain(|k, val| {
-                    v.iter().any(|d| match d {
-                        NameOrMatcher::Name(n) => n == k,
-                        NameOrMatcher::Matcher(m) => &m.name == k && m.matches(val),
-                    })
+                    matches!(k.as_str(), ERROR | ERROR_DETAILS | PRESERVE_ERROR)
+                        || v.iter().any(|d| match d {
+                            NameOrMatcher::Name(n) => n == k,
+                            NameOrMatcher::Matcher(m) => &m.name == k && m.matches(val),
+                        })
                 });
             }
             Stage::Decolorize => row.line = decolorize(&row.line),

@@ -131,6 +131,39 @@ impl Template {
         Ok(Template { nodes })
     }
 
+    /// The label names the template reads (`.name` fields), like Loki's `RequiredLabelNames`.
+    pub fn fields(&self) -> Vec<String> {
+        fn pipe(p: &Pipeline, out: &mut Vec<String>) {
+            for c in &p.0 {
+                for a in &c.0 {
+                    match a {
+                        Arg::Field(f) => out.push(f.clone()),
+                        Arg::Sub(s) => pipe(s, out),
+                        _ => {}
+                    }
+                }
+            }
+        }
+        fn nodes(ns: &[Node], out: &mut Vec<String>) {
+            for n in ns {
+                match n {
+                    Node::Text(_) => {}
+                    Node::Action(p) => pipe(p, out),
+                    Node::If(branches, els) => {
+                        for (c, body) in branches {
+                            pipe(c, out);
+                            nodes(body, out);
+                        }
+                        nodes(els, out);
+                    }
+                }
+            }
+        }
+        let mut out = Vec::new();
+        nodes(&self.nodes, &mut out);
+        out
+    }
+
     pub fn render(&self, ctx: &Ctx) -> Result<String, String> {
         let mut out = String::new();
         render_nodes(&self.nodes, ctx, &mut out)?;
