@@ -235,7 +235,7 @@ impl Settings {
             };
             authorization = Some(format!("{kind} {cred}"));
         }
-        for (k, _) in &ep.headers {
+        for k in ep.headers.keys() {
             if RESERVED_HEADERS.contains(&k.to_ascii_lowercase().as_str()) {
                 return Err(format!(
                     "remote_write {}: header {k:?} is set by pharos and cannot be overridden",
