@@ -131,9 +131,59 @@ pub fn fingerprint_hex(fp: u64) -> String {
     format!("{fp:016x}")
 }
 
+/// The alert's incident page in pharos' UI (`external` is the external URL): its labels as query
+/// parameters (so the link survives the alert's resolution) and `__start`, its start in Unix ms.
+/// `__` cannot clash with a label: Prometheus reserves those names.
+pub fn incident_url(
+    external: &str,
+    labels: &BTreeMap<String, String>,
+    starts_at_ms: i64,
+) -> String {
+    let mut q: Vec<String> = labels
+        .iter()
+        .filter(|(k, _)| !k.starts_with("__"))
+        .map(|(k, v)| format!("{}={}", query_escape(k), query_escape(v)))
+        .collect();
+    if starts_at_ms > 0 {
+        q.push(format!("__start={starts_at_ms}"));
+    }
+    format!(
+        "{}/incident?{}",
+        external.trim_end_matches('/'),
+        q.join("&")
+    )
+}
+
+/// Percent-encodes everything but RFC 3986's unreserved characters.
+fn query_escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                out.push(b as char)
+            }
+            _ => out.push_str(&format!("%{b:02X}")),
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn incident_url_carries_labels_and_start() {
+        let l: BTreeMap<String, String> = [
+            ("alertname".to_string(), "High Error".to_string()),
+            ("job".to_string(), "a&b".to_string()),
+        ]
+        .into();
+        assert_eq!(
+            incident_url("http://p:9090/", &l, 5),
+            "http://p:9090/incident?alertname=High%20Error&job=a%26b&__start=5"
+        );
+    }
 
     #[test]
     fn fingerprint_matches_prometheus_common() {

@@ -4,6 +4,7 @@
 //! (text and HTML parts), QUIT. TLS uses rustls with the webpki root certificates;
 //! `tls_config.insecure_skip_verify` disables verification, `server_name` overrides SNI.
 //! Written by hand (≈250 lines) instead of pulling lettre and its transport stack.
+//! pharos appends each alert's incident page link to both parts.
 
 use super::{Notification, NotifyError};
 use crate::config::EmailConfig;
@@ -187,14 +188,30 @@ pub fn message(c: &EmailConfig, n: &Notification<'_>) -> String {
     msg.push_str(&format!(
         "Content-Type: multipart/alternative;  boundary={boundary}\r\n\r\n"
     ));
-    let text = n.render(&c.text);
+    // pharos' addition: each alert's incident page, at the end of both parts.
+    let links = n.incident_links();
+    let mut text = n.render(&c.text);
+    if !text.is_empty() {
+        for l in links.iter().take(20) {
+            text.push_str(&format!("\nIncident context: {l}"));
+        }
+    }
     if !text.is_empty() {
         msg.push_str(&format!(
             "--{boundary}\r\nContent-Type: text/plain; charset=UTF-8\r\n\r\n{}\r\n",
             text.replace('\n', "\r\n")
         ));
     }
-    let html = n.render(&c.html);
+    let mut html = n.render(&c.html);
+    if !html.is_empty() {
+        for l in links.iter().take(20) {
+            let l = l
+                .replace('&', "&amp;")
+                .replace('"', "&quot;")
+                .replace('<', "&lt;");
+            html.push_str(&format!("\n<p><a href=\"{l}\">Incident context</a></p>"));
+        }
+    }
     if !html.is_empty() {
         msg.push_str(&format!(
             "--{boundary}\r\nContent-Type: text/html; charset=UTF-8\r\n\r\n{}\r\n",

@@ -97,6 +97,14 @@ pub struct Notification<'a> {
 }
 
 impl Notification<'_> {
+    /// The incident page of each alert (pharos' UI at the external URL).
+    pub fn incident_links(&self) -> Vec<String> {
+        self.alerts
+            .iter()
+            .map(|a| crate::alert::incident_url(self.external_url, &a.labels, a.starts_at))
+            .collect()
+    }
+
     /// Renders a template field; a run-time failure becomes an error string in the field (and
     /// a log line) instead of dropping the notification.
     pub fn render(&self, text: &str) -> String {

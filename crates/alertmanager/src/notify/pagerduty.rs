@@ -1,7 +1,8 @@
 //! PagerDuty notifications: Events API v1 (`service_key`: `event_type` trigger/resolve,
 //! `incident_key`) and v2 (`routing_key`: `event_action`, `dedup_key`, `payload` with summary,
 //! source, severity, custom_details), both keyed by the SHA-256 of the group key as Alertmanager
-//! does, with its 1024-character description limit.
+//! does, with its 1024-character description limit; pharos adds a link to the incident page of the
+//! group's first alert (`links` in v2, `details.incident_url` in v1).
 
 use super::{post_json, truncate, Notification, NotifyError};
 use crate::config::PagerdutyConfig;
@@ -10,7 +11,7 @@ use serde_json::{json, Map, Value};
 pub fn payload(c: &PagerdutyConfig, n: &Notification<'_>) -> Value {
     let key = crate::sha256::hex(n.group_key.as_bytes());
     let resolved = n.data.status == "resolved";
-    let details: Map<String, Value> = c
+    let mut details: Map<String, Value> = c
         .details
         .iter()
         .map(|(k, v)| (k.clone(), Value::String(n.render(v))))
@@ -36,6 +37,9 @@ pub fn payload(c: &PagerdutyConfig, n: &Notification<'_>) -> Value {
         }
         if !client_url.is_empty() {
             m.insert("client_url".into(), json!(client_url));
+        }
+        if let Some(link) = n.incident_links().into_iter().next() {
+            details.insert("incident_url".into(), json!(link));
         }
         if !resolved && !details.is_empty() {
             m.insert("details".into(), Value::Object(details));
@@ -89,11 +93,15 @@ pub fn payload(c: &PagerdutyConfig, n: &Notification<'_>) -> Value {
     if !images.is_empty() {
         m.insert("images".into(), Value::Array(images));
     }
-    let links: Vec<Value> = c
+    let mut links: Vec<Value> = c
         .links
         .iter()
         .map(|l| json!({"href": n.render(&l.href), "text": n.render(&l.text)}))
         .collect();
+    // pharos' addition: the incident page of the group's first alert.
+    if let Some(link) = n.incident_links().into_iter().next() {
+        links.push(json!({"href": link, "text": "Incident context"}));
+    }
     if !links.is_empty() {
         m.insert("links".into(), Value::Array(links));
     }

@@ -1,6 +1,7 @@
 //! Slack incoming-webhook notifications: Alertmanager's request JSON (`channel`, `username`,
 //! `icon_*`, `link_names`, one attachment with title, title_link, pretext, text, fallback,
-//! callback_id, fields, footer, color, mrkdwn_in).
+//! callback_id, fields, footer, color, mrkdwn_in), plus a button to the alert's incident page in
+//! pharos' UI when no `actions` are configured.
 
 use super::{post_json, Notification, NotifyError};
 use crate::config::SlackConfig;
@@ -42,6 +43,12 @@ pub fn payload(c: &SlackConfig, n: &Notification<'_>) -> Value {
         if let Ok(v) = serde_json::to_value(a) {
             att.insert("actions".into(), v);
         }
+    } else if let Some(link) = n.incident_links().into_iter().next() {
+        // pharos' addition when no actions are configured: a button to the incident page.
+        att.insert(
+            "actions".into(),
+            json!([{"type": "button", "text": "Incident context", "url": link}]),
+        );
     }
     if !c.mrkdwn_in.is_empty() {
         att.insert("mrkdwn_in".into(), json!(c.mrkdwn_in));

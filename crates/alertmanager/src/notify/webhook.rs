@@ -1,6 +1,7 @@
 //! Webhook notifications: Alertmanager's webhook JSON, version 4 (receiver, status, alerts,
 //! groupLabels, commonLabels, commonAnnotations, externalURL, version, groupKey,
-//! truncatedAlerts), honouring `max_alerts`.
+//! truncatedAlerts), honouring `max_alerts`; each alert also carries `incidentURL`, its incident
+//! page in pharos' UI.
 
 use super::{post_json, Notification, NotifyError};
 use crate::config::WebhookConfig;
@@ -36,6 +37,8 @@ pub fn payload(c: &WebhookConfig, n: &Notification<'_>) -> Value {
                 "endsAt": if resolved { go_json_time(a.ends_at) } else { "0001-01-01T00:00:00Z".to_string() },
                 "generatorURL": a.generator_url,
                 "fingerprint": crate::alert::fingerprint_hex(a.fingerprint),
+                // pharos' addition: the alert's incident page.
+                "incidentURL": crate::alert::incident_url(n.external_url, &a.labels, a.starts_at),
             })
         })
         .collect();
