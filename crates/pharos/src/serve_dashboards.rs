@@ -67,8 +67,10 @@ pub async fn start(
             }
         });
     }
+    let annotations = Arc::new(dashboards::annotations::Annotations::open(store.db_dir()));
     let routes = api::grafana::routes(Arc::new(api::grafana::GrafanaState {
         store: store.clone(),
+        annotations,
     }));
     Ok((routes, store))
 }

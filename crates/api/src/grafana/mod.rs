@@ -1,9 +1,10 @@
-//! Grafana's HTTP API for dashboards (their versions and stars), folders, search, folders, data sources and health
-//! (`/api/dashboards/*`, `/api/search`, `/api/folders`, `/api/datasources`, `/api/health`,
+//! Grafana's HTTP API for dashboards (their versions and stars), folders, search, annotations, data sources and health
+//! (`/api/dashboards/*`, `/api/annotations`, `/api/search`, `/api/folders`, `/api/datasources`, `/api/health`,
 //! `/api/frontend/settings`), over the dashboard store of the `dashboards` crate, with Grafana's
 //! JSON shapes and status codes so the UI, `grafana-backup`-style tools and scripts written
 //! against Grafana work unchanged. Errors are `{"message": "..."}` (plus `status` on 412).
 
+mod annotations;
 mod dashboards;
 mod datasources;
 mod folders;
@@ -24,6 +25,8 @@ use std::sync::Arc;
 /// State of the Grafana API: the dashboard store.
 pub struct GrafanaState {
     pub store: Arc<::dashboards::Store>,
+    /// The built-in annotations (`/api/annotations`).
+    pub annotations: Arc<::dashboards::annotations::Annotations>,
 }
 
 /// The Grafana API routes.
@@ -47,6 +50,17 @@ pub fn routes(state: Arc<GrafanaState>) -> Router {
         )
         .route("/api/user/stars", get(stars::list))
         .route("/api/dashboards/tags", get(search::tags))
+        .route(
+            "/api/annotations",
+            get(annotations::find).post(annotations::create),
+        )
+        .route("/api/annotations/tags", get(annotations::tags))
+        .route(
+            "/api/annotations/{id}",
+            axum::routing::put(annotations::update)
+                .patch(annotations::patch)
+                .delete(annotations::delete),
+        )
         .route("/api/search", get(search::search))
         .route("/api/folders", get(search::folders).post(folders::create))
         .route(
