@@ -71,13 +71,32 @@ test('alerts: when each alert became active, inside the range only', () => {
   assert.deepEqual(ev[0].tags, ['severity=page']);
 });
 
+test('stored annotations: by dashboard or by tags; a panel id limits it to that panel', () => {
+  const range = { from: 1000, to: 2000.5 };
+  const id = (s) => s.replace('$team', 'core');
+  assert.equal(a.storedQuery({ builtIn: 1 }, 'd1', range, id), '/api/annotations?from=1000&to=2001&limit=100&dashboardUID=d1');
+  assert.equal(a.storedQuery({ builtIn: 1 }, undefined, range, id), null);
+  const byTags = { target: { type: 'tags', tags: ['deploy', '$team'], matchAny: true, limit: 5 } };
+  assert.equal(a.storedQuery(byTags, 'd1', range, id), '/api/annotations?from=1000&to=2001&limit=5&tags=deploy&tags=core&matchAny=true');
+  assert.equal(a.storedQuery({ target: { type: 'tags', tags: [] } }, 'd1', range, id), null);
+  const ev = a.storedEvents([{ id: 1, time: 5, timeEnd: 5, text: 't', tags: ['x'], panelId: 3 }, { id: 2, time: 6, timeEnd: 9 }], 'A', 'c');
+  assert.deepEqual(ev.map((e) => [e.id, e.time, e.timeEnd, e.panelIds]), [[1, 5, undefined, [3]], [2, 6, 9, undefined]]);
+  assert.equal(a.appliesTo(ev[0], { id: 4 }), false);
+  assert.deepEqual(ev[0].tags, ['x']);
+});
+
 test('enable, panel filters and malformed lists', () => {
   const model = { title: 't', panels: [], annotations: { list: [{ name: 'a' }, { name: 'b', enable: false }, null, 'x'] } };
-  const qs = a.annotationQueries(model);
+  // Grafana adds its built-in query (hidden switch) to a dashboard that has none.
+  const [builtIn, ...qs] = a.annotationQueries(model);
+  assert.equal(builtIn.builtIn, 1);
+  assert.equal(builtIn.hide, true);
   assert.equal(qs.length, 2);
   assert.deepEqual(qs.map((q) => a.isEnabled(q, new Map())), [true, false]);
   assert.deepEqual(qs.map((q) => a.isEnabled(q, new Map([['a', false], ['b', true]]))), [false, true]);
-  assert.deepEqual(a.annotationQueries({ title: 't', panels: [], annotations: { list: 5 } }), []);
+  assert.deepEqual(a.annotationQueries({ title: 't', panels: [], annotations: { list: 5 } }), [a.BUILT_IN_QUERY]);
+  const own = { builtIn: 1, name: 'Mine', enable: false };
+  assert.deepEqual(a.annotationQueries({ title: 't', panels: [], annotations: { list: [own] } }), [own]);
   const ev = { time: 1, title: '', text: '', tags: [], color: '', source: '', panelIds: [2] };
   assert.equal(a.appliesTo(ev, { id: 2 }), true);
   assert.equal(a.appliesTo(ev, { id: 3 }), false);

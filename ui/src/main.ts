@@ -24,6 +24,7 @@ route('/errors/:id', async () => (await import('./errors/detail')).errorIssuePag
 route('/alerts', async () => (await import('./pages/alerts')).alertsPage);
 route('/alerts/:tab', async () => (await import('./pages/alerts')).alertsPage);
 route('/alerts/silences/new', async () => (await import('./pages/alerts')).alertsPage);
+route('/incident', async () => (await import('./pages/incident')).incidentPage);
 route('/targets', async () => (await import('./pages/status')).targetsPage);
 route('/uptime', async () => (await import('./uptime/uptime')).uptimePage);
 route('/status', async () => (await import('./pages/status')).statusPage);

@@ -1,7 +1,8 @@
 /**
  * Dashboard annotations (Grafana's `annotations.list`): runs each enabled annotation query once
  * per refresh and turns its answer into events (a time, or a time region) that time series
- * panels draw as markers. Sources: the built-in "Annotations & Alerts" (pharos' alert states),
+ * panels draw as markers. Sources: the built-in "Annotations & Alerts" (annotations stored through
+ * `/api/annotations`, by this dashboard or by tags, and pharos' alert states),
  * Prometheus queries (`expr`, `step`, `titleFormat`, `textFormat`, `tagKeys`,
  * `useValueForTime`) and Loki queries (each log line an event).
  */
@@ -31,10 +32,25 @@ export interface AnnotationQuery {
   [other: string]: unknown;
 }
 
-/** The annotation queries of a dashboard (a missing or malformed list is no list). */
+/** Grafana's built-in query, which Grafana adds to a dashboard that has none (hidden switch). */
+export const BUILT_IN_QUERY: AnnotationQuery = {
+  builtIn: 1,
+  datasource: { type: 'grafana', uid: '-- Grafana --' },
+  enable: true,
+  hide: true,
+  iconColor: 'rgba(0, 211, 255, 1)',
+  name: 'Annotations & Alerts',
+  type: 'dashboard',
+};
+
+/**
+ * The annotation queries of a dashboard (a missing or malformed list is no list), with the
+ * built-in one first when the list has none, as Grafana does on load.
+ */
 export function annotationQueries(model: DashboardModel): AnnotationQuery[] {
   const list = (model.annotations as { list?: unknown } | undefined)?.list;
-  return Array.isArray(list) ? (list.filter((a) => a && typeof a === 'object') as AnnotationQuery[]) : [];
+  const qs = Array.isArray(list) ? (list.filter((a) => a && typeof a === 'object') as AnnotationQuery[]) : [];
+  return qs.some((q) => q.builtIn === 1) ? qs : [BUILT_IN_QUERY, ...qs];
 }
 
 /** Shown unless switched off (Grafana: `enable` defaults to true). */
@@ -131,6 +147,50 @@ export function lokiEvents(res: LokiStreams, q: AnnotationQuery, source: string,
   return out;
 }
 
+/** An annotation as `GET /api/annotations` answers it. */
+export interface StoredAnnotation {
+  id: number;
+  panelId?: number;
+  time: number;
+  timeEnd?: number;
+  text?: string;
+  tags?: string[];
+}
+
+/** Stored annotations as events; one with a panel id shows only on that panel (as in Grafana). */
+export function storedEvents(list: StoredAnnotation[], source: string, color: string): Annotation[] {
+  return list.map((a) => ({
+    id: a.id,
+    time: a.time,
+    timeEnd: a.timeEnd !== undefined && a.timeEnd > a.time ? a.timeEnd : undefined,
+    title: '',
+    text: a.text ?? '',
+    tags: Array.isArray(a.tags) ? a.tags : [],
+    color,
+    source,
+    panelIds: a.panelId ? [a.panelId] : undefined,
+  }));
+}
+
+/**
+ * The `/api/annotations` query of a built-in annotation: Grafana's `target.type` "tags" asks by
+ * tags (none = nothing), otherwise this dashboard's annotations.
+ */
+export function storedQuery(q: AnnotationQuery, dashboardUid: string | undefined, range: { from: number; to: number }, interpolate: (s: string) => string): string | null {
+  const t = (q.target ?? {}) as { type?: string; tags?: unknown; matchAny?: boolean; limit?: number };
+  const p = new URLSearchParams({ from: String(Math.floor(range.from)), to: String(Math.ceil(range.to)), limit: String(typeof t.limit === 'number' && t.limit > 0 ? t.limit : 100) });
+  if ((t.type ?? q.type) === 'tags') {
+    const tags = (Array.isArray(t.tags) ? t.tags : []).filter((x): x is string => typeof x === 'string').map(interpolate).filter(Boolean);
+    if (!tags.length) return null;
+    for (const tag of tags) p.append('tags', tag);
+    if (t.matchAny) p.set('matchAny', 'true');
+  } else {
+    if (!dashboardUid) return null;
+    p.set('dashboardUID', dashboardUid);
+  }
+  return `/api/annotations?${p}`;
+}
+
 interface PromAlert {
   labels: Record<string, string>;
   annotations?: Record<string, string>;
@@ -168,8 +228,12 @@ async function runOne(q: AnnotationQuery, model: DashboardModel, env: RunEnv): P
   const filter = q.filter && Array.isArray(q.filter.ids) && q.filter.ids.length ? { panelIds: q.filter.ids.filter((x) => typeof x === 'number'), excludePanels: Boolean(q.filter.exclude) } : {};
   let events: Annotation[] = [];
   if (builtIn) {
-    const res = await request<{ data?: { alerts?: PromAlert[] } }>('/api/v1/alerts', { signal: env.signal });
-    events = alertEvents(res.data?.alerts ?? [], env.range.from, env.range.to, source, color);
+    const stored = storedQuery(q, model.uid, env.range, (s) => env.interpolate(s));
+    const [res, saved] = await Promise.all([
+      request<{ data?: { alerts?: PromAlert[] } }>('/api/v1/alerts', { signal: env.signal }),
+      stored ? request<StoredAnnotation[]>(stored, { signal: env.signal }) : Promise.resolve([]),
+    ]);
+    events = [...storedEvents(Array.isArray(saved) ? saved : [], source, color), ...alertEvents(res.data?.alerts ?? [], env.range.from, env.range.to, source, color)];
   } else {
     const rawExpr = typeof q.expr === 'string' && q.expr ? q.expr : typeof q.target?.expr === 'string' ? q.target.expr : typeof q.query === 'string' ? q.query : '';
     if (!rawExpr.trim()) return [];

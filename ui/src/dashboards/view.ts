@@ -21,12 +21,13 @@ import type { AdhocFilter } from './adhoc';
 import { adhocControl } from './adhoc_bar';
 import { starButton } from './stars';
 import { annotationQueries, appliesTo, isEnabled, runAnnotations, type AnnotationResult } from './annotations';
+import { openAnnotateForm } from './annotate';
 import { ALL_TEXT, ALL_VALUE, Variables } from './variables';
 import './dashboard.css';
 
 const CONCURRENCY = 6;
 /** Panel types that draw the dashboard's annotations. */
-const ANNOTATED_TYPES = new Set(['timeseries', 'graph']);
+const ANNOTATED_TYPES = new Set(['timeseries', 'graph', 'heatmap']);
 
 /** One refresh of the dashboard: its request environment and the panels waiting to run. */
 interface RunState {
@@ -864,6 +865,8 @@ class DashboardView implements DashboardHost {
       crosshair: this.crosshair,
       onZoom: (from, to) => this.zoom(from, to),
       interpolate: (text) => this.vars.interpolate(text, item().scopedVars),
+      onAnnotate: (timeMs, clientX, clientY) =>
+        openAnnotateForm({ timeMs, clientX, clientY, timeZone: this.timeZone, dashboardUid: this.model.uid, panelId: item().panel.id, onSaved: () => void this.runAll(true) }),
     };
   }
 

@@ -85,6 +85,13 @@ function exploreHref(query: string, logql: boolean): string {
   return `${logql ? '/explore/logs' : '/explore/metrics'}?query=${encodeURIComponent(query)}`;
 }
 
+/** The alert's incident page: its labels in the query string (survives resolution), `__start` its start. */
+function incidentHref(labels: Labels, startMs: number | undefined): string {
+  const p = new URLSearchParams(labels);
+  if (startMs && Number.isFinite(startMs)) p.set('__start', String(Math.round(startMs)));
+  return `/incident?${p}`;
+}
+
 function labelKey(l: Labels): string {
   return JSON.stringify(Object.entries(l).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
 }
@@ -372,6 +379,7 @@ function alertsTab(root: HTMLElement, query: URLSearchParams): () => void {
           a.keepFiringSince ? h('div', { class: 'faint' }, 'kept firing since ', agoEl(parseTs(a.keepFiringSince))) : null,
         ),
         h('div', { class: 'inst-actions' },
+          h('a', { class: 'btn small', href: incidentHref(a.labels, parseTs(a.activeAt)), 'data-action': 'incident', title: 'Logs, traces, errors and targets around this alert' }, 'Incident'),
           h('a', { class: 'btn small', href: newSilenceHref(a.labels), 'data-action': 'silence' }, sil ? 'Silence again' : 'Silence'),
         ),
       ),

@@ -217,6 +217,13 @@ export class ChartFrame {
     this.u = new uPlot(full, data, this.plotBox);
     // For tests and debugging in the console: the chart's data, series and scales.
     (this.el as HTMLElement & { pharosChart?: uPlot }).pharosChart = this.u;
+    this.u.over.addEventListener('click', (e) => {
+      const u = this.u;
+      if (!u || !(e.ctrlKey || e.metaKey) || !this.ctx.onAnnotate) return;
+      const rect = u.over.getBoundingClientRect();
+      const t = u.posToVal(e.clientX - rect.left, 'x');
+      if (Number.isFinite(t)) this.ctx.onAnnotate(Math.round(t), e.clientX, e.clientY);
+    });
     this.u.over.addEventListener('mouseenter', () => (this.hovering = true));
     this.u.over.addEventListener('mouseleave', () => {
       this.hovering = false;

@@ -300,6 +300,7 @@ class HeatmapPanel implements PanelRenderer {
     const errors = data.errors ?? [];
     const series = seriesOf(data);
     this.frame.setNotice(series.length && errors.length ? errors : []);
+    this.frame.setAnnotations(data.annotations ?? []);
     const empty = (kind: 'empty' | 'error', text: string, detail?: string) => {
       this.el.dataset.seriesCount = '0';
       this.el.dataset.pointCount = '0';

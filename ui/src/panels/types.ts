@@ -113,6 +113,8 @@ export interface Annotation {
   /** `filter.ids` of the query: only (or, with excludePanels, all but) these panels show it. */
   panelIds?: number[];
   excludePanels?: boolean;
+  /** The stored annotation's id (built-in annotations from `/api/annotations`). */
+  id?: number;
 }
 
 /** Shared crosshair: a panel publishes the hovered time, every other panel shows it. */
@@ -128,6 +130,8 @@ export interface PanelContext {
   onZoom(fromMs: number, toMs: number): void;
   /** Interpolates dashboard variables in a string (text panels, links, titles). */
   interpolate(text: string): string;
+  /** Ctrl/Cmd+click on a time axis chart: add an annotation at `timeMs` (a form near the pointer). */
+  onAnnotate?(timeMs: number, clientX: number, clientY: number): void;
 }
 
 /** A mounted panel body. The dashboard calls `update` after each query run, `resize` on layout. */
