@@ -26,11 +26,16 @@ const UI_SECTIONS: &[&str] = &[
 
 /// Wraps `app` so it also serves the UI (on every listener the app is mounted on), and
 /// gzips every response (UI assets and API answers alike) for clients that send
-/// `Accept-Encoding: gzip` — a dashboard's query results and the UI bundle shrink 5-10x.
+/// `Accept-Encoding: gzip` — a dashboard's query results and the UI bundle shrink 3-10x.
 /// tower-http's default predicate leaves gRPC, images, event streams and tiny bodies alone.
+/// The fastest level: on a 9.6 MB range query answer, level 6 took 1.3 s of CPU for 3.5 MB
+/// and level 1 0.27 s for 3.8 MB, and a dashboard waits for the server, not the network.
 pub fn layer(app: Router) -> Router {
-    app.layer(axum::middleware::from_fn(serve_ui))
-        .layer(tower_http::compression::CompressionLayer::new().gzip(true))
+    app.layer(axum::middleware::from_fn(serve_ui)).layer(
+        tower_http::compression::CompressionLayer::new()
+            .gzip(true)
+            .quality(tower_http::CompressionLevel::Fastest),
+    )
 }
 
 async fn serve_ui(req: Request, next: Next) -> Response {

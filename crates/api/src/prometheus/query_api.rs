@@ -1,13 +1,14 @@
 //! `/api/v1/query` and `/api/v1/query_range`: parameter validation as Prometheus does it, PromQL
 //! evaluation off the async runtime with a timeout, and result encoding.
 
-use super::json::{labels_json, sample_pair, success, timestamp, ApiError, ErrorType};
+use super::json::{success, ApiError, ErrorType};
 use super::params::Params;
+use super::result_json;
 use crate::AppState;
 use axum::extract::State;
 use axum::response::Response;
-use promql::{QueryResult, Value};
-use serde_json::{json, Value as Json};
+use promql::QueryResult;
+use serde_json::Value as Json;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -89,36 +90,6 @@ where
     }
 }
 
-/// Encodes a query value as the API's `{"resultType":..., "result":...}`, keeping at most `limit`
-/// series when `limit > 0`.
-pub fn encode_value(value: &Value, limit: usize) -> Json {
-    let take = |n: usize| if limit > 0 { n.min(limit) } else { n };
-    match value {
-        Value::Scalar { t, v } => json!({"resultType": "scalar", "result": sample_pair(*t, *v)}),
-        Value::String { t, v } => json!({"resultType": "string", "result": [timestamp(*t), v]}),
-        Value::Vector(samples) => {
-            let result: Vec<Json> = samples
-                .iter()
-                .take(take(samples.len()))
-                .map(|s| json!({"metric": labels_json(&s.labels), "value": sample_pair(s.t, s.v)}))
-                .collect();
-            json!({"resultType": "vector", "result": result})
-        }
-        Value::Matrix(series) => {
-            let result: Vec<Json> = series
-                .iter()
-                .take(take(series.len()))
-                .map(|s| {
-                    let values: Vec<Json> =
-                        s.samples.iter().map(|p| sample_pair(p.t, p.v)).collect();
-                    json!({"metric": labels_json(&s.labels), "values": values})
-                })
-                .collect();
-            json!({"resultType": "matrix", "result": result})
-        }
-    }
-}
-
 /// The optional `limit` parameter (0 = no limit).
 pub(crate) fn limit_of(params: &Params) -> Result<usize, ApiError> {
     match params.get("limit") {
@@ -145,8 +116,9 @@ pub async fn instant(
         st.engine.instant_query(st.storage.as_ref(), &query, t)
     })
     .await?;
-    Ok(success(
-        encode_value(&r.value, limit),
+    Ok(result_json::success_response(
+        &r.value,
+        limit,
         &r.warnings,
         &r.infos,
     ))
@@ -199,8 +171,9 @@ pub async fn range(
             .range_query(st.storage.as_ref(), &query, start, end, step)
     })
     .await?;
-    Ok(success(
-        encode_value(&r.value, limit),
+    Ok(result_json::success_response(
+        &r.value,
+        limit,
         &r.warnings,
         &r.infos,
     ))
