@@ -153,6 +153,7 @@ async fn serve(args: ServeArgs, on_listening: Option<OnListening>) -> Result<(),
                 scrape
                     .apply_config(&crate::serve_collectors::with_builtin(&cfg))
                     .await;
+                api::pharos::incident::record_event("config_reload", "configuration reloaded");
                 if let Some(state) = slot.read().as_ref().and_then(|w| w.upgrade()) {
                     *state.config.write() = Arc::new(cfg);
                 }
@@ -204,15 +205,19 @@ async fn serve(args: ServeArgs, on_listening: Option<OnListening>) -> Result<(),
     // Built-in collectors: jobs `pharos` and `node` scrape this listener.
     crate::serve_collectors::start(&scrape, &cfg, local).await;
     // The built-in Alertmanager (API v2 under /api/v2/*, state under <data>/alerting/).
-    let am =
-        crate::serve_alertmanager::start(&cfg, &data_dir, format!("http://{local}"), db.clone())
-            .map_err(|e| format!("alertmanager: {e}"))?;
+    // Links in notifications point at `external_url:` of pharos.yml (default: this listener).
+    let external_url = cfg
+        .incident
+        .external_url
+        .clone()
+        .unwrap_or_else(|| format!("http://{local}"));
+    let am = crate::serve_alertmanager::start(&cfg, &data_dir, external_url.clone(), db.clone())
+        .map_err(|e| format!("alertmanager: {e}"))?;
     *am_slot.write() = Some(am.clone());
     // The rules engine: rule_files of prometheus.yml evaluated over the TSDB; alerts go to the
     // external `alerting.alertmanagers` and to the in-process sink below (the built-in
     // Alertmanager's `model::AlertSink`, when wired).
     let in_process_sink: Option<Arc<dyn model::AlertSink>> = Some(Arc::new(am.clone()));
-    let external_url = format!("http://{local}");
     // Logs first: LogQL rule files are evaluated over the log store (Loki's ruler).
     let logs_w = crate::serve_logs::open(&cfg, &data_dir, args.loki_listen.clone()).await?;
     let log_querier: Arc<dyn model::LogRuleQuerier> = Arc::new(logs::logql::RuleQuerier {
@@ -296,6 +301,16 @@ async fn serve(args: ServeArgs, on_listening: Option<OnListening>) -> Result<(),
     // Errors: Sentry ingest (/api/{project}/envelope/, /store/) and /api/pharos/v1/errors/*.
     let errors_w = crate::serve_errors::start(&cfg, &data_dir).await?;
     let app = app.merge(errors_w.routes.clone());
+    // The incident page's API: one alert's context from every store.
+    let app = app.merge(crate::serve_incident::routes(
+        &state,
+        &cfg,
+        rules.clone(),
+        logs_w.store.clone(),
+        traces_rt.store.clone(),
+        errors_w.store.clone(),
+        &am,
+    ));
     crate::serve_errors::install_hooks(
         &errors_w,
         &cfg,

@@ -1,10 +1,12 @@
 //! pharos' own API for its web UI, under `/api/pharos/v1/`: `overview` (ingest totals of every
 //! signal, targets up/down, alerts, storage per store, build info, uptime — the UI turns the
 //! totals into rates), `notifications` (the built-in Alertmanager's recent delivery attempts)
-//! and `stores` (log and trace store statistics beside Prometheus' `/api/v1/status/tsdb`).
+//! and `stores` (log and trace store statistics beside Prometheus' `/api/v1/status/tsdb`);
+//! `incident` (one alert's context: its query, logs, traces, errors, targets, restarts).
 //! The numbers are the stores' own counters, the same ones `/metrics` exports. Errors are
 //! `{"error": "..."}` with a 4xx status.
 
+pub mod incident;
 mod overview;
 
 use axum::http::StatusCode;
