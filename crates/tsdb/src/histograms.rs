@@ -328,6 +328,18 @@ impl HistogramStore {
         out
     }
 
+    /// Label sets of the series matching all matchers with samples in `[mint, maxt]`.
+    pub fn series_labels(&self, matchers: &[LabelMatcher], mint: i64, maxt: i64) -> Vec<Labels> {
+        self.series
+            .read()
+            .iter()
+            .filter(|(labels, samples)| {
+                matches_all(matchers, labels) && samples.iter().any(|s| s.t >= mint && s.t <= maxt)
+            })
+            .map(|(labels, _)| labels.clone())
+            .collect()
+    }
+
     /// Bytes of the log (for disk-size accounting).
     pub fn log_bytes(&self) -> u64 {
         self.log.lock().metadata().map(|m| m.len()).unwrap_or(0)

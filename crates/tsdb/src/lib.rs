@@ -936,6 +936,7 @@ impl Queryable for Tsdb {
                 }
             }
         }
+        out.extend(self.histograms.series_labels(matchers, mint, maxt));
         Ok(out.into_iter().collect())
     }
 
@@ -957,6 +958,9 @@ impl Queryable for Tsdb {
                 .filter(|b| b.max_t > mint && b.min_t <= maxt)
             {
                 names.extend(b.postings.names().cloned());
+            }
+            for l in self.histograms.series_labels(&[], mint, maxt) {
+                names.extend(l.iter().map(|l| l.name.clone()));
             }
         } else {
             for l in self.series(matchers, mint, maxt)? {
@@ -985,6 +989,11 @@ impl Queryable for Tsdb {
                 .filter(|b| b.max_t > mint && b.min_t <= maxt)
             {
                 values.extend(b.postings.values(name).cloned());
+            }
+            for l in self.histograms.series_labels(&[], mint, maxt) {
+                if let Some(v) = l.get(name) {
+                    values.insert(v.to_string());
+                }
             }
         } else {
             for l in self.series(matchers, mint, maxt)? {
@@ -1052,6 +1061,48 @@ mod tests {
             db.label_values("i", &[], i64::MIN, i64::MAX).unwrap(),
             vec!["0", "1", "2"]
         );
+    }
+
+    #[test]
+    fn native_histograms_survive_a_restart_and_are_listed() {
+        let dir = tempfile::tempdir().unwrap();
+        let labels = Labels::from_pairs([("__name__", "req_seconds"), ("job", "api")]);
+        let h = model::histogram::parse_histogram(
+            "{{schema:0 count:3 sum:4 buckets:[1 2] counter_reset_hint:not_reset}}",
+        )
+        .unwrap()
+        .histogram;
+        {
+            let db = Tsdb::open(dir.path(), TsdbOptions::default()).unwrap();
+            let st = db
+                .append_histograms(&[(
+                    labels.clone(),
+                    HistogramSample {
+                        t: now_ms(),
+                        h: h.clone(),
+                    },
+                )])
+                .unwrap();
+            assert_eq!(st.appended, 1);
+            // No close: as after kill -9, the log is all there is.
+        }
+        let db = Tsdb::open(dir.path(), TsdbOptions::default()).unwrap();
+        let m = [LabelMatcher::equal("job", "api")];
+        let got = db.select_histograms(&m, 0, i64::MAX).unwrap();
+        assert_eq!(got.len(), 1);
+        assert_eq!(got[0].samples[0].h, h);
+        assert_eq!(db.series(&m, 0, i64::MAX).unwrap(), vec![labels.clone()]);
+        assert!(db
+            .label_values("job", &[], 0, i64::MAX)
+            .unwrap()
+            .contains(&"api".to_string()));
+    }
+
+    fn now_ms() -> i64 {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_millis() as i64)
+            .unwrap_or(0)
     }
 
     /// After a cut the live head numbers its series anew (here B before A); a restart then
