@@ -56,8 +56,16 @@ pub fn encode_success(
                 |out, s| {
                     out.extend_from_slice(b"{\"metric\":");
                     labels(out, &s.labels);
-                    out.extend_from_slice(b",\"value\":");
-                    pair(out, s.t, s.v);
+                    match &s.h {
+                        Some(h) => {
+                            out.extend_from_slice(b",\"histogram\":");
+                            histogram_pair(out, s.t, h);
+                        }
+                        None => {
+                            out.extend_from_slice(b",\"value\":");
+                            pair(out, s.t, s.v);
+                        }
+                    }
                     out.push(b'}');
                 },
             );
@@ -70,8 +78,16 @@ pub fn encode_success(
                 |out, s| {
                     out.extend_from_slice(b"{\"metric\":");
                     labels(out, &s.labels);
-                    out.extend_from_slice(b",\"values\":");
-                    list(out, s.samples.iter(), |out, p| pair(out, p.t, p.v));
+                    if !s.samples.is_empty() || s.histograms.is_empty() {
+                        out.extend_from_slice(b",\"values\":");
+                        list(out, s.samples.iter(), |out, p| pair(out, p.t, p.v));
+                    }
+                    if !s.histograms.is_empty() {
+                        out.extend_from_slice(b",\"histograms\":");
+                        list(out, s.histograms.iter(), |out, p| {
+                            histogram_pair(out, p.t, &p.h)
+                        });
+                    }
                     out.push(b'}');
                 },
             );
@@ -117,6 +133,40 @@ fn estimate(value: &Value) -> usize {
         Value::Vector(samples) => samples.len() * 128 + 64,
         _ => 128,
     }
+}
+
+/// `[ts,{"count":"…","sum":"…","buckets":[[rule,"lower","upper","count"],…]}]`, as
+/// Prometheus writes a native histogram (rule 0: lower bound open, 1: upper open, 3: both
+/// closed; empty buckets left out).
+fn histogram_pair(out: &mut Vec<u8>, t: i64, h: &model::FloatHistogram) {
+    out.push(b'[');
+    timestamp(out, t);
+    out.extend_from_slice(b",{\"count\":\"");
+    float(out, h.count);
+    out.extend_from_slice(b"\",\"sum\":\"");
+    float(out, h.sum);
+    out.push(b'"');
+    let buckets: Vec<model::histogram::Bucket> =
+        h.buckets().into_iter().filter(|b| b.count != 0.0).collect();
+    if !buckets.is_empty() {
+        out.extend_from_slice(b",\"buckets\":");
+        list(out, buckets.iter(), |out, b| {
+            let rule = match (b.lower_inclusive, b.upper_inclusive) {
+                (false, true) => 0,
+                (true, false) => 1,
+                (false, false) => 2,
+                (true, true) => 3,
+            };
+            let _ = write!(out, "[{rule},\"");
+            float(out, b.lower);
+            out.extend_from_slice(b"\",\"");
+            float(out, b.upper);
+            out.extend_from_slice(b"\",\"");
+            float(out, b.count);
+            out.extend_from_slice(b"\"]");
+        });
+    }
+    out.extend_from_slice(b"}]");
 }
 
 /// `[ts,"value"]`.
@@ -248,6 +298,7 @@ mod tests {
     fn same_json_as_the_value_tree() {
         let matrix = Value::Matrix(vec![
             promql::RangeSeries {
+                histograms: Vec::new(),
                 labels: labels_of(&[("__name__", "up"), ("job", "a\"b\\c\n<x>")]),
                 samples: vec![
                     model::Sample { t: 1_000, v: 1.0 },
@@ -264,6 +315,7 @@ mod tests {
                 ],
             },
             promql::RangeSeries {
+                histograms: Vec::new(),
                 labels: labels_of(&[]),
                 samples: vec![],
             },
