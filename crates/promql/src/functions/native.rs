@@ -387,9 +387,14 @@ fn histogram_quantile(q: f64, h: &FloatHistogram) -> (f64, Option<&'static str>)
             break;
         }
     }
-    let Some(mut bucket) = bucket else {
-        return (f64::NAN, None);
-    };
+    // No populated bucket: Prometheus goes on with an empty one at zero.
+    let mut bucket = bucket.unwrap_or(model::histogram::Bucket {
+        lower: 0.0,
+        upper: 0.0,
+        count: 0.0,
+        lower_inclusive: false,
+        upper_inclusive: true,
+    });
     if !h.uses_custom_buckets() && bucket.lower < 0.0 && bucket.upper > 0.0 {
         if h.negative_buckets.is_empty() && !h.positive_buckets.is_empty() {
             bucket.lower = 0.0;
