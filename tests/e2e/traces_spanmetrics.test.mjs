@@ -1,6 +1,7 @@
 // Span metrics: after a known workload through the CrewAI monitoring guide's tracing code (OTLP/HTTP exporter),
 // PromQL over traces_spanmetrics_* gives the call counts, the error ratio and a p95 within
-// bucket precision; the service graph shows up in /api/dependencies.
+// bucket precision; duration buckets carry exemplars that lead to the trace; the service graph
+// shows up in /api/dependencies.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import path from 'node:path';
@@ -58,6 +59,20 @@ test('calls, error ratio and p95 from span metrics', async () => {
   await new Promise((r) => setTimeout(r, 1500));
   const again = vectorValue(await query(pharos.url, `sum(traces_spanmetrics_calls_total${sel})`));
   assert.equal(again, 25);
+
+  // Each duration bucket carries its latest span as an exemplar: the bucket leads to a trace.
+  const ex = await waitFor(async () => {
+    const { body } = await api(pharos.url, '/api/v1/query_exemplars?query=' + encodeURIComponent(`traces_spanmetrics_duration_seconds_bucket${sel}`));
+    return body?.data?.length ? body.data : undefined;
+  }, 10000, 'span-metrics exemplars');
+  const slow = ex.find((s) => s.seriesLabels.le === '0.128');
+  assert.ok(slow, `no exemplar on the 0.128 bucket: ${JSON.stringify(ex)}`);
+  const [e] = slow.exemplars;
+  assert.match(e.labels.trace_id, /^[0-9a-f]{32}$/);
+  assert.ok(Number(e.value) > 0.064 && Number(e.value) <= 0.128, `exemplar value ${e.value}`);
+  const trace = await api(pharos.url, `/api/traces/${e.labels.trace_id}`);
+  assert.equal(trace.status, 200);
+  assert.ok(trace.body.data[0].spans.some((s) => s.spanID === e.labels.span_id && s.operationName === 'email.process'));
 });
 
 test('dependencies between services', async () => {

@@ -95,6 +95,8 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/api/v1/status/runtimeinfo", get(status::runtimeinfo))
         .route("/api/v1/status/tsdb", get(status::tsdb_status))
         .route("/api/v1/write", post(remote_write::receive))
+        .route("/v1/metrics", post(otlp::metrics::export))
+        .route("/api/v1/otlp/v1/metrics", post(otlp::metrics::export))
         .route("/-/healthy", get(status::healthy).head(status::healthy))
         .route("/-/ready", get(status::ready).head(status::ready))
         .route("/-/reload", post(status::reload).put(status::reload))

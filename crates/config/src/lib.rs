@@ -8,6 +8,7 @@ pub mod db_collectors;
 pub mod env;
 pub mod errors;
 pub mod incident;
+pub mod otlp;
 pub mod pharos;
 pub mod probes;
 pub mod prometheus;

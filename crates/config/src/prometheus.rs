@@ -567,6 +567,10 @@ pub fn parse(file: &Path, text: &str) -> Result<(PrometheusConfig, Vec<String>),
     for name in g.external_labels.keys() {
         check_label_name(file, text, name, "external_labels")?;
     }
+    if let Err(e) = crate::otlp::OtlpConfig::from_value(cfg.otlp.as_ref()) {
+        let (l, c) = locate(text, "otlp", 1);
+        return Err(ConfigError::at(file, l, c, e));
+    }
     let mut seen = std::collections::BTreeMap::new();
     for sc in &mut cfg.scrape_configs {
         let occurrence = seen.get(&sc.job_name).copied().unwrap_or(0);

@@ -242,6 +242,7 @@ async fn serve(args: ServeArgs, on_listening: Option<OnListening>) -> Result<(),
         &data_dir,
         db.clone(),
         Some(logs_w.store.clone() as Arc<dyn model::LogQueryable>),
+        scrape.exemplars().clone(),
     )
     .await?;
     eprintln!(

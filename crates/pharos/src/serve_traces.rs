@@ -1,6 +1,6 @@
 //! Wiring of the trace signal into `pharos serve`: opens the trace store under `<data>/traces/`,
 //! builds the OTLP/Jaeger/Zipkin routes, runs the span-metrics flush (into the TSDB) and
-//! retention loops, starts the compatibility listeners from `listeners:` (Jaeger 14268,
+//! retention loops (span-metric bucket exemplars go to the exemplar store), starts the compatibility listeners from `listeners:` (Jaeger 14268,
 //! Zipkin 9411, OTLP/HTTP 4318 serve the whole HTTP app; OTLP/gRPC 4317 serves tonic; Jaeger
 //! agent UDP 6831 compact / 6832 binary), and
 //! flushes span metrics one last time at shutdown.
@@ -22,6 +22,7 @@ pub async fn start(
     data_dir: &Path,
     sink: Arc<dyn model::MetricSink>,
     logs: Option<Arc<dyn model::LogQueryable>>,
+    exemplars: Arc<model::exemplars::ExemplarStore>,
 ) -> Result<(Router, TracesRuntime), String> {
     let t = &cfg.traces;
     let opts = traces::TraceStoreOptions {
@@ -56,10 +57,15 @@ pub async fn start(
             loop {
                 tick.tick().await;
                 let (store, sink) = (store.clone(), sink.clone());
+                let exemplars = exemplars.clone();
                 let r = tokio::task::spawn_blocking(move || {
-                    store
-                        .span_metrics()
-                        .flush(sink.as_ref(), model::time::now_ms())
+                    let m = store.span_metrics();
+                    let n = m.flush(sink.as_ref(), model::time::now_ms())?;
+                    // Each bucket's latest span; re-adding an unchanged one is a no-op.
+                    for (series, e) in m.exemplars() {
+                        let _ = exemplars.add(&series, e);
+                    }
+                    Ok::<_, model::StorageError>(n)
                 })
                 .await;
                 if let Ok(Err(e)) = r {

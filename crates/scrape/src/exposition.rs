@@ -1,7 +1,8 @@
 //! Parsers for the Prometheus text exposition format 0.0.4 and OpenMetrics 1.0 text: samples
 //! with labels, values and optional timestamps, and per-family metadata (TYPE, HELP, UNIT).
-//! Exemplars are parsed past and dropped; OpenMetrics `_created` samples are ignored, as
-//! Prometheus does without its created-timestamps feature.
+//! OpenMetrics exemplars (`# {trace_id="…"} value [timestamp]`) are kept with their sample;
+//! OpenMetrics `_created` samples are ignored, as Prometheus does without its created-timestamps
+//! feature.
 
 use crate::target::MetadataEntry;
 use model::{Labels, LabelsBuilder, METRIC_NAME};
@@ -31,6 +32,17 @@ pub struct ParsedSample {
     pub value: f64,
     /// Explicit timestamp in ms, when the exposition gave one.
     pub timestamp_ms: Option<i64>,
+    /// The OpenMetrics exemplar after ` # `; its `ts` is `None` when the line gave no timestamp
+    /// (the scrape then uses the sample's time, as Prometheus does).
+    pub exemplar: Option<ParsedExemplar>,
+}
+
+/// An exemplar as written in an OpenMetrics line.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ParsedExemplar {
+    pub labels: Labels,
+    pub value: f64,
+    pub ts_ms: Option<i64>,
 }
 
 /// A whole parsed exposition.
@@ -338,9 +350,12 @@ fn parse_sample_line(line: &str, format: Format) -> Result<ParsedSample, String>
     if !rest.starts_with([' ', '\t']) {
         return Err("expected whitespace before the value".into());
     }
-    let rest = match rest.find(" # ") {
-        Some(p) if format == Format::OpenMetrics => &rest[..p],
-        _ => rest,
+    let (rest, exemplar) = match rest.find(" # ") {
+        Some(p) if format == Format::OpenMetrics => (
+            &rest[..p],
+            Some(parse_exemplar(&rest[p + 3..]).map_err(|e| format!("invalid exemplar: {e}"))?),
+        ),
+        _ => (rest, None),
     };
     let mut fields = rest.split_whitespace();
     let value = parse_value(fields.next().ok_or("missing value")?)?;
@@ -350,15 +365,7 @@ fn parse_sample_line(line: &str, format: Format) -> Result<ParsedSample, String>
             Format::PrometheusText => ts
                 .parse::<i64>()
                 .map_err(|_| format!("invalid timestamp {ts:?}"))?,
-            Format::OpenMetrics => {
-                let secs: f64 = ts
-                    .parse()
-                    .map_err(|_| format!("invalid timestamp {ts:?}"))?;
-                if !secs.is_finite() {
-                    return Err(format!("invalid timestamp {ts:?}"));
-                }
-                (secs * 1000.0).round() as i64
-            }
+            Format::OpenMetrics => openmetrics_ts(ts)?,
         }),
     };
     if let Some(extra) = fields.next() {
@@ -368,6 +375,76 @@ fn parse_sample_line(line: &str, format: Format) -> Result<ParsedSample, String>
         labels: b.build(),
         value,
         timestamp_ms,
+        exemplar,
+    })
+}
+
+/// An OpenMetrics timestamp (seconds, may be fractional) in ms.
+fn openmetrics_ts(ts: &str) -> Result<i64, String> {
+    let secs: f64 = ts
+        .parse()
+        .map_err(|_| format!("invalid timestamp {ts:?}"))?;
+    if !secs.is_finite() {
+        return Err(format!("invalid timestamp {ts:?}"));
+    }
+    Ok((secs * 1000.0).round() as i64)
+}
+
+/// Parses `{name="value",...} value [timestamp]` (the text after ` # `).
+fn parse_exemplar(text: &str) -> Result<ParsedExemplar, String> {
+    let bytes = text.as_bytes();
+    let mut i = skip_spaces(bytes, 0);
+    if bytes.get(i) != Some(&b'{') {
+        return Err("expected '{' to start the exemplar's labels".into());
+    }
+    i += 1;
+    let mut b = LabelsBuilder::default();
+    loop {
+        i = skip_spaces(bytes, i);
+        match bytes.get(i) {
+            None => return Err("unterminated label set".into()),
+            Some(b'}') => {
+                i += 1;
+                break;
+            }
+            Some(c) if is_name_start(*c) => {}
+            Some(_) => return Err(format!("invalid label name at column {}", i + 1)),
+        }
+        let s = i;
+        while i < bytes.len() && is_name_char(bytes[i]) {
+            i += 1;
+        }
+        let name = &text[s..i];
+        i = skip_spaces(bytes, i);
+        if bytes.get(i) != Some(&b'=') {
+            return Err(format!("expected '=' after label name {name:?}"));
+        }
+        i = skip_spaces(bytes, i + 1);
+        if bytes.get(i) != Some(&b'"') {
+            return Err(format!("expected quoted value for label {name:?}"));
+        }
+        let (value, after) = read_quoted(text, i)?;
+        if b.get(name).is_some() {
+            return Err(format!("duplicate label name {name:?}"));
+        }
+        b.set(name, value);
+        i = skip_spaces(bytes, after);
+        match bytes.get(i) {
+            Some(b',') => i += 1,
+            Some(b'}') => {}
+            _ => return Err("expected ',' or '}' in label set".into()),
+        }
+    }
+    let mut fields = text.get(i..).unwrap_or("").split_whitespace();
+    let value = parse_value(fields.next().ok_or("missing value")?)?;
+    let ts_ms = fields.next().map(openmetrics_ts).transpose()?;
+    if let Some(extra) = fields.next() {
+        return Err(format!("unexpected text {extra:?} after the timestamp"));
+    }
+    Ok(ParsedExemplar {
+        labels: b.build(),
+        value,
+        ts_ms,
     })
 }
 
@@ -410,7 +487,17 @@ neg -Inf
         assert_eq!(e.samples.len(), 1);
         assert_eq!(e.samples[0].timestamp_ms, Some(1_520_879_607_789));
         assert_eq!(e.metadata[0].unit, "seconds");
+        let ex = e.samples[0].exemplar.as_ref().unwrap();
+        assert_eq!(ex.labels.get("id"), Some("abc"));
+        assert_eq!((ex.value, ex.ts_ms), (1.0, Some(1_520_879_607_700)));
         assert!(parse("foo 1\n", Format::OpenMetrics).is_err());
+        // A broken exemplar fails the scrape, as in Prometheus' OpenMetrics parser.
+        let bad = "foo_total 1 # {id=abc} 1\n# EOF\n";
+        assert!(parse(bad, Format::OpenMetrics).is_err());
+        let no_ts = "foo_total 1 # {trace_id=\"t\",span_id=\"s\"} 0.5\n# EOF\n";
+        let e = parse(no_ts, Format::OpenMetrics).unwrap();
+        let ex = e.samples[0].exemplar.as_ref().unwrap();
+        assert_eq!((ex.labels.len(), ex.ts_ms), (2, None));
     }
 
     #[test]

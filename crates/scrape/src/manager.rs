@@ -6,6 +6,7 @@ use crate::discovery::{discover_cached, FileSdCache, TargetSpec};
 use crate::scrape_loop::{run_target, TargetState};
 use crate::target::{DroppedTarget, MetadataEntry, TargetStatus, TargetsSnapshot};
 use config::{PrometheusConfig, ScrapeConfig};
+use model::exemplars::ExemplarStore;
 use model::MetricSink;
 use parking_lot::Mutex;
 use std::collections::{BTreeMap, HashMap};
@@ -57,6 +58,7 @@ pub struct ScrapeManager {
     status: Mutex<BTreeMap<String, PoolStatus>>,
     metadata: Arc<Mutex<BTreeMap<String, MetadataEntry>>>,
     stats: Arc<ScrapeStats>,
+    exemplars: Arc<ExemplarStore>,
     base_dir: Mutex<PathBuf>,
     file_sd_task: Mutex<Option<JoinHandle<()>>>,
     config: Mutex<Option<PrometheusConfig>>,
@@ -71,6 +73,7 @@ impl ScrapeManager {
             status: Mutex::new(BTreeMap::new()),
             metadata: Arc::new(Mutex::new(BTreeMap::new())),
             stats: Arc::new(ScrapeStats::default()),
+            exemplars: Arc::new(ExemplarStore::default()),
             base_dir: Mutex::new(PathBuf::new()),
             file_sd_task: Mutex::new(None),
             config: Mutex::new(None),
@@ -78,8 +81,15 @@ impl ScrapeManager {
         })
     }
 
+    /// The exemplar storage shared by scrapes, remote_write, OTLP and span metrics (sized by
+    /// `storage.exemplars.max_exemplars` of the applied config).
+    pub fn exemplars(&self) -> &Arc<ExemplarStore> {
+        &self.exemplars
+    }
+
     /// Applies a (new) configuration: starts, stops and restarts targets as needed.
     pub async fn apply_config(self: &Arc<Self>, cfg: &PrometheusConfig) {
+        self.exemplars.resize(max_exemplars(cfg));
         *self.base_dir.lock() = cfg.base_dir.clone();
         *self.config.lock() = Some(cfg.clone());
         self.sync_pools(cfg).await;
@@ -205,6 +215,7 @@ impl ScrapeManager {
                     state.clone(),
                     self.metadata.clone(),
                     self.stats.clone(),
+                    self.exemplars.clone(),
                     stop_rx,
                 ));
                 pool.targets.insert(
@@ -264,6 +275,14 @@ impl ScrapeManager {
             snap.dropped_counts.insert(pool.clone(), dropped.len());
         }
         snap
+    }
+
+    /// Records metadata received by push (OTLP, remote_write) next to the scraped one.
+    pub fn record_metadata(&self, entries: Vec<MetadataEntry>) {
+        let mut md = self.metadata.lock();
+        for m in entries {
+            md.insert(m.metric.clone(), m);
+        }
     }
 
     /// Metric metadata seen on all targets (latest wins per metric family).
@@ -336,6 +355,17 @@ async fn stop_target(t: RunningTarget) {
     let _ = t.stop.send(true);
     // The loop writes staleness markers and exits; don't wait forever on a stuck scrape.
     let _ = tokio::time::timeout(std::time::Duration::from_secs(5), t.task).await;
+}
+
+/// `storage.exemplars.max_exemplars` (Prometheus' default 100000; 0 or less disables storage).
+fn max_exemplars(cfg: &PrometheusConfig) -> usize {
+    cfg.storage
+        .as_ref()
+        .and_then(|s| s.get("exemplars"))
+        .and_then(|e| e.get("max_exemplars"))
+        .and_then(|m| m.as_i64())
+        .map(|m| m.max(0) as usize)
+        .unwrap_or(model::exemplars::DEFAULT_MAX_EXEMPLARS)
 }
 
 fn build_client(sc: &ScrapeConfig) -> Result<reqwest::Client, String> {

@@ -60,6 +60,7 @@ pub async fn run_target(
     state: Arc<Mutex<TargetState>>,
     metadata: Arc<Mutex<BTreeMap<String, MetadataEntry>>>,
     stats: Arc<ScrapeStats>,
+    exemplars: Arc<model::exemplars::ExemplarStore>,
     mut stop: watch::Receiver<bool>,
 ) {
     let interval = Duration::from_millis(spec.interval_ms.max(1) as u64);
@@ -101,6 +102,7 @@ pub async fn run_target(
         let duration = started.elapsed().as_secs_f64();
         stats.scrapes_total.fetch_add(1, Ordering::Relaxed);
         let mut batch: Vec<(Labels, Sample)> = Vec::new();
+        let mut scraped_exemplars = Vec::new();
         let (up, scraped, post, added, error) = match result.and_then(|body| {
             process(&spec, &cfg, &body, ts, &metadata).inspect_err(|e| {
                 if e.starts_with("sample limit exceeded") {
@@ -110,6 +112,7 @@ pub async fn run_target(
         }) {
             Ok(processed) => {
                 let post_relabel = processed.samples.len();
+                scraped_exemplars = processed.exemplars;
                 let mut current = HashMap::with_capacity(processed.samples.len());
                 let mut added = 0usize;
                 for (labels, s, explicit_ts) in processed.samples {
@@ -156,6 +159,10 @@ pub async fn run_target(
         }
         if let Err(e) = sink.append(&batch) {
             tracing::warn!(target = %spec.url, "storing scraped samples failed: {e}");
+        }
+        for (series, e) in scraped_exemplars {
+            // Duplicates (the same exemplar on every scrape) are expected and skipped quietly.
+            let _ = exemplars.add(&series, e);
         }
         let mut st = state.lock();
         st.last_scrape_ms = Some(ts);
@@ -360,6 +367,8 @@ fn describe_reqwest(e: reqwest::Error) -> String {
 pub struct Processed {
     pub samples: Vec<(Labels, Sample, bool)>,
     pub scraped: usize,
+    /// OpenMetrics exemplars with their series' final labels.
+    pub exemplars: Vec<(Labels, model::exemplars::Exemplar)>,
 }
 
 /// Parses a body and applies target labels, honor_* settings, metric relabeling and limits.
@@ -387,6 +396,7 @@ pub fn process(
     }
     let scraped = parsed.samples.len();
     let mut out = Vec::with_capacity(scraped);
+    let mut exemplars = Vec::new();
     for s in parsed.samples {
         let labels = merge_target_labels(&s.labels, &spec.labels, cfg.honor_labels);
         let labels = match config::relabel::process(&labels, &cfg.metric_relabel_configs) {
@@ -426,6 +436,16 @@ pub fn process(
         } else {
             ts
         };
+        if let Some(e) = s.exemplar {
+            exemplars.push((
+                labels.clone(),
+                model::exemplars::Exemplar {
+                    labels: e.labels,
+                    value: e.value,
+                    ts: e.ts_ms.unwrap_or(t),
+                },
+            ));
+        }
         out.push((labels, Sample { t, v: s.value }, explicit));
     }
     if cfg.sample_limit > 0 && out.len() as u64 > cfg.sample_limit {
@@ -438,6 +458,7 @@ pub fn process(
     Ok(Processed {
         samples: out,
         scraped,
+        exemplars,
     })
 }
 

@@ -6,7 +6,10 @@
 //! Rotation: a file whose path now names another inode (rename + create), or that vanished, is
 //! drained through its still-open handle until it stays quiet, then closed; a file whose size
 //! drops below the read offset (copytruncate) is re-read from 0. Files that appear later are
-//! found by re-evaluating the globs every `target_config.sync_period`. A last line without a
+//! found when they are created, as promtail's directory watcher finds them: every poll stats
+//! the directories the globs can match in (each glob's literal directory prefix and the
+//! directories of matched files) and re-evaluates the globs when one's mtime changed; the
+//! globs are also re-evaluated every `target_config.sync_period`. A last line without a
 //! newline is held back until its newline arrives (or the rotated file is finished).
 //!
 //! Polling (every 250 ms) is used rather than inotify: it behaves the same on every
@@ -234,6 +237,7 @@ pub fn start(
         sync_period: cfg.positions_sync,
         glob_period: cfg.glob_period,
         last_glob: None,
+        dir_stamps: Vec::new(),
         recovered: false,
         limit_retries: 0,
     };
@@ -270,6 +274,8 @@ struct State {
     sync_period: Duration,
     glob_period: Duration,
     last_glob: Option<Instant>,
+    /// Watched directories and their mtimes at the last glob evaluation.
+    dir_stamps: Vec<(PathBuf, Option<std::time::SystemTime>)>,
     recovered: bool,
     /// Consecutive polls whose push hit a limit (429) and is being retried.
     limit_retries: u32,
@@ -295,6 +301,26 @@ pub fn expand_glob(pattern: &str) -> Vec<PathBuf> {
     out
 }
 
+/// The directory a glob's matches live under: its components before the first wildcard
+/// (the file's own directory for a glob without wildcards).
+fn glob_base_dir(pattern: &str) -> PathBuf {
+    let mut dir = PathBuf::new();
+    let path = Path::new(pattern);
+    let n = path.components().count();
+    for (i, c) in path.components().enumerate() {
+        let s = c.as_os_str().to_string_lossy();
+        if i + 1 == n || s.contains(['*', '?', '[', '{']) {
+            break;
+        }
+        dir.push(c);
+    }
+    dir
+}
+
+fn dir_mtime(d: &Path) -> Option<std::time::SystemTime> {
+    std::fs::metadata(d).and_then(|m| m.modified()).ok()
+}
+
 fn brace_expand(p: &str) -> Vec<String> {
     if let (Some(open), Some(close)) = (p.find('{'), p.find('}')) {
         if open < close {
@@ -314,7 +340,8 @@ impl State {
         let now_ns = chrono::Utc::now().timestamp_nanos_opt().unwrap_or(0);
         let glob_due = self
             .last_glob
-            .is_none_or(|t| t.elapsed() >= self.glob_period);
+            .is_none_or(|t| t.elapsed() >= self.glob_period)
+            || self.dir_stamps.iter().any(|(d, m)| dir_mtime(d) != *m);
         if glob_due {
             self.last_glob = Some(Instant::now());
             self.discover();
@@ -326,6 +353,27 @@ impl State {
     }
 
     fn discover(&mut self) {
+        // Stamp the directories before globbing, so a file created meanwhile is seen next poll.
+        let mut dirs: Vec<PathBuf> = Vec::new();
+        for job in &self.jobs {
+            for t in &job.cfg.targets {
+                dirs.extend(brace_expand(&t.path_glob).iter().map(|g| glob_base_dir(g)));
+            }
+            for f in &job.files {
+                if let Some(parent) = f.live_path.as_deref().and_then(Path::parent) {
+                    dirs.push(parent.to_path_buf());
+                }
+            }
+        }
+        dirs.sort();
+        dirs.dedup();
+        self.dir_stamps = dirs
+            .into_iter()
+            .map(|d| {
+                let m = dir_mtime(&d);
+                (d, m)
+            })
+            .collect();
         for ji in 0..self.jobs.len() {
             let targets = self.jobs[ji].cfg.targets.clone();
             for t in targets {

@@ -94,13 +94,30 @@ fn s(v: &Value) -> Option<String> {
     }
 }
 
+/// A `name: source` mapping (labels, structured_metadata, json expressions): a null or empty
+/// source means the name itself, as promtail's `validateLabelsConfig` does.
 fn str_map(v: Option<&Value>) -> Vec<(String, String)> {
     let mut out = Vec::new();
     if let Some(Value::Mapping(m)) = v {
         for (k, val) in m {
             if let Some(k) = s(k) {
-                let src = s(val).unwrap_or_else(|| k.clone());
+                let src = s(val)
+                    .filter(|x| !x.is_empty())
+                    .unwrap_or_else(|| k.clone());
                 out.push((k, src));
+            }
+        }
+    }
+    out
+}
+
+/// `static_labels`: promtail skips a null or empty value.
+fn static_map(v: &Value) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    if let Value::Mapping(m) = v {
+        for (k, val) in m {
+            if let (Some(k), Some(v)) = (s(k), s(val).filter(|x| !x.is_empty())) {
+                out.push((k, v));
             }
         }
     }
@@ -375,7 +392,7 @@ impl Stage {
                 source: gets("source"),
             },
             "labels" => Stage::Labels(str_map(Some(body))),
-            "static_labels" => Stage::StaticLabels(str_map(Some(body))),
+            "static_labels" => Stage::StaticLabels(static_map(body)),
             "structured_metadata" => Stage::StructuredMetadata(str_map(Some(body))),
             "labeldrop" | "labelallow" => {
                 let names: Vec<String> = match body {
@@ -567,8 +584,15 @@ fn apply(stage: &Stage, e: &mut Entry) -> bool {
         }
         Stage::Labels(map) => {
             for (label, src) in map {
-                if let Some(v) = e.extracted.get(src).filter(|v| !v.is_empty()) {
-                    e.labels.insert(label.clone(), v.clone());
+                // An extracted empty value sets the label empty, i.e. removes it (promtail).
+                match e.extracted.get(src) {
+                    Some(v) if !v.is_empty() => {
+                        e.labels.insert(label.clone(), v.clone());
+                    }
+                    Some(_) => {
+                        e.labels.remove(label);
+                    }
+                    None => {}
                 }
             }
             true
@@ -581,8 +605,12 @@ fn apply(stage: &Stage, e: &mut Entry) -> bool {
         }
         Stage::StructuredMetadata(map) => {
             for (k, src) in map {
-                if let Some(v) = e.extracted.get(src).or_else(|| e.labels.get(src)) {
-                    e.metadata.push((k.clone(), v.clone()));
+                if let Some(v) = e.extracted.get(src).or_else(|| e.labels.get(src)).cloned() {
+                    // A label that became structured metadata leaves the stream labels.
+                    if e.labels.get(src) == Some(&v) {
+                        e.labels.remove(src);
+                    }
+                    e.metadata.push((k.clone(), v));
                 }
             }
             true
@@ -832,6 +860,42 @@ mod tests {
         assert_eq!(out[0].extracted.get("user").map(String::as_str), Some("u1"));
         assert_eq!(out[0].extracted.get("first").map(String::as_str), Some("a"));
         assert_eq!(out[0].ts_ns, 1_704_067_200_500_000_000);
+    }
+
+    /// promtail's `validateLabelsConfig`: an empty (`""`) or null source is the key's own name;
+    /// `static_labels` skips empty values; structured metadata leaves the stream labels.
+    #[test]
+    fn empty_label_source_is_the_key_name() {
+        let mut p = Pipeline::new(stages(
+            r#"
+- json:
+    expressions:
+      level: ""
+      svc:
+      trace: ""
+- labels:
+    level: ""
+    svc:
+- static_labels:
+    team: ""
+    env: prod
+- structured_metadata:
+    trace: ""
+"#,
+        ));
+        let out = p.process(vec![entry(
+            r#"{"level":"warn","svc":"api","trace":"t1"}"#,
+            0,
+        )]);
+        let l = |k: &str| out[0].labels.get(k).map(String::as_str);
+        assert_eq!(l("level"), Some("warn"));
+        assert_eq!(l("svc"), Some("api"));
+        assert_eq!(l("env"), Some("prod"));
+        assert_eq!(l("team"), None);
+        assert_eq!(
+            out[0].metadata,
+            vec![("trace".to_string(), "t1".to_string())]
+        );
     }
 
     #[test]

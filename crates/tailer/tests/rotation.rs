@@ -218,6 +218,39 @@ scrape_configs:
     assert!(pos.contains("later.txt: '55'"), "{pos}");
 }
 
+/// promtail's watcher sees new files when they are created, not at the next `sync_period`
+/// (1h here): a file created in the glob's directory arrives within a couple of polls.
+#[test]
+fn new_files_are_found_when_created_not_at_sync_period() {
+    let tmp = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(tmp.path().join("logs")).unwrap();
+    let text = format!(
+        r#"
+positions: {{filename: {d}/pos.yaml}}
+target_config: {{sync_period: 1h}}
+scrape_configs:
+- job_name: app
+  static_configs:
+  - labels: {{job: app, __path__: "{d}/logs/*.log"}}
+"#,
+        d = tmp.path().display()
+    );
+    let cfg = tailer::parse(&text, tmp.path()).unwrap();
+    let sink = Arc::new(MemSink::default());
+    let t = tailer::start(cfg, sink.clone(), "fake".into(), tmp.path().join("p.yaml")).unwrap();
+    std::thread::sleep(Duration::from_millis(600));
+    std::fs::write(tmp.path().join("logs/a.log"), "first\n").unwrap();
+    wait_for(&sink, 1, 5);
+    assert_eq!(count(&sink), 1, "a new file was not picked up");
+    std::thread::sleep(Duration::from_millis(300));
+    std::fs::write(tmp.path().join("logs/b.log"), "second\n").unwrap();
+    wait_for(&sink, 2, 5);
+    t.stop();
+    let lines = sink.lines.lock();
+    let got: Vec<&str> = lines.iter().map(|l| l.1.as_str()).collect();
+    assert_eq!(got, vec!["first", "second"]);
+}
+
 /// Fails every other push (I/O errors, then 429-style limits): the tailer re-reads from the
 /// last acknowledged offset, so lines are neither lost nor stored twice.
 struct FlakySink {

@@ -10,6 +10,7 @@
 
 use crate::span::{Span, StatusCode};
 use crate::wal::WalPos;
+use model::exemplars::Exemplar;
 use model::{Labels, MetricSink, Sample, Series, StorageError};
 use parking_lot::Mutex;
 use serde::{Deserialize, Serialize};
@@ -28,6 +29,20 @@ struct Agg {
     sum: f64,
     /// Non-cumulative counts per bucket; the last slot is +Inf.
     buckets: Vec<u64>,
+    /// The latest span per bucket, the bucket's exemplar (same slots as `buckets`).
+    #[serde(default)]
+    exemplars: Vec<Option<BucketExemplar>>,
+}
+
+/// The span that last fell into a bucket: its exemplar links the bucket to the trace.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+struct BucketExemplar {
+    trace_id: String,
+    span_id: String,
+    /// Duration in seconds.
+    value: f64,
+    /// Span end, ms.
+    ts_ms: i64,
 }
 
 #[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
@@ -104,12 +119,22 @@ impl SpanMetrics {
                 calls: 0,
                 sum: 0.0,
                 buckets: vec![0; n + 1],
+                exemplars: vec![None; n + 1],
             });
             agg.calls += 1;
             agg.sum += secs;
             let i = self.buckets.iter().position(|b| secs <= *b).unwrap_or(n);
             if let Some(c) = agg.buckets.get_mut(i) {
                 *c += 1;
+            }
+            agg.exemplars.resize(n + 1, None);
+            if let Some(e) = agg.exemplars.get_mut(i) {
+                *e = Some(BucketExemplar {
+                    trace_id: s.trace_id.to_hex(),
+                    span_id: s.span_id.to_hex(),
+                    value: secs,
+                    ts_ms: (s.end_ns / 1_000_000) as i64,
+                });
             }
         }
         if pos.is_some() {
@@ -129,8 +154,19 @@ impl SpanMetrics {
 
     /// Every series with its current cumulative value at `t_ms`.
     pub fn series(&self, t_ms: i64) -> Vec<Series> {
+        self.series_and_exemplars(t_ms).0
+    }
+
+    /// The duration-bucket exemplars: per bucket series, the latest span that fell into it
+    /// (`trace_id`, `span_id`, duration in seconds, span end time).
+    pub fn exemplars(&self) -> Vec<(Labels, Exemplar)> {
+        self.series_and_exemplars(0).1
+    }
+
+    fn series_and_exemplars(&self, t_ms: i64) -> (Vec<Series>, Vec<(Labels, Exemplar)>) {
         let st = self.state.lock();
         let mut out = Vec::new();
+        let mut exemplars = Vec::new();
         let one = |labels: Labels, v: f64| Series {
             labels,
             samples: vec![Sample { t: t_ms, v }],
@@ -176,13 +212,24 @@ impl SpanMetrics {
                     Some(b) => format_le(*b),
                     None => "+Inf".to_string(),
                 };
-                out.push(one(
-                    with(
-                        "traces_spanmetrics_duration_seconds_bucket",
-                        Some(("le", &le)),
-                    ),
-                    cum as f64,
-                ));
+                let labels = with(
+                    "traces_spanmetrics_duration_seconds_bucket",
+                    Some(("le", &le)),
+                );
+                if let Some(Some(e)) = agg.exemplars.get(i) {
+                    exemplars.push((
+                        labels.clone(),
+                        Exemplar {
+                            labels: Labels::from_pairs([
+                                ("span_id", e.span_id.as_str()),
+                                ("trace_id", e.trace_id.as_str()),
+                            ]),
+                            value: e.value,
+                            ts: e.ts_ms,
+                        },
+                    ));
+                }
+                out.push(one(labels, cum as f64));
             }
         }
         for (key, e) in &st.edges {
@@ -201,7 +248,7 @@ impl SpanMetrics {
                 ));
             }
         }
-        out
+        (out, exemplars)
     }
 
     /// Writes every series at `t_ms` into `sink`, then saves the state (with its WAL position)
@@ -282,6 +329,25 @@ mod tests {
             status_message: String::new(),
             flags: 0,
         }
+    }
+
+    #[test]
+    fn bucket_exemplars_carry_the_trace_id() {
+        let m = SpanMetrics::new();
+        m.observe(&[span(3, StatusCode::Unset)], None);
+        let ex = m.exemplars();
+        assert_eq!(ex.len(), 1);
+        let (labels, e) = &ex[0];
+        assert_eq!(labels.get("le"), Some("0.004"));
+        assert_eq!(
+            labels.metric_name(),
+            Some("traces_spanmetrics_duration_seconds_bucket")
+        );
+        assert_eq!(
+            e.labels.get("trace_id"),
+            Some(TraceId::from_parts(0, 1).to_hex().as_str())
+        );
+        assert_eq!((e.value, e.ts), (0.003, 3));
     }
 
     #[test]

@@ -36,7 +36,7 @@ fn grpc_code(s: StatusCode) -> i32 {
     }
 }
 
-fn refuse(json: bool, r: Refusal) -> Response {
+pub(crate) fn refuse(json: bool, r: Refusal) -> Response {
     let Refusal(status, msg) = r;
     if json {
         let body = serde_json::json!({"code": grpc_code(status), "message": msg});

@@ -1,9 +1,12 @@
-//! OTLP receivers: OTLP/HTTP `POST /v1/traces` (protobuf and JSON, gzip) and the OTLP/gRPC
-//! `TraceService/Export` service.
+//! OTLP receivers: OTLP/HTTP `POST /v1/traces` (protobuf and JSON, gzip), the OTLP/gRPC
+//! `TraceService/Export` service, and OTLP/HTTP metrics (`POST /v1/metrics`, routed with the
+//! Prometheus API because it writes into the TSDB).
 
 pub mod grpc;
 pub mod http;
 pub mod logs;
+pub mod metrics;
+pub mod prom_names;
 
 use crate::trace_http::TracesState;
 use axum::extract::DefaultBodyLimit;

@@ -176,12 +176,76 @@ pub async fn targets(
     ))
 }
 
-/// `GET|POST /api/v1/query_exemplars`: pharos keeps no exemplars yet, so the answer is empty.
-pub async fn exemplars(params: Params) -> Result<Response, ApiError> {
-    if params.get("query").is_none() {
+/// Every vector selector of a PromQL expression (Prometheus' `parser.ExtractSelectors`), as
+/// matcher sets (an `or` selector contributes several).
+fn extract_selectors(
+    e: &promql_parser::parser::Expr,
+    out: &mut Vec<Vec<LabelMatcher>>,
+) -> Result<(), String> {
+    use promql_parser::parser::Expr;
+    match e {
+        Expr::VectorSelector(vs) => out.extend(promql::selector::selector_matchers(vs)?),
+        Expr::MatrixSelector(ms) => out.extend(promql::selector::selector_matchers(&ms.vs)?),
+        Expr::Aggregate(a) => {
+            extract_selectors(&a.expr, out)?;
+            if let Some(p) = &a.param {
+                extract_selectors(p, out)?;
+            }
+        }
+        Expr::Unary(u) => extract_selectors(&u.expr, out)?,
+        Expr::Binary(b) => {
+            extract_selectors(&b.lhs, out)?;
+            extract_selectors(&b.rhs, out)?;
+        }
+        Expr::Paren(p) => extract_selectors(&p.expr, out)?,
+        Expr::Subquery(sq) => extract_selectors(&sq.expr, out)?,
+        Expr::Call(c) => {
+            for a in &c.args.args {
+                extract_selectors(a, out)?;
+            }
+        }
+        Expr::NumberLiteral(_) | Expr::StringLiteral(_) | Expr::Extension(_) => {}
+    }
+    Ok(())
+}
+
+/// `GET|POST /api/v1/query_exemplars`: the stored exemplars of the series selected by the
+/// query's selectors in `[start, end]`, as
+/// `[{"seriesLabels": {...}, "exemplars": [{"labels": {...}, "value": "…", "timestamp": s}]}]`.
+pub async fn exemplars(
+    State(state): State<Arc<AppState>>,
+    params: Params,
+) -> Result<Response, ApiError> {
+    let query = params.get("query").unwrap_or("");
+    if query.trim().is_empty() {
         return Err(ApiError::bad_data(
             "invalid parameter \"query\": query must not be empty",
         ));
     }
-    Ok(success(json!([]), &[], &[]))
+    let (start, end) = time_range(&params)?;
+    let expr = promql_parser::parser::parse(query)
+        .map_err(|e| ApiError::bad_data(format!("invalid parameter \"query\": {e}")))?;
+    let mut sets = Vec::new();
+    extract_selectors(&expr, &mut sets).map_err(ApiError::bad_data)?;
+    let data: Vec<Json> = state
+        .scrape
+        .exemplars()
+        .select(start, end, &sets)
+        .iter()
+        .map(|s| {
+            let list: Vec<Json> = s
+                .exemplars
+                .iter()
+                .map(|e| {
+                    json!({
+                        "labels": labels_json(&e.labels),
+                        "value": super::json::format_value(e.value),
+                        "timestamp": super::json::timestamp(e.ts),
+                    })
+                })
+                .collect();
+            json!({"seriesLabels": labels_json(&s.series_labels), "exemplars": list})
+        })
+        .collect();
+    Ok(success(Json::Array(data), &[], &[]))
 }

@@ -1,0 +1,995 @@
+//! OTLP metrics → Prometheus series, as Prometheus 3's OTLP receiver translates them
+//! (storage/remote/otlptranslator/prometheusremotewrite): gauges and sums as samples, explicit
+//! histograms as classic `_bucket{le}`/`_sum`/`_count`, summaries as `{quantile}`/`_sum`/`_count`,
+//! `job`/`instance` from `service.namespace`/`service.name`/`service.instance.id`, promoted
+//! resource attributes, `target_info`, exemplars (trace/span ids) and metric metadata.
+//! Exponential histograms become classic buckets at their exponential boundaries (pharos has no
+//! native histograms in its TSDB yet); delta temporality is rejected or accumulated per config.
+
+use super::prom_names::{self, LabelNamer, MetricType};
+use config::otlp::{DeltaTemporality, OtlpConfig};
+use model::exemplars::Exemplar;
+use model::{Labels, LabelsBuilder, Sample, Series, METRIC_NAME};
+use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
+use opentelemetry_proto::tonic::common::v1::{any_value, AnyValue, KeyValue};
+use opentelemetry_proto::tonic::metrics::v1 as pm;
+use parking_lot::Mutex;
+use scrape::target::MetadataEntry;
+use std::collections::{BTreeMap, HashMap};
+
+/// OTLP's `AGGREGATION_TEMPORALITY_DELTA`.
+const DELTA: i32 = 1;
+/// `DataPointFlags.FLAG_NO_RECORDED_VALUE`.
+const NO_RECORDED_VALUE: u32 = 1;
+/// Prometheus' default lookback delta; `target_info` is repeated every half of it.
+const LOOKBACK_MS: i64 = 5 * 60 * 1000;
+const MAX_EXEMPLAR_RUNES: usize = 128;
+
+/// What one request becomes.
+#[derive(Debug, Default)]
+pub struct Converted {
+    pub series: Vec<Series>,
+    pub exemplars: Vec<(Labels, Exemplar)>,
+    pub metadata: Vec<MetadataEntry>,
+    /// Per-metric problems; when any, Prometheus stores nothing of the request.
+    pub errors: Vec<String>,
+    /// Indexes into `series` of series from delta-temporality metrics.
+    pub delta_series: Vec<usize>,
+}
+
+/// Running totals of delta series converted to cumulative (`delta_temporality: convert`).
+#[derive(Default)]
+pub struct DeltaTotals(Mutex<HashMap<Labels, f64>>);
+
+/// OTLP's `AnyValue.AsString` (pdata): strings as is, numbers in Go's shortest form, bools,
+/// bytes base64-free as hex-less debug, lists and maps as JSON.
+fn any_string(v: &Option<AnyValue>) -> String {
+    fn json(v: &Option<AnyValue>) -> serde_json::Value {
+        use serde_json::Value as J;
+        match v.as_ref().and_then(|a| a.value.as_ref()) {
+            Some(any_value::Value::StringValue(s)) => J::String(s.clone()),
+            Some(any_value::Value::BoolValue(b)) => J::Bool(*b),
+            Some(any_value::Value::IntValue(i)) => J::from(*i),
+            Some(any_value::Value::DoubleValue(d)) => J::from(*d),
+            Some(any_value::Value::ArrayValue(a)) => {
+                J::Array(a.values.iter().map(|x| json(&Some(x.clone()))).collect())
+            }
+            Some(any_value::Value::KvlistValue(kv)) => J::Object(
+                kv.values
+                    .iter()
+                    .map(|k| (k.key.clone(), json(&k.value)))
+                    .collect(),
+            ),
+            Some(any_value::Value::BytesValue(b)) => {
+                J::String(b.iter().map(|x| format!("{x:02x}")).collect())
+            }
+            // String-table indexes exist only in the profiles signal.
+            Some(any_value::Value::StringValueStrindex(_)) | None => J::Null,
+        }
+    }
+    match v.as_ref().and_then(|a| a.value.as_ref()) {
+        Some(any_value::Value::StringValue(s)) => s.clone(),
+        Some(any_value::Value::BoolValue(b)) => b.to_string(),
+        Some(any_value::Value::IntValue(i)) => i.to_string(),
+        Some(any_value::Value::DoubleValue(d)) => crate::prometheus::json::format_value(*d),
+        None => String::new(),
+        _ => json(v).to_string(),
+    }
+}
+
+fn attr<'a>(attrs: &'a [KeyValue], key: &str) -> Option<&'a KeyValue> {
+    attrs.iter().find(|kv| kv.key == key)
+}
+
+const IDENTIFYING: [&str; 3] = ["service.namespace", "service.name", "service.instance.id"];
+
+struct ResourceCtx {
+    job: Option<String>,
+    instance: Option<String>,
+    promoted: Vec<(String, String)>,
+    scope: Vec<(String, String)>,
+}
+
+struct Converter<'a> {
+    cfg: &'a OtlpConfig,
+    namer: LabelNamer,
+    now_ms: i64,
+    out: Converted,
+}
+
+fn ns_to_ms(ns: u64, now_ms: i64) -> i64 {
+    if ns == 0 {
+        now_ms
+    } else {
+        (ns / 1_000_000) as i64
+    }
+}
+
+fn value_or_stale(v: f64, flags: u32) -> f64 {
+    if flags & NO_RECORDED_VALUE != 0 {
+        model::stale_nan()
+    } else {
+        v
+    }
+}
+
+/// Go's `strconv.FormatFloat(f, 'f', -1, 64)` for `le`/`quantile` values.
+fn float_label(v: f64) -> String {
+    crate::prometheus::json::format_value(v)
+}
+
+impl Converter<'_> {
+    /// Prometheus' `createAttributes`: data-point attributes (sanitized; colliding names joined
+    /// with ';'), promoted resource attributes, job/instance, scope labels.
+    fn base_labels(
+        &mut self,
+        attrs: &[KeyValue],
+        res: &ResourceCtx,
+    ) -> Result<LabelsBuilder, String> {
+        let mut sorted: Vec<(&str, String)> = attrs
+            .iter()
+            .filter(|kv| kv.key != METRIC_NAME)
+            .map(|kv| (kv.key.as_str(), any_string(&kv.value)))
+            .collect();
+        sorted.sort_by(|a, b| a.0.cmp(b.0));
+        let mut b = LabelsBuilder::default();
+        for (k, v) in sorted {
+            let name = self.namer.build(k)?;
+            match b.get(&name).map(str::to_string) {
+                Some(existing) if !existing.is_empty() => {
+                    b.set(name, format!("{existing};{v}"));
+                }
+                _ => {
+                    b.set(name, v);
+                }
+            }
+        }
+        for (k, v) in &res.promoted {
+            if b.get(k).is_none_or(str::is_empty) {
+                b.set(k.clone(), v.clone());
+            }
+        }
+        if let Some(j) = &res.job {
+            b.set("job", j.clone());
+        }
+        if let Some(i) = &res.instance {
+            b.set("instance", i.clone());
+        }
+        for (k, v) in &res.scope {
+            b.set(k.clone(), v.clone());
+        }
+        Ok(b)
+    }
+
+    fn push(
+        &mut self,
+        base: &LabelsBuilder,
+        name: &str,
+        extra: Option<(&str, String)>,
+        t: i64,
+        v: f64,
+    ) -> Labels {
+        let mut b = base.clone();
+        if let Some((k, val)) = extra {
+            b.set(k, val);
+        }
+        b.set(METRIC_NAME, name);
+        let labels = b.build();
+        self.out.series.push(Series {
+            labels: labels.clone(),
+            samples: vec![Sample { t, v }],
+        });
+        labels
+    }
+
+    fn exemplars(&self, list: &[pm::Exemplar], default_ts: i64) -> Vec<Exemplar> {
+        let mut out: Vec<Exemplar> = list
+            .iter()
+            .map(|e| {
+                let mut b = LabelsBuilder::default();
+                let mut runes = 0;
+                let hex = |b: &[u8]| b.iter().map(|x| format!("{x:02x}")).collect::<String>();
+                if !e.trace_id.is_empty() {
+                    let v = hex(&e.trace_id);
+                    runes += "trace_id".len() + v.len();
+                    b.set("trace_id", v);
+                }
+                if !e.span_id.is_empty() {
+                    let v = hex(&e.span_id);
+                    runes += "span_id".len() + v.len();
+                    b.set("span_id", v);
+                }
+                let attrs: Vec<(String, String)> = e
+                    .filtered_attributes
+                    .iter()
+                    .map(|kv| (kv.key.clone(), any_string(&kv.value)))
+                    .collect();
+                runes += attrs
+                    .iter()
+                    .map(|(k, v)| k.chars().count() + v.chars().count())
+                    .sum::<usize>();
+                if runes <= MAX_EXEMPLAR_RUNES {
+                    for (k, v) in attrs {
+                        b.set(k, v);
+                    }
+                }
+                let value = match e.value {
+                    Some(pm::exemplar::Value::AsDouble(d)) => d,
+                    Some(pm::exemplar::Value::AsInt(i)) => i as f64,
+                    None => 0.0,
+                };
+                Exemplar {
+                    labels: b.build(),
+                    value,
+                    ts: if e.time_unix_nano == 0 {
+                        default_ts
+                    } else {
+                        (e.time_unix_nano / 1_000_000) as i64
+                    },
+                }
+            })
+            .collect();
+        out.sort_by(|a, b| a.value.total_cmp(&b.value));
+        out
+    }
+
+    fn number_points(
+        &mut self,
+        name: &str,
+        pts: &[pm::NumberDataPoint],
+        res: &ResourceCtx,
+        with_exemplars: bool,
+    ) -> Result<(), String> {
+        for p in pts {
+            let base = self.base_labels(&p.attributes, res)?;
+            let v = match p.value {
+                Some(pm::number_data_point::Value::AsDouble(d)) => d,
+                Some(pm::number_data_point::Value::AsInt(i)) => i as f64,
+                None => 0.0,
+            };
+            let t = ns_to_ms(p.time_unix_nano, self.now_ms);
+            let labels = self.push(&base, name, None, t, value_or_stale(v, p.flags));
+            if with_exemplars {
+                for e in self.exemplars(&p.exemplars, t) {
+                    self.out.exemplars.push((labels.clone(), e));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// `_sum`, `_count`, cumulative `_bucket{le}` ending with `+Inf`; exemplars go to the first
+    /// bucket whose bound is at least their value.
+    #[allow(clippy::too_many_arguments)]
+    fn classic_histogram(
+        &mut self,
+        name: &str,
+        base: &LabelsBuilder,
+        t: i64,
+        flags: u32,
+        count: u64,
+        sum: Option<f64>,
+        bounds_counts: &[(f64, u64)],
+        exemplars: Vec<Exemplar>,
+    ) {
+        if let Some(s) = sum {
+            self.push(
+                base,
+                &format!("{name}_sum"),
+                None,
+                t,
+                value_or_stale(s, flags),
+            );
+        }
+        self.push(
+            base,
+            &format!("{name}_count"),
+            None,
+            t,
+            value_or_stale(count as f64, flags),
+        );
+        let mut cumulative = 0u64;
+        let mut next = 0;
+        let bucket = format!("{name}_bucket");
+        for (bound, c) in bounds_counts {
+            cumulative += c;
+            let labels = self.push(
+                base,
+                &bucket,
+                Some(("le", float_label(*bound))),
+                t,
+                value_or_stale(cumulative as f64, flags),
+            );
+            while let Some(e) = exemplars.get(next).filter(|e| e.value <= *bound) {
+                self.out.exemplars.push((labels.clone(), e.clone()));
+                next += 1;
+            }
+        }
+        let inf = self.push(
+            base,
+            &bucket,
+            Some(("le", "+Inf".into())),
+            t,
+            value_or_stale(count as f64, flags),
+        );
+        for e in exemplars.into_iter().skip(next) {
+            self.out.exemplars.push((inf.clone(), e));
+        }
+    }
+
+    fn metric(&mut self, m: &pm::Metric, res: &ResourceCtx) -> Result<(), String> {
+        use pm::metric::Data;
+        let (t, temporality) = match &m.data {
+            Some(Data::Gauge(_)) => (MetricType::Gauge, None),
+            Some(Data::Sum(s)) if s.is_monotonic => (
+                MetricType::MonotonicCounter,
+                Some(s.aggregation_temporality),
+            ),
+            Some(Data::Sum(s)) => (
+                MetricType::NonMonotonicCounter,
+                Some(s.aggregation_temporality),
+            ),
+            Some(Data::Histogram(h)) => (MetricType::Histogram, Some(h.aggregation_temporality)),
+            Some(Data::ExponentialHistogram(h)) => (
+                MetricType::ExponentialHistogram,
+                Some(h.aggregation_temporality),
+            ),
+            Some(Data::Summary(_)) => (MetricType::Summary, None),
+            None => return Err(format!("metric {:?}: unsupported metric type", m.name)),
+        };
+        let is_delta = temporality == Some(DELTA);
+        if is_delta && self.cfg.delta_temporality == DeltaTemporality::Reject {
+            return Err(format!(
+                "invalid temporality and type combination for metric {:?}: delta temporality is rejected (set otlp.delta_temporality: convert, or export cumulative temporality)",
+                m.name
+            ));
+        }
+        if let Some(tp) = temporality {
+            if tp != DELTA && tp != 2 {
+                return Err(format!(
+                    "invalid temporality and type combination for metric {:?}",
+                    m.name
+                ));
+            }
+        }
+        let name = prom_names::metric_name(&m.name, &m.unit, t, self.cfg.translation_strategy)?;
+        let prom_type = match (&m.data, t) {
+            (_, MetricType::Gauge | MetricType::NonMonotonicCounter) => "gauge",
+            (_, MetricType::MonotonicCounter) => "counter",
+            (_, MetricType::Histogram | MetricType::ExponentialHistogram) => "histogram",
+            (_, MetricType::Summary) => "summary",
+        };
+        self.out.metadata.push(MetadataEntry {
+            metric: name.clone(),
+            metric_type: prom_type.into(),
+            help: m.description.clone(),
+            unit: prom_names::unit_name(&m.unit),
+        });
+        let first_series = self.out.series.len();
+        match &m.data {
+            Some(Data::Gauge(g)) => self.number_points(&name, &g.data_points, res, false)?,
+            Some(Data::Sum(s)) => self.number_points(&name, &s.data_points, res, true)?,
+            Some(Data::Histogram(h)) => {
+                for p in &h.data_points {
+                    let base = self.base_labels(&p.attributes, res)?;
+                    let t = ns_to_ms(p.time_unix_nano, self.now_ms);
+                    let bc: Vec<(f64, u64)> = p
+                        .explicit_bounds
+                        .iter()
+                        .zip(&p.bucket_counts)
+                        .map(|(b, c)| (*b, *c))
+                        .collect();
+                    let ex = self.exemplars(&p.exemplars, t);
+                    self.classic_histogram(&name, &base, t, p.flags, p.count, p.sum, &bc, ex);
+                }
+            }
+            Some(Data::ExponentialHistogram(h)) => {
+                for p in &h.data_points {
+                    let base = self.base_labels(&p.attributes, res)?;
+                    let t = ns_to_ms(p.time_unix_nano, self.now_ms);
+                    let bc = exponential_bounds(p)?;
+                    let ex = self.exemplars(&p.exemplars, t);
+                    self.classic_histogram(&name, &base, t, p.flags, p.count, p.sum, &bc, ex);
+                }
+            }
+            Some(Data::Summary(s)) => {
+                for p in &s.data_points {
+                    let base = self.base_labels(&p.attributes, res)?;
+                    let t = ns_to_ms(p.time_unix_nano, self.now_ms);
+                    self.push(
+                        &base,
+                        &format!("{name}_sum"),
+                        None,
+                        t,
+                        value_or_stale(p.sum, p.flags),
+                    );
+                    self.push(
+                        &base,
+                        &format!("{name}_count"),
+                        None,
+                        t,
+                        value_or_stale(p.count as f64, p.flags),
+                    );
+                    for q in &p.quantile_values {
+                        self.push(
+                            &base,
+                            &name,
+                            Some(("quantile", float_label(q.quantile))),
+                            t,
+                            value_or_stale(q.value, p.flags),
+                        );
+                    }
+                }
+            }
+            None => {}
+        }
+        if is_delta {
+            self.out
+                .delta_series
+                .extend(first_series..self.out.series.len());
+        }
+        Ok(())
+    }
+
+    /// Prometheus' `setResourceContext`/`setScopeContext`.
+    fn resource(
+        &mut self,
+        attrs: &[KeyValue],
+        scope: Option<&pm::ScopeMetrics>,
+    ) -> Result<ResourceCtx, String> {
+        let job = attr(attrs, "service.name").map(|n| {
+            let name = any_string(&n.value);
+            match attr(attrs, "service.namespace") {
+                Some(ns) => format!("{}/{name}", any_string(&ns.value)),
+                None => name,
+            }
+        });
+        let instance = attr(attrs, "service.instance.id").map(|i| any_string(&i.value));
+        let mut promoted = Vec::new();
+        for kv in attrs {
+            let listed = if self.cfg.promote_all_resource_attributes {
+                !self.cfg.ignore_resource_attributes.contains(&kv.key)
+            } else {
+                self.cfg.promote_resource_attributes.contains(&kv.key)
+            };
+            if listed {
+                promoted.push((self.namer.build(&kv.key)?, any_string(&kv.value)));
+            }
+        }
+        let mut scope_labels = Vec::new();
+        if let Some(sc) = scope.and_then(|s| s.scope.as_ref().map(|sc| (s, sc))) {
+            let (sm, sc) = sc;
+            if self.cfg.promote_scope_metadata && !sc.name.is_empty() {
+                for kv in &sc.attributes {
+                    scope_labels.push((
+                        self.namer.build(&format!("otel_scope_{}", kv.key))?,
+                        any_string(&kv.value),
+                    ));
+                }
+                scope_labels.push(("otel_scope_name".into(), sc.name.clone()));
+                scope_labels.push(("otel_scope_version".into(), sc.version.clone()));
+                scope_labels.push(("otel_scope_schema_url".into(), sm.schema_url.clone()));
+            }
+        }
+        Ok(ResourceCtx {
+            job,
+            instance,
+            promoted,
+            scope: scope_labels,
+        })
+    }
+
+    /// Prometheus' `addResourceTargetInfo`: `target_info` with the non-identifying resource
+    /// attributes, from the earliest to the latest sample time every half lookback delta.
+    fn target_info(
+        &mut self,
+        attrs: &[KeyValue],
+        res: &ResourceCtx,
+        earliest: i64,
+        latest: i64,
+    ) -> Result<(), String> {
+        let non_identifying = attrs
+            .iter()
+            .filter(|kv| !IDENTIFYING.contains(&kv.key.as_str()))
+            .count();
+        if non_identifying == 0 || (res.job.is_none() && res.instance.is_none()) {
+            return Ok(());
+        }
+        let kept: Vec<KeyValue> = attrs
+            .iter()
+            .filter(|kv| {
+                self.cfg.keep_identifying_resource_attributes
+                    || !IDENTIFYING.contains(&kv.key.as_str())
+            })
+            .cloned()
+            .collect();
+        let ctx = ResourceCtx {
+            job: res.job.clone(),
+            instance: res.instance.clone(),
+            promoted: Vec::new(),
+            scope: Vec::new(),
+        };
+        let base = self.base_labels(&kept, &ctx)?;
+        let mut t = earliest;
+        while t < latest {
+            self.push(&base, "target_info", None, t, 1.0);
+            t += LOOKBACK_MS / 2;
+        }
+        if t != latest || earliest == latest {
+            self.push(&base, "target_info", None, latest, 1.0);
+        }
+        Ok(())
+    }
+}
+
+/// Bucket upper bounds and counts of an exponential histogram in ascending order: negative
+/// buckets (bound −base^i), the zero bucket (bound = zero threshold), positive buckets
+/// (bound base^(i+1)), with base = 2^(2^−scale).
+fn exponential_bounds(p: &pm::ExponentialHistogramDataPoint) -> Result<Vec<(f64, u64)>, String> {
+    if !(-10..=20).contains(&p.scale) {
+        return Err(format!(
+            "exponential histogram scale {} is outside -10..20",
+            p.scale
+        ));
+    }
+    let base = 2f64.powf(2f64.powi(-p.scale));
+    let bound = |i: i64| base.powf(i as f64);
+    let mut out = Vec::new();
+    if let Some(neg) = &p.negative {
+        for (k, c) in neg.bucket_counts.iter().enumerate().rev() {
+            out.push((-bound(neg.offset as i64 + k as i64), *c));
+        }
+    }
+    out.push((p.zero_threshold.max(0.0), p.zero_count));
+    if let Some(pos) = &p.positive {
+        for (k, c) in pos.bucket_counts.iter().enumerate() {
+            out.push((bound(pos.offset as i64 + k as i64 + 1), *c));
+        }
+    }
+    Ok(out)
+}
+
+fn point_times(m: &pm::Metric) -> Vec<u64> {
+    use pm::metric::Data;
+    match &m.data {
+        Some(Data::Gauge(g)) => g.data_points.iter().map(|p| p.time_unix_nano).collect(),
+        Some(Data::Sum(s)) => s.data_points.iter().map(|p| p.time_unix_nano).collect(),
+        Some(Data::Histogram(h)) => h.data_points.iter().map(|p| p.time_unix_nano).collect(),
+        Some(Data::ExponentialHistogram(h)) => {
+            h.data_points.iter().map(|p| p.time_unix_nano).collect()
+        }
+        Some(Data::Summary(s)) => s.data_points.iter().map(|p| p.time_unix_nano).collect(),
+        None => Vec::new(),
+    }
+}
+
+/// Translates a whole request.
+pub fn convert(req: &ExportMetricsServiceRequest, cfg: &OtlpConfig, now_ms: i64) -> Converted {
+    let mut c = Converter {
+        cfg,
+        namer: LabelNamer {
+            utf8: !cfg.translation_strategy.should_escape(),
+            underscore_sanitization: cfg.label_name_underscore_sanitization,
+            preserve_multiple_underscores: cfg.label_name_preserve_multiple_underscores,
+        },
+        now_ms,
+        out: Converted::default(),
+    };
+    for rm in &req.resource_metrics {
+        let attrs: &[KeyValue] = rm
+            .resource
+            .as_ref()
+            .map(|r| r.attributes.as_slice())
+            .unwrap_or(&[]);
+        let (mut earliest, mut latest) = (i64::MAX, i64::MIN);
+        let mut res_for_info = None;
+        for sm in &rm.scope_metrics {
+            let res = match c.resource(attrs, Some(sm)) {
+                Ok(r) => r,
+                Err(e) => {
+                    c.out.errors.push(e);
+                    continue;
+                }
+            };
+            for m in &sm.metrics {
+                for t in point_times(m) {
+                    let t = ns_to_ms(t, now_ms);
+                    earliest = earliest.min(t);
+                    latest = latest.max(t);
+                }
+                if let Err(e) = c.metric(m, &res) {
+                    c.out.errors.push(e);
+                }
+            }
+            res_for_info = Some(res);
+        }
+        if earliest <= latest {
+            let res = match res_for_info {
+                Some(r) => Ok(r),
+                None => c.resource(attrs, None),
+            };
+            let r = res.and_then(|res| c.target_info(attrs, &res, earliest, latest));
+            if let Err(e) = r {
+                c.out.errors.push(e);
+            }
+        }
+    }
+    c.out
+}
+
+impl DeltaTotals {
+    /// Turns the delta series of `conv` into running totals (cumulative series).
+    pub fn accumulate(&self, conv: &mut Converted) {
+        let mut totals = self.0.lock();
+        for &i in &conv.delta_series {
+            let Some(s) = conv.series.get_mut(i) else {
+                continue;
+            };
+            let total = totals.entry(s.labels.clone()).or_insert(0.0);
+            for smp in &mut s.samples {
+                if model::is_stale_nan(smp.v) {
+                    continue;
+                }
+                *total += smp.v;
+                smp.v = *total;
+            }
+        }
+    }
+}
+
+/// Groups samples of the same series (several data points of one series in a request).
+pub fn merge_series(series: Vec<Series>) -> Vec<Series> {
+    let mut by: BTreeMap<Labels, Vec<Sample>> = BTreeMap::new();
+    for s in series {
+        by.entry(s.labels).or_default().extend(s.samples);
+    }
+    by.into_iter()
+        .map(|(labels, mut samples)| {
+            samples.sort_by_key(|s| s.t);
+            Series { labels, samples }
+        })
+        .collect()
+}
+
+/// Delta running totals of this process (`delta_temporality: convert`).
+static DELTA_TOTALS: std::sync::LazyLock<DeltaTotals> =
+    std::sync::LazyLock::new(DeltaTotals::default);
+
+fn decode(json: bool, raw: &[u8]) -> Result<ExportMetricsServiceRequest, String> {
+    use prost::Message;
+    if json {
+        serde_json::from_slice(raw).map_err(|e| {
+            format!(
+                "invalid OTLP JSON at line {} column {}: {e}",
+                e.line(),
+                e.column()
+            )
+        })
+    } else {
+        ExportMetricsServiceRequest::decode(raw).map_err(|e| format!("invalid OTLP protobuf: {e}"))
+    }
+}
+
+/// `POST /v1/metrics` and `POST /api/v1/otlp/v1/metrics` (OTLP/HTTP, protobuf or JSON, gzip).
+pub async fn export(
+    axum::extract::State(state): axum::extract::State<std::sync::Arc<crate::AppState>>,
+    headers: axum::http::HeaderMap,
+    body: axum::body::Bytes,
+) -> axum::response::Response {
+    use crate::trace_http::{content_type, read_body, Refusal};
+    use axum::http::{header, StatusCode};
+    use axum::response::IntoResponse;
+    let ct = content_type(&headers);
+    let json = ct == "application/json";
+    if !json && ct != "application/x-protobuf" && ct != "application/protobuf" {
+        return super::http::refuse(
+            false,
+            Refusal(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                format!("unsupported Content-Type {ct:?}: use application/x-protobuf or application/json"),
+            ),
+        );
+    }
+    let bad = |msg: String| super::http::refuse(json, Refusal(StatusCode::BAD_REQUEST, msg));
+    let raw = match read_body(&headers, &body, crate::MAX_BODY_BYTES) {
+        Ok(b) => b,
+        Err(r) => return super::http::refuse(json, r),
+    };
+    let req = match decode(json, &raw) {
+        Ok(r) => r,
+        Err(e) => return bad(e),
+    };
+    let otlp_value = state.config.read().prometheus.otlp.clone();
+    let cfg = match OtlpConfig::from_value(otlp_value.as_ref()) {
+        Ok(c) => c,
+        Err(e) => return bad(format!("otlp configuration: {e}")),
+    };
+    let mut conv = convert(&req, &cfg, model::time::now_ms());
+    if !conv.errors.is_empty() {
+        // As Prometheus: a translation error rolls the whole request back.
+        return bad(conv.errors.join("; "));
+    }
+    DELTA_TOTALS.accumulate(&mut conv);
+    let series = merge_series(std::mem::take(&mut conv.series));
+    let sink = state.sink.clone();
+    let stats = match tokio::task::spawn_blocking(move || sink.append_series(&series)).await {
+        Ok(Ok(s)) => s,
+        Ok(Err(e)) => {
+            let status = match e {
+                model::StorageError::BadInput(_) => StatusCode::BAD_REQUEST,
+                model::StorageError::Limit(_) => StatusCode::TOO_MANY_REQUESTS,
+                model::StorageError::Io(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            };
+            return super::http::refuse(json, Refusal(status, e.to_string()));
+        }
+        Err(e) => {
+            return super::http::refuse(
+                json,
+                Refusal(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    format!("ingest task failed: {e}"),
+                ),
+            )
+        }
+    };
+    let exemplars = state.scrape.exemplars();
+    for (series, e) in conv.exemplars {
+        let _ = exemplars.add(&series, e);
+    }
+    state.scrape.record_metadata(conv.metadata);
+    if stats.rejected() > 0 {
+        return bad(format!(
+            "{} out of order, {} duplicate and {} out of bounds samples were not stored",
+            stats.out_of_order, stats.duplicate, stats.out_of_bounds
+        ));
+    }
+    if json {
+        (
+            StatusCode::OK,
+            [(header::CONTENT_TYPE, "application/json")],
+            "{}",
+        )
+            .into_response()
+    } else {
+        (
+            StatusCode::OK,
+            [(header::CONTENT_TYPE, "application/x-protobuf")],
+            Vec::<u8>::new(),
+        )
+            .into_response()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use opentelemetry_proto::tonic::common::v1::InstrumentationScope;
+    use opentelemetry_proto::tonic::resource::v1::Resource;
+
+    fn kv(k: &str, v: &str) -> KeyValue {
+        KeyValue {
+            key: k.into(),
+            value: Some(AnyValue {
+                value: Some(any_value::Value::StringValue(v.into())),
+            }),
+            ..Default::default()
+        }
+    }
+
+    const T: u64 = 1_700_000_000_000_000_000;
+
+    fn request(metrics: Vec<pm::Metric>) -> ExportMetricsServiceRequest {
+        ExportMetricsServiceRequest {
+            resource_metrics: vec![pm::ResourceMetrics {
+                resource: Some(Resource {
+                    attributes: vec![
+                        kv("service.name", "checkout"),
+                        kv("service.namespace", "shop"),
+                        kv("service.instance.id", "i-1"),
+                        kv("host.name", "box"),
+                    ],
+                    ..Default::default()
+                }),
+                scope_metrics: vec![pm::ScopeMetrics {
+                    scope: Some(InstrumentationScope {
+                        name: "app".into(),
+                        ..Default::default()
+                    }),
+                    metrics,
+                    ..Default::default()
+                }],
+                ..Default::default()
+            }],
+        }
+    }
+
+    fn metric(name: &str, unit: &str, data: pm::metric::Data) -> pm::Metric {
+        pm::Metric {
+            name: name.into(),
+            unit: unit.into(),
+            description: "help text".into(),
+            data: Some(data),
+            ..Default::default()
+        }
+    }
+
+    fn find<'a>(c: &'a Converted, name: &str, extra: Option<(&str, &str)>) -> &'a Series {
+        c.series
+            .iter()
+            .find(|s| {
+                s.labels.metric_name() == Some(name)
+                    && extra.is_none_or(|(k, v)| s.labels.get(k) == Some(v))
+            })
+            .unwrap_or_else(|| panic!("no series {name} {extra:?} in {:?}", c.series))
+    }
+
+    fn sum(temporality: i32) -> pm::metric::Data {
+        pm::metric::Data::Sum(pm::Sum {
+            data_points: vec![pm::NumberDataPoint {
+                attributes: vec![kv("http.method", "GET")],
+                time_unix_nano: T,
+                value: Some(pm::number_data_point::Value::AsInt(5)),
+                exemplars: vec![pm::Exemplar {
+                    trace_id: vec![0xab; 16],
+                    span_id: vec![0xcd; 8],
+                    value: Some(pm::exemplar::Value::AsInt(1)),
+                    time_unix_nano: T,
+                    ..Default::default()
+                }],
+                ..Default::default()
+            }],
+            aggregation_temporality: temporality,
+            is_monotonic: true,
+        })
+    }
+
+    #[test]
+    fn sum_gets_job_instance_suffix_exemplar_and_target_info() {
+        let c = convert(
+            &request(vec![metric("http.requests", "{request}", sum(2))]),
+            &OtlpConfig::default(),
+            0,
+        );
+        assert!(c.errors.is_empty(), "{:?}", c.errors);
+        let s = find(&c, "http_requests_total", None);
+        assert_eq!(s.labels.get("job"), Some("shop/checkout"));
+        assert_eq!(s.labels.get("instance"), Some("i-1"));
+        assert_eq!(s.labels.get("http_method"), Some("GET"));
+        assert_eq!(
+            s.samples,
+            vec![Sample {
+                t: 1_700_000_000_000,
+                v: 5.0
+            }]
+        );
+        let (el, e) = &c.exemplars[0];
+        assert_eq!(el, &s.labels);
+        assert_eq!(
+            e.labels.get("trace_id"),
+            Some("abababababababababababababababab")
+        );
+        assert_eq!(e.labels.get("span_id"), Some("cdcdcdcdcdcdcdcd"));
+        let ti = find(&c, "target_info", None);
+        assert_eq!(ti.labels.get("host_name"), Some("box"));
+        assert_eq!(ti.labels.get("service_name"), None);
+        assert_eq!(c.metadata[0].metric_type, "counter");
+        assert_eq!(c.metadata[0].help, "help text");
+    }
+
+    #[test]
+    fn delta_rejected_or_converted() {
+        let req = request(vec![metric("jobs", "", sum(1))]);
+        let c = convert(&req, &OtlpConfig::default(), 0);
+        assert!(c.errors[0].contains("delta"), "{:?}", c.errors);
+        let cfg = OtlpConfig {
+            delta_temporality: DeltaTemporality::Convert,
+            ..Default::default()
+        };
+        let totals = DeltaTotals::default();
+        for want in [5.0, 10.0] {
+            let mut c = convert(&req, &cfg, 0);
+            assert!(c.errors.is_empty());
+            totals.accumulate(&mut c);
+            assert_eq!(find(&c, "jobs_total", None).samples[0].v, want);
+        }
+    }
+
+    #[test]
+    fn histograms_and_summaries() {
+        let hist = pm::metric::Data::Histogram(pm::Histogram {
+            data_points: vec![pm::HistogramDataPoint {
+                time_unix_nano: T,
+                count: 6,
+                sum: Some(4.5),
+                bucket_counts: vec![1, 2, 3],
+                explicit_bounds: vec![0.1, 1.0],
+                ..Default::default()
+            }],
+            aggregation_temporality: 2,
+        });
+        let exp = pm::metric::Data::ExponentialHistogram(pm::ExponentialHistogram {
+            data_points: vec![pm::ExponentialHistogramDataPoint {
+                time_unix_nano: T,
+                count: 4,
+                sum: Some(7.0),
+                scale: 0,
+                zero_count: 1,
+                positive: Some(pm::exponential_histogram_data_point::Buckets {
+                    offset: 0,
+                    bucket_counts: vec![1, 2],
+                }),
+                ..Default::default()
+            }],
+            aggregation_temporality: 2,
+        });
+        let summary = pm::metric::Data::Summary(pm::Summary {
+            data_points: vec![pm::SummaryDataPoint {
+                time_unix_nano: T,
+                count: 3,
+                sum: 9.0,
+                quantile_values: vec![pm::summary_data_point::ValueAtQuantile {
+                    quantile: 0.5,
+                    value: 2.0,
+                }],
+                ..Default::default()
+            }],
+        });
+        let c = convert(
+            &request(vec![
+                metric("rpc.duration", "s", hist),
+                metric("payload", "By", exp),
+                metric("latency", "ms", summary),
+            ]),
+            &OtlpConfig::default(),
+            0,
+        );
+        assert!(c.errors.is_empty(), "{:?}", c.errors);
+        let b = |name, le| find(&c, name, Some(("le", le))).samples[0].v;
+        assert_eq!(b("rpc_duration_seconds_bucket", "0.1"), 1.0);
+        assert_eq!(b("rpc_duration_seconds_bucket", "1"), 3.0);
+        assert_eq!(b("rpc_duration_seconds_bucket", "+Inf"), 6.0);
+        assert_eq!(find(&c, "rpc_duration_seconds_sum", None).samples[0].v, 4.5);
+        assert_eq!(
+            find(&c, "rpc_duration_seconds_count", None).samples[0].v,
+            6.0
+        );
+        // Scale 0: buckets (1,2] and (2,4] after the zero bucket.
+        assert_eq!(b("payload_bytes_bucket", "0"), 1.0);
+        assert_eq!(b("payload_bytes_bucket", "2"), 2.0);
+        assert_eq!(b("payload_bytes_bucket", "4"), 4.0);
+        assert_eq!(b("payload_bytes_bucket", "+Inf"), 4.0);
+        let q = find(&c, "latency_milliseconds", Some(("quantile", "0.5")));
+        assert_eq!(q.samples[0].v, 2.0);
+        assert_eq!(
+            find(&c, "latency_milliseconds_count", None).samples[0].v,
+            3.0
+        );
+    }
+
+    #[test]
+    fn promoted_attributes_and_strategy() {
+        let cfg = OtlpConfig {
+            promote_resource_attributes: vec!["host.name".into()],
+            translation_strategy: config::otlp::TranslationStrategy::NoUTF8EscapingWithSuffixes,
+            ..Default::default()
+        };
+        let c = convert(
+            &request(vec![metric("http.requests", "1", sum(2))]),
+            &cfg,
+            0,
+        );
+        let s = find(&c, "http.requests_total", None);
+        assert_eq!(s.labels.get("host.name"), Some("box"));
+        assert_eq!(s.labels.get("http.method"), Some("GET"));
+    }
+
+    #[test]
+    fn json_body_decodes() {
+        let body = br#"{"resourceMetrics":[{"resource":{"attributes":[{"key":"service.name","value":{"stringValue":"a"}}]},"scopeMetrics":[{"metrics":[{"name":"g","unit":"1","gauge":{"dataPoints":[{"timeUnixNano":"1700000000000000000","asDouble":0.5}]}}]}]}]}"#;
+        let req = decode(true, body).unwrap();
+        let c = convert(&req, &OtlpConfig::default(), 0);
+        assert_eq!(find(&c, "g_ratio", None).samples[0].v, 0.5);
+        assert!(decode(true, b"{").is_err());
+        assert!(decode(false, b"\xff\xff").is_err());
+    }
+}
