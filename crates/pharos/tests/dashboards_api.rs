@@ -789,3 +789,68 @@ fn folders_create_rename_delete_with_their_dashboards() {
         404
     );
 }
+
+/// What the UI's "Move" does: the stored dashboard saved again with another `folderUid` lands in
+/// that folder (search and meta say so) with its panels; a save without `folderUid` keeps the
+/// folder; `""` moves it back to General.
+#[test]
+fn dashboards_move_between_folders() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = Pharos::start(&dir.path().join("data"), None);
+    for (uid, title) in [("pay", "Payments"), ("ops", "Operations")] {
+        let (code, f) = post(&p, "/api/folders", &json!({"uid": uid, "title": title}));
+        assert_eq!(code, 200, "{f}");
+    }
+    let panels = json!([{"id": 1, "type": "stat", "title": "Up", "targets": [{"expr": "up"}]}]);
+    let (code, d) = post(
+        &p,
+        "/api/dashboards/db",
+        &json!({"dashboard": {"uid": "checkout", "title": "Checkout", "panels": panels}}),
+    );
+    assert_eq!(code, 200, "{d}");
+    let folder_of = |p: &Pharos| {
+        let (code, d) = get(p, "/api/dashboards/uid/checkout");
+        assert_eq!(code, 200, "{d}");
+        assert_eq!(d["dashboard"]["panels"], panels);
+        (
+            d["meta"]["folderUid"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string(),
+            d["meta"]["folderTitle"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string(),
+        )
+    };
+    assert_eq!(folder_of(&p).0, "");
+    let save = |folder: Option<&str>| {
+        let (_, cur) = get(&p, "/api/dashboards/uid/checkout");
+        let mut req = json!({"dashboard": cur["dashboard"], "overwrite": true});
+        if let Some(f) = folder {
+            req["folderUid"] = json!(f);
+        }
+        let (code, r) = post(&p, "/api/dashboards/db", &req);
+        assert_eq!(code, 200, "{r}");
+    };
+    save(Some("pay"));
+    assert_eq!(folder_of(&p), ("pay".into(), "Payments".into()));
+    let (_, hits) = get(&p, "/api/search?folderUIDs=pay");
+    assert_eq!(titles_of(&hits), ["Checkout"]);
+    save(None);
+    assert_eq!(
+        folder_of(&p).0,
+        "pay",
+        "a save without folderUid keeps the folder"
+    );
+    save(Some("ops"));
+    assert_eq!(folder_of(&p), ("ops".into(), "Operations".into()));
+    let (_, hits) = get(&p, "/api/search?folderUIDs=pay");
+    assert_eq!(titles_of(&hits), Vec::<&str>::new());
+    save(Some(""));
+    assert_eq!(folder_of(&p).0, "");
+    // Deleting the folder it left does not take it along.
+    let (code, _) = send(&p, reqwest::Method::DELETE, "/api/folders/ops", &json!({}));
+    assert_eq!(code, 200);
+    assert_eq!(get(&p, "/api/dashboards/uid/checkout").0, 200);
+}
