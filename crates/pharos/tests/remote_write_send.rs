@@ -29,21 +29,33 @@ fn has_prometheus() -> bool {
         .is_ok_and(|s| s.success())
 }
 
-fn start_prometheus(dir: &Path, port: u16) -> Child {
+/// The receiver; killed when dropped (a failing test leaves no Prometheus behind).
+struct Prom(Child);
+
+impl Drop for Prom {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn start_prometheus(dir: &Path, port: u16) -> Prom {
     let cfg = dir.join("empty.yml");
     std::fs::write(&cfg, "").unwrap();
-    let child = Command::new("prometheus")
-        .arg(format!("--config.file={}", cfg.display()))
-        .arg(format!(
-            "--storage.tsdb.path={}",
-            dir.join("data").display()
-        ))
-        .arg(format!("--web.listen-address=127.0.0.1:{port}"))
-        .arg("--web.enable-remote-write-receiver")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("spawn prometheus");
+    let child = Prom(
+        Command::new("prometheus")
+            .arg(format!("--config.file={}", cfg.display()))
+            .arg(format!(
+                "--storage.tsdb.path={}",
+                dir.join("data").display()
+            ))
+            .arg(format!("--web.listen-address=127.0.0.1:{port}"))
+            .arg("--web.enable-remote-write-receiver")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("spawn prometheus"),
+    );
     let deadline = Instant::now() + Duration::from_secs(60);
     while Instant::now() < deadline {
         if client()
@@ -58,11 +70,12 @@ fn start_prometheus(dir: &Path, port: u16) -> Child {
     panic!("prometheus did not become ready");
 }
 
-fn stop(mut c: Child) {
+/// SIGTERM (a clean shutdown: Prometheus keeps what it received), then wait.
+fn stop(mut c: Prom) {
     unsafe {
-        libc::kill(c.id() as i32, libc::SIGTERM);
+        libc::kill(c.0.id() as i32, libc::SIGTERM);
     }
-    let _ = c.wait();
+    let _ = c.0.wait();
 }
 
 /// Pushes sample `k` (timestamp `base + k*100`, value `i*1000 + k`) of series i = 0..4 and of
