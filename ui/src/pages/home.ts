@@ -253,7 +253,17 @@ export function homePage(ctx: PageContext): Page {
       empty ? gettingStarted() : null,
       // Two independent columns, so a short card never leaves a hole beside a long one.
       h('div', { class: 'home-grid' },
-        h('div', { class: 'home-col' }, alertsCard(alerts, ov), errorsCard(errors), probesCard(probes), targetsCard(targets)),
+        // Cards with something wrong first, so a problem is never below the fold under a quiet card.
+        h('div', { class: 'home-col' },
+          alertsCard(alerts, ov),
+          ...[
+            { el: targetsCard(targets), bad: targets.status === 'fulfilled' && targets.value.some((t) => t.health === 'down') },
+            { el: errorsCard(errors), bad: errors.status === 'fulfilled' && errors.value.open > 0 },
+            { el: probesCard(probes), bad: probes.status === 'fulfilled' && probes.value.some((p) => p.state === 'down') },
+          ]
+            .sort((a, b) => Number(b.bad) - Number(a.bad))
+            .map((c) => c.el),
+        ),
         h('div', { class: 'home-col' },
           dashboardsCard(dashboards, ov),
           h('div', { class: 'card' }, h('h2', null, 'Storage'), Number.isNaN(ov.storage.total_bytes) ? h('div', { class: 'dim' }, `Storage per store: ${NOT_REPORTED}.`) : storageTable(ov.storage), h('div', { class: 'card-foot' }, h('a', { href: '/status/stores' }, 'Store statistics ›'))),

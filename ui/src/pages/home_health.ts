@@ -65,7 +65,8 @@ export function errorsStat(r: PromiseSettledResult<ErrorSummary>): StatContent {
   const fresh = `${s.fresh}${s.freshCapped ? '+' : ''} new`;
   return {
     value: String(s.open),
-    kind: s.open ? (s.fresh ? 'error' : 'warning') : 'ok',
+    // Green only when something could report errors; with no SDK set up, 0 says nothing.
+    kind: s.open ? (s.fresh ? 'error' : 'warning') : s.hasProjects ? 'ok' : undefined,
     href: s.fresh ? NEW_ERRORS_HREF : OPEN_ERRORS_HREF,
     detail: [
       s.fresh ? h('span', { class: 'text-error', 'data-testid': 'errors-new' }, fresh) : h('span', { 'data-testid': 'errors-new' }, s.open ? 'none new' : s.hasProjects ? 'no errors in 24 h' : 'no SDK sends here yet'),
