@@ -1,9 +1,10 @@
 //! The Elasticsearch-compatible HTTP surface: what `winston-elasticsearch` (and the official
 //! `@elastic/elasticsearch` client under it) calls on start and while logging — `GET /`,
 //! `_cluster/health`, `HEAD`/`PUT /_index_template/{name}`, `_template`, `_bulk` — plus
-//! single-document indexing, `_search`, `_msearch` (Grafana's Elasticsearch data source),
-//! `_count`, `_mapping` (inferred) and `_cat/indices`. Documents become log lines
-//! (see `esdsl::document`); search scans the index's streams and evaluates the query DSL with
+//! single-document indexing and reading (`GET`/`HEAD {index}/_doc/{id}`,
+//! `{index}/_source/{id}`), `_search`, `_msearch` (Grafana's Elasticsearch data source),
+//! `_count`, `_mapping` (inferred) and `_cat/indices`. Documents become log lines (see
+//! `esdsl::document`); search scans the index's streams and evaluates the query DSL with
 //! `esdsl`. Every response carries `X-Elastic-Product: Elasticsearch`, which the official
 //! clients (8.x) require.
 
@@ -141,8 +142,11 @@ pub fn routes(state: Arc<EsState>) -> Router {
         .route("/{index}/_doc", post(ingest::doc_auto_id))
         .route(
             "/{index}/_doc/{id}",
-            put(ingest::doc_with_id).post(ingest::doc_with_id),
+            put(ingest::doc_with_id)
+                .post(ingest::doc_with_id)
+                .get(search::get_doc),
         )
+        .route("/{index}/_source/{id}", get(search::get_source))
         .route(
             "/{index}/_create/{id}",
             put(ingest::create_with_id).post(ingest::create_with_id),

@@ -383,3 +383,86 @@ pub async fn count_index(
 ) -> Result<Json<Value>, EsReply> {
     count_impl(st, headers, index, p, body).await
 }
+
+/// The newest stored version of document `id` in the concrete index `index`, with how many
+/// times the id was indexed (its `_version`). 404 `index_not_found_exception` for a missing
+/// index.
+fn find_doc(
+    st: &EsState,
+    tenant: &str,
+    index: &str,
+    id: &str,
+) -> Result<Option<(Value, u64)>, EsError> {
+    let indices = resolve(st, tenant, index, false)?;
+    let mut found: Option<(Value, u64)> = None;
+    scan_docs(st, tenant, &indices, (i64::MIN, i64::MAX), &mut |d| {
+        if d.id == id && d.index == index {
+            let n = found.as_ref().map_or(0, |f| f.1);
+            found = Some((d.source, n + 1));
+        }
+        true
+    })?;
+    Ok(found)
+}
+
+async fn lookup(
+    st: Arc<EsState>,
+    headers: &HeaderMap,
+    index: String,
+    id: String,
+) -> Result<Option<(Value, u64)>, EsReply> {
+    document::validate_index(&index)?;
+    let tenant = tenant(headers);
+    Ok(
+        tokio::task::spawn_blocking(move || find_doc(&st, &tenant, &index, &id))
+            .await
+            .map_err(internal)??,
+    )
+}
+
+/// `GET`/`HEAD /{index}/_doc/{id}`: the document as Elasticsearch returns it (`found`,
+/// `_version`, `_seq_no`, `_primary_term`, `_source`), or 404 with `found: false`.
+pub async fn get_doc(
+    State(st): State<Arc<EsState>>,
+    headers: HeaderMap,
+    Path((index, id)): Path<(String, String)>,
+    Query(p): Query<HashMap<String, String>>,
+) -> Result<axum::response::Response, EsReply> {
+    use axum::response::IntoResponse;
+    let found = lookup(st, &headers, index.clone(), id.clone()).await?;
+    Ok(match found {
+        None => (
+            axum::http::StatusCode::NOT_FOUND,
+            Json(json!({"_index": index, "_id": id, "found": false})),
+        )
+            .into_response(),
+        Some((source, version)) => {
+            let mut out = json!({
+                "_index": index, "_id": id, "_version": version,
+                "_seq_no": version - 1, "_primary_term": 1, "found": true,
+            });
+            if p.get("_source").map(String::as_str) != Some("false") {
+                out["_source"] = source;
+            }
+            Json(out).into_response()
+        }
+    })
+}
+
+/// `GET`/`HEAD /{index}/_source/{id}`: only the document's source; 404
+/// `resource_not_found_exception` when there is none.
+pub async fn get_source(
+    State(st): State<Arc<EsState>>,
+    headers: HeaderMap,
+    Path((index, id)): Path<(String, String)>,
+) -> Result<Json<Value>, EsReply> {
+    match lookup(st, &headers, index.clone(), id.clone()).await? {
+        Some((source, _)) => Ok(Json(source)),
+        None => Err(EsError::new(
+            404,
+            "resource_not_found_exception",
+            format!("Document not found [{index}]/[{id}]"),
+        )
+        .into()),
+    }
+}

@@ -403,3 +403,49 @@ async fn bad_requests_answer_es_errors() {
         assert_eq!(v["status"], s);
     }
 }
+
+/// `GET /{index}/_doc/{id}` answers as Elasticsearch does (it was 405): `found`, `_version`
+/// (how often the id was indexed), `_seq_no`, `_primary_term`, `_source`; 404 `found:false`
+/// for a missing id, `index_not_found_exception` for a missing index; HEAD and `_source`.
+#[tokio::test]
+async fn get_document_by_id() {
+    let (app, _) = app();
+    for body in [r#"{"message":"v1","n":1}"#, r#"{"message":"v2","n":2}"#] {
+        let (s, _, _) = call(&app, "PUT", "/app-logs/_doc/doc-1", body).await;
+        assert_eq!(s, 201);
+    }
+    let (s, v, h) = call(&app, "GET", "/app-logs/_doc/doc-1", "").await;
+    assert_eq!(s, 200, "{v}");
+    assert_eq!(
+        v,
+        json!({"_index": "app-logs", "_id": "doc-1", "_version": 2, "_seq_no": 1,
+               "_primary_term": 1, "found": true, "_source": {"message": "v2", "n": 2}})
+    );
+    assert_eq!(h.get("x-elastic-product").unwrap(), "Elasticsearch");
+    let (s, v, _) = call(&app, "GET", "/app-logs/_doc/doc-1?_source=false", "").await;
+    assert_eq!((s, v.get("_source")), (200, None));
+    let (s, v, _) = call(&app, "GET", "/app-logs/_doc/missing", "").await;
+    assert_eq!(
+        (s, v),
+        (
+            404,
+            json!({"_index": "app-logs", "_id": "missing", "found": false})
+        )
+    );
+    let (s, v, _) = call(&app, "GET", "/nope/_doc/doc-1", "").await;
+    assert_eq!(
+        (s, v["error"]["type"].as_str()),
+        (404, Some("index_not_found_exception"))
+    );
+    let (s, _, _) = call(&app, "HEAD", "/app-logs/_doc/doc-1", "").await;
+    assert_eq!(s, 200);
+    let (s, _, _) = call(&app, "HEAD", "/app-logs/_doc/missing", "").await;
+    assert_eq!(s, 404);
+    let (s, v, _) = call(&app, "GET", "/app-logs/_source/doc-1", "").await;
+    assert_eq!((s, v), (200, json!({"message": "v2", "n": 2})));
+    let (s, v, _) = call(&app, "GET", "/app-logs/_source/missing", "").await;
+    assert_eq!(
+        (s, v["error"]["type"].as_str()),
+        (404, Some("resource_not_found_exception"))
+    );
+}
