@@ -295,6 +295,37 @@ mod tests {
     }
 
     #[test]
+    fn native_histograms_as_prometheus_writes_them() {
+        let h = model::histogram::parse_histogram(
+            "{{schema:0 count:3 sum:4 z_bucket:1 z_bucket_w:0.5 buckets:[2 0]}}",
+        )
+        .unwrap()
+        .histogram;
+        let h = std::sync::Arc::new(h);
+        let vector = Value::Vector(vec![promql::InstantSample {
+            labels: labels_of(&[("job", "a")]),
+            t: 1_500,
+            v: 0.0,
+            h: Some(h.clone()),
+        }]);
+        let text = String::from_utf8(encode_success(&vector, 0, &[], &[])).unwrap();
+        assert_eq!(
+            text,
+            r#"{"status":"success","data":{"resultType":"vector","result":[{"metric":{"job":"a"},"histogram":[1.5,{"count":"3","sum":"4","buckets":[[3,"-0.5","0.5","1"],[0,"0.5","1","2"]]}]}]}}"#
+        );
+        let matrix = Value::Matrix(vec![promql::RangeSeries {
+            labels: labels_of(&[]),
+            samples: vec![],
+            histograms: vec![promql::HPoint { t: 2_000, h }],
+        }]);
+        let text = String::from_utf8(encode_success(&matrix, 0, &[], &[])).unwrap();
+        assert!(
+            text.contains(r#"{"metric":{},"histograms":[[2,{"count":"3""#),
+            "{text}"
+        );
+    }
+
+    #[test]
     fn same_json_as_the_value_tree() {
         let matrix = Value::Matrix(vec![
             promql::RangeSeries {
