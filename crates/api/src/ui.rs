@@ -22,6 +22,7 @@ const UI_SECTIONS: &[&str] = &[
     "status",
     "errors",
     "uptime",
+    "incident",
 ];
 
 /// Wraps `app` so it also serves the UI (on every listener the app is mounted on), and
