@@ -560,6 +560,15 @@ pub fn run_hinted(stages: &[Stage], stream: &Labels, e: &LogEntry, hints: Hints)
             }
             Stage::Json(_) | Stage::Logfmt { .. } | Stage::Pattern(_) | Stage::Unpack
                 if hints.skip_parsers => {}
+            // `| json a="b.c"` (Loki's JSONExpressionParser): an empty line is left alone, a
+            // line that cannot start JSON is an error without details.
+            Stage::Json(params) if !params.is_empty() && row.line.is_empty() => {}
+            Stage::Json(params) if !params.is_empty() && !row.line.starts_with(['"', '{', '[']) => {
+                row.labels.insert(ERROR.into(), "JSONParserErr".into());
+                if pe {
+                    row.labels.insert(PRESERVE_ERROR.into(), "true".into());
+                }
+            }
             Stage::Json(params) => match serde_json::from_str::<serde_json::Value>(&row.line) {
                 Ok(serde_json::Value::Object(o)) => {
                     if params.is_empty() {
