@@ -269,3 +269,144 @@ fn a_bad_remote_write_entry_is_refused_at_startup() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("oauth2 is not supported"), "{err}");
 }
+
+/// One request a [`scripted_receiver`] got: when, its header lines (lower-cased names) and
+/// its body.
+struct Hit {
+    at: Instant,
+    headers: Vec<String>,
+    body: Vec<u8>,
+}
+
+/// A receiver answering the i-th request with `script[i]` (status, extra header line), then
+/// 204 to every later one.
+fn scripted_receiver(
+    script: Vec<(u16, &'static str)>,
+) -> (String, std::sync::Arc<std::sync::Mutex<Vec<Hit>>>) {
+    use std::io::{Read, Write};
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/write", l.local_addr().unwrap());
+    let hits = std::sync::Arc::new(std::sync::Mutex::new(Vec::<Hit>::new()));
+    let h = hits.clone();
+    std::thread::spawn(move || {
+        for s in l.incoming() {
+            let Ok(mut s) = s else { continue };
+            let _ = s.set_read_timeout(Some(Duration::from_secs(5)));
+            let mut buf = Vec::new();
+            let mut tmp = [0u8; 8192];
+            loop {
+                let n = s.read(&mut tmp).unwrap_or(0);
+                if n == 0 {
+                    break;
+                }
+                buf.extend_from_slice(&tmp[..n]);
+                let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") else {
+                    continue;
+                };
+                let head = String::from_utf8_lossy(&buf[..end]).to_ascii_lowercase();
+                let cl = head
+                    .lines()
+                    .find_map(|l| l.strip_prefix("content-length:"))
+                    .and_then(|v| v.trim().parse::<usize>().ok())
+                    .unwrap_or(0);
+                if buf.len() < end + 4 + cl {
+                    continue;
+                }
+                let mut hits = h.lock().unwrap();
+                let (status, extra) = script.get(hits.len()).copied().unwrap_or((204, ""));
+                hits.push(Hit {
+                    at: Instant::now(),
+                    headers: head.lines().map(str::to_string).collect(),
+                    body: buf[end + 4..end + 4 + cl].to_vec(),
+                });
+                drop(hits);
+                let _ = s.write_all(
+                    format!("HTTP/1.1 {status} X\r\n{extra}content-length: 4\r\nconnection: close\r\n\r\nnope")
+                        .as_bytes(),
+                );
+                break;
+            }
+        }
+    });
+    (url, hits)
+}
+
+/// 429 is retried after its `Retry-After` (not the 10 ms backoff) with the same batch; a 400
+/// drops the batch (counted as failed) and sending goes on; Prometheus' headers and the
+/// configured ones are on every request.
+#[test]
+fn retry_after_429_and_no_retry_on_400() {
+    let (url, hits) = scripted_receiver(vec![(429, "retry-after: 1\r\n"), (429, ""), (400, "")]);
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("prometheus.yml");
+    std::fs::write(
+        &cfg,
+        format!("remote_write:\n  - url: {url}\n    name: scripted\n    headers: {{X-Test: yes}}\n    authorization: {{credentials: s3cret}}\n    queue_config: {{batch_send_deadline: 100ms, min_backoff: 10ms, max_backoff: 20ms, max_samples_per_send: 1000}}\n"),
+    )
+    .unwrap();
+    let p = Pharos::start(&dir.path().join("data"), Some(&cfg));
+    let base = chrono::Utc::now().timestamp_millis() - 60_000;
+    push(&p, base, 0..1);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while hits.lock().unwrap().len() < 3 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    push(&p, base, 1..2);
+    while hits.lock().unwrap().len() < 4 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let hits = hits.lock().unwrap();
+    assert!(hits.len() >= 4, "only {} requests", hits.len());
+    let waited = hits[1].at - hits[0].at;
+    assert!(
+        waited >= Duration::from_millis(900),
+        "Retry-After ignored: retried after {waited:?}"
+    );
+    assert!(
+        hits[2].at - hits[1].at < Duration::from_millis(900),
+        "plain backoff too long"
+    );
+    assert_eq!(hits[0].body, hits[1].body);
+    assert_eq!(hits[1].body, hits[2].body);
+    assert_ne!(
+        hits[3].body, hits[2].body,
+        "the batch refused with 400 was sent again"
+    );
+    for want in [
+        "content-encoding: snappy",
+        "content-type: application/x-protobuf",
+        "x-prometheus-remote-write-version: 0.1.0",
+        "authorization: bearer s3cret",
+        "x-test: yes",
+    ] {
+        assert!(
+            hits[0].headers.iter().any(|h| h == want),
+            "{want} missing: {:?}",
+            hits[0].headers
+        );
+    }
+    assert!(hits[0]
+        .headers
+        .iter()
+        .any(|h| h.starts_with("user-agent: prometheus/")));
+    // The refused batch (the pushed samples plus pharos' own series written meanwhile) is
+    // counted as failed once and as retried twice (the two 429s).
+    let m = metrics(&p);
+    let value = |family: &str| -> f64 {
+        m.lines()
+            .find(|l| l.starts_with(&format!("{family}{{remote_name=\"scripted\"")))
+            .and_then(|l| l.rsplit(' ').next())
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(-1.0)
+    };
+    let failed = value("prometheus_remote_storage_samples_failed_total");
+    assert!(failed >= 6.0, "{m}");
+    assert_eq!(
+        value("prometheus_remote_storage_samples_retried_total"),
+        2.0 * failed
+    );
+    assert!(
+        value("prometheus_remote_storage_samples_total") >= 6.0,
+        "{m}"
+    );
+}
