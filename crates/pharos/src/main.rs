@@ -19,6 +19,7 @@ mod serve_db_collectors;
 mod serve_errors;
 mod serve_errors_hooks;
 mod serve_es;
+mod serve_federate;
 mod serve_incident;
 mod serve_logs;
 mod serve_probes;

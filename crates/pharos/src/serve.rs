@@ -297,6 +297,8 @@ async fn serve(args: ServeArgs, on_listening: Option<OnListening>) -> Result<(),
     let app = crate::query_log::layer(app, logs_w.store.clone());
     // The host collector's exposition (/metrics/node) and /api/pharos/v1/collectors.
     let app = app.merge(crate::serve_collectors::routes(&state));
+    // Prometheus' federation endpoint (/federate?match[]=...).
+    let app = app.merge(crate::serve_federate::routes(&state));
     // Uptime probes (blackbox_exporter's /probe, the uptime API and the public status page).
     let app = app.merge(crate::serve_probes::start(&state, &data_dir, db.clone())?);
     // Errors: Sentry ingest (/api/{project}/envelope/, /store/) and /api/pharos/v1/errors/*.
