@@ -496,6 +496,11 @@ fn unauthorized(req: &Request, msg: &str) -> Response {
         return r;
     }
     let mut r = plain(StatusCode::UNAUTHORIZED, msg);
+    // Not to a browser's own fetches (Sec-Fetch-Mode): it would open the browser's basic-auth
+    // dialog over the UI instead of letting the page send the user to /login.
+    if req.headers().contains_key("sec-fetch-mode") {
+        return r;
+    }
     r.headers_mut().insert(
         header::WWW_AUTHENTICATE,
         HeaderValue::from_static("Basic realm=\"pharos\", charset=\"UTF-8\""),
@@ -785,8 +790,10 @@ async fn login(
         }
         Err(reason) => {
             auth.fail(reason, ip);
+            // 200 with the form again: Chromium shows its own error page for a 401 answer to
+            // a form post instead of the body.
             html(
-                StatusCode::UNAUTHORIZED,
+                StatusCode::OK,
                 login_page(&next, Some("Wrong user, password or token.")),
             )
         }
