@@ -2,7 +2,8 @@
 //! (`--web.enable-remote-write-receiver`): samples pushed into pharos arrive in Prometheus with
 //! the same series (external labels added, write_relabel_configs applied) and values, across
 //! a receiver outage and restart and across a `kill -9` of pharos (the queue resumes from its
-//! saved WAL position). Skipped when `prometheus` is not installed (`.ci/run` installs it).
+//! saved WAL position). Also the other direction: Prometheus federating from pharos'
+//! `/federate`. Skipped when `prometheus` is not installed (`.ci/run` installs it).
 
 mod common;
 
@@ -40,8 +41,12 @@ impl Drop for Prom {
 }
 
 fn start_prometheus(dir: &Path, port: u16) -> Prom {
-    let cfg = dir.join("empty.yml");
-    std::fs::write(&cfg, "").unwrap();
+    start_prometheus_with(dir, port, "")
+}
+
+fn start_prometheus_with(dir: &Path, port: u16, config: &str) -> Prom {
+    let cfg = dir.join("prometheus.yml");
+    std::fs::write(&cfg, config).unwrap();
     let child = Prom(
         Command::new("prometheus")
             .arg(format!("--config.file={}", cfg.display()))
@@ -409,4 +414,66 @@ fn retry_after_429_and_no_retry_on_400() {
         value("prometheus_remote_storage_samples_total") >= 6.0,
         "{m}"
     );
+}
+
+/// Prometheus scrapes pharos' `/federate?match[]=...` with `honor_labels: true` and stores the
+/// series with pharos' labels (external label included) and values.
+#[test]
+fn prometheus_federates_from_pharos() {
+    if !has_prometheus() {
+        eprintln!("skipped: Debian's prometheus is not installed (.ci/run installs it)");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("pharos.yml");
+    std::fs::write(&cfg, "global:\n  external_labels: {replica: a}\n").unwrap();
+    let p = Pharos::start(&dir.path().join("data"), Some(&cfg));
+    let port = free_port();
+    let target = p.base.trim_start_matches("http://").to_string();
+    let prom_dir = dir.path().join("prom");
+    std::fs::create_dir_all(&prom_dir).unwrap();
+    let _prom = start_prometheus_with(
+        &prom_dir,
+        port,
+        &format!(
+            "global: {{scrape_interval: 1s}}\nscrape_configs:\n  - job_name: federate\n    honor_labels: true\n    metrics_path: /federate\n    params: {{'match[]': ['{{__name__=~\"fed_.*\"}}']}}\n    static_configs: [{{targets: ['{target}']}}]\n"
+        ),
+    );
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let now = chrono::Utc::now().timestamp_millis();
+        let body = write_request(&[
+            (vec![("__name__", "fed_a"), ("job", "x")], vec![(now, 2.5)]),
+            (vec![("__name__", "not_federated")], vec![(now, 1.0)]),
+        ]);
+        let r = client()
+            .post(p.url("/api/v1/write"))
+            .header("Content-Encoding", "snappy")
+            .body(body)
+            .send()
+            .unwrap();
+        assert_eq!(r.status().as_u16(), 204);
+        let v: Value = client()
+            .get(format!("http://127.0.0.1:{port}/api/v1/query"))
+            .query(&[("query", "{__name__=~\"fed_a|not_federated\"}")])
+            .send()
+            .and_then(|r| r.json())
+            .unwrap_or(Value::Null);
+        let result = v["data"]["result"].as_array().cloned().unwrap_or_default();
+        if !result.is_empty() {
+            assert_eq!(result.len(), 1, "{v}");
+            let m = &result[0]["metric"];
+            assert_eq!(m["job"], "x", "{v}");
+            assert_eq!(m["replica"], "a", "{v}");
+            // The target label Prometheus adds where the federated series has none.
+            assert_eq!(m["instance"], target.as_str(), "{v}");
+            assert_eq!(result[0]["value"][1], "2.5", "{v}");
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "Prometheus got nothing from /federate: {v}"
+        );
+        std::thread::sleep(Duration::from_millis(500));
+    }
 }
