@@ -177,7 +177,7 @@ pub struct WireSample {
     pub timestamp: i64,
 }
 
-/// `prometheus.Exemplar` (accepted and dropped).
+/// `prometheus.Exemplar` (kept in the exemplar store).
 #[derive(Clone, PartialEq, Message)]
 pub struct Exemplar {
     #[prost(message, repeated, tag = "1")]
@@ -269,6 +269,56 @@ pub fn to_batch(
     Ok((batch, histograms))
 }
 
+/// The request's exemplars with their series' labels.
+pub fn exemplars_of(req: &WriteRequest) -> Vec<(Labels, model::exemplars::Exemplar)> {
+    let pairs =
+        |l: &[Label]| Labels::from_pairs(l.iter().map(|l| (l.name.clone(), l.value.clone())));
+    req.timeseries
+        .iter()
+        .filter(|ts| !ts.exemplars.is_empty())
+        .flat_map(|ts| {
+            let series = pairs(&ts.labels);
+            ts.exemplars.iter().map(move |e| {
+                (
+                    series.clone(),
+                    model::exemplars::Exemplar {
+                        labels: pairs(&e.labels),
+                        value: e.value,
+                        ts: e.timestamp,
+                    },
+                )
+            })
+        })
+        .collect()
+}
+
+/// The request's metric metadata (`prometheus.MetricMetadata.MetricType` names).
+pub fn metadata_of(req: &WriteRequest) -> Vec<scrape::MetadataEntry> {
+    const TYPES: [&str; 8] = [
+        "unknown",
+        "counter",
+        "gauge",
+        "histogram",
+        "gaugehistogram",
+        "summary",
+        "info",
+        "stateset",
+    ];
+    req.metadata
+        .iter()
+        .filter(|m| !m.metric_family_name.is_empty())
+        .map(|m| scrape::MetadataEntry {
+            metric: m.metric_family_name.clone(),
+            metric_type: TYPES
+                .get(m.r#type as usize)
+                .unwrap_or(&"unknown")
+                .to_string(),
+            help: m.help.clone(),
+            unit: m.unit.clone(),
+        })
+        .collect()
+}
+
 /// `POST /api/v1/write`.
 pub async fn receive(
     State(state): State<Arc<AppState>>,
@@ -289,6 +339,8 @@ pub async fn receive(
         }
     }
     let req = decode_body(&body)?;
+    let exemplars = exemplars_of(&req);
+    let metadata = metadata_of(&req);
     let (batch, histograms) = to_batch(req)?;
     let sink = state.sink.clone();
     let stats = tokio::task::spawn_blocking(move || {
@@ -298,6 +350,11 @@ pub async fn receive(
     })
     .await
     .map_err(|e| ApiError::internal(e.to_string()))??;
+    let store = state.scrape.exemplars();
+    for (series, e) in exemplars {
+        let _ = store.add(&series, e);
+    }
+    state.scrape.record_metadata(metadata);
     let mut problems = Vec::new();
     if stats.out_of_order > 0 {
         problems.push(format!("{} out of order samples", stats.out_of_order));
@@ -436,6 +493,39 @@ mod tests {
             metadata: vec![],
         };
         assert!(to_batch(req).is_err());
+    }
+
+    #[test]
+    fn exemplars_and_metadata_kept() {
+        let l = |n: &str, v: &str| Label {
+            name: n.into(),
+            value: v.into(),
+        };
+        let req = WriteRequest {
+            timeseries: vec![TimeSeries {
+                labels: vec![l("__name__", "rpc_bucket"), l("le", "0.5")],
+                exemplars: vec![Exemplar {
+                    labels: vec![l("trace_id", "abc")],
+                    value: 0.3,
+                    timestamp: 1000,
+                }],
+                ..Default::default()
+            }],
+            metadata: vec![MetricMetadata {
+                r#type: 3,
+                metric_family_name: "rpc".into(),
+                help: "RPCs".into(),
+                unit: "seconds".into(),
+            }],
+        };
+        let ex = exemplars_of(&req);
+        assert_eq!(ex.len(), 1);
+        assert_eq!(ex[0].0.get("le"), Some("0.5"));
+        assert_eq!(ex[0].1.labels.get("trace_id"), Some("abc"));
+        assert_eq!((ex[0].1.value, ex[0].1.ts), (0.3, 1000));
+        let md = metadata_of(&req);
+        assert_eq!(md[0].metric_type, "histogram");
+        assert_eq!(md[0].help, "RPCs");
     }
 
     #[test]
