@@ -4,6 +4,7 @@
 //! `prometheus_remote_storage_*` metrics under Prometheus' names.
 
 pub mod queue;
+pub mod read;
 pub mod settings;
 pub mod watcher;
 

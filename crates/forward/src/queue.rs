@@ -9,7 +9,7 @@
 
 use crate::settings::Settings;
 use crate::watcher::Watcher;
-use api::prometheus::remote_write::{Label, TimeSeries, WireSample, WriteRequest};
+use api::prometheus::remote_write::{TimeSeries, WireSample, WriteRequest};
 use model::Labels;
 use parking_lot::Mutex;
 use prost::Message;
@@ -575,14 +575,7 @@ fn encode(batch: &[Item]) -> Vec<u8> {
     for i in batch {
         let at = *index.entry(Arc::as_ptr(&i.labels)).or_insert_with(|| {
             req.timeseries.push(TimeSeries {
-                labels: i
-                    .labels
-                    .iter()
-                    .map(|l| Label {
-                        name: l.name.to_string(),
-                        value: l.value.to_string(),
-                    })
-                    .collect(),
+                labels: crate::read::wire_labels(&i.labels),
                 samples: Vec::new(),
                 exemplars: Vec::new(),
                 histograms: Vec::new(),

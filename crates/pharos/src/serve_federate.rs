@@ -2,7 +2,8 @@
 //! `match[]` selectors, its newest sample within the 5-minute lookback, in the text exposition
 //! format with timestamps; series whose newest sample is a staleness marker are left out, and
 //! `global.external_labels` are added where a series lacks the label (so a federating
-//! Prometheus with `honor_labels: true` keeps them).
+//! Prometheus with `honor_labels: true` keeps them). And `POST /api/v1/read`, remote_read
+//! (SAMPLES responses, see `forward::read`), so a Prometheus or Thanos can read pharos.
 
 use api::prometheus::params::Params;
 use api::AppState;
@@ -22,6 +23,7 @@ const LOOKBACK_MS: i64 = 5 * 60_000;
 pub fn routes(state: &Arc<AppState>) -> Router {
     Router::new()
         .route("/federate", get(federate))
+        .route("/api/v1/read", axum::routing::post(remote_read))
         .with_state(state.clone())
 }
 
@@ -114,4 +116,26 @@ async fn federate(State(state): State<Arc<AppState>>, params: Params) -> Respons
         out,
     )
         .into_response()
+}
+
+async fn remote_read(State(state): State<Arc<AppState>>, body: axum::body::Bytes) -> Response {
+    let storage = state.storage.clone();
+    let result = tokio::task::spawn_blocking(move || forward::read::answer(&*storage, &body)).await;
+    match result {
+        Ok(Ok(bytes)) => (
+            [
+                (header::CONTENT_TYPE, "application/x-protobuf"),
+                (header::CONTENT_ENCODING, "snappy"),
+            ],
+            bytes,
+        )
+            .into_response(),
+        Ok(Err(forward::read::ReadError::BadRequest(m))) => {
+            (StatusCode::BAD_REQUEST, format!("{m}\n")).into_response()
+        }
+        Ok(Err(forward::read::ReadError::Storage(m))) => {
+            (StatusCode::INTERNAL_SERVER_ERROR, format!("{m}\n")).into_response()
+        }
+        Err(e) => (StatusCode::INTERNAL_SERVER_ERROR, format!("{e}\n")).into_response(),
+    }
 }

@@ -83,6 +83,18 @@ fn stop(mut c: Prom) {
     let _ = c.0.wait();
 }
 
+/// Remote-writes a snappy body to pharos; it must be acknowledged.
+fn push_body(p: &Pharos, body: Vec<u8>) {
+    let r = client()
+        .post(p.url("/api/v1/write"))
+        .header("Content-Encoding", "snappy")
+        .header("Content-Type", "application/x-protobuf")
+        .body(body)
+        .send()
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 204);
+}
+
 /// Pushes sample `k` (timestamp `base + k*100`, value `i*1000 + k`) of series i = 0..4 and of
 /// a series the write relabeling drops.
 fn push(p: &Pharos, base: i64, ks: std::ops::Range<i64>) {
@@ -100,14 +112,7 @@ fn push(p: &Pharos, base: i64, ks: std::ops::Range<i64>) {
             })
             .collect();
         series.push((vec![("__name__", "dropped_metric")], vec![(t, 1.0)]));
-        let r = client()
-            .post(p.url("/api/v1/write"))
-            .header("Content-Encoding", "snappy")
-            .header("Content-Type", "application/x-protobuf")
-            .body(write_request(&series))
-            .send()
-            .unwrap();
-        assert_eq!(r.status().as_u16(), 204);
+        push_body(p, write_request(&series));
     }
 }
 
@@ -446,13 +451,7 @@ fn prometheus_federates_from_pharos() {
             (vec![("__name__", "fed_a"), ("job", "x")], vec![(now, 2.5)]),
             (vec![("__name__", "not_federated")], vec![(now, 1.0)]),
         ]);
-        let r = client()
-            .post(p.url("/api/v1/write"))
-            .header("Content-Encoding", "snappy")
-            .body(body)
-            .send()
-            .unwrap();
-        assert_eq!(r.status().as_u16(), 204);
+        push_body(&p, body);
         let v: Value = client()
             .get(format!("http://127.0.0.1:{port}/api/v1/query"))
             .query(&[("query", "{__name__=~\"fed_a|not_federated\"}")])
@@ -476,4 +475,61 @@ fn prometheus_federates_from_pharos() {
         );
         std::thread::sleep(Duration::from_millis(500));
     }
+}
+
+/// Prometheus with `remote_read` pointed at pharos answers a query with pharos' samples.
+#[test]
+fn prometheus_reads_pharos_with_remote_read() {
+    if !has_prometheus() {
+        eprintln!("skipped: Debian's prometheus is not installed (.ci/run installs it)");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("pharos.yml");
+    std::fs::write(&cfg, "global: {}\nremote_write: []\n").unwrap();
+    let p = Pharos::start(&dir.path().join("data"), Some(&cfg));
+    let now = chrono::Utc::now().timestamp_millis();
+    let body = write_request(&[(
+        vec![("__name__", "read_me"), ("k", "v")],
+        vec![(now - 20_000, 1.0), (now - 10_000, 4.5)],
+    )]);
+    push_body(&p, body);
+    let port = free_port();
+    let prom_dir = dir.path().join("prom");
+    std::fs::create_dir_all(&prom_dir).unwrap();
+    let _prom = start_prometheus_with(
+        &prom_dir,
+        port,
+        &format!(
+            "remote_read:\n  - url: {}/api/v1/read\n    read_recent: true\n",
+            p.base
+        ),
+    );
+    let v: Value = client()
+        .get(format!("http://127.0.0.1:{port}/api/v1/query"))
+        .query(&[
+            ("query", "read_me[1m]"),
+            ("time", &format!("{}", now as f64 / 1000.0)),
+        ])
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    let result = &v["data"]["result"];
+    assert_eq!(result[0]["metric"]["k"], "v", "{v}");
+    let values: Vec<String> = result[0]["values"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+        .iter()
+        .filter_map(|p| p[1].as_str().map(str::to_string))
+        .collect();
+    assert_eq!(values, vec!["1", "4.5"], "{v}");
+    // A garbage body is a 400, not a panic.
+    let r = client()
+        .post(p.url("/api/v1/read"))
+        .body("not snappy")
+        .send()
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 400);
 }
