@@ -77,7 +77,11 @@ pub fn resolve(
     };
     for (key, given, dest) in [
         ("service_labels", s.service_labels, &mut out.service_labels),
-        ("instance_labels", s.instance_labels, &mut out.instance_labels),
+        (
+            "instance_labels",
+            s.instance_labels,
+            &mut out.instance_labels,
+        ),
     ] {
         let Some(list) = given else { continue };
         if let Some(bad) = list.iter().find(|n| !is_label_name(n)) {
@@ -113,21 +117,29 @@ mod tests {
     #[test]
     fn defaults_overrides_and_errors() {
         let f = Path::new("pharos.yml");
-        assert_eq!(resolve(f, "", None, None).unwrap(), IncidentSettings::default());
+        assert_eq!(
+            resolve(f, "", None, None).unwrap(),
+            IncidentSettings::default()
+        );
         let s = IncidentSection {
             service_labels: Some(vec!["component".into()]),
             lookback: Some(PromDuration(7_200_000)),
             ..Default::default()
         };
         let r = resolve(f, "", Some("https://pharos.example.com/".into()), Some(s)).unwrap();
-        assert_eq!(r.external_url.as_deref(), Some("https://pharos.example.com"));
+        assert_eq!(
+            r.external_url.as_deref(),
+            Some("https://pharos.example.com")
+        );
         assert_eq!(r.service_labels, ["component"]);
         assert_eq!(r.instance_labels, ["instance", "host"]);
         assert_eq!(r.lookback_ms, 7_200_000);
-        assert!(resolve(f, "external_url: x\n", Some("pharos.local".into()), None)
-            .unwrap_err()
-            .to_string()
-            .contains("absolute"));
+        assert!(
+            resolve(f, "external_url: x\n", Some("pharos.local".into()), None)
+                .unwrap_err()
+                .to_string()
+                .contains("absolute")
+        );
         let s = IncidentSection {
             instance_labels: Some(vec!["1x".into()]),
             ..Default::default()

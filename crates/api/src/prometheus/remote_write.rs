@@ -220,11 +220,12 @@ pub fn decode_body(body: &[u8]) -> Result<WriteRequest, ApiError> {
         .map_err(|e| ApiError::bad_data(format!("protobuf decode error: {e}")))
 }
 
+/// A decoded write request: its float series and its native-histogram samples.
+pub type WriteBatch = (Vec<Series>, Vec<(Labels, HistogramSample)>);
+
 /// Validates and converts the request's series into a batch of float series and one of
 /// native-histogram samples.
-pub fn to_batch(
-    req: WriteRequest,
-) -> Result<(Vec<Series>, Vec<(Labels, HistogramSample)>), ApiError> {
+pub fn to_batch(req: WriteRequest) -> Result<WriteBatch, ApiError> {
     let mut batch = Vec::with_capacity(req.timeseries.len());
     let mut histograms = Vec::new();
     for ts in req.timeseries {

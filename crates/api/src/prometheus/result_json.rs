@@ -351,7 +351,7 @@ mod tests {
                 samples: vec![],
             },
         ]);
-        let warnings = vec!["careful \"here\"".to_string()];
+        let warnings = ["careful \"here\"".to_string()];
         for (v, w) in [(&matrix, &warnings[..]), (&matrix, &[][..])] {
             let ours: Json = serde_json::from_slice(&encode_success(v, 0, w, &[])).unwrap();
             assert_eq!(ours, reference(v, w));
