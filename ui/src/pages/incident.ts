@@ -82,7 +82,7 @@ function traceTable(list: TraceSummary[], testid: string, empty: string): HTMLEl
         h(
           'tr',
           null,
-          h('td', null, h('a', { href: `/trace/${encodeURIComponent(t.traceID)}`, class: 'mono' }, t.traceID.slice(0, 16))),
+          h('td', null, h('a', { href: `/trace/${encodeURIComponent(t.traceID)}`, class: 'mono', title: t.traceID }, shortTraceId(t.traceID))),
           h('td', null, t.root),
           h('td', null, formatDateTime(t.startMs)),
           h('td', null, `${t.durationMs.toFixed(1)} ms`),
@@ -105,6 +105,12 @@ function toSeries(s: NonNullable<Incident['rule']['series']>): Series[] {
       return Number.isFinite(n) ? n : null;
     }),
   }));
+}
+
+/** A trace id short enough for a table cell: a 64-bit id padded to 128 bits shows its significant half. */
+function shortTraceId(id: string): string {
+  const significant = id.replace(/^0+(?=.{16})/, '');
+  return significant.length > 16 ? significant.slice(0, 16) : significant;
 }
 
 export function incidentPage(ctx: PageContext): Page {
