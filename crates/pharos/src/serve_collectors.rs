@@ -46,7 +46,10 @@ pub fn with_builtin(cfg: &config::LoadedConfig) -> config::PrometheusConfig {
             .iter()
             .map(|s| s.job_name.as_str())
             .collect();
-        let extra = cfg.collectors.scrape_configs(target, &taken);
+        let mut extra = cfg.collectors.scrape_configs(target, &taken);
+        for sc in &mut extra {
+            reach_own_listener(sc, &cfg.web);
+        }
         p.scrape_configs.extend(extra);
     }
     if let Some(h) = HOST.get() {
@@ -55,6 +58,23 @@ pub fn with_builtin(cfg: &config::LoadedConfig) -> config::PrometheusConfig {
         }
     }
     p
+}
+
+/// Lets a built-in job through pharos' own front door: `https` (its own certificate, not
+/// verified: the target is this process) when TLS is on, and the process' internal
+/// read-only token when authentication is on.
+fn reach_own_listener(sc: &mut config::ScrapeConfig, web: &config::web::WebSettings) {
+    if crate::serve_web::scheme() == "https" {
+        sc.scheme = "https".into();
+        sc.tls_config.insecure_skip_verify = true;
+    }
+    if web.auth_enabled() {
+        sc.authorization = Some(config::prometheus::Authorization {
+            auth_type: Some("Bearer".into()),
+            credentials: Some(crate::serve_web::internal_scrape_token().to_string()),
+            credentials_file: None,
+        });
+    }
 }
 
 /// Appends what the built-in collectors do, as YAML comments, to the config text that

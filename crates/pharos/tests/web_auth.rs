@@ -597,3 +597,38 @@ fn tls_with_client_certificates_for_clients_and_scrapes() {
         v["data"]["result"][0]["value"][1] == "1"
     });
 }
+
+/// With TLS and authentication on, the built-in collectors still scrape pharos' own
+/// listener (`up{job="pharos"} == 1`), and their internal credential is no user's.
+#[test]
+fn built_in_collectors_scrape_through_tls_and_auth() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    make_pki(d);
+    std::fs::write(
+        d.join("pharos.yml"),
+        format!(
+            "collectors: {{self: {{interval: 1s}}, host: {{enabled: false}}}}\nsecurity: {{enabled: false}}\n\
+             web:\n  tls_server_config: {{cert_file: {d}/server.pem, key_file: {d}/server.key}}\n  basic_auth_users:\n    admin: '{h}'\n",
+            d = d.display(),
+            h = hash("s3cret"),
+        ),
+    )
+    .unwrap();
+    let p = Pharos::start(&d.join("data"), Some(&d.join("pharos.yml")));
+    assert!(p.base.starts_with("https://"), "{}", p.base);
+    let c = tls_client(d, false);
+    wait_for("up{job=pharos} == 1", || {
+        let v: Value = c
+            .get(p.url("/api/v1/query?query=up%7Bjob%3D%22pharos%22%7D"))
+            .basic_auth("admin", Some("s3cret"))
+            .send()
+            .unwrap()
+            .json()
+            .unwrap();
+        v["data"]["result"][0]["value"][1] == "1"
+    });
+    // Without credentials the same listener still refuses.
+    let r = c.get(p.url("/metrics")).send().unwrap();
+    assert_eq!(r.status(), 401);
+}
