@@ -286,7 +286,7 @@ function alertsTab(root: HTMLElement, query: URLSearchParams): () => void {
       amError_ ? h('span', { class: 'error-inline' }, ` Silenced/inhibited status unknown: ${amError(amError_)}`) : null,
     );
     if (!views.length) {
-      replace(list, message('empty', 'No alerting rules are loaded.', 'Add rule_files to prometheus.yml (PromQL) or logs.rule_files to pharos.yml (LogQL), then POST /-/reload. Alerts sent by another Prometheus show under Silences → affected alerts.'));
+      replace(list, message('empty', 'No alerting rules are loaded.', 'Add rule_files to prometheus.yml (PromQL) or logs.rule_files to pharos.yml (LogQL), then reload pharos (kill -HUP <pid>, or POST /-/reload when it runs with --web.enable-lifecycle). Alerts sent by another Prometheus show under Silences → affected alerts.'));
       return;
     }
     const f = parseFilter(filter);
@@ -468,7 +468,7 @@ function rulesTab(root: HTMLElement, query: URLSearchParams): () => void {
       bad ? h('span', { class: 'text-error' }, `${bad} failing`) : h('span', { class: 'text-ok' }, 'all healthy'),
     );
     if (!groups.length) {
-      replace(list, message('empty', 'No rule groups are loaded.', 'PromQL rules: rule_files in prometheus.yml. LogQL rules: logs.rule_files in pharos.yml or the Loki ruler directory. Then POST /-/reload.'));
+      replace(list, message('empty', 'No rule groups are loaded.', 'PromQL rules: rule_files in prometheus.yml. LogQL rules: logs.rule_files in pharos.yml or the Loki ruler directory. Then reload pharos (kill -HUP <pid>, or POST /-/reload when it runs with --web.enable-lifecycle).'));
       return;
     }
     const cards = groups

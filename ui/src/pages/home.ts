@@ -389,7 +389,7 @@ export function homePage(ctx: PageContext): Page {
       h('h2', null, 'Getting started: nothing has been sent to pharos yet'),
       h('p', { class: 'dim' }, `Everything below talks to this server, ${origin}. Data shows up here within seconds.`),
       h('div', { class: 'gs-grid' },
-        step('Metrics: scrape', 'Start pharos with a prometheus.yml whose scrape_configs list your exporters, then reload:', `scrape_configs:\n  - job_name: my-app\n    static_configs:\n      - targets: ['localhost:8080']\n\ncurl -X POST ${origin}/-/reload`),
+        step('Metrics: scrape', 'Start pharos with a prometheus.yml whose scrape_configs list your exporters, then reload it (SIGHUP; POST /-/reload needs --web.enable-lifecycle):', `scrape_configs:\n  - job_name: my-app\n    static_configs:\n      - targets: ['localhost:8080']\n\nkill -HUP $(pidof pharos)`),
         step('Metrics: remote_write', 'Or send from an existing Prometheus or agent:', `remote_write:\n  - url: ${origin}/api/v1/write`),
         step('Logs', 'Point promtail / winston-loki at the Loki push API (or Elasticsearch clients at the same URL):', `${origin}/loki/api/v1/push\n\ncurl -H 'Content-Type: application/json' ${origin}/loki/api/v1/push \\\n  -d '{"streams":[{"stream":{"app":"demo"},"values":[["'$(date +%s%N)'","hello"]]}]}'`),
         step('Traces', 'OpenTelemetry exporters (OTLP/HTTP), Jaeger or Zipkin clients:', `OTEL_EXPORTER_OTLP_ENDPOINT=${origin}\n# traces: ${origin}/v1/traces\n# Jaeger: ${origin}/api/traces   Zipkin: ${origin}/api/v2/spans`),

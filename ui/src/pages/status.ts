@@ -326,7 +326,7 @@ export function targetsPage(ctx: PageContext): Page {
     const up = all.filter((t) => t.health === 'up').length;
     summary.textContent = `${up} of ${all.length} up · ${new Set(all.map((t) => t.scrapePool)).size} scrape pools${data.droppedTargets?.length ? ` · ${data.droppedTargets.length} dropped by relabeling` : ''}`;
     if (!all.length) {
-      replace(body, message('empty', 'No scrape targets are configured.', 'Add scrape_configs to the prometheus.yml pharos loads (see Status → Config), then POST /-/reload.'));
+      replace(body, message('empty', 'No scrape targets are configured.', 'Add scrape_configs to the prometheus.yml pharos loads (see Status → Config), then reload pharos (kill -HUP <pid>, or POST /-/reload when it runs with --web.enable-lifecycle).'));
       return;
     }
     const pools = new Map<string, Target[]>();
