@@ -180,9 +180,13 @@ pub(super) fn eval_binary(
     let lhs = ev.eval(&b.lhs, ts)?;
     let rhs = ev.eval(&b.rhs, ts)?;
     let mut annos = Annotations::default();
-    let result = match ev.trims.get(&(b as *const BinaryExpr as usize)) {
-        Some(&upper) => Ok(trim(upper, lhs, rhs, &mut annos)),
-        None => eval_values(op, &op_text, b, return_bool, lhs, rhs, &mut annos),
+    let result = match (ev.trims.get(&(b as *const BinaryExpr as usize)), lhs, rhs) {
+        (Some(&upper), StepValue::Vector(l), StepValue::Vector(r)) => {
+            let text = if upper { "</" } else { ">/" };
+            vector_vector((op, text), l, r, b, Some(upper), &mut annos).map(StepValue::Vector)
+        }
+        (Some(&upper), lhs, rhs) => Ok(trim(upper, lhs, rhs, &mut annos)),
+        (None, lhs, rhs) => eval_values(op, &op_text, b, return_bool, lhs, rhs, &mut annos),
     };
     // Prometheus places an operator's annotations at the whole binary expression; pharos knows
     // where that is for the query's top expression only.
@@ -278,7 +282,7 @@ fn eval_values(
             let out = if op.is_set() {
                 set_op(op, l, r, b)
             } else {
-                vector_vector((op, op_text), l, r, b, return_bool, annos)?
+                vector_vector_matched((op, op_text), l, r, b, return_bool, None, annos)?
             };
             Ok(StepValue::Vector(out))
         }
@@ -512,12 +516,28 @@ fn set_op(
     }
 }
 
+/// A histogram trim operator (`</` when `upper`, else `>/`) between two vectors, matched
+/// as any binary operator: a histogram on the left trimmed at the matched float on the right.
 fn vector_vector(
     (op, op_text): (Op, &str),
     lhs: Vec<InstantSample>,
     rhs: Vec<InstantSample>,
     b: &BinaryExpr,
+    upper: Option<bool>,
+    annos: &mut Annotations,
+) -> Result<Vec<InstantSample>, QueryError> {
+    vector_vector_matched((op, op_text), lhs, rhs, b, false, upper, annos)
+}
+
+/// Vector matching (`on`/`ignoring`, `group_left`/`group_right`) of a binary operator, or of
+/// a histogram trim operator when `trim_upper` is set.
+fn vector_vector_matched(
+    (op, op_text): (Op, &str),
+    lhs: Vec<InstantSample>,
+    rhs: Vec<InstantSample>,
+    b: &BinaryExpr,
     return_bool: bool,
+    trim_upper: Option<bool>,
     annos: &mut Annotations,
 ) -> Result<Vec<InstantSample>, QueryError> {
     if lhs.is_empty() || rhs.is_empty() {
@@ -551,7 +571,7 @@ fn vector_vector(
             )));
         }
     }
-    let drop_name = !op.is_comparison() || return_bool;
+    let drop_name = trim_upper.is_some() || !op.is_comparison() || return_bool;
     let mut matched_sigs: HashSet<Labels> = HashSet::new();
     let mut out_labels: HashSet<Labels> = HashSet::new();
     let mut out = Vec::new();
@@ -560,7 +580,20 @@ fn vector_vector(
         let Some(o) = one_by_sig.get(&sig) else {
             continue;
         };
-        let (value, h) = if m.h.is_some() || o.h.is_some() {
+        let (value, h) = if let Some(upper) = trim_upper {
+            let (l, r): (&InstantSample, &InstantSample) =
+                if swapped { (*o, &m) } else { (&m, *o) };
+            match (&l.h, &r.h) {
+                (Some(h), None) => (0.0, Some(Arc::new(h.trim_buckets(r.v, upper)))),
+                (lh, rh) => {
+                    push_unique(
+                        &mut annos.infos,
+                        format!("PromQL info: incompatible sample types encountered for binary operator {op_text:?}: {} {op_text} {}", type_name(lh), type_name(rh)),
+                    );
+                    continue;
+                }
+            }
+        } else if m.h.is_some() || o.h.is_some() {
             let (l, r) = if swapped {
                 ((o.v, &o.h), (m.v, &m.h))
             } else {
