@@ -203,6 +203,53 @@ pub fn kahan_add(inc: f64, sum: f64, c: f64) -> (f64, f64) {
     (t, c)
 }
 
+/// The column-wise mean of `rows` (one row per histogram, one column per field) as
+/// Prometheus' `avg_over_time` of histograms computes it: a Kahan sum while no field
+/// overflows, then an incremental mean with Kahan compensation from that point on.
+fn mean_columns(rows: &[Vec<f64>]) -> Vec<f64> {
+    let Some(first) = rows.first() else {
+        return Vec::new();
+    };
+    let width = first.len();
+    let mut sum = first.clone();
+    let mut comp = vec![0.0; width];
+    let mut incremental = false;
+    let mut count = 1.0;
+    for (i, r) in rows.iter().enumerate().skip(1) {
+        count = (i + 1) as f64;
+        if !incremental {
+            let mut next_sum = sum.clone();
+            let mut next_comp = comp.clone();
+            for k in 0..width {
+                (next_sum[k], next_comp[k]) = kahan_add(r[k], sum[k], comp[k]);
+            }
+            if next_sum.iter().all(|v| v.is_finite()) {
+                (sum, comp) = (next_sum, next_comp);
+                continue;
+            }
+            incremental = true;
+            for k in 0..width {
+                sum[k] /= count - 1.0;
+                comp[k] /= count - 1.0;
+            }
+        }
+        // `sum` holds the running mean from here on.
+        let q = (count - 1.0) / count;
+        for k in 0..width {
+            comp[k] *= q;
+            (sum[k], comp[k]) = kahan_add(r[k] / count, sum[k] * q, comp[k]);
+        }
+    }
+    if incremental {
+        sum.iter().zip(&comp).map(|(m, c)| m + c).collect()
+    } else {
+        sum.iter()
+            .zip(&comp)
+            .map(|(s, c)| s / count + c / count)
+            .collect()
+    }
+}
+
 impl Kahan {
     fn add(&mut self, v: f64) {
         (self.sum, self.c) = kahan_add(v, self.sum, self.c);
@@ -330,24 +377,12 @@ impl FloatHistogram {
         })
     }
 
-    /// The Kahan-compensated sum of `all` (at their coarsest schema, widest zero bucket and
-    /// common custom bounds), as Prometheus sums histograms in `sum`/`avg`/`sum_over_time`.
-    pub fn sum_all(all: &[&FloatHistogram]) -> Result<Combined, HistogramError> {
+    /// Copies of `all` on one bucket layout (the coarsest schema and widest zero bucket, or
+    /// the custom bounds they share), and whether custom bounds had to be intersected.
+    fn aligned(all: &[&FloatHistogram]) -> (Vec<FloatHistogram>, bool) {
         let Some(first) = all.first() else {
-            return Ok(Combined {
-                histogram: FloatHistogram::default(),
-                collision: false,
-                reconciled: false,
-            });
+            return (Vec::new(), false);
         };
-        if all
-            .iter()
-            .any(|h| h.uses_custom_buckets() != first.uses_custom_buckets())
-        {
-            return Err(HistogramError(
-                "cannot apply this operation on histograms with a mix of exponential and custom bucket schemas".into(),
-            ));
-        }
         let mut parts: Vec<FloatHistogram> = all.iter().map(|h| (*h).clone()).collect();
         let mut reconciled = false;
         if first.uses_custom_buckets() {
@@ -375,6 +410,28 @@ impl FloatHistogram {
                 h.widen_zero_bucket(zero);
             }
         }
+        (parts, reconciled)
+    }
+
+    /// The Kahan-compensated sum of `all` (at their coarsest schema, widest zero bucket and
+    /// common custom bounds), as Prometheus sums histograms in `sum`/`avg`/`sum_over_time`.
+    pub fn sum_all(all: &[&FloatHistogram]) -> Result<Combined, HistogramError> {
+        let Some(first) = all.first() else {
+            return Ok(Combined {
+                histogram: FloatHistogram::default(),
+                collision: false,
+                reconciled: false,
+            });
+        };
+        if all
+            .iter()
+            .any(|h| h.uses_custom_buckets() != first.uses_custom_buckets())
+        {
+            return Err(HistogramError(
+                "cannot apply this operation on histograms with a mix of exponential and custom bucket schemas".into(),
+            ));
+        }
+        let (mut parts, reconciled) = Self::aligned(all);
         let mut hint = first.counter_reset_hint;
         let mut collision = false;
         let (mut count, mut sum, mut zc) = (Kahan::default(), Kahan::default(), Kahan::default());
@@ -416,22 +473,54 @@ impl FloatHistogram {
     /// where the inputs do not, the incremental mean (as Prometheus' `avg`).
     pub fn mean_all(all: &[&FloatHistogram]) -> Result<Combined, HistogramError> {
         let mut c = Self::sum_all(all)?;
-        let n = all.len() as f64;
-        let finite = |h: &FloatHistogram| h.count.is_finite() && h.sum.is_finite();
-        if !finite(&c.histogram) && all.iter().all(|h| finite(h)) {
-            let mut mean = all.first().map(|h| (*h).clone()).unwrap_or_default();
-            for (i, h) in all.iter().enumerate().skip(1) {
-                let k = (i + 1) as f64;
-                let step = h.div(k).sub(&mean.div(k))?;
-                let hint = mean.counter_reset_hint;
-                mean = mean.add(&step)?;
-                mean.counter_reset_hint = hint;
-            }
-            mean.counter_reset_hint = c.histogram.counter_reset_hint;
-            c.histogram = mean;
-        } else {
-            c.histogram = c.histogram.div(n);
-        }
+        let (parts, _) = Self::aligned(all);
+        let Some(first) = parts.first() else {
+            return Ok(c);
+        };
+        // Every field (count, sum, zero count, each bucket) as one column of floats.
+        let mut pos_idx: Vec<i32> = parts
+            .iter()
+            .flat_map(|h| h.positive())
+            .map(|(i, _)| i)
+            .collect();
+        let mut neg_idx: Vec<i32> = parts
+            .iter()
+            .flat_map(|h| h.negative())
+            .map(|(i, _)| i)
+            .collect();
+        pos_idx.sort_unstable();
+        pos_idx.dedup();
+        neg_idx.sort_unstable();
+        neg_idx.dedup();
+        let row = |h: &FloatHistogram| -> Vec<f64> {
+            let mut r = vec![h.count, h.sum, h.zero_count];
+            let (p, n) = (h.positive(), h.negative());
+            let at =
+                |pairs: &[(i32, f64)], i: i32| pairs.iter().find(|x| x.0 == i).map_or(0.0, |x| x.1);
+            r.extend(pos_idx.iter().map(|&i| at(&p, i)));
+            r.extend(neg_idx.iter().map(|&i| at(&n, i)));
+            r
+        };
+        let rows: Vec<Vec<f64>> = parts.iter().map(row).collect();
+        let mean = mean_columns(&rows);
+        let mut out = first.clone();
+        out.count = mean[0];
+        out.sum = mean[1];
+        out.zero_count = mean[2];
+        let p: Vec<(i32, f64)> = pos_idx
+            .iter()
+            .copied()
+            .zip(mean[3..3 + pos_idx.len()].iter().copied())
+            .collect();
+        let n: Vec<(i32, f64)> = neg_idx
+            .iter()
+            .copied()
+            .zip(mean[3 + pos_idx.len()..].iter().copied())
+            .collect();
+        out.set_positive(&p);
+        out.set_negative(&n);
+        out.counter_reset_hint = c.histogram.counter_reset_hint;
+        c.histogram = out;
         Ok(c)
     }
 
@@ -1073,6 +1162,41 @@ mod tests {
 
     fn h(s: &str) -> FloatHistogram {
         parse_histogram(s).unwrap().histogram
+    }
+
+    #[test]
+    fn mean_switches_to_a_compensated_incremental_mean_on_overflow() {
+        let texts = [
+            "{{schema:0 count:1.7976931348623157e+308 sum:5.3}}",
+            "{{schema:0 count:1e308 sum:1e100}}",
+            "{{schema:0 count:1e-6 sum:1}}",
+            "{{schema:0 count:1e-6 sum:-1e100}}",
+            "{{schema:0 count:1e-6 sum:2}}",
+            "{{schema:0 count:1e-6 sum:0}}",
+            "{{schema:0 count:1e-6 sum:0}}",
+        ];
+        let all: Vec<FloatHistogram> = texts.iter().map(|t| h(t)).collect();
+        let refs: Vec<&FloatHistogram> = all.iter().collect();
+        let m = FloatHistogram::mean_all(&refs).unwrap().histogram;
+        // The small sums survive the ±1e100 pair (Kahan), the count does not overflow.
+        assert!((m.sum - 8.3 / 7.0).abs() < 1e-12, "{}", m.sum);
+        assert!(
+            (m.count - 3.9967044783747367e307).abs() < 1e293,
+            "{}",
+            m.count
+        );
+        // Without overflow: the plain compensated mean.
+        let small = [
+            h("{{schema:0 count:2 sum:1 buckets:[1 1]}}"),
+            h("{{schema:0 count:4 sum:3 buckets:[3 1]}}"),
+        ];
+        let m = FloatHistogram::mean_all(&[&small[0], &small[1]])
+            .unwrap()
+            .histogram;
+        assert_eq!(
+            (m.count, m.sum, m.positive_buckets.clone()),
+            (3.0, 2.0, vec![2.0, 1.0])
+        );
     }
 
     #[test]
