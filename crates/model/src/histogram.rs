@@ -433,15 +433,17 @@ impl FloatHistogram {
         }
         let (mut parts, reconciled) = Self::aligned(all);
         let mut hint = first.counter_reset_hint;
-        let mut collision = false;
+        // As Prometheus' aggregations: a conflict is a counter reset anywhere among the inputs
+        // next to a "not a counter reset" anywhere, whatever came between them.
+        let seen = |want: CounterResetHint| all.iter().any(|h| h.counter_reset_hint == want);
+        let collision =
+            seen(CounterResetHint::CounterReset) && seen(CounterResetHint::NotCounterReset);
         let (mut count, mut sum, mut zc) = (Kahan::default(), Kahan::default(), Kahan::default());
         let mut pos: BTreeMap<i32, Kahan> = BTreeMap::new();
         let mut neg: BTreeMap<i32, Kahan> = BTreeMap::new();
         for (i, h) in parts.iter().enumerate() {
             if i > 0 {
-                let (next, c) = combine_hints(hint, h.counter_reset_hint);
-                hint = next;
-                collision |= c;
+                hint = combine_hints(hint, h.counter_reset_hint).0;
             }
             count.add(h.count);
             sum.add(h.sum);

@@ -209,7 +209,20 @@ pub(super) fn eval_aggregate(
             continue;
         };
         let samples = if samples.iter().any(|s| s.h.is_some()) {
-            match histogram_group(&op, samples, &mut ev.warnings, &mut ev.infos) {
+            let (mut warnings, mut infos) = (Vec::new(), Vec::new());
+            let group = histogram_group(&op, samples, &mut warnings, &mut infos);
+            // Prometheus places these at the aggregated expression.
+            let position =
+                super::call_arg_position(&ev.source, &op, usize::from(ag.param.is_some()))
+                    .map(|(line, column)| format!(" ({line}:{column})"))
+                    .unwrap_or_default();
+            for w in warnings {
+                push_unique(&mut ev.warnings, format!("{w}{position}"));
+            }
+            for i in infos {
+                push_unique(&mut ev.infos, format!("{i}{position}"));
+            }
+            match group {
                 HistogramGroup::Result(h) => {
                     out.push(InstantSample {
                         labels: key,

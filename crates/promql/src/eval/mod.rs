@@ -15,7 +15,7 @@ use crate::functions::{self, FnArg, FnCall, FnValue, RangeWindow};
 use crate::{HPoint, InstantSample, QueryError, RangeSeries, Value};
 use model::{is_stale_nan, LabelMatcher, Labels, Queryable, Sample, Series};
 use promql_parser::parser::{
-    AtModifier, Expr, MatrixSelector, Offset, SubqueryExpr, VectorSelector,
+    AtModifier, BinaryExpr, Expr, MatrixSelector, Offset, SubqueryExpr, VectorSelector,
 };
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -60,6 +60,9 @@ pub(crate) struct Evaluator<'a> {
     /// Binary nodes (by address) that are the histogram trim operators `</` (true) and `>/`
     /// (false), which the parser was given as `!=` (see `rewrite_trim_operators`).
     trims: HashMap<usize, bool>,
+    /// Selectors (by address) whose histograms Prometheus reads for their count and sum only,
+    /// detecting counter resets on the fly (see `stats_only_selectors`).
+    stats_only: std::collections::HashSet<usize>,
     /// Address of the query's top expression (to place annotations of a top-level operator).
     root: usize,
 }
@@ -127,6 +130,7 @@ impl<'a> Evaluator<'a> {
             infos: Vec::new(),
             source: String::new(),
             trims: HashMap::new(),
+            stats_only: Default::default(),
             root: 0,
         }
     }
@@ -160,7 +164,12 @@ impl<'a> Evaluator<'a> {
             let sets = crate::selector::selector_matchers(vs).map_err(QueryError::Execution)?;
             let series = self.select_sets(&sets, mint, maxt)?;
             total += series.iter().map(|s| s.samples.len()).sum::<usize>();
-            let histograms = self.select_histogram_sets(&sets, mint, maxt)?;
+            let mut histograms = self.select_histogram_sets(&sets, mint, maxt)?;
+            if self.stats_only.contains(&key) {
+                for (_, points) in &mut histograms {
+                    detect_reset_hints(points);
+                }
+            }
             total += histograms.iter().map(|s| s.1.len()).sum::<usize>();
             if !histograms.is_empty() {
                 self.hdata.insert(key, histograms);
@@ -769,6 +778,7 @@ pub(crate) fn instant(
     let mut ev = Evaluator::new(storage, ts, ts, 0, opts);
     ev.source = source.to_string();
     ev.trims = trim_nodes(source, expr);
+    ev.stats_only = stats_only_selectors(expr, &ev.trims);
     ev.root = root_address(expr);
     ev.preload(expr, ts, ts)?;
     let value = match ev.eval(expr, ts)? {
@@ -813,6 +823,7 @@ pub(crate) fn range(
     let mut ev = Evaluator::new(storage, start, end, step, opts);
     ev.source = source.to_string();
     ev.trims = trim_nodes(source, expr);
+    ev.stats_only = stats_only_selectors(expr, &ev.trims);
     ev.root = root_address(expr);
     if start < end {
         ev.warnings.extend(sort_in_range_query_warnings(source));
@@ -1017,6 +1028,79 @@ pub(crate) fn rewrite_trim_operators(source: &str) -> String {
             String::from_utf8(bytes).unwrap_or_else(|_| source.to_string())
         }
         _ => source.to_string(),
+    }
+}
+
+/// The selectors below `histogram_count`, `histogram_sum` or `histogram_avg` with no subquery,
+/// bucket-reading function (`histogram_quantile(s)`, `histogram_fraction`) or trim operator
+/// above them: Prometheus reads those through its HistogramStatsIterator (count and sum
+/// only), whose samples carry counter-reset hints detected while reading.
+fn stats_only_selectors(
+    expr: &Expr,
+    trims: &HashMap<usize, bool>,
+) -> std::collections::HashSet<usize> {
+    fn walk(
+        e: &Expr,
+        under_stats: bool,
+        blocked: bool,
+        trims: &HashMap<usize, bool>,
+        out: &mut std::collections::HashSet<usize>,
+    ) {
+        let mut mark = |vs: &VectorSelector| {
+            if under_stats && !blocked {
+                out.insert(vs as *const VectorSelector as usize);
+            }
+        };
+        match e {
+            Expr::VectorSelector(vs) => mark(vs),
+            Expr::MatrixSelector(m) => mark(&m.vs),
+            Expr::Subquery(sq) => walk(&sq.expr, under_stats, true, trims, out),
+            Expr::Paren(p) => walk(&p.expr, under_stats, blocked, trims, out),
+            Expr::Unary(u) => walk(&u.expr, under_stats, blocked, trims, out),
+            Expr::Aggregate(a) => {
+                if let Some(p) = &a.param {
+                    walk(p, under_stats, blocked, trims, out);
+                }
+                walk(&a.expr, under_stats, blocked, trims, out);
+            }
+            Expr::Binary(b) => {
+                let trim = trims.contains_key(&(b as *const BinaryExpr as usize));
+                walk(&b.lhs, under_stats, blocked || trim, trims, out);
+                walk(&b.rhs, under_stats, blocked || trim, trims, out);
+            }
+            Expr::Call(c) => {
+                let name = c.func.name;
+                let stats = matches!(name, "histogram_count" | "histogram_sum" | "histogram_avg");
+                let buckets = matches!(
+                    name,
+                    "histogram_quantile" | "histogram_quantiles" | "histogram_fraction"
+                );
+                for a in &c.args.args {
+                    walk(a, under_stats || stats, blocked || buckets, trims, out);
+                }
+            }
+            Expr::NumberLiteral(_) | Expr::StringLiteral(_) | Expr::Extension(_) => {}
+        }
+    }
+    let mut out = std::collections::HashSet::new();
+    walk(expr, false, false, trims, &mut out);
+    out
+}
+
+/// Sets each histogram's unknown counter-reset hint from the sample read before it, as
+/// Prometheus' HistogramStatsIterator does (the first sample read stays unknown).
+fn detect_reset_hints(points: &mut [HPoint]) {
+    for i in 1..points.len() {
+        if points[i].h.counter_reset_hint != model::CounterResetHint::Unknown {
+            continue;
+        }
+        let reset = points[i].h.detect_reset(&points[i - 1].h);
+        let h = Arc::make_mut(&mut points[i].h);
+        h.counter_reset_hint = if reset {
+            model::CounterResetHint::CounterReset
+        } else {
+            model::CounterResetHint::NotCounterReset
+        };
     }
 }
 
