@@ -847,8 +847,8 @@ function runTestData(t: GrafanaTarget, env: RunEnv, data: PanelData) {
   }
   const n = Math.min(1000, Math.max(10, Math.round(env.widthPx / 2)));
   const step = (env.range.to - env.range.from) / n;
-  let seed = 42;
-  const rnd = () => ((seed = (seed * 16807) % 2147483647) / 2147483647);
+  let rngState = 42;
+  const rnd = () => ((rngState = (rngState * 16807) % 2147483647) / 2147483647);
   const count = Number(t.seriesCount ?? 1) || 1;
   for (let s = 0; s < count; s++) {
     let v = 50;

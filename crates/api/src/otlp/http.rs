@@ -36,6 +36,26 @@ fn grpc_code(s: StatusCode) -> i32 {
     }
 }
 
+/// OTLP/HTTP's answer to a fully accepted export: an empty `Export*ServiceResponse`, in the
+/// request's encoding.
+pub(crate) fn accepted(json: bool) -> Response {
+    if json {
+        (
+            StatusCode::OK,
+            [(header::CONTENT_TYPE, "application/json")],
+            "{}",
+        )
+            .into_response()
+    } else {
+        (
+            StatusCode::OK,
+            [(header::CONTENT_TYPE, "application/x-protobuf")],
+            Vec::<u8>::new(),
+        )
+            .into_response()
+    }
+}
+
 pub(crate) fn refuse(json: bool, r: Refusal) -> Response {
     let Refusal(status, msg) = r;
     if json {
@@ -87,23 +107,7 @@ pub async fn export(
     })
     .await;
     match res {
-        Ok(Ok(_)) => {
-            if json {
-                (
-                    StatusCode::OK,
-                    [(header::CONTENT_TYPE, "application/json")],
-                    "{}",
-                )
-                    .into_response()
-            } else {
-                (
-                    StatusCode::OK,
-                    [(header::CONTENT_TYPE, "application/x-protobuf")],
-                    Vec::<u8>::new(),
-                )
-                    .into_response()
-            }
-        }
+        Ok(Ok(_)) => accepted(json),
         Ok(Err(e)) => refuse(json, e.into()),
         Err(e) => refuse(
             json,

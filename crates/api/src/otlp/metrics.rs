@@ -677,8 +677,7 @@ pub async fn export(
     body: axum::body::Bytes,
 ) -> axum::response::Response {
     use crate::trace_http::{content_type, read_body, Refusal};
-    use axum::http::{header, StatusCode};
-    use axum::response::IntoResponse;
+    use axum::http::StatusCode;
     let ct = content_type(&headers);
     let json = ct == "application/json";
     if !json && ct != "application/x-protobuf" && ct != "application/protobuf" {
@@ -743,21 +742,7 @@ pub async fn export(
             stats.out_of_order, stats.duplicate, stats.out_of_bounds
         ));
     }
-    if json {
-        (
-            StatusCode::OK,
-            [(header::CONTENT_TYPE, "application/json")],
-            "{}",
-        )
-            .into_response()
-    } else {
-        (
-            StatusCode::OK,
-            [(header::CONTENT_TYPE, "application/x-protobuf")],
-            Vec::<u8>::new(),
-        )
-            .into_response()
-    }
+    super::http::accepted(json)
 }
 
 #[cfg(test)]
