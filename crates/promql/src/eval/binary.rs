@@ -183,7 +183,8 @@ pub(super) fn eval_binary(
     let result = match (ev.trims.get(&(b as *const BinaryExpr as usize)), lhs, rhs) {
         (Some(&upper), StepValue::Vector(l), StepValue::Vector(r)) => {
             let text = if upper { "</" } else { ">/" };
-            vector_vector((op, text), l, r, b, Some(upper), &mut annos).map(StepValue::Vector)
+            vector_vector_matched((op, text), l, r, b, false, Some(upper), &mut annos)
+                .map(StepValue::Vector)
         }
         (Some(&upper), lhs, rhs) => Ok(trim(upper, lhs, rhs, &mut annos)),
         (None, lhs, rhs) => eval_values(op, &op_text, b, return_bool, lhs, rhs, &mut annos),
@@ -514,19 +515,6 @@ fn set_op(
             out
         }
     }
-}
-
-/// A histogram trim operator (`</` when `upper`, else `>/`) between two vectors, matched
-/// as any binary operator: a histogram on the left trimmed at the matched float on the right.
-fn vector_vector(
-    (op, op_text): (Op, &str),
-    lhs: Vec<InstantSample>,
-    rhs: Vec<InstantSample>,
-    b: &BinaryExpr,
-    upper: Option<bool>,
-    annos: &mut Annotations,
-) -> Result<Vec<InstantSample>, QueryError> {
-    vector_vector_matched((op, op_text), lhs, rhs, b, false, upper, annos)
 }
 
 /// Vector matching (`on`/`ignoring`, `group_left`/`group_right`) of a binary operator, or of
