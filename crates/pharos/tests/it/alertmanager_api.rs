@@ -3,11 +3,10 @@
 //! Alertmanager's version-4 JSON, and a `kill -9` restart that keeps silences and sends nothing
 //! twice.
 
-mod common;
 
 use std::time::{Duration, Instant};
 
-use common::{webhook, Pharos};
+use crate::common::{webhook, Pharos};
 use serde_json::{json, Value};
 
 fn client() -> reqwest::blocking::Client {

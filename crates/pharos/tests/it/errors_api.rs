@@ -4,9 +4,8 @@
 //! status changes and regressions, projects created over the API, and no acknowledged event
 //! lost to `kill -9`.
 
-mod common;
 
-use common::Pharos;
+use crate::common::Pharos;
 use reqwest::blocking::Client;
 use serde_json::{json, Value};
 use std::io::Write;

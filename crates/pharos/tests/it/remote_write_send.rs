@@ -5,9 +5,8 @@
 //! saved WAL position). Also the other direction: Prometheus federating from pharos'
 //! `/federate`. Skipped when `prometheus` is not installed (`.ci/run` installs it).
 
-mod common;
 
-use common::{free_port, write_request, Pharos};
+use crate::common::{free_port, write_request, Pharos};
 use serde_json::Value;
 use std::collections::BTreeSet;
 use std::path::Path;
@@ -101,7 +100,7 @@ fn push(p: &Pharos, base: i64, ks: std::ops::Range<i64>) {
     for k in ks {
         let t = base + k * 100;
         let is: Vec<String> = (0..5).map(|i| i.to_string()).collect();
-        let mut series: Vec<common::TestSeries<'_>> = is
+        let mut series: Vec<crate::common::TestSeries<'_>> = is
             .iter()
             .enumerate()
             .map(|(i, s)| {

@@ -4,9 +4,8 @@
 //! rule's series, the log lines errors first with a histogram, the failed trace and the issue;
 //! the webhook notification carries the incident link at the configured external_url.
 
-mod common;
 
-use common::{push_loki, webhook, write_request, Pharos};
+use crate::common::{push_loki, webhook, write_request, Pharos};
 use serde_json::{json, Value};
 use std::time::{Duration, Instant};
 

@@ -4,9 +4,8 @@
 //! edits seen, writable saves written back as a minimal diff, read-only saves refused) and a
 //! restart that keeps everything.
 
-mod common;
 
-use common::Pharos;
+use crate::common::Pharos;
 use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};

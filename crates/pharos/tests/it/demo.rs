@@ -2,9 +2,8 @@
 //! demo app's logs answer the Loki API, its traces the Jaeger API, its errors the error API,
 //! the guide's dashboard is provisioned and the guide's rules are evaluating.
 
-mod common;
 
-use common::Pharos;
+use crate::common::Pharos;
 use serde_json::Value;
 use std::time::{Duration, Instant};
 

@@ -4,15 +4,14 @@
 //! `/stores` (log label cardinality, trace services), plus the log and trace counters on
 //! `/metrics`.
 
-mod common;
 
-use common::{write_request, Pharos};
+use crate::common::{write_request, Pharos};
 use serde_json::{json, Value};
 use std::time::{Duration, Instant};
 
 /// An HTTP endpoint answering every request with `status`.
 fn responder(status: u16) -> String {
-    format!("{}/hook", common::receiver(status).0)
+    format!("{}/hook", crate::common::receiver(status).0)
 }
 
 fn client() -> reqwest::blocking::Client {

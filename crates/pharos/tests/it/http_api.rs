@@ -1,9 +1,8 @@
 //! Integration tests against the real binary: remote_write round trip, the query and metadata
 //! APIs with Prometheus' JSON shapes, error answers, reload, and crash safety (kill -9).
 
-mod common;
 
-use common::{write_request, Pharos};
+use crate::common::{write_request, Pharos};
 use serde_json::Value;
 
 fn client() -> reqwest::blocking::Client {

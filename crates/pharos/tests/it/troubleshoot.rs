@@ -1,7 +1,6 @@
 //! Troubleshooting features against the real binary: log flags and formats, the run-time log
 //! level (`/-/log-level` and reload), pprof profiles, the slow query log and `pharos doctor`.
 
-mod common;
 
 use std::io::{BufRead, BufReader, Read};
 use std::path::Path;
@@ -333,7 +332,7 @@ fn decode_profile(body: &[u8]) -> (pb::Profile, Vec<Vec<String>>) {
 #[test]
 fn pprof_profiles_decode_with_samples() {
     let dir = tempfile::tempdir().unwrap();
-    let p = common::Pharos::start(dir.path(), None);
+    let p = crate::common::Pharos::start(dir.path(), None);
     // Heap: start-up alone allocates far more than one sampling period.
     let r = get(&p.url("/debug/pprof/heap"));
     assert_eq!(r.status(), 200);
@@ -399,7 +398,7 @@ fn slow_queries_land_in_the_query_log_stream() {
     let dir = tempfile::tempdir().unwrap();
     let cfg = dir.path().join("pharos.yml");
     std::fs::write(&cfg, "query_log:\n  slow_threshold: 0s\n").unwrap();
-    let p = common::Pharos::start(&dir.path().join("data"), Some(&cfg));
+    let p = crate::common::Pharos::start(&dir.path().join("data"), Some(&cfg));
     let r = reqwest::blocking::Client::new()
         .post(p.url("/api/v1/query"))
         .form(&[("query", "sum(vector(7))")])
@@ -488,7 +487,7 @@ fn doctor(args: &[&str]) -> (i32, String) {
 fn doctor_on_good_and_bad_setups() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
-    let p = common::Pharos::start(&data, None);
+    let p = crate::common::Pharos::start(&data, None);
     let addr = p.base.trim_start_matches("http://").to_string();
     let good = dir.path().join("good.yml");
     std::fs::write(&good, format!("listen: {addr}\n")).unwrap();
@@ -549,7 +548,7 @@ fn doctor_on_good_and_bad_setups() {
         ),
     )
     .unwrap();
-    let q = common::Pharos::start(&dir.path().join("data2"), Some(&cfg));
+    let q = crate::common::Pharos::start(&dir.path().join("data2"), Some(&cfg));
     let deadline = Instant::now() + Duration::from_secs(20);
     let (code, out) = loop {
         let (code, out) = doctor(&["--config", cfg.to_str().unwrap(), "--url", &q.base]);
@@ -581,7 +580,7 @@ fn prometheus_query_log_file_gets_every_promql_query() {
     let dir = tempfile::tempdir().unwrap();
     let prom = dir.path().join("prometheus.yml");
     std::fs::write(&prom, "global:\n  query_log_file: queries.log\n").unwrap();
-    let p = common::Pharos::start(&dir.path().join("data"), Some(&prom));
+    let p = crate::common::Pharos::start(&dir.path().join("data"), Some(&prom));
     let r = get(&p.url("/api/v1/query_range?query=vector(3)&start=0&end=60&step=15"));
     assert_eq!(r.status(), 200);
     let text = std::fs::read_to_string(dir.path().join("queries.log")).expect("query log file");

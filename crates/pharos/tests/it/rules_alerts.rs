@@ -4,13 +4,12 @@
 //! POSTed to an external Alertmanager's `/api/v2/alerts`, reload keeping good rules on a bad
 //! file, and the `check rules` / `test rules` commands.
 
-mod common;
 
 use std::process::Command;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use common::{write_request, Pharos};
+use crate::common::{write_request, Pharos};
 use serde_json::Value;
 
 fn client() -> reqwest::blocking::Client {
@@ -30,7 +29,7 @@ fn get_json(url: &str) -> Value {
 fn fake_alertmanager() -> (String, Arc<Mutex<Vec<String>>>) {
     let got = Arc::new(Mutex::new(Vec::new()));
     let g = got.clone();
-    let base = common::receiver_with(200, move |r| {
+    let base = crate::common::receiver_with(200, move |r| {
         let body = String::from_utf8_lossy(&r.body);
         g.lock()
             .unwrap()

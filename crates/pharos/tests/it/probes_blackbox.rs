@@ -4,9 +4,8 @@
 //! refused), tcp, dns (a UDP responder in the test) and icmp. Skipped with a notice when the exporter is not
 //! installed (`.ci/run install` installs it).
 
-mod common;
 
-use common::{free_port, Pharos};
+use crate::common::{free_port, Pharos};
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::{Read, Write};
 use std::net::TcpListener;
@@ -123,7 +122,7 @@ fn same_series_as_blackbox_exporter() {
     let closed = free_port();
     let dns = dns_server();
     let (tls, mut tls_child) =
-        common::tls_server(dir.path(), 2).expect("openssl is needed for this test");
+        crate::common::tls_server(dir.path(), 2).expect("openssl is needed for this test");
     let cases = [
         (format!("http://127.0.0.1:{port}/"), "http_2xx"),
         (format!("http://127.0.0.1:{port}/missing"), "http_2xx"),

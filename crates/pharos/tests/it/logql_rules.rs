@@ -4,12 +4,11 @@
 //! annotation, the recording rule's series is queryable with PromQL, the group shows in
 //! `/api/v1/rules`; `check rules --logql` and `check config` locate LogQL parse errors.
 
-mod common;
 
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use common::Pharos;
+use crate::common::Pharos;
 use serde_json::{json, Value};
 
 fn get_json(url: &str) -> Value {
@@ -48,7 +47,7 @@ fn push(p: &Pharos, n: usize, text: &str) {
         })
         .collect();
     let body = json!({"streams": [{"stream": {"app": "api", "env": "prod"}, "values": values}]});
-    common::push_loki(p, &body);
+    crate::common::push_loki(p, &body);
 }
 
 #[test]

@@ -3,9 +3,8 @@
 //! counting and rate limiting, TLS with client certificates (a CA made by the test with
 //! openssl), scraping over TLS with a client certificate, and snapshot + restore.
 
-mod common;
 
-use common::{write_request, Pharos};
+use crate::common::{write_request, Pharos};
 use serde_json::Value;
 use std::path::Path;
 use std::process::Command;

@@ -3,9 +3,8 @@
 //! project, level, environment and a link to the issue; a Sentry transaction shows in the
 //! trace store (Jaeger query API) as spans.
 
-mod common;
 
-use common::{webhook, Pharos};
+use crate::common::{webhook, Pharos};
 use reqwest::blocking::Client;
 use serde_json::{json, Value};
 use std::time::{Duration, Instant};

@@ -1,9 +1,8 @@
 //! Release health through the real binary: Sentry `session` updates and a `sessions` aggregate
 //! sent in envelopes become crash-free series in the TSDB, queried with PromQL.
 
-mod common;
 
-use common::Pharos;
+use crate::common::Pharos;
 use reqwest::blocking::Client;
 use serde_json::{json, Value};
 

@@ -2,9 +2,8 @@
 //! on a dashboard/panel), query by range, tags (all/any), dashboardUID, panelId, type and limit,
 //! PUT/PATCH/DELETE, the tags list, 4xx on bad input, and everything still there after kill -9.
 
-mod common;
 
-use common::Pharos;
+use crate::common::Pharos;
 use serde_json::{json, Value};
 
 fn call(method: reqwest::Method, p: &Pharos, path: &str, body: Option<&str>) -> (u16, Value) {

@@ -6,12 +6,11 @@
 //! Cost: fixed host usage written by remote write gives hand-computed `cloud_costs`, and the
 //! budget alert follows `monthly_budget` across a reload. Bad settings fail with file:line.
 
-mod common;
 
 use std::process::Command;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use common::{webhook, write_request, Pharos};
+use crate::common::{webhook, write_request, Pharos};
 use serde_json::{json, Value};
 
 fn get_json(p: &Pharos, path: &str) -> Value {
@@ -49,7 +48,7 @@ fn push_lines(p: &Pharos, level: &str, lines: &[Value]) {
         .collect();
     let body =
         json!({"streams": [{"stream": {"app": "crewai-api", "level": level}, "values": values}]});
-    common::push_loki(p, &body);
+    crate::common::push_loki(p, &body);
 }
 
 fn suspicious(user: &str, activity: &str, n: usize) -> Vec<Value> {
@@ -281,7 +280,7 @@ fn rejected_pushes_are_counted() {
 fn write_fixed_usage(p: &Pharos) {
     let now = (now_ns() / 1_000_000) as i64;
     let job = ("job", "cost-fixture");
-    let mut series: Vec<common::TestSeries> = Vec::new();
+    let mut series: Vec<crate::common::TestSeries> = Vec::new();
     for cpu in ["0", "1", "2", "3"] {
         for mode in ["idle", "user"] {
             series.push((

@@ -4,9 +4,8 @@
 //! turns them off or changes the interval (also on reload); a bare prometheus.yml runs only its
 //! own jobs; bad values fail with file:line.
 
-mod common;
 
-use common::Pharos;
+use crate::common::Pharos;
 use serde_json::Value;
 use std::time::{Duration, Instant};
 

@@ -4,9 +4,8 @@
 //! `redis_*` series with instance = the name, an unreachable server is `up == 0` with a
 //! lastError naming it, and unknown targets are 404.
 
-mod common;
 
-use common::Pharos;
+use crate::common::Pharos;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpListener;
 use std::sync::{Arc, Mutex};
@@ -82,7 +81,7 @@ fn text(p: &Pharos, path: &str) -> (u16, String) {
 #[test]
 fn redis_collector_against_a_fake_server() {
     let (port, seen) = fake_redis();
-    let gone = common::free_port();
+    let gone = crate::common::free_port();
     let dir = tempfile::tempdir().unwrap();
     let pw = dir.path().join("pw");
     std::fs::write(&pw, "pw-from-file\n").unwrap();

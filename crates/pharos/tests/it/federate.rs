@@ -2,9 +2,8 @@
 //! timestamp, external labels added where missing, series ending in a staleness marker left
 //! out, and a 400 without or with a bad `match[]`.
 
-mod common;
 
-use common::{write_request, Pharos};
+use crate::common::{write_request, Pharos};
 
 #[test]
 fn federate_answers_the_newest_sample_per_series() {

@@ -3,9 +3,8 @@
 //! a self-signed certificate that expires in two days is reported, `/probe` answers like
 //! blackbox_exporter, and the public status page returns only its probes.
 
-mod common;
 
-use common::{free_port, Pharos};
+use crate::common::{free_port, Pharos};
 use serde_json::Value;
 use std::io::{Read, Write};
 use std::net::TcpListener;
@@ -70,7 +69,7 @@ fn probes_flip_incidents_uptime_certificates_and_status_page() {
     let (port, status) = flappy_server();
     let closed = free_port();
     let (tls_port, mut tls_child) =
-        common::tls_server(dir.path(), 2).expect("openssl is needed for this test");
+        crate::common::tls_server(dir.path(), 2).expect("openssl is needed for this test");
     let cfg = dir.path().join("pharos.yml");
     std::fs::write(
         &cfg,

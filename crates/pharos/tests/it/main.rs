@@ -1,0 +1,28 @@
+//! pharos' integration tests in one binary (one link instead of one per file, which kept the
+//! test build's disk use and link time in check): each module starts the real `pharos` binary on
+//! ephemeral ports and talks to it over HTTP, as a user's clients would.
+
+mod common;
+mod alertmanager_api;
+mod annotations_api;
+mod collectors;
+mod dashboards_api;
+mod db_collectors;
+mod demo;
+mod errors_api;
+mod errors_hooks;
+mod errors_release_health;
+mod federate;
+mod http_api;
+mod incident_api;
+mod logql_rules;
+mod logs_api;
+mod pharos_api;
+mod probes_api;
+mod probes_blackbox;
+mod remote_write_send;
+mod rules_alerts;
+mod rulesets;
+mod traces_api;
+mod troubleshoot;
+mod web_auth;
