@@ -50,15 +50,19 @@ test('kill -9 mid-ingest loses no acknowledged span', async () => {
   await Promise.all(writers);
   assert.ok(acked.length > 20, `only ${acked.length} acknowledged`);
 
-  const [child, m] = await spawnUntil(PHAROS_BIN, ['serve', '--listen', '127.0.0.1:0', '--data', p.data], /pharos: listening on (http:\/\/[0-9.:]+)/);
+  const [child, m] = await spawnUntil(PHAROS_BIN, ['serve', '--listen', '127.0.0.1:0', '--data', p.data], /pharos: listening on (http:\/\/[0-9.:]+)\r?\n/);
   try {
     const url = m[1];
     const missing = [];
+    let firstAnswer = '';
     for (const id of acked) {
       const r = await api(url, `/api/traces/${id}`);
-      if (r.status !== 200 || r.body.data[0].spans.length !== 1) missing.push(id);
+      if (r.status !== 200 || r.body.data[0].spans.length !== 1) {
+        missing.push(id);
+        firstAnswer ||= `${url}/api/traces/${id} answered ${r.status}: ${JSON.stringify(r.body).slice(0, 300)}`;
+      }
     }
-    assert.deepEqual(missing, [], `${missing.length} of ${acked.length} acknowledged traces lost`);
+    assert.deepEqual(missing, [], `${missing.length} of ${acked.length} acknowledged traces lost; first: ${firstAnswer}`);
   } finally {
     child.kill('SIGKILL');
   }
