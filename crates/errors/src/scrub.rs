@@ -40,6 +40,28 @@ const SKIP_TOP: &[&str] = &[
     "span_id",
 ];
 
+/// Keys holding protocol ids at any depth (`contexts.trace.span_id`, a span's `parent_span_id`):
+/// never scrubbed, so an all-digit id that happens to pass the Luhn check stays intact.
+const ID_KEYS: &[&str] = &[
+    "trace_id",
+    "span_id",
+    "parent_span_id",
+    "segment_id",
+    "event_id",
+    "check_in_id",
+    "profile_id",
+];
+
+/// Span and log attributes that are personal data (sent by SDKs with `sendDefaultPii`).
+const PII_ATTRIBUTES: &[&str] = &[
+    "user.email",
+    "user.ip_address",
+    "user.username",
+    "user.name",
+    "client.address",
+    "http.request.header.cookie",
+];
+
 static CARD: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"\b(?:\d[ -]?){12,18}\d\b").expect("card regex"));
 
@@ -136,6 +158,9 @@ impl Scrubber<'_> {
 
     fn object(&self, m: &mut Map<String, Value>) {
         for (k, v) in m.iter_mut() {
+            if ID_KEYS.contains(&k.as_str()) {
+                continue;
+            }
             if self.sensitive(k) && !v.is_null() {
                 *v = Value::from(FILTERED);
             } else if k == "query_string" {
@@ -196,6 +221,31 @@ pub fn scrub(ev: &mut Value, opts: &ScrubOptions) {
     }
 }
 
+/// Scrubs the payload of a non-event item that reaches other stores (a transaction, a `span` or
+/// `log` container): each span or log record is scrubbed as an event is, and without the
+/// project's `send_default_pii` permission its personal-data attributes are dropped.
+pub fn scrub_item(payload: &mut Value, opts: &ScrubOptions) {
+    match payload.get_mut("items") {
+        Some(Value::Array(items)) => {
+            for it in items.iter_mut() {
+                scrub_record(it, opts);
+            }
+        }
+        _ => scrub_record(payload, opts),
+    }
+}
+
+fn scrub_record(rec: &mut Value, opts: &ScrubOptions) {
+    if !opts.allow_pii {
+        for key in ["attributes", "data"] {
+            if let Some(Value::Object(a)) = rec.get_mut(key) {
+                a.retain(|k, _| !PII_ATTRIBUTES.contains(&k.as_str()));
+            }
+        }
+    }
+    scrub(rec, opts);
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -249,6 +299,32 @@ mod tests {
         );
         assert_eq!(ev["user"]["email"], "a@b.c");
         assert_eq!(ev["extra"]["password"], "p");
+    }
+
+    #[test]
+    fn ids_kept_and_items_scrubbed() {
+        // 16 digits, Luhn-valid: a card number anywhere else, an id here.
+        let id = "4111111111111111";
+        let mut ev = json!({"contexts": {"trace": {"span_id": id, "note": id}}});
+        scrub(&mut ev, &ScrubOptions::default());
+        assert_eq!(ev["contexts"]["trace"]["span_id"], id);
+        assert_eq!(ev["contexts"]["trace"]["note"], FILTERED);
+        let mut spans = json!({"version": 2, "items": [
+            {"span_id": id, "name": "GET /", "attributes": {
+                "http.request.header.authorization": {"value": "Bearer x", "type": "string"},
+                "user.email": {"value": "a@b.c", "type": "string"},
+                "order": {"value": 7, "type": "integer"}}}]});
+        scrub_item(&mut spans, &ScrubOptions::default());
+        let a = &spans["items"][0]["attributes"];
+        assert_eq!(a["http.request.header.authorization"], FILTERED);
+        assert!(a.get("user.email").is_none());
+        assert_eq!(a["order"]["value"], 7);
+        assert_eq!(spans["items"][0]["span_id"], id);
+        let mut tx = json!({"user": {"id": "1", "ip_address": "1.2.3.4"},
+            "spans": [{"data": {"db.password": "p", "client.address": "1.2.3.4"}}]});
+        scrub_item(&mut tx, &ScrubOptions::default());
+        assert_eq!(tx["user"], json!({"id": "1"}));
+        assert_eq!(tx["spans"][0]["data"]["db.password"], FILTERED);
     }
 
     proptest! {

@@ -461,6 +461,15 @@ impl ErrorStore {
 
     // ----- ingest -----
 
+    /// The scrubbing settings for `project`'s data.
+    fn scrub_options(&self, project: &Project) -> ScrubOptions {
+        ScrubOptions {
+            enabled: self.opts.scrub_enabled,
+            extra_fields: self.opts.scrub_fields.clone(),
+            allow_pii: project.allow_pii,
+        }
+    }
+
     /// Stores one event payload (a legacy store body or an envelope's event item).
     pub fn ingest_event(
         &self,
@@ -491,14 +500,7 @@ impl ErrorStore {
             self.count_item("event", "invalid");
             Rejection::new(400, format!("invalid event: {e}"))
         })?;
-        scrub::scrub(
-            &mut ev,
-            &ScrubOptions {
-                enabled: self.opts.scrub_enabled,
-                extra_fields: self.opts.scrub_fields.clone(),
-                allow_pii: project.allow_pii,
-            },
-        );
+        scrub::scrub(&mut ev, &self.scrub_options(project));
         let id = opt_str(&ev, "event_id").unwrap_or_default();
         if self.inner.read().events.contains_key(&id) {
             // Sentry drops duplicates of an event id, and still answers with it.
@@ -582,7 +584,8 @@ impl ErrorStore {
                     out.id = Some(id);
                 }
                 "transaction" => match json_payload() {
-                    Some(v) => {
+                    Some(mut v) => {
+                        scrub::scrub_item(&mut v, &self.scrub_options(project));
                         if out.id.is_none() {
                             out.id = v
                                 .get("event_id")
@@ -621,8 +624,17 @@ impl ErrorStore {
                         self.count_item(ty, "dropped");
                     }
                 }
-                "profile" | "check_in" | "log" | "otel_log" | "profile_chunk" | "replay_event"
-                | "replay_recording" | "user_report" | "feedback" | "span" | "statsd" => {
+                "span" | "log" => match json_payload() {
+                    // Spans and logs reach other stores: scrubbed as events are.
+                    Some(mut v) => {
+                        scrub::scrub_item(&mut v, &self.scrub_options(project));
+                        hooks.on_item(&project.id, ty, v.to_string().as_bytes());
+                        self.count_item(ty, "accepted");
+                    }
+                    None => self.count_item(ty, "invalid"),
+                },
+                "profile" | "check_in" | "otel_log" | "profile_chunk" | "replay_event"
+                | "replay_recording" | "user_report" | "feedback" | "statsd" => {
                     hooks.on_item(&project.id, ty, &it.payload);
                     self.count_item(ty, "accepted");
                 }
