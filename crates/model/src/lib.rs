@@ -22,7 +22,7 @@ pub use matcher::{LabelMatcher, MatchOp, MatcherError};
 pub use mem::MemStorage;
 pub use storage::{
     AppendStats, HistogramSample, HistogramSeries, MetricSink, Queryable, Sample, Series,
-    StorageError,
+    SeriesRef, StorageError,
 };
 
 /// Bit pattern of Prometheus' staleness marker: a NaN that PromQL treats as "series ended here".

@@ -80,6 +80,42 @@ impl AppendStats {
     }
 }
 
+/// A producer's handle to one series, kept between appends of the same series (the scrape
+/// cache): the labels plus a store-specific hint (e.g. the head's series id) that lets the store
+/// skip its label lookup. Clones share the hint; `0` means "not resolved yet".
+#[derive(Clone, Debug)]
+pub struct SeriesRef(std::sync::Arc<SeriesRefInner>);
+
+#[derive(Debug)]
+struct SeriesRefInner {
+    labels: Labels,
+    hint: std::sync::atomic::AtomicU64,
+}
+
+impl SeriesRef {
+    pub fn new(labels: Labels) -> SeriesRef {
+        SeriesRef(std::sync::Arc::new(SeriesRefInner {
+            labels,
+            hint: std::sync::atomic::AtomicU64::new(0),
+        }))
+    }
+
+    pub fn labels(&self) -> &Labels {
+        &self.0.labels
+    }
+
+    /// The store's hint, `0` when unresolved. Only the store that set it interprets it.
+    pub fn hint(&self) -> u64 {
+        self.0.hint.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    pub fn set_hint(&self, hint: u64) {
+        self.0
+            .hint
+            .store(hint, std::sync::atomic::Ordering::Relaxed);
+    }
+}
+
 /// A destination for samples. When `append` returns `Ok`, the accepted samples are durable
 /// (written to the WAL) and survive a crash.
 pub trait MetricSink: Send + Sync {
@@ -93,6 +129,17 @@ pub trait MetricSink: Send + Sync {
             .flat_map(|s| s.samples.iter().map(move |p| (s.labels.clone(), *p)))
             .collect();
         self.append(&batch)
+    }
+
+    /// Appends samples of series the caller keeps handles to (one scrape's batch). Stores
+    /// override this to resolve a handle's hint instead of looking the labels up; the default
+    /// clones the labels into `append`. Same durability as `append`.
+    fn append_refs(&self, batch: &[(SeriesRef, Sample)]) -> Result<AppendStats, StorageError> {
+        let flat: Vec<(Labels, Sample)> = batch
+            .iter()
+            .map(|(r, s)| (r.labels().clone(), *s))
+            .collect();
+        self.append(&flat)
     }
 
     /// Appends native-histogram samples (integer histograms are converted to `FloatHistogram`

@@ -140,11 +140,23 @@ pub struct Head {
     /// Samples older than this belong to blocks and are refused.
     pub min_valid_t: i64,
     pub num_samples: u64,
+    /// Process-unique number of this head (never 0 for a head made by `new`): series handles
+    /// cached by producers (`model::SeriesRef`) name a series as (generation, id), valid only
+    /// while this head is the live one.
+    pub generation: u32,
 }
+
+/// Source of `Head::generation`.
+static GENERATIONS: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(1);
 
 impl Head {
     pub fn new(min_valid_t: i64) -> Self {
+        let mut generation = 0;
+        while generation == 0 {
+            generation = GENERATIONS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        }
         Head {
+            generation,
             min_t: i64::MAX,
             max_t: i64::MIN,
             min_valid_t,

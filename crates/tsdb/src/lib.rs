@@ -32,7 +32,7 @@ use block::Block;
 use head::{Head, Outcome};
 use model::{
     AppendStats, HistogramSample, HistogramSeries, LabelMatcher, Labels, MetricSink, Queryable,
-    Sample, Series, StorageError,
+    Sample, Series, SeriesRef, StorageError,
 };
 use parking_lot::{Mutex, RwLock};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -763,7 +763,7 @@ impl Tsdb {
     /// returning: the shared path of `append` and `append_series`.
     fn append_grouped<'a>(
         &self,
-        groups: impl Iterator<Item = (&'a Labels, &'a [Sample])>,
+        groups: impl Iterator<Item = (&'a Labels, &'a [Sample], Option<&'a SeriesRef>)>,
     ) -> Result<AppendStats, StorageError> {
         if self.closed.load(Ordering::Relaxed) {
             return Err(StorageError::Io("the TSDB is closed".into()));
@@ -773,18 +773,34 @@ impl Tsdb {
         let mut head = self.head.write();
         // Frozen layers, fetched (under the head lock, so no cut slips in) for new series only.
         let mut prior: Option<Arc<Layers>> = None;
-        for (labels, samples) in groups {
-            if labels.is_empty() {
-                return Err(StorageError::BadInput("series without labels".into()));
-            }
-            rec.samples.reserve(samples.len());
-            let (id, created) = match head.by_labels.get(labels) {
-                Some(id) => (*id, false),
+        for (labels, samples, handle) in groups {
+            // A handle resolved against this head names its series without a label lookup.
+            let known = handle.and_then(|h| {
+                let hint = h.hint();
+                let id = hint as u32;
+                ((hint >> 32) as u32 == head.generation && (id as usize) < head.series.len())
+                    .then_some(id)
+            });
+            let (id, created) = match known {
+                Some(id) => (id, false),
                 None => {
-                    let layers = prior.get_or_insert_with(|| self.layers());
-                    head.get_or_create_after(labels, &layers.frozen)
+                    if labels.is_empty() {
+                        return Err(StorageError::BadInput("series without labels".into()));
+                    }
+                    let found = match head.by_labels.get(labels) {
+                        Some(id) => (*id, false),
+                        None => {
+                            let layers = prior.get_or_insert_with(|| self.layers());
+                            head.get_or_create_after(labels, &layers.frozen)
+                        }
+                    };
+                    if let Some(h) = handle {
+                        h.set_hint(u64::from(head.generation) << 32 | u64::from(found.0));
+                    }
+                    found
                 }
             };
+            rec.samples.reserve(samples.len());
             if created {
                 // A series continuing from a frozen head (it inherited its newest timestamp) is
                 // new to this head and its WAL segments, not to the database.
@@ -839,11 +855,27 @@ impl Tsdb {
 
 impl MetricSink for Tsdb {
     fn append(&self, batch: &[(Labels, Sample)]) -> Result<AppendStats, StorageError> {
-        self.append_grouped(batch.iter().map(|(l, s)| (l, std::slice::from_ref(s))))
+        self.append_grouped(
+            batch
+                .iter()
+                .map(|(l, s)| (l, std::slice::from_ref(s), None)),
+        )
     }
 
     fn append_series(&self, series: &[Series]) -> Result<AppendStats, StorageError> {
-        self.append_grouped(series.iter().map(|s| (&s.labels, s.samples.as_slice())))
+        self.append_grouped(
+            series
+                .iter()
+                .map(|s| (&s.labels, s.samples.as_slice(), None)),
+        )
+    }
+
+    fn append_refs(&self, batch: &[(SeriesRef, Sample)]) -> Result<AppendStats, StorageError> {
+        self.append_grouped(
+            batch
+                .iter()
+                .map(|(r, s)| (r.labels(), std::slice::from_ref(s), Some(r))),
+        )
     }
 
     /// Native histograms go to their own log and in-memory store (see `histograms`); durable
@@ -1061,6 +1093,43 @@ mod tests {
             db.label_values("i", &[], i64::MIN, i64::MAX).unwrap(),
             vec!["0", "1", "2"]
         );
+    }
+
+    #[test]
+    fn series_refs_resolve_once_and_again_after_a_head_cut() {
+        let dir = tempfile::tempdir().unwrap();
+        let opts = TsdbOptions {
+            block_range_ms: 1000,
+            ..Default::default()
+        };
+        let db = Tsdb::open(dir.path(), opts).unwrap();
+        let refs: Vec<SeriesRef> = (0..3).map(|i| SeriesRef::new(labels(i))).collect();
+        let batch_at = |t: i64| -> Vec<(SeriesRef, Sample)> {
+            refs.iter()
+                .map(|r| (r.clone(), Sample { t, v: t as f64 }))
+                .collect()
+        };
+        let st = db.append_refs(&batch_at(0)).unwrap();
+        assert_eq!((st.appended, st.series_created), (3, 3));
+        let hints: Vec<u64> = refs.iter().map(SeriesRef::hint).collect();
+        assert!(hints.iter().all(|h| *h != 0));
+        // The same handles append without creating series; the hints stay.
+        for t in 1..30 {
+            let st = db.append_refs(&batch_at(t * 100)).unwrap();
+            assert_eq!((st.appended, st.series_created), (3, 0));
+        }
+        assert_eq!(refs.iter().map(SeriesRef::hint).collect::<Vec<_>>(), hints);
+        db.maintain().unwrap();
+        assert!(!db.blocks().is_empty(), "a block was cut");
+        // After the cut the old hints name another head: resolved again by labels.
+        let st = db.append_refs(&batch_at(3000)).unwrap();
+        assert_eq!((st.appended, st.series_created), (3, 0));
+        assert_ne!(refs[0].hint(), hints[0]);
+        let all = db
+            .select(&[LabelMatcher::equal("__name__", "m")], i64::MIN, i64::MAX)
+            .unwrap();
+        assert_eq!(all.len(), 3);
+        assert!(all.iter().all(|s| s.samples.len() == 31), "{all:?}");
     }
 
     #[test]
