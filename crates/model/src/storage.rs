@@ -88,19 +88,24 @@ pub struct SeriesRef(std::sync::Arc<SeriesRefInner>);
 
 #[derive(Debug)]
 struct SeriesRefInner {
-    labels: Labels,
+    labels: std::sync::Arc<Labels>,
     hint: std::sync::atomic::AtomicU64,
 }
 
 impl SeriesRef {
     pub fn new(labels: Labels) -> SeriesRef {
         SeriesRef(std::sync::Arc::new(SeriesRefInner {
-            labels,
+            labels: std::sync::Arc::new(labels),
             hint: std::sync::atomic::AtomicU64::new(0),
         }))
     }
 
     pub fn labels(&self) -> &Labels {
+        &self.0.labels
+    }
+
+    /// The labels' allocation, for a store to keep instead of a copy.
+    pub fn shared_labels(&self) -> &std::sync::Arc<Labels> {
         &self.0.labels
     }
 

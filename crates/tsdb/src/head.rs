@@ -177,6 +177,17 @@ impl Head {
     /// `prior` (oldest first): it inherits their newest timestamp and value (and shares the
     /// labels allocation), so out-of-order and duplicate checks see across the cut.
     pub fn get_or_create_after(&mut self, labels: &Labels, prior: &[Arc<Head>]) -> (u32, bool) {
+        self.get_or_create_shared(labels, None, prior)
+    }
+
+    /// Like `get_or_create_after`; a new series not found in `prior` keeps `shared` (the
+    /// producer's allocation of the same labels) instead of a copy.
+    pub fn get_or_create_shared(
+        &mut self,
+        labels: &Labels,
+        shared: Option<&Arc<Labels>>,
+        prior: &[Arc<Head>],
+    ) -> (u32, bool) {
         if let Some(id) = self.by_labels.get(labels) {
             return (*id, false);
         }
@@ -192,7 +203,10 @@ impl Head {
                 s.last_v_bits = last_v_bits;
                 s
             }
-            None => HeadSeries::new(Arc::new(labels.clone())),
+            None => HeadSeries::new(match shared {
+                Some(l) => l.clone(),
+                None => Arc::new(labels.clone()),
+            }),
         };
         self.postings.add(id, labels);
         self.by_labels.insert(s.labels.clone(), id);

@@ -791,7 +791,8 @@ impl Tsdb {
                         Some(id) => (*id, false),
                         None => {
                             let layers = prior.get_or_insert_with(|| self.layers());
-                            head.get_or_create_after(labels, &layers.frozen)
+                            let shared = handle.map(SeriesRef::shared_labels);
+                            head.get_or_create_shared(labels, shared, &layers.frozen)
                         }
                     };
                     if let Some(h) = handle {
