@@ -1,7 +1,7 @@
 //! remote_write sending, as Prometheus' queue manager does it: every `remote_write` entry of
 //! prometheus.yml is a queue that reads pharos' own metrics WAL from a saved position and
-//! sends protobuf v1 to the receiver; the queues follow config reloads and report
-//! `prometheus_remote_storage_*` metrics under Prometheus' names.
+//! sends protobuf 1.0 or 2.0 (`protobuf_message`) to the receiver; the queues follow config
+//! reloads and report `prometheus_remote_storage_*` metrics under Prometheus' names.
 
 pub mod queue;
 pub mod read;
@@ -21,6 +21,7 @@ pub struct RemoteWrite {
     wal_dir: PathBuf,
     state_dir: PathBuf,
     queues: Mutex<Vec<Queue>>,
+    metadata: Mutex<Option<queue::MetadataSource>>,
 }
 
 impl RemoteWrite {
@@ -30,7 +31,13 @@ impl RemoteWrite {
             wal_dir: wal_dir.to_path_buf(),
             state_dir: state_dir.to_path_buf(),
             queues: Mutex::new(Vec::new()),
+            metadata: Mutex::new(None),
         }
+    }
+
+    /// Where queues started from now on find metric metadata for 2.0 requests.
+    pub fn set_metadata_source(&self, source: queue::MetadataSource) {
+        *self.metadata.lock() = Some(source);
     }
 
     /// Checks every entry of `cfg.remote_write` without starting anything.
@@ -72,7 +79,8 @@ impl RemoteWrite {
                 continue;
             }
             tracing::info!(queue = %s.name, url = %s.url, "remote_write: starting queue");
-            match Queue::start(s, &self.wal_dir, &self.state_dir, rt.clone()) {
+            let metadata = self.metadata.lock().clone();
+            match Queue::start(s, &self.wal_dir, &self.state_dir, rt.clone(), metadata) {
                 Ok(q) => queues.push(q),
                 Err(e) => {
                     // Queues already running stay; the error fails this apply.

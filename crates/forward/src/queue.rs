@@ -1,7 +1,12 @@
 //! One remote_write queue: a thread follows the WAL (see `watcher`) and hands samples to
 //! shards (by series, so each series stays in order); each shard batches up to
-//! `max_samples_per_send` or `batch_send_deadline`, sends snappy protobuf v1 and retries 5xx,
-//! 429 (honouring `Retry-After`) and network errors with exponential backoff, never other 4xx.
+//! `max_samples_per_send` or `batch_send_deadline`, sends snappy protobuf (1.0's
+//! `prometheus.WriteRequest`, or 2.0's `io.prometheus.write.v2.Request` with each series'
+//! metadata when `protobuf_message` asks for it) and retries 5xx, 429 (honouring
+//! `Retry-After`) and network errors with exponential backoff, never other 4xx. A 2.0 queue
+//! whose receiver answers 415, or a 2xx without the `X-Prometheus-Remote-Write-*-Written`
+//! headers (a 1.0 receiver that ignored the Content-Type and decoded nothing), resends the
+//! batch as 1.0 and stays on 1.0 until it restarts.
 //! The WAL position up to which every sample is delivered (or dropped on a 4xx) is saved to
 //! `<state dir>/<name>.position`; a restart resumes there, so nothing still in the WAL is lost
 //! and at most the batches in flight at a crash are sent twice. Shards are resharded between
@@ -10,6 +15,7 @@
 use crate::settings::Settings;
 use crate::watcher::Watcher;
 use api::prometheus::remote_write::{TimeSeries, WireSample, WriteRequest};
+use api::prometheus::remote_write_v2 as v2;
 use model::Labels;
 use parking_lot::Mutex;
 use prost::Message;
@@ -65,6 +71,17 @@ impl QueueMetrics {
         self.duration_count.fetch_add(1, Ordering::Relaxed);
     }
 }
+
+/// What `/api/v1/metadata` knows of a metric family, for 2.0 requests.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct FamilyMetadata {
+    pub metric_type: String,
+    pub help: String,
+    pub unit: String,
+}
+
+/// Where a queue finds metric metadata: metric family name → its metadata.
+pub type MetadataSource = Arc<dyn Fn() -> HashMap<String, FamilyMetadata> + Send + Sync>;
 
 /// One sample on its way to a shard.
 struct Item {
@@ -130,6 +147,7 @@ impl Queue {
         wal_dir: &Path,
         state_dir: &Path,
         rt: tokio::runtime::Handle,
+        metadata: Option<MetadataSource>,
     ) -> Result<Queue, String> {
         let client = settings.client()?;
         std::fs::create_dir_all(state_dir)
@@ -160,6 +178,8 @@ impl Queue {
             })),
             pos_file,
             rt,
+            metadata,
+            v1_fallback: Arc::new(AtomicBool::new(false)),
         };
         let thread = std::thread::Builder::new()
             .name(format!("remote-write-{}", settings.name))
@@ -214,6 +234,9 @@ struct Runner {
     progress: Arc<Mutex<Progress>>,
     pos_file: PathBuf,
     rt: tokio::runtime::Handle,
+    metadata: Option<MetadataSource>,
+    /// A 2.0 queue whose receiver only speaks 1.0.
+    v1_fallback: Arc<AtomicBool>,
 }
 
 struct Shards {
@@ -235,6 +258,8 @@ impl Runner {
                 metrics: self.metrics.clone(),
                 progress: self.progress.clone(),
                 stop: self.stop.clone(),
+                metadata: self.metadata.clone(),
+                v1_fallback: self.v1_fallback.clone(),
             };
             tasks.push(self.rt.spawn(shard.run(rx)));
         }
@@ -397,6 +422,8 @@ struct Shard {
     metrics: Arc<QueueMetrics>,
     progress: Arc<Mutex<Progress>>,
     stop: Arc<AtomicBool>,
+    metadata: Option<MetadataSource>,
+    v1_fallback: Arc<AtomicBool>,
 }
 
 /// Why a send gave up.
@@ -405,6 +432,8 @@ enum SendError {
     Permanent(String),
     /// Worth retrying, after the given delay if the receiver asked for one.
     Retry(String, Option<Duration>),
+    /// A 2.0 request the receiver does not take: send it again as 1.0.
+    NotV2(String),
 }
 
 impl Shard {
@@ -448,13 +477,14 @@ impl Shard {
             return;
         }
         let n = batch.len() as u64;
-        let body = encode(batch);
+        let mut as_v2 = self.settings.v2 && !self.v1_fallback.load(Ordering::Relaxed);
+        let mut body = self.encode(batch, as_v2);
         let mut backoff = Duration::from_millis(self.settings.queue.min_backoff.0.max(1) as u64);
         let max_backoff = Duration::from_millis(self.settings.queue.max_backoff.0.max(1) as u64);
         let m = &self.metrics;
         loop {
             let started = Instant::now();
-            let result = self.send(body.clone()).await;
+            let result = self.send(body.clone(), as_v2).await;
             let took = started.elapsed();
             m.observe(took);
             m.send_us
@@ -467,6 +497,12 @@ impl Shard {
                     let newest = batch.iter().map(|i| i.t).max().unwrap_or(0);
                     m.highest_sent_ms.fetch_max(newest, Ordering::Relaxed);
                     break;
+                }
+                Err(SendError::NotV2(why)) => {
+                    tracing::warn!(queue = %self.settings.name, url = %self.settings.url, "remote_write: the receiver does not take io.prometheus.write.v2.Request ({why}); sending prometheus.WriteRequest from now on");
+                    self.v1_fallback.store(true, Ordering::Relaxed);
+                    as_v2 = false;
+                    body = self.encode(batch, false);
                 }
                 Err(SendError::Permanent(why)) => {
                     tracing::error!(queue = %self.settings.name, url = %self.settings.url, samples = n, "remote_write: non-recoverable error, dropping the batch: {why}");
@@ -497,18 +533,38 @@ impl Shard {
         batch.clear();
     }
 
-    async fn send(&self, body: Vec<u8>) -> Result<(), SendError> {
+    /// The batch as a snappy-compressed request of the queue's message.
+    fn encode(&self, batch: &[Item], as_v2: bool) -> Vec<u8> {
+        if !as_v2 {
+            return encode(batch);
+        }
+        let metadata = match (&self.metadata, self.settings.send_metadata) {
+            (Some(source), true) => source(),
+            _ => HashMap::new(),
+        };
+        encode_v2(batch, &metadata)
+    }
+
+    async fn send(&self, body: Vec<u8>, as_v2: bool) -> Result<(), SendError> {
+        let (content_type, version) = if as_v2 {
+            (
+                "application/x-protobuf;proto=io.prometheus.write.v2.Request",
+                "2.0.0",
+            )
+        } else {
+            ("application/x-protobuf", "0.1.0")
+        };
         let mut req = self
             .client
             .post(&self.settings.url)
             .timeout(self.settings.remote_timeout)
             .header("Content-Encoding", "snappy")
-            .header("Content-Type", "application/x-protobuf")
+            .header("Content-Type", content_type)
             .header(
                 "User-Agent",
                 concat!("Prometheus/3.0.0 pharos/", env!("CARGO_PKG_VERSION")),
             )
-            .header("X-Prometheus-Remote-Write-Version", "0.1.0");
+            .header("X-Prometheus-Remote-Write-Version", version);
         for (k, v) in &self.settings.headers {
             req = req.header(k, v);
         }
@@ -522,7 +578,24 @@ impl Shard {
             .map_err(|e| SendError::Retry(error_chain(&e), None))?;
         let status = resp.status();
         if status.is_success() {
+            // 2.0 receivers confirm with the written headers; none at all means a 1.0
+            // receiver that took the body for an empty 1.0 request.
+            let confirmed = [
+                "X-Prometheus-Remote-Write-Samples-Written",
+                "X-Prometheus-Remote-Write-Histograms-Written",
+                "X-Prometheus-Remote-Write-Exemplars-Written",
+            ]
+            .iter()
+            .any(|h| resp.headers().contains_key(*h));
+            if as_v2 && !confirmed {
+                return Err(SendError::NotV2(format!(
+                    "HTTP {status} without X-Prometheus-Remote-Write-*-Written headers"
+                )));
+            }
             return Ok(());
+        }
+        if as_v2 && status.as_u16() == 415 {
+            return Err(SendError::NotV2(format!("HTTP {status}")));
         }
         let retry_after = resp
             .headers()
@@ -530,15 +603,7 @@ impl Shard {
             .and_then(|v| v.to_str().ok())
             .and_then(parse_retry_after);
         let text = resp.text().await.unwrap_or_default();
-        let why = format!(
-            "HTTP {status}: {}",
-            text.lines()
-                .next()
-                .unwrap_or("")
-                .chars()
-                .take(300)
-                .collect::<String>()
-        );
+        let why = http_error(status, &text);
         if status.is_server_error() {
             Err(SendError::Retry(why, None))
         } else if status.as_u16() == 429 && self.settings.queue.retry_on_http_429 {
@@ -558,6 +623,19 @@ fn error_chain(e: &dyn std::error::Error) -> String {
         src = c.source();
     }
     s
+}
+
+/// `HTTP <status>: <first line of the answer, at most 300 characters>`.
+pub(crate) fn http_error(status: reqwest::StatusCode, text: &str) -> String {
+    format!(
+        "HTTP {status}: {}",
+        text.lines()
+            .next()
+            .unwrap_or("")
+            .chars()
+            .take(300)
+            .collect::<String>()
+    )
 }
 
 /// `Retry-After` as seconds (the HTTP-date form is not used by remote_write receivers).
@@ -593,9 +671,99 @@ fn encode(batch: &[Item]) -> Vec<u8> {
         .unwrap_or_default()
 }
 
+/// The metadata of a series' metric family: its name, else its name less a suffix of a
+/// counter's or a classic histogram's or summary's series.
+fn family_of<'a>(
+    name: &str,
+    metadata: &'a HashMap<String, FamilyMetadata>,
+) -> Option<&'a FamilyMetadata> {
+    metadata.get(name).or_else(|| {
+        ["_bucket", "_sum", "_count", "_total", "_created"]
+            .iter()
+            .find_map(|s| metadata.get(name.strip_suffix(s)?))
+    })
+}
+
+/// The batch as a snappy-compressed `io.prometheus.write.v2.Request`: one symbols table, one
+/// `TimeSeries` per series with its samples and its family's metadata.
+fn encode_v2(batch: &[Item], metadata: &HashMap<String, FamilyMetadata>) -> Vec<u8> {
+    let mut index: HashMap<*const Labels, usize> = HashMap::new();
+    let mut symbols = v2::SymbolTable::default();
+    let mut timeseries: Vec<v2::TimeSeries> = Vec::new();
+    for i in batch {
+        let at = *index.entry(Arc::as_ptr(&i.labels)).or_insert_with(|| {
+            let md = i
+                .labels
+                .get("__name__")
+                .and_then(|n| family_of(n, metadata))
+                .map(|m| v2::Metadata {
+                    r#type: v2::metric_type_code(&m.metric_type),
+                    help_ref: symbols.symbolize(&m.help),
+                    unit_ref: symbols.symbolize(&m.unit),
+                });
+            timeseries.push(v2::TimeSeries {
+                labels_refs: symbols.labels(&i.labels),
+                metadata: md,
+                ..Default::default()
+            });
+            timeseries.len() - 1
+        });
+        timeseries[at].samples.push(v2::Sample2 {
+            value: i.v,
+            timestamp: i.t,
+            start_timestamp: 0,
+        });
+    }
+    let req = v2::Request {
+        symbols: symbols.into_symbols(),
+        timeseries,
+    };
+    snap::raw::Encoder::new()
+        .compress_vec(&req.encode_to_vec())
+        .unwrap_or_default()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn v2_requests_share_symbols_and_carry_metadata() {
+        let a = Arc::new(Labels::from_pairs([
+            ("__name__", "rpc_total"),
+            ("job", "x"),
+        ]));
+        let b = Arc::new(Labels::from_pairs([
+            ("__name__", "rpc_total"),
+            ("job", "y"),
+        ]));
+        let item = |labels: &Arc<Labels>, t| Item {
+            labels: labels.clone(),
+            t,
+            v: t as f64,
+            rec: 0,
+        };
+        let md = HashMap::from([(
+            "rpc".to_string(),
+            FamilyMetadata {
+                metric_type: "counter".into(),
+                help: "RPCs.".into(),
+                unit: String::new(),
+            },
+        )]);
+        let body = encode_v2(&[item(&a, 1), item(&b, 1), item(&a, 2)], &md);
+        let raw = snap::raw::Decoder::new().decompress_vec(&body).unwrap();
+        let req = v2::Request::decode(raw.as_slice()).unwrap();
+        assert_eq!(req.timeseries.len(), 2);
+        assert_eq!(req.timeseries[0].samples.len(), 2);
+        // "", "RPCs.", __name__, rpc_total, job, x, y: each string once.
+        assert_eq!(req.symbols.len(), 7, "{:?}", req.symbols);
+        let d = v2::decode_request(&req);
+        assert!(d.errors.is_empty());
+        assert_eq!(d.series[1].labels.get("job"), Some("y"));
+        assert_eq!(d.metadata[0].metric_type, "counter");
+        assert_eq!(d.metadata[0].help, "RPCs.");
+    }
 
     #[test]
     fn progress_commits_only_fully_delivered_prefixes() {

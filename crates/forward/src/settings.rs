@@ -1,7 +1,8 @@
 //! One `remote_write` entry of prometheus.yml turned into the settings a queue runs with:
 //! Prometheus' defaults for `queue_config` and `remote_timeout`, credentials read from their
-//! files, and a clear error for what pharos does not support (oauth2, sigv4, azuread,
-//! protobuf v2).
+//! files, the protobuf message to send (`protobuf_message`: 1.0's `prometheus.WriteRequest`
+//! or 2.0's `io.prometheus.write.v2.Request`), and a clear error for what pharos does not
+//! support (oauth2, sigv4, azuread).
 
 use config::prometheus::{Authorization, BasicAuth, RemoteEndpoint, TlsConfig};
 use config::relabel::RelabelConfig;
@@ -42,7 +43,7 @@ impl Default for QueueConfig {
     }
 }
 
-/// `metadata_config:` (accepted; pharos sends samples only).
+/// `metadata_config:` (`send` decides whether 2.0 requests carry each series' metadata).
 #[derive(Clone, Debug, Default, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct MetadataConfig {
@@ -113,6 +114,10 @@ pub struct Settings {
     /// global.external_labels, added to every sample that lacks the label.
     pub external_labels: Vec<(String, String)>,
     pub queue: QueueConfig,
+    /// Send `io.prometheus.write.v2.Request` (else 1.0's `prometheus.WriteRequest`).
+    pub v2: bool,
+    /// `metadata_config.send` (Prometheus' default: true).
+    pub send_metadata: bool,
 }
 
 fn read_secret(what: &str, file: &Path) -> Result<String, String> {
@@ -199,14 +204,16 @@ impl Settings {
                 ep.url
             ));
         }
-        if let Some(m) = &extra.protobuf_message {
-            if m != "prometheus.WriteRequest" {
+        let v2 = match extra.protobuf_message.as_deref() {
+            None | Some("prometheus.WriteRequest") => false,
+            Some("io.prometheus.write.v2.Request") => true,
+            Some(m) => {
                 return Err(format!(
-                    "remote_write {}: protobuf_message {m:?} is not supported (pharos sends prometheus.WriteRequest, remote write 1.0)",
+                    "remote_write {}: unknown protobuf_message {m:?}: expected prometheus.WriteRequest or io.prometheus.write.v2.Request",
                     ep.url
-                ));
+                ))
             }
-        }
+        };
         let mut authorization = None;
         let auths = [
             ep.basic_auth.is_some(),
@@ -298,6 +305,12 @@ impl Settings {
                 .map(|(k, v)| (k.clone(), v.clone()))
                 .collect(),
             queue,
+            v2,
+            send_metadata: extra
+                .metadata_config
+                .as_ref()
+                .and_then(|m| m.send)
+                .unwrap_or(true),
         })
     }
 
@@ -388,10 +401,14 @@ mod tests {
             .unwrap_err()
             .contains("oauth2"));
         assert!(
-            parse("url: http://x/\nprotobuf_message: io.prometheus.write.v2.Request\n")
+            parse("url: http://x/\nprotobuf_message: io.prometheus.write.v3\n")
                 .unwrap_err()
                 .contains("protobuf_message")
         );
+        let s = parse("url: http://x/\nprotobuf_message: io.prometheus.write.v2.Request\nmetadata_config: {send: false}\n").unwrap();
+        assert!(s.v2 && !s.send_metadata);
+        let s = parse("url: http://x/\nprotobuf_message: prometheus.WriteRequest\n").unwrap();
+        assert!(!s.v2 && s.send_metadata);
         assert!(parse("url: http://x/\nqueue_config: {bogus: 1}\n").is_err());
         assert!(parse("url: http://x/\nheaders: {User-Agent: x}\n").is_err());
         assert!(parse("url: http://x/\nqueue_config: {min_shards: 4, max_shards: 2}\n").is_err());

@@ -114,6 +114,23 @@ async fn serve(args: ServeArgs, on_listening: Option<OnListening>) -> Result<(),
         &data_dir.join("metrics").join("wal"),
         &data_dir.join("remote_write"),
     ));
+    remote_write.set_metadata_source({
+        let scrape = scrape.clone();
+        Arc::new(move || {
+            scrape
+                .metadata()
+                .into_iter()
+                .map(|m| {
+                    let md = forward::queue::FamilyMetadata {
+                        metric_type: m.metric_type,
+                        help: m.help,
+                        unit: m.unit,
+                    };
+                    (m.metric, md)
+                })
+                .collect()
+        })
+    });
     remote_write.apply(&cfg.prometheus)?;
 
     let config_path = args.config.clone();

@@ -1,5 +1,7 @@
-//! The remote_write receiver (`POST /api/v1/write`, protocol v1: snappy-compressed protobuf
-//! `prometheus.WriteRequest`). Answers 204 only after the sink has made the samples durable.
+//! The remote_write receiver (`POST /api/v1/write`): snappy-compressed protobuf
+//! `prometheus.WriteRequest` (1.0) or `io.prometheus.write.v2.Request` (2.0, see
+//! `remote_write_v2`), chosen by `Content-Type` as the 2.0 spec says. Answers 204 only after
+//! the sink has made the samples durable.
 //! Native histograms (`histograms`, integer or float) are stored through
 //! `MetricSink::append_histograms`.
 
@@ -203,6 +205,13 @@ pub struct MetricMetadata {
 
 /// Decodes a snappy-compressed WriteRequest body, with size checks before allocating.
 pub fn decode_body(body: &[u8]) -> Result<WriteRequest, ApiError> {
+    let raw = decompress(body)?;
+    WriteRequest::decode(raw.as_slice())
+        .map_err(|e| ApiError::bad_data(format!("protobuf decode error: {e}")))
+}
+
+/// A snappy block-compressed body, decompressed after checking its announced size.
+pub fn decompress(body: &[u8]) -> Result<Vec<u8>, ApiError> {
     let len = snap::raw::decompress_len(body)
         .map_err(|e| ApiError::bad_data(format!("snappy decode error: {e}")))?;
     if len > MAX_DECOMPRESSED_BYTES {
@@ -213,11 +222,9 @@ pub fn decode_body(body: &[u8]) -> Result<WriteRequest, ApiError> {
             ),
         });
     }
-    let raw = snap::raw::Decoder::new()
+    snap::raw::Decoder::new()
         .decompress_vec(body)
-        .map_err(|e| ApiError::bad_data(format!("snappy decode error: {e}")))?;
-    WriteRequest::decode(raw.as_slice())
-        .map_err(|e| ApiError::bad_data(format!("protobuf decode error: {e}")))
+        .map_err(|e| ApiError::bad_data(format!("snappy decode error: {e}")))
 }
 
 /// A decoded write request: its float series and its native-histogram samples.
@@ -295,16 +302,7 @@ pub fn exemplars_of(req: &WriteRequest) -> Vec<(Labels, model::exemplars::Exempl
 
 /// The request's metric metadata (`prometheus.MetricMetadata.MetricType` names).
 pub fn metadata_of(req: &WriteRequest) -> Vec<scrape::MetadataEntry> {
-    const TYPES: [&str; 8] = [
-        "unknown",
-        "counter",
-        "gauge",
-        "histogram",
-        "gaugehistogram",
-        "summary",
-        "info",
-        "stateset",
-    ];
+    use super::remote_write_v2::TYPES;
     req.metadata
         .iter()
         .filter(|m| !m.metric_family_name.is_empty())
@@ -320,24 +318,77 @@ pub fn metadata_of(req: &WriteRequest) -> Vec<scrape::MetadataEntry> {
         .collect()
 }
 
-/// `POST /api/v1/write`.
+/// Which protobuf message a request's `Content-Type` names (Remote-Write 2.0's negotiation):
+/// none or a bare `application/x-protobuf` is 1.0; anything else than the two known messages
+/// is an error for a 415.
+pub fn message_of(content_type: Option<&str>) -> Result<&'static str, String> {
+    let Some(ct) = content_type.map(str::trim).filter(|c| !c.is_empty()) else {
+        return Ok(super::remote_write_v2::MESSAGE_V1);
+    };
+    let mut parts = ct.split(';');
+    let media = parts.next().unwrap_or("").trim();
+    if !media.eq_ignore_ascii_case("application/x-protobuf") {
+        return Err(format!(
+            "expected application/x-protobuf as the first (media) part, got {ct} content-type"
+        ));
+    }
+    for p in parts {
+        let Some((k, v)) = p.split_once('=') else {
+            return Err(format!(
+                "expected parameters to be key-values, got {p} in {ct} content-type"
+            ));
+        };
+        if k.trim() == "proto" {
+            return match v.trim().trim_matches('"') {
+                super::remote_write_v2::MESSAGE_V1 => Ok(super::remote_write_v2::MESSAGE_V1),
+                super::remote_write_v2::MESSAGE_V2 => Ok(super::remote_write_v2::MESSAGE_V2),
+                other => Err(format!(
+                    "got {ct} content type; unknown type for remote write protobuf message {other}, supported: {}, {}",
+                    super::remote_write_v2::MESSAGE_V1,
+                    super::remote_write_v2::MESSAGE_V2
+                )),
+            };
+        }
+    }
+    Ok(super::remote_write_v2::MESSAGE_V1)
+}
+
+/// A plain-text answer, as Prometheus' write handler gives (`http.Error`).
+fn text(status: StatusCode, msg: impl Into<String>) -> Response {
+    let mut m = msg.into();
+    m.push('\n');
+    (status, m).into_response()
+}
+
+/// `POST /api/v1/write`: Remote-Write 1.0 or 2.0 by `Content-Type`; 415 for another message
+/// or another Content-Encoding than snappy.
 pub async fn receive(
     State(state): State<Arc<AppState>>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, ApiError> {
+    let content_type = headers
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok());
+    let message = match message_of(content_type) {
+        Ok(m) => m,
+        Err(e) => return Ok(text(StatusCode::UNSUPPORTED_MEDIA_TYPE, e)),
+    };
     if let Some(enc) = headers
         .get(axum::http::header::CONTENT_ENCODING)
         .and_then(|v| v.to_str().ok())
     {
         if !enc.eq_ignore_ascii_case("snappy") {
-            return Err(ApiError {
-                kind: super::json::ErrorType::BadData,
-                message: format!(
-                    "unsupported Content-Encoding {enc:?}: remote write expects snappy"
+            return Ok(text(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                format!(
+                    "{enc} encoding (compression) is not accepted by this server; only snappy is acceptable"
                 ),
-            });
+            ));
         }
+    }
+    if message == super::remote_write_v2::MESSAGE_V2 {
+        return Ok(receive_v2(&state, &body).await);
     }
     let req = decode_body(&body)?;
     let exemplars = exemplars_of(&req);
@@ -356,6 +407,17 @@ pub async fn receive(
         let _ = store.add(&series, e);
     }
     state.scrape.record_metadata(metadata);
+    let problems = rejected(&stats);
+    if problems.is_empty() {
+        Ok(StatusCode::NO_CONTENT.into_response())
+    } else {
+        // As Prometheus: the valid samples are stored; the sender is told what was rejected.
+        Ok((StatusCode::BAD_REQUEST, problems.join("; ")).into_response())
+    }
+}
+
+/// What a sink's stats say was refused, one message per kind.
+fn rejected(stats: &model::AppendStats) -> Vec<String> {
     let mut problems = Vec::new();
     if stats.out_of_order > 0 {
         problems.push(format!("{} out of order samples", stats.out_of_order));
@@ -369,11 +431,84 @@ pub async fn receive(
     if stats.out_of_bounds > 0 {
         problems.push(format!("{} out of bounds samples", stats.out_of_bounds));
     }
-    if problems.is_empty() {
-        Ok(StatusCode::NO_CONTENT.into_response())
+    problems
+}
+
+/// A 2.0 request: the spec's partial write (valid series stored, a 400 naming the others) and
+/// the `X-Prometheus-Remote-Write-{Samples,Histograms,Exemplars}-Written` headers on every
+/// answer, 0 where nothing was written.
+async fn receive_v2(state: &Arc<AppState>, body: &[u8]) -> Response {
+    let written = |status: StatusCode, msg: String, counts: [usize; 3]| {
+        let mut resp = if msg.is_empty() {
+            status.into_response()
+        } else {
+            text(status, msg)
+        };
+        let h = resp.headers_mut();
+        for (name, n) in [
+            ("X-Prometheus-Remote-Write-Samples-Written", counts[0]),
+            ("X-Prometheus-Remote-Write-Histograms-Written", counts[1]),
+            ("X-Prometheus-Remote-Write-Exemplars-Written", counts[2]),
+        ] {
+            h.insert(name, axum::http::HeaderValue::from(n));
+        }
+        resp
+    };
+    let raw = match decompress(body) {
+        Ok(r) => r,
+        Err(e) => return written(StatusCode::BAD_REQUEST, e.message, [0; 3]),
+    };
+    let req = match super::remote_write_v2::Request::decode(raw.as_slice()) {
+        Ok(r) => r,
+        Err(e) => {
+            return written(
+                StatusCode::BAD_REQUEST,
+                format!("protobuf decode error: {e}"),
+                [0; 3],
+            )
+        }
+    };
+    let decoded = super::remote_write_v2::decode_request(&req);
+    drop(req);
+    let mut errors = decoded.errors;
+    let (series, histograms) = (decoded.series, decoded.histograms);
+    let sink = state.sink.clone();
+    let stored = tokio::task::spawn_blocking(move || {
+        let floats = sink.append_series(&series)?;
+        let hists = sink.append_histograms(&histograms)?;
+        Ok::<_, model::StorageError>((floats, hists))
+    })
+    .await;
+    let (floats, hists) = match stored {
+        Ok(Ok(s)) => s,
+        // Nothing acknowledged: the sender retries the whole request.
+        Ok(Err(e)) => return written(StatusCode::INTERNAL_SERVER_ERROR, e.to_string(), [0; 3]),
+        Err(e) => return written(StatusCode::INTERNAL_SERVER_ERROR, e.to_string(), [0; 3]),
+    };
+    errors.extend(rejected(&floats));
+    errors.extend(
+        rejected(&hists)
+            .into_iter()
+            .map(|p| p.replace("samples", "histograms")),
+    );
+    let store = state.scrape.exemplars();
+    let mut exemplars = 0;
+    for (series, e) in decoded.exemplars {
+        match store.add(&series, e) {
+            // A duplicate is no error (Prometheus' head appender ignores it).
+            Ok(()) | Err(model::exemplars::ExemplarError::Duplicate) => exemplars += 1,
+            Err(model::exemplars::ExemplarError::OutOfOrder) => {
+                errors.push(format!("out of order exemplar for series {series}"))
+            }
+            Err(e) => tracing::debug!("remote_write 2.0: exemplar of {series} not kept: {e}"),
+        }
+    }
+    state.scrape.record_metadata(decoded.metadata);
+    let counts = [floats.appended, hists.appended, exemplars];
+    if errors.is_empty() {
+        written(StatusCode::NO_CONTENT, String::new(), counts)
     } else {
-        // As Prometheus: the valid samples are stored; the sender is told what was rejected.
-        Ok((StatusCode::BAD_REQUEST, problems.join("; ")).into_response())
+        written(StatusCode::BAD_REQUEST, errors.join("\n"), counts)
     }
 }
 
@@ -527,6 +662,26 @@ mod tests {
         let md = metadata_of(&req);
         assert_eq!(md[0].metric_type, "histogram");
         assert_eq!(md[0].help, "RPCs");
+    }
+
+    #[test]
+    fn content_type_negotiation() {
+        use super::super::remote_write_v2::{MESSAGE_V1, MESSAGE_V2};
+        assert_eq!(message_of(None), Ok(MESSAGE_V1));
+        assert_eq!(message_of(Some("application/x-protobuf")), Ok(MESSAGE_V1));
+        assert_eq!(
+            message_of(Some("application/x-protobuf;proto=prometheus.WriteRequest")),
+            Ok(MESSAGE_V1)
+        );
+        assert_eq!(
+            message_of(Some(
+                "application/x-protobuf; proto=io.prometheus.write.v2.Request"
+            )),
+            Ok(MESSAGE_V2)
+        );
+        assert!(message_of(Some("application/x-protobuf;proto=foo.Bar")).is_err());
+        assert!(message_of(Some("application/json")).is_err());
+        assert!(message_of(Some("application/x-protobuf;junk")).is_err());
     }
 
     #[test]

@@ -21,6 +21,7 @@ mod pharos_api;
 mod probes_api;
 mod probes_blackbox;
 mod remote_write_send;
+mod remote_write_v2;
 mod rules_alerts;
 mod rulesets;
 mod traces_api;
