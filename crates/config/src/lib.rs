@@ -7,6 +7,7 @@ pub mod collectors;
 pub mod db_collectors;
 pub mod env;
 pub mod errors;
+pub mod forward;
 pub mod incident;
 pub mod otlp;
 pub mod pharos;
@@ -132,6 +133,8 @@ pub struct LoadedConfig {
     pub incident: incident::IncidentSettings,
     /// `web:` and `auth:` from pharos.yml: TLS, basic auth, tokens, lifecycle/admin switches.
     pub web: web::WebSettings,
+    /// `forward:` from pharos.yml: log, trace and error forwarders.
+    pub forward: forward::ForwardSection,
 }
 
 /// Loads `path`, which may be a `pharos.yml` or directly a `prometheus.yml`.

@@ -2,10 +2,13 @@
 //! prometheus.yml is a queue that reads pharos' own metrics WAL from a saved position and
 //! sends protobuf 1.0 or 2.0 (`protobuf_message`) to the receiver; the queues follow config
 //! reloads and report `prometheus_remote_storage_*` metrics under Prometheus' names.
+//! [`signals`] does the same for logs, traces and errors (`forward:` of pharos.yml).
 
 pub mod queue;
 pub mod read;
 pub mod settings;
+pub mod signals;
+pub mod tail;
 pub mod watcher;
 
 use config::prometheus::PrometheusConfig;

@@ -614,7 +614,7 @@ impl Shard {
     }
 }
 
-fn error_chain(e: &dyn std::error::Error) -> String {
+pub(crate) fn error_chain(e: &dyn std::error::Error) -> String {
     let mut s = e.to_string();
     let mut src = e.source();
     while let Some(c) = src {
@@ -639,7 +639,7 @@ pub(crate) fn http_error(status: reqwest::StatusCode, text: &str) -> String {
 }
 
 /// `Retry-After` as seconds (the HTTP-date form is not used by remote_write receivers).
-fn parse_retry_after(v: &str) -> Option<Duration> {
+pub(crate) fn parse_retry_after(v: &str) -> Option<Duration> {
     v.trim().parse::<u64>().ok().map(Duration::from_secs)
 }
 

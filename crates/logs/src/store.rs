@@ -35,6 +35,9 @@ pub struct LogStoreOptions {
     pub fsync: bool,
     /// Run the background flusher/retention thread.
     pub background: bool,
+    /// The oldest WAL segment a forwarder still has to read (`u64::MAX`: none): a flush keeps
+    /// that segment and every newer one, so forwarding survives flushes and restarts.
+    pub wal_hold: Arc<std::sync::atomic::AtomicU64>,
 }
 
 impl Default for LogStoreOptions {
@@ -47,6 +50,7 @@ impl Default for LogStoreOptions {
             chunk_target_bytes: 1536 * 1024,
             fsync: true,
             background: true,
+            wal_hold: Arc::new(std::sync::atomic::AtomicU64::new(u64::MAX)),
         }
     }
 }
@@ -391,7 +395,13 @@ impl LogStore {
         inner.head_bytes = 0;
         inner.head_since = std::time::Instant::now();
         drop(inner);
-        self.wal.remove_segments_before(wal_seq).map_err(io)?;
+        let hold = self
+            .opts
+            .wal_hold
+            .load(std::sync::atomic::Ordering::Acquire);
+        self.wal
+            .remove_segments_before(wal_seq.min(hold))
+            .map_err(io)?;
         Ok(())
     }
 
@@ -799,7 +809,8 @@ fn encode_push(tenant: &str, streams: &[LogStream]) -> Vec<u8> {
     b
 }
 
-fn decode_push(b: &[u8]) -> Result<(String, Vec<LogStream>), codec::Corrupt> {
+/// Decodes one WAL record: the tenant and the streams of one accepted push.
+pub fn decode_push(b: &[u8]) -> Result<(String, Vec<LogStream>), codec::Corrupt> {
     let mut r = Reader::new(b);
     let tenant = r.string()?;
     let n = r.uvarint()? as usize;

@@ -132,6 +132,10 @@ async fn serve(args: ServeArgs, on_listening: Option<OnListening>) -> Result<(),
         })
     });
     remote_write.apply(&cfg.prometheus)?;
+    // Log/trace/error forwarders (`forward:`) follow their stores' WALs; positions live in
+    // <data>/forward/. Checked now, started once the stores are open.
+    forward::signals::targets(&cfg.forward)?;
+    let forwarders = Arc::new(forward::signals::Forwarders::new(&data_dir));
 
     let config_path = args.config.clone();
     let am_slot: Arc<RwLock<Option<alertmanager::Alertmanager>>> = Arc::new(RwLock::new(None));
@@ -140,6 +144,7 @@ async fn serve(args: ServeArgs, on_listening: Option<OnListening>) -> Result<(),
     let state_slot: Arc<RwLock<Option<std::sync::Weak<AppState>>>> = Arc::new(RwLock::new(None));
     let reload: ReloadFn = {
         let remote_write = remote_write.clone();
+        let forwarders = forwarders.clone();
         let slot = state_slot.clone();
         let scrape = scrape.clone();
         let path = config_path.clone();
@@ -148,6 +153,7 @@ async fn serve(args: ServeArgs, on_listening: Option<OnListening>) -> Result<(),
         let web = args.web.clone();
         Arc::new(move || {
             let remote_write = remote_write.clone();
+            let forwarders = forwarders.clone();
             let slot = slot.clone();
             let scrape = scrape.clone();
             let path = path.clone();
@@ -159,6 +165,7 @@ async fn serve(args: ServeArgs, on_listening: Option<OnListening>) -> Result<(),
                 crate::logging::on_config(&cfg, false);
                 crate::query_log::on_config(&cfg);
                 remote_write.apply(&cfg.prometheus)?;
+                forwarders.apply(&cfg.forward)?;
                 let rules = rules_slot.read().clone();
                 if let Some((mgr, url)) = rules {
                     crate::serve_rules::reload(&mgr, &cfg, &url)?;
@@ -236,7 +243,13 @@ async fn serve(args: ServeArgs, on_listening: Option<OnListening>) -> Result<(),
     // Alertmanager's `model::AlertSink`, when wired).
     let in_process_sink: Option<Arc<dyn model::AlertSink>> = Some(Arc::new(am.clone()));
     // Logs first: LogQL rule files are evaluated over the log store (Loki's ruler).
-    let logs_w = crate::serve_logs::open(&cfg, &data_dir, args.loki_listen.clone()).await?;
+    let logs_w = crate::serve_logs::open(
+        &cfg,
+        &data_dir,
+        args.loki_listen.clone(),
+        forwarders.logs_wal_hold(),
+    )
+    .await?;
     let log_querier: Arc<dyn model::LogRuleQuerier> = Arc::new(logs::logql::RuleQuerier {
         store: logs_w.store.clone(),
     });
@@ -321,6 +334,7 @@ async fn serve(args: ServeArgs, on_listening: Option<OnListening>) -> Result<(),
     // Errors: Sentry ingest (/api/{project}/envelope/, /store/) and /api/pharos/v1/errors/*.
     let errors_w = crate::serve_errors::start(&cfg, &data_dir).await?;
     let app = app.merge(errors_w.routes.clone());
+    forwarders.apply(&cfg.forward)?;
     // The incident page's API: one alert's context from every store.
     let app = app.merge(crate::serve_incident::routes(
         &state,
@@ -360,6 +374,10 @@ async fn serve(args: ServeArgs, on_listening: Option<OnListening>) -> Result<(),
                     Arc::new(move |out: &mut String| rw.write_metrics(out))
                 },
                 {
+                    let f = forwarders.clone();
+                    Arc::new(move |out: &mut String| f.write_metrics(out))
+                },
+                {
                     let a = web_auth.clone();
                     Arc::new(move |out: &mut String| a.write_metrics(out))
                 },
@@ -394,6 +412,7 @@ async fn serve(args: ServeArgs, on_listening: Option<OnListening>) -> Result<(),
         .map_err(|e| format!("HTTP server failed: {e}"))?;
     scrape.stop().await;
     remote_write.stop();
+    forwarders.stop();
     crate::serve_traces::shutdown(&traces_rt);
     rules.stop();
     if let Some(t) = tailer {

@@ -17,6 +17,7 @@ pub async fn open(
     cfg: &config::LoadedConfig,
     data_dir: &Path,
     loki_listen_override: Option<String>,
+    wal_hold: Arc<std::sync::atomic::AtomicU64>,
 ) -> Result<LogsWiring, String> {
     let loki = match &cfg.loki_config {
         Some(p) => {
@@ -30,6 +31,7 @@ pub async fn open(
     };
     let opts = logs::LogStoreOptions {
         limits: loki.limits.clone(),
+        wal_hold,
         ..Default::default()
     };
     let dir = data_dir.join("logs");

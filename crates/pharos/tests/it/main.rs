@@ -13,6 +13,7 @@ mod errors_api;
 mod errors_hooks;
 mod errors_release_health;
 mod federate;
+mod forward_signals;
 mod http_api;
 mod incident_api;
 mod logql_rules;

@@ -39,10 +39,20 @@ impl Pharos {
 
     /// Starts `pharos <sub> --listen 127.0.0.1:0 --data <data> <extra...>` (`serve`, `demo`).
     pub fn start_sub(sub: &str, data: &Path, extra: &[&std::ffi::OsStr]) -> Pharos {
+        Pharos::start_listen(sub, "127.0.0.1:0", data, extra)
+    }
+
+    /// [`Pharos::start_sub`] on a given address (a receiver restarted on the same port).
+    pub fn start_listen(
+        sub: &str,
+        listen: &str,
+        data: &Path,
+        extra: &[&std::ffi::OsStr],
+    ) -> Pharos {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_pharos"));
         cmd.arg(sub)
             .arg("--listen")
-            .arg("127.0.0.1:0")
+            .arg(listen)
             .arg("--data")
             .arg(data)
             .args(extra);
