@@ -3,7 +3,7 @@
 //! and Sentry envelope endpoints, relabel rules drop what they should, and nothing is lost
 //! across a receiver outage followed by a `kill -9` of the sender.
 
-use crate::common::{free_port, push_loki, Pharos};
+use crate::common::{free_port, push_loki, scripted_receiver, Pharos};
 use reqwest::blocking::Client;
 use serde_json::{json, Value};
 use std::collections::BTreeSet;
@@ -277,5 +277,76 @@ fn bad_forward_config_is_refused() {
             "forward.traces http://127.0.0.1:1/v1/traces: format \"loki\" is not one of otlp"
         ),
         "{err}"
+    );
+}
+
+/// Elasticsearch `_bulk` forwarding: a 429 is resent after its `Retry-After` (not the 10 ms
+/// backoff) with the same documents, a 400 drops the batch (counted as failed) and later lines
+/// still go; the body is `create` actions with `@timestamp`, `message` and the stream labels.
+#[test]
+fn elasticsearch_bulk_retry_after_and_refusal() {
+    let (url, hits) = scripted_receiver(vec![(429, "retry-after: 1\r\n"), (400, "")]);
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("pharos.yml");
+    std::fs::write(
+        &cfg,
+        format!("{BASE}forward:\n  logs:\n    - url: {url}\n      format: elasticsearch\n      index: app\n      name: es\n      bearer_token: s3cret\n      queue_config: {{batch_send_deadline: 50ms, min_backoff: 10ms, max_backoff: 20ms}}\n"),
+    )
+    .unwrap();
+    let p = Pharos::start(&dir.path().join("data"), Some(&cfg));
+    let c = Client::new();
+    push_logs(&p, 0, 3);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while hits.lock().unwrap().len() < 3 && Instant::now() < deadline {
+        if hits.lock().unwrap().len() == 2 {
+            push_logs(&p, 3, 4);
+            std::thread::sleep(Duration::from_millis(500));
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let hits = hits.lock().unwrap();
+    assert!(hits.len() >= 3, "only {} requests", hits.len());
+    let waited = hits[1].at - hits[0].at;
+    assert!(
+        waited >= Duration::from_millis(900),
+        "Retry-After ignored: {waited:?}"
+    );
+    assert_eq!(
+        hits[0].body, hits[1].body,
+        "the 429'd batch was not resent as it was"
+    );
+    for want in [
+        "content-type: application/x-ndjson",
+        "authorization: bearer s3cret",
+    ] {
+        assert!(
+            hits[0].headers.iter().any(|h| h == want),
+            "{want}: {:?}",
+            hits[0].headers
+        );
+    }
+    let body = String::from_utf8_lossy(&hits[0].body).to_string();
+    let lines: Vec<Value> = body
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    // 3 lines of the kept stream and 1 of the other (no rules here).
+    assert_eq!(lines.len(), 8, "{body}");
+    assert_eq!(lines[0], json!({"create": {"_index": "app"}}));
+    assert_eq!(lines[1]["job"], "fw");
+    assert!(lines[1]["@timestamp"].as_str().unwrap().ends_with('Z'));
+    assert!(lines.iter().any(|d| d["message"] == "line 2"));
+    let later = String::from_utf8_lossy(&hits[2].body).to_string();
+    assert!(
+        later.contains("line 3") && !later.contains("line 2\""),
+        "{later}"
+    );
+    assert_eq!(
+        metric(&c, &p, "pharos_forward_items_failed_total", "logs"),
+        4.0
+    );
+    assert_eq!(
+        metric(&c, &p, "pharos_forward_items_retried_total", "logs"),
+        4.0
     );
 }

@@ -6,7 +6,7 @@
 //! `/federate`. Skipped when `prometheus` is not installed (`.ci/run` installs it).
 
 
-use crate::common::{free_port, write_request, Pharos};
+use crate::common::{free_port, scripted_receiver, write_request, Pharos};
 use serde_json::Value;
 use std::collections::BTreeSet;
 use std::path::Path;
@@ -277,67 +277,6 @@ fn a_bad_remote_write_entry_is_refused_at_startup() {
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("oauth2 is not supported"), "{err}");
-}
-
-/// One request a [`scripted_receiver`] got: when, its header lines (lower-cased names) and
-/// its body.
-struct Hit {
-    at: Instant,
-    headers: Vec<String>,
-    body: Vec<u8>,
-}
-
-/// A receiver answering the i-th request with `script[i]` (status, extra header line), then
-/// 204 to every later one.
-fn scripted_receiver(
-    script: Vec<(u16, &'static str)>,
-) -> (String, std::sync::Arc<std::sync::Mutex<Vec<Hit>>>) {
-    use std::io::{Read, Write};
-    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let url = format!("http://{}/write", l.local_addr().unwrap());
-    let hits = std::sync::Arc::new(std::sync::Mutex::new(Vec::<Hit>::new()));
-    let h = hits.clone();
-    std::thread::spawn(move || {
-        for s in l.incoming() {
-            let Ok(mut s) = s else { continue };
-            let _ = s.set_read_timeout(Some(Duration::from_secs(5)));
-            let mut buf = Vec::new();
-            let mut tmp = [0u8; 8192];
-            loop {
-                let n = s.read(&mut tmp).unwrap_or(0);
-                if n == 0 {
-                    break;
-                }
-                buf.extend_from_slice(&tmp[..n]);
-                let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") else {
-                    continue;
-                };
-                let head = String::from_utf8_lossy(&buf[..end]).to_ascii_lowercase();
-                let cl = head
-                    .lines()
-                    .find_map(|l| l.strip_prefix("content-length:"))
-                    .and_then(|v| v.trim().parse::<usize>().ok())
-                    .unwrap_or(0);
-                if buf.len() < end + 4 + cl {
-                    continue;
-                }
-                let mut hits = h.lock().unwrap();
-                let (status, extra) = script.get(hits.len()).copied().unwrap_or((204, ""));
-                hits.push(Hit {
-                    at: Instant::now(),
-                    headers: head.lines().map(str::to_string).collect(),
-                    body: buf[end + 4..end + 4 + cl].to_vec(),
-                });
-                drop(hits);
-                let _ = s.write_all(
-                    format!("HTTP/1.1 {status} X\r\n{extra}content-length: 4\r\nconnection: close\r\n\r\nnope")
-                        .as_bytes(),
-                );
-                break;
-            }
-        }
-    });
-    (url, hits)
 }
 
 /// 429 is retried after its `Retry-After` (not the 10 ms backoff) with the same batch; a 400
