@@ -3,7 +3,6 @@
 //! Alertmanager's version-4 JSON, and a `kill -9` restart that keeps silences and sends nothing
 //! twice.
 
-
 use std::time::{Duration, Instant};
 
 use crate::common::{webhook, Pharos};

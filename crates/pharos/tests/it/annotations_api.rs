@@ -2,7 +2,6 @@
 //! on a dashboard/panel), query by range, tags (all/any), dashboardUID, panelId, type and limit,
 //! PUT/PATCH/DELETE, the tags list, 4xx on bad input, and everything still there after kill -9.
 
-
 use crate::common::Pharos;
 use serde_json::{json, Value};
 

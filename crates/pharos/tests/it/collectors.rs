@@ -4,7 +4,6 @@
 //! turns them off or changes the interval (also on reload); a bare prometheus.yml runs only its
 //! own jobs; bad values fail with file:line.
 
-
 use crate::common::Pharos;
 use serde_json::Value;
 use std::time::{Duration, Instant};

@@ -4,7 +4,6 @@
 //! edits seen, writable saves written back as a minimal diff, read-only saves refused) and a
 //! restart that keeps everything.
 
-
 use crate::common::Pharos;
 use serde_json::{json, Value};
 use std::path::{Path, PathBuf};

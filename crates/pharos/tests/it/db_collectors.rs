@@ -4,7 +4,6 @@
 //! `redis_*` series with instance = the name, an unreachable server is `up == 0` with a
 //! lastError naming it, and unknown targets are 404.
 
-
 use crate::common::Pharos;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpListener;

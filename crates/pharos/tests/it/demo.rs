@@ -2,7 +2,6 @@
 //! demo app's logs answer the Loki API, its traces the Jaeger API, its errors the error API,
 //! the guide's dashboard is provisioned and the guide's rules are evaluating.
 
-
 use crate::common::Pharos;
 use serde_json::Value;
 use std::time::{Duration, Instant};

@@ -4,7 +4,6 @@
 //! status changes and regressions, projects created over the API, and no acknowledged event
 //! lost to `kill -9`.
 
-
 use crate::common::Pharos;
 use reqwest::blocking::Client;
 use serde_json::{json, Value};

@@ -1,8 +1,8 @@
 //! The error store's reactions through the real binary: a new issue, a regression and "more
 //! than N events in M minutes" reach a webhook through the built-in Alertmanager with labels
 //! project, level, environment and a link to the issue; a Sentry transaction shows in the
-//! trace store (Jaeger query API) as spans.
-
+//! trace store (Jaeger query API) as spans, and so do streamed `span` items; `log` items land in
+//! the log store.
 
 use crate::common::{webhook, Pharos};
 use reqwest::blocking::Client;
@@ -119,4 +119,62 @@ fn issue_alerts_and_transactions() {
     assert_eq!(names, vec!["POST /checkout", "SELECT * FROM orders"]);
     let procs = trace["data"][0]["processes"].to_string();
     assert!(procs.contains("checkout-svc"), "{procs}");
+}
+
+/// Newer SDKs stream spans as `span` items (a v2 container) and send structured logs as `log`
+/// items: the spans are one trace in the trace store, the log line is in the log store with its
+/// trace id as structured metadata.
+#[test]
+fn span_and_log_items() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("pharos.yml");
+    std::fs::write(
+        &cfg,
+        format!("errors:\n  projects:\n    - {{id: 1, name: api, keys: [{KEY}]}}\n"),
+    )
+    .unwrap();
+    let p = Pharos::start(&dir.path().join("data"), Some(&cfg));
+    let c = Client::new();
+    let now = chrono::Utc::now().timestamp_millis() as f64 / 1000.0;
+    let trace = "5bf92f3577b34da6a3ce929d0e0e4736";
+    let attr = |v: &str| json!({"value": v, "type": "string"});
+    let spans = json!({"version": 2, "items": [
+        {"name": "GET /orders", "span_id": "10f067aa0ba902b7", "trace_id": trace,
+         "start_timestamp": now - 0.5, "end_timestamp": now, "is_segment": true, "status": "ok",
+         "attributes": {"sentry.op": attr("http.server"), "service.name": attr("orders")}},
+        {"name": "SELECT * FROM orders", "span_id": "10f067aa0ba902b8", "parent_span_id": "10f067aa0ba902b7",
+         "trace_id": trace, "start_timestamp": now - 0.4, "end_timestamp": now - 0.1, "status": "error",
+         "attributes": {"sentry.op": attr("db.query"), "service.name": attr("orders")}}
+    ]});
+    send(&c, &p, "span", &spans);
+    let got: Value = wait_for("the streamed spans", || {
+        let r = c.get(p.url(&format!("/api/traces/{trace}"))).send().ok()?;
+        (r.status() == 200).then(|| r.json().ok()).flatten()
+    });
+    let spans = got["data"][0]["spans"].as_array().unwrap();
+    assert_eq!(spans.len(), 2, "{got}");
+    let db = spans
+        .iter()
+        .find(|s| s["operationName"] == "SELECT * FROM orders")
+        .unwrap();
+    assert_eq!(db["references"][0]["spanID"], "10f067aa0ba902b7");
+    assert!(got["data"][0]["processes"].to_string().contains("orders"));
+    assert!(db["tags"].to_string().contains("\"error\""), "{db}");
+
+    let logs = json!({"items": [{"timestamp": now, "level": "error", "body": "payment failed",
+        "trace_id": trace, "attributes": {"service.name": attr("orders"), "order": {"value": 7, "type": "integer"}}}]});
+    send(&c, &p, "log", &logs);
+    let start = ((now - 60.0) * 1e9) as i64;
+    let q = format!("{{service_name=\"orders\"}} | trace_id=\"{trace}\" | order=\"7\"");
+    let lines: Value = wait_for("the log line", || {
+        let r: Value = c
+            .get(p.url("/loki/api/v1/query_range"))
+            .query(&[("query", q.as_str()), ("start", &start.to_string())])
+            .send()
+            .ok()?
+            .json()
+            .ok()?;
+        (!r["data"]["result"].as_array()?.is_empty()).then_some(r)
+    });
+    assert_eq!(lines["data"]["result"][0]["values"][0][1], "payment failed");
 }

@@ -1,7 +1,6 @@
 //! Release health through the real binary: Sentry `session` updates and a `sessions` aggregate
 //! sent in envelopes become crash-free series in the TSDB, queried with PromQL.
 
-
 use crate::common::Pharos;
 use reqwest::blocking::Client;
 use serde_json::{json, Value};

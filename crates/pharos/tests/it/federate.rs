@@ -2,7 +2,6 @@
 //! timestamp, external labels added where missing, series ending in a staleness marker left
 //! out, and a 400 without or with a bad `match[]`.
 
-
 use crate::common::{write_request, Pharos};
 
 #[test]

@@ -1,7 +1,6 @@
 //! Integration tests against the real binary: remote_write round trip, the query and metadata
 //! APIs with Prometheus' JSON shapes, error answers, reload, and crash safety (kill -9).
 
-
 use crate::common::{write_request, Pharos};
 use serde_json::Value;
 

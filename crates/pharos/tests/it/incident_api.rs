@@ -4,7 +4,6 @@
 //! rule's series, the log lines errors first with a histogram, the failed trace and the issue;
 //! the webhook notification carries the incident link at the configured external_url.
 
-
 use crate::common::{push_loki, webhook, write_request, Pharos};
 use serde_json::{json, Value};
 use std::time::{Duration, Instant};
@@ -153,6 +152,9 @@ fn incident_context_of_a_firing_alert() {
         .map(|b| b["total"].as_u64().unwrap())
         .sum();
     assert_eq!(hist, 2);
+    // The Explore link opens the selector that found the lines (job="shop"), not the first one
+    // tried (service="shop", empty).
+    assert_eq!(v["logs"]["exploreQuery"], "{job=\"shop\"}", "{}", v["logs"]);
     assert_eq!(
         v["traces"]["failed"][0]["traceID"], "00000000000000000000000000abcdef",
         "{}",
@@ -180,4 +182,50 @@ fn incident_context_of_a_firing_alert() {
         .send()
         .unwrap();
     assert_eq!(r.status(), 400);
+}
+
+/// `/api/pharos/v1/events`: pharos' start and a config reload, in the window asked for; a bad
+/// time is a 400.
+#[test]
+fn own_events_for_annotations() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("pharos.yml");
+    std::fs::write(
+        &cfg,
+        "collectors: {self: {enabled: false}, host: {enabled: false}}\nsecurity: {enabled: false}\n",
+    )
+    .unwrap();
+    let before = chrono::Utc::now().timestamp_millis();
+    let p = Pharos::start_lifecycle(&dir.path().join("data"), &cfg);
+    let c = reqwest::blocking::Client::new();
+    let r = c.post(p.url("/-/reload")).send().unwrap();
+    assert!(r.status().is_success(), "{}", r.status());
+    let events: Value = c
+        .get(p.url(&format!("/api/pharos/v1/events?start={}", before - 60_000)))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    let kinds: Vec<&str> = events["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["kind"].as_str().unwrap())
+        .collect();
+    assert!(kinds.contains(&"pharos_start"), "{events}");
+    assert!(kinds.contains(&"config_reload"), "{events}");
+    assert!(events["data"][0]["time"].as_i64().unwrap() >= before - 60_000);
+    // A window before the start holds nothing.
+    let old: Value = c
+        .get(p.url("/api/pharos/v1/events?start=0&end=1000"))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    assert_eq!(old["data"], json!([]));
+    let bad = c
+        .get(p.url("/api/pharos/v1/events?start=yesterday"))
+        .send()
+        .unwrap();
+    assert_eq!(bad.status(), 400);
 }

@@ -4,7 +4,6 @@
 //! annotation, the recording rule's series is queryable with PromQL, the group shows in
 //! `/api/v1/rules`; `check rules --logql` and `check config` locate LogQL parse errors.
 
-
 use std::process::Command;
 use std::time::{Duration, Instant};
 

@@ -4,7 +4,6 @@
 //! `/stores` (log label cardinality, trace services), plus the log and trace counters on
 //! `/metrics`.
 
-
 use crate::common::{write_request, Pharos};
 use serde_json::{json, Value};
 use std::time::{Duration, Instant};

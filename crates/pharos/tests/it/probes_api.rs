@@ -3,7 +3,6 @@
 //! a self-signed certificate that expires in two days is reported, `/probe` answers like
 //! blackbox_exporter, and the public status page returns only its probes.
 
-
 use crate::common::{free_port, Pharos};
 use serde_json::Value;
 use std::io::{Read, Write};

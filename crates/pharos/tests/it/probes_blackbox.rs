@@ -4,7 +4,6 @@
 //! refused), tcp, dns (a UDP responder in the test) and icmp. Skipped with a notice when the exporter is not
 //! installed (`.ci/run install` installs it).
 
-
 use crate::common::{free_port, Pharos};
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::{Read, Write};

@@ -5,7 +5,6 @@
 //! saved WAL position). Also the other direction: Prometheus federating from pharos'
 //! `/federate`. Skipped when `prometheus` is not installed (`.ci/run` installs it).
 
-
 use crate::common::{free_port, scripted_receiver, write_request, Pharos};
 use serde_json::Value;
 use std::collections::BTreeSet;

@@ -4,7 +4,6 @@
 //! POSTed to an external Alertmanager's `/api/v2/alerts`, reload keeping good rules on a bad
 //! file, and the `check rules` / `test rules` commands.
 
-
 use std::process::Command;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};

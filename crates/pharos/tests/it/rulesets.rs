@@ -6,7 +6,6 @@
 //! Cost: fixed host usage written by remote write gives hand-computed `cloud_costs`, and the
 //! budget alert follows `monthly_budget` across a reload. Bad settings fail with file:line.
 
-
 use std::process::Command;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 

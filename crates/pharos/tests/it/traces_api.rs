@@ -2,7 +2,6 @@
 //! gzip'd OTLP protobuf ingest read back through the Jaeger and Zipkin query APIs, and span-metric
 //! counters that stay exact across a `kill -9` (recounted from the WAL past the saved snapshot).
 
-
 use crate::common::Pharos;
 use std::io::Write;
 use std::time::{Duration, Instant};

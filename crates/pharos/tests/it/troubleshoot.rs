@@ -1,7 +1,6 @@
 //! Troubleshooting features against the real binary: log flags and formats, the run-time log
 //! level (`/-/log-level` and reload), pprof profiles, the slow query log and `pharos doctor`.
 
-
 use std::io::{BufRead, BufReader, Read};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};

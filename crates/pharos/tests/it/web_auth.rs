@@ -3,7 +3,6 @@
 //! counting and rate limiting, TLS with client certificates (a CA made by the test with
 //! openssl), scraping over TLS with a client certificate, and snapshot + restore.
 
-
 use crate::common::{write_request, Pharos};
 use serde_json::Value;
 use std::path::Path;
