@@ -71,6 +71,24 @@ test('alerts: when each alert became active, inside the range only', () => {
   assert.deepEqual(ev[0].tags, ['severity=page']);
 });
 
+test('alert history: a firing run that ended is an Alerting and a Resolved event; a running one is left to alertEvents', () => {
+  const series = [
+    // Fired 100..220 s (ended), again from 400 s (still firing at the range end 460 s).
+    { metric: { __name__: 'ALERTS', alertname: 'Disk', alertstate: 'firing', severity: 'warn' }, values: [[100, '1'], [160, '1'], [220, '1'], [400, '1'], [460, '1']] },
+    { metric: { alertname: 'Flap', alertstate: 'firing' }, values: [[40, '1']] },
+  ];
+  const ev = a.alertHistoryEvents(series, 60_000, 460_000, 'Annotations & Alerts');
+  assert.deepEqual(ev.map((e) => [e.time, e.title]), [[100_000, 'Disk: Alerting'], [220_000, 'Disk: Resolved'], [40_000, 'Flap: Alerting'], [40_000, 'Flap: Resolved']]);
+  assert.deepEqual(ev[0].tags, ['severity=warn']);
+  assert.equal(a.alertHistoryStepS(0, 3_600_000), 15);
+  assert.equal(a.alertHistoryStepS(0, 7 * 86_400_000), 605);
+});
+
+test("pharos' own events: points inside the range", () => {
+  const ev = a.ownEvents([{ time: 5, kind: 'pharos_start', text: 'pharos started' }, { time: 50, kind: 'config_reload', text: 'configuration reloaded' }, { bad: 1 }], 0, 10, 'A&A');
+  assert.deepEqual(ev.map((e) => [e.time, e.title, e.tags]), [[5, 'pharos: pharos started', ['pharos_start']]]);
+});
+
 test('stored annotations: by dashboard or by tags; a panel id limits it to that panel', () => {
   const range = { from: 1000, to: 2000.5 };
   const id = (s) => s.replace('$team', 'core');

@@ -59,7 +59,8 @@ test('stored annotations: dashboard, tags and panel scope; Ctrl+click adds one; 
 
   const page = await newPage(browser);
   await openUi(page, pharos.url, '/d/ui-stored-ann');
-  assert.deepEqual(await counts(page), { 1: 2, 2: 3 });
+  // Plus pharos' own start (the built-in query's pharos events) on both.
+  assert.deepEqual(await counts(page), { 1: 3, 2: 4 });
 
   // Hover the region: the text is text.
   await page.locator('[data-panel-id="1"] .viz-annotation-region .viz-annotation-marker').hover();
@@ -80,8 +81,8 @@ test('stored annotations: dashboard, tags and panel scope; Ctrl+click adds one; 
   await screenshot(page, 'dashboard-annotation-add');
   await page.click('[data-testid="annotate-save"]');
   await page.waitForSelector('[data-testid="annotate-form"]', { state: 'detached' });
-  await page.waitForFunction(() => document.querySelector('[data-panel-id="1"] .dash-panel-body').dataset.annotationCount === '3', null, { timeout: 15000 });
-  assert.deepEqual(await counts(page), { 1: 3, 2: 3 });
+  await page.waitForFunction(() => document.querySelector('[data-panel-id="1"] .dash-panel-body').dataset.annotationCount === '4', null, { timeout: 15000 });
+  assert.deepEqual(await counts(page), { 1: 4, 2: 4 });
   const { body } = await api(pharos.url, '/api/annotations?dashboardUID=ui-stored-ann&panelId=1');
   assert.equal(body.length, 1, JSON.stringify(body));
   assert.equal(body[0].text, 'Cache flushed by hand');
@@ -98,6 +99,7 @@ test('stored annotations: dashboard, tags and panel scope; Ctrl+click adds one; 
   }
   assert.ok(tips.some((t) => t.includes('Cache flushed by hand') && t.includes('ops')), JSON.stringify(tips));
   assert.ok(tips.some((t) => t.includes('deploy v7')), JSON.stringify(tips));
+  assert.ok(tips.some((t) => t.includes('pharos: pharos started')), JSON.stringify(tips));
   await screenshot(page, 'dashboard-annotations-stored');
   assertNoPageErrors(page, assert);
   assert.deepEqual(page.pharosDialogs, []);

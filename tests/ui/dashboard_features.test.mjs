@@ -90,10 +90,10 @@ test('annotations: alerts, Prometheus regions and Loki lines are drawn, toggled 
   const page = await newPage(browser);
   await openUi(page, pharos.url, '/d/ui-ann');
   let panels = await drawnPanels(page, 2);
-  // Panel 1: the alert (1) + one deploy region + the two restart lines; panel 2 is filtered out
-  // of the Loki query, so it has the alert and the deploy only.
-  assert.deepEqual(panels['1'], { annotations: 4, series: 2, markers: 4, regions: 1 }, JSON.stringify(panels));
-  assert.deepEqual(panels['2'], { annotations: 2, series: 2, markers: 2, regions: 1 }, JSON.stringify(panels));
+  // Panel 1: the alert (1) + pharos' start + one deploy region + the two restart lines; panel 2
+  // is filtered out of the Loki query, so it has the alert, pharos' start and the deploy only.
+  assert.deepEqual(panels['1'], { annotations: 5, series: 2, markers: 5, regions: 1 }, JSON.stringify(panels));
+  assert.deepEqual(panels['2'], { annotations: 3, series: 2, markers: 3, regions: 1 }, JSON.stringify(panels));
   // Toggles: the hidden built-in has none; the disabled one starts unchecked.
   const toggles = await page.$$eval('[data-testid="annotation-toggle"]', (els) => els.map((e) => [e.dataset.annotation, e.querySelector('input').checked]));
   assert.deepEqual(toggles, [['Deploys', true], ['Restarts', true], ['Switched off', false]]);
@@ -102,7 +102,8 @@ test('annotations: alerts, Prometheus regions and Loki lines are drawn, toggled 
   const markers = page.locator('[data-panel-id="1"] [data-testid="annotation"]:not(.viz-annotation-region) .viz-annotation-marker');
   const tips = [];
   for (let i = 0; i < (await markers.count()); i++) {
-    await markers.nth(i).hover();
+    // Focus, not hover: pharos' start and the alert it fires right after share a pixel.
+    await markers.nth(i).focus();
     await page.waitForSelector('.viz-tooltip:not([hidden]) [data-testid="annotation-tip"]');
     tips.push(await page.textContent('.viz-tooltip:not([hidden]) [data-testid="annotation-tip"]'));
   }
@@ -110,8 +111,10 @@ test('annotations: alerts, Prometheus regions and Loki lines are drawn, toggled 
   assert.ok(restart && restart.includes(XSS), JSON.stringify(tips));
   assert.ok(restart.includes('kind=restart'), restart);
   assert.ok(tips.some((t) => t.includes('AnnWatch: Alerting') && t.includes('ui_ann_value is reporting')), JSON.stringify(tips));
+  assert.ok(tips.some((t) => t.includes('pharos: pharos started')), JSON.stringify(tips));
   assert.equal(await page.$$eval('.viz-tooltip img', (e) => e.length), 0);
   await screenshot(page, 'dashboard-annotations');
+  await page.evaluate(() => document.activeElement?.blur());
   // The deploy region: title, text and tags from the labels.
   await page.locator('[data-panel-id="2"] .viz-annotation-region .viz-annotation-marker').hover();
   await page.waitForSelector('.viz-tooltip:not([hidden]) [data-testid="annotation-tip"]');
@@ -124,9 +127,9 @@ test('annotations: alerts, Prometheus regions and Loki lines are drawn, toggled 
 
   // Switch the Loki annotations off, then the disabled one on (one region per series: 2 more).
   await page.click('[data-annotation="Restarts"] input');
-  await page.waitForFunction(() => document.querySelector('[data-panel-id="1"] .dash-panel-body').dataset.annotationCount === '2');
+  await page.waitForFunction(() => document.querySelector('[data-panel-id="1"] .dash-panel-body').dataset.annotationCount === '3');
   await page.click('[data-annotation="Switched off"] input');
-  await page.waitForFunction(() => document.querySelector('[data-panel-id="1"] .dash-panel-body').dataset.annotationCount === '4');
+  await page.waitForFunction(() => document.querySelector('[data-panel-id="1"] .dash-panel-body').dataset.annotationCount === '5');
   panels = await drawnPanels(page, 2);
   assert.equal(panels['1'].regions, 3, JSON.stringify(panels));
   assertNoPageErrors(page, assert);

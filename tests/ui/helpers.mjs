@@ -239,16 +239,19 @@ function snappy(buf) {
   return Buffer.concat(parts);
 }
 
-/** POSTs series [{labels, samples: [[ms, value]]}] to /api/v1/write. */
+/** POSTs series [{labels, samples: [[ms, value]], exemplars?: [[ms, value, labels]]}] to /api/v1/write. */
 export async function remoteWrite(base, series) {
-  const ts = series.map(({ labels, samples }) => {
-    const l = Object.keys(labels).sort().map((k) => bytesField(1, Buffer.concat([bytesField(1, Buffer.from(k)), bytesField(2, Buffer.from(labels[k]))])));
-    const s = samples.map(([ms, v]) => {
-      const d = Buffer.alloc(8);
-      d.writeDoubleLE(v);
-      return bytesField(2, Buffer.concat([field(1, 1), d, field(2, 0), varint(ms)]));
-    });
-    return bytesField(1, Buffer.concat([...l, ...s]));
+  const labelFields = (labels) => Object.keys(labels).sort().map((k) => bytesField(1, Buffer.concat([bytesField(1, Buffer.from(k)), bytesField(2, Buffer.from(labels[k]))])));
+  const double = (v) => {
+    const d = Buffer.alloc(8);
+    d.writeDoubleLE(v);
+    return d;
+  };
+  const ts = series.map(({ labels, samples, exemplars = [] }) => {
+    const l = labelFields(labels);
+    const s = samples.map(([ms, v]) => bytesField(2, Buffer.concat([field(1, 1), double(v), field(2, 0), varint(ms)])));
+    const e = exemplars.map(([ms, v, el]) => bytesField(3, Buffer.concat([...labelFields(el), field(2, 1), double(v), field(3, 0), varint(ms)])));
+    return bytesField(1, Buffer.concat([...l, ...s, ...e]));
   });
   const res = await fetch(`${base}/api/v1/write`, {
     method: 'POST',

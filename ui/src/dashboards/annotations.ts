@@ -2,7 +2,8 @@
  * Dashboard annotations (Grafana's `annotations.list`): runs each enabled annotation query once
  * per refresh and turns its answer into events (a time, or a time region) that time series
  * panels draw as markers. Sources: the built-in "Annotations & Alerts" (annotations stored through
- * `/api/annotations`, by this dashboard or by tags, and pharos' alert states),
+ * `/api/annotations`, by this dashboard or by tags, pharos' alert states — active alerts and
+ * resolved firings from the `ALERTS` history — and pharos' own events: its start, config reloads),
  * Prometheus queries (`expr`, `step`, `titleFormat`, `textFormat`, `tagKeys`,
  * `useValueForTime`) and Loki queries (each log line an event).
  */
@@ -220,6 +221,65 @@ export function alertEvents(alerts: PromAlert[], fromMs: number, toMs: number, s
   return out;
 }
 
+/** The step of the `ALERTS` history query: at most about 1000 points, never under 15 s. */
+export function alertHistoryStepS(fromMs: number, toMs: number): number {
+  return Math.max(15, Math.ceil((toMs - fromMs) / 1000 / 1000));
+}
+
+const RESOLVED_COLOR = 'rgba(115, 191, 105, 1)';
+
+/**
+ * Past firings from `ALERTS{alertstate="firing"}` over the range (Grafana's state-change
+ * annotations): a run of samples each at most a step apart that ended before the range's end
+ * is an "Alerting" event at its first sample and a "Resolved" one at its last. A run still going
+ * at the end is the active alert, which `alertEvents` draws from its exact `activeAt`.
+ */
+export function alertHistoryEvents(series: Matrix[], stepMs: number, toMs: number, source: string): Annotation[] {
+  const out: Annotation[] = [];
+  for (const s of series) {
+    const labels = s.metric ?? {};
+    const name = labels.alertname ?? 'alert';
+    const tags = Object.entries(labels)
+      .filter(([k]) => k !== 'alertname' && k !== 'alertstate' && k !== '__name__')
+      .map(([k, v]) => `${k}=${v}`);
+    let first: number | undefined;
+    let last = 0;
+    const flush = () => {
+      if (first === undefined) return;
+      if (last + stepMs <= toMs) {
+        out.push({ time: first, title: `${name}: Alerting`, text: '', tags, color: 'rgba(242, 73, 92, 1)', source });
+        out.push({ time: last, title: `${name}: Resolved`, text: '', tags, color: RESOLVED_COLOR, source });
+      }
+      first = undefined;
+    };
+    for (const [ts, raw] of s.values ?? []) {
+      const t = Math.round(ts * 1000);
+      if (!Number.isFinite(Number(raw))) continue;
+      if (first !== undefined && t - last > stepMs * 1.5) flush();
+      if (first === undefined) first = t;
+      last = t;
+    }
+    flush();
+  }
+  return out;
+}
+
+/** One of pharos' own events, as `/api/pharos/v1/events` answers it. */
+export interface OwnEvent {
+  time: number;
+  kind: string;
+  text: string;
+}
+
+const OWN_COLOR = 'rgba(184, 119, 217, 1)';
+
+/** pharos' own events (its start, config reloads) as point events. */
+export function ownEvents(list: OwnEvent[], fromMs: number, toMs: number, source: string): Annotation[] {
+  return list
+    .filter((e) => e && typeof e.time === 'number' && e.time >= fromMs && e.time <= toMs)
+    .map((e) => ({ time: e.time, title: `pharos: ${e.text || e.kind}`, text: '', tags: [String(e.kind ?? '')], color: OWN_COLOR, source }));
+}
+
 async function runOne(q: AnnotationQuery, model: DashboardModel, env: RunEnv): Promise<Annotation[]> {
   const source = q.name || 'Annotations';
   const color = typeof q.iconColor === 'string' && q.iconColor ? q.iconColor : DEFAULT_COLOR;
@@ -229,11 +289,27 @@ async function runOne(q: AnnotationQuery, model: DashboardModel, env: RunEnv): P
   let events: Annotation[] = [];
   if (builtIn) {
     const stored = storedQuery(q, model.uid, env.range, (s) => env.interpolate(s));
-    const [res, saved] = await Promise.all([
-      request<{ data?: { alerts?: PromAlert[] } }>('/api/v1/alerts', { signal: env.signal }),
+    const { from, to } = env.range;
+    const stepS = alertHistoryStepS(from, to);
+    const history = new URLSearchParams({ query: 'ALERTS{alertstate="firing"}', start: String(Math.floor(from / 1000)), end: String(Math.ceil(to / 1000)), step: String(stepS) });
+    // A query by tags (Grafana's `target.type` "tags") finds tagged annotations only; the
+    // dashboard's own query also shows alerts and pharos' events.
+    const withAlerts = ((q.target as { type?: string } | undefined)?.type ?? q.type) !== 'tags';
+    // The history and pharos' own events are extras: an error there leaves the rest shown.
+    const optional = <T>(p: Promise<T>) => p.catch((e: Error) => (e.name === 'AbortError' ? Promise.reject(e) : null));
+    const [res, saved, past, own] = await Promise.all([
+      withAlerts ? request<{ data?: { alerts?: PromAlert[] } }>('/api/v1/alerts', { signal: env.signal }) : Promise.resolve({ data: { alerts: [] } }),
       stored ? request<StoredAnnotation[]>(stored, { signal: env.signal }) : Promise.resolve([]),
+      withAlerts ? optional(request<{ data?: { resultType?: string; result?: Matrix[] } }>(`/api/v1/query_range?${history}`, { signal: env.signal })) : null,
+      withAlerts ? optional(request<{ data?: OwnEvent[] }>(`/api/pharos/v1/events?start=${Math.floor(from)}&end=${Math.ceil(to)}`, { signal: env.signal })) : null,
     ]);
-    events = [...storedEvents(Array.isArray(saved) ? saved : [], source, color), ...alertEvents(res.data?.alerts ?? [], env.range.from, env.range.to, source, color)];
+    const resolved = past?.data?.resultType === 'matrix' ? alertHistoryEvents(past.data.result ?? [], stepS * 1000, to, source) : [];
+    events = [
+      ...storedEvents(Array.isArray(saved) ? saved : [], source, color),
+      ...alertEvents(res.data?.alerts ?? [], from, to, source, color),
+      ...resolved,
+      ...ownEvents(Array.isArray(own?.data) ? own.data : [], from, to, source),
+    ];
   } else {
     const rawExpr = typeof q.expr === 'string' && q.expr ? q.expr : typeof q.target?.expr === 'string' ? q.target.expr : typeof q.query === 'string' ? q.query : '';
     if (!rawExpr.trim()) return [];

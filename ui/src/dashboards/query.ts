@@ -9,7 +9,7 @@ import { addFiltersToLogQL, addFiltersToPromQL, type AdhocFilter } from './adhoc
 import { ApiError, request, type Labels, type LokiResult, type PromMatrixSeries, type PromResult, type PromVectorSample, type JaegerTrace } from '../lib/api';
 import { calculateInterval, formatDuration, parseDuration, type TimeRange, type TimeZone } from '../lib/time';
 import type { DashboardModel } from './contract';
-import type { GrafanaPanel, GrafanaTarget, LogRow, PanelData, Series, TableData } from '../panels/types';
+import type { Exemplar, GrafanaPanel, GrafanaTarget, LogRow, PanelData, Series, TableData } from '../panels/types';
 import type { Format, ScopedVars } from './variables';
 
 // ---- data sources ----------------------------------------------------------------------------
@@ -362,6 +362,21 @@ async function runPrometheus(panel: GrafanaPanel, t: GrafanaTarget, ds: Resolved
       }),
     );
   }
+  if (wantRange && t.exemplar === true) {
+    // Exemplars are an extra: a failure is a notice, the series still draw.
+    type ExEnv = { status: string; data?: PromExemplars[]; error?: string };
+    jobs.push(
+      send<ExEnv>(env, refId, '/api/v1/query_exemplars', { form: { query: expr, start: String(st.startS), end: String(st.endS) } })
+        .then((r) => {
+          if (r.status !== 'success') throw new ApiError(r.error ?? 'exemplar query failed', 422);
+          (data.exemplars ??= []).push(...exemplarsOf(r.data ?? [], refId));
+        })
+        .catch((e: Error) => {
+          if (e.name === 'AbortError') throw e;
+          data.notices.push(`Exemplars of ${refId}: ${e.message}`);
+        }),
+    );
+  }
   if (wantInstant) {
     jobs.push(
       send<Env>(env, refId, '/api/v1/query', { form: { query: expr, time: String(Math.floor(env.range.to / 1000)) } }).then((r) => {
@@ -372,6 +387,26 @@ async function runPrometheus(panel: GrafanaPanel, t: GrafanaTarget, ds: Resolved
     );
   }
   await Promise.all(jobs);
+}
+
+/** One series' exemplars as `/api/v1/query_exemplars` answers them. */
+interface PromExemplars {
+  seriesLabels?: Labels;
+  exemplars?: { labels?: Labels; value?: string; timestamp?: number }[];
+}
+
+/** The exemplars of a query_exemplars answer (those without a number value or time are skipped). */
+export function exemplarsOf(list: PromExemplars[], refId: string): Exemplar[] {
+  const out: Exemplar[] = [];
+  for (const s of Array.isArray(list) ? list : []) {
+    for (const e of s?.exemplars ?? []) {
+      const value = Number(e?.value);
+      const time = typeof e?.timestamp === 'number' ? Math.round(e.timestamp * 1000) : NaN;
+      if (!Number.isFinite(value) || !Number.isFinite(time)) continue;
+      out.push({ time, value, labels: e.labels ?? {}, seriesLabels: s.seriesLabels ?? {}, refId });
+    }
+  }
+  return out;
 }
 
 function addPromResult(res: PromResult, t: GrafanaTarget, refId: string, legend: string | undefined, expr: string, stepS: number, data: PanelData, multi: boolean, instant: boolean) {

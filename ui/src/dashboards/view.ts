@@ -11,7 +11,7 @@ import { formatDateTime, parseDuration, resolveRange, type RawTimeRange, type Ti
 import { timeControls, type TimeControls, type TimeControlsState } from '../components/timepicker';
 import { createPanel } from '../panels/registry';
 import '../panels/all';
-import type { GrafanaPanel, PanelContext, PanelData, PanelRenderer } from '../panels/types';
+import type { Annotation, GrafanaPanel, PanelContext, PanelData, PanelRenderer } from '../panels/types';
 import type { DashboardHost, DashboardMeta, DashboardModel, TemplateVariable } from './contract';
 import { DashboardCrosshair } from './crosshair';
 import { commitLayout, computeLayout, GridView, toggleRow, type GridCell, type GridPos, type LayoutItem } from './grid';
@@ -27,7 +27,7 @@ import './dashboard.css';
 
 const CONCURRENCY = 6;
 /** Panel types that draw the dashboard's annotations. */
-const ANNOTATED_TYPES = new Set(['timeseries', 'graph', 'heatmap']);
+const ANNOTATED_TYPES = new Set(['timeseries', 'graph', 'heatmap', 'state-timeline', 'status-history', 'barchart', 'candlestick']);
 
 /** One refresh of the dashboard: its request environment and the panels waiting to run. */
 interface RunState {
@@ -1119,10 +1119,22 @@ class PanelFrame implements GridCell {
     const started = performance.now();
     try {
       const wantsAnnotations = ANNOTATED_TYPES.has(this.item.panel.type ?? 'timeseries') && annotationQueries(base.model ?? this.view.model).length > 0;
+      // The panel draws as soon as its data is here; annotations still on their way (behind the
+      // browser's six connections, busy with panel queries) are drawn when they arrive.
       const annotations = wantsAnnotations ? this.view.annotationsFor(base) : undefined;
+      let events: Annotation[] | undefined;
+      void annotations?.then((r) => (events = r.events.filter((a) => appliesTo(a, this.item.source))));
       const data = await runPanel(this.item.panel, { ...base, signal: ac.signal, widthPx: this.bodyWidth() || 800, scopedVars: this.item.scopedVars, log });
-      if (annotations) data.annotations = (await annotations).events.filter((a) => appliesTo(a, this.item.source));
+      performance.measure('pharos:panel-query', { start: started });
       if (ac.signal.aborted) return;
+      data.annotations = events;
+      if (annotations && !events)
+        void annotations.then(() => {
+          if (ac.signal.aborted || this.data !== data) return;
+          data.annotations = events;
+          if (this.renderer?.annotate) this.renderer.annotate(events ?? []);
+          else this.draw();
+        });
       this.lastRunMs = Math.round(performance.now() - started);
       this.data = data;
       this.lastLog = log;
@@ -1147,7 +1159,9 @@ class PanelFrame implements GridCell {
     this.el.dataset.querySeries = String(this.data.series.length);
     this.el.dataset.queryPoints = String(this.data.series.reduce((n, s) => n + s.values.length, 0));
     try {
+      const t0 = performance.now();
       this.renderer?.update(this.data, panelForRenderer(this.item.panel));
+      performance.measure('pharos:panel-draw', { start: t0 });
     } catch (e) {
       console.error('panel draw failed', e);
       this.bodyEl.replaceChildren(message('error', 'This panel could not be drawn', (e as Error).message));

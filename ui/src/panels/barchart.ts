@@ -11,7 +11,7 @@ import { formatDateTime } from '../lib/time';
 import { formattedToString } from '../lib/units';
 import { errorStrip, opts, showEmptyOrError, textWidth, redrawingRenderer, type PanelSize } from './panelkit';
 import { register } from './registry';
-import { attachTooltip, type Box, contentSize, ellipsize, FONT_PX, labelWidth, legend, legendPlacement, niceDomain, niceTicks, scale, tickLabel, xAxis, yAxis } from './svgchart';
+import { annotationMarks, attachTooltip, type Box, contentSize, ellipsize, FONT_PX, labelWidth, legend, legendPlacement, niceDomain, niceTicks, scale, tickLabel, xAxis, yAxis } from './svgchart';
 import { frameLength, framesOf, timeToMs, type Frame } from './transform';
 import type { GrafanaPanel, PanelContext, PanelData, PanelRenderer } from './types';
 
@@ -19,6 +19,8 @@ import type { GrafanaPanel, PanelContext, PanelData, PanelRenderer } from './typ
 export interface BarModel {
   categories: string[];
   fields: { field: DataField; values: (number | null)[] }[];
+  /** The time of each category when the categories are the times of range results. */
+  times?: number[];
 }
 
 function joinStrings(cols: Frame['columns'], i: number): string {
@@ -81,12 +83,27 @@ export function barModel(data: PanelData, panel: GrafanaPanel, tz: 'browser' | '
   };
   return {
     categories: times.map(label),
+    times,
     fields: series.map((s, si) => {
       const values: (number | null)[] = new Array(times.length).fill(null);
       s.times.forEach((t, i) => (values[idx.get(t)!] = s.values[i]));
       return { field: { name: s.name, labels: s.labels, refId: s.refId, type: 'number' as const, values, times, frameName: s.name, source: { kind: 'series' as const, index: si } }, values };
     }),
   };
+}
+
+/** The fractional index of time `t` among the sorted category times (linear between two). */
+export function categoryIndex(times: number[], t: number): number {
+  let lo = 0;
+  let hi = times.length - 1;
+  if (t <= times[0]) return 0;
+  if (t >= times[hi]) return hi;
+  while (hi - lo > 1) {
+    const mid = (lo + hi) >> 1;
+    if (times[mid] <= t) lo = mid;
+    else hi = mid;
+  }
+  return lo + (t - times[lo]) / (times[hi] - times[lo] || 1);
 }
 
 function barFactory(el: HTMLElement, _panel: GrafanaPanel, ctx: PanelContext): PanelRenderer {
@@ -286,6 +303,9 @@ function barFactory(el: HTMLElement, _panel: GrafanaPanel, ctx: PanelContext): P
       }
     }
     root.appendChild(cats);
+    // Annotations over time categories (vertical bars): between the centres of the categories around them.
+    const ann = !horizontal && m.times && m.times.length ? annotationMarks(data.annotations, m.times[0], m.times[m.times.length - 1], (t) => box.left + (categoryIndex(m.times!, t) + 0.5) * catSpan, box.top, box.top + box.height, ctx.timeZone) : undefined;
+    if (ann) root.appendChild(ann.g);
 
     const plot = h('div', { class: 'mp-plot' }, root);
     const entries = visible.map((f) => ({ name: f.r.displayName, color: seriesColor(f.r) }));
@@ -297,6 +317,7 @@ function barFactory(el: HTMLElement, _panel: GrafanaPanel, ctx: PanelContext): P
     el.dataset.barCount = String(barCount);
     el.dataset.categories = m.categories.join('\u001f');
     el.dataset.orientation = orientation;
+    if (data.annotations) el.dataset.annotationCount = String(ann?.count ?? 0);
   }
 
   const view = redrawingRenderer(el, draw);

@@ -3,14 +3,15 @@
  * (`options.fields.open` …) or fields called open/high/low/close; with only a close (one series)
  * each candle opens at the previous close. Up candles green, down red (`options.colors`), wicks
  * for high/low, and volume bars under them when a volume field exists (`mode` candles+volume).
- * SVG over a time axis; the body carries `data-series-count` and `data-bar-count` (candles).
+ * SVG over a time axis, with the dashboard's annotations; the body carries `data-series-count`,
+ * `data-bar-count` (candles) and `data-annotation-count`.
  */
 import { h, svg } from '../lib/dom';
 import { resolveColor } from '../lib/fieldconfig';
 import { formatTick } from './chart';
 import { errorStrip, opts, showEmptyOrError, redrawingRenderer, type PanelSize } from './panelkit';
 import { register } from './registry';
-import { attachTooltip, type Box, contentSize, fmt, labelWidth, niceDomain, niceTicks, scale, tickLabel, xAxis, yAxis } from './svgchart';
+import { annotationMarks, attachTooltip, type Box, contentSize, fmt, labelWidth, niceDomain, niceTicks, scale, tickLabel, xAxis, yAxis } from './svgchart';
 import { framesOf, timeToMs, type Column } from './transform';
 import type { GrafanaPanel, PanelContext, PanelData, PanelRenderer } from './types';
 
@@ -126,12 +127,15 @@ function candleFactory(el: HTMLElement, _panel: GrafanaPanel, ctx: PanelContext)
       g.appendChild(cg);
     }
     root.appendChild(g);
+    const ann = annotationMarks(data.annotations, t0, t1, sx, box.top, box.top + box.height + volH, ctx.timeZone);
+    root.appendChild(ann.g);
     const plot = h('div', { class: 'mp-plot' }, root);
     el.replaceChildren(...[strip, h('div', { class: 'mp-wrap' }, plot)].filter((e): e is HTMLElement => !!e));
     attachTooltip(plot, root);
     el.dataset.state = 'ok';
     el.dataset.seriesCount = withVolume ? '2' : '1';
     el.dataset.barCount = String(list.length);
+    if (data.annotations) el.dataset.annotationCount = String(ann.count);
   }
 
   const view = redrawingRenderer(el, draw);

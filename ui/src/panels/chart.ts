@@ -2,7 +2,8 @@
  * The chart core shared by the uPlot panels (time series, heatmap): the panel body's layout
  * (plot + legend), sizing with the panel, the "No data" and error states, the time axis in the
  * dashboard's time zone, the floating tooltip, drag-to-zoom (→ `ctx.onZoom`) and the shared
- * crosshair (→ `ctx.crosshair`). It draws nothing itself: each panel builds its uPlot options
+ * crosshair (→ `ctx.crosshair`), the dashboard's annotations and exemplar markers linked to their
+ * traces. It draws no series itself: each panel builds its uPlot options
  * and hands them to `ChartFrame.mount`.
  */
 import uPlot from 'uplot';
@@ -10,7 +11,7 @@ import 'uplot/dist/uPlot.min.css';
 import './panels.css';
 import { h, message } from '../lib/dom';
 import { formatDateTime, type TimeZone } from '../lib/time';
-import type { Annotation, PanelContext } from './types';
+import type { Annotation, Exemplar, PanelContext } from './types';
 
 export const AXIS_FONT = '12px Inter, "Segoe UI", Roboto, "Helvetica Neue", Arial, sans-serif';
 export const AXIS_STROKE = '#9fa7b3';
@@ -141,6 +142,14 @@ export class ChartFrame {
   private remoteTime: number | null = null;
   private annLayer: HTMLElement = h('div', { class: 'viz-annotations' });
   private annotations: Annotation[] = [];
+  /** `setAnnotations` was called: the count is written for tests only once the list is known. */
+  private annotationsKnown = false;
+  private exLayer: HTMLElement = h('div', { class: 'viz-exemplars' });
+  private exemplars: Exemplar[] = [];
+  private exScale = 'y';
+  private exFormat: (v: number) => string = String;
+  /** The pointer is on an annotation or exemplar marker: its tip stays, the series tooltip waits. */
+  private onMarker = false;
 
   constructor(el: HTMLElement, private ctx: PanelContext, kind: string) {
     this.el = el;
@@ -209,9 +218,9 @@ export class ChartFrame {
         ...opts.hooks,
         setSelect: [...(opts.hooks?.setSelect ?? []), (u) => this.onSelect(u)],
         setCursor: [...(opts.hooks?.setCursor ?? []), (u) => this.onCursor(u)],
-        ready: [...(opts.hooks?.ready ?? []), (u) => u.over.append(this.remoteLine, this.annLayer)],
-        setScale: [...(opts.hooks?.setScale ?? []), () => (this.drawRemote(), this.drawAnnotations())],
-        setSize: [...(opts.hooks?.setSize ?? []), () => (this.drawRemote(), this.drawAnnotations())],
+        ready: [...(opts.hooks?.ready ?? []), (u) => u.over.append(this.remoteLine, this.annLayer, this.exLayer)],
+        setScale: [...(opts.hooks?.setScale ?? []), () => this.drawOverlays()],
+        setSize: [...(opts.hooks?.setSize ?? []), () => this.drawOverlays()],
       },
     };
     this.u = new uPlot(full, data, this.plotBox);
@@ -246,6 +255,7 @@ export class ChartFrame {
     const idx = u.cursor.idx;
     const left = u.cursor.left ?? -1;
     const top = u.cursor.top ?? -1;
+    if (this.onMarker) return;
     if (!this.hovering || idx === null || idx === undefined || left < 0) {
       this.tip.hidden = true;
       return;
@@ -290,6 +300,7 @@ export class ChartFrame {
   /** The dashboard's annotation events: a line (or a region) each, with a marker to hover. */
   setAnnotations(list: Annotation[]) {
     this.annotations = list;
+    this.annotationsKnown = true;
     this.drawAnnotations();
   }
 
@@ -299,7 +310,7 @@ export class ChartFrame {
     const max = u?.scales.x.max;
     if (!u || min === undefined || max === undefined || min === null || max === null) {
       this.annLayer.replaceChildren();
-      this.el.dataset.annotationCount = '0';
+      if (this.annotationsKnown) this.el.dataset.annotationCount = '0';
       return;
     }
     const shown = this.annotations.filter((a) => (a.timeEnd ?? a.time) >= min && a.time <= max);
@@ -316,30 +327,99 @@ export class ChartFrame {
         );
         el.style.setProperty('--ann-color', a.color);
         const marker = el.firstElementChild as HTMLElement;
-        const show = () => this.showAnnotationTip(a, marker);
-        marker.addEventListener('mouseenter', show);
-        marker.addEventListener('focus', show);
-        marker.addEventListener('mouseleave', () => (this.tip.hidden = true));
-        marker.addEventListener('blur', () => (this.tip.hidden = true));
+        this.markerTip(marker, () => this.annotationTip(a));
         return el;
       }),
     );
-    this.el.dataset.annotationCount = String(shown.length);
+    if (this.annotationsKnown) this.el.dataset.annotationCount = String(shown.length);
   }
 
-  private showAnnotationTip(a: Annotation, marker: HTMLElement) {
+  private drawOverlays() {
+    this.drawRemote();
+    this.drawAnnotations();
+    this.drawExemplars();
+  }
+
+  /** Shows `content()` in the tooltip while the pointer (or focus) is on `marker`. */
+  private markerTip(marker: HTMLElement, content: () => HTMLElement) {
+    const show = () => {
+      this.onMarker = true;
+      this.showMarkerTip(content(), marker);
+    };
+    const hide = () => {
+      this.onMarker = false;
+      this.tip.hidden = true;
+    };
+    marker.addEventListener('mouseenter', show);
+    marker.addEventListener('focus', show);
+    marker.addEventListener('mouseleave', hide);
+    marker.addEventListener('blur', hide);
+  }
+
+  private annotationTip(a: Annotation): HTMLElement {
     const tz = this.ctx.timeZone;
     const when = a.timeEnd !== undefined ? `${formatDateTime(a.time, tz)} – ${formatDateTime(a.timeEnd, tz)}` : formatDateTime(a.time, tz);
-    this.tip.replaceChildren(
-      h(
-        'div',
-        { class: 'viz-annotation-tip', 'data-testid': 'annotation-tip' },
-        h('div', { class: 'viz-tooltip-time' }, when, h('span', { class: 'faint' }, ` · ${a.source}`)),
-        a.title ? h('div', { class: 'viz-annotation-title' }, a.title) : null,
-        a.text ? h('div', { class: 'viz-annotation-text' }, a.text) : null,
-        a.tags.length ? h('div', { class: 'viz-annotation-tags' }, ...a.tags.map((t) => h('span', { class: 'label-chip' }, t))) : null,
-      ),
+    return h(
+      'div',
+      { class: 'viz-annotation-tip', 'data-testid': 'annotation-tip' },
+      h('div', { class: 'viz-tooltip-time' }, when, h('span', { class: 'faint' }, ` · ${a.source}`)),
+      a.title ? h('div', { class: 'viz-annotation-title' }, a.title) : null,
+      a.text ? h('div', { class: 'viz-annotation-text' }, a.text) : null,
+      a.tags.length ? h('div', { class: 'viz-annotation-tags' }, ...a.tags.map((t) => h('span', { class: 'label-chip' }, t))) : null,
     );
+  }
+
+  /**
+   * Exemplars as diamonds at (time, value) on the `scaleKey` y scale; one with a trace id label
+   * is a link to the trace view. `format` writes the value in the axis' unit.
+   */
+  setExemplars(list: Exemplar[], scaleKey: string, format: (v: number) => string) {
+    this.exemplars = list;
+    this.exScale = scaleKey;
+    this.exFormat = format;
+    this.drawExemplars();
+  }
+
+  private drawExemplars() {
+    const u = this.u;
+    const xs = u?.scales.x;
+    const ys = u?.scales[this.exScale];
+    if (!u || !xs || !ys || xs.min == null || xs.max == null || ys.min == null || ys.max == null) {
+      this.exLayer.replaceChildren();
+      this.el.dataset.exemplarCount = '0';
+      return;
+    }
+    const [x0, x1, y0, y1] = [xs.min, xs.max, Math.min(ys.min, ys.max), Math.max(ys.min, ys.max)];
+    const shown = this.exemplars.filter((e) => e.time >= x0 && e.time <= x1 && e.value >= y0 && e.value <= y1).slice(-MAX_EXEMPLARS);
+    this.exLayer.replaceChildren(
+      ...shown.map((e) => {
+        const traceId = exemplarTraceId(e.labels);
+        const style = { left: `${u.valToPos(e.time, 'x')}px`, top: `${u.valToPos(e.value, this.exScale)}px` };
+        const el = traceId
+          ? h('a', { class: 'viz-exemplar', 'data-testid': 'exemplar', href: `/trace/${encodeURIComponent(traceId)}`, 'aria-label': `Exemplar: trace ${traceId}`, style })
+          : h('span', { class: 'viz-exemplar', 'data-testid': 'exemplar', tabindex: 0, 'aria-label': 'Exemplar', style });
+        this.markerTip(el, () => this.exemplarTip(e, traceId));
+        return el;
+      }),
+    );
+    this.el.dataset.exemplarCount = String(shown.length);
+  }
+
+  private exemplarTip(e: Exemplar, traceId: string | undefined): HTMLElement {
+    const series = Object.entries(e.seriesLabels).map(([k, v]) => `${k}="${v}"`).join(', ');
+    return h(
+      'div',
+      { class: 'viz-exemplar-tip', 'data-testid': 'exemplar-tip' },
+      h('div', { class: 'viz-tooltip-time' }, formatDateTime(e.time, this.ctx.timeZone, true), h('span', { class: 'faint' }, ' · Exemplar')),
+      h('div', { class: 'viz-annotation-title' }, this.exFormat(e.value)),
+      series ? h('div', { class: 'faint viz-exemplar-series' }, `{${series}}`) : null,
+      h('div', { class: 'viz-annotation-tags' }, ...Object.entries(e.labels).map(([k, v]) => h('span', { class: 'label-chip' }, `${k}=${v}`))),
+      traceId ? h('div', { class: 'viz-exemplar-link' }, 'Click to open the trace') : null,
+    );
+  }
+
+  private showMarkerTip(content: HTMLElement, marker: HTMLElement) {
+    this.tip.replaceChildren(content);
     this.tip.hidden = false;
     const r = marker.getBoundingClientRect();
     const tw = this.tip.offsetWidth;
@@ -381,6 +461,15 @@ export class ChartFrame {
     this.tip.remove();
     this.el.replaceChildren();
   }
+}
+
+/** Exemplars drawn at most per panel (the newest). */
+const MAX_EXEMPLARS = 2000;
+
+/** The trace id of an exemplar's labels (OpenTelemetry's `trace_id`, Tempo's `traceID`, …). */
+export function exemplarTraceId(labels: Record<string, string>): string | undefined {
+  for (const k of ['trace_id', 'traceID', 'traceId', 'TraceID', 'trace-id']) if (labels[k]) return labels[k];
+  return undefined;
 }
 
 /** A tooltip's table: a header line and rows of swatch · name · value. */

@@ -13,7 +13,7 @@ import { h } from '../lib/dom';
 import { ChartFrame, formatTooltipTime, timeAxis, tzOptions, valueAxis } from './chart';
 import { joinSeries, seriesOf } from './timeseries';
 import { register } from './registry';
-import type { GrafanaPanel, PanelContext, PanelData, PanelRenderer, Series } from './types';
+import type { Annotation, GrafanaPanel, PanelContext, PanelData, PanelRenderer, Series } from './types';
 
 /** d3-scale-chromatic's sequential schemes Grafana offers (9-stop samples, low → high). */
 const SCHEMES: Record<string, string[]> = {
@@ -278,6 +278,10 @@ class HeatmapPanel implements PanelRenderer {
     this.frame.showMessage('loading', 'Loading');
   }
 
+  annotate(list: Annotation[]) {
+    this.frame.setAnnotations(list);
+  }
+
   update(data: PanelData, panel: GrafanaPanel) {
     this.data = data;
     this.panel = panel;
@@ -300,7 +304,7 @@ class HeatmapPanel implements PanelRenderer {
     const errors = data.errors ?? [];
     const series = seriesOf(data);
     this.frame.setNotice(series.length && errors.length ? errors : []);
-    this.frame.setAnnotations(data.annotations ?? []);
+    if (data.annotations) this.frame.setAnnotations(data.annotations);
     const empty = (kind: 'empty' | 'error', text: string, detail?: string) => {
       this.el.dataset.seriesCount = '0';
       this.el.dataset.pointCount = '0';

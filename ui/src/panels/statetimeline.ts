@@ -2,14 +2,16 @@
  * State timeline and status history (Grafana `state-timeline`, `status-history`): one row per
  * field, time across; each value becomes a coloured band — merged runs of equal values for the
  * timeline, one cell per sample for status history — coloured by value mappings, else by the
- * field's colour mode (thresholds by default), with the mapped text inside when it fits.
+ * field's colour mode (thresholds by default), with the mapped text inside when it fits, and
+ * the dashboard's annotations as lines (bands for regions) across the rows.
  */
 import { h } from '../lib/dom';
 import { dataFields, displayValue, fieldRange, isHidden, resolveFields, type ResolvedField } from '../lib/fieldconfig';
-import { formatDateTime } from '../lib/time';
+import { formatDateTime, type TimeZone } from '../lib/time';
 import { bodySize, errorStrip, opts, showEmptyOrError, textWidth, redrawingRenderer, type PanelSize } from './panelkit';
 import { register } from './registry';
-import type { GrafanaPanel, PanelContext, PanelData, PanelRenderer } from './types';
+import { annotationTip } from './svgchart';
+import type { Annotation, GrafanaPanel, PanelContext, PanelData, PanelRenderer } from './types';
 
 interface Segment {
   from: number;
@@ -37,6 +39,25 @@ function segmentsOf(r: ResolvedField, all: ResolvedField[], mergeValues: boolean
     else segs.push({ from, to, text, color: d.color });
   }
   return segs;
+}
+
+/** The annotations over the tracks (right of the names, above the time axis): hover shows the text. */
+function annotationLayer(list: Annotation[] | undefined, from: number, to: number, nameW: number, tz: TimeZone): { el: HTMLElement; count: number } {
+  const span = to - from || 1;
+  const marks = (list ?? [])
+    .filter((a) => (a.timeEnd ?? a.time) >= from && a.time <= to)
+    .map((a) => {
+      const x0 = (Math.max(a.time, from) - from) / span;
+      const x1 = a.timeEnd !== undefined ? (Math.min(a.timeEnd, to) - from) / span : x0;
+      const m = h(
+        'div',
+        { class: x1 > x0 ? 'vp-ann vp-ann-region' : 'vp-ann', 'data-testid': 'annotation', style: `left:${(x0 * 100).toFixed(3)}%; width:${((x1 - x0) * 100).toFixed(3)}%` },
+        h('span', { class: 'vp-ann-marker', title: annotationTip(a, tz), tabindex: 0, 'aria-label': `Annotation: ${a.title || a.text}` }),
+      );
+      m.style.setProperty('--ann-color', a.color);
+      return m;
+    });
+  return { el: h('div', { class: 'vp-ann-layer', style: `left:${nameW + 4}px` }, ...marks), count: marks.length };
 }
 
 function timelineFactory(status: boolean) {
@@ -90,11 +111,13 @@ function timelineFactory(status: boolean) {
         const label = span > 86400000 * 2 ? formatDateTime(t, ctx.timeZone).slice(5, 16) : formatDateTime(t, ctx.timeZone).slice(11, 16);
         axis.appendChild(h('span', { style: `left:${((i / ticks) * 100).toFixed(2)}%` }, i === 0 || i === ticks ? '' : label));
       }
-      const body = h('div', { class: 'vp-states', style: `height:${height}px` }, rows, axis);
+      const ann = annotationLayer(data.annotations, from, to, nameW, ctx.timeZone);
+      const body = h('div', { class: 'vp-states', style: `height:${height}px` }, rows, axis, ann.el);
       el.replaceChildren(...[errorStrip(data), body].filter((x): x is HTMLElement => !!x));
       el.dataset.state = 'ok';
       el.dataset.seriesCount = String(resolved.length);
       el.dataset.segments = String(segCount);
+      if (data.annotations) el.dataset.annotationCount = String(ann.count);
     }
 
     const view = redrawingRenderer(el, draw);

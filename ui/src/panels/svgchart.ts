@@ -5,8 +5,10 @@
  * plain SVG built with `svg()`: every label is a text node.
  */
 import { h, svg } from '../lib/dom';
+import { formatDateTime, type TimeZone } from '../lib/time';
 import { formatValue, formattedToString } from '../lib/units';
 import { bodySize, textWidth } from './panelkit';
+import type { Annotation } from './types';
 import './morepanels.css';
 
 export const AXIS_COLOR = '#9fa7b3';
@@ -176,4 +178,34 @@ export function legend(entries: { name: string; color: string; extra?: string }[
 export function legendPlacement(options: Record<string, unknown>): { show: boolean; placement: 'bottom' | 'right' } {
   const l = (options.legend ?? {}) as { showLegend?: boolean; displayMode?: string; placement?: string };
   return { show: l.showLegend !== false && l.displayMode !== 'hidden', placement: l.placement === 'right' ? 'right' : 'bottom' };
+}
+
+/** The hover text of an annotation: when, from which query, title, text and tags (one a line). */
+export function annotationTip(a: Annotation, tz: TimeZone): string {
+  const when = a.timeEnd !== undefined ? `${formatDateTime(a.time, tz)} – ${formatDateTime(a.timeEnd, tz)}` : formatDateTime(a.time, tz);
+  return [`${when} · ${a.source}`, a.title, a.text, a.tags.join(', ')].filter(Boolean).join('\n');
+}
+
+/**
+ * The dashboard's annotations over a time axis of an SVG chart: a dashed line (or a band for a
+ * region) from `top` to `bottom` with a marker under it; hovering the marker shows the text
+ * (through `attachTooltip`, as text). Events outside [t0, t1] are skipped, regions clipped; `x`
+ * maps a time inside it to a pixel. Returns the group and how many were drawn.
+ */
+export function annotationMarks(list: Annotation[] | undefined, t0: number, t1: number, x: (t: number) => number, top: number, bottom: number, tz: TimeZone): { g: SVGElement; count: number } {
+  const g = svg('g', { class: 'mp-annotations' });
+  let count = 0;
+  for (const a of list ?? []) {
+    if ((a.timeEnd ?? a.time) < t0 || a.time > t1) continue;
+    const left = x(Math.max(a.time, t0));
+    const right = a.timeEnd !== undefined ? x(Math.min(a.timeEnd, t1)) : left;
+    if (!Number.isFinite(left) || !Number.isFinite(right)) continue;
+    const mark = svg('g', { class: 'mp-annotation', 'data-testid': 'annotation', 'data-tip': annotationTip(a, tz) });
+    if (right - left >= 1) mark.appendChild(svg('rect', { x: left, y: top, width: right - left, height: bottom - top, fill: a.color, 'fill-opacity': 0.12, class: 'mp-annotation-region' }));
+    mark.appendChild(svg('line', { x1: left, x2: left, y1: top, y2: bottom, stroke: a.color, 'stroke-width': 1, 'stroke-dasharray': '3 3' }));
+    mark.appendChild(svg('path', { d: `M${left - 5},${bottom + 8} L${left},${bottom + 2} L${left + 5},${bottom + 8} Z`, fill: a.color, class: 'mp-annotation-marker' }));
+    g.appendChild(mark);
+    count++;
+  }
+  return { g, count };
 }

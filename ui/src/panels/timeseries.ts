@@ -21,7 +21,7 @@ import type { TimeZone } from '../lib/time';
 import { ChartFrame, formatTooltipTime, timeAxis, tooltipTable, tzOptions, valueAxis } from './chart';
 import { applyLegendClick, calcUnit, legendOptions, reduce, renderLegend, type LegendItem, type LegendOptions } from './legend';
 import { register } from './registry';
-import type { FieldConfig, FieldOverride, GrafanaPanel, PanelContext, PanelData, PanelRenderer, Series } from './types';
+import type { Annotation, FieldConfig, FieldOverride, GrafanaPanel, PanelContext, PanelData, PanelRenderer, Series } from './types';
 
 // ---- options --------------------------------------------------------------------------------
 
@@ -573,6 +573,10 @@ class TimeSeriesPanel implements PanelRenderer {
     this.frame.showMessage('loading', 'Loading');
   }
 
+  annotate(list: Annotation[]) {
+    this.frame.setAnnotations(list);
+  }
+
   update(data: PanelData, panel: GrafanaPanel) {
     this.data = data;
     this.panel = panel;
@@ -711,18 +715,23 @@ class TimeSeriesPanel implements PanelRenderer {
     ]);
     const uData: uPlot.AlignedData = [x, ...list.map((d) => d.draw)] as uPlot.AlignedData;
     const range = data.range;
-    const annotations = data.annotations ?? [];
+    const annotations = data.annotations;
+    // Exemplars sit on the first y scale (the one of the first series), in its unit.
+    const exScale = [...scales.values()][0];
+    const exemplars = () => this.frame.setExemplars(data.exemplars ?? [], exScale?.key ?? 'y', (v) => formatted(v, exScale?.unit, exScale?.decimals, tz));
     if (this.frame.u && sig === this.signature) {
       this.xRange = [range.from, range.to];
       this.frame.u.setData(uData);
       this.frame.applySize();
-      this.frame.setAnnotations(annotations);
+      if (annotations) this.frame.setAnnotations(annotations);
+      exemplars();
       return;
     }
     this.signature = sig;
     this.xRange = [range.from, range.to];
     this.mountPlot(model, list, [...scales.values()], uData, tz);
-    this.frame.setAnnotations(annotations);
+    if (annotations) this.frame.setAnnotations(annotations);
+    exemplars();
   }
 
   private xRange: [number, number] = [0, 1];

@@ -34,6 +34,8 @@ export interface GrafanaTarget {
   instant?: boolean;
   range?: boolean;
   format?: 'time_series' | 'table' | 'heatmap' | string;
+  /** Prometheus: also ask `/api/v1/query_exemplars` and draw the exemplars. */
+  exemplar?: boolean;
   hide?: boolean;
   datasource?: { type?: string; uid?: string } | string | null;
   [other: string]: unknown;
@@ -98,6 +100,19 @@ export interface PanelData {
   intervalMs: number;
   /** The dashboard's annotation events for this panel (drawn by time series panels). */
   annotations?: Annotation[];
+  /** Exemplars of Prometheus targets with `exemplar: true` (drawn by time series panels). */
+  exemplars?: Exemplar[];
+}
+
+/** One exemplar from `/api/v1/query_exemplars`: a sample of a series tied to a trace. */
+export interface Exemplar {
+  time: number;
+  value: number;
+  /** The exemplar's own labels (`trace_id`, `span_id`, …). */
+  labels: Record<string, string>;
+  /** The labels of the series it belongs to. */
+  seriesLabels: Record<string, string>;
+  refId: string;
 }
 
 /** A dashboard annotation: a point in time or a region, with text shown on hover. */
@@ -137,6 +152,11 @@ export interface PanelContext {
 /** A mounted panel body. The dashboard calls `update` after each query run, `resize` on layout. */
 export interface PanelRenderer {
   update(data: PanelData, panel: GrafanaPanel): void;
+  /**
+   * The annotations arrived after the data (`data.annotations` was undefined while they were
+   * on their way): draw them alone. Without it the panel is drawn again with `update`.
+   */
+  annotate?(list: Annotation[]): void;
   resize(width: number, height: number): void;
   destroy(): void;
 }

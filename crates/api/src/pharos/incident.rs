@@ -64,6 +64,7 @@ pub struct IncidentState {
 pub fn routes(state: Arc<IncidentState>) -> axum::Router {
     axum::Router::new()
         .route("/api/pharos/v1/incident", axum::routing::get(incident))
+        .route("/api/pharos/v1/events", axum::routing::get(events))
         .with_state(state)
 }
 
@@ -185,6 +186,56 @@ async fn incident(
         )
             .into_response(),
     }
+}
+
+/// `GET /api/pharos/v1/events?start=&end=` (Unix ms or RFC 3339, default the last 24 h):
+/// pharos' own events in the window (its start, config reloads), oldest first, for the UI to
+/// draw as annotations.
+async fn events(
+    State(st): State<Arc<IncidentState>>,
+    Query(q): Query<Vec<(String, String)>>,
+) -> Response {
+    let now = model::time::now_ms();
+    let mut from = now - 24 * 3_600_000;
+    let mut to = now;
+    for (k, v) in &q {
+        let t = match k.as_str() {
+            "start" | "end" => match parse_time(k, v) {
+                Ok(t) => t,
+                Err(e) => return bad(e),
+            },
+            _ => continue,
+        };
+        if k == "start" {
+            from = t;
+        } else {
+            to = t;
+        }
+    }
+    let list: Vec<Value> = own_events(&st, from, to)
+        .into_iter()
+        .map(|(t, k, text)| json!({"time": t, "kind": k, "text": text}))
+        .collect();
+    axum::Json(json!({"status": "success", "data": list})).into_response()
+}
+
+/// pharos' start and the recorded events inside `[from, to]`.
+fn own_events(st: &IncidentState, from: i64, to: i64) -> Vec<(i64, String, String)> {
+    let mut out: Vec<(i64, String, String)> = Vec::new();
+    if (from..=to).contains(&st.start_time_ms) {
+        out.push((
+            st.start_time_ms,
+            "pharos_start".into(),
+            "pharos started".into(),
+        ));
+    }
+    for (t, kind, text) in EVENTS.lock().iter() {
+        if (from..=to).contains(t) {
+            out.push((*t, kind.to_string(), text.clone()));
+        }
+    }
+    out.sort();
+    out
 }
 
 fn assemble(st: &IncidentState, req: Request) -> Value {
@@ -603,19 +654,7 @@ fn events_json(
     from: i64,
     to: i64,
 ) -> Value {
-    let mut out: Vec<(i64, String, String)> = Vec::new();
-    if (from..=to).contains(&st.start_time_ms) {
-        out.push((
-            st.start_time_ms,
-            "pharos_start".into(),
-            "pharos started".into(),
-        ));
-    }
-    for (t, kind, text) in EVENTS.lock().iter() {
-        if (from..=to).contains(t) {
-            out.push((*t, kind.to_string(), text.clone()));
-        }
-    }
+    let mut out = own_events(st, from, to);
     if let Some(sel) = selector(names, values) {
         let expr = sel
             .split(" or ")
