@@ -53,6 +53,8 @@ pub struct OtlpConfig {
     pub promote_scope_metadata: bool,
     pub label_name_underscore_sanitization: bool,
     pub label_name_preserve_multiple_underscores: bool,
+    /// Explicit-bucket histograms become native histograms with custom buckets (NHCB).
+    pub convert_histograms_to_nhcb: bool,
     pub delta_temporality: DeltaTemporality,
 }
 
@@ -67,6 +69,7 @@ impl Default for OtlpConfig {
             promote_scope_metadata: false,
             label_name_underscore_sanitization: true,
             label_name_preserve_multiple_underscores: true,
+            convert_histograms_to_nhcb: false,
             delta_temporality: DeltaTemporality::default(),
         }
     }
@@ -167,12 +170,7 @@ impl OtlpConfig {
             bool_key(map, "label_name_underscore_sanitization", true)?;
         c.label_name_preserve_multiple_underscores =
             bool_key(map, "label_name_preserve_multiple_underscores", true)?;
-        if bool_key(map, "convert_histograms_to_nhcb", false)? {
-            return Err(
-                "otlp.convert_histograms_to_nhcb: native histograms are not supported by the OTLP receiver yet"
-                    .into(),
-            );
-        }
+        c.convert_histograms_to_nhcb = bool_key(map, "convert_histograms_to_nhcb", false)?;
         c.promote_resource_attributes = attr_list(map, "promote_resource_attributes", "promoted")?;
         c.ignore_resource_attributes = attr_list(map, "ignore_resource_attributes", "ignored")?;
         if c.promote_all_resource_attributes && !c.promote_resource_attributes.is_empty() {

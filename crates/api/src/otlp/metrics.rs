@@ -3,13 +3,16 @@
 //! histograms as classic `_bucket{le}`/`_sum`/`_count`, summaries as `{quantile}`/`_sum`/`_count`,
 //! `job`/`instance` from `service.namespace`/`service.name`/`service.instance.id`, promoted
 //! resource attributes, `target_info`, exemplars (trace/span ids) and metric metadata.
-//! Exponential histograms become classic buckets at their exponential boundaries (pharos has no
-//! native histograms in its TSDB yet); delta temporality is rejected or accumulated per config.
+//! Exponential histograms become native histograms (`exponentialToNativeHistogram`: scales
+//! above 8 merged down to schema 8, below -4 refused, zero threshold 1e-128), explicit
+//! histograms become custom-bucket native histograms with `convert_histograms_to_nhcb`; delta
+//! temporality is rejected or accumulated into running totals per config, histograms included.
 
 use super::prom_names::{self, LabelNamer, MetricType};
 use config::otlp::{DeltaTemporality, OtlpConfig};
 use model::exemplars::Exemplar;
-use model::{Labels, LabelsBuilder, Sample, Series, METRIC_NAME};
+use model::histogram::{compress, CounterResetHint, FloatHistogram, CUSTOM_BUCKETS_SCHEMA};
+use model::{HistogramSample, Labels, LabelsBuilder, Sample, Series, METRIC_NAME};
 use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
 use opentelemetry_proto::tonic::common::v1::{any_value, AnyValue, KeyValue};
 use opentelemetry_proto::tonic::metrics::v1 as pm;
@@ -35,11 +38,116 @@ pub struct Converted {
     pub errors: Vec<String>,
     /// Indexes into `series` of series from delta-temporality metrics.
     pub delta_series: Vec<usize>,
+    /// Native-histogram samples (exponential histograms, and explicit ones as NHCB).
+    pub histograms: Vec<(Labels, HistogramSample)>,
+    /// Indexes into `histograms` of samples from delta-temporality metrics.
+    pub delta_histograms: Vec<usize>,
 }
 
 /// Running totals of delta series converted to cumulative (`delta_temporality: convert`).
 #[derive(Default)]
-pub struct DeltaTotals(Mutex<HashMap<Labels, f64>>);
+pub struct DeltaTotals {
+    floats: Mutex<HashMap<Labels, f64>>,
+    histograms: Mutex<HashMap<Labels, FloatHistogram>>,
+}
+
+/// Prometheus' schema bounds for exponential native histograms.
+const SCHEMA_MIN: i32 = -4;
+const SCHEMA_MAX: i32 = 8;
+/// Zero threshold Prometheus gives every converted exponential histogram (it ignores OTLP's
+/// `zero_threshold`).
+const OTLP_ZERO_THRESHOLD: f64 = 1e-128;
+
+/// OTLP bucket counts from `offset` as native-histogram `(index, count)` pairs: OTLP bucket
+/// `i` is `(base^i, base^(i+1)]`, Prometheus' index `i+1`; with `scale_down` > 0, each
+/// 2^scale_down neighbours merge into one bucket (`(i >> scale_down) + 1`).
+fn exponential_pairs(offset: i32, counts: &[u64], scale_down: i32) -> Vec<(i32, f64)> {
+    let mut out: Vec<(i32, f64)> = Vec::new();
+    for (k, c) in counts.iter().enumerate() {
+        let otlp_idx = offset.saturating_add(k as i32);
+        let idx = (otlp_idx >> scale_down).saturating_add(1);
+        match out.last_mut() {
+            Some((last, n)) if *last == idx => *n += *c as f64,
+            _ => out.push((idx, *c as f64)),
+        }
+    }
+    out
+}
+
+/// Prometheus' `exponentialToNativeHistogram`.
+fn exponential_to_native(p: &pm::ExponentialHistogramDataPoint) -> Result<FloatHistogram, String> {
+    if p.scale < SCHEMA_MIN {
+        return Err(format!(
+            "cannot convert exponential to native histogram. Scale must be >= {SCHEMA_MIN}, was {}",
+            p.scale
+        ));
+    }
+    let scale_down = (p.scale - SCHEMA_MAX).max(0);
+    let side = |b: &Option<pm::exponential_histogram_data_point::Buckets>| {
+        b.as_ref()
+            .map(|b| compress(&exponential_pairs(b.offset, &b.bucket_counts, scale_down)))
+            .unwrap_or_default()
+    };
+    let (positive_spans, positive_buckets) = side(&p.positive);
+    let (negative_spans, negative_buckets) = side(&p.negative);
+    Ok(FloatHistogram {
+        // Unknown, as Prometheus (deltas are summed into running totals before storing).
+        counter_reset_hint: CounterResetHint::Unknown,
+        schema: p.scale.min(SCHEMA_MAX),
+        zero_threshold: OTLP_ZERO_THRESHOLD,
+        zero_count: p.zero_count as f64,
+        count: p.count as f64,
+        sum: p.sum.unwrap_or(0.0),
+        positive_spans,
+        positive_buckets,
+        negative_spans,
+        negative_buckets,
+        custom_values: Vec::new(),
+    })
+}
+
+/// Prometheus' `explicitHistogramToCustomBucketsHistogram`: the explicit bounds are the custom
+/// bounds, bucket `i` (the last one is `+Inf`) is custom bucket `i`.
+fn explicit_to_nhcb(p: &pm::HistogramDataPoint) -> Result<FloatHistogram, String> {
+    if !p.bucket_counts.is_empty() && p.bucket_counts.len() != p.explicit_bounds.len() + 1 {
+        return Err(format!(
+            "histogram data point has {} bucket counts for {} explicit bounds (want bounds + 1)",
+            p.bucket_counts.len(),
+            p.explicit_bounds.len()
+        ));
+    }
+    if let Some(w) = p
+        .explicit_bounds
+        .windows(2)
+        .find(|w| w[0].is_nan() || w[0] >= w[1])
+    {
+        return Err(format!(
+            "histogram explicit bounds must be strictly increasing, got {} before {}",
+            w[0], w[1]
+        ));
+    }
+    let pairs: Vec<(i32, f64)> = p
+        .bucket_counts
+        .iter()
+        .enumerate()
+        .map(|(i, c)| (i as i32, *c as f64))
+        .collect();
+    let (positive_spans, positive_buckets) = compress(&pairs);
+    Ok(FloatHistogram {
+        // Unknown, as Prometheus (deltas are summed into running totals before storing).
+        counter_reset_hint: CounterResetHint::Unknown,
+        schema: CUSTOM_BUCKETS_SCHEMA,
+        zero_threshold: 0.0,
+        zero_count: 0.0,
+        count: p.count as f64,
+        sum: p.sum.unwrap_or(0.0),
+        positive_spans,
+        positive_buckets,
+        negative_spans: Vec::new(),
+        negative_buckets: Vec::new(),
+        custom_values: p.explicit_bounds.clone(),
+    })
+}
 
 /// OTLP's `AnyValue.AsString` (pdata): strings as is, numbers in Go's shortest form, bools,
 /// bytes base64-free as hex-less debug, lists and maps as JSON.
@@ -317,6 +425,30 @@ impl Converter<'_> {
         }
     }
 
+    /// One native-histogram sample with its exemplars; a point without a recorded value becomes
+    /// a staleness marker of the series.
+    fn native_histogram(
+        &mut self,
+        base: &LabelsBuilder,
+        name: &str,
+        t: i64,
+        flags: u32,
+        h: FloatHistogram,
+        exemplars: Vec<Exemplar>,
+    ) {
+        if flags & NO_RECORDED_VALUE != 0 {
+            self.push(base, name, None, t, model::stale_nan());
+            return;
+        }
+        let mut b = base.clone();
+        b.set(METRIC_NAME, name);
+        let labels = b.build();
+        for e in exemplars {
+            self.out.exemplars.push((labels.clone(), e));
+        }
+        self.out.histograms.push((labels, HistogramSample { t, h }));
+    }
+
     fn metric(&mut self, m: &pm::Metric, res: &ResourceCtx) -> Result<(), String> {
         use pm::metric::Data;
         let (t, temporality) = match &m.data {
@@ -366,9 +498,20 @@ impl Converter<'_> {
             unit: prom_names::unit_name(&m.unit),
         });
         let first_series = self.out.series.len();
+        let first_histogram = self.out.histograms.len();
         match &m.data {
             Some(Data::Gauge(g)) => self.number_points(&name, &g.data_points, res, false)?,
             Some(Data::Sum(s)) => self.number_points(&name, &s.data_points, res, true)?,
+            Some(Data::Histogram(h)) if self.cfg.convert_histograms_to_nhcb => {
+                for p in &h.data_points {
+                    let nh =
+                        explicit_to_nhcb(p).map_err(|e| format!("metric {:?}: {e}", m.name))?;
+                    let base = self.base_labels(&p.attributes, res)?;
+                    let t = ns_to_ms(p.time_unix_nano, self.now_ms);
+                    let ex = self.exemplars(&p.exemplars, t);
+                    self.native_histogram(&base, &name, t, p.flags, nh, ex);
+                }
+            }
             Some(Data::Histogram(h)) => {
                 for p in &h.data_points {
                     let base = self.base_labels(&p.attributes, res)?;
@@ -387,9 +530,9 @@ impl Converter<'_> {
                 for p in &h.data_points {
                     let base = self.base_labels(&p.attributes, res)?;
                     let t = ns_to_ms(p.time_unix_nano, self.now_ms);
-                    let bc = exponential_bounds(p)?;
+                    let nh = exponential_to_native(p)?;
                     let ex = self.exemplars(&p.exemplars, t);
-                    self.classic_histogram(&name, &base, t, p.flags, p.count, p.sum, &bc, ex);
+                    self.native_histogram(&base, &name, t, p.flags, nh, ex);
                 }
             }
             Some(Data::Summary(s)) => {
@@ -427,6 +570,9 @@ impl Converter<'_> {
             self.out
                 .delta_series
                 .extend(first_series..self.out.series.len());
+            self.out
+                .delta_histograms
+                .extend(first_histogram..self.out.histograms.len());
         }
         Ok(())
     }
@@ -522,33 +668,6 @@ impl Converter<'_> {
     }
 }
 
-/// Bucket upper bounds and counts of an exponential histogram in ascending order: negative
-/// buckets (bound −base^i), the zero bucket (bound = zero threshold), positive buckets
-/// (bound base^(i+1)), with base = 2^(2^−scale).
-fn exponential_bounds(p: &pm::ExponentialHistogramDataPoint) -> Result<Vec<(f64, u64)>, String> {
-    if !(-10..=20).contains(&p.scale) {
-        return Err(format!(
-            "exponential histogram scale {} is outside -10..20",
-            p.scale
-        ));
-    }
-    let base = 2f64.powf(2f64.powi(-p.scale));
-    let bound = |i: i64| base.powf(i as f64);
-    let mut out = Vec::new();
-    if let Some(neg) = &p.negative {
-        for (k, c) in neg.bucket_counts.iter().enumerate().rev() {
-            out.push((-bound(neg.offset as i64 + k as i64), *c));
-        }
-    }
-    out.push((p.zero_threshold.max(0.0), p.zero_count));
-    if let Some(pos) = &p.positive {
-        for (k, c) in pos.bucket_counts.iter().enumerate() {
-            out.push((bound(pos.offset as i64 + k as i64 + 1), *c));
-        }
-    }
-    Ok(out)
-}
-
 fn point_times(m: &pm::Metric) -> Vec<u64> {
     use pm::metric::Data;
     match &m.data {
@@ -620,7 +739,7 @@ pub fn convert(req: &ExportMetricsServiceRequest, cfg: &OtlpConfig, now_ms: i64)
 impl DeltaTotals {
     /// Turns the delta series of `conv` into running totals (cumulative series).
     pub fn accumulate(&self, conv: &mut Converted) {
-        let mut totals = self.0.lock();
+        let mut totals = self.floats.lock();
         for &i in &conv.delta_series {
             let Some(s) = conv.series.get_mut(i) else {
                 continue;
@@ -633,6 +752,23 @@ impl DeltaTotals {
                 *total += smp.v;
                 smp.v = *total;
             }
+        }
+        drop(totals);
+        let mut totals = self.histograms.lock();
+        for &i in &conv.delta_histograms {
+            let Some((labels, smp)) = conv.histograms.get_mut(i) else {
+                continue;
+            };
+            let sum = match totals.get(labels) {
+                // Bucket layouts that cannot be added (custom bounds changed, exponential vs
+                // custom) start a new running total, which reads as a counter reset.
+                Some(total) => total.add(&smp.h).unwrap_or_else(|_| smp.h.clone()),
+                None => smp.h.clone(),
+            };
+            let mut sum = sum;
+            sum.counter_reset_hint = CounterResetHint::Unknown;
+            totals.insert(labels.clone(), sum.clone());
+            smp.h = sum;
         }
     }
 }
@@ -710,8 +846,15 @@ pub async fn export(
     }
     DELTA_TOTALS.accumulate(&mut conv);
     let series = merge_series(std::mem::take(&mut conv.series));
-    let sink = state.sink.clone();
-    let stats = match tokio::task::spawn_blocking(move || sink.append_series(&series)).await {
+    let mut histograms = std::mem::take(&mut conv.histograms);
+    histograms.sort_by(|a, b| a.0.cmp(&b.0).then(a.1.t.cmp(&b.1.t)));
+    let sink = crate::prometheus::tenant::sink(&state, &headers);
+    let append = move || -> Result<model::AppendStats, model::StorageError> {
+        let mut stats = sink.append_series(&series)?;
+        stats.merge(sink.append_histograms(&histograms)?);
+        Ok(stats)
+    };
+    let stats = match tokio::task::spawn_blocking(append).await {
         Ok(Ok(s)) => s,
         Ok(Err(e)) => {
             let status = match e {
@@ -938,16 +1081,168 @@ mod tests {
             find(&c, "rpc_duration_seconds_count", None).samples[0].v,
             6.0
         );
-        // Scale 0: buckets (1,2] and (2,4] after the zero bucket.
-        assert_eq!(b("payload_bytes_bucket", "0"), 1.0);
-        assert_eq!(b("payload_bytes_bucket", "2"), 2.0);
-        assert_eq!(b("payload_bytes_bucket", "4"), 4.0);
-        assert_eq!(b("payload_bytes_bucket", "+Inf"), 4.0);
+        // Scale 0: OTLP buckets (1,2] and (2,4] are native buckets 1 and 2.
+        let (labels, nh) = &c.histograms[0];
+        assert_eq!(labels.metric_name(), Some("payload_bytes"));
+        assert_eq!(nh.t, 1_700_000_000_000);
+        assert_eq!(nh.h.schema, 0);
+        assert_eq!(nh.h.positive(), vec![(1, 1.0), (2, 2.0)]);
+        assert_eq!((nh.h.zero_count, nh.h.count, nh.h.sum), (1.0, 4.0, 7.0));
+        assert_eq!(nh.h.zero_threshold, 1e-128);
+        assert!(c.series.iter().all(|s| !s
+            .labels
+            .metric_name()
+            .is_some_and(|n| n.starts_with("payload"))));
         let q = find(&c, "latency_milliseconds", Some(("quantile", "0.5")));
         assert_eq!(q.samples[0].v, 2.0);
         assert_eq!(
             find(&c, "latency_milliseconds_count", None).samples[0].v,
             3.0
+        );
+    }
+
+    fn exp_point(scale: i32, offset: i32, counts: Vec<u64>) -> pm::ExponentialHistogramDataPoint {
+        pm::ExponentialHistogramDataPoint {
+            time_unix_nano: T,
+            count: counts.iter().sum(),
+            sum: Some(1.5),
+            scale,
+            positive: Some(pm::exponential_histogram_data_point::Buckets {
+                offset,
+                bucket_counts: counts.clone(),
+            }),
+            negative: Some(pm::exponential_histogram_data_point::Buckets {
+                offset,
+                bucket_counts: counts,
+            }),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn exponential_scale_reduced_to_schema_8_and_refused_below_minus_4() {
+        // Scale 10 → schema 8: four OTLP buckets merge into one; OTLP index i → (i >> 2) + 1.
+        let h = exponential_to_native(&exp_point(
+            10,
+            3,
+            vec![1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 7],
+        ))
+        .unwrap();
+        assert_eq!(h.schema, 8);
+        assert_eq!(h.positive(), vec![(1, 1.0), (2, 4.0), (4, 7.0)]);
+        // Negative offsets shift arithmetically, as Go's >> on int32.
+        let h = exponential_to_native(&exp_point(9, -5, vec![2, 3, 4])).unwrap();
+        assert_eq!(h.schema, 8);
+        assert_eq!(h.negative(), vec![(-2, 2.0), (-1, 7.0)]);
+        // The bounds agree: OTLP scale 9 bucket -5 is (2^(-5/512), 2^(-4/512)], inside native
+        // schema 8 bucket -2, (2^(-3/256), 2^(-2/256)].
+        let h = exponential_to_native(&exp_point(8, 0, vec![1])).unwrap();
+        assert_eq!(h.schema, 8);
+        assert_eq!(h.positive(), vec![(1, 1.0)]);
+        let err = exponential_to_native(&exp_point(-5, 0, vec![1])).unwrap_err();
+        assert!(err.contains("Scale must be >= -4, was -5"), "{err}");
+        let h = exponential_to_native(&exp_point(-4, 0, vec![1])).unwrap();
+        assert_eq!(h.schema, -4);
+    }
+
+    fn exp_metric(points: Vec<pm::ExponentialHistogramDataPoint>, temporality: i32) -> pm::Metric {
+        metric(
+            "latency",
+            "s",
+            pm::metric::Data::ExponentialHistogram(pm::ExponentialHistogram {
+                data_points: points,
+                aggregation_temporality: temporality,
+            }),
+        )
+    }
+
+    #[test]
+    fn no_recorded_value_is_a_stale_marker_and_exemplars_follow_the_histogram() {
+        let mut p = exp_point(0, 0, vec![1]);
+        p.exemplars = vec![pm::Exemplar {
+            trace_id: vec![1; 16],
+            value: Some(pm::exemplar::Value::AsDouble(1.5)),
+            ..Default::default()
+        }];
+        let mut stale = exp_point(0, 0, vec![1]);
+        stale.flags = NO_RECORDED_VALUE;
+        stale.time_unix_nano = T + 1_000_000_000;
+        let c = convert(
+            &request(vec![exp_metric(vec![p, stale], 2)]),
+            &OtlpConfig::default(),
+            0,
+        );
+        assert!(c.errors.is_empty(), "{:?}", c.errors);
+        assert_eq!(c.histograms.len(), 1);
+        let s = find(&c, "latency_seconds", None);
+        assert!(model::is_stale_nan(s.samples[0].v));
+        assert_eq!(s.samples[0].t, 1_700_000_001_000);
+        assert_eq!(s.labels, c.histograms[0].0);
+        assert_eq!(c.exemplars[0].0, c.histograms[0].0);
+    }
+
+    #[test]
+    fn delta_exponential_histograms_rejected_or_summed() {
+        let req = request(vec![exp_metric(vec![exp_point(0, 0, vec![1, 2])], 1)]);
+        assert!(convert(&req, &OtlpConfig::default(), 0).errors[0].contains("delta"));
+        let cfg = OtlpConfig {
+            delta_temporality: DeltaTemporality::Convert,
+            ..Default::default()
+        };
+        let totals = DeltaTotals::default();
+        let mut c = convert(&req, &cfg, 0);
+        totals.accumulate(&mut c);
+        // The next delta comes at a finer scale: the running total stays at the coarser one.
+        let req2 = request(vec![exp_metric(vec![exp_point(1, 0, vec![4])], 1)]);
+        let mut c = convert(&req2, &cfg, 0);
+        totals.accumulate(&mut c);
+        let h = &c.histograms[0].1.h;
+        assert_eq!(h.schema, 0);
+        assert_eq!(h.positive(), vec![(1, 5.0), (2, 2.0)]);
+        assert_eq!((h.count, h.sum), (7.0, 3.0));
+    }
+
+    #[test]
+    fn explicit_histograms_as_nhcb() {
+        let data = pm::metric::Data::Histogram(pm::Histogram {
+            data_points: vec![pm::HistogramDataPoint {
+                time_unix_nano: T,
+                count: 6,
+                sum: Some(4.5),
+                bucket_counts: vec![0, 2, 4],
+                explicit_bounds: vec![0.1, 1.0],
+                ..Default::default()
+            }],
+            aggregation_temporality: 2,
+        });
+        let cfg = OtlpConfig {
+            convert_histograms_to_nhcb: true,
+            ..Default::default()
+        };
+        let c = convert(
+            &request(vec![metric("rpc.duration", "s", data.clone())]),
+            &cfg,
+            0,
+        );
+        assert!(c.errors.is_empty(), "{:?}", c.errors);
+        assert!(c
+            .series
+            .iter()
+            .all(|s| s.labels.metric_name() == Some("target_info")));
+        let (l, s) = &c.histograms[0];
+        assert_eq!(l.metric_name(), Some("rpc_duration_seconds"));
+        assert_eq!(s.h.schema, CUSTOM_BUCKETS_SCHEMA);
+        assert_eq!(s.h.custom_values, vec![0.1, 1.0]);
+        assert_eq!(s.h.positive(), vec![(1, 2.0), (2, 4.0)]);
+        let mut bad = data;
+        if let pm::metric::Data::Histogram(h) = &mut bad {
+            h.data_points[0].explicit_bounds = vec![1.0, 0.1];
+        }
+        let c = convert(&request(vec![metric("rpc.duration", "s", bad)]), &cfg, 0);
+        assert!(
+            c.errors[0].contains("strictly increasing"),
+            "{:?}",
+            c.errors
         );
     }
 

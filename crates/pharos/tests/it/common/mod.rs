@@ -351,3 +351,35 @@ pub fn tls_server(dir: &std::path::Path, days: u32) -> Option<(u16, std::process
     }
     Some((port, child))
 }
+
+/// `GET /api/v1/query`: asserts success and returns `data.result`.
+pub fn instant_query(p: &Pharos, q: &str) -> serde_json::Value {
+    let r: serde_json::Value = reqwest::blocking::Client::new()
+        .get(p.url("/api/v1/query"))
+        .query(&[("query", q)])
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    assert_eq!(r["status"], "success", "{q}: {r}");
+    r["data"]["result"].clone()
+}
+
+/// Writes `prometheus.yml` with `prom_yaml` and a `pharos.yml` that loads it with the built-in
+/// collectors and security off (an empty system); returns the pharos.yml path.
+pub fn quiet_config(dir: &Path, prom_yaml: &str) -> PathBuf {
+    let prom = dir.join("prometheus.yml");
+    std::fs::write(&prom, prom_yaml).unwrap();
+    let cfg = dir.join("pharos.yml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "prometheus_config: {}\n\
+             collectors: {{self: {{enabled: false}}, host: {{enabled: false}}}}\n\
+             security: {{enabled: false}}\n",
+            prom.display()
+        ),
+    )
+    .unwrap();
+    cfg
+}
