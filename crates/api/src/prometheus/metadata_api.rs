@@ -47,6 +47,7 @@ fn limited<T>(mut items: Vec<T>, limit: usize, warnings: &mut Vec<String>) -> Ve
 /// `GET|POST /api/v1/series`.
 pub async fn series(
     State(state): State<Arc<AppState>>,
+    headers: axum::http::HeaderMap,
     params: Params,
 ) -> Result<Response, ApiError> {
     let sets = matcher_sets(&params)?;
@@ -56,8 +57,9 @@ pub async fn series(
     let (start, end) = time_range(&params)?;
     let limit = limit_of(&params)?;
     let mut all: BTreeSet<Labels> = BTreeSet::new();
+    let storage = super::tenant::storage(&state, &headers);
     for set in &sets {
-        all.extend(state.storage.series(set, start, end)?);
+        all.extend(storage.series(set, start, end)?);
     }
     let mut warnings = Vec::new();
     let data: Vec<Json> = limited(all.into_iter().collect(), limit, &mut warnings)
@@ -70,17 +72,19 @@ pub async fn series(
 /// `GET|POST /api/v1/labels`.
 pub async fn labels(
     State(state): State<Arc<AppState>>,
+    headers: axum::http::HeaderMap,
     params: Params,
 ) -> Result<Response, ApiError> {
     let sets = matcher_sets(&params)?;
     let (start, end) = time_range(&params)?;
     let limit = limit_of(&params)?;
     let mut names = BTreeSet::new();
+    let storage = super::tenant::storage(&state, &headers);
     if sets.is_empty() {
-        names.extend(state.storage.label_names(&[], start, end)?);
+        names.extend(storage.label_names(&[], start, end)?);
     }
     for set in &sets {
-        names.extend(state.storage.label_names(set, start, end)?);
+        names.extend(storage.label_names(set, start, end)?);
     }
     let mut warnings = Vec::new();
     let names = limited(names.into_iter().collect::<Vec<_>>(), limit, &mut warnings);
@@ -90,6 +94,7 @@ pub async fn labels(
 /// `GET /api/v1/label/<name>/values`.
 pub async fn label_values(
     State(state): State<Arc<AppState>>,
+    headers: axum::http::HeaderMap,
     Path(name): Path<String>,
     params: Params,
 ) -> Result<Response, ApiError> {
@@ -106,11 +111,12 @@ pub async fn label_values(
     let (start, end) = time_range(&params)?;
     let limit = limit_of(&params)?;
     let mut values = BTreeSet::new();
+    let storage = super::tenant::storage(&state, &headers);
     if sets.is_empty() {
-        values.extend(state.storage.label_values(&name, &[], start, end)?);
+        values.extend(storage.label_values(&name, &[], start, end)?);
     }
     for set in &sets {
-        values.extend(state.storage.label_values(&name, set, start, end)?);
+        values.extend(storage.label_values(&name, set, start, end)?);
     }
     let mut warnings = Vec::new();
     let values = limited(values.into_iter().collect::<Vec<_>>(), limit, &mut warnings);

@@ -10,3 +10,4 @@ pub mod remote_write_v2;
 pub mod result_json;
 pub mod rules_api;
 pub mod status;
+pub mod tenant;

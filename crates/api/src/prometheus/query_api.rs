@@ -105,6 +105,7 @@ pub(crate) fn limit_of(params: &Params) -> Result<usize, ApiError> {
 /// `GET|POST /api/v1/query`.
 pub async fn instant(
     State(state): State<Arc<AppState>>,
+    headers: axum::http::HeaderMap,
     params: Params,
 ) -> Result<Response, ApiError> {
     let query = query_of(&params)?;
@@ -112,8 +113,9 @@ pub async fn instant(
     let timeout = timeout_of(&params)?;
     let limit = limit_of(&params)?;
     let st = state.clone();
+    let storage = super::tenant::storage(&state, &headers);
     let r = run_query(timeout, move || {
-        st.engine.instant_query(st.storage.as_ref(), &query, t)
+        st.engine.instant_query(storage.as_ref(), &query, t)
     })
     .await?;
     Ok(result_json::success_response(
@@ -127,6 +129,7 @@ pub async fn instant(
 /// `GET|POST /api/v1/query_range`.
 pub async fn range(
     State(state): State<Arc<AppState>>,
+    headers: axum::http::HeaderMap,
     params: Params,
 ) -> Result<Response, ApiError> {
     let query = query_of(&params)?;
@@ -166,9 +169,10 @@ pub async fn range(
     let timeout = timeout_of(&params)?;
     let limit = limit_of(&params)?;
     let st = state.clone();
+    let storage = super::tenant::storage(&state, &headers);
     let r = run_query(timeout, move || {
         st.engine
-            .range_query(st.storage.as_ref(), &query, start, end, step)
+            .range_query(storage.as_ref(), &query, start, end, step)
     })
     .await?;
     Ok(result_json::success_response(

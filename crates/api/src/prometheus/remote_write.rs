@@ -388,13 +388,13 @@ pub async fn receive(
         }
     }
     if message == super::remote_write_v2::MESSAGE_V2 {
-        return Ok(receive_v2(&state, &body).await);
+        return Ok(receive_v2(&state, &headers, &body).await);
     }
     let req = decode_body(&body)?;
     let exemplars = exemplars_of(&req);
     let metadata = metadata_of(&req);
     let (batch, histograms) = to_batch(req)?;
-    let sink = state.sink.clone();
+    let sink = super::tenant::sink(&state, &headers);
     let stats = tokio::task::spawn_blocking(move || {
         let mut stats = sink.append_series(&batch)?;
         stats.merge(sink.append_histograms(&histograms)?);
@@ -437,7 +437,7 @@ fn rejected(stats: &model::AppendStats) -> Vec<String> {
 /// A 2.0 request: the spec's partial write (valid series stored, a 400 naming the others) and
 /// the `X-Prometheus-Remote-Write-{Samples,Histograms,Exemplars}-Written` headers on every
 /// answer, 0 where nothing was written.
-async fn receive_v2(state: &Arc<AppState>, body: &[u8]) -> Response {
+async fn receive_v2(state: &Arc<AppState>, headers: &HeaderMap, body: &[u8]) -> Response {
     let written = |status: StatusCode, msg: String, counts: [usize; 3]| {
         let mut resp = if msg.is_empty() {
             status.into_response()
@@ -472,7 +472,7 @@ async fn receive_v2(state: &Arc<AppState>, body: &[u8]) -> Response {
     drop(req);
     let mut errors = decoded.errors;
     let (series, histograms) = (decoded.series, decoded.histograms);
-    let sink = state.sink.clone();
+    let sink = super::tenant::sink(state, headers);
     let stored = tokio::task::spawn_blocking(move || {
         let floats = sink.append_series(&series)?;
         let hists = sink.append_histograms(&histograms)?;

@@ -18,6 +18,7 @@ mod http_api;
 mod incident_api;
 mod logql_rules;
 mod logs_api;
+mod metric_tenants;
 mod otlp_native_histograms;
 mod pharos_api;
 mod probes_api;
