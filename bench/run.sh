@@ -9,6 +9,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 # `bash bench/run.sh traces`: the traces benchmark (bench/traces.sh; OTLP ingest, bytes/span, query latency).
 if [ "${1:-}" = traces ]; then exec bash bench/traces.sh; fi
+# `bash bench/run.sh scrape`: the scrape benchmark (bench/scrape.sh; pharos and Prometheus scraping the same exporters).
+if [ "${1:-}" = scrape ]; then exec bash bench/scrape.sh; fi
 HOSTS=${HOSTS:-525}
 HOURS=${HOURS:-4}
 SETTLE=${SETTLE:-90}
