@@ -27,7 +27,11 @@ pub fn routes(state: &Arc<AppState>) -> Router {
         .with_state(state.clone())
 }
 
-async fn federate(State(state): State<Arc<AppState>>, params: Params) -> Response {
+async fn federate(
+    State(state): State<Arc<AppState>>,
+    headers: axum::http::HeaderMap,
+    params: Params,
+) -> Response {
     let mut sets = Vec::new();
     for m in params.all("match[]") {
         match promql::selector::parse_series_selector(m) {
@@ -50,8 +54,9 @@ async fn federate(State(state): State<Arc<AppState>>, params: Params) -> Respons
         .external_labels
         .clone();
     let mut latest: BTreeMap<Labels, (i64, f64)> = BTreeMap::new();
+    let storage = api::prometheus::tenant::storage(&state, &headers);
     for set in &sets {
-        let series = match state.storage.select(set, now - LOOKBACK_MS, now) {
+        let series = match storage.select(set, now - LOOKBACK_MS, now) {
             Ok(s) => s,
             Err(e) => return (StatusCode::INTERNAL_SERVER_ERROR, format!("{e}\n")).into_response(),
         };
@@ -118,8 +123,12 @@ async fn federate(State(state): State<Arc<AppState>>, params: Params) -> Respons
         .into_response()
 }
 
-async fn remote_read(State(state): State<Arc<AppState>>, body: axum::body::Bytes) -> Response {
-    let storage = state.storage.clone();
+async fn remote_read(
+    State(state): State<Arc<AppState>>,
+    headers: axum::http::HeaderMap,
+    body: axum::body::Bytes,
+) -> Response {
+    let storage = api::prometheus::tenant::storage(&state, &headers);
     let result = tokio::task::spawn_blocking(move || forward::read::answer(&*storage, &body)).await;
     match result {
         Ok(Ok(bytes)) => (

@@ -107,6 +107,21 @@ fn remote_write_and_queries_are_per_tenant() {
     );
     assert_eq!(r["data"]["result"].as_array().unwrap().len(), 1, "{r}");
     assert_eq!(r["data"]["result"][0]["metric"]["v"], "2");
+    // /federate answers a tenant with its own series only.
+    let fed = |tenant: &str| {
+        c.get(p.url("/federate?match[]=tenant_metric"))
+            .header("X-Scope-OrgID", tenant)
+            .send()
+            .unwrap()
+            .text()
+            .unwrap()
+    };
+    let a = fed("a");
+    assert!(
+        a.contains("v=\"1\"") && !a.contains("v=\"2\"") && !a.contains("__tenant__"),
+        "{a}"
+    );
+    assert!(!fed("c").contains("tenant_metric{"));
 }
 
 #[test]
