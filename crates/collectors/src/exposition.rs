@@ -7,6 +7,8 @@ use std::fmt::Write as _;
 pub enum MetricType {
     Counter,
     Gauge,
+    /// Quantile samples (a `quantile` label) plus `<name>_sum` and `<name>_count`.
+    Summary,
     Untyped,
 }
 
@@ -15,16 +17,19 @@ impl MetricType {
         match self {
             MetricType::Counter => "counter",
             MetricType::Gauge => "gauge",
+            MetricType::Summary => "summary",
             MetricType::Untyped => "untyped",
         }
     }
 }
 
-/// One sample: label pairs (without the metric name) and a value.
+/// One sample: label pairs (without the metric name) and a value. `suffix` is appended to the
+/// family name (`_sum`, `_count` of a summary; empty otherwise).
 #[derive(Clone, Debug, PartialEq)]
 pub struct Sample {
     pub labels: Vec<(String, String)>,
     pub value: f64,
+    pub suffix: &'static str,
 }
 
 /// A metric family: name, HELP, TYPE and its samples.
@@ -55,13 +60,38 @@ impl MetricFamily {
 
     /// Adds a sample with `labels` (name, value) pairs.
     pub fn push(&mut self, labels: &[(&str, &str)], value: f64) {
+        self.push_suffixed("", labels, value);
+    }
+
+    /// Adds a sample named `<family><suffix>` (a summary's `_sum` or `_count`).
+    pub fn push_suffixed(&mut self, suffix: &'static str, labels: &[(&str, &str)], value: f64) {
         self.samples.push(Sample {
             labels: labels
                 .iter()
                 .map(|(k, v)| (k.to_string(), v.to_string()))
                 .collect(),
             value,
+            suffix,
         });
+    }
+
+    /// Adds one summary: a sample per (quantile, value) with `labels` plus `quantile`, then
+    /// `_sum` and `_count` with `labels`.
+    pub fn push_summary(
+        &mut self,
+        labels: &[(&str, &str)],
+        quantiles: &[(f64, f64)],
+        sum: f64,
+        count: f64,
+    ) {
+        for (q, v) in quantiles {
+            let q = q.to_string();
+            let mut l = labels.to_vec();
+            l.push(("quantile", &q));
+            self.push(&l, *v);
+        }
+        self.push_suffixed("_sum", labels, sum);
+        self.push_suffixed("_count", labels, count);
     }
 }
 
@@ -122,6 +152,7 @@ pub fn write_text(families: &[MetricFamily], out: &mut String) {
         for f in group {
             for s in &f.samples {
                 out.push_str(name);
+                out.push_str(s.suffix);
                 if !s.labels.is_empty() {
                     out.push('{');
                     for (i, (k, v)) in s.labels.iter().enumerate() {
@@ -161,6 +192,20 @@ mod tests {
             out,
             "# HELP node_x Help \\\\ text\\nmore.\n# TYPE node_x gauge\n\
              node_x{device=\"a\\\"b\\\\c\\nd\"} 1.5\nnode_x NaN\n"
+        );
+    }
+
+    #[test]
+    fn writes_a_summary_with_sum_and_count() {
+        let mut f = MetricFamily::new("lat", "h", MetricType::Summary);
+        f.push_summary(&[("cmd", "get")], &[(50.0, 1.5), (99.9, 4.0)], 30.0, 7.0);
+        let mut out = String::new();
+        write_text(&[f], &mut out);
+        assert_eq!(
+            out,
+            "# HELP lat h\n# TYPE lat summary\n\
+             lat{cmd=\"get\",quantile=\"50\"} 1.5\nlat{cmd=\"get\",quantile=\"99.9\"} 4\n\
+             lat_sum{cmd=\"get\"} 30\nlat_count{cmd=\"get\"} 7\n"
         );
     }
 

@@ -6,6 +6,7 @@
 pub mod exposition;
 pub mod host;
 pub mod postgres;
+pub mod process;
 pub mod redis;
 
 pub use exposition::{write_text, MetricFamily, MetricType, Sample};

@@ -418,6 +418,18 @@ pub fn parse_info(info: &str) -> Vec<(String, String, String)> {
     out
 }
 
+/// `p50=0.001,p99=1.003,p99.9=4.015` (INFO Latencystats) → [(50, 0.001), (99, 1.003),
+/// (99.9, 4.015)]; `None` when any pair is malformed.
+fn latency_percentiles(v: &str) -> Option<Vec<(f64, f64)>> {
+    v.split(',')
+        .map(|kv| {
+            let (k, v) = kv.split_once('=')?;
+            let q = k.strip_prefix('p')?.parse::<f64>().ok()?;
+            Some((q, v.parse::<f64>().ok()?))
+        })
+        .collect()
+}
+
 /// Families keyed by name, in first-seen order.
 #[derive(Default)]
 struct Out {
@@ -432,6 +444,22 @@ impl Out {
             MetricFamily::new(name, help, kind)
         });
         f.push(labels, v);
+    }
+
+    fn summary(
+        &mut self,
+        name: &str,
+        help: &str,
+        labels: &[(&str, &str)],
+        q: &[(f64, f64)],
+        sum: f64,
+        count: f64,
+    ) {
+        let f = self.fams.entry(name.to_string()).or_insert_with(|| {
+            self.order.push(name.to_string());
+            MetricFamily::new(name, help, MetricType::Summary)
+        });
+        f.push_summary(labels, q, sum, count);
     }
 
     fn done(mut self) -> Vec<MetricFamily> {
@@ -460,6 +488,10 @@ pub fn families(s: &Snapshot) -> Vec<MetricFamily> {
         .collect();
     let mut dbs_seen = Vec::new();
     let (mut master_host, mut master_port) = (String::new(), String::new());
+    // Per command: (calls, µs) from Commandstats and the percentiles of Latencystats, joined
+    // into redis_exporter's latency summary after the loop.
+    let mut cmd_totals: BTreeMap<&str, (f64, f64)> = BTreeMap::new();
+    let mut cmd_percentiles: BTreeMap<&str, Vec<(f64, f64)>> = BTreeMap::new();
     for (section, key, val) in &fields {
         if key == "master_host" {
             master_host = val.clone();
@@ -477,6 +509,7 @@ pub fn families(s: &Snapshot) -> Vec<MetricFamily> {
                 let (Some(calls), Some(usec)) = (num("calls"), num("usec")) else {
                     continue;
                 };
+                cmd_totals.insert(cmd, (calls, usec));
                 let l = [("cmd", cmd)];
                 o.add(
                     "redis_commands_total",
@@ -507,6 +540,14 @@ pub fn families(s: &Snapshot) -> Vec<MetricFamily> {
                         &l,
                         failed,
                     );
+                }
+                continue;
+            }
+            "Latencystats" => {
+                if let Some(cmd) = key.strip_prefix("latency_percentiles_usec_") {
+                    if let Some(q) = latency_percentiles(val) {
+                        cmd_percentiles.insert(cmd, q);
+                    }
                 }
                 continue;
             }
@@ -647,6 +688,18 @@ pub fn families(s: &Snapshot) -> Vec<MetricFamily> {
                 kind,
                 &[],
                 v,
+            );
+        }
+    }
+    for (cmd, q) in &cmd_percentiles {
+        if let Some((calls, usec)) = cmd_totals.get(cmd) {
+            o.summary(
+                "redis_latency_percentiles_usec",
+                "A summary of latency percentile distribution per command",
+                &[("cmd", cmd)],
+                q,
+                *usec,
+                *calls,
             );
         }
     }
@@ -825,7 +878,10 @@ mod tests {
         connected_slaves:1\r\nslave0:ip=10.0.0.2,port=6380,state=online,offset=99,lag=1\r\n\
         master_repl_offset:99\r\n\r\n# Commandstats\r\n\
         cmdstat_get:calls=21,usec=175,usec_per_call=8.33,rejected_calls=0,failed_calls=1\r\n\
-        cmdstat_config|get:calls=2,usec=40,usec_per_call=20.00\r\n\r\n# Keyspace\r\n\
+        cmdstat_config|get:calls=2,usec=40,usec_per_call=20.00\r\n\r\n# Latencystats\r\n\
+        latency_percentiles_usec_get:p50=1.003,p99=9.023,p99.9=12.031\r\n\
+        latency_percentiles_usec_ping:p50=1.003\r\n\
+        latency_percentiles_usec_set:p50=x\r\n\r\n# Keyspace\r\n\
         db0:keys=5,expires=2,avg_ttl=3000\r\ndb3:keys=1,expires=0,avg_ttl=0\r\n";
 
     fn value(fams: &[MetricFamily], name: &str, labels: &[(&str, &str)]) -> Option<f64> {
@@ -872,6 +928,23 @@ mod tests {
             Some(1.0)
         );
         assert_eq!(value(&f, "redis_db_keys", &[("db", "db0")]), Some(5.0));
+        // Latencystats joined with Commandstats' calls and µs; a command without
+        // Commandstats (ping) or with a malformed line (set) has no summary.
+        let lat = f
+            .iter()
+            .find(|f| f.name == "redis_latency_percentiles_usec")
+            .expect("latency summary");
+        assert_eq!(lat.kind, MetricType::Summary);
+        let mut text = String::new();
+        crate::exposition::write_text(std::slice::from_ref(lat), &mut text);
+        assert!(
+            text.contains("redis_latency_percentiles_usec{cmd=\"get\",quantile=\"99.9\"} 12.031\n")
+                && text.contains("redis_latency_percentiles_usec_sum{cmd=\"get\"} 175\n")
+                && text.contains("redis_latency_percentiles_usec_count{cmd=\"get\"} 21\n")
+                && !text.contains("ping")
+                && !text.contains("\"set\""),
+            "{text}"
+        );
         assert_eq!(
             value(&f, "redis_db_keys_expiring", &[("db", "db0")]),
             Some(2.0)

@@ -365,6 +365,22 @@ fn fixture_values_and_names() {
         ),
         0.0
     );
+    assert_eq!(
+        value(
+            &fams,
+            "node_tcp_connection_states",
+            &[("state", "tx_queued_bytes")]
+        ),
+        16.0
+    );
+    assert_eq!(
+        value(
+            &fams,
+            "node_tcp_connection_states",
+            &[("state", "rx_queued_bytes")]
+        ),
+        32.0
+    );
     assert_eq!(value(&fams, "node_kernel_hung_tasks_total", &[]), 3.0);
     assert_eq!(
         value(

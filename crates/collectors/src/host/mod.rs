@@ -769,6 +769,8 @@ impl Collector for HostCollector {
         out.push(build);
         out.push(dur);
         out.push(ok);
+        // node_exporter reports its own process; the collecting process here is pharos.
+        out.extend(crate::process::families(Path::new("/proc")));
         out
     }
 }

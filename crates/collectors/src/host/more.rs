@@ -116,7 +116,7 @@ pub fn count_tcp_states(text: &str, counts: &mut [f64; 11]) {
     }
 }
 
-/// /proc/net/udp{,6}: the sums of the tx_queue and rx_queue columns (hex `tx:rx`).
+/// /proc/net/udp{,6} (or tcp{,6}): the sums of the tx_queue and rx_queue columns (hex `tx:rx`).
 pub fn parse_udp_queues(text: &str) -> Option<(f64, f64)> {
     let mut lines = text.lines();
     let header = lines.next()?;
@@ -344,6 +344,15 @@ pub fn tcpstat(v4: &str, v6: Option<&str>, out: &mut Vec<MetricFamily>) {
     for (name, n) in TCP_STATES.iter().zip(counts) {
         f.push(&[("state", name)], n);
     }
+    // node_exporter ≥ 1.6 adds the bytes queued on all sockets as two more "states"
+    // ("TCP Socket Queue" of Node Exporter Full); the queue columns are as udp's.
+    let (mut tx, mut rx) = parse_udp_queues(v4).unwrap_or((0.0, 0.0));
+    if let Some((t, r)) = v6.and_then(parse_udp_queues) {
+        tx += t;
+        rx += r;
+    }
+    f.push(&[("state", "rx_queued_bytes")], rx);
+    f.push(&[("state", "tx_queued_bytes")], tx);
     out.push(f);
 }
 
