@@ -770,6 +770,22 @@ fn inherit_global_limits(sc: &mut ScrapeConfig, g: &GlobalConfig) {
     if sc.scrape_protocols.is_none() {
         sc.scrape_protocols.clone_from(&g.scrape_protocols);
     }
+    let flags = [
+        (&mut sc.scrape_native_histograms, g.scrape_native_histograms),
+        (
+            &mut sc.always_scrape_classic_histograms,
+            g.always_scrape_classic_histograms,
+        ),
+        (
+            &mut sc.convert_classic_histograms_to_nhcb,
+            g.convert_classic_histograms_to_nhcb,
+        ),
+    ];
+    for (local, global) in flags {
+        if local.is_none() {
+            *local = global;
+        }
+    }
 }
 
 /// 1-based line of the `occurrence`-th (0-based) `job_name: <name>` key, or 0 when not found.

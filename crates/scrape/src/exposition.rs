@@ -45,11 +45,32 @@ pub struct ParsedExemplar {
     pub ts_ms: Option<i64>,
 }
 
+impl ParsedExemplar {
+    /// The exemplar to store; one without a timestamp takes its sample's time `t`.
+    pub fn stored(self, t: i64) -> model::exemplars::Exemplar {
+        model::exemplars::Exemplar {
+            labels: self.labels,
+            value: self.value,
+            ts: self.ts_ms.unwrap_or(t),
+        }
+    }
+}
+
+/// One parsed native histogram (protobuf format, or a classic one converted to NHCB).
+#[derive(Clone, Debug, PartialEq)]
+pub struct ParsedHistogram {
+    pub labels: Labels,
+    pub h: model::histogram::FloatHistogram,
+    pub timestamp_ms: Option<i64>,
+    pub exemplars: Vec<ParsedExemplar>,
+}
+
 /// A whole parsed exposition.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Exposition {
     pub samples: Vec<ParsedSample>,
     pub metadata: Vec<MetadataEntry>,
+    pub histograms: Vec<ParsedHistogram>,
 }
 
 /// A parse error with its 1-based line number.
@@ -210,11 +231,11 @@ fn unescape(s: &str, quotes: bool) -> String {
     out
 }
 
-fn is_name_start(c: u8) -> bool {
+pub(crate) fn is_name_start(c: u8) -> bool {
     c.is_ascii_alphabetic() || c == b'_' || c == b':'
 }
 
-fn is_name_char(c: u8) -> bool {
+pub(crate) fn is_name_char(c: u8) -> bool {
     c.is_ascii_alphanumeric() || c == b'_' || c == b':'
 }
 
@@ -274,7 +295,7 @@ fn parse_value(s: &str) -> Result<f64, String> {
     }
 }
 
-fn parse_sample_line(line: &str, format: Format) -> Result<ParsedSample, String> {
+pub(crate) fn parse_sample_line(line: &str, format: Format) -> Result<ParsedSample, String> {
     let bytes = line.as_bytes();
     let mut b = LabelsBuilder::default();
     let mut i = 0;
@@ -357,6 +378,20 @@ fn parse_sample_line(line: &str, format: Format) -> Result<ParsedSample, String>
         ),
         _ => (rest, None),
     };
+    let (value, timestamp_ms) = value_and_timestamp(rest, format)?;
+    Ok(ParsedSample {
+        labels: b.build(),
+        value,
+        timestamp_ms,
+        exemplar,
+    })
+}
+
+/// The value and optional timestamp after a sample's series (nothing may follow them).
+pub(crate) fn value_and_timestamp(
+    rest: &str,
+    format: Format,
+) -> Result<(f64, Option<i64>), String> {
     let mut fields = rest.split_whitespace();
     let value = parse_value(fields.next().ok_or("missing value")?)?;
     let timestamp_ms = match fields.next() {
@@ -371,12 +406,7 @@ fn parse_sample_line(line: &str, format: Format) -> Result<ParsedSample, String>
     if let Some(extra) = fields.next() {
         return Err(format!("unexpected text {extra:?} after the timestamp"));
     }
-    Ok(ParsedSample {
-        labels: b.build(),
-        value,
-        timestamp_ms,
-        exemplar,
-    })
+    Ok((value, timestamp_ms))
 }
 
 /// An OpenMetrics timestamp (seconds, may be fractional) in ms.

@@ -1,9 +1,14 @@
 //! Scraping: target discovery (static and file_sd), the scrape loop per target, the exposition
-//! parsers (Prometheus text 0.0.4 and OpenMetrics), staleness markers and per-target report series.
+//! parsers (Prometheus text 0.0.4, OpenMetrics and the delimited protobuf format with native
+//! histograms), NHCB conversion, staleness markers and per-target report series.
 
+pub mod cache;
 pub mod discovery;
 pub mod exposition;
 pub mod manager;
+pub mod nhcb;
+pub mod protobuf;
+pub mod scan;
 pub mod scrape_loop;
 pub mod target;
 

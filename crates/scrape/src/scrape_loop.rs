@@ -1,15 +1,19 @@
 //! The loop that scrapes one target: timing (a per-target offset spreads targets over the
-//! interval), the HTTP request, parsing, label handling (honor_labels, metric relabeling,
-//! limits), report series, and staleness markers for series that disappear.
+//! interval), the HTTP request (its Accept header negotiated from `scrape_protocols` as
+//! Prometheus 3 does: protobuf first when `scrape_native_histograms` is on), parsing (text,
+//! OpenMetrics or delimited protobuf with native histograms, classic histograms optionally
+//! converted to NHCB), label handling (honor_labels, metric relabeling, limits, native-histogram
+//! bucket limit and schema cap), report series, and staleness markers for series that disappear.
 
+use crate::cache::{Counts, ScrapeCache};
 use crate::discovery::TargetSpec;
 use crate::exposition::{self, Format};
 use crate::manager::ScrapeStats;
 use crate::target::MetadataEntry;
 use config::ScrapeConfig;
-use model::{Labels, LabelsBuilder, MetricSink, Sample, METRIC_NAME};
+use model::{HistogramSample, Labels, LabelsBuilder, MetricSink, Sample};
 use parking_lot::Mutex;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -17,6 +21,15 @@ use tokio::sync::watch;
 
 /// Prometheus 3's default `scrape_protocols`, in preference order.
 const DEFAULT_PROTOCOLS: [&str; 4] = [
+    "OpenMetricsText1.0.0",
+    "OpenMetricsText0.0.1",
+    "PrometheusText1.0.0",
+    "PrometheusText0.0.4",
+];
+
+/// `DefaultProtoFirstScrapeProtocols`: the default when native histograms are scraped.
+const PROTO_FIRST_PROTOCOLS: [&str; 5] = [
+    "PrometheusProto",
     "OpenMetricsText1.0.0",
     "OpenMetricsText0.0.1",
     "PrometheusText1.0.0",
@@ -42,12 +55,6 @@ impl TargetState {
             Some(false) => "down",
         }
     }
-}
-
-/// Series written by the previous scrape, to mark the vanished ones stale.
-#[derive(Default)]
-struct SeriesCache {
-    previous: HashMap<Labels, ()>,
 }
 
 /// Runs until `stop` flips, then writes staleness markers for everything it last wrote.
@@ -76,14 +83,7 @@ pub async fn run_target(
     let start = tokio::time::Instant::now() + Duration::from_millis((first - now).max(0) as u64);
     let mut ticker = tokio::time::interval_at(start, interval);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    let mut cache = SeriesCache::default();
-    let report_names = [
-        "up",
-        "scrape_duration_seconds",
-        "scrape_samples_scraped",
-        "scrape_samples_post_metric_relabeling",
-        "scrape_series_added",
-    ];
+    let mut cache = ScrapeCache::new(&spec.labels);
     loop {
         tokio::select! {
             _ = ticker.tick() => {}
@@ -101,94 +101,61 @@ pub async fn run_target(
         };
         let duration = started.elapsed().as_secs_f64();
         stats.scrapes_total.fetch_add(1, Ordering::Relaxed);
-        let mut batch: Vec<(Labels, Sample)> = Vec::new();
-        let mut scraped_exemplars = Vec::new();
-        let (up, scraped, post, added, error) = match result.and_then(|body| {
-            process(&spec, &cfg, &body, ts, &metadata).inspect_err(|e| {
+        let processed = result.and_then(|body| {
+            process_body(&spec, &cfg, &body, ts, &metadata, &mut cache).inspect_err(|e| {
                 if e.starts_with("sample limit exceeded") {
                     stats.exceeded_sample_limit.fetch_add(1, Ordering::Relaxed);
                 }
             })
-        }) {
-            Ok(processed) => {
-                let post_relabel = processed.samples.len();
-                scraped_exemplars = processed.exemplars;
-                let mut current = HashMap::with_capacity(processed.samples.len());
-                let mut added = 0usize;
-                for (labels, s, explicit_ts) in processed.samples {
-                    if !explicit_ts || cfg.track_timestamps_staleness {
-                        if !cache.previous.contains_key(&labels) {
-                            added += 1;
-                        }
-                        current.insert(labels.clone(), ());
-                    }
-                    batch.push((labels, s));
-                }
-                for old in cache.previous.keys() {
-                    if !current.contains_key(old) {
-                        batch.push((
-                            old.clone(),
-                            Sample {
-                                t: ts,
-                                v: model::stale_nan(),
-                            },
-                        ));
-                    }
-                }
-                cache.previous = current;
-                (1.0, processed.scraped, post_relabel, added, String::new())
-            }
+        });
+        let (up, counts, error) = match processed {
+            Ok(c) => (1.0, c, None),
             Err(e) => {
                 stats.scrape_failures.fetch_add(1, Ordering::Relaxed);
-                for old in cache.previous.keys() {
-                    batch.push((
-                        old.clone(),
-                        Sample {
-                            t: ts,
-                            v: model::stale_nan(),
-                        },
-                    ));
-                }
-                cache.previous.clear();
-                (0.0, 0, 0, 0, e)
+                cache.fail(ts);
+                (0.0, Counts::default(), Some(e))
             }
         };
-        let values = [up, duration, scraped as f64, post as f64, added as f64];
-        for (name, v) in report_names.iter().zip(values) {
-            batch.push((report_labels(&spec.labels, name), Sample { t: ts, v }));
+        let values = [
+            up,
+            duration,
+            counts.scraped as f64,
+            counts.post_relabel as f64,
+            counts.added as f64,
+        ];
+        for (series, v) in cache.report.iter().zip(values) {
+            cache.batch.push((series.clone(), Sample { t: ts, v }));
         }
-        if let Err(e) = sink.append(&batch) {
+        if let Err(e) = sink.append_refs(&cache.batch) {
             tracing::warn!(target = %spec.url, "storing scraped samples failed: {e}");
         }
-        for (series, e) in scraped_exemplars {
+        cache.batch.clear();
+        if !cache.hbatch.is_empty() {
+            if let Err(e) = sink.append_histograms(&cache.hbatch) {
+                tracing::warn!(target = %spec.url, "storing scraped native histograms failed: {e}");
+            }
+            cache.hbatch.clear();
+        }
+        for (series, e) in cache.exemplars.drain(..) {
             // Duplicates (the same exemplar on every scrape) are expected and skipped quietly.
             let _ = exemplars.add(&series, e);
         }
         let mut st = state.lock();
         st.last_scrape_ms = Some(ts);
         st.last_duration_s = duration;
-        st.last_error = error;
+        match error {
+            Some(e) => st.last_error = e,
+            None => st.last_error.clear(),
+        }
         st.up = Some(up == 1.0);
     }
     // Target removed: its series and report series end here.
     let ts = model::time::now_ms();
-    let mut batch: Vec<(Labels, Sample)> = cache
-        .previous
-        .keys()
-        .map(|l| {
-            (
-                l.clone(),
-                Sample {
-                    t: ts,
-                    v: model::stale_nan(),
-                },
-            )
-        })
-        .collect();
+    cache.fail(ts);
     if state.lock().last_scrape_ms.is_some() {
-        for name in report_names {
-            batch.push((
-                report_labels(&spec.labels, name),
+        for series in &cache.report {
+            cache.batch.push((
+                series.clone(),
                 Sample {
                     t: ts,
                     v: model::stale_nan(),
@@ -196,9 +163,44 @@ pub async fn run_target(
             ));
         }
     }
-    if !batch.is_empty() {
-        let _ = sink.append(&batch);
+    if !cache.batch.is_empty() {
+        let _ = sink.append_refs(&cache.batch);
     }
+}
+
+/// Text bodies go through the scrape cache; protobuf bodies and NHCB conversion through
+/// [`process`], whose result the cache takes for staleness.
+fn process_body(
+    spec: &TargetSpec,
+    cfg: &ScrapeConfig,
+    body: &Body,
+    ts: i64,
+    metadata: &Mutex<BTreeMap<String, MetadataEntry>>,
+    cache: &mut ScrapeCache,
+) -> Result<Counts, String> {
+    if crate::protobuf::is_protobuf(&body.content_type)
+        || cfg.convert_classic_histograms_to_nhcb.unwrap_or(false)
+    {
+        let processed = process(spec, cfg, body, ts, metadata)?;
+        return Ok(cache.process_parsed(cfg, processed, ts));
+    }
+    let text = std::str::from_utf8(&body.bytes)
+        .map_err(|_| "response body is not valid UTF-8".to_string())?;
+    let format = text_format(cfg, &body.content_type);
+    cache.process_text(spec, cfg, text, format, ts, metadata)
+}
+
+/// The text format of a body: from its content type, else `fallback_scrape_protocol`.
+fn text_format(cfg: &ScrapeConfig, content_type: &str) -> Format {
+    let mut format = Format::from_content_type(content_type);
+    if content_type.is_empty() {
+        if let Some(fallback) = &cfg.fallback_scrape_protocol {
+            if fallback.starts_with("OpenMetrics") {
+                format = Format::OpenMetrics;
+            }
+        }
+    }
+    format
 }
 
 fn fnv(s: &str) -> u64 {
@@ -210,16 +212,15 @@ fn fnv(s: &str) -> u64 {
     h
 }
 
-fn report_labels(target: &Labels, name: &str) -> Labels {
-    let mut b = target.builder();
-    b.set(METRIC_NAME, name);
-    b.build()
-}
-
 /// A fetched body with its content type.
 pub struct Body {
-    pub text: String,
+    pub bytes: Vec<u8>,
     pub content_type: String,
+}
+
+/// Whether the job scrapes native histograms (`scrape_native_histograms`, off by default).
+fn native_enabled(cfg: &ScrapeConfig) -> bool {
+    cfg.scrape_native_histograms.unwrap_or(false)
 }
 
 /// Fetches the target's exposition.
@@ -231,6 +232,7 @@ pub async fn scrape_once(
     let timeout = Duration::from_millis(spec.timeout_ms.max(1) as u64);
     let accept = match &cfg.scrape_protocols {
         Some(protocols) if !protocols.is_empty() => accept_for(protocols),
+        _ if native_enabled(cfg) => accept_for(&PROTO_FIRST_PROTOCOLS),
         _ => accept_for(&DEFAULT_PROTOCOLS),
     };
     let mut req = client
@@ -320,19 +322,21 @@ pub async fn scrape_once(
             return Err(format!("body size limit exceeded ({limit} bytes)"));
         }
     }
-    let text =
-        String::from_utf8(buf).map_err(|_| "response body is not valid UTF-8".to_string())?;
-    Ok(Body { text, content_type })
+    Ok(Body {
+        bytes: buf,
+        content_type,
+    })
 }
 
 /// The Accept header for `protocols`, built as Prometheus does: q weights count down from 0.6
 /// (one more than the number of protocols Prometheus knows), 1.0.0 formats announce UTF-8 names,
-/// and `*/*` comes last. The protobuf format is not parsed by pharos and is left out.
+/// and `*/*` comes last.
 fn accept_for<S: AsRef<str>>(protocols: &[S]) -> String {
     let mut parts = Vec::new();
     let mut weight = 6u32;
     for p in protocols {
         let media = match p.as_ref() {
+            "PrometheusProto" => crate::protobuf::MEDIA_TYPE,
             "OpenMetricsText1.0.0" => {
                 "application/openmetrics-text;version=1.0.0;escaping=allow-utf-8"
             }
@@ -367,8 +371,94 @@ fn describe_reqwest(e: reqwest::Error) -> String {
 pub struct Processed {
     pub samples: Vec<(Labels, Sample, bool)>,
     pub scraped: usize,
+    /// Native histograms: (labels, sample, had an explicit timestamp).
+    pub histograms: Vec<(Labels, HistogramSample, bool)>,
     /// OpenMetrics exemplars with their series' final labels.
     pub exemplars: Vec<(Labels, model::exemplars::Exemplar)>,
+}
+
+/// A scraped label set after target labels, honor_labels and metric relabeling, checked against
+/// the label limits; `None` when relabeling drops it.
+pub(crate) fn final_labels(
+    spec: &TargetSpec,
+    cfg: &ScrapeConfig,
+    scraped: &Labels,
+) -> Result<Option<Labels>, String> {
+    let labels = merge_target_labels(scraped, &spec.labels, cfg.honor_labels);
+    let labels = match config::relabel::process(&labels, &cfg.metric_relabel_configs) {
+        Some(l) => l,
+        None => return Ok(None),
+    };
+    if labels.metric_name().is_none_or(str::is_empty) {
+        return Ok(None);
+    }
+    if cfg.label_limit > 0 && labels.len() as u64 > cfg.label_limit {
+        return Err(format!(
+            "label_limit exceeded (metric: {labels}, number of labels: {}, limit: {})",
+            labels.len(),
+            cfg.label_limit
+        ));
+    }
+    for l in labels.iter() {
+        if cfg.label_name_length_limit > 0 && l.name.len() as u64 > cfg.label_name_length_limit {
+            return Err(format!(
+                "label_name_length_limit exceeded (metric: {labels}, label name: {})",
+                l.name
+            ));
+        }
+        if cfg.label_value_length_limit > 0 && l.value.len() as u64 > cfg.label_value_length_limit {
+            return Err(format!(
+                "label_value_length_limit exceeded (metric: {labels}, label: {})",
+                l.name
+            ));
+        }
+    }
+    Ok(Some(labels))
+}
+
+/// Prometheus' `pickSchema`: the coarsest schema whose bucket growth factor is at most
+/// `native_histogram_min_bucket_factor` (unset or ≤ 1: schema 8).
+pub fn pick_schema(bucket_factor: f64) -> i32 {
+    let factor = if bucket_factor <= 1.0 {
+        1.00271
+    } else {
+        bucket_factor
+    };
+    let floor = (-factor.log2().log2()).floor();
+    if floor >= 8.0 {
+        8
+    } else if floor <= -4.0 {
+        -4
+    } else {
+        floor as i32
+    }
+}
+
+/// Prometheus' `maxSchemaAppender` then `bucketLimitAppender`: caps the schema at the one
+/// `native_histogram_min_bucket_factor` allows, then halves the resolution until the histogram
+/// has at most `native_histogram_bucket_limit` buckets (an error when it cannot).
+pub fn limit_buckets(
+    h: &mut model::histogram::FloatHistogram,
+    max_schema: i32,
+    limit: u64,
+) -> Result<(), String> {
+    let exponential = (-4..=8).contains(&h.schema);
+    if exponential && h.schema > max_schema {
+        h.reduce_resolution(max_schema);
+    }
+    if limit == 0 {
+        return Ok(());
+    }
+    let buckets = |h: &model::histogram::FloatHistogram| {
+        (h.positive_buckets.len() + h.negative_buckets.len()) as u64
+    };
+    while buckets(h) > limit {
+        if !exponential || h.schema <= -4 {
+            return Err("histogram bucket limit exceeded".into());
+        }
+        h.reduce_resolution(h.schema - 1);
+    }
+    Ok(())
 }
 
 /// Parses a body and applies target labels, honor_* settings, metric relabeling and limits.
@@ -379,85 +469,72 @@ pub fn process(
     ts: i64,
     metadata: &Mutex<BTreeMap<String, MetadataEntry>>,
 ) -> Result<Processed, String> {
-    let mut format = Format::from_content_type(&body.content_type);
-    if body.content_type.is_empty() {
-        if let Some(fallback) = &cfg.fallback_scrape_protocol {
-            if fallback.starts_with("OpenMetrics") {
-                format = Format::OpenMetrics;
-            }
-        }
+    let keep_classic = cfg.always_scrape_classic_histograms.unwrap_or(false);
+    let mut parsed = if crate::protobuf::is_protobuf(&body.content_type) {
+        let opts = crate::protobuf::Options {
+            native: native_enabled(cfg),
+            keep_classic,
+        };
+        crate::protobuf::parse(&body.bytes, opts).map_err(|e| format!("parse error: {e}"))?
+    } else {
+        let format = text_format(cfg, &body.content_type);
+        let text = std::str::from_utf8(&body.bytes)
+            .map_err(|_| "response body is not valid UTF-8".to_string())?;
+        exposition::parse(text, format).map_err(|e| format!("parse error: {e}"))?
+    };
+    if cfg.convert_classic_histograms_to_nhcb.unwrap_or(false) {
+        crate::nhcb::convert_classic(&mut parsed, keep_classic);
     }
-    let parsed = exposition::parse(&body.text, format).map_err(|e| format!("parse error: {e}"))?;
     {
         let mut md = metadata.lock();
-        for m in parsed.metadata {
+        for m in std::mem::take(&mut parsed.metadata) {
             md.insert(m.metric.clone(), m);
         }
     }
-    let scraped = parsed.samples.len();
-    let mut out = Vec::with_capacity(scraped);
+    let scraped = parsed.samples.len() + parsed.histograms.len();
+    let mut out = Vec::with_capacity(parsed.samples.len());
     let mut exemplars = Vec::new();
+    let time_of = |given: Option<i64>| -> (i64, bool) {
+        match given {
+            Some(t) if cfg.honor_timestamps => (t, true),
+            _ => (ts, false),
+        }
+    };
     for s in parsed.samples {
-        let labels = merge_target_labels(&s.labels, &spec.labels, cfg.honor_labels);
-        let labels = match config::relabel::process(&labels, &cfg.metric_relabel_configs) {
-            Some(l) => l,
-            None => continue,
-        };
-        if labels.metric_name().is_none_or(str::is_empty) {
+        let Some(labels) = final_labels(spec, cfg, &s.labels)? else {
             continue;
-        }
-        if cfg.label_limit > 0 && labels.len() as u64 > cfg.label_limit {
-            return Err(format!(
-                "label_limit exceeded (metric: {labels}, number of labels: {}, limit: {})",
-                labels.len(),
-                cfg.label_limit
-            ));
-        }
-        for l in labels.iter() {
-            if cfg.label_name_length_limit > 0 && l.name.len() as u64 > cfg.label_name_length_limit
-            {
-                return Err(format!(
-                    "label_name_length_limit exceeded (metric: {labels}, label name: {})",
-                    l.name
-                ));
-            }
-            if cfg.label_value_length_limit > 0
-                && l.value.len() as u64 > cfg.label_value_length_limit
-            {
-                return Err(format!(
-                    "label_value_length_limit exceeded (metric: {labels}, label: {})",
-                    l.name
-                ));
-            }
-        }
-        let explicit = s.timestamp_ms.is_some() && cfg.honor_timestamps;
-        let t = if explicit {
-            s.timestamp_ms.unwrap_or(ts)
-        } else {
-            ts
         };
+        let (t, explicit) = time_of(s.timestamp_ms);
         if let Some(e) = s.exemplar {
-            exemplars.push((
-                labels.clone(),
-                model::exemplars::Exemplar {
-                    labels: e.labels,
-                    value: e.value,
-                    ts: e.ts_ms.unwrap_or(t),
-                },
-            ));
+            exemplars.push((labels.clone(), e.stored(t)));
         }
         out.push((labels, Sample { t, v: s.value }, explicit));
     }
-    if cfg.sample_limit > 0 && out.len() as u64 > cfg.sample_limit {
+    let max_schema = pick_schema(cfg.native_histogram_min_bucket_factor.unwrap_or(0.0));
+    let bucket_limit = cfg.native_histogram_bucket_limit.unwrap_or(0);
+    let mut histograms = Vec::with_capacity(parsed.histograms.len());
+    for mut ph in parsed.histograms {
+        let Some(labels) = final_labels(spec, cfg, &ph.labels)? else {
+            continue;
+        };
+        limit_buckets(&mut ph.h, max_schema, bucket_limit)?;
+        let (t, explicit) = time_of(ph.timestamp_ms);
+        for e in ph.exemplars {
+            exemplars.push((labels.clone(), e.stored(t)));
+        }
+        histograms.push((labels, HistogramSample { t, h: ph.h }, explicit));
+    }
+    let stored = out.len() + histograms.len();
+    if cfg.sample_limit > 0 && stored as u64 > cfg.sample_limit {
         return Err(format!(
-            "sample limit exceeded: {} samples, limit {}",
-            out.len(),
+            "sample limit exceeded: {stored} samples, limit {}",
             cfg.sample_limit
         ));
     }
     Ok(Processed {
         samples: out,
         scraped,
+        histograms,
         exemplars,
     })
 }
@@ -503,6 +580,40 @@ mod tests {
     }
 
     #[test]
+    fn schema_from_min_bucket_factor_and_bucket_limit() {
+        // Prometheus' documented examples: 1.1 → schema 2 (factor 1.09), 2 → 0, 1.00271 → 8.
+        assert_eq!(pick_schema(0.0), 8);
+        assert_eq!(pick_schema(1.1), 2);
+        assert_eq!(pick_schema(2.0), 0);
+        assert_eq!(pick_schema(4.0), -1);
+        assert_eq!(pick_schema(1e300), -4);
+        let mut h = model::histogram::FloatHistogram {
+            schema: 3,
+            count: 4.0,
+            positive_spans: vec![model::histogram::Span {
+                offset: 0,
+                length: 4,
+            }],
+            positive_buckets: vec![1.0; 4],
+            ..Default::default()
+        };
+        limit_buckets(&mut h, 8, 2).unwrap();
+        assert_eq!(h.schema, 1);
+        assert_eq!(h.positive(), vec![(0, 1.0), (1, 3.0)]);
+        let mut cap = h.clone();
+        limit_buckets(&mut cap, 0, 0).unwrap();
+        assert_eq!(cap.schema, 0);
+        let mut nhcb = model::histogram::FloatHistogram {
+            schema: model::histogram::CUSTOM_BUCKETS_SCHEMA,
+            custom_values: vec![1.0, 2.0],
+            ..h.clone()
+        };
+        nhcb.positive_buckets = vec![1.0, 1.0, 1.0];
+        nhcb.positive_spans[0].length = 3;
+        assert!(limit_buckets(&mut nhcb, 8, 2).is_err());
+    }
+
+    #[test]
     fn accept_header_from_protocols() {
         let a = accept_for(&["PrometheusText0.0.4".to_string()]);
         assert_eq!(a, "text/plain;version=0.0.4;q=0.6,*/*;q=0.5");
@@ -513,5 +624,9 @@ mod tests {
              text/plain;version=1.0.0;escaping=allow-utf-8;q=0.4,\
              text/plain;version=0.0.4;q=0.3,*/*;q=0.2"
         );
+        assert!(accept_for(&PROTO_FIRST_PROTOCOLS).starts_with(
+            "application/vnd.google.protobuf;proto=io.prometheus.client.MetricFamily;encoding=delimited;q=0.6,\
+             application/openmetrics-text;version=1.0.0"
+        ));
     }
 }

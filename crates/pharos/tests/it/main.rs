@@ -27,6 +27,7 @@ mod remote_write_send;
 mod remote_write_v2;
 mod rules_alerts;
 mod rulesets;
+mod scrape_native_histograms;
 mod traces_api;
 mod troubleshoot;
 mod web_auth;
