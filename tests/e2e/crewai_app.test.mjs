@@ -8,121 +8,34 @@
 // two Elasticsearch queries answer with the slow requests and the error spike; the error burst is
 // one issue in error tracking; the slow endpoint's trace shows the slow span.
 //
-// Test-only changes to the example's configs (made on copies, see rewrite()): ephemeral ports and
-// 127.0.0.1 addresses; scrape/evaluation/probe interval 2s; every `for:` of the rule files 0s (the
-// guide's are 5–15m); the host collector off; the guide's PagerDuty receiver gets a `url:`
-// pointing at the fake PagerDuty (Slack already comes from SLACK_WEBHOOK_URL).
+// The stack and its test-only config changes: crewai_stack.mjs.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, execFileSync } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { ROOT, PHAROS_BIN, spawnUntil, freePort, tempDir, recorder, api, waitFor, guideEsQueries } from './helpers.mjs';
-import { missingServices, startRedis, startPostgres } from './services.mjs';
+import { ROOT, PHAROS_BIN, api, waitFor, guideEsQueries } from './helpers.mjs';
+import { crewaiSkip, startCrewaiStack, runLoad } from './crewai_stack.mjs';
 
-const EXAMPLE = path.join(ROOT, 'examples/crewai-app');
-const TSX = path.join(EXAMPLE, 'node_modules/.bin/tsx');
-const skip = missingServices() || (!fs.existsSync(TSX) && 'examples/crewai-app has no node_modules (.ci/run install runs npm ci there)');
-const SENTRY_KEY = 'c0ffee00c0ffee00c0ffee00c0ffee01';
+const skip = crewaiSkip();
 
-let redis;
-let pg;
+let stack;
 let pharos;
-let app;
 let hooks;
 let phases = [];
-let loadSummary;
 let dir;
 let pharosEnv;
 
-/** Copies examples/{crewai-app,prometheus,alertmanager,loki,dashboards} into `dir` with the test changes. */
-function rewrite(dir, { appPort, metricsPort }) {
-  const src = path.join(ROOT, 'examples');
-  const copy = (rel, edit = (t) => t) => {
-    fs.mkdirSync(path.dirname(path.join(dir, rel)), { recursive: true });
-    fs.writeFileSync(path.join(dir, rel), edit(fs.readFileSync(path.join(src, rel), 'utf8')));
-  };
-  const fastFor = (t) => t.replace(/^(\s+)for: \S+$/gm, '$1for: 0s');
-  copy('crewai-app/pharos.yml', (t) => t
-    .replace(/0\.0\.0\.0:\d+/g, '127.0.0.1:0')
-    .replace('host: {enabled: true, rootfs: /}', 'host: {enabled: false}')
-    .replace('redis://redis:6379/0', redis.url)
-    .replace('postgres://crewai@postgres:5432/crewai', `postgres://postgres@127.0.0.1:${pg.port}/postgres`)
-    .replace('http://app:3000/health', `http://127.0.0.1:${appPort}/health`)
-    .replace(/interval: 15s/g, 'interval: 2s'));
-  copy('crewai-app/prometheus.yml', (t) => t
-    .replace(/interval: 15s/g, 'interval: 2s')
-    .replace('app:9090', `127.0.0.1:${metricsPort}`));
-  copy('crewai-app/alerts/pharos.yml', fastFor);
-  copy('prometheus/alerts/application.yml', fastFor);
-  // The PagerDuty receiver uses Events API v1 (service_key), whose endpoint only a receiver's own
-  // `url` overrides (global.pagerduty_url is v2's, as in Alertmanager).
-  copy('alertmanager/config.yml', (t) => t.replace(/^(\s+)- service_key: (.*)$/m, `$1- service_key: $2\n$1  url: '${hooks.url}/pagerduty'`));
-  copy('loki/config.yml');
-  copy('dashboards/crewai.json');
-  return path.join(dir, 'crewai-app/pharos.yml');
-}
-
-function run(cmd, args, opts) {
-  return new Promise((resolve, reject) => {
-    const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'], ...opts });
-    let out = '';
-    child.stdout.on('data', (d) => { out += d; });
-    child.stderr.on('data', (d) => { out += d; });
-    child.on('exit', (code) => (code === 0 ? resolve(out) : reject(new Error(`${cmd} exited ${code}:\n${out}`))));
-  });
-}
-
 before(async () => {
   if (skip) return;
-  hooks = await recorder();
-  redis = await startRedis();
-  pg = await startPostgres();
-  const appPort = await freePort();
-  const metricsPort = await freePort();
-  dir = tempDir('crewai-e2e-');
-  const config = rewrite(dir, { appPort, metricsPort });
-  pharosEnv = { ...process.env, SLACK_WEBHOOK_URL: `${hooks.url}/slack`, PAGERDUTY_SERVICE_KEY: 'test-service-key', POSTGRES_PASSWORD: 's3cret' };
-  const [child, m] = await spawnUntil(PHAROS_BIN, ['serve', '--config', config, '--listen', '127.0.0.1:0', '--data', path.join(dir, 'data'), '--loki-listen', '127.0.0.1:0'],
-    /pharos: listening on (http:\/\/[0-9.:]+)\r?\n/, { env: pharosEnv });
-  pharos = { child, url: m[1] };
-  const [appChild] = await spawnUntil(TSX, ['src/index.ts'], /crewai-app listening (\d+)/, {
-    cwd: EXAMPLE,
-    env: {
-      ...process.env,
-      HOST: '127.0.0.1',
-      PORT: String(appPort),
-      METRICS_PORT: String(metricsPort),
-      NODE_ENV: 'test',
-      APP_VERSION: '1.0.0',
-      REDIS_URL: redis.url,
-      DATABASE_URL: pg.url,
-      ELASTICSEARCH_URL: pharos.url,
-      LOKI_URL: pharos.url,
-      JAEGER_ENDPOINT: `${pharos.url}/api/traces`,
-      SENTRY_DSN: `http://${SENTRY_KEY}@${pharos.url.replace('http://', '')}/1`,
-      ALERTMANAGER_URL: pharos.url,
-      COST_INTERVAL_MS: '2000',
-      OTEL_BSP_SCHEDULE_DELAY: '1000',
-    },
-  }, 60000);
-  app = { child: appChild, url: `http://127.0.0.1:${appPort}` };
-  const out = await run('node', [path.join(EXAMPLE, 'load.mjs'), '--short', '--hold', '12', '--app', app.url], { cwd: EXAMPLE });
-  for (const line of out.split('\n').filter((l) => l.startsWith('{'))) {
-    const j = JSON.parse(line);
-    if (j.phase) phases.push(j);
-    if (j.done) loadSummary = j.requests;
-  }
-  console.log('load:', JSON.stringify(loadSummary));
+  stack = await startCrewaiStack();
+  ({ pharos, hooks, dir, env: pharosEnv } = stack);
+  const load = await runLoad(stack.app.url, ['--short', '--hold', '12']);
+  phases = load.phases;
+  console.log('load:', JSON.stringify(load.requests));
 });
 
-after(() => {
-  app?.child.kill('SIGTERM');
-  pharos?.child.kill('SIGKILL');
-  redis?.stop();
-  pg?.stop();
-  hooks?.srv.close();
-});
+after(() => stack?.stop());
 
 const phase = (name) => phases.find((p) => p.phase === name);
 

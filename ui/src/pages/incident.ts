@@ -23,7 +23,7 @@ interface Incident {
   window: { from: number; to: number; graphFrom: number };
   join: { labels: { name: string; value: string }[]; lookedUpUnder: string[]; serviceLabels: string[]; instanceLabels: string[] };
   rule: { found: boolean; name: string; group?: string; expr?: string; language?: string; series?: { metric: Labels; values: [number, string][] }[]; error?: string | null; step?: number };
-  logs: { query: string; total: number; errors: number; lines: { ts: string; labels: Labels; line: string; error: boolean }[]; histogram: { stepMs: number; buckets: { t: number; total: number; errors: number }[] }; problems: string[] };
+  logs: { query: string; exploreQuery?: string | null; total: number; errors: number; lines: { ts: string; labels: Labels; line: string; error: boolean }[]; histogram: { stepMs: number; buckets: { t: number; total: number; errors: number }[] }; problems: string[] };
   traces: { services: string[]; total: number; slowest: TraceSummary[]; failed: TraceSummary[] };
   errors: { total: number; issues: { id: string; title: string; culprit?: string; level?: string; count?: number; last_seen?: string; project?: string; sameService?: boolean }[] };
   targets: { downNow: { labels: Labels; scrapeUrl: string; lastError: string; sameService: boolean }[]; downInWindow: { labels: Labels; from: number; to: number; sameService: boolean }[] };
@@ -91,6 +91,36 @@ function traceTable(list: TraceSummary[], testid: string, empty: string): HTMLEl
         ),
       ),
     ),
+  );
+}
+
+/** The join selector the shown lines carry (servers without `exploreQuery`). */
+function selectorOfLines(inc: Incident): string | undefined {
+  const values = new Set(inc.join.labels.map((l) => l.value));
+  const first = inc.logs.lines[0]?.labels ?? {};
+  const name = inc.join.lookedUpUnder.find((n) => first[n] !== undefined && values.has(first[n]));
+  return name ? `{${name}=${JSON.stringify(first[name])}}` : undefined;
+}
+
+/** A LogQL line filter close to the server's error-line test (`is_error_line`). */
+const ERROR_FILTER = ' |~ "(?i)(error|exception|fatal|panic)"';
+
+/**
+ * Explore links for the logs card: the error lines, then every line, of the stream that found the
+ * most lines, over the minutes around the alert's start (5 before, 10 after) — what was logged
+ * when it began, not the whole hour.
+ */
+function logsLinks(selector: string, startsAt: number, win: Incident['window']): HTMLElement | null {
+  if (!selector) return null;
+  const from = Math.max(win.from, startsAt - 5 * 60_000);
+  const to = Math.max(from + 60_000, Math.min(win.to, startsAt + 10 * 60_000));
+  const href = (query: string) => `/explore/logs?${new URLSearchParams({ query, from: String(from), to: String(to) })}`;
+  const range = `${formatDateTime(from, 'browser', true).slice(11, 16)}–${formatDateTime(to, 'browser', true).slice(11, 16)}`;
+  return h(
+    'div',
+    { class: 'incident-actions' },
+    h('a', { class: 'btn small primary', href: href(selector + ERROR_FILTER), 'data-testid': 'incident-error-logs', title: `${selector}${ERROR_FILTER}` }, `Error lines ${range} in Explore`),
+    h('a', { class: 'btn small', href: href(selector), 'data-testid': 'incident-all-logs', title: selector }, 'All lines'),
   );
 }
 
@@ -171,7 +201,7 @@ export function incidentPage(ctx: PageContext): Page {
             ),
           )
         : h('div', { class: 'faint' }, 'No log lines of this service in the window.'),
-      logs.query ? h('a', { class: 'btn small', href: `/explore/logs?${new URLSearchParams({ query: logs.query.split(' or ')[0], from: String(inc.window.from), to: String(inc.window.to) })}` }, 'Open in Logs Explore') : null,
+      logsLinks(logs.exploreQuery ?? selectorOfLines(inc) ?? logs.query.split(' or ')[0], a.startsAt, inc.window),
     );
     const tracesCard = card(
       `Traces (${inc.traces.total} of ${inc.traces.services.join(', ') || 'no matching service'})`,
