@@ -5,6 +5,7 @@
 // dashboard's render time is measured.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import http from 'node:http';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -260,6 +261,16 @@ async function writeBenchData(base) {
   await remoteWrite(base, batch);
 }
 
+/** The Content-Encoding of a GET answer for `accept` (node:http: nothing decoded). */
+function contentEncoding(url, accept) {
+  return new Promise((resolve, reject) => {
+    http.get(url, { headers: { 'Accept-Encoding': accept } }, (res) => {
+      res.resume();
+      resolve(res.headers['content-encoding'] ?? 'identity');
+    }).on('error', reject);
+  });
+}
+
 function bigDashboard(uid, extra = {}) {
   return {
     uid,
@@ -335,6 +346,10 @@ test('20 panels × 50 series over 24 h: render time is measured', async () => {
     await writeBenchData(bench.url);
     const { body } = await api(bench.url, `/api/v1/query?query=${encodeURIComponent('count(count_over_time(ui_bench_value[25h]) > 5000)')}`);
     assert.equal(body.data.result[0]?.value[1], '50', JSON.stringify(body));
+    // Answers are zstd for clients that take it (browsers), gzip for the others.
+    const q = `/api/v1/query_range?query=ui_bench_value&start=${Math.floor(Date.now() / 1000) - 3600}&end=${Math.floor(Date.now() / 1000)}&step=60`;
+    assert.equal(await contentEncoding(bench.url + q, 'gzip, deflate, br, zstd'), 'zstd');
+    assert.equal(await contentEncoding(bench.url + q, 'gzip, deflate'), 'gzip');
     await saveDashboard(bench.url, bigDashboard('ui-big'));
     await saveDashboard(bench.url, bigDashboard('ui-big-15s', { interval: '15s', maxDataPoints: 5760 }));
     const page = await newPage(browser, { viewport: { width: 1440, height: 900 } });

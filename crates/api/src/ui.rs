@@ -26,15 +26,18 @@ const UI_SECTIONS: &[&str] = &[
 ];
 
 /// Wraps `app` so it also serves the UI (on every listener the app is mounted on), and
-/// gzips every response (UI assets and API answers alike) for clients that send
-/// `Accept-Encoding: gzip` — a dashboard's query results and the UI bundle shrink 3-10x.
-/// tower-http's default predicate leaves gRPC, images, event streams and tiny bodies alone.
-/// The fastest level: on a 9.6 MB range query answer, level 6 took 1.3 s of CPU for 3.5 MB
-/// and level 1 0.27 s for 3.8 MB, and a dashboard waits for the server, not the network.
+/// compresses every response (UI assets and API answers alike) for clients that accept it —
+/// a dashboard's query results and the UI bundle shrink 3-10x. zstd when the client accepts
+/// it (browsers do since 2024), else gzip; tower-http's default predicate leaves gRPC, images,
+/// event streams and tiny bodies alone. The fastest level of each: a dashboard waits for the
+/// server, not the network. On a 1.2 MB range query answer (50 series × 721 points) gzip -1
+/// takes 30 ms for 488 kB, zstd -1 10 ms for 143 kB; in the server, under load, gzip cost
+/// 120 ms of the 160 ms answer. On a 9.6 MB one: gzip 0.26 s for 3.8 MB, zstd 0.08 s for 1.9 MB.
 pub fn layer(app: Router) -> Router {
     app.layer(axum::middleware::from_fn(serve_ui)).layer(
         tower_http::compression::CompressionLayer::new()
             .gzip(true)
+            .zstd(true)
             .quality(tower_http::CompressionLevel::Fastest),
     )
 }
