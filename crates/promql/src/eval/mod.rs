@@ -985,9 +985,10 @@ fn closing_quote(bytes: &[u8], open: usize) -> usize {
 }
 
 /// Byte offsets of the binary operators `</` and `>/` (histogram trims, which the parser does
-/// not know) outside strings, comments and label braces; `None` when the query also uses `!=`
-/// as a binary operator (then the trims cannot be told apart and the query is left as it is).
-fn trim_operators(source: &str) -> Option<Vec<(usize, bool)>> {
+/// not know; `Some(upper)`) and `!=` (`None`) outside strings, comments and label braces, in
+/// the order they appear. The trims are parsed as `!=`; the order tells them apart from the
+/// query's own `!=` operators afterwards.
+fn trim_operators(source: &str) -> Vec<(usize, Option<bool>)> {
     let bytes = source.as_bytes();
     let mut found = Vec::new();
     let mut braces = 0usize;
@@ -1003,32 +1004,34 @@ fn trim_operators(source: &str) -> Option<Vec<(usize, bool)>> {
             b'{' => braces += 1,
             b'}' => braces = braces.saturating_sub(1),
             b'<' | b'>' if braces == 0 && bytes.get(i + 1) == Some(&b'/') => {
-                found.push((i, c == b'<'));
+                found.push((i, Some(c == b'<')));
                 i += 1;
             }
-            b'!' if braces == 0 && bytes.get(i + 1) == Some(&b'=') => return None,
+            b'!' if braces == 0 && bytes.get(i + 1) == Some(&b'=') => {
+                found.push((i, None));
+                i += 1;
+            }
             _ => {}
         }
         i += 1;
     }
-    Some(found)
+    found
 }
 
 /// The query with the trim operators `</` and `>/` written as `!=` (same precedence, same
 /// length, so positions stay), for the parser.
 pub(crate) fn rewrite_trim_operators(source: &str) -> String {
-    match trim_operators(source) {
-        Some(found) if !found.is_empty() => {
-            let mut bytes = source.as_bytes().to_vec();
-            for (at, _) in found {
-                if let Some(pair) = bytes.get_mut(at..at + 2) {
-                    pair.copy_from_slice(b"!=");
-                }
-            }
-            String::from_utf8(bytes).unwrap_or_else(|_| source.to_string())
-        }
-        _ => source.to_string(),
+    let found = trim_operators(source);
+    if !found.iter().any(|(_, trim)| trim.is_some()) {
+        return source.to_string();
     }
+    let mut bytes = source.as_bytes().to_vec();
+    for (at, _) in found.into_iter().filter(|(_, trim)| trim.is_some()) {
+        if let Some(pair) = bytes.get_mut(at..at + 2) {
+            pair.copy_from_slice(b"!=");
+        }
+    }
+    String::from_utf8(bytes).unwrap_or_else(|_| source.to_string())
 }
 
 /// The selectors below `histogram_count`, `histogram_sum` or `histogram_avg` with no subquery,
@@ -1114,9 +1117,10 @@ fn root_address(expr: &Expr) -> usize {
 
 /// The binary nodes of `expr` that stand for trim operators of `source`, in text order.
 fn trim_nodes(source: &str, expr: &Expr) -> HashMap<usize, bool> {
-    let Some(found) = trim_operators(source).filter(|f| !f.is_empty()) else {
+    let found = trim_operators(source);
+    if !found.iter().any(|(_, trim)| trim.is_some()) {
         return HashMap::new();
-    };
+    }
     fn walk(e: &Expr, out: &mut Vec<usize>) {
         match e {
             Expr::Binary(b) => {
@@ -1144,7 +1148,7 @@ fn trim_nodes(source: &str, expr: &Expr) -> HashMap<usize, bool> {
     nodes
         .into_iter()
         .zip(found)
-        .map(|(node, (_, upper))| (node, upper))
+        .filter_map(|(node, (_, trim))| trim.map(|upper| (node, upper)))
         .collect()
 }
 
