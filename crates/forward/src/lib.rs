@@ -4,6 +4,7 @@
 //! reloads and report `prometheus_remote_storage_*` metrics under Prometheus' names.
 //! [`signals`] does the same for logs, traces and errors (`forward:` of pharos.yml).
 
+pub mod histlog;
 pub mod queue;
 pub mod read;
 pub mod settings;
@@ -140,7 +141,7 @@ impl RemoteWrite {
             return;
         }
         type Get = fn(&QueueMetrics) -> f64;
-        let families: [(&str, &str, &str, Get); 12] = [
+        let families: [(&str, &str, &str, Get); 14] = [
             ("samples_total", "counter", "Total number of samples sent to remote storage.", |m| m.samples_sent.load(Ordering::Relaxed) as f64),
             ("samples_failed_total", "counter", "Total number of samples which failed on send to remote storage, non-recoverable errors.", |m| m.samples_failed.load(Ordering::Relaxed) as f64),
             ("samples_retried_total", "counter", "Total number of samples which failed on send to remote storage but were retried because the send error was recoverable.", |m| m.samples_retried.load(Ordering::Relaxed) as f64),
@@ -153,6 +154,8 @@ impl RemoteWrite {
             ("queue_highest_timestamp_seconds", "gauge", "Highest timestamp that was enqueued, in seconds since epoch.", |m| m.highest_read_ms.load(Ordering::Relaxed) as f64 / 1000.0),
             ("shard_capacity", "gauge", "The capacity of each shard of the queue used for parallel sending to the remote storage.", |m| m.capacity.load(Ordering::Relaxed) as f64),
             ("wal_segment_current", "gauge", "Current WAL segment the remote write queue is reading from.", |m| m.wal_segment.load(Ordering::Relaxed) as f64),
+            ("metadata_total", "counter", "Total number of metadata entries sent to remote storage.", |m| m.metadata_sent.load(Ordering::Relaxed) as f64),
+            ("metadata_failed_total", "counter", "Total number of metadata entries which failed on send to remote storage, non-recoverable errors.", |m| m.metadata_failed.load(Ordering::Relaxed) as f64),
         ];
         for (name, kind, help, get) in families {
             let _ = writeln!(

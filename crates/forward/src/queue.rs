@@ -6,16 +6,20 @@
 //! `Retry-After`) and network errors with exponential backoff, never other 4xx. A 2.0 queue
 //! whose receiver answers 415, or a 2xx without the `X-Prometheus-Remote-Write-*-Written`
 //! headers (a 1.0 receiver that ignored the Content-Type and decoded nothing), resends the
-//! batch as 1.0 and stays on 1.0 until it restarts.
+//! batch as 1.0 and stays on 1.0 until it restarts. With `send_native_histograms: true` the
+//! queue also follows the TSDB's native-histogram log (see `histlog`) and sends its samples as
+//! float histograms, its position saved in `<state dir>/<name>.histograms.position`.
 //! The WAL position up to which every sample is delivered (or dropped on a 4xx) is saved to
 //! `<state dir>/<name>.position`; a restart resumes there, so nothing still in the WAL is lost
 //! and at most the batches in flight at a crash are sent twice. Shards are resharded between
 //! `min_shards` and `max_shards` from the measured send time and backlog.
 
+use crate::histlog::HistLog;
 use crate::settings::Settings;
 use crate::watcher::Watcher;
 use api::prometheus::remote_write::{TimeSeries, WireSample, WriteRequest};
 use api::prometheus::remote_write_v2 as v2;
+use model::histogram::FloatHistogram;
 use model::Labels;
 use parking_lot::Mutex;
 use prost::Message;
@@ -56,6 +60,11 @@ pub struct QueueMetrics {
     /// Send time spent (µs), for resharding.
     pub send_us: AtomicU64,
     pub last_send_failed: AtomicBool,
+    /// Newest native-histogram timestamp delivered (saved with the histogram log position).
+    pub hist_delivered_ms: AtomicI64,
+    /// Metric families sent in 1.0 metadata requests, and dropped after failed sends.
+    pub metadata_sent: AtomicU64,
+    pub metadata_failed: AtomicU64,
 }
 
 impl QueueMetrics {
@@ -88,8 +97,10 @@ struct Item {
     labels: Arc<Labels>,
     t: i64,
     v: f64,
-    /// The number of the WAL record it came from.
+    /// The number of the WAL record it came from (of the histogram log's frame for a histogram).
     rec: u64,
+    /// A native histogram (from the histogram log) instead of the float `v`.
+    hist: Option<Arc<FloatHistogram>>,
 }
 
 /// Which WAL records are fully delivered: the saved position is the end of the longest
@@ -159,7 +170,26 @@ impl Queue {
         if saved.is_none() {
             save_position(&pos_file, watcher.pos);
         }
+        let hist_pos_file = state_dir.join(format!("{}.histograms.position", settings.name));
+        let histlog = settings.send_native_histograms.then(|| {
+            let saved = read_hist_position(&hist_pos_file);
+            let tsdb_dir = wal_dir.parent().unwrap_or(wal_dir);
+            let log = HistLog::open(
+                tsdb_dir,
+                saved.map(|s| s.0),
+                saved.map_or(i64::MIN, |s| s.1),
+            );
+            if saved.is_none() {
+                save_hist_position(&hist_pos_file, log.pos, i64::MIN);
+            }
+            log
+        });
         let metrics = Arc::new(QueueMetrics::default());
+        if let Some(saved) = read_hist_position(&hist_pos_file) {
+            metrics.hist_delivered_ms.store(saved.1, Ordering::Relaxed);
+        } else {
+            metrics.hist_delivered_ms.store(i64::MIN, Ordering::Relaxed);
+        }
         metrics
             .shards
             .store(settings.queue.min_shards as u64, Ordering::Relaxed);
@@ -176,6 +206,11 @@ impl Queue {
                 committed: watcher.pos,
                 ..Default::default()
             })),
+            hist_progress: Arc::new(Mutex::new(Progress {
+                committed: histlog.as_ref().map(|h| h.pos).unwrap_or_default(),
+                ..Default::default()
+            })),
+            hist_pos_file,
             pos_file,
             rt,
             metadata,
@@ -183,7 +218,7 @@ impl Queue {
         };
         let thread = std::thread::Builder::new()
             .name(format!("remote-write-{}", settings.name))
-            .spawn(move || run.run(watcher))
+            .spawn(move || run.run(watcher, histlog))
             .map_err(|e| e.to_string())?;
         Ok(Queue {
             settings,
@@ -217,6 +252,25 @@ fn read_position(path: &Path) -> Option<Position> {
     Some(Position { seq, offset })
 }
 
+/// The histogram log's saved position and the newest histogram timestamp delivered.
+fn read_hist_position(path: &Path) -> Option<(Position, i64)> {
+    let text = std::fs::read_to_string(path).ok()?;
+    let mut it = text.split_whitespace();
+    let seq = it.next()?.parse().ok()?;
+    let offset = it.next()?.parse().ok()?;
+    let delivered = it.next()?.parse().ok()?;
+    Some((Position { seq, offset }, delivered))
+}
+
+fn save_hist_position(path: &Path, pos: Position, delivered: i64) {
+    let tmp = path.with_extension("position.tmp");
+    let ok = std::fs::write(&tmp, format!("{} {} {delivered}\n", pos.seq, pos.offset))
+        .and_then(|_| std::fs::rename(&tmp, path));
+    if let Err(e) = ok {
+        tracing::error!("remote_write: saving {}: {e}", path.display());
+    }
+}
+
 fn save_position(path: &Path, pos: Position) {
     let tmp = path.with_extension("position.tmp");
     let ok = std::fs::write(&tmp, format!("{} {}\n", pos.seq, pos.offset))
@@ -232,6 +286,9 @@ struct Runner {
     metrics: Arc<QueueMetrics>,
     stop: Arc<AtomicBool>,
     progress: Arc<Mutex<Progress>>,
+    /// The same for the frames of the histogram log.
+    hist_progress: Arc<Mutex<Progress>>,
+    hist_pos_file: PathBuf,
     pos_file: PathBuf,
     rt: tokio::runtime::Handle,
     metadata: Option<MetadataSource>,
@@ -245,6 +302,57 @@ struct Shards {
 }
 
 impl Runner {
+    fn shard(&self) -> Shard {
+        Shard {
+            settings: self.settings.clone(),
+            client: self.client.clone(),
+            metrics: self.metrics.clone(),
+            progress: self.progress.clone(),
+            hist_progress: self.hist_progress.clone(),
+            stop: self.stop.clone(),
+            metadata: self.metadata.clone(),
+            v1_fallback: self.v1_fallback.clone(),
+        }
+    }
+
+    /// 1.0 carries metadata in requests of its own (Prometheus' metadata watcher): every
+    /// `metadata_config.send_interval`, all known families in requests of at most
+    /// `max_samples_per_send`, sent in the background with a few retries.
+    fn send_metadata(&self) {
+        let Some(source) = &self.metadata else {
+            return;
+        };
+        let mut families: Vec<(String, FamilyMetadata)> = source().into_iter().collect();
+        families.sort_by(|a, b| a.0.cmp(&b.0));
+        for chunk in families.chunks(self.settings.metadata_max_per_send.max(1)) {
+            let body = encode_metadata(chunk);
+            let shard = self.shard();
+            let n = chunk.len() as u64;
+            self.rt.spawn(async move {
+                let m = &shard.metrics;
+                let mut backoff = Duration::from_millis(shard.settings.queue.min_backoff.0.max(1) as u64);
+                for attempt in 0..5 {
+                    match shard.send(body.clone(), false).await {
+                        Ok(()) => {
+                            m.metadata_sent.fetch_add(n, Ordering::Relaxed);
+                            return;
+                        }
+                        Err(SendError::Retry(why, after)) if attempt < 4 => {
+                            tracing::debug!(queue = %shard.settings.name, "remote_write: metadata send failed, retrying: {why}");
+                            tokio::time::sleep(after.unwrap_or(backoff)).await;
+                            backoff *= 2;
+                        }
+                        Err(SendError::Retry(why, _) | SendError::Permanent(why) | SendError::NotV2(why)) => {
+                            tracing::warn!(queue = %shard.settings.name, "remote_write: dropping {n} metadata: {why}");
+                            m.metadata_failed.fetch_add(n, Ordering::Relaxed);
+                            return;
+                        }
+                    }
+                }
+            });
+        }
+    }
+
     fn start_shards(&self, n: usize) -> Shards {
         let per_shard = self.settings.queue.capacity.max(1);
         let mut senders = Vec::with_capacity(n);
@@ -252,16 +360,7 @@ impl Runner {
         for _ in 0..n {
             let (tx, rx) = mpsc::channel(per_shard);
             senders.push(tx);
-            let shard = Shard {
-                settings: self.settings.clone(),
-                client: self.client.clone(),
-                metrics: self.metrics.clone(),
-                progress: self.progress.clone(),
-                stop: self.stop.clone(),
-                metadata: self.metadata.clone(),
-                v1_fallback: self.v1_fallback.clone(),
-            };
-            tasks.push(self.rt.spawn(shard.run(rx)));
+            tasks.push(self.rt.spawn(self.shard().run(rx)));
         }
         self.metrics.shards.store(n as u64, Ordering::Relaxed);
         Shards { senders, tasks }
@@ -275,10 +374,13 @@ impl Runner {
         }
     }
 
-    fn run(self, mut watcher: Watcher) {
+    fn run(self, mut watcher: Watcher, mut histlog: Option<HistLog>) {
         let mut n = self.settings.queue.min_shards;
         let mut shards = self.start_shards(n);
         let mut labels_cache: HashMap<u64, Option<Arc<Labels>>> = HashMap::new();
+        let mut hist_labels: HashMap<Labels, Option<Arc<Labels>>> = HashMap::new();
+        let mut hist_saved = self.hist_progress.lock().committed;
+        let mut last_metadata = Instant::now();
         let mut last_saved = self.progress.lock().committed;
         let mut last_save = Instant::now();
         let mut last_reshard = Instant::now();
@@ -311,7 +413,13 @@ impl Runner {
                 for (labels, t, v) in items.drain(..) {
                     let shard = (labels.hash64() % shards.senders.len() as u64) as usize;
                     self.metrics.pending.fetch_add(1, Ordering::Relaxed);
-                    let item = Item { labels, t, v, rec };
+                    let item = Item {
+                        labels,
+                        t,
+                        v,
+                        rec,
+                        hist: None,
+                    };
                     // Blocks while the shard's queue is full: a slow or down receiver holds
                     // the reader back (the WAL keeps the data), memory stays bounded.
                     if shards.senders[shard].blocking_send(item).is_err() {
@@ -327,6 +435,59 @@ impl Runner {
                     continue;
                 }
             };
+            let mut hist_frames = 0;
+            if let Some(log) = histlog.as_mut() {
+                let polled = log.poll(|pos, labels, samples| {
+                    let labels = hist_labels
+                        .entry(labels)
+                        .or_insert_with_key(|l| self.transform(l))
+                        .clone();
+                    let n = samples.len();
+                    self.metrics
+                        .samples_in
+                        .fetch_add(n as u64, Ordering::Relaxed);
+                    let Some(labels) = labels else {
+                        self.metrics
+                            .samples_dropped
+                            .fetch_add(n as u64, Ordering::Relaxed);
+                        self.hist_progress.lock().add(pos, 0);
+                        return;
+                    };
+                    let rec = self.hist_progress.lock().add(pos, n);
+                    let shard = (labels.hash64() % shards.senders.len() as u64) as usize;
+                    for s in samples {
+                        self.metrics
+                            .highest_read_ms
+                            .fetch_max(s.t, Ordering::Relaxed);
+                        self.metrics.pending.fetch_add(1, Ordering::Relaxed);
+                        let item = Item {
+                            labels: labels.clone(),
+                            t: s.t,
+                            v: 0.0,
+                            rec,
+                            hist: Some(Arc::new(s.h)),
+                        };
+                        if shards.senders[shard].blocking_send(item).is_err() {
+                            self.metrics.pending.fetch_sub(1, Ordering::Relaxed);
+                        }
+                    }
+                });
+                match polled {
+                    Ok(n) => hist_frames = n,
+                    Err(e) => {
+                        tracing::error!(queue = %self.settings.name, "remote_write: reading the histogram log: {e}")
+                    }
+                }
+                let committed = self.hist_progress.lock().committed;
+                if committed != hist_saved {
+                    save_hist_position(
+                        &self.hist_pos_file,
+                        committed,
+                        self.metrics.hist_delivered_ms.load(Ordering::Relaxed),
+                    );
+                    hist_saved = committed;
+                }
+            }
             if poll.advanced_segment {
                 // Series ids are per head: a new segment may reuse an id for another series.
                 labels_cache.clear();
@@ -336,6 +497,14 @@ impl Runner {
                 save_position(&self.pos_file, committed);
                 last_saved = committed;
                 last_save = Instant::now();
+            }
+            let speaks_v1 = !self.settings.v2 || self.v1_fallback.load(Ordering::Relaxed);
+            if speaks_v1
+                && self.settings.send_metadata
+                && last_metadata.elapsed() >= self.settings.metadata_interval
+            {
+                last_metadata = Instant::now();
+                self.send_metadata();
             }
             if last_reshard.elapsed() >= Duration::from_secs(10) {
                 let m = &self.metrics;
@@ -360,7 +529,7 @@ impl Runner {
                 (sent_at_reshard, send_us_at_reshard, in_at_reshard) = (sent, send_us, samples_in);
                 last_reshard = Instant::now();
             }
-            if poll.records == 0 && !poll.advanced_segment {
+            if poll.records == 0 && !poll.advanced_segment && hist_frames == 0 {
                 std::thread::sleep(Duration::from_millis(100));
             }
         }
@@ -371,6 +540,13 @@ impl Runner {
             t.abort();
         }
         save_position(&self.pos_file, self.progress.lock().committed);
+        if histlog.is_some() {
+            save_hist_position(
+                &self.hist_pos_file,
+                self.hist_progress.lock().committed,
+                self.metrics.hist_delivered_ms.load(Ordering::Relaxed),
+            );
+        }
     }
 
     /// External labels (where the series lacks them), then write_relabel_configs.
@@ -421,6 +597,7 @@ struct Shard {
     client: reqwest::Client,
     metrics: Arc<QueueMetrics>,
     progress: Arc<Mutex<Progress>>,
+    hist_progress: Arc<Mutex<Progress>>,
     stop: Arc<AtomicBool>,
     metadata: Option<MetadataSource>,
     v1_fallback: Arc<AtomicBool>,
@@ -529,7 +706,15 @@ impl Shard {
             }
         }
         m.pending.fetch_sub(n as i64, Ordering::Relaxed);
-        self.progress.lock().done(batch.iter().map(|i| i.rec));
+        self.progress
+            .lock()
+            .done(batch.iter().filter(|i| i.hist.is_none()).map(|i| i.rec));
+        if let Some(newest) = batch.iter().filter(|i| i.hist.is_some()).map(|i| i.t).max() {
+            m.hist_delivered_ms.fetch_max(newest, Ordering::Relaxed);
+            self.hist_progress
+                .lock()
+                .done(batch.iter().filter(|i| i.hist.is_some()).map(|i| i.rec));
+        }
         batch.clear();
     }
 
@@ -660,14 +845,38 @@ fn encode(batch: &[Item]) -> Vec<u8> {
             });
             req.timeseries.len() - 1
         });
-        req.timeseries[at].samples.push(WireSample {
-            value: i.v,
-            timestamp: i.t,
-        });
+        match &i.hist {
+            Some(h) => req.timeseries[at]
+                .histograms
+                .push(api::prometheus::remote_write::from_float_histogram(i.t, h)),
+            None => req.timeseries[at].samples.push(WireSample {
+                value: i.v,
+                timestamp: i.t,
+            }),
+        }
     }
     let raw = req.encode_to_vec();
     snap::raw::Encoder::new()
         .compress_vec(&raw)
+        .unwrap_or_default()
+}
+
+/// A 1.0 metadata-only request (`prometheus.WriteRequest.metadata`), snappy-compressed.
+fn encode_metadata(families: &[(String, FamilyMetadata)]) -> Vec<u8> {
+    let req = WriteRequest {
+        timeseries: Vec::new(),
+        metadata: families
+            .iter()
+            .map(|(name, m)| api::prometheus::remote_write::MetricMetadata {
+                r#type: v2::metric_type_code(&m.metric_type),
+                metric_family_name: name.clone(),
+                help: m.help.clone(),
+                unit: m.unit.clone(),
+            })
+            .collect(),
+    };
+    snap::raw::Encoder::new()
+        .compress_vec(&req.encode_to_vec())
         .unwrap_or_default()
 }
 
@@ -708,11 +917,16 @@ fn encode_v2(batch: &[Item], metadata: &HashMap<String, FamilyMetadata>) -> Vec<
             });
             timeseries.len() - 1
         });
-        timeseries[at].samples.push(v2::Sample2 {
-            value: i.v,
-            timestamp: i.t,
-            start_timestamp: 0,
-        });
+        match &i.hist {
+            Some(h) => timeseries[at]
+                .histograms
+                .push(api::prometheus::remote_write::from_float_histogram(i.t, h)),
+            None => timeseries[at].samples.push(v2::Sample2 {
+                value: i.v,
+                timestamp: i.t,
+                start_timestamp: 0,
+            }),
+        }
     }
     let req = v2::Request {
         symbols: symbols.into_symbols(),
@@ -742,6 +956,7 @@ mod tests {
             t,
             v: t as f64,
             rec: 0,
+            hist: None,
         };
         let md = HashMap::from([(
             "rpc".to_string(),

@@ -118,6 +118,11 @@ pub struct Settings {
     pub v2: bool,
     /// `metadata_config.send` (Prometheus' default: true).
     pub send_metadata: bool,
+    /// `send_native_histograms` (Prometheus' default: false).
+    pub send_native_histograms: bool,
+    /// `metadata_config.send_interval` and `.max_samples_per_send` (1m, 500), for 1.0.
+    pub metadata_interval: Duration,
+    pub metadata_max_per_send: usize,
 }
 
 fn read_secret(what: &str, file: &Path) -> Result<String, String> {
@@ -311,6 +316,19 @@ impl Settings {
                 .as_ref()
                 .and_then(|m| m.send)
                 .unwrap_or(true),
+            send_native_histograms: extra.send_native_histograms.unwrap_or(false),
+            metadata_interval: Duration::from_millis(
+                extra
+                    .metadata_config
+                    .as_ref()
+                    .and_then(|m| m.send_interval)
+                    .map_or(60_000, |d| d.0.max(1)) as u64,
+            ),
+            metadata_max_per_send: extra
+                .metadata_config
+                .as_ref()
+                .and_then(|m| m.max_samples_per_send)
+                .unwrap_or(500),
         })
     }
 

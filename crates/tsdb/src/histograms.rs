@@ -184,9 +184,13 @@ fn frame(payload: &[u8], out: &mut Vec<u8>) {
     out.extend_from_slice(payload);
 }
 
-/// Decodes the frames of a log; returns the series and the length of the intact prefix.
-fn read_frames(data: &[u8]) -> (BTreeMap<Labels, Vec<HistogramSample>>, usize) {
-    let mut series: BTreeMap<Labels, Vec<HistogramSample>> = BTreeMap::new();
+/// Calls `f(end offset of the frame, labels, samples)` for each intact frame of `data`, a
+/// stretch of the log that starts at a frame boundary; returns the length of the intact prefix
+/// (a torn or corrupt frame ends it). remote_write queues follow the log with it.
+pub fn for_each_frame(
+    data: &[u8],
+    mut f: impl FnMut(usize, Labels, Vec<HistogramSample>),
+) -> usize {
     let mut pos = 0usize;
     while let Some(header) = data.get(pos..pos + 8) {
         let len = u32::from_le_bytes([header[0], header[1], header[2], header[3]]) as usize;
@@ -200,14 +204,28 @@ fn read_frames(data: &[u8]) -> (BTreeMap<Labels, Vec<HistogramSample>>, usize) {
         let Ok((labels, samples)) = decode(payload) else {
             break;
         };
+        pos += 8 + len;
+        f(pos, labels, samples);
+    }
+    pos
+}
+
+/// The log's path under the TSDB directory.
+pub fn log_path(tsdb_dir: &Path) -> std::path::PathBuf {
+    tsdb_dir.join("histograms").join("log")
+}
+
+/// Decodes the frames of a log; returns the series and the length of the intact prefix.
+fn read_frames(data: &[u8]) -> (BTreeMap<Labels, Vec<HistogramSample>>, usize) {
+    let mut series: BTreeMap<Labels, Vec<HistogramSample>> = BTreeMap::new();
+    let pos = for_each_frame(data, |_, labels, samples| {
         let list = series.entry(labels).or_default();
         for s in samples {
             if list.last().is_none_or(|last| last.t < s.t) {
                 list.push(s);
             }
         }
-        pos += 8 + len;
-    }
+    });
     (series, pos)
 }
 
@@ -215,9 +233,9 @@ impl HistogramStore {
     /// Opens `<dir>/histograms/log`, replaying it; samples before `min_t` are dropped and the
     /// log rewritten without them (and without a torn tail).
     pub fn open(dir: &Path, min_t: i64) -> Result<HistogramStore, StorageError> {
+        let path = log_path(dir);
         let dir = dir.join("histograms");
         std::fs::create_dir_all(&dir)?;
-        let path = dir.join("log");
         let mut data = Vec::new();
         if let Ok(mut f) = File::open(&path) {
             f.read_to_end(&mut data)?;

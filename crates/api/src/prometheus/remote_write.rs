@@ -161,6 +161,38 @@ pub fn to_float_histogram(h: &Histogram) -> Result<FloatHistogram, String> {
     })
 }
 
+/// A float histogram on the wire (float counts, as senders of float histograms write them).
+pub fn from_float_histogram(t: i64, h: &FloatHistogram) -> Histogram {
+    let spans = |s: &[Span]| -> Vec<BucketSpan> {
+        s.iter()
+            .map(|s| BucketSpan {
+                offset: s.offset,
+                length: s.length,
+            })
+            .collect()
+    };
+    Histogram {
+        count_float: Some(h.count),
+        sum: h.sum,
+        schema: h.schema,
+        zero_threshold: h.zero_threshold,
+        zero_count_float: Some(h.zero_count),
+        negative_spans: spans(&h.negative_spans),
+        negative_counts: h.negative_buckets.clone(),
+        positive_spans: spans(&h.positive_spans),
+        positive_counts: h.positive_buckets.clone(),
+        reset_hint: match h.counter_reset_hint {
+            CounterResetHint::Unknown => 0,
+            CounterResetHint::CounterReset => 1,
+            CounterResetHint::NotCounterReset => 2,
+            CounterResetHint::Gauge => 3,
+        },
+        timestamp: t,
+        custom_values: h.custom_values.clone(),
+        ..Default::default()
+    }
+}
+
 /// `prometheus.Label`.
 #[derive(Clone, PartialEq, Message)]
 pub struct Label {
@@ -608,6 +640,19 @@ mod tests {
         bad.timeseries[0].histograms[0].positive_deltas.pop();
         let decoded = decode_body(&encode(&bad)).map_err(|e| e.message).unwrap();
         assert!(to_batch(decoded).is_err());
+    }
+
+    #[test]
+    fn float_histograms_round_trip_the_wire() {
+        let h = model::histogram::parse_histogram(
+            "{{schema:1 count:5.5 sum:2.5 z_bucket:1 z_bucket_w:0.001 buckets:[1 2.5] n_buckets:[1] counter_reset_hint:gauge}}",
+        )
+        .map_err(|e| e.to_string())
+        .unwrap()
+        .histogram;
+        let wire = from_float_histogram(7, &h);
+        assert_eq!(wire.timestamp, 7);
+        assert_eq!(to_float_histogram(&wire), Ok(h));
     }
 
     #[test]

@@ -588,3 +588,132 @@ fn a_2_0_queue_falls_back_for_a_1_0_prometheus() {
     push_with_metadata(&sender, base, 40);
     wait_for(&prom, base + 4_000, 120, "2.0 queue to Prometheus 2.42");
 }
+
+/// Pushes `n` native histograms (count k+1 at `base + k*100`) of `fwd_hist` to `p` with 1.0.
+fn push_histograms(p: &Pharos, base: i64, n: i64) {
+    push_histograms_from(p, base, 0, n)
+}
+
+#[test]
+fn native_histograms_are_forwarded_with_1_0_and_2_0() {
+    let dir = tempfile::tempdir().unwrap();
+    let quiet = quiet_config(dir.path());
+    let rx1 = Pharos::start(&dir.path().join("rx1"), Some(&quiet));
+    let rx2 = Pharos::start(&dir.path().join("rx2"), Some(&quiet));
+    let cfg = dir.path().join("sender.yml");
+    let queue = "queue_config: {batch_send_deadline: 200ms, min_backoff: 50ms, max_backoff: 500ms, max_samples_per_send: 7}";
+    std::fs::write(
+        &cfg,
+        format!(
+            "remote_write:\n  - url: {}\n    name: one\n    send_native_histograms: true\n    metadata_config: {{send_interval: 500ms}}\n    {queue}\n  - url: {}\n    name: two\n    protobuf_message: io.prometheus.write.v2.Request\n    send_native_histograms: true\n    {queue}\n",
+            rx1.url("/api/v1/write"),
+            rx2.url("/api/v1/write"),
+        ),
+    )
+    .unwrap();
+    let data = dir.path().join("tx");
+    let sender = Pharos::start(&data, Some(&cfg));
+    let base = chrono::Utc::now().timestamp_millis() - 120_000;
+    push_histograms(&sender, base, 20);
+    push_with_metadata(&sender, base, 10);
+    let at = (base + 1_900) / 1000 + 1;
+    let hist_count = |rx: &Pharos| -> (String, String) {
+        let v = get_json(
+            rx,
+            &format!("/api/v1/query?query=count_over_time(fwd_hist[1h])&time={at}"),
+        );
+        let n = v["data"]["result"][0]["value"][1]
+            .as_str()
+            .unwrap_or("")
+            .to_string();
+        let v = get_json(
+            rx,
+            &format!("/api/v1/query?query=histogram_count(fwd_hist)&time={at}"),
+        );
+        (
+            n,
+            v["data"]["result"][0]["value"][1]
+                .as_str()
+                .unwrap_or("")
+                .to_string(),
+        )
+    };
+    for rx in [&rx1, &rx2] {
+        wait_for(&rx.base, base + 1_000, 30, "floats next to histograms");
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        while hist_count(rx) != ("20".into(), "20".into()) {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "{}: histograms arrived as {:?}",
+                rx.base,
+                hist_count(rx)
+            );
+            std::thread::sleep(std::time::Duration::from_millis(300));
+        }
+    }
+    // 1.0 sends metadata in requests of its own, every send_interval; 2.0 with each series.
+    for rx in [&rx1, &rx2] {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        loop {
+            let v = get_json(rx, "/api/v1/metadata?metric=fwd_test_total");
+            if v["data"]["fwd_test_total"][0]["help"] == "Forwarded things." {
+                break;
+            }
+            assert!(std::time::Instant::now() < deadline, "{}: {v}", rx.base);
+            std::thread::sleep(std::time::Duration::from_millis(300));
+        }
+    }
+    // kill -9 and more histograms: the restarted queues resume where they were.
+    sender.kill9();
+    let sender = Pharos::start(&data, Some(&cfg));
+    push_histograms_from(&sender, base, 20, 30);
+    let at = (base + 2_900) / 1000 + 1;
+    for rx in [&rx1, &rx2] {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        loop {
+            let v = get_json(
+                rx,
+                &format!("/api/v1/query?query=count_over_time(fwd_hist[1h])&time={at}"),
+            );
+            if v["data"]["result"][0]["value"][1] == "30" {
+                break;
+            }
+            assert!(std::time::Instant::now() < deadline, "after kill -9: {v}");
+            std::thread::sleep(std::time::Duration::from_millis(300));
+        }
+    }
+}
+
+/// Histograms k in `from..to` as [`push_histograms`] writes them.
+fn push_histograms_from(p: &Pharos, base: i64, from: i64, to: i64) {
+    use api::prometheus::remote_write::{Label, TimeSeries, WriteRequest};
+    let req = WriteRequest {
+        timeseries: vec![TimeSeries {
+            labels: vec![Label {
+                name: "__name__".into(),
+                value: "fwd_hist".into(),
+            }],
+            histograms: (from..to)
+                .map(|k| Histogram {
+                    count_int: Some(k as u64 + 1),
+                    sum: k as f64,
+                    schema: 1,
+                    positive_spans: vec![BucketSpan {
+                        offset: 2,
+                        length: 1,
+                    }],
+                    positive_deltas: vec![k + 1],
+                    timestamp: base + k * 100,
+                    ..Default::default()
+                })
+                .collect(),
+            ..Default::default()
+        }],
+        metadata: vec![],
+    };
+    let body = snap::raw::Encoder::new()
+        .compress_vec(&req.encode_to_vec())
+        .unwrap();
+    let (status, _, text) = post(p, "application/x-protobuf", "snappy", body);
+    assert_eq!(status, 204, "{text}");
+}

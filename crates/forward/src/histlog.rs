@@ -1,0 +1,145 @@
+//! Follows the TSDB's native-histogram log (`<tsdb>/histograms/log`, see
+//! `tsdb::histograms`) for a remote_write queue with `send_native_histograms: true`: the frames
+//! appended after a position, handed out with the position after each. A position is the
+//! file's inode and a byte offset; the log is only rewritten when pharos opens it (retention,
+//! a torn tail), so a position of another inode means "rewritten since": the follower then reads
+//! the new file from its start and skips what is not newer than the newest histogram already
+//! delivered.
+
+use model::{HistogramSample, Labels};
+use std::fs::File;
+use std::io::{self, Read, Seek, SeekFrom};
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+use wal::Position;
+
+/// Reads the log from a position on.
+pub struct HistLog {
+    path: PathBuf,
+    /// `seq` is the log file's inode, `offset` the end of the last frame handed out.
+    pub pos: Position,
+    /// Samples at or before this time are skipped (after a rewrite).
+    skip_until: i64,
+}
+
+fn inode(path: &Path) -> Option<u64> {
+    std::fs::metadata(path).ok().map(|m| m.ino())
+}
+
+impl HistLog {
+    /// A follower of the log of the TSDB in `tsdb_dir`, from `start` (`None`: from the end of
+    /// what is there now). `delivered_until` is the newest histogram timestamp known delivered.
+    pub fn open(tsdb_dir: &Path, start: Option<Position>, delivered_until: i64) -> HistLog {
+        let path = tsdb::histograms::log_path(tsdb_dir);
+        let ino = inode(&path).unwrap_or(0);
+        let len = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
+        let (pos, skip_until) = match start {
+            Some(p) if p.seq == ino => (p, i64::MIN),
+            Some(_) => (
+                Position {
+                    seq: ino,
+                    offset: 0,
+                },
+                delivered_until,
+            ),
+            None => (
+                Position {
+                    seq: ino,
+                    offset: len,
+                },
+                i64::MIN,
+            ),
+        };
+        HistLog {
+            path,
+            pos,
+            skip_until,
+        }
+    }
+
+    /// Hands out every complete frame written since the last call: `f(position after the
+    /// frame, labels, samples)`. Returns the number of frames.
+    pub fn poll(
+        &mut self,
+        mut f: impl FnMut(Position, Labels, Vec<HistogramSample>),
+    ) -> io::Result<usize> {
+        let ino = match inode(&self.path) {
+            Some(i) => i,
+            None => return Ok(0),
+        };
+        if ino != self.pos.seq {
+            // Rewritten while we ran (or created): start over in the new file.
+            self.pos = Position {
+                seq: ino,
+                offset: 0,
+            };
+        }
+        let mut file = File::open(&self.path)?;
+        let len = file.metadata()?.len();
+        if len <= self.pos.offset {
+            return Ok(0);
+        }
+        file.seek(SeekFrom::Start(self.pos.offset))?;
+        let mut data = Vec::new();
+        file.take(len - self.pos.offset).read_to_end(&mut data)?;
+        let base = self.pos.offset;
+        let mut frames = 0;
+        let skip = self.skip_until;
+        let intact = tsdb::histograms::for_each_frame(&data, |end, labels, mut samples| {
+            samples.retain(|s| s.t > skip);
+            frames += 1;
+            f(
+                Position {
+                    seq: ino,
+                    offset: base + end as u64,
+                },
+                labels,
+                samples,
+            );
+        });
+        // A frame still being written stays for the next poll.
+        self.pos.offset = base + intact as u64;
+        Ok(frames)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn follows_appends_and_rewrites() {
+        let dir = tempfile::tempdir().unwrap();
+        let h = model::histogram::parse_histogram("{{schema:0 count:3 sum:2 buckets:[1 2]}}")
+            .unwrap()
+            .histogram;
+        let labels = Labels::from_pairs([("__name__", "lat")]);
+        let sample = |t| (labels.clone(), HistogramSample { t, h: h.clone() });
+        let store = tsdb::histograms::HistogramStore::open(dir.path(), i64::MIN).unwrap();
+        store.append(&[sample(1000)]).unwrap();
+        // A new follower starts at the end.
+        let mut log = HistLog::open(dir.path(), None, i64::MIN);
+        let mut got = Vec::new();
+        log.poll(|_, _, s| got.extend(s.iter().map(|s| s.t)))
+            .unwrap();
+        assert!(got.is_empty());
+        store.append(&[sample(2000), sample(3000)]).unwrap();
+        log.poll(|_, l, s| {
+            assert_eq!(l, labels);
+            got.extend(s.iter().map(|s| s.t))
+        })
+        .unwrap();
+        assert_eq!(got, vec![2000, 3000]);
+        let saved = log.pos;
+        drop(store);
+        // Reopened with a retention that drops t=1000: the log is rewritten (new inode); a
+        // follower resuming from the old position skips what was delivered.
+        let store = tsdb::histograms::HistogramStore::open(dir.path(), 1500).unwrap();
+        store.append(&[sample(4000)]).unwrap();
+        let mut log = HistLog::open(dir.path(), Some(saved), 3000);
+        let mut got = Vec::new();
+        log.poll(|_, _, s| got.extend(s.iter().map(|s| s.t)))
+            .unwrap();
+        assert_eq!(got, vec![4000]);
+    }
+}
