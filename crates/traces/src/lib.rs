@@ -14,6 +14,7 @@ pub mod query;
 pub mod span;
 pub mod spanmetrics;
 pub mod store;
+pub mod tenant;
 pub mod wal;
 pub mod zipkin;
 

@@ -37,8 +37,12 @@ async fn receive_inner(
     }
     let raw = read_body(&headers, &body, st.max_body_bytes)?;
     let store = st.store.clone();
+    let tenant = crate::prometheus::tenant::tenant_of(&headers);
     tokio::task::spawn_blocking(move || {
-        let spans = traces::jaeger_thrift::decode_batch(&raw)?;
+        let mut spans = traces::jaeger_thrift::decode_batch(&raw)?;
+        if let Some(t) = &tenant {
+            traces::tenant::tag(&mut spans, t);
+        }
         store.append(spans)
     })
     .await

@@ -7,7 +7,7 @@
 use crate::prometheus::params::Params;
 use crate::trace_http::TracesState;
 use axum::extract::{Path, State};
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde_json::{json, Value as J};
@@ -134,7 +134,12 @@ pub fn parse_query(p: &Params) -> ParamResult<TraceQuery> {
     })
 }
 
-pub async fn find_traces(State(st): State<Arc<TracesState>>, p: Params) -> Response {
+pub async fn find_traces(
+    State(st): State<Arc<TracesState>>,
+    headers: HeaderMap,
+    p: Params,
+) -> Response {
+    let tenant = crate::prometheus::tenant::tenant_of(&headers);
     let ids = p.all("traceID");
     if !ids.is_empty() {
         let mut data = Vec::new();
@@ -142,7 +147,11 @@ pub async fn find_traces(State(st): State<Arc<TracesState>>, p: Params) -> Respo
             let Some(t) = TraceId::parse_hex(id) else {
                 return bad(format!("malformed traceID {id:?}"));
             };
-            if let Some(spans) = st.store.trace(&t) {
+            if let Some(spans) = st
+                .store
+                .trace(&t)
+                .filter(|s| traces::tenant::visible(s, tenant.as_deref()))
+            {
                 data.push(trace_json(&spans));
             }
         }
@@ -160,18 +169,31 @@ pub async fn find_traces(State(st): State<Arc<TracesState>>, p: Params) -> Respo
     let found = tokio::task::spawn_blocking(move || store.search(&q))
         .await
         .unwrap_or_default();
-    let data: Vec<J> = found.iter().map(|t| trace_json(t)).collect();
+    let data: Vec<J> = found
+        .iter()
+        .filter(|t| traces::tenant::visible(t, tenant.as_deref()))
+        .map(|t| trace_json(t))
+        .collect();
     let n = data.len();
     Json(envelope(J::Array(data), n)).into_response()
 }
 
-pub async fn get_trace(State(st): State<Arc<TracesState>>, Path(id): Path<String>) -> Response {
+pub async fn get_trace(
+    State(st): State<Arc<TracesState>>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Response {
+    let tenant = crate::prometheus::tenant::tenant_of(&headers);
     let Some(t) = TraceId::parse_hex(&id) else {
         return bad(format!(
             "malformed trace ID {id:?}: expected up to 32 hex digits"
         ));
     };
-    match st.store.trace(&t) {
+    match st
+        .store
+        .trace(&t)
+        .filter(|s| traces::tenant::visible(s, tenant.as_deref()))
+    {
         Some(spans) => Json(envelope(json!([trace_json(&spans)]), 1)).into_response(),
         None => not_found("trace not found"),
     }
@@ -201,11 +223,20 @@ pub async fn dependencies(State(st): State<Arc<TracesState>>, p: Params) -> Resp
 
 /// Log lines carrying this trace's id (`trace_id`/`traceId`/`traceID` metadata or label),
 /// from the log store, within the trace's time span ± 5 minutes.
-pub async fn trace_logs(State(st): State<Arc<TracesState>>, Path(id): Path<String>) -> Response {
+pub async fn trace_logs(
+    State(st): State<Arc<TracesState>>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Response {
+    let tenant = crate::prometheus::tenant::tenant_of(&headers);
     let Some(t) = TraceId::parse_hex(&id) else {
         return bad(format!("malformed trace ID {id:?}"));
     };
-    let Some(spans) = st.store.trace(&t) else {
+    let Some(spans) = st
+        .store
+        .trace(&t)
+        .filter(|s| traces::tenant::visible(s, tenant.as_deref()))
+    else {
         return not_found("trace not found");
     };
     let Some(logs) = st.logs.clone() else {

@@ -97,12 +97,16 @@ pub async fn export(
         Err(r) => return refuse(json, r),
     };
     let store = st.store.clone();
+    let tenant = crate::prometheus::tenant::tenant_of(&headers);
     let res = tokio::task::spawn_blocking(move || {
-        let spans = if json {
+        let mut spans = if json {
             traces::otlp::decode_json(&raw)?
         } else {
             traces::otlp::decode_protobuf(&raw)?
         };
+        if let Some(t) = &tenant {
+            traces::tenant::tag(&mut spans, t);
+        }
         store.append(spans)
     })
     .await;

@@ -32,8 +32,12 @@ pub async fn receive(
         Err(Refusal(s, m)) => return (s, m).into_response(),
     };
     let store = st.store.clone();
+    let tenant = crate::prometheus::tenant::tenant_of(&headers);
     let res = tokio::task::spawn_blocking(move || {
-        let spans = traces::zipkin::decode_json(&raw)?;
+        let mut spans = traces::zipkin::decode_json(&raw)?;
+        if let Some(t) = &tenant {
+            traces::tenant::tag(&mut spans, t);
+        }
         store.append(spans)
     })
     .await;
@@ -65,7 +69,12 @@ pub async fn span_names(State(st): State<Arc<TracesState>>, p: Params) -> Respon
     Json(names).into_response()
 }
 
-pub async fn get_trace(State(st): State<Arc<TracesState>>, Path(id): Path<String>) -> Response {
+pub async fn get_trace(
+    State(st): State<Arc<TracesState>>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Response {
+    let tenant = crate::prometheus::tenant::tenant_of(&headers);
     let Some(t) = TraceId::parse_hex(&id) else {
         return (
             StatusCode::BAD_REQUEST,
@@ -73,7 +82,11 @@ pub async fn get_trace(State(st): State<Arc<TracesState>>, Path(id): Path<String
         )
             .into_response();
     };
-    match st.store.trace(&t) {
+    match st
+        .store
+        .trace(&t)
+        .filter(|s| traces::tenant::visible(s, tenant.as_deref()))
+    {
         Some(spans) => {
             let owned: Vec<traces::Span> = spans.iter().map(|s| (**s).clone()).collect();
             Json(traces::zipkin::trace_json(&owned)).into_response()
@@ -82,7 +95,12 @@ pub async fn get_trace(State(st): State<Arc<TracesState>>, Path(id): Path<String
     }
 }
 
-pub async fn find_traces(State(st): State<Arc<TracesState>>, p: Params) -> Response {
+pub async fn find_traces(
+    State(st): State<Arc<TracesState>>,
+    headers: HeaderMap,
+    p: Params,
+) -> Response {
+    let tenant = crate::prometheus::tenant::tenant_of(&headers);
     let num = |k: &str| -> Result<Option<u64>, String> {
         p.get(k)
             .map(|v| {
@@ -129,6 +147,7 @@ pub async fn find_traces(State(st): State<Arc<TracesState>>, p: Params) -> Respo
         .unwrap_or_default();
     let out: Vec<serde_json::Value> = found
         .iter()
+        .filter(|t| traces::tenant::visible(t, tenant.as_deref()))
         .map(|t| {
             let owned: Vec<traces::Span> = t.iter().map(|s| (**s).clone()).collect();
             traces::zipkin::trace_json(&owned)
@@ -140,8 +159,10 @@ pub async fn find_traces(State(st): State<Arc<TracesState>>, p: Params) -> Respo
 /// Tempo's `GET /api/v2/traces/{id}`: `{"trace": {"resourceSpans": [...]}}` in OTLP JSON.
 pub async fn get_trace_otlp(
     State(st): State<Arc<TracesState>>,
+    headers: HeaderMap,
     Path(id): Path<String>,
 ) -> Response {
+    let tenant = crate::prometheus::tenant::tenant_of(&headers);
     let Some(t) = TraceId::parse_hex(&id) else {
         return (
             StatusCode::BAD_REQUEST,
@@ -149,7 +170,11 @@ pub async fn get_trace_otlp(
         )
             .into_response();
     };
-    match st.store.trace(&t) {
+    match st
+        .store
+        .trace(&t)
+        .filter(|s| traces::tenant::visible(s, tenant.as_deref()))
+    {
         Some(spans) => {
             let owned: Vec<traces::Span> = spans.iter().map(|s| (**s).clone()).collect();
             Json(serde_json::json!({"trace": traces::otlp::to_json(&owned)})).into_response()

@@ -28,6 +28,7 @@ mod remote_write_v2;
 mod rules_alerts;
 mod rulesets;
 mod scrape_native_histograms;
+mod trace_tenants;
 mod traces_api;
 mod troubleshoot;
 mod web_auth;
