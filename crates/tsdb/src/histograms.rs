@@ -424,6 +424,80 @@ mod tests {
         assert_eq!(store.select(&[], i64::MIN, i64::MAX)[0].samples.len(), 1);
     }
 
+    /// The log's bytes per native-histogram sample on scrape-like data (prints the figure;
+    /// `cargo nextest run -p tsdb bytes_per_histogram_sample --no-capture`): 5 series of a
+    /// schema-3 latency histogram with 24 populated buckets in two spans, scraped every 15 s
+    /// for 1 h, integer bucket counts growing by a few per scrape and a fractional sum. The bound
+    /// only guards against a regression of the encoding.
+    #[test]
+    fn bytes_per_histogram_sample() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = HistogramStore::open(dir.path(), i64::MIN).unwrap();
+        let mut rng = 0x9e37_79b9_7f4a_7c15u64;
+        let mut next = move || {
+            rng ^= rng << 13;
+            rng ^= rng >> 7;
+            rng ^= rng << 17;
+            rng
+        };
+        let (series, per_series) = (5, 240);
+        for i in 0..series {
+            let labels = Labels::from_pairs([
+                ("__name__", "http_request_duration_seconds".to_string()),
+                ("instance", format!("app-{i}:8080")),
+            ]);
+            let mut buckets = vec![0.0f64; 24];
+            let (mut count, mut sum) = (0.0, 0.0);
+            let mut batch = Vec::new();
+            for k in 0..per_series {
+                for b in buckets.iter_mut() {
+                    let inc = (next() % 4) as f64;
+                    *b += inc;
+                    count += inc;
+                    sum += inc * 0.013 * (1 + next() % 50) as f64;
+                }
+                batch.push((
+                    labels.clone(),
+                    HistogramSample {
+                        t: 1_700_000_000_000 + k * 15_000,
+                        h: FloatHistogram {
+                            counter_reset_hint: CounterResetHint::NotCounterReset,
+                            schema: 3,
+                            zero_threshold: 2.938735877055719e-39,
+                            zero_count: 0.0,
+                            count,
+                            sum,
+                            positive_spans: vec![
+                                Span {
+                                    offset: -20,
+                                    length: 16,
+                                },
+                                Span {
+                                    offset: 2,
+                                    length: 8,
+                                },
+                            ],
+                            positive_buckets: buckets.clone(),
+                            ..Default::default()
+                        },
+                    },
+                ));
+                // Appended one scrape at a time, as a scrape loop or remote_write would.
+                if batch.len() == 1 {
+                    store.append(&batch).unwrap();
+                    batch.clear();
+                }
+            }
+        }
+        let samples = (series * per_series) as f64;
+        let per_sample = store.log_bytes() as f64 / samples;
+        eprintln!(
+            "histogram log: {} bytes for {samples} samples (24 buckets each): {per_sample:.1} bytes/sample",
+            store.log_bytes()
+        );
+        assert!(per_sample < 400.0, "{per_sample} bytes/sample");
+    }
+
     #[test]
     fn garbage_never_panics() {
         for data in [
