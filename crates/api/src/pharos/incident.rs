@@ -397,12 +397,11 @@ fn logs_json(
     let mut errors: Vec<Value> = Vec::new();
     let mut others: Vec<Value> = Vec::new();
     let (mut total, mut error_total) = (0u64, 0u64);
-    let mut selectors: Vec<String> = Vec::new();
+    let mut selectors: Vec<(String, usize)> = Vec::new();
     let mut problems: Vec<String> = Vec::new();
     for name in names {
         for value in values {
             let Some(m) = eq(name, value) else { continue };
-            selectors.push(format!("{{{name}={value:?}}}"));
             let mut scanned = 0usize;
             let r = st.logs.scan(
                 model::logs::DEFAULT_TENANT,
@@ -444,13 +443,22 @@ fn logs_json(
             if let Err(e) = r {
                 problems.push(e.to_string());
             }
+            selectors.push((format!("{{{name}={value:?}}}"), scanned));
         }
     }
+    // The page's Explore link opens the selector that found the most lines.
+    let best = selectors
+        .iter()
+        .max_by_key(|(_, n)| *n)
+        .filter(|(_, n)| *n > 0)
+        .map(|(q, _)| q.clone());
     let mut lines = errors;
     let room = MAX_LINES.saturating_sub(lines.len());
     lines.extend(others.into_iter().take(room));
     json!({
-        "query": selectors.join(" or "),
+        "query": selectors.iter().map(|(q, _)| q.as_str()).collect::<Vec<_>>().join(" or "),
+        "selectors": selectors.iter().map(|(q, n)| json!({"query": q, "lines": n})).collect::<Vec<_>>(),
+        "exploreQuery": best,
         "total": total,
         "errors": error_total,
         "lines": lines,
