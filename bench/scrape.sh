@@ -54,7 +54,7 @@ scrape_configs:
     static_configs:
       - targets: [$targets]
 EOF
-{ cat "$work/prometheus.yml"; printf 'collectors:\n  self: {enabled: false}\n  host: {enabled: false}\nsecurity: {enabled: false}\n'; } >"$work/pharos.yml"
+printf 'prometheus_config: prometheus.yml\ncollectors:\n  self: {enabled: false}\n  host: {enabled: false}\nsecurity: {enabled: false}\n' >"$work/pharos.yml"
 pp=$(free_port); mp=$(free_port)
 "$PHAROS_BIN" serve --config "$work/pharos.yml" --listen "127.0.0.1:$pp" --data "$work/pharos" 2>"$work/pharos.log" &
 ppid=$!

@@ -126,10 +126,25 @@ pub async fn run_target(
         for (series, v) in cache.report.iter().zip(values) {
             cache.batch.push((series.clone(), Sample { t: ts, v }));
         }
-        if let Err(e) = sink.append_refs(&cache.batch) {
-            tracing::warn!(target = %spec.url, "storing scraped samples failed: {e}");
+        // The append waits for the WAL's fsync: off the runtime's worker threads, so other
+        // targets' requests and timers are not held up behind it.
+        let batch = std::mem::take(&mut cache.batch);
+        let store = sink.clone();
+        match tokio::task::spawn_blocking(move || {
+            let stored = store.append_refs(&batch);
+            (batch, stored)
+        })
+        .await
+        {
+            Ok((mut batch, stored)) => {
+                if let Err(e) = stored {
+                    tracing::warn!(target = %spec.url, "storing scraped samples failed: {e}");
+                }
+                batch.clear();
+                cache.batch = batch;
+            }
+            Err(e) => tracing::warn!(target = %spec.url, "storing scraped samples failed: {e}"),
         }
-        cache.batch.clear();
         if !cache.hbatch.is_empty() {
             if let Err(e) = sink.append_histograms(&cache.hbatch) {
                 tracing::warn!(target = %spec.url, "storing scraped native histograms failed: {e}");
