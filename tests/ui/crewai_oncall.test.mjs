@@ -69,6 +69,8 @@ test('on-call walk: alert → rule query → incident → logs of that minute �
   const lines = await page.$$eval('[data-testid="incident-line"]', (els) => els.map((e) => [e.classList.contains('is-error'), e.textContent]));
   assert.ok(lines.length > 0 && lines[0][0], `error lines first: ${JSON.stringify(lines.slice(0, 3))}`);
   assert.ok(lines.some(([err, t]) => err && t.includes(BURST)), 'a burst error line');
+  // Each line with a trace id links its trace right there.
+  assert.match(await page.getAttribute('[data-testid="incident-line"] [data-testid="incident-line-trace"]', 'href'), /^\/trace\/[0-9a-f]{32}$/);
   const failed = await page.$$eval('[data-testid="failed-traces"] tbody tr', (els) => els.length);
   assert.ok(failed > 0, 'failed traces of the service');
   assert.ok((await page.$$eval('[data-testid="incident-issue"]', (els) => els.map((e) => e.textContent))).some((t) => t.includes(BURST)), 'the error issue');

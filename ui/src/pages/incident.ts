@@ -102,6 +102,12 @@ function selectorOfLines(inc: Incident): string | undefined {
   return name ? `{${name}=${JSON.stringify(first[name])}}` : undefined;
 }
 
+/** The trace id a log line carries: a trace_id/traceId label, JSON field or logfmt pair. */
+function lineTraceId(labels: Labels, line: string): string | undefined {
+  for (const [k, v] of Object.entries(labels)) if (/^(trace_?id|traceid)$/i.test(k) && /^[0-9a-fA-F]{16,32}$/.test(v)) return v;
+  return line.match(/"?\btrace_?id"?\s*[:=]\s*"?([0-9a-fA-F]{16,32})\b/i)?.[1];
+}
+
 /** A LogQL line filter close to the server's error-line test (`is_error_line`). */
 const ERROR_FILTER = ' |~ "(?i)(error|exception|fatal|panic)"';
 
@@ -191,13 +197,25 @@ export function incidentPage(ctx: PageContext): Page {
             'div',
             { class: 'incident-lines' },
             ...logs.lines.map((l) =>
-              h(
-                'div',
-                { class: `incident-line${l.error ? ' is-error' : ''}`, 'data-testid': 'incident-line' },
-                h('span', { class: 'faint mono' }, formatDateTime(Number(BigInt(l.ts) / 1000000n), 'browser', true)),
-                ' ',
-                h('span', { class: 'mono' }, l.line),
-              ),
+              {
+                const tid = lineTraceId(l.labels, l.line);
+                return h(
+                  'div',
+                  {
+                    class: `incident-line${l.error ? ' is-error' : ''}`,
+                    'data-testid': 'incident-line',
+                    title: 'Click to show the whole line',
+                    onclick: (ev: Event) => {
+                      if (!(ev.target as HTMLElement).closest('a')) (ev.currentTarget as HTMLElement).classList.toggle('open');
+                    },
+                  },
+                  h('span', { class: 'faint mono' }, formatDateTime(Number(BigInt(l.ts) / 1000000n), 'browser', true)),
+                  ' ',
+                  tid ? h('a', { class: 'incident-line-trace', href: `/trace/${encodeURIComponent(tid)}`, 'data-testid': 'incident-line-trace', title: `Open trace ${tid}` }, '⋔ trace') : null,
+                  tid ? ' ' : null,
+                  h('span', { class: 'mono' }, l.line),
+                );
+              },
             ),
           )
         : h('div', { class: 'faint' }, 'No log lines of this service in the window.'),
