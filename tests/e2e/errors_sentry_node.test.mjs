@@ -9,8 +9,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import path from 'node:path';
-import { spawn } from 'node:child_process';
-import { startPharos, ROOT, sleep } from './helpers.mjs';
+import { startPharos, ROOT, sleep, runNodeToExit } from './helpers.mjs';
 
 const APP = path.join(ROOT, 'tests/clients-errors/app.mjs');
 const KEY = 'a1b2c3d4e5f60718293a4b5c6d7e8f90';
@@ -27,22 +26,7 @@ before(async () => {
 after(() => pharos?.child.kill('SIGKILL'));
 
 /** Runs the app to its exit; returns {code, output}. */
-function runApp(env) {
-  return new Promise((resolve, reject) => {
-    const child = spawn('node', [APP], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-    let output = '';
-    child.stdout.on('data', (d) => (output += d));
-    child.stderr.on('data', (d) => (output += d));
-    const timer = setTimeout(() => {
-      child.kill('SIGKILL');
-      reject(new Error(`app did not exit:\n${output}`));
-    }, 60000);
-    child.on('exit', (code) => {
-      clearTimeout(timer);
-      resolve({ code, output });
-    });
-  });
-}
+const runApp = (env) => runNodeToExit(APP, env);
 
 /** A proxy in front of pharos that records every request (path, status, item types). */
 async function countingProxy() {

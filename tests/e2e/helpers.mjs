@@ -72,6 +72,25 @@ export function spawnUntil(cmd, args, pattern, opts = {}, timeoutMs = 30000) {
   });
 }
 
+/** Runs `node script` with `env` added to its end (killed after `timeoutMs`); resolves to
+ * {code, output} with stdout and stderr together. */
+export function runNodeToExit(script, env = {}, timeoutMs = 60000) {
+  return new Promise((resolve, reject) => {
+    const child = spawn('node', [script], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let output = '';
+    child.stdout.on('data', (d) => (output += d));
+    child.stderr.on('data', (d) => (output += d));
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`${script} did not exit:\n${output}`));
+    }, timeoutMs);
+    child.on('exit', (code) => {
+      clearTimeout(timer);
+      resolve({ code, output });
+    });
+  });
+}
+
 export async function startApp(env = {}) {
   const [child, m] = await spawnUntil('node', [path.join(ROOT, 'tests/clients/app.mjs')], /listening (\d+)/, {
     env: { ...process.env, ...env },

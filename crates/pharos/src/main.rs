@@ -18,6 +18,7 @@ mod serve_dashboards;
 mod serve_db_collectors;
 mod serve_errors;
 mod serve_errors_hooks;
+mod serve_errors_items;
 mod serve_es;
 mod serve_federate;
 mod serve_incident;

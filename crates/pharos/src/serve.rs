@@ -350,6 +350,7 @@ async fn serve(args: ServeArgs, on_listening: Option<OnListening>) -> Result<(),
         &cfg,
         &am,
         traces_rt.store.clone(),
+        logs_w.store.clone(),
         db.clone(),
         local,
     );

@@ -53,12 +53,14 @@ pub fn projects(cfg: &config::errors::ErrorsSettings) -> Vec<errors::Project> {
         .collect()
 }
 
-/// Installs pharos' reactions (transactions → spans, issue alerts → the built-in Alertmanager).
+/// Installs pharos' reactions (transactions and span items → spans, log items → the log store,
+/// sessions → release health, issue alerts → the built-in Alertmanager).
 pub fn install_hooks(
     w: &ErrorsWiring,
     cfg: &config::LoadedConfig,
     am: &alertmanager::Alertmanager,
     traces: Arc<traces::TraceStore>,
+    logs: Arc<dyn model::LogSink>,
     db: Arc<tsdb::Tsdb>,
     local: std::net::SocketAddr,
 ) {
@@ -71,7 +73,8 @@ pub fn install_hooks(
             format!("http://{local}"),
             cfg.errors.alert_threshold,
         )
-        .with_release_health(health),
+        .with_release_health(health)
+        .with_logs(logs),
     ));
 }
 

@@ -4,6 +4,7 @@
 //! events in M minutes for an issue" (`errors.alert_threshold`) become alerts handed to the
 //! built-in Alertmanager, labelled project, level, environment, with a link to the issue.
 //! Sessions go to release health (`crate::release_health`): crash-free series in the TSDB.
+//! `span` and `log` items (newer SDKs) go to the trace and log stores (`crate::serve_errors_items`).
 
 use errors::{ErrorHooks, IssueEvent, IssueEventKind};
 use parking_lot::Mutex;
@@ -24,6 +25,8 @@ pub struct PharosErrorHooks {
     recent: Mutex<HashMap<String, (VecDeque<f64>, f64)>>,
     /// Where `session`/`sessions` items go (none: they are only counted).
     release_health: Option<Arc<crate::release_health::ReleaseHealth>>,
+    /// Where `log` items go (none: they are only counted).
+    logs: Option<Arc<dyn model::LogSink>>,
 }
 
 impl PharosErrorHooks {
@@ -40,6 +43,7 @@ impl PharosErrorHooks {
             threshold,
             recent: Mutex::new(HashMap::new()),
             release_health: None,
+            logs: None,
         }
     }
 
@@ -49,6 +53,12 @@ impl PharosErrorHooks {
         health: Arc<crate::release_health::ReleaseHealth>,
     ) -> PharosErrorHooks {
         self.release_health = Some(health);
+        self
+    }
+
+    /// Sends Sentry `log` items to `logs` (the log store, default tenant).
+    pub fn with_logs(mut self, logs: Arc<dyn model::LogSink>) -> PharosErrorHooks {
+        self.logs = Some(logs);
         self
     }
 
@@ -152,9 +162,37 @@ impl ErrorHooks for PharosErrorHooks {
             health.record(project, item_type, payload);
         }
     }
+
+    fn on_item(&self, project: &str, item_type: &str, payload: &[u8]) {
+        use crate::serve_errors_items::{log_item_streams, span_item_spans};
+        let Ok(v) = serde_json::from_slice::<Value>(payload) else {
+            return;
+        };
+        match item_type {
+            "span" => {
+                let spans = span_item_spans(project, &v);
+                if !spans.is_empty() {
+                    if let Err(e) = self.traces.append(spans) {
+                        tracing::warn!("Sentry span item not stored: {e}");
+                    }
+                }
+            }
+            "log" => {
+                let Some(sink) = &self.logs else { return };
+                let streams = log_item_streams(project, &v, logs::store::now_ns());
+                if !streams.is_empty() {
+                    if let Err(e) = sink.push(model::logs::DEFAULT_TENANT, streams) {
+                        tracing::warn!("Sentry log item not stored: {e}");
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
 }
 
-fn ns(v: Option<&Value>) -> Option<u64> {
+/// Nanoseconds of a Sentry timestamp (Unix seconds or RFC 3339).
+pub(crate) fn ns(v: Option<&Value>) -> Option<u64> {
     errors::event::parse_timestamp(v?).map(|s| (s * 1e9) as u64)
 }
 
@@ -166,7 +204,8 @@ fn status(s: Option<&str>) -> StatusCode {
     }
 }
 
-fn kind(op: &str) -> SpanKind {
+/// The OpenTelemetry span kind a Sentry `op` stands for.
+pub(crate) fn kind(op: &str) -> SpanKind {
     if op.starts_with("http.server") || op == "http" {
         SpanKind::Server
     } else if op.starts_with("http.client") || op.starts_with("db") || op.starts_with("cache") {
