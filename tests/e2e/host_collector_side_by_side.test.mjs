@@ -26,7 +26,6 @@ const skip = hasExporter() ? false : 'Debian prometheus-node-exporter is not ins
 // ends with '_'.
 const SKIPPED = {
   'go_': 'Go runtime of the exporter process itself',
-  'process_': 'the exporter process itself (pharos reports its own under job="pharos")',
   'promhttp_': "the exporter's HTTP handler",
   'node_bcache_': 'bcache collector: hardware-specific',
   'node_bonding_': 'bonding collector: hardware-specific',
@@ -99,7 +98,9 @@ test('families, types and label names cover node_exporter', { skip }, async () =
   // The families of the host collector's brief are all there.
   for (const n of ['node_cpu_seconds_total', 'node_memory_MemTotal_bytes', 'node_load1', 'node_filesystem_avail_bytes',
     'node_network_receive_bytes_total', 'node_network_up', 'node_context_switches_total', 'node_boot_time_seconds',
-    'node_uname_info', 'node_time_seconds', 'node_filefd_maximum', 'node_os_info', 'node_exporter_build_info']) {
+    'node_uname_info', 'node_time_seconds', 'node_filefd_maximum', 'node_os_info', 'node_exporter_build_info',
+    // The collecting process, as node_exporter reports itself (here: pharos).
+    'process_cpu_seconds_total', 'process_open_fds', 'process_max_fds', 'process_resident_memory_bytes']) {
     assert.ok(ours.get(n)?.samples.length > 0, n);
   }
 });
