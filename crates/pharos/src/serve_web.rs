@@ -820,6 +820,18 @@ pub fn layer(app: Router, state: Arc<AppState>, auth: Arc<Auth>) -> Router {
         (state, auth),
         front_door,
     ))
+    .layer(axum::middleware::map_response(close_after_refused_body))
+}
+
+/// A 413 is answered before the request body was read to its end, so the connection cannot
+/// carry another request: the answer says `Connection: close`. Clients that pool connections
+/// (Node's fetch, Go's http.Client) would otherwise send their next request on it and fail.
+async fn close_after_refused_body(mut resp: Response) -> Response {
+    if resp.status() == StatusCode::PAYLOAD_TOO_LARGE {
+        resp.headers_mut()
+            .insert(header::CONNECTION, HeaderValue::from_static("close"));
+    }
+    resp
 }
 
 // ---------------------------------------------------------------- lifecycle and admin API
