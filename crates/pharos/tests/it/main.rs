@@ -2,10 +2,10 @@
 //! test build's disk use and link time in check): each module starts the real `pharos` binary on
 //! ephemeral ports and talks to it over HTTP, as a user's clients would.
 
-mod common;
 mod alertmanager_api;
 mod annotations_api;
 mod collectors;
+mod common;
 mod dashboards_api;
 mod db_collectors;
 mod demo;
