@@ -419,12 +419,12 @@ fn pharos_forwards_2_0_with_metadata_to_pharos() {
     assert!(failed.ends_with(" 0"), "{failed}");
 }
 
+/// Each request a test receiver saw: its Content-Type and, for 1.0, its samples.
+type SeenRequests = std::sync::Arc<std::sync::Mutex<Vec<(String, usize)>>>;
+
 /// A receiver that answers 415 to 2.0 requests and 204 to 1.0 ones; records each request's
 /// Content-Type and, for 1.0, its samples.
-fn v1_only_receiver() -> (
-    String,
-    std::sync::Arc<std::sync::Mutex<Vec<(String, usize)>>>,
-) {
+fn v1_only_receiver() -> (String, SeenRequests) {
     use std::io::{BufRead, BufReader, Read, Write};
     let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let url = format!("http://{}/api/v1/write", l.local_addr().unwrap());
