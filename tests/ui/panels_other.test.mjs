@@ -143,6 +143,15 @@ test('stat, gauge and bar gauge show the queried numbers, units and threshold co
     ],
   });
   const page = await newPage(browser);
+  // What the server answered the page for the stat's query (its evaluation time is the range's
+  // end in whole seconds, which may precede the `before` query above by up to a second).
+  const answers = [];
+  page.on('response', async (res) => {
+    if (!/\/api\/v1\/query(\?|$)/.test(res.url())) return;
+    const form = new URLSearchParams(res.request().postData() ?? new URL(res.url()).search);
+    if (form.get('query') !== 'sum(http_requests_total)') return;
+    answers.push({ time: form.get('time'), body: await res.json().catch((e) => String(e)) });
+  });
   await openUi(page, env.pharos.url, `/d/${uid}`);
   const p = await drawn(page, 5 + units.length + 3);
   const after = await api(env.pharos.url, '/api/v1/query?query=' + encodeURIComponent('sum(http_requests_total)'));
@@ -150,7 +159,14 @@ test('stat, gauge and bar gauge show the queried numbers, units and threshold co
 
   const shown = Number(p.Requests.value);
   assert.ok(Number.isInteger(shown), `stat shows an integer, got ${p.Requests.value}`);
-  assert.ok(shown >= low && shown <= high, `stat ${shown} within the API's ${low}..${high}`);
+  const answer = answers.at(-1);
+  assert.ok(answer, 'the page asked /api/v1/query for sum(http_requests_total)');
+  const answered = Number(answer.body?.data?.result?.[0]?.value?.[1]);
+  const atSameTime = await api(env.pharos.url, `/api/v1/query?query=${encodeURIComponent('sum(http_requests_total)')}&time=${answer.time}`);
+  const why = JSON.stringify({ shown: p.Requests, answers, atSameTime: atSameTime.body, low, high });
+  assert.equal(shown, Math.round(answered), `the stat shows what the server answered the page: ${why}`);
+  assert.equal(answer.body.data.result[0].value[1], atSameTime.body.data.result[0].value[1], `the same query at the same time answers the same: ${why}`);
+  assert.ok(answered > 0 && answered <= high, `a scraped count: ${why}`);
   assert.equal(p.Requests.color.toUpperCase(), '#F2495C', 'above the threshold → red');
   assert.equal(p['By method'].series, 2, 'GET and POST');
   const titles = await page.$$eval(`${body('By method')} .vp-stat`, (els) => els.map((e) => e.dataset.title).sort());
