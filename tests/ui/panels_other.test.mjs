@@ -88,6 +88,12 @@ async function drawn(page, count, timeout = 40000) {
 const body = (title) => `[data-testid="dash-panel"]:has([data-testid="panel-title"]:text-is("${title}")) .dash-panel-body`;
 
 test('stat, gauge and bar gauge show the queried numbers, units and threshold colours', async () => {
+  // The page evaluates the stat at the range's end in whole seconds: wait until a second ago
+  // already has samples, or a page opened right after the first scrape finds none ("No data").
+  await waitFor(async () => {
+    const { body } = await api(env.pharos.url, `/api/v1/query?query=${encodeURIComponent('sum(http_requests_total)')}&time=${Math.floor(Date.now() / 1000) - 1}`);
+    return body?.data?.result?.length > 0;
+  }, 30000, 'samples a second old');
   const before = await api(env.pharos.url, '/api/v1/query?query=' + encodeURIComponent('sum(http_requests_total)'));
   const low = Number(before.body.data.result[0].value[1]);
   const agents = (await api(env.pharos.url, '/api/v1/query?query=agent_utilization')).body.data.result.length;
@@ -157,6 +163,7 @@ test('stat, gauge and bar gauge show the queried numbers, units and threshold co
   const after = await api(env.pharos.url, '/api/v1/query?query=' + encodeURIComponent('sum(http_requests_total)'));
   const high = Number(after.body.data.result[0].value[1]);
 
+  assert.notEqual(p.Requests.value, '', `the stat has a value: ${JSON.stringify({ shown: p.Requests, answers })}`);
   const shown = Number(p.Requests.value);
   assert.ok(Number.isInteger(shown), `stat shows an integer, got ${p.Requests.value}`);
   const answer = answers.at(-1);
