@@ -169,3 +169,61 @@ test("the slow endpoint's trace shows the slow span", { skip }, async () => {
     assert.ok(t.spans.find((sp) => sp.operationName === name).duration >= slow.duration, `${name} encloses the slow span`);
   }
 });
+
+// The alerts each fault is there to fire (the guide's rules and the example's alerts/pharos.yml).
+const FAULT_OF = {
+  HighErrorRate: 'errors',
+  HighResponseTime: 'slow',
+  CacheHitRateLow: 'cache_miss',
+  DatabaseConnectionPoolExhausted: 'pool_exhaust',
+  AuthFailureStorm: 'auth_storm',
+  SuspiciousActivityThresholdExceeded: 'auth_storm',
+  CrewAIBudgetExceeded: 'budget',
+  CrewAIAppDown: 'down',
+  CrewAIHealthCheckFailing: 'down',
+};
+
+test('each alert fires under its own fault (while it holds, or within 20 s of its end)', { skip }, async () => {
+  const series = await rangeQuery('ALERTS{alertstate="firing"}');
+  const report = [];
+  const missed = [];
+  for (const [alert, fault] of Object.entries(FAULT_OF)) {
+    const p = phase(fault);
+    const times = series.filter((s) => s.metric.alertname === alert).flatMap((s) => s.values.map((v) => v[0] * 1000));
+    const during = times.filter((t) => t >= p.start && t <= p.end + 20_000);
+    const first = Math.min(...times);
+    report.push(`${alert}: first firing ${((first - p.start) / 1000).toFixed(0)} s after ${fault} started (held ${((p.end - p.start) / 1000).toFixed(0)} s), ${during.length} firing steps in it`);
+    if (!during.length) missed.push(alert);
+  }
+  console.log(report.join('\n'));
+  assert.deepEqual(missed, [], 'alerts that did not fire under their fault');
+});
+
+test("the notifications link the incident context: HighErrorRate's shows the burst's error lines, a failed trace and the issue; CrewAIAppDown's the app's target down", { skip }, async () => {
+  const paged = (alertname) => hooks.got.find((g) => g.path === '/pagerduty' && g.body.description === alertname)?.body;
+  const incident = async (link) => {
+    assert.match(link ?? '', /\/incident\?alertname=\w+&.*__start=\d+/);
+    const { status, body } = await api(pharos.url, `/api/pharos/v1/incident?${link.split('?')[1]}`);
+    assert.equal(status, 200, JSON.stringify(body));
+    return body;
+  };
+  // The PagerDuty page of the error burst.
+  const high = await waitFor(() => paged('HighErrorRate'), 20000, 'HighErrorRate paged');
+  const v = await incident(high.details?.incident_url);
+  assert.ok(v.join.labels.some((l) => l.name === 'service' && l.value === 'crewai-api'), JSON.stringify(v.join));
+  const lines = v.logs.lines;
+  assert.ok(lines.length && lines[0].error, `error lines first: ${JSON.stringify(lines.slice(0, 2)).slice(0, 400)}`);
+  assert.ok(lines.some((l) => l.error && l.line.includes('connection terminated unexpectedly')), 'a line of the burst');
+  assert.ok(v.traces.failed.length > 0, 'a failed trace of crewai-api');
+  assert.ok(v.errors.issues.some((i) => i.sameService && JSON.stringify(i).includes('connection terminated unexpectedly')), JSON.stringify(v.errors).slice(0, 400));
+  console.log(`HighErrorRate incident: join ${JSON.stringify(v.join.labels)}, ${v.logs.total} lines (${v.logs.errors} errors), ${v.traces.failed.length} failed traces, ${v.errors.issues.length} issues`);
+  // The PagerDuty page of the target going down: the app's target, down in the window.
+  const down = await waitFor(() => paged('CrewAIAppDown'), 20000, 'CrewAIAppDown paged');
+  const d = await incident(down.details?.incident_url);
+  assert.ok(d.targets.downInWindow.some((t) => t.labels.job === 'crewai-app' && t.sameService), JSON.stringify(d.targets));
+  // A Slack warning carries the same kind of link as a button.
+  const slack = hooks.got.find((g) => g.path === '/slack' && g.body.channel === '#warnings');
+  const button = slack?.body.attachments?.[0]?.actions?.find((a) => a.text === 'Incident context');
+  assert.ok(button, JSON.stringify(slack?.body).slice(0, 400));
+  await incident(button.url);
+});

@@ -394,7 +394,7 @@ mod tests {
             fingerprint: crate::alert::fingerprint(&labels),
             labels,
             annotations: BTreeMap::new(),
-            starts_at: 0,
+            starts_at: 1_700_000_000_000,
             ends_at: i64::MAX,
             generator_url: "http://prom".into(),
             updated_at: 0,
@@ -440,6 +440,15 @@ mod tests {
         assert!(data.contains("To: Ops <ops@example.org>\r\n"));
         assert!(data.contains("plain DiskFull"));
         assert!(data.contains("Content-Type: text/html"));
+        // pharos' addition: the alert's incident page in both parts, at the external URL.
+        assert!(
+            data.contains("plain DiskFull\r\nIncident context: http://am/incident?alertname=DiskFull&__start=1700000000000\r\n"),
+            "{data}"
+        );
+        assert!(
+            data.contains("<a href=\"http://am/incident?alertname=DiskFull&amp;__start=1700000000000\">Incident context</a>"),
+            "{data}"
+        );
     }
 
     #[tokio::test]
