@@ -79,6 +79,21 @@ test('exemplars link to their trace; annotations on state timeline, status histo
   assert.equal(drawn.timeseries.exemplars, 3, JSON.stringify(drawn));
   for (const type of ['state-timeline', 'barchart']) assert.equal(drawn[type].exemplars, 0);
 
+  // No annotation marker covers a time axis label (they sit on the plot's bottom edge).
+  const overlaps = await page.evaluate(() => {
+    const out = [];
+    const hit = (a, b) => a.left < b.right && b.left < a.right && a.top < b.bottom && b.top < a.bottom;
+    for (const panel of document.querySelectorAll('[data-testid="dash-panel"]')) {
+      const labels = [...panel.querySelectorAll('.mp-tick, .vp-state-axis span, .u-axis')].map((e) => e.getBoundingClientRect());
+      for (const m of panel.querySelectorAll('.mp-annotation-marker, .vp-ann-marker')) {
+        const r = m.getBoundingClientRect();
+        if (labels.some((l) => hit(r, l))) out.push(panel.dataset.panelType);
+      }
+    }
+    return out;
+  });
+  assert.deepEqual(overlaps, [], 'annotation markers over axis labels');
+
   // The SVG charts' annotation tooltip is text.
   await page.locator('[data-panel-type="barchart"] [data-testid="annotation"] .mp-annotation-marker').first().hover();
   await page.waitForSelector('[data-panel-type="barchart"] .mp-tooltip:visible');

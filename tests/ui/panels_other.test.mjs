@@ -484,7 +484,7 @@ test('legacy and multi-frame shapes from community dashboards draw without a bro
   assert.equal(p['Percent thresholds'].color.toUpperCase(), '#C4162A', '30 of 0..200 is 15% → dark-red');
   assert.equal(p['Old singlestat'].value, '3%');
   assert.equal(p['Old singlestat'].color.toUpperCase(), '#FF9830');
-  const broken = await page.$$eval('.dash-panel-body', (els) => els.filter((e) => /could not be drawn|not drawn by pharos/.test(e.textContent)).length);
+  const broken = await page.$$eval('.dash-panel-body', (els) => els.filter((e) => /could not be drawn|Unsupported panel type/.test(e.textContent)).length);
   assert.equal(broken, 0);
   await screenshot(page, 'panel-legacy');
   assertNoPageErrors(page, assert);

@@ -6,7 +6,7 @@
  * requests are cached within one refresh and aborted when the range changes.
  */
 import { addFiltersToLogQL, addFiltersToPromQL, type AdhocFilter } from './adhoc';
-import { ApiError, request, type Labels, type LokiResult, type PromMatrixSeries, type PromResult, type PromVectorSample, type JaegerTrace } from '../lib/api';
+import { ApiError, UnsupportedError, request, type Labels, type LokiResult, type PromMatrixSeries, type PromResult, type PromVectorSample, type JaegerTrace } from '../lib/api';
 import { calculateInterval, formatDuration, parseDuration, type TimeRange, type TimeZone } from '../lib/time';
 import type { DashboardModel } from './contract';
 import type { Exemplar, GrafanaPanel, GrafanaTarget, LogRow, PanelData, Series, TableData } from '../panels/types';
@@ -182,6 +182,8 @@ export interface RunEnv {
   cache?: Map<string, Promise<unknown>>;
   /** Collects the requests made (for Inspect). */
   log?: QueryLogEntry[];
+  /** Variables referenced in `text` that have no value to offer (see Variables.emptyRefs). */
+  emptyVars?(text: string, scoped?: ScopedVars): string[];
 }
 
 /** Panels that show no query results. */
@@ -220,6 +222,18 @@ export async function runPanel(panel: GrafanaPanel, env: RunEnv): Promise<PanelD
       } catch (e) {
         if ((e as Error).name === 'AbortError') throw e;
         const msg = e instanceof ApiError ? e.message : (e as Error).message || String(e);
+        if (e instanceof UnsupportedError) {
+          if (!data.notices.includes(msg)) data.notices.push(msg);
+          return;
+        }
+        const raw = String(target.expr ?? target.query ?? '');
+        const empty = env.emptyVars?.(raw, env.scopedVars) ?? [];
+        if (empty.length || (/empty-compatible value|at least one non-empty matcher/.test(msg) && raw.includes('$'))) {
+          // The query was built from variables that have no values (the exporter behind them
+          // is not sending yet), so it does not even parse: that is "No data", not a broken panel.
+          data.notices.push(`${target.refId}: no data — ${empty.length ? empty.map((n) => `$${n}`).join(', ') : 'its variables'} ${empty.length === 1 ? 'has' : 'have'} no values.`);
+          return;
+        }
         data.errors.push(multi ? `${target.refId}: ${msg}` : msg);
       }
     }),
@@ -251,7 +265,7 @@ async function runTarget(panel: GrafanaPanel, t: GrafanaTarget, ds: ResolvedData
     case 'testdata':
       return runTestData(t, env, data);
     default:
-      throw new Error(`data source type "${ds.type}" is not served by pharos (Prometheus, Loki, Elasticsearch, Jaeger and Tempo queries are)`);
+      throw new UnsupportedError(`Data source type "${ds.type}" is not served by pharos (Prometheus, Loki, Elasticsearch, Jaeger and Tempo queries are).`);
   }
 }
 
@@ -260,15 +274,25 @@ async function send<T>(env: RunEnv, refId: string, url: string, opts: { form?: R
   const body = opts.form ? new URLSearchParams(opts.form).toString() : opts.body !== undefined ? JSON.stringify(opts.body) : undefined;
   const key = `${url}\n${body ?? ''}`;
   const started = performance.now();
-  const cached = env.cache?.get(key) as Promise<T> | undefined;
   const entry: QueryLogEntry = { refId, method: body ? 'POST' : 'GET', url, body, ms: 0, status: 'ok' };
   env.log?.push(entry);
-  const p = cached ?? request<T>(url, { form: opts.form, body: opts.form ? undefined : opts.body, signal: env.signal });
-  if (!cached) env.cache?.set(key, p);
   try {
-    const r = await p;
-    entry.status = cached ? 'cached' : 'ok';
-    return r;
+    // A shared answer belongs to the panel that asked first: when that panel's run is aborted
+    // (it re-ran, or its row was toggled) while this one still waits, ask again on our own.
+    for (let attempt = 0; ; attempt++) {
+      const cached = env.cache?.get(key) as Promise<T> | undefined;
+      const p = cached ?? request<T>(url, { form: opts.form, body: opts.form ? undefined : opts.body, signal: env.signal });
+      if (!cached) env.cache?.set(key, p);
+      try {
+        const r = await p;
+        entry.status = cached ? 'cached' : 'ok';
+        return r;
+      } catch (e) {
+        const abortedElsewhere = (e as Error).name === 'AbortError' && !env.signal?.aborted;
+        if (!abortedElsewhere || attempt >= 2) throw e;
+        if (env.cache?.get(key) === p) env.cache.delete(key);
+      }
+    }
   } catch (e) {
     entry.status = 'error';
     entry.error = (e as Error).message;

@@ -6,7 +6,7 @@
  */
 import { filterFromUrl, filtersOf, filterToUrl, type AdhocFilter } from './adhoc';
 import type { DashboardModel, TemplateVariable } from './contract';
-import { ApiError, promInstant, promLabelValues, promLabels, promSeries, lokiLabels, lokiLabelValues, request } from '../lib/api';
+import { ApiError, UnsupportedError, promInstant, promLabelValues, promLabels, promSeries, lokiLabels, lokiLabelValues, request } from '../lib/api';
 import { calculateInterval, formatDuration, parseDuration, type TimeRange } from '../lib/time';
 import { listDatasources, resolveDatasource, type Datasource } from './query';
 
@@ -236,6 +236,8 @@ export function referencedNames(text: string): Set<string> {
 export class Variables {
   /** Errors of the last option refresh, by variable name. */
   errors = new Map<string, string>();
+  /** Why a variable has no options when that is no failure (a data source pharos does not serve). */
+  notes = new Map<string, string>();
   /** Variables whose current value came from the URL (kept even if not among the options). */
   private fromUrl = new Set<string>();
 
@@ -364,12 +366,17 @@ export class Variables {
   /** Refreshes one variable's options and keeps (or re-picks) its current value. */
   async updateOptions(v: TemplateVariable, signal?: AbortSignal) {
     this.errors.delete(v.name);
+    this.notes.delete(v.name);
     let opts: VarOption[] = [];
     try {
       opts = await this.computeOptions(v, signal);
     } catch (e) {
       if ((e as Error).name === 'AbortError') throw e;
-      this.errors.set(v.name, (e as Error).message);
+      const q = typeof v.query === 'string' ? v.query : typeof (v.query as { query?: unknown } | undefined)?.query === 'string' ? String((v.query as { query: string }).query) : '';
+      const empty = this.emptyRefs(q);
+      if (e instanceof UnsupportedError) this.notes.set(v.name, e.message);
+      else if (empty.length) this.notes.set(v.name, `No values: ${empty.map((n) => `$${n}`).join(', ')} ${empty.length === 1 ? 'has' : 'have'} none.`);
+      else this.errors.set(v.name, (e as Error).message);
       opts = (v.options ?? []).filter((o) => o.value !== ALL_VALUE);
     }
     if (v.type === 'query' || v.type === 'datasource') {
@@ -478,7 +485,7 @@ export class Variables {
       throw new Error(`unsupported Elasticsearch variable query: ${q}`);
     }
     if (ds.type !== 'prometheus') {
-      throw new Error(`variables of data source type "${ds.type}" are not supported`);
+      throw new UnsupportedError(`Variables of data source type "${ds.type}" are not served by pharos.`);
     }
     const expr = this.interpolate(raw, undefined, 'prometheus').trim();
     if (!expr) return [];
@@ -605,6 +612,28 @@ export class Variables {
       if (format) return applyFormat(format, found.value, found.text, name, found.v);
       return applyFormat('glob', found.value, found.text, name, found.v);
     });
+  }
+
+  /**
+   * Variables referenced in `text` that have no value to offer: a query or custom variable
+   * without options (its metric does not exist yet), or a repeat value that is empty. A query
+   * built from them may not even parse; that means "no data", not a broken panel.
+   */
+  emptyRefs(text: string, scoped?: ScopedVars): string[] {
+    const out: string[] = [];
+    for (const name of referencedNames(text)) {
+      const s = scoped?.[name];
+      if (s) {
+        if (arr(s.value).every((x) => x === '')) out.push(name);
+        continue;
+      }
+      const v = this.get(name);
+      if (!v || (v.type !== 'query' && v.type !== 'custom')) continue;
+      const opts = (v.options ?? []).filter((o) => o.value !== ALL_VALUE);
+      const cur = arr(v.current?.value);
+      if (!opts.length || !cur.length || cur.every((x) => x === '')) out.push(name);
+    }
+    return out;
   }
 
   /** True when `text` references one of `names`. */

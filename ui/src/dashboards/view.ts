@@ -7,7 +7,7 @@
 import { h, message, replace } from '../lib/dom';
 import { ApiError, request } from '../lib/api';
 import { navigate, setQuery, type Page, type PageContext } from '../lib/router';
-import { formatDateTime, parseDuration, resolveRange, type RawTimeRange, type TimeRange, type TimeZone } from '../lib/time';
+import { formatDateTime, formatDuration, parseDuration, resolveRange, type RawTimeRange, type TimeRange, type TimeZone } from '../lib/time';
 import { timeControls, type TimeControls, type TimeControlsState } from '../components/timepicker';
 import { createPanel } from '../panels/registry';
 import '../panels/all';
@@ -16,7 +16,7 @@ import type { DashboardHost, DashboardMeta, DashboardModel, TemplateVariable } f
 import { DashboardCrosshair } from './crosshair';
 import { commitLayout, computeLayout, GridView, toggleRow, type GridCell, type GridPos, type LayoutItem } from './grid';
 import { emptyDashboard, normalizeDashboard, panelForRenderer, slugify } from './model';
-import { exploreUrl, listDatasources, NON_QUERY_TYPES, runPanel, type QueryLogEntry, type RunEnv } from './query';
+import { exploreUrl, listDatasources, NON_QUERY_TYPES, panelInterval, runPanel, type QueryLogEntry, type RunEnv } from './query';
 import type { AdhocFilter } from './adhoc';
 import { adhocControl } from './adhoc_bar';
 import { starButton } from './stars';
@@ -566,7 +566,7 @@ class DashboardView implements DashboardHost {
             o.text,
           ),
         ),
-        shown.length === 0 ? h('div', { class: 'faint dash-var-empty' }, opts.length ? 'No value matches' : this.vars.errors.get(v.name) ?? 'This variable has no values') : null,
+        shown.length === 0 ? h('div', { class: 'faint dash-var-empty' }, opts.length ? 'No value matches' : this.vars.errors.get(v.name) ?? this.vars.notes.get(v.name) ?? 'This variable has no values') : null,
         shown.length > 500 ? h('div', { class: 'faint dash-var-empty' }, `${shown.length - 500} more — type to filter`) : null,
       );
     };
@@ -732,7 +732,7 @@ class DashboardView implements DashboardHost {
       .filter((f): f is PanelFrame => !!f && (!onlyIdle || !f.hasData));
     const run: RunState = {
       seq,
-      env: { range: this.range, timeZone: this.timeZone, signal: ac.signal, cache: reuse ? this.run!.env.cache : new Map(), model: this.model, interpolate: (t, s, fmt) => this.vars.interpolate(t, s, fmt), adhoc: this.vars.adhocFilters(), widthPx: 0 },
+      env: { range: this.range, timeZone: this.timeZone, signal: ac.signal, cache: reuse ? this.run!.env.cache : new Map(), model: this.model, interpolate: (t, s, fmt) => this.vars.interpolate(t, s, fmt), emptyVars: (t, s) => this.vars.emptyRefs(t, s), adhoc: this.vars.adhocFilters(), widthPx: 0 },
       queue: [],
       active: 0,
       started: performance.now(),
@@ -842,7 +842,7 @@ class DashboardView implements DashboardHost {
       range: this.range,
       timeZone: this.timeZone,
       widthPx: frame?.bodyWidth() || 800,
-      interpolate: (t, s, fmt) => this.vars.interpolate(t, s, fmt), adhoc: this.vars.adhocFilters(),
+      interpolate: (t, s, fmt) => this.vars.interpolate(t, s, fmt), emptyVars: (t, s) => this.vars.emptyRefs(t, s), adhoc: this.vars.adhocFilters(),
       model: this.model,
       signal,
       cache: new Map(),
@@ -871,8 +871,13 @@ class DashboardView implements DashboardHost {
   }
 
   /** @internal */
-  titleOf(item: LayoutItem): string {
-    return this.vars.interpolate(item.panel.title ?? '', item.scopedVars, 'text');
+  titleOf(item: LayoutItem, intervalMs?: number): string {
+    const title = item.panel.title ?? '';
+    if (!title.includes('$__interval')) return this.vars.interpolate(title, item.scopedVars, 'text');
+    // Grafana draws a title such as "Requests / $__interval" with the panel's own interval.
+    const ms = intervalMs || panelInterval(item.panel, this.envFor(item, this.frames.get(item.key)?.bodyWidth() || 800));
+    const sv = (x: string | number) => ({ text: String(x), value: String(x) });
+    return this.vars.interpolate(title, { ...item.scopedVars, __interval: sv(formatDuration(ms)), __interval_ms: sv(Math.round(ms)) }, 'text');
   }
 
   /** @internal */
@@ -883,7 +888,7 @@ class DashboardView implements DashboardHost {
 
   /** @internal */
   envFor(item: LayoutItem, widthPx: number): RunEnv {
-    return { range: this.range, timeZone: this.timeZone, widthPx, interpolate: (t, s, fmt) => this.vars.interpolate(t, s, fmt), adhoc: this.vars.adhocFilters(), scopedVars: item.scopedVars, model: this.model };
+    return { range: this.range, timeZone: this.timeZone, widthPx, interpolate: (t, s, fmt) => this.vars.interpolate(t, s, fmt), emptyVars: (t, s) => this.vars.emptyRefs(t, s), adhoc: this.vars.adhocFilters(), scopedVars: item.scopedVars, model: this.model };
   }
 
   /** @internal */
@@ -1021,7 +1026,7 @@ class PanelFrame implements GridCell {
     this.el.dataset.panelType = p.type || 'timeseries';
     this.el.classList.toggle('transparent', Boolean(p.transparent));
     this.el.classList.toggle('clone', this.item.clone);
-    const title = this.view.titleOf(this.item);
+    const title = this.view.titleOf(this.item, this.data?.intervalMs);
     this.titleEl.textContent = title;
     this.titleEl.title = title;
     const slot = this.header.querySelector('.dash-panel-desc-slot')!;
@@ -1098,6 +1103,10 @@ class PanelFrame implements GridCell {
     } else if (state === 'error') {
       const msg = this.lastError.join('\n');
       this.statusEl.replaceChildren(h('span', { class: 'dash-panel-error', title: msg, role: 'img', 'aria-label': `Error: ${msg}`, 'data-testid': 'panel-error' }, '⚠'));
+    } else if (state === 'empty' && this.data?.notices.length) {
+      // Nothing failed, but there is a reason for "No data" worth a look (an unsupported data source).
+      const msg = this.data.notices.join('\n');
+      this.statusEl.replaceChildren(h('span', { class: 'dash-panel-notice', title: msg, role: 'img', 'aria-label': `Note: ${msg}`, 'data-testid': 'panel-notice' }, 'ℹ'));
     } else this.statusEl.replaceChildren();
   }
 
@@ -1137,6 +1146,7 @@ class PanelFrame implements GridCell {
         });
       this.lastRunMs = Math.round(performance.now() - started);
       this.data = data;
+      if (String(this.item.panel.title ?? '').includes('$__interval')) this.drawChrome();
       this.lastLog = log;
       this.lastError = data.errors;
       this.hasData = true;

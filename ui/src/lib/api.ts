@@ -5,6 +5,17 @@
  * can act on.
  */
 
+/**
+ * Something pharos knowingly does not do (a data source type it does not serve, a Grafana
+ * feature with no counterpart): shown as a note, not as a failure.
+ */
+export class UnsupportedError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'UnsupportedError';
+  }
+}
+
 export class ApiError extends Error {
   /** HTTP status, 0 when the server could not be reached. */
   status: number;

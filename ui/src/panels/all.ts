@@ -1,7 +1,7 @@
 /**
  * Loads every panel renderer so each registers itself with the registry (`register()` in
  * registry.ts). The dashboard page and Explore import this module once; a panel type not
- * registered here gets the registry's "not drawn by pharos" placeholder.
+ * registered here gets the registry's "Unsupported panel type" placeholder.
  */
 import './timeseries';
 import './heatmap';
@@ -20,3 +20,4 @@ import './xychart';
 import './tracespanel';
 import './nodegraph';
 import './candlestick';
+import './tablefallback';

@@ -41,8 +41,8 @@ const placeholder: PanelFactory = (el, panel) => {
     h(
       'div',
       { class: 'panel-unsupported' },
-      h('div', null, `Panel type "${panel.type}" is not drawn by pharos.`),
-      h('div', { class: 'faint' }, 'Its queries still run; open the panel in Explore to see the data.'),
+      h('div', { class: 'panel-unsupported-title' }, `Unsupported panel type "${String(panel.type)}"`),
+      h('div', { class: 'faint' }, 'This panel plugin is not built into pharos. Its queries still run: open the panel in Explore or Inspect to see the data.'),
     ),
   );
   return { update: (_d: PanelData, _p: GrafanaPanel) => {}, resize: () => {}, destroy: () => el.replaceChildren() };

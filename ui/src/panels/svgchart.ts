@@ -188,7 +188,7 @@ export function annotationTip(a: Annotation, tz: TimeZone): string {
 
 /**
  * The dashboard's annotations over a time axis of an SVG chart: a dashed line (or a band for a
- * region) from `top` to `bottom` with a marker under it; hovering the marker shows the text
+ * region) from `top` to `bottom` with a marker on the plot's bottom edge; hovering the marker shows the text
  * (through `attachTooltip`, as text). Events outside [t0, t1] are skipped, regions clipped; `x`
  * maps a time inside it to a pixel. Returns the group and how many were drawn.
  */
@@ -203,7 +203,9 @@ export function annotationMarks(list: Annotation[] | undefined, t0: number, t1: 
     const mark = svg('g', { class: 'mp-annotation', 'data-testid': 'annotation', 'data-tip': annotationTip(a, tz) });
     if (right - left >= 1) mark.appendChild(svg('rect', { x: left, y: top, width: right - left, height: bottom - top, fill: a.color, 'fill-opacity': 0.12, class: 'mp-annotation-region' }));
     mark.appendChild(svg('line', { x1: left, x2: left, y1: top, y2: bottom, stroke: a.color, 'stroke-width': 1, 'stroke-dasharray': '3 3' }));
-    mark.appendChild(svg('path', { d: `M${left - 5},${bottom + 8} L${left},${bottom + 2} L${left + 5},${bottom + 8} Z`, fill: a.color, class: 'mp-annotation-marker' }));
+    // The marker sits inside the plot on its bottom edge (as in the time series panel): the
+    // strip under `bottom` belongs to the time axis' labels.
+    mark.appendChild(svg('path', { d: `M${left - 5},${bottom - 1} L${left},${bottom - 7} L${left + 5},${bottom - 1} Z`, fill: a.color, stroke: 'var(--bg, #111)', 'stroke-width': 0.5, class: 'mp-annotation-marker' }));
     g.appendChild(mark);
     count++;
   }

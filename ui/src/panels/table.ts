@@ -149,7 +149,7 @@ function cellContent(cv: ColumnView, value: unknown, tz: TimeZone): { node: Node
   }
 }
 
-function tableFactory(el: HTMLElement, _panel: GrafanaPanel, ctx: PanelContext): PanelRenderer {
+export function tableFactory(el: HTMLElement, _panel: GrafanaPanel, ctx: PanelContext): PanelRenderer {
   let sort: { col: string; desc: boolean } | null = null;
   let frameIdx = 0;
   let scrollTop = 0;
