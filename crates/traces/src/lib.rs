@@ -11,6 +11,7 @@ pub mod jaeger_json;
 pub mod jaeger_thrift;
 pub mod otlp;
 pub mod query;
+pub mod segment;
 pub mod span;
 pub mod spanmetrics;
 pub mod store;

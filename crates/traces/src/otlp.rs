@@ -261,7 +261,7 @@ pub const FOLLOWS_FROM_ATTR: &str = "pharos.jaeger.follows_from";
 
 /// Groups spans by (resource, scope) into OTLP `ResourceSpans`, preserving span order within a
 /// group. Spans sharing the same `Arc` resource/scope land in the same group.
-pub fn to_resource_spans(spans: &[Span]) -> Vec<pt::ResourceSpans> {
+pub fn to_resource_spans<'a>(spans: impl IntoIterator<Item = &'a Span>) -> Vec<pt::ResourceSpans> {
     let mut out: Vec<pt::ResourceSpans> = Vec::new();
     let mut by_res: HashMap<*const Resource, usize> = HashMap::new();
     let mut by_scope: HashMap<(usize, *const Scope), usize> = HashMap::new();
@@ -301,6 +301,11 @@ pub fn to_resource_spans(spans: &[Span]) -> Vec<pt::ResourceSpans> {
 
 /// Encodes spans as an OTLP `TracesData` protobuf.
 pub fn encode_protobuf(spans: &[Span]) -> Vec<u8> {
+    encode_spans(spans)
+}
+
+/// Encodes spans given by reference as an OTLP `TracesData` protobuf (a segment block).
+pub fn encode_spans<'a>(spans: impl IntoIterator<Item = &'a Span>) -> Vec<u8> {
     pt::TracesData {
         resource_spans: to_resource_spans(spans),
     }

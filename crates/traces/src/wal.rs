@@ -84,6 +84,28 @@ impl Wal {
         Ok(freed)
     }
 
+    /// Closes the active segment and starts a new one; returns the new segment's number.
+    pub fn roll(&mut self) -> io::Result<u64> {
+        self.log.roll()
+    }
+
+    /// Deletes closed segments numbered below `seq` (their spans are in trace segments).
+    pub fn remove_segments_before(&mut self, seq: u64) -> io::Result<u64> {
+        let freed = self.log.remove_segments_before(seq)?;
+        self.segment_max_end.retain(|(s, _)| *s >= seq);
+        Ok(freed)
+    }
+
+    /// The lowest segment number on disk.
+    pub fn first_segment(&self) -> io::Result<u64> {
+        Ok(self
+            .log
+            .segments()?
+            .first()
+            .copied()
+            .unwrap_or_else(|| self.log.active_segment()))
+    }
+
     /// Total bytes of all segments.
     pub fn disk_bytes(&self) -> u64 {
         self.log.disk_bytes()
