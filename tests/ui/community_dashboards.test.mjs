@@ -1,11 +1,12 @@
 // Real community dashboards (exported Grafana JSON, tests/ui/fixtures/community/, SOURCES.md
 // says where each comes from) imported unmodified through /api/dashboards/db into a pharos that
-// has some data of its own (host and self collectors, a few log lines), then opened in Chromium:
+// has data for them (its host and self collectors, a few log lines, and a synthetic exporter
+// serving the metrics their PromQL selects, synthetic_exporter.mjs), then opened in Chromium:
 // every collapsed row is expanded, every panel scrolled into view and run, and no panel may show
 // a rendering failure — an uncaught exception or console error, "could not be drawn", a query or
 // interpolation error (an unresolved `$var` or a parse error of the expression Grafana would have
 // sent), a variable whose options failed, or the "unsupported" placeholder for a panel type that
-// Grafana has built in. "No data" is fine (the exporters are not running); a third-party plugin
+// Grafana has built in. "No data" is fine (not every metric is guessed); a third-party plugin
 // panel must show the clear "Unsupported panel type" message.
 // COMMUNITY_DASHBOARDS_DIR=<dir> runs the same checks over another folder of dashboards.
 // Screenshots: community-<file>.png.
@@ -13,10 +14,14 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
-import { startPharos, launchBrowser, newPage, openUi, screenshot, stop, waitFor, pushLogs, ROOT } from './helpers.mjs';
+import { startPharos, launchBrowser, newPage, openUi, screenshot, stop, waitFor, pushLogs, tempDir, sleep, ROOT } from './helpers.mjs';
+import { startSyntheticExporter } from './synthetic_exporter.mjs';
 
 const DIR = process.env.COMMUNITY_DASHBOARDS_DIR || path.join(ROOT, 'tests/ui/fixtures/community');
-const FILES = fs.readdirSync(DIR).filter((f) => f.endsWith('.json')).sort();
+const FILES = fs.readdirSync(DIR).filter((f) => f.endsWith('.json')).sort().map((f) => path.join(DIR, f));
+// Node Exporter Full (grafana.com 1860, current schema), stored for the e2e side-by-side test.
+if (!process.env.COMMUNITY_DASHBOARDS_DIR) FILES.push(path.join(ROOT, 'tests/e2e/dashboards/node-exporter-full.json'));
+const readJson = (file) => JSON.parse(fs.readFileSync(file, 'utf8'));
 
 /** Panel types Grafana ships with: none of them may fall back to the "unsupported" placeholder. */
 const BUILT_IN = new Set([
@@ -26,10 +31,20 @@ const BUILT_IN = new Set([
   'gettingstarted', 'pluginlist',
 ]);
 
-let pharos, browser;
+let pharos, browser, exporter;
 before(async () => {
+  const started = Date.now();
+  // The metrics the dashboards ask for, guessed from their PromQL (synthetic_exporter.mjs), so
+  // most panels draw series; pharos' own host collector fills the node_exporter dashboards.
+  // COMMUNITY_NO_SYNTHETIC=1: only pharos' own data (variables without values, as on a fresh install).
+  exporter = await startSyntheticExporter(process.env.COMMUNITY_NO_SYNTHETIC ? [] : FILES.map((f) => {
+    const j = readJson(f);
+    return j.dashboard && typeof j.dashboard === 'object' ? j.dashboard : j;
+  }));
+  const dir = tempDir('pharos-community-');
+  fs.writeFileSync(path.join(dir, 'prometheus.yml'), `global: {scrape_interval: 1s}\nscrape_configs:\n  - job_name: synthetic\n    static_configs: [{targets: ['${new URL(exporter.url).host}']}]\n`);
   pharos = await startPharos(
-    ['security: {enabled: false}', 'collectors:', '  self: {interval: 1s}', '  host: {interval: 1s}'].join('\n'),
+    ['security: {enabled: false}', `prometheus_config: ${path.join(dir, 'prometheus.yml')}`, 'collectors:', '  self: {interval: 1s}', '  host: {interval: 1s}'].join('\n'),
     'pharos.yml',
   );
   browser = await launchBrowser();
@@ -40,18 +55,22 @@ before(async () => {
     { labels: { job: 'varlogs', filename: '/var/log/syslog' }, line: 'Dec  2 17:00:00 host systemd[1]: Started Session 1.', tsMs: now - 1000 },
   ]);
   await waitFor(async () => {
-    const r = await fetch(`${pharos.url}/api/v1/query?query=${encodeURIComponent('node_cpu_seconds_total')}`);
+    const r = await fetch(`${pharos.url}/api/v1/query?query=${encodeURIComponent('count_over_time(up{job="synthetic"}[1m]) >= 3 and on() count(node_cpu_seconds_total) > 0')}`);
     return (await r.json()).data?.result?.length > 0;
-  }, 30000, 'host collector samples');
+  }, 60000, 'three scrapes of the synthetic exporter and host collector samples');
+  // A 15-minute range is queried with a 1-minute step aligned to the minute: the newest point
+  // lies up to a minute back, so the samples must be older than that to be drawn at all.
+  await sleep(Math.max(0, 65000 - (Date.now() - started)));
 });
 after(async () => {
   await browser?.close();
   stop(pharos);
+  exporter?.close();
 });
 
 /** Imports the file's JSON as it is (bare or API-wrapped) through Grafana's /api/dashboards/db. */
 async function importDashboard(file) {
-  const json = JSON.parse(fs.readFileSync(path.join(DIR, file), 'utf8'));
+  const json = readJson(file);
   const dashboard = json.dashboard && typeof json.dashboard === 'object' ? json.dashboard : json;
   const res = await fetch(`${pharos.url}/api/dashboards/db`, {
     method: 'POST',
@@ -122,9 +141,10 @@ async function brokenPanels(page) {
   }, [...BUILT_IN]);
 }
 
-for (const file of FILES) {
+for (const filePath of FILES) {
+  const file = path.basename(filePath);
   test(`community dashboard ${file} renders without a broken panel`, { timeout: 240000 }, async () => {
-    const { uid, dashboard } = await importDashboard(file);
+    const { uid, dashboard } = await importDashboard(filePath);
     const page = await newPage(browser);
     const consoleErrors = [];
     page.on('console', (m) => {
@@ -136,13 +156,14 @@ for (const file of FILES) {
       await showEverything(page);
       const broken = await brokenPanels(page);
       const panels = await page.$$eval('[data-testid="dash-panel"]', (els) => els.length);
+      const withSeries = await page.$$eval('[data-testid="dash-panel"]', (els) => els.filter((e) => Number(e.dataset.querySeries) > 0).length);
       await page.evaluate(() => {
         for (const e of document.querySelectorAll('*')) if (e.scrollTop) e.scrollTop = 0;
       });
       await page.waitForTimeout(200);
       await screenshot(page, `community-${file.replace(/\.json$/, '')}`);
       const problems = [...broken, ...page.pharosErrors.map((e) => `page error: ${e.split('\n').slice(0, 3).join(' | ')}`), ...consoleErrors.map((e) => `console error: ${e.slice(0, 300)}`)];
-      console.log(`${file}: "${dashboard.title}" ${panels} panels drawn, ${problems.length} problems${problems.length ? `\n  ${problems.join('\n  ')}` : ''}`);
+      console.log(`${file}: "${dashboard.title}" ${panels} panels drawn (${withSeries} with series), ${problems.length} problems${problems.length ? `\n  ${problems.join('\n  ')}` : ''}`);
       assert.ok(panels > 0, `${file}: no panel drawn`);
       assert.deepEqual(problems, [], `${file}: broken panels`);
     } finally {

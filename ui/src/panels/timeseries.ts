@@ -537,8 +537,17 @@ function scaleRange(s: ScaleInfo): uPlot.Scale['range'] {
       hi = m;
     }
     if (s.log) {
-      const [a, b] = uPlot.rangeLog(Math.max(lo, Number.MIN_VALUE), Math.max(hi, Number.MIN_VALUE * 10), s.log as 10 | 2, true);
-      return [s.min ?? a, s.max ?? b];
+      // A log axis has no 0: non-positive bounds (a `min: 0` in field config, a zero in the
+      // data) fall back to a positive floor, as Grafana shows only the positive values; the
+      // splits would otherwise start at log(0) and never end.
+      const top = hi > 0 ? hi : 1;
+      const floor = Math.max(top / 1e12, Math.min(1, top / 100));
+      const min = s.min !== undefined && s.min > 0 ? s.min : undefined;
+      const max = s.max !== undefined && s.max > 0 ? s.max : undefined;
+      const [a, b] = uPlot.rangeLog(Math.max(lo > 0 ? lo : floor, top / 1e12), top, s.log as 10 | 2, true);
+      const rmin = min ?? a ?? floor;
+      const rmax = max ?? b ?? top;
+      return rmax > rmin ? [rmin, rmax] : [rmin, rmin * (s.log as number)];
     }
     if (s.percent && s.min === undefined && s.max === undefined) return [Math.min(0, lo), Math.max(1, hi)];
     if (hi === lo) {
