@@ -215,6 +215,10 @@ const SINGLESTAT_CALCS: Record<string, string> = {
 export function panelForRenderer(panel: GrafanaPanel): GrafanaPanel {
   const type = panel.type || 'timeseries';
   if (!panel.type) return { ...panel, type };
+  if (type === 'graph') {
+    const other = graphByXAxis(panel);
+    if (other) return other;
+  }
   if (isSupported(type) || !(type in LEGACY_TYPES)) return panel;
   const p: GrafanaPanel = { ...panel, type: LEGACY_TYPES[type] };
   const fieldConfig = { defaults: { ...(panel.fieldConfig?.defaults ?? {}) } as FieldConfig, overrides: [...(panel.fieldConfig?.overrides ?? [])] };
@@ -330,6 +334,35 @@ export function panelForRenderer(panel: GrafanaPanel): GrafanaPanel {
   p.fieldConfig = fieldConfig;
   p.options = options;
   return p;
+}
+
+/**
+ * A legacy graph whose x axis is not time, drawn as Grafana's auto-migration does
+ * (`getPanelPluginToMigrateTo`): `xaxis.mode: "series"` → a bar chart of each series reduced by
+ * `xaxis.values` (a bar gauge when the legend showed values), `"histogram"` → a histogram.
+ */
+function graphByXAxis(panel: GrafanaPanel): GrafanaPanel | undefined {
+  const xaxis = isObj(panel.xaxis) ? panel.xaxis : undefined;
+  const mode = xaxis?.mode;
+  if (mode !== 'series' && mode !== 'histogram') return undefined;
+  const y0 = (Array.isArray(panel.yaxes) ? (panel.yaxes as Json[]) : [])[0];
+  const defaults: FieldConfig = { ...(panel.fieldConfig?.defaults ?? {}) };
+  if (y0 && typeof y0.format === 'string' && defaults.unit === undefined) defaults.unit = y0.format;
+  if (typeof panel.decimals === 'number') defaults.decimals = panel.decimals;
+  const fieldConfig = { defaults, overrides: [...(panel.fieldConfig?.overrides ?? [])] };
+  if (mode === 'histogram') {
+    const buckets = num(xaxis?.buckets);
+    return { ...panel, type: 'histogram', fieldConfig, options: { combine: true, ...(buckets ? { bucketCount: buckets } : {}), legend: { showLegend: false, displayMode: 'list', placement: 'bottom', calcs: [] } } };
+  }
+  const values = Array.isArray(xaxis?.values) ? (xaxis!.values as unknown[]).filter((v): v is string => typeof v === 'string') : [];
+  const calcs = values.length ? values : ['sum'];
+  defaults.color = { mode: 'palette-classic' };
+  const legend = isObj(panel.legend) ? panel.legend : undefined;
+  if (legend?.values) {
+    return { ...panel, type: 'bargauge', fieldConfig, options: { reduceOptions: { calcs, values: false, fields: '' }, orientation: 'horizontal', displayMode: 'basic', showUnfilled: true } };
+  }
+  const transformations = [...(Array.isArray(panel.transformations) ? panel.transformations : []), { id: 'reduce', options: { reducers: calcs } }];
+  return { ...panel, type: 'barchart', fieldConfig, transformations, options: { orientation: 'auto', showValue: 'auto', legend: { showLegend: false, displayMode: 'list', placement: 'bottom', calcs: [] } } };
 }
 
 function num(v: unknown): number | undefined {
