@@ -20,7 +20,12 @@ import { startSyntheticExporter } from './synthetic_exporter.mjs';
 const DIR = process.env.COMMUNITY_DASHBOARDS_DIR || path.join(ROOT, 'tests/ui/fixtures/community');
 const FILES = fs.readdirSync(DIR).filter((f) => f.endsWith('.json')).sort().map((f) => path.join(DIR, f));
 // Node Exporter Full (grafana.com 1860, current schema), stored for the e2e side-by-side test.
-if (!process.env.COMMUNITY_DASHBOARDS_DIR) FILES.push(path.join(ROOT, 'tests/e2e/dashboards/node-exporter-full.json'));
+// Hand-made dashboards in export shapes that broke panels before (fixtures/export-shapes/README.md).
+if (!process.env.COMMUNITY_DASHBOARDS_DIR) {
+  FILES.push(path.join(ROOT, 'tests/e2e/dashboards/node-exporter-full.json'));
+  const shapes = path.join(ROOT, 'tests/ui/fixtures/export-shapes');
+  for (const f of fs.readdirSync(shapes).filter((f) => f.endsWith('.json')).sort()) FILES.push(path.join(shapes, f));
+}
 const readJson = (file) => JSON.parse(fs.readFileSync(file, 'utf8'));
 
 /** Panel types Grafana ships with: none of them may fall back to the "unsupported" placeholder. */

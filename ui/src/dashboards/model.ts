@@ -40,12 +40,37 @@ export function normalizeDashboard(json: unknown): DashboardModel {
   if (Array.isArray(d.rows)) {
     upgradeRows(d);
   }
+  inlineLibraryPanels(d);
   const model = d as DashboardModel;
   if (!isObj(model.templating) || !Array.isArray((model.templating as Json).list)) model.templating = { list: [] };
   model.templating!.list = model.templating!.list.filter((v) => isObj(v) && typeof v.name === 'string');
   if (!isObj(model.time) || typeof model.time.from !== 'string') model.time = { from: 'now-6h', to: 'now' };
   fillPanels(model);
   return model;
+}
+
+/**
+ * Library panels of a dashboard exported for sharing: a panel is only `{id, gridPos,
+ * libraryPanel: {uid, name}}` and its model sits in `__elements[uid].model`. pharos keeps no
+ * library of its own, so the model is put in place (keeping the panel's id, position and
+ * reference), as Grafana shows it; a reference with no model keeps its name as the title.
+ */
+function inlineLibraryPanels(d: Json) {
+  const elements = isObj(d.__elements) ? d.__elements : {};
+  const fill = (p: unknown): unknown => {
+    if (!isObj(p)) return p;
+    if (Array.isArray(p.panels)) p.panels = p.panels.map(fill);
+    const ref = isObj(p.libraryPanel) ? p.libraryPanel : undefined;
+    if (!ref) return p;
+    const el = typeof ref.uid === 'string' ? elements[ref.uid] : undefined;
+    const model = isObj(el) && isObj(el.model) ? el.model : undefined;
+    const out: Json = model ? { ...clone(model), id: p.id ?? model.id, gridPos: p.gridPos ?? model.gridPos, libraryPanel: ref } : { ...p };
+    if (typeof out.title !== 'string' && typeof ref.name === 'string') out.title = ref.name;
+    if (!model && typeof out.type !== 'string') out.type = 'text';
+    if (!model && out.type === 'text' && !isObj(out.options)) out.options = { mode: 'markdown', content: `Library panel "${String(ref.name ?? ref.uid ?? '')}" is not part of this dashboard's JSON.` };
+    return out;
+  };
+  if (Array.isArray(d.panels)) d.panels = d.panels.map(fill);
 }
 
 /** A new, empty dashboard (`/dashboards/new`). */
