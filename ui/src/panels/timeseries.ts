@@ -809,7 +809,9 @@ class TimeSeriesPanel implements PanelRenderer {
           show: showPoints,
           // A sample between two gaps has no line to sit on: draw it as a dot (as Grafana does).
           filter: showPoints === true ? undefined : isolatedPoints,
-          size: c.pointSize ?? 5,
+          // uPlot draws a point of radius (size - width) / 2: a pointSize of 0 or 1 (seen in
+          // exported dashboards that hide points that way) would be a negative radius.
+          size: typeof c.pointSize === 'number' && Number.isFinite(c.pointSize) ? Math.max(2, c.pointSize) : 5,
           fill: d.color,
           stroke: d.color,
           width: 1,
