@@ -14,6 +14,7 @@ pub mod hooks;
 pub mod limits;
 pub mod scrub;
 pub mod store;
+pub mod tenants;
 
 pub use hooks::{ErrorHooks, IssueEvent, IssueEventKind, NoHooks};
 pub use store::{ErrorStore, IssueQuery, Project, ProjectKey, Rejection, Status, StoreOptions};

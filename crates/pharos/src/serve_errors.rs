@@ -6,7 +6,10 @@ use std::path::Path;
 use std::sync::Arc;
 
 pub struct ErrorsWiring {
+    /// The default (tenant-less) store.
     pub store: Arc<errors::ErrorStore>,
+    /// The default store and the tenants' stores.
+    pub tenants: Arc<errors::tenants::TenantStores>,
     pub routes: axum::Router,
 }
 
@@ -66,7 +69,7 @@ pub fn install_hooks(
 ) {
     let alerts: Arc<dyn model::AlertSink> = Arc::new(am.clone());
     let health = Arc::new(crate::release_health::ReleaseHealth::new(db.clone(), db));
-    w.store.set_hooks(Arc::new(
+    w.tenants.set_hooks(Arc::new(
         crate::serve_errors_hooks::PharosErrorHooks::new(
             alerts,
             traces,
@@ -82,7 +85,9 @@ pub async fn start(cfg: &config::LoadedConfig, data_dir: &Path) -> Result<Errors
     let opts = options(&cfg.errors);
     let projects = projects(&cfg.errors);
     let dir = data_dir.join("errors");
-    let store = tokio::task::spawn_blocking(move || errors::ErrorStore::open(&dir, opts, projects))
+    let tenants_dir = data_dir.join("errors-tenants");
+    let (o, p) = (opts.clone(), projects.clone());
+    let store = tokio::task::spawn_blocking(move || errors::ErrorStore::open(&dir, o, p))
         .await
         .map_err(|e| e.to_string())?
         .map_err(|e| {
@@ -91,27 +96,50 @@ pub async fn start(cfg: &config::LoadedConfig, data_dir: &Path) -> Result<Errors
                 data_dir.join("errors").display()
             )
         })?;
+    let tenants = Arc::new(errors::tenants::TenantStores::new(
+        store.clone(),
+        tenants_dir.clone(),
+        opts,
+        projects,
+    ));
+    {
+        let t = tenants.clone();
+        tokio::task::spawn_blocking(move || t.open_existing())
+            .await
+            .map_err(|e| e.to_string())?
+            .map_err(|e| {
+                format!(
+                    "opening the tenants' error stores in {}: {e}",
+                    tenants_dir.display()
+                )
+            })?;
+    }
     let state = Arc::new(api::sentry::SentryState {
-        store: store.clone(),
+        tenants: tenants.clone(),
         max_body_bytes: api::MAX_BODY_BYTES,
     });
     let routes = api::sentry::routes(state);
     {
-        let store = store.clone();
+        let tenants = tenants.clone();
         tokio::spawn(async move {
             let mut tick = tokio::time::interval(std::time::Duration::from_secs(60));
             loop {
                 tick.tick().await;
-                let s = store.clone();
-                let res = tokio::task::spawn_blocking(move || {
-                    s.enforce_retention(errors::store::now_secs())
-                })
-                .await;
-                if let Ok(Err(e)) = res {
-                    tracing::warn!("error store retention failed: {e}");
+                for s in tenants.all() {
+                    let res = tokio::task::spawn_blocking(move || {
+                        s.enforce_retention(errors::store::now_secs())
+                    })
+                    .await;
+                    if let Ok(Err(e)) = res {
+                        tracing::warn!("error store retention failed: {e}");
+                    }
                 }
             }
         });
     }
-    Ok(ErrorsWiring { store, routes })
+    Ok(ErrorsWiring {
+        store,
+        tenants,
+        routes,
+    })
 }

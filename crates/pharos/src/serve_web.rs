@@ -839,6 +839,7 @@ async fn close_after_refused_body(mut resp: Response) -> Response {
 /// `/-/quit` and the admin API (`/api/v1/admin/tsdb/{snapshot,delete_series,clean_tombstones}`);
 /// the front door has already checked that they are enabled.
 pub fn routes(data_dir: PathBuf, state: Arc<AppState>) -> Router {
+    use api::prometheus::admin_api;
     let data = Arc::new(data_dir);
     Router::new()
         .route("/-/quit", post(quit).put(quit))
@@ -846,15 +847,19 @@ pub fn routes(data_dir: PathBuf, state: Arc<AppState>) -> Router {
             "/api/v1/admin/tsdb/snapshot",
             post(snapshot_handler).put(snapshot_handler),
         )
-        .route(
-            "/api/v1/admin/tsdb/delete_series",
-            post(delete_series).put(delete_series),
+        .with_state((data, state.clone()))
+        .merge(
+            Router::new()
+                .route(
+                    "/api/v1/admin/tsdb/delete_series",
+                    post(admin_api::delete_series).put(admin_api::delete_series),
+                )
+                .route(
+                    "/api/v1/admin/tsdb/clean_tombstones",
+                    post(admin_api::clean_tombstones).put(admin_api::clean_tombstones),
+                )
+                .with_state(state),
         )
-        .route(
-            "/api/v1/admin/tsdb/clean_tombstones",
-            post(clean_tombstones).put(clean_tombstones),
-        )
-        .with_state((data, state))
 }
 
 async fn quit() -> Response {
@@ -920,19 +925,6 @@ async fn snapshot_handler(State((data, state)): State<(Arc<PathBuf>, Arc<AppStat
         Ok(Err(e)) => api_error(StatusCode::INTERNAL_SERVER_ERROR, "internal", e),
         Err(e) => api_error(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string()),
     }
-}
-
-async fn delete_series() -> Response {
-    api_error(
-        StatusCode::NOT_IMPLEMENTED,
-        "unavailable",
-        "delete_series is not supported by this pharos version: the TSDB has no tombstones yet (series leave with retention)".into(),
-    )
-}
-
-async fn clean_tombstones() -> Response {
-    // There are never tombstones to clean (see delete_series).
-    StatusCode::NO_CONTENT.into_response()
 }
 
 // ---------------------------------------------------------------- `pharos snapshot`

@@ -76,6 +76,27 @@ fn corrupt(path: &Path) -> StorageError {
     StorageError::Io(format!("block file {} is corrupt", path.display()))
 }
 
+/// Suffix of a block directory moved aside while a rewrite of the same range is renamed in.
+pub const REPLACED: &str = ".replaced";
+
+/// On open: a block moved aside by a rewrite that did not finish is put back when its
+/// replacement never landed, else deleted. Returns whether `path` was such a directory.
+pub fn restore_replaced(path: &Path) -> bool {
+    let Some(name) = path.file_name().and_then(|n| n.to_str()) else {
+        return false;
+    };
+    let Some(orig) = name.strip_suffix(REPLACED) else {
+        return false;
+    };
+    let target = path.with_file_name(orig);
+    if target.exists() {
+        let _ = fs::remove_dir_all(path);
+    } else {
+        let _ = fs::rename(path, &target);
+    }
+    true
+}
+
 /// Writes a block for `[min_t, max_t)` into `parent` and loads it.
 pub fn write(
     parent: &Path,
@@ -163,10 +184,20 @@ pub fn write(
     m.write_all(meta.as_bytes())?;
     m.sync_all()?;
     let dir = parent.join(&name);
-    let _ = fs::remove_dir_all(&dir);
+    // A block of the same range (a rewrite) is moved aside first, so a crash between the
+    // renames leaves one of the two whole (`restore_replaced` puts it back on open).
+    let aside = parent.join(format!("{name}{REPLACED}"));
+    let replacing = dir.exists();
+    if replacing {
+        let _ = fs::remove_dir_all(&aside);
+        fs::rename(&dir, &aside)?;
+    }
     fs::rename(&tmp, &dir)?;
     if let Ok(d) = fs::File::open(parent) {
         let _ = d.sync_all();
+    }
+    if replacing {
+        let _ = fs::remove_dir_all(&aside);
     }
     // The index is at hand: map the file instead of parsing it back.
     let file = fs::File::open(dir.join("data"))?;

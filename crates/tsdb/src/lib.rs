@@ -25,6 +25,7 @@ pub mod head;
 pub mod histograms;
 pub mod index;
 pub mod snapshot;
+pub mod tombstones;
 pub mod wal;
 
 use crate::wal::Record;
@@ -121,6 +122,8 @@ pub struct Tsdb {
     fail_after_step: AtomicU8,
     /// Native histograms, in their own log (see `histograms`).
     histograms: histograms::HistogramStore,
+    /// Deleted ranges of series (see `tombstones`).
+    tombstones: RwLock<tombstones::Tombstones>,
 }
 
 impl Tsdb {
@@ -147,6 +150,9 @@ impl Tsdb {
 
     fn open_inner(dir: &Path, opts: TsdbOptions) -> Result<Tsdb, StorageError> {
         std::fs::create_dir_all(dir.join("blocks"))?;
+        for e in std::fs::read_dir(dir.join("blocks"))? {
+            block::restore_replaced(&e?.path());
+        }
         let mut blocks = Vec::new();
         for e in std::fs::read_dir(dir.join("blocks"))? {
             let p = e?.path();
@@ -251,7 +257,9 @@ impl Tsdb {
             .unwrap_or(0);
         let histograms =
             histograms::HistogramStore::open(dir, now_ms.saturating_sub(opts.retention_time_ms))?;
+        let tombstones = tombstones::Tombstones::load(dir)?;
         Ok(Tsdb {
+            tombstones: RwLock::new(tombstones),
             histograms,
             dir: dir.to_path_buf(),
             opts,
@@ -285,6 +293,7 @@ impl Tsdb {
     pub fn maintain(&self) -> Result<(), StorageError> {
         let mut state = self.cut.lock();
         let range = self.opts.block_range_ms.max(1);
+        let mut cut = false;
         loop {
             let (min_t, max_t) = {
                 let h = self.head.read();
@@ -302,6 +311,10 @@ impl Tsdb {
             }
             let cut_before = min_t.div_euclid(range) * range + range;
             self.cut_block(cut_before, &mut state)?;
+            cut = true;
+        }
+        if cut && !self.tombstones.read().is_empty() {
+            self.prune_tombstones()?;
         }
         self.compact()?;
         self.apply_retention()?;
@@ -360,6 +373,7 @@ impl Tsdb {
         let frozen = self.layers().frozen.clone();
         // The block's part first, written and dropped before the remainder is built.
         let (old, _) = head::split_layers_part(&frozen, before, true, false);
+        let old = self.without_deleted(old);
         let range = self.opts.block_range_ms.max(1);
         let block = if old.is_empty() {
             None
@@ -418,6 +432,193 @@ impl Tsdb {
             "head cut into a block"
         );
         Ok(())
+    }
+
+    /// Series' chunks with the samples under a tombstone left out (re-encoded only for the
+    /// series a tombstone touches); series left without samples are dropped.
+    fn without_deleted(
+        &self,
+        series: Vec<(Labels, Vec<chunk::Chunk>)>,
+    ) -> Vec<(Labels, Vec<chunk::Chunk>)> {
+        let tomb = self.tombstones.read();
+        if tomb.is_empty() {
+            return series;
+        }
+        series
+            .into_iter()
+            .filter_map(|(labels, chunks)| {
+                let lo = chunks.iter().map(|c| c.min_t).min().unwrap_or(i64::MAX);
+                let hi = chunks.iter().map(|c| c.max_t).max().unwrap_or(i64::MIN);
+                if !tomb.touches(&labels, lo, hi) {
+                    return Some((labels, chunks));
+                }
+                let mut samples: Vec<Sample> = chunks.iter().flat_map(|c| c.decode()).collect();
+                samples.sort_by_key(|p| p.t);
+                samples.dedup_by_key(|p| p.t);
+                tomb.filter(&labels, &mut samples);
+                (!samples.is_empty()).then(|| (labels, head::encode_chunks(&samples)))
+            })
+            .collect()
+    }
+
+    /// Prometheus' `delete_series`: hides the samples of series matching `matchers` in
+    /// `[mint, maxt]` from every query once this returns (the tombstone is durable). The range
+    /// ends at the newest sample stored now, so samples appended later stay visible. Returns
+    /// the number of series touched.
+    pub fn delete_series(
+        &self,
+        matchers: &[LabelMatcher],
+        mint: i64,
+        maxt: i64,
+    ) -> Result<usize, StorageError> {
+        if matchers.is_empty() {
+            return Err(StorageError::BadInput("no matchers to delete by".into()));
+        }
+        let _cut = self.cut.lock();
+        let hit = self.series(matchers, mint, maxt)?;
+        if hit.is_empty() {
+            return Ok(0);
+        }
+        let newest = {
+            let h = self.head.read();
+            let layers = self.layers();
+            let mut n = if h.is_empty() { i64::MIN } else { h.max_t };
+            for f in layers.frozen.iter().filter(|f| !f.is_empty()) {
+                n = n.max(f.max_t);
+            }
+            if let Some(b) = layers.blocks.last() {
+                n = n.max(b.max_t);
+            }
+            for s in self.histograms.select(matchers, mint, maxt) {
+                if let Some(last) = s.samples.last() {
+                    n = n.max(last.t);
+                }
+            }
+            n
+        };
+        let mut tomb = self.tombstones.write();
+        tomb.list.push(tombstones::Tombstone {
+            matchers: matchers.to_vec(),
+            mint,
+            maxt: maxt.min(newest),
+        });
+        if let Err(e) = tomb.save(&self.dir) {
+            tomb.list.pop();
+            return Err(e);
+        }
+        Ok(hit.len())
+    }
+
+    /// The tombstones in force (for `/api/v1/status/tsdb`-style reports and tests).
+    pub fn tombstone_count(&self) -> usize {
+        self.tombstones.read().list.len()
+    }
+
+    /// Prometheus' `clean_tombstones`: rewrites every block holding deleted samples without
+    /// them, then drops the tombstones no stored sample is left under (those still covering
+    /// head samples stay until the head is cut into a block). Returns the blocks rewritten.
+    pub fn clean_tombstones(&self) -> Result<usize, StorageError> {
+        let _cut = self.cut.lock();
+        if self.tombstones.read().is_empty() {
+            return Ok(0);
+        }
+        let mut rewritten = 0;
+        for b in self.blocks() {
+            let touched = {
+                let tomb = self.tombstones.read();
+                b.series.iter().any(|(labels, chunks)| {
+                    let lo = chunks.iter().map(|c| c.min_t).min().unwrap_or(i64::MAX);
+                    let hi = chunks.iter().map(|c| c.max_t).max().unwrap_or(i64::MIN);
+                    tomb.touches(labels, lo, hi)
+                })
+            };
+            if !touched {
+                continue;
+            }
+            let series: Vec<(Labels, Vec<chunk::Chunk>)> = b
+                .series
+                .iter()
+                .map(|(labels, chunks)| {
+                    (labels.clone(), chunks.iter().map(|c| b.chunk(c)).collect())
+                })
+                .collect();
+            let series = self.without_deleted(series);
+            let fresh = Arc::new(block::write(
+                &self.dir.join("blocks"),
+                b.min_t,
+                b.max_t,
+                series,
+            )?);
+            let mut layers = self.layers.write();
+            let mut l = Layers::clone(&layers);
+            l.blocks.retain(|x| !Arc::ptr_eq(x, &b));
+            l.blocks.push(fresh);
+            l.blocks.sort_by_key(|b| b.min_t);
+            *layers = Arc::new(l);
+            rewritten += 1;
+        }
+        self.prune_tombstones()?;
+        Ok(rewritten)
+    }
+
+    /// Drops tombstones under which no stored sample is left.
+    fn prune_tombstones(&self) -> Result<(), StorageError> {
+        let list = self.tombstones.read().list.clone();
+        if list.is_empty() {
+            return Ok(());
+        }
+        let mut keep = Vec::new();
+        for t in list {
+            let floats = self.raw_series_count(&t.matchers, t.mint, t.maxt);
+            let hists = self.histograms.select(&t.matchers, t.mint, t.maxt);
+            if floats > 0 || !hists.is_empty() {
+                keep.push(t);
+            }
+        }
+        let mut tomb = self.tombstones.write();
+        if keep.len() != tomb.list.len() {
+            let before = std::mem::replace(&mut tomb.list, keep);
+            if let Err(e) = tomb.save(&self.dir) {
+                tomb.list = before;
+                return Err(e);
+            }
+        }
+        Ok(())
+    }
+
+    /// Series with stored samples in `[mint, maxt]`, deleted or not.
+    fn raw_series_count(&self, matchers: &[LabelMatcher], mint: i64, maxt: i64) -> usize {
+        let mut n = 0;
+        let count = |h: &Head| {
+            h.postings
+                .select(matchers)
+                .into_iter()
+                .filter(|id| !h.samples(*id, mint, maxt).is_empty())
+                .count()
+        };
+        let (live, layers) = self.snapshot(count);
+        n += live;
+        for f in &layers.frozen {
+            n += count(f);
+        }
+        for b in layers
+            .blocks
+            .iter()
+            .filter(|b| b.max_t > mint && b.min_t <= maxt)
+        {
+            for id in b.postings.select(matchers) {
+                if let Some((_, chunks)) = b.series.get(id as usize) {
+                    if chunks.iter().any(|c| {
+                        c.max_t >= mint
+                            && c.min_t <= maxt
+                            && b.decode(c).iter().any(|p| p.t >= mint && p.t <= maxt)
+                    }) {
+                        n += 1;
+                    }
+                }
+            }
+        }
+        n
     }
 
     /// Merges blocks that share one aligned window of three block ranges.
@@ -754,6 +955,13 @@ impl Tsdb {
                 add(&mut out, labels, samples);
             }
         }
+        let tomb = self.tombstones.read();
+        if !tomb.is_empty() {
+            out.retain(|labels, samples| {
+                tomb.filter(labels, samples);
+                !samples.is_empty()
+            });
+        }
         out
     }
 }
@@ -910,7 +1118,15 @@ impl Queryable for Tsdb {
         mint: i64,
         maxt: i64,
     ) -> Result<Vec<HistogramSeries>, StorageError> {
-        Ok(self.histograms.select(matchers, mint, maxt))
+        let mut out = self.histograms.select(matchers, mint, maxt);
+        let tomb = self.tombstones.read();
+        if !tomb.is_empty() {
+            out.retain_mut(|s| {
+                tomb.filter_histograms(&s.labels, &mut s.samples);
+                !s.samples.is_empty()
+            });
+        }
+        Ok(out)
     }
 
     fn select(
@@ -936,6 +1152,20 @@ impl Queryable for Tsdb {
         mint: i64,
         maxt: i64,
     ) -> Result<Vec<Labels>, StorageError> {
+        if !self.tombstones.read().is_empty() {
+            // Series whose samples in range are all deleted are gone: list what is left.
+            let mut out: BTreeSet<Labels> = self
+                .select(matchers, mint, maxt)?
+                .into_iter()
+                .map(|s| s.labels)
+                .collect();
+            out.extend(
+                self.select_histograms(matchers, mint, maxt)?
+                    .into_iter()
+                    .map(|s| s.labels),
+            );
+            return Ok(out.into_iter().collect());
+        }
         fn from_head(
             out: &mut BTreeSet<Labels>,
             h: &Head,
@@ -980,7 +1210,7 @@ impl Queryable for Tsdb {
         maxt: i64,
     ) -> Result<Vec<String>, StorageError> {
         let mut names = BTreeSet::new();
-        if matchers.is_empty() {
+        if matchers.is_empty() && self.tombstones.read().is_empty() {
             let ((), layers) = self.snapshot(|h| names.extend(h.postings.names().cloned()));
             for f in &layers.frozen {
                 names.extend(f.postings.names().cloned());
@@ -1011,7 +1241,7 @@ impl Queryable for Tsdb {
         maxt: i64,
     ) -> Result<Vec<String>, StorageError> {
         let mut values = BTreeSet::new();
-        if matchers.is_empty() {
+        if matchers.is_empty() && self.tombstones.read().is_empty() {
             let ((), layers) = self.snapshot(|h| values.extend(h.postings.values(name).cloned()));
             for f in &layers.frozen {
                 values.extend(f.postings.values(name).cloned());

@@ -1,26 +1,46 @@
 //! `POST/GET /api/v2/alerts` and `GET /api/v2/alerts/groups`.
 
-use super::{bool_param, error, fail, parse_filters, AmState, Fail};
+use super::{bool_param, error, fail, parse_filters, tenant, AmState, Fail};
 use alertmanager::alert::fingerprint_hex;
 use alertmanager::AlertView;
 use axum::body::Bytes;
 use axum::extract::{Query, State};
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use model::alert::format_rfc3339_ms;
 use serde_json::{json, Value};
 use std::sync::Arc;
 
 /// `POST /api/v2/alerts`: a JSON array of postable alerts.
-pub async fn post_alerts(State(st): State<Arc<AmState>>, body: Bytes) -> Response {
-    let alerts: Vec<model::alert::Alert> = match serde_json::from_slice(&body) {
+pub async fn post_alerts(
+    State(st): State<Arc<AmState>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let mut alerts: Vec<model::alert::Alert> = match serde_json::from_slice(&body) {
         Ok(a) => a,
         Err(e) => return error(StatusCode::BAD_REQUEST, format!("parsing alerts: {e}")),
     };
+    if let Some(t) = tenant::tenant_of(&headers) {
+        for a in &mut alerts {
+            a.labels.insert(tenant::TENANT_LABEL.into(), t.clone());
+        }
+    }
     match st.am.put_alerts(alerts) {
         Ok(()) => StatusCode::OK.into_response(),
         Err(e) => error(StatusCode::BAD_REQUEST, e),
     }
+}
+
+/// The alert as a tenant sees it: without the tenant label when a tenant asks.
+fn tenant_view(v: &AlertView, t: Option<&str>) -> Value {
+    let mut j = alert_json(v);
+    if t.is_some() {
+        if let Some(l) = j.get_mut("labels").and_then(Value::as_object_mut) {
+            l.remove(tenant::TENANT_LABEL);
+        }
+    }
+    j
 }
 
 pub(crate) fn alert_json(v: &AlertView) -> Value {
@@ -106,18 +126,21 @@ impl Filter {
 /// `GET /api/v2/alerts`.
 pub async fn get_alerts(
     State(st): State<Arc<AmState>>,
+    headers: HeaderMap,
     Query(q): Query<Vec<(String, String)>>,
 ) -> Response {
     let f = match Filter::parse(&q) {
         Ok(f) => f,
         Err(f) => return fail(f),
     };
+    let t = tenant::tenant_of(&headers);
+    let t = t.as_deref();
     let out: Vec<Value> = st
         .am
         .alerts()
         .iter()
-        .filter(|v| f.accepts(v))
-        .map(alert_json)
+        .filter(|v| tenant::owns_alert(&v.alert.labels, t) && f.accepts(v))
+        .map(|v| tenant_view(v, t))
         .collect();
     axum::Json(out).into_response()
 }
@@ -125,12 +148,15 @@ pub async fn get_alerts(
 /// `GET /api/v2/alerts/groups`.
 pub async fn get_groups(
     State(st): State<Arc<AmState>>,
+    headers: HeaderMap,
     Query(q): Query<Vec<(String, String)>>,
 ) -> Response {
     let f = match Filter::parse(&q) {
         Ok(f) => f,
         Err(f) => return fail(f),
     };
+    let t = tenant::tenant_of(&headers);
+    let t = t.as_deref();
     let mut out = Vec::new();
     for g in st.am.groups() {
         if let Some(re) = &f.receiver {
@@ -145,16 +171,22 @@ pub async fn get_groups(
                 // The receiver filter applies to groups, not to each alert's receivers.
                 let mut v = (*v).clone();
                 v.receivers = vec![g.receiver.clone()];
-                f.accepts(&v)
+                tenant::owns_alert(&v.alert.labels, t) && f.accepts(&v)
             })
-            .map(alert_json)
+            .map(|v| tenant_view(v, t))
             .collect();
         if alerts.is_empty() {
             continue;
         }
+        let mut labels = json!(g.labels);
+        if t.is_some() {
+            if let Some(l) = labels.as_object_mut() {
+                l.remove(tenant::TENANT_LABEL);
+            }
+        }
         out.push(json!({
             "alerts": alerts,
-            "labels": g.labels,
+            "labels": labels,
             "receiver": {"name": g.receiver},
         }));
     }

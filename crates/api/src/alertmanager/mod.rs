@@ -7,6 +7,46 @@ mod alerts;
 mod silences;
 mod status;
 
+/// Alerts and silences per tenant, as Mimir's multi-tenant Alertmanager keeps them apart: with
+/// a tenant (`X-Scope-OrgID`, or a token's tenant) posted alerts carry the hidden label
+/// `__tenant__` and posted silences a `__tenant__="<id>"` matcher (so they mute only that
+/// tenant's alerts); reads show only the tenant's own, without the label or matcher. Without
+/// a tenant everything is seen, as for metrics.
+pub(crate) mod tenant {
+    pub use crate::prometheus::tenant::{tenant_of, TENANT_LABEL};
+    use alertmanager::{Silence, SilenceMatcher};
+    use std::collections::BTreeMap;
+
+    /// The matcher a tenant's silences carry.
+    pub fn matcher(t: &str) -> SilenceMatcher {
+        SilenceMatcher {
+            name: TENANT_LABEL.into(),
+            value: t.into(),
+            is_regex: false,
+            is_equal: true,
+        }
+    }
+
+    /// Whether the silence is the tenant's (`None`: tenant-less requests see every silence).
+    pub fn owns_silence(s: &Silence, t: Option<&str>) -> bool {
+        t.is_none_or(|t| s.matchers.contains(&matcher(t)))
+    }
+
+    /// Whether the alert's labels are the tenant's.
+    pub fn owns_alert(labels: &BTreeMap<String, String>, t: Option<&str>) -> bool {
+        t.is_none_or(|t| labels.get(TENANT_LABEL).map(String::as_str) == Some(t))
+    }
+
+    /// The silence as its tenant sees it (without the tenant matcher).
+    pub fn strip_silence(mut s: Silence, t: Option<&str>) -> Silence {
+        if let Some(t) = t {
+            let m = matcher(t);
+            s.matchers.retain(|x| *x != m);
+        }
+        s
+    }
+}
+
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;

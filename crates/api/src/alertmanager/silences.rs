@@ -1,10 +1,10 @@
 //! `GET/POST /api/v2/silences`, `GET/DELETE /api/v2/silence/{id}`.
 
-use super::{error, fail, parse_filters, AmState, Fail};
+use super::{error, fail, parse_filters, tenant, AmState, Fail};
 use alertmanager::{Silence, SilenceError, SilenceMatcher};
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use model::alert::{format_rfc3339_ms, parse_rfc3339_ms};
 use serde::Deserialize;
@@ -49,6 +49,7 @@ fn silence_error(e: SilenceError) -> Response {
 /// filter; sorted active (by end), pending (by start), expired (latest end first).
 pub async fn list(
     State(st): State<Arc<AmState>>,
+    headers: HeaderMap,
     Query(q): Query<Vec<(String, String)>>,
 ) -> Response {
     let filters = match parse_filters(&q) {
@@ -56,10 +57,14 @@ pub async fn list(
         Err(f) => return fail(f),
     };
     let now = model::time::now_ms();
+    let t = tenant::tenant_of(&headers);
+    let t = t.as_deref();
     let mut list: Vec<Silence> = st
         .am
         .silences()
         .into_iter()
+        .filter(|s| tenant::owns_silence(s, t))
+        .map(|s| tenant::strip_silence(s, t))
         .filter(|s| {
             let as_labels: BTreeMap<&str, &str> = s
                 .matchers
@@ -88,11 +93,25 @@ pub async fn list(
 }
 
 /// `POST /api/v2/silences`: create, or update when `id` is given.
-pub async fn post(State(st): State<Arc<AmState>>, body: Bytes) -> Response {
-    let p: PostableSilence = match serde_json::from_slice(&body) {
+pub async fn post(State(st): State<Arc<AmState>>, headers: HeaderMap, body: Bytes) -> Response {
+    let mut p: PostableSilence = match serde_json::from_slice(&body) {
         Ok(p) => p,
         Err(e) => return error(StatusCode::BAD_REQUEST, format!("parsing silence: {e}")),
     };
+    let t = tenant::tenant_of(&headers);
+    if let Some(t) = &t {
+        // An update names a silence of this tenant; another tenant's is not found.
+        if !p.id.is_empty()
+            && !st
+                .am
+                .silence(&p.id)
+                .is_some_and(|s| tenant::owns_silence(&s, Some(t)))
+        {
+            return error(StatusCode::NOT_FOUND, format!("silence {} not found", p.id));
+        }
+        p.matchers.retain(|m| m.name != tenant::TENANT_LABEL);
+        p.matchers.push(tenant::matcher(t));
+    }
     let time = |s: &str, what: &str| -> Result<i64, Fail> {
         match parse_rfc3339_ms(s) {
             Ok(Some(t)) => Ok(t),
@@ -130,15 +149,37 @@ pub async fn post(State(st): State<Arc<AmState>>, body: Bytes) -> Response {
 }
 
 /// `GET /api/v2/silence/{id}`.
-pub async fn get_one(State(st): State<Arc<AmState>>, Path(id): Path<String>) -> Response {
-    match st.am.silence(&id) {
-        Some(s) => axum::Json(silence_json(&s, model::time::now_ms())).into_response(),
+pub async fn get_one(
+    State(st): State<Arc<AmState>>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Response {
+    let t = tenant::tenant_of(&headers);
+    let t = t.as_deref();
+    match st.am.silence(&id).filter(|s| tenant::owns_silence(s, t)) {
+        Some(s) => axum::Json(silence_json(
+            &tenant::strip_silence(s, t),
+            model::time::now_ms(),
+        ))
+        .into_response(),
         None => StatusCode::NOT_FOUND.into_response(),
     }
 }
 
 /// `DELETE /api/v2/silence/{id}`: expires the silence.
-pub async fn delete(State(st): State<Arc<AmState>>, Path(id): Path<String>) -> Response {
+pub async fn delete(
+    State(st): State<Arc<AmState>>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Response {
+    let t = tenant::tenant_of(&headers);
+    if !st
+        .am
+        .silence(&id)
+        .is_some_and(|s| tenant::owns_silence(&s, t.as_deref()))
+    {
+        return StatusCode::NOT_FOUND.into_response();
+    }
     match st.am.expire_silence(&id) {
         Ok(()) => StatusCode::OK.into_response(),
         Err(SilenceError::NotFound(_)) => StatusCode::NOT_FOUND.into_response(),

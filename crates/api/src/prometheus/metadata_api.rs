@@ -16,7 +16,7 @@ use std::sync::Arc;
 const MIN_TIME: i64 = i64::MIN / 2;
 const MAX_TIME: i64 = i64::MAX / 2;
 
-fn time_range(params: &Params) -> Result<(i64, i64), ApiError> {
+pub(crate) fn time_range(params: &Params) -> Result<(i64, i64), ApiError> {
     let start = parse_time_param(params, "start", MIN_TIME)?;
     let end = parse_time_param(params, "end", MAX_TIME)?;
     if end < start {
@@ -27,7 +27,7 @@ fn time_range(params: &Params) -> Result<(i64, i64), ApiError> {
     Ok((start, end))
 }
 
-fn matcher_sets(params: &Params) -> Result<Vec<Vec<LabelMatcher>>, ApiError> {
+pub(crate) fn matcher_sets(params: &Params) -> Result<Vec<Vec<LabelMatcher>>, ApiError> {
     let mut sets = Vec::new();
     for m in params.all("match[]") {
         sets.extend(promql::selector::parse_series_selector(m).map_err(ApiError::bad_data)?);

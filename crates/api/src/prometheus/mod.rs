@@ -1,6 +1,7 @@
 //! The Prometheus-compatible HTTP API: query endpoints, metadata endpoints, status endpoints and
 //! the remote_write receiver, with Prometheus' JSON shapes and error model.
 
+pub mod admin_api;
 pub mod json;
 pub mod metadata_api;
 pub mod params;

@@ -5,7 +5,7 @@
 //! event is durable; errors as `{"detail": ...}` with `X-Sentry-Error`; 429 with `Retry-After`
 //! and `X-Sentry-Rate-Limits`; CORS preflight and headers for browser SDKs.
 
-use super::SentryState;
+use super::{SentryState, TenantStore};
 use axum::body::{Body, Bytes};
 use axum::extract::{Path, Request, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode};
@@ -142,13 +142,14 @@ async fn read_body(st: &SentryState, headers: &HeaderMap, body: Body) -> Result<
 
 async fn envelope_handler(
     State(st): State<Arc<SentryState>>,
+    TenantStore(tstore): TenantStore,
     Path(project_id): Path<String>,
     req: Request,
 ) -> Response {
     let (parts, body) = req.into_parts();
     let mut auth = request_auth(&parts.headers, parts.uri.query());
     if let Some(a) = &auth {
-        if let Err(r) = st.store.authenticate(&project_id, Some(&a.public_key)) {
+        if let Err(r) = tstore.authenticate(&project_id, Some(&a.public_key)) {
             return rejection(&r);
         }
     }
@@ -177,11 +178,11 @@ async fn envelope_handler(
             });
     }
     let key = auth.map(|a| a.public_key);
-    let project = match st.store.authenticate(&project_id, key.as_deref()) {
+    let project = match tstore.authenticate(&project_id, key.as_deref()) {
         Ok(p) => p,
         Err(r) => return rejection(&r),
     };
-    let store = st.store.clone();
+    let store = tstore.clone();
     let key = key.unwrap_or_default();
     let res =
         tokio::task::spawn_blocking(move || store.ingest_envelope(&project, &key, &env)).await;
@@ -211,12 +212,13 @@ async fn envelope_handler(
 
 async fn store_handler(
     State(st): State<Arc<SentryState>>,
+    TenantStore(tstore): TenantStore,
     Path(project_id): Path<String>,
     req: Request,
 ) -> Response {
     let (parts, body) = req.into_parts();
     let key = request_auth(&parts.headers, parts.uri.query()).map(|a| a.public_key);
-    let project = match st.store.authenticate(&project_id, key.as_deref()) {
+    let project = match tstore.authenticate(&project_id, key.as_deref()) {
         Ok(p) => p,
         Err(r) => return rejection(&r),
     };
@@ -229,7 +231,7 @@ async fn store_handler(
         Err(e) => return reject(400, format!("invalid event: {e}")),
     };
     let key = key.unwrap_or_default();
-    let store = st.store.clone();
+    let store = tstore.clone();
     let res = tokio::task::spawn_blocking(move || {
         let is_transaction = serde_json::from_slice::<serde_json::Value>(&data)
             .ok()

@@ -2,8 +2,8 @@
 //! issues (list with filters/sort/paging, one with tag breakdowns, status changes, bulk),
 //! an issue's events, full events, and the events of a trace. Times in answers are RFC 3339.
 
-use super::SentryState;
-use axum::extract::{Path, Query, State};
+use super::{SentryState, TenantStore};
+use axum::extract::{Path, Query};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -74,9 +74,8 @@ fn project_json(p: &errors::Project, headers: &HeaderMap) -> Value {
     })
 }
 
-async fn projects(State(st): State<Arc<SentryState>>, headers: HeaderMap) -> Response {
-    let list: Vec<Value> = st
-        .store
+async fn projects(TenantStore(tstore): TenantStore, headers: HeaderMap) -> Response {
+    let list: Vec<Value> = tstore
         .projects()
         .iter()
         .map(|p| project_json(p, &headers))
@@ -85,7 +84,7 @@ async fn projects(State(st): State<Arc<SentryState>>, headers: HeaderMap) -> Res
 }
 
 async fn create_project(
-    State(st): State<Arc<SentryState>>,
+    TenantStore(tstore): TenantStore,
     headers: HeaderMap,
     body: axum::body::Bytes,
 ) -> Response {
@@ -101,7 +100,7 @@ async fn create_project(
     let Some(name) = v.get("name").and_then(Value::as_str) else {
         return error(StatusCode::BAD_REQUEST, "missing \"name\"");
     };
-    let store = st.store.clone();
+    let store = tstore.clone();
     let name = name.to_string();
     match tokio::task::spawn_blocking(move || store.create_project(&name)).await {
         Ok(Ok(p)) => Json(project_json(&p, &headers)).into_response(),
@@ -142,7 +141,7 @@ fn number(
 }
 
 async fn list_issues(
-    State(st): State<Arc<SentryState>>,
+    TenantStore(tstore): TenantStore,
     Query(q): Query<HashMap<String, String>>,
 ) -> Response {
     let time = |k: &str| -> Result<Option<f64>, Response> {
@@ -198,12 +197,12 @@ async fn list_issues(
         limit,
         offset,
     };
-    let (issues, total) = st.store.list_issues(&query);
+    let (issues, total) = tstore.list_issues(&query);
     Json(json!({ "issues": issues, "total": total })).into_response()
 }
 
-async fn issue(State(st): State<Arc<SentryState>>, Path(id): Path<String>) -> Response {
-    match st.store.issue(&id) {
+async fn issue(TenantStore(tstore): TenantStore, Path(id): Path<String>) -> Response {
+    match tstore.issue(&id) {
         Some(v) => Json(v).into_response(),
         None => error(StatusCode::NOT_FOUND, format!("issue {id} not found")),
     }
@@ -241,7 +240,7 @@ fn parse_status_body(body: &[u8]) -> Result<(Status, Vec<String>), Response> {
 }
 
 async fn set_status(
-    State(st): State<Arc<SentryState>>,
+    TenantStore(tstore): TenantStore,
     Path(id): Path<String>,
     body: axum::body::Bytes,
 ) -> Response {
@@ -249,7 +248,7 @@ async fn set_status(
         Ok(x) => x,
         Err(r) => return r,
     };
-    let store = st.store.clone();
+    let store = tstore.clone();
     let id2 = id.clone();
     match tokio::task::spawn_blocking(move || store.set_status(&id2, status)).await {
         Ok(Ok(Some(v))) => Json(v).into_response(),
@@ -259,12 +258,12 @@ async fn set_status(
     }
 }
 
-async fn bulk_status(State(st): State<Arc<SentryState>>, body: axum::body::Bytes) -> Response {
+async fn bulk_status(TenantStore(tstore): TenantStore, body: axum::body::Bytes) -> Response {
     let (status, ids) = match parse_status_body(&body) {
         Ok(x) => x,
         Err(r) => return r,
     };
-    let store = st.store.clone();
+    let store = tstore.clone();
     match tokio::task::spawn_blocking(move || store.set_status_many(&ids, status)).await {
         Ok(Ok(n)) => Json(json!({ "updated": n })).into_response(),
         Ok(Err(r)) => error(StatusCode::INTERNAL_SERVER_ERROR, r.detail),
@@ -273,7 +272,7 @@ async fn bulk_status(State(st): State<Arc<SentryState>>, body: axum::body::Bytes
 }
 
 async fn issue_events(
-    State(st): State<Arc<SentryState>>,
+    TenantStore(tstore): TenantStore,
     Path(id): Path<String>,
     Query(q): Query<HashMap<String, String>>,
 ) -> Response {
@@ -284,14 +283,14 @@ async fn issue_events(
         (Ok(l), Ok(o)) => (l, o),
         (Err(r), _) | (_, Err(r)) => return r,
     };
-    match st.store.issue_events(&id, limit, offset) {
+    match tstore.issue_events(&id, limit, offset) {
         Some((events, total)) => Json(json!({ "events": events, "total": total })).into_response(),
         None => error(StatusCode::NOT_FOUND, format!("issue {id} not found")),
     }
 }
 
-async fn latest_event(State(st): State<Arc<SentryState>>, Path(id): Path<String>) -> Response {
-    match st.store.latest_event(&id) {
+async fn latest_event(TenantStore(tstore): TenantStore, Path(id): Path<String>) -> Response {
+    match tstore.latest_event(&id) {
         Some(v) => Json(v).into_response(),
         None => error(
             StatusCode::NOT_FOUND,
@@ -300,15 +299,15 @@ async fn latest_event(State(st): State<Arc<SentryState>>, Path(id): Path<String>
     }
 }
 
-async fn event(State(st): State<Arc<SentryState>>, Path(id): Path<String>) -> Response {
-    match st.store.event(&id) {
+async fn event(TenantStore(tstore): TenantStore, Path(id): Path<String>) -> Response {
+    match tstore.event(&id) {
         Some(v) => Json(v).into_response(),
         None => error(StatusCode::NOT_FOUND, format!("event {id} not found")),
     }
 }
 
 async fn events_by_trace(
-    State(st): State<Arc<SentryState>>,
+    TenantStore(tstore): TenantStore,
     Query(q): Query<HashMap<String, String>>,
 ) -> Response {
     let Some(t) = non_empty(&q, "trace_id") else {
@@ -323,5 +322,5 @@ async fn events_by_trace(
             format!("trace_id must be 32 hex digits, got {t:?}"),
         );
     }
-    Json(json!({ "events": st.store.events_by_trace(&t) })).into_response()
+    Json(json!({ "events": tstore.events_by_trace(&t) })).into_response()
 }
