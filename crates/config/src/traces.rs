@@ -22,6 +22,8 @@ pub struct TracesSettings {
     pub ingestion_burst_spans: u64,
     pub span_metrics_enabled: bool,
     pub span_metrics_flush_interval_ms: i64,
+    /// Spans the in-memory head holds before its oldest traces are compacted to a segment file.
+    pub head_max_spans: usize,
 }
 
 impl Default for TracesSettings {
@@ -35,6 +37,7 @@ impl Default for TracesSettings {
             ingestion_burst_spans: 0,
             span_metrics_enabled: true,
             span_metrics_flush_interval_ms: 15_000,
+            head_max_spans: 100_000,
         }
     }
 }
@@ -103,6 +106,8 @@ pub(crate) struct TracesSection {
     limits: TracesLimits,
     #[serde(default)]
     span_metrics: SpanMetricsSection,
+    #[serde(default)]
+    head_max_spans: Option<usize>,
 }
 
 fn size(file: &Path, text: &str, key: &str, v: &Option<Value>) -> Result<Option<u64>, ConfigError> {
@@ -140,6 +145,18 @@ impl TracesSection {
         if let Some(v) = l.ingestion_burst_spans {
             s.ingestion_burst_spans = v;
         }
+        if let Some(v) = self.head_max_spans {
+            if v == 0 {
+                let (l, c) = locate(text, "head_max_spans", 1);
+                return Err(ConfigError::at(
+                    file,
+                    l,
+                    c,
+                    "traces.head_max_spans must be positive",
+                ));
+            }
+            s.head_max_spans = v;
+        }
         if let Some(v) = self.span_metrics.enabled {
             s.span_metrics_enabled = v;
         }
@@ -167,7 +184,7 @@ mod tests {
         let p = dir.path().join("pharos.yml");
         std::fs::write(
             &p,
-            "traces:\n  retention: 2d\n  limits:\n    max_request_bytes: 4MB\n    ingestion_rate_spans: 100\n  span_metrics:\n    flush_interval: 1s\nlisteners:\n  jaeger: 127.0.0.1:14268\n  otlp_grpc: 127.0.0.1:0\n",
+            "traces:\n  retention: 2d\n  head_max_spans: 5000\n  limits:\n    max_request_bytes: 4MB\n    ingestion_rate_spans: 100\n  span_metrics:\n    flush_interval: 1s\nlisteners:\n  jaeger: 127.0.0.1:14268\n  otlp_grpc: 127.0.0.1:0\n",
         )
         .unwrap();
         let c = crate::load(&p).unwrap();
@@ -175,11 +192,15 @@ mod tests {
         assert_eq!(c.traces.max_request_bytes, 4_000_000);
         assert_eq!(c.traces.ingestion_rate_spans, 100);
         assert_eq!(c.traces.span_metrics_flush_interval_ms, 1000);
+        assert_eq!(c.traces.head_max_spans, 5000);
         assert_eq!(c.listeners.jaeger.as_deref(), Some("127.0.0.1:14268"));
         assert_eq!(c.listeners.zipkin, None);
         std::fs::write(&p, "traces:\n  limits:\n    max_span_bytes: 5XB\n").unwrap();
         let e = crate::load(&p).unwrap_err();
         assert_eq!(e.line, 3, "{e}");
+        std::fs::write(&p, "traces:\n  head_max_spans: 0\n").unwrap();
+        let e = crate::load(&p).unwrap_err();
+        assert_eq!(e.line, 2, "{e}");
         std::fs::write(&p, "listeners:\n  jeager: x\n").unwrap();
         let e = crate::load(&p).unwrap_err();
         assert_eq!(e.line, 2, "{e}");

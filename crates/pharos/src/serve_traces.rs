@@ -31,6 +31,7 @@ pub async fn start(
         max_attributes_per_span: t.max_attributes_per_span,
         ingestion_rate_spans: t.ingestion_rate_spans,
         ingestion_burst_spans: t.ingestion_burst_spans,
+        head_max_spans: t.head_max_spans,
         ..Default::default()
     };
     let dir = data_dir.join("traces");

@@ -29,6 +29,7 @@ mod rules_alerts;
 mod rulesets;
 mod scrape_native_histograms;
 mod tenants_every_signal;
+mod trace_segments;
 mod trace_tenants;
 mod traces_api;
 mod troubleshoot;
