@@ -16,8 +16,9 @@
 //
 // Each phase prints one JSON line {"phase", "start", "end"} (ms since the epoch), so a test or a
 // person can line the faults up with what the monitoring shows. --short: 15 s of normal traffic,
-// 12 s per fault, 4 s between faults (for the e2e test); the default holds each fault a minute
-// longer than the `for:` of its rule (6 minutes, 11 for slow and cache_miss), 1 minute apart.
+// 12 s per fault (the auth storm at least 400 failed logins), 4 s between faults (for the e2e
+// test); the default holds each fault two minutes longer than the `for:` of its rule (7 minutes
+// for errors and pool_exhaust, 12 for slow and cache_miss, 6 for the rest), 1 minute apart.
 import WebSocket from 'ws';
 
 const args = process.argv.slice(2);
@@ -28,11 +29,15 @@ const opt = (name, dflt) => {
 const APP = opt('app', process.env.APP_URL || 'http://127.0.0.1:3000');
 const SHORT = args.includes('--short');
 const WARMUP = Number(opt('warmup', SHORT ? 15 : 120));
-// The default hold outlasts the guide's `for:` of the fault's rule by a minute: 6 minutes, 11 for
-// the slow endpoint and the cache misses (HighResponseTime and CacheHitRateLow have `for: 10m`;
-// a full run with 6 minutes fired neither within its phase).
+// The default hold outlasts the `for:` of the fault's rule by two minutes: a rate over [5m] takes
+// about 45 s to cross its threshold, then `for:` runs, then the next 15 s evaluation fires it. So
+// 7 minutes for the error burst and the pool exhaustion (`for: 5m`), 12 for the slow endpoint and
+// the cache misses (`for: 10m`), 6 for the rest (`for: 1m` or none; WebSocketConnectionDrop
+// cannot fire). A full run with holds of a minute more than `for:` fired HighErrorRate 15 s and
+// CacheHitRateLow 2 s before their fault ended.
 const HOLD_SET = opt('hold', '');
-const holdOf = (name) => Number(HOLD_SET || (SHORT ? 12 : ['slow', 'cache_miss'].includes(name) ? 660 : 360));
+const LONG_HOLD = { errors: 420, pool_exhaust: 420, slow: 720, cache_miss: 720 };
+const holdOf = (name) => Number(HOLD_SET || (SHORT ? 12 : LONG_HOLD[name] ?? 360));
 const GAP = Number(opt('gap', SHORT ? 4 : 60));
 const ALL = ['errors', 'slow', 'cache_miss', 'pool_exhaust', 'ws_drop', 'auth_storm', 'budget', 'down'];
 const only = opt('only', '');
@@ -149,7 +154,16 @@ const INJECT = {
     await sleep(holdOf('ws_drop') * 1000);
   },
   auth_storm: async () => {
-    await during(holdOf('auth_storm'), 4, () => call('POST', '/api/login', { user: pick(['admin', 'root', 'bob']), password: 'guess' }));
+    // AuthFailureStorm needs more than 1 failure/s over 5 minutes (300+ in the window): a short
+    // storm goes on past its hold until 400 logins have failed (a loaded machine answers slower).
+    let failed = 0;
+    const login = async () => {
+      const r = await call('POST', '/api/login', { user: pick(['admin', 'root', 'bob']), password: 'guess' });
+      if (r?.error) failed++;
+    };
+    await during(holdOf('auth_storm'), 4, login);
+    const until = Date.now() + 120_000;
+    while (SHORT && failed < 400 && Date.now() < until) await Promise.all([login(), login(), login(), login()]);
   },
   budget: async () => {
     await fault('budget', true);

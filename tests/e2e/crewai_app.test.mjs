@@ -62,6 +62,18 @@ test('every panel query of the guide dashboard has data', { skip }, async () => 
   }
 });
 
+test("the example's collectors and probe replace the exporters and the uptime check: Redis, PostgreSQL, the app's /health", { skip }, async () => {
+  const max = async (expr) => (await rangeQuery(expr)).flatMap((s) => s.values.map((v) => Number(v[1]))).reduce((a, b) => Math.max(a, b), -Infinity);
+  const min = async (expr) => (await rangeQuery(expr)).flatMap((s) => s.values.map((v) => Number(v[1]))).reduce((a, b) => Math.min(a, b), Infinity);
+  assert.equal(await max('redis_up{job="redis"}'), 1, 'collectors.redis reads the test Redis');
+  assert.ok(await max('redis_keyspace_hits_total{job="redis"}') > 0, 'the template cache hits Redis');
+  assert.equal(await max('pg_up{job="postgres"}'), 1, 'collectors.postgres reads the test PostgreSQL');
+  assert.ok(await max('pg_stat_database_xact_commit{job="postgres"}') > 0, 'PostgreSQL commits counted');
+  // The probe of /health: up in normal traffic, down during the `down` fault.
+  assert.equal(await max('probe_success{job="probe", module="app_health"}'), 1);
+  assert.equal(await min('probe_success{job="probe", module="app_health"}'), 0);
+});
+
 test('the faults fire their alerts, routed as `pharos check routes` says: critical → PagerDuty, warning → #warnings Slack', { skip }, async () => {
   const series = await rangeQuery('ALERTS{alertstate="firing"}');
   const fired = new Map(series.map((s) => [s.metric.alertname, s.metric]));

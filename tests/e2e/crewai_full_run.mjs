@@ -72,10 +72,16 @@ async function collect(load) {
     const name = s.metric.alertname;
     if (!firstFired.has(name) || firstFired.get(name).t > t) firstFired.set(name, { t, labels: s.metric });
   }
+  // The alert a Slack message is about: the alertname of its incident-page button (the guide's
+  // Slack text template renders as an error, see the example's README).
+  const slackAlert = (b) => {
+    const url = b?.attachments?.[0]?.actions?.find((a) => a.url?.includes('/incident?'))?.url;
+    return url ? new URL(url).searchParams.get('alertname') : JSON.stringify(b).slice(0, 400);
+  };
   const notes = stack.hooks.got.map((g) => ({
     at: g.at,
     to: g.path === '/pagerduty' ? 'pagerduty' : `slack ${g.body?.channel ?? ''}`,
-    text: g.path === '/pagerduty' ? g.body?.description : JSON.stringify(g.body).slice(0, 400),
+    text: g.path === '/pagerduty' ? g.body?.description : slackAlert(g.body),
   }));
   const issues = (await api(base, '/api/pharos/v1/errors/issues?project=1')).body;
   const issueList = (issues.data ?? issues).issues ?? issues.data ?? issues;

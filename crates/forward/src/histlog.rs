@@ -4,7 +4,9 @@
 //! file's inode and a byte offset; the log is only rewritten when pharos opens it (retention,
 //! a torn tail), so a position of another inode means "rewritten since": the follower then reads
 //! the new file from its start and skips what is not newer than the newest histogram already
-//! delivered.
+//! delivered. Frames are coded against the frames before them in the same file (format 2,
+//! see `tsdb::histograms`), so the follower keeps a `LogReader` and, when it starts inside a
+//! file, first reads the file up to its position without handing anything out.
 
 use model::{HistogramSample, Labels};
 use std::fs::File;
@@ -20,6 +22,8 @@ pub struct HistLog {
     pub pos: Position,
     /// Samples at or before this time are skipped (after a rewrite).
     skip_until: i64,
+    /// The state the frames after `pos` are coded against.
+    reader: tsdb::histograms::LogReader,
 }
 
 fn inode(path: &Path) -> Option<u64> {
@@ -50,10 +54,20 @@ impl HistLog {
                 i64::MIN,
             ),
         };
+        let mut reader = tsdb::histograms::LogReader::default();
+        if pos.offset > 0 {
+            if let Ok(data) = std::fs::read(&path) {
+                let end = data
+                    .len()
+                    .min(usize::try_from(pos.offset).unwrap_or(usize::MAX));
+                reader.read(&data[..end], |_, _, _| {});
+            }
+        }
         HistLog {
             path,
             pos,
             skip_until,
+            reader,
         }
     }
 
@@ -73,6 +87,7 @@ impl HistLog {
                 seq: ino,
                 offset: 0,
             };
+            self.reader = tsdb::histograms::LogReader::default();
         }
         let mut file = File::open(&self.path)?;
         let len = file.metadata()?.len();
@@ -85,7 +100,7 @@ impl HistLog {
         let base = self.pos.offset;
         let mut frames = 0;
         let skip = self.skip_until;
-        let intact = tsdb::histograms::for_each_frame(&data, |end, labels, mut samples| {
+        let intact = self.reader.read(&data, |end, labels, mut samples| {
             samples.retain(|s| s.t > skip);
             frames += 1;
             f(
@@ -114,7 +129,7 @@ mod tests {
             .unwrap()
             .histogram;
         let labels = Labels::from_pairs([("__name__", "lat")]);
-        let sample = |t| (labels.clone(), HistogramSample { t, h: h.clone() });
+        let sample = |t| (labels.clone(), HistogramSample::integer(t, h.clone()));
         let store = tsdb::histograms::HistogramStore::open(dir.path(), i64::MIN).unwrap();
         store.append(&[sample(1000)]).unwrap();
         // A new follower starts at the end.
@@ -141,5 +156,18 @@ mod tests {
         log.poll(|_, _, s| got.extend(s.iter().map(|s| s.t)))
             .unwrap();
         assert_eq!(got, vec![4000]);
+        // A follower resuming inside the same file (no rewrite) reads the frames after its
+        // position, which are coded against the ones before it.
+        let saved = log.pos;
+        let mut h2 = h.clone();
+        h2.count = 5.0;
+        h2.positive_buckets = vec![2.0, 3.0];
+        store
+            .append(&[(labels.clone(), HistogramSample::integer(5000, h2.clone()))])
+            .unwrap();
+        let mut log = HistLog::open(dir.path(), Some(saved), 4000);
+        let mut got = Vec::new();
+        log.poll(|_, _, s| got.extend(s)).unwrap();
+        assert_eq!(got, vec![HistogramSample::integer(5000, h2)]);
     }
 }

@@ -137,16 +137,29 @@ impl RemoteWrite {
             out,
             "# HELP prometheus_remote_storage_samples_in_total Samples read from the WAL by remote storage queues.\n# TYPE prometheus_remote_storage_samples_in_total counter\nprometheus_remote_storage_samples_in_total {samples_in}"
         );
+        let histograms_in: u64 = rows
+            .iter()
+            .map(|(_, m)| m.histograms_in.load(Ordering::Relaxed))
+            .sum();
+        let _ = writeln!(
+            out,
+            "# HELP prometheus_remote_storage_histograms_in_total HistogramSamples in to remote storage, compare to histograms out for queue managers.\n# TYPE prometheus_remote_storage_histograms_in_total counter\nprometheus_remote_storage_histograms_in_total {histograms_in}"
+        );
         if rows.is_empty() {
             return;
         }
         type Get = fn(&QueueMetrics) -> f64;
-        let families: [(&str, &str, &str, Get); 14] = [
+        let families: [(&str, &str, &str, Get); 19] = [
             ("samples_total", "counter", "Total number of samples sent to remote storage.", |m| m.samples_sent.load(Ordering::Relaxed) as f64),
             ("samples_failed_total", "counter", "Total number of samples which failed on send to remote storage, non-recoverable errors.", |m| m.samples_failed.load(Ordering::Relaxed) as f64),
             ("samples_retried_total", "counter", "Total number of samples which failed on send to remote storage but were retried because the send error was recoverable.", |m| m.samples_retried.load(Ordering::Relaxed) as f64),
             ("samples_dropped_total", "counter", "Total number of samples which were dropped after being read from the WAL before being sent via remote write, either via relabelling or unintentionally because of an unknown reference ID.", |m| m.samples_dropped.load(Ordering::Relaxed) as f64),
-            ("samples_pending", "gauge", "The number of samples pending in the queues shards to be sent to the remote storage.", |m| m.pending.load(Ordering::Relaxed).max(0) as f64),
+            ("samples_pending", "gauge", "The number of samples pending in the queues shards to be sent to the remote storage.", |m| (m.pending.load(Ordering::Relaxed) - m.histograms_pending.load(Ordering::Relaxed)).max(0) as f64),
+            ("histograms_total", "counter", "Total number of histograms sent to remote storage.", |m| m.histograms_sent.load(Ordering::Relaxed) as f64),
+            ("histograms_failed_total", "counter", "Total number of histograms which failed on send to remote storage, non-recoverable errors.", |m| m.histograms_failed.load(Ordering::Relaxed) as f64),
+            ("histograms_retried_total", "counter", "Total number of histograms which failed on send to remote storage but were retried because the send error was recoverable.", |m| m.histograms_retried.load(Ordering::Relaxed) as f64),
+            ("histograms_dropped_total", "counter", "Total number of histograms which were dropped after being read from the WAL before being sent via remote write, either via relabelling, due to being too old or unintentionally because of an unknown reference ID.", |m| m.histograms_dropped.load(Ordering::Relaxed) as f64),
+            ("histograms_pending", "gauge", "The number of histograms pending in the queues shards to be sent to the remote storage.", |m| m.histograms_pending.load(Ordering::Relaxed).max(0) as f64),
             ("shards", "gauge", "The number of shards used for parallel sending to the remote storage.", |m| m.shards.load(Ordering::Relaxed) as f64),
             ("shards_desired", "gauge", "The number of shards that the queues shard calculation wants to run based on the rate of samples in vs. samples out.", |m| m.shards_desired.load(Ordering::Relaxed) as f64),
             ("bytes_total", "counter", "The total number of bytes of data (not metadata) sent by the queue after compression.", |m| m.bytes.load(Ordering::Relaxed) as f64),

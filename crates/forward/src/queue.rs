@@ -19,7 +19,7 @@ use crate::settings::Settings;
 use crate::watcher::Watcher;
 use api::prometheus::remote_write::{TimeSeries, WireSample, WriteRequest};
 use api::prometheus::remote_write_v2 as v2;
-use model::histogram::FloatHistogram;
+use model::HistogramSample;
 use model::Labels;
 use parking_lot::Mutex;
 use prost::Message;
@@ -44,6 +44,15 @@ pub struct QueueMetrics {
     pub samples_failed: AtomicU64,
     pub samples_retried: AtomicU64,
     pub samples_dropped: AtomicU64,
+    /// Native histograms, counted apart as Prometheus does (`histograms_*`).
+    pub histograms_in: AtomicU64,
+    pub histograms_sent: AtomicU64,
+    pub histograms_failed: AtomicU64,
+    pub histograms_retried: AtomicU64,
+    pub histograms_dropped: AtomicU64,
+    /// Of `pending`, how many are histograms.
+    pub histograms_pending: AtomicI64,
+    /// Samples and histograms in the shards.
     pub pending: AtomicI64,
     pub shards: AtomicU64,
     pub shards_desired: AtomicU64,
@@ -100,7 +109,7 @@ struct Item {
     /// The number of the WAL record it came from (of the histogram log's frame for a histogram).
     rec: u64,
     /// A native histogram (from the histogram log) instead of the float `v`.
-    hist: Option<Arc<FloatHistogram>>,
+    hist: Option<Arc<HistogramSample>>,
 }
 
 /// Which WAL records are fully delivered: the saved position is the end of the longest
@@ -444,11 +453,11 @@ impl Runner {
                         .clone();
                     let n = samples.len();
                     self.metrics
-                        .samples_in
+                        .histograms_in
                         .fetch_add(n as u64, Ordering::Relaxed);
                     let Some(labels) = labels else {
                         self.metrics
-                            .samples_dropped
+                            .histograms_dropped
                             .fetch_add(n as u64, Ordering::Relaxed);
                         self.hist_progress.lock().add(pos, 0);
                         return;
@@ -460,15 +469,21 @@ impl Runner {
                             .highest_read_ms
                             .fetch_max(s.t, Ordering::Relaxed);
                         self.metrics.pending.fetch_add(1, Ordering::Relaxed);
+                        self.metrics
+                            .histograms_pending
+                            .fetch_add(1, Ordering::Relaxed);
                         let item = Item {
                             labels: labels.clone(),
                             t: s.t,
                             v: 0.0,
                             rec,
-                            hist: Some(Arc::new(s.h)),
+                            hist: Some(Arc::new(s)),
                         };
                         if shards.senders[shard].blocking_send(item).is_err() {
                             self.metrics.pending.fetch_sub(1, Ordering::Relaxed);
+                            self.metrics
+                                .histograms_pending
+                                .fetch_sub(1, Ordering::Relaxed);
                         }
                     }
                 });
@@ -508,9 +523,11 @@ impl Runner {
             }
             if last_reshard.elapsed() >= Duration::from_secs(10) {
                 let m = &self.metrics;
-                let sent = m.samples_sent.load(Ordering::Relaxed);
+                let sent = m.samples_sent.load(Ordering::Relaxed)
+                    + m.histograms_sent.load(Ordering::Relaxed);
                 let send_us = m.send_us.load(Ordering::Relaxed);
-                let samples_in = m.samples_in.load(Ordering::Relaxed);
+                let samples_in =
+                    m.samples_in.load(Ordering::Relaxed) + m.histograms_in.load(Ordering::Relaxed);
                 let want = desired_shards(
                     (sent - sent_at_reshard) as f64,
                     (send_us - send_us_at_reshard) as f64 / 1e6,
@@ -654,6 +671,8 @@ impl Shard {
             return;
         }
         let n = batch.len() as u64;
+        let hists = batch.iter().filter(|i| i.hist.is_some()).count() as u64;
+        let floats = n - hists;
         let mut as_v2 = self.settings.v2 && !self.v1_fallback.load(Ordering::Relaxed);
         let mut body = self.encode(batch, as_v2);
         let mut backoff = Duration::from_millis(self.settings.queue.min_backoff.0.max(1) as u64);
@@ -669,7 +688,8 @@ impl Shard {
             match result {
                 Ok(()) => {
                     m.last_send_failed.store(false, Ordering::Relaxed);
-                    m.samples_sent.fetch_add(n, Ordering::Relaxed);
+                    m.samples_sent.fetch_add(floats, Ordering::Relaxed);
+                    m.histograms_sent.fetch_add(hists, Ordering::Relaxed);
                     m.bytes.fetch_add(body.len() as u64, Ordering::Relaxed);
                     let newest = batch.iter().map(|i| i.t).max().unwrap_or(0);
                     m.highest_sent_ms.fetch_max(newest, Ordering::Relaxed);
@@ -683,12 +703,14 @@ impl Shard {
                 }
                 Err(SendError::Permanent(why)) => {
                     tracing::error!(queue = %self.settings.name, url = %self.settings.url, samples = n, "remote_write: non-recoverable error, dropping the batch: {why}");
-                    m.samples_failed.fetch_add(n, Ordering::Relaxed);
+                    m.samples_failed.fetch_add(floats, Ordering::Relaxed);
+                    m.histograms_failed.fetch_add(hists, Ordering::Relaxed);
                     break;
                 }
                 Err(SendError::Retry(why, after)) => {
                     m.last_send_failed.store(true, Ordering::Relaxed);
-                    m.samples_retried.fetch_add(n, Ordering::Relaxed);
+                    m.samples_retried.fetch_add(floats, Ordering::Relaxed);
+                    m.histograms_retried.fetch_add(hists, Ordering::Relaxed);
                     tracing::warn!(queue = %self.settings.name, url = %self.settings.url, samples = n, "remote_write: send failed, retrying: {why}");
                     let wait = after.unwrap_or(backoff);
                     let until = Instant::now() + wait;
@@ -706,6 +728,8 @@ impl Shard {
             }
         }
         m.pending.fetch_sub(n as i64, Ordering::Relaxed);
+        m.histograms_pending
+            .fetch_sub(hists as i64, Ordering::Relaxed);
         self.progress
             .lock()
             .done(batch.iter().filter(|i| i.hist.is_none()).map(|i| i.rec));
@@ -848,7 +872,7 @@ fn encode(batch: &[Item]) -> Vec<u8> {
         match &i.hist {
             Some(h) => req.timeseries[at]
                 .histograms
-                .push(api::prometheus::remote_write::from_float_histogram(i.t, h)),
+                .push(api::prometheus::remote_write::from_histogram_sample(h)),
             None => req.timeseries[at].samples.push(WireSample {
                 value: i.v,
                 timestamp: i.t,
@@ -920,7 +944,7 @@ fn encode_v2(batch: &[Item], metadata: &HashMap<String, FamilyMetadata>) -> Vec<
         match &i.hist {
             Some(h) => timeseries[at]
                 .histograms
-                .push(api::prometheus::remote_write::from_float_histogram(i.t, h)),
+                .push(api::prometheus::remote_write::from_histogram_sample(h)),
             None => timeseries[at].samples.push(v2::Sample2 {
                 value: i.v,
                 timestamp: i.t,

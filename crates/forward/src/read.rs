@@ -92,23 +92,43 @@ pub fn answer(storage: &dyn Queryable, body: &[u8]) -> Result<Vec<u8>, ReadError
         let series = storage
             .select(&ms, q.start_timestamp_ms, q.end_timestamp_ms)
             .map_err(|e| ReadError::Storage(e.to_string()))?;
-        resp.results.push(QueryResult {
-            timeseries: series
-                .into_iter()
-                .map(|s| TimeSeries {
+        let hist_series = storage
+            .select_histograms(&ms, q.start_timestamp_ms, q.end_timestamp_ms)
+            .map_err(|e| ReadError::Storage(e.to_string()))?;
+        // One time series per label set, with its float samples and its native histograms
+        // (integer or float on the wire, as they came in), sorted by labels.
+        let mut by_labels: std::collections::BTreeMap<Labels, TimeSeries> = Default::default();
+        for s in series {
+            let ts = by_labels
+                .entry(s.labels.clone())
+                .or_insert_with(|| TimeSeries {
                     labels: wire_labels(&s.labels),
-                    samples: s
-                        .samples
-                        .iter()
-                        .map(|p| WireSample {
-                            value: p.v,
-                            timestamp: p.t,
-                        })
-                        .collect(),
+                    samples: Vec::new(),
                     exemplars: Vec::new(),
                     histograms: Vec::new(),
-                })
-                .collect(),
+                });
+            ts.samples.extend(s.samples.iter().map(|p| WireSample {
+                value: p.v,
+                timestamp: p.t,
+            }));
+        }
+        for s in hist_series {
+            let ts = by_labels
+                .entry(s.labels.clone())
+                .or_insert_with(|| TimeSeries {
+                    labels: wire_labels(&s.labels),
+                    samples: Vec::new(),
+                    exemplars: Vec::new(),
+                    histograms: Vec::new(),
+                });
+            ts.histograms.extend(
+                s.samples
+                    .iter()
+                    .map(api::prometheus::remote_write::from_histogram_sample),
+            );
+        }
+        resp.results.push(QueryResult {
+            timeseries: by_labels.into_values().collect(),
         });
     }
     snap::raw::Encoder::new()
@@ -125,4 +145,60 @@ pub(crate) fn wire_labels(labels: &Labels) -> Vec<Label> {
             value: l.value.to_string(),
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use model::{HistogramSample, MetricSink};
+
+    /// Native histograms are answered next to float samples, integer ones with integer counts
+    /// and bucket deltas, float ones with float counts (as they came in).
+    #[test]
+    fn native_histograms_are_answered_as_they_came_in() {
+        let db = model::MemStorage::new();
+        let h = |s: &str| model::histogram::parse_histogram(s).unwrap().histogram;
+        let int_labels = Labels::from_pairs([("__name__", "lat"), ("kind", "int")]);
+        let float_labels = Labels::from_pairs([("__name__", "lat"), ("kind", "float")]);
+        db.append_histograms(&[
+            (
+                int_labels.clone(),
+                HistogramSample::integer(1000, h("{{schema:0 count:5 sum:2 buckets:[2 3]}}")),
+            ),
+            (
+                float_labels.clone(),
+                HistogramSample::float(1000, h("{{schema:0 count:5 sum:2 buckets:[2 3]}}")),
+            ),
+        ])
+        .unwrap();
+        let req = ReadRequest {
+            queries: vec![Query {
+                start_timestamp_ms: 0,
+                end_timestamp_ms: 5000,
+                matchers: vec![WireMatcher {
+                    r#type: 0,
+                    name: "__name__".into(),
+                    value: "lat".into(),
+                }],
+            }],
+            accepted_response_types: vec![0],
+        };
+        let body = snap::raw::Encoder::new()
+            .compress_vec(&req.encode_to_vec())
+            .unwrap();
+        let out = answer(&db, &body).unwrap();
+        let raw = snap::raw::Decoder::new().decompress_vec(&out).unwrap();
+        let resp = ReadResponse::decode(raw.as_slice()).unwrap();
+        let ts = &resp.results[0].timeseries;
+        assert_eq!(ts.len(), 2);
+        let float = &ts[0].histograms[0];
+        assert_eq!(ts[0].labels, wire_labels(&float_labels));
+        assert_eq!((float.count_float, float.count_int), (Some(5.0), None));
+        assert_eq!(float.positive_counts, vec![2.0, 3.0]);
+        let int = &ts[1].histograms[0];
+        assert_eq!(ts[1].labels, wire_labels(&int_labels));
+        assert_eq!((int.count_int, int.count_float), (Some(5), None));
+        assert_eq!(int.positive_deltas, vec![2, 1]);
+        assert!(int.positive_counts.is_empty());
+    }
 }

@@ -144,6 +144,56 @@ fn reduce_pairs(pairs: &[(i32, f64)], from: i32, to: i32) -> Vec<(i32, f64)> {
     map.into_iter().collect()
 }
 
+/// Absolute bucket counts from the integer form of Prometheus' wire formats (remote_write,
+/// the protobuf scrape format), where each bucket's count is a delta to the previous bucket's.
+pub fn deltas_to_counts(deltas: &[i64]) -> Vec<f64> {
+    let mut acc = 0i64;
+    deltas
+        .iter()
+        .map(|d| {
+            acc = acc.saturating_add(*d);
+            acc as f64
+        })
+        .collect()
+}
+
+/// The integer wire form of absolute bucket counts (the inverse of `deltas_to_counts`).
+pub fn counts_to_deltas(counts: &[f64]) -> Vec<i64> {
+    let mut prev = 0i64;
+    counts
+        .iter()
+        .map(|c| {
+            let c = *c as i64;
+            let d = c.wrapping_sub(prev);
+            prev = c;
+            d
+        })
+        .collect()
+}
+
+/// Checks a histogram as it comes off a wire: each side's spans describe as many buckets as
+/// are given, and the schema is exponential (-4..=8) or, where `custom_allowed`, custom (-53).
+/// The error says which rule was broken ("positive spans describe 3 buckets but 1 are given").
+pub fn check_wire_layout(
+    schema: i32,
+    custom_allowed: bool,
+    sides: [(&str, &[Span], usize); 2],
+) -> Result<(), String> {
+    for (side, spans, n) in sides {
+        let described: u64 = spans.iter().map(|s| u64::from(s.length)).sum();
+        if described != n as u64 {
+            return Err(format!(
+                "{side} spans describe {described} buckets but {n} are given"
+            ));
+        }
+    }
+    let custom = custom_allowed && schema == CUSTOM_BUCKETS_SCHEMA;
+    if !custom && !(-4..=8).contains(&schema) {
+        return Err(format!("has an invalid schema {schema}"));
+    }
+    Ok(())
+}
+
 /// Upper bound of exponential bucket `idx` in `schema`.
 pub fn exponential_upper_bound(idx: i32, schema: i32) -> f64 {
     if schema < 0 {
@@ -296,6 +346,16 @@ impl FloatHistogram {
         let (s, b) = compress(pairs);
         self.negative_spans = s;
         self.negative_buckets = b;
+    }
+
+    /// Whether every count (total, zero bucket, each bucket) is a whole number from 0 to 2^53,
+    /// so the histogram can be an integer one (Prometheus' `Histogram`) without loss.
+    pub fn has_integer_counts(&self) -> bool {
+        let whole = |v: f64| (0.0..=9_007_199_254_740_992.0).contains(&v) && v.fract() == 0.0;
+        whole(self.count)
+            && whole(self.zero_count)
+            && self.positive_buckets.iter().all(|v| whole(*v))
+            && self.negative_buckets.iter().all(|v| whole(*v))
     }
 
     /// Removes empty buckets and merges adjacent spans (Prometheus' `Compact(0)`).
@@ -1161,6 +1221,49 @@ pub fn parse_histogram(text: &str) -> Result<ParsedHistogram, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    proptest::proptest! {
+        #[test]
+        fn wire_deltas_round_trip(counts in proptest::collection::vec(0u32..1_000_000, 0..20)) {
+            let counts: Vec<f64> = counts.into_iter().map(f64::from).collect();
+            proptest::prop_assert_eq!(deltas_to_counts(&counts_to_deltas(&counts)), counts);
+        }
+    }
+
+    #[test]
+    fn wire_layout_checks() {
+        let spans = [Span {
+            offset: 0,
+            length: 2,
+        }];
+        assert!(
+            check_wire_layout(0, false, [("positive", &spans, 2), ("negative", &[], 0)]).is_ok()
+        );
+        let e = check_wire_layout(0, false, [("positive", &spans, 1), ("negative", &[], 0)]);
+        assert_eq!(
+            e.unwrap_err(),
+            "positive spans describe 2 buckets but 1 are given"
+        );
+        let e = check_wire_layout(-53, false, [("positive", &spans, 2), ("negative", &[], 0)]);
+        assert_eq!(e.unwrap_err(), "has an invalid schema -53");
+        assert!(
+            check_wire_layout(-53, true, [("positive", &spans, 2), ("negative", &[], 0)]).is_ok()
+        );
+        assert!(check_wire_layout(9, true, [("positive", &[], 0), ("negative", &[], 0)]).is_err());
+    }
+
+    #[test]
+    fn integer_counts() {
+        let mut h = parse_histogram("{{schema:0 count:3 sum:1.5 buckets:[1 2]}}")
+            .unwrap()
+            .histogram;
+        assert!(h.has_integer_counts());
+        h.positive_buckets[0] = 0.5;
+        assert!(!h.has_integer_counts());
+        h.positive_buckets[0] = 1.0;
+        h.count = 1e300;
+        assert!(!h.has_integer_counts());
+    }
 
     fn h(s: &str) -> FloatHistogram {
         parse_histogram(s).unwrap().histogram

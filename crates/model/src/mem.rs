@@ -92,7 +92,11 @@ impl MetricSink for MemStorage {
                             }
                         }
                     }
-                    samples.push(HistogramSample { t: s.t, h });
+                    samples.push(HistogramSample {
+                        t: s.t,
+                        h,
+                        integer: s.integer,
+                    });
                     stats.appended += 1;
                 }
             }

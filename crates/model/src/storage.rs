@@ -24,6 +24,28 @@ pub struct HistogramSample {
     /// Milliseconds since the Unix epoch.
     pub t: i64,
     pub h: FloatHistogram,
+    /// The histogram came in with integer counts (Prometheus' `Histogram`, "H"), not float
+    /// counts (`FloatHistogram`, "FH"). `h` holds the counts as floats either way; storage and
+    /// the remote_write/remote_read wire keep the kind, so it is answered as it came in.
+    pub integer: bool,
+}
+
+impl HistogramSample {
+    /// A float histogram sample.
+    pub fn float(t: i64, h: FloatHistogram) -> HistogramSample {
+        HistogramSample {
+            t,
+            h,
+            integer: false,
+        }
+    }
+
+    /// An integer histogram sample, if its counts are whole and fit Prometheus' `uint64`
+    /// counts (else a float one, as Prometheus would have to store it).
+    pub fn integer(t: i64, h: FloatHistogram) -> HistogramSample {
+        let integer = h.has_integer_counts();
+        HistogramSample { t, h, integer }
+    }
 }
 
 /// A series of native-histogram samples in ascending time order.
@@ -145,6 +167,15 @@ pub trait MetricSink: Send + Sync {
             .map(|(r, s)| (r.labels().clone(), *s))
             .collect();
         self.append(&flat)
+    }
+
+    /// Appends one scrape's samples as `append_refs` does, but may return before they are durable
+    /// against power loss: they are in the store's log when this returns (so they survive the
+    /// process being killed) and the store syncs that log within a few seconds, as Prometheus
+    /// does for scraped samples, which no client waits to see acknowledged. Saves the scrape
+    /// loop an fsync per scrape. The default is `append_refs`.
+    fn append_scraped(&self, batch: &[(SeriesRef, Sample)]) -> Result<AppendStats, StorageError> {
+        self.append_refs(batch)
     }
 
     /// Appends native-histogram samples (integer histograms are converted to `FloatHistogram`

@@ -58,7 +58,7 @@ fn load_into(
             match v {
                 LoadValue::Float(v) => batch.push((labels.clone(), Sample { t, v: *v })),
                 LoadValue::Histogram(h) => {
-                    histograms.push((labels.clone(), HistogramSample { t, h: h.clone() }))
+                    histograms.push((labels.clone(), HistogramSample::float(t, h.clone())))
                 }
                 LoadValue::Blank => {}
             }
@@ -159,7 +159,7 @@ fn classic_to_nhcb(
                     .collect(),
                 ..FloatHistogram::default()
             };
-            out.push((labels.clone(), HistogramSample { t, h }));
+            out.push((labels.clone(), HistogramSample::float(t, h)));
         }
     }
     out

@@ -61,6 +61,8 @@ impl ParsedExemplar {
 pub struct ParsedHistogram {
     pub labels: Labels,
     pub h: model::histogram::FloatHistogram,
+    /// Integer counts (Prometheus' `Histogram`), not float ones.
+    pub integer: bool,
     pub timestamp_ms: Option<i64>,
     pub exemplars: Vec<ParsedExemplar>,
 }

@@ -145,6 +145,8 @@ pub fn convert_classic(exp: &mut Exposition, keep_classic: bool) {
             let exemplars = t.exemplars.clone();
             t.convert().map(|h| ParsedHistogram {
                 labels,
+                // As Prometheus' conversion: integer when every count is whole.
+                integer: h.has_integer_counts(),
                 h,
                 timestamp_ms,
                 exemplars,

@@ -215,38 +215,24 @@ fn counts(float: bool, deltas: &[i64], absolute: &[f64]) -> Vec<f64> {
     if float {
         return absolute.to_vec();
     }
-    let mut c = 0i64;
-    deltas
-        .iter()
-        .map(|d| {
-            c = c.saturating_add(*d);
-            c as f64
-        })
-        .collect()
+    model::histogram::deltas_to_counts(deltas)
 }
 
-fn native_histogram(h: &dto::Histogram, gauge: bool) -> Result<FloatHistogram, String> {
+/// The native histogram of a protobuf `Histogram` and whether its counts are integers.
+fn native_histogram(h: &dto::Histogram, gauge: bool) -> Result<(FloatHistogram, bool), String> {
     let float = h.sample_count_float > 0.0 || h.zero_count_float > 0.0;
     let positive = counts(float, &h.positive_delta, &h.positive_count);
     let negative = counts(float, &h.negative_delta, &h.negative_count);
-    let described = |s: &[dto::BucketSpan]| s.iter().map(|s| u64::from(s.length)).sum::<u64>();
-    for (side, sp, n) in [
-        ("positive", &h.positive_span, positive.len()),
-        ("negative", &h.negative_span, negative.len()),
-    ] {
-        if described(sp) != n as u64 {
-            return Err(format!(
-                "native histogram {side} spans describe {} buckets but {n} are given",
-                described(sp)
-            ));
-        }
-    }
-    if !(-4..=8).contains(&h.schema) {
-        return Err(format!(
-            "native histogram has an invalid schema {}",
-            h.schema
-        ));
-    }
+    let (positive_spans, negative_spans) = (spans(&h.positive_span), spans(&h.negative_span));
+    model::histogram::check_wire_layout(
+        h.schema,
+        false,
+        [
+            ("positive", &positive_spans, positive.len()),
+            ("negative", &negative_spans, negative.len()),
+        ],
+    )
+    .map_err(|e| format!("native histogram {e}"))?;
     let mut fh = FloatHistogram {
         counter_reset_hint: if gauge {
             CounterResetHint::Gauge
@@ -266,14 +252,14 @@ fn native_histogram(h: &dto::Histogram, gauge: bool) -> Result<FloatHistogram, S
             h.sample_count as f64
         },
         sum: h.sample_sum,
-        positive_spans: spans(&h.positive_span),
+        positive_spans,
         positive_buckets: positive,
-        negative_spans: spans(&h.negative_span),
+        negative_spans,
         negative_buckets: negative,
         custom_values: Vec::new(),
     };
     fh.compact();
-    Ok(fh)
+    Ok((fh, !float))
 }
 
 fn labels_of(family: &str, suffix: &str, m: &dto::Metric, extra: Option<(&str, String)>) -> Labels {
@@ -395,11 +381,12 @@ pub fn parse(body: &[u8], opts: Options) -> Result<Exposition, ParseError> {
                     let h = m.histogram.clone().unwrap_or_default();
                     let native = opts.native && is_native(&h);
                     if native {
-                        let fh = native_histogram(&h, mf.r#type == dto::GAUGE_HISTOGRAM)
+                        let (fh, integer) = native_histogram(&h, mf.r#type == dto::GAUGE_HISTOGRAM)
                             .map_err(|e| err(format!("{name}: {e}")))?;
                         out.histograms.push(ParsedHistogram {
                             labels: labels_of(name, "", m, None),
                             h: fh,
+                            integer,
                             timestamp_ms: ts,
                             exemplars: h.exemplars.iter().map(exemplar).collect(),
                         });

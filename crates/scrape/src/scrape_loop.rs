@@ -537,7 +537,15 @@ pub fn process(
         for e in ph.exemplars {
             exemplars.push((labels.clone(), e.stored(t)));
         }
-        histograms.push((labels, HistogramSample { t, h: ph.h }, explicit));
+        histograms.push((
+            labels,
+            HistogramSample {
+                t,
+                h: ph.h,
+                integer: ph.integer,
+            },
+            explicit,
+        ));
     }
     let stored = out.len() + histograms.len();
     if cfg.sample_limit > 0 && stored as u64 > cfg.sample_limit {

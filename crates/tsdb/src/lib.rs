@@ -22,6 +22,7 @@ pub mod block;
 pub mod chunk;
 pub mod encoding;
 pub mod head;
+pub mod histchunk;
 pub mod histograms;
 pub mod index;
 pub mod snapshot;
@@ -1375,13 +1376,7 @@ mod tests {
         {
             let db = Tsdb::open(dir.path(), TsdbOptions::default()).unwrap();
             let st = db
-                .append_histograms(&[(
-                    labels.clone(),
-                    HistogramSample {
-                        t: now_ms(),
-                        h: h.clone(),
-                    },
-                )])
+                .append_histograms(&[(labels.clone(), HistogramSample::float(now_ms(), h.clone()))])
                 .unwrap();
             assert_eq!(st.appended, 1);
             // No close: as after kill -9, the log is all there is.

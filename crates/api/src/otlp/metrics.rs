@@ -446,7 +446,10 @@ impl Converter<'_> {
         for e in exemplars {
             self.out.exemplars.push((labels.clone(), e));
         }
-        self.out.histograms.push((labels, HistogramSample { t, h }));
+        // Prometheus' OTLP translation makes integer histograms (counts are uint64).
+        self.out
+            .histograms
+            .push((labels, HistogramSample::integer(t, h)));
     }
 
     fn metric(&mut self, m: &pm::Metric, res: &ResourceCtx) -> Result<(), String> {

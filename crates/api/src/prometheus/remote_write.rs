@@ -96,14 +96,7 @@ fn bucket_counts(deltas: &[i64], counts: &[f64]) -> Vec<f64> {
     if !counts.is_empty() {
         return counts.to_vec();
     }
-    let mut acc = 0i64;
-    deltas
-        .iter()
-        .map(|d| {
-            acc = acc.saturating_add(*d);
-            acc as f64
-        })
-        .collect()
+    model::histogram::deltas_to_counts(deltas)
 }
 
 /// Converts a wire histogram, checking that the spans describe as many buckets as given.
@@ -120,21 +113,15 @@ pub fn to_float_histogram(h: &Histogram) -> Result<FloatHistogram, String> {
     let negative_spans = spans(&h.negative_spans);
     let positive_buckets = bucket_counts(&h.positive_deltas, &h.positive_counts);
     let negative_buckets = bucket_counts(&h.negative_deltas, &h.negative_counts);
-    for (spans, buckets, side) in [
-        (&positive_spans, &positive_buckets, "positive"),
-        (&negative_spans, &negative_buckets, "negative"),
-    ] {
-        let described: u64 = spans.iter().map(|s| u64::from(s.length)).sum();
-        if described != buckets.len() as u64 {
-            return Err(format!(
-                "histogram {side} spans describe {described} buckets but {} are given",
-                buckets.len()
-            ));
-        }
-    }
-    if !(-4..=8).contains(&h.schema) && h.schema != model::histogram::CUSTOM_BUCKETS_SCHEMA {
-        return Err(format!("histogram has an invalid schema {}", h.schema));
-    }
+    model::histogram::check_wire_layout(
+        h.schema,
+        true,
+        [
+            ("positive", &positive_spans, positive_buckets.len()),
+            ("negative", &negative_spans, negative_buckets.len()),
+        ],
+    )
+    .map_err(|e| format!("histogram {e}"))?;
     Ok(FloatHistogram {
         counter_reset_hint: match h.reset_hint {
             1 => CounterResetHint::CounterReset,
@@ -159,6 +146,35 @@ pub fn to_float_histogram(h: &Histogram) -> Result<FloatHistogram, String> {
         negative_buckets,
         custom_values: h.custom_values.clone(),
     })
+}
+
+/// A wire histogram as a sample: integer (Prometheus' `Histogram`) when its count is the
+/// `count_int` of the `oneof`, else float.
+pub fn to_histogram_sample(h: &Histogram) -> Result<HistogramSample, String> {
+    let fh = to_float_histogram(h)?;
+    Ok(if h.count_float.is_none() {
+        HistogramSample::integer(h.timestamp, fh)
+    } else {
+        HistogramSample::float(h.timestamp, fh)
+    })
+}
+
+/// A sample on the wire in the form it came in: integer counts and bucket deltas for an
+/// integer histogram, float counts for a float one.
+pub fn from_histogram_sample(s: &HistogramSample) -> Histogram {
+    let mut w = from_float_histogram(s.t, &s.h);
+    if s.integer {
+        let h = &s.h;
+        w.count_float = None;
+        w.zero_count_float = None;
+        w.count_int = Some(h.count as u64);
+        w.zero_count_int = Some(h.zero_count as u64);
+        w.positive_counts = Vec::new();
+        w.negative_counts = Vec::new();
+        w.positive_deltas = model::histogram::counts_to_deltas(&h.positive_buckets);
+        w.negative_deltas = model::histogram::counts_to_deltas(&h.negative_buckets);
+    }
+    w
 }
 
 /// A float histogram on the wire (float counts, as senders of float histograms write them).
@@ -284,15 +300,9 @@ pub fn to_batch(req: WriteRequest) -> Result<WriteBatch, ApiError> {
             return Err(ApiError::bad_data("invalid labels: series without labels"));
         }
         for h in &ts.histograms {
-            let fh = to_float_histogram(h)
+            let sample = to_histogram_sample(h)
                 .map_err(|e| ApiError::bad_data(format!("invalid histogram for {labels}: {e}")))?;
-            histograms.push((
-                labels.clone(),
-                HistogramSample {
-                    t: h.timestamp,
-                    h: fh,
-                },
-            ));
+            histograms.push((labels.clone(), sample));
         }
         let samples: Vec<Sample> = ts
             .samples
@@ -653,6 +663,40 @@ mod tests {
         let wire = from_float_histogram(7, &h);
         assert_eq!(wire.timestamp, 7);
         assert_eq!(to_float_histogram(&wire), Ok(h));
+    }
+
+    /// An integer histogram (count_int, bucket deltas) stays one: stored as integer and sent
+    /// on as it came in; a float one stays float.
+    #[test]
+    fn integer_and_float_histograms_keep_their_kind() {
+        let int = Histogram {
+            count_int: Some(6),
+            zero_count_int: Some(1),
+            sum: 2.5,
+            schema: 0,
+            zero_threshold: 0.001,
+            positive_spans: vec![BucketSpan {
+                offset: 1,
+                length: 3,
+            }],
+            positive_deltas: vec![1, 2, -1],
+            negative_spans: vec![BucketSpan {
+                offset: 0,
+                length: 1,
+            }],
+            negative_deltas: vec![1],
+            reset_hint: 2,
+            timestamp: 9,
+            ..Default::default()
+        };
+        let s = to_histogram_sample(&int).unwrap();
+        assert!(s.integer);
+        assert_eq!(s.h.positive_buckets, vec![1.0, 3.0, 2.0]);
+        assert_eq!(from_histogram_sample(&s), int);
+        let float = from_float_histogram(9, &s.h);
+        let f = to_histogram_sample(&float).unwrap();
+        assert!(!f.integer);
+        assert_eq!(from_histogram_sample(&f), float);
     }
 
     #[test]

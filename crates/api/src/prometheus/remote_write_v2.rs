@@ -197,14 +197,8 @@ pub fn decode_request(req: &Request) -> Decoded {
         let mut histograms = Vec::with_capacity(ts.histograms.len());
         let mut bad_histogram = None;
         for h in &ts.histograms {
-            match super::remote_write::to_float_histogram(h) {
-                Ok(fh) => histograms.push((
-                    labels.clone(),
-                    HistogramSample {
-                        t: h.timestamp,
-                        h: fh,
-                    },
-                )),
+            match super::remote_write::to_histogram_sample(h) {
+                Ok(sample) => histograms.push((labels.clone(), sample)),
                 Err(e) => {
                     bad_histogram = Some(e);
                     break;
