@@ -118,8 +118,9 @@ async function showEverything(page) {
 }
 
 /** Every failure a person would see as a broken panel, one line each. */
-async function brokenPanels(page) {
-  return page.evaluate((builtIn) => {
+async function brokenPanels(page, varNames) {
+  return page.evaluate(([builtIn, names]) => {
+    const unresolved = (t) => names.find((n) => t.includes(`$${n}`) && new RegExp(`\\$(\\{${n}[}:]|${n}\\b)`).test(t) || t.includes(`[[${n}]]`));
     const out = [];
     for (const p of document.querySelectorAll('[data-testid="dash-panel"]')) {
       const title = p.querySelector('[data-testid="panel-title"]')?.textContent || '(no title)';
@@ -139,11 +140,14 @@ async function brokenPanels(page) {
       if (unsupported && !/unsupported panel type/i.test(unsupported.textContent)) out.push(`${where}: placeholder does not say "Unsupported panel type"`);
       // Text a panel shows that still carries an unresolved template variable.
       const shown = [p.querySelector('[data-testid="panel-title"]')?.textContent ?? ''];
-      for (const t of shown) if (/\$\{?__|\[\[\w+\]\]/.test(t)) out.push(`${where}: uninterpolated text "${t}"`);
+      if (type === 'text') shown.push(text);
+      for (const t of shown) {
+        if (/\$\{?__(interval|rate_interval|range|from|to|dashboard)|\[\[\w+\]\]/.test(t) || unresolved(t)) out.push(`${where}: uninterpolated text "${t.slice(0, 120)}"`);
+      }
     }
     for (const e of document.querySelectorAll('.dash-var-error')) out.push(`variable error: ${e.getAttribute('title')}`);
     return out;
-  }, [...BUILT_IN]);
+  }, [[...BUILT_IN], varNames]);
 }
 
 for (const filePath of FILES) {
@@ -159,7 +163,8 @@ for (const filePath of FILES) {
       await openUi(page, pharos.url, `/dashboards/${uid}?from=now-15m&to=now`);
       await page.waitForSelector('[data-testid="dash-panel"], .dash-row', { timeout: 30000 }).catch(() => {});
       await showEverything(page);
-      const broken = await brokenPanels(page);
+      const varNames = (Array.isArray(dashboard.templating?.list) ? dashboard.templating.list : []).map((v) => v?.name).filter((n) => typeof n === 'string' && /^\w+$/.test(n));
+      const broken = await brokenPanels(page, varNames);
       const panels = await page.$$eval('[data-testid="dash-panel"]', (els) => els.length);
       const withSeries = await page.$$eval('[data-testid="dash-panel"]', (els) => els.filter((e) => Number(e.dataset.querySeries) > 0).length);
       await page.evaluate(() => {

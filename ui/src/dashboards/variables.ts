@@ -372,8 +372,7 @@ export class Variables {
       opts = await this.computeOptions(v, signal);
     } catch (e) {
       if ((e as Error).name === 'AbortError') throw e;
-      const q = typeof v.query === 'string' ? v.query : typeof (v.query as { query?: unknown } | undefined)?.query === 'string' ? String((v.query as { query: string }).query) : '';
-      const empty = this.emptyRefs(q);
+      const empty = this.emptyRefs(queryText(v));
       if (e instanceof UnsupportedError) this.notes.set(v.name, e.message);
       else if (empty.length) this.notes.set(v.name, `No values: ${empty.map((n) => `$${n}`).join(', ')} ${empty.length === 1 ? 'has' : 'have'} none.`);
       else this.errors.set(v.name, (e as Error).message);
