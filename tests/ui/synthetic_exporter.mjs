@@ -5,7 +5,8 @@
 // a name followed by `{` or `[` (or the first argument of label_values) is a metric; the
 // matchers with literal values, the `by (...)`/`without` labels and the `{{label}}`s of the
 // legend become its labels. `_bucket` metrics get `le` buckets, `_total`/`_count`/`_sum`/
-// `_seconds_total` ones grow like counters, the others move like gauges.
+// `_seconds_total` ones grow like counters, the others move like gauges; each has two series
+// (one for `_info` metrics, which dashboards join on).
 import http from 'node:http';
 
 const NOT_METRICS = new Set([
@@ -95,7 +96,8 @@ export function exposition(metrics, t) {
   for (const [name, labels] of metrics) {
     i++;
     // Two series per metric: label values from the dashboards where known, "a"/"b" otherwise.
-    const combos = [0, 1].map((n) => [...labels].map(([k, vals]) => [k, [...vals][n] ?? [...vals][0] ?? (n ? 'b' : 'a')]));
+    // One series for `_info` metrics: dashboards join them with `* on (instance) group_left`.
+    const combos = (name.endsWith('_info') ? [0] : [0, 1]).map((n) => [...labels].map(([k, vals]) => [k, [...vals][n] ?? [...vals][0] ?? (n ? 'b' : 'a')]));
     const seen = new Set();
     for (const [n, combo] of combos.entries()) {
       const base = combo.map(([k, v]) => `${k}="${esc(v)}"`);
