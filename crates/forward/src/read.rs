@@ -99,29 +99,15 @@ pub fn answer(storage: &dyn Queryable, body: &[u8]) -> Result<Vec<u8>, ReadError
         // (integer or float on the wire, as they came in), sorted by labels.
         let mut by_labels: std::collections::BTreeMap<Labels, TimeSeries> = Default::default();
         for s in series {
-            let ts = by_labels
-                .entry(s.labels.clone())
-                .or_insert_with(|| TimeSeries {
-                    labels: wire_labels(&s.labels),
-                    samples: Vec::new(),
-                    exemplars: Vec::new(),
-                    histograms: Vec::new(),
-                });
-            ts.samples.extend(s.samples.iter().map(|p| WireSample {
-                value: p.v,
-                timestamp: p.t,
-            }));
+            entry(&mut by_labels, &s.labels)
+                .samples
+                .extend(s.samples.iter().map(|p| WireSample {
+                    value: p.v,
+                    timestamp: p.t,
+                }));
         }
         for s in hist_series {
-            let ts = by_labels
-                .entry(s.labels.clone())
-                .or_insert_with(|| TimeSeries {
-                    labels: wire_labels(&s.labels),
-                    samples: Vec::new(),
-                    exemplars: Vec::new(),
-                    histograms: Vec::new(),
-                });
-            ts.histograms.extend(
+            entry(&mut by_labels, &s.labels).histograms.extend(
                 s.samples
                     .iter()
                     .map(api::prometheus::remote_write::from_histogram_sample),
@@ -134,6 +120,21 @@ pub fn answer(storage: &dyn Queryable, body: &[u8]) -> Result<Vec<u8>, ReadError
     snap::raw::Encoder::new()
         .compress_vec(&resp.encode_to_vec())
         .map_err(|e| ReadError::Storage(e.to_string()))
+}
+
+/// The time series of `labels` in a response being built (added, empty, if new).
+fn entry<'a>(
+    by_labels: &'a mut std::collections::BTreeMap<Labels, TimeSeries>,
+    labels: &Labels,
+) -> &'a mut TimeSeries {
+    by_labels
+        .entry(labels.clone())
+        .or_insert_with(|| TimeSeries {
+            labels: wire_labels(labels),
+            samples: Vec::new(),
+            exemplars: Vec::new(),
+            histograms: Vec::new(),
+        })
 }
 
 /// Labels as protobuf `prometheus.Label`s (remote write and read).

@@ -648,6 +648,18 @@ mod tests {
         }
     }
 
+    /// Encodes the samples in one stream and decodes them back.
+    fn round_trip(list: &[HistogramSample]) -> Vec<HistogramSample> {
+        let mut w = BitWriter::default();
+        let mut enc = Encoder::default();
+        for s in list {
+            enc.put(&mut w, s);
+        }
+        let mut r = BitReader::new(&w.buf);
+        let mut dec = Decoder::default();
+        list.iter().map(|_| dec.get(&mut r).unwrap()).collect()
+    }
+
     /// Bit-exact comparison (NaNs included); an integer sample whose counts are not whole
     /// reads back as a float one.
     fn same(a: &HistogramSample, b: &HistogramSample) -> bool {
@@ -706,15 +718,7 @@ mod tests {
                 s.t = prev.t.wrapping_add(dt);
                 list.push(s);
             }
-            let mut w = BitWriter::default();
-            let mut enc = Encoder::default();
-            for s in &list {
-                enc.put(&mut w, s);
-            }
-            let mut r = BitReader::new(&w.buf);
-            let mut dec = Decoder::default();
-            for s in &list {
-                let got = dec.get(&mut r).unwrap();
+            for (s, got) in list.iter().zip(round_trip(&list)) {
                 prop_assert!(same(s, &got), "{:?}\n!=\n{:?}", s, got);
             }
         }
@@ -754,15 +758,6 @@ mod tests {
             mk(0, 1.0),
             mk(i64::MIN, big),
         ];
-        let mut w = BitWriter::default();
-        let mut enc = Encoder::default();
-        for s in &list {
-            enc.put(&mut w, s);
-        }
-        let mut r = BitReader::new(&w.buf);
-        let mut dec = Decoder::default();
-        for s in &list {
-            assert_eq!(&dec.get(&mut r).unwrap(), s);
-        }
+        assert_eq!(round_trip(&list), list);
     }
 }
