@@ -90,7 +90,12 @@ pub fn read_labels(r: &mut Reader) -> Result<Labels, Corrupt> {
 }
 
 /// Encodes entries (timestamps delta-encoded against the previous one).
-pub fn put_entries(buf: &mut Vec<u8>, entries: &[LogEntry]) {
+pub fn put_entries<'a, I>(buf: &mut Vec<u8>, entries: I)
+where
+    I: IntoIterator<Item = &'a LogEntry>,
+    I::IntoIter: ExactSizeIterator,
+{
+    let entries = entries.into_iter();
     put_uvarint(buf, entries.len() as u64);
     let mut prev = 0i64;
     for e in entries {
@@ -129,6 +134,73 @@ pub fn read_entries(r: &mut Reader) -> Result<Vec<LogEntry>, Corrupt> {
     Ok(out)
 }
 
+/// One entry borrowed from encoded bytes (a decompressed chunk): the line is not copied and
+/// the metadata is decoded only by [`RawEntry::to_entry`].
+pub struct RawEntry<'a> {
+    pub ts_ns: i64,
+    pub line: &'a [u8],
+    meta: &'a [u8],
+    meta_n: usize,
+}
+
+impl RawEntry<'_> {
+    /// The owned entry (line and metadata validated as UTF-8).
+    pub fn to_entry(&self) -> Result<LogEntry, Corrupt> {
+        let line = std::str::from_utf8(self.line)
+            .map_err(|_| Corrupt(0))?
+            .to_string();
+        let mut r = Reader::new(self.meta);
+        let mut metadata = Vec::with_capacity(self.meta_n.min(64));
+        for _ in 0..self.meta_n {
+            let k = r.string()?;
+            let v = r.string()?;
+            metadata.push((k, v));
+        }
+        Ok(LogEntry {
+            ts_ns: self.ts_ns,
+            line,
+            metadata,
+        })
+    }
+}
+
+/// Walks entries encoded by [`put_entries`] without allocating.
+pub struct RawEntries<'a> {
+    r: Reader<'a>,
+    left: usize,
+    prev: i64,
+}
+
+impl<'a> RawEntries<'a> {
+    pub fn new(buf: &'a [u8]) -> Result<Self, Corrupt> {
+        let mut r = Reader::new(buf);
+        let left = r.uvarint()? as usize;
+        Ok(RawEntries { r, left, prev: 0 })
+    }
+
+    /// The next entry, `None` at the end.
+    pub fn next_entry(&mut self) -> Result<Option<RawEntry<'a>>, Corrupt> {
+        if self.left == 0 {
+            return Ok(None);
+        }
+        self.left -= 1;
+        let ts_ns = self.prev.wrapping_add(self.r.varint()?);
+        self.prev = ts_ns;
+        let line = self.r.bytes()?;
+        let meta_n = self.r.uvarint()? as usize;
+        let start = self.r.pos;
+        for _ in 0..meta_n.saturating_mul(2) {
+            self.r.bytes()?;
+        }
+        Ok(Some(RawEntry {
+            ts_ns,
+            line,
+            meta: &self.r.buf[start..self.r.pos],
+            meta_n,
+        }))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -151,6 +223,12 @@ mod tests {
         let mut b = Vec::new();
         put_entries(&mut b, &e);
         assert_eq!(read_entries(&mut Reader::new(&b)).unwrap(), e);
+        let mut raw = RawEntries::new(&b).unwrap();
+        let mut got = Vec::new();
+        while let Some(r) = raw.next_entry().unwrap() {
+            got.push(r.to_entry().unwrap());
+        }
+        assert_eq!(got, e);
     }
 
     proptest! {
@@ -158,6 +236,11 @@ mod tests {
         fn decode_never_panics(bytes in proptest::collection::vec(any::<u8>(), 0..200)) {
             let _ = read_entries(&mut Reader::new(&bytes));
             let _ = read_labels(&mut Reader::new(&bytes));
+            if let Ok(mut raw) = RawEntries::new(&bytes) {
+                while let Ok(Some(e)) = raw.next_entry() {
+                    let _ = e.to_entry();
+                }
+            }
         }
         #[test]
         fn varint_roundtrip(v in any::<i64>()) {

@@ -10,7 +10,7 @@ use crate::wal;
 use ::wal::Wal;
 use model::{
     Direction, LabelMatcher, Labels, LogEntry, LogPushStats, LogQueryable, LogSink, LogStream,
-    StorageError,
+    ScanStats, StorageError,
 };
 use parking_lot::{Mutex, RwLock};
 use std::cmp::Ordering;
@@ -69,6 +69,9 @@ struct ChunkRef {
 /// Sealed head blocks are shared with queries without copying.
 const HEAD_BLOCK_ENTRIES: usize = 1024;
 
+/// zstd level of sealed chunks (any level reads back: frames are self-describing).
+const CHUNK_ZSTD_LEVEL: i32 = 3;
+
 #[derive(Default)]
 struct Stream {
     labels: Arc<Labels>,
@@ -76,13 +79,36 @@ struct Stream {
     open: Vec<LogEntry>,
     head_min: i64,
     head_max: i64,
+    /// Head blocks a running flush is writing into a segment: still queried from memory until
+    /// their chunks are installed (the flush compresses without holding the store lock).
+    flushing: Vec<Arc<Vec<LogEntry>>>,
+    flush_min: i64,
+    flush_max: i64,
     chunks: Vec<ChunkRef>,
+    /// Time bounds of `chunks` (meaningful when `chunks` is not empty).
+    chunk_min: i64,
+    chunk_max: i64,
 }
 
 impl Stream {
     fn has_head(&self) -> bool {
         !self.open.is_empty() || !self.sealed.is_empty()
     }
+    fn add_chunk(&mut self, c: ChunkRef) {
+        if self.chunks.is_empty() {
+            (self.chunk_min, self.chunk_max) = (c.min_ts, c.max_ts);
+        } else {
+            self.chunk_min = self.chunk_min.min(c.min_ts);
+            self.chunk_max = self.chunk_max.max(c.max_ts);
+        }
+        self.chunks.push(c);
+    }
+    fn retain_chunks(&mut self, keep: impl Fn(&ChunkRef) -> bool) {
+        self.chunks.retain(keep);
+        self.chunk_min = self.chunks.iter().map(|c| c.min_ts).min().unwrap_or(0);
+        self.chunk_max = self.chunks.iter().map(|c| c.max_ts).max().unwrap_or(0);
+    }
+    /// Oldest and newest timestamp the stream holds (heads, flushing blocks and chunks).
     fn bounds(&self) -> Option<(i64, i64)> {
         let mut b: Option<(i64, i64)> = None;
         let mut add = |lo: i64, hi: i64| {
@@ -94,10 +120,17 @@ impl Stream {
         if self.has_head() {
             add(self.head_min, self.head_max);
         }
-        for c in &self.chunks {
-            add(c.min_ts, c.max_ts);
+        if !self.flushing.is_empty() {
+            add(self.flush_min, self.flush_max);
+        }
+        if !self.chunks.is_empty() {
+            add(self.chunk_min, self.chunk_max);
         }
         b
+    }
+    fn overlaps(&self, start: i64, end: i64) -> bool {
+        self.bounds()
+            .is_some_and(|(lo, hi)| hi >= start && lo < end)
     }
 }
 
@@ -111,19 +144,31 @@ struct Tenant {
 
 impl Tenant {
     fn matching(&self, matchers: &[LabelMatcher]) -> Vec<u32> {
-        // Start from the most selective equality matcher's postings, then check all matchers.
+        // Start from the most selective matcher's postings (a matcher that rejects the empty
+        // value only matches streams with the label: the union of its matching values'
+        // postings), then check all matchers.
         let mut candidates: Option<Vec<u32>> = None;
         for m in matchers {
-            if m.op == model::MatchOp::Equal && !m.value.is_empty() {
-                let ids = self
-                    .postings
-                    .get(&m.name)
-                    .and_then(|vals| vals.get(&m.value))
+            if m.matches("") {
+                continue;
+            }
+            let vals = self.postings.get(&m.name);
+            let ids = if m.op == model::MatchOp::Equal {
+                vals.and_then(|v| v.get(&m.value))
                     .cloned()
-                    .unwrap_or_default();
-                if candidates.as_ref().is_none_or(|c| ids.len() < c.len()) {
-                    candidates = Some(ids);
-                }
+                    .unwrap_or_default()
+            } else {
+                let mut ids: Vec<u32> = vals
+                    .into_iter()
+                    .flatten()
+                    .filter(|(v, _)| m.matches(v))
+                    .flat_map(|(_, ids)| ids.iter().copied())
+                    .collect();
+                ids.sort_unstable();
+                ids
+            };
+            if candidates.as_ref().is_none_or(|c| ids.len() < c.len()) {
+                candidates = Some(ids);
             }
         }
         let ids: Vec<u32> = candidates.unwrap_or_else(|| (0..self.streams.len() as u32).collect());
@@ -151,6 +196,14 @@ struct Inner {
     next_seg: u64,
     head_bytes: usize,
     head_since: std::time::Instant,
+}
+
+impl Inner {
+    fn stream_mut(&mut self, tenant: &str, sid: u32) -> Option<&mut Stream> {
+        self.tenants
+            .get_mut(tenant)
+            .and_then(|t| t.streams.get_mut(sid as usize))
+    }
 }
 
 /// Lines pushed, as seen by live tails.
@@ -209,6 +262,8 @@ pub struct LogStore {
     wal: Wal,
     checkpoint: RwLock<()>,
     inner: RwLock<Inner>,
+    /// Serializes flushes (each hands the heads over, then writes one segment).
+    flush_lock: Mutex<()>,
     rate: RateLimiter,
     stream_rate: RateLimiter,
     tail: tokio::sync::broadcast::Sender<Arc<TailBatch>>,
@@ -261,6 +316,7 @@ impl LogStore {
             wal,
             checkpoint: RwLock::new(()),
             inner: RwLock::new(inner),
+            flush_lock: Mutex::new(()),
             rate: RateLimiter::default(),
             stream_rate: RateLimiter::default(),
             tail,
@@ -300,101 +356,82 @@ impl LogStore {
         self.flush()
     }
 
-    /// Moves every head into a new compressed segment and drops the WAL it came from.
+    /// Moves every head into a new compressed segment and drops the WAL it came from. The
+    /// store lock is held only to roll the WAL and hand the heads over (they stay queryable as
+    /// `flushing` blocks); compression and the segment write run while pushes and queries go on.
     pub fn flush(&self) -> Result<(), StorageError> {
-        let _cp = self.checkpoint.write();
-        let mut inner = self.inner.write();
-        let wal_seq = self.wal.roll().map_err(io)?;
-        let has_head = inner
-            .tenants
-            .values()
-            .any(|t| t.streams.iter().any(|s| s.has_head()));
-        if has_head {
-            let id = inner.next_seg;
-            let mut seg: Vec<u8> = Vec::new();
-            let mut meta: Vec<u8> = Vec::new();
-            let mut new_refs: Vec<(String, u32, ChunkRef)> = Vec::new();
-            let mut seg_max = i64::MIN;
-            let target = self.opts.chunk_target_bytes.max(1);
+        let _serial = self.flush_lock.lock();
+        type Work = (String, u32, Arc<Labels>, Vec<Arc<Vec<LogEntry>>>);
+        let (wal_seq, id, work) = {
+            let _cp = self.checkpoint.write();
+            let mut inner = self.inner.write();
+            let wal_seq = self.wal.roll().map_err(io)?;
+            let mut work: Vec<Work> = Vec::new();
             for (tname, t) in inner.tenants.iter_mut() {
                 for (sid, s) in t.streams.iter_mut().enumerate() {
                     if !s.has_head() {
                         continue;
                     }
-                    let mut entries: Vec<LogEntry> = Vec::new();
-                    for b in s.sealed.drain(..) {
-                        entries.extend(Arc::try_unwrap(b).unwrap_or_else(|a| (*a).clone()));
+                    let mut blocks = std::mem::take(&mut s.sealed);
+                    if !s.open.is_empty() {
+                        let mut open = std::mem::take(&mut s.open);
+                        open.sort_by_key(|e| e.ts_ns);
+                        blocks.push(Arc::new(open));
                     }
-                    entries.append(&mut s.open);
-                    entries.sort_by_key(|e| e.ts_ns);
-                    let mut start = 0;
-                    while start < entries.len() {
-                        let mut end = start;
-                        let mut raw = 0usize;
-                        while end < entries.len() && (end == start || raw < target) {
-                            raw += entries[end].line.len() + 16;
-                            end += 1;
-                        }
-                        let part = &entries[start..end];
-                        let mut buf = Vec::with_capacity(raw + 64);
-                        codec::put_entries(&mut buf, part);
-                        let comp = zstd::bulk::compress(&buf, 3).map_err(io)?;
-                        let c = ChunkRef {
-                            seg: id,
-                            offset: seg.len() as u64,
-                            len: comp.len() as u32,
-                            min_ts: part[0].ts_ns,
-                            max_ts: part[part.len() - 1].ts_ns,
-                            entries: part.len() as u32,
-                            raw_bytes: part.iter().map(|e| e.line.len() as u64).sum(),
-                        };
-                        seg.extend_from_slice(&comp);
-                        seg_max = seg_max.max(c.max_ts);
-                        codec::put_str(&mut meta, tname);
-                        codec::put_labels(&mut meta, &s.labels);
-                        for v in [
-                            c.offset as i64,
-                            c.len as i64,
-                            c.min_ts,
-                            c.max_ts,
-                            c.entries as i64,
-                            c.raw_bytes as i64,
-                        ] {
-                            codec::put_varint(&mut meta, v);
-                        }
-                        new_refs.push((tname.clone(), sid as u32, c));
-                        start = end;
-                    }
+                    s.flushing = blocks.clone();
+                    (s.flush_min, s.flush_max) = (s.head_min, s.head_max);
+                    work.push((tname.clone(), sid as u32, s.labels.clone(), blocks));
                 }
             }
-            let chunks_dir = self.dir.join("chunks");
-            write_synced(&chunks_dir.join(format!("{id:08}.seg")), &seg)?;
-            let mut m = Vec::with_capacity(meta.len() + 4);
-            m.extend_from_slice(&crc32fast::hash(&meta).to_le_bytes());
-            m.extend_from_slice(&meta);
-            let tmp = chunks_dir.join(format!("{id:08}.meta.tmp"));
-            write_synced(&tmp, &m)?;
-            std::fs::rename(&tmp, chunks_dir.join(format!("{id:08}.meta"))).map_err(io)?;
-            wal::sync_dir(&chunks_dir);
-            for (tname, sid, c) in new_refs {
-                if let Some(s) = inner
-                    .tenants
-                    .get_mut(&tname)
-                    .and_then(|t| t.streams.get_mut(sid as usize))
-                {
-                    s.chunks.push(c);
+            let id = inner.next_seg;
+            if !work.is_empty() {
+                inner.next_seg = id + 1;
+            }
+            inner.head_bytes = 0;
+            inner.head_since = std::time::Instant::now();
+            (wal_seq, id, work)
+        };
+        if !work.is_empty() {
+            match self.write_segment(id, &work) {
+                Ok((refs, seg_bytes, seg_max)) => {
+                    let mut inner = self.inner.write();
+                    for (tname, sid, _, _) in &work {
+                        if let Some(s) = inner.stream_mut(tname, *sid) {
+                            s.flushing.clear();
+                        }
+                    }
+                    for (i, c) in refs {
+                        let (tname, sid, _, _) = &work[i];
+                        if let Some(s) = inner.stream_mut(tname, *sid) {
+                            s.add_chunk(c);
+                        }
+                    }
+                    inner.segments.push(SegmentMeta {
+                        id,
+                        bytes: seg_bytes,
+                        max_ts: seg_max,
+                    });
+                }
+                Err(e) => {
+                    // Hand the blocks back to the heads: their WAL is kept, a later flush
+                    // retries them.
+                    let mut inner = self.inner.write();
+                    for (tname, sid, _, _) in &work {
+                        if let Some(s) = inner.stream_mut(tname, *sid) {
+                            let blocks = std::mem::take(&mut s.flushing);
+                            if s.has_head() {
+                                s.head_min = s.head_min.min(s.flush_min);
+                                s.head_max = s.head_max.max(s.flush_max);
+                            } else {
+                                (s.head_min, s.head_max) = (s.flush_min, s.flush_max);
+                            }
+                            s.sealed.splice(0..0, blocks);
+                        }
+                    }
+                    return Err(e);
                 }
             }
-            inner.segments.push(SegmentMeta {
-                id,
-                bytes: seg.len() as u64,
-                max_ts: seg_max,
-            });
-            inner.next_seg = id + 1;
         }
-        inner.head_bytes = 0;
-        inner.head_since = std::time::Instant::now();
-        drop(inner);
         let hold = self
             .opts
             .wal_hold
@@ -403,6 +440,78 @@ impl LogStore {
             .remove_segments_before(wal_seq.min(hold))
             .map_err(io)?;
         Ok(())
+    }
+
+    /// Compresses the handed-over head blocks into chunks, writes segment `id` and its index
+    /// (fsynced, index renamed into place last). Returns (work index, chunk) pairs, the segment
+    /// size and its newest timestamp.
+    #[allow(clippy::type_complexity)]
+    fn write_segment(
+        &self,
+        id: u64,
+        work: &[(String, u32, Arc<Labels>, Vec<Arc<Vec<LogEntry>>>)],
+    ) -> Result<(Vec<(usize, ChunkRef)>, u64, i64), StorageError> {
+        let mut seg: Vec<u8> = Vec::new();
+        let mut meta: Vec<u8> = Vec::new();
+        let mut refs: Vec<(usize, ChunkRef)> = Vec::new();
+        let mut seg_max = i64::MIN;
+        let target = self.opts.chunk_target_bytes.max(1);
+        let mut comp = zstd::bulk::Compressor::new(CHUNK_ZSTD_LEVEL).map_err(io)?;
+        let mut buf = Vec::new();
+        for (wi, (tname, _, labels, blocks)) in work.iter().enumerate() {
+            let mut entries: Vec<&LogEntry> = blocks.iter().flat_map(|b| b.iter()).collect();
+            if blocks.len() > 1 {
+                entries.sort_by_key(|e| e.ts_ns);
+            }
+            let mut start = 0;
+            while start < entries.len() {
+                let mut end = start;
+                let mut raw = 0usize;
+                while end < entries.len() && (end == start || raw < target) {
+                    raw += entries[end].line.len() + 16;
+                    end += 1;
+                }
+                let part = &entries[start..end];
+                buf.clear();
+                codec::put_entries(&mut buf, part.iter().copied());
+                let z = comp.compress(&buf).map_err(io)?;
+                let c = ChunkRef {
+                    seg: id,
+                    offset: seg.len() as u64,
+                    len: z.len() as u32,
+                    min_ts: part[0].ts_ns,
+                    max_ts: part[part.len() - 1].ts_ns,
+                    entries: part.len() as u32,
+                    raw_bytes: part.iter().map(|e| e.line.len() as u64).sum(),
+                };
+                seg.extend_from_slice(&z);
+                seg_max = seg_max.max(c.max_ts);
+                codec::put_str(&mut meta, tname);
+                codec::put_labels(&mut meta, labels);
+                for v in [
+                    c.offset as i64,
+                    c.len as i64,
+                    c.min_ts,
+                    c.max_ts,
+                    c.entries as i64,
+                    c.raw_bytes as i64,
+                ] {
+                    codec::put_varint(&mut meta, v);
+                }
+                refs.push((wi, c));
+                start = end;
+            }
+        }
+        let chunks_dir = self.dir.join("chunks");
+        write_synced(&chunks_dir.join(format!("{id:08}.seg")), &seg)?;
+        let mut m = Vec::with_capacity(meta.len() + 4);
+        m.extend_from_slice(&crc32fast::hash(&meta).to_le_bytes());
+        m.extend_from_slice(&meta);
+        let tmp = chunks_dir.join(format!("{id:08}.meta.tmp"));
+        write_synced(&tmp, &m)?;
+        std::fs::rename(&tmp, chunks_dir.join(format!("{id:08}.meta"))).map_err(io)?;
+        wal::sync_dir(&chunks_dir);
+        Ok((refs, seg.len() as u64, seg_max))
     }
 
     /// Applies retention by time (Loki `retention_period`) and total size.
@@ -436,7 +545,7 @@ impl LogStore {
         inner.segments = keep;
         for t in inner.tenants.values_mut() {
             for s in t.streams.iter_mut() {
-                s.chunks.retain(|c| !drop_ids.contains(&c.seg));
+                s.retain_chunks(|c| !drop_ids.contains(&c.seg));
             }
         }
         drop(inner);
@@ -451,6 +560,8 @@ impl LogStore {
     }
 
     /// Label names of the tenant's streams matching `matchers` with data in `[start, end)`.
+    /// Answered from the postings: without matchers a name is in when one stream of one of
+    /// its values overlaps the range (no walk over every stream).
     pub fn label_names(
         &self,
         tenant: &str,
@@ -458,19 +569,30 @@ impl LogStore {
         start: i64,
         end: i64,
     ) -> Vec<String> {
+        let inner = self.inner.read();
+        let Some(t) = inner.tenants.get(tenant) else {
+            return Vec::new();
+        };
+        let live = |id: &u32| t.streams[*id as usize].overlaps(start, end);
+        if matchers.is_empty() {
+            return t
+                .postings
+                .iter()
+                .filter(|(_, vals)| vals.values().any(|ids| ids.iter().any(live)))
+                .map(|(name, _)| name.clone())
+                .collect();
+        }
         let mut names = std::collections::BTreeSet::new();
-        for l in self
-            .streams(tenant, matchers, start, end)
-            .unwrap_or_default()
-        {
-            for p in l.iter() {
-                names.insert(p.name.clone());
+        for id in t.matching(matchers).iter().filter(|id| live(id)) {
+            for p in t.streams[*id as usize].labels.iter() {
+                names.insert(p.name.as_str());
             }
         }
-        names.into_iter().collect()
+        names.into_iter().map(str::to_string).collect()
     }
 
-    /// Values of label `name` in matching streams with data in `[start, end)`.
+    /// Values of label `name` in matching streams with data in `[start, end)`, from the
+    /// postings of `name` (each value's streams are checked until one overlaps the range).
     pub fn label_values(
         &self,
         tenant: &str,
@@ -479,16 +601,28 @@ impl LogStore {
         start: i64,
         end: i64,
     ) -> Vec<String> {
-        let mut vals = std::collections::BTreeSet::new();
-        for l in self
-            .streams(tenant, matchers, start, end)
-            .unwrap_or_default()
-        {
-            if let Some(v) = l.get(name) {
-                vals.insert(v.to_string());
+        let inner = self.inner.read();
+        let Some(t) = inner.tenants.get(tenant) else {
+            return Vec::new();
+        };
+        let Some(vals) = t.postings.get(name) else {
+            return Vec::new();
+        };
+        let live = |id: &u32| t.streams[*id as usize].overlaps(start, end);
+        if matchers.is_empty() {
+            return vals
+                .iter()
+                .filter(|(_, ids)| ids.iter().any(live))
+                .map(|(v, _)| v.clone())
+                .collect();
+        }
+        let mut out = std::collections::BTreeSet::new();
+        for id in t.matching(matchers).iter().filter(|id| live(id)) {
+            if let Some(v) = t.streams[*id as usize].labels.get(name) {
+                out.insert(v);
             }
         }
-        vals.into_iter().collect()
+        out.into_iter().map(str::to_string).collect()
     }
 
     /// Streams/chunks/entries/bytes of matching streams overlapping `[start, end)`.
@@ -537,7 +671,13 @@ impl LogStore {
                 }
             }
             let mut head_any = false;
-            for e in s.sealed.iter().flat_map(|b| b.iter()).chain(s.open.iter()) {
+            for e in s
+                .sealed
+                .iter()
+                .chain(s.flushing.iter())
+                .flat_map(|b| b.iter())
+                .chain(s.open.iter())
+            {
                 if e.ts_ns >= start && e.ts_ns < end {
                     st.entries += 1;
                     st.bytes += e.line.len() as u64;
@@ -727,7 +867,7 @@ fn load_segments(dir: &Path, inner: &mut Inner) -> Result<(), StorageError> {
             seg_max = seg_max.max(c.max_ts);
             let t = inner.tenants.entry(tenant).or_default();
             let sid = stream_id(t, labels);
-            t.streams[sid as usize].chunks.push(c);
+            t.streams[sid as usize].add_chunk(c);
         }
         inner.segments.push(SegmentMeta {
             id,
@@ -1037,6 +1177,15 @@ impl LogStore {
                     sources.push((c.min_ts, c.max_ts, Source::Chunk(*c)));
                 }
             }
+            if !s.flushing.is_empty() && s.flush_max >= start && s.flush_min < end {
+                for b in &s.flushing {
+                    if let (Some(f), Some(l)) = (b.first(), b.last()) {
+                        if l.ts_ns >= start && f.ts_ns < end {
+                            sources.push((f.ts_ns, l.ts_ns, Source::Mem(b.clone())));
+                        }
+                    }
+                }
+            }
             if s.has_head() && s.head_max >= start && s.head_min < end {
                 for b in &s.sealed {
                     if let (Some(f), Some(l)) = (b.first(), b.last()) {
@@ -1067,7 +1216,16 @@ impl LogStore {
         out
     }
 
-    fn read_chunk(&self, c: &ChunkRef) -> Result<Vec<LogEntry>, StorageError> {
+    /// The entries of chunk `c` in `[start, end)` whose line passes `keep`, decoded from the
+    /// decompressed bytes without building the entries that fail.
+    fn read_chunk(
+        &self,
+        c: &ChunkRef,
+        start: i64,
+        end: i64,
+        keep: Option<Keep>,
+        st: &mut ScanStats,
+    ) -> Result<Vec<LogEntry>, StorageError> {
         let path = self.dir.join("chunks").join(format!("{:08}.seg", c.seg));
         let f = match std::fs::File::open(&path) {
             Ok(f) => f,
@@ -1077,11 +1235,237 @@ impl LogStore {
         };
         let mut buf = vec![0u8; c.len as usize];
         f.read_exact_at(&mut buf, c.offset).map_err(io)?;
-        let raw = zstd::stream::decode_all(&buf[..])
-            .map_err(|e| StorageError::Io(format!("chunk in {}: {e}", path.display())))?;
-        codec::read_entries(&mut Reader::new(&raw))
-            .map_err(|e| StorageError::Io(format!("chunk in {}: {e}", path.display())))
+        let corrupt = |e: &dyn std::fmt::Display| {
+            StorageError::Io(format!("chunk in {}: {e}", path.display()))
+        };
+        let raw = match zstd::zstd_safe::get_frame_content_size(&buf) {
+            Ok(Some(n)) if n <= (c.raw_bytes + 64) * 8 + (1 << 20) => {
+                zstd::bulk::decompress(&buf, n as usize).map_err(|e| corrupt(&e))?
+            }
+            _ => zstd::stream::decode_all(&buf[..]).map_err(|e| corrupt(&e))?,
+        };
+        let mut it = codec::RawEntries::new(&raw).map_err(|e| corrupt(&e))?;
+        let mut out = Vec::new();
+        while let Some(e) = it.next_entry().map_err(|e| corrupt(&e))? {
+            if e.ts_ns < start || e.ts_ns >= end {
+                continue;
+            }
+            st.entries += 1;
+            st.bytes += e.line.len() as u64;
+            if keep.is_none_or(|k| k(e.line)) {
+                out.push(e.to_entry().map_err(|e| corrupt(&e))?);
+            }
+        }
+        Ok(out)
     }
+
+    /// Reads the chunk sources `batch` (indexes into `srcs`), on several threads when there is
+    /// more than one.
+    #[allow(clippy::too_many_arguments)]
+    fn read_batch(
+        &self,
+        srcs: &[(u32, Source)],
+        batch: &[usize],
+        start: i64,
+        end: i64,
+        keep: Option<Keep>,
+        st: &mut ScanStats,
+        ready: &mut HashMap<usize, Vec<LogEntry>>,
+    ) -> Result<(), StorageError> {
+        let read = |idx: &[usize]| {
+            let mut st = ScanStats::default();
+            let mut got = Vec::with_capacity(idx.len());
+            for &i in idx {
+                if let Source::Chunk(c) = &srcs[i].1 {
+                    got.push((i, self.read_chunk(c, start, end, keep, &mut st)?));
+                }
+            }
+            Ok::<_, StorageError>((got, st))
+        };
+        let threads = scan_threads().min(batch.len());
+        let parts: Vec<Result<_, StorageError>> = if threads <= 1 {
+            vec![read(batch)]
+        } else {
+            let per = batch.len().div_ceil(threads);
+            std::thread::scope(|sc| {
+                let hs: Vec<_> = batch
+                    .chunks(per)
+                    .map(|b| sc.spawn(move || read(b)))
+                    .collect();
+                hs.into_iter()
+                    .map(|h| {
+                        h.join()
+                            .unwrap_or_else(|_| Err(io("chunk reader thread panicked")))
+                    })
+                    .collect()
+            })
+        };
+        for p in parts {
+            let (got, s) = p?;
+            st.entries += s.entries;
+            st.bytes += s.bytes;
+            ready.extend(got);
+        }
+        Ok(())
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    /// The k-way merge behind `scan` and `scan_filtered`: sources are decoded when the merge
+    /// reaches them (chunks a few at a time, in parallel), filtered by `keep` first.
+    fn scan_merge(
+        &self,
+        tenant: &str,
+        matchers: &[LabelMatcher],
+        start_ns: i64,
+        end_ns: i64,
+        direction: Direction,
+        keep: Option<Keep>,
+        visit: &mut dyn FnMut(&Labels, &LogEntry) -> bool,
+    ) -> Result<ScanStats, StorageError> {
+        let snaps = self.snapshot(tenant, matchers, start_ns, end_ns);
+        let forward = direction == Direction::Forward;
+        let mut st = ScanStats::default();
+        // Flatten sources; each heap item refers to one.
+        let mut srcs: Vec<(u32, Source)> = Vec::new();
+        let mut heap = BinaryHeap::new();
+        let mut labels: Vec<Arc<Labels>> = Vec::new();
+        // Chunk sources in the order the merge will likely reach them (for read-ahead).
+        let mut order: Vec<(i64, usize)> = Vec::new();
+        for (sid, s) in snaps.into_iter().enumerate() {
+            labels.push(s.labels);
+            for (lo, hi, src) in s.sources {
+                let key = if forward { lo } else { hi };
+                if matches!(src, Source::Chunk(_)) {
+                    order.push((if forward { key } else { -key }, srcs.len()));
+                }
+                heap.push(Item {
+                    key,
+                    stream: sid as u32,
+                    pending: true,
+                    src: srcs.len(),
+                    forward,
+                });
+                srcs.push((sid as u32, src));
+            }
+        }
+        order.sort_unstable();
+        let mut next_order = 0usize;
+        let mut taken = vec![false; srcs.len()];
+        let mut ready: HashMap<usize, Vec<LogEntry>> = HashMap::new();
+        let read_ahead = scan_threads() * 2;
+        let mut cursors: HashMap<usize, Cursor> = HashMap::new();
+        let mut prev: (u32, i64, Vec<String>) = (u32::MAX, i64::MIN, Vec::new());
+        while let Some(it) = heap.pop() {
+            if it.pending {
+                let mut entries = match &srcs[it.src].1 {
+                    Source::Chunk(_) => {
+                        if !taken[it.src] {
+                            let mut batch = vec![it.src];
+                            taken[it.src] = true;
+                            while batch.len() < read_ahead && next_order < order.len() {
+                                let j = order[next_order].1;
+                                next_order += 1;
+                                if !taken[j] {
+                                    taken[j] = true;
+                                    batch.push(j);
+                                }
+                            }
+                            self.read_batch(
+                                &srcs, &batch, start_ns, end_ns, keep, &mut st, &mut ready,
+                            )?;
+                        }
+                        ready.remove(&it.src).unwrap_or_default()
+                    }
+                    Source::Mem(m) => {
+                        let mut v = Vec::new();
+                        for e in m.iter() {
+                            if e.ts_ns < start_ns || e.ts_ns >= end_ns {
+                                continue;
+                            }
+                            st.entries += 1;
+                            st.bytes += e.line.len() as u64;
+                            if keep.is_none_or(|k| k(e.line.as_bytes())) {
+                                v.push(e.clone());
+                            }
+                        }
+                        v
+                    }
+                };
+                if entries.windows(2).any(|w| w[0].ts_ns > w[1].ts_ns) {
+                    entries.sort_by_key(|e| e.ts_ns);
+                }
+                if entries.is_empty() {
+                    continue;
+                }
+                let pos = if forward { 0 } else { entries.len() };
+                let key = if forward {
+                    entries[0].ts_ns
+                } else {
+                    entries[entries.len() - 1].ts_ns
+                };
+                cursors.insert(it.src, Cursor { entries, pos });
+                heap.push(Item {
+                    key,
+                    pending: false,
+                    ..it
+                });
+                continue;
+            }
+            let Some(c) = cursors.get_mut(&it.src) else {
+                continue;
+            };
+            let idx = if forward { c.pos } else { c.pos - 1 };
+            // Identical entries (same stream, timestamp and line) are stored once, as in Loki;
+            // this also hides a replayed WAL record whose segment was already written.
+            // Entries of one stream with one timestamp come out contiguously.
+            if prev.0 != it.stream || prev.1 != c.entries[idx].ts_ns {
+                prev.0 = it.stream;
+                prev.1 = c.entries[idx].ts_ns;
+                prev.2.clear();
+            }
+            // (bounded, so a stream with very many lines at one timestamp stays linear)
+            if prev.2.len() >= 256 || !prev.2.contains(&c.entries[idx].line) {
+                if !visit(&labels[it.stream as usize], &c.entries[idx]) {
+                    return Ok(st);
+                }
+                if prev.2.len() < 256 {
+                    prev.2.push(std::mem::take(&mut c.entries[idx].line));
+                }
+            }
+            let next = if forward {
+                c.pos += 1;
+                c.entries.get(c.pos).map(|e| e.ts_ns)
+            } else {
+                c.pos -= 1;
+                if c.pos > 0 {
+                    Some(c.entries[c.pos - 1].ts_ns)
+                } else {
+                    None
+                }
+            };
+            match next {
+                Some(key) => heap.push(Item { key, ..it }),
+                None => {
+                    cursors.remove(&it.src);
+                }
+            }
+        }
+        Ok(st)
+    }
+}
+
+/// A line predicate pushed into the scan (LogQL's leading line filters).
+type Keep<'a> = &'a (dyn Fn(&[u8]) -> bool + Sync);
+
+/// Threads a scan decodes chunks on.
+fn scan_threads() -> usize {
+    static N: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+    *N.get_or_init(|| {
+        std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1)
+            .min(8)
+    })
 }
 
 impl LogQueryable for LogStore {
@@ -1118,94 +1502,30 @@ impl LogQueryable for LogStore {
         direction: Direction,
         visit: &mut dyn FnMut(&Labels, &LogEntry) -> bool,
     ) -> Result<(), StorageError> {
-        let snaps = self.snapshot(tenant, matchers, start_ns, end_ns);
-        let forward = direction == Direction::Forward;
-        // Flatten sources; each heap item refers to one.
-        let mut srcs: Vec<(u32, Source)> = Vec::new();
-        let mut heap = BinaryHeap::new();
-        let mut labels: Vec<Arc<Labels>> = Vec::new();
-        for (sid, s) in snaps.into_iter().enumerate() {
-            labels.push(s.labels);
-            for (lo, hi, src) in s.sources {
-                heap.push(Item {
-                    key: if forward { lo } else { hi },
-                    stream: sid as u32,
-                    pending: true,
-                    src: srcs.len(),
-                    forward,
-                });
-                srcs.push((sid as u32, src));
-            }
-        }
-        let mut cursors: HashMap<usize, Cursor> = HashMap::new();
-        let mut prev: (u32, i64, Vec<String>) = (u32::MAX, i64::MIN, Vec::new());
-        while let Some(it) = heap.pop() {
-            if it.pending {
-                let mut entries = match &srcs[it.src].1 {
-                    Source::Chunk(c) => self.read_chunk(c)?,
-                    Source::Mem(m) => m.as_ref().clone(),
-                };
-                entries.retain(|e| e.ts_ns >= start_ns && e.ts_ns < end_ns);
-                if entries.windows(2).any(|w| w[0].ts_ns > w[1].ts_ns) {
-                    entries.sort_by_key(|e| e.ts_ns);
-                }
-                if entries.is_empty() {
-                    continue;
-                }
-                let pos = if forward { 0 } else { entries.len() };
-                let key = if forward {
-                    entries[0].ts_ns
-                } else {
-                    entries[entries.len() - 1].ts_ns
-                };
-                cursors.insert(it.src, Cursor { entries, pos });
-                heap.push(Item {
-                    key,
-                    pending: false,
-                    ..it
-                });
-                continue;
-            }
-            let Some(c) = cursors.get_mut(&it.src) else {
-                continue;
-            };
-            let idx = if forward { c.pos } else { c.pos - 1 };
-            // Identical entries (same stream, timestamp and line) are stored once, as in Loki;
-            // this also hides a replayed WAL record whose segment was already written.
-            // Entries of one stream with one timestamp come out contiguously.
-            if prev.0 != it.stream || prev.1 != c.entries[idx].ts_ns {
-                prev.0 = it.stream;
-                prev.1 = c.entries[idx].ts_ns;
-                prev.2.clear();
-            }
-            // (bounded, so a stream with very many lines at one timestamp stays linear)
-            if prev.2.len() >= 256 || !prev.2.contains(&c.entries[idx].line) {
-                if !visit(&labels[it.stream as usize], &c.entries[idx]) {
-                    return Ok(());
-                }
-                if prev.2.len() < 256 {
-                    prev.2.push(std::mem::take(&mut c.entries[idx].line));
-                }
-            }
-            let next = if forward {
-                c.pos += 1;
-                c.entries.get(c.pos).map(|e| e.ts_ns)
-            } else {
-                c.pos -= 1;
-                if c.pos > 0 {
-                    Some(c.entries[c.pos - 1].ts_ns)
-                } else {
-                    None
-                }
-            };
-            match next {
-                Some(key) => heap.push(Item { key, ..it }),
-                None => {
-                    cursors.remove(&it.src);
-                }
-            }
-        }
-        Ok(())
+        self.scan_merge(tenant, matchers, start_ns, end_ns, direction, None, visit)
+            .map(|_| ())
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn scan_filtered(
+        &self,
+        tenant: &str,
+        matchers: &[LabelMatcher],
+        start_ns: i64,
+        end_ns: i64,
+        direction: Direction,
+        keep: &(dyn Fn(&[u8]) -> bool + Sync),
+        visit: &mut dyn FnMut(&Labels, &LogEntry) -> bool,
+    ) -> Result<ScanStats, StorageError> {
+        self.scan_merge(
+            tenant,
+            matchers,
+            start_ns,
+            end_ns,
+            direction,
+            Some(keep),
+            visit,
+        )
     }
 }
 

@@ -16,7 +16,7 @@ pub use alert::{Alert, AlertSink, FanoutAlertSink};
 pub use histogram::{CounterResetHint, FloatHistogram, Span};
 pub use labels::{Label, Labels, LabelsBuilder, METRIC_NAME};
 pub use logs::{
-    Direction, LogEntry, LogPushStats, LogQueryable, LogRuleQuerier, LogSink, LogStream,
+    Direction, LogEntry, LogPushStats, LogQueryable, LogRuleQuerier, LogSink, LogStream, ScanStats,
 };
 pub use matcher::{LabelMatcher, MatchOp, MatcherError};
 pub use mem::MemStorage;

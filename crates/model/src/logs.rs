@@ -71,6 +71,43 @@ pub trait LogQueryable: Send + Sync {
         direction: Direction,
         visit: &mut dyn FnMut(&Labels, &LogEntry) -> bool,
     ) -> Result<(), StorageError>;
+
+    /// [`scan`](Self::scan) that visits only entries whose line bytes pass `keep` (LogQL's
+    /// leading line filters); a store may run `keep` over decompressed chunk bytes before it
+    /// builds entries, and in parallel. Returns the entries and line bytes examined in range.
+    #[allow(clippy::too_many_arguments)]
+    fn scan_filtered(
+        &self,
+        tenant: &str,
+        matchers: &[LabelMatcher],
+        start_ns: i64,
+        end_ns: i64,
+        direction: Direction,
+        keep: &(dyn Fn(&[u8]) -> bool + Sync),
+        visit: &mut dyn FnMut(&Labels, &LogEntry) -> bool,
+    ) -> Result<ScanStats, StorageError> {
+        let mut st = ScanStats::default();
+        self.scan(
+            tenant,
+            matchers,
+            start_ns,
+            end_ns,
+            direction,
+            &mut |l, e| {
+                st.entries += 1;
+                st.bytes += e.line.len() as u64;
+                !keep(e.line.as_bytes()) || visit(l, e)
+            },
+        )?;
+        Ok(st)
+    }
+}
+
+/// What a [`LogQueryable::scan_filtered`] examined.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ScanStats {
+    pub entries: u64,
+    pub bytes: u64,
 }
 
 /// Evaluates a LogQL metric query at one instant, for rule engines (LogQL alerting and

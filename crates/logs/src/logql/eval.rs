@@ -222,22 +222,25 @@ fn log_query(
     let mut out: Vec<StreamResult> = Vec::new();
     let mut index: HashMap<Labels, usize> = HashMap::new();
     let mut n = 0usize;
-    let fast = pipeline::only_line_filters(&sel.stages);
+    // Leading line filters run inside the store's scan, over raw chunk bytes.
+    let pre = pipeline::LinePrefilter::new(&sel.stages);
+    let stages = &sel.stages[pre.as_ref().map_or(0, |p| p.len())..];
+    let fast = pipeline::only_line_filters(stages);
     let limit = p.limit;
-    store.scan(
+    let keep = |l: &[u8]| pre.as_ref().is_none_or(|p| p.matches(l));
+    let scanned = store.scan_filtered(
         &p.tenant,
         &sel.matchers,
         p.start_ns,
         p.end_ns,
         p.direction,
+        &keep,
         &mut |labels, e| {
-            stats.entries_scanned += 1;
-            stats.bytes_scanned += e.line.len() as u64;
             if limit == 0 || n >= limit {
                 return false;
             }
             let (key, entry) = if fast && e.metadata.is_empty() {
-                if !sel.stages.iter().all(|s| match s {
+                if !stages.iter().all(|s| match s {
                     Stage::Line(f) => pipeline::line_filter_matches(f, &e.line),
                     _ => true,
                 }) {
@@ -253,7 +256,7 @@ fn log_query(
                     },
                 )
             } else {
-                let Some(row) = pipeline::run(&sel.stages, labels, e) else {
+                let Some(row) = pipeline::run(stages, labels, e) else {
                     return true;
                 };
                 if p.categorize {
@@ -291,6 +294,8 @@ fn log_query(
             true
         },
     )?;
+    stats.entries_scanned += scanned.entries;
+    stats.bytes_scanned += scanned.bytes;
     stats.entries_returned = n as u64;
     Ok(out)
 }
@@ -494,15 +499,16 @@ impl Evaluator<'_> {
         let mut any_ts: Vec<i64> = Vec::new();
         let mut err: Option<String> = None;
         let stats = &mut *self.stats;
-        let fast = pipeline::only_line_filters(&r.selector.stages)
-            && r.unwrap.is_none()
-            && r.grouping.is_none();
+        // Leading line filters run inside the store's scan, over raw chunk bytes.
+        let pre = pipeline::LinePrefilter::new(&r.selector.stages);
+        let stages = &r.selector.stages[pre.as_ref().map_or(0, |p| p.len())..];
+        let keep = |l: &[u8]| pre.as_ref().is_none_or(|p| p.matches(l));
+        let fast =
+            pipeline::only_line_filters(stages) && r.unwrap.is_none() && r.grouping.is_none();
         let drop_label = r.unwrap.as_ref().map(|u| u.label.as_str());
-        self.store.scan(self.tenant, &r.selector.matchers, first.saturating_add(1), last.saturating_add(1), Direction::Forward, &mut |labels: &Labels, e: &LogEntry| {
-            stats.entries_scanned += 1;
-            stats.bytes_scanned += e.line.len() as u64;
+        let scanned = self.store.scan_filtered(self.tenant, &r.selector.matchers, first.saturating_add(1), last.saturating_add(1), Direction::Forward, &keep, &mut |labels: &Labels, e: &LogEntry| {
             if fast && e.metadata.is_empty() {
-                if !r.selector.stages.iter().all(|s| match s {
+                if !stages.iter().all(|s| match s {
                     Stage::Line(f) => pipeline::line_filter_matches(f, &e.line),
                     _ => true,
                 }) {
@@ -520,7 +526,7 @@ impl Evaluator<'_> {
                 any_ts.push(e.ts_ns);
                 return true;
             }
-            let Some(mut row) = pipeline::run_hinted(&r.selector.stages, labels, e, hints) else { return true };
+            let Some(mut row) = pipeline::run_hinted(stages, labels, e, hints) else { return true };
             let v = match (&r.unwrap, r.op) {
                 (Some(u), _) => {
                     // A line without the unwrapped label is no sample (grafana/loki#6713).
@@ -568,6 +574,8 @@ impl Evaluator<'_> {
             series.entry(key).or_default().push((e.ts_ns, v));
             true
         })?;
+        stats.entries_scanned += scanned.entries;
+        stats.bytes_scanned += scanned.bytes;
         if let Some(e) = err {
             return Err(QueryError::Bad(e));
         }

@@ -162,6 +162,60 @@ pub fn line_filter_matches(f: &LineFilter, line: &str) -> bool {
     }
 }
 
+/// The leading line filters of a pipeline, compiled to run over raw line bytes inside the
+/// store's scan before any entry is built or parsed: `|=`/`!=` with memchr's SIMD substring
+/// finders (built once per query), the other operators as [`line_filter_matches`].
+pub struct LinePrefilter<'a> {
+    filters: Vec<Pre<'a>>,
+}
+
+enum Pre<'a> {
+    Contains(Vec<memchr::memmem::Finder<'static>>),
+    NotContains(Vec<memchr::memmem::Finder<'static>>),
+    Other(&'a LineFilter),
+}
+
+impl<'a> LinePrefilter<'a> {
+    /// `None` when the pipeline does not start with a line filter.
+    pub fn new(stages: &'a [Stage]) -> Option<Self> {
+        let finders = |f: &LineFilter| {
+            f.values
+                .iter()
+                .map(|v| memchr::memmem::Finder::new(v.as_bytes()).into_owned())
+                .collect()
+        };
+        let filters: Vec<Pre> = stages
+            .iter()
+            .map_while(|s| match s {
+                Stage::Line(f) => Some(match f.op {
+                    LineOp::Contains => Pre::Contains(finders(f)),
+                    LineOp::NotContains => Pre::NotContains(finders(f)),
+                    _ => Pre::Other(f),
+                }),
+                _ => None,
+            })
+            .collect();
+        (!filters.is_empty()).then_some(LinePrefilter { filters })
+    }
+
+    /// Number of leading stages the prefilter stands for.
+    pub fn len(&self) -> usize {
+        self.filters.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.filters.is_empty()
+    }
+
+    pub fn matches(&self, line: &[u8]) -> bool {
+        self.filters.iter().all(|p| match p {
+            Pre::Contains(fs) => fs.iter().any(|f| f.find(line).is_some()),
+            Pre::NotContains(fs) => !fs.iter().any(|f| f.find(line).is_some()),
+            Pre::Other(f) => std::str::from_utf8(line).is_ok_and(|l| line_filter_matches(f, l)),
+        })
+    }
+}
+
 pub fn sanitize(k: &str) -> String {
     let mut s: String = k
         .chars()
