@@ -7,7 +7,10 @@
 import { h } from '../lib/dom';
 import { register } from './registry';
 import { tableFactory } from './table';
+import { transformPanelData } from './transform';
 import type { PanelFactory } from './types';
+
+const LAST_VALUES = { id: 'reduce', options: { reducers: ['lastNotNull'] } };
 
 function withNote(note: string | null): PanelFactory {
   return (el, panel, ctx) => {
@@ -18,7 +21,13 @@ function withNote(note: string | null): PanelFactory {
     const table = tableFactory(inner, panel, ctx);
     const noteH = () => (noteEl ? noteEl.offsetHeight || 20 : 0);
     return {
-      update: (data, p) => table.update(data, p),
+      // Time series become one row each with their last value (what a map marker or a canvas
+      // element shows), unless the panel transforms its data itself.
+      update: (data, p) => {
+        const own = Array.isArray(p.transformations) && p.transformations.length > 0;
+        const series = data.series.length > 0 && !data.tables.length;
+        table.update(series && !own ? transformPanelData(data, { ...p, transformations: [LAST_VALUES] }) : data, p);
+      },
       resize: (w, hgt) => table.resize(w, Math.max(0, hgt - noteH())),
       destroy: () => {
         table.destroy();
