@@ -47,13 +47,23 @@ impl BitWriter {
     }
 }
 
-/// Reads bits written by `BitWriter`.
+/// Reads bits written by `BitWriter`: eight bytes at a time where the chunk has them, a byte
+/// at a time near its end.
 struct BitReader<'a> {
     bytes: &'a [u8],
     pos: usize,
 }
 
 impl<'a> BitReader<'a> {
+    /// The 64 bits starting at the current byte (big-endian), when the chunk has all of them.
+    #[inline]
+    fn word(&self) -> Option<u64> {
+        let at = self.pos / 8;
+        let b: [u8; 8] = self.bytes.get(at..at + 8)?.try_into().ok()?;
+        Some(u64::from_be_bytes(b))
+    }
+
+    #[inline]
     fn read_bit(&mut self) -> Option<bool> {
         let byte = *self.bytes.get(self.pos / 8)?;
         let bit = (byte >> (7 - (self.pos % 8))) & 1 == 1;
@@ -61,8 +71,49 @@ impl<'a> BitReader<'a> {
         Some(bit)
     }
 
-    /// Reads `n` bits (most significant first), a byte at a time.
+    /// Up to four leading one bits (the timestamp's delta-of-delta prefix), consuming the zero
+    /// that ends them when there is one.
+    #[inline]
+    fn read_prefix(&mut self) -> Option<u8> {
+        if let Some(w) = self.word() {
+            // At most 7 bits of the word precede the current bit, so 57 remain: enough for 5.
+            let ones = (w << (self.pos % 8)).leading_ones().min(4);
+            self.pos += ones as usize + usize::from(ones < 4);
+            return Some(ones as u8);
+        }
+        let mut prefix = 0u8;
+        for _ in 0..4 {
+            if !self.read_bit()? {
+                break;
+            }
+            prefix += 1;
+        }
+        Some(prefix)
+    }
+
+    /// Reads `n` bits (most significant first).
+    #[inline]
     fn read_bits(&mut self, n: u32) -> Option<u64> {
+        let n = n.min(64);
+        if n == 0 {
+            return Some(0);
+        }
+        if n <= 56 {
+            if let Some(w) = self.word() {
+                let v = (w << (self.pos % 8)) >> (64 - n);
+                self.pos += n as usize;
+                return Some(v);
+            }
+        } else if self.word().is_some() {
+            let hi = self.read_bits(32)?;
+            let lo = self.read_bits(n - 32)?;
+            return Some((hi << (n - 32)) | lo);
+        }
+        self.read_bits_slow(n)
+    }
+
+    /// `read_bits` a byte at a time (the chunk's last bytes).
+    fn read_bits_slow(&mut self, n: u32) -> Option<u64> {
         let mut v = 0u64;
         let mut n = n.min(64);
         while n > 0 {
@@ -226,6 +277,14 @@ impl Chunk {
 /// Decodes `count` samples from chunk bytes.
 pub fn decode(data: &[u8], count: u16) -> Vec<Sample> {
     let mut out = Vec::with_capacity(count as usize);
+    decode_into(data, count, i64::MIN, i64::MAX, &mut out);
+    out
+}
+
+/// Appends the samples of a chunk with `mint <= t <= maxt` to `out`, without an intermediate
+/// vector.
+pub fn decode_into(data: &[u8], count: u16, mint: i64, maxt: i64, out: &mut Vec<Sample>) {
+    out.reserve(count as usize);
     let mut r = BitReader {
         bytes: data,
         pos: 0,
@@ -240,14 +299,7 @@ pub fn decode(data: &[u8], count: u16) -> Vec<Sample> {
                     v_bits = r.read_bits(64)?;
                 }
                 _ => {
-                    let mut prefix = 0u8;
-                    for _ in 0..4 {
-                        if !r.read_bit()? {
-                            break;
-                        }
-                        prefix += 1;
-                    }
-                    let dod = match prefix {
+                    let dod = match r.read_prefix()? {
                         0 => 0,
                         1 => sign_extend(r.read_bits(14)?, 14),
                         2 => sign_extend(r.read_bits(17)?, 17),
@@ -258,8 +310,9 @@ pub fn decode(data: &[u8], count: u16) -> Vec<Sample> {
                     t = t.wrapping_add(delta);
                     if r.read_bit()? {
                         if r.read_bit()? {
-                            leading = r.read_bits(5)? as u32;
-                            let mut sig = r.read_bits(6)? as u32;
+                            let control = r.read_bits(11)? as u32;
+                            leading = control >> 6;
+                            let mut sig = control & 0x3f;
                             if sig == 0 {
                                 sig = 64;
                             }
@@ -276,12 +329,13 @@ pub fn decode(data: &[u8], count: u16) -> Vec<Sample> {
         if ok.is_none() {
             break;
         }
-        out.push(Sample {
-            t,
-            v: f64::from_bits(v_bits),
-        });
+        if t >= mint && t <= maxt {
+            out.push(Sample {
+                t,
+                v: f64::from_bits(v_bits),
+            });
+        }
     }
-    out
 }
 
 #[cfg(test)]

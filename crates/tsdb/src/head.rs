@@ -263,18 +263,10 @@ impl Head {
             if c.max_t < mint || c.min_t > maxt {
                 continue;
             }
-            out.extend(
-                c.decode()
-                    .into_iter()
-                    .filter(|p| p.t >= mint && p.t <= maxt),
-            );
+            crate::chunk::decode_into(&c.data, c.count, mint, maxt, &mut out);
         }
         if !s.open.is_empty() && s.open.max_t >= mint && s.open.min_t <= maxt {
-            out.extend(
-                crate::chunk::decode(s.open.bytes(), s.open.len() as u16)
-                    .into_iter()
-                    .filter(|p| p.t >= mint && p.t <= maxt),
-            );
+            crate::chunk::decode_into(s.open.bytes(), s.open.len() as u16, mint, maxt, &mut out);
         }
         if !s.ooo.is_empty() {
             for (t, v) in s.ooo.range(mint..=maxt) {

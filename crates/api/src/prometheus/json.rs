@@ -114,16 +114,9 @@ pub fn success(data: Json, warnings: &[String], infos: &[String]) -> Response {
 
 /// Formats a sample value as Prometheus does (Go's `FormatFloat(v, 'f', -1, 64)`).
 pub fn format_value(v: f64) -> String {
-    if v.is_nan() {
-        "NaN".to_string()
-    } else if v == f64::INFINITY {
-        "+Inf".to_string()
-    } else if v == f64::NEG_INFINITY {
-        "-Inf".to_string()
-    } else {
-        // Rust's Display prints the shortest round-trip digits without an exponent, like 'f', -1.
-        format!("{v}")
-    }
+    let mut out = Vec::with_capacity(24);
+    super::result_json::float(&mut out, v);
+    String::from_utf8_lossy(&out).into_owned()
 }
 
 /// Encodes a millisecond timestamp as Prometheus' JSON seconds number (`1435781451.781`).

@@ -423,7 +423,7 @@ pub(super) fn push_unique(into: &mut Vec<String>, item: String) {
     }
 }
 
-fn k_param(p: Option<f64>) -> Result<usize, QueryError> {
+pub(super) fn k_param(p: Option<f64>) -> Result<usize, QueryError> {
     let k = p.unwrap_or(f64::NAN);
     if k.is_nan() {
         return Err(QueryError::Execution("Parameter value is NaN".into()));

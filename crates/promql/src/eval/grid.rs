@@ -4,13 +4,14 @@
 //! per series and step. Shapes it does not cover return `None` and are evaluated step by step;
 //! results are identical either way (the per-group math is shared with `aggregate`).
 
-use super::aggregate::{group_labels, simple_aggregate};
+use super::aggregate::{group_labels, k_param, simple_aggregate};
 use super::binary::ScalarOperation;
 use super::{offset_ms, unparen, Evaluator};
 use crate::functions::{self, FnArg, FnCall, FnValue, RangeWindow};
 use crate::QueryError;
 use model::{is_stale_nan, Labels, Sample, METRIC_NAME};
 use promql_parser::parser::{AggregateExpr, Call, Expr, MatrixSelector, VectorSelector};
+use std::cmp::Ordering;
 use std::collections::{HashMap, HashSet};
 
 /// The steps of a range query: `start + i * step` for `i < count`.
@@ -136,6 +137,103 @@ pub(super) fn eval(
     }
 }
 
+/// Whether a range query's top expression has a shape the fast path evaluates: the shapes of
+/// `supported`, and `topk`/`bottomk` with a literal `k` over one of them (only at the top, where
+/// the result is ordered by labels, so the order within a step does not matter).
+pub(super) fn supported_top(expr: &Expr) -> bool {
+    supported(expr) || matches!(unparen(expr), Expr::Aggregate(ag) if k_aggregation(ag).is_some())
+}
+
+/// `eval` for the shapes of `supported_top`.
+pub(super) fn eval_top(
+    ev: &mut Evaluator<'_>,
+    expr: &Expr,
+    steps: Steps,
+) -> Result<Option<Vec<GridSeries>>, QueryError> {
+    if let Expr::Aggregate(ag) = unparen(expr) {
+        if let Some((top, k)) = k_aggregation(ag) {
+            // Checked before any data, as the step-by-step evaluation does at every step.
+            let k = k_param(Some(k))?;
+            return match eval(ev, &ag.expr, steps)? {
+                Some(input) => Ok(Some(select_k(ag, top, k, input, steps))),
+                None => Ok(None),
+            };
+        }
+    }
+    eval(ev, expr, steps)
+}
+
+/// `(topk?, k)` of a `topk`/`bottomk` with a literal `k` over a supported expression.
+fn k_aggregation(ag: &AggregateExpr) -> Option<(bool, f64)> {
+    let top = match ag.op.to_string().as_str() {
+        "topk" => true,
+        "bottomk" => false,
+        _ => return None,
+    };
+    let k = match ag.param.as_deref().map(unparen) {
+        Some(Expr::NumberLiteral(n)) => n.val,
+        _ => return None,
+    };
+    supported(&ag.expr).then_some((top, k))
+}
+
+/// `topk`/`bottomk` at every step: per group, the `k` largest (smallest) values, in the order
+/// of `aggregate::eval_aggregate` (a stable sort of the group's members in input order, NaN
+/// last either way), each kept with its own series' labels.
+fn select_k(
+    ag: &AggregateExpr,
+    top: bool,
+    k: usize,
+    input: Vec<GridSeries>,
+    steps: Steps,
+) -> Vec<GridSeries> {
+    let groups = groups_of(ag, &input);
+    let mut chosen: Vec<Vec<Option<f64>>> = vec![Vec::new(); input.len()];
+    let mut buffer: Vec<(usize, f64)> = Vec::new();
+    for step in 0..steps.count {
+        for (_, members) in &groups {
+            buffer.clear();
+            buffer.extend(
+                members
+                    .iter()
+                    .filter_map(|&m| Some((m, input.get(m)?.values.get(step).copied().flatten()?))),
+            );
+            buffer.sort_by(|(_, a), (_, b)| match (a.is_nan(), b.is_nan()) {
+                (true, true) => Ordering::Equal,
+                (true, false) => Ordering::Greater,
+                (false, true) => Ordering::Less,
+                _ => {
+                    let o = a.partial_cmp(b).unwrap_or(Ordering::Equal);
+                    if top {
+                        o.reverse()
+                    } else {
+                        o
+                    }
+                }
+            });
+            for &(m, v) in buffer.iter().take(k) {
+                if let Some(values) = chosen.get_mut(m) {
+                    if values.is_empty() {
+                        values.resize(steps.count, None);
+                    }
+                    if let Some(slot) = values.get_mut(step) {
+                        *slot = Some(v);
+                    }
+                }
+            }
+        }
+    }
+    input
+        .into_iter()
+        .zip(chosen)
+        .filter(|(_, values)| !values.is_empty())
+        .map(|(s, values)| GridSeries {
+            labels: s.labels,
+            values,
+        })
+        .collect()
+}
+
 /// Fails like Prometheus when a whole-range intermediate result holds more samples than allowed.
 fn check_samples(total: usize, max_samples: usize) -> Result<(), QueryError> {
     if total > max_samples {
@@ -214,6 +312,7 @@ fn range_call(
     let mut warnings = Vec::new();
     let mut infos = Vec::new();
     let mut total = 0usize;
+    let mut buffer: Vec<Sample> = Vec::new();
     for s in series {
         ev.check_deadline()?;
         // The function's first call for a series sees only the metric name (enough for its
@@ -238,19 +337,33 @@ fn range_call(
             while s.samples.get(lo).is_some_and(|p| p.t <= start) {
                 lo += 1;
             }
-            let window: Vec<Sample> = s
-                .samples
-                .get(lo..hi)
-                .unwrap_or(&[])
-                .iter()
-                .filter(|p| !is_stale_nan(p.v))
-                .copied()
-                .collect();
-            if window.is_empty() {
+            buffer.clear();
+            buffer.extend(
+                s.samples
+                    .get(lo..hi)
+                    .unwrap_or(&[])
+                    .iter()
+                    .filter(|p| !is_stale_nan(p.v))
+                    .copied(),
+            );
+            if buffer.is_empty() {
                 values.push(None);
                 continue;
             }
-            let mut window = Some(window);
+            // Once the label behaviour is known, functions whose value depends on the window
+            // alone are computed on it in place (what the call below would return, without
+            // building a range vector per step).
+            if mode.is_some() {
+                if let Some(value) = functions::window_value(c.func.name, &buffer, (start, end)) {
+                    if value.is_some() {
+                        any = true;
+                        total += 1;
+                    }
+                    values.push(value);
+                    continue;
+                }
+            }
+            let mut window = Some(buffer.clone());
             let args = c
                 .args
                 .args
@@ -355,8 +468,9 @@ fn scalar_operation(
     out.iter().all(|g| seen.insert(&g.labels)).then_some(out)
 }
 
-fn aggregate(ag: &AggregateExpr, input: Vec<GridSeries>, steps: Steps) -> Vec<GridSeries> {
-    let op = ag.op.to_string();
+/// The grouping of `ag` over `input`: each group's labels and its members (indexes into
+/// `input`, in input order), groups in first-seen order.
+fn groups_of(ag: &AggregateExpr, input: &[GridSeries]) -> Vec<(Labels, Vec<usize>)> {
     let mut groups: Vec<(Labels, Vec<usize>)> = Vec::new();
     let mut index: HashMap<Labels, usize> = HashMap::new();
     for (i, s) in input.iter().enumerate() {
@@ -373,6 +487,12 @@ fn aggregate(ag: &AggregateExpr, input: Vec<GridSeries>, steps: Steps) -> Vec<Gr
             }
         }
     }
+    groups
+}
+
+fn aggregate(ag: &AggregateExpr, input: Vec<GridSeries>, steps: Steps) -> Vec<GridSeries> {
+    let op = ag.op.to_string();
+    let groups = groups_of(ag, &input);
     let mut buffer = Vec::new();
     groups
         .into_iter()

@@ -836,8 +836,8 @@ pub(crate) fn range(
     };
     if ev.has_histograms() {
         // The fast path computes with floats only.
-    } else if grid::supported(expr) {
-        if let Some(series) = grid::eval(&mut ev, expr, steps)? {
+    } else if grid::supported_top(expr) {
+        if let Some(series) = grid::eval_top(&mut ev, expr, steps)? {
             return grid_result(ev, series, steps, opts.max_samples);
         }
     } else {

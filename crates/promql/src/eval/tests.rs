@@ -849,3 +849,89 @@ fn extreme_durations_and_timestamps_do_not_panic() {
         let _ = Engine::default().range_query(&s, q, i64::MAX - 5, i64::MAX, 1);
     }
 }
+
+/// The range-query fast path (`grid`: whole-range `topk`/`bottomk` and per-window range
+/// functions computed in place) returns exactly what instant queries at each step return:
+/// same series, same steps, same bits, with ties, NaN, counter resets and a staleness marker.
+#[test]
+fn range_fast_path_matches_instant_queries_step_by_step() {
+    let s = MemStorage::new();
+    let n = 40;
+    let mut series = Vec::new();
+    for i in 0..6 {
+        let g = if i % 2 == 0 { "a" } else { "b" };
+        let counter: Vec<Option<f64>> = (0..n)
+            .map(|k| {
+                let base = ((k * (i + 3)) % 17) as f64 + (k * i) as f64;
+                match (i, k) {
+                    (_, k) if k == 7 + i => None,
+                    (3, 20) => Some(stale_nan()),
+                    (5, 25..=27) => Some(f64::NAN),
+                    _ => Some(if k > 30 && i == 2 { base - 100.0 } else { base }),
+                }
+            })
+            .collect();
+        let name = format!("c{i}");
+        series.push((
+            labels(&[("__name__", "req_total"), ("g", g), ("i", &name)]),
+            counter,
+        ));
+        // Ties between series: only two distinct values per step.
+        series.push((
+            labels(&[("__name__", "tie"), ("g", g), ("i", &name)]),
+            (0..n).map(|k| Some(((k + i) % 2) as f64)).collect(),
+        ));
+    }
+    load(&s, 15_000, &series);
+    let e = Engine::default();
+    let queries = [
+        "topk(2, tie)",
+        "bottomk(3, tie)",
+        "topk by (g) (1, tie)",
+        "topk(2, rate(req_total[1m]))",
+        "bottomk without (i) (2, increase(req_total[2m]))",
+        "topk(0, req_total)",
+        "rate(req_total[1m])",
+        "irate(req_total[1m])",
+        "idelta(req_total[1m])",
+        "delta(req_total[2m])",
+        "deriv(req_total[2m])",
+        "changes(req_total[2m])",
+        "resets(req_total[2m])",
+        "avg_over_time(req_total[1m])",
+        "sum_over_time(req_total[1m])",
+        "count_over_time(req_total[1m])",
+        "min_over_time(req_total[1m])",
+        "max_over_time(req_total[1m])",
+        "stddev_over_time(req_total[1m])",
+        "stdvar_over_time(tie[1m])",
+        "sum by (g) (rate(req_total[1m]))",
+    ];
+    let (start, end, step) = (0, (n as i64 - 1) * 15_000, 15_000);
+    for q in queries {
+        let mut want: std::collections::BTreeMap<String, Vec<(i64, u64)>> = Default::default();
+        let mut t = start;
+        while t <= end {
+            if let Value::Vector(v) = instant(&s, q, t) {
+                for x in v {
+                    want.entry(x.labels.to_string())
+                        .or_default()
+                        .push((t, x.v.to_bits()));
+                }
+            }
+            t += step;
+        }
+        let got: std::collections::BTreeMap<String, Vec<(i64, u64)>> =
+            match e.range_query(&s, q, start, end, step).map(|r| r.value) {
+                Ok(Value::Matrix(m)) => m
+                    .into_iter()
+                    .map(|r| {
+                        let points = r.samples.iter().map(|p| (p.t, p.v.to_bits())).collect();
+                        (r.labels.to_string(), points)
+                    })
+                    .collect(),
+                other => panic!("{q}: unexpected {other:?}"),
+            };
+        assert_eq!(got, want, "{q}");
+    }
+}

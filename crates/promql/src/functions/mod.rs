@@ -65,6 +65,7 @@ mod native;
 mod range;
 
 pub(crate) use math::{kahan_add, quantile_of};
+pub(crate) use range::window_value;
 
 /// Output of a function that only computes a vector.
 pub(crate) fn vector_out(v: Vec<InstantSample>) -> FnOutput {

@@ -163,6 +163,85 @@ pub(crate) fn absent_labels(expr: &promql_parser::parser::Expr) -> Labels {
     Labels::from_pairs(pairs.map(|m| (m.name.clone(), m.value.clone())))
 }
 
+/// `irate` (`is_rate`) or `idelta` of a window's last two samples.
+fn instant_change(s: &[Sample], is_rate: bool) -> Option<f64> {
+    if s.len() < 2 {
+        return None;
+    }
+    let last = s[s.len() - 1];
+    let prev = s[s.len() - 2];
+    let mut value = last.v - prev.v;
+    if is_rate {
+        if last.v < prev.v {
+            value = last.v;
+        }
+        let dt = last.t - prev.t;
+        if dt == 0 {
+            return None;
+        }
+        value /= secs(dt);
+    }
+    Some(value)
+}
+
+/// The value of range function `name` over one series' non-empty float window `s` (the samples
+/// in `window`), for the functions whose value depends on the window alone and
+/// that add no annotation of their own beyond the counter-name info; `None` for other
+/// functions. Shared by `call` and the range-query fast path, which calls it per step without
+/// building a range vector.
+pub(crate) fn window_value(name: &str, s: &[Sample], window: (i64, i64)) -> Option<Option<f64>> {
+    let first = s.first()?;
+    Some(match name {
+        "rate" | "increase" | "delta" => extrapolated(s, window, name != "delta", name == "rate"),
+        "irate" | "idelta" => instant_change(s, name == "irate"),
+        "deriv" => (s.len() >= 2).then(|| linear_regression(s, first.t).0),
+        "changes" | "resets" => {
+            let resets = name == "resets";
+            let mut n = 0.0;
+            for w in s.windows(2) {
+                let (prev, cur) = (w[0].v, w[1].v);
+                let hit = if resets {
+                    cur < prev
+                } else {
+                    !(cur == prev || (cur.is_nan() && prev.is_nan()))
+                };
+                if hit {
+                    n += 1.0;
+                }
+            }
+            Some(n)
+        }
+        "avg_over_time" => Some(kahan_mean(s.iter().map(|p| p.v))),
+        "sum_over_time" => {
+            let (mut sum, mut comp) = (0.0, 0.0);
+            for p in s {
+                (sum, comp) = kahan_add(p.v, sum, comp);
+            }
+            Some(sum + comp)
+        }
+        "count_over_time" => Some(s.len() as f64),
+        "min_over_time" | "max_over_time" => {
+            let max = name == "max_over_time";
+            let mut v = first.v;
+            for p in &s[1..] {
+                if (if max { p.v > v } else { p.v < v }) || v.is_nan() {
+                    v = p.v;
+                }
+            }
+            Some(v)
+        }
+        "stddev_over_time" | "stdvar_over_time" => {
+            let var = kahan_variance(s.iter().map(|p| p.v));
+            Some(if name == "stddev_over_time" {
+                var.sqrt()
+            } else {
+                var
+            })
+        }
+        _ => return None,
+    })
+}
+
 pub(super) fn call(name: &str, c: &mut FnCall<'_>) -> Result<Option<FnOutput>, String> {
     let t = c.t;
     let window = c.window.unwrap_or((t, t));
@@ -173,11 +252,7 @@ pub(super) fn call(name: &str, c: &mut FnCall<'_>) -> Result<Option<FnOutput>, S
             if name != "delta" {
                 counter_info(name, &m, &mut infos);
             }
-            let is_counter = name != "delta";
-            let is_rate = name == "rate";
-            let v = per_window(m, t, false, |s| {
-                extrapolated(s, window, is_counter, is_rate)
-            });
+            let v = per_window(m, t, false, |s| window_value(name, s, window).flatten());
             let mut out = vector_out(v);
             out.infos = infos;
             out
@@ -189,25 +264,7 @@ pub(super) fn call(name: &str, c: &mut FnCall<'_>) -> Result<Option<FnOutput>, S
                 counter_info(name, &m, &mut infos);
             }
             let is_rate = name == "irate";
-            let v = per_window(m, t, false, |s| {
-                if s.len() < 2 {
-                    return None;
-                }
-                let last = s[s.len() - 1];
-                let prev = s[s.len() - 2];
-                let mut value = last.v - prev.v;
-                if is_rate {
-                    if last.v < prev.v {
-                        value = last.v;
-                    }
-                    let dt = last.t - prev.t;
-                    if dt == 0 {
-                        return None;
-                    }
-                    value /= secs(dt);
-                }
-                Some(value)
-            });
+            let v = per_window(m, t, false, |s| instant_change(s, is_rate));
             let mut out = vector_out(v);
             out.infos = infos;
             out
@@ -215,7 +272,7 @@ pub(super) fn call(name: &str, c: &mut FnCall<'_>) -> Result<Option<FnOutput>, S
         "deriv" => {
             let m = arg_matrix(&mut c.args, 0)?;
             vector_out(per_window(m, t, false, |s| {
-                (s.len() >= 2).then(|| linear_regression(s, s[0].t).0)
+                window_value(name, s, window).flatten()
             }))
         }
         "predict_linear" => {
@@ -231,54 +288,15 @@ pub(super) fn call(name: &str, c: &mut FnCall<'_>) -> Result<Option<FnOutput>, S
         }
         "changes" | "resets" => {
             let m = arg_matrix(&mut c.args, 0)?;
-            let resets = name == "resets";
             vector_out(per_window(m, t, false, |s| {
-                let mut n = 0.0;
-                for w in s.windows(2) {
-                    let (prev, cur) = (w[0].v, w[1].v);
-                    let hit = if resets {
-                        cur < prev
-                    } else {
-                        !(cur == prev || (cur.is_nan() && prev.is_nan()))
-                    };
-                    if hit {
-                        n += 1.0;
-                    }
-                }
-                Some(n)
+                window_value(name, s, window).flatten()
             }))
         }
-        "avg_over_time" => {
+        "avg_over_time" | "sum_over_time" | "count_over_time" | "min_over_time"
+        | "max_over_time" => {
             let m = arg_matrix(&mut c.args, 0)?;
             vector_out(per_window(m, t, false, |s| {
-                Some(kahan_mean(s.iter().map(|p| p.v)))
-            }))
-        }
-        "sum_over_time" => {
-            let m = arg_matrix(&mut c.args, 0)?;
-            vector_out(per_window(m, t, false, |s| {
-                let (mut sum, mut comp) = (0.0, 0.0);
-                for p in s {
-                    (sum, comp) = kahan_add(p.v, sum, comp);
-                }
-                Some(sum + comp)
-            }))
-        }
-        "count_over_time" => {
-            let m = arg_matrix(&mut c.args, 0)?;
-            vector_out(per_window(m, t, false, |s| Some(s.len() as f64)))
-        }
-        "min_over_time" | "max_over_time" => {
-            let m = arg_matrix(&mut c.args, 0)?;
-            let max = name == "max_over_time";
-            vector_out(per_window(m, t, false, |s| {
-                let mut v = s[0].v;
-                for p in &s[1..] {
-                    if (if max { p.v > v } else { p.v < v }) || v.is_nan() {
-                        v = p.v;
-                    }
-                }
-                Some(v)
+                window_value(name, s, window).flatten()
             }))
         }
         "ts_of_min_over_time" | "ts_of_max_over_time" => {
@@ -312,10 +330,8 @@ pub(super) fn call(name: &str, c: &mut FnCall<'_>) -> Result<Option<FnOutput>, S
         }
         "stddev_over_time" | "stdvar_over_time" => {
             let m = arg_matrix(&mut c.args, 0)?;
-            let sd = name == "stddev_over_time";
             vector_out(per_window(m, t, false, |s| {
-                let var = kahan_variance(s.iter().map(|p| p.v));
-                Some(if sd { var.sqrt() } else { var })
+                window_value(name, s, window).flatten()
             }))
         }
         "quantile_over_time" => {
