@@ -651,6 +651,69 @@ fn native_histograms_are_forwarded_with_1_0_and_2_0() {
             std::thread::sleep(std::time::Duration::from_millis(300));
         }
     }
+    // Histograms are counted under Prometheus' histograms_* names, not samples_*.
+    let m = client()
+        .get(sender.url("/metrics"))
+        .send()
+        .unwrap()
+        .text()
+        .unwrap();
+    let value = |prefix: &str| -> f64 {
+        m.lines()
+            .find(|l| l.starts_with(prefix))
+            .and_then(|l| l.rsplit(' ').next())
+            .and_then(|v| v.parse().ok())
+            .unwrap_or_else(|| panic!("{prefix} missing:\n{m}"))
+    };
+    for name in ["one", "two"] {
+        let sent = value(&format!(
+            "prometheus_remote_storage_histograms_total{{remote_name=\"{name}\""
+        ));
+        assert!(sent >= 20.0, "{name}: {sent} histograms sent");
+        value(&format!(
+            "prometheus_remote_storage_histograms_pending{{remote_name=\"{name}\""
+        ));
+        value(&format!(
+            "prometheus_remote_storage_histograms_failed_total{{remote_name=\"{name}\""
+        ));
+    }
+    assert!(value("prometheus_remote_storage_histograms_in_total ") >= 40.0);
+    // Sent as integer histograms (count_int), they are stored and read back as integer ones.
+    for rx in [&rx1, &rx2] {
+        use forward::read::{Query, ReadRequest, ReadResponse, WireMatcher};
+        let req = ReadRequest {
+            queries: vec![Query {
+                start_timestamp_ms: base - 1,
+                end_timestamp_ms: base + 10_000,
+                matchers: vec![WireMatcher {
+                    r#type: 0,
+                    name: "__name__".into(),
+                    value: "fwd_hist".into(),
+                }],
+            }],
+            accepted_response_types: vec![0],
+        };
+        let body = snap::raw::Encoder::new()
+            .compress_vec(&req.encode_to_vec())
+            .unwrap();
+        let resp = client()
+            .post(rx.url("/api/v1/read"))
+            .header("Content-Type", "application/x-protobuf")
+            .header("Content-Encoding", "snappy")
+            .body(body)
+            .send()
+            .unwrap();
+        assert_eq!(resp.status(), 200);
+        let raw = snap::raw::Decoder::new()
+            .decompress_vec(&resp.bytes().unwrap())
+            .unwrap();
+        let resp = ReadResponse::decode(raw.as_slice()).unwrap();
+        let hs = &resp.results[0].timeseries[0].histograms;
+        assert_eq!(hs.len(), 20, "{}", rx.base);
+        assert_eq!(hs[3].count_int, Some(4), "{:?}", hs[3]);
+        assert_eq!(hs[3].positive_deltas, vec![4]);
+        assert_eq!(hs[3].count_float, None);
+    }
     // 1.0 sends metadata in requests of its own, every send_interval; 2.0 with each series.
     for rx in [&rx1, &rx2] {
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
