@@ -1621,6 +1621,88 @@ mod tests {
     }
 
     #[test]
+    fn label_endpoints_from_postings_respect_range_and_matchers() {
+        let d = tempfile::tempdir().unwrap();
+        let s = LogStore::open(d.path(), opts()).unwrap();
+        let push = |app: &str, extra: Option<&str>, ts: i64| {
+            let mut l = vec![("app", app.to_string())];
+            if let Some(x) = extra {
+                l.push(("extra", x.to_string()));
+            }
+            s.push(
+                "fake",
+                vec![LogStream {
+                    labels: Labels::from_pairs(l),
+                    entries: vec![entry(ts, "line")],
+                }],
+            )
+            .unwrap();
+        };
+        push("a", None, 10);
+        s.flush().unwrap();
+        push("b", Some("x"), 20);
+        let all: [LabelMatcher; 0] = [];
+        assert_eq!(s.label_names("fake", &all, 0, 100), vec!["app", "extra"]);
+        assert_eq!(s.label_names("fake", &all, 0, 15), vec!["app"]);
+        assert_eq!(s.label_values("fake", "app", &all, 0, 100), vec!["a", "b"]);
+        assert_eq!(s.label_values("fake", "app", &all, 15, 100), vec!["b"]);
+        assert!(s.label_values("fake", "nope", &all, 0, 100).is_empty());
+        assert!(s.label_names("other", &all, 0, 100).is_empty());
+        let m = [LabelMatcher::new("app", MatchOp::RegexMatch, "a|c").unwrap()];
+        assert_eq!(s.label_names("fake", &m, 0, 100), vec!["app"]);
+        assert_eq!(s.label_values("fake", "app", &m, 0, 100), vec!["a"]);
+        let m = [LabelMatcher::new("extra", MatchOp::NotEqual, "y").unwrap()];
+        assert_eq!(s.label_values("fake", "app", &m, 0, 100), vec!["a", "b"]);
+    }
+
+    #[test]
+    fn scan_filtered_counts_everything_and_visits_matches() {
+        let d = tempfile::tempdir().unwrap();
+        let s = LogStore::open(d.path(), opts()).unwrap();
+        let a = Labels::from_pairs([("job", "a")]);
+        s.push(
+            "fake",
+            vec![LogStream {
+                labels: a.clone(),
+                entries: vec![entry(1, "keep 1"), entry(2, "drop"), entry(3, "keep 3")],
+            }],
+        )
+        .unwrap();
+        s.flush().unwrap();
+        s.push(
+            "fake",
+            vec![LogStream {
+                labels: a.clone(),
+                entries: vec![entry(4, "keep 4"), entry(5, "nope")],
+            }],
+        )
+        .unwrap();
+        let m = [LabelMatcher::new("job", MatchOp::Equal, "a").unwrap()];
+        for dir in [Direction::Forward, Direction::Backward] {
+            let mut got = Vec::new();
+            let st = s
+                .scan_filtered(
+                    "fake",
+                    &m,
+                    0,
+                    i64::MAX,
+                    dir,
+                    &|l| l.starts_with(b"keep"),
+                    &mut |_, e| {
+                        got.push(e.ts_ns);
+                        true
+                    },
+                )
+                .unwrap();
+            if dir == Direction::Backward {
+                got.reverse();
+            }
+            assert_eq!(got, vec![1, 3, 4]);
+            assert_eq!(st.entries, 5);
+        }
+    }
+
+    #[test]
     fn limits_reject() {
         let d = tempfile::tempdir().unwrap();
         let mut o = opts();
