@@ -33,7 +33,7 @@ const MAGIC: &[u8; 8] = b"PHTSEG01";
 const END_MAGIC: &[u8; 8] = b"PHTSEGE1";
 const FOOTER: usize = 8 + 8 + 4 + 8;
 /// Spans per block (a by-id lookup decodes one block).
-const BLOCK_SPANS: usize = 256;
+const BLOCK_SPANS: usize = 64;
 /// Tag values longer than this are not indexed (the head's limit too).
 pub const MAX_TAG_VALUE: usize = 256;
 const MINUTE_NS: u64 = 60_000_000_000;
