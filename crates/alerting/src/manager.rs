@@ -32,17 +32,32 @@ pub struct ManagerOptions {
     pub log_querier: Option<Arc<dyn LogRuleQuerier>>,
     /// Validates LogQL expressions when LogQL rule files are loaded (returns the parse error).
     pub logql_check: Option<ExprCheck>,
+    /// Scopes the groups of a tenant's PromQL rule files to that tenant's series; required
+    /// when such files are loaded.
+    pub tenant_scope: Option<TenantScope>,
+}
+
+/// How a tenant's rule group sees the metric store: `scope(tenant)` gives the storage it
+/// queries and the sink its recording rules write to (both the tenant's only), and its alerts
+/// carry `label="<tenant>"`, so the Alertmanager API shows them to that tenant only.
+#[derive(Clone)]
+pub struct TenantScope {
+    pub label: &'static str,
+    #[allow(clippy::type_complexity)]
+    pub scope: Arc<dyn Fn(&str) -> (Arc<dyn Queryable>, Arc<dyn MetricSink>) + Send + Sync>,
 }
 
 /// An expression validator (returns the parse error text).
 pub type ExprCheck = Arc<dyn Fn(&str) -> Result<(), String> + Send + Sync>;
 
 /// One rule file to load: a Prometheus one (`logql_tenant: None`), or a Loki-style one whose
-/// expressions are LogQL over the logs of `logql_tenant`.
+/// expressions are LogQL over the logs of `logql_tenant`. `tenant` makes a Prometheus one a
+/// tenant's (Mimir's ruler): PromQL over that tenant's series only.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RuleSource {
     pub path: PathBuf,
     pub logql_tenant: Option<String>,
+    pub tenant: Option<String>,
 }
 
 impl ManagerOptions {
@@ -62,6 +77,7 @@ impl ManagerOptions {
             for_grace_period_ms: 600_000,
             log_querier: None,
             logql_check: None,
+            tenant_scope: None,
         }
     }
 }
@@ -122,6 +138,7 @@ impl RuleManager {
             .map(|p| RuleSource {
                 path: p.clone(),
                 logql_tenant: None,
+                tenant: None,
             })
             .collect();
         self.update_sources(&sources, default_interval_ms, external_labels, external_url)
@@ -141,6 +158,14 @@ impl RuleManager {
         for src in sources {
             let f = &src.path;
             let loaded = match &src.logql_tenant {
+                None if src.tenant.is_some() && self.opts.tenant_scope.is_none() => {
+                    Err(vec![RuleFileError {
+                        file: f.clone(),
+                        line: 0,
+                        col: 0,
+                        message: "tenant rule files need the tenant scope".into(),
+                    }])
+                }
                 None => {
                     load_rule_file_with(f, &crate::template::check, &crate::rulefmt::check_promql)
                 }
@@ -161,6 +186,7 @@ impl RuleManager {
                     for g in &rf.groups {
                         let mut group = Group::from_def(f.clone(), g, default_interval_ms, !first);
                         group.logql_tenant = src.logql_tenant.clone();
+                        group.tenant = src.tenant.clone();
                         groups.push(group);
                     }
                 }
@@ -180,6 +206,7 @@ impl RuleManager {
                     s.group.file == g.file
                         && s.group.name == g.name
                         && s.group.logql_tenant == g.logql_tenant
+                        && s.group.tenant == g.tenant
                 });
                 let slot = match old {
                     Some(i) => {
@@ -309,15 +336,29 @@ impl RuleManager {
             (Some(t), Some(q)) => Some((q.as_ref(), t.as_str())),
             _ => None,
         };
+        // A tenant's PromQL group reads and writes only that tenant's series.
+        let scoped = match (&slot.group.tenant, &self.opts.tenant_scope) {
+            (Some(t), Some(sc)) => Some((sc.scope)(t)),
+            _ => None,
+        };
+        let (storage, sink) = match &scoped {
+            Some((q, w)) => (q.clone(), w.clone()),
+            None => (self.opts.storage.clone(), self.opts.sink.clone()),
+        };
         let ctx = EvalContext {
             engine: &self.opts.engine,
-            storage: self.opts.storage.clone(),
-            sink: self.opts.sink.as_ref(),
+            storage: storage.clone(),
+            sink: sink.as_ref(),
             external_labels: ext_labels,
             external_url: ext_url,
             logql,
         };
-        let alerts = slot.group.eval(&ctx, ts, self.opts.resend_delay_ms);
+        let mut alerts = slot.group.eval(&ctx, ts, self.opts.resend_delay_ms);
+        if let (Some(t), Some(sc)) = (&slot.group.tenant, &self.opts.tenant_scope) {
+            for a in &mut alerts {
+                a.labels.insert(sc.label.to_string(), t.clone());
+            }
+        }
         slot.evals += 1;
         slot.rule_evals_total += slot.group.rules.len() as u64;
         slot.rule_failures_total += slot
@@ -328,7 +369,7 @@ impl RuleManager {
             .count() as u64;
         if slot.should_restore && slot.evals >= 2 {
             slot.group.restore_for_state(
-                self.opts.storage.as_ref(),
+                storage.as_ref(),
                 ts,
                 self.opts.outage_tolerance_ms,
                 self.opts.for_grace_period_ms,
@@ -538,10 +579,12 @@ mod tests {
                     RuleSource {
                         path: prom.clone(),
                         logql_tenant: None,
+                        tenant: None,
                     },
                     RuleSource {
                         path: logs.clone(),
                         logql_tenant: Some("fake".into()),
+                        tenant: None,
                     },
                 ],
                 60_000,
@@ -598,6 +641,7 @@ mod tests {
         let src = [RuleSource {
             path: logs.clone(),
             logql_tenant: Some("fake".into()),
+            tenant: None,
         }];
         let mem = Arc::new(model::MemStorage::new());
         let alerts = Arc::new(Alerts::default());

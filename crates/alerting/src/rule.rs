@@ -199,6 +199,9 @@ pub struct Group {
     /// `Some(tenant)` for a group of a LogQL rule file (expressions are LogQL over the logs of
     /// that tenant, as Loki's ruler evaluates them).
     pub logql_tenant: Option<String>,
+    /// `Some(tenant)` for a group of a tenant's PromQL rule file (Mimir's ruler): it reads and
+    /// writes that tenant's series only (see `manager::TenantScope`).
+    pub tenant: Option<String>,
 }
 
 impl Group {
@@ -228,6 +231,7 @@ impl Group {
             last_eval_ms: None,
             eval_seconds: 0.0,
             logql_tenant: None,
+            tenant: None,
         }
     }
 

@@ -15,6 +15,7 @@ pub mod probes;
 pub mod prometheus;
 pub mod relabel;
 pub mod rulesets;
+pub mod tenants;
 pub mod traces;
 pub mod troubleshoot;
 pub mod web;
@@ -135,6 +136,8 @@ pub struct LoadedConfig {
     pub web: web::WebSettings,
     /// `forward:` from pharos.yml: log, trace and error forwarders.
     pub forward: forward::ForwardSection,
+    /// Per-tenant limits and the tenants' PromQL rule files (`tenants:`).
+    pub tenants: tenants::TenantsSettings,
 }
 
 /// Loads `path`, which may be a `pharos.yml` or directly a `prometheus.yml`.

@@ -236,6 +236,9 @@ struct PharosFile {
     /// Log, trace and error forwarders.
     #[serde(default)]
     forward: Option<crate::forward::ForwardSection>,
+    /// Per-tenant limits and rule files.
+    #[serde(default)]
+    tenants: Option<crate::tenants::TenantsSection>,
 }
 
 /// Parses a byte size such as `512MB`, `10GB`, `1TiB` or a plain number of bytes.
@@ -348,6 +351,9 @@ pub fn parse(file: &Path, text: &str) -> Result<LoadedConfig, ConfigError> {
     out.incident = crate::incident::resolve(file, text, f.external_url, f.incident)?;
     out.web = crate::web::resolve(file, text, &base, f.web, f.auth)?;
     out.forward = f.forward.unwrap_or_default();
+    if let Some(t) = f.tenants {
+        out.tenants = t.resolve(file, text, &base)?;
+    }
     for p in f.dashboards.map(|d| d.0).unwrap_or_default() {
         if p.path.as_os_str().is_empty() {
             let (l, c) = locate(text, "dashboards", 1);

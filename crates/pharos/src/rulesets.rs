@@ -208,6 +208,7 @@ pub fn sources(cfg: &config::LoadedConfig) -> Result<Vec<RuleSource>, String> {
         out.push(RuleSource {
             path: security,
             logql_tenant: Some(cfg.security.tenant.clone()),
+            tenant: None,
         });
     } else {
         let _ = std::fs::remove_file(&security);
@@ -225,6 +226,7 @@ pub fn sources(cfg: &config::LoadedConfig) -> Result<Vec<RuleSource>, String> {
         out.push(RuleSource {
             path: cost,
             logql_tenant: None,
+            tenant: None,
         });
     } else {
         let _ = std::fs::remove_file(&cost);

@@ -132,7 +132,12 @@ pub fn start(
         in_process,
     });
     let _ = ROUTER.set(router.clone());
+    let (st, sk) = (storage.clone(), sink.clone());
     let mut opts = ManagerOptions::new(storage, sink, router);
+    opts.tenant_scope = Some(alerting::manager::TenantScope {
+        label: api::prometheus::tenant::TENANT_LABEL,
+        scope: Arc::new(move |t: &str| api::prometheus::tenant::scoped(st.clone(), sk.clone(), t)),
+    });
     opts.log_querier = log_querier;
     opts.logql_check = Some(Arc::new(check_logql));
     let mgr = RuleManager::new(opts);
@@ -154,6 +159,7 @@ pub fn reload(
         .map(|path| RuleSource {
             path,
             logql_tenant: None,
+            tenant: None,
         })
         .collect();
     files.extend(
@@ -162,9 +168,23 @@ pub fn reload(
             .map(|(path, tenant)| RuleSource {
                 path,
                 logql_tenant: Some(tenant),
+                tenant: None,
+            }),
+    );
+    // The tenants' PromQL rule files (`tenants.rules_directory`, one directory per tenant).
+    files.extend(
+        cfg.tenants
+            .rule_files()
+            .into_iter()
+            .map(|(path, tenant)| RuleSource {
+                path,
+                logql_tenant: None,
+                tenant: Some(tenant),
             }),
     );
     files.extend(crate::rulesets::sources(cfg)?);
+    // Per-tenant write limits follow the same reloads as the tenants' rules.
+    api::prometheus::limits::configure(&cfg.tenants);
     let g = &cfg.prometheus.global;
     match mgr.update_sources(
         &files,

@@ -6,12 +6,12 @@
 use super::json::ApiError;
 use super::metadata_api::{matcher_sets, time_range};
 use super::params::Params;
-use super::tenant::{tenant_of, TENANT_LABEL};
+use super::tenant::{tenant_matcher, tenant_of};
 use crate::AppState;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use model::{LabelMatcher, MatchOp, StorageError};
+use model::StorageError;
 use std::sync::Arc;
 
 fn storage_error(e: StorageError) -> ApiError {
@@ -33,10 +33,8 @@ pub async fn delete_series(
     }
     let (start, end) = time_range(&params)?;
     if let Some(t) = tenant_of(&headers) {
-        let m = LabelMatcher::new(TENANT_LABEL, MatchOp::Equal, t)
-            .map_err(|e| ApiError::bad_data(e.to_string()))?;
         for s in &mut sets {
-            s.push(m.clone());
+            s.push(tenant_matcher(&t));
         }
     }
     let tsdb = state.tsdb.clone();

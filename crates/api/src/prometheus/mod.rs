@@ -3,6 +3,7 @@
 
 pub mod admin_api;
 pub mod json;
+pub mod limits;
 pub mod metadata_api;
 pub mod params;
 pub mod query_api;

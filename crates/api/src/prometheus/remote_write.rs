@@ -443,7 +443,14 @@ pub async fn receive(
         Ok::<_, model::StorageError>(stats)
     })
     .await
-    .map_err(|e| ApiError::internal(e.to_string()))??;
+    .map_err(|e| ApiError::internal(e.to_string()))?;
+    let stats = match stats {
+        // A tenant's limit (`tenants:` in pharos.yml): 429, so the sender backs off and retries.
+        Err(model::StorageError::Limit(m)) => {
+            return Ok((StatusCode::TOO_MANY_REQUESTS, m).into_response())
+        }
+        r => r?,
+    };
     let store = state.scrape.exemplars();
     for (series, e) in exemplars {
         let _ = store.add(&series, e);
@@ -523,6 +530,9 @@ async fn receive_v2(state: &Arc<AppState>, headers: &HeaderMap, body: &[u8]) -> 
     .await;
     let (floats, hists) = match stored {
         Ok(Ok(s)) => s,
+        Ok(Err(model::StorageError::Limit(m))) => {
+            return written(StatusCode::TOO_MANY_REQUESTS, m, [0; 3])
+        }
         // Nothing acknowledged: the sender retries the whole request.
         Ok(Err(e)) => return written(StatusCode::INTERNAL_SERVER_ERROR, e.to_string(), [0; 3]),
         Err(e) => return written(StatusCode::INTERNAL_SERVER_ERROR, e.to_string(), [0; 3]),

@@ -16,6 +16,7 @@ use serde_json::{json, Map, Value as Json};
 use alerting::rule::{ActiveAlert, AlertState, Group, Rule};
 
 use super::json::{success, ApiError};
+use super::tenant::tenant_of;
 
 /// State of the rules endpoints.
 pub struct RulesState {
@@ -31,29 +32,28 @@ pub fn routes(state: Arc<RulesState>) -> Router {
             "/prometheus/api/v1/rules",
             get(
                 |s: State<Arc<RulesState>>, h: HeaderMap, q: RawQuery| async move {
-                    rules_of(s, q, Some(logql_tenant(&h))).await
+                    rules_of(s, q, Some(tenant_of(&h)), None).await
                 },
             ),
         )
         .route(
             "/prometheus/api/v1/alerts",
             get(|s: State<Arc<RulesState>>, h: HeaderMap| async move {
-                alerts_of(s, Some(logql_tenant(&h))).await
+                alerts_of(s, Some(tenant_of(&h)), None).await
             }),
         )
         .with_state(state)
 }
 
-/// Which LogQL groups Loki's ruler paths show: those of the `X-Scope-OrgID` tenant, or all.
-fn logql_tenant(h: &HeaderMap) -> Option<String> {
-    h.get("x-scope-orgid")
-        .and_then(|v| v.to_str().ok())
-        .map(|v| v.trim().to_string())
-        .filter(|v| !v.is_empty())
-}
-
-/// `Some(tenant filter)` keeps only LogQL groups (Loki's view).
-fn keep_group(g: &Group, logql: &Option<Option<String>>) -> bool {
+/// `logql: Some(tenant filter)` keeps only LogQL groups (Loki's ruler paths: those of the
+/// `X-Scope-OrgID` tenant, or all); `tenant: Some(t)` keeps only the groups of tenant `t`
+/// (its PromQL rule files and its LogQL ones), as Mimir's ruler shows a tenant its own.
+fn keep_group(g: &Group, logql: &Option<Option<String>>, tenant: &Option<String>) -> bool {
+    if let Some(t) = tenant {
+        if g.tenant.as_ref() != Some(t) && g.logql_tenant.as_ref() != Some(t) {
+            return false;
+        }
+    }
     match logql {
         None => true,
         Some(None) => g.logql_tenant.is_some(),
@@ -214,14 +214,15 @@ fn rule_json(r: &Rule, exclude_alerts: bool) -> Json {
     o
 }
 
-async fn rules(st: State<Arc<RulesState>>, q: RawQuery) -> Response {
-    rules_of(st, q, None).await
+async fn rules(st: State<Arc<RulesState>>, h: HeaderMap, q: RawQuery) -> Response {
+    rules_of(st, q, None, tenant_of(&h)).await
 }
 
 async fn rules_of(
     State(st): State<Arc<RulesState>>,
     RawQuery(q): RawQuery,
     logql: Option<Option<String>>,
+    tenant: Option<String>,
 ) -> Response {
     let ps = params(&q);
     let get_all = |k: &str| -> Vec<String> {
@@ -261,7 +262,7 @@ async fn rules_of(
     let files_f = get_all("file");
     let mut out = Vec::new();
     for g in st.manager.groups() {
-        if !keep_group(&g, &logql) {
+        if !keep_group(&g, &logql, &tenant) {
             continue;
         }
         if !groups_f.is_empty() && !groups_f.contains(&g.name) {
@@ -301,14 +302,18 @@ fn group_json(g: &Group, file: String, rules: Vec<Json>) -> Json {
     })
 }
 
-async fn alerts(st: State<Arc<RulesState>>) -> Response {
-    alerts_of(st, None).await
+async fn alerts(st: State<Arc<RulesState>>, h: HeaderMap) -> Response {
+    alerts_of(st, None, tenant_of(&h)).await
 }
 
-async fn alerts_of(State(st): State<Arc<RulesState>>, logql: Option<Option<String>>) -> Response {
+async fn alerts_of(
+    State(st): State<Arc<RulesState>>,
+    logql: Option<Option<String>>,
+    tenant: Option<String>,
+) -> Response {
     let mut out = Vec::new();
     for g in st.manager.groups() {
-        if !keep_group(&g, &logql) {
+        if !keep_group(&g, &logql, &tenant) {
             continue;
         }
         for r in &g.rules {

@@ -8,8 +8,8 @@
 use crate::AppState;
 use axum::http::HeaderMap;
 use model::{
-    AppendStats, HistogramSample, HistogramSeries, LabelMatcher, Labels, MatchOp, MetricSink,
-    Queryable, Sample, Series, StorageError,
+    AppendStats, HistogramSample, HistogramSeries, LabelMatcher, Labels, MetricSink, Queryable,
+    Sample, Series, StorageError,
 };
 use std::sync::Arc;
 
@@ -29,10 +29,7 @@ pub fn tenant_of(headers: &HeaderMap) -> Option<String> {
 /// The storage a request reads: the tenant's view, or the whole store.
 pub fn storage(state: &AppState, headers: &HeaderMap) -> Arc<dyn Queryable> {
     match tenant_of(headers) {
-        Some(tenant) => Arc::new(TenantView {
-            inner: state.storage.clone(),
-            tenant,
-        }),
+        Some(tenant) => scoped(state.storage.clone(), state.sink.clone(), &tenant).0,
         None => state.storage.clone(),
     }
 }
@@ -40,12 +37,27 @@ pub fn storage(state: &AppState, headers: &HeaderMap) -> Arc<dyn Queryable> {
 /// The sink a request writes to: every series labelled with the tenant, or unchanged.
 pub fn sink(state: &AppState, headers: &HeaderMap) -> Arc<dyn MetricSink> {
     match tenant_of(headers) {
-        Some(tenant) => Arc::new(TenantSink {
-            inner: state.sink.clone(),
-            tenant,
-        }),
+        Some(tenant) => scoped(state.storage.clone(), state.sink.clone(), &tenant).1,
         None => state.sink.clone(),
     }
+}
+
+/// One tenant's view of `storage` and `sink` (also the scope of a tenant's rule groups).
+pub fn scoped(
+    storage: Arc<dyn Queryable>,
+    sink: Arc<dyn MetricSink>,
+    tenant: &str,
+) -> (Arc<dyn Queryable>, Arc<dyn MetricSink>) {
+    (
+        Arc::new(TenantView {
+            inner: storage,
+            tenant: tenant.to_string(),
+        }),
+        Arc::new(TenantSink {
+            inner: sink,
+            tenant: tenant.to_string(),
+        }),
+    )
 }
 
 /// Writes into one tenant.
@@ -64,11 +76,14 @@ impl TenantSink {
 
 impl MetricSink for TenantSink {
     fn append(&self, batch: &[(Labels, Sample)]) -> Result<AppendStats, StorageError> {
+        super::limits::admit(&self.tenant, batch.len(), batch.iter().map(|(l, _)| l))?;
         let b: Vec<(Labels, Sample)> = batch.iter().map(|(l, s)| (self.label(l), *s)).collect();
         self.inner.append(&b)
     }
 
     fn append_series(&self, series: &[Series]) -> Result<AppendStats, StorageError> {
+        let n = series.iter().map(|s| s.samples.len()).sum();
+        super::limits::admit(&self.tenant, n, series.iter().map(|s| &s.labels))?;
         let s: Vec<Series> = series
             .iter()
             .map(|s| Series {
@@ -83,6 +98,10 @@ impl MetricSink for TenantSink {
         &self,
         batch: &[(Labels, HistogramSample)],
     ) -> Result<AppendStats, StorageError> {
+        if batch.is_empty() {
+            return Ok(AppendStats::default());
+        }
+        super::limits::admit(&self.tenant, batch.len(), batch.iter().map(|(l, _)| l))?;
         let b: Vec<(Labels, HistogramSample)> = batch
             .iter()
             .map(|(l, h)| (self.label(l), h.clone()))
@@ -97,13 +116,15 @@ pub struct TenantView {
     tenant: String,
 }
 
+/// The matcher that keeps a selector inside one tenant.
+pub fn tenant_matcher(tenant: &str) -> LabelMatcher {
+    LabelMatcher::equal(TENANT_LABEL, tenant)
+}
+
 impl TenantView {
     fn scoped(&self, matchers: &[LabelMatcher]) -> Result<Vec<LabelMatcher>, StorageError> {
         let mut m = matchers.to_vec();
-        m.push(
-            LabelMatcher::new(TENANT_LABEL, MatchOp::Equal, self.tenant.clone())
-                .map_err(|e| StorageError::BadInput(e.to_string()))?,
-        );
+        m.push(tenant_matcher(&self.tenant));
         Ok(m)
     }
 }
@@ -201,7 +222,7 @@ mod tests {
         let l = Labels::from_pairs([("__name__", "up"), ("job", "x")]);
         a.append(&[(l.clone(), Sample { t: 1, v: 1.0 })]).unwrap();
         b.append(&[(l.clone(), Sample { t: 1, v: 2.0 })]).unwrap();
-        let m = [LabelMatcher::new("__name__", MatchOp::Equal, "up").unwrap()];
+        let m = [LabelMatcher::equal("__name__", "up")];
         let va = TenantView {
             inner: store.clone(),
             tenant: "a".into(),

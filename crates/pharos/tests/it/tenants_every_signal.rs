@@ -9,6 +9,22 @@ use serde_json::{json, Value};
 const BASE: &str =
     "collectors: {self: {enabled: false}, host: {enabled: false}}\nsecurity: {enabled: false}\n";
 
+/// pharos on `dir` with the built-in Alertmanager (one silent receiver) and `extra` config.
+fn start(dir: &std::path::Path, extra: &str) -> Pharos {
+    std::fs::write(
+        dir.join("alertmanager.yml"),
+        "route: {receiver: none, group_by: [alertname]}\nreceivers: [{name: none}]\n",
+    )
+    .unwrap();
+    let cfg = dir.join("pharos.yml");
+    std::fs::write(
+        &cfg,
+        format!("{BASE}alertmanager_config: alertmanager.yml\n{extra}"),
+    )
+    .unwrap();
+    Pharos::start(&dir.join("data"), Some(&cfg))
+}
+
 fn as_tenant(r: RequestBuilder, tenant: Option<&str>) -> RequestBuilder {
     match tenant {
         Some(t) => r.header("X-Scope-OrgID", t),
@@ -57,20 +73,10 @@ fn issues(c: &Client, p: &Pharos, tenant: Option<&str>) -> Vec<Value> {
 #[test]
 fn errors_alerts_and_silences_per_tenant() {
     let dir = tempfile::tempdir().unwrap();
-    std::fs::write(
-        dir.path().join("alertmanager.yml"),
-        "route: {receiver: none, group_by: [alertname]}\nreceivers: [{name: none}]\n",
-    )
-    .unwrap();
-    let cfg = dir.path().join("pharos.yml");
-    std::fs::write(
-        &cfg,
-        format!(
-            "{BASE}alertmanager_config: alertmanager.yml\nerrors:\n  projects:\n    - {{id: 1, name: api, keys: [k1]}}\n"
-        ),
-    )
-    .unwrap();
-    let p = Pharos::start(&dir.path().join("data"), Some(&cfg));
+    let p = start(
+        dir.path(),
+        "errors:\n  projects:\n    - {id: 1, name: api, keys: [k1]}\n",
+    );
     let c = Client::new();
 
     // Errors: one issue per tenant, each sees only its own; the default store neither.
@@ -271,4 +277,123 @@ fn delete_series_and_clean_tombstones() {
     let p = Pharos::start(&data, Some(&cfg));
     assert_eq!(counts(&c, &p, None), want);
     assert!(counts(&c, &p, Some("t1")).is_empty());
+}
+
+fn wait_until(what: &str, mut f: impl FnMut() -> bool) {
+    for _ in 0..100 {
+        if f() {
+            return;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    panic!("timed out waiting for {what}");
+}
+
+/// Names of the rule groups a tenant sees.
+fn groups(c: &Client, p: &Pharos, tenant: Option<&str>) -> Vec<String> {
+    let (s, v) = get(c, p, "/api/v1/rules", tenant);
+    assert_eq!(s, 200, "{v}");
+    let mut out: Vec<String> = v["data"]["groups"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|g| g["name"].as_str().unwrap().to_string())
+        .collect();
+    out.sort();
+    out
+}
+
+#[test]
+fn tenant_rules_alerts_and_limits() {
+    let dir = tempfile::tempdir().unwrap();
+    for (t, alert) in [("a", "AHigh"), ("b", "BHigh")] {
+        let d = dir.path().join("rules").join(t);
+        std::fs::create_dir_all(&d).unwrap();
+        std::fs::write(
+            d.join("r.yml"),
+            format!(
+                "groups:\n  - name: g{t}\n    interval: 500ms\n    rules:\n      - alert: {alert}\n        expr: tenant_rule_metric > 0\n      - record: {t}:sum\n        expr: sum(tenant_rule_metric)\n"
+            ),
+        )
+        .unwrap();
+    }
+    let p = start(
+        dir.path(),
+        "tenants:\n  rules_directory: rules\n  overrides:\n    lim: {ingestion_rate: 5, ingestion_burst_size: 5}\n    few: {max_global_series_per_user: 1}\n",
+    );
+    let c = Client::new();
+    let now = chrono::Utc::now().timestamp_millis();
+    let body = write_request(&[(
+        vec![("__name__", "tenant_rule_metric"), ("job", "x")],
+        vec![(now - 1000, 1.0)],
+    )]);
+    let r = as_tenant(c.post(p.url("/api/v1/write")), Some("a"))
+        .header("Content-Encoding", "snappy")
+        .header("Content-Type", "application/x-protobuf")
+        .body(body)
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), 204);
+
+    // Rules: each tenant sees its own groups; without a tenant, all.
+    assert_eq!(groups(&c, &p, Some("a")), ["ga"]);
+    assert_eq!(groups(&c, &p, Some("b")), ["gb"]);
+    assert!(groups(&c, &p, Some("c")).is_empty());
+    assert_eq!(groups(&c, &p, None), ["ga", "gb"]);
+    // a's rule sees a's series and fires; b's rule sees none of them.
+    wait_until("a's alert in /api/v1/alerts", || {
+        get(&c, &p, "/api/v1/alerts", Some("a")).1["data"]["alerts"]
+            .as_array()
+            .is_some_and(|a| a.len() == 1)
+    });
+    let (_, b) = get(&c, &p, "/api/v1/alerts", Some("b"));
+    assert_eq!(b["data"]["alerts"], json!([]), "{b}");
+    // The alert reaches the Alertmanager as a's only.
+    wait_until("a's alert in /api/v2/alerts", || {
+        get(&c, &p, "/api/v2/alerts", Some("a"))
+            .1
+            .as_array()
+            .is_some_and(|a| a.iter().any(|x| x["labels"]["alertname"] == "AHigh"))
+    });
+    let (_, bv) = get(&c, &p, "/api/v2/alerts", Some("b"));
+    assert_eq!(bv, json!([]), "{bv}");
+    // Recording rules write into their tenant.
+    wait_until("a:sum in tenant a", || {
+        get(&c, &p, "/api/v1/query?query=a:sum", Some("a")).1["data"]["result"]
+            .as_array()
+            .is_some_and(|r| r.len() == 1)
+    });
+    let (_, none) = get(&c, &p, "/api/v1/query?query=a:sum", Some("b"));
+    assert_eq!(none["data"]["result"], json!([]));
+
+    // Limits: 10 samples at once exceed a burst of 5 (429, nothing stored); others are free.
+    let ten = write_request(&[(
+        vec![("__name__", "limited"), ("job", "x")],
+        (0..10).map(|i| (now - 10_000 + i * 100, 1.0)).collect(),
+    )]);
+    for (tenant, want) in [("lim", 429), ("free", 204)] {
+        let r = as_tenant(c.post(p.url("/api/v1/write")), Some(tenant))
+            .header("Content-Encoding", "snappy")
+            .header("Content-Type", "application/x-protobuf")
+            .body(ten.clone())
+            .send()
+            .unwrap();
+        assert_eq!(r.status().as_u16(), want, "{tenant}");
+    }
+    let (_, q) = get(&c, &p, "/api/v1/query?query=limited", Some("lim"));
+    assert_eq!(q["data"]["result"], json!([]));
+    // One series allowed: a second one is refused, the first still written to.
+    for (job, want) in [("one", 204), ("two", 429), ("one", 204)] {
+        let body = write_request(&[(
+            vec![("__name__", "few_series"), ("job", job)],
+            vec![(chrono::Utc::now().timestamp_millis(), 1.0)],
+        )]);
+        let r = as_tenant(c.post(p.url("/api/v1/write")), Some("few"))
+            .header("Content-Encoding", "snappy")
+            .header("Content-Type", "application/x-protobuf")
+            .body(body)
+            .send()
+            .unwrap();
+        assert_eq!(r.status().as_u16(), want, "{job}");
+    }
 }
