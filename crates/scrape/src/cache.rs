@@ -2,7 +2,9 @@
 //! maps to its stored series (a `model::SeriesRef` the store resolves once), so a known series
 //! skips label parsing, relabeling and the store's label lookup; the label-set hashes of the
 //! previous and current scrape find vanished series for staleness markers; one batch per scrape
-//! is reused across scrapes.
+//! is reused across scrapes. A scrape whose series texts come in the same order as the last
+//! one's (the usual case) is matched line by line against that sequence instead: no hashing, no
+//! map probes, and no staleness bookkeeping, since its set of series is the previous one.
 
 use crate::discovery::TargetSpec;
 use crate::exposition::Format;
@@ -14,6 +16,7 @@ use model::{HistogramSample, Labels, Sample, SeriesRef};
 use parking_lot::Mutex;
 use std::collections::{BTreeMap, HashMap};
 use std::hash::{BuildHasherDefault, Hasher};
+use std::sync::Arc;
 
 /// Hashes a `u64` that already is a hash (the label-set hash keys of the staleness maps).
 #[derive(Default)]
@@ -80,6 +83,8 @@ type ByHash = HashMap<u64, SeriesRef, BuildHasherDefault<IdHasher>>;
 
 /// What one series text of the exposition became on this target.
 struct CacheEntry {
+    /// The text itself (shared with the map key and `Line`).
+    text: Arc<str>,
     /// The series to store (labels after target labels and metric relabeling) and its label
     /// hash; `None` when relabeling dropped it.
     series: Option<(SeriesRef, u64)>,
@@ -87,12 +92,24 @@ struct CacheEntry {
     last_iter: u64,
 }
 
+/// One sample line of the last successful text scrape, in body order.
+struct Line {
+    text: Arc<str>,
+    series: Option<(SeriesRef, u64)>,
+    /// Whether the line's series went into the staleness set (`cur`): not when it carried an
+    /// honored timestamp without `track_timestamps_staleness`.
+    tracked: bool,
+}
+
 /// Per-target scrape state, as Prometheus' scrapeCache: the series text of each exposition line
 /// maps to its stored series, so a known series skips label parsing, relabeling and the store's
 /// label lookup; the label sets of the previous and current scrape find vanished series for
 /// staleness markers. Texts not seen in the last successful scrape are dropped.
 pub struct ScrapeCache {
-    entries: HashMap<Box<str>, CacheEntry, TextHasherBuilder>,
+    entries: HashMap<Arc<str>, CacheEntry, TextHasherBuilder>,
+    /// The sample lines of the last successful text scrape (empty after a failure or a scrape
+    /// through the general path): the fast path's expected sequence.
+    lines: Vec<Line>,
     iter: u64,
     prev: ByHash,
     cur: ByHash,
@@ -100,6 +117,10 @@ pub struct ScrapeCache {
     pub report: Vec<SeriesRef>,
     /// Hash of the metadata lines last published, to skip rebuilding unchanged metadata.
     meta_hash: Option<u64>,
+    /// Hash of the metadata lines of the body being processed.
+    scanned_meta: u64,
+    /// Scrapes taken by the positional fast path (for tests).
+    fast_scrapes: u64,
     /// The batch handed to the sink, reused across scrapes.
     pub batch: Vec<(SeriesRef, Sample)>,
     /// Native histograms of this scrape (protobuf or NHCB path).
@@ -117,7 +138,7 @@ const REPORT_NAMES: [&str; 5] = [
 ];
 
 /// What a scrape counted.
-#[derive(Default)]
+#[derive(Debug, Default)]
 pub struct Counts {
     pub scraped: usize,
     pub post_relabel: usize,
@@ -128,6 +149,7 @@ impl ScrapeCache {
     pub fn new(target: &Labels) -> ScrapeCache {
         ScrapeCache {
             entries: HashMap::default(),
+            lines: Vec::new(),
             iter: 0,
             prev: ByHash::default(),
             cur: ByHash::default(),
@@ -136,6 +158,8 @@ impl ScrapeCache {
                 .map(|name| SeriesRef::new(report_labels(target, name)))
                 .collect(),
             meta_hash: None,
+            scanned_meta: 0,
+            fast_scrapes: 0,
             batch: Vec::new(),
             hbatch: Vec::new(),
             exemplars: Vec::new(),
@@ -154,8 +178,19 @@ impl ScrapeCache {
         ts: i64,
         metadata: &Mutex<BTreeMap<String, MetadataEntry>>,
     ) -> Result<Counts, String> {
+        if !self.lines.is_empty() {
+            let (batch_len, exemplars_len) = (self.batch.len(), self.exemplars.len());
+            if let Some(n) = self.process_same(cfg, body, format, ts)? {
+                self.fast_scrapes += 1;
+                self.publish_metadata(body, format, metadata)?;
+                return Ok(n);
+            }
+            self.batch.truncate(batch_len);
+            self.exemplars.truncate(exemplars_len);
+        }
         self.iter += 1;
         let iter = self.iter;
+        self.lines.clear();
         let mut scanner = Scanner::new(body, format);
         let mut n = Counts::default();
         let mut distinct = 0usize;
@@ -174,7 +209,9 @@ impl ScrapeCache {
                         let hash = l.hash64();
                         (SeriesRef::new(l), hash)
                     });
-                    self.entries.entry(raw.series.into()).or_insert(CacheEntry {
+                    let text: Arc<str> = raw.series.into();
+                    self.entries.entry(text.clone()).or_insert(CacheEntry {
+                        text,
                         series,
                         last_iter: iter,
                     })
@@ -184,11 +221,17 @@ impl ScrapeCache {
                 entry.last_iter = iter;
                 distinct += 1;
             }
+            let explicit = raw.timestamp_ms.is_some() && cfg.honor_timestamps;
+            let tracked = !explicit || cfg.track_timestamps_staleness;
+            self.lines.push(Line {
+                text: entry.text.clone(),
+                series: entry.series.clone(),
+                tracked,
+            });
             let Some((series, hash)) = &entry.series else {
                 continue;
             };
             n.post_relabel += 1;
-            let explicit = raw.timestamp_ms.is_some() && cfg.honor_timestamps;
             let t = match raw.timestamp_ms {
                 Some(t) if explicit => t,
                 _ => ts,
@@ -206,7 +249,7 @@ impl ScrapeCache {
                     ));
                 }
             }
-            if (!explicit || cfg.track_timestamps_staleness)
+            if tracked
                 && self.cur.insert(*hash, series.clone()).is_none()
                 && !self.prev.contains_key(hash)
             {
@@ -221,16 +264,8 @@ impl ScrapeCache {
                 n.post_relabel, cfg.sample_limit
             ));
         }
-        // Metadata lines are checked and published by the full parser when they changed.
-        if self.meta_hash != Some(scanner.meta_hash()) {
-            let full =
-                crate::exposition::parse(body, format).map_err(|e| format!("parse error: {e}"))?;
-            self.meta_hash = Some(scanner.meta_hash());
-            let mut md = metadata.lock();
-            for m in full.metadata {
-                md.insert(m.metric.clone(), m);
-            }
-        }
+        self.scanned_meta = scanner.meta_hash();
+        self.publish_metadata(body, format, metadata)?;
         self.end_success(ts);
         // Forget series texts this scrape did not have (churn, other spellings of a series).
         if self.entries.len() > distinct {
@@ -239,10 +274,96 @@ impl ScrapeCache {
         Ok(n)
     }
 
+    /// The fast path: the body's sample lines carry the same series texts in the same order as
+    /// the last successful scrape's (`self.lines`), so each line's series is the one at its
+    /// position, and the set of series is unchanged (no staleness markers, no series added).
+    /// `None` (with part of a batch pushed, which the caller drops) as soon as a line differs.
+    fn process_same(
+        &mut self,
+        cfg: &ScrapeConfig,
+        body: &str,
+        format: Format,
+        ts: i64,
+    ) -> Result<Option<Counts>, String> {
+        let mut scanner = Scanner::new(body, format);
+        let mut n = Counts::default();
+        let mut lines = self.lines.iter();
+        while let Some(raw) = scanner
+            .next_sample()
+            .map_err(|e| format!("parse error: {e}"))?
+        {
+            let Some(line) = lines.next() else {
+                return Ok(None);
+            };
+            let explicit = raw.timestamp_ms.is_some() && cfg.honor_timestamps;
+            if *line.text != *raw.series
+                || line.tracked != (!explicit || cfg.track_timestamps_staleness)
+            {
+                return Ok(None);
+            }
+            n.scraped += 1;
+            let Some((series, _)) = &line.series else {
+                continue;
+            };
+            n.post_relabel += 1;
+            let t = match raw.timestamp_ms {
+                Some(t) if explicit => t,
+                _ => ts,
+            };
+            if raw.has_exemplar {
+                let parsed = raw.parse().map_err(|e| format!("parse error: {e}"))?;
+                if let Some(e) = parsed.exemplar {
+                    self.exemplars.push((
+                        series.labels().clone(),
+                        model::exemplars::Exemplar {
+                            labels: e.labels,
+                            value: e.value,
+                            ts: e.ts_ms.unwrap_or(t),
+                        },
+                    ));
+                }
+            }
+            self.batch
+                .push((series.clone(), Sample { t, v: raw.value }));
+        }
+        if lines.next().is_some() {
+            return Ok(None);
+        }
+        if cfg.sample_limit > 0 && n.post_relabel as u64 > cfg.sample_limit {
+            return Err(format!(
+                "sample limit exceeded: {} samples, limit {}",
+                n.post_relabel, cfg.sample_limit
+            ));
+        }
+        self.scanned_meta = scanner.meta_hash();
+        Ok(Some(n))
+    }
+
+    /// Metadata lines are checked and published by the full parser when they changed since the
+    /// last publication (`scanned_meta` is the hash of this body's metadata lines).
+    fn publish_metadata(
+        &mut self,
+        body: &str,
+        format: Format,
+        metadata: &Mutex<BTreeMap<String, MetadataEntry>>,
+    ) -> Result<(), String> {
+        if self.meta_hash != Some(self.scanned_meta) {
+            let full =
+                crate::exposition::parse(body, format).map_err(|e| format!("parse error: {e}"))?;
+            self.meta_hash = Some(self.scanned_meta);
+            let mut md = metadata.lock();
+            for m in full.metadata {
+                md.insert(m.metric.clone(), m);
+            }
+        }
+        Ok(())
+    }
+
     /// Takes a scrape parsed by the general path (protobuf, NHCB conversion): its samples,
     /// native histograms and exemplars, with the same staleness handling.
     pub fn process_parsed(&mut self, cfg: &ScrapeConfig, processed: Processed, ts: i64) -> Counts {
         self.meta_hash = None;
+        self.lines.clear();
         let mut n = Counts {
             scraped: processed.scraped,
             post_relabel: processed.samples.len() + processed.histograms.len(),
@@ -297,6 +418,7 @@ impl ScrapeCache {
 
     /// A failed scrape (or a removed target): everything the previous scrape wrote goes stale.
     pub fn fail(&mut self, ts: i64) {
+        self.lines.clear();
         self.batch.clear();
         self.hbatch.clear();
         self.exemplars.clear();
@@ -319,4 +441,136 @@ fn report_labels(target: &Labels, name: &str) -> Labels {
     let mut b = target.builder();
     b.set(model::METRIC_NAME, name);
     b.build()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn setup() -> (TargetSpec, ScrapeConfig, ScrapeCache) {
+        let labels = Labels::from_pairs([("job", "j"), ("instance", "i:1")]);
+        let spec = TargetSpec {
+            discovered: labels.clone(),
+            labels: labels.clone(),
+            url: "http://i:1/metrics".into(),
+            interval_ms: 1000,
+            timeout_ms: 1000,
+        };
+        let cfg: ScrapeConfig = serde_yaml_ng::from_str("job_name: j").unwrap();
+        (spec, cfg, ScrapeCache::new(&labels))
+    }
+
+    /// (series name label `a`, value) of the batch, stale markers as "stale".
+    fn batch(c: &mut ScrapeCache) -> Vec<(String, String)> {
+        let out = c
+            .batch
+            .iter()
+            .map(|(r, s)| {
+                let a = r.labels().get("a").unwrap_or("").to_string();
+                let v = if model::is_stale_nan(s.v) {
+                    "stale".to_string()
+                } else {
+                    s.v.to_string()
+                };
+                (a, v)
+            })
+            .collect();
+        c.batch.clear();
+        out
+    }
+
+    fn pairs(p: &[(&str, &str)]) -> Vec<(String, String)> {
+        p.iter()
+            .map(|(a, b)| (a.to_string(), b.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn same_order_fast_path_and_changes() {
+        let (spec, cfg, mut c) = setup();
+        let md = Mutex::new(BTreeMap::new());
+        let run = |c: &mut ScrapeCache, body: &str, ts: i64| {
+            c.process_text(&spec, &cfg, body, Format::PrometheusText, ts, &md)
+                .unwrap()
+        };
+        let n = run(&mut c, "# TYPE m gauge\nm{a=\"x\"} 1\nm{a=\"y\"} 2\n", 1000);
+        assert_eq!((n.scraped, n.post_relabel, n.added), (2, 2, 2));
+        assert_eq!(batch(&mut c), pairs(&[("x", "1"), ("y", "2")]));
+        // Same texts, new values: the positional path, nothing added, no stale markers.
+        let n = run(&mut c, "# TYPE m gauge\nm{a=\"x\"} 3\nm{a=\"y\"} 4\n", 2000);
+        assert_eq!((n.scraped, n.post_relabel, n.added), (2, 2, 0));
+        assert_eq!(batch(&mut c), pairs(&[("x", "3"), ("y", "4")]));
+        assert_eq!(c.fast_scrapes, 1);
+        // One series gone: a stale marker for it.
+        let n = run(&mut c, "m{a=\"x\"} 5\n", 3000);
+        assert_eq!((n.scraped, n.added), (1, 0));
+        assert_eq!(batch(&mut c), pairs(&[("x", "5"), ("y", "stale")]));
+        // A series back and another new, in another order; then the same order again.
+        let n = run(&mut c, "m{a=\"z\"} 6\nm{a=\"x\"} 7\nm{a=\"y\"} 8\n", 4000);
+        assert_eq!((n.scraped, n.added), (3, 2));
+        assert_eq!(batch(&mut c), pairs(&[("z", "6"), ("x", "7"), ("y", "8")]));
+        let n = run(&mut c, "m{a=\"z\"} 9\nm{a=\"x\"} 10\nm{a=\"y\"} 11\n", 5000);
+        assert_eq!((n.scraped, n.added), (3, 0));
+        assert_eq!(
+            batch(&mut c),
+            pairs(&[("z", "9"), ("x", "10"), ("y", "11")])
+        );
+        assert_eq!(c.fast_scrapes, 2);
+        // A longer body with the same prefix: the new series is added.
+        let n = run(
+            &mut c,
+            "m{a=\"z\"} 1\nm{a=\"x\"} 1\nm{a=\"y\"} 1\nm{a=\"w\"} 1\n",
+            6000,
+        );
+        assert_eq!((n.scraped, n.added), (4, 1));
+        assert_eq!(batch(&mut c).len(), 4);
+        // A line that gains an explicit timestamp leaves the staleness set: it is marked stale
+        // as Prometheus does (honor_timestamps without track_timestamps_staleness).
+        let n = run(
+            &mut c,
+            "m{a=\"z\"} 1\nm{a=\"x\"} 1\nm{a=\"y\"} 1\nm{a=\"w\"} 2 5500\n",
+            7000,
+        );
+        assert_eq!(n.scraped, 4);
+        assert_eq!(
+            batch(&mut c),
+            pairs(&[
+                ("z", "1"),
+                ("x", "1"),
+                ("y", "1"),
+                ("w", "2"),
+                ("w", "stale")
+            ])
+        );
+        // A failed scrape forgets the sequence: everything goes stale, the next scrape re-adds.
+        c.fail(8000);
+        assert_eq!(batch(&mut c).len(), 3);
+        let n = run(&mut c, "m{a=\"z\"} 1\nm{a=\"x\"} 1\nm{a=\"y\"} 1\n", 9000);
+        assert_eq!(n.added, 3);
+        assert_eq!(batch(&mut c).len(), 3);
+    }
+
+    #[test]
+    fn fast_path_keeps_limits_and_exemplars() {
+        let (spec, mut cfg, mut c) = setup();
+        let md = Mutex::new(BTreeMap::new());
+        let body =
+            "# TYPE m counter\nm_total{a=\"x\"} 1 # {t=\"1\"} 0.5 1.0\nm_total{a=\"y\"} 2\n# EOF\n";
+        c.process_text(&spec, &cfg, body, Format::OpenMetrics, 1000, &md)
+            .unwrap();
+        assert_eq!(c.exemplars.len(), 1);
+        c.exemplars.clear();
+        c.batch.clear();
+        c.process_text(&spec, &cfg, body, Format::OpenMetrics, 2000, &md)
+            .unwrap();
+        assert_eq!(c.exemplars.len(), 1);
+        assert_eq!(c.batch.len(), 2);
+        assert_eq!(c.fast_scrapes, 1);
+        c.batch.clear();
+        cfg.sample_limit = 1;
+        let e = c
+            .process_text(&spec, &cfg, body, Format::OpenMetrics, 3000, &md)
+            .unwrap_err();
+        assert!(e.starts_with("sample limit exceeded"), "{e}");
+    }
 }

@@ -141,6 +141,11 @@ impl Tsdb {
                 if db.closed.load(Ordering::Relaxed) {
                     return;
                 }
+                // Scraped samples are written unsynced (`append_scraped`): they reach the disk
+                // here, within one maintenance tick. A no-op when nothing new was written.
+                if let Err(e) = db.wal.sync(db.wal.position()) {
+                    tracing::error!("TSDB WAL sync failed: {e}");
+                }
                 if let Err(e) = db.maintain() {
                     tracing::error!("TSDB maintenance failed: {e}");
                 }
@@ -970,9 +975,12 @@ impl Tsdb {
 impl Tsdb {
     /// Validates and stores series (labels with their samples), logging them to the WAL before
     /// returning: the shared path of `append` and `append_series`.
+    /// With `sync`, returns only once an fsync covers the record; without, the maintenance
+    /// thread syncs it within a tick (scraped samples).
     fn append_grouped<'a>(
         &self,
         groups: impl Iterator<Item = (&'a Labels, &'a [Sample], Option<&'a SeriesRef>)>,
+        sync: bool,
     ) -> Result<AppendStats, StorageError> {
         if self.closed.load(Ordering::Relaxed) {
             return Err(StorageError::Io("the TSDB is closed".into()));
@@ -1044,7 +1052,9 @@ impl Tsdb {
             drop(head);
             let pos = writer.write_with(|buf| rec.encode_into(buf))?;
             drop(writer);
-            self.wal.sync(pos)?;
+            if sync {
+                self.wal.sync(pos)?;
+            }
         } else {
             drop(head);
         }
@@ -1069,6 +1079,7 @@ impl MetricSink for Tsdb {
             batch
                 .iter()
                 .map(|(l, s)| (l, std::slice::from_ref(s), None)),
+            true,
         )
     }
 
@@ -1077,6 +1088,7 @@ impl MetricSink for Tsdb {
             series
                 .iter()
                 .map(|s| (&s.labels, s.samples.as_slice(), None)),
+            true,
         )
     }
 
@@ -1085,6 +1097,17 @@ impl MetricSink for Tsdb {
             batch
                 .iter()
                 .map(|(r, s)| (r.labels(), std::slice::from_ref(s), Some(r))),
+            true,
+        )
+    }
+
+    /// Written to the WAL unsynced; the maintenance thread syncs it within a tick (2 s).
+    fn append_scraped(&self, batch: &[(SeriesRef, Sample)]) -> Result<AppendStats, StorageError> {
+        self.append_grouped(
+            batch
+                .iter()
+                .map(|(r, s)| (r.labels(), std::slice::from_ref(s), Some(r))),
+            false,
         )
     }
 
@@ -1276,6 +1299,32 @@ mod tests {
 
     fn labels(i: usize) -> Labels {
         Labels::from_pairs([("__name__", "m".to_string()), ("i", i.to_string())])
+    }
+
+    #[test]
+    fn scraped_samples_unsynced_survive_a_killed_process() {
+        let dir = tempfile::tempdir().unwrap();
+        let refs: Vec<SeriesRef> = (0..3).map(|i| SeriesRef::new(labels(i))).collect();
+        {
+            let db = Tsdb::open(dir.path(), TsdbOptions::default()).unwrap();
+            for t in [1000, 2000] {
+                let batch: Vec<(SeriesRef, Sample)> = refs
+                    .iter()
+                    .map(|r| (r.clone(), Sample { t, v: t as f64 }))
+                    .collect();
+                let st = db.append_scraped(&batch).unwrap();
+                assert_eq!(st.appended, 3);
+            }
+            // Not synced yet, but written: the maintenance tick's sync is a no-op afterwards.
+            db.wal.sync(db.wal.position()).unwrap();
+            // No close: as after kill -9, the log is all there is.
+        }
+        let db = Tsdb::open(dir.path(), TsdbOptions::default()).unwrap();
+        let got = db
+            .select(&[LabelMatcher::equal("__name__", "m")], 0, i64::MAX)
+            .unwrap();
+        assert_eq!(got.len(), 3);
+        assert!(got.iter().all(|s| s.samples.len() == 2));
     }
 
     #[test]
