@@ -38,6 +38,16 @@ fn get(c: &Client, p: &Pharos, path: &str, tenant: Option<&str>) -> (u16, Value)
     (status, r.json().unwrap_or(Value::Null))
 }
 
+/// POSTs `body` as JSON for `tenant`; the status.
+fn post_json(c: &Client, p: &Pharos, path: &str, tenant: &str, body: &Value) -> u16 {
+    as_tenant(c.post(p.url(path)), Some(tenant))
+        .json(body)
+        .send()
+        .unwrap()
+        .status()
+        .as_u16()
+}
+
 fn envelope(event_id: &str, message: &str) -> Vec<u8> {
     let ev = json!({
         "event_id": event_id, "platform": "python", "level": "error",
@@ -105,11 +115,7 @@ fn errors_alerts_and_silences_per_tenant() {
     // Alerts: posted by a, seen by a without the tenant label, not by b.
     let alert = json!([{"labels": {"alertname": "TenantAlert", "sev": "page"},
                         "annotations": {"summary": "x"}}]);
-    let r = as_tenant(c.post(p.url("/api/v2/alerts")), Some("a"))
-        .json(&alert)
-        .send()
-        .unwrap();
-    assert_eq!(r.status(), 200);
+    assert_eq!(post_json(&c, &p, "/api/v2/alerts", "a", &alert), 200);
     let (_, av) = get(&c, &p, "/api/v2/alerts", Some("a"));
     assert_eq!(av.as_array().unwrap().len(), 1, "{av}");
     assert!(!av.to_string().contains("__tenant__"), "{av}");
@@ -147,11 +153,11 @@ fn errors_alerts_and_silences_per_tenant() {
     assert_eq!(r.status(), 404, "b cannot expire a's silence");
     let mut upd = silence.clone();
     upd["id"] = json!(sid);
-    let r = as_tenant(c.post(p.url("/api/v2/silences")), Some("b"))
-        .json(&upd)
-        .send()
-        .unwrap();
-    assert_eq!(r.status(), 404, "b cannot update a's silence");
+    assert_eq!(
+        post_json(&c, &p, "/api/v2/silences", "b", &upd),
+        404,
+        "b cannot update a's silence"
+    );
     let mut muted = false;
     for _ in 0..50 {
         let (_, av) = get(&c, &p, "/api/v2/alerts", Some("a"));
@@ -163,11 +169,7 @@ fn errors_alerts_and_silences_per_tenant() {
     }
     assert!(muted, "a's silence mutes a's alert");
     // The same alert of b is not muted by a's silence.
-    let r = as_tenant(c.post(p.url("/api/v2/alerts")), Some("b"))
-        .json(&alert)
-        .send()
-        .unwrap();
-    assert_eq!(r.status(), 200);
+    assert_eq!(post_json(&c, &p, "/api/v2/alerts", "b", &alert), 200);
     let (_, bv) = get(&c, &p, "/api/v2/alerts", Some("b"));
     assert_eq!(bv[0]["status"]["state"], "active", "{bv}");
 }
