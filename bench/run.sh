@@ -11,6 +11,8 @@ cd "$(dirname "$0")/.."
 if [ "${1:-}" = traces ]; then exec bash bench/traces.sh; fi
 # `bash bench/run.sh scrape`: the scrape benchmark (bench/scrape.sh; pharos and Prometheus scraping the same exporters).
 if [ "${1:-}" = scrape ]; then exec bash bench/scrape.sh; fi
+# `bash bench/run.sh query`: the range-query benchmark (bench/query.sh; the dashboard's queries over 24 h, side by side).
+if [ "${1:-}" = query ]; then exec bash bench/query.sh; fi
 HOSTS=${HOSTS:-525}
 HOURS=${HOURS:-4}
 SETTLE=${SETTLE:-90}

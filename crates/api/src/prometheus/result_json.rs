@@ -122,12 +122,12 @@ fn list<T>(
     out.push(b']');
 }
 
-/// A rough size, so the buffer is allocated about once (~32 bytes per pair).
+/// A rough size, so the buffer is allocated about once (~40 bytes per `[ts,"value"],` pair).
 fn estimate(value: &Value) -> usize {
     match value {
         Value::Matrix(series) => series
             .iter()
-            .map(|s| 64 + s.samples.len() * 32)
+            .map(|s| 64 + s.samples.len() * 40)
             .sum::<usize>()
             .min(1 << 30),
         Value::Vector(samples) => samples.len() * 128 + 64,
