@@ -1,10 +1,11 @@
 // `pharos demo` in a browser: within about a minute of starting it, Home, the CrewAI monitoring
-// guide's dashboard, Explore logs, Explore traces, Errors and Alerts all show the simulated
-// app's data. Screenshots: target/ui-screenshots/demo-*.png.
+// guide's dashboard, Explore metrics, logs and traces, Errors, Alerts, Targets and Uptime all show
+// the simulated app's data, and the error burst's alert has an incident page with the app's
+// error lines, failed traces and error issue. Screenshots: target/ui-screenshots/demo-*.png.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import path from 'node:path';
-import { launchBrowser, newPage, openUi, screenshot, assertNoPageErrors, stop, tempDir, spawnUntil, PHAROS_BIN } from './helpers.mjs';
+import { launchBrowser, newPage, openUi, screenshot, assertNoPageErrors, stop, tempDir, spawnUntil, PHAROS_BIN, api, waitFor } from './helpers.mjs';
 
 let demo, base, browser, started;
 
@@ -129,6 +130,59 @@ test("alerts: the guide's HighErrorRate alert under the error burst", async () =
     /* pending is enough to show the rule is alive; firing follows 30 s later */
   });
   await screenshot(page, 'demo-alerts');
+  assertNoPageErrors(page, assert);
+  await page.context().close();
+});
+
+test("explore metrics: the app's request rate graphed per route", async () => {
+  const page = await newPage(browser);
+  const q = encodeURIComponent('sum by (route) (rate(http_requests_total[1m]))');
+  await openUi(page, base, `/explore/metrics?query=${q}&from=now-15m&to=now`);
+  await untilReloading(page, () => Number(document.querySelector('[data-testid=graph] [data-series-count], [data-testid=graph][data-series-count]')?.getAttribute('data-series-count')) >= 3, left());
+  await screenshot(page, 'demo-explore-metrics');
+  assertNoPageErrors(page, assert);
+  await page.context().close();
+});
+
+test("targets: the demo app's crewai-app target", async () => {
+  const page = await newPage(browser);
+  await openUi(page, base, '/targets');
+  await untilReloading(page, () => !!document.querySelector('section[data-pool="crewai-app"] tr.target .badge'), left());
+  const row = await page.locator('section[data-pool="crewai-app"] tr.target').first().innerText();
+  assert.match(row, /service="?crewai-api/, row);
+  await screenshot(page, 'demo-targets');
+  assertNoPageErrors(page, assert);
+  await page.context().close();
+});
+
+test("uptime: the probe of the demo app's /health, up, with an uptime figure", async () => {
+  const page = await newPage(browser);
+  await openUi(page, base, '/uptime');
+  await untilReloading(page, () => {
+    const card = document.querySelector('[data-probe="crewai-api"]');
+    return !!card && /up/i.test(card.querySelector('[data-testid=state-badge]')?.textContent ?? '') && [...card.querySelectorAll('.up-pct-val')].some((x) => /\d/.test(x.textContent));
+  }, left());
+  await screenshot(page, 'demo-uptime');
+  assertNoPageErrors(page, assert);
+  await page.context().close();
+});
+
+test("incident: the error burst's HighErrorRate page joins the app's error lines, failed traces and the issue", async () => {
+  const alert = await waitFor(async () => {
+    const { body } = await api(base, '/api/v1/alerts');
+    return body?.data?.alerts?.find((a) => a.labels.alertname === 'HighErrorRate' && a.labels.route === '/api/emails');
+  }, left(60000), 'HighErrorRate of POST /api/emails');
+  const q = new URLSearchParams({ ...alert.labels, __start: String(Date.parse(alert.activeAt)) });
+  const page = await newPage(browser);
+  await openUi(page, base, `/incident?${q}`);
+  await page.waitForSelector('[data-testid="incident-logs"]', { timeout: 30000 });
+  await untilReloading(page, () => {
+    const line = document.querySelector('[data-testid="incident-line"]');
+    return !!line && line.classList.contains('is-error') && document.querySelectorAll('[data-testid="failed-traces"] tbody tr').length > 0 &&
+      [...document.querySelectorAll('[data-testid="incident-issue"]')].some((e) => /pool exhausted/.test(e.textContent));
+  }, 60000);
+  assert.match(await page.textContent('[data-testid="incident-join"]'), /service="crewai-api"/);
+  await screenshot(page, 'demo-incident');
   assertNoPageErrors(page, assert);
   await page.context().close();
 });

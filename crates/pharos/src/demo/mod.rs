@@ -101,6 +101,7 @@ fn start(listener: std::net::TcpListener, local: SocketAddr) {
         Ok(l) => {
             let router = axum::Router::new()
                 .route("/metrics", get(metrics))
+                .route("/health", get(health))
                 .route("/hooks/{receiver}", post(hook))
                 .with_state(shared.clone());
             tokio::spawn(async move {
@@ -143,6 +144,17 @@ async fn metrics(
         [("content-type", "text/plain; version=0.0.4; charset=utf-8")],
         body,
     )
+}
+
+/// The app's health endpoint, probed by the demo's uptime probe: 503 while the target is down.
+async fn health(State(s): State<Arc<Shared>>) -> (StatusCode, axum::Json<Value>) {
+    if s.fault() == Fault::TargetDown {
+        return (
+            StatusCode::SERVICE_UNAVAILABLE,
+            axum::Json(json!({"status": "down", "reason": "demo fault: target down"})),
+        );
+    }
+    (StatusCode::OK, axum::Json(json!({"status": "ok"})))
 }
 
 async fn hook(
@@ -238,7 +250,9 @@ fn banner(base: &str) {
             Fault::ErrorBurst => "error burst (HighErrorRate, DatabaseConnectionPoolExhausted)",
             Fault::SlowEndpoint => "slow GET /api/emails (HighResponseTime)",
             Fault::CacheMisses => "cache misses (CacheHitRateLow)",
-            Fault::TargetDown => "the app's /metrics down (up == 0)",
+            Fault::TargetDown => {
+                "the app's /metrics and /health down (up == 0, an uptime incident)"
+            }
             Fault::None => continue,
         };
         schedule.push_str(&format!(
@@ -261,6 +275,7 @@ inside this process; pharos scrapes it and receives its logs, traces and errors.
     Errors      {base}/errors
     Alerts      {base}/alerts   (the guide's rules, `for:` shortened to {for_})
     Targets     {base}/targets
+    Uptime      {base}/uptime   (a probe of the app's /health)
 
   Faults repeat every {cycle} minutes (mm:ss after start):
 {schedule}
