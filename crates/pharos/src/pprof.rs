@@ -17,7 +17,7 @@ use axum::extract::Query;
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use std::alloc::{GlobalAlloc, Layout, System};
+use std::alloc::{GlobalAlloc, Layout};
 use std::cell::Cell;
 use std::collections::HashMap;
 
@@ -331,6 +331,13 @@ const MAX_STACK: usize = 64;
 /// The global allocator: the system allocator plus sampled stacks of allocations.
 pub struct SamplingAlloc;
 
+// The allocator underneath: glibc's, or mimalloc with `--features pharos/mimalloc`
+// (bench/README.md compares them).
+#[cfg(feature = "mimalloc")]
+use mimalloc::MiMalloc as Inner;
+#[cfg(not(feature = "mimalloc"))]
+use std::alloc::System as Inner;
+
 #[global_allocator]
 static ALLOC: SamplingAlloc = SamplingAlloc;
 
@@ -347,24 +354,24 @@ thread_local! {
 
 unsafe impl GlobalAlloc for SamplingAlloc {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        let p = System.alloc(layout);
+        let p = Inner.alloc(layout);
         if !p.is_null() {
             account(layout.size());
         }
         p
     }
     unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
-        let p = System.alloc_zeroed(layout);
+        let p = Inner.alloc_zeroed(layout);
         if !p.is_null() {
             account(layout.size());
         }
         p
     }
     unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        System.dealloc(ptr, layout)
+        Inner.dealloc(ptr, layout)
     }
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        let p = System.realloc(ptr, layout, new_size);
+        let p = Inner.realloc(ptr, layout, new_size);
         if !p.is_null() && new_size > layout.size() {
             account(new_size - layout.size());
         }
