@@ -4,7 +4,8 @@
 //!
 //! Storage layout under `<data>/logs/`: `wal/` (records fsynced before a push is acknowledged,
 //! concurrent pushes share fsyncs) and `chunks/` (immutable segments of zstd-compressed chunks,
-//! one `.meta` index per segment with tenant, stream labels and min/max time of each chunk).
+//! one `.meta` index per segment with tenant, stream labels and min/max time of each chunk),
+//! and `delete_requests.json` (Loki's delete requests, [`deletes`]).
 //!
 //! Acceleration: label postings (name → value → streams) plus time pruning per chunk, and no
 //! per-chunk bloom or n-gram index. Loki itself works this way. LogQL line filters are
@@ -16,6 +17,7 @@
 //! MB/s, which is what both ingest and scans need.
 
 pub mod codec;
+pub mod deletes;
 pub mod limits;
 pub mod store;
 pub mod wal;

@@ -1,8 +1,10 @@
 //! Loki's `config.yml`, accepted as written for Loki: `auth_enabled`, `server.http_listen_port`
 //! / `http_listen_address`, `limits_config` (enforced), retention (`limits_config.retention_period`
 //! with `compactor.retention_enabled`, or `table_manager.retention_deletes_enabled` +
-//! `retention_period`). Sections that have no meaning in pharos (ingester, schema_config,
-//! storage_config, chunk_store_config, common, ...) are accepted and reported in one notice.
+//! `retention_period`), delete requests (`compactor.delete_request_cancel_period`,
+//! `compactor.delete_max_interval`). Sections that have no meaning in pharos (ingester,
+//! schema_config, storage_config, chunk_store_config, common, ...) are accepted and reported in
+//! one notice.
 
 use crate::limits::Limits;
 use serde_yaml_ng::Value;
@@ -15,6 +17,10 @@ pub struct LokiConfig {
     pub http_listen_port: Option<u16>,
     pub http_listen_address: Option<String>,
     pub limits: Limits,
+    /// `compactor.delete_request_cancel_period` in ms; None when absent (Loki: 24h).
+    pub delete_request_cancel_period_ms: Option<i64>,
+    /// `compactor.delete_max_interval` in ms; None when absent (Loki: 24h).
+    pub delete_max_interval_ms: Option<i64>,
     /// One line naming the accepted-but-ignored sections, if any.
     pub notice: Option<String>,
 }
@@ -152,6 +158,18 @@ pub fn parse(text: &str) -> Result<LokiConfig, String> {
                     .get("retention_enabled")
                     .and_then(Value::as_bool)
                     .unwrap_or(false);
+                for (name, slot) in [
+                    (
+                        "delete_request_cancel_period",
+                        &mut c.delete_request_cancel_period_ms,
+                    ),
+                    ("delete_max_interval", &mut c.delete_max_interval_ms),
+                ] {
+                    if let Some(d) = v.get(name) {
+                        let ns = dur_ns(d).map_err(|e| format!("compactor.{name}: {e}"))?;
+                        *slot = Some(ns / 1_000_000);
+                    }
+                }
             }
             "table_manager" => {
                 if v.get("retention_deletes_enabled")
@@ -221,6 +239,12 @@ mod tests {
         assert_eq!(c.limits.max_line_size, 1000);
         assert_eq!(c.limits.ingestion_rate_bytes, 1048576.0);
         assert_eq!(c.limits.retention_period_ns, 86_400_000_000_000);
+        let c =
+            parse("compactor:\n  delete_request_cancel_period: 10m\n  delete_max_interval: 0s\n")
+                .unwrap();
+        assert_eq!(c.delete_request_cancel_period_ms, Some(600_000));
+        assert_eq!(c.delete_max_interval_ms, Some(0));
+        assert!(parse("compactor:\n  delete_max_interval: soon\n").is_err());
         assert!(
             parse("limits_config:\n  reject_old_samples_max_age: banana\n")
                 .unwrap_err()

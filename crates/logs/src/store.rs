@@ -2,7 +2,12 @@
 //! before a push is acknowledged, in-memory head blocks per stream, and immutable zstd-compressed
 //! chunk segments (`chunks/<n>.seg` + `chunks/<n>.meta`) with min/max time per chunk. Streams are
 //! found through label postings; chunks outside the queried time range are never read.
-//! Retention deletes whole segments by time and by total size.
+//! Retention deletes whole segments by time and by total size. Loki's delete requests
+//! ([`crate::deletes`]) hide lines from every scan as soon as they are accepted; [`purge`]
+//! removes the lines from the segments after the cancel period.
+
+mod purge;
+pub use purge::PurgeStats;
 
 use crate::codec::{self, Reader};
 use crate::limits::{Limits, RateLimiter};
@@ -38,6 +43,12 @@ pub struct LogStoreOptions {
     /// The oldest WAL segment a forwarder still has to read (`u64::MAX`: none): a flush keeps
     /// that segment and every newer one, so forwarding survives flushes and restarts.
     pub wal_hold: Arc<std::sync::atomic::AtomicU64>,
+    /// Loki's `compactor.delete_request_cancel_period`: a delete request can be cancelled for
+    /// this long, and its lines are removed from disk after it (they are hidden at once).
+    pub delete_cancel_period_ms: i64,
+    /// Loki's `compactor.delete_max_interval` (0: none): the largest `max_interval` a delete
+    /// request with line filters may give.
+    pub delete_max_interval_ms: i64,
 }
 
 impl Default for LogStoreOptions {
@@ -51,6 +62,8 @@ impl Default for LogStoreOptions {
             fsync: true,
             background: true,
             wal_hold: Arc::new(std::sync::atomic::AtomicU64::new(u64::MAX)),
+            delete_cancel_period_ms: 24 * 3_600_000,
+            delete_max_interval_ms: 24 * 3_600_000,
         }
     }
 }
@@ -268,6 +281,9 @@ pub struct LogStore {
     stream_rate: RateLimiter,
     tail: tokio::sync::broadcast::Sender<Arc<TailBatch>>,
     stop: Mutex<bool>,
+    deletes: crate::deletes::DeleteRequests,
+    /// Serializes purge passes.
+    purge_lock: Mutex<()>,
 }
 
 fn io(e: impl std::fmt::Display) -> StorageError {
@@ -295,7 +311,9 @@ impl LogStore {
             head_bytes: 0,
             head_since: std::time::Instant::now(),
         };
+        purge::finish_replacements(&chunks_dir)?;
         load_segments(&chunks_dir, &mut inner)?;
+        let deletes = crate::deletes::DeleteRequests::open(dir)?;
         // Replay the WAL into the heads.
         let wal = wal::open(&wal_dir, opts.fsync).map_err(io)?;
         let mut replayed = 0usize;
@@ -321,6 +339,8 @@ impl LogStore {
             stream_rate: RateLimiter::default(),
             tail,
             stop: Mutex::new(false),
+            deletes,
+            purge_lock: Mutex::new(()),
         });
         if replayed > 0 {
             tracing::info!(entries = replayed, "log WAL replayed");
@@ -343,6 +363,19 @@ impl LogStore {
 
     pub fn limits(&self) -> Limits {
         self.limits.read().clone()
+    }
+
+    /// Loki's delete requests of every tenant.
+    pub fn deletes(&self) -> &crate::deletes::DeleteRequests {
+        &self.deletes
+    }
+
+    /// (`delete_request_cancel_period`, `delete_max_interval`) in milliseconds.
+    pub fn delete_settings(&self) -> (i64, i64) {
+        (
+            self.opts.delete_cancel_period_ms,
+            self.opts.delete_max_interval_ms,
+        )
     }
 
     /// A receiver of every accepted push (for live tailing).
@@ -486,31 +519,12 @@ impl LogStore {
                 };
                 seg.extend_from_slice(&z);
                 seg_max = seg_max.max(c.max_ts);
-                codec::put_str(&mut meta, tname);
-                codec::put_labels(&mut meta, labels);
-                for v in [
-                    c.offset as i64,
-                    c.len as i64,
-                    c.min_ts,
-                    c.max_ts,
-                    c.entries as i64,
-                    c.raw_bytes as i64,
-                ] {
-                    codec::put_varint(&mut meta, v);
-                }
+                put_chunk_meta(&mut meta, tname, labels, &c);
                 refs.push((wi, c));
                 start = end;
             }
         }
-        let chunks_dir = self.dir.join("chunks");
-        write_synced(&chunks_dir.join(format!("{id:08}.seg")), &seg)?;
-        let mut m = Vec::with_capacity(meta.len() + 4);
-        m.extend_from_slice(&crc32fast::hash(&meta).to_le_bytes());
-        m.extend_from_slice(&meta);
-        let tmp = chunks_dir.join(format!("{id:08}.meta.tmp"));
-        write_synced(&tmp, &m)?;
-        std::fs::rename(&tmp, chunks_dir.join(format!("{id:08}.meta"))).map_err(io)?;
-        wal::sync_dir(&chunks_dir);
+        write_segment_files(&self.dir.join("chunks"), id, &seg, &meta)?;
         Ok((refs, seg.len() as u64, seg_max))
     }
 
@@ -788,6 +802,11 @@ fn background(weak: Weak<LogStore>) {
         }
         s.maybe_flush();
         ticks += 1;
+        if ticks.is_multiple_of(20) {
+            if let Err(e) = s.purge_deleted() {
+                tracing::error!("applying log delete requests failed: {e}");
+            }
+        }
         if ticks.is_multiple_of(120) {
             if let Err(e) = s.enforce_retention() {
                 tracing::error!("log retention failed: {e}");
@@ -796,7 +815,47 @@ fn background(weak: Weak<LogStore>) {
     }
 }
 
-fn write_synced(path: &Path, data: &[u8]) -> Result<(), StorageError> {
+/// Appends the index record of chunk `c` of stream `labels` of `tenant`.
+fn put_chunk_meta(meta: &mut Vec<u8>, tenant: &str, labels: &Labels, c: &ChunkRef) {
+    codec::put_str(meta, tenant);
+    codec::put_labels(meta, labels);
+    for v in [
+        c.offset as i64,
+        c.len as i64,
+        c.min_ts,
+        c.max_ts,
+        c.entries as i64,
+        c.raw_bytes as i64,
+    ] {
+        codec::put_varint(meta, v);
+    }
+}
+
+/// Writes segment `id` into `dir`: the chunks, then the index (checksummed, renamed into place
+/// last, so a segment without its index is an unfinished write), all fsynced.
+fn write_segment_files(dir: &Path, id: u64, seg: &[u8], meta: &[u8]) -> Result<(), StorageError> {
+    write_synced(&dir.join(format!("{id:08}.seg")), seg)?;
+    let mut m = Vec::with_capacity(meta.len() + 4);
+    m.extend_from_slice(&crc32fast::hash(meta).to_le_bytes());
+    m.extend_from_slice(meta);
+    let tmp = dir.join(format!("{id:08}.meta.tmp"));
+    write_synced(&tmp, &m)?;
+    std::fs::rename(&tmp, dir.join(format!("{id:08}.meta"))).map_err(io)?;
+    wal::sync_dir(dir);
+    Ok(())
+}
+
+/// The decompressed bytes of chunk `c` (`z`: its compressed bytes).
+fn decompress_chunk(z: &[u8], c: &ChunkRef) -> std::io::Result<Vec<u8>> {
+    match zstd::zstd_safe::get_frame_content_size(z) {
+        Ok(Some(n)) if n <= (c.raw_bytes + 64) * 8 + (1 << 20) => {
+            zstd::bulk::decompress(z, n as usize)
+        }
+        _ => zstd::stream::decode_all(z),
+    }
+}
+
+pub(crate) fn write_synced(path: &Path, data: &[u8]) -> Result<(), StorageError> {
     use std::io::Write;
     let mut f = std::fs::File::create(path).map_err(io)?;
     f.write_all(data).map_err(io)?;
@@ -1238,12 +1297,7 @@ impl LogStore {
         let corrupt = |e: &dyn std::fmt::Display| {
             StorageError::Io(format!("chunk in {}: {e}", path.display()))
         };
-        let raw = match zstd::zstd_safe::get_frame_content_size(&buf) {
-            Ok(Some(n)) if n <= (c.raw_bytes + 64) * 8 + (1 << 20) => {
-                zstd::bulk::decompress(&buf, n as usize).map_err(|e| corrupt(&e))?
-            }
-            _ => zstd::stream::decode_all(&buf[..]).map_err(|e| corrupt(&e))?,
-        };
+        let raw = decompress_chunk(&buf, c).map_err(|e| corrupt(&e))?;
         let mut it = codec::RawEntries::new(&raw).map_err(|e| corrupt(&e))?;
         let mut out = Vec::new();
         while let Some(e) = it.next_entry().map_err(|e| corrupt(&e))? {
@@ -1323,6 +1377,9 @@ impl LogStore {
         visit: &mut dyn FnMut(&Labels, &LogEntry) -> bool,
     ) -> Result<ScanStats, StorageError> {
         let snaps = self.snapshot(tenant, matchers, start_ns, end_ns);
+        let deletes = self.deletes.for_range(tenant, start_ns, end_ns);
+        // Per stream: the delete requests whose selector matches it.
+        let mut stream_deletes: Vec<Vec<Arc<crate::deletes::Compiled>>> = Vec::new();
         let forward = direction == Direction::Forward;
         let mut st = ScanStats::default();
         // Flatten sources; each heap item refers to one.
@@ -1332,6 +1389,13 @@ impl LogStore {
         // Chunk sources in the order the merge will likely reach them (for read-ahead).
         let mut order: Vec<(i64, usize)> = Vec::new();
         for (sid, s) in snaps.into_iter().enumerate() {
+            stream_deletes.push(
+                deletes
+                    .iter()
+                    .filter(|d| d.selects(&s.labels))
+                    .cloned()
+                    .collect(),
+            );
             labels.push(s.labels);
             for (lo, hi, src) in s.sources {
                 let key = if forward { lo } else { hi };
@@ -1391,6 +1455,11 @@ impl LogStore {
                         v
                     }
                 };
+                let dels = &stream_deletes[it.stream as usize];
+                if !dels.is_empty() {
+                    let l = &labels[it.stream as usize];
+                    entries.retain(|e| !dels.iter().any(|d| d.deletes(l, e)));
+                }
                 if entries.windows(2).any(|w| w[0].ts_ns > w[1].ts_ns) {
                     entries.sort_by_key(|e| e.ts_ns);
                 }

@@ -1,0 +1,512 @@
+//! Loki's log delete requests (`/loki/api/v1/delete`): the per-tenant registry of requests,
+//! persisted in `<logs>/delete_requests.json` (written to a temporary file, fsynced and renamed
+//! before a request is acknowledged), and each request compiled into the filter that hides its
+//! lines from queries from the moment it is accepted (Loki's query-time filtering).
+//! The physical removal from chunk segments lives in `store/purge.rs`.
+//!
+//! A line is deleted when its tenant is the request's, its stream matches the request's
+//! selector, its timestamp lies in `[start, end]` (both inclusive, millisecond precision, as in
+//! Loki) and, when the query has a pipeline (`|= "x"`, `| json | level="error"`, ...), the line
+//! passes that pipeline.
+
+use crate::logql::ast::{Expr, Stage};
+use model::{LabelMatcher, Labels, LogEntry, StorageError};
+use parking_lot::Mutex;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+/// Format version of `delete_requests.json`; a newer file is refused.
+pub const FORMAT_VERSION: u32 = 1;
+const FILE: &str = "delete_requests.json";
+
+/// Loki's request statuses.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    /// Accepted; lines are hidden from queries, not yet removed from disk.
+    Received,
+    /// Removed from every chunk segment that existed when it was processed.
+    Processed,
+}
+
+/// One delete request as stored.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeleteRequest {
+    pub request_id: String,
+    pub tenant: String,
+    pub query: String,
+    /// Unix milliseconds, inclusive.
+    pub start_ms: i64,
+    /// Unix milliseconds, inclusive.
+    pub end_ms: i64,
+    pub created_at_ms: i64,
+    pub status: Status,
+    /// Chunk segments with an id up to this one have had the request applied.
+    #[serde(default)]
+    pub purged_through_segment: u64,
+}
+
+/// A request with its parsed query: decides which lines it deletes.
+#[derive(Debug)]
+pub struct Compiled {
+    pub req: DeleteRequest,
+    matchers: Vec<LabelMatcher>,
+    stages: Vec<Stage>,
+    start_ns: i64,
+    end_ns: i64,
+}
+
+impl Compiled {
+    fn new(req: DeleteRequest) -> Result<Compiled, String> {
+        let (matchers, stages) = parse_query(&req.query)?;
+        Ok(Compiled {
+            start_ns: req.start_ms.saturating_mul(1_000_000),
+            end_ns: req.end_ms.saturating_mul(1_000_000),
+            req,
+            matchers,
+            stages,
+        })
+    }
+
+    /// The request covers some of `[lo, hi]` (inclusive).
+    pub fn overlaps(&self, lo: i64, hi: i64) -> bool {
+        lo <= self.end_ns && hi >= self.start_ns
+    }
+
+    /// The stream's labels match the request's selector.
+    pub fn selects(&self, labels: &Labels) -> bool {
+        self.matchers
+            .iter()
+            .all(|m| m.matches(labels.get(&m.name).unwrap_or("")))
+    }
+
+    /// The matchers of the request's selector.
+    pub fn matchers(&self) -> &[LabelMatcher] {
+        &self.matchers
+    }
+
+    /// Whether `e` of a stream the request [`selects`](Self::selects) is deleted.
+    pub fn deletes(&self, labels: &Labels, e: &LogEntry) -> bool {
+        if e.ts_ns < self.start_ns || e.ts_ns > self.end_ns {
+            return false;
+        }
+        self.stages.is_empty() || crate::logql::pipeline::run(&self.stages, labels, e).is_some()
+    }
+}
+
+/// Parses a delete query: a log selector with an optional pipeline (no metric query).
+pub fn parse_query(query: &str) -> Result<(Vec<LabelMatcher>, Vec<Stage>), String> {
+    match crate::logql::parse(query) {
+        Ok(Expr::Log(sel)) => Ok((sel.matchers, sel.stages)),
+        Ok(_) => Err(
+            "a log selector is required (e.g. {app=\"api\"} |= \"secret\"), not a metric query"
+                .into(),
+        ),
+        Err(e) => Err(e.to_string()),
+    }
+}
+
+/// Why a cancellation was refused.
+#[derive(Debug, PartialEq, Eq)]
+pub enum CancelError {
+    NotFound,
+    NotAllowed(String),
+    Io(String),
+}
+
+#[derive(Serialize, Deserialize)]
+struct OnDisk {
+    version: u32,
+    requests: Vec<DeleteRequest>,
+    /// Loki's per-tenant cache generation number (unix ns of the last add or cancel).
+    #[serde(default)]
+    cache_generation: BTreeMap<String, String>,
+}
+
+struct State {
+    reqs: Vec<Arc<Compiled>>,
+    cache_generation: BTreeMap<String, String>,
+}
+
+/// Every tenant's delete requests, persisted under the log store's directory.
+pub struct DeleteRequests {
+    path: PathBuf,
+    state: Mutex<State>,
+}
+
+fn io(e: impl std::fmt::Display) -> StorageError {
+    StorageError::Io(e.to_string())
+}
+
+impl DeleteRequests {
+    /// Loads `<dir>/delete_requests.json` (none yet: no requests).
+    pub fn open(dir: &Path) -> Result<DeleteRequests, StorageError> {
+        let path = dir.join(FILE);
+        let _ = std::fs::remove_file(dir.join(format!("{FILE}.tmp")));
+        let mut state = State {
+            reqs: Vec::new(),
+            cache_generation: BTreeMap::new(),
+        };
+        match std::fs::read(&path) {
+            Ok(b) => {
+                let d: OnDisk = serde_json::from_slice(&b)
+                    .map_err(|e| StorageError::Io(format!("{}: {e}", path.display())))?;
+                if d.version > FORMAT_VERSION {
+                    return Err(StorageError::Io(format!(
+                        "{}: format version {} is newer than this pharos understands ({FORMAT_VERSION}); use a newer pharos",
+                        path.display(),
+                        d.version
+                    )));
+                }
+                for r in d.requests {
+                    let id = r.request_id.clone();
+                    let c = Compiled::new(r).map_err(|e| {
+                        StorageError::Io(format!("{}: request {id}: {e}", path.display()))
+                    })?;
+                    state.reqs.push(Arc::new(c));
+                }
+                state.cache_generation = d.cache_generation;
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(io(format!("{}: {e}", path.display()))),
+        }
+        Ok(DeleteRequests {
+            path,
+            state: Mutex::new(state),
+        })
+    }
+
+    fn save(&self, st: &State) -> Result<(), StorageError> {
+        let d = OnDisk {
+            version: FORMAT_VERSION,
+            requests: st.reqs.iter().map(|c| c.req.clone()).collect(),
+            cache_generation: st.cache_generation.clone(),
+        };
+        let body = serde_json::to_vec_pretty(&d).map_err(io)?;
+        let tmp = self.path.with_extension("json.tmp");
+        crate::store::write_synced(&tmp, &body)?;
+        std::fs::rename(&tmp, &self.path).map_err(io)?;
+        if let Some(dir) = self.path.parent() {
+            crate::wal::sync_dir(dir);
+        }
+        Ok(())
+    }
+
+    /// Adds a request (durable on return); returns its id. `query` must parse
+    /// ([`parse_query`]); the caller checks the time range.
+    pub fn add(
+        &self,
+        tenant: &str,
+        query: &str,
+        start_ms: i64,
+        end_ms: i64,
+        now_ms: i64,
+    ) -> Result<String, StorageError> {
+        let mut st = self.state.lock();
+        let mut seed = now_ms as u64;
+        let request_id = loop {
+            let id = request_id(tenant, query, seed);
+            if !st
+                .reqs
+                .iter()
+                .any(|c| c.req.tenant == tenant && c.req.request_id == id)
+            {
+                break id;
+            }
+            seed = seed.wrapping_add(1);
+        };
+        let c = Compiled::new(DeleteRequest {
+            request_id: request_id.clone(),
+            tenant: tenant.to_string(),
+            query: query.to_string(),
+            start_ms,
+            end_ms,
+            created_at_ms: now_ms,
+            status: Status::Received,
+            purged_through_segment: 0,
+        })
+        .map_err(StorageError::BadInput)?;
+        st.reqs.push(Arc::new(c));
+        let old_gen = bump_generation(&mut st, tenant);
+        if let Err(e) = self.save(&st) {
+            st.reqs.pop();
+            restore_generation(&mut st, tenant, old_gen);
+            return Err(e);
+        }
+        Ok(request_id)
+    }
+
+    /// The tenant's requests, oldest first.
+    pub fn list(&self, tenant: &str) -> Vec<DeleteRequest> {
+        let mut v: Vec<DeleteRequest> = self
+            .state
+            .lock()
+            .reqs
+            .iter()
+            .filter(|c| c.req.tenant == tenant)
+            .map(|c| c.req.clone())
+            .collect();
+        v.sort_by_key(|r| r.created_at_ms);
+        v
+    }
+
+    /// Removes a request that is still `received` and younger than `cancel_period_ms`
+    /// (`force` lifts the age limit), as Loki's `DELETE /loki/api/v1/delete` does.
+    pub fn cancel(
+        &self,
+        tenant: &str,
+        request_id: &str,
+        force: bool,
+        cancel_period_ms: i64,
+        now_ms: i64,
+    ) -> Result<(), CancelError> {
+        let mut st = self.state.lock();
+        let Some(i) = st
+            .reqs
+            .iter()
+            .position(|c| c.req.tenant == tenant && c.req.request_id == request_id)
+        else {
+            return Err(CancelError::NotFound);
+        };
+        let r = &st.reqs[i].req;
+        if r.status == Status::Processed {
+            return Err(CancelError::NotAllowed(
+                "deletion of request which is in process or already processed is not allowed"
+                    .into(),
+            ));
+        }
+        if r.created_at_ms.saturating_add(cancel_period_ms) < now_ms && !force {
+            return Err(CancelError::NotAllowed(format!(
+                "Cancellation of partially completed delete request or delete request past the deadline of {} since its creation is not allowed. To force, use the ?force query parameter",
+                go_duration(cancel_period_ms)
+            )));
+        }
+        let removed = st.reqs.remove(i);
+        let old_gen = bump_generation(&mut st, tenant);
+        if let Err(e) = self.save(&st) {
+            st.reqs.insert(i, removed);
+            restore_generation(&mut st, tenant, old_gen);
+            return Err(CancelError::Io(e.to_string()));
+        }
+        Ok(())
+    }
+
+    /// Loki's cache generation number of `tenant` ("" before its first request).
+    pub fn cache_generation(&self, tenant: &str) -> String {
+        self.state
+            .lock()
+            .cache_generation
+            .get(tenant)
+            .cloned()
+            .unwrap_or_default()
+    }
+
+    /// The tenant's requests covering some of `[start_ns, end_ns)`.
+    pub fn for_range(&self, tenant: &str, start_ns: i64, end_ns: i64) -> Vec<Arc<Compiled>> {
+        let st = self.state.lock();
+        if st.reqs.is_empty() {
+            return Vec::new();
+        }
+        st.reqs
+            .iter()
+            .filter(|c| c.req.tenant == tenant && c.overlaps(start_ns, end_ns.saturating_sub(1)))
+            .cloned()
+            .collect()
+    }
+
+    /// Every request created at least `cancel_period_ms` before `now_ms`.
+    pub fn ready(&self, cancel_period_ms: i64, now_ms: i64) -> Vec<Arc<Compiled>> {
+        self.state
+            .lock()
+            .reqs
+            .iter()
+            .filter(|c| c.req.created_at_ms.saturating_add(cancel_period_ms) <= now_ms)
+            .cloned()
+            .collect()
+    }
+
+    /// Records that the requests `ids` (tenant, id) were applied to every segment up to
+    /// `through` and marks them processed (requests cancelled meanwhile are skipped).
+    pub fn mark_purged(&self, ids: &[(String, String)], through: u64) -> Result<(), StorageError> {
+        let mut st = self.state.lock();
+        let mut changed = false;
+        for c in st.reqs.iter_mut() {
+            if !ids
+                .iter()
+                .any(|(t, id)| *t == c.req.tenant && *id == c.req.request_id)
+            {
+                continue;
+            }
+            if c.req.status == Status::Processed && c.req.purged_through_segment >= through {
+                continue;
+            }
+            let mut req = c.req.clone();
+            req.status = Status::Processed;
+            req.purged_through_segment = req.purged_through_segment.max(through);
+            *c = Arc::new(Compiled {
+                req,
+                matchers: c.matchers.clone(),
+                stages: c.stages.clone(),
+                start_ns: c.start_ns,
+                end_ns: c.end_ns,
+            });
+            changed = true;
+        }
+        if changed {
+            self.save(&st)?;
+        }
+        Ok(())
+    }
+}
+
+fn bump_generation(st: &mut State, tenant: &str) -> Option<String> {
+    let now = crate::store::now_ns().to_string();
+    st.cache_generation.insert(tenant.to_string(), now)
+}
+
+fn restore_generation(st: &mut State, tenant: &str, old: Option<String>) {
+    match old {
+        Some(g) => st.cache_generation.insert(tenant.to_string(), g),
+        None => st.cache_generation.remove(tenant),
+    };
+}
+
+/// 8 hex digits of FNV-1a over tenant, time and query, as Loki's `generateUniqueID`.
+fn request_id(tenant: &str, query: &str, seed: u64) -> String {
+    let mut h: u32 = 0x811c_9dc5;
+    for b in tenant
+        .as_bytes()
+        .iter()
+        .chain(seed.to_le_bytes().iter())
+        .chain(query.as_bytes())
+    {
+        h ^= *b as u32;
+        h = h.wrapping_mul(0x0100_0193);
+    }
+    format!("{h:08x}")
+}
+
+/// Go's `time.Duration.String()` for whole milliseconds (`24h0m0s`, `1m30s`, `0s`).
+pub fn go_duration(ms: i64) -> String {
+    if ms == 0 {
+        return "0s".into();
+    }
+    let neg = if ms < 0 { "-" } else { "" };
+    let ms = ms.unsigned_abs();
+    let (h, m, s, frac) = (ms / 3_600_000, ms / 60_000 % 60, ms / 1000 % 60, ms % 1000);
+    let secs = if frac == 0 {
+        format!("{s}s")
+    } else {
+        format!("{s}.{}s", format!("{frac:03}").trim_end_matches('0'))
+    };
+    if h > 0 {
+        format!("{neg}{h}h{m}m{secs}")
+    } else if m > 0 {
+        format!("{neg}{m}m{secs}")
+    } else if s > 0 || frac >= 1 {
+        if s == 0 {
+            return format!("{neg}{frac}ms");
+        }
+        format!("{neg}{secs}")
+    } else {
+        "0s".into()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(ts_ns: i64, line: &str) -> LogEntry {
+        LogEntry {
+            ts_ns,
+            line: line.into(),
+            metadata: vec![],
+        }
+    }
+
+    #[test]
+    fn compiled_request_matches_selector_range_and_pipeline() {
+        let d = tempfile::tempdir().unwrap();
+        let r = DeleteRequests::open(d.path()).unwrap();
+        r.add("t", r#"{app="api"} |= "secret""#, 1000, 2000, 5000)
+            .unwrap();
+        let c = &r.for_range("t", 0, i64::MAX)[0];
+        let api = Labels::from_pairs([("app", "api")]);
+        assert!(c.selects(&api));
+        assert!(!c.selects(&Labels::from_pairs([("app", "web")])));
+        // Inclusive at both ends, in ms.
+        assert!(c.deletes(&api, &entry(1_000_000_000, "a secret")));
+        assert!(c.deletes(&api, &entry(2_000_000_000, "a secret")));
+        assert!(!c.deletes(&api, &entry(2_000_000_001, "a secret")));
+        assert!(!c.deletes(&api, &entry(999_999_999, "a secret")));
+        assert!(!c.deletes(&api, &entry(1_500_000_000, "public")));
+        assert!(r.for_range("other", 0, i64::MAX).is_empty());
+        assert!(r.for_range("t", 0, 1_000_000_000).is_empty());
+        assert_eq!(r.for_range("t", 0, 1_000_000_001).len(), 1);
+    }
+
+    #[test]
+    fn requests_persist_cancel_rules_and_generation() {
+        let d = tempfile::tempdir().unwrap();
+        let r = DeleteRequests::open(d.path()).unwrap();
+        assert_eq!(r.cache_generation("t"), "");
+        let a = r.add("t", r#"{app="api"}"#, 0, 10, 100).unwrap();
+        let b = r
+            .add("t", r#"{app="api"} | json | level="error""#, 0, 10, 200)
+            .unwrap();
+        assert_ne!(a, b);
+        assert_eq!(a.len(), 8);
+        assert!(!r.cache_generation("t").is_empty());
+        assert!(r.add("t", "rate({app=\"x\"}[1m])", 0, 1, 1).is_err());
+        drop(r);
+        let r = DeleteRequests::open(d.path()).unwrap();
+        let l = r.list("t");
+        assert_eq!(l.len(), 2);
+        assert_eq!(l[0].request_id, a);
+        assert!(r.list("u").is_empty());
+        // Past the cancel period: refused unless forced.
+        assert!(matches!(
+            r.cancel("t", &a, false, 50, 1000),
+            Err(CancelError::NotAllowed(m)) if m.contains("past the deadline of 50ms")
+        ));
+        assert_eq!(
+            r.cancel("u", &a, true, 50, 1000),
+            Err(CancelError::NotFound)
+        );
+        r.cancel("t", &a, true, 50, 1000).unwrap();
+        // Processed: never.
+        r.mark_purged(&[("t".into(), b.clone())], 7).unwrap();
+        assert!(matches!(
+            r.cancel("t", &b, true, 50, 201),
+            Err(CancelError::NotAllowed(m)) if m.contains("already processed")
+        ));
+        drop(r);
+        let r = DeleteRequests::open(d.path()).unwrap();
+        let l = r.list("t");
+        assert_eq!(l.len(), 1);
+        assert_eq!(
+            (l[0].status, l[0].purged_through_segment),
+            (Status::Processed, 7)
+        );
+    }
+
+    #[test]
+    fn newer_format_is_refused() {
+        let d = tempfile::tempdir().unwrap();
+        std::fs::write(d.path().join(FILE), r#"{"version": 99, "requests": []}"#).unwrap();
+        let e = DeleteRequests::open(d.path()).err().unwrap();
+        assert!(e.to_string().contains("newer"), "{e}");
+    }
+
+    #[test]
+    fn go_durations() {
+        assert_eq!(go_duration(86_400_000), "24h0m0s");
+        assert_eq!(go_duration(90_000), "1m30s");
+        assert_eq!(go_duration(0), "0s");
+        assert_eq!(go_duration(1500), "1.5s");
+        assert_eq!(go_duration(50), "50ms");
+    }
+}
