@@ -17,6 +17,7 @@ pub mod spanmetrics;
 pub mod store;
 pub mod tenant;
 pub mod wal;
+pub mod wire;
 pub mod zipkin;
 
 pub use span::{Span, SpanId, SpanKind, StatusCode, TraceId};

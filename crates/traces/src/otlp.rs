@@ -306,10 +306,7 @@ pub fn encode_protobuf(spans: &[Span]) -> Vec<u8> {
 
 /// Encodes spans given by reference as an OTLP `TracesData` protobuf (a segment block).
 pub fn encode_spans<'a>(spans: impl IntoIterator<Item = &'a Span>) -> Vec<u8> {
-    pt::TracesData {
-        resource_spans: to_resource_spans(spans),
-    }
-    .encode_to_vec()
+    crate::wire::encode_spans(spans)
 }
 
 /// Decodes a `TracesData` protobuf written by `encode_protobuf` (the WAL record format), turning

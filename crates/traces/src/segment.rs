@@ -69,24 +69,39 @@ fn derived_indexed(k: &str, v: &str) -> bool {
     }
 }
 
-/// The text form of a value that is indexed, or `None` (arrays, maps, long values).
-fn indexable(v: &crate::span::Value) -> Option<String> {
+/// The [`tag_hash`] of an attribute whose value is indexed (its text form, as
+/// [`crate::span::Value::as_text`] gives it, no longer than [`MAX_TAG_VALUE`]), or `None`
+/// (arrays, maps, long values). `buf` is scratch space: no allocation per attribute.
+pub fn attr_tag_hash(key: &str, v: &crate::span::Value, buf: &mut String) -> Option<u64> {
     use crate::span::Value;
-    match v {
-        Value::Array(_) | Value::Map(_) => None,
-        v => Some(v.as_text()).filter(|t| t.len() <= MAX_TAG_VALUE),
-    }
+    use std::fmt::Write as _;
+    let text: &str = match v {
+        Value::Array(_) | Value::Map(_) => return None,
+        Value::Str(s) => s,
+        v => {
+            buf.clear();
+            let _ = match v {
+                Value::Bool(b) => write!(buf, "{b}"),
+                Value::Int(i) => write!(buf, "{i}"),
+                Value::Double(d) => write!(buf, "{d}"),
+                _ => write!(buf, "{}", v.as_text()),
+            };
+            buf
+        }
+    };
+    (text.len() <= MAX_TAG_VALUE).then(|| tag_hash(key, text))
 }
 
 fn span_tag_hashes(s: &Span, out: &mut Vec<u64>) {
+    let mut buf = String::new();
     for kv in s
         .attributes
         .iter()
         .chain(s.resource.attributes.iter())
         .chain(s.events.iter().flat_map(|e| e.attributes.iter()))
     {
-        if let Some(t) = indexable(&kv.value) {
-            out.push(tag_hash(&kv.key, &t));
+        if let Some(h) = attr_tag_hash(&kv.key, &kv.value, &mut buf) {
+            out.push(h);
         }
     }
     out.push(tag_hash("span.kind", s.kind.jaeger_name()));
@@ -293,7 +308,7 @@ pub fn write(
                 .iter()
                 .flat_map(|(_, s)| s.iter().map(|x| &**x)),
         );
-        let z = zstd::bulk::compress(&raw, level)?;
+        let z = crate::wal::compress(&raw, level)?;
         blocks.push((out.len() as u64, z.len() as u32, raw.len() as u32));
         out.extend_from_slice(&z);
         for _ in i..j {
@@ -317,12 +332,19 @@ pub fn write(
         let by_id: HashMap<_, &Span> = spans.iter().map(|s| (s.span_id, &**s)).collect();
         hashes.clear();
         for s in spans {
-            let svc = services.entry(s.service().to_string()).or_default();
+            // Looked up before inserting: no key allocation per span.
+            let svc = match services.get_mut(s.service()) {
+                Some(svc) => svc,
+                None => services.entry(s.service().to_string()).or_default(),
+            };
             svc.spans += 1;
             if svc.traces.last() != Some(&o) {
                 svc.traces.push(o);
             }
-            let op = svc.ops.entry(s.name.clone()).or_default();
+            let op = match svc.ops.get_mut(&s.name) {
+                Some(op) => op,
+                None => svc.ops.entry(s.name.clone()).or_default(),
+            };
             op.0 |= 1 << (s.kind.to_otlp().clamp(0, 7) as u8);
             if op.1.last() != Some(&o) {
                 op.1.push(o);
@@ -429,7 +451,7 @@ pub fn write(
         e.str(c);
         e.u64(*n);
     }
-    let meta = zstd::bulk::compress(&e.0, level)?;
+    let meta = crate::wal::compress(&e.0, level)?;
     let meta_off = out.len() as u64;
     out.extend_from_slice(&meta);
     out.extend_from_slice(&meta_off.to_le_bytes());

@@ -117,13 +117,18 @@ impl fmt::Display for SpanId {
 
 /// Lowercase hex of bytes.
 pub fn hex(b: &[u8]) -> String {
-    const D: &[u8; 16] = b"0123456789abcdef";
     let mut s = String::with_capacity(b.len() * 2);
+    push_hex(&mut s, b);
+    s
+}
+
+/// Appends the lowercase hex of bytes to `s`.
+pub fn push_hex(s: &mut String, b: &[u8]) {
+    const D: &[u8; 16] = b"0123456789abcdef";
     for &x in b {
         s.push(D[(x >> 4) as usize] as char);
         s.push(D[(x & 15) as usize] as char);
     }
-    s
 }
 
 /// An attribute value (OTLP `AnyValue`).

@@ -105,22 +105,36 @@ impl SpanMetrics {
     /// Counts spans of one WAL record ending at `pos`.
     pub fn observe<'a>(&self, spans: impl IntoIterator<Item = &'a Span>, pos: Option<WalPos>) {
         let mut st = self.state.lock();
+        // Keys and exemplar ids are written into reused strings: no allocation per span once a
+        // series exists.
+        let mut key = String::new();
         for s in spans {
-            let key = format!(
-                "{}\x1f{}\x1f{}\x1f{}",
+            key.clear();
+            for (i, part) in [
                 s.service(),
-                s.name,
+                &s.name,
                 s.kind.tempo_name(),
-                s.status_code.tempo_name()
-            );
+                s.status_code.tempo_name(),
+            ]
+            .into_iter()
+            .enumerate()
+            {
+                if i > 0 {
+                    key.push('\x1f');
+                }
+                key.push_str(part);
+            }
             let secs = s.duration_ns() as f64 / 1e9;
             let n = self.buckets.len();
-            let agg = st.spans.entry(key).or_insert_with(|| Agg {
-                calls: 0,
-                sum: 0.0,
-                buckets: vec![0; n + 1],
-                exemplars: vec![None; n + 1],
-            });
+            let agg = match st.spans.get_mut(key.as_str()) {
+                Some(agg) => agg,
+                None => st.spans.entry(key.clone()).or_insert_with(|| Agg {
+                    calls: 0,
+                    sum: 0.0,
+                    buckets: vec![0; n + 1],
+                    exemplars: vec![None; n + 1],
+                }),
+            };
             agg.calls += 1;
             agg.sum += secs;
             let i = self.buckets.iter().position(|b| secs <= *b).unwrap_or(n);
@@ -129,12 +143,13 @@ impl SpanMetrics {
             }
             agg.exemplars.resize(n + 1, None);
             if let Some(e) = agg.exemplars.get_mut(i) {
-                *e = Some(BucketExemplar {
-                    trace_id: s.trace_id.to_hex(),
-                    span_id: s.span_id.to_hex(),
-                    value: secs,
-                    ts_ms: (s.end_ns / 1_000_000) as i64,
-                });
+                let e = e.get_or_insert_with(BucketExemplar::default);
+                e.trace_id.clear();
+                crate::span::push_hex(&mut e.trace_id, &s.trace_id.0);
+                e.span_id.clear();
+                crate::span::push_hex(&mut e.span_id, &s.span_id.0);
+                e.value = secs;
+                e.ts_ms = (s.end_ns / 1_000_000) as i64;
             }
         }
         if pos.is_some() {
@@ -144,8 +159,12 @@ impl SpanMetrics {
 
     /// Counts one service-graph edge (a span of `server` whose parent belongs to `client`).
     pub fn observe_edge(&self, client: &str, server: &str, failed: bool) {
+        let mut key = String::with_capacity(client.len() + server.len() + 1);
+        key.push_str(client);
+        key.push('\x1f');
+        key.push_str(server);
         let mut st = self.state.lock();
-        let e = st.edges.entry(format!("{client}\x1f{server}")).or_default();
+        let e = st.edges.entry(key).or_default();
         e.total += 1;
         if failed {
             e.failed += 1;

@@ -18,7 +18,7 @@ use crate::query::TraceQuery;
 use crate::segment::{self, tag_hash, Segment, MAX_TAG_VALUE};
 use crate::span::{Span, SpanKind, TraceId};
 use crate::spanmetrics::{self, SpanMetrics};
-use crate::wal::{Wal, WalPos};
+use crate::wal::{self, Syncer, Wal, WalPos};
 use crate::{otlp, DecodeError};
 use parking_lot::{Mutex, RwLock};
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
@@ -167,16 +167,11 @@ struct Edge {
 const MINUTE_NS: u64 = 60_000_000_000;
 
 impl Index {
-    fn index_tag(&mut self, no: u32, key: &str, value: &crate::span::Value) {
-        use crate::span::Value;
-        let text = match value {
-            Value::Array(_) | Value::Map(_) => return,
-            v => v.as_text(),
-        };
-        if text.len() > MAX_TAG_VALUE {
+    fn index_tag(&mut self, no: u32, key: &str, value: &crate::span::Value, buf: &mut String) {
+        let Some(h) = segment::attr_tag_hash(key, value, buf) else {
             return;
-        }
-        let list = self.tags.entry(tag_hash(key, &text)).or_default();
+        };
+        let list = self.tags.entry(h).or_default();
         if list.last() != Some(&no) {
             list.push(no);
         }
@@ -205,6 +200,9 @@ impl Index {
             }
         };
         let mut edges = Vec::new();
+        // The resource's attributes are indexed for this trace already when another of its
+        // spans shares the resource (the spans of one request do).
+        let mut resource_indexed = false;
         {
             let t = self.traces.get_mut(&no)?;
             if t.spans
@@ -214,6 +212,7 @@ impl Index {
                 return None;
             }
             for x in &t.spans {
+                resource_indexed |= Arc::ptr_eq(&x.resource, &s.resource);
                 if !s.parent_span_id.is_zero() && x.span_id == s.parent_span_id {
                     if x.service() != s.service() {
                         edges.push(Edge {
@@ -240,18 +239,33 @@ impl Index {
             t.wal_seq = t.wal_seq.min(wal_seq);
             t.spans.push(s.clone());
         }
-        let svc = self.services.entry(s.service().to_string()).or_default();
-        svc.operations
-            .entry(s.name.clone())
-            .or_default()
-            .insert(s.kind);
+        // Looked up before inserting: no key allocation for a known service or operation.
+        let svc = match self.services.get_mut(s.service()) {
+            Some(svc) => svc,
+            None => self.services.entry(s.service().to_string()).or_default(),
+        };
+        match svc.operations.get_mut(&s.name) {
+            Some(kinds) => {
+                kinds.insert(s.kind);
+            }
+            None => {
+                svc.operations
+                    .insert(s.name.clone(), BTreeSet::from([s.kind]));
+            }
+        }
         svc.spans.insert((s.start_ns, no));
-        for kv in s.attributes.iter().chain(s.resource.attributes.iter()) {
-            self.index_tag(no, &kv.key, &kv.value);
+        let mut buf = String::new();
+        let resource = if resource_indexed {
+            &[][..]
+        } else {
+            &s.resource.attributes[..]
+        };
+        for kv in s.attributes.iter().chain(resource) {
+            self.index_tag(no, &kv.key, &kv.value, &mut buf);
         }
         for e in &s.events {
             for kv in &e.attributes {
-                self.index_tag(no, &kv.key, &kv.value);
+                self.index_tag(no, &kv.key, &kv.value, &mut buf);
             }
         }
         for e in &edges {
@@ -439,6 +453,8 @@ pub struct TraceStore {
     opts: TraceStoreOptions,
     dir: PathBuf,
     wal: Mutex<Wal>,
+    /// Syncs the WAL without its lock (group commit).
+    syncer: Syncer,
     index: RwLock<Index>,
     metrics: Arc<SpanMetrics>,
     limiter: Mutex<TokenBucket>,
@@ -595,6 +611,7 @@ impl TraceStore {
             }),
             opts,
             dir: dir.to_path_buf(),
+            syncer: w.syncer(),
             wal: Mutex::new(w),
             index: RwLock::new(index),
             metrics,
@@ -761,17 +778,20 @@ impl TraceStore {
                 .fetch_add(spans.len() as u64, Ordering::Relaxed);
             return Err(e);
         }
-        let payload = otlp::encode_protobuf(&spans);
+        // Encoded and compressed before any lock is taken.
+        let stored = wal::compress(&otlp::encode_protobuf(&spans), self.opts.compression_level)?;
         let max_end = spans.iter().map(|s| s.end_ns).max().unwrap_or(0);
         let n = spans.len();
         let mut edges = Vec::new();
         let now = now_ns();
-        let compact = {
+        let (pos, compact) = {
             let mut w = self.wal.lock();
-            let pos = w.append(&payload, max_end)?;
+            let pos = w.write(&stored, max_end)?;
             self.metrics.observe(spans.iter(), Some(pos));
             // The head lock is taken before the WAL lock is let go: a compaction (which takes
-            // both) sees every record before its WAL position in the head.
+            // both) sees every record before its WAL position in the head. The record is
+            // synced after both locks are let go (below), so concurrent calls share fsyncs;
+            // their spans are in the head meanwhile, and acknowledged only once synced.
             let mut idx = self.index.write();
             drop(w);
             for s in spans {
@@ -785,10 +805,12 @@ impl TraceStore {
             if idle_due {
                 self.last_idle_pass_ns.store(now, Ordering::Relaxed);
             }
-            (idx.spans >= self.opts.head_max_spans)
+            let compact = (idx.spans >= self.opts.head_max_spans)
                 .then_some(false)
-                .or(idle_due.then_some(true))
+                .or(idle_due.then_some(true));
+            (pos, compact)
         };
+        self.syncer.sync(pos)?;
         for e in edges {
             self.metrics.observe_edge(&e.client, &e.server, e.failed);
         }

@@ -3,19 +3,63 @@
 //! (the layout this store has always written, so older data directories open as they are), and
 //! retention by whole segments: the newest span end of each segment is tracked, and a closed
 //! segment is deleted once all its spans ended before the cutoff.
+//!
+//! Records are compressed here, by the caller's thread with a reused zstd context and before
+//! the log is locked ([`compress`]); the log stores them as given (`Framing::Plain`, the same
+//! bytes on disk as the log's own zstd framing). Writing and syncing are split so concurrent
+//! ingest calls share fsyncs ([`Wal::write`], then [`Syncer::sync`] without the store's lock).
 
+use std::cell::RefCell;
 use std::io;
 use std::path::Path;
+use std::sync::Arc;
 
 /// Position just after a record: (segment number, byte offset).
 pub type WalPos = (u64, u64);
 
-fn options(segment_bytes: u64, level: i32) -> wal::WalOptions {
+fn options(segment_bytes: u64) -> wal::WalOptions {
     wal::WalOptions {
         segment_bytes,
         fsync: true,
         naming: wal::SegmentNaming::with_suffix(".seg"),
-        framing: wal::Framing::Zstd(level),
+        // Payloads arrive zstd-compressed (see `compress`).
+        framing: wal::Framing::Plain,
+    }
+}
+
+thread_local! {
+    /// One zstd context per thread and level: creating one per record costs more than
+    /// compressing a 100-span record.
+    static COMPRESSOR: RefCell<Option<(i32, zstd::bulk::Compressor<'static>)>> =
+        const { RefCell::new(None) };
+}
+
+/// zstd-compresses a record payload at `level` (the stored form of a record).
+pub fn compress(raw: &[u8], level: i32) -> io::Result<Vec<u8>> {
+    COMPRESSOR.with(|c| {
+        let mut c = c.borrow_mut();
+        if c.as_ref().is_none_or(|(l, _)| *l != level) {
+            *c = Some((level, zstd::bulk::Compressor::new(level)?));
+        }
+        match c.as_mut() {
+            Some((_, z)) => z.compress(raw),
+            None => Err(io::Error::other("no zstd context")),
+        }
+    })
+}
+
+/// Waits for records to be durable without holding the store's WAL lock (group commit:
+/// concurrent callers share one fsync).
+#[derive(Clone)]
+pub struct Syncer(Arc<wal::Wal>);
+
+impl Syncer {
+    /// Returns once every record up to `p` is fsynced.
+    pub fn sync(&self, p: WalPos) -> io::Result<()> {
+        self.0.sync(wal::Position {
+            seq: p.0,
+            offset: p.1,
+        })
     }
 }
 
@@ -24,7 +68,8 @@ fn pos(p: wal::Position) -> WalPos {
 }
 
 pub struct Wal {
-    log: wal::Wal,
+    log: Arc<wal::Wal>,
+    level: i32,
     /// Newest span end (ns) per segment, for retention.
     segment_max_end: Vec<(u64, u64)>,
 }
@@ -33,7 +78,8 @@ impl Wal {
     /// Opens the WAL in `dir`; read it with [`Wal::replay`] before appending.
     pub fn open(dir: &Path, segment_bytes: u64, level: i32) -> io::Result<Wal> {
         Ok(Wal {
-            log: wal::Wal::open(dir, options(segment_bytes, level))?,
+            log: Arc::new(wal::Wal::open(dir, options(segment_bytes))?),
+            level,
             segment_max_end: Vec::new(),
         })
     }
@@ -41,7 +87,14 @@ impl Wal {
     /// Calls `f(pos_after, payload)` with every intact record's decompressed payload, in
     /// order; a torn or corrupt tail is truncated away.
     pub fn replay(&self, mut f: impl FnMut(WalPos, &[u8])) -> io::Result<wal::ReplayStats> {
-        let st = self.log.replay(|p, payload| f(pos(p), payload))?;
+        let mut undecodable = 0;
+        let mut st = self
+            .log
+            .replay(|p, stored| match zstd::stream::decode_all(stored) {
+                Ok(payload) => f(pos(p), &payload),
+                Err(_) => undecodable += 1,
+            })?;
+        st.undecodable += undecodable;
         if st.undecodable > 0 {
             tracing::warn!(
                 records = st.undecodable,
@@ -53,9 +106,22 @@ impl Wal {
 
     /// Compresses, appends and fsyncs one record. Returns the position after it.
     pub fn append(&mut self, payload: &[u8], max_end_ns: u64) -> io::Result<WalPos> {
-        let p = self.log.append(payload)?;
+        let p = self.write(&compress(payload, self.level)?, max_end_ns)?;
+        self.syncer().sync(p)?;
+        Ok(p)
+    }
+
+    /// Appends one record already compressed by [`compress`], without waiting for it to be
+    /// durable: pass the position to [`Syncer::sync`] before acknowledging it.
+    pub fn write(&mut self, stored: &[u8], max_end_ns: u64) -> io::Result<WalPos> {
+        let p = self.log.write(stored)?;
         self.note_end(p.seq, max_end_ns);
         Ok(pos(p))
+    }
+
+    /// A handle that syncs this log without its lock.
+    pub fn syncer(&self) -> Syncer {
+        Syncer(self.log.clone())
     }
 
     /// Records that segment `seq` holds a span ending at `end_ns` (used on replay too).
