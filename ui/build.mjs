@@ -1,6 +1,8 @@
 // Builds the web UI into one folder of static files: app.js and app.css (bundled and minified by
-// esbuild from src/main.ts and the CSS it imports) and index.html pointing at them with a content
-// hash, so a browser never runs a stale bundle after an upgrade.
+// esbuild from src/main.ts and the CSS it imports), promjson.js (the Web Worker that parses range
+// query answers, src/workers/promjson.ts) and index.html pointing at them with a content hash, so
+// a browser never runs a stale bundle after an upgrade (the app asks for the worker with the same
+// hash).
 //
 //   node build.mjs                 # -> ui/dist
 //   node build.mjs --outdir DIR    # what crates/ui's build script runs
@@ -30,9 +32,17 @@ const options = {
   legalComments: 'none',
 };
 
+/** The worker: a classic script of its own (no imports at run time). */
+const workerOptions = {
+  ...options,
+  entryPoints: [path.join(here, 'src/workers/promjson.ts')],
+  format: 'iife',
+  outfile: path.join(outdir, 'promjson.js'),
+};
+
 function writeIndex() {
   const hash = crypto.createHash('sha256');
-  for (const f of ['app.js', 'app.css']) {
+  for (const f of ['app.js', 'app.css', 'promjson.js']) {
     const p = path.join(outdir, f);
     if (fs.existsSync(p)) hash.update(fs.readFileSync(p));
   }
@@ -47,9 +57,13 @@ if (watch) {
     ...options,
     plugins: [{ name: 'index', setup: (b) => b.onEnd(() => writeIndex()) }],
   });
-  await ctx.watch();
+  const workerCtx = await esbuild.context({
+    ...workerOptions,
+    plugins: [{ name: 'index', setup: (b) => b.onEnd(() => writeIndex()) }],
+  });
+  await Promise.all([ctx.watch(), workerCtx.watch()]);
   console.log(`watching; output in ${outdir}`);
 } else {
-  await esbuild.build(options);
+  await Promise.all([esbuild.build(options), esbuild.build(workerOptions)]);
   writeIndex();
 }

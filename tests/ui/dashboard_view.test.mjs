@@ -292,14 +292,19 @@ async function measure(page, base, uid, label) {
   await page.evaluate(() => (performance.clearMeasures(), performance.clearResourceTimings()));
   const t0 = Date.now();
   await openUi(page, base, `/d/${uid}`);
-  // First screen: every panel in view (the others wait for a scroll, as in Grafana) drawn with 50 series.
-  await page.waitForFunction(() => {
-    const p = [...document.querySelectorAll('[data-testid="dash-panel"]')];
-    const inView = p.filter((e) => e.dataset.state !== 'deferred');
-    return p.length === 20 && inView.length > 0 && inView.every((e) => e.querySelector('.dash-panel-body').dataset.seriesCount === '50');
-  }, null, { timeout: 120000, polling: 20 });
+  // First screen: every panel in the viewport drawn with 50 series (the UI loads the next screen
+  // ahead; the rest waits for a scroll, as in Grafana).
+  const firstScreen = () => {
+    const view = document.querySelector('#outlet').getBoundingClientRect();
+    const inView = [...document.querySelectorAll('[data-testid="dash-panel"]')].filter((e) => {
+      const r = e.getBoundingClientRect();
+      return r.height > 0 && r.bottom > view.top && r.top < view.bottom;
+    });
+    const drawn = inView.length > 0 && inView.every((e) => e.querySelector('.dash-panel-body').dataset.seriesCount === '50');
+    return document.querySelectorAll('[data-testid="dash-panel"]').length === 20 && drawn && inView.length;
+  };
+  const inView = await (await page.waitForFunction(firstScreen, null, { timeout: 120000, polling: 20 })).jsonValue();
   const firstMs = Date.now() - t0;
-  const inView = await page.$$eval('[data-testid="dash-panel"]', (p) => p.filter((e) => e.dataset.state !== 'deferred').length);
   const firstQueries = await page.evaluate(() => performance.getEntriesByType('resource').filter((e) => e.name.includes('/api/v1/query_range') && !e.name.includes('ALERTS')).length);
   // Then scroll down through the whole dashboard: every panel draws.
   await page.waitForFunction(() => {
@@ -330,6 +335,14 @@ async function measure(page, base, uid, label) {
       medianDownloadMs: Math.round(download[download.length >> 1] ?? 0),
       bytes: q.reduce((n, e) => n + (e.encodedBodySize || 0), 0),
       decoded: q.reduce((n, e) => n + (e.decodedBodySize || 0), 0),
+      // Before the first panel query: the page, the bundle, the dashboard JSON and the data
+      // sources (ms after navigation start, when each answer was in).
+      boot: (() => {
+        const res = performance.getEntriesByType('resource');
+        const end = (needle) => Math.round(res.find((e) => e.name.includes(needle))?.responseEnd ?? NaN);
+        const nav = performance.getEntriesByType('navigation')[0];
+        return { html: Math.round(nav?.responseEnd ?? NaN), js: end('/ui/app.js'), dashboard: end('/api/dashboards/uid/'), datasources: end('/api/datasources'), config: end('/api/v1/status/config') };
+      })(),
       parse: sum('pharos:json-parse'),
       query: sum('pharos:panel-query'),
       draw: sum('pharos:panel-draw'),
@@ -337,6 +350,8 @@ async function measure(page, base, uid, label) {
   });
   console.log(`# dashboard render: ${label}: main thread: JSON.parse ${net.parse.ms} ms over ${net.parse.n} answers (max ${net.parse.max}), panel draw ${net.draw.ms} ms over ${net.draw.n} (max ${net.draw.max}); panel query (request to series) max ${net.query.max} ms; median download ${net.medianDownloadMs} ms; ${(net.decoded / 1e6).toFixed(1)} MB of JSON`);
   console.log(`# dashboard render: ${label}: 20 panels × 50 series: the ${inView} panels in view drawn ${firstMs} ms after navigation (${firstQueries} range queries); all 20 drawn after scrolling through, ${ms} ms, ${points} points (first query at ${net.first} ms, ${net.count} queries answered over ${net.spanMs} ms, median server time ${net.medianServerMs} ms, ${(net.bytes / 1e6).toFixed(1)} MB)`);
+  const b = net.boot;
+  console.log(`# dashboard render: ${label}: before the first query (ms after navigation, answer in): page ${b.html}, app.js ${b.js}, dashboard JSON ${b.dashboard}, datasources ${b.datasources}, config ${b.config}; first query at ${net.first}`);
   return { ms, firstMs, inView, firstQueries, queries: net.count, points };
 }
 
@@ -355,8 +370,9 @@ test('20 panels × 50 series over 24 h: render time is measured', async () => {
     const page = await newPage(browser, { viewport: { width: 1440, height: 900 } });
     const a = await measure(page, bench.url, 'ui-big', "Grafana's step for the panel width");
     assert.equal(await page.$$eval('[data-testid="dash-panel"][data-state="ok"]', (e) => e.length), 20);
-    // Lazy loading: the first screen asked only for the panels in view; each panel asked once.
-    assert.ok(a.inView < 20 && a.firstQueries === a.inView, JSON.stringify(a));
+    // Lazy loading: the first screen asked for the panels in view and some of the next screen,
+    // not for the whole dashboard; each panel asked once.
+    assert.ok(a.inView < 20 && a.firstQueries >= a.inView && a.firstQueries < 20, JSON.stringify(a));
     assert.equal(a.queries, 20, JSON.stringify(a));
     await page.evaluate(() => document.querySelector('#outlet').scrollTo(0, 0));
     await screenshot(page, 'dashboard-20x50');

@@ -298,10 +298,10 @@ async function runOne(q: AnnotationQuery, model: DashboardModel, env: RunEnv): P
     // The history and pharos' own events are extras: an error there leaves the rest shown.
     const optional = <T>(p: Promise<T>) => p.catch((e: Error) => (e.name === 'AbortError' ? Promise.reject(e) : null));
     const [res, saved, past, own] = await Promise.all([
-      withAlerts ? request<{ data?: { alerts?: PromAlert[] } }>('/api/v1/alerts', { signal: env.signal }) : Promise.resolve({ data: { alerts: [] } }),
-      stored ? request<StoredAnnotation[]>(stored, { signal: env.signal }) : Promise.resolve([]),
-      withAlerts ? optional(request<{ data?: { resultType?: string; result?: Matrix[] } }>(`/api/v1/query_range?${history}`, { signal: env.signal })) : null,
-      withAlerts ? optional(request<{ data?: OwnEvent[] }>(`/api/pharos/v1/events?start=${Math.floor(from)}&end=${Math.ceil(to)}`, { signal: env.signal })) : null,
+      withAlerts ? request<{ data?: { alerts?: PromAlert[] } }>('/api/v1/alerts', { signal: env.signal, priority: 'low' }) : Promise.resolve({ data: { alerts: [] } }),
+      stored ? request<StoredAnnotation[]>(stored, { signal: env.signal, priority: 'low' }) : Promise.resolve([]),
+      withAlerts ? optional(request<{ data?: { resultType?: string; result?: Matrix[] } }>(`/api/v1/query_range?${history}`, { signal: env.signal, priority: 'low' })) : null,
+      withAlerts ? optional(request<{ data?: OwnEvent[] }>(`/api/pharos/v1/events?start=${Math.floor(from)}&end=${Math.ceil(to)}`, { signal: env.signal, priority: 'low' })) : null,
     ]);
     const resolved = past?.data?.resultType === 'matrix' ? alertHistoryEvents(past.data.result ?? [], stepS * 1000, to, source) : [];
     events = [
@@ -316,14 +316,14 @@ async function runOne(q: AnnotationQuery, model: DashboardModel, env: RunEnv): P
     if (ds.type === 'loki') {
       const expr = env.interpolate(rawExpr, undefined, 'prometheus');
       const p = new URLSearchParams({ query: expr, start: `${Math.floor(env.range.from)}000000`, end: `${Math.ceil(env.range.to)}000000`, limit: String(ds.maxLines || 1000), direction: 'backward' });
-      const res = await request<{ data: LokiStreams }>(`/loki/api/v1/query_range?${p}`, { signal: env.signal });
+      const res = await request<{ data: LokiStreams }>(`/loki/api/v1/query_range?${p}`, { signal: env.signal, priority: 'low' });
       events = lokiEvents(res.data, q, source, color);
     } else if (ds.type === 'prometheus') {
       const expr = env.interpolate(rawExpr, undefined, 'prometheus');
       const stepMs = (typeof q.step === 'string' && q.step ? parseDuration(env.interpolate(q.step)) : undefined) ?? 60_000;
       const stepS = Math.max(1, Math.round(stepMs / 1000));
       const form = { query: expr, start: String(Math.floor(env.range.from / 1000)), end: String(Math.ceil(env.range.to / 1000)), step: String(stepS) };
-      const res = await request<{ data: { resultType: string; result: Matrix[] } }>('/api/v1/query_range', { form, signal: env.signal });
+      const res = await request<{ data: { resultType: string; result: Matrix[] } }>('/api/v1/query_range', { form, signal: env.signal, priority: 'low' });
       events = res.data?.resultType === 'matrix' ? promEvents(res.data.result, q, stepS * 1000, source, color) : [];
     } else return [];
   }

@@ -6,6 +6,8 @@
  * requests are cached within one refresh and aborted when the range changes.
  */
 import { addFiltersToLogQL, addFiltersToPromQL, type AdhocFilter } from './adhoc';
+import { matrixPoints } from '../lib/prom_matrix';
+import { parseRangeAnswer, type PointsSeries } from '../lib/promjson';
 import { ApiError, UnsupportedError, request, type Labels, type LokiResult, type PromMatrixSeries, type PromResult, type PromVectorSample, type JaegerTrace } from '../lib/api';
 import { calculateInterval, formatDuration, parseDuration, type TimeRange, type TimeZone } from '../lib/time';
 import type { DashboardModel } from './contract';
@@ -182,6 +184,8 @@ export interface RunEnv {
   cache?: Map<string, Promise<unknown>>;
   /** Collects the requests made (for Inspect). */
   log?: QueryLogEntry[];
+  /** Fetch priority of the requests (`low` for panels loaded ahead of a scroll). */
+  priority?: RequestPriority;
   /** Variables referenced in `text` that have no value to offer (see Variables.emptyRefs). */
   emptyVars?(text: string, scoped?: ScopedVars): string[];
 }
@@ -270,9 +274,10 @@ async function runTarget(panel: GrafanaPanel, t: GrafanaTarget, ds: ResolvedData
 }
 
 /** Sends a request once per refresh (identical requests share the answer) and logs it. */
-async function send<T>(env: RunEnv, refId: string, url: string, opts: { form?: Record<string, string>; body?: unknown } = {}): Promise<T> {
+async function send<T>(env: RunEnv, refId: string, url: string, opts: { form?: Record<string, string>; body?: unknown; decode?: (body: ArrayBuffer) => Promise<unknown> } = {}): Promise<T> {
   const body = opts.form ? new URLSearchParams(opts.form).toString() : opts.body !== undefined ? JSON.stringify(opts.body) : undefined;
-  const key = `${url}\n${body ?? ''}`;
+  // A decoded answer has another shape than the plain JSON: it is shared only with its kind.
+  const key = `${opts.decode ? 'decoded ' : ''}${url}\n${body ?? ''}`;
   const started = performance.now();
   const entry: QueryLogEntry = { refId, method: body ? 'POST' : 'GET', url, body, ms: 0, status: 'ok' };
   env.log?.push(entry);
@@ -281,7 +286,7 @@ async function send<T>(env: RunEnv, refId: string, url: string, opts: { form?: R
     // (it re-ran, or its row was toggled) while this one still waits, ask again on our own.
     for (let attempt = 0; ; attempt++) {
       const cached = env.cache?.get(key) as Promise<T> | undefined;
-      const p = cached ?? request<T>(url, { form: opts.form, body: opts.form ? undefined : opts.body, signal: env.signal });
+      const p = cached ?? request<T>(url, { form: opts.form, body: opts.form ? undefined : opts.body, signal: env.signal, priority: env.priority, decode: opts.decode });
       if (!cached) env.cache?.set(key, p);
       try {
         const r = await p;
@@ -378,8 +383,10 @@ async function runPrometheus(panel: GrafanaPanel, t: GrafanaTarget, ds: Resolved
   };
   type Env = { status: string; data: PromResult; warnings?: string[]; infos?: string[]; error?: string };
   if (wantRange) {
+    // Series (not table rows) are parsed off the main thread, their samples already numbers.
+    const decode = (t.format ?? 'time_series') === 'table' ? undefined : (b: ArrayBuffer) => parseRangeAnswer(b, st.stepS * 1000);
     jobs.push(
-      send<Env>(env, refId, '/api/v1/query_range', { form: { query: expr, start: String(st.startS), end: String(st.endS), step: String(st.stepS) } }).then((r) => {
+      send<Env>(env, refId, '/api/v1/query_range', { form: { query: expr, start: String(st.startS), end: String(st.endS), step: String(st.stepS) }, decode }).then((r) => {
         if (r.status !== 'success') throw new ApiError(r.error ?? 'query failed', 422);
         notes(r);
         addPromResult(r.data, t, refId, legend, expr, st.stepS, data, multi, false);
@@ -456,22 +463,10 @@ function addPromResult(res: PromResult, t: GrafanaTarget, refId: string, legend:
   data.series.push(...series);
 }
 
-function matrixSeries(s: PromMatrixSeries, refId: string, legend: string | undefined, expr: string, stepS: number): Series {
-  const times: number[] = [];
-  const values: (number | null)[] = [];
-  const stepMs = stepS * 1000;
-  let prev: number | undefined;
-  for (const [ts, v] of s.values) {
-    const tm = Math.round(ts * 1000);
-    // A gap of more than one step is drawn as a gap (Grafana inserts a null).
-    if (prev !== undefined && tm - prev > stepMs * 1.5) {
-      times.push(prev + stepMs);
-      values.push(null);
-    }
-    times.push(tm);
-    values.push(parseValue(v));
-    prev = tm;
-  }
+/** A range series; its samples may already be numbers (`points`, from lib/promjson.ts). */
+function matrixSeries(s: PromMatrixSeries | PointsSeries, refId: string, legend: string | undefined, expr: string, stepS: number): Series {
+  // A gap of more than one step is drawn as a gap (Grafana inserts a null).
+  const { times, values } = 'points' in s ? s.points : matrixPoints(s.values, stepS * 1000);
   return { refId, name: seriesName(s.metric, legend, expr), labels: s.metric, times, values };
 }
 

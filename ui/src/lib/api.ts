@@ -37,6 +37,13 @@ export interface RequestOptions {
   signal?: AbortSignal;
   /** Return the body as text instead of parsing JSON. */
   text?: boolean;
+  /**
+   * The browser's fetch priority: with HTTP/1.1's six connections per host, a `low` request
+   * waits while `high`/`auto` ones (the panels in view) are queued.
+   */
+  priority?: RequestPriority;
+  /** Turns a successful answer's bytes into the result (instead of JSON.parse here). */
+  decode?: (body: ArrayBuffer) => Promise<unknown>;
 }
 
 /** Sends a request to pharos and parses the JSON answer; throws `ApiError` with a readable message. */
@@ -52,10 +59,19 @@ export async function request<T = unknown>(path: string, opts: RequestOptions = 
   }
   let res: Response;
   try {
-    res = await fetch(path, { method: opts.method ?? (body ? 'POST' : 'GET'), headers, body, signal: opts.signal });
+    res = await fetch(path, { method: opts.method ?? (body ? 'POST' : 'GET'), headers, body, signal: opts.signal, priority: opts.priority });
   } catch (e) {
     if ((e as Error).name === 'AbortError') throw e;
     throw new ApiError('pharos is not reachable — is the server running?', 0);
+  }
+  if (opts.decode && res.ok) {
+    const bytes = await res.arrayBuffer();
+    if (!bytes.byteLength) return undefined as T;
+    try {
+      return (await opts.decode(bytes)) as T;
+    } catch {
+      throw new ApiError(`unexpected answer from ${path}: ${new TextDecoder().decode(bytes.slice(0, 200))}`, res.status);
+    }
   }
   const text = await res.text();
   if (!res.ok) throw new ApiError(errorMessage(text, res), res.status);

@@ -4,7 +4,7 @@
  */
 import { h } from '../lib/dom';
 import { transformPanelData } from './transform';
-import type { GrafanaPanel, PanelContext, PanelData, PanelFactory, PanelRenderer } from './types';
+import type { Annotation, GrafanaPanel, PanelContext, PanelData, PanelFactory, PanelRenderer } from './types';
 
 const factories: Record<string, PanelFactory> = {};
 
@@ -29,6 +29,8 @@ export function createPanel(el: HTMLElement, panel: GrafanaPanel, ctx: PanelCont
     update: (data: PanelData, p: GrafanaPanel) => renderer.update(transformPanelData(data, p, (s) => ctx.interpolate(s)), p),
     resize: (width: number, height: number) => renderer.resize(width, height),
     destroy: () => renderer.destroy(),
+    // Annotations that arrive after the data are added without drawing the panel again.
+    annotate: renderer.annotate ? (list: Annotation[]) => renderer.annotate!(list) : undefined,
   };
 }
 
