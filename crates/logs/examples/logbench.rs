@@ -7,14 +7,175 @@
 //! the limits it needs (no ingestion, per-stream or stream-count limits), so it runs the same
 //! on an idle machine as on a loaded one.
 //!
-//! `cargo run --release -p logs --example logbench -- [GB] [DIR]` (default 1 GB in a temp dir).
+//! `cargo run --release -p logs --example logbench -- [GB] [DIR]` (default 1 GB in a temp dir);
+//! `LOGBENCH_CHUNKS=legacy` writes the pre-columnar chunk format (for before/after figures).
 
 use logs::{LogStore, LogStoreOptions};
 use model::{Direction, LabelMatcher, Labels, LogEntry, LogQueryable, LogSink, LogStream, MatchOp};
 use std::time::Instant;
 
+/// The fixed-seed line generator: (timestamp, JSON line, stream index out of 20).
+struct Gen {
+    seed: u64,
+}
+
+impl Default for Gen {
+    fn default() -> Self {
+        Gen {
+            seed: 0x1234_5678_9abc_def0,
+        }
+    }
+}
+
+impl Gen {
+    fn rnd(&mut self) -> u64 {
+        self.seed ^= self.seed << 13;
+        self.seed ^= self.seed >> 7;
+        self.seed ^= self.seed << 17;
+        self.seed
+    }
+
+    fn line(&mut self, start_ns: i64, lines: u64) -> (i64, String, usize) {
+        let methods = ["GET", "POST", "PUT", "DELETE"];
+        let paths = [
+            "/api/v1/agents",
+            "/api/v1/tasks",
+            "/api/v1/crews/42/run",
+            "/health",
+            "/api/v1/users/me",
+            "/api/v1/tools",
+        ];
+        let levels = ["info", "info", "info", "info", "warn", "error", "debug"];
+        let agents = [
+            "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36",
+            "curl/8.5.0",
+            "node-fetch/1.0",
+            "python-requests/2.31",
+        ];
+        let r = self.rnd();
+        let ts = start_ns + (lines as i64) * 1_000_000;
+        let level = levels[(r % 7) as usize];
+        let status = if level == "error" {
+            500 + (r >> 8) % 4
+        } else {
+            [200, 200, 201, 204, 302, 404][((r >> 8) % 6) as usize]
+        };
+        let line = format!(
+            r#"{{"@timestamp":"2023-11-14T22:13:{:02}.{:03}Z","level":"{level}","message":"HTTP Request","service":"crewai-api","environment":"production","method":"{}","url":"{}?page={}","status":{status},"duration":{},"ip":"10.{}.{}.{}","userAgent":"{}","requestId":"{:016x}","userId":"user-{}"}}"#,
+            (lines / 1000) % 60,
+            lines % 1000,
+            methods[((r >> 12) % 4) as usize],
+            paths[((r >> 16) % 6) as usize],
+            (r >> 20) % 50,
+            (r >> 24) % 3000,
+            (r >> 32) % 256,
+            (r >> 40) % 256,
+            (r >> 48) % 256,
+            agents[((r >> 52) % 4) as usize],
+            self.rnd(),
+            (r >> 36) % 10_000,
+        );
+        (ts, line, (r >> 56) as usize % 20)
+    }
+}
+
+/// `logbench codec [LINES]`: the chunk encodings alone on the benchmark's lines (20 streams,
+/// 1.5 MB chunks): encode and decode+scan CPU per format, bytes, and the columnar chunk's
+/// sections.
+fn codec_bench(n: u64) {
+    use logs::colchunk;
+    let mut gen = Gen::default();
+    let mut streams: Vec<Vec<LogEntry>> = vec![Vec::new(); 20];
+    let mut raw = 0u64;
+    for i in 0..n {
+        let (ts, line, s) = gen.line(1_700_000_000_000_000_000, i);
+        raw += line.len() as u64;
+        streams[s].push(LogEntry {
+            ts_ns: ts,
+            line,
+            metadata: vec![],
+        });
+    }
+    let mut parts: Vec<Vec<&LogEntry>> = Vec::new();
+    for s in &streams {
+        let mut cur = Vec::new();
+        let mut bytes = 0;
+        for e in s {
+            cur.push(e);
+            bytes += e.line.len() + 16;
+            if bytes >= 1536 * 1024 {
+                parts.push(std::mem::take(&mut cur));
+                bytes = 0;
+            }
+        }
+        if !cur.is_empty() {
+            parts.push(cur);
+        }
+    }
+    let finder = memchr::memmem::Finder::new(b"\"status\":503");
+    for columnar in [false, true] {
+        let mut comp = zstd::bulk::Compressor::new(3).unwrap();
+        let c = cpu_secs();
+        let chunks: Vec<Vec<u8>> = parts
+            .iter()
+            .map(|p| {
+                if columnar {
+                    colchunk::encode(&mut comp, p).unwrap()
+                } else {
+                    colchunk::encode_legacy(&mut comp, p).unwrap()
+                }
+            })
+            .collect();
+        let enc = cpu_secs() - c;
+        let size: usize = chunks.iter().map(|c| c.len()).sum();
+        let c = cpu_secs();
+        let mut hits = 0;
+        for _ in 0..3 {
+            for z in &chunks {
+                let b = colchunk::decode(z, 1 << 30).unwrap();
+                let mut it = logs::codec::RawEntries::new(&b).unwrap();
+                while let Some(e) = it.next_entry().unwrap() {
+                    hits += finder.find(e.line).is_some() as u64;
+                }
+            }
+        }
+        let dec = (cpu_secs() - c) / 3.0;
+        println!(
+            "{:<9} {n} lines: {:.1}x ({:.2} bytes/line), encode {:.0} k lines per CPU-s, decode+filter {:.0} MB/s per CPU-s ({hits} hits)",
+            if columnar { "columnar" } else { "legacy" },
+            raw as f64 / size as f64,
+            size as f64 / n as f64,
+            n as f64 / enc / 1e3,
+            raw as f64 / dec / 1e6,
+        );
+        if columnar {
+            let mut per: Vec<(String, usize, usize)> = Vec::new();
+            for z in &chunks {
+                for (i, (name, r, st)) in colchunk::sections(z).unwrap().into_iter().enumerate() {
+                    if per.len() <= i {
+                        per.push((name, 0, 0));
+                    }
+                    per[i].1 += r;
+                    per[i].2 += st;
+                }
+            }
+            for (name, r, st) in per {
+                println!(
+                    "  {name:<24} {:>7.2} bytes/line raw, {:>6.2} stored",
+                    r as f64 / n as f64,
+                    st as f64 / n as f64
+                );
+            }
+        }
+    }
+}
+
 fn main() {
     let args: Vec<String> = std::env::args().collect();
+    if args.get(1).map(String::as_str) == Some("codec") {
+        codec_bench(args.get(2).and_then(|s| s.parse().ok()).unwrap_or(200_000));
+        return;
+    }
     let gb: f64 = args.get(1).and_then(|s| s.parse().ok()).unwrap_or(1.0);
     let dir = args
         .get(2)
@@ -31,6 +192,16 @@ fn main() {
     opts.limits.per_stream_rate_bytes = 0.0;
     opts.limits.max_streams_per_user = 0;
     opts.limits.reject_old_samples = false;
+    // LOGBENCH_CHUNKS=legacy: every chunk in the pre-columnar format (the "before" figures).
+    opts.columnar_chunks = std::env::var("LOGBENCH_CHUNKS").as_deref() != Ok("legacy");
+    println!(
+        "chunk format: {}",
+        if opts.columnar_chunks {
+            "columnar (JSON lines)"
+        } else {
+            "legacy (one zstd frame)"
+        }
+    );
     let store = LogStore::open(&dir, opts).expect("open");
     let target = (gb * 1e9) as u64;
     println!(
@@ -39,32 +210,10 @@ fn main() {
             .unwrap_or_default()
             .trim()
     );
-    let methods = ["GET", "POST", "PUT", "DELETE"];
-    let paths = [
-        "/api/v1/agents",
-        "/api/v1/tasks",
-        "/api/v1/crews/42/run",
-        "/health",
-        "/api/v1/users/me",
-        "/api/v1/tools",
-    ];
-    let levels = ["info", "info", "info", "info", "warn", "error", "debug"];
-    let agents = [
-        "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36",
-        "curl/8.5.0",
-        "node-fetch/1.0",
-        "python-requests/2.31",
-    ];
     let start_ns: i64 = 1_700_000_000_000_000_000;
     let mut raw_bytes = 0u64;
     let mut lines = 0u64;
-    let mut seed = 0x1234_5678_9abc_def0u64;
-    let mut rnd = || {
-        seed ^= seed << 13;
-        seed ^= seed >> 7;
-        seed ^= seed << 17;
-        seed
-    };
+    let mut gen = Gen::default();
     let t0 = Instant::now();
     let c0 = cpu_secs();
     let mut in_push = 0f64;
@@ -81,32 +230,9 @@ fn main() {
             })
             .collect();
         for _ in 0..batch_lines {
-            let r = rnd();
-            let ts = start_ns + (lines as i64) * 1_000_000;
-            let level = levels[(r % 7) as usize];
-            let status = if level == "error" {
-                500 + (r >> 8) % 4
-            } else {
-                [200, 200, 201, 204, 302, 404][((r >> 8) % 6) as usize]
-            };
-            let line = format!(
-                r#"{{"@timestamp":"2023-11-14T22:13:{:02}.{:03}Z","level":"{level}","message":"HTTP Request","service":"crewai-api","environment":"production","method":"{}","url":"{}?page={}","status":{status},"duration":{},"ip":"10.{}.{}.{}","userAgent":"{}","requestId":"{:016x}","userId":"user-{}"}}"#,
-                (lines / 1000) % 60,
-                lines % 1000,
-                methods[((r >> 12) % 4) as usize],
-                paths[((r >> 16) % 6) as usize],
-                (r >> 20) % 50,
-                (r >> 24) % 3000,
-                (r >> 32) % 256,
-                (r >> 40) % 256,
-                (r >> 48) % 256,
-                agents[((r >> 52) % 4) as usize],
-                rnd(),
-                (r >> 36) % 10_000,
-            );
+            let (ts, line, s) = gen.line(start_ns, lines);
             raw_bytes += line.len() as u64;
             lines += 1;
-            let s = (r >> 56) as usize % 20;
             streams[s].entries.push(LogEntry {
                 ts_ns: ts,
                 line,

@@ -14,9 +14,12 @@
 //! on every ingest.
 //!
 //! zstd (workspace dependency) compresses chunks: it gets ratios near gzip -9 at several hundred
-//! MB/s, which is what both ingest and scans need.
+//! MB/s, which is what both ingest and scans need. Chunks of JSON lines are columnar
+//! ([`colchunk`]: per-key columns of each line shape, each compressed on its own), which takes
+//! the ratio past what row-oriented zstd reaches at the same speed.
 
 pub mod codec;
+pub mod colchunk;
 pub mod deletes;
 pub mod limits;
 pub mod store;

@@ -10,6 +10,7 @@ mod purge;
 pub use purge::PurgeStats;
 
 use crate::codec::{self, Reader};
+use crate::colchunk;
 use crate::limits::{Limits, RateLimiter};
 use crate::wal;
 use ::wal::Wal;
@@ -40,6 +41,9 @@ pub struct LogStoreOptions {
     pub fsync: bool,
     /// Run the background flusher/retention thread.
     pub background: bool,
+    /// Write chunks of JSON lines in the columnar format (`colchunk`); `false` writes every
+    /// chunk in the previous single-zstd-frame format. Both formats are read either way.
+    pub columnar_chunks: bool,
     /// The oldest WAL segment a forwarder still has to read (`u64::MAX`: none): a flush keeps
     /// that segment and every newer one, so forwarding survives flushes and restarts.
     pub wal_hold: Arc<std::sync::atomic::AtomicU64>,
@@ -61,6 +65,7 @@ impl Default for LogStoreOptions {
             chunk_target_bytes: 1536 * 1024,
             fsync: true,
             background: true,
+            columnar_chunks: true,
             wal_hold: Arc::new(std::sync::atomic::AtomicU64::new(u64::MAX)),
             delete_cancel_period_ms: 24 * 3_600_000,
             delete_max_interval_ms: 24 * 3_600_000,
@@ -490,7 +495,6 @@ impl LogStore {
         let mut seg_max = i64::MIN;
         let target = self.opts.chunk_target_bytes.max(1);
         let mut comp = zstd::bulk::Compressor::new(CHUNK_ZSTD_LEVEL).map_err(io)?;
-        let mut buf = Vec::new();
         for (wi, (tname, _, labels, blocks)) in work.iter().enumerate() {
             let mut entries: Vec<&LogEntry> = blocks.iter().flat_map(|b| b.iter()).collect();
             if blocks.len() > 1 {
@@ -505,9 +509,12 @@ impl LogStore {
                     end += 1;
                 }
                 let part = &entries[start..end];
-                buf.clear();
-                codec::put_entries(&mut buf, part.iter().copied());
-                let z = comp.compress(&buf).map_err(io)?;
+                let z = if self.opts.columnar_chunks {
+                    colchunk::encode(&mut comp, part)
+                } else {
+                    colchunk::encode_legacy(&mut comp, part)
+                }
+                .map_err(io)?;
                 let c = ChunkRef {
                     seg: id,
                     offset: seg.len() as u64,
@@ -845,14 +852,11 @@ fn write_segment_files(dir: &Path, id: u64, seg: &[u8], meta: &[u8]) -> Result<(
     Ok(())
 }
 
-/// The decompressed bytes of chunk `c` (`z`: its compressed bytes).
-fn decompress_chunk(z: &[u8], c: &ChunkRef) -> std::io::Result<Vec<u8>> {
-    match zstd::zstd_safe::get_frame_content_size(z) {
-        Ok(Some(n)) if n <= (c.raw_bytes + 64) * 8 + (1 << 20) => {
-            zstd::bulk::decompress(z, n as usize)
-        }
-        _ => zstd::stream::decode_all(z),
-    }
+/// The decompressed bytes of chunk `c` (`z`: its stored bytes, either chunk format) in the
+/// layout of `codec::put_entries`.
+fn decompress_chunk(z: &[u8], c: &ChunkRef) -> Result<Vec<u8>, colchunk::DecodeError> {
+    let limit = (c.raw_bytes + 64 * (c.entries as u64 + 1)) * 8 + (1 << 20);
+    colchunk::decode(z, usize::try_from(limit).unwrap_or(usize::MAX))
 }
 
 pub(crate) fn write_synced(path: &Path, data: &[u8]) -> Result<(), StorageError> {

@@ -192,7 +192,6 @@ impl LogStore {
         let (mut seg, mut meta) = (Vec::new(), Vec::new());
         let mut refs: Vec<(usize, ChunkRef)> = Vec::new();
         let mut removed = 0u64;
-        let mut raw = Vec::new();
         for (i, pc) in chunks.iter().enumerate() {
             let mut c = pc.chunk;
             let mut z = vec![0u8; c.len as usize];
@@ -209,9 +208,13 @@ impl LogStore {
                     (c.min_ts, c.max_ts) = (first.ts_ns, last.ts_ns);
                     c.entries = entries.len() as u32;
                     c.raw_bytes = entries.iter().map(|e| e.line.len() as u64).sum();
-                    raw.clear();
-                    codec::put_entries(&mut raw, entries.iter());
-                    z = comp.compress(&raw).map_err(io)?;
+                    let refs: Vec<&LogEntry> = entries.iter().collect();
+                    z = if self.opts.columnar_chunks {
+                        colchunk::encode(&mut comp, &refs)
+                    } else {
+                        colchunk::encode_legacy(&mut comp, &refs)
+                    }
+                    .map_err(io)?;
                     c.len = z.len() as u32;
                 }
             }

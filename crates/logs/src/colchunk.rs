@@ -1,0 +1,1440 @@
+//! Encoding of sealed (persisted) log chunks: a columnar layout for lines that are JSON objects
+//! of a shared shape, the original single-zstd-frame layout for everything else, and the reader
+//! of both (the first byte tells them apart, so chunks written before this module read as before).
+//!
+//! Columnar chunk (`COLUMNAR_V1`): each line that is one JSON object is split into its *literal
+//! text* (everything outside the values: braces, keys with their quotes, `:`, `,`, spacing) and
+//! its *values* (the bytes between a string's quotes, escapes as written; the exact text of a
+//! number, `true`/`false`/`null` or a nested object/array). Lines whose literal text is equal share
+//! a *shape*; the literals are stored once per chunk and each value position becomes a column,
+//! encoded by what it holds: canonical integers as zigzag varints (raw or as deltas, whichever is
+//! smaller), low-cardinality values as a dictionary plus indexes, digit strings of a fixed layout
+//! (ISO timestamps, IPs, `user-1234`) as per-run integer columns, lowercase hex as bytes, the rest
+//! as lengths plus bytes. Every column and the small per-entry sections (timestamps, shape ids,
+//! raw lines, structured metadata) are zstd-compressed separately. Lines that are not JSON
+//! objects, or whose shape is rare in the chunk, are stored as they are.
+//!
+//! Lines round-trip byte for byte: the literal and value spans of a line are contiguous slices
+//! of it (the split never rewrites text), and a column is given a typed encoding only when every
+//! value re-renders to exactly its original bytes (checked while encoding). Decoding rebuilds the
+//! chunk's entries in the byte layout of [`codec::put_entries`] — one buffer the scan walks with
+//! [`codec::RawEntries`] and its SIMD substring search, as it walks a decompressed legacy chunk.
+
+use crate::codec::{self, put_str, put_uvarint, Reader};
+use model::LogEntry;
+use std::collections::HashMap;
+
+/// First byte of a columnar chunk. Legacy chunks are one zstd frame and start with the zstd
+/// magic number's first byte, [`ZSTD_MAGIC0`].
+pub const COLUMNAR_V1: u8 = 0x02;
+/// First byte of a zstd frame (magic number 0xFD2FB528, little endian).
+const ZSTD_MAGIC0: u8 = 0x28;
+
+/// Most shapes kept per chunk (lines of other shapes are stored raw).
+const MAX_SHAPES: usize = 16;
+/// Shapes tracked while collecting (bounds the memory of chunks with many shapes).
+const MAX_CANDIDATE_SHAPES: usize = 64;
+/// A shape with fewer lines than this is not worth its literals and columns: stored raw.
+const MIN_SHAPE_LINES: usize = 8;
+/// Values per line beyond which a line is stored raw.
+const MAX_FIELDS: usize = 512;
+/// Sections shorter than this are stored uncompressed.
+const MIN_COMPRESS: usize = 48;
+/// Digit runs per value a digit-layout column may have.
+const MAX_RUNS: usize = 12;
+/// Runs whose number varies that a digit-layout column may keep (after constant runs are
+/// folded into its text); see `encode_digits`.
+const MAX_VARYING_RUNS: usize = 2;
+
+const SHAPE_RAW: u8 = u8::MAX;
+
+const COL_RAW: u8 = 0;
+const COL_DICT: u8 = 1;
+const COL_INT: u8 = 2;
+const COL_DIGITS: u8 = 3;
+const COL_HEX: u8 = 4;
+
+/// A corrupt chunk (truncated, bad zstd frame, out-of-range index) or an unknown format byte.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct DecodeError(String);
+
+impl From<codec::Corrupt> for DecodeError {
+    fn from(e: codec::Corrupt) -> Self {
+        DecodeError(e.to_string())
+    }
+}
+
+fn bad(what: &str) -> DecodeError {
+    DecodeError(format!("corrupt columnar chunk: {what}"))
+}
+
+// ---------------------------------------------------------------------------------------------
+// Splitting a line into literals and values.
+
+/// Index of the closing quote of a JSON string whose content starts at `i`.
+fn string_end(b: &[u8], mut i: usize) -> Option<usize> {
+    loop {
+        i += memchr::memchr2(b'"', b'\\', b.get(i..)?)?;
+        if b[i] == b'"' {
+            return Some(i);
+        }
+        i += 2;
+    }
+}
+
+/// End (exclusive) of the nested object or array starting at `i`.
+fn nested_end(b: &[u8], mut i: usize) -> Option<usize> {
+    let mut depth = 0usize;
+    while i < b.len() {
+        match b[i] {
+            b'"' => i = string_end(b, i + 1)?,
+            b'{' | b'[' => depth += 1,
+            b'}' | b']' => {
+                depth = depth.checked_sub(1)?;
+                if depth == 0 {
+                    return Some(i + 1);
+                }
+            }
+            _ => {}
+        }
+        i += 1;
+    }
+    None
+}
+
+fn skip_ws(b: &[u8], mut i: usize) -> usize {
+    while i < b.len() && matches!(b[i], b' ' | b'\t' | b'\n' | b'\r') {
+        i += 1;
+    }
+    i
+}
+
+/// Value spans `(start, end)` of a line holding one JSON object with at least one member; the
+/// literals are the gaps between them. `false` when the line is not such an object.
+fn split(b: &[u8], vals: &mut Vec<(u32, u32)>) -> bool {
+    vals.clear();
+    if b.len() > u32::MAX as usize {
+        return false;
+    }
+    let mut i = skip_ws(b, 0);
+    if b.get(i) != Some(&b'{') {
+        return false;
+    }
+    i = skip_ws(b, i + 1);
+    loop {
+        if b.get(i) != Some(&b'"') {
+            return false;
+        }
+        i = match string_end(b, i + 1) {
+            Some(e) => skip_ws(b, e + 1),
+            None => return false,
+        };
+        if b.get(i) != Some(&b':') {
+            return false;
+        }
+        i = skip_ws(b, i + 1);
+        let (s, e, next) = match b.get(i) {
+            Some(b'"') => match string_end(b, i + 1) {
+                Some(e) => (i + 1, e, e + 1),
+                None => return false,
+            },
+            Some(b'{' | b'[') => match nested_end(b, i) {
+                Some(e) => (i, e, e),
+                None => return false,
+            },
+            Some(_) => {
+                let mut e = i;
+                while e < b.len() && !matches!(b[e], b',' | b'}' | b' ' | b'\t' | b'\n' | b'\r') {
+                    e += 1;
+                }
+                if e == i {
+                    return false;
+                }
+                (i, e, e)
+            }
+            None => return false,
+        };
+        vals.push((s as u32, e as u32));
+        if vals.len() > MAX_FIELDS {
+            return false;
+        }
+        i = skip_ws(b, next);
+        match b.get(i) {
+            Some(b',') => i = skip_ws(b, i + 1),
+            Some(b'}') => {
+                i += 1;
+                break;
+            }
+            _ => return false,
+        }
+    }
+    skip_ws(b, i) == b.len()
+}
+
+/// The literal gaps of a split line: `lits[0] vals[0] lits[1] … vals[n-1] lits[n]`.
+fn for_each_gap<'a>(b: &'a [u8], vals: &[(u32, u32)], mut f: impl FnMut(&'a [u8]) -> bool) -> bool {
+    let mut prev = 0usize;
+    for &(s, e) in vals {
+        if !f(&b[prev..s as usize]) {
+            return false;
+        }
+        prev = e as usize;
+    }
+    f(&b[prev..])
+}
+
+/// Whether a split line has exactly the literals `lits`.
+fn same_lits(lits: &[&[u8]], b: &[u8], vals: &[(u32, u32)]) -> bool {
+    if lits.len() != vals.len() + 1 {
+        return false;
+    }
+    let mut k = 0;
+    for_each_gap(b, vals, |g| {
+        k += 1;
+        lits[k - 1] == g
+    })
+}
+
+/// A fast non-cryptographic hash of a line's literals (shape lookup; equality is checked after).
+fn shape_hash(b: &[u8], vals: &[(u32, u32)]) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    let mut mix = |x: u64| h = (h.rotate_left(5) ^ x).wrapping_mul(0x517c_c1b7_2722_0a95);
+    let mut prev = 0usize;
+    let mut add = |s: usize, e: usize| {
+        let g = &b[s..e];
+        mix(g.len() as u64);
+        let mut c = g.chunks_exact(8);
+        for w in &mut c {
+            mix(u64::from_le_bytes([
+                w[0], w[1], w[2], w[3], w[4], w[5], w[6], w[7],
+            ]));
+        }
+        let mut t = [0u8; 8];
+        t[..c.remainder().len()].copy_from_slice(c.remainder());
+        mix(u64::from_le_bytes(t));
+    };
+    for &(s, e) in vals {
+        add(prev, s as usize);
+        prev = e as usize;
+    }
+    add(prev, b.len());
+    h
+}
+
+// ---------------------------------------------------------------------------------------------
+// Encoding.
+
+/// FxHash-style hasher for the dictionary of a column (values are short; SipHash would cost
+/// more than the rest of the column's encoding).
+#[derive(Default)]
+struct Fx(u64);
+
+impl std::hash::Hasher for Fx {
+    fn write(&mut self, b: &[u8]) {
+        let mut c = b.chunks_exact(8);
+        for w in &mut c {
+            let x = u64::from_le_bytes([w[0], w[1], w[2], w[3], w[4], w[5], w[6], w[7]]);
+            self.0 = (self.0.rotate_left(5) ^ x).wrapping_mul(0x517c_c1b7_2722_0a95);
+        }
+        for &x in c.remainder() {
+            self.0 = (self.0.rotate_left(5) ^ x as u64).wrapping_mul(0x517c_c1b7_2722_0a95);
+        }
+    }
+    fn write_usize(&mut self, n: usize) {
+        self.0 = (self.0.rotate_left(5) ^ n as u64).wrapping_mul(0x517c_c1b7_2722_0a95);
+    }
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
+type FxBuild = std::hash::BuildHasherDefault<Fx>;
+
+struct Shape<'a> {
+    lits: Vec<&'a [u8]>,
+    /// `cols[j][row]`: value `j` of each line of this shape, in entry order.
+    cols: Vec<Vec<&'a [u8]>>,
+}
+
+/// Encodes one sealed chunk: columnar when some lines are JSON objects of a shape shared by
+/// enough lines, the legacy zstd frame of [`codec::put_entries`] otherwise.
+pub fn encode(
+    comp: &mut zstd::bulk::Compressor<'_>,
+    entries: &[&LogEntry],
+) -> std::io::Result<Vec<u8>> {
+    if let Some(c) = encode_columnar(comp, entries)? {
+        return Ok(c);
+    }
+    encode_legacy(comp, entries)
+}
+
+/// The pre-columnar chunk: one zstd frame over [`codec::put_entries`].
+pub fn encode_legacy(
+    comp: &mut zstd::bulk::Compressor<'_>,
+    entries: &[&LogEntry],
+) -> std::io::Result<Vec<u8>> {
+    let mut buf = Vec::new();
+    codec::put_entries(&mut buf, entries.iter().copied());
+    comp.compress(&buf)
+}
+
+fn encode_columnar(
+    comp: &mut zstd::bulk::Compressor<'_>,
+    entries: &[&LogEntry],
+) -> std::io::Result<Option<Vec<u8>>> {
+    let mut shapes: Vec<Shape> = Vec::new();
+    let mut by_hash: HashMap<u64, usize, FxBuild> = HashMap::default();
+    // Per entry: candidate shape index, or usize::MAX for raw.
+    let mut line_shape: Vec<usize> = Vec::with_capacity(entries.len());
+    let mut vals = Vec::new();
+    let mut last: Option<(u64, usize)> = None;
+    for e in entries {
+        let b = e.line.as_bytes();
+        if !split(b, &mut vals) {
+            line_shape.push(usize::MAX);
+            continue;
+        }
+        let h = shape_hash(b, &vals);
+        let idx = match last {
+            Some((lh, i)) if lh == h => Some(i),
+            _ => by_hash.get(&h).copied(),
+        };
+        let idx = match idx {
+            Some(i) if same_lits(&shapes[i].lits, b, &vals) => Some(i),
+            Some(_) => None, // hash collision: raw
+            None if shapes.len() < MAX_CANDIDATE_SHAPES => {
+                let mut lits = Vec::with_capacity(vals.len() + 1);
+                for_each_gap(b, &vals, |g| {
+                    lits.push(g);
+                    true
+                });
+                shapes.push(Shape {
+                    lits,
+                    cols: vec![Vec::new(); vals.len()],
+                });
+                by_hash.insert(h, shapes.len() - 1);
+                Some(shapes.len() - 1)
+            }
+            None => None,
+        };
+        match idx {
+            Some(i) => {
+                last = Some((h, i));
+                for (col, &(s, e)) in shapes[i].cols.iter_mut().zip(&vals) {
+                    col.push(&b[s as usize..e as usize]);
+                }
+                line_shape.push(i);
+            }
+            None => line_shape.push(usize::MAX),
+        }
+    }
+    // Keep the biggest shapes; the lines of the others go raw.
+    let mut order: Vec<usize> = (0..shapes.len())
+        .filter(|&i| shapes[i].cols.first().map_or(0, |c| c.len()) >= MIN_SHAPE_LINES)
+        .collect();
+    order.sort_by_key(|&i| std::cmp::Reverse(shapes[i].cols[0].len()));
+    order.truncate(MAX_SHAPES);
+    if order.is_empty() {
+        return Ok(None);
+    }
+    let mut remap = vec![SHAPE_RAW; shapes.len()];
+    for (k, &i) in order.iter().enumerate() {
+        remap[i] = k as u8;
+    }
+
+    let mut out = vec![COLUMNAR_V1];
+    put_uvarint(&mut out, entries.len() as u64);
+    put_uvarint(&mut out, order.len() as u64);
+    // Columns holding one value in every line are folded into the literals.
+    let mut kept: Vec<Vec<usize>> = Vec::with_capacity(order.len());
+    for &i in &order {
+        let sh = &shapes[i];
+        let mut lits: Vec<Vec<u8>> = Vec::new();
+        let mut cur = sh.lits[0].to_vec();
+        let mut cols = Vec::new();
+        for (j, col) in sh.cols.iter().enumerate() {
+            if col.iter().all(|v| *v == col[0]) {
+                cur.extend_from_slice(col[0]);
+            } else {
+                lits.push(std::mem::take(&mut cur));
+                cols.push(j);
+            }
+            cur.extend_from_slice(sh.lits[j + 1]);
+        }
+        lits.push(cur);
+        put_uvarint(&mut out, lits.len() as u64);
+        for l in &lits {
+            put_uvarint(&mut out, l.len() as u64);
+            out.extend_from_slice(l);
+        }
+        kept.push(cols);
+    }
+    let mut sec = Vec::new();
+    // Timestamps: zigzag deltas, the same varints as `put_entries`.
+    let mut prev = 0i64;
+    for e in entries {
+        codec::put_varint(&mut sec, e.ts_ns.wrapping_sub(prev));
+        prev = e.ts_ns;
+    }
+    put_section(&mut out, comp, &sec)?;
+    // Shape ids.
+    sec.clear();
+    sec.extend(
+        line_shape
+            .iter()
+            .map(|&s| if s == usize::MAX { SHAPE_RAW } else { remap[s] }),
+    );
+    put_section(&mut out, comp, &sec)?;
+    // Raw lines.
+    let mut raw = Vec::new();
+    for (e, &s) in entries.iter().zip(&line_shape) {
+        if s == usize::MAX || remap[s] == SHAPE_RAW {
+            put_str(&mut raw, &e.line);
+        }
+    }
+    put_section(&mut out, comp, &raw)?;
+    // Structured metadata, per entry as in `put_entries`.
+    sec.clear();
+    for e in entries {
+        put_uvarint(&mut sec, e.metadata.len() as u64);
+        for (k, v) in &e.metadata {
+            put_str(&mut sec, k);
+            put_str(&mut sec, v);
+        }
+    }
+    put_section(&mut out, comp, &sec)?;
+    for (&i, cols) in order.iter().zip(&kept) {
+        for &j in cols {
+            sec.clear();
+            encode_column(&shapes[i].cols[j], &mut sec);
+            put_section(&mut out, comp, &sec)?;
+        }
+    }
+    Ok(Some(out))
+}
+
+fn put_section(
+    out: &mut Vec<u8>,
+    comp: &mut zstd::bulk::Compressor<'_>,
+    data: &[u8],
+) -> std::io::Result<()> {
+    if data.len() >= MIN_COMPRESS {
+        let z = comp.compress(data)?;
+        if z.len() < data.len() {
+            out.push(1);
+            put_uvarint(out, data.len() as u64);
+            put_uvarint(out, z.len() as u64);
+            out.extend_from_slice(&z);
+            return Ok(());
+        }
+    }
+    out.push(0);
+    put_uvarint(out, data.len() as u64);
+    out.extend_from_slice(data);
+    Ok(())
+}
+
+/// Canonical JSON integer text (`0`, `-12`, no leading zeros, at most 18 digits) as an i64,
+/// verified by rendering it back and comparing.
+fn canonical_int(v: &[u8]) -> Option<i64> {
+    let digits = v.strip_prefix(b"-").unwrap_or(v);
+    if digits.is_empty() || digits.len() > 18 || !digits.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    if digits[0] == b'0' && (digits.len() > 1 || v.len() > 1) {
+        return None;
+    }
+    let mut n: i64 = 0;
+    for &d in digits {
+        n = n * 10 + (d - b'0') as i64;
+    }
+    let n = if v[0] == b'-' { -n } else { n };
+    let mut t = [0u8; 24];
+    (render_int(n, &mut t) == v).then_some(n)
+}
+
+/// Decimal text of `n` in the tail of `buf`.
+fn render_int(n: i64, buf: &mut [u8; 24]) -> &[u8] {
+    let mut i = buf.len();
+    let mut u = n.unsigned_abs();
+    loop {
+        i -= 1;
+        buf[i] = b'0' + (u % 10) as u8;
+        u /= 10;
+        if u == 0 {
+            break;
+        }
+    }
+    if n < 0 {
+        i -= 1;
+        buf[i] = b'-';
+    }
+    &buf[i..]
+}
+
+/// Appends the decimal digits of `x`, zero-padded to `width` digits.
+#[inline]
+fn render_digits(mut x: u64, width: usize, out: &mut Vec<u8>) {
+    const PAIRS: &[u8; 200] = b"0001020304050607080910111213141516171819\
+        2021222324252627282930313233343536373839404142434445464748495051525354555657585960616263\
+        646566676869707172737475767778798081828384858687888990919293949596979899";
+    let mut n = 1;
+    let mut p = 10u64;
+    while n < 20 && x >= p {
+        n += 1;
+        p = p.saturating_mul(10);
+    }
+    let n = n.max(width);
+    let at = out.len();
+    out.resize(at + n, b'0');
+    let mut i = out.len();
+    while x >= 100 {
+        let d = (x % 100) as usize * 2;
+        x /= 100;
+        out[i - 2..i].copy_from_slice(&PAIRS[d..d + 2]);
+        i -= 2;
+    }
+    if x >= 10 {
+        let d = x as usize * 2;
+        out[i - 2..i].copy_from_slice(&PAIRS[d..d + 2]);
+    } else {
+        out[i - 1] = b'0' + x as u8;
+    }
+}
+
+/// Writes zigzag varints of `v`, as deltas when that is shorter; first byte 1 for deltas.
+fn put_ints(sec: &mut Vec<u8>, v: &[i64]) {
+    let len = |x: i64| {
+        (64 - ((x << 1) ^ (x >> 63)).leading_zeros())
+            .max(1)
+            .div_ceil(7)
+    };
+    let raw: u32 = v.iter().map(|&x| len(x)).sum();
+    let mut prev = 0i64;
+    let delta: u32 = v
+        .iter()
+        .map(|&x| {
+            let d = len(x.wrapping_sub(prev));
+            prev = x;
+            d
+        })
+        .sum();
+    let use_delta = delta < raw;
+    sec.push(use_delta as u8);
+    let mut prev = 0i64;
+    for &x in v {
+        codec::put_varint(sec, if use_delta { x.wrapping_sub(prev) } else { x });
+        prev = x;
+    }
+}
+
+/// Lowercase hex of even length as bytes (a value that is not is `None`).
+fn hex_bytes(v: &[u8], out: &mut Vec<u8>) -> bool {
+    if !v.len().is_multiple_of(2) {
+        return false;
+    }
+    let nib = |c: u8| match c {
+        b'0'..=b'9' => Some(c - b'0'),
+        b'a'..=b'f' => Some(c - b'a' + 10),
+        _ => None,
+    };
+    for p in v.chunks_exact(2) {
+        match (nib(p[0]), nib(p[1])) {
+            (Some(h), Some(l)) => out.push(h << 4 | l),
+            _ => return false,
+        }
+    }
+    true
+}
+
+/// The digit layout of a value: its non-digit text and digit runs (at most [`MAX_RUNS`]).
+fn digit_runs<'a>(v: &'a [u8], runs: &mut Vec<&'a [u8]>, text: &mut Vec<&'a [u8]>) -> bool {
+    runs.clear();
+    text.clear();
+    let mut i = 0;
+    loop {
+        let s = i;
+        while i < v.len() && !v[i].is_ascii_digit() {
+            i += 1;
+        }
+        text.push(&v[s..i]);
+        if i == v.len() {
+            return true;
+        }
+        let s = i;
+        while i < v.len() && v[i].is_ascii_digit() {
+            i += 1;
+        }
+        if runs.len() == MAX_RUNS || i - s > 18 {
+            return false;
+        }
+        runs.push(&v[s..i]);
+    }
+}
+
+/// Encodes one column (`vals` non-empty) by what its values hold (see the module doc). A typed
+/// encoding is decoded again and compared with the values; if any differs, the column is raw.
+fn encode_column(vals: &[&[u8]], sec: &mut Vec<u8>) {
+    let start = sec.len();
+    encode_typed(vals, sec);
+    if sec[start] != COL_RAW && !column_reads_back(&sec[start..], vals) {
+        sec.truncate(start);
+        put_raw(vals, sec);
+    }
+}
+
+/// Whether column section `sec` decodes to exactly `vals`.
+fn column_reads_back(sec: &[u8], vals: &[&[u8]]) -> bool {
+    let Ok(mut col) = Col::open(sec, vals.len()) else {
+        return false;
+    };
+    let mut t = Vec::new();
+    vals.iter().all(|v| {
+        t.clear();
+        col.write_next(&mut t).is_ok() && t == *v
+    })
+}
+
+/// Raw column: the byte length of the value lengths, the lengths, the values.
+fn put_raw(vals: &[&[u8]], sec: &mut Vec<u8>) {
+    sec.push(COL_RAW);
+    let mut lens = Vec::with_capacity(vals.len() * 2);
+    for v in vals {
+        put_uvarint(&mut lens, v.len() as u64);
+    }
+    put_uvarint(sec, lens.len() as u64);
+    sec.extend_from_slice(&lens);
+    for v in vals {
+        sec.extend_from_slice(v);
+    }
+}
+
+fn encode_typed(vals: &[&[u8]], sec: &mut Vec<u8>) {
+    // Integers.
+    let ints: Option<Vec<i64>> = vals.iter().map(|v| canonical_int(v)).collect();
+    if let Some(ints) = ints {
+        sec.push(COL_INT);
+        put_ints(sec, &ints);
+        return;
+    }
+    // Lowercase hex of one even length (ids, hashes).
+    let n0 = vals[0].len();
+    if n0 >= 2 && vals.iter().all(|v| v.len() == n0) {
+        let mut b = Vec::with_capacity(vals.len() * n0 / 2 + 8);
+        b.push(COL_HEX);
+        put_uvarint(&mut b, n0 as u64);
+        if vals.iter().all(|v| hex_bytes(v, &mut b)) {
+            sec.extend_from_slice(&b);
+            return;
+        }
+    }
+    if encode_digits(vals, sec) {
+        return;
+    }
+    // Dictionary.
+    let limit = (vals.len() / 4).clamp(1, 65_535);
+    let mut dict: HashMap<&[u8], u32, FxBuild> = HashMap::default();
+    let mut fits = true;
+    for v in vals {
+        let n = dict.len() as u32;
+        dict.entry(v).or_insert(n);
+        if dict.len() > limit {
+            fits = false;
+            break;
+        }
+    }
+    if fits {
+        let mut words: Vec<(&[u8], u32)> = dict.iter().map(|(k, v)| (*k, *v)).collect();
+        words.sort_by_key(|w| w.1);
+        sec.push(COL_DICT);
+        put_uvarint(sec, words.len() as u64);
+        for (w, _) in &words {
+            put_uvarint(sec, w.len() as u64);
+            sec.extend_from_slice(w);
+        }
+        for v in vals {
+            let i = dict[v];
+            if words.len() <= 256 {
+                sec.push(i as u8);
+            } else {
+                sec.extend_from_slice(&(i as u16).to_le_bytes());
+            }
+        }
+        return;
+    }
+    put_raw(vals, sec);
+}
+
+/// Digit-layout column: every value is the same non-digit text around the same number of digit
+/// runs, each run either of one fixed width in every value (leading zeros kept) or canonical
+/// (no leading zeros). Layout: the texts, then per run its width (0 = canonical), the byte
+/// length of its integers and the integers.
+fn encode_digits(vals: &[&[u8]], sec: &mut Vec<u8>) -> bool {
+    let (mut runs, mut text) = (Vec::new(), Vec::new());
+    if !digit_runs(vals[0], &mut runs, &mut text) || runs.is_empty() {
+        return false;
+    }
+    let text0: Vec<&[u8]> = text.clone();
+    let nruns = runs.len();
+    let mut widths: Vec<usize> = runs.iter().map(|r| r.len()).collect();
+    let mut canon = vec![true; nruns];
+    let mut cols: Vec<Vec<i64>> = vec![Vec::with_capacity(vals.len()); nruns];
+    for v in vals {
+        if !digit_runs(v, &mut runs, &mut text) || runs.len() != nruns || text != text0 {
+            return false;
+        }
+        for (k, r) in runs.iter().enumerate() {
+            if r.len() != widths[k] {
+                widths[k] = 0;
+            }
+            if r.len() > 1 && r[0] == b'0' {
+                canon[k] = false;
+            }
+            let mut n = 0i64;
+            for &d in r.iter() {
+                n = n * 10 + (d - b'0') as i64;
+            }
+            cols[k].push(n);
+        }
+    }
+    if (0..nruns).any(|k| widths[k] == 0 && !canon[k]) {
+        return false;
+    }
+    // Runs holding one number in every value are folded into the text around them.
+    let mut texts: Vec<Vec<u8>> = vec![text0[0].to_vec()];
+    let mut keep = Vec::new();
+    for (k, col) in cols.iter().enumerate() {
+        if col.iter().all(|&x| x == col[0]) {
+            let mut t = [0u8; 24];
+            let d = render_int(col[0], &mut t);
+            if let Some(last) = texts.last_mut() {
+                last.resize(last.len() + widths[k].saturating_sub(d.len()), b'0');
+                last.extend_from_slice(d);
+                last.extend_from_slice(text0[k + 1]);
+            }
+        } else {
+            keep.push(k);
+            texts.push(text0[k + 1].to_vec());
+        }
+    }
+    // One value: the dictionary holds it. More than MAX_VARYING_RUNS varying runs (IPs): each
+    // costs a render per line when scans decode the chunk, more than the bytes it saves.
+    if keep.is_empty() || keep.len() > MAX_VARYING_RUNS {
+        return false;
+    }
+    sec.push(COL_DIGITS);
+    put_uvarint(sec, keep.len() as u64);
+    for t in &texts {
+        put_uvarint(sec, t.len() as u64);
+        sec.extend_from_slice(t);
+    }
+    let mut b = Vec::new();
+    for &k in &keep {
+        let col = &cols[k];
+        put_uvarint(sec, widths[k] as u64);
+        b.clear();
+        put_ints(&mut b, col);
+        put_uvarint(sec, b.len() as u64);
+        sec.extend_from_slice(&b);
+    }
+    true
+}
+
+// ---------------------------------------------------------------------------------------------
+// Decoding.
+
+/// Decodes a sealed chunk of either format into the byte layout of [`codec::put_entries`].
+/// `limit` bounds the decoded size (a corrupt header cannot make it allocate more).
+pub fn decode(buf: &[u8], limit: usize) -> Result<Vec<u8>, DecodeError> {
+    match buf.first() {
+        Some(&ZSTD_MAGIC0) => decode_legacy(buf, limit),
+        Some(&COLUMNAR_V1) => decode_columnar(&buf[1..], limit),
+        Some(b) => Err(DecodeError(format!("unknown chunk format byte {b:#04x}"))),
+        None => Err(bad("empty")),
+    }
+}
+
+fn decode_legacy(buf: &[u8], limit: usize) -> Result<Vec<u8>, DecodeError> {
+    let z = |e: std::io::Error| DecodeError(e.to_string());
+    match zstd::zstd_safe::get_frame_content_size(buf) {
+        Ok(Some(n)) if n <= limit as u64 => zstd::bulk::decompress(buf, n as usize).map_err(z),
+        _ => zstd::stream::decode_all(buf).map_err(z),
+    }
+}
+
+/// The next section, decompressed (`Cow::Borrowed` when stored as is).
+fn read_section<'a>(
+    r: &mut Reader<'a>,
+    dec: &mut zstd::bulk::Decompressor<'_>,
+    limit: usize,
+) -> Result<std::borrow::Cow<'a, [u8]>, DecodeError> {
+    let tag = *r.buf.get(r.pos).ok_or_else(|| bad("truncated section"))?;
+    r.pos += 1;
+    let n = r.uvarint()? as usize;
+    if n > limit {
+        return Err(bad("section larger than the chunk"));
+    }
+    match tag {
+        0 => {
+            let end = r.pos.checked_add(n).ok_or_else(|| bad("section length"))?;
+            let b = r
+                .buf
+                .get(r.pos..end)
+                .ok_or_else(|| bad("truncated section"))?;
+            r.pos = end;
+            Ok(std::borrow::Cow::Borrowed(b))
+        }
+        1 => {
+            let z = r.bytes()?;
+            let v = dec
+                .decompress(z, n)
+                .map_err(|e| DecodeError(format!("corrupt columnar chunk: {e}")))?;
+            if v.len() != n {
+                return Err(bad("section size"));
+            }
+            Ok(std::borrow::Cow::Owned(v))
+        }
+        _ => Err(bad("section tag")),
+    }
+}
+
+/// Zigzag varints, plain or as deltas (first byte 1), read in order.
+struct Ints<'a> {
+    r: Reader<'a>,
+    delta: bool,
+    prev: i64,
+}
+
+impl<'a> Ints<'a> {
+    fn new(b: &'a [u8]) -> Result<Self, DecodeError> {
+        let delta = *b.first().ok_or_else(|| bad("integers"))? == 1;
+        Ok(Ints {
+            r: Reader { buf: b, pos: 1 },
+            delta,
+            prev: 0,
+        })
+    }
+    fn next(&mut self) -> Result<i64, DecodeError> {
+        let v = self.r.varint()?;
+        self.prev = if self.delta {
+            self.prev.wrapping_add(v)
+        } else {
+            v
+        };
+        Ok(self.prev)
+    }
+}
+
+/// A column section being read row by row (rows come in order), each value written straight
+/// into the output.
+enum Col<'a> {
+    Raw {
+        lens: Reader<'a>,
+        data: &'a [u8],
+        pos: usize,
+    },
+    Dict {
+        words: Vec<&'a [u8]>,
+        idx: &'a [u8],
+        wide: bool,
+        row: usize,
+    },
+    Int(Ints<'a>),
+    Digits {
+        text: Vec<&'a [u8]>,
+        runs: Vec<(usize, Ints<'a>)>,
+    },
+    Hex {
+        data: &'a [u8],
+        nb: usize,
+        row: usize,
+    },
+}
+
+const HEX: &[u8; 16] = b"0123456789abcdef";
+
+impl<'a> Col<'a> {
+    fn open(sec: &'a [u8], rows: usize) -> Result<Self, DecodeError> {
+        let kind = *sec.first().ok_or_else(|| bad("empty column"))?;
+        let mut r = Reader { buf: sec, pos: 1 };
+        Ok(match kind {
+            COL_RAW => {
+                let lens = r.bytes()?;
+                Col::Raw {
+                    lens: Reader::new(lens),
+                    data: &sec[r.pos..],
+                    pos: 0,
+                }
+            }
+            COL_DICT => {
+                let d = r.uvarint()? as usize;
+                if d == 0 || d > 65_536 {
+                    return Err(bad("dictionary size"));
+                }
+                let mut words = Vec::with_capacity(d);
+                for _ in 0..d {
+                    words.push(r.bytes()?);
+                }
+                let wide = d > 256;
+                let idx = &sec[r.pos..];
+                if idx.len() < rows.saturating_mul(if wide { 2 } else { 1 }) {
+                    return Err(bad("dictionary indexes"));
+                }
+                Col::Dict {
+                    words,
+                    idx,
+                    wide,
+                    row: 0,
+                }
+            }
+            COL_INT => Col::Int(Ints::new(&sec[r.pos..])?),
+            COL_HEX => {
+                let w = r.uvarint()? as usize;
+                if w == 0 || !w.is_multiple_of(2) {
+                    return Err(bad("hex width"));
+                }
+                Col::Hex {
+                    data: &sec[r.pos..],
+                    nb: w / 2,
+                    row: 0,
+                }
+            }
+            COL_DIGITS => {
+                let nruns = r.uvarint()? as usize;
+                if nruns == 0 || nruns > MAX_RUNS {
+                    return Err(bad("digit runs"));
+                }
+                let mut text = Vec::with_capacity(nruns + 1);
+                for _ in 0..=nruns {
+                    text.push(r.bytes()?);
+                }
+                let mut runs = Vec::with_capacity(nruns);
+                for _ in 0..nruns {
+                    let w = r.uvarint()? as usize;
+                    if w > 18 {
+                        return Err(bad("digit width"));
+                    }
+                    runs.push((w, Ints::new(r.bytes()?)?));
+                }
+                Col::Digits { text, runs }
+            }
+            _ => return Err(bad("column kind")),
+        })
+    }
+
+    /// Appends the next row's value to `out`.
+    #[inline]
+    fn write_next(&mut self, out: &mut Vec<u8>) -> Result<(), DecodeError> {
+        match self {
+            Col::Raw { lens, data, pos } => {
+                let n = lens.uvarint()? as usize;
+                let v = pos
+                    .checked_add(n)
+                    .and_then(|e| data.get(*pos..e))
+                    .ok_or_else(|| bad("value length"))?;
+                *pos += n;
+                out.extend_from_slice(v);
+            }
+            Col::Dict {
+                words,
+                idx,
+                wide,
+                row,
+            } => {
+                let i = if *wide {
+                    let b = idx.get(*row * 2..*row * 2 + 2).ok_or_else(|| bad("rows"))?;
+                    u16::from_le_bytes([b[0], b[1]]) as usize
+                } else {
+                    *idx.get(*row).ok_or_else(|| bad("rows"))? as usize
+                };
+                *row += 1;
+                out.extend_from_slice(words.get(i).ok_or_else(|| bad("dictionary index"))?);
+            }
+            Col::Int(ints) => {
+                let x = ints.next()?;
+                if x < 0 {
+                    out.push(b'-');
+                }
+                render_digits(x.unsigned_abs(), 0, out);
+            }
+            Col::Hex { data, nb, row } => {
+                let v = data
+                    .get(*row * *nb..(*row + 1) * *nb)
+                    .ok_or_else(|| bad("hex values"))?;
+                *row += 1;
+                let at = out.len();
+                out.resize(at + v.len() * 2, 0);
+                for (o, &x) in out[at..].chunks_exact_mut(2).zip(v) {
+                    o[0] = HEX[(x >> 4) as usize];
+                    o[1] = HEX[(x & 15) as usize];
+                }
+            }
+            Col::Digits { text, runs } => {
+                if !text[0].is_empty() {
+                    out.extend_from_slice(text[0]);
+                }
+                for (k, (w, ints)) in runs.iter_mut().enumerate() {
+                    let x = ints.next()?;
+                    if x < 0 {
+                        return Err(bad("digit run"));
+                    }
+                    render_digits(x as u64, *w, out);
+                    let t = text[k + 1];
+                    if !t.is_empty() {
+                        out.extend_from_slice(t);
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Bytes of the padded length varint written before each rebuilt line (patched after the line;
+/// `Reader::uvarint` reads padded varints).
+const LEN_PAD: usize = 5;
+
+fn decode_columnar(buf: &[u8], limit: usize) -> Result<Vec<u8>, DecodeError> {
+    let mut r = Reader::new(buf);
+    let n = r.uvarint()? as usize;
+    let nshapes = r.uvarint()? as usize;
+    if n > limit || nshapes > MAX_SHAPES {
+        return Err(bad("header"));
+    }
+    let mut shapes: Vec<Vec<&[u8]>> = Vec::with_capacity(nshapes);
+    for _ in 0..nshapes {
+        let k = r.uvarint()? as usize;
+        if k == 0 || k > MAX_FIELDS + 1 {
+            return Err(bad("shape"));
+        }
+        let mut lits = Vec::with_capacity(k);
+        for _ in 0..k {
+            lits.push(r.bytes()?);
+        }
+        shapes.push(lits);
+    }
+    thread_local! {
+        static DEC: std::cell::RefCell<Option<zstd::bulk::Decompressor<'static>>> =
+            const { std::cell::RefCell::new(None) };
+    }
+    DEC.with(|d| {
+        let mut d = d.borrow_mut();
+        if d.is_none() {
+            *d = Some(zstd::bulk::Decompressor::new().map_err(|e| DecodeError(e.to_string()))?);
+        }
+        match d.as_mut() {
+            Some(dec) => decode_sections(r, shapes, dec, n, limit),
+            None => Err(bad("zstd context")),
+        }
+    })
+}
+
+fn decode_sections(
+    mut r: Reader,
+    shapes: Vec<Vec<&[u8]>>,
+    dec: &mut zstd::bulk::Decompressor<'_>,
+    n: usize,
+    limit: usize,
+) -> Result<Vec<u8>, DecodeError> {
+    let nshapes = shapes.len();
+    let ts = read_section(&mut r, dec, limit)?;
+    let ids = read_section(&mut r, dec, limit)?;
+    let raw = read_section(&mut r, dec, limit)?;
+    let meta = read_section(&mut r, dec, limit)?;
+    if ids.len() != n {
+        return Err(bad("shape ids"));
+    }
+    let mut rows = vec![0usize; nshapes];
+    for &s in ids.iter() {
+        if s != SHAPE_RAW {
+            *rows.get_mut(s as usize).ok_or_else(|| bad("shape id"))? += 1;
+        }
+    }
+    let mut secs = Vec::new();
+    for lits in &shapes {
+        for _ in 1..lits.len() {
+            secs.push(read_section(&mut r, dec, limit)?);
+        }
+    }
+    if !r.done() {
+        return Err(bad("trailing bytes"));
+    }
+    let mut cols: Vec<Vec<Col>> = Vec::with_capacity(nshapes);
+    let mut si = secs.iter();
+    for (lits, &rows) in shapes.iter().zip(&rows) {
+        let mut c = Vec::with_capacity(lits.len() - 1);
+        for _ in 1..lits.len() {
+            let sec = si.next().ok_or_else(|| bad("columns"))?;
+            c.push(Col::open(sec, rows)?);
+        }
+        cols.push(c);
+    }
+    let lits: usize = shapes
+        .iter()
+        .zip(&rows)
+        .map(|(l, r)| l.iter().map(|x| x.len()).sum::<usize>() * r)
+        .sum();
+    let vals: usize = secs.iter().map(|s| s.len()).sum();
+    let cap = limit.min(lits + vals * 4 + raw.len() + meta.len() + n * 16);
+    let mut out = Vec::with_capacity(cap);
+    let max_out = limit.saturating_mul(2);
+    put_uvarint(&mut out, n as u64);
+    let mut tr = Reader::new(&ts);
+    let mut rr = Reader::new(&raw);
+    let mut mr = Reader::new(&meta);
+    for &s in ids.iter() {
+        let p = tr.pos;
+        tr.varint()?;
+        out.extend_from_slice(&tr.buf[p..tr.pos]);
+        if s == SHAPE_RAW {
+            let l = rr.bytes()?;
+            put_uvarint(&mut out, l.len() as u64);
+            out.extend_from_slice(l);
+        } else {
+            let s = s as usize;
+            let lits = &shapes[s];
+            let at = out.len();
+            out.extend_from_slice(&[0x80, 0x80, 0x80, 0x80, 0]);
+            out.extend_from_slice(lits[0]);
+            for (c, lit) in cols[s].iter_mut().zip(&lits[1..]) {
+                c.write_next(&mut out)?;
+                out.extend_from_slice(lit);
+                if out.len() > max_out {
+                    return Err(bad("decoded size"));
+                }
+            }
+            let len = out.len() - at - LEN_PAD;
+            if len >= 1 << 35 {
+                return Err(bad("line length"));
+            }
+            for (k, b) in out[at..at + LEN_PAD].iter_mut().enumerate() {
+                let bits = ((len >> (7 * k)) & 0x7f) as u8;
+                *b = if k + 1 < LEN_PAD { bits | 0x80 } else { bits };
+            }
+        }
+        let p = mr.pos;
+        let m = mr.uvarint()? as usize;
+        for _ in 0..m.saturating_mul(2) {
+            mr.bytes()?;
+        }
+        out.extend_from_slice(&mr.buf[p..mr.pos]);
+        if out.len() > max_out {
+            return Err(bad("decoded size"));
+        }
+    }
+    Ok(out)
+}
+
+/// The sections of a columnar chunk as (name, decoded bytes, stored bytes): what each column
+/// costs (for the benchmark and for looking into a chunk). Legacy chunks give one section.
+pub fn sections(buf: &[u8]) -> Result<Vec<(String, usize, usize)>, DecodeError> {
+    if buf.first() != Some(&COLUMNAR_V1) {
+        return Ok(vec![("legacy zstd frame".into(), 0, buf.len())]);
+    }
+    let mut r = Reader::new(&buf[1..]);
+    r.uvarint()?;
+    let nshapes = r.uvarint()? as usize;
+    let mut names = vec![
+        "timestamps".to_string(),
+        "shape ids".into(),
+        "raw lines".into(),
+        "metadata".into(),
+    ];
+    let mut header = 1 + r.pos;
+    for k in 0..nshapes.min(MAX_SHAPES) {
+        let n = r.uvarint()? as usize;
+        let mut prev = String::new();
+        for j in 0..n.min(MAX_FIELDS + 1) {
+            let l = r.bytes()?;
+            if j > 0 {
+                names.push(format!("shape {k} {prev}"));
+            }
+            let t = String::from_utf8_lossy(l);
+            prev = t
+                .chars()
+                .rev()
+                .take(18)
+                .collect::<Vec<_>>()
+                .into_iter()
+                .rev()
+                .collect();
+        }
+    }
+    header = 1 + r.pos - header + 1;
+    let mut out = vec![("header (shapes' literals)".to_string(), header, header)];
+    let mut dec = zstd::bulk::Decompressor::new().map_err(|e| DecodeError(e.to_string()))?;
+    for name in names {
+        let p = r.pos;
+        let sec = read_section(&mut r, &mut dec, 1 << 30)?;
+        let kind = match (name.starts_with("shape"), sec.first()) {
+            (true, Some(&COL_RAW)) => " [raw]",
+            (true, Some(&COL_DICT)) => " [dict]",
+            (true, Some(&COL_INT)) => " [int]",
+            (true, Some(&COL_DIGITS)) => " [digits]",
+            (true, Some(&COL_HEX)) => " [hex]",
+            _ => "",
+        };
+        out.push((format!("{name}{kind}"), sec.len(), r.pos - p));
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn entry(ts: i64, line: &str) -> LogEntry {
+        LogEntry {
+            ts_ns: ts,
+            line: line.into(),
+            metadata: vec![],
+        }
+    }
+
+    /// Encodes and decodes `entries`; asserts the decoded entries equal them and returns the
+    /// chunk's first byte.
+    fn roundtrip(entries: &[LogEntry]) -> u8 {
+        let refs: Vec<&LogEntry> = entries.iter().collect();
+        let mut comp = zstd::bulk::Compressor::new(3).unwrap();
+        let c = encode(&mut comp, &refs).unwrap();
+        let raw = decode(&c, 1 << 30).unwrap();
+        let got = codec::read_entries(&mut Reader::new(&raw)).unwrap();
+        assert_eq!(got, entries);
+        let mut walk = codec::RawEntries::new(&raw).unwrap();
+        let mut k = 0;
+        while let Some(e) = walk.next_entry().unwrap() {
+            assert_eq!(e.line, entries[k].line.as_bytes());
+            k += 1;
+        }
+        assert_eq!(k, entries.len());
+        c[0]
+    }
+
+    #[test]
+    fn json_lines_go_columnar_and_roundtrip() {
+        let mut e = Vec::new();
+        for i in 0..200i64 {
+            e.push(entry(
+                1_700_000_000_000_000_000 + i * 1_000_000,
+                &format!(
+                    r#"{{"@timestamp":"2023-11-14T22:13:{:02}.{:03}Z","level":"{}","status":{},"duration":{},"ip":"10.0.{}.{}","id":"{:016x}","u":"user-{}","n":{{"a":[1,2,"x\"y"]}},"f":1.50,"z":-0,"b":true}}"#,
+                    i % 60,
+                    (i * 37) % 1000,
+                    ["info", "warn", "error"][i as usize % 3],
+                    200 + i % 3,
+                    i * 7919 % 3000,
+                    i % 256,
+                    (i * 13) % 256,
+                    (i as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15),
+                    i * 31 % 10_000,
+                ),
+            ));
+            if i % 17 == 0 {
+                e.push(entry(e.last().unwrap().ts_ns, "plain text line"));
+            }
+            if i % 23 == 0 {
+                e.last_mut().unwrap().metadata = vec![("trace_id".into(), format!("t{i}"))];
+            }
+        }
+        // Other spacing, key order and number text: other shapes, exact bytes kept.
+        e.push(entry(5, r#"{ "level" : "info", "status" : 007 }"#));
+        e.push(entry(6, r#"{"status":200,"level":"info"}"#));
+        e.push(entry(7, "{\"a\":\"\\u00e9\\n\",\"b\":1e5}"));
+        assert_eq!(roundtrip(&e), COLUMNAR_V1);
+    }
+
+    #[test]
+    fn typed_columns_keep_exact_text() {
+        for (vals, kind) in [
+            (vec![&b"007"[..], b"012", b"120", b"999"], COL_DIGITS),
+            (vec![&b"v1.2"[..], b"v10.0", b"v0.33", b"v7.1"], COL_DIGITS),
+            (vec![&b"-0"[..], b"-1", b"12", b"0012"], COL_RAW),
+            (vec![&b"0a"[..], b"ff", b"10", b"0b"], COL_HEX),
+            (vec![&b"12"[..], b"-3", b"0", b"4"], COL_INT),
+        ] {
+            let mut sec = Vec::new();
+            encode_column(&vals, &mut sec);
+            assert_eq!(sec[0], kind, "{vals:?}");
+            assert!(column_reads_back(&sec, &vals));
+        }
+        assert_eq!(canonical_int(b"-0"), None);
+        assert_eq!(canonical_int(b"01"), None);
+        assert_eq!(canonical_int(b"-120"), Some(-120));
+        assert_eq!(canonical_int(b"0"), Some(0));
+    }
+
+    #[test]
+    fn plain_text_chunks_keep_the_legacy_format() {
+        let e: Vec<LogEntry> = (0..50).map(|i| entry(i, &format!("line {i}"))).collect();
+        assert_eq!(roundtrip(&e), ZSTD_MAGIC0);
+    }
+
+    #[test]
+    fn legacy_chunks_still_read() {
+        let e: Vec<LogEntry> = (0..20)
+            .map(|i| entry(i, &format!("{{\"a\":{i}}}")))
+            .collect();
+        let refs: Vec<&LogEntry> = e.iter().collect();
+        let mut comp = zstd::bulk::Compressor::new(3).unwrap();
+        let c = encode_legacy(&mut comp, &refs).unwrap();
+        let raw = decode(&c, 1 << 30).unwrap();
+        assert_eq!(codec::read_entries(&mut Reader::new(&raw)).unwrap(), e);
+        assert!(decode(&[0x77, 1, 2], 1 << 20).is_err());
+    }
+
+    fn json_value() -> impl Strategy<Value = String> {
+        prop_oneof![
+            any::<i64>().prop_map(|n| n.to_string()),
+            "-?0[0-9]{0,3}(\\.[0-9]{1,3})?(e[+-]?[0-9])?",
+            "(true|false|null)",
+            "\"[a-z0-9 .:/\\-]{0,12}\"",
+            "\"(\\\\[\"\\\\nt]|\\\\u00[0-9a-f]{2}|[^\"\\\\]){0,8}\"",
+            "\"[0-9a-f]{0,4}\"",
+            "\"(10|192)\\.[0-9]{1,3}\\.0{0,2}[0-9]{1,3}\"",
+            "\"2023-11-1[0-9]T[0-9]{2}:[0-9]{2}:[0-9]{2}(\\.[0-9]{1,9})?Z\"",
+            "\\{\"x\":\\[[0-9],\"[\\]\\}a]\"\\]\\}",
+        ]
+    }
+
+    fn json_line() -> impl Strategy<Value = String> {
+        (
+            proptest::collection::vec(("[a-c]{1,2}", json_value()), 1..5),
+            "( ?)",
+            "( ?)",
+        )
+            .prop_map(|(kv, sp1, sp2)| {
+                let body: Vec<String> = kv
+                    .iter()
+                    .map(|(k, v)| format!("\"{k}\"{sp1}:{sp2}{v}"))
+                    .collect();
+                format!("{{{}}}", body.join(&format!(",{sp2}")))
+            })
+    }
+
+    fn any_line() -> impl Strategy<Value = String> {
+        prop_oneof![
+            4 => json_line(),
+            1 => ".{0,30}",
+            1 => "\\{[\"a-c:,0-9 \\}\\{\\[\\]\\\\]{0,20}",
+        ]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(200))]
+        #[test]
+        fn random_lines_roundtrip(
+            template in proptest::collection::vec(any_line(), 1..6),
+            picks in proptest::collection::vec((0usize..6, json_value(), 0i64..1000), 1..120),
+        ) {
+            // Lines drawn from a few templates (values swapped) so that shapes repeat.
+            let mut e = Vec::new();
+            let mut ts = 0i64;
+            for (k, v, dt) in picks {
+                let t = &template[k % template.len()];
+                let line = match t.rfind(':') {
+                    Some(p) if t.ends_with('}') && k % 2 == 0 => format!("{}:{v}}}", &t[..p]),
+                    _ => t.clone(),
+                };
+                ts += dt;
+                e.push(entry(ts, &line));
+            }
+            // Repeat so that shapes reach MIN_SHAPE_LINES.
+            let n = e.len();
+            for i in 0..n * 3 {
+                let mut x = e[i % n].clone();
+                x.ts_ns += 1000 + i as i64;
+                e.push(x);
+            }
+            roundtrip(&e);
+        }
+
+        #[test]
+        fn columns_roundtrip(vals in proptest::collection::vec(json_value(), 1..40)) {
+            let vals: Vec<Vec<u8>> = vals.iter().map(|v| v.trim_matches('"').as_bytes().to_vec()).collect();
+            let refs: Vec<&[u8]> = vals.iter().map(|v| v.as_slice()).collect();
+            let mut sec = Vec::new();
+            encode_column(&refs, &mut sec);
+            prop_assert!(column_reads_back(&sec, &refs));
+        }
+
+        #[test]
+        fn decode_never_panics(bytes in proptest::collection::vec(any::<u8>(), 0..300)) {
+            let mut b = bytes.clone();
+            if let Some(x) = b.first_mut() {
+                *x = COLUMNAR_V1;
+            }
+            let _ = decode(&b, 1 << 20);
+            let _ = decode(&bytes, 1 << 20);
+        }
+    }
+
+    /// A data directory written in the legacy chunk format reads after the upgrade, next to
+    /// columnar chunks written afterwards.
+    #[test]
+    fn store_reads_legacy_and_columnar_chunks() {
+        use model::{Direction, LabelMatcher, Labels, LogQueryable, LogSink, LogStream, MatchOp};
+        let d = tempfile::tempdir().unwrap();
+        let opts = |columnar| {
+            let mut o = crate::LogStoreOptions {
+                background: false,
+                fsync: false,
+                columnar_chunks: columnar,
+                ..Default::default()
+            };
+            o.limits.reject_old_samples = false;
+            o
+        };
+        let batch = |from: i64| LogStream {
+            labels: Labels::from_pairs([("app", "a")]),
+            entries: (from..from + 50)
+                .map(|i| entry(i, &format!("{{\"i\":{i},\"msg\":\"m{}\"}}", i % 3)))
+                .collect(),
+        };
+        let mut want = Vec::new();
+        for (round, columnar) in [(0, false), (1, true)] {
+            let s = crate::LogStore::open(d.path(), opts(columnar)).unwrap();
+            let b = batch(round * 1000 + 1);
+            want.extend(b.entries.iter().map(|e| e.line.clone()));
+            s.push("t", vec![b]).unwrap();
+            s.flush().unwrap();
+        }
+        let first_bytes: Vec<u8> = std::fs::read_dir(d.path().join("chunks"))
+            .unwrap()
+            .filter_map(|e| {
+                let p = e.unwrap().path();
+                (p.extension()? == "seg").then(|| std::fs::read(p).unwrap()[0])
+            })
+            .collect();
+        assert!(first_bytes.contains(&ZSTD_MAGIC0) && first_bytes.contains(&COLUMNAR_V1));
+        let s = crate::LogStore::open(d.path(), opts(true)).unwrap();
+        let m = [LabelMatcher::new("app", MatchOp::Equal, "a").unwrap()];
+        let mut got = Vec::new();
+        s.scan("t", &m, 0, i64::MAX, Direction::Forward, &mut |_, e| {
+            got.push(e.line.clone());
+            true
+        })
+        .unwrap();
+        assert_eq!(got, want);
+    }
+
+    #[test]
+    fn corrupt_columnar_chunks_are_errors() {
+        let e: Vec<LogEntry> = (0..40)
+            .map(|i| entry(i, &format!("{{\"a\":{i},\"b\":\"x{}\"}}", i % 3)))
+            .collect();
+        let refs: Vec<&LogEntry> = e.iter().collect();
+        let mut comp = zstd::bulk::Compressor::new(3).unwrap();
+        let c = encode(&mut comp, &refs).unwrap();
+        assert_eq!(c[0], COLUMNAR_V1);
+        for cut in 1..c.len() {
+            assert!(decode(&c[..cut], 1 << 20).is_err());
+        }
+        for i in 1..c.len() {
+            let mut d = c.clone();
+            d[i] ^= 0x55;
+            let _ = decode(&d, 1 << 20);
+        }
+    }
+}
