@@ -34,6 +34,15 @@ pub async fn open(
         wal_hold,
         ..Default::default()
     };
+    let opts = logs::LogStoreOptions {
+        delete_cancel_period_ms: loki
+            .delete_request_cancel_period_ms
+            .unwrap_or(opts.delete_cancel_period_ms),
+        delete_max_interval_ms: loki
+            .delete_max_interval_ms
+            .unwrap_or(opts.delete_max_interval_ms),
+        ..opts
+    };
     let dir = data_dir.join("logs");
     let store = tokio::task::spawn_blocking(move || logs::LogStore::open(&dir, opts))
         .await

@@ -1,8 +1,9 @@
-//! The web front door of every listener: TLS (Prometheus' `tls_server_config`), basic auth
-//! (bcrypt `basic_auth_users`) and bearer tokens with read/write/admin scopes and a tenant, the
-//! UI login page and its cookie sessions, failed-login counting and per-IP rate limiting,
-//! response headers, the lifecycle/admin API switches (`/-/reload`, `/-/quit`,
-//! `/api/v1/admin/*` answer 403 unless enabled), `/-/quit`, and the admin snapshot API.
+//! The web front door of every listener: TLS (Prometheus' `tls_server_config`, its files
+//! re-read when they change), basic auth (bcrypt `basic_auth_users`) and bearer tokens with
+//! read/write/admin scopes and a tenant, the UI login page and its cookie sessions, failed-login
+//! counting and per-IP rate limiting, response headers, the lifecycle/admin API switches
+//! (`/-/reload`, `/-/quit`, `/api/v1/admin/*` and Loki's delete API answer 403 unless enabled),
+//! `/-/quit`, and the admin snapshot API.
 
 use api::AppState;
 use axum::body::Body;
@@ -57,17 +58,82 @@ impl WebFlags {
 
 // ---------------------------------------------------------------- TLS and listeners
 
-static TLS: OnceLock<Option<tokio_rustls::TlsAcceptor>> = OnceLock::new();
+static TLS: OnceLock<Option<Arc<ReloadingTls>>> = OnceLock::new();
 static QUIT: tokio::sync::Notify = tokio::sync::Notify::const_new();
 
-/// Builds the TLS acceptor every listener uses (once, at startup).
+/// Builds the TLS configuration every listener uses (once, at startup; the files it names are
+/// re-read when they change, see [`ReloadingTls`]).
 pub fn init_tls(web: &WebSettings) -> Result<(), String> {
-    let acceptor = match &web.tls {
+    let tls = match &web.tls {
         None => None,
-        Some(t) => Some(tokio_rustls::TlsAcceptor::from(Arc::new(server_config(t)?))),
+        Some(t) => Some(Arc::new(ReloadingTls::new(t.clone())?)),
     };
-    let _ = TLS.set(acceptor);
+    let _ = TLS.set(tls);
     Ok(())
+}
+
+/// Size, modification and change time and inode of a file (None: unreadable).
+type FileStamp = Option<(u64, i64, i64, i64, i64, u64)>;
+
+fn file_stamp(p: &Path) -> FileStamp {
+    use std::os::unix::fs::MetadataExt;
+    let m = std::fs::metadata(p).ok()?;
+    Some((
+        m.len(),
+        m.mtime(),
+        m.mtime_nsec(),
+        m.ctime(),
+        m.ctime_nsec(),
+        m.ino(),
+    ))
+}
+
+/// The server side of TLS with certificate reload, as Prometheus' exporter-toolkit re-reads its
+/// files per handshake: each handshake stats the cert, key and client CA files and rebuilds the
+/// configuration when one changed (replaced, rewritten or touched). A change that does not load
+/// (a half-written file, a key that does not match the certificate) keeps the configuration in
+/// use and is logged once; the next change is tried again.
+pub struct ReloadingTls {
+    settings: config::web::TlsServerSettings,
+    current: Mutex<(Vec<FileStamp>, tokio_rustls::TlsAcceptor)>,
+}
+
+impl ReloadingTls {
+    fn new(settings: config::web::TlsServerSettings) -> Result<ReloadingTls, String> {
+        let stamps = Self::stamps(&settings);
+        let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(server_config(&settings)?));
+        Ok(ReloadingTls {
+            settings,
+            current: Mutex::new((stamps, acceptor)),
+        })
+    }
+
+    fn stamps(t: &config::web::TlsServerSettings) -> Vec<FileStamp> {
+        let mut v = vec![file_stamp(&t.cert_file), file_stamp(&t.key_file)];
+        if let Some(ca) = &t.client_ca_file {
+            v.push(file_stamp(ca));
+        }
+        v
+    }
+
+    /// The acceptor for the next handshake, rebuilt first when a file changed.
+    pub fn acceptor(&self) -> tokio_rustls::TlsAcceptor {
+        let stamps = Self::stamps(&self.settings);
+        let mut cur = self.current.lock();
+        if stamps != cur.0 {
+            cur.0 = stamps;
+            match server_config(&self.settings) {
+                Ok(c) => {
+                    cur.1 = tokio_rustls::TlsAcceptor::from(Arc::new(c));
+                    tracing::info!("TLS certificate files changed: reloaded");
+                }
+                Err(e) => tracing::warn!(
+                    "TLS certificate files changed but do not load ({e}); still serving the previous certificate"
+                ),
+            }
+        }
+        cur.1.clone()
+    }
 }
 
 /// `https` when TLS is on, else `http`.
@@ -164,8 +230,8 @@ impl WebListener {
                             return;
                         }
                     }
-                    Some(acc) => {
-                        let (acc, tx) = (acc.clone(), tx.clone());
+                    Some(reloading) => {
+                        let (acc, tx) = (reloading.acceptor(), tx.clone());
                         tokio::spawn(async move {
                             match tokio::time::timeout(Duration::from_secs(10), acc.accept(s)).await
                             {
@@ -241,7 +307,7 @@ pub enum Class {
     Admin,
     /// `/-/reload`, `/-/quit`: admin, and only when lifecycle is enabled.
     Lifecycle,
-    /// `/api/v1/admin/*`: admin, and only when the admin API is enabled.
+    /// `/api/v1/admin/*` and Loki's delete API: admin, and only when the admin API is enabled.
     AdminApi,
     /// Sentry ingest: the DSN key authenticates it when no pharos credential is sent.
     SentryIngest,
@@ -258,7 +324,12 @@ pub fn classify(method: &Method, path: &str) -> Class {
     if matches!(path, "/-/reload" | "/-/quit") {
         return Class::Lifecycle;
     }
-    if path.starts_with("/api/v1/admin/") {
+    if path.starts_with("/api/v1/admin/")
+        || matches!(
+            path,
+            "/loki/api/v1/delete" | "/loki/api/v1/cache/generation_numbers"
+        )
+    {
         return Class::AdminApi;
     }
     let seg: Vec<&str> = path.trim_matches('/').split('/').collect();
@@ -1004,6 +1075,7 @@ mod tests {
         assert_eq!(classify(&g, "/api/health"), Class::Open);
         assert_eq!(classify(&p, "/-/reload"), Class::Lifecycle);
         assert_eq!(classify(&p, "/api/v1/admin/tsdb/snapshot"), Class::AdminApi);
+        assert_eq!(classify(&g, "/loki/api/v1/delete"), Class::AdminApi);
         assert_eq!(classify(&p, "/api/v1/write"), Class::Write);
         assert_eq!(classify(&p, "/loki/api/v1/push"), Class::Write);
         assert_eq!(classify(&p, "/v1/traces"), Class::Write);

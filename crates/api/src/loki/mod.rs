@@ -1,11 +1,13 @@
 //! Loki's HTTP API over the embedded log store: push (`push.rs`), queries, labels, series and
-//! index stats (`query.rs`), live tailing over WebSocket (`tail.rs`), readiness and build info.
+//! index stats (`query.rs`), live tailing over WebSocket (`tail.rs`), delete requests
+//! (`delete.rs`), readiness and build info.
 //! Tenants come from `X-Scope-OrgID` when `auth_enabled` is on, else everything is tenant `fake`.
 //! Errors are plain text with Loki's status codes, as logcli and Grafana expect.
 
 // Helpers return a finished error `Response` for early exit from handlers; its size is fine.
 #![allow(clippy::result_large_err)]
 
+pub mod delete;
 pub mod push;
 pub mod query;
 pub mod tail;
@@ -107,6 +109,17 @@ pub fn routes(state: Arc<LokiState>) -> Router {
             get(query::volume).post(query::volume),
         )
         .route("/loki/api/v1/tail", get(tail::tail))
+        .route(
+            "/loki/api/v1/delete",
+            post(delete::add)
+                .put(delete::add)
+                .get(delete::list)
+                .delete(delete::cancel),
+        )
+        .route(
+            "/loki/api/v1/cache/generation_numbers",
+            get(delete::cache_generation),
+        )
         .route("/loki/api/v1/status/buildinfo", get(buildinfo))
         .route("/ready", get(ready))
         .layer(axum::extract::DefaultBodyLimit::max(crate::MAX_BODY_BYTES))
