@@ -1,14 +1,16 @@
 //! Follows the TSDB's native-histogram log (`<tsdb>/histograms/log`, see
 //! `tsdb::histograms`) for a remote_write queue with `send_native_histograms: true`: the frames
 //! appended after a position, handed out with the position after each. A position is the
-//! file's inode and a byte offset; the log is only rewritten when pharos opens it (retention,
-//! a torn tail), so a position of another inode means "rewritten since": the follower then reads
-//! the new file from its start and skips what is not newer than the newest histogram already
-//! delivered. Frames are coded against the frames before them in the same file (format 2,
+//! file's inode and a byte offset; the log is rewritten when pharos opens it (retention, a torn
+//! tail) and when the TSDB moves histograms into a block, so a position of another inode means
+//! "rewritten since": the follower then reads the new file from its start and skips what is not
+//! newer than the newest histogram already delivered (of each series, for a rewrite it saw
+//! while running). Frames are coded against the frames before them in the same file (format 2,
 //! see `tsdb::histograms`), so the follower keeps a `LogReader` and, when it starts inside a
 //! file, first reads the file up to its position without handing anything out.
 
 use model::{HistogramSample, Labels};
+use std::collections::HashMap;
 use std::fs::File;
 use std::io::{self, Read, Seek, SeekFrom};
 use std::os::unix::fs::MetadataExt;
@@ -24,6 +26,8 @@ pub struct HistLog {
     skip_until: i64,
     /// The state the frames after `pos` are coded against.
     reader: tsdb::histograms::LogReader,
+    /// Per series, the newest timestamp handed out (a rewritten file repeats older ones).
+    delivered: HashMap<Labels, i64>,
 }
 
 fn inode(path: &Path) -> Option<u64> {
@@ -68,6 +72,7 @@ impl HistLog {
             pos,
             skip_until,
             reader,
+            delivered: HashMap::new(),
         }
     }
 
@@ -100,8 +105,17 @@ impl HistLog {
         let base = self.pos.offset;
         let mut frames = 0;
         let skip = self.skip_until;
+        let delivered = &mut self.delivered;
         let intact = self.reader.read(&data, |end, labels, mut samples| {
-            samples.retain(|s| s.t > skip);
+            let done = delivered
+                .get(&labels)
+                .copied()
+                .unwrap_or(i64::MIN)
+                .max(skip);
+            samples.retain(|s| s.t > done);
+            if let Some(last) = samples.last() {
+                delivered.insert(labels.clone(), last.t);
+            }
             frames += 1;
             f(
                 Position {
@@ -169,5 +183,13 @@ mod tests {
         let mut got = Vec::new();
         log.poll(|_, _, s| got.extend(s)).unwrap();
         assert_eq!(got, vec![HistogramSample::integer(5000, h2)]);
+        // Rewritten while the follower runs (histograms moved into a block): what it handed
+        // out already is not handed out again; what is new is.
+        store.remove_range(i64::MIN, 2500).unwrap();
+        store.append(&[sample(6000)]).unwrap();
+        let mut got = Vec::new();
+        log.poll(|_, _, s| got.extend(s.iter().map(|s| s.t)))
+            .unwrap();
+        assert_eq!(got, vec![6000]);
     }
 }

@@ -13,7 +13,8 @@
 //!   against the same value of the previous sample, as Gorilla does for floats;
 //! - the sum is always XOR-compressed; the counter-reset hint costs one bit unless it changes.
 //!
-//! Used for the in-memory chunks of `histograms` and, record by record, for its log.
+//! Used for the in-memory chunks of `histograms`, record by record for its log, and for the
+//! histogram chunks of blocks (chunk encoding 2, see `block`).
 
 use crate::encoding::Corrupt;
 use model::histogram::{CounterResetHint, FloatHistogram, Span};
@@ -556,20 +557,64 @@ impl Chunk {
 
     /// The chunk's samples in `[mint, maxt]`, appended to `out`.
     pub fn read(&self, mint: i64, maxt: i64, out: &mut Vec<HistogramSample>) {
-        let mut r = BitReader::new(&self.bits.buf);
-        let mut dec = Decoder::default();
-        for _ in 0..self.samples {
-            // The chunk was written by this process: a failure is a bug, not bad input; it
-            // ends the chunk rather than panicking.
-            let Ok(s) = dec.get(&mut r) else {
-                break;
-            };
-            if s.t > maxt {
-                break;
+        read_bytes(&self.bits.buf, self.samples, mint, maxt, out);
+    }
+
+    /// The encoded bit stream (self-contained: it decodes from a fresh `Decoder`), as a block
+    /// stores it.
+    pub fn data(&self) -> &[u8] {
+        &self.bits.buf
+    }
+
+    /// A closed chunk of `samples` samples from an encoded bit stream (a block's chunk).
+    pub fn from_data(data: Vec<u8>, samples: u16, min_t: i64, max_t: i64) -> Chunk {
+        // Closed: nothing is appended to it, so the fill of the last byte does not matter.
+        let bits = BitWriter { buf: data, used: 0 };
+        Chunk {
+            min_t,
+            max_t,
+            samples,
+            bits,
+            enc: None,
+        }
+    }
+
+    /// Encodes samples (in time order) into chunks of at most `CHUNK_SAMPLES`, cut where the
+    /// layout changes, all closed.
+    pub fn encode_all<'a>(samples: impl IntoIterator<Item = &'a HistogramSample>) -> Vec<Chunk> {
+        let mut out: Vec<Chunk> = Vec::new();
+        for s in samples {
+            if out.last().is_none_or(|c| c.must_cut(s)) {
+                if let Some(c) = out.last_mut() {
+                    c.close();
+                }
+                out.push(Chunk::new());
             }
-            if s.t >= mint {
-                out.push(s);
+            if let Some(c) = out.last_mut() {
+                c.push(s);
             }
+        }
+        if let Some(c) = out.last_mut() {
+            c.close();
+        }
+        out
+    }
+}
+
+/// The samples in `[mint, maxt]` of an encoded chunk of `count` samples, appended to `out`.
+/// A corrupt stream (a damaged block file) ends the chunk; it never panics.
+pub fn read_bytes(data: &[u8], count: u16, mint: i64, maxt: i64, out: &mut Vec<HistogramSample>) {
+    let mut r = BitReader::new(data);
+    let mut dec = Decoder::default();
+    for _ in 0..count {
+        let Ok(s) = dec.get(&mut r) else {
+            break;
+        };
+        if s.t > maxt {
+            break;
+        }
+        if s.t >= mint {
+            out.push(s);
         }
     }
 }

@@ -12,8 +12,12 @@
 //!   (tagged varints and floats). A log holding version-1 frames is rewritten as version 2
 //!   when it is opened.
 //!
-//! Histograms are not cut into blocks: they stay in this log and in memory, and samples older
-//! than the retention time are dropped when the log is rewritten on open.
+//! This is the histograms' head: when the TSDB cuts its head into a block, the histogram
+//! samples of the block's range go into the block too (`snapshot_range`), are then dropped
+//! here (`remove_range`, which rewrites the log from what is left) and appends older than the
+//! cut are refused as out of bounds (`set_min_valid`). On open, samples a block holds already
+//! (a crash between the block and the rewrite) and samples older than the retention time are
+//! dropped, and the log rewritten without them.
 
 use crate::encoding::{put_bytes, put_uvarint, Corrupt, Reader};
 use crate::histchunk::{BitReader, BitWriter, Chunk, Decoder, Encoder};
@@ -25,6 +29,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::fs::{File, OpenOptions};
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::Path;
+use std::sync::atomic::{AtomicI64, Ordering};
 
 /// Payload format of the frames written by older pharos (self-contained samples).
 const FORMAT_V1: u8 = 1;
@@ -132,6 +137,38 @@ fn frame_series(
 pub struct HistogramStore {
     log: Mutex<LogWriter>,
     series: RwLock<BTreeMap<Labels, SeriesData>>,
+    /// Appends older than this are out of bounds (their range is in a block already).
+    min_valid: AtomicI64,
+    path: std::path::PathBuf,
+}
+
+/// Writes the log afresh with `series` (a temporary file renamed over it, so a crash keeps one
+/// of the two) and returns its writer.
+fn rewrite_log<'a>(
+    path: &Path,
+    series: impl Iterator<Item = (&'a Labels, Vec<&'a HistogramSample>)>,
+) -> Result<LogWriter, StorageError> {
+    let mut refs = HashMap::new();
+    let tmp = path.with_extension("tmp");
+    let mut out = Vec::new();
+    for (labels, list) in series {
+        let state = frame_series(&refs, refs.len() as u64, labels, &list, &mut out);
+        refs.insert(labels.clone(), state);
+    }
+    let mut f = File::create(&tmp)?;
+    f.write_all(&out)?;
+    f.sync_all()?;
+    std::fs::rename(&tmp, path)?;
+    if let Some(d) = path.parent().and_then(|p| File::open(p).ok()) {
+        let _ = d.sync_all();
+    }
+    let mut file = OpenOptions::new()
+        .create(true)
+        .read(true)
+        .append(true)
+        .open(path)?;
+    file.seek(SeekFrom::End(0))?;
+    Ok(LogWriter { file, refs })
 }
 
 fn put_labels(out: &mut Vec<u8>, labels: &Labels) {
@@ -336,10 +373,35 @@ fn read_frames(data: &[u8]) -> (BTreeMap<Labels, Vec<HistogramSample>>, usize, L
     (series, pos, reader)
 }
 
+/// The in-memory chunks of series' samples (each list in time order).
+fn in_memory(
+    series: impl IntoIterator<Item = (Labels, Vec<HistogramSample>)>,
+) -> BTreeMap<Labels, SeriesData> {
+    let mut mem = BTreeMap::new();
+    for (labels, samples) in series {
+        let mut it = samples.iter();
+        if let Some(first) = it.next() {
+            let mut d = SeriesData::new(first);
+            it.for_each(|s| d.push(s));
+            mem.insert(labels, d);
+        }
+    }
+    mem
+}
+
 impl HistogramStore {
     /// Opens `<dir>/histograms/log`, replaying it; samples before `min_t` are dropped and the
     /// log rewritten without them (and without a torn tail, and as version 2).
     pub fn open(dir: &Path, min_t: i64) -> Result<HistogramStore, StorageError> {
+        Self::open_without(dir, min_t, |_| false)
+    }
+
+    /// `open`, also dropping the samples whose timestamp `in_blocks` says a block holds.
+    pub fn open_without(
+        dir: &Path,
+        min_t: i64,
+        in_blocks: impl Fn(i64) -> bool,
+    ) -> Result<HistogramStore, StorageError> {
         let path = log_path(dir);
         let dir = dir.join("histograms");
         std::fs::create_dir_all(&dir)?;
@@ -351,54 +413,104 @@ impl HistogramStore {
         let mut dropped = false;
         for samples in series.values_mut() {
             let before = samples.len();
-            samples.retain(|s| s.t >= min_t);
+            samples.retain(|s| s.t >= min_t && !in_blocks(s.t));
             dropped |= samples.len() != before;
         }
         series.retain(|_, s| !s.is_empty());
-        let refs = if dropped || reader.saw_v1 || intact != data.len() {
-            // Rewrite: a temporary file renamed over the log, so a crash keeps one of the two.
-            let mut refs = HashMap::new();
-            let tmp = dir.join("log.tmp");
-            let mut out = Vec::new();
-            for (labels, samples) in &series {
-                let list: Vec<&HistogramSample> = samples.iter().collect();
-                let state = frame_series(&refs, refs.len() as u64, labels, &list, &mut out);
-                refs.insert(labels.clone(), state);
-            }
-            let mut f = File::create(&tmp)?;
-            f.write_all(&out)?;
-            f.sync_all()?;
-            std::fs::rename(&tmp, &path)?;
-            refs
+        let writer = if dropped || reader.saw_v1 || intact != data.len() {
+            rewrite_log(&path, series.iter().map(|(l, s)| (l, s.iter().collect())))?
         } else {
             // Appends continue the file: from the state its frames left.
-            reader
+            let refs = reader
                 .series
                 .into_iter()
                 .map(|(id, (labels, dec))| (labels, (id, dec.into_encoder())))
-                .collect()
+                .collect();
+            let mut file = OpenOptions::new()
+                .create(true)
+                .read(true)
+                .append(true)
+                .open(&path)?;
+            file.seek(SeekFrom::End(0))?;
+            LogWriter { file, refs }
         };
         drop(data);
-        let mut file = OpenOptions::new()
-            .create(true)
-            .read(true)
-            .append(true)
-            .open(&path)?;
-        file.seek(SeekFrom::End(0))?;
-        let writer = LogWriter { file, refs };
-        let mut mem = BTreeMap::new();
-        for (labels, samples) in series {
-            let mut it = samples.iter();
-            if let Some(first) = it.next() {
-                let mut d = SeriesData::new(first);
-                it.for_each(|s| d.push(s));
-                mem.insert(labels, d);
-            }
-        }
+        let mem = in_memory(series);
         Ok(HistogramStore {
             log: Mutex::new(writer),
             series: RwLock::new(mem),
+            min_valid: AtomicI64::new(i64::MIN),
+            path,
         })
+    }
+
+    /// Refuses appends older than `t` from now on (as out of bounds); never lowers the bound.
+    pub fn set_min_valid(&self, t: i64) {
+        // Under the log lock, so no append that checked the old bound is still in flight.
+        let _log = self.log.lock();
+        self.min_valid.fetch_max(t, Ordering::SeqCst);
+    }
+
+    /// Oldest and newest timestamps of the samples at or after `from` (a chunk's start counts
+    /// as its oldest; close enough to decide when to cut), `None` if there are none.
+    pub fn time_range(&self, from: i64) -> Option<(i64, i64)> {
+        let series = self.series.read();
+        let mut range: Option<(i64, i64)> = None;
+        for c in series.values().flat_map(|d| d.chunks.iter()) {
+            if c.samples == 0 || c.max_t < from {
+                continue;
+            }
+            let lo = c.min_t.max(from);
+            range = Some(match range {
+                Some((a, b)) => (a.min(lo), b.max(c.max_t)),
+                None => (lo, c.max_t),
+            });
+        }
+        range
+    }
+
+    /// The samples in `[lo, before)` of every series, encoded as block chunks.
+    pub fn snapshot_range(&self, lo: i64, before: i64) -> crate::block::HistSeries {
+        let series = self.series.read();
+        let mut out = Vec::new();
+        for (labels, data) in series.iter() {
+            if before == i64::MIN || !data.overlaps(lo, before - 1) {
+                continue;
+            }
+            let samples = data.read(lo, before - 1);
+            if !samples.is_empty() {
+                out.push((labels.clone(), Chunk::encode_all(&samples)));
+            }
+        }
+        out
+    }
+
+    /// Drops the samples in `[lo, before)` (now in a block) and rewrites the log with the rest.
+    pub fn remove_range(&self, lo: i64, before: i64) -> Result<(), StorageError> {
+        let mut log = self.log.lock();
+        let mut series = self.series.write();
+        let touched = series
+            .values()
+            .any(|d| before != i64::MIN && d.overlaps(lo, before - 1));
+        if !touched {
+            return Ok(());
+        }
+        let kept: Vec<(Labels, Vec<HistogramSample>)> = series
+            .iter()
+            .map(|(labels, d)| {
+                let mut all = d.read(i64::MIN, i64::MAX);
+                all.retain(|s| s.t < lo || s.t >= before);
+                (labels.clone(), all)
+            })
+            .filter(|(_, s)| !s.is_empty())
+            .collect();
+        let writer = rewrite_log(
+            &self.path,
+            kept.iter().map(|(l, s)| (l, s.iter().collect())),
+        )?;
+        *log = writer;
+        *series = in_memory(kept);
+        Ok(())
     }
 
     /// Appends samples (same rules as floats: older than a series' newest sample is out of
@@ -409,7 +521,12 @@ impl HistogramStore {
         let mut accepted: BTreeMap<&Labels, Vec<&HistogramSample>> = BTreeMap::new();
         {
             let series = self.series.read();
+            let min_valid = self.min_valid.load(Ordering::SeqCst);
             for (labels, s) in batch {
+                if s.t < min_valid {
+                    stats.out_of_bounds += 1;
+                    continue;
+                }
                 let pending = accepted.get(labels).and_then(|v| v.last().map(|p| p.t));
                 let last = pending.or_else(|| series.get(labels).map(|d| d.last.t));
                 match last {

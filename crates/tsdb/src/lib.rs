@@ -7,7 +7,9 @@
 //!   open, a torn tail from a crash is truncated. `wal/checkpoint.NNNNNNNN` replaces segments
 //!   `..=NNNNNNNN` once a block holds their old samples.
 //! - `blocks/<mint>-<maxt>/data` — symbol table, series (labels as symbol references) and their
-//!   Gorilla chunks (delta-of-delta timestamps, XOR values), CRC32 trailer; `meta.json` beside it.
+//!   Gorilla chunks (delta-of-delta timestamps, XOR values), then native-histogram series and
+//!   their histogram chunks, CRC32 trailer; `meta.json` beside it (see `block`).
+//! - `histograms/log` — the native histograms not yet in a block (see `histograms`).
 //!
 //! The head is cut into a block once it spans 1.5 block ranges (as Prometheus does), without
 //! stopping appends: the live head is frozen and swapped for an empty one in O(1), the block is
@@ -261,8 +263,39 @@ impl Tsdb {
             .duration_since(std::time::UNIX_EPOCH)
             .map(|d| d.as_millis() as i64)
             .unwrap_or(0);
-        let histograms =
-            histograms::HistogramStore::open(dir, now_ms.saturating_sub(opts.retention_time_ms))?;
+        // Histogram samples a block holds already (a crash after the block was written, before
+        // the histogram log was rewritten) are dropped from the log.
+        // (A retention time of 0 keeps everything, as for blocks.)
+        let retained_from = if opts.retention_time_ms > 0 {
+            now_ms.saturating_sub(opts.retention_time_ms)
+        } else {
+            i64::MIN
+        };
+        let histograms = histograms::HistogramStore::open_without(dir, retained_from, |t| {
+            kept.iter()
+                .any(|b| b.holds_histograms && t >= b.min_t && t < b.max_t)
+        })?;
+        // Blocks of older pharos hold no histograms (they stayed in the log): the log's
+        // histograms of such a block's range are written into it (rewritten in the current
+        // format), so every stored histogram older than the newest block is in a block.
+        for b in kept.iter_mut().filter(|b| !b.holds_histograms) {
+            let hists = histograms.snapshot_range(b.min_t, b.max_t);
+            if hists.is_empty() {
+                continue;
+            }
+            let floats = b
+                .series
+                .iter()
+                .map(|(labels, chunks)| {
+                    (labels.clone(), chunks.iter().map(|c| b.chunk(c)).collect())
+                })
+                .collect();
+            let fresh = block::write(&dir.join("blocks"), b.min_t, b.max_t, floats, hists)?;
+            histograms.remove_range(b.min_t, b.max_t)?;
+            tracing::info!(block = %fresh.dir.display(), "native histograms moved into a block of an older format");
+            *b = Arc::new(fresh);
+        }
+        histograms.set_min_valid(min_valid);
         let tombstones = tombstones::Tombstones::load(dir)?;
         Ok(Tsdb {
             tombstones: RwLock::new(tombstones),
@@ -309,6 +342,11 @@ impl Tsdb {
                 for f in layers.frozen.iter().filter(|f| !f.is_empty()) {
                     lo = lo.min(f.min_t);
                     hi = hi.max(f.max_t);
+                }
+                let newest_block = layers.blocks.last().map_or(i64::MIN, |b| b.max_t);
+                if let Some((a, b)) = self.histograms.time_range(newest_block) {
+                    lo = lo.min(a);
+                    hi = hi.max(b);
                 }
                 (lo, hi)
             };
@@ -373,6 +411,9 @@ impl Tsdb {
             } else {
                 head.min_valid_t = head.min_valid_t.max(before);
             }
+            // Histograms older than the cut are refused from now on, so the snapshot below
+            // holds all of them.
+            self.histograms.set_min_valid(before);
         }
         self.step_done(1)?;
         let started = Instant::now();
@@ -380,13 +421,17 @@ impl Tsdb {
         // The block's part first, written and dropped before the remainder is built.
         let (old, _) = head::split_layers_part(&frozen, before, true, false);
         let old = self.without_deleted(old);
+        // The histograms not in a block yet (after the newest block) and older than the cut.
+        let hist_from = self.layers().blocks.last().map_or(i64::MIN, |b| b.max_t);
+        let hists = self.hists_without_deleted(self.histograms.snapshot_range(hist_from, before));
         let range = self.opts.block_range_ms.max(1);
-        let block = if old.is_empty() {
+        let block = if old.is_empty() && hists.is_empty() {
             None
         } else {
             let min_t = old
                 .iter()
                 .flat_map(|(_, cs)| cs.iter().map(|c| c.min_t))
+                .chain(hists.iter().flat_map(|(_, cs)| cs.iter().map(|c| c.min_t)))
                 .min()
                 .unwrap_or(before);
             let block_min = min_t.div_euclid(range) * range;
@@ -395,6 +440,7 @@ impl Tsdb {
                 block_min.min(before - range),
                 before,
                 old,
+                hists,
             )?))
         };
         self.step_done(2)?;
@@ -416,6 +462,8 @@ impl Tsdb {
             *layers = Arc::new(l);
         }
         self.step_done(3)?;
+        // The block holds them now (a crash before this drops them from the log on open).
+        self.histograms.remove_range(hist_from, before)?;
         if let Some(upto) = state.wal_upto {
             let mut buf = Vec::new();
             self.wal.write_checkpoint(upto, |emit| {
@@ -467,6 +515,105 @@ impl Tsdb {
             .collect()
     }
 
+    /// Histogram series' chunks with the samples under a tombstone left out.
+    fn hists_without_deleted(&self, series: block::HistSeries) -> block::HistSeries {
+        let tomb = self.tombstones.read();
+        if tomb.is_empty() {
+            return series;
+        }
+        series
+            .into_iter()
+            .filter_map(|(labels, chunks)| {
+                let lo = chunks.iter().map(|c| c.min_t).min().unwrap_or(i64::MAX);
+                let hi = chunks.iter().map(|c| c.max_t).max().unwrap_or(i64::MIN);
+                if !tomb.touches(&labels, lo, hi) {
+                    return Some((labels, chunks));
+                }
+                let mut samples = Vec::new();
+                for c in &chunks {
+                    c.read(i64::MIN, i64::MAX, &mut samples);
+                }
+                tomb.filter_histograms(&labels, &mut samples);
+                (!samples.is_empty()).then(|| (labels, histchunk::Chunk::encode_all(&samples)))
+            })
+            .collect()
+    }
+
+    /// Native-histogram series matching `matchers` with their stored samples in
+    /// `[mint, maxt]` (deleted ones included), from the histogram store and the blocks.
+    fn raw_histograms(
+        &self,
+        matchers: &[LabelMatcher],
+        mint: i64,
+        maxt: i64,
+    ) -> Vec<HistogramSeries> {
+        // The store first, the blocks after: a cut publishes its block before it drops the
+        // block's samples from the store, so whatever the order of events, every sample is in
+        // one of the two reads. Store samples a block of this snapshot holds are left out.
+        let mut from_store = self.histograms.select(matchers, mint, maxt);
+        let layers = self.layers();
+        let in_block = |t: i64| layers.blocks.iter().any(|b| t >= b.min_t && t < b.max_t);
+        let mut out: BTreeMap<Labels, Vec<HistogramSample>> = BTreeMap::new();
+        for b in layers
+            .blocks
+            .iter()
+            .filter(|b| !b.histograms.is_empty() && b.max_t > mint && b.min_t <= maxt)
+        {
+            for (labels, chunks) in &b.histograms {
+                if !model::matcher::matches_all(matchers, labels) {
+                    continue;
+                }
+                let mut samples = Vec::new();
+                for c in chunks.iter().filter(|c| c.max_t >= mint && c.min_t <= maxt) {
+                    b.read_histograms(c, mint, maxt, &mut samples);
+                }
+                if !samples.is_empty() {
+                    out.entry(labels.clone()).or_default().extend(samples);
+                }
+            }
+        }
+        if out.is_empty() && layers.blocks.is_empty() {
+            return from_store;
+        }
+        for s in from_store.drain(..) {
+            let samples: Vec<HistogramSample> =
+                s.samples.into_iter().filter(|p| !in_block(p.t)).collect();
+            if !samples.is_empty() {
+                out.entry(s.labels).or_default().extend(samples);
+            }
+        }
+        out.into_iter()
+            .map(|(labels, mut samples)| {
+                samples.sort_by_key(|p| p.t);
+                samples.dedup_by_key(|p| p.t);
+                HistogramSeries { labels, samples }
+            })
+            .collect()
+    }
+
+    /// Label sets of the native-histogram series matching `matchers` with samples in
+    /// `[mint, maxt]` (in the store, or in a block with a chunk overlapping the range).
+    fn histogram_labels(&self, matchers: &[LabelMatcher], mint: i64, maxt: i64) -> Vec<Labels> {
+        let mut out = self.histograms.series_labels(matchers, mint, maxt);
+        for b in self
+            .layers()
+            .blocks
+            .iter()
+            .filter(|b| !b.histograms.is_empty() && b.max_t > mint && b.min_t <= maxt)
+        {
+            for (labels, chunks) in &b.histograms {
+                if chunks.iter().any(|c| c.max_t >= mint && c.min_t <= maxt)
+                    && model::matcher::matches_all(matchers, labels)
+                {
+                    out.push(labels.clone());
+                }
+            }
+        }
+        out.sort();
+        out.dedup();
+        out
+    }
+
     /// Prometheus' `delete_series`: hides the samples of series matching `matchers` in
     /// `[mint, maxt]` from every query once this returns (the tombstone is durable). The range
     /// ends at the newest sample stored now, so samples appended later stay visible. Returns
@@ -495,7 +642,7 @@ impl Tsdb {
             if let Some(b) = layers.blocks.last() {
                 n = n.max(b.max_t);
             }
-            for s in self.histograms.select(matchers, mint, maxt) {
+            for s in self.raw_histograms(matchers, mint, maxt) {
                 if let Some(last) = s.samples.last() {
                     n = n.max(last.t);
                 }
@@ -532,11 +679,14 @@ impl Tsdb {
         for b in self.blocks() {
             let touched = {
                 let tomb = self.tombstones.read();
-                b.series.iter().any(|(labels, chunks)| {
-                    let lo = chunks.iter().map(|c| c.min_t).min().unwrap_or(i64::MAX);
-                    let hi = chunks.iter().map(|c| c.max_t).max().unwrap_or(i64::MIN);
-                    tomb.touches(labels, lo, hi)
-                })
+                b.series
+                    .iter()
+                    .chain(&b.histograms)
+                    .any(|(labels, chunks)| {
+                        let lo = chunks.iter().map(|c| c.min_t).min().unwrap_or(i64::MAX);
+                        let hi = chunks.iter().map(|c| c.max_t).max().unwrap_or(i64::MIN);
+                        tomb.touches(labels, lo, hi)
+                    })
             };
             if !touched {
                 continue;
@@ -549,11 +699,23 @@ impl Tsdb {
                 })
                 .collect();
             let series = self.without_deleted(series);
+            let hists = b
+                .histograms
+                .iter()
+                .map(|(labels, chunks)| {
+                    (
+                        labels.clone(),
+                        chunks.iter().map(|c| b.hist_chunk(c)).collect(),
+                    )
+                })
+                .collect();
+            let hists = self.hists_without_deleted(hists);
             let fresh = Arc::new(block::write(
                 &self.dir.join("blocks"),
                 b.min_t,
                 b.max_t,
                 series,
+                hists,
             )?);
             let mut layers = self.layers.write();
             let mut l = Layers::clone(&layers);
@@ -576,7 +738,7 @@ impl Tsdb {
         let mut keep = Vec::new();
         for t in list {
             let floats = self.raw_series_count(&t.matchers, t.mint, t.maxt);
-            let hists = self.histograms.select(&t.matchers, t.mint, t.maxt);
+            let hists = self.raw_histograms(&t.matchers, t.mint, t.maxt);
             if floats > 0 || !hists.is_empty() {
                 keep.push(t);
             }
@@ -1142,7 +1304,7 @@ impl Queryable for Tsdb {
         mint: i64,
         maxt: i64,
     ) -> Result<Vec<HistogramSeries>, StorageError> {
-        let mut out = self.histograms.select(matchers, mint, maxt);
+        let mut out = self.raw_histograms(matchers, mint, maxt);
         let tomb = self.tombstones.read();
         if !tomb.is_empty() {
             out.retain_mut(|s| {
@@ -1223,7 +1385,7 @@ impl Queryable for Tsdb {
                 }
             }
         }
-        out.extend(self.histograms.series_labels(matchers, mint, maxt));
+        out.extend(self.histogram_labels(matchers, mint, maxt));
         Ok(out.into_iter().collect())
     }
 
@@ -1246,7 +1408,7 @@ impl Queryable for Tsdb {
             {
                 names.extend(b.postings.names().cloned());
             }
-            for l in self.histograms.series_labels(&[], mint, maxt) {
+            for l in self.histogram_labels(&[], mint, maxt) {
                 names.extend(l.iter().map(|l| l.name.clone()));
             }
         } else {
@@ -1277,7 +1439,7 @@ impl Queryable for Tsdb {
             {
                 values.extend(b.postings.values(name).cloned());
             }
-            for l in self.histograms.series_labels(&[], mint, maxt) {
+            for l in self.histogram_labels(&[], mint, maxt) {
                 if let Some(v) = l.get(name) {
                     values.insert(v.to_string());
                 }
@@ -1452,6 +1614,183 @@ mod tests {
     /// After a cut the live head numbers its series anew (here B before A); a restart then
     /// replays both numberings, and samples appended after it must still land on their own
     /// series on the next restart (the open re-logs the replayed series under their new ids).
+    fn hist(count: u64) -> model::histogram::FloatHistogram {
+        model::histogram::parse_histogram(&format!(
+            "{{{{schema:0 count:{} sum:{count} z_bucket:1 buckets:[{count} 1] counter_reset_hint:not_reset}}}}",
+            count + 2
+        ))
+        .unwrap()
+        .histogram
+    }
+
+    /// 2 histogram series (one integer, one float), a sample every 100 ms for 10 s from `base`.
+    fn append_hists(db: &Tsdb, base: i64) {
+        for i in 0..100u64 {
+            let t = base + i as i64 * 100;
+            let batch = [
+                (
+                    Labels::from_pairs([("__name__", "lat"), ("k", "int")]),
+                    HistogramSample::integer(t, hist(i)),
+                ),
+                (
+                    Labels::from_pairs([("__name__", "lat"), ("k", "float")]),
+                    HistogramSample::float(t, hist(i * 2)),
+                ),
+            ];
+            assert_eq!(db.append_histograms(&batch).unwrap().appended, 2);
+        }
+    }
+
+    #[test]
+    fn native_histograms_go_into_blocks_and_survive_compaction_and_restart() {
+        let dir = tempfile::tempdir().unwrap();
+        let opts = TsdbOptions {
+            block_range_ms: 1000,
+            ..Default::default()
+        };
+        let base = (now_ms() - 60_000).div_euclid(1000) * 1000;
+        let m = [LabelMatcher::equal("__name__", "lat")];
+        let all = |db: &Tsdb| db.select_histograms(&m, i64::MIN, i64::MAX).unwrap();
+        let before;
+        {
+            let db = Tsdb::open(dir.path(), opts.clone()).unwrap();
+            append_hists(&db, base);
+            before = all(&db);
+            assert_eq!(before.len(), 2);
+            assert_eq!(before[0].samples.len(), 100);
+            let log_before = db.histograms.log_bytes();
+            db.maintain().unwrap();
+            let blocks = db.blocks();
+            assert!(blocks.len() >= 2, "blocks cut: {}", blocks.len());
+            // Compaction merged the complete 3-range windows.
+            assert!(blocks.iter().any(|b| b.max_t - b.min_t == 3000));
+            let in_blocks: u64 = blocks.iter().map(|b| b.num_samples).sum();
+            assert!(in_blocks >= 150, "histogram samples in blocks: {in_blocks}");
+            assert!(blocks.iter().all(|b| b.histograms.len() == 2));
+            // The histogram head keeps only what no block holds, and its log shrank.
+            let newest = blocks.last().unwrap().max_t;
+            assert_eq!(
+                db.histograms.time_range(i64::MIN).map(|r| r.0 >= newest),
+                Some(true)
+            );
+            assert!(db.histograms.log_bytes() < log_before / 2);
+            assert_eq!(all(&db), before);
+            assert_eq!(db.series(&m, i64::MIN, i64::MAX).unwrap().len(), 2);
+            // A histogram older than the newest block is out of bounds now.
+            let st = db
+                .append_histograms(&[(
+                    before[0].labels.clone(),
+                    HistogramSample::float(base, hist(1)),
+                )])
+                .unwrap();
+            assert_eq!(st.out_of_bounds, 1);
+            // Part of a range read from blocks and the head together.
+            let part = db.select_histograms(&m, base + 2050, base + 9050).unwrap();
+            assert_eq!(part[0].samples.len(), 70);
+            let meta = std::fs::read_to_string(blocks[0].dir.join("meta.json")).unwrap();
+            let n = (blocks[0].max_t - blocks[0].min_t) / 100 * 2;
+            let want =
+                format!("\"numSamples\":{n},\"numFloatSamples\":0,\"numHistogramSamples\":{n}");
+            assert!(meta.contains(&want), "{meta}");
+        }
+        // As after kill -9: no close.
+        let db = Tsdb::open(dir.path(), opts.clone()).unwrap();
+        assert_eq!(all(&db), before);
+        assert_eq!(
+            db.label_values("k", &[], i64::MIN, i64::MAX).unwrap(),
+            vec!["float", "int"]
+        );
+        // More data: the rest is cut too and still reads back whole.
+        append_hists(&db, base + 10_000);
+        db.maintain().unwrap();
+        drop(db);
+        let db = Tsdb::open(dir.path(), opts).unwrap();
+        let got = all(&db);
+        assert_eq!(got[0].samples.len(), 200);
+        assert_eq!(got[0].samples[..100], before[0].samples[..]);
+    }
+
+    #[test]
+    fn histograms_cut_at_every_crash_point_are_neither_lost_nor_doubled() {
+        for step in 1..=3 {
+            let dir = tempfile::tempdir().unwrap();
+            let opts = TsdbOptions {
+                block_range_ms: 1000,
+                ..Default::default()
+            };
+            let base = (now_ms() - 60_000).div_euclid(1000) * 1000;
+            let m = [LabelMatcher::equal("__name__", "lat")];
+            let before = {
+                let db = Tsdb::open(dir.path(), opts.clone()).unwrap();
+                append_hists(&db, base);
+                db.fail_cut_after_step(step);
+                assert!(db.maintain().is_err());
+                db.select_histograms(&m, i64::MIN, i64::MAX).unwrap()
+            };
+            let db = Tsdb::open(dir.path(), opts).unwrap();
+            assert_eq!(
+                db.select_histograms(&m, i64::MIN, i64::MAX).unwrap(),
+                before,
+                "crash after step {step}"
+            );
+            db.maintain().unwrap();
+            assert_eq!(
+                db.select_histograms(&m, i64::MIN, i64::MAX).unwrap(),
+                before,
+                "cut after a crash after step {step}"
+            );
+        }
+    }
+
+    #[test]
+    fn histograms_of_an_older_data_dir_move_into_its_blocks() {
+        let dir = tempfile::tempdir().unwrap();
+        let base = (now_ms() - 60_000).div_euclid(1000) * 1000;
+        let labels = Labels::from_pairs([("__name__", "lat")]);
+        {
+            // Older pharos: histograms only in their log, blocks in format 1.
+            let store = histograms::HistogramStore::open(dir.path(), i64::MIN).unwrap();
+            for i in 0..30 {
+                store
+                    .append(&[(
+                        labels.clone(),
+                        HistogramSample::float(base + i * 100, hist(i as u64)),
+                    )])
+                    .unwrap();
+            }
+            std::fs::create_dir_all(dir.path().join("blocks")).unwrap();
+            block::write_v1_for_tests(
+                &dir.path().join("blocks"),
+                base,
+                base + 1000,
+                &Labels::from_pairs([("__name__", "up")]),
+                &[base + 500],
+            );
+        }
+        let opts = TsdbOptions {
+            block_range_ms: 1000,
+            ..Default::default()
+        };
+        let db = Tsdb::open(dir.path(), opts.clone()).unwrap();
+        let m = [LabelMatcher::equal("__name__", "lat")];
+        let got = db.select_histograms(&m, i64::MIN, i64::MAX).unwrap();
+        assert_eq!(got[0].samples.len(), 30);
+        let b = &db.blocks()[0];
+        assert!(b.holds_histograms);
+        assert_eq!(b.num_samples, 11);
+        assert_eq!(
+            db.select(&[LabelMatcher::equal("__name__", "up")], i64::MIN, i64::MAX)
+                .unwrap()[0]
+                .samples
+                .len(),
+            1
+        );
+        db.maintain().unwrap();
+        drop(db);
+        let db = Tsdb::open(dir.path(), opts).unwrap();
+        assert_eq!(db.select_histograms(&m, i64::MIN, i64::MAX).unwrap(), got);
+    }
+
     #[test]
     fn series_ids_stay_right_across_a_cut_and_two_restarts() {
         let dir = tempfile::tempdir().unwrap();
