@@ -12,6 +12,7 @@ pub mod pharos;
 pub mod prometheus;
 pub mod selfmetrics;
 pub mod sentry;
+pub mod tenant_limits;
 pub mod trace_http;
 pub mod ui;
 pub mod zipkin;

@@ -1,20 +1,17 @@
 //! Rate limiting: token buckets per (project, category) and per public key, answering how long
 //! a sender must wait — the `Retry-After` / `X-Sentry-Rate-Limits` of a 429.
 
+use model::ratelimit::TokenBucket;
 use parking_lot::Mutex;
 use std::collections::HashMap;
+#[cfg(test)]
 use std::time::Instant;
-
-struct Bucket {
-    tokens: f64,
-    last: Instant,
-}
 
 /// Token buckets keyed by any string; a rate of events per second refills them, a burst of
 /// `rate * burst_secs` (at least 1) caps them.
 pub struct RateLimiter {
     burst_secs: f64,
-    buckets: Mutex<HashMap<String, Bucket>>,
+    buckets: Mutex<HashMap<String, TokenBucket>>,
 }
 
 impl RateLimiter {
@@ -27,27 +24,30 @@ impl RateLimiter {
 
     /// Takes one token from `key`'s bucket at `rate`/s: Ok, or Err(seconds until one is there).
     pub fn take(&self, key: &str, rate: f64) -> Result<(), f64> {
-        self.take_at(key, rate, Instant::now())
+        self.take_with(key, rate, |b, cap| b.take(1.0, rate, cap))
     }
 
+    #[cfg(test)]
     fn take_at(&self, key: &str, rate: f64, now: Instant) -> Result<(), f64> {
+        self.take_with(key, rate, |b, cap| b.take_at(1.0, rate, cap, now))
+    }
+
+    fn take_with(
+        &self,
+        key: &str,
+        rate: f64,
+        take: impl FnOnce(&mut TokenBucket, f64) -> bool,
+    ) -> Result<(), f64> {
         if rate.is_nan() || rate <= 0.0 || !rate.is_finite() {
             return Ok(());
         }
         let cap = (rate * self.burst_secs).max(1.0);
         let mut b = self.buckets.lock();
-        let bucket = b.entry(key.to_string()).or_insert(Bucket {
-            tokens: cap,
-            last: now,
-        });
-        let dt = now.saturating_duration_since(bucket.last).as_secs_f64();
-        bucket.tokens = (bucket.tokens + dt * rate).min(cap);
-        bucket.last = now;
-        if bucket.tokens >= 1.0 {
-            bucket.tokens -= 1.0;
+        let bucket = b.entry(key.to_string()).or_default();
+        if take(bucket, cap) {
             Ok(())
         } else {
-            Err((1.0 - bucket.tokens) / rate)
+            Err(bucket.wait_secs(1.0, rate))
         }
     }
 }
@@ -65,7 +65,7 @@ mod tests {
     #[test]
     fn bucket_refills() {
         let l = RateLimiter::new(1.0);
-        let t0 = Instant::now();
+        let t0 = Instant::now() + Duration::from_millis(10);
         assert!(l.take_at("p", 2.0, t0).is_ok());
         assert!(l.take_at("p", 2.0, t0).is_ok());
         let wait = l.take_at("p", 2.0, t0).unwrap_err();

@@ -1164,11 +1164,28 @@ impl ErrorStore {
     /// Drops log segments (and their events and emptied issues) older than the retention time
     /// or beyond the retention size.
     pub fn enforce_retention(&self, now: f64) -> io::Result<()> {
-        let cutoff = if self.opts.retention_secs > 0.0 {
-            now - self.opts.retention_secs
+        self.enforce_retention_for(now, self.opts.retention_secs)
+    }
+
+    /// [`ErrorStore::enforce_retention`] with a retention of `retention_secs` (a tenant's own,
+    /// pharos.yml `tenants:` `retention_period`). An active log segment whose newest event is
+    /// past the cutoff is closed first, so an idle store's old events go too.
+    pub fn enforce_retention_for(&self, now: f64, retention_secs: f64) -> io::Result<()> {
+        let cutoff = if retention_secs > 0.0 {
+            now - retention_secs
         } else {
             f64::MIN
         };
+        let stale_active = {
+            let inner = self.inner.read();
+            inner
+                .seg_newest
+                .get(&self.wal.active_segment())
+                .is_some_and(|t| *t < cutoff)
+        };
+        if stale_active {
+            self.wal.roll()?;
+        }
         let active = self.wal.active_segment();
         let mut doomed: Vec<u64> = {
             let inner = self.inner.read();

@@ -325,3 +325,22 @@ fn search_and_filters() {
     assert_eq!(q(&|q| q.sort = Some("count".into())), 2);
     assert_eq!(q(&|q| q.release = Some("1.0".into())), 2);
 }
+
+#[test]
+fn a_tenants_own_retention_empties_an_idle_store() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = project("1", "k1");
+    let s = ErrorStore::open(dir.path(), opts(), vec![p.clone()]).unwrap();
+    s.ingest_event(&p, &error_event("f", "v"), None).unwrap();
+    s.enforce_retention(now_secs() + 10.0).unwrap();
+    assert_eq!(
+        s.list_issues(&all()).1,
+        1,
+        "the store's own retention keeps it"
+    );
+    // A 5 s retention 10 s later: the active segment is closed and dropped with its event.
+    s.enforce_retention_for(now_secs() + 10.0, 5.0).unwrap();
+    assert_eq!(s.list_issues(&all()).1, 0);
+    s.ingest_event(&p, &error_event("g", "v"), None).unwrap();
+    assert_eq!(s.list_issues(&all()).1, 1, "writes go on in a new segment");
+}

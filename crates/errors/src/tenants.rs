@@ -103,6 +103,18 @@ impl TenantStores {
         out
     }
 
+    /// The tenants' stores with their tenant (None: the default store).
+    pub fn named(&self) -> Vec<(Option<String>, Arc<ErrorStore>)> {
+        let mut out = vec![(None, self.default.clone())];
+        out.extend(
+            self.stores
+                .lock()
+                .iter()
+                .map(|(t, s)| (Some(t.clone()), s.clone())),
+        );
+        out
+    }
+
     /// Opens the stores of the tenants found on disk (so retention reaches them after a restart).
     pub fn open_existing(&self) -> io::Result<usize> {
         let entries = match std::fs::read_dir(&self.dir) {

@@ -1,10 +1,12 @@
 //! Per-tenant ingestion limits with Loki's defaults and Loki's error messages: line size, label
-//! count and sizes, old/new timestamps, ingestion rate (token bucket) and active stream count.
+//! count and sizes, old/new timestamps, ingestion rate (token bucket) and active stream count;
+//! the per-tenant overrides over them (pharos.yml `tenants:`), and the lines discarded by them
+//! (`loki_discarded_samples_total{reason,tenant}`, Loki's reasons).
 
 use model::Labels;
-use parking_lot::Mutex;
-use std::collections::HashMap;
-use std::time::Instant;
+use parking_lot::{Mutex, RwLock};
+use std::collections::BTreeMap;
+use std::sync::Arc;
 
 /// Limits applied on push (Loki's `limits_config`). Defaults are Loki's.
 #[derive(Clone, Debug)]
@@ -180,31 +182,78 @@ fn fmt_ts(ns: i64) -> String {
     .unwrap_or_else(|| ns.to_string())
 }
 
-/// Token bucket per tenant.
-#[derive(Default)]
-pub struct RateLimiter {
-    buckets: Mutex<HashMap<String, (f64, Instant)>>,
+/// A tenant's limits given the store's (Loki's `limits_config`): pharos.yml `tenants:` over it.
+pub type TenantLimitsFn = dyn Fn(&str, &Limits) -> Limits + Send + Sync;
+
+static TENANT_LIMITS: RwLock<Option<Arc<TenantLimitsFn>>> = RwLock::new(None);
+
+/// Sets (or clears) the per-tenant limits of every log store of the process.
+pub fn set_tenant_limits(f: Option<Arc<TenantLimitsFn>>) {
+    *TENANT_LIMITS.write() = f;
 }
 
-impl RateLimiter {
-    /// Takes `bytes` from the tenant's bucket; false when the limit is exceeded.
-    pub fn allow(&self, tenant: &str, bytes: usize, rate: f64, burst: f64) -> bool {
-        if rate <= 0.0 {
-            return true;
-        }
-        let now = Instant::now();
-        let mut m = self.buckets.lock();
-        let b = m.entry(tenant.to_string()).or_insert((burst, now));
-        let elapsed = now.duration_since(b.1).as_secs_f64();
-        b.0 = (b.0 + elapsed * rate).min(burst);
-        b.1 = now;
-        if (bytes as f64) > b.0 {
-            return false;
-        }
-        b.0 -= bytes as f64;
-        true
+/// The limits of `tenant`: the per-tenant ones over `base`, or `base`.
+pub fn for_tenant(tenant: &str, base: &Limits) -> Limits {
+    let f = TENANT_LIMITS.read().clone();
+    match f {
+        Some(f) => f(tenant, base),
+        None => base.clone(),
     }
 }
+
+static DISCARDED: Mutex<BTreeMap<(&'static str, String), u64>> = Mutex::new(BTreeMap::new());
+
+/// Counts `lines` lines of `tenant` discarded for `reason` (Loki's reason names).
+pub fn discard(reason: &'static str, tenant: &str, lines: usize) {
+    if lines == 0 {
+        return;
+    }
+    *DISCARDED
+        .lock()
+        .entry((reason, tenant.to_string()))
+        .or_default() += lines as u64;
+}
+
+/// Loki's reason for a validation message of [`Limits::validate_labels`] or
+/// [`Limits::validate_entry`].
+pub fn reason_of(msg: &str) -> &'static str {
+    if msg.starts_with("Max entry size") {
+        "line_too_long"
+    } else if msg.contains("timestamp too old") {
+        "greater_than_max_sample_age"
+    } else if msg.contains("timestamp too new") {
+        "too_far_in_future"
+    } else if msg.contains("label names; limit") {
+        "max_label_names_per_series"
+    } else if msg.contains("label name too long") {
+        "label_name_too_long"
+    } else if msg.contains("label value too long") {
+        "label_value_too_long"
+    } else if msg.contains("at least one label pair") {
+        "missing_labels"
+    } else {
+        "invalid_labels"
+    }
+}
+
+/// `loki_discarded_samples_total{reason,tenant}` in text exposition format.
+pub fn write_discarded_metrics(out: &mut String) {
+    use std::fmt::Write as _;
+    let d = DISCARDED.lock();
+    let _ = writeln!(
+        out,
+        "# HELP loki_discarded_samples_total The total number of samples that were discarded.\n# TYPE loki_discarded_samples_total counter"
+    );
+    for ((reason, tenant), n) in d.iter() {
+        let _ = writeln!(
+            out,
+            "loki_discarded_samples_total{{reason=\"{reason}\",tenant={tenant:?}}} {n}"
+        );
+    }
+}
+
+/// Token bucket per tenant (or stream): the one bucket of every pharos rate limit.
+pub use model::ratelimit::KeyedBuckets as RateLimiter;
 
 #[cfg(test)]
 mod tests {

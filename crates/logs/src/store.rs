@@ -535,8 +535,9 @@ impl LogStore {
         Ok((refs, seg.len() as u64, seg_max))
     }
 
-    /// Applies retention by time (Loki `retention_period`) and total size.
+    /// Applies retention by time (Loki `retention_period`, per tenant too) and total size.
     pub fn enforce_retention(&self) -> Result<(), StorageError> {
+        self.enforce_tenant_retention()?;
         let period = self.limits.read().retention_period_ns;
         let cutoff = if period > 0 {
             now_ns() - period
@@ -577,6 +578,90 @@ impl LogStore {
         }
         wal::sync_dir(&chunks_dir);
         tracing::info!(segments = drop_ids.len(), "log retention deleted segments");
+        Ok(())
+    }
+
+    /// Per-tenant retention (a tenant's own `retention_period`, pharos.yml `tenants:`), as
+    /// Loki's compactor applies it: the tenant's chunks whose every entry is older than its
+    /// cutoff are dropped (heads holding such entries are flushed into chunks first), and a
+    /// segment no stream refers to any more is deleted. Segments are shared by tenants, so a
+    /// segment still holding another tenant's chunks stays on disk until those go; its dropped
+    /// chunks are no longer answered.
+    fn enforce_tenant_retention(&self) -> Result<(), StorageError> {
+        let base = self.limits.read().clone();
+        let now = now_ns();
+        let cutoffs: HashMap<String, i64> = {
+            let inner = self.inner.read();
+            inner
+                .tenants
+                .keys()
+                .filter_map(|t| {
+                    let p = crate::limits::for_tenant(t, &base).retention_period_ns;
+                    (p > 0 && p != base.retention_period_ns).then(|| (t.clone(), now - p))
+                })
+                .collect()
+        };
+        if cutoffs.is_empty() {
+            return Ok(());
+        }
+        let stale_heads = {
+            let inner = self.inner.read();
+            cutoffs.iter().any(|(t, cut)| {
+                inner
+                    .tenants
+                    .get(t)
+                    .is_some_and(|t| t.streams.iter().any(|s| s.has_head() && s.head_min < *cut))
+            })
+        };
+        if stale_heads {
+            self.flush()?;
+        }
+        let doomed: Vec<u64> = {
+            let mut inner = self.inner.write();
+            let mut dropped = 0usize;
+            for (t, cut) in &cutoffs {
+                if let Some(t) = inner.tenants.get_mut(t) {
+                    for s in t.streams.iter_mut() {
+                        let before = s.chunks.len();
+                        s.retain_chunks(|c| c.max_ts >= *cut);
+                        dropped += before - s.chunks.len();
+                    }
+                }
+            }
+            if dropped == 0 {
+                return Ok(());
+            }
+            let used: std::collections::HashSet<u64> = inner
+                .tenants
+                .values()
+                .flat_map(|t| {
+                    t.streams
+                        .iter()
+                        .flat_map(|s| s.chunks.iter().map(|c| c.seg))
+                })
+                .collect();
+            let doomed: Vec<u64> = inner
+                .segments
+                .iter()
+                .map(|s| s.id)
+                .filter(|id| !used.contains(id))
+                .collect();
+            inner.segments.retain(|s| used.contains(&s.id));
+            tracing::info!(
+                chunks = dropped,
+                segments = doomed.len(),
+                "per-tenant log retention"
+            );
+            doomed
+        };
+        let chunks_dir = self.dir.join("chunks");
+        for id in &doomed {
+            let _ = std::fs::remove_file(chunks_dir.join(format!("{id:08}.meta")));
+            let _ = std::fs::remove_file(chunks_dir.join(format!("{id:08}.seg")));
+        }
+        if !doomed.is_empty() {
+            wal::sync_dir(&chunks_dir);
+        }
         Ok(())
     }
 
@@ -783,6 +868,7 @@ impl LogStore {
             "# HELP loki_ingester_memory_streams Streams in the log store.\n# TYPE loki_ingester_memory_streams gauge\nloki_ingester_memory_streams {streams}"
         );
         self.wal.stats().write_metrics(out, "pharos_logs_wal");
+        crate::limits::write_discarded_metrics(out);
     }
 
     fn maybe_flush(&self) {
@@ -1031,7 +1117,7 @@ impl LogSink for LogStore {
     /// and the heads. Invalid entries are dropped and reported as `BadInput` after the valid
     /// ones were stored, as Loki does; rate and stream limits reject the whole push (`Limit`).
     fn push(&self, tenant: &str, streams: Vec<LogStream>) -> Result<LogPushStats, StorageError> {
-        let limits = self.limits.read().clone();
+        let limits = crate::limits::for_tenant(tenant, &self.limits.read());
         let now = now_ns();
         let mut errors: Vec<String> = Vec::new();
         let mut valid: Vec<LogStream> = Vec::with_capacity(streams.len());
@@ -1040,6 +1126,7 @@ impl LogSink for LogStore {
         for mut s in streams {
             total_lines += s.entries.len();
             if let Err(e) = limits.validate_labels(&s.labels) {
+                crate::limits::discard(crate::limits::reason_of(&e), tenant, s.entries.len());
                 errors.push(e);
                 continue;
             }
@@ -1048,6 +1135,7 @@ impl LogSink for LogStore {
                 match limits.validate_entry(labels, e.ts_ns, &mut e.line, now) {
                     Ok(()) => true,
                     Err(msg) => {
+                        crate::limits::discard(crate::limits::reason_of(&msg), tenant, 1);
                         errors.push(msg);
                         false
                     }
@@ -1067,6 +1155,7 @@ impl LogSink for LogStore {
                 limits.ingestion_burst_bytes,
             )
         {
+            crate::limits::discard("rate_limited", tenant, stats.accepted_lines);
             return Err(StorageError::Limit(format!(
                 "Ingestion rate limit exceeded for user {tenant} (limit: {} bytes/sec) while attempting to ingest '{}' lines totaling '{}' bytes, reduce log volume or contact your Loki administrator to see if the limit can be increased",
                 limits.ingestion_rate_bytes as u64, total_lines, stats.accepted_bytes
@@ -1080,6 +1169,7 @@ impl LogSink for LogStore {
                 if self.stream_rate.allow(&key, bytes, limits.per_stream_rate_bytes, limits.per_stream_burst_bytes) {
                     true
                 } else {
+                    crate::limits::discard("per_stream_rate_limit", tenant, s.entries.len());
                     limited.push(format!(
                         "Per stream rate limit exceeded (limit: {}B/sec) while attempting to ingest for stream '{}' totaling {bytes}B, consider splitting a stream via additional labels or contact your Loki administrator to see if the limit can be increased",
                         limits.per_stream_rate_bytes as u64,
@@ -1133,6 +1223,8 @@ impl LogStore {
                     && new_streams > 0
                     && existing + new_streams > limits.max_streams_per_user
                 {
+                    let lines = valid.iter().map(|s| s.entries.len()).sum();
+                    crate::limits::discard("stream_limit", tenant, lines);
                     return Err(StorageError::Limit(format!(
                         "Maximum active stream limit exceeded, reduce the number of active streams (reduce labels or reduce label values), or contact your Loki administrator to see if the limit can be increased, user: '{tenant}'"
                     )));

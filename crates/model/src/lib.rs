@@ -9,6 +9,7 @@ pub mod labels;
 pub mod logs;
 pub mod matcher;
 pub mod mem;
+pub mod ratelimit;
 pub mod storage;
 pub mod time;
 

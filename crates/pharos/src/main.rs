@@ -27,6 +27,7 @@ mod serve_probes;
 mod serve_rules;
 mod serve_security;
 mod serve_status;
+mod serve_tenant_retention;
 mod serve_traces;
 mod serve_web;
 

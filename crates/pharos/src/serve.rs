@@ -109,6 +109,7 @@ async fn serve(args: ServeArgs, on_listening: Option<OnListening>) -> Result<(),
     };
     let scrape = scrape::ScrapeManager::new(db.clone());
     scrape.apply_config(&cfg.prometheus).await;
+    crate::serve_tenant_retention::spawn(db.clone());
     // remote_write queues follow the TSDB's WAL; their positions live in <data>/remote_write/.
     let remote_write = Arc::new(forward::RemoteWrite::new(
         &data_dir.join("metrics").join("wal"),
@@ -370,6 +371,7 @@ async fn serve(args: ServeArgs, on_listening: Option<OnListening>) -> Result<(),
                 Arc::new(move |out: &mut String| logs.write_self_metrics(out)),
                 Arc::new(move |out: &mut String| traces.write_self_metrics(out)),
                 rejected_metrics,
+                Arc::new(api::tenant_limits::write_metrics),
                 {
                     let rw = remote_write.clone();
                     Arc::new(move |out: &mut String| rw.write_metrics(out))

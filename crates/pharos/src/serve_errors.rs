@@ -125,9 +125,14 @@ pub async fn start(cfg: &config::LoadedConfig, data_dir: &Path) -> Result<Errors
             let mut tick = tokio::time::interval(std::time::Duration::from_secs(60));
             loop {
                 tick.tick().await;
-                for s in tenants.all() {
-                    let res = tokio::task::spawn_blocking(move || {
-                        s.enforce_retention(errors::store::now_secs())
+                for (tenant, s) in tenants.named() {
+                    // A tenant's own retention (`tenants:` `retention_period`), else the store's.
+                    let own = tenant.as_deref().and_then(api::tenant_limits::retention_ms);
+                    let res = tokio::task::spawn_blocking(move || match own {
+                        Some(ms) => {
+                            s.enforce_retention_for(errors::store::now_secs(), ms as f64 / 1000.0)
+                        }
+                        None => s.enforce_retention(errors::store::now_secs()),
                     })
                     .await;
                     if let Ok(Err(e)) = res {

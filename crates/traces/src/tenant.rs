@@ -1,9 +1,38 @@
 //! Trace tenants by `X-Scope-OrgID`, as Tempo: spans ingested with a tenant carry the resource
 //! attribute `pharos.tenant`; a query with a tenant sees only traces that have spans of that
 //! tenant. Spans ingested without a tenant belong to none (only tenant-less queries see them).
+//! A tenant's own retention (pharos.yml `tenants:` `retention_period`) is applied when its
+//! traces are read: a trace whose spans of the tenant all ended before the cutoff is no longer
+//! answered. Segments hold every tenant's traces, so the bytes go with the store's retention.
 
 use crate::span::{KeyValue, Resource, Span, Value};
+use parking_lot::RwLock;
+use std::collections::HashMap;
 use std::sync::Arc;
+
+/// Per-tenant retention in ns, and the default for every other tenant.
+type Retention = (HashMap<String, u64>, Option<u64>);
+
+static RETENTION: RwLock<Option<Retention>> = RwLock::new(None);
+
+/// Sets the tenants' retention (ns): per tenant, and the default of the others (None: the
+/// store's retention only).
+pub fn set_retention(per_tenant: HashMap<String, u64>, default: Option<u64>) {
+    *RETENTION.write() =
+        (!per_tenant.is_empty() || default.is_some()).then_some((per_tenant, default));
+}
+
+/// The oldest span end (ns) `tenant` still sees, if its retention cuts anything.
+fn cutoff(tenant: &str) -> Option<u64> {
+    let r = RETENTION.read();
+    let (per, default) = r.as_ref()?;
+    let keep = per.get(tenant).copied().or(*default)?;
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos() as u64)
+        .unwrap_or(0);
+    Some(now.saturating_sub(keep))
+}
 
 /// The resource attribute holding a span's tenant.
 pub const TENANT_ATTR: &str = "pharos.tenant";
@@ -42,7 +71,12 @@ pub fn tag(spans: &mut [Span], tenant: &str) {
 pub fn visible(spans: &[Arc<Span>], tenant: Option<&str>) -> bool {
     match tenant {
         None => true,
-        Some(t) => spans.iter().any(|s| tenant_of(&s.resource) == Some(t)),
+        Some(t) => {
+            let cut = cutoff(t);
+            spans
+                .iter()
+                .any(|s| tenant_of(&s.resource) == Some(t) && cut.is_none_or(|c| s.end_ns >= c))
+        }
     }
 }
 

@@ -41,6 +41,7 @@ async fn receive_inner(
     tokio::task::spawn_blocking(move || {
         let mut spans = traces::jaeger_thrift::decode_batch(&raw)?;
         if let Some(t) = &tenant {
+            crate::tenant_limits::admit_spans(t, raw.len(), &spans)?;
             traces::tenant::tag(&mut spans, t);
         }
         store.append(spans)

@@ -105,6 +105,7 @@ pub async fn export(
             traces::otlp::decode_protobuf(&raw)?
         };
         if let Some(t) = &tenant {
+            crate::tenant_limits::admit_spans(t, raw.len(), &spans)?;
             traces::tenant::tag(&mut spans, t);
         }
         store.append(spans)

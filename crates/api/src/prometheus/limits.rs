@@ -2,35 +2,30 @@
 //! apply them: `ingestion_rate` samples per second with `ingestion_burst_size` (a token bucket
 //! per tenant) and `max_global_series_per_user` (distinct series the tenant wrote since start).
 //! A write past a limit is refused whole with `StorageError::Limit` (HTTP 429) and stores
-//! nothing. Writes without a tenant are not limited.
+//! nothing, and is counted in `cortex_discarded_samples_total{reason,user}`. Writes without a
+//! tenant are not limited.
 
 use config::tenants::TenantsSettings;
+use model::ratelimit::TokenBucket;
 use model::{Labels, StorageError};
-use parking_lot::{Mutex, RwLock};
+use parking_lot::Mutex;
 use std::collections::{HashMap, HashSet};
-use std::sync::OnceLock;
-use std::time::Instant;
 
+#[derive(Default)]
 struct Bucket {
-    tokens: f64,
-    last: Instant,
+    tokens: TokenBucket,
     series: HashSet<u64>,
 }
 
-#[derive(Default)]
-struct Limiter {
-    settings: RwLock<TenantsSettings>,
-    tenants: Mutex<HashMap<String, Bucket>>,
-}
+static TENANTS: Mutex<Option<HashMap<String, Bucket>>> = Mutex::new(None);
 
-fn limiter() -> &'static Limiter {
-    static L: OnceLock<Limiter> = OnceLock::new();
-    L.get_or_init(Limiter::default)
-}
-
-/// Sets the limits (at start and on every reload); buckets keep their state.
+/// Sets the limits of every signal (at start and on every reload); buckets keep their state.
 pub fn configure(settings: &TenantsSettings) {
-    *limiter().settings.write() = settings.clone();
+    crate::tenant_limits::configure(settings);
+}
+
+fn discarded(reason: &'static str, tenant: &str, samples: usize) {
+    crate::tenant_limits::discarded("cortex_discarded_samples_total", reason, tenant, samples);
 }
 
 /// Admits a write of `samples` samples over the series `labels` for `tenant`, or says which
@@ -40,31 +35,24 @@ pub fn admit<'a>(
     samples: usize,
     labels: impl Iterator<Item = &'a Labels>,
 ) -> Result<(), StorageError> {
-    let l = limiter();
-    let limits = {
-        let s = l.settings.read();
-        if !s.has_limits() {
-            return Ok(());
-        }
-        s.limits_of(tenant)
+    let Some(limits) = crate::tenant_limits::limits_of(tenant) else {
+        return Ok(());
     };
     if limits.ingestion_rate.is_none() && limits.max_global_series_per_user.is_none() {
         return Ok(());
     }
-    let mut tenants = l.tenants.lock();
-    let now = Instant::now();
-    let b = tenants.entry(tenant.to_string()).or_insert_with(|| Bucket {
-        tokens: f64::INFINITY,
-        last: now,
-        series: HashSet::new(),
-    });
+    let mut tenants = TENANTS.lock();
+    let b = tenants
+        .get_or_insert_with(HashMap::new)
+        .entry(tenant.to_string())
+        .or_default();
+    // Tokens are taken on a copy, kept only when the series limit admits the write too.
     let mut tokens = b.tokens;
     if let Some(rate) = limits.ingestion_rate {
         let burst = limits.ingestion_burst_size.unwrap_or(rate).max(1.0);
-        tokens = (tokens + now.duration_since(b.last).as_secs_f64() * rate).min(burst);
-        if (samples as f64) > tokens {
+        if !tokens.take(samples as f64, rate, burst) {
             b.tokens = tokens;
-            b.last = now;
+            discarded("rate_limited", tenant, samples);
             return Err(StorageError::Limit(format!(
                 "the request has been rejected because the tenant {tenant:?} exceeded the ingestion rate limit, set to {rate} items/s with a maximum allowed burst of {burst} ({samples} samples sent)"
             )));
@@ -79,6 +67,7 @@ pub fn admit<'a>(
             }
         }
         if b.series.len() + fresh.len() > max as usize {
+            discarded("per_user_series_limit", tenant, samples);
             return Err(StorageError::Limit(format!(
                 "per-user series limit of {max} exceeded for tenant {tenant:?} ({} series, {} new in this request)",
                 b.series.len(),
@@ -86,10 +75,7 @@ pub fn admit<'a>(
             )));
         }
     }
-    if limits.ingestion_rate.is_some() {
-        b.tokens = tokens - samples as f64;
-        b.last = now;
-    }
+    b.tokens = tokens;
     b.series.extend(fresh);
     Ok(())
 }
@@ -107,7 +93,7 @@ mod tests {
             TenantLimits {
                 ingestion_rate: Some(10.0),
                 ingestion_burst_size: Some(20.0),
-                max_global_series_per_user: None,
+                ..Default::default()
             },
         );
         s.overrides.insert(

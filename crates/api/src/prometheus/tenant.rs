@@ -2,6 +2,7 @@
 //! with the hidden label `__tenant__="<id>"`; a query, series, labels or label-values request
 //! with the header sees only that tenant's series (the matcher is added to every selector) and
 //! never the label itself. Without the header nothing changes (single-tenant: the whole store).
+//! A tenant's own `retention_period` hides its older samples from its reads.
 //! The front door sets the header from a token's `tenant`, so a tenant-bound token can neither
 //! read nor write another tenant.
 
@@ -122,6 +123,16 @@ pub fn tenant_matcher(tenant: &str) -> LabelMatcher {
 }
 
 impl TenantView {
+    /// `mint` raised to the tenant's retention cutoff (`tenants:` `retention_period`): older
+    /// samples are no longer answered from the moment they age out, before the retention loop
+    /// deletes them.
+    fn floor(&self, mint: i64) -> i64 {
+        match crate::tenant_limits::retention_ms(&self.tenant) {
+            Some(ms) => mint.max(chrono::Utc::now().timestamp_millis().saturating_sub(ms)),
+            None => mint,
+        }
+    }
+
     fn scoped(&self, matchers: &[LabelMatcher]) -> Result<Vec<LabelMatcher>, StorageError> {
         let mut m = matchers.to_vec();
         m.push(tenant_matcher(&self.tenant));
@@ -140,7 +151,9 @@ impl Queryable for TenantView {
         mint: i64,
         maxt: i64,
     ) -> Result<Vec<Series>, StorageError> {
-        let mut out = self.inner.select(&self.scoped(matchers)?, mint, maxt)?;
+        let mut out = self
+            .inner
+            .select(&self.scoped(matchers)?, self.floor(mint), maxt)?;
         for s in &mut out {
             s.labels = strip(&s.labels);
         }
@@ -153,9 +166,9 @@ impl Queryable for TenantView {
         mint: i64,
         maxt: i64,
     ) -> Result<Vec<HistogramSeries>, StorageError> {
-        let mut out = self
-            .inner
-            .select_histograms(&self.scoped(matchers)?, mint, maxt)?;
+        let mut out =
+            self.inner
+                .select_histograms(&self.scoped(matchers)?, self.floor(mint), maxt)?;
         for s in &mut out {
             s.labels = strip(&s.labels);
         }
@@ -170,7 +183,7 @@ impl Queryable for TenantView {
     ) -> Result<Vec<Labels>, StorageError> {
         Ok(self
             .inner
-            .series(&self.scoped(matchers)?, mint, maxt)?
+            .series(&self.scoped(matchers)?, self.floor(mint), maxt)?
             .iter()
             .map(strip)
             .collect())
@@ -184,7 +197,7 @@ impl Queryable for TenantView {
     ) -> Result<Vec<String>, StorageError> {
         let mut names = self
             .inner
-            .label_names(&self.scoped(matchers)?, mint, maxt)?;
+            .label_names(&self.scoped(matchers)?, self.floor(mint), maxt)?;
         names.retain(|n| n != TENANT_LABEL);
         Ok(names)
     }
@@ -200,7 +213,7 @@ impl Queryable for TenantView {
             return Ok(Vec::new());
         }
         self.inner
-            .label_values(name, &self.scoped(matchers)?, mint, maxt)
+            .label_values(name, &self.scoped(matchers)?, self.floor(mint), maxt)
     }
 }
 

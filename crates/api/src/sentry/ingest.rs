@@ -97,6 +97,31 @@ pub fn rejection(r: &Rejection) -> Response {
     resp
 }
 
+/// The tenant's `errors_ingestion_rate` (pharos.yml `tenants:`): past it the whole request
+/// answers Sentry's 429 with `Retry-After` and `X-Sentry-Rate-Limits` (scope `organization`:
+/// the tenant).
+fn tenant_rate(headers: &HeaderMap, events: usize) -> Result<(), Response> {
+    let Some(tenant) = crate::prometheus::tenant::tenant_of(headers) else {
+        return Ok(());
+    };
+    crate::tenant_limits::admit_error_events(&tenant, events).map_err(|wait| {
+        let entry = errors::limits::header_entry(wait, &[], "organization");
+        let mut r = rejection(&Rejection {
+            status: 429,
+            detail: format!(
+                "event rate limit of tenant {tenant:?} exceeded (errors_ingestion_rate); retry after {wait}s"
+            ),
+            retry_after: None,
+        });
+        let h = r.headers_mut();
+        h.insert("retry-after", HeaderValue::from(wait));
+        if let Ok(v) = HeaderValue::from_str(&entry) {
+            h.insert("x-sentry-rate-limits", v);
+        }
+        r
+    })
+}
+
 fn reject(status: u16, detail: impl Into<String>) -> Response {
     rejection(&Rejection::new(status, detail))
 }
@@ -182,6 +207,14 @@ async fn envelope_handler(
         Ok(p) => p,
         Err(r) => return rejection(&r),
     };
+    let events = env
+        .items
+        .iter()
+        .filter(|i| matches!(i.ty(), "event" | "transaction"))
+        .count();
+    if let Err(r) = tenant_rate(&parts.headers, events) {
+        return r;
+    }
     let store = tstore.clone();
     let key = key.unwrap_or_default();
     let res =
@@ -230,6 +263,9 @@ async fn store_handler(
         Ok(d) => d,
         Err(e) => return reject(400, format!("invalid event: {e}")),
     };
+    if let Err(r) = tenant_rate(&parts.headers, 1) {
+        return r;
+    }
     let key = key.unwrap_or_default();
     let store = tstore.clone();
     let res = tokio::task::spawn_blocking(move || {

@@ -36,6 +36,7 @@ pub async fn receive(
     let res = tokio::task::spawn_blocking(move || {
         let mut spans = traces::zipkin::decode_json(&raw)?;
         if let Some(t) = &tenant {
+            crate::tenant_limits::admit_spans(t, raw.len(), &spans)?;
             traces::tenant::tag(&mut spans, t);
         }
         store.append(spans)

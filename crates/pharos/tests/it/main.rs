@@ -29,6 +29,7 @@ mod remote_write_v2;
 mod rules_alerts;
 mod rulesets;
 mod scrape_native_histograms;
+mod tenant_limits;
 mod tenants_every_signal;
 mod tls_reload;
 mod trace_segments;
