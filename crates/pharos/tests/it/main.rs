@@ -14,6 +14,7 @@ mod errors_hooks;
 mod errors_release_health;
 mod federate;
 mod forward_signals;
+mod histogram_blocks;
 mod http_api;
 mod incident_api;
 mod logql_rules;
