@@ -3,22 +3,9 @@
 //! (a client trusting only the new CA gets in, one trusting only the old CA no longer does);
 //! a replacement that does not load keeps the certificate in use.
 
-use crate::common::Pharos;
+use crate::common::{openssl, Pharos};
 use std::path::Path;
 use std::time::Duration;
-
-fn openssl(d: &Path, args: &[&str]) {
-    let out = std::process::Command::new("openssl")
-        .args(args)
-        .current_dir(d)
-        .output()
-        .expect("openssl (installed by .ci/run)");
-    assert!(
-        out.status.success(),
-        "openssl {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
 
 /// `ca{n}.pem` and a server certificate `server{n}.pem`/`server{n}.key` it signs.
 fn make_ca_and_server(d: &Path, n: u32) {

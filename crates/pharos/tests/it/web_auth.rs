@@ -455,18 +455,7 @@ fn failed_logins_are_counted_in_metrics() {
 
 /// A test CA, a server certificate for 127.0.0.1 and a client certificate, made with openssl.
 fn make_pki(d: &Path) {
-    let run = |args: &[&str]| {
-        let out = Command::new("openssl")
-            .args(args)
-            .current_dir(d)
-            .output()
-            .expect("openssl (installed by .ci/run)");
-        assert!(
-            out.status.success(),
-            "openssl {args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-    };
+    let run = |args: &[&str]| crate::common::openssl(d, args);
     run(&[
         "req",
         "-x509",

@@ -352,6 +352,20 @@ pub fn tls_server(dir: &std::path::Path, days: u32) -> Option<(u16, std::process
     Some((port, child))
 }
 
+/// Runs `openssl args` in `dir` (test certificates) and asserts it succeeded.
+pub fn openssl(dir: &Path, args: &[&str]) {
+    let out = Command::new("openssl")
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .expect("openssl (installed by .ci/run)");
+    assert!(
+        out.status.success(),
+        "openssl {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 /// `GET /api/v1/query`: asserts success and returns `data.result`.
 pub fn instant_query(p: &Pharos, q: &str) -> serde_json::Value {
     let r: serde_json::Value = reqwest::blocking::Client::new()
