@@ -20,6 +20,7 @@ use crate::span::{Span, SpanKind, TraceId};
 use crate::spanmetrics::{self, SpanMetrics};
 use crate::wal::{self, Syncer, Wal, WalPos};
 use crate::{otlp, DecodeError};
+use model::ratelimit::TokenBucket;
 use parking_lot::{Mutex, RwLock};
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::path::{Path, PathBuf};
@@ -436,11 +437,6 @@ impl Index {
     }
 }
 
-struct TokenBucket {
-    tokens: f64,
-    last: Instant,
-}
-
 /// Counters for `/metrics`-style reporting and the benchmark.
 #[derive(Default)]
 pub struct StoreStats {
@@ -605,10 +601,7 @@ impl TraceStore {
             compacting: Mutex::new(()),
             next_segment: AtomicU64::new(next_segment),
             last_idle_pass_ns: AtomicU64::new(now),
-            limiter: Mutex::new(TokenBucket {
-                tokens: opts.ingestion_burst_spans.max(opts.ingestion_rate_spans) as f64,
-                last: Instant::now(),
-            }),
+            limiter: Mutex::new(TokenBucket::default()),
             opts,
             dir: dir.to_path_buf(),
             syncer: w.syncer(),
@@ -744,23 +737,17 @@ impl TraceStore {
             }
         }
         if self.opts.ingestion_rate_spans > 0 {
-            let mut b = self.limiter.lock();
-            let now = Instant::now();
             let rate = self.opts.ingestion_rate_spans as f64;
             let burst = self
                 .opts
                 .ingestion_burst_spans
                 .max(self.opts.ingestion_rate_spans) as f64;
-            b.tokens = (b.tokens + now.duration_since(b.last).as_secs_f64() * rate).min(burst);
-            b.last = now;
-            let n = spans.len() as f64;
-            if n > b.tokens {
+            if !self.limiter.lock().take(spans.len() as f64, rate, burst) {
                 return Err(IngestError::RateLimited(format!(
                     "ingestion rate limit of {} spans/s (burst {}) exceeded while adding {} spans; retry later",
                     self.opts.ingestion_rate_spans, burst, spans.len()
                 )));
             }
-            b.tokens -= n;
         }
         Ok(())
     }
