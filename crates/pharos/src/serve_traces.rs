@@ -171,8 +171,14 @@ pub async fn start_listeners(
         let store = rt.store.clone();
         let max = cfg.traces.max_request_bytes as usize;
         tokio::spawn(async move {
-            if let Err(e) =
-                api::otlp::grpc::serve(store, listener, max, std::future::pending()).await
+            if let Err(e) = api::otlp::grpc::serve(
+                store,
+                crate::serve_web::grpc_authorizer(),
+                listener,
+                max,
+                std::future::pending(),
+            )
+            .await
             {
                 tracing::error!("{e}");
             }

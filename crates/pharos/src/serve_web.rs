@@ -653,6 +653,62 @@ pub async fn front_door(
     resp
 }
 
+/// The OTLP/gRPC listener's check of a call's `authorization` metadata against the current
+/// web config (basic auth or a bearer token with the write scope; failures counted and
+/// rate-limited like the HTTP ones): the tenant bound to the credential.
+/// None before [`layer`] set up the front door (nothing to check against).
+pub fn grpc_authorizer() -> Option<api::otlp::grpc::Authorize> {
+    use api::otlp::grpc::Denied;
+    let (state, auth) = FRONT_DOOR.get()?.clone();
+    Some(Arc::new(move |authz: Option<&str>| {
+        let cfg = state.config.read().clone();
+        let web = &cfg.web;
+        if !web.auth_enabled() {
+            return Ok(None);
+        }
+        if auth.rate_limited(None) {
+            return Err(Denied::Unauthenticated("too many failed logins".into()));
+        }
+        let got = match authz {
+            Some(a) if a.starts_with("Bearer ") => auth.token(web, a[7..].trim()),
+            Some(a) if a.starts_with("Basic ") => {
+                use base64::Engine;
+                let decoded = base64::engine::general_purpose::STANDARD
+                    .decode(a[6..].trim())
+                    .ok()
+                    .and_then(|b| String::from_utf8(b).ok());
+                match decoded.as_deref().and_then(|d| d.split_once(':')) {
+                    Some((u, p)) => auth.basic(web, u, p),
+                    None => Err("bad_password"),
+                }
+            }
+            Some(_) => Err("bad_token"),
+            None => Err("missing"),
+        };
+        let p = got.map_err(|reason| {
+            auth.fail(reason, None);
+            Denied::Unauthenticated(match reason {
+                "missing" => "authentication required: send authorization metadata (basic auth or a bearer token)".into(),
+                _ => "invalid credentials".into(),
+            })
+        })?;
+        if !p.scopes.contains(&Scope::Write) {
+            auth.fail("forbidden", None);
+            return Err(Denied::PermissionDenied(
+                format!(
+                    "token {:?} lacks the write scope this endpoint needs (it has {:?})",
+                    p.name, p.scopes
+                )
+                .to_lowercase(),
+            ));
+        }
+        Ok(p.tenant)
+    }))
+}
+
+/// The state and auth of the front door [`layer`] installed, for listeners outside axum.
+static FRONT_DOOR: OnceLock<(Arc<AppState>, Arc<Auth>)> = OnceLock::new();
+
 /// `Some(response)` when the request is refused (or is the login itself).
 async fn check(
     _state: &Arc<AppState>,
@@ -887,6 +943,7 @@ async fn login(
 
 /// Wraps `app` in the front door.
 pub fn layer(app: Router, state: Arc<AppState>, auth: Arc<Auth>) -> Router {
+    let _ = FRONT_DOOR.set((state.clone(), auth.clone()));
     app.layer(axum::middleware::from_fn_with_state(
         (state, auth),
         front_door,

@@ -21,6 +21,7 @@ mod logql_rules;
 mod logs_api;
 mod logs_delete;
 mod metric_tenants;
+mod otlp_grpc_tenants;
 mod otlp_native_histograms;
 mod pharos_api;
 mod probes_api;
