@@ -167,7 +167,10 @@ impl RuleManager {
                     }])
                 }
                 None => {
-                    load_rule_file_with(f, &crate::template::check, &crate::rulefmt::check_promql)
+                    let experimental = self.opts.engine.opts.experimental_functions;
+                    load_rule_file_with(f, &crate::template::check, &|e| {
+                        crate::rulefmt::check_promql_with(e, experimental)
+                    })
                 }
                 Some(_) => match (&self.opts.log_querier, &self.opts.logql_check) {
                     (Some(_), Some(check)) => {

@@ -171,8 +171,15 @@ pub fn parse_rule_file(
 }
 
 /// Validates a PromQL rule expression (the default expression language of rule files).
+/// Experimental functions are accepted here; the rule manager refuses them per its engine's
+/// options ([`check_promql_with`]).
 pub fn check_promql(expr: &str) -> Result<(), String> {
-    promql_parser::parser::parse(expr)
+    check_promql_with(expr, true)
+}
+
+/// [`check_promql`] with Prometheus' experimental functions allowed or refused.
+pub fn check_promql_with(expr: &str, experimental_functions: bool) -> Result<(), String> {
+    promql::experimental::parse(expr, experimental_functions)
         .map(|_| ())
         .map_err(|e| e.trim().to_string())
 }

@@ -7,6 +7,7 @@ pub mod collectors;
 pub mod db_collectors;
 pub mod env;
 pub mod errors;
+pub mod features;
 pub mod forward;
 pub mod incident;
 pub mod otlp;
@@ -138,6 +139,9 @@ pub struct LoadedConfig {
     pub forward: forward::ForwardSection,
     /// Per-tenant limits and the tenants' PromQL rule files (`tenants:`).
     pub tenants: tenants::TenantsSettings,
+    /// `features:` from pharos.yml (Prometheus' `--enable-feature` names; unknown ones warned
+    /// about in `warnings`).
+    pub features: features::Features,
 }
 
 /// Loads `path`, which may be a `pharos.yml` or directly a `prometheus.yml`.

@@ -239,6 +239,9 @@ struct PharosFile {
     /// Per-tenant limits and rule files.
     #[serde(default)]
     tenants: Option<crate::tenants::TenantsSection>,
+    /// Feature flags (Prometheus' `--enable-feature` names).
+    #[serde(default)]
+    features: Vec<String>,
 }
 
 /// Parses a byte size such as `512MB`, `10GB`, `1TiB` or a plain number of bytes.
@@ -286,6 +289,14 @@ pub fn parse(file: &Path, text: &str) -> Result<LoadedConfig, ConfigError> {
             .map(|d| if d.is_absolute() { d } else { base.join(d) }),
         ..Default::default()
     };
+    let (features, unknown) =
+        crate::features::Features::parse(f.features.iter().map(String::as_str));
+    out.features = features;
+    out.warnings.extend(
+        unknown
+            .into_iter()
+            .map(|w| format!("{}: features: {w}", file.display())),
+    );
     let t = &f.storage.tsdb;
     if let Some(d) = t.retention_time {
         out.tsdb.retention_time_ms = d.0;
@@ -500,6 +511,16 @@ mod tests {
         assert_eq!(c.tsdb.retention_time_ms, 86_400_000);
         assert_eq!(c.tsdb.retention_size_bytes, 1_000_000_000);
         assert_eq!(c.listen.as_deref(), Some("127.0.0.1:0"));
+        assert!(!c.features.promql_experimental_functions());
+        std::fs::write(
+            &p,
+            "features: [promql-experimental-functions, not-a-feature]\n",
+        )
+        .unwrap();
+        let c = crate::load(&p).unwrap();
+        assert!(c.features.promql_experimental_functions());
+        assert!(!c.features.created_timestamp_zero_ingestion());
+        assert!(c.warnings.iter().any(|w| w.contains("not-a-feature")));
         std::fs::write(&p, "listn: x\n").unwrap();
         let e = crate::load(&p).unwrap_err();
         assert_eq!(e.line, 1);

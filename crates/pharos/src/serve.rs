@@ -25,6 +25,11 @@ pub struct ServeArgs {
     /// server.http_listen_port; port 0 picks a free port).
     #[arg(long)]
     loki_listen: Option<String>,
+    /// Comma-separated feature names to enable, as Prometheus' `--enable-feature` (repeatable;
+    /// added to `features:` of pharos.yml): promql-experimental-functions,
+    /// created-timestamp-zero-ingestion. Unknown names are warned about.
+    #[arg(long = "enable-feature", value_name = "NAMES")]
+    enable_feature: Vec<String>,
     #[command(flatten)]
     log: crate::logging::LogArgs,
     #[command(flatten)]
@@ -64,6 +69,7 @@ pub fn run_with(args: ServeArgs, on_listening: Option<OnListening>) -> ExitCode 
 fn load_config(
     path: &Option<PathBuf>,
     web: &crate::serve_web::WebFlags,
+    enable_feature: &[String],
 ) -> Result<config::LoadedConfig, String> {
     let mut cfg = match path {
         None => crate::serve_collectors::annotated(config::LoadedConfig::default()),
@@ -76,11 +82,25 @@ fn load_config(
         }
     };
     web.apply(&mut cfg)?;
+    // `--enable-feature` adds to `features:` of pharos.yml.
+    let names: Vec<&str> = cfg
+        .features
+        .names()
+        .chain(enable_feature.iter().map(String::as_str))
+        .collect();
+    let (features, unknown) = config::features::Features::parse(names);
+    for w in unknown {
+        tracing::warn!("{w}");
+    }
+    cfg.features = features;
     Ok(cfg)
 }
 
 async fn serve(args: ServeArgs, on_listening: Option<OnListening>) -> Result<(), String> {
-    let cfg = load_config(&args.config, &args.web)?;
+    let cfg = load_config(&args.config, &args.web, &args.enable_feature)?;
+    for f in cfg.features.names() {
+        tracing::info!(feature = f, "feature flag enabled");
+    }
     crate::serve_web::init_tls(&cfg.web)?;
     crate::logging::on_config(&cfg, true);
     crate::query_log::on_config(&cfg);
@@ -152,6 +172,7 @@ async fn serve(args: ServeArgs, on_listening: Option<OnListening>) -> Result<(),
         let am_slot = am_slot.clone();
         let rules_slot = rules_slot.clone();
         let web = args.web.clone();
+        let enable_feature = args.enable_feature.clone();
         Arc::new(move || {
             let remote_write = remote_write.clone();
             let forwarders = forwarders.clone();
@@ -161,8 +182,9 @@ async fn serve(args: ServeArgs, on_listening: Option<OnListening>) -> Result<(),
             let am_slot = am_slot.clone();
             let rules_slot = rules_slot.clone();
             let web = web.clone();
+            let enable_feature = enable_feature.clone();
             Box::pin(async move {
-                let cfg = load_config(&path, &web)?;
+                let cfg = load_config(&path, &web, &enable_feature)?;
                 crate::logging::on_config(&cfg, false);
                 crate::query_log::on_config(&cfg);
                 remote_write.apply(&cfg.prometheus)?;
@@ -209,7 +231,10 @@ async fn serve(args: ServeArgs, on_listening: Option<OnListening>) -> Result<(),
         storage: db.clone(),
         sink: db.clone(),
         tsdb: db.clone(),
-        engine: promql::Engine::default(),
+        engine: promql::Engine::new(promql::EngineOptions {
+            experimental_functions: cfg.features.promql_experimental_functions(),
+            ..Default::default()
+        }),
         scrape: scrape.clone(),
         config: RwLock::new(Arc::new(cfg.clone())),
         reload: reload.clone(),

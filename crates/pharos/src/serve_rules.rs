@@ -134,6 +134,7 @@ pub fn start(
     let _ = ROUTER.set(router.clone());
     let (st, sk) = (storage.clone(), sink.clone());
     let mut opts = ManagerOptions::new(storage, sink, router);
+    opts.engine.opts.experimental_functions = cfg.features.promql_experimental_functions();
     opts.tenant_scope = Some(alerting::manager::TenantScope {
         label: api::prometheus::tenant::TENANT_LABEL,
         scope: Arc::new(move |t: &str| api::prometheus::tenant::scoped(st.clone(), sk.clone(), t)),

@@ -3,6 +3,7 @@
 //! `promql-parser` crate; this crate only evaluates.
 
 mod eval;
+pub mod experimental;
 pub(crate) use eval::format_go_float as eval_format;
 pub(crate) use eval::note_combined;
 pub(crate) use eval::unparen as eval_unparen;
@@ -27,6 +28,9 @@ pub struct EngineOptions {
     /// Longest a query may evaluate before failing with `QueryError::Timeout`
     /// (Prometheus' `--query.timeout`, default 2m); `None` for no limit.
     pub timeout: Option<std::time::Duration>,
+    /// Prometheus' experimental functions and aggregations (`sort_by_label`, `limitk`, ...);
+    /// off as upstream unless `--enable-feature=promql-experimental-functions`.
+    pub experimental_functions: bool,
 }
 
 impl Default for EngineOptions {
@@ -36,6 +40,7 @@ impl Default for EngineOptions {
             max_samples: 50_000_000,
             default_subquery_step_ms: 60_000,
             timeout: Some(std::time::Duration::from_secs(120)),
+            experimental_functions: false,
         }
     }
 }
@@ -121,6 +126,15 @@ impl Engine {
         Engine { opts }
     }
 
+    /// Parses `expr` (experimental functions refused unless enabled in the options).
+    pub fn parse(&self, expr: &str) -> Result<promql_parser::parser::Expr, QueryError> {
+        experimental::parse(
+            &eval::rewrite_trim_operators(expr),
+            self.opts.experimental_functions,
+        )
+        .map_err(QueryError::Parse)
+    }
+
     /// Evaluates `expr` at `t_ms`.
     pub fn instant_query(
         &self,
@@ -128,8 +142,7 @@ impl Engine {
         expr: &str,
         t_ms: i64,
     ) -> Result<QueryResult, QueryError> {
-        let ast = promql_parser::parser::parse(&eval::rewrite_trim_operators(expr))
-            .map_err(QueryError::Parse)?;
+        let ast = self.parse(expr)?;
         eval::instant(storage, &self.opts, expr, &ast, eval::clamp_time(t_ms))
     }
 
@@ -160,8 +173,7 @@ impl Engine {
                 "exceeded maximum resolution of 11,000 points per timeseries. Try decreasing the query resolution (?step=XX)".into(),
             ));
         }
-        let ast = promql_parser::parser::parse(&eval::rewrite_trim_operators(expr))
-            .map_err(QueryError::Parse)?;
+        let ast = self.parse(expr)?;
         eval::range(storage, &self.opts, expr, &ast, start_ms, end_ms, step_ms)
     }
 }

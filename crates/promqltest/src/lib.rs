@@ -410,7 +410,11 @@ fn run_case(engine: &Engine, storage: &MemStorage, case: &EvalCase) -> Result<()
 
 /// Runs the given script files, writing failures and the closing summary line to `out`.
 pub fn run_files(paths: &[PathBuf], out: &mut dyn Write) -> std::io::Result<Summary> {
-    let engine = Engine::default();
+    // Prometheus' test runner enables the experimental functions.
+    let engine = Engine::new(promql::EngineOptions {
+        experimental_functions: true,
+        ..Default::default()
+    });
     let mut summary = Summary::default();
     let mut skip_counts: BTreeMap<&str, usize> = BTreeMap::new();
     for path in paths {

@@ -229,7 +229,7 @@ pub async fn exemplars(
         ));
     }
     let (start, end) = time_range(&params)?;
-    let expr = promql_parser::parser::parse(query)
+    let expr = promql::experimental::parse(query, state.engine.opts.experimental_functions)
         .map_err(|e| ApiError::bad_data(format!("invalid parameter \"query\": {e}")))?;
     let mut sets = Vec::new();
     extract_selectors(&expr, &mut sets).map_err(ApiError::bad_data)?;

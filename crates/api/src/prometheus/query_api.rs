@@ -184,8 +184,12 @@ pub async fn range(
 }
 
 /// `GET|POST /api/v1/format_query`: the expression as the parser prints it.
-pub async fn format_query(params: Params) -> Result<Response, ApiError> {
+pub async fn format_query(
+    State(state): State<Arc<AppState>>,
+    params: Params,
+) -> Result<Response, ApiError> {
     let query = query_of(&params)?;
-    let expr = promql_parser::parser::parse(&query).map_err(ApiError::bad_data)?;
+    let expr = promql::experimental::parse(&query, state.engine.opts.experimental_functions)
+        .map_err(ApiError::bad_data)?;
     Ok(success(Json::String(expr.prettify()), &[], &[]))
 }

@@ -35,7 +35,7 @@ fn ramp(start: f64, inc: f64, n: usize) -> Vec<Option<f64>> {
 }
 
 fn instant(storage: &MemStorage, q: &str, t_ms: i64) -> Value {
-    match Engine::default().instant_query(storage, q, t_ms) {
+    match test_engine().instant_query(storage, q, t_ms) {
         Ok(r) => r.value,
         Err(e) => panic!("{q}: {e}"),
     }
@@ -56,7 +56,7 @@ fn scalar(storage: &MemStorage, q: &str, t_ms: i64) -> f64 {
 }
 
 fn exec_error(storage: &MemStorage, q: &str, t_ms: i64) -> String {
-    match Engine::default().instant_query(storage, q, t_ms) {
+    match test_engine().instant_query(storage, q, t_ms) {
         Err(QueryError::Execution(e)) => e,
         other => panic!("{q}: expected an execution error, got {other:?}"),
     }
@@ -132,7 +132,7 @@ fn offset_and_at_modifiers() {
     assert_eq!(vector(&s, "m @ 120", 10 * MIN)[0].1, 2.0);
     assert_eq!(vector(&s, "m @ 180 offset 1m", 10 * MIN)[0].1, 2.0);
     assert_eq!(vector(&s, "m @ start()", 4 * MIN)[0].1, 4.0);
-    let r = Engine::default()
+    let r = test_engine()
         .range_query(&s, "m @ end()", 0, 3 * MIN, MIN)
         .map(|r| r.value);
     match r {
@@ -341,7 +341,7 @@ fn aggregations() {
 #[test]
 fn query_context_functions() {
     let s = MemStorage::new();
-    let e = Engine::default();
+    let e = test_engine();
     let step_values = |q: &str, start: i64, end: i64, step: i64| -> Vec<f64> {
         match e.range_query(&s, q, start, end, step).map(|r| r.value) {
             Ok(Value::Matrix(m)) => m[0].samples.iter().map(|p| p.v).collect(),
@@ -369,7 +369,7 @@ fn sort_in_range_query_warns_with_position() {
         MIN,
         &[(labels(&[("__name__", "series")]), ramp(1.0, 1.0, 3))],
     );
-    let r = Engine::default().range_query(&s, "sum(sort(series))", MIN, 2 * MIN, MIN);
+    let r = test_engine().range_query(&s, "sum(sort(series))", MIN, 2 * MIN, MIN);
     match r {
         Ok(r) => assert_eq!(
             r.warnings,
@@ -399,7 +399,7 @@ fn duplicate_labelsets_after_name_drop_are_errors() {
 #[test]
 fn range_query_builds_sorted_matrix_and_limits_samples() {
     let s = http_requests();
-    let r = Engine::default().range_query(
+    let r = test_engine().range_query(
         &s,
         "sum by (job) (rate(http_requests[10m]))",
         0,
@@ -504,15 +504,15 @@ mod never_panics {
         #[test]
         fn arbitrary_text_never_panics(text in ".{0,40}") {
             let s = http_requests();
-            let _ = Engine::default().instant_query(&s, &text, 10 * MIN);
+            let _ = test_engine().instant_query(&s, &text, 10 * MIN);
         }
 
         #[test]
         fn promql_like_text_never_panics(parts in prop::collection::vec(fragment(), 1..12)) {
             let s = http_requests();
             let q = parts.concat();
-            let _ = Engine::default().instant_query(&s, &q, 20 * MIN);
-            let _ = Engine::default().range_query(&s, &q, 0, 20 * MIN, 7 * MIN);
+            let _ = test_engine().instant_query(&s, &q, 20 * MIN);
+            let _ = test_engine().range_query(&s, &q, 0, 20 * MIN, 7 * MIN);
         }
     }
 }
@@ -547,7 +547,7 @@ fn dashboard_range_query_speed() {
     if let Err(e) = s.append(&batch) {
         panic!("{e}");
     }
-    let e = Engine::default();
+    let e = test_engine();
     let started = std::time::Instant::now();
     let r = e.range_query(
         &s,
@@ -611,7 +611,7 @@ fn range_fast_path_matches_instant_evaluation() {
             .collect(),
     ));
     load(&s, 15_000, &series);
-    let e = Engine::default();
+    let e = test_engine();
     for q in [
         "req_total",
         "req_total offset 1m",
@@ -709,7 +709,7 @@ fn range_fast_path_handles_at_and_name_keeping_functions() {
             (labels(&[("__name__", "g"), ("x", "2")]), ramp(3.0, 1.0, 30)),
         ],
     );
-    let e = Engine::default();
+    let e = test_engine();
     for q in [
         "g @ 100",
         "last_over_time(g[1m])",
@@ -755,7 +755,7 @@ fn aggregation_parameters_are_checked_and_annotated() {
         exec_error(&s, "limit_ratio(NaN, http_requests)", t),
         "Ratio value is NaN"
     );
-    let r = Engine::default().instant_query(&s, "quantile(1.5, http_requests)", t);
+    let r = test_engine().instant_query(&s, "quantile(1.5, http_requests)", t);
     match r {
         Ok(r) => assert_eq!(
             r.warnings,
@@ -763,7 +763,7 @@ fn aggregation_parameters_are_checked_and_annotated() {
         ),
         Err(e) => panic!("{e}"),
     }
-    let r = Engine::default().instant_query(&s, "limit_ratio(2, http_requests)", t);
+    let r = test_engine().instant_query(&s, "limit_ratio(2, http_requests)", t);
     match r {
         Ok(r) => {
             assert_eq!(r.warnings.len(), 1);
@@ -841,12 +841,12 @@ fn extreme_durations_and_timestamps_do_not_panic() {
         "max_over_time(http_requests[1m:100000000000y])",
         "sum_over_time(http_requests[1000y:1y] offset -1000y)",
     ] {
-        let _ = Engine::default().instant_query(&s, q, 10 * MIN);
-        let _ = Engine::default().range_query(&s, q, 0, 10 * MIN, MIN);
-        let _ = Engine::default().instant_query(&s, q, i64::MAX);
-        let _ = Engine::default().instant_query(&s, q, i64::MIN);
-        let _ = Engine::default().range_query(&s, q, i64::MIN, i64::MAX, i64::MAX);
-        let _ = Engine::default().range_query(&s, q, i64::MAX - 5, i64::MAX, 1);
+        let _ = test_engine().instant_query(&s, q, 10 * MIN);
+        let _ = test_engine().range_query(&s, q, 0, 10 * MIN, MIN);
+        let _ = test_engine().instant_query(&s, q, i64::MAX);
+        let _ = test_engine().instant_query(&s, q, i64::MIN);
+        let _ = test_engine().range_query(&s, q, i64::MIN, i64::MAX, i64::MAX);
+        let _ = test_engine().range_query(&s, q, i64::MAX - 5, i64::MAX, 1);
     }
 }
 
@@ -883,7 +883,7 @@ fn range_fast_path_matches_instant_queries_step_by_step() {
         ));
     }
     load(&s, 15_000, &series);
-    let e = Engine::default();
+    let e = test_engine();
     let queries = [
         "topk(2, tie)",
         "bottomk(3, tie)",
@@ -934,4 +934,12 @@ fn range_fast_path_matches_instant_queries_step_by_step() {
             };
         assert_eq!(got, want, "{q}");
     }
+}
+
+/// The engine the tests use: experimental functions on (as `pharos promql-test`).
+fn test_engine() -> Engine {
+    Engine::new(crate::EngineOptions {
+        experimental_functions: true,
+        ..Default::default()
+    })
 }
