@@ -5,7 +5,9 @@
 //! tail) and when the TSDB moves histograms into a block, so a position of another inode means
 //! "rewritten since": the follower then reads the new file from its start and skips what is not
 //! newer than the newest histogram already delivered (of each series, for a rewrite it saw
-//! while running). Frames are coded against the frames before them in the same file (format 2,
+//! while running). While running, the follower keeps its file open, so a rewrite that drops
+//! frames it has not read yet (histograms moved into a block) does not lose them: it reads the
+//! old file to its end first, then the new one. Frames are coded against the frames before them in the same file (format 2,
 //! see `tsdb::histograms`), so the follower keeps a `LogReader` and, when it starts inside a
 //! file, first reads the file up to its position without handing anything out.
 
@@ -28,6 +30,8 @@ pub struct HistLog {
     reader: tsdb::histograms::LogReader,
     /// Per series, the newest timestamp handed out (a rewritten file repeats older ones).
     delivered: HashMap<Labels, i64>,
+    /// The file of `pos.seq`, kept open so it stays readable after a rewrite replaced it.
+    file: Option<File>,
 }
 
 fn inode(path: &Path) -> Option<u64> {
@@ -59,12 +63,15 @@ impl HistLog {
             ),
         };
         let mut reader = tsdb::histograms::LogReader::default();
+        let mut file = File::open(&path)
+            .ok()
+            .filter(|f| f.metadata().is_ok_and(|m| m.ino() == pos.seq));
         if pos.offset > 0 {
-            if let Ok(data) = std::fs::read(&path) {
-                let end = data
-                    .len()
-                    .min(usize::try_from(pos.offset).unwrap_or(usize::MAX));
-                reader.read(&data[..end], |_, _, _| {});
+            if let Some(f) = file.as_mut() {
+                let mut data = Vec::new();
+                if f.take(pos.offset).read_to_end(&mut data).is_ok() {
+                    reader.read(&data, |_, _, _| {});
+                }
             }
         }
         HistLog {
@@ -73,28 +80,54 @@ impl HistLog {
             skip_until,
             reader,
             delivered: HashMap::new(),
+            file,
         }
     }
 
     /// Hands out every complete frame written since the last call: `f(position after the
-    /// frame, labels, samples)`. Returns the number of frames.
+    /// frame, labels, samples)`. Returns the number of frames. After a rewrite, the rest of
+    /// the old file comes first, then the new file (without what was handed out already).
     pub fn poll(
         &mut self,
         mut f: impl FnMut(Position, Labels, Vec<HistogramSample>),
     ) -> io::Result<usize> {
-        let ino = match inode(&self.path) {
-            Some(i) => i,
-            None => return Ok(0),
-        };
-        if ino != self.pos.seq {
-            // Rewritten while we ran (or created): start over in the new file.
-            self.pos = Position {
-                seq: ino,
-                offset: 0,
-            };
-            self.reader = tsdb::histograms::LogReader::default();
+        let mut frames = 0;
+        loop {
+            // Taken before reading: when it names another file, the rewrite is complete and
+            // nothing more is appended to the file we hold, so reading it to its end below
+            // gets all of it.
+            let current = inode(&self.path);
+            if self.file.is_none() {
+                let Ok(file) = File::open(&self.path) else {
+                    return Ok(frames);
+                };
+                let ino = file.metadata()?.ino();
+                if ino != self.pos.seq {
+                    // Created, or rewritten while we did not hold it: start over in it.
+                    self.pos = Position {
+                        seq: ino,
+                        offset: 0,
+                    };
+                    self.reader = tsdb::histograms::LogReader::default();
+                }
+                self.file = Some(file);
+            }
+            frames += self.read_held(&mut f)?;
+            match current {
+                Some(ino) if ino != self.pos.seq => self.file = None,
+                _ => return Ok(frames),
+            }
         }
-        let mut file = File::open(&self.path)?;
+    }
+
+    /// Hands out the complete frames of the held file after `pos`.
+    fn read_held(
+        &mut self,
+        f: &mut impl FnMut(Position, Labels, Vec<HistogramSample>),
+    ) -> io::Result<usize> {
+        let Some(file) = self.file.as_mut() else {
+            return Ok(0);
+        };
         let len = file.metadata()?.len();
         if len <= self.pos.offset {
             return Ok(0);
@@ -102,7 +135,7 @@ impl HistLog {
         file.seek(SeekFrom::Start(self.pos.offset))?;
         let mut data = Vec::new();
         file.take(len - self.pos.offset).read_to_end(&mut data)?;
-        let base = self.pos.offset;
+        let (base, ino) = (self.pos.offset, self.pos.seq);
         let mut frames = 0;
         let skip = self.skip_until;
         let delivered = &mut self.delivered;
@@ -191,5 +224,49 @@ mod tests {
         log.poll(|_, _, s| got.extend(s.iter().map(|s| s.t)))
             .unwrap();
         assert_eq!(got, vec![6000]);
+    }
+
+    #[test]
+    fn a_follower_behind_a_rewrite_loses_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let h = model::histogram::parse_histogram("{{schema:0 count:3 sum:2 buckets:[1 2]}}")
+            .unwrap()
+            .histogram;
+        let a = Labels::from_pairs([("__name__", "lat"), ("i", "a")]);
+        let b = Labels::from_pairs([("__name__", "lat"), ("i", "b")]);
+        let store = tsdb::histograms::HistogramStore::open(dir.path(), i64::MIN).unwrap();
+        let mut log = HistLog::open(dir.path(), None, i64::MIN);
+        let sample = |l: &Labels, t| (l.clone(), HistogramSample::integer(t, h.clone()));
+        store.append(&[sample(&a, 1000), sample(&b, 1000)]).unwrap();
+        let mut got = Vec::new();
+        log.poll(|_, l, s| got.extend(s.iter().map(|s| (l.clone(), s.t))))
+            .unwrap();
+        store
+            .append(&[sample(&a, 2000), sample(&b, 2000), sample(&a, 3000)])
+            .unwrap();
+        // The follower has read t=1000 only when 1000 and 2000 move into a block (the log is
+        // rewritten with t=3000 alone); then more arrive, and the file is rewritten again.
+        store.remove_range(i64::MIN, 2500).unwrap();
+        store.append(&[sample(&b, 4000)]).unwrap();
+        store.remove_range(i64::MIN, 3500).unwrap();
+        store.append(&[sample(&a, 5000)]).unwrap();
+        log.poll(|_, l, s| got.extend(s.iter().map(|s| (l.clone(), s.t))))
+            .unwrap();
+        got.sort_by(|x, y| (x.1, &x.0).cmp(&(y.1, &y.0)));
+        let want: Vec<(Labels, i64)> = [
+            (&a, 1000),
+            (&b, 1000),
+            (&a, 2000),
+            (&b, 2000),
+            (&a, 3000),
+            (&b, 4000),
+            (&a, 5000),
+        ]
+        .into_iter()
+        .map(|(l, t)| (l.clone(), t))
+        .collect();
+        let mut want = want;
+        want.sort_by(|x, y| (x.1, &x.0).cmp(&(y.1, &y.0)));
+        assert_eq!(got, want);
     }
 }
