@@ -3,6 +3,7 @@
 //! engines meet. Nothing here does I/O.
 
 pub mod alert;
+pub mod created;
 pub mod exemplars;
 pub mod histogram;
 pub mod labels;

@@ -127,6 +127,9 @@ async fn serve(args: ServeArgs, on_listening: Option<OnListening>) -> Result<(),
             .map_err(|e| e.to_string())?
             .map_err(|e| format!("opening the TSDB in {}: {e}", data_dir.display()))?
     };
+    scrape::scrape_loop::set_created_timestamp_zero_ingestion(
+        cfg.features.created_timestamp_zero_ingestion(),
+    );
     let scrape = scrape::ScrapeManager::new(db.clone());
     scrape.apply_config(&cfg.prometheus).await;
     crate::serve_tenant_retention::spawn(db.clone());
@@ -397,6 +400,7 @@ async fn serve(args: ServeArgs, on_listening: Option<OnListening>) -> Result<(),
                 Arc::new(move |out: &mut String| traces.write_self_metrics(out)),
                 rejected_metrics,
                 Arc::new(api::tenant_limits::write_metrics),
+                Arc::new(model::created::write_metrics),
                 {
                     let rw = remote_write.clone();
                     Arc::new(move |out: &mut String| rw.write_metrics(out))

@@ -73,6 +73,20 @@ pub struct Exposition {
     pub samples: Vec<ParsedSample>,
     pub metadata: Vec<MetadataEntry>,
     pub histograms: Vec<ParsedHistogram>,
+    /// Created timestamps: OpenMetrics `_created` lines of counters, histograms and summaries
+    /// (not series), protobuf `created_timestamp` fields.
+    pub created: Vec<Created>,
+}
+
+/// The created timestamp of one series of a family (all its samples: `_total`, `_bucket`,
+/// `_count`, `_sum`, quantiles, the native histogram).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Created {
+    /// The family's name (the `# TYPE` name).
+    pub family: String,
+    /// The series' labels without `__name__`, `le` and `quantile`.
+    pub labels: Labels,
+    pub ct_ms: i64,
 }
 
 /// A parse error with its 1-based line number.
@@ -176,13 +190,20 @@ pub fn parse(body: &str, format: Format) -> Result<Exposition, ParseError> {
             if let Some(name) = sample.labels.metric_name() {
                 if let Some(base) = name.strip_suffix("_created") {
                     // `_created` of counters/histograms/summaries is metadata, not a series.
-                    if meta.iter().any(|m| {
+                    if let Some(m) = meta.iter().find(|m| {
                         m.metric == base
                             && matches!(
                                 m.metric_type.as_str(),
                                 "counter" | "histogram" | "summary" | "gaugehistogram"
                             )
                     }) {
+                        if m.metric_type != "gaugehistogram" && sample.value.is_finite() {
+                            out.created.push(Created {
+                                family: base.to_string(),
+                                labels: sample.labels.without(&[METRIC_NAME]),
+                                ct_ms: (sample.value * 1000.0).round() as i64,
+                            });
+                        }
                         continue;
                     }
                 }

@@ -52,6 +52,8 @@ pub mod dto {
         pub value: f64,
         #[prost(message, optional, tag = "2")]
         pub exemplar: Option<Exemplar>,
+        #[prost(message, optional, tag = "3")]
+        pub created_timestamp: Option<Timestamp>,
     }
     #[derive(Clone, PartialEq, prost::Message)]
     pub struct Quantile {
@@ -68,6 +70,8 @@ pub mod dto {
         pub sample_sum: f64,
         #[prost(message, repeated, tag = "3")]
         pub quantile: Vec<Quantile>,
+        #[prost(message, optional, tag = "4")]
+        pub created_timestamp: Option<Timestamp>,
     }
     #[derive(Clone, PartialEq, prost::Message)]
     pub struct Untyped {
@@ -122,6 +126,8 @@ pub mod dto {
         pub positive_delta: Vec<i64>,
         #[prost(double, repeated, tag = "14")]
         pub positive_count: Vec<f64>,
+        #[prost(message, optional, tag = "15")]
+        pub created_timestamp: Option<Timestamp>,
         #[prost(message, repeated, tag = "16")]
         pub exemplars: Vec<Exemplar>,
     }
@@ -339,6 +345,31 @@ pub fn parse(body: &[u8], opts: Options) -> Result<Exposition, ParseError> {
         let name = mf.name.as_str();
         for m in &mf.metric {
             let ts = (m.timestamp_ms != 0).then_some(m.timestamp_ms);
+            let created = match mf.r#type {
+                dto::COUNTER => m
+                    .counter
+                    .as_ref()
+                    .and_then(|c| c.created_timestamp.as_ref()),
+                dto::SUMMARY => m
+                    .summary
+                    .as_ref()
+                    .and_then(|c| c.created_timestamp.as_ref()),
+                dto::HISTOGRAM => m
+                    .histogram
+                    .as_ref()
+                    .and_then(|c| c.created_timestamp.as_ref()),
+                _ => None,
+            };
+            if let Some(c) = created {
+                out.created.push(crate::exposition::Created {
+                    family: name.to_string(),
+                    labels: labels_of(name, "", m, None).without(&[METRIC_NAME]),
+                    ct_ms: c
+                        .seconds
+                        .saturating_mul(1000)
+                        .saturating_add(i64::from(c.nanos) / 1_000_000),
+                });
+            }
             let mut push = |labels: Labels, value: f64, ex: Option<ParsedExemplar>| {
                 out.samples.push(ParsedSample {
                     labels,
@@ -489,6 +520,7 @@ mod tests {
                     counter: Some(dto::Counter {
                         value: 7.0,
                         exemplar: None,
+                        created_timestamp: None,
                     }),
                     timestamp_ms: 1234,
                     ..Default::default()

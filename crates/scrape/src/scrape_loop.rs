@@ -11,9 +11,9 @@ use crate::exposition::{self, Format};
 use crate::manager::ScrapeStats;
 use crate::target::MetadataEntry;
 use config::ScrapeConfig;
-use model::{HistogramSample, Labels, LabelsBuilder, MetricSink, Sample};
+use model::{HistogramSample, Labels, LabelsBuilder, MetricSink, Sample, METRIC_NAME};
 use parking_lot::Mutex;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -57,6 +57,20 @@ impl TargetState {
     }
 }
 
+/// `created-timestamp-zero-ingestion` (Prometheus' feature flag): created timestamps of
+/// counters, histograms and summaries become zero samples; set once at start.
+static CREATED_TIMESTAMP_ZERO_INGESTION: std::sync::atomic::AtomicBool =
+    std::sync::atomic::AtomicBool::new(false);
+
+/// Turns `created-timestamp-zero-ingestion` on or off for every scrape.
+pub fn set_created_timestamp_zero_ingestion(on: bool) {
+    CREATED_TIMESTAMP_ZERO_INGESTION.store(on, Ordering::Relaxed);
+}
+
+fn created_timestamp_zero_ingestion() -> bool {
+    CREATED_TIMESTAMP_ZERO_INGESTION.load(Ordering::Relaxed)
+}
+
 /// Runs until `stop` flips, then writes staleness markers for everything it last wrote.
 #[allow(clippy::too_many_arguments)]
 pub async fn run_target(
@@ -84,6 +98,7 @@ pub async fn run_target(
     let mut ticker = tokio::time::interval_at(start, interval);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut cache = ScrapeCache::new(&spec.labels);
+    let mut zeros = model::created::ZeroSamples::default();
     loop {
         tokio::select! {
             _ = ticker.tick() => {}
@@ -102,11 +117,13 @@ pub async fn run_target(
         let duration = started.elapsed().as_secs_f64();
         stats.scrapes_total.fetch_add(1, Ordering::Relaxed);
         let processed = result.and_then(|body| {
-            process_body(&spec, &cfg, &body, ts, &metadata, &mut cache).inspect_err(|e| {
-                if e.starts_with("sample limit exceeded") {
-                    stats.exceeded_sample_limit.fetch_add(1, Ordering::Relaxed);
-                }
-            })
+            process_body(&spec, &cfg, &body, ts, &metadata, &mut cache, &mut zeros).inspect_err(
+                |e| {
+                    if e.starts_with("sample limit exceeded") {
+                        stats.exceeded_sample_limit.fetch_add(1, Ordering::Relaxed);
+                    }
+                },
+            )
         });
         let (up, counts, error) = match processed {
             Ok(c) => (1.0, c, None),
@@ -125,6 +142,13 @@ pub async fn run_target(
         ];
         for (series, v) in cache.report.iter().zip(values) {
             cache.batch.push((series.clone(), Sample { t: ts, v }));
+        }
+        // Created timestamps' zero samples before the samples (refusals are no scrape error).
+        if !zeros.is_empty() {
+            if let Err(e) = zeros.append(sink.as_ref()) {
+                tracing::debug!(target = %spec.url, "storing created timestamps failed: {e}");
+            }
+            zeros = model::created::ZeroSamples::default();
         }
         // Scraped samples go to the WAL without waiting for an fsync (the store syncs within
         // seconds, as Prometheus does): the append is CPU work of a few microseconds per series,
@@ -171,8 +195,8 @@ pub async fn run_target(
     }
 }
 
-/// Text bodies go through the scrape cache; protobuf bodies and NHCB conversion through
-/// [`process`], whose result the cache takes for staleness.
+/// Text bodies go through the scrape cache; protobuf bodies, NHCB conversion and created
+/// timestamps through [`process`], whose result the cache takes for staleness.
 fn process_body(
     spec: &TargetSpec,
     cfg: &ScrapeConfig,
@@ -180,11 +204,14 @@ fn process_body(
     ts: i64,
     metadata: &Mutex<BTreeMap<String, MetadataEntry>>,
     cache: &mut ScrapeCache,
+    zeros: &mut model::created::ZeroSamples,
 ) -> Result<Counts, String> {
     if crate::protobuf::is_protobuf(&body.content_type)
         || cfg.convert_classic_histograms_to_nhcb.unwrap_or(false)
+        || created_timestamp_zero_ingestion()
     {
-        let processed = process(spec, cfg, body, ts, metadata)?;
+        let mut processed = process(spec, cfg, body, ts, metadata)?;
+        *zeros = std::mem::take(&mut processed.created);
         return Ok(cache.process_parsed(cfg, processed, ts));
     }
     let text = std::str::from_utf8(&body.bytes)
@@ -380,6 +407,9 @@ pub struct Processed {
     pub histograms: Vec<(Labels, HistogramSample, bool)>,
     /// OpenMetrics exemplars with their series' final labels.
     pub exemplars: Vec<(Labels, model::exemplars::Exemplar)>,
+    /// Zero samples at created timestamps (with `created-timestamp-zero-ingestion`), appended
+    /// before the samples.
+    pub created: model::created::ZeroSamples,
 }
 
 /// A scraped label set after target labels, honor_labels and metric relabeling, checked against
@@ -490,6 +520,7 @@ pub fn process(
     if cfg.convert_classic_histograms_to_nhcb.unwrap_or(false) {
         crate::nhcb::convert_classic(&mut parsed, keep_classic);
     }
+    let created = created_lookup(&parsed);
     {
         let mut md = metadata.lock();
         for m in std::mem::take(&mut parsed.metadata) {
@@ -505,11 +536,15 @@ pub fn process(
             _ => (ts, false),
         }
     };
+    let mut zeros = model::created::ZeroSamples::default();
     for s in parsed.samples {
         let Some(labels) = final_labels(spec, cfg, &s.labels)? else {
             continue;
         };
         let (t, explicit) = time_of(s.timestamp_ms);
+        if let Some(ct) = created.as_ref().and_then(|c| c.of(&s.labels)) {
+            zeros.float(&spec.url, &labels, ct, t);
+        }
         if let Some(e) = s.exemplar {
             exemplars.push((labels.clone(), e.stored(t)));
         }
@@ -524,6 +559,14 @@ pub fn process(
         };
         limit_buckets(&mut ph.h, max_schema, bucket_limit)?;
         let (t, explicit) = time_of(ph.timestamp_ms);
+        if let Some(ct) = created.as_ref().and_then(|c| c.of(&ph.labels)) {
+            let like = HistogramSample {
+                t,
+                h: ph.h.clone(),
+                integer: ph.integer,
+            };
+            zeros.histogram(&spec.url, &labels, ct, &like);
+        }
         for e in ph.exemplars {
             exemplars.push((labels.clone(), e.stored(t)));
         }
@@ -549,7 +592,61 @@ pub fn process(
         scraped,
         histograms,
         exemplars,
+        created: zeros,
     })
+}
+
+/// The created timestamps of an exposition by family and series, when
+/// `created-timestamp-zero-ingestion` is on and there are any.
+struct CreatedLookup {
+    /// Family name -> its type.
+    types: HashMap<String, String>,
+    by_series: HashMap<(String, Labels), i64>,
+}
+
+fn created_lookup(parsed: &crate::exposition::Exposition) -> Option<CreatedLookup> {
+    if !created_timestamp_zero_ingestion() || parsed.created.is_empty() {
+        return None;
+    }
+    Some(CreatedLookup {
+        types: parsed
+            .metadata
+            .iter()
+            .map(|m| (m.metric.clone(), m.metric_type.clone()))
+            .collect(),
+        by_series: parsed
+            .created
+            .iter()
+            .map(|c| ((c.family.clone(), c.labels.clone()), c.ct_ms))
+            .collect(),
+    })
+}
+
+impl CreatedLookup {
+    /// The created timestamp of a scraped sample (labels as scraped): its family is a
+    /// counter (`_total`), histogram (`_bucket`/`_count`/`_sum`, the native one) or summary
+    /// (quantiles, `_count`/`_sum`) with a created timestamp for the same labels.
+    fn of(&self, labels: &Labels) -> Option<i64> {
+        let name = labels.metric_name()?;
+        for suffix in ["", "_total", "_bucket", "_count", "_sum"] {
+            let Some(family) = name.strip_suffix(suffix) else {
+                continue;
+            };
+            let drop: &[&str] = match self.types.get(family).map(String::as_str) {
+                Some("counter") if suffix == "_total" || suffix.is_empty() => &[METRIC_NAME],
+                Some("histogram") if suffix != "_total" => &[METRIC_NAME, "le"],
+                Some("summary") if suffix != "_total" && suffix != "_bucket" => {
+                    &[METRIC_NAME, "quantile"]
+                }
+                _ => continue,
+            };
+            let key = (family.to_string(), labels.without(drop));
+            if let Some(ct) = self.by_series.get(&key) {
+                return Some(*ct);
+            }
+        }
+        None
+    }
 }
 
 /// Attaches target labels to a scraped label set as Prometheus does: with honor_labels the
@@ -641,5 +738,140 @@ mod tests {
             "application/vnd.google.protobuf;proto=io.prometheus.client.MetricFamily;encoding=delimited;q=0.6,\
              application/openmetrics-text;version=1.0.0"
         ));
+    }
+
+    /// With `created-timestamp-zero-ingestion` (each test runs in its own process), the
+    /// OpenMetrics `_created` of a counter, histogram and summary gives every series of the
+    /// family a zero sample at the created time; a gauge family's `_created` does not.
+    #[test]
+    fn openmetrics_created_timestamps_become_zero_samples() {
+        set_created_timestamp_zero_ingestion(true);
+        let labels = Labels::from_pairs([("job", "j"), ("instance", "i:1")]);
+        let spec = TargetSpec {
+            discovered: labels.clone(),
+            labels,
+            url: "http://ct-test/metrics".into(),
+            interval_ms: 1000,
+            timeout_ms: 1000,
+        };
+        let cfg: ScrapeConfig = serde_yaml_ng::from_str("job_name: j").unwrap();
+        let body = Body {
+            bytes: b"# TYPE c counter\nc_total{a=\"x\"} 5\nc_created{a=\"x\"} 100.5\n\
+# TYPE h histogram\nh_bucket{le=\"1\"} 1\nh_bucket{le=\"+Inf\"} 2\nh_count 2\nh_sum 3\nh_created 200\n\
+# TYPE s summary\ns{quantile=\"0.5\"} 1\ns_count 4\ns_sum 9\ns_created 300\n\
+# TYPE late counter\nlate_total 1\nlate_created 5000\n# EOF\n"
+                .to_vec(),
+            content_type: "application/openmetrics-text; version=1.0.0".into(),
+        };
+        let md = Mutex::new(BTreeMap::new());
+        let p = process(&spec, &cfg, &body, 1_000_000, &md).unwrap();
+        let mut zeros: Vec<(String, i64)> = p
+            .created
+            .floats
+            .iter()
+            .map(|(l, s)| {
+                assert_eq!(s.v, 0.0);
+                (l.to_string(), s.t)
+            })
+            .collect();
+        zeros.sort();
+        let want = [
+            ("c_total{a=\"x\", instance=\"i:1\", job=\"j\"}", 100_500),
+            (
+                "h_bucket{instance=\"i:1\", job=\"j\", le=\"+Inf\"}",
+                200_000,
+            ),
+            ("h_bucket{instance=\"i:1\", job=\"j\", le=\"1\"}", 200_000),
+            ("h_count{instance=\"i:1\", job=\"j\"}", 200_000),
+            ("h_sum{instance=\"i:1\", job=\"j\"}", 200_000),
+            ("s_count{instance=\"i:1\", job=\"j\"}", 300_000),
+            ("s_sum{instance=\"i:1\", job=\"j\"}", 300_000),
+            ("s{instance=\"i:1\", job=\"j\", quantile=\"0.5\"}", 300_000),
+        ];
+        let want: Vec<(String, i64)> = want.iter().map(|(l, t)| (l.to_string(), *t)).collect();
+        assert_eq!(zeros, want);
+        // `_created` is no series; `late_created` (after the sample) is ignored.
+        assert!(p
+            .samples
+            .iter()
+            .all(|(l, _, _)| !l.metric_name().unwrap_or("").ends_with("_created")));
+        // The next scrape with the same created timestamps appends nothing again.
+        let p = process(&spec, &cfg, &body, 2_000_000, &md).unwrap();
+        assert!(p.created.is_empty());
+    }
+
+    #[test]
+    fn protobuf_created_timestamps() {
+        use crate::protobuf::dto;
+        set_created_timestamp_zero_ingestion(true);
+        let ts = |s| dto::Timestamp {
+            seconds: s,
+            nanos: 250_000_000,
+        };
+        let fam = |name: &str, t, m: dto::Metric| dto::MetricFamily {
+            name: name.into(),
+            r#type: t,
+            metric: vec![m],
+            ..Default::default()
+        };
+        let mut body = Vec::new();
+        for mf in [
+            fam(
+                "reqs_total",
+                dto::COUNTER,
+                dto::Metric {
+                    counter: Some(dto::Counter {
+                        value: 3.0,
+                        created_timestamp: Some(ts(10)),
+                        ..Default::default()
+                    }),
+                    ..Default::default()
+                },
+            ),
+            fam(
+                "lat",
+                dto::SUMMARY,
+                dto::Metric {
+                    summary: Some(dto::Summary {
+                        sample_count: 1,
+                        sample_sum: 2.0,
+                        created_timestamp: Some(ts(20)),
+                        ..Default::default()
+                    }),
+                    ..Default::default()
+                },
+            ),
+        ] {
+            prost::Message::encode_length_delimited(&mf, &mut body).unwrap();
+        }
+        let labels = Labels::from_pairs([("job", "j")]);
+        let spec = TargetSpec {
+            discovered: labels.clone(),
+            labels,
+            url: "http://ct-proto/metrics".into(),
+            interval_ms: 1000,
+            timeout_ms: 1000,
+        };
+        let cfg: ScrapeConfig = serde_yaml_ng::from_str("job_name: j").unwrap();
+        let body = Body {
+            bytes: body,
+            content_type: crate::protobuf::MEDIA_TYPE.into(),
+        };
+        let p = process(&spec, &cfg, &body, 100_000, &Mutex::new(BTreeMap::new())).unwrap();
+        let mut got: Vec<(String, i64)> = p
+            .created
+            .floats
+            .iter()
+            .map(|(l, s)| (l.metric_name().unwrap_or("").to_string(), s.t))
+            .collect();
+        got.sort();
+        assert_eq!(
+            got,
+            [
+                ("lat_count".to_string(), 20_250),
+                ("lat_sum".to_string(), 20_250),
+                ("reqs_total".to_string(), 10_250)
+            ]
+        );
     }
 }

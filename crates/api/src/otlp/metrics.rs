@@ -42,6 +42,11 @@ pub struct Converted {
     pub histograms: Vec<(Labels, HistogramSample)>,
     /// Indexes into `histograms` of samples from delta-temporality metrics.
     pub delta_histograms: Vec<usize>,
+    /// Indexes into `series` with the start time (ms) of their cumulative data point
+    /// (counters, classic histograms, summaries), for `created-timestamp-zero-ingestion`.
+    pub start_series: Vec<(usize, i64)>,
+    /// The same for `histograms` (native histograms).
+    pub start_histograms: Vec<(usize, i64)>,
 }
 
 /// Running totals of delta series converted to cumulative (`delta_temporality: convert`).
@@ -203,6 +208,17 @@ struct Converter<'a> {
     namer: LabelNamer,
     now_ms: i64,
     out: Converted,
+    /// Start time (ms) of the cumulative data point being translated; 0 for none.
+    start_ms: i64,
+}
+
+/// A data point's start time in ms when its metric is cumulative and counter-like (0 = none).
+fn start_ms(start_time_unix_nano: u64, counter_like: bool) -> i64 {
+    if counter_like {
+        i64::try_from(start_time_unix_nano / 1_000_000).unwrap_or(0)
+    } else {
+        0
+    }
 }
 
 fn ns_to_ms(ns: u64, now_ms: i64) -> i64 {
@@ -283,6 +299,11 @@ impl Converter<'_> {
         }
         b.set(METRIC_NAME, name);
         let labels = b.build();
+        if self.start_ms != 0 {
+            self.out
+                .start_series
+                .push((self.out.series.len(), self.start_ms));
+        }
         self.out.series.push(Series {
             labels: labels.clone(),
             samples: vec![Sample { t, v }],
@@ -347,8 +368,10 @@ impl Converter<'_> {
         pts: &[pm::NumberDataPoint],
         res: &ResourceCtx,
         with_exemplars: bool,
+        counter_like: bool,
     ) -> Result<(), String> {
         for p in pts {
+            self.start_ms = start_ms(p.start_time_unix_nano, counter_like);
             let base = self.base_labels(&p.attributes, res)?;
             let v = match p.value {
                 Some(pm::number_data_point::Value::AsDouble(d)) => d,
@@ -446,6 +469,11 @@ impl Converter<'_> {
         for e in exemplars {
             self.out.exemplars.push((labels.clone(), e));
         }
+        if self.start_ms != 0 {
+            self.out
+                .start_histograms
+                .push((self.out.histograms.len(), self.start_ms));
+        }
         // Prometheus' OTLP translation makes integer histograms (counts are uint64).
         self.out
             .histograms
@@ -502,11 +530,24 @@ impl Converter<'_> {
         });
         let first_series = self.out.series.len();
         let first_histogram = self.out.histograms.len();
+        // Created timestamps: cumulative counters, histograms and summaries.
+        let counter_like = !is_delta
+            && matches!(
+                t,
+                MetricType::MonotonicCounter
+                    | MetricType::Histogram
+                    | MetricType::ExponentialHistogram
+                    | MetricType::Summary
+            );
+        self.start_ms = 0;
         match &m.data {
-            Some(Data::Gauge(g)) => self.number_points(&name, &g.data_points, res, false)?,
-            Some(Data::Sum(s)) => self.number_points(&name, &s.data_points, res, true)?,
+            Some(Data::Gauge(g)) => self.number_points(&name, &g.data_points, res, false, false)?,
+            Some(Data::Sum(s)) => {
+                self.number_points(&name, &s.data_points, res, true, counter_like)?
+            }
             Some(Data::Histogram(h)) if self.cfg.convert_histograms_to_nhcb => {
                 for p in &h.data_points {
+                    self.start_ms = start_ms(p.start_time_unix_nano, counter_like);
                     let nh =
                         explicit_to_nhcb(p).map_err(|e| format!("metric {:?}: {e}", m.name))?;
                     let base = self.base_labels(&p.attributes, res)?;
@@ -517,6 +558,7 @@ impl Converter<'_> {
             }
             Some(Data::Histogram(h)) => {
                 for p in &h.data_points {
+                    self.start_ms = start_ms(p.start_time_unix_nano, counter_like);
                     let base = self.base_labels(&p.attributes, res)?;
                     let t = ns_to_ms(p.time_unix_nano, self.now_ms);
                     let bc: Vec<(f64, u64)> = p
@@ -531,6 +573,7 @@ impl Converter<'_> {
             }
             Some(Data::ExponentialHistogram(h)) => {
                 for p in &h.data_points {
+                    self.start_ms = start_ms(p.start_time_unix_nano, counter_like);
                     let base = self.base_labels(&p.attributes, res)?;
                     let t = ns_to_ms(p.time_unix_nano, self.now_ms);
                     let nh = exponential_to_native(p)?;
@@ -540,6 +583,7 @@ impl Converter<'_> {
             }
             Some(Data::Summary(s)) => {
                 for p in &s.data_points {
+                    self.start_ms = start_ms(p.start_time_unix_nano, counter_like);
                     let base = self.base_labels(&p.attributes, res)?;
                     let t = ns_to_ms(p.time_unix_nano, self.now_ms);
                     self.push(
@@ -569,6 +613,7 @@ impl Converter<'_> {
             }
             None => {}
         }
+        self.start_ms = 0;
         if is_delta {
             self.out
                 .delta_series
@@ -696,6 +741,7 @@ pub fn convert(req: &ExportMetricsServiceRequest, cfg: &OtlpConfig, now_ms: i64)
         },
         now_ms,
         out: Converted::default(),
+        start_ms: 0,
     };
     for rm in &req.resource_metrics {
         let attrs: &[KeyValue] = rm
@@ -776,6 +822,47 @@ impl DeltaTotals {
     }
 }
 
+/// Zero samples at the start times of cumulative points (Prometheus' OTLP receiver with
+/// `created-timestamp-zero-ingestion`): of each series' earliest point in the request, as the
+/// zeros are appended before the request's samples.
+pub fn created_zero_samples(conv: &Converted) -> model::created::ZeroSamples {
+    const SCOPE: &str = "otlp";
+    let mut first: HashMap<&Labels, (i64, i64)> = HashMap::new();
+    for &(i, ct) in &conv.start_series {
+        let Some(s) = conv.series.get(i) else {
+            continue;
+        };
+        for smp in s.samples.iter().filter(|x| !model::is_stale_nan(x.v)) {
+            let e = first.entry(&s.labels).or_insert((smp.t, ct));
+            if smp.t < e.0 {
+                *e = (smp.t, ct);
+            }
+        }
+    }
+    let mut zeros = model::created::ZeroSamples::default();
+    let mut floats: Vec<_> = first.into_iter().collect();
+    floats.sort_by(|a, b| a.0.cmp(b.0));
+    for (labels, (t, ct)) in floats {
+        zeros.float(SCOPE, labels, ct, t);
+    }
+    let mut firsth: HashMap<&Labels, (&HistogramSample, i64)> = HashMap::new();
+    for &(i, ct) in &conv.start_histograms {
+        let Some((labels, smp)) = conv.histograms.get(i) else {
+            continue;
+        };
+        let e = firsth.entry(labels).or_insert((smp, ct));
+        if smp.t < e.0.t {
+            *e = (smp, ct);
+        }
+    }
+    let mut hists: Vec<_> = firsth.into_iter().collect();
+    hists.sort_by(|a, b| a.0.cmp(b.0));
+    for (labels, (smp, ct)) in hists {
+        zeros.histogram(SCOPE, labels, ct, smp);
+    }
+    zeros
+}
+
 /// Groups samples of the same series (several data points of one series in a request).
 pub fn merge_series(series: Vec<Series>) -> Vec<Series> {
     let mut by: BTreeMap<Labels, Vec<Sample>> = BTreeMap::new();
@@ -848,11 +935,23 @@ pub async fn export(
         return bad(conv.errors.join("; "));
     }
     DELTA_TOTALS.accumulate(&mut conv);
+    let zeros = if state
+        .config
+        .read()
+        .features
+        .created_timestamp_zero_ingestion()
+    {
+        created_zero_samples(&conv)
+    } else {
+        model::created::ZeroSamples::default()
+    };
     let series = merge_series(std::mem::take(&mut conv.series));
     let mut histograms = std::mem::take(&mut conv.histograms);
     histograms.sort_by(|a, b| a.0.cmp(&b.0).then(a.1.t.cmp(&b.1.t)));
     let sink = crate::prometheus::tenant::sink(&state, &headers);
     let append = move || -> Result<model::AppendStats, model::StorageError> {
+        // Created timestamps first (their refusals are no error of the request).
+        zeros.append(sink.as_ref())?;
         let mut stats = sink.append_series(&series)?;
         stats.merge(sink.append_histograms(&histograms)?);
         Ok(stats)
@@ -972,6 +1071,45 @@ mod tests {
             aggregation_temporality: temporality,
             is_monotonic: true,
         })
+    }
+
+    #[test]
+    fn start_times_of_cumulative_points_become_zero_samples() {
+        let with_start = |temporality: i32, gauge: bool| {
+            let mut d = sum(temporality);
+            if let pm::metric::Data::Sum(s) = &mut d {
+                s.data_points[0].start_time_unix_nano = T - 30_000_000_000;
+                if gauge {
+                    return pm::metric::Data::Gauge(pm::Gauge {
+                        data_points: s.data_points.clone(),
+                    });
+                }
+            }
+            d
+        };
+        let cfg = OtlpConfig::default();
+        let t_ms = (T / 1_000_000) as i64;
+        let c = convert(
+            &request(vec![metric("ct.requests", "", with_start(2, false))]),
+            &cfg,
+            0,
+        );
+        let z = created_zero_samples(&c);
+        let zeros: Vec<(Option<&str>, i64)> = z
+            .floats
+            .iter()
+            .map(|(l, s)| (l.metric_name(), s.t))
+            .collect();
+        assert_eq!(zeros, vec![(Some("ct_requests_total"), t_ms - 30_000)]);
+        // Gauges and delta sums have no created timestamp.
+        for data in [with_start(2, true), with_start(1, false)] {
+            let cfg = OtlpConfig {
+                delta_temporality: DeltaTemporality::Convert,
+                ..Default::default()
+            };
+            let c = convert(&request(vec![metric("ct.other", "", data)]), &cfg, 0);
+            assert!(c.start_series.is_empty());
+        }
     }
 
     #[test]

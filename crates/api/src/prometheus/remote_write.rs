@@ -80,6 +80,10 @@ pub struct Histogram {
     pub timestamp: i64,
     #[prost(double, repeated, tag = "16")]
     pub custom_values: Vec<f64>,
+    /// Remote-Write 2.0's `start_timestamp` (the created timestamp; 0 = unknown). Not part of
+    /// 1.0's message, where the tag is unused.
+    #[prost(int64, tag = "17")]
+    pub start_timestamp: i64,
 }
 
 /// `prometheus.BucketSpan`.
@@ -517,12 +521,20 @@ async fn receive_v2(state: &Arc<AppState>, headers: &HeaderMap, body: &[u8]) -> 
             )
         }
     };
-    let decoded = super::remote_write_v2::decode_request(&req);
+    let created = state
+        .config
+        .read()
+        .features
+        .created_timestamp_zero_ingestion();
+    let decoded = super::remote_write_v2::decode_request_with(&req, created);
     drop(req);
     let mut errors = decoded.errors;
     let (series, histograms) = (decoded.series, decoded.histograms);
+    let zeros = decoded.created;
     let sink = super::tenant::sink(state, headers);
     let stored = tokio::task::spawn_blocking(move || {
+        // Created timestamps first (their refusals are no error of the request).
+        zeros.append(sink.as_ref())?;
         let floats = sink.append_series(&series)?;
         let hists = sink.append_histograms(&histograms)?;
         Ok::<_, model::StorageError>((floats, hists))

@@ -33,7 +33,7 @@ pub struct TimeSeries {
     pub labels_refs: Vec<u32>,
     #[prost(message, repeated, tag = "2")]
     pub samples: Vec<Sample2>,
-    /// The same message as 1.0's histogram (2.0 adds `start_timestamp = 17`, ignored here).
+    /// The same message as 1.0's histogram (with 2.0's `start_timestamp = 17`).
     #[prost(message, repeated, tag = "3")]
     pub histograms: Vec<Histogram>,
     #[prost(message, repeated, tag = "4")]
@@ -106,6 +106,9 @@ pub struct Decoded {
     /// One message per rejected series (the request answers 400 with them, after storing the
     /// rest).
     pub errors: Vec<String>,
+    /// Zero samples at the created (start) timestamps of each series' first sample and
+    /// histogram (appended with `created-timestamp-zero-ingestion`).
+    pub created: model::created::ZeroSamples,
 }
 
 fn symbol(symbols: &[String], r: u32) -> Option<&str> {
@@ -157,7 +160,16 @@ fn family_name(name: &str, type_code: i32) -> &str {
 
 /// Converts a request into what is stored. A series with bad references, labels, histograms
 /// or nothing to write is skipped with a message in `errors`; the rest is kept.
+/// Scope of the created timestamps remote_write 2.0 remembers per series.
+const CT_SCOPE: &str = "remote_write";
+
 pub fn decode_request(req: &Request) -> Decoded {
+    decode_request_with(req, false)
+}
+
+/// [`decode_request`]; with `created_timestamps`, also the zero samples of the series'
+/// created timestamps (`Decoded::created`).
+pub fn decode_request_with(req: &Request, created_timestamps: bool) -> Decoded {
     let mut out = Decoded::default();
     let symbols = &req.symbols;
     for ts in &req.timeseries {
@@ -209,6 +221,26 @@ pub fn decode_request(req: &Request) -> Decoded {
             out.errors
                 .push(format!("invalid histogram for series {labels}: {e}"));
             continue;
+        }
+        // As Prometheus' write handler: a zero sample at a sample's start timestamp; only the
+        // series' first one here, as the zeros are appended before the request's samples.
+        if let (Some(h), Some((_, first)), true) = (
+            ts.histograms.first(),
+            histograms.first(),
+            created_timestamps,
+        ) {
+            if h.timestamp != 0 {
+                out.created
+                    .histogram(CT_SCOPE, &labels, h.start_timestamp, first);
+            }
+        }
+        if let Some(s) = ts
+            .samples
+            .first()
+            .filter(|s| created_timestamps && s.timestamp != 0)
+        {
+            out.created
+                .float(CT_SCOPE, &labels, s.start_timestamp, s.timestamp);
         }
         out.histograms.extend(histograms);
         if !ts.samples.is_empty() {
@@ -377,6 +409,58 @@ mod tests {
         assert!(d.errors[0].contains("outside of symbols table"));
         assert!(d.errors[1].contains("no metric name"));
         assert!(d.errors[2].contains("at least one sample"));
+    }
+
+    #[test]
+    fn start_timestamps_become_zero_samples_when_asked() {
+        let mut st = SymbolTable::default();
+        let refs = st.labels(&Labels::from_pairs([("__name__", "ct_v2_total")]));
+        let hrefs = st.labels(&Labels::from_pairs([("__name__", "ct_v2_hist")]));
+        let req = Request {
+            timeseries: vec![
+                TimeSeries {
+                    labels_refs: refs,
+                    samples: vec![
+                        Sample2 {
+                            value: 3.0,
+                            timestamp: 5000,
+                            start_timestamp: 1000,
+                        },
+                        Sample2 {
+                            value: 4.0,
+                            timestamp: 6000,
+                            start_timestamp: 5500,
+                        },
+                    ],
+                    ..Default::default()
+                },
+                TimeSeries {
+                    labels_refs: hrefs,
+                    histograms: vec![Histogram {
+                        count_int: Some(1),
+                        schema: 2,
+                        zero_threshold: 0.5,
+                        zero_count_int: Some(1),
+                        timestamp: 5000,
+                        start_timestamp: 2000,
+                        ..Default::default()
+                    }],
+                    ..Default::default()
+                },
+            ],
+            symbols: st.into_symbols(),
+        };
+        let back = Request::decode(req.encode_to_vec().as_slice()).unwrap();
+        assert!(decode_request(&back).created.is_empty());
+        let d = decode_request_with(&back, true);
+        // Only the series' first sample's start timestamp (the zeros go before the request).
+        let floats: Vec<(i64, f64)> = d.created.floats.iter().map(|(_, s)| (s.t, s.v)).collect();
+        assert_eq!(floats, vec![(1000, 0.0)]);
+        let (_, h) = &d.created.histograms[0];
+        assert_eq!(
+            (h.t, h.h.schema, h.h.zero_threshold, h.h.count),
+            (2000, 2, 0.5, 0.0)
+        );
     }
 
     #[test]
