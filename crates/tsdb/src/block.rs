@@ -25,6 +25,7 @@
 use crate::chunk::Chunk;
 use crate::encoding::{put_bytes, put_uvarint, put_varint, Reader};
 use crate::index::Postings;
+use crate::packed;
 use memmap2::Mmap;
 use model::{Labels, LabelsBuilder, StorageError};
 use std::collections::HashMap;
@@ -33,7 +34,8 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 const MAGIC_V1: &[u8; 8] = b"PHTSDB01";
-const MAGIC: &[u8; 8] = b"PHTSDB02";
+const MAGIC_V2: &[u8; 8] = b"PHTSDB02";
+const MAGIC: &[u8; 8] = b"PHTSDB03";
 /// Chunk encoding of native histograms (Prometheus' `EncHistogram`).
 pub const ENC_HISTOGRAM: u8 = 2;
 
@@ -64,6 +66,8 @@ pub struct Block {
     /// Whether the block was written in the format that holds histograms (false for blocks
     /// of older pharos, whose histograms stayed in the histogram log).
     pub holds_histograms: bool,
+    /// The `data` format: 1, 2 or 3 (`PHTSDB0x`, see the module doc).
+    pub version: u8,
     pub size_bytes: u64,
     /// Float and histogram samples.
     pub num_samples: u64,
@@ -81,7 +85,20 @@ impl Block {
 
     /// The samples of a chunk of this block.
     pub fn decode(&self, c: &ChunkRef) -> Vec<model::Sample> {
-        crate::chunk::decode(self.chunk_bytes(c), c.count)
+        let mut out = Vec::with_capacity(usize::from(c.count));
+        self.decode_into(c, i64::MIN, i64::MAX, &mut out);
+        out
+    }
+
+    /// Appends the samples of a chunk of this block with `mint <= t <= maxt` to `out` (a
+    /// buffer the caller reuses across chunks).
+    pub fn decode_into(&self, c: &ChunkRef, mint: i64, maxt: i64, out: &mut Vec<model::Sample>) {
+        let bytes = self.chunk_bytes(c);
+        if self.version >= 3 {
+            packed::decode_into(bytes, c.count, (c.min_t, c.max_t), (mint, maxt), out);
+        } else {
+            crate::chunk::decode_into(bytes, c.count, mint, maxt, out);
+        }
     }
 
     /// The histogram samples in `[mint, maxt]` of a histogram chunk, appended to `out`.
@@ -100,10 +117,22 @@ impl Block {
         crate::histchunk::Chunk::from_data(self.chunk_bytes(c).to_vec(), c.count, c.min_t, c.max_t)
     }
 
-    /// An owned copy of a chunk (for rewriting it into another block).
+    /// An owned copy of a chunk in XOR encoding (for rewriting it into another block).
     pub fn chunk(&self, c: &ChunkRef) -> Chunk {
+        let bytes = self.chunk_bytes(c);
+        let xor = match bytes.split_first() {
+            Some((&packed::ENC_XOR, rest)) if self.version >= 3 => rest,
+            _ if self.version >= 3 => {
+                let mut e = crate::chunk::ChunkEncoder::new();
+                for s in self.decode(c) {
+                    e.append(s.t, s.v);
+                }
+                return e.into_chunk();
+            }
+            _ => bytes,
+        };
         Chunk {
-            data: self.chunk_bytes(c).to_vec(),
+            data: xor.to_vec(),
             count: c.count,
             min_t: c.min_t,
             max_t: c.max_t,
@@ -136,26 +165,105 @@ pub fn restore_replaced(path: &Path) -> bool {
     true
 }
 
+/// How a chunk handed to the writer is encoded.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    /// A float chunk in Prometheus' XOR encoding (head chunks, older blocks): re-encoded.
+    Xor,
+    /// A float chunk of a `PHTSDB03` block (encoding byte first): copied as is.
+    Persisted,
+    /// A native-histogram chunk: copied as is.
+    Hist,
+}
+
+/// A chunk to write, borrowed from the head's chunks or a source block's map.
+#[derive(Clone, Copy)]
+struct Src<'a> {
+    data: &'a [u8],
+    kind: Kind,
+    count: u16,
+    min_t: i64,
+    max_t: i64,
+}
+
+/// Series to write: labels and their chunks in time order.
+type SrcSeries<'a> = Vec<(Labels, Vec<Src<'a>>)>;
+
+/// The `data` file being written: buffered, with its running CRC and length.
+struct Out {
+    w: std::io::BufWriter<fs::File>,
+    crc: crc32fast::Hasher,
+    len: usize,
+}
+
+impl Out {
+    fn put(&mut self, b: &[u8]) -> std::io::Result<()> {
+        self.crc.update(b);
+        self.len += b.len();
+        self.w.write_all(b)
+    }
+}
+
 /// Writes a block for `[min_t, max_t)` into `parent` and loads it.
 pub fn write(
     parent: &Path,
     min_t: i64,
     max_t: i64,
-    mut series: Vec<(Labels, Vec<Chunk>)>,
-    mut hists: HistSeries,
+    series: Vec<(Labels, Vec<Chunk>)>,
+    hists: HistSeries,
 ) -> Result<Block, StorageError> {
-    series.sort_by(|a, b| a.0.cmp(&b.0));
-    series.retain(|(_, c)| !c.is_empty());
-    hists.sort_by(|a, b| a.0.cmp(&b.0));
-    hists.retain(|(_, c)| c.iter().any(|c| c.samples > 0));
+    let (float_labels, float_chunks): (Vec<Labels>, Vec<Vec<Chunk>>) = series.into_iter().unzip();
+    let (hist_labels, hist_chunks): (Vec<Labels>, Vec<Vec<crate::histchunk::Chunk>>) =
+        hists.into_iter().unzip();
+    let floats = float_labels
+        .into_iter()
+        .zip(&float_chunks)
+        .map(|(labels, chunks)| {
+            let srcs = chunks.iter().map(|c| Src {
+                data: &c.data,
+                kind: Kind::Xor,
+                count: c.count,
+                min_t: c.min_t,
+                max_t: c.max_t,
+            });
+            (labels, srcs.collect())
+        })
+        .collect();
+    let hists = hist_labels
+        .into_iter()
+        .zip(&hist_chunks)
+        .map(|(labels, chunks)| {
+            let srcs = chunks.iter().map(|c| Src {
+                data: c.data(),
+                kind: Kind::Hist,
+                count: c.samples,
+                min_t: c.min_t,
+                max_t: c.max_t,
+            });
+            (labels, srcs.collect())
+        })
+        .collect();
+    write_v3(parent, min_t, max_t, floats, hists)
+}
+
+/// Writes a `PHTSDB03` block, streaming chunks to the file (only the index is held).
+fn write_v3<'a>(
+    parent: &Path,
+    min_t: i64,
+    max_t: i64,
+    mut floats: SrcSeries<'a>,
+    mut hists: SrcSeries<'a>,
+) -> Result<Block, StorageError> {
+    for list in [&mut floats, &mut hists] {
+        list.iter_mut()
+            .for_each(|(_, cs)| cs.retain(|c| c.count > 0));
+        list.retain(|(_, cs)| !cs.is_empty());
+        list.sort_by(|a, b| a.0.cmp(&b.0));
+    }
     // Deduplicate while collecting (millions of label strings, thousands of distinct ones),
     // then sort only the distinct ones.
     let mut distinct: std::collections::HashSet<&str> = Default::default();
-    for labels in series
-        .iter()
-        .map(|s| &s.0)
-        .chain(hists.iter().map(|h| &h.0))
-    {
+    for (labels, _) in floats.iter().chain(&hists) {
         for l in labels.iter() {
             distinct.insert(&l.name);
             distinct.insert(&l.value);
@@ -168,86 +276,94 @@ pub fn write(
         .enumerate()
         .map(|(i, s)| (*s, i as u64))
         .collect();
-    let chunk_bytes: usize = series
-        .iter()
-        .flat_map(|(_, cs)| cs.iter().map(|c| c.data.len() + 12))
-        .sum();
-    let mut out = Vec::with_capacity(chunk_bytes + series.len() * 24 + (1 << 16));
-    out.extend_from_slice(MAGIC);
-    put_uvarint(&mut out, symbols.len() as u64);
+    let mut index = Vec::with_capacity(1 << 16);
+    put_uvarint(&mut index, symbols.len() as u64);
     for s in &symbols {
-        put_bytes(&mut out, s.as_bytes());
+        put_bytes(&mut index, s.as_bytes());
     }
-    put_uvarint(&mut out, series.len() as u64);
-    let put_labels = |out: &mut Vec<u8>, labels: &Labels| {
-        put_uvarint(out, labels.len() as u64);
-        for l in labels.iter() {
-            put_uvarint(out, sym_index.get(l.name.as_str()).copied().unwrap_or(0));
-            put_uvarint(out, sym_index.get(l.value.as_str()).copied().unwrap_or(0));
-        }
-    };
-    let mut num_samples = 0u64;
-    let mut refs: Vec<Vec<ChunkRef>> = Vec::with_capacity(series.len());
-    for (labels, chunks) in &series {
-        put_labels(&mut out, labels);
-        put_uvarint(&mut out, chunks.len() as u64);
-        let mut chunk_refs = Vec::with_capacity(chunks.len());
-        for c in chunks {
-            put_varint(&mut out, c.min_t);
-            put_varint(&mut out, c.max_t - c.min_t);
-            put_uvarint(&mut out, u64::from(c.count));
-            put_uvarint(&mut out, c.data.len() as u64);
-            chunk_refs.push(ChunkRef {
-                min_t: c.min_t,
-                max_t: c.max_t,
-                count: c.count,
-                offset: out.len(),
-                len: c.data.len(),
-            });
-            out.extend_from_slice(&c.data);
-            num_samples += u64::from(c.count);
-        }
-        refs.push(chunk_refs);
-    }
-    let num_floats = num_samples;
-    put_uvarint(&mut out, hists.len() as u64);
-    let mut hist_refs: Vec<Vec<ChunkRef>> = Vec::with_capacity(hists.len());
-    for (labels, chunks) in &hists {
-        put_labels(&mut out, labels);
-        let chunks: Vec<_> = chunks.iter().filter(|c| c.samples > 0).collect();
-        put_uvarint(&mut out, chunks.len() as u64);
-        let mut chunk_refs = Vec::with_capacity(chunks.len());
-        for c in chunks {
-            out.push(ENC_HISTOGRAM);
-            put_varint(&mut out, c.min_t);
-            put_varint(&mut out, c.max_t - c.min_t);
-            put_uvarint(&mut out, u64::from(c.samples));
-            put_uvarint(&mut out, c.data().len() as u64);
-            chunk_refs.push(ChunkRef {
-                min_t: c.min_t,
-                max_t: c.max_t,
-                count: c.samples,
-                offset: out.len(),
-                len: c.data().len(),
-            });
-            out.extend_from_slice(c.data());
-            num_samples += u64::from(c.samples);
-        }
-        hist_refs.push(chunk_refs);
-    }
-    let crc = crc32fast::hash(&out);
-    out.extend_from_slice(&crc.to_le_bytes());
 
     let name = format!("{min_t}-{max_t}");
     let tmp = parent.join(format!("{name}.tmp"));
     let _ = fs::remove_dir_all(&tmp);
     fs::create_dir_all(&tmp)?;
-    let mut f = fs::File::create(tmp.join("data"))?;
-    f.write_all(&out)?;
+    let mut out = Out {
+        w: std::io::BufWriter::with_capacity(1 << 20, fs::File::create(tmp.join("data"))?),
+        crc: crc32fast::Hasher::new(),
+        len: 0,
+    };
+    out.put(MAGIC)?;
+    let mut num_samples = 0u64;
+    let mut num_floats = 0u64;
+    let (mut samples, mut enc) = (Vec::new(), Vec::new());
+    let mut refs: [Vec<Vec<ChunkRef>>; 2] = Default::default();
+    for (section, list) in [&floats, &hists].into_iter().enumerate() {
+        put_uvarint(&mut index, list.len() as u64);
+        for (labels, chunks) in list {
+            put_uvarint(&mut index, labels.len() as u64);
+            for l in labels.iter() {
+                put_uvarint(
+                    &mut index,
+                    sym_index.get(l.name.as_str()).copied().unwrap_or(0),
+                );
+                put_uvarint(
+                    &mut index,
+                    sym_index.get(l.value.as_str()).copied().unwrap_or(0),
+                );
+            }
+            put_uvarint(&mut index, chunks.len() as u64);
+            let mut prev = min_t;
+            let mut chunk_refs = Vec::with_capacity(chunks.len());
+            for c in chunks {
+                let bytes = if c.kind == Kind::Xor {
+                    samples.clear();
+                    enc.clear();
+                    crate::chunk::decode_into(c.data, c.count, i64::MIN, i64::MAX, &mut samples);
+                    if samples.len() == usize::from(c.count) {
+                        packed::encode(&samples, c.min_t, c.max_t, c.data, &mut enc);
+                    } else {
+                        enc.push(packed::ENC_XOR);
+                        enc.extend_from_slice(c.data);
+                    }
+                    &enc[..]
+                } else {
+                    c.data
+                };
+                put_varint(&mut index, c.min_t.wrapping_sub(prev));
+                put_varint(&mut index, c.max_t.wrapping_sub(c.min_t));
+                put_uvarint(&mut index, u64::from(c.count));
+                put_uvarint(&mut index, bytes.len() as u64);
+                chunk_refs.push(ChunkRef {
+                    min_t: c.min_t,
+                    max_t: c.max_t,
+                    count: c.count,
+                    offset: out.len,
+                    len: bytes.len(),
+                });
+                out.put(bytes)?;
+                prev = c.max_t;
+                num_samples += u64::from(c.count);
+            }
+            refs[section].push(chunk_refs);
+        }
+        if section == 0 {
+            num_floats = num_samples;
+        }
+    }
+    let index_offset = out.len as u64;
+    let compressed = zstd::bulk::compress(&index, 3)?;
+    out.put(&compressed)?;
+    out.put(&index_offset.to_le_bytes())?;
+    out.put(&(index.len() as u64).to_le_bytes())?;
+    drop(index);
+    let crc = out.crc.clone().finalize();
+    out.w.write_all(&crc.to_le_bytes())?;
+    let file_len = out.len + 4;
+    let f = out.w.into_inner().map_err(|e| e.into_error())?;
     f.sync_all()?;
+    drop(f);
     let meta = format!(
         "{{\"minTime\":{min_t},\"maxTime\":{max_t},\"stats\":{{\"numSeries\":{},\"numSamples\":{num_samples},\"numFloatSamples\":{num_floats},\"numHistogramSamples\":{}}},\"version\":1}}\n",
-        series.len() + hists.len(),
+        floats.len() + hists.len(),
         num_samples - num_floats
     );
     let mut m = fs::File::create(tmp.join("meta.json"))?;
@@ -273,15 +389,15 @@ pub fn write(
     let file = fs::File::open(dir.join("data"))?;
     // SAFETY: as in `read`: the file is immutable from here on.
     let data = unsafe { Mmap::map(&file) }?;
-    if data.len() != out.len() {
+    if data.len() != file_len {
         return Err(corrupt(&dir.join("data")));
     }
-    drop(out);
+    let [float_refs, hist_refs] = refs;
     let mut postings = Postings::default();
-    let mut loaded = Vec::with_capacity(series.len());
-    for (id, ((labels, _), chunk_refs)) in series.into_iter().zip(refs).enumerate() {
+    let mut series = Vec::with_capacity(floats.len());
+    for (id, ((labels, _), chunk_refs)) in floats.into_iter().zip(float_refs).enumerate() {
         postings.add(id as u32, &labels);
-        loaded.push((labels, chunk_refs));
+        series.push((labels, chunk_refs));
     }
     let histograms = hists
         .into_iter()
@@ -293,10 +409,11 @@ pub fn write(
         dir,
         min_t,
         max_t,
-        series: loaded,
+        series,
         postings,
         histograms,
         holds_histograms: true,
+        version: 3,
         num_samples,
         data,
     })
@@ -316,9 +433,10 @@ pub fn read(dir: &Path) -> Result<Block, StorageError> {
     if data.len() < MAGIC.len() + 4 {
         return Err(corrupt(&path));
     }
-    let holds_histograms = match &data[..MAGIC.len()] {
-        m if m == MAGIC => true,
-        m if m == MAGIC_V1 => false,
+    let version = match &data[..MAGIC.len()] {
+        m if m == MAGIC => 3,
+        m if m == MAGIC_V2 => 2,
+        m if m == MAGIC_V1 => 1,
         _ => return Err(corrupt(&path)),
     };
     let (body, crc) = data.split_at(data.len() - 4);
@@ -327,8 +445,37 @@ pub fn read(dir: &Path) -> Result<Block, StorageError> {
         return Err(corrupt(&path));
     }
     let base = MAGIC.len();
-    let mut r = Reader::new(&body[base..]);
     let c = |_| corrupt(&path);
+    // Format 3: the index is a zstd frame after the chunks; chunks follow one another from
+    // `base` in index order. Formats 1 and 2: index entries and chunk bytes interleaved.
+    let v3_index;
+    let (index, index_offset) = if version == 3 {
+        let trailer = body
+            .len()
+            .checked_sub(16)
+            .filter(|&t| t >= base)
+            .ok_or_else(|| corrupt(&path))?;
+        let word = |at: usize| {
+            let mut a = [0u8; 8];
+            a.copy_from_slice(&body[at..at + 8]);
+            u64::from_le_bytes(a)
+        };
+        let offset = usize::try_from(word(trailer)).map_err(|_| corrupt(&path))?;
+        let raw_len = usize::try_from(word(trailer + 8)).map_err(|_| corrupt(&path))?;
+        let frame = body.get(offset..trailer).ok_or_else(|| corrupt(&path))?;
+        // An index inflates ~3-10x; a length far past that is corruption, not a big block.
+        if raw_len > frame.len().saturating_mul(1000) + (1 << 20) {
+            return Err(corrupt(&path));
+        }
+        v3_index = zstd::bulk::decompress(frame, raw_len).map_err(|_| corrupt(&path))?;
+        if v3_index.len() != raw_len {
+            return Err(corrupt(&path));
+        }
+        (&v3_index[..], offset)
+    } else {
+        (&body[base..], 0)
+    };
+    let mut r = Reader::new(index);
     let nsym = r.uvarint().map_err(c)?;
     let mut symbols = Vec::new();
     for _ in 0..nsym {
@@ -349,50 +496,68 @@ pub fn read(dir: &Path) -> Result<Block, StorageError> {
         Ok(b.build())
     };
     let mut num_samples = 0u64;
-    // A chunk's header; the chunk bytes stay in the map.
-    let mut get_ref = |r: &mut Reader<'_>| -> Result<ChunkRef, StorageError> {
-        let cmin = r.varint().map_err(c)?;
-        let cmax = cmin + r.varint().map_err(c)?;
+    let mut cursor = base;
+    // A chunk's index entry; the chunk bytes stay in the map.
+    let mut get_ref = |r: &mut Reader<'_>, prev: i64| -> Result<ChunkRef, StorageError> {
+        let (cmin, cmax) = if version == 3 {
+            let cmin = prev.wrapping_add(r.varint().map_err(c)?);
+            (cmin, cmin.wrapping_add(r.varint().map_err(c)?))
+        } else {
+            let cmin = r.varint().map_err(c)?;
+            (cmin, cmin + r.varint().map_err(c)?)
+        };
         let count = u16::try_from(r.uvarint().map_err(c)?).map_err(|_| corrupt(&path))?;
-        let len = r.bytes().map_err(c)?.len();
+        let (offset, len) = if version == 3 {
+            let len = usize::try_from(r.uvarint().map_err(c)?).map_err(|_| corrupt(&path))?;
+            let offset = cursor;
+            cursor = cursor
+                .checked_add(len)
+                .filter(|&e| e <= index_offset)
+                .ok_or_else(|| corrupt(&path))?;
+            (offset, len)
+        } else {
+            let len = r.bytes().map_err(c)?.len();
+            (base + r.pos - len, len)
+        };
         num_samples += u64::from(count);
         Ok(ChunkRef {
             min_t: cmin,
             max_t: cmax,
             count,
-            offset: base + r.pos - len,
+            offset,
             len,
         })
     };
-    let nseries = r.uvarint().map_err(c)?;
-    let mut series = Vec::new();
+    let mut sections: [Vec<(Labels, Vec<ChunkRef>)>; 2] = Default::default();
     let mut postings = Postings::default();
-    for id in 0..nseries {
-        let labels = get_labels(&mut r)?;
-        let nchunks = r.uvarint().map_err(c)?;
-        let mut chunks = Vec::new();
-        for _ in 0..nchunks {
-            chunks.push(get_ref(&mut r)?);
+    for (section, list) in sections.iter_mut().enumerate() {
+        if section == 1 && version == 1 {
+            break;
         }
-        postings.add(id as u32, &labels);
-        series.push((labels, chunks));
-    }
-    let mut histograms = Vec::new();
-    if holds_histograms {
         let nseries = r.uvarint().map_err(c)?;
-        for _ in 0..nseries {
+        for id in 0..nseries {
             let labels = get_labels(&mut r)?;
             let nchunks = r.uvarint().map_err(c)?;
             let mut chunks = Vec::new();
+            let mut prev = min_t;
             for _ in 0..nchunks {
-                if r.u8().map_err(c)? != ENC_HISTOGRAM {
+                if section == 1 && version == 2 && r.u8().map_err(c)? != ENC_HISTOGRAM {
                     return Err(corrupt(&path));
                 }
-                chunks.push(get_ref(&mut r)?);
+                let cr = get_ref(&mut r, prev)?;
+                prev = cr.max_t;
+                chunks.push(cr);
             }
-            histograms.push((labels, chunks));
+            if section == 0 {
+                postings.add(id as u32, &labels);
+            }
+            list.push((labels, chunks));
         }
     }
+    if version == 3 && cursor != index_offset {
+        return Err(corrupt(&path));
+    }
+    let [series, histograms] = sections;
     let size_bytes = fs::metadata(&path).map(|m| m.len()).unwrap_or(0)
         + fs::metadata(dir.join("meta.json"))
             .map(|m| m.len())
@@ -404,7 +569,8 @@ pub fn read(dir: &Path) -> Result<Block, StorageError> {
         series,
         postings,
         histograms,
-        holds_histograms,
+        holds_histograms: version >= 2,
+        version,
         size_bytes,
         num_samples,
         data,
@@ -459,34 +625,47 @@ pub(crate) fn write_v1_for_tests(
 }
 
 /// Merges adjacent blocks into one covering all their ranges (chunks are concatenated; blocks
-/// never overlap in time).
+/// never overlap in time). Streams: chunk bytes go from the sources' maps to the new file (XOR
+/// chunks of older formats re-encoded on the way), only labels and chunk references are held.
 pub fn merge(parent: &Path, blocks: &[&Block]) -> Result<Block, StorageError> {
     let min_t = blocks.iter().map(|b| b.min_t).min().unwrap_or(0);
     let max_t = blocks.iter().map(|b| b.max_t).max().unwrap_or(0);
-    let mut by_labels: std::collections::BTreeMap<Labels, Vec<Chunk>> = Default::default();
-    let mut hists: std::collections::BTreeMap<Labels, Vec<crate::histchunk::Chunk>> =
-        Default::default();
+    let mut floats: std::collections::BTreeMap<Labels, Vec<Src<'_>>> = Default::default();
+    let mut hists: std::collections::BTreeMap<Labels, Vec<Src<'_>>> = Default::default();
     let mut ordered: Vec<&&Block> = blocks.iter().collect();
     ordered.sort_by_key(|b| b.min_t);
     for b in ordered {
-        for (labels, chunks) in &b.series {
-            by_labels
-                .entry(labels.clone())
-                .or_default()
-                .extend(chunks.iter().map(|c| b.chunk(c)));
-        }
-        for (labels, chunks) in &b.histograms {
-            hists
-                .entry(labels.clone())
-                .or_default()
-                .extend(chunks.iter().map(|c| b.hist_chunk(c)));
+        let kind = if b.version >= 3 {
+            Kind::Persisted
+        } else {
+            Kind::Xor
+        };
+        for (to, from, kind) in [
+            (&mut floats, &b.series, kind),
+            (&mut hists, &b.histograms, Kind::Hist),
+        ] {
+            for (labels, chunks) in from {
+                let srcs = chunks.iter().map(|c| Src {
+                    data: b.chunk_bytes(c),
+                    kind,
+                    count: c.count,
+                    min_t: c.min_t,
+                    max_t: c.max_t,
+                });
+                match to.get_mut(labels) {
+                    Some(v) => v.extend(srcs),
+                    None => {
+                        to.insert(labels.clone(), srcs.collect());
+                    }
+                }
+            }
         }
     }
-    write(
+    write_v3(
         parent,
         min_t,
         max_t,
-        by_labels.into_iter().collect(),
+        floats.into_iter().collect(),
         hists.into_iter().collect(),
     )
 }
@@ -608,6 +787,87 @@ mod tests {
         }
         assert_eq!(got.len(), 251);
         assert_eq!(got.last(), later.last());
+    }
+
+    /// Copies the `PHTSDB02` block written by the previous pharos (3 float series of 300
+    /// samples over 3 chunks each, one histogram series of 20 samples) into `parent`.
+    fn v2_fixture(parent: &Path) -> PathBuf {
+        let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/phtsdb02/0-7200000");
+        let dir = parent.join("0-7200000");
+        fs::create_dir_all(&dir).unwrap();
+        for f in ["data", "meta.json"] {
+            fs::copy(src.join(f), dir.join(f)).unwrap();
+        }
+        dir
+    }
+
+    /// The fixture's float samples, as the previous pharos wrote them.
+    fn v2_fixture_samples(s: i64) -> Vec<model::Sample> {
+        (0..300i64)
+            .map(|i| model::Sample {
+                t: 1_000_000 + i * 15_000 + (i % 7) * s,
+                v: (i * (s + 1)) as f64 * 0.25,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn reads_and_compacts_a_phtsdb02_block() {
+        let dir = tempfile::tempdir().unwrap();
+        let old = read(&v2_fixture(dir.path())).unwrap();
+        assert_eq!((old.version, old.holds_histograms), (2, true));
+        assert_eq!(old.num_samples, 920);
+        let check = |b: &Block| {
+            for (s, (labels, chunks)) in b.series.iter().enumerate() {
+                assert_eq!(labels.get("s"), Some(s.to_string().as_str()));
+                let mut got = Vec::new();
+                for c in chunks {
+                    b.decode_into(c, i64::MIN, i64::MAX, &mut got);
+                }
+                assert_eq!(got, v2_fixture_samples(s as i64));
+            }
+            let mut h = Vec::new();
+            for c in &b.histograms[0].1 {
+                b.read_histograms(c, 0, i64::MAX, &mut h);
+            }
+            assert_eq!(h.len(), 20);
+            assert_eq!(h[19].t, 1_000_000 + 19 * 60_000);
+        };
+        check(&old);
+        // Merged with a new block, the old chunks are re-encoded into the current format.
+        let a = Labels::from_pairs([("__name__", "fixture_metric"), ("s", "0")]);
+        let newer = write(
+            dir.path(),
+            7_200_000,
+            14_400_000,
+            vec![(a, vec![chunk(&[7_200_000, 7_215_000])])],
+            vec![],
+        )
+        .unwrap();
+        let m = merge(dir.path(), &[&newer, &old]).unwrap();
+        assert_eq!((m.version, m.num_samples), (3, 922));
+        let again = read(&m.dir).unwrap();
+        assert_eq!(again.series, m.series);
+        let mut got = Vec::new();
+        for c in &again.series[0].1 {
+            again.decode_into(c, 1_000_000, 1_015_000, &mut got);
+        }
+        assert_eq!(got.len(), 2);
+        assert_eq!(again.series[0].1.len(), 4);
+        assert_eq!(again.decode(&again.series[0].1[3]).len(), 2);
+        // Without the newer block's chunk, every old sample and histogram is there as written.
+        let mut tb = read(&m.dir).unwrap();
+        tb.series[0].1.pop();
+        check(&tb);
+        // A damaged index frame is refused, not misread.
+        let p = m.dir.join("data");
+        let mut bytes = fs::read(&p).unwrap();
+        let n = bytes.len();
+        bytes[n - 30] ^= 0x55;
+        let crc = crc32fast::hash(&bytes[..n - 4]);
+        bytes[n - 4..].copy_from_slice(&crc.to_le_bytes());
+        fs::write(&p, bytes).unwrap();
+        assert!(read(&m.dir).is_err());
     }
 
     #[test]

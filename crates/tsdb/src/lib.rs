@@ -27,6 +27,7 @@ pub mod head;
 pub mod histchunk;
 pub mod histograms;
 pub mod index;
+pub mod packed;
 pub mod snapshot;
 pub mod tombstones;
 pub mod wal;
@@ -1114,11 +1115,7 @@ impl Tsdb {
                 };
                 let mut samples = Vec::new();
                 for c in chunks.iter().filter(|c| c.max_t >= mint && c.min_t <= maxt) {
-                    samples.extend(
-                        b.decode(c)
-                            .into_iter()
-                            .filter(|p| p.t >= mint && p.t <= maxt),
-                    );
+                    b.decode_into(c, mint, maxt, &mut samples);
                 }
                 add(&mut out, labels, samples);
             }
