@@ -10,6 +10,7 @@
 pub mod jaeger_json;
 pub mod jaeger_thrift;
 pub mod otlp;
+pub mod pbdecode;
 pub mod query;
 pub mod segment;
 pub mod span;

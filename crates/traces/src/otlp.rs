@@ -14,8 +14,14 @@ use prost::Message;
 use std::collections::HashMap;
 use std::sync::Arc;
 
-/// Decodes an OTLP/HTTP protobuf body.
+/// Decodes an OTLP/HTTP protobuf body straight into spans ([`crate::pbdecode`]).
 pub fn decode_protobuf(body: &[u8]) -> Result<Vec<Span>, DecodeError> {
+    crate::pbdecode::decode(body)
+}
+
+/// Decodes an OTLP/HTTP protobuf body through prost's message tree (the reference the direct
+/// decoder is tested against).
+pub fn decode_protobuf_prost(body: &[u8]) -> Result<Vec<Span>, DecodeError> {
     let req = ExportTraceServiceRequest::decode(body)
         .map_err(|e| DecodeError(format!("invalid OTLP protobuf: {e}")))?;
     from_request(req)
@@ -312,8 +318,7 @@ pub fn encode_spans<'a>(spans: impl IntoIterator<Item = &'a Span>) -> Vec<u8> {
 /// Decodes a `TracesData` protobuf written by `encode_protobuf` (the WAL record format), turning
 /// the follows-from marker back into the flag.
 pub fn decode_traces_data(b: &[u8]) -> Result<Vec<Span>, DecodeError> {
-    let td = pt::TracesData::decode(b).map_err(|e| DecodeError(format!("corrupt record: {e}")))?;
-    let mut spans = from_resource_spans(td.resource_spans)?;
+    let mut spans = crate::pbdecode::decode(b)?;
     for s in &mut spans {
         for l in &mut s.links {
             if let Some(i) = l.attributes.iter().position(|a| a.key == FOLLOWS_FROM_ATTR) {
@@ -334,7 +339,7 @@ pub fn to_json(spans: &[Span]) -> serde_json::Value {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     pub(crate) fn sample_request() -> ExportTraceServiceRequest {

@@ -329,7 +329,19 @@ pub fn write(
     let mut hashes = Vec::new();
     for (k, (_, spans)) in traces.iter().enumerate() {
         let o = ord_of[k];
-        let by_id: HashMap<_, &Span> = spans.iter().map(|s| (s.span_id, &**s)).collect();
+        // Parents of a small trace are found by a scan (no map built per trace).
+        let by_id: HashMap<_, &Span> = if spans.len() > 32 {
+            spans.iter().map(|s| (s.span_id, &**s)).collect()
+        } else {
+            HashMap::new()
+        };
+        let parent = |id: &crate::span::SpanId| -> Option<&Span> {
+            if spans.len() > 32 {
+                by_id.get(id).copied()
+            } else {
+                spans.iter().find(|x| x.span_id == *id).map(|x| &**x)
+            }
+        };
         hashes.clear();
         for s in spans {
             // Looked up before inserting: no key allocation per span.
@@ -351,7 +363,7 @@ pub fn write(
             }
             span_tag_hashes(s, &mut hashes);
             if !s.parent_span_id.is_zero() {
-                if let Some(p) = by_id.get(&s.parent_span_id) {
+                if let Some(p) = parent(&s.parent_span_id) {
                     if p.service() != s.service() {
                         *edges
                             .entry((

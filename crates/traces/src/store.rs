@@ -6,6 +6,8 @@
 //!
 //! When the head holds `head_max_spans` spans (or traces sit idle for `head_idle_ns`), its
 //! least recently touched traces are compacted into an immutable segment file ([`crate::segment`]);
+//! an ingest call finding the head full while a compaction runs waits for it (the head stays
+//! bounded: no second compaction is skipped while spans pile up);
 //! once the segment is durable, WAL segments no head trace needs any more are deleted. A trace
 //! that receives spans after compaction lives in several places (head, segments); lookups and
 //! searches merge the parts. Startup loads segment indexes and replays the WAL into the head,
@@ -765,6 +767,7 @@ impl TraceStore {
                 .fetch_add(spans.len() as u64, Ordering::Relaxed);
             return Err(e);
         }
+        self.head_backpressure();
         // Encoded and compressed before any lock is taken.
         let stored = wal::compress(&otlp::encode_protobuf(&spans), self.opts.compression_level)?;
         let max_end = spans.iter().map(|s| s.end_ns).max().unwrap_or(0);
@@ -811,6 +814,23 @@ impl TraceStore {
             }
         }
         Ok(IngestStats { spans: n })
+    }
+
+    /// Bounds the head: when it holds `head_max_spans` spans while a compaction runs (which
+    /// lets go of the head while it writes its segment), the caller waits for that compaction
+    /// and then compacts itself, instead of growing the head past its limit. Nothing is
+    /// refused and nothing acknowledged is touched: the spans are not written yet. The head
+    /// overshoots by at most the requests already past this check.
+    fn head_backpressure(&self) {
+        if self.opts.head_max_spans == 0 || self.index.read().spans < self.opts.head_max_spans {
+            return;
+        }
+        drop(self.compacting.lock());
+        if self.index.read().spans >= self.opts.head_max_spans {
+            if let Err(e) = self.compact(false) {
+                tracing::warn!("trace head compaction failed: {e}");
+            }
+        }
     }
 
     /// The spans of a trace, ordered by start time: its head part, a part being compacted,
@@ -1379,6 +1399,41 @@ mod tests {
                 1,
             )])
             .unwrap();
+        }
+    }
+
+    /// Concurrent writers wait for a running compaction instead of growing the head past
+    /// `head_max_spans` (by more than the batches already past the check), and every span of
+    /// every acknowledged batch is there afterwards.
+    #[test]
+    fn head_stays_bounded_under_concurrent_ingest() {
+        let dir = tempfile::tempdir().unwrap();
+        let st = TraceStore::open(dir.path(), small_head()).unwrap();
+        let t0 = now_ms() - 10_000;
+        let peak = AtomicU64::new(0);
+        let (writers, batches, batch) = (4u64, 50u64, 5u64);
+        std::thread::scope(|sc| {
+            for w in 0..writers {
+                let (st, peak) = (&st, &peak);
+                sc.spawn(move || {
+                    for b in 0..batches {
+                        let spans = (1..=batch)
+                            .map(|i| mk(w * 1000 + b, i, 0, "api", "op", t0 + b, 1))
+                            .collect();
+                        st.append(spans).unwrap();
+                        peak.fetch_max(st.index.read().spans as u64, Ordering::Relaxed);
+                    }
+                });
+            }
+        });
+        let peak = peak.load(Ordering::Relaxed);
+        assert!(peak <= 40 + writers * batch, "head peaked at {peak} spans");
+        assert_eq!(st.counts().1 as u64, writers * batches * batch);
+        for w in 0..writers {
+            for b in 0..batches {
+                let t = st.trace(&TraceId::from_parts(7, w * 1000 + b)).unwrap();
+                assert_eq!(t.len() as u64, batch);
+            }
         }
     }
 

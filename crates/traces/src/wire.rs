@@ -13,15 +13,29 @@ fn key(buf: &mut Vec<u8>, field: u32, wt: WireType) {
     encode_key(field, wt, buf);
 }
 
-/// A length-delimited field whose body `f` writes; the length is inserted before it after.
+/// A length-delimited field whose body `f` writes. One byte is set aside for the length (most
+/// nested messages are under 128 bytes); only a longer body is moved to make room for a longer
+/// varint.
 fn nested(buf: &mut Vec<u8>, field: u32, f: impl FnOnce(&mut Vec<u8>)) {
     key(buf, field, WireType::LengthDelimited);
-    let start = buf.len();
+    let at = buf.len();
+    buf.push(0);
     f(buf);
-    let len = (buf.len() - start) as u64;
-    let mut tmp = Vec::with_capacity(10);
-    encode_varint(len, &mut tmp);
-    buf.splice(start..start, tmp);
+    let len = buf.len() - at - 1;
+    if len < 0x80 {
+        buf[at] = len as u8;
+    } else {
+        let mut tmp = [0u8; 10];
+        let mut n = 0;
+        let mut v = len as u64;
+        while v >= 0x80 {
+            tmp[n] = (v as u8) | 0x80;
+            v >>= 7;
+            n += 1;
+        }
+        tmp[n] = v as u8;
+        buf.splice(at..at + 1, tmp[..=n].iter().copied());
+    }
 }
 
 fn bytes_field(buf: &mut Vec<u8>, field: u32, b: &[u8]) {
@@ -183,13 +197,13 @@ pub fn encode_spans<'a>(spans: impl IntoIterator<Item = &'a Span>) -> Vec<u8> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::span::*;
     use opentelemetry_proto::tonic::trace::v1 as pt;
     use prost::Message;
 
-    fn spans() -> Vec<Span> {
+    pub(crate) fn spans() -> Vec<Span> {
         let r1 = Arc::new(Resource::new(vec![
             KeyValue::str("service.name", "api"),
             KeyValue::new("n", Value::Int(-3)),
