@@ -13,6 +13,7 @@ pub mod prometheus;
 pub mod selfmetrics;
 pub mod sentry;
 pub mod tenant_limits;
+pub mod trace_delete;
 pub mod trace_http;
 pub mod ui;
 pub mod zipkin;

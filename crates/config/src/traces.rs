@@ -24,6 +24,9 @@ pub struct TracesSettings {
     pub span_metrics_flush_interval_ms: i64,
     /// Spans the in-memory head holds before its oldest traces are compacted to a segment file.
     pub head_max_spans: usize,
+    /// How long a trace delete request can be cancelled before its spans leave the segments
+    /// (Loki's `compactor.delete_request_cancel_period`).
+    pub delete_request_cancel_period_ms: i64,
 }
 
 impl Default for TracesSettings {
@@ -38,6 +41,7 @@ impl Default for TracesSettings {
             span_metrics_enabled: true,
             span_metrics_flush_interval_ms: 15_000,
             head_max_spans: 100_000,
+            delete_request_cancel_period_ms: 24 * 3_600_000,
         }
     }
 }
@@ -108,6 +112,8 @@ pub(crate) struct TracesSection {
     span_metrics: SpanMetricsSection,
     #[serde(default)]
     head_max_spans: Option<usize>,
+    #[serde(default)]
+    delete_request_cancel_period: Option<PromDuration>,
 }
 
 fn size(file: &Path, text: &str, key: &str, v: &Option<Value>) -> Result<Option<u64>, ConfigError> {
@@ -128,6 +134,9 @@ impl TracesSection {
         let mut s = TracesSettings::default();
         if let Some(r) = self.retention {
             s.retention_ms = r.0;
+        }
+        if let Some(p) = self.delete_request_cancel_period {
+            s.delete_request_cancel_period_ms = p.0;
         }
         let l = &self.limits;
         if let Some(v) = size(file, text, "max_request_bytes", &l.max_request_bytes)? {
@@ -184,11 +193,12 @@ mod tests {
         let p = dir.path().join("pharos.yml");
         std::fs::write(
             &p,
-            "traces:\n  retention: 2d\n  head_max_spans: 5000\n  limits:\n    max_request_bytes: 4MB\n    ingestion_rate_spans: 100\n  span_metrics:\n    flush_interval: 1s\nlisteners:\n  jaeger: 127.0.0.1:14268\n  otlp_grpc: 127.0.0.1:0\n",
+            "traces:\n  retention: 2d\n  delete_request_cancel_period: 10m\n  head_max_spans: 5000\n  limits:\n    max_request_bytes: 4MB\n    ingestion_rate_spans: 100\n  span_metrics:\n    flush_interval: 1s\nlisteners:\n  jaeger: 127.0.0.1:14268\n  otlp_grpc: 127.0.0.1:0\n",
         )
         .unwrap();
         let c = crate::load(&p).unwrap();
         assert_eq!(c.traces.retention_ms, 2 * 86_400_000);
+        assert_eq!(c.traces.delete_request_cancel_period_ms, 600_000);
         assert_eq!(c.traces.max_request_bytes, 4_000_000);
         assert_eq!(c.traces.ingestion_rate_spans, 100);
         assert_eq!(c.traces.span_metrics_flush_interval_ms, 1000);

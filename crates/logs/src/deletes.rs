@@ -108,13 +108,7 @@ pub fn parse_query(query: &str) -> Result<(Vec<LabelMatcher>, Vec<Stage>), Strin
     }
 }
 
-/// Why a cancellation was refused.
-#[derive(Debug, PartialEq, Eq)]
-pub enum CancelError {
-    NotFound,
-    NotAllowed(String),
-    Io(String),
-}
+pub use model::deletes::{go_duration, CancelError};
 
 #[derive(Serialize, Deserialize)]
 struct OnDisk {
@@ -271,18 +265,13 @@ impl DeleteRequests {
             return Err(CancelError::NotFound);
         };
         let r = &st.reqs[i].req;
-        if r.status == Status::Processed {
-            return Err(CancelError::NotAllowed(
-                "deletion of request which is in process or already processed is not allowed"
-                    .into(),
-            ));
-        }
-        if r.created_at_ms.saturating_add(cancel_period_ms) < now_ms && !force {
-            return Err(CancelError::NotAllowed(format!(
-                "Cancellation of partially completed delete request or delete request past the deadline of {} since its creation is not allowed. To force, use the ?force query parameter",
-                go_duration(cancel_period_ms)
-            )));
-        }
+        model::deletes::check_cancel(
+            r.status == Status::Processed,
+            r.created_at_ms,
+            cancel_period_ms,
+            now_ms,
+            force,
+        )?;
         let removed = st.reqs.remove(i);
         let old_gen = bump_generation(&mut st, tenant);
         if let Err(e) = self.save(&st) {
@@ -388,33 +377,6 @@ fn request_id(tenant: &str, query: &str, seed: u64) -> String {
     format!("{h:08x}")
 }
 
-/// Go's `time.Duration.String()` for whole milliseconds (`24h0m0s`, `1m30s`, `0s`).
-pub fn go_duration(ms: i64) -> String {
-    if ms == 0 {
-        return "0s".into();
-    }
-    let neg = if ms < 0 { "-" } else { "" };
-    let ms = ms.unsigned_abs();
-    let (h, m, s, frac) = (ms / 3_600_000, ms / 60_000 % 60, ms / 1000 % 60, ms % 1000);
-    let secs = if frac == 0 {
-        format!("{s}s")
-    } else {
-        format!("{s}.{}s", format!("{frac:03}").trim_end_matches('0'))
-    };
-    if h > 0 {
-        format!("{neg}{h}h{m}m{secs}")
-    } else if m > 0 {
-        format!("{neg}{m}m{secs}")
-    } else if s > 0 || frac >= 1 {
-        if s == 0 {
-            return format!("{neg}{frac}ms");
-        }
-        format!("{neg}{secs}")
-    } else {
-        "0s".into()
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -499,14 +461,5 @@ mod tests {
         std::fs::write(d.path().join(FILE), r#"{"version": 99, "requests": []}"#).unwrap();
         let e = DeleteRequests::open(d.path()).err().unwrap();
         assert!(e.to_string().contains("newer"), "{e}");
-    }
-
-    #[test]
-    fn go_durations() {
-        assert_eq!(go_duration(86_400_000), "24h0m0s");
-        assert_eq!(go_duration(90_000), "1m30s");
-        assert_eq!(go_duration(0), "0s");
-        assert_eq!(go_duration(1500), "1.5s");
-        assert_eq!(go_duration(50), "50ms");
     }
 }

@@ -4,6 +4,7 @@
 
 pub mod alert;
 pub mod created;
+pub mod deletes;
 pub mod exemplars;
 pub mod histogram;
 pub mod labels;

@@ -47,6 +47,7 @@ pub async fn start(
     let router = Router::new()
         .merge(api::otlp::routes(state.clone()))
         .merge(api::jaeger::routes(state.clone()))
+        .merge(api::trace_delete::routes(state.clone()))
         .merge(api::zipkin::routes(state));
     if t.span_metrics_enabled {
         let store = store.clone();
@@ -71,6 +72,36 @@ pub async fn start(
                 .await;
                 if let Ok(Err(e)) = r {
                     tracing::warn!("span metrics flush failed: {e}");
+                }
+            }
+        });
+    }
+    // Trace delete requests and tenants' retention leave the segments: a pass every half
+    // cancel period (1 s to 60 s).
+    store
+        .deletes()
+        .set_cancel_period_ms(t.delete_request_cancel_period_ms);
+    {
+        let store = store.clone();
+        let every = (t.delete_request_cancel_period_ms / 2).clamp(1000, 60_000) as u64;
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(Duration::from_millis(every));
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tick.tick().await;
+                let store = store.clone();
+                let r = tokio::task::spawn_blocking(move || {
+                    store.process_deletes(model::time::now_ms())
+                })
+                .await;
+                match r {
+                    Ok(Ok(p)) if p.spans_removed > 0 => tracing::info!(
+                        spans = p.spans_removed,
+                        segments = p.segments_rewritten,
+                        "trace deletes applied"
+                    ),
+                    Ok(Err(e)) => tracing::warn!("trace delete pass failed: {e}"),
+                    _ => {}
                 }
             }
         });

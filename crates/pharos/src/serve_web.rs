@@ -307,7 +307,7 @@ pub enum Class {
     Admin,
     /// `/-/reload`, `/-/quit`: admin, and only when lifecycle is enabled.
     Lifecycle,
-    /// `/api/v1/admin/*` and Loki's delete API: admin, and only when the admin API is enabled.
+    /// `/api/v1/admin/*`, Loki's and the traces' delete APIs: admin, and only when the admin API is enabled.
     AdminApi,
     /// Sentry ingest: the DSN key authenticates it when no pharos credential is sent.
     SentryIngest,
@@ -327,7 +327,9 @@ pub fn classify(method: &Method, path: &str) -> Class {
     if path.starts_with("/api/v1/admin/")
         || matches!(
             path,
-            "/loki/api/v1/delete" | "/loki/api/v1/cache/generation_numbers"
+            "/loki/api/v1/delete"
+                | "/loki/api/v1/cache/generation_numbers"
+                | "/api/traces/v1/delete"
         )
     {
         return Class::AdminApi;

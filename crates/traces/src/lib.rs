@@ -7,6 +7,7 @@
 //! Dependencies: `opentelemetry-proto` + `prost` (OTLP types, also the WAL record format),
 //! `zstd` (WAL record compression).
 
+pub mod deletes;
 pub mod jaeger_json;
 pub mod jaeger_thrift;
 pub mod otlp;

@@ -461,6 +461,7 @@ pub struct TraceStore {
     compacting: Mutex<()>,
     next_segment: AtomicU64,
     last_idle_pass_ns: AtomicU64,
+    deletes: crate::deletes::TraceDeletes,
 }
 
 /// Per-service counts for the status page.
@@ -604,6 +605,7 @@ impl TraceStore {
             next_segment: AtomicU64::new(next_segment),
             last_idle_pass_ns: AtomicU64::new(now),
             limiter: Mutex::new(TokenBucket::default()),
+            deletes: crate::deletes::TraceDeletes::open(dir)?,
             opts,
             dir: dir.to_path_buf(),
             syncer: w.syncer(),
@@ -709,6 +711,66 @@ impl TraceStore {
         let pin = pin.min(w.position().0);
         w.remove_segments_before(pin)?;
         Ok(n)
+    }
+
+    /// The delete requests ([`crate::deletes`]).
+    pub fn deletes(&self) -> &crate::deletes::TraceDeletes {
+        &self.deletes
+    }
+
+    /// Rewrites each segment `wants` where `drop` selects spans, without them (a segment left
+    /// empty is deleted): the new segment is durable before the old one goes, compactions wait
+    /// meanwhile. Returns (segments rewritten, spans removed, the highest segment number).
+    pub(crate) fn rewrite_segments(
+        &self,
+        wants: &dyn Fn(&Segment) -> bool,
+        drop: &dyn Fn(&Segment, &Span) -> bool,
+    ) -> Result<(usize, usize, u64), IngestError> {
+        let _running = self.compacting.lock();
+        let segments = self.index.read().segments.clone();
+        let (mut rewritten, mut removed) = (0, 0);
+        for seg in segments.iter().filter(|s| wants(s)) {
+            let mut kept = Vec::with_capacity(seg.trace_count());
+            let mut gone = 0;
+            for id in seg.trace_ids() {
+                let spans = seg.trace(id)?;
+                let n = spans.len();
+                let keep: Vec<Arc<Span>> = spans
+                    .into_iter()
+                    .filter(|s| !drop(seg, s))
+                    .map(Arc::new)
+                    .collect();
+                gone += n - keep.len();
+                kept.push((*id, keep));
+            }
+            if gone == 0 {
+                continue;
+            }
+            let new = if kept.iter().any(|(_, s)| !s.is_empty()) {
+                let seq = self.next_segment.fetch_add(1, Ordering::Relaxed);
+                let dir = self.dir.join("segments");
+                let level = self.opts.compression_level;
+                Some(Arc::new(segment::write(
+                    &dir,
+                    seq,
+                    kept,
+                    seg.flush_pos,
+                    level,
+                )?))
+            } else {
+                None
+            };
+            {
+                let mut idx = self.index.write();
+                idx.segments.retain(|s| !Arc::ptr_eq(s, seg));
+                idx.segments.extend(new);
+            }
+            std::fs::remove_file(seg.path())?;
+            rewritten += 1;
+            removed += gone;
+        }
+        let through = self.next_segment.load(Ordering::Relaxed).saturating_sub(1);
+        Ok((rewritten, removed, through))
     }
 
     pub fn options(&self) -> &TraceStoreOptions {
@@ -862,6 +924,7 @@ impl TraceStore {
                 Err(e) => tracing::warn!("reading trace segment {}: {e}", seg.path().display()),
             }
         }
+        self.deletes.hide(&mut spans);
         if spans.is_empty() {
             return None;
         }
@@ -934,7 +997,10 @@ impl TraceStore {
             }
             settle(&mut hits, limit);
         }
-        hits.iter().filter_map(|(_, id)| self.trace(id)).collect()
+        hits.iter()
+            .filter_map(|(_, id)| self.trace(id))
+            .filter(|t| t.iter().any(|s| q.matches(s)))
+            .collect()
     }
 
     /// Parent → child service call counts from spans starting in `[start_ns, end_ns]`
@@ -1039,6 +1105,7 @@ impl TraceStore {
         );
         let wal = self.wal.lock().stats();
         wal.write_metrics(out, "pharos_traces_wal");
+        self.deletes.write_metrics(out);
     }
 
     /// (traces, spans) stored: the head's plus the segments' (a trace with spans in several

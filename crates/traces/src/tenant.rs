@@ -3,7 +3,8 @@
 //! tenant. Spans ingested without a tenant belong to none (only tenant-less queries see them).
 //! A tenant's own retention (pharos.yml `tenants:` `retention_period`) is applied when its
 //! traces are read: a trace whose spans of the tenant all ended before the cutoff is no longer
-//! answered. Segments hold every tenant's traces, so the bytes go with the store's retention.
+//! answered, and the delete pass ([`crate::deletes`]) rewrites the segments (which hold every
+//! tenant's traces) without the tenant's expired spans.
 
 use crate::span::{KeyValue, Resource, Span, Value};
 use parking_lot::RwLock;
@@ -27,17 +28,36 @@ fn cutoff(tenant: &str) -> Option<u64> {
     let r = RETENTION.read();
     let (per, default) = r.as_ref()?;
     let keep = per.get(tenant).copied().or(*default)?;
-    let now = std::time::SystemTime::now()
+    Some(now_ns().saturating_sub(keep))
+}
+
+fn now_ns() -> u64 {
+    std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_nanos() as u64)
-        .unwrap_or(0);
-    Some(now.saturating_sub(keep))
+        .unwrap_or(0)
+}
+
+/// The latest cutoff of any tenant (ns): no span starting after it is past a tenant's
+/// retention. None when no tenant has a retention of its own.
+pub(crate) fn max_cutoff() -> Option<u64> {
+    let r = RETENTION.read();
+    let (per, default) = r.as_ref()?;
+    let keep = per.values().chain(default.iter()).min().copied()?;
+    Some(now_ns().saturating_sub(keep))
+}
+
+/// Whether `s` is past its tenant's retention (a span without a tenant never is).
+pub(crate) fn expired(s: &Span) -> bool {
+    tenant_of(&s.resource)
+        .and_then(cutoff)
+        .is_some_and(|c| s.end_ns < c)
 }
 
 /// The resource attribute holding a span's tenant.
 pub const TENANT_ATTR: &str = "pharos.tenant";
 
-fn tenant_of(r: &Resource) -> Option<&str> {
+pub(crate) fn tenant_of(r: &Resource) -> Option<&str> {
     r.attributes.iter().find_map(|kv| match &kv.value {
         Value::Str(s) if kv.key == TENANT_ATTR => Some(s.as_str()),
         _ => None,

@@ -30,7 +30,7 @@ fn now_ms() -> i64 {
 
 /// Loki's `parseTime` for deletes: empty is now; RFC3339, or exactly 10 digits of Unix seconds.
 /// Milliseconds.
-fn parse_time(v: &str, now: i64) -> Result<i64, ()> {
+pub(crate) fn parse_time(v: &str, now: i64) -> Result<i64, ()> {
     if v.is_empty() {
         return Ok(now);
     }
@@ -45,7 +45,7 @@ fn parse_time(v: &str, now: i64) -> Result<i64, ()> {
 }
 
 /// `start`, `end` and `max_interval` checked in Loki's order and words; (start, end) in ms.
-fn time_range(
+pub(crate) fn time_range(
     p: &HashMap<String, String>,
     has_filter: bool,
     max_interval_ms: i64,
@@ -184,6 +184,13 @@ pub async fn cancel(State(st): State<Arc<LokiState>>, headers: HeaderMap, q: Par
             .cancel(&tenant, &id, force, cancel_period, now_ms())
     })
     .await;
+    cancel_response(r)
+}
+
+/// Loki's answers to a cancellation (also the traces' delete API).
+pub(crate) fn cancel_response(
+    r: Result<Result<(), CancelError>, tokio::task::JoinError>,
+) -> Response {
     match r {
         Ok(Ok(())) => StatusCode::NO_CONTENT.into_response(),
         Ok(Err(CancelError::NotFound)) => text(

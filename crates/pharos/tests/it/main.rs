@@ -37,5 +37,6 @@ mod tls_reload;
 mod trace_segments;
 mod trace_tenants;
 mod traces_api;
+mod traces_delete;
 mod troubleshoot;
 mod web_auth;
