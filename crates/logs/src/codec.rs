@@ -143,7 +143,28 @@ pub struct RawEntry<'a> {
     meta_n: usize,
 }
 
-impl RawEntry<'_> {
+impl<'a> RawEntry<'a> {
+    /// An entry over borrowed bytes: `meta` holds `meta_n` key/value pairs as [`put_str`]
+    /// writes them.
+    pub(crate) fn new(ts_ns: i64, line: &'a [u8], meta: &'a [u8], meta_n: usize) -> Self {
+        RawEntry {
+            ts_ns,
+            line,
+            meta,
+            meta_n,
+        }
+    }
+
+    /// Number of structured metadata pairs.
+    pub fn meta_n(&self) -> usize {
+        self.meta_n
+    }
+
+    /// The structured metadata pairs as encoded (without their count).
+    pub fn meta_bytes(&self) -> &'a [u8] {
+        self.meta
+    }
+
     /// The owned entry (line and metadata validated as UTF-8).
     pub fn to_entry(&self) -> Result<LogEntry, Corrupt> {
         let line = std::str::from_utf8(self.line)

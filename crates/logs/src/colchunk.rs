@@ -192,8 +192,32 @@ fn same_lits(lits: &[&[u8]], b: &[u8], vals: &[(u32, u32)]) -> bool {
     let mut k = 0;
     for_each_gap(b, vals, |g| {
         k += 1;
-        lits[k - 1] == g
+        eq_short(lits[k - 1], g)
     })
+}
+
+/// Byte equality for the short slices of a line (literals, values), inline: a libc `memcmp`
+/// call per literal cost more than the compare at ingest (~20 literals per line).
+#[inline]
+fn eq_short(a: &[u8], b: &[u8]) -> bool {
+    if a.len() != b.len() {
+        return false;
+    }
+    let mut ca = a.chunks_exact(8);
+    let mut cb = b.chunks_exact(8);
+    for (x, y) in (&mut ca).zip(&mut cb) {
+        let x = u64::from_ne_bytes([x[0], x[1], x[2], x[3], x[4], x[5], x[6], x[7]]);
+        let y = u64::from_ne_bytes([y[0], y[1], y[2], y[3], y[4], y[5], y[6], y[7]]);
+        if x != y {
+            return false;
+        }
+    }
+    let (ra, rb) = (ca.remainder(), cb.remainder());
+    let mut diff = 0u8;
+    for i in 0..ra.len() {
+        diff |= ra[i] ^ rb[i];
+    }
+    diff == 0
 }
 
 /// A fast non-cryptographic hash of a line's literals (shape lookup; equality is checked after).
@@ -354,7 +378,7 @@ fn encode_columnar(
         let mut cur = sh.lits[0].to_vec();
         let mut cols = Vec::new();
         for (j, col) in sh.cols.iter().enumerate() {
-            if col.iter().all(|v| *v == col[0]) {
+            if col.iter().all(|v| eq_short(v, col[0])) {
                 cur.extend_from_slice(col[0]);
             } else {
                 lits.push(std::mem::take(&mut cur));
@@ -578,7 +602,15 @@ fn digit_runs<'a>(v: &'a [u8], runs: &mut Vec<&'a [u8]>, text: &mut Vec<&'a [u8]
 fn encode_column(vals: &[&[u8]], sec: &mut Vec<u8>) {
     let start = sec.len();
     encode_typed(vals, sec);
-    if sec[start] != COL_RAW && !column_reads_back(&sec[start..], vals) {
+    // Integers are taken only when they render back to their text (`canonical_int`), hex
+    // only lowercase, dictionaries hold the values themselves: those are checked in debug
+    // builds (tests), digit layouts always.
+    let check = match sec[start] {
+        COL_RAW => false,
+        COL_DIGITS => true,
+        _ => cfg!(debug_assertions),
+    };
+    if check && !column_reads_back(&sec[start..], vals) {
         sec.truncate(start);
         put_raw(vals, sec);
     }
@@ -592,7 +624,7 @@ fn column_reads_back(sec: &[u8], vals: &[&[u8]]) -> bool {
     let mut t = Vec::new();
     vals.iter().all(|v| {
         t.clear();
-        col.write_next(&mut t).is_ok() && t == *v
+        col.write_next(&mut t).is_ok() && eq_short(&t, v)
     })
 }
 
@@ -676,15 +708,30 @@ fn encode_digits(vals: &[&[u8]], sec: &mut Vec<u8>) -> bool {
         return false;
     }
     let text0: Vec<&[u8]> = text.clone();
+    let runs0: Vec<&[u8]> = runs.clone();
     let nruns = runs.len();
     let mut widths: Vec<usize> = runs.iter().map(|r| r.len()).collect();
     let mut canon = vec![true; nruns];
     let mut cols: Vec<Vec<i64>> = vec![Vec::with_capacity(vals.len()); nruns];
+    // Runs seen to vary so far: more than MAX_VARYING_RUNS rejects the layout (below) without
+    // reading the rest of the column.
+    let mut varied = vec![false; nruns];
+    let mut nvaried = 0;
     for v in vals {
-        if !digit_runs(v, &mut runs, &mut text) || runs.len() != nruns || text != text0 {
+        if !digit_runs(v, &mut runs, &mut text)
+            || runs.len() != nruns
+            || !text.iter().zip(&text0).all(|(a, b)| eq_short(a, b))
+        {
             return false;
         }
         for (k, r) in runs.iter().enumerate() {
+            if !varied[k] && !eq_short(r, runs0[k]) {
+                varied[k] = true;
+                nvaried += 1;
+                if nvaried > MAX_VARYING_RUNS {
+                    return false;
+                }
+            }
             if r.len() != widths[k] {
                 widths[k] = 0;
             }
@@ -748,8 +795,60 @@ fn encode_digits(vals: &[&[u8]], sec: &mut Vec<u8>) -> bool {
 /// `limit` bounds the decoded size (a corrupt header cannot make it allocate more).
 pub fn decode(buf: &[u8], limit: usize) -> Result<Vec<u8>, DecodeError> {
     match buf.first() {
+        Some(&COLUMNAR_V1) => {
+            let n = Reader::new(&buf[1..]).uvarint()?;
+            let mut out = Vec::with_capacity(limit.min(buf.len().saturating_mul(16)));
+            put_uvarint(&mut out, n);
+            let mut prev = 0i64;
+            decode_columnar(&buf[1..], limit, &mut |e| {
+                codec::put_varint(&mut out, e.ts_ns.wrapping_sub(prev));
+                prev = e.ts_ns;
+                put_uvarint(&mut out, e.line.len() as u64);
+                out.extend_from_slice(e.line);
+                put_uvarint(&mut out, e.meta_n() as u64);
+                out.extend_from_slice(e.meta_bytes());
+                if out.len() > limit.saturating_mul(2) {
+                    return Err(bad("decoded size"));
+                }
+                Ok(())
+            })?;
+            Ok(out)
+        }
+        _ => decode_frame(buf, limit),
+    }
+}
+
+/// Calls `f` with every entry of a sealed chunk of either format, in order, without building
+/// the chunk's decoded bytes: a columnar chunk's lines are rebuilt one at a time into one
+/// reused buffer (`f` sees each line's exact bytes, as [`decode`] would give them), a legacy
+/// chunk's are walked in its decompressed frame. No allocation per line.
+pub fn for_each_entry(
+    buf: &[u8],
+    limit: usize,
+    f: &mut dyn FnMut(codec::RawEntry<'_>) -> Result<(), DecodeError>,
+) -> Result<(), DecodeError> {
+    match buf.first() {
+        Some(&COLUMNAR_V1) => decode_columnar(&buf[1..], limit, f),
+        Some(&ZSTD_MAGIC0) => {
+            let mut sc = Scratch::take()?;
+            let res = (|| {
+                let mut it = codec::RawEntries::new(sc.frame(buf, limit)?)?;
+                while let Some(e) = it.next_entry()? {
+                    f(e)?;
+                }
+                Ok(())
+            })();
+            sc.give_back();
+            res
+        }
+        _ => decode_frame(buf, limit).map(|_| ()),
+    }
+}
+
+/// A legacy chunk (one zstd frame); any other first byte is an error.
+fn decode_frame(buf: &[u8], limit: usize) -> Result<Vec<u8>, DecodeError> {
+    match buf.first() {
         Some(&ZSTD_MAGIC0) => decode_legacy(buf, limit),
-        Some(&COLUMNAR_V1) => decode_columnar(&buf[1..], limit),
         Some(b) => Err(DecodeError(format!("unknown chunk format byte {b:#04x}"))),
         None => Err(bad("empty")),
     }
@@ -769,6 +868,21 @@ fn read_section<'a>(
     dec: &mut zstd::bulk::Decompressor<'_>,
     limit: usize,
 ) -> Result<std::borrow::Cow<'a, [u8]>, DecodeError> {
+    let mut out = Vec::new();
+    Ok(match read_section_into(r, dec, limit, &mut out)? {
+        Some((s, e)) => std::borrow::Cow::Borrowed(&r.buf[s..e]),
+        None => std::borrow::Cow::Owned(out),
+    })
+}
+
+/// Reads the next section: `Some(range of r.buf)` when stored as is, `None` when decompressed
+/// into `out` (its allocation reused).
+fn read_section_into(
+    r: &mut Reader<'_>,
+    dec: &mut zstd::bulk::Decompressor<'_>,
+    limit: usize,
+    out: &mut Vec<u8>,
+) -> Result<Option<(usize, usize)>, DecodeError> {
     let tag = *r.buf.get(r.pos).ok_or_else(|| bad("truncated section"))?;
     r.pos += 1;
     let n = r.uvarint()? as usize;
@@ -778,22 +892,23 @@ fn read_section<'a>(
     match tag {
         0 => {
             let end = r.pos.checked_add(n).ok_or_else(|| bad("section length"))?;
-            let b = r
-                .buf
-                .get(r.pos..end)
-                .ok_or_else(|| bad("truncated section"))?;
+            if end > r.buf.len() {
+                return Err(bad("truncated section"));
+            }
+            let s = r.pos;
             r.pos = end;
-            Ok(std::borrow::Cow::Borrowed(b))
+            Ok(Some((s, end)))
         }
         1 => {
             let z = r.bytes()?;
-            let v = dec
-                .decompress(z, n)
+            out.clear();
+            out.reserve(n);
+            dec.decompress_to_buffer(z, out)
                 .map_err(|e| DecodeError(format!("corrupt columnar chunk: {e}")))?;
-            if v.len() != n {
+            if out.len() != n {
                 return Err(bad("section size"));
             }
-            Ok(std::borrow::Cow::Owned(v))
+            Ok(None)
         }
         _ => Err(bad("section tag")),
     }
@@ -991,11 +1106,11 @@ impl<'a> Col<'a> {
     }
 }
 
-/// Bytes of the padded length varint written before each rebuilt line (patched after the line;
-/// `Reader::uvarint` reads padded varints).
-const LEN_PAD: usize = 5;
-
-fn decode_columnar(buf: &[u8], limit: usize) -> Result<Vec<u8>, DecodeError> {
+fn decode_columnar(
+    buf: &[u8],
+    limit: usize,
+    row: &mut dyn FnMut(codec::RawEntry<'_>) -> Result<(), DecodeError>,
+) -> Result<(), DecodeError> {
     let mut r = Reader::new(buf);
     let n = r.uvarint()? as usize;
     let nshapes = r.uvarint()? as usize;
@@ -1014,34 +1129,97 @@ fn decode_columnar(buf: &[u8], limit: usize) -> Result<Vec<u8>, DecodeError> {
         }
         shapes.push(lits);
     }
-    thread_local! {
-        static DEC: std::cell::RefCell<Option<zstd::bulk::Decompressor<'static>>> =
-            const { std::cell::RefCell::new(None) };
-    }
-    DEC.with(|d| {
-        let mut d = d.borrow_mut();
-        if d.is_none() {
-            *d = Some(zstd::bulk::Decompressor::new().map_err(|e| DecodeError(e.to_string()))?);
-        }
-        match d.as_mut() {
-            Some(dec) => decode_sections(r, shapes, dec, n, limit),
-            None => Err(bad("zstd context")),
-        }
-    })
+    let mut sc = Scratch::take()?;
+    let res = decode_sections(r, shapes, &mut sc, n, limit, row);
+    sc.give_back();
+    res
 }
 
+/// What decoding a chunk reuses from one chunk to the next: a zstd context and the buffers
+/// sections are decompressed into. Kept in a small process-wide pool rather than per thread,
+/// because scans decode on short-lived scoped threads.
+struct Scratch {
+    dec: zstd::bulk::Decompressor<'static>,
+    bufs: Vec<Vec<u8>>,
+}
+
+static SCRATCH: parking_lot::Mutex<Vec<Scratch>> = parking_lot::Mutex::new(Vec::new());
+/// Scratch sets kept in the pool (a few per scan thread).
+const SCRATCH_KEEP: usize = 16;
+/// Bytes of buffers a pooled scratch set may keep.
+const SCRATCH_BYTES: usize = 16 << 20;
+
+impl Scratch {
+    fn take() -> Result<Scratch, DecodeError> {
+        if let Some(s) = SCRATCH.lock().pop() {
+            return Ok(s);
+        }
+        Ok(Scratch {
+            dec: zstd::bulk::Decompressor::new().map_err(|e| DecodeError(e.to_string()))?,
+            bufs: Vec::new(),
+        })
+    }
+
+    fn give_back(self) {
+        let bytes: usize = self.bufs.iter().map(|b| b.capacity()).sum();
+        let mut pool = SCRATCH.lock();
+        if bytes <= SCRATCH_BYTES && pool.len() < SCRATCH_KEEP {
+            pool.push(self);
+        }
+    }
+
+    /// Decompresses the legacy chunk `buf` (one zstd frame) into buffer 0.
+    fn frame(&mut self, buf: &[u8], limit: usize) -> Result<&[u8], DecodeError> {
+        if self.bufs.is_empty() {
+            self.bufs.push(Vec::new());
+        }
+        let out = &mut self.bufs[0];
+        out.clear();
+        match zstd::zstd_safe::get_frame_content_size(buf) {
+            Ok(Some(n)) if n <= limit as u64 => {
+                out.reserve(n as usize);
+                self.dec
+                    .decompress_to_buffer(buf, out)
+                    .map_err(|e| DecodeError(e.to_string()))?;
+            }
+            _ => *out = decode_legacy(buf, limit)?,
+        }
+        Ok(&self.bufs[0])
+    }
+}
+
+/// Reads a columnar chunk's sections and rebuilds its lines one at a time into one reused
+/// buffer, handing each entry to `row` in order.
 fn decode_sections(
     mut r: Reader,
     shapes: Vec<Vec<&[u8]>>,
-    dec: &mut zstd::bulk::Decompressor<'_>,
+    sc: &mut Scratch,
     n: usize,
     limit: usize,
-) -> Result<Vec<u8>, DecodeError> {
+    row: &mut dyn FnMut(codec::RawEntry<'_>) -> Result<(), DecodeError>,
+) -> Result<(), DecodeError> {
     let nshapes = shapes.len();
-    let ts = read_section(&mut r, dec, limit)?;
-    let ids = read_section(&mut r, dec, limit)?;
-    let raw = read_section(&mut r, dec, limit)?;
-    let meta = read_section(&mut r, dec, limit)?;
+    // Every section: a range of `buf` (stored as is) or decompressed into a scratch buffer.
+    let total = 4 + shapes.iter().map(|l| l.len() - 1).sum::<usize>();
+    if sc.bufs.len() < total {
+        sc.bufs.resize_with(total, Vec::new);
+    }
+    let mut at = Vec::with_capacity(total);
+    for b in sc.bufs[..total].iter_mut() {
+        at.push(read_section_into(&mut r, &mut sc.dec, limit, b)?);
+    }
+    if !r.done() {
+        return Err(bad("trailing bytes"));
+    }
+    let all: Vec<&[u8]> = at
+        .iter()
+        .zip(&sc.bufs)
+        .map(|(a, b)| match a {
+            Some((s, e)) => &r.buf[*s..*e],
+            None => &b[..],
+        })
+        .collect();
+    let (ts, ids, raw, meta) = (all[0], all[1], all[2], all[3]);
     if ids.len() != n {
         return Err(bad("shape ids"));
     }
@@ -1051,79 +1229,48 @@ fn decode_sections(
             *rows.get_mut(s as usize).ok_or_else(|| bad("shape id"))? += 1;
         }
     }
-    let mut secs = Vec::new();
-    for lits in &shapes {
-        for _ in 1..lits.len() {
-            secs.push(read_section(&mut r, dec, limit)?);
-        }
-    }
-    if !r.done() {
-        return Err(bad("trailing bytes"));
-    }
+    let secs = &all[4..];
     let mut cols: Vec<Vec<Col>> = Vec::with_capacity(nshapes);
     let mut si = secs.iter();
     for (lits, &rows) in shapes.iter().zip(&rows) {
         let mut c = Vec::with_capacity(lits.len() - 1);
         for _ in 1..lits.len() {
-            let sec = si.next().ok_or_else(|| bad("columns"))?;
+            let sec: &[u8] = si.next().ok_or_else(|| bad("columns"))?;
             c.push(Col::open(sec, rows)?);
         }
         cols.push(c);
     }
-    let lits: usize = shapes
-        .iter()
-        .zip(&rows)
-        .map(|(l, r)| l.iter().map(|x| x.len()).sum::<usize>() * r)
-        .sum();
-    let vals: usize = secs.iter().map(|s| s.len()).sum();
-    let cap = limit.min(lits + vals * 4 + raw.len() + meta.len() + n * 16);
-    let mut out = Vec::with_capacity(cap);
-    let max_out = limit.saturating_mul(2);
-    put_uvarint(&mut out, n as u64);
-    let mut tr = Reader::new(&ts);
-    let mut rr = Reader::new(&raw);
-    let mut mr = Reader::new(&meta);
+    let mut line: Vec<u8> = Vec::with_capacity(4096);
+    let mut tr = Reader::new(ts);
+    let mut rr = Reader::new(raw);
+    let mut mr = Reader::new(meta);
+    let mut prev = 0i64;
     for &s in ids.iter() {
-        let p = tr.pos;
-        tr.varint()?;
-        out.extend_from_slice(&tr.buf[p..tr.pos]);
-        if s == SHAPE_RAW {
-            let l = rr.bytes()?;
-            put_uvarint(&mut out, l.len() as u64);
-            out.extend_from_slice(l);
+        prev = prev.wrapping_add(tr.varint()?);
+        let l: &[u8] = if s == SHAPE_RAW {
+            rr.bytes()?
         } else {
             let s = s as usize;
             let lits = &shapes[s];
-            let at = out.len();
-            out.extend_from_slice(&[0x80, 0x80, 0x80, 0x80, 0]);
-            out.extend_from_slice(lits[0]);
+            line.clear();
+            line.extend_from_slice(lits[0]);
             for (c, lit) in cols[s].iter_mut().zip(&lits[1..]) {
-                c.write_next(&mut out)?;
-                out.extend_from_slice(lit);
-                if out.len() > max_out {
-                    return Err(bad("decoded size"));
-                }
+                c.write_next(&mut line)?;
+                line.extend_from_slice(lit);
             }
-            let len = out.len() - at - LEN_PAD;
-            if len >= 1 << 35 {
-                return Err(bad("line length"));
+            if line.len() > limit {
+                return Err(bad("decoded size"));
             }
-            for (k, b) in out[at..at + LEN_PAD].iter_mut().enumerate() {
-                let bits = ((len >> (7 * k)) & 0x7f) as u8;
-                *b = if k + 1 < LEN_PAD { bits | 0x80 } else { bits };
-            }
-        }
-        let p = mr.pos;
+            &line
+        };
         let m = mr.uvarint()? as usize;
+        let p = mr.pos;
         for _ in 0..m.saturating_mul(2) {
             mr.bytes()?;
         }
-        out.extend_from_slice(&mr.buf[p..mr.pos]);
-        if out.len() > max_out {
-            return Err(bad("decoded size"));
-        }
+        row(codec::RawEntry::new(prev, l, &mr.buf[p..mr.pos], m))?;
     }
-    Ok(out)
+    Ok(())
 }
 
 /// The sections of a columnar chunk as (name, decoded bytes, stored bytes): what each column
@@ -1350,6 +1497,88 @@ mod tests {
             roundtrip(&e);
         }
 
+        /// The scan's path (lines rebuilt one at a time by `for_each_entry`, tested with the
+        /// compiled prefilter over bytes) keeps exactly the lines the slow path keeps (every
+        /// stage's `line_filter_matches` over the original `&str`), for `|=`, `!=`, `|~`, `!~`
+        /// with needles cut from the lines themselves (so they span literal/value boundaries),
+        /// empty needles, unicode, case-insensitive and literal-prefix regexes.
+        #[test]
+        fn streamed_filters_keep_what_the_slow_path_keeps(
+            template in proptest::collection::vec(any_line(), 1..5),
+            picks in proptest::collection::vec((0usize..5, json_value()), 1..40),
+            filters in proptest::collection::vec(
+                (0u8..6, 0usize..64, 0usize..1000, 0usize..12, "(|é|ü|[aA]|\\\\|\")"),
+                1..4,
+            ),
+        ) {
+            let mut e = Vec::new();
+            for (i, (k, v)) in picks.iter().enumerate() {
+                let t = &template[k % template.len()];
+                let line = match t.rfind(':') {
+                    Some(p) if t.ends_with('}') && k % 2 == 0 => format!("{}:{v}}}", &t[..p]),
+                    _ => t.clone(),
+                };
+                e.push(entry(i as i64, &line));
+            }
+            let n = e.len();
+            for i in 0..n * 3 {
+                let mut x = e[i % n].clone();
+                x.ts_ns += 1000 + i as i64;
+                e.push(x);
+            }
+            let quote = |s: &str| format!("\"{}\"", s.replace('\\', "\\\\").replace('"', "\\\""));
+            let mut stages = Vec::new();
+            for (op, li, at, len, extra) in &filters {
+                // A piece of one of the lines (on char boundaries), or an extra needle.
+                let l = &e[li % e.len()].line;
+                let chars: Vec<char> = l.chars().collect();
+                let a = at % (chars.len() + 1);
+                let b = (a + len).min(chars.len());
+                let cut: String = chars[a..b].iter().collect();
+                let needle = if len % 5 == 4 { extra.clone() } else { cut };
+                stages.push(match op {
+                    0 => format!("|= {}", quote(&needle)),
+                    1 => format!("!= {}", quote(&needle)),
+                    2 => format!("|~ {}", quote(&format!("(?i){}", regex::escape(&needle)))),
+                    3 => format!("!~ {}", quote(&regex::escape(&needle))),
+                    4 => format!("|~ {}", quote(&format!("{}.*", regex::escape(&needle)))),
+                    _ => format!("!= {} or {}", quote(&needle), quote(extra)),
+                });
+            }
+            let q = format!("{{a=\"b\"}} {}", stages.join(" "));
+            let sel = match crate::logql::parse(&q) {
+                Ok(crate::logql::ast::Expr::Log(sel)) => sel,
+                other => panic!("{q}: {other:?}"),
+            };
+            let pre = crate::logql::pipeline::LinePrefilter::new(&sel.stages).unwrap();
+            prop_assert_eq!(pre.len(), sel.stages.len());
+            let refs: Vec<&LogEntry> = e.iter().collect();
+            let mut comp = zstd::bulk::Compressor::new(3).unwrap();
+            for c in [encode(&mut comp, &refs).unwrap(), encode_legacy(&mut comp, &refs).unwrap()] {
+                let mut fast = Vec::new();
+                for_each_entry(&c, 1 << 30, &mut |x| {
+                    if pre.matches(x.line) {
+                        fast.push(x.to_entry()?);
+                    }
+                    Ok(())
+                })
+                .unwrap();
+                let slow: Vec<LogEntry> = e
+                    .iter()
+                    .filter(|x| {
+                        sel.stages.iter().all(|st| match st {
+                            crate::logql::ast::Stage::Line(f) => {
+                                crate::logql::pipeline::line_filter_matches(f, &x.line)
+                            }
+                            _ => true,
+                        })
+                    })
+                    .cloned()
+                    .collect();
+                prop_assert_eq!(&fast, &slow, "{} (format byte {:#x})", q, c[0]);
+            }
+        }
+
         #[test]
         fn columns_roundtrip(vals in proptest::collection::vec(json_value(), 1..40)) {
             let vals: Vec<Vec<u8>> = vals.iter().map(|v| v.trim_matches('"').as_bytes().to_vec()).collect();
@@ -1367,6 +1596,8 @@ mod tests {
             }
             let _ = decode(&b, 1 << 20);
             let _ = decode(&bytes, 1 << 20);
+            let _ = for_each_entry(&b, 1 << 20, &mut |e| e.to_entry().map(|_| ()).map_err(Into::into));
+            let _ = for_each_entry(&bytes, 1 << 20, &mut |_| Ok(()));
         }
     }
 
@@ -1430,6 +1661,7 @@ mod tests {
         assert_eq!(c[0], COLUMNAR_V1);
         for cut in 1..c.len() {
             assert!(decode(&c[..cut], 1 << 20).is_err());
+            assert!(for_each_entry(&c[..cut], 1 << 20, &mut |_| Ok(())).is_err());
         }
         for i in 1..c.len() {
             let mut d = c.clone();

@@ -941,8 +941,13 @@ fn write_segment_files(dir: &Path, id: u64, seg: &[u8], meta: &[u8]) -> Result<(
 /// The decompressed bytes of chunk `c` (`z`: its stored bytes, either chunk format) in the
 /// layout of `codec::put_entries`.
 fn decompress_chunk(z: &[u8], c: &ChunkRef) -> Result<Vec<u8>, colchunk::DecodeError> {
+    colchunk::decode(z, chunk_decode_limit(c))
+}
+
+/// The most decoded bytes chunk `c` may give (a corrupt chunk cannot make a read allocate more).
+fn chunk_decode_limit(c: &ChunkRef) -> usize {
     let limit = (c.raw_bytes + 64 * (c.entries as u64 + 1)) * 8 + (1 << 20);
-    colchunk::decode(z, usize::try_from(limit).unwrap_or(usize::MAX))
+    usize::try_from(limit).unwrap_or(usize::MAX)
 }
 
 pub(crate) fn write_synced(path: &Path, data: &[u8]) -> Result<(), StorageError> {
@@ -1393,19 +1398,21 @@ impl LogStore {
         let corrupt = |e: &dyn std::fmt::Display| {
             StorageError::Io(format!("chunk in {}: {e}", path.display()))
         };
-        let raw = decompress_chunk(&buf, c).map_err(|e| corrupt(&e))?;
-        let mut it = codec::RawEntries::new(&raw).map_err(|e| corrupt(&e))?;
         let mut out = Vec::new();
-        while let Some(e) = it.next_entry().map_err(|e| corrupt(&e))? {
+        // Lines are rebuilt (columnar chunks) or walked (legacy) one at a time and tested in
+        // place; only the ones that pass become entries.
+        colchunk::for_each_entry(&buf, chunk_decode_limit(c), &mut |e| {
             if e.ts_ns < start || e.ts_ns >= end {
-                continue;
+                return Ok(());
             }
             st.entries += 1;
             st.bytes += e.line.len() as u64;
             if keep.is_none_or(|k| k(e.line)) {
-                out.push(e.to_entry().map_err(|e| corrupt(&e))?);
+                out.push(e.to_entry()?);
             }
-        }
+            Ok(())
+        })
+        .map_err(|e| corrupt(&e))?;
         Ok(out)
     }
 
