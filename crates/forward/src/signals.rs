@@ -2,7 +2,10 @@
 //! write-ahead log from a saved position (as the remote_write queues follow the TSDB's), keeps
 //! what its `write_relabel_configs` let through, batches it, and sends it to a Loki push or
 //! Elasticsearch `_bulk` endpoint, an OTLP/HTTP traces endpoint, or a Sentry DSN, retrying 5xx,
-//! 429 (honouring `Retry-After`) and network errors with backoff. The position is saved (and
+//! 429 (honouring `Retry-After`) and network errors with backoff. Bodies are compressed as
+//! the receiver takes them (`compression:`, the OpenTelemetry Collector's key): Loki push as
+//! snappy-compressed protobuf (promtail's format; `gzip` sends gzipped JSON), OTLP and
+//! Elasticsearch `_bulk` gzipped, Sentry envelopes plain unless `gzip` is asked for. The position is saved (and
 //! fsynced) only after a batch was acknowledged, so a crash or an outage resends, never loses,
 //! what is still in the log; the log store keeps segments a forwarder has not read yet.
 
@@ -75,17 +78,31 @@ pub enum Format {
     Sentry { key: String },
 }
 
+/// How request bodies are compressed (`compression:` of a forward entry).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Compression {
+    None,
+    /// `Content-Encoding: gzip`.
+    Gzip,
+    /// Loki's snappy-compressed protobuf push body.
+    Snappy,
+}
+
 /// One configured forwarder.
 #[derive(Clone, Debug)]
 pub struct Target {
     pub signal: Signal,
     pub format: Format,
+    pub compression: Compression,
     pub settings: Settings,
 }
 
 impl PartialEq for Target {
     fn eq(&self, o: &Target) -> bool {
-        self.signal == o.signal && self.format == o.format && self.settings == o.settings
+        self.signal == o.signal
+            && self.format == o.format
+            && self.compression == o.compression
+            && self.settings == o.settings
     }
 }
 
@@ -154,6 +171,27 @@ impl Target {
                 return Err(format!("{what}: format {f:?} is not one of {allowed}"));
             }
         };
+        let compression = match take_str(&mut ep, "compression")
+            .map_err(|e| format!("{what}: {e}"))?
+            .as_deref()
+        {
+            None => match format {
+                Format::Loki => Compression::Snappy,
+                Format::Otlp | Format::Elasticsearch { .. } => Compression::Gzip,
+                Format::Sentry { .. } => Compression::None,
+            },
+            Some("none" | "") => Compression::None,
+            Some("gzip") => Compression::Gzip,
+            Some("snappy") if format == Format::Loki => Compression::Snappy,
+            Some(c) => {
+                let allowed = if format == Format::Loki {
+                    "none, gzip or snappy"
+                } else {
+                    "none or gzip"
+                };
+                return Err(format!("{what}: compression {c:?} is not one of {allowed}"));
+            }
+        };
         if index.is_some() && !matches!(format, Format::Elasticsearch { .. }) {
             return Err(format!("{what}: index is only for format: elasticsearch"));
         }
@@ -177,6 +215,7 @@ impl Target {
         Ok(Target {
             signal,
             format,
+            compression,
             settings,
         })
     }
@@ -812,6 +851,20 @@ impl Worker {
     /// The requests of a batch.
     fn requests(&self, batch: Batch) -> Vec<Request> {
         match &self.target.format {
+            Format::Loki if self.target.compression == Compression::Snappy => batch
+                .logs
+                .into_iter()
+                .map(|(tenant, streams)| {
+                    let items = streams.iter().map(|(_, e)| e.len()).sum();
+                    Request {
+                        body: loki_snappy_protobuf(streams),
+                        content_type: "application/x-protobuf",
+                        tenant: Some(tenant),
+                        items,
+                        es_docs: None,
+                    }
+                })
+                .collect(),
             Format::Loki => batch
                 .logs
                 .into_iter()
@@ -1006,8 +1059,14 @@ impl Worker {
         if let Some(a) = &s.authorization {
             r = r.header("Authorization", a);
         }
+        let body = if self.target.compression == Compression::Gzip {
+            r = r.header("Content-Encoding", "gzip");
+            gzip(&req.body)
+        } else {
+            req.body.clone()
+        };
         let resp = r
-            .body(req.body.clone())
+            .body(body)
             .send()
             .await
             .map_err(|e| SendError::Retry(crate::queue::error_chain(&e), None))?;
@@ -1042,6 +1101,50 @@ fn any_string(v: &opentelemetry_proto::tonic::common::v1::AnyValue) -> Option<St
         V::DoubleValue(d) => Some(d.to_string()),
         _ => None,
     }
+}
+
+/// A gzip stream of `data` (level 6, as Go's and the OpenTelemetry Collector's default).
+fn gzip(data: &[u8]) -> Vec<u8> {
+    use std::io::Write as _;
+    let mut enc = flate2::write::GzEncoder::new(
+        Vec::with_capacity(data.len() / 4 + 64),
+        flate2::Compression::new(6),
+    );
+    // Writing into a Vec cannot fail.
+    let _ = enc.write_all(data);
+    enc.finish().unwrap_or_default()
+}
+
+/// Loki's push body as promtail sends it: `logproto.PushRequest` in a snappy block.
+fn loki_snappy_protobuf(streams: Vec<(Labels, Vec<LogEntry>)>) -> Vec<u8> {
+    use api::loki::push::{EntryAdapter, LabelPair, PushRequest, StreamAdapter, Timestamp};
+    let req = PushRequest {
+        streams: streams
+            .into_iter()
+            .map(|(labels, entries)| StreamAdapter {
+                labels: labels.to_string(),
+                entries: entries
+                    .into_iter()
+                    .map(|e| EntryAdapter {
+                        timestamp: Some(Timestamp {
+                            seconds: e.ts_ns.div_euclid(1_000_000_000),
+                            nanos: e.ts_ns.rem_euclid(1_000_000_000) as i32,
+                        }),
+                        line: e.line,
+                        structured_metadata: e
+                            .metadata
+                            .into_iter()
+                            .map(|(name, value)| LabelPair { name, value })
+                            .collect(),
+                    })
+                    .collect(),
+                hash: 0,
+            })
+            .collect(),
+    };
+    snap::raw::Encoder::new()
+        .compress_vec(&req.encode_to_vec())
+        .unwrap_or_default()
 }
 
 fn es_request(docs: Vec<(String, String)>) -> Request {
@@ -1134,7 +1237,21 @@ mod tests {
         let t = Target::from_entry(Signal::Logs, &entry("url: http://l:3100/loki/api/v1/push"))
             .unwrap();
         assert_eq!(t.format, Format::Loki);
+        assert_eq!(t.compression, Compression::Snappy);
         assert_eq!(t.settings.queue.batch_send_deadline.0, 1000);
+        let t = Target::from_entry(Signal::Logs, &entry("url: http://l/\ncompression: gzip"));
+        assert_eq!(t.unwrap().compression, Compression::Gzip);
+        let t = Target::from_entry(Signal::Traces, &entry("url: http://t/v1/traces")).unwrap();
+        assert_eq!(t.compression, Compression::Gzip);
+        let e = Target::from_entry(
+            Signal::Traces,
+            &entry("url: http://t/v1/traces\ncompression: snappy"),
+        )
+        .unwrap_err();
+        assert!(
+            e.contains("compression \"snappy\" is not one of none or gzip"),
+            "{e}"
+        );
         let t = Target::from_entry(
             Signal::Logs,
             &entry("url: http://es:9200/_bulk\nformat: elasticsearch\nindex: app\nname: es\nbasic_auth: {username: u, password: p}"),

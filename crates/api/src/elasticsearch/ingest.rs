@@ -117,6 +117,9 @@ async fn bulk_impl(
     body: Bytes,
 ) -> Result<Json<Value>, EsReply> {
     let start = Instant::now();
+    // Clients may gzip _bulk bodies (Content-Encoding: gzip), as Elasticsearch accepts.
+    let body = crate::loki::push::decode_content_encoding(&headers, body)
+        .map_err(|m| EsError::new(400, "parse_exception", m))?;
     let items = bulk::parse(&body, default_index.as_deref())?;
     let results = ingest(&st, tenant(&headers), items).await?;
     let errors = results.iter().any(|r| r.error.is_some());

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 const KEY: &str = "0123456789abcdef0123456789abcdef";
 
-const BASE: &str =
+pub(crate) const BASE: &str =
     "collectors: {self: {enabled: false}, host: {enabled: false}}\nsecurity: {enabled: false}\n";
 
 fn projects() -> String {
@@ -40,14 +40,14 @@ fn sender_config(dir: &Path, receiver: &str) -> std::path::PathBuf {
     p
 }
 
-fn now_ns() -> u128 {
+pub(crate) fn now_ns() -> u128 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
         .as_nanos()
 }
 
-fn push_logs(p: &Pharos, from: u32, to: u32) {
+pub(crate) fn push_logs(p: &Pharos, from: u32, to: u32) {
     let base = now_ns();
     let values: Vec<Value> = (from..to)
         .map(|i| json!([(base + u128::from(i)).to_string(), format!("line {i}")]))
@@ -61,11 +61,11 @@ fn push_logs(p: &Pharos, from: u32, to: u32) {
     );
 }
 
-fn trace_id(i: u32) -> String {
+pub(crate) fn trace_id(i: u32) -> String {
     format!("{:032x}", 0xf0000 + i)
 }
 
-fn push_trace(c: &Client, p: &Pharos, i: u32) {
+pub(crate) fn push_trace(c: &Client, p: &Pharos, i: u32) {
     let start = now_ns();
     let body = json!({"resourceSpans": [{
         "resource": {"attributes": [{"key": "service.name", "value": {"stringValue": "fw-svc"}}]},
@@ -109,7 +109,7 @@ fn push_error(c: &Client, p: &Pharos, i: u32) {
 }
 
 /// Log lines of job `fw` on `p` (with duplicates, in any order).
-fn lines(c: &Client, p: &Pharos) -> Vec<String> {
+pub(crate) fn lines(c: &Client, p: &Pharos) -> Vec<String> {
     let r = c
         .get(p.url("/loki/api/v1/query_range"))
         .query(&[
@@ -148,7 +148,7 @@ fn has_event(c: &Client, p: &Pharos, i: u32) -> bool {
         .is_ok_and(|r| r.status() == 200)
 }
 
-fn wait_for(what: &str, mut ok: impl FnMut() -> bool) {
+pub(crate) fn wait_for(what: &str, mut ok: impl FnMut() -> bool) {
     let deadline = Instant::now() + Duration::from_secs(30);
     while Instant::now() < deadline {
         if ok() {
@@ -317,6 +317,7 @@ fn elasticsearch_bulk_retry_after_and_refusal() {
     );
     for want in [
         "content-type: application/x-ndjson",
+        "content-encoding: gzip",
         "authorization: bearer s3cret",
     ] {
         assert!(
@@ -325,7 +326,7 @@ fn elasticsearch_bulk_retry_after_and_refusal() {
             hits[0].headers
         );
     }
-    let body = String::from_utf8_lossy(&hits[0].body).to_string();
+    let body = crate::forward_compression::gunzip(&hits[0].body);
     let lines: Vec<Value> = body
         .lines()
         .map(|l| serde_json::from_str(l).unwrap())
@@ -336,7 +337,7 @@ fn elasticsearch_bulk_retry_after_and_refusal() {
     assert_eq!(lines[1]["job"], "fw");
     assert!(lines[1]["@timestamp"].as_str().unwrap().ends_with('Z'));
     assert!(lines.iter().any(|d| d["message"] == "line 2"));
-    let later = String::from_utf8_lossy(&hits[2].body).to_string();
+    let later = crate::forward_compression::gunzip(&hits[2].body);
     assert!(
         later.contains("line 3") && !later.contains("line 2\""),
         "{later}"

@@ -13,6 +13,7 @@ mod errors_api;
 mod errors_hooks;
 mod errors_release_health;
 mod federate;
+mod forward_compression;
 mod forward_signals;
 mod histogram_blocks;
 mod http_api;
