@@ -74,6 +74,9 @@ pub enum Format {
     Elasticsearch { index: String },
     /// OTLP/HTTP protobuf `ExportTraceServiceRequest`.
     Otlp,
+    /// OTLP over gRPC (`TraceService/Export`, plain HTTP/2), the OpenTelemetry Collector's
+    /// `otlp` exporter.
+    OtlpGrpc,
     /// A Sentry DSN: one envelope per event with the DSN's key.
     Sentry { key: String },
 }
@@ -157,6 +160,7 @@ impl Target {
                 index: index.clone().unwrap_or_else(|| "pharos-logs".into()),
             },
             (Signal::Traces, None | Some("otlp")) => Format::Otlp,
+            (Signal::Traces, Some("otlp_grpc")) => Format::OtlpGrpc,
             (Signal::Errors, None | Some("sentry")) => {
                 let (url, key) = parse_dsn(&ep.url).map_err(|e| format!("{what}: {e}"))?;
                 ep.url = url;
@@ -165,7 +169,7 @@ impl Target {
             (_, Some(f)) => {
                 let allowed = match signal {
                     Signal::Logs => "loki or elasticsearch",
-                    Signal::Traces => "otlp",
+                    Signal::Traces => "otlp or otlp_grpc",
                     Signal::Errors => "sentry",
                 };
                 return Err(format!("{what}: format {f:?} is not one of {allowed}"));
@@ -177,7 +181,7 @@ impl Target {
         {
             None => match format {
                 Format::Loki => Compression::Snappy,
-                Format::Otlp | Format::Elasticsearch { .. } => Compression::Gzip,
+                Format::Otlp | Format::OtlpGrpc | Format::Elasticsearch { .. } => Compression::Gzip,
                 Format::Sentry { .. } => Compression::None,
             },
             Some("none" | "") => Compression::None,
@@ -449,6 +453,7 @@ impl Forwarders {
             pos_file,
             seq: seq.clone(),
             holds: (target.signal == Signal::Logs).then(|| self.holds.clone()),
+            grpc: std::sync::OnceLock::new(),
         };
         let tail = Tail::new(&dir, naming, framing, start);
         let thread = std::thread::Builder::new()
@@ -643,6 +648,8 @@ struct Worker {
     pos_file: PathBuf,
     seq: Arc<AtomicU64>,
     holds: Option<Arc<Holds>>,
+    /// The HTTP/2 channel of an OTLP/gRPC target, made on first use.
+    grpc: std::sync::OnceLock<tonic::transport::Channel>,
 }
 
 /// Label names made from an attribute key (`service.name` → `service_name`).
@@ -931,7 +938,7 @@ impl Worker {
                 }
                 vec![es_request(docs)]
             }
-            Format::Otlp => {
+            Format::Otlp | Format::OtlpGrpc => {
                 if batch.traces.is_empty() {
                     return Vec::new();
                 }
@@ -1031,6 +1038,9 @@ impl Worker {
     /// One request. `Ok(None)`: all acknowledged; `Ok(Some((retry, failed, ok)))`: an
     /// Elasticsearch answer with item errors.
     async fn send(&self, req: &Request) -> Result<Option<EsPartial>, SendError> {
+        if self.target.format == Format::OtlpGrpc {
+            return self.send_grpc(req).await.map(|()| None);
+        }
         let s = &self.target.settings;
         let mut r = self
             .client
@@ -1100,6 +1110,68 @@ fn any_string(v: &opentelemetry_proto::tonic::common::v1::AnyValue) -> Option<St
         V::BoolValue(b) => Some(b.to_string()),
         V::DoubleValue(d) => Some(d.to_string()),
         _ => None,
+    }
+}
+
+impl Worker {
+    /// One OTLP/gRPC export: headers and authorization as metadata, gzip when asked for;
+    /// the codes OTLP calls retryable (and RESOURCE_EXHAUSTED, like 429) are retried.
+    async fn send_grpc(&self, req: &Request) -> Result<(), SendError> {
+        use opentelemetry_proto::tonic::collector::trace::v1::trace_service_client::TraceServiceClient;
+        use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+        let s = &self.target.settings;
+        let export = ExportTraceServiceRequest::decode(&req.body[..])
+            .map_err(|e| SendError::Permanent(format!("encoding the export: {e}")))?;
+        let channel = match self.grpc.get() {
+            Some(c) => c.clone(),
+            None => {
+                let c = tonic::transport::Endpoint::from_shared(s.url.clone())
+                    .map_err(|e| SendError::Permanent(format!("bad gRPC url: {e}")))?
+                    .timeout(s.remote_timeout)
+                    .connect_lazy();
+                self.grpc.get_or_init(|| c).clone()
+            }
+        };
+        let mut client = TraceServiceClient::new(channel);
+        if self.target.compression == Compression::Gzip {
+            client = client.send_compressed(tonic::codec::CompressionEncoding::Gzip);
+        }
+        let mut r = tonic::Request::new(export);
+        let md = r.metadata_mut();
+        let mut put = |k: &str, v: &str| {
+            if let (Ok(k), Ok(v)) = (
+                tonic::metadata::MetadataKey::from_bytes(k.to_ascii_lowercase().as_bytes()),
+                v.parse(),
+            ) {
+                md.insert(k, v);
+            }
+        };
+        for (k, v) in &s.headers {
+            put(k, v);
+        }
+        if let Some(a) = &s.authorization {
+            put("authorization", a);
+        }
+        if let Some(t) = &req.tenant {
+            put("x-scope-orgid", t);
+        }
+        match client.export(r).await {
+            Ok(_) => Ok(()),
+            Err(st) => {
+                use tonic::Code;
+                let why = format!("gRPC {:?}: {}", st.code(), st.message());
+                match st.code() {
+                    Code::Cancelled
+                    | Code::DeadlineExceeded
+                    | Code::Aborted
+                    | Code::OutOfRange
+                    | Code::Unavailable
+                    | Code::DataLoss
+                    | Code::ResourceExhausted => Err(SendError::Retry(why, None)),
+                    _ => Err(SendError::Permanent(why)),
+                }
+            }
+        }
     }
 }
 
@@ -1243,6 +1315,11 @@ mod tests {
         assert_eq!(t.unwrap().compression, Compression::Gzip);
         let t = Target::from_entry(Signal::Traces, &entry("url: http://t/v1/traces")).unwrap();
         assert_eq!(t.compression, Compression::Gzip);
+        let t = Target::from_entry(
+            Signal::Traces,
+            &entry("url: http://t:4317\nformat: otlp_grpc"),
+        );
+        assert_eq!(t.unwrap().format, Format::OtlpGrpc);
         let e = Target::from_entry(
             Signal::Traces,
             &entry("url: http://t/v1/traces\ncompression: snappy"),
@@ -1272,7 +1349,10 @@ mod tests {
             &entry("url: http://t/v1/traces\nformat: loki"),
         )
         .unwrap_err();
-        assert!(e.contains("format \"loki\" is not one of otlp"), "{e}");
+        assert!(
+            e.contains("format \"loki\" is not one of otlp or otlp_grpc"),
+            "{e}"
+        );
         let e = Target::from_entry(Signal::Logs, &entry("url: http://l/\nbogus: 1")).unwrap_err();
         assert!(e.starts_with("forward.logs http://l/: "), "{e}");
         assert!(e.contains("bogus"), "{e}");

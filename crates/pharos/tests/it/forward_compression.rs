@@ -2,10 +2,11 @@
 //! (promtail's format) or, with `compression: gzip`, gzipped JSON; OTLP/HTTP and Elasticsearch
 //! `_bulk` gzipped. Checked on the wire (a scripted receiver) and end to end with a second
 //! pharos as the receiver (Loki gzip JSON and Elasticsearch gzip; snappy protobuf and OTLP gzip
-//! are the defaults `forward_signals` runs through).
+//! are the defaults `forward_signals` runs through), and traces over OTLP/gRPC (gzip) into a
+//! second pharos' `otlp_grpc` listener, a tenant-bound write token as `authorization`.
 
 use crate::common::{free_port, scripted_receiver, Pharos};
-use crate::forward_signals::{lines, push_logs, push_trace, wait_for, BASE};
+use crate::forward_signals::{has_trace, lines, push_logs, push_trace, wait_for, BASE};
 use reqwest::blocking::Client;
 use std::io::Read;
 
@@ -122,4 +123,49 @@ fn pharos_receives_gzipped_loki_json_and_elasticsearch_bulk() {
             .any(|l| l.starts_with("pharos_forward_items_failed_total") && !l.ends_with(" 0")),
         "{m}"
     );
+}
+
+#[test]
+fn traces_forwarded_over_otlp_grpc() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let rcfg = dir.path().join("receiver.yml");
+    std::fs::write(
+        &rcfg,
+        format!("{BASE}listeners:\n  otlp_grpc: 127.0.0.1:{port}\nauth:\n  tokens:\n    - {{name: fw, token: push-t, scopes: [write], tenant: team-f}}\n    - {{name: r, token: read-t, scopes: [read]}}\n"),
+    )
+    .unwrap();
+    let r = Pharos::start(&dir.path().join("r"), Some(&rcfg));
+    let q = "queue_config: {batch_send_deadline: 50ms, min_backoff: 10ms, max_backoff: 200ms}";
+    let scfg = dir.path().join("sender.yml");
+    std::fs::write(
+        &scfg,
+        format!("{BASE}forward:\n  traces:\n    - {{url: 'http://127.0.0.1:{port}', format: otlp_grpc, bearer_token: push-t, {q}}}\n"),
+    )
+    .unwrap();
+    let s = Pharos::start(&dir.path().join("s"), Some(&scfg));
+    let c = Client::new();
+    for i in 0..3 {
+        push_trace(&c, &s, i);
+    }
+    let rc = Client::builder()
+        .default_headers(
+            [
+                (
+                    reqwest::header::AUTHORIZATION,
+                    "Bearer read-t".parse().unwrap(),
+                ),
+                (
+                    reqwest::header::HeaderName::from_static("x-scope-orgid"),
+                    "team-f".parse().unwrap(),
+                ),
+            ]
+            .into_iter()
+            .collect(),
+        )
+        .build()
+        .unwrap();
+    wait_for("traces over OTLP/gRPC", || {
+        (0..3).all(|i| has_trace(&rc, &r, i))
+    });
 }

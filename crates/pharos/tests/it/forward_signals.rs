@@ -130,7 +130,7 @@ pub(crate) fn lines(c: &Client, p: &Pharos) -> Vec<String> {
     out
 }
 
-fn has_trace(c: &Client, p: &Pharos, i: u32) -> bool {
+pub(crate) fn has_trace(c: &Client, p: &Pharos, i: u32) -> bool {
     c.get(p.url(&format!("/api/traces/{}", trace_id(i))))
         .send()
         .ok()
