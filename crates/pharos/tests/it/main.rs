@@ -6,6 +6,7 @@ mod alertmanager_api;
 mod annotations_api;
 mod collectors;
 mod common;
+mod created_timestamps;
 mod dashboards_api;
 mod db_collectors;
 mod demo;
