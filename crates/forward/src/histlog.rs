@@ -7,7 +7,8 @@
 //! newer than the newest histogram already delivered (of each series, for a rewrite it saw
 //! while running). While running, the follower keeps its file open, so a rewrite that drops
 //! frames it has not read yet (histograms moved into a block) does not lose them: it reads the
-//! old file to its end first, then the new one. Frames are coded against the frames before them in the same file (format 2,
+//! old file to its end first, then the new one; after a restart it resumes in the replaced file
+//! the TSDB keeps until its next rewrite (`log.prev`). Frames are coded against the frames before them in the same file (format 2,
 //! see `tsdb::histograms`), so the follower keeps a `LogReader` and, when it starts inside a
 //! file, first reads the file up to its position without handing anything out.
 
@@ -26,6 +27,9 @@ pub struct HistLog {
     pub pos: Position,
     /// Samples at or before this time are skipped (after a rewrite).
     skip_until: i64,
+    /// `skip_until` from the moment the follower moves on to another file (it resumed in the
+    /// replaced log, `log.prev`, after a restart).
+    skip_on_switch: i64,
     /// The state the frames after `pos` are coded against.
     reader: tsdb::histograms::LogReader,
     /// Per series, the newest timestamp handed out (a rewritten file repeats older ones).
@@ -45,8 +49,16 @@ impl HistLog {
         let path = tsdb::histograms::log_path(tsdb_dir);
         let ino = inode(&path).unwrap_or(0);
         let len = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
+        let prev = tsdb::histograms::prev_log_path(tsdb_dir);
+        let mut skip_on_switch = i64::MIN;
+        // Rewritten since, but the replaced file is still there: the rest of it first.
+        let resume_prev = start.is_some_and(|p| p.seq != ino && inode(&prev) == Some(p.seq));
         let (pos, skip_until) = match start {
             Some(p) if p.seq == ino => (p, i64::MIN),
+            Some(p) if resume_prev => {
+                skip_on_switch = delivered_until;
+                (p, i64::MIN)
+            }
             Some(_) => (
                 Position {
                     seq: ino,
@@ -63,7 +75,7 @@ impl HistLog {
             ),
         };
         let mut reader = tsdb::histograms::LogReader::default();
-        let mut file = File::open(&path)
+        let mut file = File::open(if resume_prev { &prev } else { &path })
             .ok()
             .filter(|f| f.metadata().is_ok_and(|m| m.ino() == pos.seq));
         if pos.offset > 0 {
@@ -78,6 +90,7 @@ impl HistLog {
             path,
             pos,
             skip_until,
+            skip_on_switch,
             reader,
             delivered: HashMap::new(),
             file,
@@ -104,6 +117,7 @@ impl HistLog {
                 let ino = file.metadata()?.ino();
                 if ino != self.pos.seq {
                     // Created, or rewritten while we did not hold it: start over in it.
+                    self.skip_until = self.skip_until.max(self.skip_on_switch);
                     self.pos = Position {
                         seq: ino,
                         offset: 0,
@@ -224,6 +238,52 @@ mod tests {
         log.poll(|_, _, s| got.extend(s.iter().map(|s| s.t)))
             .unwrap();
         assert_eq!(got, vec![6000]);
+    }
+
+    #[test]
+    fn a_follower_behind_a_rewrite_resumes_after_a_restart() {
+        let dir = tempfile::tempdir().unwrap();
+        let h = model::histogram::parse_histogram("{{schema:0 count:3 sum:2 buckets:[1 2]}}")
+            .unwrap()
+            .histogram;
+        let a = Labels::from_pairs([("__name__", "lat"), ("i", "a")]);
+        let b = Labels::from_pairs([("__name__", "lat"), ("i", "b")]);
+        let sample = |l: &Labels, t| (l.clone(), HistogramSample::integer(t, h.clone()));
+        let store = tsdb::histograms::HistogramStore::open(dir.path(), i64::MIN).unwrap();
+        let mut log = HistLog::open(dir.path(), None, i64::MIN);
+        store.append(&[sample(&a, 1000)]).unwrap();
+        store.append(&[sample(&b, 900)]).unwrap();
+        let mut got = Vec::new();
+        log.poll(|_, l, s| got.extend(s.iter().map(|s| (l.clone(), s.t))))
+            .unwrap();
+        let (saved, delivered) = (log.pos, 1000);
+        drop(log);
+        // While the queue is down: more histograms, then the older ones move into a block.
+        store
+            .append(&[sample(&a, 2000), sample(&b, 1500), sample(&a, 3000)])
+            .unwrap();
+        store.remove_range(i64::MIN, 2500).unwrap();
+        store.append(&[sample(&b, 4000)]).unwrap();
+        let mut log = HistLog::open(dir.path(), Some(saved), delivered);
+        log.poll(|_, l, s| got.extend(s.iter().map(|s| (l.clone(), s.t))))
+            .unwrap();
+        let mut got: Vec<(String, i64)> = got
+            .into_iter()
+            .map(|(l, t)| (l.get("i").unwrap_or("").to_string(), t))
+            .collect();
+        got.sort();
+        let want: Vec<(String, i64)> = [
+            ("a", 1000),
+            ("a", 2000),
+            ("a", 3000),
+            ("b", 900),
+            ("b", 1500),
+            ("b", 4000),
+        ]
+        .iter()
+        .map(|(i, t)| (i.to_string(), *t))
+        .collect();
+        assert_eq!(got, want);
     }
 
     #[test]

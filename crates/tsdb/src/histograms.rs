@@ -158,6 +158,11 @@ fn rewrite_log<'a>(
     let mut f = File::create(&tmp)?;
     f.write_all(&out)?;
     f.sync_all()?;
+    // The replaced log stays as `log.prev` until the next rewrite, for a remote_write queue that
+    // had not read all of it when pharos stopped (forward::histlog resumes in it).
+    let prev = path.with_extension("prev");
+    let _ = std::fs::remove_file(&prev);
+    let _ = std::fs::hard_link(path, &prev);
     std::fs::rename(&tmp, path)?;
     if let Some(d) = path.parent().and_then(|p| File::open(p).ok()) {
         let _ = d.sync_all();
@@ -355,6 +360,11 @@ impl LogReader {
 /// The log's path under the TSDB directory.
 pub fn log_path(tsdb_dir: &Path) -> std::path::PathBuf {
     tsdb_dir.join("histograms").join("log")
+}
+
+/// The log the last rewrite replaced (kept until the next one).
+pub fn prev_log_path(tsdb_dir: &Path) -> std::path::PathBuf {
+    tsdb_dir.join("histograms").join("log.prev")
 }
 
 /// Decodes the frames of a log; returns the series, the length of the intact prefix and
