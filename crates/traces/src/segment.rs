@@ -104,6 +104,11 @@ fn span_tag_hashes(s: &Span, out: &mut Vec<u64>) {
             out.push(h);
         }
     }
+    span_derived_hashes(s, out);
+}
+
+/// The tag hashes of the tags Jaeger derives from a span's fields ([`derived`]).
+fn span_derived_hashes(s: &Span, out: &mut Vec<u64>) {
     out.push(tag_hash("span.kind", s.kind.jaeger_name()));
     if s.status_code == StatusCode::Error {
         out.push(tag_hash("error", "true"));
@@ -287,14 +292,33 @@ pub fn write(
     flush_pos: (u64, u64),
     level: i32,
 ) -> io::Result<Segment> {
-    let mut traces = traces;
-    traces.retain(|(_, s)| !s.is_empty());
+    write_hashed(dir, seq, traces, None, flush_pos, level)
+}
+
+/// [`write`] given, per trace (in the order of `traces`), the tag hashes of its spans' and
+/// their resources' and events' attributes ([`attr_tag_hash`], repeats allowed), as the head
+/// index computed them: compaction does not hash every attribute a second time.
+pub fn write_hashed(
+    dir: &Path,
+    seq: u64,
+    traces: Vec<(TraceId, Vec<Arc<Span>>)>,
+    attr_tags: Option<&[Vec<u64>]>,
+    flush_pos: (u64, u64),
+    level: i32,
+) -> io::Result<Segment> {
+    let mut traces: Vec<(TraceId, Vec<Arc<Span>>, usize)> = traces
+        .into_iter()
+        .enumerate()
+        .filter(|(_, (_, s))| !s.is_empty())
+        .map(|(k, (id, s))| (id, s, k))
+        .collect();
     let start_of = |s: &[Arc<Span>]| s.iter().map(|x| x.start_ns).min().unwrap_or(0);
-    traces.sort_by_cached_key(|(id, s)| (start_of(s), *id));
+    traces.sort_by_cached_key(|(id, s, _)| (start_of(s), *id));
     let mut out = Vec::with_capacity(1 << 20);
     out.extend_from_slice(MAGIC);
     let mut blocks: Vec<(u64, u32, u32)> = Vec::new();
     let mut trace_block: Vec<u32> = Vec::with_capacity(traces.len());
+    let mut raw = Vec::with_capacity(64 << 10);
     let mut i = 0;
     while i < traces.len() {
         let mut j = i;
@@ -303,10 +327,12 @@ pub fn write(
             n += traces[j].1.len();
             j += 1;
         }
-        let raw = otlp::encode_spans(
+        raw.clear();
+        crate::wire::encode_spans_into(
+            &mut raw,
             traces[i..j]
                 .iter()
-                .flat_map(|(_, s)| s.iter().map(|x| &**x)),
+                .flat_map(|(_, s, _)| s.iter().map(|x| &**x)),
         );
         let z = crate::wal::compress(&raw, level)?;
         blocks.push((out.len() as u64, z.len() as u32, raw.len() as u32));
@@ -327,7 +353,7 @@ pub fn write(
     let mut tags: HashMap<u64, Vec<u32>> = HashMap::new();
     let mut edges: BTreeMap<(u64, String, String), u64> = BTreeMap::new();
     let mut hashes = Vec::new();
-    for (k, (_, spans)) in traces.iter().enumerate() {
+    for (k, (_, spans, src)) in traces.iter().enumerate() {
         let o = ord_of[k];
         // Parents of a small trace are found by a scan (no map built per trace).
         let by_id: HashMap<_, &Span> = if spans.len() > 32 {
@@ -343,6 +369,10 @@ pub fn write(
             }
         };
         hashes.clear();
+        let given = attr_tags.and_then(|t| t.get(*src));
+        if let Some(g) = given {
+            hashes.extend_from_slice(g);
+        }
         for s in spans {
             // Looked up before inserting: no key allocation per span.
             let svc = match services.get_mut(s.service()) {
@@ -361,7 +391,10 @@ pub fn write(
             if op.1.last() != Some(&o) {
                 op.1.push(o);
             }
-            span_tag_hashes(s, &mut hashes);
+            match given {
+                Some(_) => span_derived_hashes(s, &mut hashes),
+                None => span_tag_hashes(s, &mut hashes),
+            }
             if !s.parent_span_id.is_zero() {
                 if let Some(p) = parent(&s.parent_span_id) {
                     if p.service() != s.service() {
@@ -416,7 +449,7 @@ pub fn write(
         traces.len()
     ];
     let mut ids = vec![TraceId::default(); traces.len()];
-    for (k, (id, spans)) in traces.iter().enumerate() {
+    for (k, (id, spans, _)) in traces.iter().enumerate() {
         let o = ord_of[k] as usize;
         ids[o] = *id;
         metas[o] = TraceMeta {
@@ -766,6 +799,47 @@ mod tests {
             status_message: String::new(),
             flags: 0,
         })
+    }
+
+    /// A segment written with the head's attribute tag hashes is the same file, byte for
+    /// byte, as one that hashes the attributes itself (an empty trace in between too).
+    #[test]
+    fn precomputed_tag_hashes_write_the_same_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut traces: Vec<(TraceId, Vec<Arc<Span>>)> = (1..=300u64)
+            .map(|t| {
+                let mut a = (*span(t, t * 10, 0, "web", "GET /", t * 1000, 5)).clone();
+                a.attributes
+                    .push(KeyValue::str("user.id", format!("u{}", t % 17)));
+                a.events.push(crate::span::Event {
+                    time_ns: t,
+                    name: "ev".into(),
+                    attributes: vec![KeyValue::new("k", Value::Bool(t % 2 == 0))],
+                });
+                let b = span(t, t * 10 + 1, t * 10, "api", "op", t * 1000 + 1, t);
+                (TraceId::from_parts(1, t), vec![Arc::new(a), b])
+            })
+            .collect();
+        traces.insert(5, (TraceId::from_parts(2, 0), vec![]));
+        let mut buf = String::new();
+        let hashes: Vec<Vec<u64>> = traces
+            .iter()
+            .map(|(_, spans)| {
+                spans
+                    .iter()
+                    .flat_map(|s| {
+                        let ev = s.events.iter().flat_map(|e| e.attributes.iter());
+                        s.attributes.iter().chain(&s.resource.attributes).chain(ev)
+                    })
+                    .filter_map(|kv| attr_tag_hash(&kv.key, &kv.value, &mut buf))
+                    .collect()
+            })
+            .collect();
+        write(dir.path(), 1, traces.clone(), (1, 2), 3).unwrap();
+        write_hashed(dir.path(), 2, traces, Some(&hashes), (1, 2), 3).unwrap();
+        let a = std::fs::read(dir.path().join(file_name(1))).unwrap();
+        let b = std::fs::read(dir.path().join(file_name(2))).unwrap();
+        assert!(a == b, "the files differ");
     }
 
     #[test]

@@ -118,11 +118,19 @@ struct TraceEntry {
     touched_ns: u64,
     /// Lowest WAL segment holding one of its spans: WAL segments from here on are kept.
     wal_seq: u64,
+    /// Tag hashes of its spans' attributes as indexed here (repeats included), handed to the
+    /// segment writer so compaction does not hash them again.
+    tags: Vec<u64>,
 }
+
+/// A trace's id and spans.
+type TraceSpans = (TraceId, Vec<Arc<Span>>);
 
 /// Traces taken out of the head while their segment is written (still answered from here).
 struct Frozen {
-    traces: Vec<(TraceId, Vec<Arc<Span>>)>,
+    traces: Vec<TraceSpans>,
+    /// Per trace (same order), the attribute tag hashes the head computed.
+    tags: Vec<Vec<u64>>,
     by_id: HashMap<TraceId, usize>,
     wal_seq: u64,
 }
@@ -170,16 +178,6 @@ struct Edge {
 const MINUTE_NS: u64 = 60_000_000_000;
 
 impl Index {
-    fn index_tag(&mut self, no: u32, key: &str, value: &crate::span::Value, buf: &mut String) {
-        let Some(h) = segment::attr_tag_hash(key, value, buf) else {
-            return;
-        };
-        let list = self.tags.entry(h).or_default();
-        if list.last() != Some(&no) {
-            list.push(no);
-        }
-    }
-
     /// Adds one span; returns cross-service edges it completes, or `None` for a duplicate.
     fn insert(&mut self, s: Arc<Span>, wal_seq: u64, now: u64) -> Option<Vec<Edge>> {
         let no = match self.by_id.get(&s.trace_id) {
@@ -196,6 +194,7 @@ impl Index {
                         end_ns: s.end_ns,
                         touched_ns: now,
                         wal_seq,
+                        tags: Vec::new(),
                     },
                 );
                 self.by_time.insert((s.start_ns, no));
@@ -240,6 +239,22 @@ impl Index {
             t.end_ns = t.end_ns.max(s.end_ns);
             t.touched_ns = now;
             t.wal_seq = t.wal_seq.min(wal_seq);
+            let mut buf = String::new();
+            let resource = if resource_indexed {
+                &[][..]
+            } else {
+                &s.resource.attributes[..]
+            };
+            let events = s.events.iter().flat_map(|e| e.attributes.iter());
+            for kv in s.attributes.iter().chain(resource).chain(events) {
+                if let Some(h) = segment::attr_tag_hash(&kv.key, &kv.value, &mut buf) {
+                    t.tags.push(h);
+                    let list = self.tags.entry(h).or_default();
+                    if list.last() != Some(&no) {
+                        list.push(no);
+                    }
+                }
+            }
             t.spans.push(s.clone());
         }
         // Looked up before inserting: no key allocation for a known service or operation.
@@ -257,20 +272,6 @@ impl Index {
             }
         }
         svc.spans.insert((s.start_ns, no));
-        let mut buf = String::new();
-        let resource = if resource_indexed {
-            &[][..]
-        } else {
-            &s.resource.attributes[..]
-        };
-        for kv in s.attributes.iter().chain(resource) {
-            self.index_tag(no, &kv.key, &kv.value, &mut buf);
-        }
-        for e in &s.events {
-            for kv in &e.attributes {
-                self.index_tag(no, &kv.key, &kv.value, &mut buf);
-            }
-        }
         for e in &edges {
             *self
                 .edges
@@ -281,10 +282,12 @@ impl Index {
         Some(edges)
     }
 
-    /// Takes traces out of the head, returning their ids and spans.
-    fn extract(&mut self, nos: &[u32]) -> Vec<(TraceId, Vec<Arc<Span>>)> {
+    /// Takes traces out of the head, returning their ids and spans, and per trace the tag
+    /// hashes of its attributes.
+    fn extract(&mut self, nos: &[u32]) -> (Vec<TraceSpans>, Vec<Vec<u64>>) {
         let gone: HashSet<u32> = nos.iter().copied().collect();
         let mut out = Vec::with_capacity(nos.len());
+        let mut tags = Vec::with_capacity(nos.len());
         for no in nos {
             if let Some(t) = self.traces.remove(no) {
                 self.by_time.remove(&(t.start_ns, *no));
@@ -297,6 +300,7 @@ impl Index {
                 if let Some(id) = t.spans.first().map(|s| s.trace_id) {
                     self.by_id.remove(&id);
                     out.push((id, t.spans));
+                    tags.push(t.tags);
                 }
             }
         }
@@ -305,7 +309,7 @@ impl Index {
             l.retain(|n| !gone.contains(n));
             !l.is_empty()
         });
-        out
+        (out, tags)
     }
 
     fn remove_before(&mut self, cutoff_ns: u64) -> usize {
@@ -652,7 +656,7 @@ impl TraceStore {
                 .map(|t| t.wal_seq)
                 .min()
                 .unwrap_or(u64::MAX);
-            let traces = idx.extract(&nos);
+            let (traces, tags) = idx.extract(&nos);
             let by_id = traces
                 .iter()
                 .enumerate()
@@ -661,6 +665,7 @@ impl TraceStore {
             let pos = w.position();
             let f = Arc::new(Frozen {
                 traces,
+                tags,
                 by_id,
                 wal_seq,
             });
@@ -673,10 +678,11 @@ impl TraceStore {
         };
         let seq = self.next_segment.fetch_add(1, Ordering::Relaxed);
         let started = Instant::now();
-        let seg = segment::write(
+        let seg = segment::write_hashed(
             &self.dir.join("segments"),
             seq,
             frozen.traces.clone(),
+            Some(&frozen.tags),
             flush_pos,
             self.opts.compression_level,
         )

@@ -157,6 +157,13 @@ fn span(buf: &mut Vec<u8>, s: &Span) {
 /// [`crate::otlp::to_resource_spans`] groups them (spans sharing an `Arc` share a group; span
 /// order within a group kept).
 pub fn encode_spans<'a>(spans: impl IntoIterator<Item = &'a Span>) -> Vec<u8> {
+    let mut buf = Vec::with_capacity(256);
+    encode_spans_into(&mut buf, spans);
+    buf
+}
+
+/// [`encode_spans`] appending to `buf` (a buffer reused across segment blocks).
+pub fn encode_spans_into<'a>(buf: &mut Vec<u8>, spans: impl IntoIterator<Item = &'a Span>) {
     // Group first: (resource, [(scope, [span])]) in order of first appearance.
     type Group<'a> = (&'a Arc<Resource>, Vec<(&'a Arc<Scope>, Vec<&'a Span>)>);
     let mut groups: Vec<Group<'a>> = Vec::new();
@@ -176,9 +183,8 @@ pub fn encode_spans<'a>(spans: impl IntoIterator<Item = &'a Span>) -> Vec<u8> {
             None => scopes.push((&s.scope, vec![s])),
         }
     }
-    let mut buf = Vec::with_capacity(256);
     for (res, scopes) in groups {
-        nested(&mut buf, 1, |buf| {
+        nested(buf, 1, |buf| {
             nested(buf, 1, |buf| attributes(buf, 1, &res.attributes));
             for (scope, spans) in scopes {
                 nested(buf, 2, |buf| {
@@ -193,7 +199,6 @@ pub fn encode_spans<'a>(spans: impl IntoIterator<Item = &'a Span>) -> Vec<u8> {
             }
         });
     }
-    buf
 }
 
 #[cfg(test)]
