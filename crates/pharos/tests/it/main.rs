@@ -13,6 +13,7 @@ mod demo;
 mod errors_api;
 mod errors_hooks;
 mod errors_release_health;
+mod fault_crash;
 mod federate;
 mod forward_compression;
 mod forward_signals;
