@@ -1,8 +1,9 @@
 //! Parsers for the Prometheus text exposition format 0.0.4 and OpenMetrics 1.0 text: samples
 //! with labels, values and optional timestamps, and per-family metadata (TYPE, HELP, UNIT).
 //! OpenMetrics exemplars (`# {trace_id="…"} value [timestamp]`) are kept with their sample;
-//! OpenMetrics `_created` samples are ignored, as Prometheus does without its created-timestamps
-//! feature.
+//! OpenMetrics `_created` lines of counters, histograms and summaries are created timestamps of
+//! their family and, as in Prometheus, also series of their own unless
+//! `created-timestamp-zero-ingestion` is on (Prometheus' `OpenMetricsSkipSTSeries`).
 
 use crate::target::MetadataEntry;
 use model::{Labels, LabelsBuilder, METRIC_NAME};
@@ -189,22 +190,23 @@ pub fn parse(body: &str, format: Format) -> Result<Exposition, ParseError> {
         if format == Format::OpenMetrics {
             if let Some(name) = sample.labels.metric_name() {
                 if let Some(base) = name.strip_suffix("_created") {
-                    // `_created` of counters/histograms/summaries is metadata, not a series.
-                    if let Some(m) = meta.iter().find(|m| {
+                    // `_created` of counters/histograms/summaries (Prometheus' typeRequiresST) is
+                    // the family's created timestamp; it stays a series of its own unless
+                    // created timestamps are ingested as zero samples.
+                    if meta.iter().any(|m| {
                         m.metric == base
-                            && matches!(
-                                m.metric_type.as_str(),
-                                "counter" | "histogram" | "summary" | "gaugehistogram"
-                            )
+                            && matches!(m.metric_type.as_str(), "counter" | "histogram" | "summary")
                     }) {
-                        if m.metric_type != "gaugehistogram" && sample.value.is_finite() {
+                        if sample.value.is_finite() {
                             out.created.push(Created {
                                 family: base.to_string(),
                                 labels: sample.labels.without(&[METRIC_NAME]),
                                 ct_ms: (sample.value * 1000.0).round() as i64,
                             });
                         }
-                        continue;
+                        if crate::scrape_loop::created_timestamp_zero_ingestion() {
+                            continue;
+                        }
                     }
                 }
             }
@@ -537,7 +539,9 @@ neg -Inf
     fn openmetrics_with_exemplars_created_and_eof() {
         let body = "# TYPE foo counter\n# UNIT foo seconds\nfoo_total 17.0 1520879607.789 # {id=\"abc\"} 1.0 1520879607.7\nfoo_created 1520430000.123\n# EOF\n";
         let e = parse(body, Format::OpenMetrics).unwrap();
-        assert_eq!(e.samples.len(), 1);
+        assert_eq!(e.samples.len(), 2);
+        assert_eq!(e.samples[1].labels.metric_name(), Some("foo_created"));
+        assert_eq!(e.created[0].ct_ms, 1_520_430_000_123);
         assert_eq!(e.samples[0].timestamp_ms, Some(1_520_879_607_789));
         assert_eq!(e.metadata[0].unit, "seconds");
         let ex = e.samples[0].exemplar.as_ref().unwrap();
@@ -577,10 +581,12 @@ neg -Inf
             .iter()
             .filter_map(|s| s.labels.metric_name())
             .collect();
-        assert!(!names.iter().any(|n| n.ends_with("_created")));
-        assert_eq!(names.len(), 12);
+        // Without created-timestamp-zero-ingestion `_created` lines stay series, as in Prometheus.
+        assert_eq!(names.iter().filter(|n| n.ends_with("_created")).count(), 2);
+        assert_eq!(e.created.len(), 2);
+        assert_eq!(names.len(), 14);
         assert_eq!(e.samples[1].labels.get("le"), Some("+Inf"));
-        assert!(e.samples[4].value.is_nan());
+        assert!(e.samples[5].value.is_nan());
         let types: Vec<&str> = e.metadata.iter().map(|m| m.metric_type.as_str()).collect();
         assert_eq!(
             types,

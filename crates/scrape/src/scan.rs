@@ -36,8 +36,9 @@ impl RawSample<'_> {
 /// gets the full check of [`RawSample::parse`]. Metadata lines (`# HELP|TYPE|UNIT`) are not
 /// checked here but hashed into [`Scanner::meta_hash`]: the caller runs the full
 /// [`exposition::parse`] (which checks them and yields the metadata) whenever that hash differs
-/// from the last accepted body's. OpenMetrics `_created` samples of counter-like families are
-/// skipped, as `exposition::parse` does.
+/// from the last accepted body's. OpenMetrics `_created` samples of counters, histograms and
+/// summaries are skipped only with `created-timestamp-zero-ingestion`, as `exposition::parse`
+/// does.
 pub struct Scanner<'a> {
     lines: std::str::Lines<'a>,
     format: Format,
@@ -108,7 +109,10 @@ impl<'a> Scanner<'a> {
                 continue;
             }
             let sample = split(line, self.format, self.line).map_err(err)?;
-            if om && self.is_created(&sample) {
+            if om
+                && crate::scrape_loop::created_timestamp_zero_ingestion()
+                && self.is_created(&sample)
+            {
                 continue;
             }
             return Ok(Some(sample));
@@ -153,8 +157,7 @@ impl<'a> Scanner<'a> {
             return false;
         };
         self.types.iter().any(|(n, t)| {
-            n.trim_matches('"') == base
-                && matches!(*t, "counter" | "histogram" | "summary" | "gaugehistogram")
+            n.trim_matches('"') == base && matches!(*t, "counter" | "histogram" | "summary")
         })
     }
 }
@@ -253,7 +256,8 @@ mod tests {
         let body = "# TYPE foo counter\nfoo_total 17.0 1520879607.789 # {id=\"abc\"} 1.0\nfoo_created 1.5e9\n# TYPE g gauge\ng_created 1\n# EOF\n";
         let s = scan_all(body, Format::OpenMetrics).unwrap();
         let names: Vec<&str> = s.iter().map(|x| x.series).collect();
-        assert_eq!(names, ["foo_total", "g_created"]);
+        // `_created` lines stay series unless created-timestamp-zero-ingestion is on.
+        assert_eq!(names, ["foo_total", "foo_created", "g_created"]);
         assert!(s[0].has_exemplar);
         assert_eq!(s[0].timestamp_ms, Some(1_520_879_607_789));
         assert!(scan_all("foo 1\n", Format::OpenMetrics).is_err());

@@ -67,7 +67,7 @@ pub fn set_created_timestamp_zero_ingestion(on: bool) {
     CREATED_TIMESTAMP_ZERO_INGESTION.store(on, Ordering::Relaxed);
 }
 
-fn created_timestamp_zero_ingestion() -> bool {
+pub(crate) fn created_timestamp_zero_ingestion() -> bool {
     CREATED_TIMESTAMP_ZERO_INGESTION.load(Ordering::Relaxed)
 }
 

@@ -2,7 +2,8 @@
 //! `AppendCTZeroSample`): with the flag, an OpenMetrics `_created` line, a protobuf scrape's
 //! `created_timestamp`, a Remote-Write 2.0 `start_timestamp` and an OTLP point's
 //! `start_time_unix_nano` put a zero sample at the created time, so `increase` from the first
-//! scrape counts the first value in full, and no `*_created` series is stored; a created
+//! scrape counts the first value in full, and no `*_created` series is stored (without it they are
+//! series, as in Prometheus); a created
 //! timestamp not older than its sample, or older than a sample the series has, is ignored
 //! without failing the write. Without the flag nothing changes.
 
@@ -181,14 +182,33 @@ fn scraped_created_timestamps_with_and_without_the_flag() {
     // A created timestamp after the sample is ignored: no zero.
     let pts = points(&query(&on, "om_future_total[1m]"));
     assert!(pts.iter().all(|&(_, v)| v == 7.0), "{pts:?}");
-    // `_created` is no series, with or without the flag.
-    for p in [&on, &off] {
-        assert_eq!(
-            query(p, "{__name__=~\".+_created\"}"),
-            json!([]),
-            "no _created series"
-        );
-    }
+    // With the flag `_created` is no series; without it, as in Prometheus (which skips them only
+    // with the flag: OpenMetricsSkipSTSeries), each is a series holding its created time.
+    assert_eq!(
+        query(&on, "{__name__=~\".+_created\"}"),
+        json!([]),
+        "no _created series with the flag"
+    );
+    let created_series = query(&off, "{__name__=~\"om_.+_created\"}");
+    let mut names: Vec<&str> = created_series
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|s| s["metric"]["__name__"].as_str())
+                .collect()
+        })
+        .unwrap_or_default();
+    names.sort_unstable();
+    assert_eq!(
+        names,
+        [
+            "om_future_created",
+            "om_latency_created",
+            "om_requests_created"
+        ],
+        "{created_series}"
+    );
+    assert_eq!(scalar(&off, "om_requests_created"), created_s as f64 + 0.5);
     // A zero sample at a created time is appended once, not at every scrape.
     let zeros = points(&query(&on, "om_requests_total[1m]"))
         .iter()
