@@ -12,7 +12,8 @@ use std::time::{Duration, Instant};
 
 #[derive(Parser, Debug, Clone)]
 struct Args {
-    /// Targets as NAME=URL=DATA_DIR (data dir is measured for bytes on disk).
+    /// Targets as NAME=URL=DATA_DIR[=PID] (data dir is measured for bytes on disk; with the
+    /// server's PID, its CPU time during the push and its resident memory are read from /proc).
     #[arg(long = "target", required = true)]
     targets: Vec<String>,
     /// Number of simulated hosts (~200 series each).
@@ -24,6 +25,10 @@ struct Args {
     /// Samples per series in one remote-write request.
     #[arg(long, default_value_t = 8)]
     steps_per_request: usize,
+    /// At most this many series in one remote-write request (0 = a sender's whole partition):
+    /// keeps requests of the 1 M-series run at the size of the default run's.
+    #[arg(long, default_value_t = 0)]
+    series_per_request: usize,
     /// Parallel senders (each owns a partition of the series, keeping per-series order).
     #[arg(long, default_value_t = 4)]
     concurrency: usize,
@@ -237,30 +242,37 @@ fn encode_requests(
             if lo >= hi {
                 continue;
             }
-            let req = WriteRequest {
-                timeseries: (lo..hi)
-                    .map(|i| TimeSeries {
-                        labels: defs[i]
-                            .labels
-                            .iter()
-                            .map(|(n, v)| Label {
-                                name: n.clone(),
-                                value: v.clone(),
-                            })
-                            .collect(),
-                        samples: std::mem::take(&mut group[i]),
-                        ..Default::default()
-                    })
-                    .collect(),
-                metadata: vec![],
+            let per = match args.series_per_request {
+                0 => hi - lo,
+                n => n,
             };
-            total += ((hi - lo) * n) as u64;
-            let raw = req.encode_to_vec();
-            part_bodies.push(
-                snap::raw::Encoder::new()
-                    .compress_vec(&raw)
-                    .unwrap_or_default(),
-            );
+            for from in (lo..hi).step_by(per) {
+                let to = (from + per).min(hi);
+                let req = WriteRequest {
+                    timeseries: (from..to)
+                        .map(|i| TimeSeries {
+                            labels: defs[i]
+                                .labels
+                                .iter()
+                                .map(|(n, v)| Label {
+                                    name: n.clone(),
+                                    value: v.clone(),
+                                })
+                                .collect(),
+                            samples: std::mem::take(&mut group[i]),
+                            ..Default::default()
+                        })
+                        .collect(),
+                    metadata: vec![],
+                };
+                total += ((to - from) * n) as u64;
+                let raw = req.encode_to_vec();
+                part_bodies.push(
+                    snap::raw::Encoder::new()
+                        .compress_vec(&raw)
+                        .unwrap_or_default(),
+                );
+            }
         }
         step += n;
     }
@@ -317,10 +329,56 @@ struct Target {
     name: String,
     url: String,
     data: PathBuf,
+    pid: Option<u32>,
+}
+
+/// utime + stime of a process in seconds (`/proc/PID/stat`), NaN without a readable PID.
+fn cpu_seconds(pid: Option<u32>) -> f64 {
+    let Some(stat) = pid.and_then(|p| std::fs::read_to_string(format!("/proc/{p}/stat")).ok())
+    else {
+        return f64::NAN;
+    };
+    // Fields after the command name (which may hold spaces) start at ") ".
+    let rest = stat.rsplit_once(") ").map_or("", |(_, r)| r);
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    let ticks = |i: usize| {
+        f.get(i)
+            .and_then(|v| v.parse::<f64>().ok())
+            .unwrap_or(f64::NAN)
+    };
+    // utime and stime are fields 14 and 15 of stat, 12 and 13 after the name and state.
+    let hz = clk_tck();
+    (ticks(11) + ticks(12)) / hz
+}
+
+/// The kernel's clock ticks per second for /proc times (`getconf CLK_TCK`; 100 on Linux).
+fn clk_tck() -> f64 {
+    std::process::Command::new("getconf")
+        .arg("CLK_TCK")
+        .output()
+        .ok()
+        .and_then(|o| String::from_utf8(o.stdout).ok())
+        .and_then(|s| s.trim().parse().ok())
+        .unwrap_or(100.0)
+}
+
+/// Resident memory of a process in MiB (`VmRSS` of `/proc/PID/status`), NaN without a PID.
+fn rss_mib(pid: Option<u32>) -> f64 {
+    pid.and_then(|p| std::fs::read_to_string(format!("/proc/{p}/status")).ok())
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("VmRSS:"))
+                .and_then(|v| v.split_whitespace().next()?.parse::<f64>().ok())
+        })
+        .map_or(f64::NAN, |kb| kb / 1024.0)
 }
 
 struct Results {
     ingest_seconds: f64,
+    /// Server CPU seconds (user + sys) spent during the push.
+    ingest_cpu: f64,
+    /// Resident memory after the push and the settle time, MiB.
+    rss_mib: f64,
     samples_per_sec: f64,
     disk_bytes: u64,
     block_bytes: u64,
@@ -411,11 +469,12 @@ async fn main() -> Result<(), String> {
         .targets
         .iter()
         .map(|t| {
-            let mut p = t.splitn(3, '=');
+            let mut p = t.splitn(4, '=');
             Target {
                 name: p.next().unwrap_or("?").to_string(),
                 url: p.next().unwrap_or("").to_string(),
                 data: PathBuf::from(p.next().unwrap_or(".")),
+                pid: p.next().and_then(|v| v.parse().ok()),
             }
         })
         .collect();
@@ -504,7 +563,9 @@ async fn main() -> Result<(), String> {
     let mut results = Vec::new();
     for t in &targets {
         eprintln!("ingesting into {} ({}) ...", t.name, t.url);
+        let cpu0 = cpu_seconds(t.pid);
         let secs = push_all(&client, &t.url, &bodies).await?;
+        let ingest_cpu = cpu_seconds(t.pid) - cpu0;
         let cuts = self_metric(&client, &t.url, "prometheus_tsdb_head_truncations_total").await;
         eprintln!(
             "  {:.1}s, {:.0} samples/s, {cuts} head cut(s) finished during ingest",
@@ -516,6 +577,8 @@ async fn main() -> Result<(), String> {
             args.settle_seconds
         );
         tokio::time::sleep(Duration::from_secs(args.settle_seconds)).await;
+        // Before the queries: their results would add the allocator's retained memory.
+        let rss = rss_mib(t.pid);
         let mut q = Vec::new();
         for (name, path, params) in &queries {
             q.push((
@@ -526,6 +589,8 @@ async fn main() -> Result<(), String> {
         let (block_bytes, block_samples) = block_stats(&t.data);
         results.push(Results {
             ingest_seconds: secs,
+            ingest_cpu,
+            rss_mib: rss,
             samples_per_sec: total as f64 / secs,
             disk_bytes: dir_size(&t.data),
             block_bytes,
@@ -565,6 +630,27 @@ async fn main() -> Result<(), String> {
     row(
         "ingest samples/s",
         results.iter().map(|r| r.samples_per_sec).collect(),
+        &|v| format!("{v:.0}"),
+    );
+    row(
+        "ingest server CPU us/sample",
+        results
+            .iter()
+            .map(|r| r.ingest_cpu * 1e6 / total as f64)
+            .collect(),
+        &|v| format!("{v:.3}"),
+    );
+    row(
+        "RSS MiB after ingest + settle",
+        results.iter().map(|r| r.rss_mib).collect(),
+        &|v| format!("{v:.0}"),
+    );
+    row(
+        "RSS bytes per series",
+        results
+            .iter()
+            .map(|r| r.rss_mib * 1048576.0 / defs.len() as f64)
+            .collect(),
         &|v| format!("{v:.0}"),
     );
     row(

@@ -16,7 +16,6 @@ use model::{HistogramSample, Labels, Sample, SeriesRef};
 use parking_lot::Mutex;
 use std::collections::{BTreeMap, HashMap};
 use std::hash::{BuildHasherDefault, Hasher};
-use std::sync::Arc;
 
 /// Hashes a `u64` that already is a hash (the label-set hash keys of the staleness maps).
 #[derive(Default)]
@@ -83,8 +82,6 @@ type ByHash = HashMap<u64, SeriesRef, BuildHasherDefault<IdHasher>>;
 
 /// What one series text of the exposition became on this target.
 struct CacheEntry {
-    /// The text itself (shared with the map key and `Line`).
-    text: Arc<str>,
     /// The series to store (labels after target labels and metric relabeling) and its label
     /// hash; `None` when relabeling dropped it.
     series: Option<(SeriesRef, u64)>,
@@ -94,7 +91,10 @@ struct CacheEntry {
 
 /// One sample line of the last successful text scrape, in body order.
 struct Line {
-    text: Arc<str>,
+    /// End of the line's series text in `ScrapeCache::line_texts` (it starts where the previous
+    /// line's ends): the fast path compares the texts in one sequential pass over one buffer,
+    /// not a pointer chase to a separate allocation per line.
+    end: u32,
     series: Option<(SeriesRef, u64)>,
     /// Whether the line's series went into the staleness set (`cur`): not when it carried an
     /// honored timestamp without `track_timestamps_staleness`.
@@ -106,10 +106,12 @@ struct Line {
 /// label lookup; the label sets of the previous and current scrape find vanished series for
 /// staleness markers. Texts not seen in the last successful scrape are dropped.
 pub struct ScrapeCache {
-    entries: HashMap<Arc<str>, CacheEntry, TextHasherBuilder>,
+    entries: HashMap<Box<str>, CacheEntry, TextHasherBuilder>,
     /// The sample lines of the last successful text scrape (empty after a failure or a scrape
     /// through the general path): the fast path's expected sequence.
     lines: Vec<Line>,
+    /// The series texts of `lines`, one after the other.
+    line_texts: String,
     iter: u64,
     prev: ByHash,
     cur: ByHash,
@@ -150,6 +152,7 @@ impl ScrapeCache {
         ScrapeCache {
             entries: HashMap::default(),
             lines: Vec::new(),
+            line_texts: String::new(),
             iter: 0,
             prev: ByHash::default(),
             cur: ByHash::default(),
@@ -191,6 +194,7 @@ impl ScrapeCache {
         self.iter += 1;
         let iter = self.iter;
         self.lines.clear();
+        self.line_texts.clear();
         let mut scanner = Scanner::new(body, format);
         let mut n = Counts::default();
         let mut distinct = 0usize;
@@ -209,9 +213,8 @@ impl ScrapeCache {
                         let hash = l.hash64();
                         (SeriesRef::new(l), hash)
                     });
-                    let text: Arc<str> = raw.series.into();
-                    self.entries.entry(text.clone()).or_insert(CacheEntry {
-                        text,
+                    let text: Box<str> = raw.series.into();
+                    self.entries.entry(text).or_insert(CacheEntry {
                         series,
                         last_iter: iter,
                     })
@@ -223,8 +226,9 @@ impl ScrapeCache {
             }
             let explicit = raw.timestamp_ms.is_some() && cfg.honor_timestamps;
             let tracked = !explicit || cfg.track_timestamps_staleness;
+            self.line_texts.push_str(raw.series);
             self.lines.push(Line {
-                text: entry.text.clone(),
+                end: self.line_texts.len() as u32,
                 series: entry.series.clone(),
                 tracked,
             });
@@ -287,6 +291,11 @@ impl ScrapeCache {
     ) -> Result<Option<Counts>, String> {
         let mut scanner = Scanner::new(body, format);
         let mut n = Counts::default();
+        if self.line_texts.len() > u32::MAX as usize {
+            return Ok(None);
+        }
+        let texts = self.line_texts.as_bytes();
+        let mut start = 0usize;
         let mut lines = self.lines.iter();
         while let Some(raw) = scanner
             .next_sample()
@@ -296,11 +305,13 @@ impl ScrapeCache {
                 return Ok(None);
             };
             let explicit = raw.timestamp_ms.is_some() && cfg.honor_timestamps;
-            if *line.text != *raw.series
+            let end = line.end as usize;
+            if texts.get(start..end) != Some(raw.series.as_bytes())
                 || line.tracked != (!explicit || cfg.track_timestamps_staleness)
             {
                 return Ok(None);
             }
+            start = end;
             n.scraped += 1;
             let Some((series, _)) = &line.series else {
                 continue;

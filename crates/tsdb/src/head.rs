@@ -81,32 +81,134 @@ impl BuildHasher for LabelHasherBuilder {
     }
 }
 
-/// Map from a series' labels to its id in one head.
-pub type LabelMap = HashMap<Arc<Labels>, u32, LabelHasherBuilder>;
+/// A series' labels as the head keeps them: one allocation holding, per label in name order,
+/// the name's length, the name, the value's length and the value (lengths as LEB128 varints),
+/// as Prometheus' `stringlabels`. A `Labels` costs a `Vec` plus two `String`s per label (about
+/// 600 bytes for a 5-label series with glibc's malloc); this is the ~80 bytes of text plus one
+/// allocation. Equal label sets have equal bytes, so maps compare and hash the bytes.
+#[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct HeadLabels(Box<[u8]>);
+
+impl HeadLabels {
+    pub fn new(labels: &Labels) -> HeadLabels {
+        let mut buf = Vec::new();
+        Self::encode_into(labels, &mut buf);
+        HeadLabels(buf.into_boxed_slice())
+    }
+
+    /// Appends the encoding of `labels` to `buf`.
+    pub fn encode_into(labels: &Labels, buf: &mut Vec<u8>) {
+        for l in labels {
+            for text in [&l.name, &l.value] {
+                let mut n = text.len();
+                while n >= 0x80 {
+                    buf.push(n as u8 | 0x80);
+                    n >>= 7;
+                }
+                buf.push(n as u8);
+                buf.extend_from_slice(text.as_bytes());
+            }
+        }
+    }
+
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.0
+    }
+
+    /// The (name, value) pairs in name order.
+    pub fn iter(&self) -> HeadLabelsIter<'_> {
+        HeadLabelsIter(&self.0)
+    }
+
+    /// Value of `name`, or `None` when absent.
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.iter().find(|(n, _)| *n == name).map(|(_, v)| v)
+    }
+
+    /// The labels as a `Labels`.
+    pub fn to_labels(&self) -> Labels {
+        Labels::from_sorted_unchecked(
+            self.iter()
+                .map(|(name, value)| model::Label {
+                    name: name.to_string(),
+                    value: value.to_string(),
+                })
+                .collect(),
+        )
+    }
+}
+
+impl std::fmt::Debug for HeadLabels {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", self.to_labels())
+    }
+}
+
+/// Iterator over a `HeadLabels`' pairs.
+pub struct HeadLabelsIter<'a>(&'a [u8]);
+
+impl<'a> HeadLabelsIter<'a> {
+    fn text(&mut self) -> Option<&'a str> {
+        let (mut n, mut shift, mut i) = (0usize, 0u32, 0usize);
+        loop {
+            let b = *self.0.get(i)?;
+            i += 1;
+            n |= usize::from(b & 0x7f) << shift;
+            if b < 0x80 {
+                break;
+            }
+            shift += 7;
+        }
+        let text = self.0.get(i..i + n)?;
+        self.0 = &self.0[i + n..];
+        // Written from `String`s by `encode_into`, so always UTF-8 at these boundaries.
+        std::str::from_utf8(text).ok()
+    }
+}
+
+impl<'a> Iterator for HeadLabelsIter<'a> {
+    type Item = (&'a str, &'a str);
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.0.is_empty() {
+            return None;
+        }
+        Some((self.text()?, self.text()?))
+    }
+}
+
+/// Ids of a head's series by their labels' bytes (ids only: the bytes live in the series).
+pub type LabelMap = hashbrown::HashTable<u32>;
 
 /// One series in the head.
 #[derive(Debug)]
 pub struct HeadSeries {
-    pub labels: Arc<Labels>,
+    pub labels: HeadLabels,
     pub chunks: Vec<Chunk>,
     pub open: ChunkEncoder,
     /// Newest in-order timestamp (possibly inherited from a frozen head), `i64::MIN` if none.
     pub last_t: i64,
     pub last_v_bits: u64,
-    /// Accepted out-of-order samples, merged into results at query time.
-    pub ooo: BTreeMap<i64, f64>,
+    /// Accepted out-of-order samples, merged into results at query time (boxed: most series
+    /// never have any, and an empty map would cost 24 bytes in every series).
+    pub ooo: Option<Box<BTreeMap<i64, f64>>>,
 }
 
 impl HeadSeries {
-    fn new(labels: Arc<Labels>) -> Self {
+    fn new(labels: HeadLabels) -> Self {
         HeadSeries {
             labels,
             chunks: Vec::new(),
             open: ChunkEncoder::new(),
             last_t: i64::MIN,
             last_v_bits: 0,
-            ooo: BTreeMap::new(),
+            ooo: None,
         }
+    }
+
+    /// The accepted out-of-order samples (none for most series).
+    pub fn ooo(&self) -> &BTreeMap<i64, f64> {
+        static EMPTY: BTreeMap<i64, f64> = BTreeMap::new();
+        self.ooo.as_deref().unwrap_or(&EMPTY)
     }
 
     /// Whether this layer holds a sample of the series within `[mint, maxt]` (chunk bounds).
@@ -115,7 +217,7 @@ impl HeadSeries {
             .iter()
             .any(|c| c.max_t >= mint && c.min_t <= maxt)
             || (!self.open.is_empty() && self.open.max_t >= mint && self.open.min_t <= maxt)
-            || self.ooo.range(mint..=maxt).next().is_some()
+            || self.ooo().range(mint..=maxt).next().is_some()
     }
 }
 
@@ -146,6 +248,16 @@ pub struct Head {
     pub generation: u32,
 }
 
+thread_local! {
+    /// Encoding buffer of label lookups (one per thread, reused).
+    static SCRATCH: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// Hash of a `HeadLabels`' bytes in the head's label map.
+fn hash_bytes(bytes: &[u8]) -> u64 {
+    LabelHasherBuilder::default().hash_one(bytes)
+}
+
 /// Source of `Head::generation`.
 static GENERATIONS: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(1);
 
@@ -174,44 +286,61 @@ impl Head {
     }
 
     /// Like `get_or_create`, but a new series continues where it ends in the frozen heads
-    /// `prior` (oldest first): it inherits their newest timestamp and value (and shares the
-    /// labels allocation), so out-of-order and duplicate checks see across the cut.
+    /// `prior` (oldest first): it inherits their newest timestamp and value, so out-of-order
+    /// and duplicate checks see across the cut.
     pub fn get_or_create_after(&mut self, labels: &Labels, prior: &[Arc<Head>]) -> (u32, bool) {
-        self.get_or_create_shared(labels, None, prior)
+        SCRATCH.with_borrow_mut(|buf| {
+            buf.clear();
+            HeadLabels::encode_into(labels, buf);
+            let hash = hash_bytes(buf);
+            if let Some(id) = self.find(hash, buf) {
+                return (id, false);
+            }
+            let mut s = HeadSeries::new(HeadLabels(buf.as_slice().into()));
+            if let Some(p) = prior.iter().rev().find_map(|h| {
+                let id = h.find(hash, buf)?;
+                h.series.get(id as usize)
+            }) {
+                s.last_t = p.last_t;
+                s.last_v_bits = p.last_v_bits;
+            }
+            (self.insert_series(hash, s), true)
+        })
     }
 
-    /// Like `get_or_create_after`; a new series not found in `prior` keeps `shared` (the
-    /// producer's allocation of the same labels) instead of a copy.
-    pub fn get_or_create_shared(
-        &mut self,
-        labels: &Labels,
-        shared: Option<&Arc<Labels>>,
-        prior: &[Arc<Head>],
-    ) -> (u32, bool) {
-        if let Some(id) = self.by_labels.get(labels) {
-            return (*id, false);
-        }
-        let found = prior.iter().rev().find_map(|h| {
-            let s = h.series.get(*h.by_labels.get(labels)? as usize)?;
-            Some((s.labels.clone(), s.last_t, s.last_v_bits))
-        });
+    /// The id of the series with these labels, if this head has it.
+    pub fn lookup(&self, labels: &Labels) -> Option<u32> {
+        SCRATCH.with_borrow_mut(|buf| {
+            buf.clear();
+            HeadLabels::encode_into(labels, buf);
+            self.find(hash_bytes(buf), buf)
+        })
+    }
+
+    /// The id of the series whose `HeadLabels` bytes are `bytes` (`hash` = `hash_bytes(bytes)`).
+    fn find(&self, hash: u64, bytes: &[u8]) -> Option<u32> {
+        let series = &self.series;
+        self.by_labels
+            .find(hash, |&id| {
+                series
+                    .get(id as usize)
+                    .is_some_and(|s| s.labels.as_bytes() == bytes)
+            })
+            .copied()
+    }
+
+    /// Adds a series not in this head yet (postings and label map included); returns its id.
+    fn insert_series(&mut self, hash: u64, s: HeadSeries) -> u32 {
         let id = self.series.len() as u32;
-        let s = match found {
-            Some((shared, last_t, last_v_bits)) => {
-                let mut s = HeadSeries::new(shared);
-                s.last_t = last_t;
-                s.last_v_bits = last_v_bits;
-                s
-            }
-            None => HeadSeries::new(match shared {
-                Some(l) => l.clone(),
-                None => Arc::new(labels.clone()),
-            }),
-        };
-        self.postings.add(id, labels);
-        self.by_labels.insert(s.labels.clone(), id);
+        self.postings.add_pairs(id, s.labels.iter());
+        let series = &self.series;
+        self.by_labels.insert_unique(hash, id, |&other| {
+            series
+                .get(other as usize)
+                .map_or(0, |o| hash_bytes(o.labels.as_bytes()))
+        });
         self.series.push(s);
-        (id, true)
+        id
     }
 
     /// Validates and stores one sample.
@@ -231,7 +360,11 @@ impl Head {
                 };
             }
             if ooo_window > 0 && s.last_t - t <= ooo_window {
-                if s.ooo.insert(t, v).is_none() {
+                if s.ooo
+                    .get_or_insert_with(Default::default)
+                    .insert(t, v)
+                    .is_none()
+                {
                     self.num_samples += 1;
                 }
                 self.min_t = self.min_t.min(t);
@@ -242,7 +375,15 @@ impl Head {
         }
         if s.open.len() >= SAMPLES_PER_CHUNK {
             let full = std::mem::replace(&mut s.open, ChunkEncoder::new());
-            s.chunks.push(full.into_chunk());
+            let mut c = full.into_chunk();
+            // The encoder's buffer grew by doubling: give back the unused tail (a quarter of a
+            // full chunk's bytes on average) for the hours the chunk stays in the head.
+            c.data.shrink_to_fit();
+            if s.chunks.is_empty() {
+                // A 2 h head holds 2 chunks per series at 15 s: not the 4 of Vec's first growth.
+                s.chunks.reserve_exact(2);
+            }
+            s.chunks.push(c);
         }
         s.open.append(t, v);
         s.last_t = t;
@@ -268,8 +409,8 @@ impl Head {
         if !s.open.is_empty() && s.open.max_t >= mint && s.open.min_t <= maxt {
             crate::chunk::decode_into(s.open.bytes(), s.open.len() as u16, mint, maxt, &mut out);
         }
-        if !s.ooo.is_empty() {
-            for (t, v) in s.ooo.range(mint..=maxt) {
+        if !s.ooo().is_empty() {
+            for (t, v) in s.ooo().range(mint..=maxt) {
                 out.push(Sample { t: *t, v: *v });
             }
             out.sort_by_key(|p| p.t);
@@ -305,7 +446,7 @@ impl Head {
         let mut bytes = 0usize;
         for (id, s) in self.series.iter().enumerate() {
             let id = id as u64;
-            rec.series.push((id, (*s.labels).clone()));
+            rec.series.push((id, s.labels.to_labels()));
             for c in &s.chunks {
                 bytes += c.data.len();
                 rec.chunks.push((id, c.clone()));
@@ -315,7 +456,7 @@ impl Head {
                 bytes += c.data.len();
                 rec.chunks.push((id, c));
             }
-            for (t, v) in &s.ooo {
+            for (t, v) in s.ooo() {
                 rec.samples.push((id, *t, *v));
             }
             if bytes > 4 << 20 || rec.samples.len() > 100_000 {
@@ -332,8 +473,8 @@ impl Head {
 }
 
 /// One series gathered across frozen heads by `split_layers`.
-struct Gathered {
-    labels: Arc<Labels>,
+struct Gathered<'a> {
+    labels: &'a HeadLabels,
     parts: Vec<(usize, u32)>,
     old: Vec<Chunk>,
     rest: Vec<Chunk>,
@@ -360,13 +501,13 @@ pub fn split_layers_part(
     want_old: bool,
     want_rest: bool,
 ) -> (Vec<(Labels, Vec<Chunk>)>, Head) {
-    let mut index: HashMap<Arc<Labels>, usize, LabelHasherBuilder> = HashMap::default();
+    let mut index: HashMap<&[u8], usize, LabelHasherBuilder> = HashMap::default();
     let mut all: Vec<Gathered> = Vec::new();
     for (li, h) in layers.iter().enumerate() {
         for (id, s) in h.series.iter().enumerate() {
-            let gi = *index.entry(s.labels.clone()).or_insert_with(|| {
+            let gi = *index.entry(s.labels.as_bytes()).or_insert_with(|| {
                 all.push(Gathered {
-                    labels: s.labels.clone(),
+                    labels: &s.labels,
                     parts: Vec::new(),
                     old: Vec::new(),
                     rest: Vec::new(),
@@ -382,7 +523,7 @@ pub fn split_layers_part(
                 g.last_t = s.last_t;
                 g.last_v_bits = s.last_v_bits;
             }
-            if !s.ooo.is_empty() {
+            if !s.ooo().is_empty() {
                 g.slow = true;
             }
             if g.slow {
@@ -433,25 +574,22 @@ pub fn split_layers_part(
             g.old = repack(g.old);
         }
         if !g.old.is_empty() {
-            old_out.push(((*g.labels).clone(), g.old));
+            old_out.push((g.labels.to_labels(), g.old));
         }
         if g.rest.is_empty() {
             continue;
         }
-        let id = rest.series.len() as u32;
         let n: u64 = g.rest.iter().map(|c| u64::from(c.count)).sum();
         let lo = g.rest.iter().map(|c| c.min_t).min().unwrap_or(i64::MAX);
         let hi = g.rest.iter().map(|c| c.max_t).max().unwrap_or(i64::MIN);
         rest.min_t = rest.min_t.min(lo);
         rest.max_t = rest.max_t.max(hi);
         rest.num_samples += n;
-        rest.postings.add(id, &g.labels);
-        rest.by_labels.insert(g.labels.clone(), id);
-        let mut s = HeadSeries::new(g.labels);
+        let mut s = HeadSeries::new(g.labels.clone());
         s.chunks = g.rest;
         s.last_t = g.last_t;
         s.last_v_bits = g.last_v_bits;
-        rest.series.push(s);
+        rest.insert_series(hash_bytes(g.labels.as_bytes()), s);
     }
     (old_out, rest)
 }

@@ -15,16 +15,24 @@ pub struct Postings {
 impl Postings {
     /// Registers series `id` (ids must be added in increasing order).
     pub fn add(&mut self, id: u32, labels: &model::Labels) {
-        for l in labels.iter() {
+        self.add_pairs(
+            id,
+            labels.iter().map(|l| (l.name.as_str(), l.value.as_str())),
+        );
+    }
+
+    /// Like `add`, from (name, value) pairs.
+    pub fn add_pairs<'a>(&mut self, id: u32, pairs: impl Iterator<Item = (&'a str, &'a str)>) {
+        for (name, value) in pairs {
             // Look up before inserting: the names and values are almost always known already.
-            let values = match self.by_label.get_mut(&l.name) {
+            let values = match self.by_label.get_mut(name) {
                 Some(v) => v,
-                None => self.by_label.entry(l.name.clone()).or_default(),
+                None => self.by_label.entry(name.to_string()).or_default(),
             };
-            match values.get_mut(&l.value) {
+            match values.get_mut(value) {
                 Some(ids) => ids.push(id),
                 None => {
-                    values.insert(l.value.clone(), vec![id]);
+                    values.insert(value.to_string(), vec![id]);
                 }
             }
         }

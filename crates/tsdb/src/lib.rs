@@ -238,7 +238,7 @@ impl Tsdb {
         // the right series even when an earlier segment used the same id for another one.
         let mut defs = Record::default();
         for (id, s) in head.series.iter().enumerate() {
-            defs.series.push((id as u64, (*s.labels).clone()));
+            defs.series.push((id as u64, s.labels.to_labels()));
             if defs.series.len() >= 50_000 {
                 wal.append(&std::mem::take(&mut defs).encode())?;
             }
@@ -1075,14 +1075,18 @@ impl Tsdb {
         mint: i64,
         maxt: i64,
     ) -> BTreeMap<Labels, Vec<Sample>> {
-        fn add(out: &mut BTreeMap<Labels, Vec<Sample>>, labels: &Labels, samples: Vec<Sample>) {
+        fn add(
+            out: &mut BTreeMap<Labels, Vec<Sample>>,
+            labels: std::borrow::Cow<'_, Labels>,
+            samples: Vec<Sample>,
+        ) {
             if samples.is_empty() {
                 return;
             }
-            match out.get_mut(labels) {
+            match out.get_mut(&*labels) {
                 Some(v) => v.extend(samples),
                 None => {
-                    out.insert(labels.clone(), samples);
+                    out.insert(labels.into_owned(), samples);
                 }
             }
         }
@@ -1095,7 +1099,10 @@ impl Tsdb {
         ) {
             for id in h.postings.select(matchers) {
                 if let Some(s) = h.series.get(id as usize) {
-                    add(out, &s.labels, h.samples(id, mint, maxt));
+                    let samples = h.samples(id, mint, maxt);
+                    if !samples.is_empty() {
+                        add(out, std::borrow::Cow::Owned(s.labels.to_labels()), samples);
+                    }
                 }
             }
         }
@@ -1117,7 +1124,7 @@ impl Tsdb {
                 for c in chunks.iter().filter(|c| c.max_t >= mint && c.min_t <= maxt) {
                     b.decode_into(c, mint, maxt, &mut samples);
                 }
-                add(&mut out, labels, samples);
+                add(&mut out, std::borrow::Cow::Borrowed(labels), samples);
             }
         }
         let tomb = self.tombstones.read();
@@ -1163,12 +1170,11 @@ impl Tsdb {
                     if labels.is_empty() {
                         return Err(StorageError::BadInput("series without labels".into()));
                     }
-                    let found = match head.by_labels.get(labels) {
-                        Some(id) => (*id, false),
+                    let found = match head.lookup(labels) {
+                        Some(id) => (id, false),
                         None => {
                             let layers = prior.get_or_insert_with(|| self.layers());
-                            let shared = handle.map(SeriesRef::shared_labels);
-                            head.get_or_create_shared(labels, shared, &layers.frozen)
+                            head.get_or_create_after(labels, &layers.frozen)
                         }
                     };
                     if let Some(h) = handle {
@@ -1358,8 +1364,8 @@ impl Queryable for Tsdb {
         ) {
             for id in h.postings.select(matchers) {
                 if let Some(s) = h.series.get(id as usize) {
-                    if s.overlaps(mint, maxt) && !out.contains(&*s.labels) {
-                        out.insert((*s.labels).clone());
+                    if s.overlaps(mint, maxt) {
+                        out.insert(s.labels.to_labels());
                     }
                 }
             }
