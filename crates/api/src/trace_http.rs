@@ -24,10 +24,17 @@ impl From<traces::store::IngestError> for Refusal {
     fn from(e: traces::store::IngestError) -> Self {
         let status =
             StatusCode::from_u16(e.http_status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        let msg = e.to_string();
+        if status == StatusCode::INTERNAL_SERVER_ERROR && model::storage::is_disk_full(&msg) {
+            return Refusal(
+                StatusCode::INSUFFICIENT_STORAGE,
+                model::storage::disk_full_message(&msg),
+            );
+        }
         if status.is_server_error() {
             tracing::error!("trace ingest failed: {e}");
         }
-        Refusal(status, e.to_string())
+        Refusal(status, msg)
     }
 }
 

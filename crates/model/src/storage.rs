@@ -63,9 +63,36 @@ pub enum StorageError {
     /// A limit was reached (series, size): maps to HTTP 429/413.
     #[error("{0}")]
     Limit(String),
-    /// Disk or internal failure: maps to HTTP 500.
+    /// Disk or internal failure: maps to HTTP 500, or 507 when the disk is full
+    /// ([`StorageError::disk_full`]).
     #[error("storage failure: {0}")]
     Io(String),
+}
+
+impl StorageError {
+    /// The answer's text when this failure is a full disk (a write then answers 507
+    /// Insufficient Storage, which senders retry), else None.
+    pub fn disk_full(&self) -> Option<String> {
+        match self {
+            StorageError::Io(m) if is_disk_full(m) => Some(disk_full_message(m)),
+            _ => None,
+        }
+    }
+}
+
+/// Whether an I/O failure's text is a full disk's: `io::Error` shows ENOSPC as `(os error 28)`
+/// and a reached quota (EDQUOT) as `(os error 122)`, so the cause still shows once the error
+/// became a string on its way up.
+pub fn is_disk_full(msg: &str) -> bool {
+    msg.contains("(os error 28)") || msg.contains("(os error 122)")
+}
+
+/// The message of a write refused on a full disk (HTTP 507).
+pub fn disk_full_message(msg: &str) -> String {
+    format!(
+        "insufficient storage: the data directory's disk is full ({msg}); \
+         writes are accepted again once space is freed, without a restart"
+    )
 }
 
 impl From<std::io::Error> for StorageError {
@@ -250,4 +277,23 @@ pub trait Queryable: Send + Sync {
         mint: i64,
         maxt: i64,
     ) -> Result<Vec<String>, StorageError>;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_full_disk_is_told_from_other_io_failures() {
+        for code in [28, 122] {
+            let e = StorageError::from(std::io::Error::from_raw_os_error(code));
+            let m = e.disk_full().expect("disk full");
+            assert!(m.starts_with("insufficient storage"), "{m}");
+            // Still told once wrapped in another message.
+            assert!(is_disk_full(&format!("flushing a segment: {e}")));
+        }
+        let other = StorageError::from(std::io::Error::from_raw_os_error(5));
+        assert!(other.disk_full().is_none());
+        assert!(StorageError::Limit("(os error 28)".into()).disk_full().is_none());
+    }
 }

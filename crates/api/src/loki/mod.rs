@@ -73,6 +73,10 @@ pub fn storage_error(e: StorageError) -> Response {
     match e {
         StorageError::BadInput(m) => text(StatusCode::BAD_REQUEST, m),
         StorageError::Limit(m) => text(StatusCode::TOO_MANY_REQUESTS, m),
+        StorageError::Io(m) if model::storage::is_disk_full(&m) => text(
+            StatusCode::INSUFFICIENT_STORAGE,
+            model::storage::disk_full_message(&m),
+        ),
         StorageError::Io(m) => text(StatusCode::INTERNAL_SERVER_ERROR, m),
     }
 }

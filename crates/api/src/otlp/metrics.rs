@@ -962,9 +962,13 @@ pub async fn export(
             let status = match e {
                 model::StorageError::BadInput(_) => StatusCode::BAD_REQUEST,
                 model::StorageError::Limit(_) => StatusCode::TOO_MANY_REQUESTS,
+                model::StorageError::Io(_) if e.disk_full().is_some() => {
+                    StatusCode::INSUFFICIENT_STORAGE
+                }
                 model::StorageError::Io(_) => StatusCode::INTERNAL_SERVER_ERROR,
             };
-            return super::http::refuse(json, Refusal(status, e.to_string()));
+            let msg = e.disk_full().unwrap_or_else(|| e.to_string());
+            return super::http::refuse(json, Refusal(status, msg));
         }
         Err(e) => {
             return super::http::refuse(

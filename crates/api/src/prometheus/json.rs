@@ -80,11 +80,13 @@ impl From<model::StorageError> for ApiError {
         let kind = match e {
             model::StorageError::BadInput(_) => ErrorType::BadData,
             model::StorageError::Limit(_) => ErrorType::Unavailable,
+            // A full disk: 503 with the cause, retried by senders once space is freed.
+            model::StorageError::Io(_) if e.disk_full().is_some() => ErrorType::Unavailable,
             model::StorageError::Io(_) => ErrorType::Internal,
         };
         ApiError {
             kind,
-            message: e.to_string(),
+            message: e.disk_full().unwrap_or_else(|| e.to_string()),
         }
     }
 }

@@ -453,6 +453,11 @@ pub async fn receive(
         Err(model::StorageError::Limit(m)) => {
             return Ok((StatusCode::TOO_MANY_REQUESTS, m).into_response())
         }
+        // A full disk: 507, which senders retry; writes resume once space is freed.
+        Err(e) if e.disk_full().is_some() => {
+            let m = e.disk_full().unwrap_or_default();
+            return Ok((StatusCode::INSUFFICIENT_STORAGE, m).into_response());
+        }
         r => r?,
     };
     let store = state.scrape.exemplars();
@@ -545,7 +550,11 @@ async fn receive_v2(state: &Arc<AppState>, headers: &HeaderMap, body: &[u8]) -> 
         Ok(Err(model::StorageError::Limit(m))) => {
             return written(StatusCode::TOO_MANY_REQUESTS, m, [0; 3])
         }
-        // Nothing acknowledged: the sender retries the whole request.
+        // Nothing acknowledged: the sender retries the whole request (507 on a full disk).
+        Ok(Err(e)) if e.disk_full().is_some() => {
+            let m = e.disk_full().unwrap_or_default();
+            return written(StatusCode::INSUFFICIENT_STORAGE, m, [0; 3]);
+        }
         Ok(Err(e)) => return written(StatusCode::INTERNAL_SERVER_ERROR, e.to_string(), [0; 3]),
         Err(e) => return written(StatusCode::INTERNAL_SERVER_ERROR, e.to_string(), [0; 3]),
     };

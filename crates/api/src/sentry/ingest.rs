@@ -80,6 +80,11 @@ async fn cors(req: Request, next: Next) -> Response {
 
 /// Sentry's error response: `{"detail": ...}`, `X-Sentry-Error`, and the rate-limit headers.
 pub fn rejection(r: &Rejection) -> Response {
+    if r.status == 500 && model::storage::is_disk_full(&r.detail) {
+        // A full disk: 507, which SDKs and relays retry.
+        let full = Rejection::new(507, model::storage::disk_full_message(&r.detail));
+        return rejection(&full);
+    }
     let status = StatusCode::from_u16(r.status).unwrap_or(StatusCode::BAD_REQUEST);
     let mut resp = (status, axum::Json(json!({ "detail": r.detail }))).into_response();
     let h = resp.headers_mut();

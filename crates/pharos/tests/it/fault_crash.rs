@@ -59,7 +59,7 @@ fn trials() -> u64 {
         .unwrap_or(3)
 }
 
-fn now_ms() -> i64 {
+pub fn now_ms() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_millis() as i64)
@@ -122,6 +122,18 @@ impl Signal {
     /// Sends `ids` (all of writer `w`) in one request; the HTTP status, or None when the
     /// connection failed.
     pub fn send(self, c: &Client, base: &str, t: Trial, w: u64, ids: &[u64]) -> Option<u16> {
+        self.send_full(c, base, t, w, ids).map(|(s, _)| s)
+    }
+
+    /// [`Signal::send`] with the answer's body.
+    pub fn send_full(
+        self,
+        c: &Client,
+        base: &str,
+        t: Trial,
+        w: u64,
+        ids: &[u64],
+    ) -> Option<(u16, String)> {
         let req = match self {
             Signal::Metrics => {
                 let trial = t.n.to_string();
@@ -144,7 +156,10 @@ impl Signal {
                 let values: Vec<Value> = ids
                     .iter()
                     .map(|id| {
-                        let ns = (t.t0_ms as i128) * 1_000_000 + (id % WRITER_SPAN) as i128 * 1000;
+                        // Unique across writers, so the read-back can page by time.
+                        let ns = (t.t0_ms as i128) * 1_000_000
+                            + (id % WRITER_SPAN) as i128 * 1000
+                            + (id / WRITER_SPAN) as i128;
                         json!([ns.to_string(), format!("item {id}")])
                     })
                     .collect();
@@ -190,7 +205,9 @@ impl Signal {
                     .body(body)
             }
         };
-        req.send().ok().map(|r| r.status().as_u16())
+        let r = req.send().ok()?;
+        let status = r.status().as_u16();
+        Some((status, r.text().unwrap_or_default()))
     }
 
     /// How many times each item of trial `t` is present, read through the query APIs.
@@ -216,24 +233,41 @@ impl Signal {
                 }
             }
             Signal::Logs => {
-                let r: Value = c
-                    .get(format!("{base}/loki/api/v1/query_range"))
-                    .query(&[
-                        ("query", format!("{{job=\"fault\",trial=\"{}\"}}", t.n)),
-                        ("start", ((t.t0_ms - 60_000) * 1_000_000).to_string()),
-                        ("end", ((t.t0_ms + 600_000) * 1_000_000).to_string()),
-                        ("limit", "5000".to_string()),
-                    ])
-                    .send()
-                    .and_then(|r| r.json())
-                    .expect("logs query");
-                assert_eq!(r["status"], "success", "{r}");
-                for s in r["data"]["result"].as_array().into_iter().flatten() {
-                    for v in s["values"].as_array().into_iter().flatten() {
-                        let line = v[1].as_str().unwrap_or("");
-                        if let Some(id) = line.strip_prefix("item ").and_then(|x| x.parse().ok()) {
-                            *out.entry(id).or_default() += 1;
+                // Pages of 5000 (Loki's max_entries_limit_per_query), oldest first.
+                let mut from = (t.t0_ms - 60_000) as i128 * 1_000_000;
+                loop {
+                    let r: Value = c
+                        .get(format!("{base}/loki/api/v1/query_range"))
+                        .query(&[
+                            ("query", format!("{{job=\"fault\",trial=\"{}\"}}", t.n)),
+                            ("start", from.to_string()),
+                            (
+                                "end",
+                                ((t.t0_ms + 3_600_000) as i128 * 1_000_000).to_string(),
+                            ),
+                            ("limit", "5000".to_string()),
+                            ("direction", "forward".to_string()),
+                        ])
+                        .send()
+                        .and_then(|r| r.json())
+                        .expect("logs query");
+                    assert_eq!(r["status"], "success", "{r}");
+                    let mut page = 0;
+                    for s in r["data"]["result"].as_array().into_iter().flatten() {
+                        for v in s["values"].as_array().into_iter().flatten() {
+                            page += 1;
+                            let ns: i128 = v[0].as_str().and_then(|x| x.parse().ok()).unwrap_or(0);
+                            from = from.max(ns + 1);
+                            let line = v[1].as_str().unwrap_or("");
+                            if let Some(id) =
+                                line.strip_prefix("item ").and_then(|x| x.parse().ok())
+                            {
+                                *out.entry(id).or_default() += 1;
+                            }
                         }
+                    }
+                    if page < 5000 {
+                        break;
                     }
                 }
             }
