@@ -186,6 +186,71 @@ struct Src<'a> {
     max_t: i64,
 }
 
+/// Largest persisted chunk the writer makes by joining consecutive XOR chunks of a series
+/// (four head chunks of 120 samples: 2 h at 15 s). A query of a short window in a chunk with
+/// regular timestamps decodes only up to the window's end.
+const JOIN_MAX: usize = 480;
+
+/// Scratch buffers for re-encoding XOR chunks into persisted ones.
+#[derive(Default)]
+struct Persist {
+    samples: Vec<model::Sample>,
+    /// The persisted chunk (encoding byte first).
+    enc: Vec<u8>,
+    joined: Vec<u8>,
+    alone: Vec<u8>,
+}
+
+impl Persist {
+    /// Encodes `chunks[0]` (XOR) into `self.enc`, joined with the XOR chunks after it while
+    /// the samples pack smaller together than apart (and fit `JOIN_MAX`). Returns how many
+    /// chunks it took and their sample count.
+    fn persist(&mut self, chunks: &[Src<'_>]) -> (usize, u16) {
+        let Some(c) = chunks.first() else {
+            return (0, 0);
+        };
+        let (lo, hi) = (i64::MIN, i64::MAX);
+        self.samples.clear();
+        self.enc.clear();
+        crate::chunk::decode_into(c.data, c.count, lo, hi, &mut self.samples);
+        if self.samples.len() != usize::from(c.count) {
+            self.enc.push(packed::ENC_XOR);
+            self.enc.extend_from_slice(c.data);
+            return (1, c.count);
+        }
+        packed::encode(&self.samples, c.min_t, c.max_t, c.data, &mut self.enc);
+        let mut n = 1;
+        while let Some(next) = chunks.get(n) {
+            let at = self.samples.len();
+            if !self.enc.first().is_some_and(|&b| packed::is_packed(b))
+                || next.kind != Kind::Xor
+                || at + usize::from(next.count) > JOIN_MAX
+            {
+                break;
+            }
+            let last_t = self.samples.last().map_or(i64::MIN, |s| s.t);
+            crate::chunk::decode_into(next.data, next.count, lo, hi, &mut self.samples);
+            let mut fits = self.samples.len() == at + usize::from(next.count)
+                && self.samples.get(at).is_some_and(|s| s.t > last_t);
+            if fits {
+                self.alone.clear();
+                let part = &self.samples[at..];
+                packed::encode(part, next.min_t, next.max_t, next.data, &mut self.alone);
+                self.joined.clear();
+                fits = packed::encode_packed(&self.samples, c.min_t, next.max_t, &mut self.joined)
+                    && self.joined.len() <= self.enc.len() + self.alone.len();
+            }
+            if !fits {
+                self.samples.truncate(at);
+                break;
+            }
+            std::mem::swap(&mut self.enc, &mut self.joined);
+            n += 1;
+        }
+        (n, u16::try_from(self.samples.len()).unwrap_or(u16::MAX))
+    }
+}
+
 /// Series to write: labels and their chunks in time order.
 type SrcSeries<'a> = Vec<(Labels, Vec<Src<'a>>)>;
 
@@ -294,7 +359,8 @@ fn write_v3<'a>(
     out.put(MAGIC)?;
     let mut num_samples = 0u64;
     let mut num_floats = 0u64;
-    let (mut samples, mut enc) = (Vec::new(), Vec::new());
+    let mut buf = Persist::default();
+    let mut entries = Vec::new();
     let mut refs: [Vec<Vec<ChunkRef>>; 2] = Default::default();
     for (section, list) in [&floats, &hists].into_iter().enumerate() {
         put_uvarint(&mut index, list.len() as u64);
@@ -310,39 +376,37 @@ fn write_v3<'a>(
                     sym_index.get(l.value.as_str()).copied().unwrap_or(0),
                 );
             }
-            put_uvarint(&mut index, chunks.len() as u64);
             let mut prev = min_t;
             let mut chunk_refs = Vec::with_capacity(chunks.len());
-            for c in chunks {
-                let bytes = if c.kind == Kind::Xor {
-                    samples.clear();
-                    enc.clear();
-                    crate::chunk::decode_into(c.data, c.count, i64::MIN, i64::MAX, &mut samples);
-                    if samples.len() == usize::from(c.count) {
-                        packed::encode(&samples, c.min_t, c.max_t, c.data, &mut enc);
-                    } else {
-                        enc.push(packed::ENC_XOR);
-                        enc.extend_from_slice(c.data);
-                    }
-                    &enc[..]
+            entries.clear();
+            let mut i = 0;
+            while i < chunks.len() {
+                let c = chunks[i];
+                let (bytes, count, n) = if c.kind == Kind::Xor {
+                    let (n, count) = buf.persist(&chunks[i..]);
+                    (&buf.enc[..], count, n)
                 } else {
-                    c.data
+                    (c.data, c.count, 1)
                 };
-                put_varint(&mut index, c.min_t.wrapping_sub(prev));
-                put_varint(&mut index, c.max_t.wrapping_sub(c.min_t));
-                put_uvarint(&mut index, u64::from(c.count));
-                put_uvarint(&mut index, bytes.len() as u64);
+                let last = chunks[i + n - 1];
+                i += n;
+                put_varint(&mut entries, c.min_t.wrapping_sub(prev));
+                put_varint(&mut entries, last.max_t.wrapping_sub(c.min_t));
+                put_uvarint(&mut entries, u64::from(count));
+                put_uvarint(&mut entries, bytes.len() as u64);
                 chunk_refs.push(ChunkRef {
                     min_t: c.min_t,
-                    max_t: c.max_t,
-                    count: c.count,
+                    max_t: last.max_t,
+                    count,
                     offset: out.len,
                     len: bytes.len(),
                 });
                 out.put(bytes)?;
-                prev = c.max_t;
-                num_samples += u64::from(c.count);
+                prev = last.max_t;
+                num_samples += u64::from(count);
             }
+            put_uvarint(&mut index, chunk_refs.len() as u64);
+            index.extend_from_slice(&entries);
             refs[section].push(chunk_refs);
         }
         if section == 0 {
@@ -853,8 +917,10 @@ mod tests {
             again.decode_into(c, 1_000_000, 1_015_000, &mut got);
         }
         assert_eq!(got.len(), 2);
-        assert_eq!(again.series[0].1.len(), 4);
-        assert_eq!(again.decode(&again.series[0].1[3]).len(), 2);
+        // The old block's three XOR chunks (120 + 120 + 60 samples) were joined into one.
+        let counts: Vec<u16> = again.series[0].1.iter().map(|c| c.count).collect();
+        assert_eq!(counts, [300, 2]);
+        assert_eq!(again.decode(&again.series[0].1[1]).len(), 2);
         // Without the newer block's chunk, every old sample and histogram is there as written.
         let mut tb = read(&m.dir).unwrap();
         tb.series[0].1.pop();

@@ -1,9 +1,11 @@
 //! Float chunks of persisted (`PHTSDB03`) blocks, smaller than XOR chunks on exporter data.
 //!
 //! Every chunk starts with its encoding byte:
-//! - `ENC_PACKED` (3): timestamps and values as integer sequences, bit-packed.
-//!   - Timestamps: mode 0 = a regular interval (nothing stored: the chunk's index entry has its
-//!     first and last timestamp and its count), mode 1 = the deltas between timestamps, packed.
+//! - `ENC_PACKED` (`0x40 | IRREGULAR? | k`, one byte): timestamps and values as integer
+//!   sequences, bit-packed.
+//!   - Timestamps: a regular interval (nothing stored: the chunk's index entry has its first and
+//!     last timestamp and its count; a time window is decoded from its first sample in it on),
+//!     or with `IRREGULAR` the deltas between timestamps, packed.
 //!   - Values: one decimal exponent `k` (0..=15) for the chunk and integer mantissas `m` with
 //!     `value == m / 10^k` bit for bit (exporters print few digits: `12.5`, `4096`), stored as
 //!     the first mantissa (zigzag varint) and the deltas between mantissas, packed.
@@ -21,8 +23,13 @@ use model::Sample;
 
 /// Prometheus' XOR chunk.
 pub const ENC_XOR: u8 = 1;
-/// Regular-interval or packed-delta timestamps and decimal mantissas (this module).
-pub const ENC_PACKED: u8 = 3;
+/// Regular-interval or packed-delta timestamps and decimal mantissas (this module); the low
+/// bits of the byte are `PACKED_FLAGS`.
+pub const ENC_PACKED: u8 = 0x40;
+/// Set in the encoding byte when the timestamps are irregular (packed deltas follow).
+const IRREGULAR: u8 = 0x10;
+/// The bits of an `ENC_PACKED` byte that are not the encoding: `IRREGULAR` and the exponent.
+const PACKED_FLAGS: u8 = IRREGULAR | 0x0f;
 
 const P10: [f64; 16] = [
     1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
@@ -128,7 +135,7 @@ fn get_packed(r: &mut Reader<'_>, n: usize, mut f: impl FnMut(usize, i64)) -> Op
 /// chunk XOR-encoded, stored instead when the samples do not fit or would not get smaller.
 pub fn encode(samples: &[Sample], min_t: i64, max_t: i64, xor: &[u8], out: &mut Vec<u8>) {
     let start = out.len();
-    if encode_packed(samples, min_t, max_t, out).is_some() && out.len() - start <= xor.len() {
+    if encode_packed(samples, min_t, max_t, out) && out.len() - start <= xor.len() {
         return;
     }
     out.truncate(start);
@@ -136,7 +143,23 @@ pub fn encode(samples: &[Sample], min_t: i64, max_t: i64, xor: &[u8], out: &mut 
     out.extend_from_slice(xor);
 }
 
-fn encode_packed(samples: &[Sample], min_t: i64, max_t: i64, out: &mut Vec<u8>) -> Option<()> {
+/// Whether a chunk's first byte says `ENC_PACKED`.
+pub fn is_packed(first: u8) -> bool {
+    first & !PACKED_FLAGS == ENC_PACKED
+}
+
+/// Appends the `ENC_PACKED` encoding of `samples` to `out` when they fit (else leaves `out`
+/// as it was and returns false).
+pub fn encode_packed(samples: &[Sample], min_t: i64, max_t: i64, out: &mut Vec<u8>) -> bool {
+    let start = out.len();
+    let ok = try_encode_packed(samples, min_t, max_t, out).is_some();
+    if !ok {
+        out.truncate(start);
+    }
+    ok
+}
+
+fn try_encode_packed(samples: &[Sample], min_t: i64, max_t: i64, out: &mut Vec<u8>) -> Option<()> {
     let (first, last) = (samples.first()?, samples.last()?);
     if first.t != min_t || last.t != max_t {
         return None;
@@ -145,7 +168,6 @@ fn encode_packed(samples: &[Sample], min_t: i64, max_t: i64, out: &mut Vec<u8>) 
     for s in samples {
         k = k.max(exponent(s.v)?);
     }
-    out.push(ENC_PACKED);
     let n = samples.len();
     let step = if n > 1 {
         (max_t.checked_sub(min_t)?) / (n as i64 - 1)
@@ -158,18 +180,15 @@ fn encode_packed(samples: &[Sample], min_t: i64, max_t: i64, out: &mut Vec<u8>) 
                 .checked_mul(step)
                 .and_then(|o| o.checked_add(min_t))
     });
+    out.push(ENC_PACKED | if regular { 0 } else { IRREGULAR } | k as u8);
     let mut ints: Vec<i64> = Vec::with_capacity(n);
-    if regular {
-        out.push(0);
-    } else {
-        out.push(1);
+    if !regular {
         for w in samples.windows(2) {
             ints.push(w[1].t.checked_sub(w[0].t)?);
         }
         put_packed(out, &ints)?;
+        ints.clear();
     }
-    out.push(k as u8);
-    ints.clear();
     let mut prev = 0i64;
     for (i, s) in samples.iter().enumerate() {
         let m = mantissa(s.v, k)?;
@@ -189,82 +208,104 @@ fn encode_packed(samples: &[Sample], min_t: i64, max_t: i64, out: &mut Vec<u8>) 
 pub fn decode_into(
     data: &[u8],
     count: u16,
-    (min_t, max_t): (i64, i64),
-    (mint, maxt): (i64, i64),
+    range: (i64, i64),
+    window: (i64, i64),
     out: &mut Vec<Sample>,
 ) {
     match data.split_first() {
-        Some((&ENC_XOR, rest)) => crate::chunk::decode_into(rest, count, mint, maxt, out),
-        Some((&ENC_PACKED, rest)) => {
+        Some((&ENC_XOR, rest)) => crate::chunk::decode_into(rest, count, window.0, window.1, out),
+        Some((&hdr, rest)) if is_packed(hdr) => {
             let base = out.len();
-            if decode_packed(rest, count as usize, min_t, max_t, out).is_none() {
+            if decode_packed(hdr, rest, count as usize, range, window, out).is_none() {
                 out.truncate(base);
-                return;
-            }
-            if mint > min_t || maxt < max_t {
-                let mut w = base;
-                for i in base..out.len() {
-                    let s = out[i];
-                    if s.t >= mint && s.t <= maxt {
-                        out[w] = s;
-                        w += 1;
-                    }
-                }
-                out.truncate(w);
             }
         }
         _ => {}
     }
 }
 
-fn decode_packed(
-    data: &[u8],
+/// The first and last index of a regular chunk's samples inside `[mint, maxt]`.
+fn regular_window(
     n: usize,
     min_t: i64,
-    max_t: i64,
+    step: i64,
+    (mint, maxt): (i64, i64),
+) -> Option<(usize, usize)> {
+    let last = n.checked_sub(1)?;
+    if step <= 0 {
+        return (mint <= min_t && min_t <= maxt).then_some((0, last));
+    }
+    let (from, to) = (i128::from(min_t), i128::from(step));
+    let lo = (i128::from(mint) - from).max(0);
+    let i0 = (lo + to - 1) / to;
+    let hi = i128::from(maxt) - from;
+    if hi < 0 {
+        return None;
+    }
+    let i1 = (hi / to).min(last as i128);
+    (i0 <= i1).then_some((i0 as usize, i1 as usize))
+}
+
+fn decode_packed(
+    hdr: u8,
+    data: &[u8],
+    n: usize,
+    (min_t, max_t): (i64, i64),
+    window: (i64, i64),
     out: &mut Vec<Sample>,
 ) -> Option<()> {
     let mut r = Reader::new(data);
     let base = out.len();
-    match r.u8().ok()? {
-        0 => {
-            let step = if n > 1 {
-                max_t.wrapping_sub(min_t) / (n as i64 - 1)
-            } else {
-                0
-            };
-            out.extend((0..n as i64).map(|i| Sample {
-                t: min_t.wrapping_add(i.wrapping_mul(step)),
-                v: 0.0,
-            }));
-        }
-        1 => {
-            out.resize(base + n, Sample { t: min_t, v: 0.0 });
-            let mut t = min_t;
-            let tail = &mut out[base + 1..];
-            get_packed(&mut r, n.saturating_sub(1), |i, d| {
-                t = t.wrapping_add(d);
-                tail[i].t = t;
-            })?;
-        }
-        _ => return None,
-    }
-    let k = usize::from(r.u8().ok()?);
+    let k = usize::from(hdr & 0x0f);
     let p = *P10.get(k)?;
-    let mut m = r.varint().ok()?;
-    let (first, rest) = out.get_mut(base..)?.split_first_mut()?;
-    first.v = m as f64;
-    if k == 0 {
-        get_packed(&mut r, n - 1, |i, d| {
-            m = m.wrapping_add(d);
-            rest[i].v = m as f64;
-        })?;
+    // Samples `lo..=hi` are decoded into `out[base..]`.
+    let (lo, hi) = if hdr & IRREGULAR == 0 {
+        let step = if n > 1 {
+            max_t.wrapping_sub(min_t) / (n as i64 - 1)
+        } else {
+            0
+        };
+        let Some((lo, hi)) = regular_window(n, min_t, step, window) else {
+            return Some(());
+        };
+        out.extend((lo..=hi).map(|i| Sample {
+            t: min_t.wrapping_add((i as i64).wrapping_mul(step)),
+            v: 0.0,
+        }));
+        (lo, hi)
     } else {
-        first.v /= p;
-        get_packed(&mut r, n - 1, |i, d| {
-            m = m.wrapping_add(d);
-            rest[i].v = m as f64 / p;
+        let last = n.checked_sub(1)?;
+        out.resize(base + n, Sample { t: min_t, v: 0.0 });
+        let mut t = min_t;
+        let tail = &mut out[base + 1..];
+        get_packed(&mut r, last, |i, d| {
+            t = t.wrapping_add(d);
+            tail[i].t = t;
         })?;
+        (0, last)
+    };
+    let vals = out.get_mut(base..)?;
+    let mut m = r.varint().ok()?;
+    let conv = |m: i64| if k == 0 { m as f64 } else { m as f64 / p };
+    if lo == 0 {
+        vals[0].v = conv(m);
+    }
+    get_packed(&mut r, hi, |i, d| {
+        m = m.wrapping_add(d);
+        if i + 1 >= lo {
+            vals[i + 1 - lo].v = conv(m);
+        }
+    })?;
+    if hdr & IRREGULAR != 0 && (window.0 > min_t || window.1 < max_t) {
+        let mut w = base;
+        for i in base..out.len() {
+            let s = out[i];
+            if s.t >= window.0 && s.t <= window.1 {
+                out[w] = s;
+                w += 1;
+            }
+        }
+        out.truncate(w);
     }
     Some(())
 }
@@ -299,18 +340,31 @@ mod tests {
             assert_eq!(g.t, *t);
             assert_eq!(g.v.to_bits(), v.to_bits(), "{} vs {}", g.v, v);
         }
-        // A time range keeps exactly the samples inside it.
+        // A time window keeps exactly the samples inside it.
         if let (Some(a), Some(b)) = (samples.get(1), samples.get(samples.len().saturating_sub(2))) {
-            let mut part = Vec::new();
-            decode_into(
-                &out,
-                xor.count,
-                (xor.min_t, xor.max_t),
+            for (mint, maxt) in [
                 (a.0, b.0),
-                &mut part,
-            );
-            let want = samples.iter().filter(|s| s.0 >= a.0 && s.0 <= b.0).count();
-            assert_eq!(part.len(), want);
+                (a.0.saturating_add(1), b.0.saturating_sub(1)),
+                (a.0.saturating_sub(1), a.0),
+                (i64::MIN, a.0.saturating_sub(1)),
+                (b.0, b.0),
+            ] {
+                let mut part = Vec::new();
+                decode_into(
+                    &out,
+                    xor.count,
+                    (xor.min_t, xor.max_t),
+                    (mint, maxt),
+                    &mut part,
+                );
+                let want: Vec<(i64, u64)> = samples
+                    .iter()
+                    .filter(|s| s.0 >= mint && s.0 <= maxt)
+                    .map(|s| (s.0, s.1.to_bits()))
+                    .collect();
+                let got: Vec<(i64, u64)> = part.iter().map(|s| (s.t, s.v.to_bits())).collect();
+                assert_eq!(got, want, "window {mint}..={maxt}");
+            }
         }
         (out[0], out.len())
     }
@@ -326,7 +380,7 @@ mod tests {
             })
             .collect();
         let (enc, len) = round_trip(&counter);
-        assert_eq!(enc, ENC_PACKED);
+        assert!(is_packed(enc));
         // Regular timestamps cost nothing; deltas 13..17 take 3 bits each.
         assert!(len < 60, "{len} bytes");
         let decimals: Vec<(i64, f64)> = (0..120)
@@ -337,10 +391,10 @@ mod tests {
                 )
             })
             .collect();
-        assert_eq!(round_trip(&decimals).0, ENC_PACKED);
+        assert!(is_packed(round_trip(&decimals).0));
         let constant: Vec<(i64, f64)> = (0..120).map(|i| (i * 15_000, 8e9)).collect();
         let (enc, len) = round_trip(&constant);
-        assert_eq!((enc, len < 16), (ENC_PACKED, true), "{len}");
+        assert!(is_packed(enc) && len < 16, "{len}");
     }
 
     #[test]
@@ -358,7 +412,7 @@ mod tests {
             let (enc, _) = round_trip(&[(0, 1.0), (15, v), (30, 2.0)]);
             assert_eq!(enc, ENC_XOR, "{v}");
         }
-        assert_eq!(round_trip(&[(5, 0.0)]).0, ENC_PACKED);
+        assert!(is_packed(round_trip(&[(5, 0.0)]).0));
     }
 
     fn value() -> impl Strategy<Value = f64> {
@@ -396,9 +450,12 @@ mod tests {
                                 count in 0u16..300, a in any::<i64>(), b in any::<i64>()) {
             let mut out = Vec::new();
             decode_into(&data, count, (a, b), (i64::MIN, i64::MAX), &mut out);
-            let mut d = vec![ENC_PACKED];
-            d.extend_from_slice(&data);
-            decode_into(&d, count, (a, b), (a, b), &mut out);
+            for hdr in [ENC_PACKED, ENC_PACKED | IRREGULAR | 3] {
+                let mut d = vec![hdr];
+                d.extend_from_slice(&data);
+                decode_into(&d, count, (a, b), (a, b), &mut out);
+                decode_into(&d, count, (a, b), (a / 2, b / 2), &mut out);
+            }
         }
     }
 }
