@@ -645,6 +645,43 @@ mod tests {
     }
 
     #[test]
+    fn head_labels_round_trip_and_find_series() {
+        let long = "v".repeat(300) + "é✓";
+        let sets = [
+            Labels::from_pairs([("__name__", "up"), ("job", "a")]),
+            Labels::from_pairs([("__name__", "up"), ("job", long.as_str())]),
+            Labels::from_pairs([("a", "x".repeat(127)), ("b", "y".repeat(128))]),
+            Labels::from_pairs([("ab", "c")]),
+            Labels::from_pairs([("a", "bc")]),
+        ];
+        let mut h = Head::new(0);
+        for (i, l) in sets.iter().enumerate() {
+            let hl = HeadLabels::new(l);
+            assert_eq!(hl.to_labels(), *l);
+            assert_eq!(hl.iter().count(), l.len());
+            assert_eq!(hl.get("job"), l.get("job"));
+            assert_eq!(h.get_or_create(l), (i as u32, true));
+        }
+        for (i, l) in sets.iter().enumerate() {
+            assert_eq!(h.lookup(l), Some(i as u32));
+            assert_eq!(h.get_or_create(l), (i as u32, false));
+        }
+        assert_eq!(h.lookup(&Labels::from_pairs([("a", "b")])), None);
+        // The map keeps finding every series across its growth (rehashing from the bytes).
+        for i in 0..5000 {
+            let l = Labels::from_pairs([("i", i.to_string())]);
+            let (id, _) = h.get_or_create(&l);
+            assert_eq!(h.series[id as usize].labels.to_labels(), l);
+        }
+        for i in 0..5000 {
+            assert!(h
+                .lookup(&Labels::from_pairs([("i", i.to_string())]))
+                .is_some());
+        }
+        assert_eq!(h.series.len(), 5005);
+    }
+
+    #[test]
     fn split_parts_match_the_whole_split() {
         let mut a = Head::new(0);
         for i in 0..5 {
