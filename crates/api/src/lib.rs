@@ -4,6 +4,8 @@
 
 pub mod alertmanager;
 pub mod elasticsearch;
+#[cfg(test)]
+mod fuzz_tests;
 pub mod grafana;
 pub mod jaeger;
 pub mod loki;

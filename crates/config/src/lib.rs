@@ -9,6 +9,8 @@ pub mod env;
 pub mod errors;
 pub mod features;
 pub mod forward;
+#[cfg(test)]
+mod fuzz_tests;
 pub mod incident;
 pub mod otlp;
 pub mod pharos;

@@ -9,6 +9,8 @@
 pub mod decode;
 pub mod envelope;
 pub mod event;
+#[cfg(test)]
+mod fuzz_tests;
 pub mod grouping;
 pub mod hooks;
 pub mod limits;

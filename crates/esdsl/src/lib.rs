@@ -16,6 +16,8 @@ pub mod bulk;
 pub mod datemath;
 pub mod document;
 pub mod field;
+#[cfg(test)]
+mod fuzz_tests;
 pub mod mapping;
 pub mod query;
 pub mod query_string;

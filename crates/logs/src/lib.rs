@@ -21,6 +21,8 @@
 pub mod codec;
 pub mod colchunk;
 pub mod deletes;
+#[cfg(test)]
+mod fuzz_tests;
 pub mod limits;
 pub mod store;
 pub mod wal;

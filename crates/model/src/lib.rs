@@ -6,6 +6,8 @@ pub mod alert;
 pub mod created;
 pub mod deletes;
 pub mod exemplars;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod histogram;
 pub mod labels;
 pub mod logs;

@@ -8,6 +8,8 @@ pub(crate) use eval::format_go_float as eval_format;
 pub(crate) use eval::note_combined;
 pub(crate) use eval::unparen as eval_unparen;
 pub mod functions;
+#[cfg(test)]
+mod fuzz_tests;
 pub mod selector;
 
 use model::{FloatHistogram, Labels, Queryable, Sample};

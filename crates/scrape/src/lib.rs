@@ -5,6 +5,8 @@
 pub mod cache;
 pub mod discovery;
 pub mod exposition;
+#[cfg(test)]
+mod fuzz_tests;
 pub mod manager;
 pub mod nhcb;
 pub mod protobuf;

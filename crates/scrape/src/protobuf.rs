@@ -458,7 +458,7 @@ pub fn parse(body: &[u8], opts: Options) -> Result<Exposition, ParseError> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     fn lp(n: &str, v: &str) -> dto::LabelPair {
