@@ -8,6 +8,8 @@
 //! `zstd` (WAL record compression).
 
 pub mod deletes;
+#[cfg(test)]
+mod fuzz_tests;
 pub mod jaeger_json;
 pub mod jaeger_thrift;
 pub mod otlp;
