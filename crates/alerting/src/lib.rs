@@ -8,6 +8,8 @@
 //! ([`RuleSource::logql_tenant`]) are evaluated through a `model::LogRuleQuerier` for their
 //! tenant; recording results go to the same `MetricSink`, alerts to the same `AlertSink`.
 
+#[cfg(test)]
+mod fuzz_tests;
 pub mod manager;
 pub mod notifier;
 pub mod rule;
