@@ -37,7 +37,11 @@ trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$work"' EXIT
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 pp=$(free_port); mp=$(free_port)
 printf 'global:\n  scrape_interval: 1h\n' > "$work/prometheus.yml"
-"$PHAROS_BIN" serve --listen "127.0.0.1:$pp" --data "$work/pharos" 2>"$work/pharos.log" &
+# Neither server scrapes anything: pharos' built-in self-monitoring would append samples at "now"
+# while the pushed history starts hours earlier, so its head would span more than 1.5 block
+# ranges at once and be cut before the push reached it (the rest then out of bounds).
+printf 'collectors:\n  self: {enabled: false}\n  host: {enabled: false}\nsecurity: {enabled: false}\n' > "$work/pharos.yml"
+"$PHAROS_BIN" serve --config "$work/pharos.yml" --listen "127.0.0.1:$pp" --data "$work/pharos" 2>"$work/pharos.log" &
 ppid=$!
 prometheus --config.file="$work/prometheus.yml" --storage.tsdb.path="$work/prometheus" \
   --web.listen-address="127.0.0.1:$mp" --web.enable-remote-write-receiver 2>"$work/prometheus.log" &

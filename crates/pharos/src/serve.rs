@@ -264,7 +264,7 @@ async fn serve(args: ServeArgs, on_listening: Option<OnListening>) -> Result<(),
         .external_url
         .clone()
         .unwrap_or_else(|| format!("http://{local}"));
-    let am = crate::serve_alertmanager::start(&cfg, &data_dir, external_url.clone(), db.clone())
+    let am = crate::serve_alertmanager::start(&cfg, &data_dir, external_url.clone())
         .map_err(|e| format!("alertmanager: {e}"))?;
     *am_slot.write() = Some(am.clone());
     // The rules engine: rule_files of prometheus.yml evaluated over the TSDB; alerts go to the

@@ -1,11 +1,10 @@
 //! Wiring of the built-in Alertmanager into `pharos serve`: loads the alertmanager.yml named by
 //! pharos.yml's `alertmanager_config` (or a receiver-less default so the API still accepts
-//! alerts and silences), keeps state under `<data>/alerting/`, reloads with the config, writes
-//! its metrics into the TSDB every 15 s and appends them to pharos' `/metrics`.
+//! alerts and silences), keeps state under `<data>/alerting/`, reloads with the config and
+//! appends its metrics to pharos' `/metrics` (stored by the self-monitoring scrape, job `pharos`).
 
 use alertmanager::{Alertmanager, Loaded, RetryPolicy};
 use std::path::Path;
-use std::sync::Arc;
 
 const DEFAULT_CONFIG: &str = "route:\n  receiver: default\nreceivers:\n  - name: default\n";
 
@@ -31,7 +30,6 @@ pub fn start(
     cfg: &config::LoadedConfig,
     data_dir: &Path,
     external_url: String,
-    sink: Arc<dyn model::MetricSink>,
 ) -> Result<Alertmanager, String> {
     let am = Alertmanager::new(
         load(cfg)?,
@@ -39,18 +37,10 @@ pub fn start(
         external_url,
         RetryPolicy::default(),
     )?;
+    // No samples of its own into the TSDB: its metrics reach it through the self-monitoring
+    // scrape of /metrics, and with `collectors.self` off nothing is written at "now" behind the
+    // user's back (which would also cut a head that is being backfilled).
     am.spawn();
-    let m = am.clone();
-    tokio::spawn(async move {
-        let mut tick = tokio::time::interval(std::time::Duration::from_secs(15));
-        loop {
-            tick.tick().await;
-            let samples = m.metric_samples(model::time::now_ms());
-            if let Err(e) = sink.append(&samples) {
-                tracing::debug!("writing alertmanager metrics: {e}");
-            }
-        }
-    });
     Ok(am)
 }
 
