@@ -33,7 +33,7 @@ else
   cargo build --release --bin pharos-bench >/dev/null
 fi
 work=$(mktemp -d /tmp/pharos-bench.XXXXXX)
-trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$work"' EXIT
+trap 'kill $(jobs -p) 2>/dev/null || true; wait 2>/dev/null || true; rm -rf "$work"' EXIT
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 pp=$(free_port); mp=$(free_port)
 printf 'global:\n  scrape_interval: 1h\n' > "$work/prometheus.yml"
