@@ -4,6 +4,7 @@
 
 pub mod alertmanager;
 pub mod elasticsearch;
+pub mod error_delete;
 #[cfg(test)]
 mod fuzz_tests;
 pub mod grafana;

@@ -31,7 +31,7 @@ pub fn routes(state: Arc<TracesState>) -> Router {
         .with_state(state)
 }
 
-fn bad(msg: impl Into<String>) -> Response {
+pub(crate) fn bad(msg: impl Into<String>) -> Response {
     text(StatusCode::BAD_REQUEST, msg.into())
 }
 
@@ -43,7 +43,7 @@ fn tenant(headers: &HeaderMap) -> String {
     crate::prometheus::tenant::tenant_of(headers).unwrap_or_default()
 }
 
-fn opt(q: &HashMap<String, String>, k: &str) -> Option<String> {
+pub(crate) fn opt(q: &HashMap<String, String>, k: &str) -> Option<String> {
     q.get(k)
         .map(|v| v.trim())
         .filter(|v| !v.is_empty())

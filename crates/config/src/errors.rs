@@ -70,6 +70,8 @@ pub(crate) struct ErrorsSection {
     #[serde(default)]
     retention_time: Option<PromDuration>,
     #[serde(default)]
+    delete_request_cancel_period: Option<PromDuration>,
+    #[serde(default)]
     retention_size: Option<Value>,
     #[serde(default)]
     max_event_size: Option<Value>,
@@ -117,6 +119,9 @@ pub struct ErrorsSettings {
     pub store_attachments: bool,
     /// Alert when an issue gets more than `.0` events in `.1` minutes.
     pub alert_threshold: Option<(u64, f64)>,
+    /// How long an error delete request can be cancelled before its events leave the log
+    /// (Loki's `compactor.delete_request_cancel_period`); default 24h.
+    pub delete_request_cancel_period_ms: i64,
 }
 
 impl Default for ErrorsSettings {
@@ -131,6 +136,7 @@ impl Default for ErrorsSettings {
             scrub_fields: vec![],
             store_attachments: false,
             alert_threshold: None,
+            delete_request_cancel_period_ms: 24 * 3_600_000,
         }
     }
 }
@@ -207,6 +213,9 @@ impl ErrorsSection {
             });
         }
         out.retention_time_ms = self.retention_time.map(|d| d.0);
+        if let Some(p) = self.delete_request_cancel_period {
+            out.delete_request_cancel_period_ms = p.0;
+        }
         if let Some(v) = &self.retention_size {
             out.retention_size_bytes = size(v).map_err(|m| at("retention_size", m))?;
         }
@@ -244,7 +253,7 @@ mod tests {
     fn errors_section() {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("pharos.yml");
-        let text = "errors:\n  projects:\n    - {id: 1, name: api, keys: [abc123]}\n    - id: web\n      keys: [{public: def456, rate_limit: 5}]\n      send_default_pii: true\n      rate_limits: {transaction: 10}\n  retention_time: 7d\n  retention_size: 1GB\n  max_event_size: 200KB\n  scrub: {fields: [SSN]}\n  alert_threshold: {events: 10, minutes: 5}\n";
+        let text = "errors:\n  projects:\n    - {id: 1, name: api, keys: [abc123]}\n    - id: web\n      keys: [{public: def456, rate_limit: 5}]\n      send_default_pii: true\n      rate_limits: {transaction: 10}\n  retention_time: 7d\n  delete_request_cancel_period: 10m\n  retention_size: 1GB\n  max_event_size: 200KB\n  scrub: {fields: [SSN]}\n  alert_threshold: {events: 10, minutes: 5}\n";
         let c = parse(&p, text).unwrap();
         let e = &c.errors;
         assert_eq!(e.projects.len(), 2);
@@ -254,6 +263,7 @@ mod tests {
         assert_eq!(e.projects[1].keys, vec![("def456".to_string(), Some(5.0))]);
         assert!(e.projects[1].send_default_pii);
         assert_eq!(e.retention_time_ms, Some(7 * 86_400_000));
+        assert_eq!(e.delete_request_cancel_period_ms, 600_000);
         assert_eq!(e.retention_size_bytes, 1_000_000_000);
         assert_eq!(e.max_event_bytes, Some(200_000));
         assert_eq!(e.scrub_fields, vec!["ssn".to_string()]);

@@ -7,6 +7,7 @@
 //! its own files.
 
 pub mod decode;
+pub mod deletes;
 pub mod envelope;
 pub mod event;
 #[cfg(test)]

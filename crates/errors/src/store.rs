@@ -62,6 +62,8 @@ pub struct StoreOptions {
     pub scrub_fields: Vec<String>,
     /// Keep attachments under `<dir>/attachments/` (else they are acknowledged and dropped).
     pub store_attachments: bool,
+    /// How long a delete request can be cancelled before its events leave the log.
+    pub delete_cancel_period_ms: i64,
 }
 
 impl Default for StoreOptions {
@@ -77,6 +79,7 @@ impl Default for StoreOptions {
             scrub_enabled: true,
             scrub_fields: vec![],
             store_attachments: false,
+            delete_cancel_period_ms: crate::deletes::DEFAULT_CANCEL_PERIOD_MS,
         }
     }
 }
@@ -108,6 +111,76 @@ impl Status {
             "ignored" | "muted" | "archived" => Status::Ignored,
             _ => return None,
         })
+    }
+}
+
+/// Removes events from the index: their issues' counts, hourly buckets and event lists, the
+/// trace index, and issues left without events (retention and delete requests).
+fn drop_events(inner: &mut Inner, gone: &[String]) {
+    let gone_set: HashSet<&String> = gone.iter().collect();
+    let mut touched = HashSet::new();
+    for id in gone {
+        if let Some(r) = inner.events.get(id) {
+            touched.insert(r.issue);
+            if let Some(i) = inner.issues.get_mut(&r.issue) {
+                i.count = i.count.saturating_sub(1);
+                let h = (r.timestamp / 3600.0).floor() as i64;
+                if let Some(c) = i.hourly.get_mut(&h) {
+                    *c = c.saturating_sub(1);
+                    if *c == 0 {
+                        i.hourly.remove(&h);
+                    }
+                }
+            }
+            if let Some(t) = &r.trace_id {
+                if let Some(v) = inner.by_trace.get_mut(t) {
+                    v.retain(|e| e != id);
+                    if v.is_empty() {
+                        inner.by_trace.remove(t);
+                    }
+                }
+            }
+        }
+    }
+    for iid in touched {
+        let empty = match inner.issues.get_mut(&iid) {
+            Some(i) => {
+                let before = i.events.len();
+                i.events.retain(|e| !gone_set.contains(e));
+                i.bodies_from = i.bodies_from.saturating_sub(before - i.events.len());
+                i.events.is_empty()
+            }
+            None => false,
+        };
+        if empty {
+            inner.issues.remove(&iid);
+        }
+    }
+    for id in gone {
+        inner.events.remove(id);
+    }
+}
+
+/// Calls `f(stored bytes, record)` for every intact, decodable record of a log segment's bytes
+/// (stops at a torn tail or when `f` returns false).
+fn for_each_record(
+    data: &[u8],
+    framing: wal::Framing,
+    mut f: impl FnMut(&[u8], &mut Value) -> bool,
+) {
+    let mut at = 0;
+    while let wal::frame::Next::Record(stored, end) = wal::frame::next(data, at) {
+        let raw = &data[at..end];
+        at = end;
+        let Some(bytes) = wal::frame::decode(framing, stored) else {
+            continue;
+        };
+        let Ok(mut r) = serde_json::from_slice::<Value>(&bytes) else {
+            continue;
+        };
+        if !f(raw, &mut r) {
+            break;
+        }
     }
 }
 
@@ -206,6 +279,9 @@ pub struct ErrorStore {
     hooks: RwLock<Arc<dyn ErrorHooks>>,
     counters: Counters,
     state_lock: Mutex<()>,
+    deletes: crate::deletes::ErrorDeletes,
+    /// One delete pass or retention pass at a time.
+    purge_lock: Mutex<()>,
 }
 
 /// Unix seconds now.
@@ -285,7 +361,10 @@ impl ErrorStore {
                 },
             );
         }
+        let deletes = crate::deletes::ErrorDeletes::open(dir, opts.delete_cancel_period_ms)?;
         let store = ErrorStore {
+            deletes,
+            purge_lock: Mutex::new(()),
             dir: dir.to_path_buf(),
             opts,
             wal,
@@ -732,6 +811,9 @@ impl ErrorStore {
         let message = opt_str(&ev, "message").unwrap_or_default();
         let user = event::user_key(&ev);
         let tags = event::tag_pairs(&ev);
+        if self.deletes.covers(project, iid, ts, seq) {
+            return None;
+        }
         let body: Arc<str> = Arc::from(ev.to_string());
         let mut guard = self.inner.write();
         let inner = &mut *guard;
@@ -1159,6 +1241,168 @@ impl ErrorStore {
         out.into_iter().map(|(_, v)| v).collect()
     }
 
+    // ----- delete requests -----
+
+    /// The store's delete requests.
+    pub fn deletes(&self) -> &crate::deletes::ErrorDeletes {
+        &self.deletes
+    }
+
+    /// Adds a delete request (durable on return) and removes the events it covers from the
+    /// index at once; returns its id.
+    pub fn add_delete(
+        &self,
+        start_ms: i64,
+        end_ms: i64,
+        project: Option<String>,
+        issue: Option<String>,
+        now_ms: i64,
+    ) -> io::Result<String> {
+        let req = self.deletes.add(start_ms, end_ms, project, issue, now_ms)?;
+        let mut guard = self.inner.write();
+        let inner = &mut *guard;
+        let mut segs = Vec::new();
+        let gone: Vec<String> = inner
+            .events
+            .iter()
+            .filter(|(_, r)| {
+                inner
+                    .issues
+                    .get(&r.issue)
+                    .is_some_and(|i| req.covers(&i.project, r.issue, r.timestamp))
+            })
+            .map(|(k, r)| {
+                segs.push(r.seq);
+                k.clone()
+            })
+            .collect();
+        drop_events(inner, &gone);
+        self.deletes.covered_segments.lock().extend(segs);
+        Ok(req.request_id)
+    }
+
+    /// Cancels a request (Loki's rules); the events it alone hid are read back from the log.
+    pub fn cancel_delete(
+        &self,
+        request_id: &str,
+        force: bool,
+        now_ms: i64,
+    ) -> Result<(), crate::deletes::CancelError> {
+        self.deletes.cancel(request_id, force, now_ms)?;
+        let _purge = self.purge_lock.lock();
+        let segs = self
+            .wal
+            .segments()
+            .map_err(|e| crate::deletes::CancelError::Io(e.to_string()))?;
+        for seq in segs {
+            let path = self.wal.options().naming.path(self.wal.dir(), seq);
+            let Ok(data) = std::fs::read(&path) else {
+                continue;
+            };
+            for_each_record(&data, self.wal.options().framing, |_, r| {
+                let project = opt_str(r, "p").unwrap_or_default();
+                let fp = opt_str(r, "f").unwrap_or_default();
+                let received = r.get("r").and_then(Value::as_f64).unwrap_or(0.0);
+                let ev = r.get_mut("e").map(Value::take).unwrap_or(Value::Null);
+                if ev.is_object() {
+                    let _ = self.apply(&project, received, ev, &fp, seq);
+                }
+                true
+            });
+        }
+        Ok(())
+    }
+
+    /// One pass: rewrites the log segments holding events of requests past the cancel period
+    /// without those events, and marks the requests processed. Returns the events removed.
+    pub fn process_deletes(&self, now_ms: i64) -> io::Result<u64> {
+        let period = self.deletes.cancel_period_ms();
+        let ready: Vec<crate::deletes::DeleteRequest> = self
+            .deletes
+            .reqs
+            .lock()
+            .iter()
+            .filter(|r| r.created_at_ms.saturating_add(period) <= now_ms)
+            .cloned()
+            .collect();
+        if ready.is_empty() {
+            return Ok(0);
+        }
+        let _purge = self.purge_lock.lock();
+        let segs: Vec<u64> = self
+            .deletes
+            .covered_segments
+            .lock()
+            .iter()
+            .copied()
+            .collect();
+        if segs.contains(&self.wal.active_segment()) {
+            self.wal.roll()?;
+        }
+        let framing = self.wal.options().framing;
+        let mut removed = 0u64;
+        for seq in segs {
+            let path = self.wal.options().naming.path(self.wal.dir(), seq);
+            let data = match std::fs::read(&path) {
+                Ok(d) => d,
+                Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                    self.deletes.covered_segments.lock().remove(&seq);
+                    continue;
+                }
+                Err(e) => return Err(e),
+            };
+            let mut kept = Vec::with_capacity(data.len());
+            let mut dropped = 0u64;
+            let mut still_covered = false;
+            for_each_record(&data, framing, |raw, r| {
+                let project = opt_str(r, "p").unwrap_or_default();
+                let fp = opt_str(r, "f").unwrap_or_default();
+                let iid = issue_id(&project, &fp);
+                let ts = r
+                    .pointer("/e/timestamp")
+                    .and_then(Value::as_f64)
+                    .or_else(|| r.get("r").and_then(Value::as_f64))
+                    .unwrap_or(0.0);
+                if ready.iter().any(|q| q.covers(&project, iid, ts)) {
+                    dropped += 1;
+                } else {
+                    still_covered |= self
+                        .deletes
+                        .reqs
+                        .lock()
+                        .iter()
+                        .any(|q| q.covers(&project, iid, ts));
+                    kept.extend_from_slice(raw);
+                }
+                true
+            });
+            if dropped > 0 {
+                crate::deletes::write_durably(&path, &kept)?;
+                removed += dropped;
+            }
+            if !still_covered {
+                self.deletes.covered_segments.lock().remove(&seq);
+            }
+        }
+        self.deletes
+            .events_removed
+            .fetch_add(removed, Ordering::Relaxed);
+        let mut reqs = self.deletes.reqs.lock();
+        let mut changed = false;
+        for r in reqs.iter_mut() {
+            if r.status != crate::deletes::Status::Processed
+                && ready.iter().any(|q| q.request_id == r.request_id)
+            {
+                r.status = crate::deletes::Status::Processed;
+                changed = true;
+            }
+        }
+        if changed {
+            self.deletes.save(&reqs)?;
+        }
+        Ok(removed)
+    }
+
     // ----- retention and metrics -----
 
     /// Drops log segments (and their events and emptied issues) older than the retention time
@@ -1176,6 +1420,7 @@ impl ErrorStore {
         } else {
             f64::MIN
         };
+        let _purge = self.purge_lock.lock();
         let stale_active = {
             let inner = self.inner.read();
             inner
@@ -1229,48 +1474,7 @@ impl ErrorStore {
             .filter(|(_, r)| set.contains(&r.seq))
             .map(|(k, _)| k.clone())
             .collect();
-        let gone_set: HashSet<&String> = gone.iter().collect();
-        let mut touched = HashSet::new();
-        for id in &gone {
-            if let Some(r) = inner.events.get(id) {
-                touched.insert(r.issue);
-                if let Some(i) = inner.issues.get_mut(&r.issue) {
-                    i.count = i.count.saturating_sub(1);
-                    let h = (r.timestamp / 3600.0).floor() as i64;
-                    if let Some(c) = i.hourly.get_mut(&h) {
-                        *c = c.saturating_sub(1);
-                        if *c == 0 {
-                            i.hourly.remove(&h);
-                        }
-                    }
-                }
-                if let Some(t) = &r.trace_id {
-                    if let Some(v) = inner.by_trace.get_mut(t) {
-                        v.retain(|e| e != id);
-                        if v.is_empty() {
-                            inner.by_trace.remove(t);
-                        }
-                    }
-                }
-            }
-        }
-        for iid in touched {
-            let empty = match inner.issues.get_mut(&iid) {
-                Some(i) => {
-                    let before = i.events.len();
-                    i.events.retain(|e| !gone_set.contains(e));
-                    i.bodies_from = i.bodies_from.saturating_sub(before - i.events.len());
-                    i.events.is_empty()
-                }
-                None => false,
-            };
-            if empty {
-                inner.issues.remove(&iid);
-            }
-        }
-        for id in &gone {
-            inner.events.remove(id);
-        }
+        drop_events(inner, &gone);
         tracing::info!(
             segments = doomed.len(),
             events = gone.len(),
@@ -1296,6 +1500,8 @@ impl ErrorStore {
             out,
             "pharos_errors_issues {issues}\npharos_errors_issues_unresolved {unresolved}"
         );
+        let (deleted, received, processed) = self.deletes.counts();
+        let _ = writeln!(out, "# HELP pharos_errors_deleted_events_total Events removed from the error log by delete requests.\n# TYPE pharos_errors_deleted_events_total counter\npharos_errors_deleted_events_total {deleted}\n# HELP pharos_errors_delete_requests Error delete requests by status.\n# TYPE pharos_errors_delete_requests gauge\npharos_errors_delete_requests{{status=\"received\"}} {received}\npharos_errors_delete_requests{{status=\"processed\"}} {processed}");
         let _ = writeln!(out, "# HELP pharos_errors_events Events in the error store.\n# TYPE pharos_errors_events gauge\npharos_errors_events {events}");
         let _ = writeln!(out, "# HELP pharos_errors_items_total Envelope items by type and outcome.\n# TYPE pharos_errors_items_total counter");
         for ((t, o), n) in self.counters.items.lock().iter() {

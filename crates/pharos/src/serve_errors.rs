@@ -30,6 +30,7 @@ pub fn options(cfg: &config::errors::ErrorsSettings) -> errors::StoreOptions {
         scrub_enabled: cfg.scrub_enabled,
         scrub_fields: cfg.scrub_fields.clone(),
         store_attachments: cfg.store_attachments,
+        delete_cancel_period_ms: cfg.delete_request_cancel_period_ms,
         ..d
     }
 }
@@ -118,7 +119,7 @@ pub async fn start(cfg: &config::LoadedConfig, data_dir: &Path) -> Result<Errors
         tenants: tenants.clone(),
         max_body_bytes: api::MAX_BODY_BYTES,
     });
-    let routes = api::sentry::routes(state);
+    let routes = api::sentry::routes(state.clone()).merge(api::error_delete::routes(state));
     {
         let tenants = tenants.clone();
         tokio::spawn(async move {
@@ -137,6 +138,30 @@ pub async fn start(cfg: &config::LoadedConfig, data_dir: &Path) -> Result<Errors
                     .await;
                     if let Ok(Err(e)) = res {
                         tracing::warn!("error store retention failed: {e}");
+                    }
+                }
+            }
+        });
+    }
+    // Delete requests past their cancel period leave the log segments: a pass every half
+    // cancel period (1 s to 60 s), over every tenant's store.
+    {
+        let tenants = tenants.clone();
+        let every = (cfg.errors.delete_request_cancel_period_ms / 2).clamp(1000, 60_000) as u64;
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(std::time::Duration::from_millis(every));
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tick.tick().await;
+                for s in tenants.all() {
+                    let r = tokio::task::spawn_blocking(move || {
+                        s.process_deletes(model::time::now_ms())
+                    })
+                    .await;
+                    match r {
+                        Ok(Ok(n)) if n > 0 => tracing::info!(events = n, "error deletes applied"),
+                        Ok(Err(e)) => tracing::warn!("error delete pass failed: {e}"),
+                        _ => {}
                     }
                 }
             }

@@ -307,7 +307,7 @@ pub enum Class {
     Admin,
     /// `/-/reload`, `/-/quit`: admin, and only when lifecycle is enabled.
     Lifecycle,
-    /// `/api/v1/admin/*`, Loki's and the traces' delete APIs: admin, and only when the admin API is enabled.
+    /// `/api/v1/admin/*`, the logs', traces' and errors' delete APIs: admin, and only when the admin API is enabled.
     AdminApi,
     /// Sentry ingest: the DSN key authenticates it when no pharos credential is sent.
     SentryIngest,
@@ -330,6 +330,7 @@ pub fn classify(method: &Method, path: &str) -> Class {
             "/loki/api/v1/delete"
                 | "/loki/api/v1/cache/generation_numbers"
                 | "/api/traces/v1/delete"
+                | "/api/errors/v1/delete"
         )
     {
         return Class::AdminApi;

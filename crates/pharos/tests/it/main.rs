@@ -11,6 +11,7 @@ mod dashboards_api;
 mod db_collectors;
 mod demo;
 mod errors_api;
+mod errors_delete;
 mod errors_hooks;
 mod errors_release_health;
 mod fault_crash;

@@ -1,0 +1,324 @@
+//! Error event delete requests (`/api/errors/v1/delete`, shaped like Loki's delete API; Sentry
+//! has no such API). A request of one store (one tenant) names an event time range (inclusive,
+//! milliseconds) and optionally a project and an issue id. Requests are persisted in
+//! `<errors>/delete_requests.json` (temporary file, fsync, rename, directory fsync) before they
+//! are acknowledged; the events they cover leave the store's in-memory index at once (as
+//! retention removes them, so every read — issue list, issue events, event by id, counts —
+//! stops showing them and an issue left without events disappears), and events replayed or
+//! ingested later that they cover are never indexed. After the cancel period
+//! (`errors.delete_request_cancel_period`, default 24h) a pass rewrites the log segments
+//! holding such events without them and marks the request processed.
+
+use parking_lot::Mutex;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeSet;
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
+
+pub use model::deletes::CancelError;
+
+/// Format version of `delete_requests.json`; a newer file is refused.
+pub const FORMAT_VERSION: u32 = 1;
+pub(crate) const FILE: &str = "delete_requests.json";
+/// Loki's default `compactor.delete_request_cancel_period`.
+pub const DEFAULT_CANCEL_PERIOD_MS: i64 = 24 * 3_600_000;
+
+/// Loki's request statuses.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    /// Accepted; events are hidden, not yet removed from the log.
+    Received,
+    /// Removed from the log segments that held them.
+    Processed,
+}
+
+/// One delete request as stored.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct DeleteRequest {
+    pub request_id: String,
+    /// Unix milliseconds, inclusive (the event's timestamp).
+    pub start_ms: i64,
+    pub end_ms: i64,
+    #[serde(default)]
+    pub project: Option<String>,
+    /// An issue id (decimal, as the API shows it).
+    #[serde(default)]
+    pub issue: Option<String>,
+    pub created_at_ms: i64,
+    pub status: Status,
+}
+
+impl DeleteRequest {
+    /// Whether the request covers an event of `project`'s issue `issue` at `ts` (Unix seconds).
+    pub fn covers(&self, project: &str, issue: u64, ts: f64) -> bool {
+        let ms = (ts * 1000.0).floor() as i64;
+        ms >= self.start_ms
+            && ms <= self.end_ms
+            && self.project.as_deref().is_none_or(|p| p == project)
+            && self
+                .issue
+                .as_deref()
+                .is_none_or(|i| i.parse::<u64>().ok() == Some(issue))
+    }
+}
+
+#[derive(Serialize, Deserialize)]
+struct OnDisk {
+    version: u32,
+    requests: Vec<DeleteRequest>,
+}
+
+/// One store's delete requests.
+pub struct ErrorDeletes {
+    path: PathBuf,
+    pub(crate) reqs: Mutex<Vec<DeleteRequest>>,
+    any: AtomicBool,
+    cancel_period_ms: AtomicI64,
+    pub(crate) events_removed: AtomicU64,
+    /// Log segments known to hold events some request covers.
+    pub(crate) covered_segments: Mutex<BTreeSet<u64>>,
+}
+
+fn bad_data(msg: String) -> io::Error {
+    io::Error::new(io::ErrorKind::InvalidData, msg)
+}
+
+/// Writes `body` to `path` so that a crash leaves the old or the new file whole: temporary
+/// file, fsync, rename, directory fsync.
+pub(crate) fn write_durably(path: &Path, body: &[u8]) -> io::Result<()> {
+    let tmp = path.with_extension("tmp");
+    let mut f = std::fs::File::create(&tmp)?;
+    f.write_all(body)?;
+    f.sync_all()?;
+    std::fs::rename(&tmp, path)?;
+    match path.parent() {
+        Some(dir) => wal::sync_dir(dir),
+        None => Ok(()),
+    }
+}
+
+impl ErrorDeletes {
+    /// Loads `<dir>/delete_requests.json` (none yet: no requests).
+    pub fn open(dir: &Path, cancel_period_ms: i64) -> io::Result<ErrorDeletes> {
+        let path = dir.join(FILE);
+        let reqs = match std::fs::read(&path) {
+            Ok(b) => {
+                let d: OnDisk = serde_json::from_slice(&b)
+                    .map_err(|e| bad_data(format!("{}: {e}", path.display())))?;
+                if d.version > FORMAT_VERSION {
+                    return Err(bad_data(format!(
+                        "{}: format version {} is newer than this pharos understands ({FORMAT_VERSION}); use a newer pharos",
+                        path.display(),
+                        d.version
+                    )));
+                }
+                d.requests
+            }
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Vec::new(),
+            Err(e) => return Err(e),
+        };
+        Ok(ErrorDeletes {
+            path,
+            any: AtomicBool::new(!reqs.is_empty()),
+            reqs: Mutex::new(reqs),
+            cancel_period_ms: AtomicI64::new(cancel_period_ms.max(0)),
+            events_removed: AtomicU64::new(0),
+            covered_segments: Mutex::new(BTreeSet::new()),
+        })
+    }
+
+    pub fn cancel_period_ms(&self) -> i64 {
+        self.cancel_period_ms.load(Ordering::Relaxed)
+    }
+
+    pub(crate) fn save(&self, reqs: &[DeleteRequest]) -> io::Result<()> {
+        let d = OnDisk {
+            version: FORMAT_VERSION,
+            requests: reqs.to_vec(),
+        };
+        let body = serde_json::to_vec_pretty(&d).map_err(|e| bad_data(e.to_string()))?;
+        write_durably(&self.path, &body)?;
+        self.any.store(!reqs.is_empty(), Ordering::Release);
+        Ok(())
+    }
+
+    /// Whether any request covers the event (and notes its segment for the purge).
+    pub(crate) fn covers(&self, project: &str, issue: u64, ts: f64, seq: u64) -> bool {
+        if !self.any.load(Ordering::Acquire) {
+            return false;
+        }
+        let hit = self
+            .reqs
+            .lock()
+            .iter()
+            .any(|r| r.covers(project, issue, ts));
+        if hit {
+            self.covered_segments.lock().insert(seq);
+        }
+        hit
+    }
+
+    /// Persists a new request; returns it.
+    pub(crate) fn add(
+        &self,
+        start_ms: i64,
+        end_ms: i64,
+        project: Option<String>,
+        issue: Option<String>,
+        now_ms: i64,
+    ) -> io::Result<DeleteRequest> {
+        let mut reqs = self.reqs.lock();
+        let request_id = loop {
+            let id = crate::event::new_event_id()[..8].to_string();
+            if !reqs.iter().any(|r| r.request_id == id) {
+                break id;
+            }
+        };
+        let req = DeleteRequest {
+            request_id,
+            start_ms,
+            end_ms,
+            project,
+            issue,
+            created_at_ms: now_ms,
+            status: Status::Received,
+        };
+        reqs.push(req.clone());
+        if let Err(e) = self.save(&reqs) {
+            reqs.pop();
+            self.any.store(!reqs.is_empty(), Ordering::Release);
+            return Err(e);
+        }
+        Ok(req)
+    }
+
+    /// The requests, oldest first.
+    pub fn list(&self) -> Vec<DeleteRequest> {
+        let mut v = self.reqs.lock().clone();
+        v.sort_by_key(|r| r.created_at_ms);
+        v
+    }
+
+    /// Removes a request still `received` and within the cancel period (`force` lifts the age
+    /// limit), as Loki's `DELETE /loki/api/v1/delete`.
+    pub(crate) fn cancel(
+        &self,
+        request_id: &str,
+        force: bool,
+        now_ms: i64,
+    ) -> Result<(), CancelError> {
+        let mut reqs = self.reqs.lock();
+        let Some(i) = reqs.iter().position(|r| r.request_id == request_id) else {
+            return Err(CancelError::NotFound);
+        };
+        let r = &reqs[i];
+        model::deletes::check_cancel(
+            r.status == Status::Processed,
+            r.created_at_ms,
+            self.cancel_period_ms(),
+            now_ms,
+            force,
+        )?;
+        let removed = reqs.remove(i);
+        if let Err(e) = self.save(&reqs) {
+            reqs.insert(i, removed);
+            self.any.store(true, Ordering::Release);
+            return Err(CancelError::Io(e.to_string()));
+        }
+        Ok(())
+    }
+
+    /// `pharos_errors_deleted_events_total` and `pharos_errors_delete_requests{status}` of
+    /// this store, as (removed, received, processed).
+    pub fn counts(&self) -> (u64, usize, usize) {
+        let reqs = self.reqs.lock();
+        let received = reqs.iter().filter(|r| r.status == Status::Received).count();
+        (
+            self.events_removed.load(Ordering::Relaxed),
+            received,
+            reqs.len() - received,
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::store::{ErrorStore, IssueQuery, Project, StoreOptions};
+    use serde_json::json;
+
+    fn project(id: &str) -> Project {
+        Project {
+            id: id.into(),
+            name: id.into(),
+            keys: vec![],
+            allow_pii: false,
+            rate_limits: Default::default(),
+            from_config: true,
+        }
+    }
+
+    fn event(func: &str, ts: f64) -> Vec<u8> {
+        json!({"platform": "node", "level": "error", "timestamp": ts,
+            "exception": {"values": [{"type": "TypeError", "value": "x", "stacktrace": {"frames": [
+                {"function": func, "filename": "/a.js", "lineno": 3, "in_app": true}]}}]}})
+        .to_string()
+        .into_bytes()
+    }
+
+    fn issues(s: &ErrorStore) -> usize {
+        s.list_issues(&IssueQuery {
+            status: Some("all".into()),
+            limit: 100,
+            ..Default::default()
+        })
+        .1
+    }
+
+    #[test]
+    fn hidden_at_once_restored_by_cancel_and_removed_from_the_log() {
+        let dir = tempfile::tempdir().unwrap();
+        let opts = StoreOptions {
+            fsync: false,
+            ..Default::default()
+        };
+        let (p1, p2) = (project("1"), project("2"));
+        let ps = vec![p1.clone(), p2.clone()];
+        let ts = 1_700_000_000.0;
+        let (a, b, c);
+        {
+            let s = ErrorStore::open(dir.path(), opts.clone(), ps.clone()).unwrap();
+            a = s.ingest_event(&p1, &event("f", ts), None).unwrap();
+            b = s.ingest_event(&p2, &event("g", ts), None).unwrap();
+            c = s.ingest_event(&p2, &event("g", ts + 100.0), None).unwrap();
+            assert_eq!(issues(&s), 2);
+            let ms = (ts * 1000.0) as i64;
+            s.add_delete(ms, ms + 1000, Some("2".into()), None, 0)
+                .unwrap();
+            assert!(s.event(&b).is_none(), "hidden at once");
+            assert!(s.event(&a).is_some() && s.event(&c).is_some());
+            let id = s.add_delete(ms, ms, None, None, 0).unwrap();
+            assert!(s.event(&a).is_none());
+            assert_eq!(issues(&s), 1, "an issue without events disappears");
+            s.cancel_delete(&id, true, 0).unwrap();
+            assert!(s.event(&a).is_some(), "back after the cancel");
+            assert!(s.event(&b).is_none());
+        }
+        let s = ErrorStore::open(dir.path(), opts.clone(), ps.clone()).unwrap();
+        assert!(s.event(&b).is_none(), "the request survives a restart");
+        assert_eq!(s.process_deletes(1).unwrap(), 0, "within the cancel period");
+        assert_eq!(
+            s.process_deletes(super::DEFAULT_CANCEL_PERIOD_MS).unwrap(),
+            1
+        );
+        assert_eq!(s.deletes().list()[0].status, super::Status::Processed);
+        assert_eq!(s.deletes().counts(), (1, 0, 1));
+        drop(s);
+        std::fs::remove_file(dir.path().join(super::FILE)).unwrap();
+        let s = ErrorStore::open(dir.path(), opts, ps).unwrap();
+        assert!(s.event(&b).is_none(), "gone from the log");
+        assert!(s.event(&a).is_some() && s.event(&c).is_some());
+        assert_eq!(issues(&s), 2);
+    }
+}
