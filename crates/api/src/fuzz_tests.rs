@@ -260,3 +260,35 @@ proptest! {
         }
     }
 }
+
+/// Regression (found by fuzz_otlp_metrics_mutations): points 48 years apart made one
+/// target_info sample per 2.5 minutes between them, ~10 M samples and 15-26 s per request.
+#[test]
+fn target_info_bounded_for_points_decades_apart() {
+    let body = OTLP_METRICS_JSON
+        .replace(
+            "{\"key\":\"service.instance.id\"",
+            "{\"key\":\"host.name\",\"value\":{\"stringValue\":\"box\"}},{\"key\":\"service.instance.id\"",
+        )
+        .replace(
+        "{\"timeUnixNano\":\"1700000001000000000\",\"count\":\"2\"",
+        "{\"timeUnixNano\":\"170000001000000000\",\"count\":\"2\"",
+    );
+    assert_ne!(body, OTLP_METRICS_JSON);
+    let req: ExportMetricsServiceRequest = serde_json::from_str(&body).unwrap();
+    let c = metrics::convert(
+        &req,
+        &config::otlp::OtlpConfig::default(),
+        1_700_000_002_000,
+    );
+    let info: usize = c
+        .series
+        .iter()
+        .filter(|s| s.labels.get("__name__") == Some("target_info"))
+        .map(|s| s.samples.len())
+        .sum();
+    assert!(
+        info > 0 && info <= metrics::TARGET_INFO_STEPS as usize + 1,
+        "{info}"
+    );
+}

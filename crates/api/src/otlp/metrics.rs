@@ -704,7 +704,9 @@ impl Converter<'_> {
             scope: Vec::new(),
         };
         let base = self.base_labels(&kept, &ctx)?;
-        let mut t = earliest;
+        // Points decades apart (a bad clock, or a hostile request) would otherwise make
+        // millions of samples out of one small request: only the last TARGET_INFO_STEPS steps.
+        let mut t = earliest.max(latest.saturating_sub(TARGET_INFO_STEPS * (LOOKBACK_MS / 2)));
         while t < latest {
             self.push(&base, "target_info", None, t, 1.0);
             t += LOOKBACK_MS / 2;
@@ -715,6 +717,10 @@ impl Converter<'_> {
         Ok(())
     }
 }
+
+/// At most this many `target_info` samples (one per half lookback, 2.5 min: 60 hours) per
+/// resource and request.
+pub const TARGET_INFO_STEPS: i64 = 1440;
 
 fn point_times(m: &pm::Metric) -> Vec<u64> {
     use pm::metric::Data;
