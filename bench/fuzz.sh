@@ -29,7 +29,7 @@ for c in $CRATES; do
 done
 printf '%-58s %12s %7s %9s\n' target executions panics seconds
 for c in $CRATES; do
-    grep -E '^\s+(PASS|FAIL|TIMEOUT|SIGSEGV|SIGABRT) \[' "$LOG/$c.log" | sed -E "s/^\\s+//; s/\\[\\s*/[ /" |
+    grep -E '^\s+(PASS|FAIL|TIMEOUT|SIGSEGV|SIGABRT) \[' "$LOG/$c.log" | sed -E "s/^\\s+//; s/\\[\\s*/[ /; s/\\(\\s*/(/" | awk '!seen[$0]++' |
         while read -r status _ secs _ _ name; do
             secs=${secs%s]}
             if [ "$status" = PASS ]; then n=$EXECS p=0; else n='<'$EXECS p='>=1'; fi

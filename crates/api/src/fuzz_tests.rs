@@ -292,3 +292,26 @@ fn target_info_bounded_for_points_decades_apart() {
         "{info}"
     );
 }
+
+/// Regression (found by fuzz_otlp_metrics_mutations at 100 k executions): an exponential
+/// histogram with scale >= 40 shifted the bucket index by >= 32 bits, a panic in debug builds
+/// and a wrong bucket in release ones. Go's shift (Prometheus) gives 0, or -1 below zero.
+#[test]
+fn exponential_histogram_huge_scale() {
+    let body = OTLP_METRICS_JSON.replace("\"scale\":2", "\"scale\":60");
+    assert_ne!(body, OTLP_METRICS_JSON);
+    let req: ExportMetricsServiceRequest = serde_json::from_str(&body).unwrap();
+    let c = metrics::convert(
+        &req,
+        &config::otlp::OtlpConfig::default(),
+        1_700_000_002_000,
+    );
+    let h = c
+        .histograms
+        .iter()
+        .find(|(l, _)| l.get("__name__") == Some("size_bytes"));
+    let h = h.map(|(_, s)| &s.h).expect("size histogram converted");
+    assert_eq!(h.schema, 8);
+    assert_eq!(h.positive_buckets, vec![3.0]);
+    assert_eq!(h.negative_buckets, vec![1.0]);
+}

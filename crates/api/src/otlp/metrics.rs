@@ -70,7 +70,8 @@ fn exponential_pairs(offset: i32, counts: &[u64], scale_down: i32) -> Vec<(i32, 
     let mut out: Vec<(i32, f64)> = Vec::new();
     for (k, c) in counts.iter().enumerate() {
         let otlp_idx = offset.saturating_add(k as i32);
-        let idx = (otlp_idx >> scale_down).saturating_add(1);
+        // A shift by 31 already gives Go's answer for any wider one (0, or -1 below zero).
+        let idx = (otlp_idx >> scale_down.clamp(0, 31)).saturating_add(1);
         match out.last_mut() {
             Some((last, n)) if *last == idx => *n += *c as f64,
             _ => out.push((idx, *c as f64)),
