@@ -294,6 +294,8 @@ mod tests {
         }
         let other = StorageError::from(std::io::Error::from_raw_os_error(5));
         assert!(other.disk_full().is_none());
-        assert!(StorageError::Limit("(os error 28)".into()).disk_full().is_none());
+        assert!(StorageError::Limit("(os error 28)".into())
+            .disk_full()
+            .is_none());
     }
 }
