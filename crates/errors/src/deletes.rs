@@ -7,7 +7,8 @@
 //! stops showing them and an issue left without events disappears), and events replayed or
 //! ingested later that they cover are never indexed. After the cancel period
 //! (`errors.delete_request_cancel_period`, default 24h) a pass rewrites the log segments
-//! holding such events without them and marks the request processed.
+//! holding such events without them (each removed record replaced by a filler of its length,
+//! so the other records keep their offsets) and marks the request processed.
 
 use parking_lot::Mutex;
 use serde::{Deserialize, Serialize};
@@ -274,6 +275,91 @@ mod tests {
             ..Default::default()
         })
         .1
+    }
+
+    /// The event ids of the records from `offset` on in segment `path` (fillers skipped).
+    fn ids_from(path: &std::path::Path, offset: usize) -> Vec<String> {
+        let data = std::fs::read(path).unwrap();
+        let framing = wal::Framing::Flagged(wal::Compression::Zstd(1));
+        let mut out = Vec::new();
+        let mut at = offset;
+        while let wal::frame::Next::Record(stored, end) = wal::frame::next(&data, at) {
+            let raw = wal::frame::decode(framing, stored).unwrap();
+            let r: serde_json::Value = serde_json::from_slice(&raw).unwrap();
+            if let Some(id) = r.pointer("/e/event_id").and_then(|v| v.as_str()) {
+                out.push(id.to_string());
+            } else {
+                assert_eq!(r, json!({}), "only events and fillers");
+            }
+            at = end;
+        }
+        assert_eq!(at, data.len(), "the segment reads to its end");
+        out
+    }
+
+    /// A reader in the middle of a segment a delete rewrites (the errors forwarder at its saved
+    /// position) goes on exactly after what it read: the other records keep their offsets.
+    #[test]
+    fn a_reader_in_a_rewritten_segment_resumes_after_what_it_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let opts = StoreOptions {
+            fsync: false,
+            ..Default::default()
+        };
+        let p1 = project("1");
+        let s = ErrorStore::open(dir.path(), opts, vec![p1.clone()]).unwrap();
+        let ts = 1_700_000_000.0;
+        let ids: Vec<String> = (0..6)
+            .map(|i| {
+                s.ingest_event(&p1, &event("f", ts + i as f64 * 10.0), None)
+                    .unwrap()
+            })
+            .collect();
+        let seg = std::fs::read_dir(dir.path().join("wal"))
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .find(|p| p.extension().is_some_and(|x| x == "wal"))
+            .unwrap();
+        assert_eq!(ids_from(&seg, 0), ids);
+        // The reader has handed out the first three events.
+        let data = std::fs::read(&seg).unwrap();
+        let mut pos = 0;
+        for _ in 0..3 {
+            let wal::frame::Next::Record(_, end) = wal::frame::next(&data, pos) else {
+                panic!("a record")
+            };
+            pos = end;
+        }
+        // Delete one event before the position and one after it.
+        let ms = |i: f64| ((ts + i * 10.0) * 1000.0) as i64;
+        s.add_delete(ms(1.0), ms(1.0), None, None, 0).unwrap();
+        s.add_delete(ms(4.0), ms(4.0), None, None, 0).unwrap();
+        assert_eq!(
+            s.process_deletes(super::DEFAULT_CANCEL_PERIOD_MS).unwrap(),
+            2
+        );
+        assert_eq!(std::fs::metadata(&seg).unwrap().len(), data.len() as u64);
+        assert_eq!(
+            ids_from(&seg, pos),
+            [ids[3].clone(), ids[5].clone()],
+            "the rest after the position, without the removed event"
+        );
+        assert_eq!(ids_from(&seg, 0).len(), 4);
+        // A replay skips the fillers quietly and still finds the kept events.
+        drop(s);
+        std::fs::remove_file(dir.path().join(super::FILE)).unwrap();
+        let s = ErrorStore::open(
+            dir.path(),
+            StoreOptions {
+                fsync: false,
+                ..Default::default()
+            },
+            vec![p1],
+        )
+        .unwrap();
+        for (i, id) in ids.iter().enumerate() {
+            assert_eq!(s.event(id).is_some(), i != 1 && i != 4, "event {i}");
+        }
     }
 
     #[test]

@@ -184,6 +184,15 @@ fn for_each_record(
     }
 }
 
+/// What a delete rewrite leaves in place of a removed event's record (padded with spaces to
+/// the record's length, see `wal::frame::filler`).
+const FILLER: &[u8] = b"{}";
+
+/// A removed event's place in the log: an empty object.
+fn is_filler(r: &Value) -> bool {
+    r.as_object().is_some_and(|o| o.is_empty())
+}
+
 /// A refusal with the HTTP status and Sentry's `detail` message.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Rejection {
@@ -387,7 +396,7 @@ impl ErrorStore {
                     if ev.is_object() {
                         store.apply(&project, received, ev, &fp, pos.seq);
                         n += 1;
-                    } else {
+                    } else if !is_filler(&r) {
                         bad += 1;
                     }
                 }
@@ -1315,6 +1324,10 @@ impl ErrorStore {
 
     /// One pass: rewrites the log segments holding events of requests past the cancel period
     /// without those events, and marks the requests processed. Returns the events removed.
+    /// A removed event's record becomes a filler record of the same length (`{}` and spaces):
+    /// every other record keeps its offset, so a reader of the log in the middle of the
+    /// segment (the errors forwarder, at a saved position, running or restarted) goes on
+    /// exactly after what it read, and never reads the removed events.
     pub fn process_deletes(&self, now_ms: i64) -> io::Result<u64> {
         let period = self.deletes.cancel_period_ms();
         let ready: Vec<crate::deletes::DeleteRequest> = self
@@ -1355,6 +1368,10 @@ impl ErrorStore {
             let mut dropped = 0u64;
             let mut still_covered = false;
             for_each_record(&data, framing, |raw, r| {
+                if is_filler(r) {
+                    kept.extend_from_slice(raw);
+                    return true;
+                }
                 let project = opt_str(r, "p").unwrap_or_default();
                 let fp = opt_str(r, "f").unwrap_or_default();
                 let iid = issue_id(&project, &fp);
@@ -1364,6 +1381,15 @@ impl ErrorStore {
                     .or_else(|| r.get("r").and_then(Value::as_f64))
                     .unwrap_or(0.0);
                 if ready.iter().any(|q| q.covers(&project, iid, ts)) {
+                    // A filler of the same length: the records after it keep their offsets,
+                    // so a forwarder's saved position in this segment stays valid.
+                    match wal::frame::filler(framing, raw.len(), FILLER, b' ') {
+                        Some(f) => kept.extend_from_slice(&f),
+                        None => tracing::warn!(
+                            segment = seq,
+                            "error delete: a record too short for a filler; later offsets shift"
+                        ),
+                    }
                     dropped += 1;
                 } else {
                     still_covered |= self

@@ -98,6 +98,34 @@ pub fn encode(framing: Framing, raw: &[u8], out: &mut Vec<u8>) -> io::Result<()>
     Ok(())
 }
 
+/// A record of exactly `frame_len` bytes (header included) whose payload decodes to `fill`
+/// followed by `pad` bytes: what a rewrite puts in place of a removed record so that every
+/// record after it keeps its offset, and readers' saved positions stay valid. `None` when
+/// `frame_len` is too short for `fill`, or the framing compresses every payload
+/// ([`Framing::Zstd`]).
+pub fn filler(framing: Framing, frame_len: usize, fill: &[u8], pad: u8) -> Option<Vec<u8>> {
+    let flag = match framing {
+        Framing::Plain => 0,
+        Framing::Flagged(_) => 1,
+        Framing::Zstd(_) => return None,
+    };
+    let len = frame_len.checked_sub(HEADER)?;
+    if len < flag + fill.len() || len > MAX_RECORD {
+        return None;
+    }
+    let mut out = Vec::with_capacity(frame_len);
+    out.extend_from_slice(&(len as u32).to_le_bytes());
+    out.extend_from_slice(&[0; 4]);
+    if flag == 1 {
+        out.push(FLAG_STORED);
+    }
+    out.extend_from_slice(fill);
+    out.resize(frame_len, pad);
+    let crc = crc32fast::hash(&out[HEADER..]);
+    out[4..8].copy_from_slice(&crc.to_le_bytes());
+    Some(out)
+}
+
 /// What [`next`] found at a position of a file's bytes.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Next<'a> {
@@ -156,6 +184,22 @@ pub fn decode(framing: Framing, stored: &[u8]) -> Option<Cow<'_, [u8]>> {
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    #[test]
+    fn filler_keeps_the_length_and_decodes_to_its_fill() {
+        for framing in [Framing::Plain, Framing::Flagged(Compression::Zstd(1))] {
+            let f = filler(framing, 40, b"{}", b' ').unwrap();
+            assert_eq!(f.len(), 40);
+            let Next::Record(stored, end) = next(&f, 0) else {
+                panic!("not a record")
+            };
+            assert_eq!(end, 40);
+            let raw = decode(framing, stored).unwrap();
+            assert!(raw.starts_with(b"{}") && raw[2..].iter().all(|b| *b == b' '));
+            assert!(filler(framing, HEADER + 1, b"{}", b' ').is_none());
+        }
+        assert!(filler(Framing::Zstd(3), 40, b"{}", b' ').is_none());
+    }
 
     const ALL: [Framing; 6] = [
         Framing::Plain,
