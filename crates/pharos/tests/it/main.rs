@@ -36,6 +36,7 @@ mod remote_write_v2;
 mod rules_alerts;
 mod rulesets;
 mod scrape_native_histograms;
+mod soak;
 mod tenant_limits;
 mod tenants_every_signal;
 mod tls_reload;

@@ -49,7 +49,24 @@ impl Pharos {
         data: &Path,
         extra: &[&std::ffi::OsStr],
     ) -> Pharos {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_pharos"));
+        Pharos::start_bin(
+            env!("CARGO_BIN_EXE_pharos").as_ref(),
+            sub,
+            listen,
+            data,
+            extra,
+        )
+    }
+
+    /// [`Pharos::start_listen`] of another build of pharos (the soak runs the release binary).
+    pub fn start_bin(
+        bin: &Path,
+        sub: &str,
+        listen: &str,
+        data: &Path,
+        extra: &[&std::ffi::OsStr],
+    ) -> Pharos {
+        let mut cmd = Command::new(bin);
         cmd.arg(sub)
             .arg("--listen")
             .arg(listen)
