@@ -7,16 +7,15 @@
 //! store). Events are hidden at once and leave the log after the cancel period
 //! ([`errors::deletes`]).
 
-use crate::loki::delete::{cancel_response, parse_time, time_range};
-use crate::loki::text;
+use crate::deletes::{added, bad, cancel_params, cancel_response, internal, listed, opt};
+use crate::loki::delete::time_range;
 use crate::sentry::{SentryState, TenantStore};
-use crate::trace_delete::{bad, opt};
 use axum::extract::Query;
-use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use axum::routing::post;
 use axum::Router;
 use errors::deletes::DeleteRequest;
+use serde_json::json;
 use std::collections::HashMap;
 use std::sync::Arc;
 
@@ -45,51 +44,28 @@ async fn add(TenantStore(store): TenantStore, q: Params) -> Response {
     let project = opt(&q, "project");
     let r = tokio::task::spawn_blocking(move || store.add_delete(start, end, project, issue, now))
         .await;
-    match r {
-        Ok(Ok(id)) => {
-            tracing::info!(request_id = id, "error delete request added");
-            let mut resp = StatusCode::NO_CONTENT.into_response();
-            if let Ok(v) = id.parse() {
-                resp.headers_mut().insert("x-delete-request-id", v);
-            }
-            resp
-        }
-        Ok(Err(e)) => text(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
-        Err(e) => text(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
-    }
+    added(r, "error", "", internal)
 }
 
 fn request_json(r: &DeleteRequest) -> serde_json::Value {
-    let secs = |ms: i64| serde_json::json!(ms as f64 / 1000.0);
-    serde_json::json!({
-        "request_id": r.request_id,
-        "start_time": secs(r.start_ms),
-        "end_time": secs(r.end_ms),
-        "project": r.project,
-        "issue": r.issue,
-        "status": r.status,
-        "created_at": secs(r.created_at_ms),
-    })
+    let fields = [("project", json!(r.project)), ("issue", json!(r.issue))];
+    crate::deletes::request_json(r, (r.start_ms, r.end_ms), fields)
 }
 
 /// `GET /api/errors/v1/delete`: the tenant's requests (overlapping `start`..`end` when both
 /// are given), oldest first.
 async fn list(TenantStore(store): TenantStore, q: Params) -> Response {
-    let mut reqs = store.deletes().list();
-    if let (Some(s), Some(e)) = (q.get("start"), q.get("end")) {
-        let now = model::time::now_ms();
-        let (Ok(s), Ok(e)) = (parse_time(s, now), parse_time(e, now)) else {
-            return bad("invalid start or end time: require unix seconds or RFC3339 format");
-        };
-        reqs.retain(|r| r.start_ms <= e && r.end_ms >= s);
-    }
-    axum::Json(reqs.iter().map(request_json).collect::<Vec<_>>()).into_response()
+    listed(
+        store.deletes().list(),
+        &q,
+        |r| (r.start_ms, r.end_ms),
+        request_json,
+    )
 }
 
 /// `DELETE /api/errors/v1/delete?request_id=[&force=true]`.
 async fn cancel(TenantStore(store): TenantStore, q: Params) -> Response {
-    let id = q.get("request_id").cloned().unwrap_or_default();
-    let force = q.get("force").map(String::as_str) == Some("true");
+    let (id, force) = cancel_params(&q);
     let r =
         tokio::task::spawn_blocking(move || store.cancel_delete(&id, force, model::time::now_ms()))
             .await;

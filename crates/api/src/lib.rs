@@ -3,6 +3,7 @@
 //! HTTP to calls on the stores and engines; they hold no signal logic of their own.
 
 pub mod alertmanager;
+mod deletes;
 pub mod elasticsearch;
 pub mod error_delete;
 #[cfg(test)]

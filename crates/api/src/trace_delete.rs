@@ -8,14 +8,15 @@
 //! covers spans ingested without a tenant). Spans are hidden at once and leave the segments
 //! after the cancel period ([`traces::deletes`]).
 
-use crate::loki::delete::{cancel_response, parse_time, time_range};
-use crate::loki::text;
+use crate::deletes::{added, bad, cancel_params, cancel_response, internal, listed, opt};
+use crate::loki::delete::time_range;
 use crate::trace_http::TracesState;
 use axum::extract::{Query, State};
-use axum::http::{HeaderMap, StatusCode};
-use axum::response::{IntoResponse, Response};
+use axum::http::HeaderMap;
+use axum::response::Response;
 use axum::routing::post;
 use axum::Router;
+use serde_json::json;
 use std::collections::HashMap;
 use std::sync::Arc;
 use traces::deletes::DeleteRequest;
@@ -31,28 +32,13 @@ pub fn routes(state: Arc<TracesState>) -> Router {
         .with_state(state)
 }
 
-pub(crate) fn bad(msg: impl Into<String>) -> Response {
-    text(StatusCode::BAD_REQUEST, msg.into())
-}
-
-fn now_ms() -> i64 {
-    model::time::now_ms()
-}
-
 fn tenant(headers: &HeaderMap) -> String {
     crate::prometheus::tenant::tenant_of(headers).unwrap_or_default()
 }
 
-pub(crate) fn opt(q: &HashMap<String, String>, k: &str) -> Option<String> {
-    q.get(k)
-        .map(|v| v.trim())
-        .filter(|v| !v.is_empty())
-        .map(String::from)
-}
-
 /// `POST|PUT /api/traces/v1/delete`.
 async fn add(State(st): State<Arc<TracesState>>, headers: HeaderMap, q: Params) -> Response {
-    let now = now_ms();
+    let now = model::time::now_ms();
     let (start, end) = match time_range(&q, false, 0, now) {
         Ok(r) => r,
         Err(e) => return bad(e),
@@ -70,59 +56,41 @@ async fn add(State(st): State<Arc<TracesState>>, headers: HeaderMap, q: Params) 
             .add(&t, start, end, service, operation, tags, now)
     })
     .await;
-    match r {
-        Ok(Ok(id)) => {
-            tracing::info!(
-                tenant = tenant(&headers),
-                request_id = id,
-                "trace delete request added"
-            );
-            let mut resp = StatusCode::NO_CONTENT.into_response();
-            if let Ok(v) = id.parse() {
-                resp.headers_mut().insert("x-delete-request-id", v);
-            }
-            resp
-        }
-        Ok(Err(e)) => text(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
-        Err(e) => text(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
-    }
+    added(r, "trace", &tenant(&headers), internal)
 }
 
 fn request_json(r: &DeleteRequest) -> serde_json::Value {
-    let secs = |ms: i64| serde_json::json!(ms as f64 / 1000.0);
-    serde_json::json!({
-        "request_id": r.request_id,
-        "start_time": secs(r.start_ms),
-        "end_time": secs(r.end_ms),
-        "service": r.service,
-        "operation": r.operation,
-        "tags": r.tags.iter().cloned().collect::<HashMap<_, _>>(),
-        "status": r.status,
-        "created_at": secs(r.created_at_ms),
-    })
+    let tags: HashMap<_, _> = r.tags.iter().cloned().collect();
+    let fields = [
+        ("service", json!(r.service)),
+        ("operation", json!(r.operation)),
+    ];
+    let mut v = crate::deletes::request_json(r, (r.start_ms, r.end_ms), fields);
+    v["tags"] = json!(tags);
+    v
 }
 
 /// `GET /api/traces/v1/delete`: the tenant's requests (overlapping `start`..`end` when both
 /// are given), oldest first.
 async fn list(State(st): State<Arc<TracesState>>, headers: HeaderMap, q: Params) -> Response {
-    let mut reqs = st.store.deletes().list(&tenant(&headers));
-    if let (Some(s), Some(e)) = (q.get("start"), q.get("end")) {
-        let now = now_ms();
-        let (Ok(s), Ok(e)) = (parse_time(s, now), parse_time(e, now)) else {
-            return bad("invalid start or end time: require unix seconds or RFC3339 format");
-        };
-        reqs.retain(|r| r.start_ms <= e && r.end_ms >= s);
-    }
-    axum::Json(reqs.iter().map(request_json).collect::<Vec<_>>()).into_response()
+    listed(
+        st.store.deletes().list(&tenant(&headers)),
+        &q,
+        |r| (r.start_ms, r.end_ms),
+        request_json,
+    )
 }
 
 /// `DELETE /api/traces/v1/delete?request_id=[&force=true]`.
 async fn cancel(State(st): State<Arc<TracesState>>, headers: HeaderMap, q: Params) -> Response {
     let t = tenant(&headers);
-    let id = q.get("request_id").cloned().unwrap_or_default();
-    let force = q.get("force").map(String::as_str) == Some("true");
+    let (id, force) = cancel_params(&q);
     let store = st.store.clone();
-    let r =
-        tokio::task::spawn_blocking(move || store.deletes().cancel(&t, &id, force, now_ms())).await;
+    let r = tokio::task::spawn_blocking(move || {
+        store
+            .deletes()
+            .cancel(&t, &id, force, model::time::now_ms())
+    })
+    .await;
     cancel_response(r)
 }

@@ -10,30 +10,16 @@
 //! holding such events without them (each removed record replaced by a filler of its length,
 //! so the other records keep their offsets) and marks the request processed.
 
+use model::deletes::{Compiled, Registry};
 use parking_lot::Mutex;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeSet;
-use std::io::{self, Write};
-use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
+use std::io;
+use std::path::Path;
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 
-pub use model::deletes::CancelError;
-
-/// Format version of `delete_requests.json`; a newer file is refused.
-pub const FORMAT_VERSION: u32 = 1;
-pub(crate) const FILE: &str = "delete_requests.json";
-/// Loki's default `compactor.delete_request_cancel_period`.
-pub const DEFAULT_CANCEL_PERIOD_MS: i64 = 24 * 3_600_000;
-
-/// Loki's request statuses.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Status {
-    /// Accepted; events are hidden, not yet removed from the log.
-    Received,
-    /// Removed from the log segments that held them.
-    Processed,
-}
+pub(crate) use model::deletes::write_durably;
+pub use model::deletes::{CancelError, Status, DEFAULT_CANCEL_PERIOD_MS, FILE, FORMAT_VERSION};
 
 /// One delete request as stored.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -65,65 +51,33 @@ impl DeleteRequest {
     }
 }
 
-#[derive(Serialize, Deserialize)]
-struct OnDisk {
-    version: u32,
-    requests: Vec<DeleteRequest>,
+model::delete_request!(DeleteRequest);
+
+/// The request is its own predicate ([`DeleteRequest::covers`]).
+impl Compiled for DeleteRequest {
+    type Req = DeleteRequest;
+    fn compile(req: DeleteRequest) -> Result<Self, String> {
+        Ok(req)
+    }
+    fn request(&self) -> &DeleteRequest {
+        self
+    }
 }
 
 /// One store's delete requests.
 pub struct ErrorDeletes {
-    path: PathBuf,
-    pub(crate) reqs: Mutex<Vec<DeleteRequest>>,
-    any: AtomicBool,
+    pub(crate) reg: Registry<DeleteRequest>,
     cancel_period_ms: AtomicI64,
     pub(crate) events_removed: AtomicU64,
     /// Log segments known to hold events some request covers.
     pub(crate) covered_segments: Mutex<BTreeSet<u64>>,
 }
 
-fn bad_data(msg: String) -> io::Error {
-    io::Error::new(io::ErrorKind::InvalidData, msg)
-}
-
-/// Writes `body` to `path` so that a crash leaves the old or the new file whole: temporary
-/// file, fsync, rename, directory fsync.
-pub(crate) fn write_durably(path: &Path, body: &[u8]) -> io::Result<()> {
-    let tmp = path.with_extension("tmp");
-    let mut f = std::fs::File::create(&tmp)?;
-    f.write_all(body)?;
-    f.sync_all()?;
-    std::fs::rename(&tmp, path)?;
-    match path.parent() {
-        Some(dir) => wal::sync_dir(dir),
-        None => Ok(()),
-    }
-}
-
 impl ErrorDeletes {
     /// Loads `<dir>/delete_requests.json` (none yet: no requests).
     pub fn open(dir: &Path, cancel_period_ms: i64) -> io::Result<ErrorDeletes> {
-        let path = dir.join(FILE);
-        let reqs = match std::fs::read(&path) {
-            Ok(b) => {
-                let d: OnDisk = serde_json::from_slice(&b)
-                    .map_err(|e| bad_data(format!("{}: {e}", path.display())))?;
-                if d.version > FORMAT_VERSION {
-                    return Err(bad_data(format!(
-                        "{}: format version {} is newer than this pharos understands ({FORMAT_VERSION}); use a newer pharos",
-                        path.display(),
-                        d.version
-                    )));
-                }
-                d.requests
-            }
-            Err(e) if e.kind() == io::ErrorKind::NotFound => Vec::new(),
-            Err(e) => return Err(e),
-        };
         Ok(ErrorDeletes {
-            path,
-            any: AtomicBool::new(!reqs.is_empty()),
-            reqs: Mutex::new(reqs),
+            reg: Registry::open(dir)?,
             cancel_period_ms: AtomicI64::new(cancel_period_ms.max(0)),
             events_removed: AtomicU64::new(0),
             covered_segments: Mutex::new(BTreeSet::new()),
@@ -134,27 +88,14 @@ impl ErrorDeletes {
         self.cancel_period_ms.load(Ordering::Relaxed)
     }
 
-    pub(crate) fn save(&self, reqs: &[DeleteRequest]) -> io::Result<()> {
-        let d = OnDisk {
-            version: FORMAT_VERSION,
-            requests: reqs.to_vec(),
-        };
-        let body = serde_json::to_vec_pretty(&d).map_err(|e| bad_data(e.to_string()))?;
-        write_durably(&self.path, &body)?;
-        self.any.store(!reqs.is_empty(), Ordering::Release);
-        Ok(())
-    }
-
     /// Whether any request covers the event (and notes its segment for the purge).
     pub(crate) fn covers(&self, project: &str, issue: u64, ts: f64, seq: u64) -> bool {
-        if !self.any.load(Ordering::Acquire) {
+        if !self.reg.any() {
             return false;
         }
         let hit = self
-            .reqs
-            .lock()
-            .iter()
-            .any(|r| r.covers(project, issue, ts));
+            .reg
+            .with_all(|reqs| reqs.iter().any(|r| r.covers(project, issue, ts)));
         if hit {
             self.covered_segments.lock().insert(seq);
         }
@@ -170,36 +111,28 @@ impl ErrorDeletes {
         issue: Option<String>,
         now_ms: i64,
     ) -> io::Result<DeleteRequest> {
-        let mut reqs = self.reqs.lock();
-        let request_id = loop {
-            let id = crate::event::new_event_id()[..8].to_string();
-            if !reqs.iter().any(|r| r.request_id == id) {
-                break id;
-            }
-        };
-        let req = DeleteRequest {
-            request_id,
-            start_ms,
-            end_ms,
-            project,
-            issue,
-            created_at_ms: now_ms,
-            status: Status::Received,
-        };
-        reqs.push(req.clone());
-        if let Err(e) = self.save(&reqs) {
-            reqs.pop();
-            self.any.store(!reqs.is_empty(), Ordering::Release);
-            return Err(e);
-        }
-        Ok(req)
+        let req = self.reg.add(
+            "",
+            |_| crate::event::new_event_id()[..8].to_string(),
+            |request_id| {
+                Ok::<_, io::Error>(DeleteRequest {
+                    request_id,
+                    start_ms,
+                    end_ms,
+                    project,
+                    issue,
+                    created_at_ms: now_ms,
+                    status: Status::Received,
+                })
+            },
+            |_| {},
+        )?;
+        Ok((*req).clone())
     }
 
     /// The requests, oldest first.
     pub fn list(&self) -> Vec<DeleteRequest> {
-        let mut v = self.reqs.lock().clone();
-        v.sort_by_key(|r| r.created_at_ms);
-        v
+        self.reg.list("")
     }
 
     /// Removes a request still `received` and within the cancel period (`force` lifts the age
@@ -210,36 +143,24 @@ impl ErrorDeletes {
         force: bool,
         now_ms: i64,
     ) -> Result<(), CancelError> {
-        let mut reqs = self.reqs.lock();
-        let Some(i) = reqs.iter().position(|r| r.request_id == request_id) else {
-            return Err(CancelError::NotFound);
-        };
-        let r = &reqs[i];
-        model::deletes::check_cancel(
-            r.status == Status::Processed,
-            r.created_at_ms,
+        self.reg.cancel(
+            "",
+            request_id,
+            force,
             self.cancel_period_ms(),
             now_ms,
-            force,
-        )?;
-        let removed = reqs.remove(i);
-        if let Err(e) = self.save(&reqs) {
-            reqs.insert(i, removed);
-            self.any.store(true, Ordering::Release);
-            return Err(CancelError::Io(e.to_string()));
-        }
-        Ok(())
+            |_| {},
+        )
     }
 
     /// `pharos_errors_deleted_events_total` and `pharos_errors_delete_requests{status}` of
     /// this store, as (removed, received, processed).
     pub fn counts(&self) -> (u64, usize, usize) {
-        let reqs = self.reqs.lock();
-        let received = reqs.iter().filter(|r| r.status == Status::Received).count();
+        let (received, processed) = self.reg.counts();
         (
             self.events_removed.load(Ordering::Relaxed),
             received,
-            reqs.len() - received,
+            processed,
         )
     }
 }

@@ -1330,14 +1330,7 @@ impl ErrorStore {
     /// exactly after what it read, and never reads the removed events.
     pub fn process_deletes(&self, now_ms: i64) -> io::Result<u64> {
         let period = self.deletes.cancel_period_ms();
-        let ready: Vec<crate::deletes::DeleteRequest> = self
-            .deletes
-            .reqs
-            .lock()
-            .iter()
-            .filter(|r| r.created_at_ms.saturating_add(period) <= now_ms)
-            .cloned()
-            .collect();
+        let ready = self.deletes.reg.ready(period, now_ms);
         if ready.is_empty() {
             return Ok(0);
         }
@@ -1394,10 +1387,8 @@ impl ErrorStore {
                 } else {
                     still_covered |= self
                         .deletes
-                        .reqs
-                        .lock()
-                        .iter()
-                        .any(|q| q.covers(&project, iid, ts));
+                        .reg
+                        .with_all(|reqs| reqs.iter().any(|q| q.covers(&project, iid, ts)));
                     kept.extend_from_slice(raw);
                 }
                 true
@@ -1413,19 +1404,9 @@ impl ErrorStore {
         self.deletes
             .events_removed
             .fetch_add(removed, Ordering::Relaxed);
-        let mut reqs = self.deletes.reqs.lock();
-        let mut changed = false;
-        for r in reqs.iter_mut() {
-            if r.status != crate::deletes::Status::Processed
-                && ready.iter().any(|q| q.request_id == r.request_id)
-            {
-                r.status = crate::deletes::Status::Processed;
-                changed = true;
-            }
-        }
-        if changed {
-            self.deletes.save(&reqs)?;
-        }
+        self.deletes
+            .reg
+            .mark_processed(|r| ready.iter().any(|q| q.request_id == r.request_id), 0)?;
         Ok(removed)
     }
 

@@ -10,26 +10,16 @@
 //! passes that pipeline.
 
 use crate::logql::ast::{Expr, Stage};
+use model::deletes::{Compiled as _, Registry};
 use model::{LabelMatcher, Labels, LogEntry, StorageError};
-use parking_lot::Mutex;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 
-/// Format version of `delete_requests.json`; a newer file is refused.
-pub const FORMAT_VERSION: u32 = 1;
-const FILE: &str = "delete_requests.json";
-
-/// Loki's request statuses.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Status {
-    /// Accepted; lines are hidden from queries, not yet removed from disk.
-    Received,
-    /// Removed from every chunk segment that existed when it was processed.
-    Processed,
-}
+#[cfg(test)]
+use model::deletes::FILE;
+pub use model::deletes::{go_duration, CancelError, Status, FORMAT_VERSION};
 
 /// One delete request as stored.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -58,8 +48,15 @@ pub struct Compiled {
     end_ns: i64,
 }
 
-impl Compiled {
-    fn new(req: DeleteRequest) -> Result<Compiled, String> {
+model::delete_request!(
+    DeleteRequest,
+    tenant = tenant,
+    purged = purged_through_segment
+);
+
+impl model::deletes::Compiled for Compiled {
+    type Req = DeleteRequest;
+    fn compile(req: DeleteRequest) -> Result<Compiled, String> {
         let (matchers, stages) = parse_query(&req.query)?;
         Ok(Compiled {
             start_ns: req.start_ms.saturating_mul(1_000_000),
@@ -69,7 +66,12 @@ impl Compiled {
             stages,
         })
     }
+    fn request(&self) -> &DeleteRequest {
+        &self.req
+    }
+}
 
+impl Compiled {
     /// The request covers some of `[lo, hi]` (inclusive).
     pub fn overlaps(&self, lo: i64, hi: i64) -> bool {
         lo <= self.end_ns && hi >= self.start_ns
@@ -108,84 +110,32 @@ pub fn parse_query(query: &str) -> Result<(Vec<LabelMatcher>, Vec<Stage>), Strin
     }
 }
 
-pub use model::deletes::{go_duration, CancelError};
-
-#[derive(Serialize, Deserialize)]
-struct OnDisk {
-    version: u32,
-    requests: Vec<DeleteRequest>,
+/// What the requests' file keeps beside them.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct Generations {
     /// Loki's per-tenant cache generation number (unix ns of the last add or cancel).
     #[serde(default)]
     cache_generation: BTreeMap<String, String>,
 }
 
-struct State {
-    reqs: Vec<Arc<Compiled>>,
-    cache_generation: BTreeMap<String, String>,
+impl Generations {
+    fn bump(&mut self, tenant: &str) {
+        let now = crate::store::now_ns().to_string();
+        self.cache_generation.insert(tenant.to_string(), now);
+    }
 }
 
 /// Every tenant's delete requests, persisted under the log store's directory.
 pub struct DeleteRequests {
-    path: PathBuf,
-    state: Mutex<State>,
-}
-
-fn io(e: impl std::fmt::Display) -> StorageError {
-    StorageError::Io(e.to_string())
+    reg: Registry<Compiled, Generations>,
 }
 
 impl DeleteRequests {
     /// Loads `<dir>/delete_requests.json` (none yet: no requests).
     pub fn open(dir: &Path) -> Result<DeleteRequests, StorageError> {
-        let path = dir.join(FILE);
-        let _ = std::fs::remove_file(dir.join(format!("{FILE}.tmp")));
-        let mut state = State {
-            reqs: Vec::new(),
-            cache_generation: BTreeMap::new(),
-        };
-        match std::fs::read(&path) {
-            Ok(b) => {
-                let d: OnDisk = serde_json::from_slice(&b)
-                    .map_err(|e| StorageError::Io(format!("{}: {e}", path.display())))?;
-                if d.version > FORMAT_VERSION {
-                    return Err(StorageError::Io(format!(
-                        "{}: format version {} is newer than this pharos understands ({FORMAT_VERSION}); use a newer pharos",
-                        path.display(),
-                        d.version
-                    )));
-                }
-                for r in d.requests {
-                    let id = r.request_id.clone();
-                    let c = Compiled::new(r).map_err(|e| {
-                        StorageError::Io(format!("{}: request {id}: {e}", path.display()))
-                    })?;
-                    state.reqs.push(Arc::new(c));
-                }
-                state.cache_generation = d.cache_generation;
-            }
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-            Err(e) => return Err(io(format!("{}: {e}", path.display()))),
-        }
         Ok(DeleteRequests {
-            path,
-            state: Mutex::new(state),
+            reg: Registry::open(dir)?,
         })
-    }
-
-    fn save(&self, st: &State) -> Result<(), StorageError> {
-        let d = OnDisk {
-            version: FORMAT_VERSION,
-            requests: st.reqs.iter().map(|c| c.req.clone()).collect(),
-            cache_generation: st.cache_generation.clone(),
-        };
-        let body = serde_json::to_vec_pretty(&d).map_err(io)?;
-        let tmp = self.path.with_extension("json.tmp");
-        crate::store::write_synced(&tmp, &body)?;
-        std::fs::rename(&tmp, &self.path).map_err(io)?;
-        if let Some(dir) = self.path.parent() {
-            crate::wal::sync_dir(dir);
-        }
-        Ok(())
     }
 
     /// Adds a request (durable on return); returns its id. `query` must parse
@@ -198,52 +148,37 @@ impl DeleteRequests {
         end_ms: i64,
         now_ms: i64,
     ) -> Result<String, StorageError> {
-        let mut st = self.state.lock();
-        let mut seed = now_ms as u64;
-        let request_id = loop {
-            let id = request_id(tenant, query, seed);
-            if !st
-                .reqs
-                .iter()
-                .any(|c| c.req.tenant == tenant && c.req.request_id == id)
-            {
-                break id;
-            }
-            seed = seed.wrapping_add(1);
-        };
-        let c = Compiled::new(DeleteRequest {
-            request_id: request_id.clone(),
-            tenant: tenant.to_string(),
-            query: query.to_string(),
-            start_ms,
-            end_ms,
-            created_at_ms: now_ms,
-            status: Status::Received,
-            purged_through_segment: 0,
-        })
-        .map_err(StorageError::BadInput)?;
-        st.reqs.push(Arc::new(c));
-        let old_gen = bump_generation(&mut st, tenant);
-        if let Err(e) = self.save(&st) {
-            st.reqs.pop();
-            restore_generation(&mut st, tenant, old_gen);
-            return Err(e);
-        }
-        Ok(request_id)
+        let c = self.reg.add(
+            tenant,
+            |n| {
+                let seed = (now_ms as u64).wrapping_add(n);
+                model::deletes::request_id(&[
+                    tenant.as_bytes(),
+                    &seed.to_le_bytes(),
+                    query.as_bytes(),
+                ])
+            },
+            |request_id| {
+                Compiled::compile(DeleteRequest {
+                    request_id,
+                    tenant: tenant.to_string(),
+                    query: query.to_string(),
+                    start_ms,
+                    end_ms,
+                    created_at_ms: now_ms,
+                    status: Status::Received,
+                    purged_through_segment: 0,
+                })
+                .map_err(StorageError::BadInput)
+            },
+            |g| g.bump(tenant),
+        )?;
+        Ok(c.req.request_id.clone())
     }
 
     /// The tenant's requests, oldest first.
     pub fn list(&self, tenant: &str) -> Vec<DeleteRequest> {
-        let mut v: Vec<DeleteRequest> = self
-            .state
-            .lock()
-            .reqs
-            .iter()
-            .filter(|c| c.req.tenant == tenant)
-            .map(|c| c.req.clone())
-            .collect();
-        v.sort_by_key(|r| r.created_at_ms);
-        v
+        self.reg.list(tenant)
     }
 
     /// Removes a request that is still `received` and younger than `cancel_period_ms`
@@ -256,125 +191,50 @@ impl DeleteRequests {
         cancel_period_ms: i64,
         now_ms: i64,
     ) -> Result<(), CancelError> {
-        let mut st = self.state.lock();
-        let Some(i) = st
-            .reqs
-            .iter()
-            .position(|c| c.req.tenant == tenant && c.req.request_id == request_id)
-        else {
-            return Err(CancelError::NotFound);
-        };
-        let r = &st.reqs[i].req;
-        model::deletes::check_cancel(
-            r.status == Status::Processed,
-            r.created_at_ms,
-            cancel_period_ms,
-            now_ms,
-            force,
-        )?;
-        let removed = st.reqs.remove(i);
-        let old_gen = bump_generation(&mut st, tenant);
-        if let Err(e) = self.save(&st) {
-            st.reqs.insert(i, removed);
-            restore_generation(&mut st, tenant, old_gen);
-            return Err(CancelError::Io(e.to_string()));
-        }
-        Ok(())
+        self.reg
+            .cancel(tenant, request_id, force, cancel_period_ms, now_ms, |g| {
+                g.bump(tenant)
+            })
     }
 
     /// Loki's cache generation number of `tenant` ("" before its first request).
     pub fn cache_generation(&self, tenant: &str) -> String {
-        self.state
-            .lock()
-            .cache_generation
-            .get(tenant)
-            .cloned()
-            .unwrap_or_default()
+        self.reg
+            .extra(|g| g.cache_generation.get(tenant).cloned().unwrap_or_default())
     }
 
     /// The tenant's requests covering some of `[start_ns, end_ns)`.
     pub fn for_range(&self, tenant: &str, start_ns: i64, end_ns: i64) -> Vec<Arc<Compiled>> {
-        let st = self.state.lock();
-        if st.reqs.is_empty() {
+        if !self.reg.any() {
             return Vec::new();
         }
-        st.reqs
-            .iter()
-            .filter(|c| c.req.tenant == tenant && c.overlaps(start_ns, end_ns.saturating_sub(1)))
-            .cloned()
-            .collect()
+        self.reg.with_all(|reqs| {
+            reqs.iter()
+                .filter(|c| {
+                    c.req.tenant == tenant && c.overlaps(start_ns, end_ns.saturating_sub(1))
+                })
+                .cloned()
+                .collect()
+        })
     }
 
     /// Every request created at least `cancel_period_ms` before `now_ms`.
     pub fn ready(&self, cancel_period_ms: i64, now_ms: i64) -> Vec<Arc<Compiled>> {
-        self.state
-            .lock()
-            .reqs
-            .iter()
-            .filter(|c| c.req.created_at_ms.saturating_add(cancel_period_ms) <= now_ms)
-            .cloned()
-            .collect()
+        self.reg.ready(cancel_period_ms, now_ms)
     }
 
     /// Records that the requests `ids` (tenant, id) were applied to every segment up to
     /// `through` and marks them processed (requests cancelled meanwhile are skipped).
     pub fn mark_purged(&self, ids: &[(String, String)], through: u64) -> Result<(), StorageError> {
-        let mut st = self.state.lock();
-        let mut changed = false;
-        for c in st.reqs.iter_mut() {
-            if !ids
-                .iter()
-                .any(|(t, id)| *t == c.req.tenant && *id == c.req.request_id)
-            {
-                continue;
-            }
-            if c.req.status == Status::Processed && c.req.purged_through_segment >= through {
-                continue;
-            }
-            let mut req = c.req.clone();
-            req.status = Status::Processed;
-            req.purged_through_segment = req.purged_through_segment.max(through);
-            *c = Arc::new(Compiled {
-                req,
-                matchers: c.matchers.clone(),
-                stages: c.stages.clone(),
-                start_ns: c.start_ns,
-                end_ns: c.end_ns,
-            });
-            changed = true;
-        }
-        if changed {
-            self.save(&st)?;
-        }
+        self.reg.mark_processed(
+            |r| {
+                ids.iter()
+                    .any(|(t, id)| *t == r.tenant && *id == r.request_id)
+            },
+            through,
+        )?;
         Ok(())
     }
-}
-
-fn bump_generation(st: &mut State, tenant: &str) -> Option<String> {
-    let now = crate::store::now_ns().to_string();
-    st.cache_generation.insert(tenant.to_string(), now)
-}
-
-fn restore_generation(st: &mut State, tenant: &str, old: Option<String>) {
-    match old {
-        Some(g) => st.cache_generation.insert(tenant.to_string(), g),
-        None => st.cache_generation.remove(tenant),
-    };
-}
-
-/// 8 hex digits of FNV-1a over tenant, time and query, as Loki's `generateUniqueID`.
-fn request_id(tenant: &str, query: &str, seed: u64) -> String {
-    let mut h: u32 = 0x811c_9dc5;
-    for b in tenant
-        .as_bytes()
-        .iter()
-        .chain(seed.to_le_bytes().iter())
-        .chain(query.as_bytes())
-    {
-        h ^= *b as u32;
-        h = h.wrapping_mul(0x0100_0193);
-    }
-    format!("{h:08x}")
 }
 
 #[cfg(test)]

@@ -14,31 +14,18 @@ use crate::query::TraceQuery;
 use crate::span::Span;
 use crate::store::{IngestError, TraceStore};
 use crate::tenant;
-use parking_lot::Mutex;
+use model::deletes::{Compiled as _, Registry};
 use serde::{Deserialize, Serialize};
-use std::io::Write;
-use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
+use std::path::Path;
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::Arc;
 
-/// Format version of `delete_requests.json`; a newer file is refused.
-pub const FORMAT_VERSION: u32 = 1;
-const FILE: &str = "delete_requests.json";
+#[cfg(test)]
+use model::deletes::FILE;
+pub use model::deletes::{CancelError, Status, DEFAULT_CANCEL_PERIOD_MS, FORMAT_VERSION};
 /// How often segments are checked for spans past their tenant's retention (as the metrics'
 /// tenant retention loop).
 const RETENTION_EVERY_MS: i64 = 600_000;
-/// Loki's default `compactor.delete_request_cancel_period`.
-pub const DEFAULT_CANCEL_PERIOD_MS: i64 = 24 * 3_600_000;
-
-/// Loki's request statuses.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Status {
-    /// Accepted; spans are hidden from queries, not yet removed from the segments.
-    Received,
-    /// Removed from every segment that existed when a pass ran.
-    Processed,
-}
 
 /// One delete request as stored.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -77,39 +64,40 @@ impl DeleteRequest {
     }
 }
 
+model::delete_request!(
+    DeleteRequest,
+    tenant = tenant,
+    purged = purged_through_segment
+);
+
 /// A request with its predicate.
 struct Compiled {
     req: DeleteRequest,
     query: TraceQuery,
 }
 
-impl Compiled {
-    fn new(req: DeleteRequest) -> Compiled {
-        Compiled {
+impl model::deletes::Compiled for Compiled {
+    type Req = DeleteRequest;
+    fn compile(req: DeleteRequest) -> Result<Compiled, String> {
+        Ok(Compiled {
             query: req.query(),
             req,
-        }
+        })
     }
+    fn request(&self) -> &DeleteRequest {
+        &self.req
+    }
+}
 
+impl Compiled {
     fn deletes(&self, s: &Span) -> bool {
         tenant::tenant_of(&s.resource).unwrap_or("") == self.req.tenant && self.query.matches(s)
     }
 }
 
-pub use model::deletes::CancelError;
-
-#[derive(Serialize, Deserialize)]
-struct OnDisk {
-    version: u32,
-    requests: Vec<DeleteRequest>,
-}
-
 /// Every tenant's trace delete requests.
 pub struct TraceDeletes {
-    path: PathBuf,
-    reqs: Mutex<Vec<Arc<Compiled>>>,
-    /// Any request at all: reads skip the check when false.
-    any: AtomicBool,
+    reg: Registry<Compiled>,
     cancel_period_ms: AtomicI64,
     spans_removed: AtomicU64,
     segments_rewritten: AtomicU64,
@@ -117,39 +105,11 @@ pub struct TraceDeletes {
     retention_checked_ms: AtomicI64,
 }
 
-fn io_err(e: impl std::fmt::Display) -> IngestError {
-    IngestError::Io(e.to_string())
-}
-
 impl TraceDeletes {
     /// Loads `<dir>/delete_requests.json` (none yet: no requests).
     pub fn open(dir: &Path) -> Result<TraceDeletes, IngestError> {
-        let path = dir.join(FILE);
-        let mut reqs = Vec::new();
-        match std::fs::read(&path) {
-            Ok(b) => {
-                let d: OnDisk = serde_json::from_slice(&b)
-                    .map_err(|e| io_err(format!("{}: {e}", path.display())))?;
-                if d.version > FORMAT_VERSION {
-                    return Err(io_err(format!(
-                        "{}: format version {} is newer than this pharos understands ({FORMAT_VERSION}); use a newer pharos",
-                        path.display(),
-                        d.version
-                    )));
-                }
-                reqs = d
-                    .requests
-                    .into_iter()
-                    .map(|r| Arc::new(Compiled::new(r)))
-                    .collect();
-            }
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-            Err(e) => return Err(io_err(format!("{}: {e}", path.display()))),
-        }
         Ok(TraceDeletes {
-            path,
-            any: AtomicBool::new(!reqs.is_empty()),
-            reqs: Mutex::new(reqs),
+            reg: Registry::open(dir)?,
             cancel_period_ms: AtomicI64::new(DEFAULT_CANCEL_PERIOD_MS),
             spans_removed: AtomicU64::new(0),
             segments_rewritten: AtomicU64::new(0),
@@ -166,24 +126,6 @@ impl TraceDeletes {
         self.cancel_period_ms.load(Ordering::Relaxed)
     }
 
-    fn save(&self, reqs: &[Arc<Compiled>]) -> Result<(), IngestError> {
-        let d = OnDisk {
-            version: FORMAT_VERSION,
-            requests: reqs.iter().map(|c| c.req.clone()).collect(),
-        };
-        let body = serde_json::to_vec_pretty(&d).map_err(io_err)?;
-        let tmp = self.path.with_extension("json.tmp");
-        let mut f = std::fs::File::create(&tmp)?;
-        f.write_all(&body)?;
-        f.sync_all()?;
-        std::fs::rename(&tmp, &self.path)?;
-        if let Some(dir) = self.path.parent() {
-            std::fs::File::open(dir)?.sync_all()?;
-        }
-        self.any.store(!reqs.is_empty(), Ordering::Release);
-        Ok(())
-    }
-
     /// Adds a request (durable on return); returns its id.
     #[allow(clippy::too_many_arguments)]
     pub fn add(
@@ -196,49 +138,35 @@ impl TraceDeletes {
         tags: Vec<(String, String)>,
         now_ms: i64,
     ) -> Result<String, IngestError> {
-        let mut reqs = self.reqs.lock();
-        let mut seed = now_ms as u64;
-        let request_id = loop {
-            let id = format!("{:08x}", fnv(&[tenant.as_bytes(), &seed.to_le_bytes()]));
-            if !reqs
-                .iter()
-                .any(|c| c.req.tenant == tenant && c.req.request_id == id)
-            {
-                break id;
-            }
-            seed = seed.wrapping_add(1);
-        };
-        reqs.push(Arc::new(Compiled::new(DeleteRequest {
-            request_id: request_id.clone(),
-            tenant: tenant.to_string(),
-            start_ms,
-            end_ms,
-            service,
-            operation,
-            tags,
-            created_at_ms: now_ms,
-            status: Status::Received,
-            purged_through_segment: 0,
-        })));
-        if let Err(e) = self.save(&reqs) {
-            reqs.pop();
-            self.any.store(!reqs.is_empty(), Ordering::Release);
-            return Err(e);
-        }
-        Ok(request_id)
+        let c = self.reg.add(
+            tenant,
+            |n| {
+                let seed = (now_ms as u64).wrapping_add(n);
+                model::deletes::request_id(&[tenant.as_bytes(), &seed.to_le_bytes()])
+            },
+            |request_id| {
+                Compiled::compile(DeleteRequest {
+                    request_id,
+                    tenant: tenant.to_string(),
+                    start_ms,
+                    end_ms,
+                    service,
+                    operation,
+                    tags,
+                    created_at_ms: now_ms,
+                    status: Status::Received,
+                    purged_through_segment: 0,
+                })
+                .map_err(IngestError::BadInput)
+            },
+            |_| {},
+        )?;
+        Ok(c.req.request_id.clone())
     }
 
     /// The tenant's requests, oldest first.
     pub fn list(&self, tenant: &str) -> Vec<DeleteRequest> {
-        let mut v: Vec<DeleteRequest> = self
-            .reqs
-            .lock()
-            .iter()
-            .filter(|c| c.req.tenant == tenant)
-            .map(|c| c.req.clone())
-            .collect();
-        v.sort_by_key(|r| r.created_at_ms);
-        v
+        self.reg.list(tenant)
     }
 
     /// Removes a request that is still `received` and within the cancel period (`force`
@@ -250,67 +178,37 @@ impl TraceDeletes {
         force: bool,
         now_ms: i64,
     ) -> Result<(), CancelError> {
-        let mut reqs = self.reqs.lock();
-        let Some(i) = reqs
-            .iter()
-            .position(|c| c.req.tenant == tenant && c.req.request_id == request_id)
-        else {
-            return Err(CancelError::NotFound);
-        };
-        let r = &reqs[i].req;
-        model::deletes::check_cancel(
-            r.status == Status::Processed,
-            r.created_at_ms,
+        self.reg.cancel(
+            tenant,
+            request_id,
+            force,
             self.cancel_period_ms(),
             now_ms,
-            force,
-        )?;
-        let removed = reqs.remove(i);
-        if let Err(e) = self.save(&reqs) {
-            reqs.insert(i, removed);
-            self.any.store(true, Ordering::Release);
-            return Err(CancelError::Io(e.to_string()));
-        }
-        Ok(())
+            |_| {},
+        )
     }
 
     /// Drops the spans a request covers (every status: processed requests keep hiding spans
     /// that reached a segment after their pass, until a later pass removes them).
     pub fn hide(&self, spans: &mut Vec<Arc<Span>>) {
-        if !self.any.load(Ordering::Acquire) {
+        if !self.reg.any() {
             return;
         }
-        let reqs = self.reqs.lock().clone();
+        let reqs = self.reg.all();
         spans.retain(|s| !reqs.iter().any(|c| c.deletes(s)));
     }
 
     /// `pharos_traces_deleted_spans_total` and `pharos_traces_delete_requests`.
     pub fn write_metrics(&self, out: &mut String) {
         use std::fmt::Write as _;
-        let reqs = self.reqs.lock();
-        let received = reqs
-            .iter()
-            .filter(|c| c.req.status == Status::Received)
-            .count();
+        let (received, processed) = self.reg.counts();
         let _ = writeln!(
             out,
-            "# HELP pharos_traces_deleted_spans_total Spans removed from trace segments by delete requests and tenant retention.\n# TYPE pharos_traces_deleted_spans_total counter\npharos_traces_deleted_spans_total {}\n# HELP pharos_traces_delete_rewritten_segments_total Trace segments rewritten without deleted spans.\n# TYPE pharos_traces_delete_rewritten_segments_total counter\npharos_traces_delete_rewritten_segments_total {}\n# HELP pharos_traces_delete_requests Trace delete requests by status.\n# TYPE pharos_traces_delete_requests gauge\npharos_traces_delete_requests{{status=\"received\"}} {received}\npharos_traces_delete_requests{{status=\"processed\"}} {}",
+            "# HELP pharos_traces_deleted_spans_total Spans removed from trace segments by delete requests and tenant retention.\n# TYPE pharos_traces_deleted_spans_total counter\npharos_traces_deleted_spans_total {}\n# HELP pharos_traces_delete_rewritten_segments_total Trace segments rewritten without deleted spans.\n# TYPE pharos_traces_delete_rewritten_segments_total counter\npharos_traces_delete_rewritten_segments_total {}\n# HELP pharos_traces_delete_requests Trace delete requests by status.\n# TYPE pharos_traces_delete_requests gauge\npharos_traces_delete_requests{{status=\"received\"}} {received}\npharos_traces_delete_requests{{status=\"processed\"}} {processed}",
             self.spans_removed.load(Ordering::Relaxed),
             self.segments_rewritten.load(Ordering::Relaxed),
-            reqs.len() - received
         );
     }
-}
-
-fn fnv(parts: &[&[u8]]) -> u32 {
-    let mut h: u32 = 0x811c9dc5;
-    for p in parts {
-        for b in *p {
-            h ^= *b as u32;
-            h = h.wrapping_mul(0x01000193);
-        }
-    }
-    h
 }
 
 /// What one pass removed.
@@ -326,15 +224,7 @@ impl TraceStore {
     /// segments that hold any; then marks the requests processed.
     pub fn process_deletes(&self, now_ms: i64) -> Result<PurgeStats, IngestError> {
         let d = self.deletes();
-        let ready: Vec<Arc<Compiled>> = {
-            let period = d.cancel_period_ms();
-            d.reqs
-                .lock()
-                .iter()
-                .filter(|c| c.req.created_at_ms.saturating_add(period) <= now_ms)
-                .cloned()
-                .collect()
-        };
+        let ready = d.reg.ready(d.cancel_period_ms(), now_ms);
         // Tenants' retention: every RETENTION_EVERY_MS, the segments holding a span that
         // started before the latest tenant cutoff.
         let last = d.retention_checked_ms.load(Ordering::Relaxed);
@@ -366,22 +256,14 @@ impl TraceStore {
         d.segments_rewritten
             .fetch_add(rewritten as u64, Ordering::Relaxed);
         if !ready.is_empty() {
-            let mut reqs = d.reqs.lock();
-            let mut changed = false;
-            for c in reqs.iter_mut() {
-                if ready.iter().any(|r| Arc::ptr_eq(r, c))
-                    && (c.req.status != Status::Processed || c.req.purged_through_segment < through)
-                {
-                    let mut req = c.req.clone();
-                    req.status = Status::Processed;
-                    req.purged_through_segment = through;
-                    *c = Arc::new(Compiled::new(req));
-                    changed = true;
-                }
-            }
-            if changed {
-                d.save(&reqs)?;
-            }
+            d.reg.mark_processed(
+                |r| {
+                    ready
+                        .iter()
+                        .any(|c| c.req.tenant == r.tenant && c.req.request_id == r.request_id)
+                },
+                through,
+            )?;
         }
         Ok(PurgeStats {
             segments_rewritten: rewritten,

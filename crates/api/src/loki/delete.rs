@@ -10,19 +10,16 @@
 //! lines from the moment it is accepted, in every status (Loki stops filtering a while after
 //! processing); the lines leave the disk after `compactor.delete_request_cancel_period`.
 
-use super::{text, LokiState};
+use super::LokiState;
+use crate::deletes::{added, bad, cancel_params, cancel_response, listed};
 use axum::extract::{Query, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
-use logs::deletes::{go_duration, parse_query, CancelError, DeleteRequest};
+use logs::deletes::{go_duration, parse_query, DeleteRequest};
 use std::collections::HashMap;
 use std::sync::Arc;
 
 type Params = Query<HashMap<String, String>>;
-
-fn bad(msg: impl Into<String>) -> Response {
-    text(StatusCode::BAD_REQUEST, msg.into())
-}
 
 fn now_ms() -> i64 {
     logs::store::now_ns() / 1_000_000
@@ -111,18 +108,7 @@ pub async fn add(State(st): State<Arc<LokiState>>, headers: HeaderMap, q: Params
     let t = tenant.clone();
     let r =
         tokio::task::spawn_blocking(move || store.deletes().add(&t, &query, start, end, now)).await;
-    match r {
-        Ok(Ok(id)) => {
-            tracing::info!(tenant, request_id = id, "log delete request added");
-            let mut resp = StatusCode::NO_CONTENT.into_response();
-            if let Ok(v) = id.parse() {
-                resp.headers_mut().insert("x-delete-request-id", v);
-            }
-            resp
-        }
-        Ok(Err(e)) => super::storage_error(e),
-        Err(e) => text(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
-    }
+    added(r, "log", &tenant, super::storage_error)
 }
 
 /// Loki's `model.Time` in JSON: seconds, with the milliseconds as a fraction when there are any.
@@ -153,18 +139,12 @@ pub async fn list(State(st): State<Arc<LokiState>>, headers: HeaderMap, q: Param
         Ok(t) => t,
         Err(r) => return r,
     };
-    let mut reqs = st.store.deletes().list(&tenant);
-    if let (Some(s), Some(e)) = (q.get("start"), q.get("end")) {
-        let now = now_ms();
-        let Ok(s) = parse_time(s, now) else {
-            return bad("invalid start time: require unix seconds or RFC3339 format");
-        };
-        let Ok(e) = parse_time(e, now) else {
-            return bad("invalid end time: require unix seconds or RFC3339 format");
-        };
-        reqs.retain(|r| r.start_ms <= e && r.end_ms >= s);
-    }
-    axum::Json(reqs.iter().map(request_json).collect::<Vec<_>>()).into_response()
+    listed(
+        st.store.deletes().list(&tenant),
+        &q,
+        |r| (r.start_ms, r.end_ms),
+        request_json,
+    )
 }
 
 /// `DELETE /loki/api/v1/delete?request_id=`: cancels a request still within the cancel period
@@ -174,8 +154,7 @@ pub async fn cancel(State(st): State<Arc<LokiState>>, headers: HeaderMap, q: Par
         Ok(t) => t,
         Err(r) => return r,
     };
-    let id = q.get("request_id").cloned().unwrap_or_default();
-    let force = q.get("force").map(String::as_str) == Some("true");
+    let (id, force) = cancel_params(&q);
     let store = st.store.clone();
     let (cancel_period, _) = store.delete_settings();
     let r = tokio::task::spawn_blocking(move || {
@@ -185,22 +164,6 @@ pub async fn cancel(State(st): State<Arc<LokiState>>, headers: HeaderMap, q: Par
     })
     .await;
     cancel_response(r)
-}
-
-/// Loki's answers to a cancellation (also the traces' delete API).
-pub(crate) fn cancel_response(
-    r: Result<Result<(), CancelError>, tokio::task::JoinError>,
-) -> Response {
-    match r {
-        Ok(Ok(())) => StatusCode::NO_CONTENT.into_response(),
-        Ok(Err(CancelError::NotFound)) => text(
-            StatusCode::NOT_FOUND,
-            "could not find delete request with given id".into(),
-        ),
-        Ok(Err(CancelError::NotAllowed(m))) => bad(m),
-        Ok(Err(CancelError::Io(m))) => text(StatusCode::INTERNAL_SERVER_ERROR, m),
-        Err(e) => text(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
-    }
 }
 
 /// `GET /loki/api/v1/cache/generation_numbers`: the tenant's cache generation number, a JSON

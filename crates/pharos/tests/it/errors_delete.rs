@@ -6,10 +6,10 @@
 //! gone from the log (they stay gone with the request file removed).
 
 use crate::common::Pharos;
+use crate::traces_delete::{now_s, DeleteApi};
 use reqwest::blocking::Client;
 use serde_json::{json, Value};
 use std::path::Path;
-use std::time::{Duration, Instant};
 
 const KEY: &str = "0123456789abcdef0123456789abcdef";
 const KEY2: &str = "fedcba9876543210fedcba9876543210";
@@ -24,13 +24,6 @@ fn start(dir: &Path, admin: bool, cancel_period: &str) -> Pharos {
     )
     .unwrap();
     Pharos::start(&dir.join("data"), Some(&cfg))
-}
-
-fn now_s() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs()
 }
 
 fn id(n: u32) -> String {
@@ -95,34 +88,21 @@ fn issues(c: &Client, p: &Pharos) -> Vec<(String, String, u64)> {
     out
 }
 
-fn delete(c: &Client, p: &Pharos, q: &[(&str, String)]) -> (u16, String) {
-    let r = c
-        .post(p.url("/api/errors/v1/delete"))
-        .query(q)
-        .send()
-        .unwrap();
-    let rid = r
-        .headers()
-        .get("x-delete-request-id")
-        .and_then(|v| v.to_str().ok())
-        .map(String::from);
-    let status = r.status().as_u16();
-    (status, rid.unwrap_or_else(|| r.text().unwrap_or_default()))
-}
-
-fn requests(c: &Client, p: &Pharos) -> Vec<Value> {
-    c.get(p.url("/api/errors/v1/delete"))
-        .send()
-        .unwrap()
-        .json::<Vec<Value>>()
-        .unwrap()
+fn api<'a>(c: &'a Client, p: &'a Pharos) -> DeleteApi<'a> {
+    DeleteApi {
+        c,
+        p,
+        path: "/api/errors/v1/delete",
+        tenant: None,
+    }
 }
 
 #[test]
 fn errors_delete_needs_the_admin_api() {
     let dir = tempfile::tempdir().unwrap();
     let p = start(dir.path(), false, "24h");
-    let (status, body) = delete(&Client::new(), &p, &[("start", (now_s() - 60).to_string())]);
+    let c = Client::new();
+    let (status, body) = api(&c, &p).add(&[("start", (now_s() - 60).to_string())]);
     assert_eq!(status, 403, "{body}");
     assert!(body.contains("enable_admin_api"), "{body}");
 }
@@ -150,20 +130,21 @@ fn errors_delete_hides_at_once_survives_kill9_and_removes_after_the_cancel_perio
         q.push(("end", now_s().to_string()));
     };
     // Bad input answers 400.
-    let (s, m) = delete(&c, &p, &[("issue", handler.clone())]);
+    let d = api(&c, &p);
+    let (s, m) = d.add(&[("issue", handler.clone())]);
     assert_eq!((s, m.trim()), (400, "start time not set"));
     let mut q = vec![("issue", "abc".to_string())];
     range(&mut q);
-    assert_eq!(delete(&c, &p, &q).0, 400);
+    assert_eq!(d.add(&q).0, 400);
     // Every event of issue `handler` in the range: the issue disappears at once.
     let mut q = vec![("issue", handler.clone())];
     range(&mut q);
-    let (s, rid) = delete(&c, &p, &q);
+    let (s, rid) = d.add(&q);
     assert_eq!(s, 204, "{rid}");
     // Project 2's events of the last hour: its issue keeps the older event.
     let mut q = vec![("project", "2".to_string())];
     range(&mut q);
-    let (s, rid2) = delete(&c, &p, &q);
+    let (s, rid2) = d.add(&q);
     assert_eq!(s, 204, "{rid2}");
     let after = issues(&c, &p);
     assert_eq!(after.len(), 2, "{after:?}");
@@ -178,7 +159,7 @@ fn errors_delete_hides_at_once_survives_kill9_and_removes_after_the_cancel_perio
         .send()
         .unwrap();
     assert_eq!(r.status(), 404);
-    let listed = requests(&c, &p);
+    let listed = d.list();
     assert_eq!(listed.len(), 2, "{listed:?}");
     assert_eq!(listed[0]["request_id"], rid.as_str());
     assert_eq!(listed[0]["status"], "received");
@@ -186,17 +167,12 @@ fn errors_delete_hides_at_once_survives_kill9_and_removes_after_the_cancel_perio
     // A cancelled request gives its events back.
     let mut q = vec![("project", "1".to_string())];
     range(&mut q);
-    let (_, rid3) = delete(&c, &p, &q);
+    let (_, rid3) = d.add(&q);
     assert!(!event_found(&c, &p, 6));
-    let r = c
-        .delete(p.url("/api/errors/v1/delete"))
-        .query(&[("request_id", rid3.as_str())])
-        .send()
-        .unwrap();
-    assert_eq!(r.status(), 204);
+    assert_eq!(d.cancel(&rid3, false), 204);
     assert!(event_found(&c, &p, 6), "back after the cancel");
     assert!(!event_found(&c, &p, 1), "still hidden by the first request");
-    assert_eq!(requests(&c, &p).len(), 2);
+    assert_eq!(d.list().len(), 2);
     p.kill9();
 
     // After kill -9 the requests still hide the events; with a short cancel period the pass
@@ -204,15 +180,7 @@ fn errors_delete_hides_at_once_survives_kill9_and_removes_after_the_cancel_perio
     let p = start(dir.path(), true, "2s");
     assert!(!event_found(&c, &p, 1), "the request survives kill -9");
     assert_eq!(issues(&c, &p).len(), 2);
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        let l = requests(&c, &p);
-        if l.iter().all(|r| r["status"] == "processed") {
-            break;
-        }
-        assert!(Instant::now() < deadline, "not processed: {l:?}");
-        std::thread::sleep(Duration::from_millis(300));
-    }
+    api(&c, &p).wait_processed();
     let m = c.get(p.url("/metrics")).send().unwrap().text().unwrap();
     let mine: Vec<&str> = m
         .lines()
