@@ -4,6 +4,7 @@
 
 pub mod alertmanager;
 mod deletes;
+pub mod disk_full;
 pub mod elasticsearch;
 pub mod error_delete;
 #[cfg(test)]
@@ -100,7 +101,12 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/api/v1/status/flags", get(status::flags))
         .route("/api/v1/status/runtimeinfo", get(status::runtimeinfo))
         .route("/api/v1/status/tsdb", get(status::tsdb_status))
-        .route("/api/v1/write", post(remote_write::receive))
+        // 507 on a full disk, with `Retry-After` (see `disk_full`).
+        .route(
+            "/api/v1/write",
+            post(remote_write::receive)
+                .layer(axum::middleware::map_response(disk_full::retry_after_on_507)),
+        )
         .route("/v1/metrics", post(otlp::metrics::export))
         .route("/api/v1/otlp/v1/metrics", post(otlp::metrics::export))
         .route("/-/healthy", get(status::healthy).head(status::healthy))

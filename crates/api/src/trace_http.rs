@@ -26,8 +26,9 @@ impl From<traces::store::IngestError> for Refusal {
             StatusCode::from_u16(e.http_status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
         let msg = e.to_string();
         if status == StatusCode::INTERNAL_SERVER_ERROR && model::storage::is_disk_full(&msg) {
+            // 503, which OTLP exporters retry (see `crate::disk_full`).
             return Refusal(
-                StatusCode::INSUFFICIENT_STORAGE,
+                StatusCode::SERVICE_UNAVAILABLE,
                 model::storage::disk_full_message(&msg),
             );
         }

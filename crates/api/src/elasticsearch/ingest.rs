@@ -48,9 +48,13 @@ fn storage_error(e: StorageError) -> EsError {
     match e {
         StorageError::BadInput(m) => EsError::illegal(m),
         StorageError::Limit(m) => EsError::new(429, "es_rejected_execution_exception", m),
-        StorageError::Io(m) if model::storage::is_disk_full(&m) => {
-            EsError::new(507, "exception", model::storage::disk_full_message(&m))
-        }
+        // A full disk: 429 as Elasticsearch past its flood-stage watermark, which bulk
+        // clients retry (see `crate::disk_full`).
+        StorageError::Io(m) if model::storage::is_disk_full(&m) => EsError::new(
+            429,
+            "cluster_block_exception",
+            model::storage::disk_full_message(&m),
+        ),
         StorageError::Io(m) => EsError::new(500, "exception", format!("storage failure: {m}")),
     }
 }

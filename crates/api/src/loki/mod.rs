@@ -73,7 +73,8 @@ pub fn storage_error(e: StorageError) -> Response {
     match e {
         StorageError::BadInput(m) => text(StatusCode::BAD_REQUEST, m),
         StorageError::Limit(m) => text(StatusCode::TOO_MANY_REQUESTS, m),
-        StorageError::Io(m) if model::storage::is_disk_full(&m) => text(
+        // A full disk: 507, which promtail/Alloy retry as every 5xx (see `crate::disk_full`).
+        StorageError::Io(m) if model::storage::is_disk_full(&m) => crate::disk_full::text(
             StatusCode::INSUFFICIENT_STORAGE,
             model::storage::disk_full_message(&m),
         ),

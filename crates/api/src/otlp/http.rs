@@ -32,6 +32,7 @@ fn grpc_code(s: StatusCode) -> i32 {
     match s.as_u16() {
         400 | 413 | 415 => 3, // INVALID_ARGUMENT
         429 => 8,             // RESOURCE_EXHAUSTED
+        503 => 14,            // UNAVAILABLE
         _ => 13,              // INTERNAL
     }
 }
@@ -58,7 +59,7 @@ pub(crate) fn accepted(json: bool) -> Response {
 
 pub(crate) fn refuse(json: bool, r: Refusal) -> Response {
     let Refusal(status, msg) = r;
-    if json {
+    let resp = if json {
         let body = serde_json::json!({"code": grpc_code(status), "message": msg});
         (
             status,
@@ -73,7 +74,12 @@ pub(crate) fn refuse(json: bool, r: Refusal) -> Response {
             rpc_status_protobuf(grpc_code(status), &msg),
         )
             .into_response()
+    };
+    if status == StatusCode::SERVICE_UNAVAILABLE {
+        // A retryable refusal (a full disk): OTLP asks for `Retry-After`.
+        return crate::disk_full::with_retry_after(resp);
     }
+    resp
 }
 
 pub async fn export(

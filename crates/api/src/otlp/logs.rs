@@ -55,6 +55,11 @@ pub async fn export(State(st): State<Arc<LokiState>>, headers: HeaderMap, body: 
                     .into_response()
             }
         }
+        // A full disk: 503, which OTLP exporters retry (Loki push's 507 they drop).
+        Ok(Err(e)) if e.disk_full().is_some() => crate::disk_full::text(
+            StatusCode::SERVICE_UNAVAILABLE,
+            e.disk_full().unwrap_or_default(),
+        ),
         Ok(Err(e)) => storage_error(e),
         Err(e) => text(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
     }

@@ -969,8 +969,9 @@ pub async fn export(
             let status = match e {
                 model::StorageError::BadInput(_) => StatusCode::BAD_REQUEST,
                 model::StorageError::Limit(_) => StatusCode::TOO_MANY_REQUESTS,
+                // A full disk: 503 with `Retry-After`, which OTLP exporters retry.
                 model::StorageError::Io(_) if e.disk_full().is_some() => {
-                    StatusCode::INSUFFICIENT_STORAGE
+                    StatusCode::SERVICE_UNAVAILABLE
                 }
                 model::StorageError::Io(_) => StatusCode::INTERNAL_SERVER_ERROR,
             };

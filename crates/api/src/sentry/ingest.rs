@@ -80,10 +80,14 @@ async fn cors(req: Request, next: Next) -> Response {
 
 /// Sentry's error response: `{"detail": ...}`, `X-Sentry-Error`, and the rate-limit headers.
 pub fn rejection(r: &Rejection) -> Response {
-    if r.status == 500 && model::storage::is_disk_full(&r.detail) {
-        // A full disk: 507, which SDKs and relays retry.
-        let full = Rejection::new(507, model::storage::disk_full_message(&r.detail));
-        return rejection(&full);
+    if matches!(r.status, 500 | 503)
+        && model::storage::is_disk_full(&r.detail)
+        && !r.detail.starts_with("insufficient storage")
+    {
+        // A full disk: 503 with `Retry-After`, Sentry's answer when it cannot take events
+        // (relays retry it; see `crate::disk_full`).
+        let full = Rejection::new(503, model::storage::disk_full_message(&r.detail));
+        return crate::disk_full::with_retry_after(rejection(&full));
     }
     let status = StatusCode::from_u16(r.status).unwrap_or(StatusCode::BAD_REQUEST);
     let mut resp = (status, axum::Json(json!({ "detail": r.detail }))).into_response();

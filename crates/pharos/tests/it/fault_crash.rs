@@ -134,7 +134,21 @@ impl Signal {
         w: u64,
         ids: &[u64],
     ) -> Option<(u16, String)> {
-        let req = match self {
+        let r = self.request(c, base, t, w, ids).send().ok()?;
+        let status = r.status().as_u16();
+        Some((status, r.text().unwrap_or_default()))
+    }
+
+    /// The write request of items `ids` (writer `w`) on the signal's main ingest endpoint.
+    pub fn request(
+        self,
+        c: &Client,
+        base: &str,
+        t: Trial,
+        w: u64,
+        ids: &[u64],
+    ) -> reqwest::blocking::RequestBuilder {
+        match self {
             Signal::Metrics => {
                 let trial = t.n.to_string();
                 let wl = w.to_string();
@@ -204,10 +218,7 @@ impl Signal {
                     )
                     .body(body)
             }
-        };
-        let r = req.send().ok()?;
-        let status = r.status().as_u16();
-        Some((status, r.text().unwrap_or_default()))
+        }
     }
 
     /// How many times each item of trial `t` is present, read through the query APIs.

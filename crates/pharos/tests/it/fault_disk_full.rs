@@ -1,8 +1,11 @@
 //! Fault campaign, disk full: pharos' data directory on a size-limited tmpfs the test mounts (as
 //! root), a filler file leaving little room, then ingest until the disk is full. Writes must
-//! answer 507 (or 503) with a message, never 500, a panic or a hang; the process stays up;
-//! everything acknowledged stays readable; once the filler is deleted writes are accepted again
-//! without a restart, and after a `kill -9` every acknowledged item is still there.
+//! answer what the endpoint's real clients retry on, with a message and `Retry-After` (see
+//! `api::disk_full`): remote_write and Loki push 507, OTLP/HTTP (traces, metrics, logs) and
+//! Sentry envelopes 503, Elasticsearch `_bulk` items 429 — never 500, a
+//! panic or a hang; the process stays up; everything acknowledged stays readable; once the
+//! filler is deleted writes are accepted again without a restart, and after a `kill -9` every
+//! acknowledged item is still there.
 
 use crate::common::Pharos;
 use crate::fault_crash::{config, now_ms, Signal, Trial};
@@ -97,8 +100,8 @@ fn disk_full(signal: Signal) {
         assert!((200..300).contains(&s), "{signal:?}: {s} with space left");
     }
     fill(&filler, 1 << 20);
-    // Ingest until the disk is full.
-    let deadline = Instant::now() + Duration::from_secs(60);
+    // Ingest until the disk is full (minutes on a busy machine with a debug build).
+    let deadline = Instant::now() + Duration::from_secs(300);
     let refused = loop {
         let s = send(&mut acked, &mut sent);
         if !(200..300).contains(&s.0) {
@@ -106,26 +109,38 @@ fn disk_full(signal: Signal) {
         }
         assert!(
             Instant::now() < deadline,
-            "{signal:?}: still accepting after 60 s on a full disk ({} items)",
+            "{signal:?}: still accepting after 300 s on a full disk ({} items)",
             acked.len()
         );
     };
-    // The refusal, and the ones after it: 507/503 with a message.
+    // The refusal, and the ones after it: the endpoint's retryable status with a message.
+    let want = main_status(signal);
     for i in 0..3 {
         let (status, body) = if i == 0 {
             refused.clone()
         } else {
             send(&mut acked, &mut sent)
         };
-        assert!(
-            status == 507 || status == 503,
+        assert_eq!(
+            status, want,
             "{signal:?}: write {i} on a full disk answered {status}: {body}"
         );
         assert!(
-            !body.trim().is_empty(),
-            "{signal:?}: {status} without a message"
+            body.contains("disk is full"),
+            "{signal:?}: {status} without a clear message: {body}"
         );
     }
+    // With `Retry-After`, and the signal's other ingest endpoints answer per their protocol.
+    let ids: Vec<u64> = (seq..seq + batch(signal)).collect();
+    seq += batch(signal);
+    sent.extend_from_slice(&ids);
+    let r = signal.request(&c, &p.base, t, 0, &ids).send().unwrap();
+    assert_eq!(r.status().as_u16(), want, "{signal:?}");
+    assert!(
+        r.headers().get("retry-after").is_some(),
+        "{signal:?}: {want} without Retry-After"
+    );
+    other_endpoints(signal, &c, &p.base);
     println!(
         "fault_disk_full {signal:?}: {} items acknowledged, then {} {:?}",
         acked.len(),
@@ -174,6 +189,81 @@ fn disk_full(signal: Signal) {
         acked.len()
     );
     drop(p);
+}
+
+/// What the signal's main ingest endpoint answers on a full disk (remote_write and Loki push:
+/// 507, retried by Prometheus and promtail as every 5xx; OTLP/HTTP and Sentry: 503).
+fn main_status(signal: Signal) -> u16 {
+    match signal {
+        Signal::Metrics | Signal::Logs => 507,
+        Signal::Traces | Signal::Errors => 503,
+    }
+}
+
+/// The signal's other ingest endpoints on a full disk: OTLP/HTTP metrics and logs 503 with
+/// `Retry-After`, Elasticsearch `_bulk` items 429.
+fn other_endpoints(signal: Signal, c: &Client, base: &str) {
+    // Requests of tens of KB: a small write can still fit in a page the file already has.
+    let ns = now_ms() as u128 * 1_000_000;
+    let pad = "x".repeat(200);
+    let otlp = |path: &str, body: serde_json::Value| {
+        let r = c.post(format!("{base}{path}")).json(&body).send().unwrap();
+        let status = r.status().as_u16();
+        let retry = r.headers().get("retry-after").is_some();
+        let text = r.text().unwrap_or_default();
+        assert_eq!(status, 503, "{path} on a full disk: {status} {text}");
+        assert!(retry, "{path}: 503 without Retry-After");
+        assert!(text.contains("disk is full"), "{path}: {text}");
+    };
+    match signal {
+        Signal::Metrics => {
+            let points: Vec<serde_json::Value> = (0..300)
+                .map(|i| {
+                    serde_json::json!({"timeUnixNano": (ns + i).to_string(), "asDouble": 1.0,
+                        "attributes": [{"key": "k", "value": {"stringValue": format!("{i}{pad}")}}]})
+                })
+                .collect();
+            otlp(
+                "/v1/metrics",
+                serde_json::json!({"resourceMetrics": [{"scopeMetrics": [{"metrics": [{
+                    "name": "fault_otlp", "gauge": {"dataPoints": points}}]}]}]}),
+            )
+        }
+        Signal::Logs => {
+            let records: Vec<serde_json::Value> = (0..300)
+                .map(|i| {
+                    serde_json::json!({"timeUnixNano": (ns + i).to_string(),
+                        "body": {"stringValue": format!("fault otlp {i} {pad}")}})
+                })
+                .collect();
+            otlp(
+                "/v1/logs",
+                serde_json::json!({"resourceLogs": [{"scopeLogs": [{"logRecords": records}]}]}),
+            );
+            let mut bulk = String::new();
+            for i in 0..300 {
+                bulk.push_str(&format!(
+                    "{{\"create\":{{\"_index\":\"fault\"}}}}\n{{\"message\":\"fault es {i} {pad}\"}}\n"
+                ));
+            }
+            let r: serde_json::Value = c
+                .post(format!("{base}/_bulk"))
+                .header("Content-Type", "application/x-ndjson")
+                .body(bulk)
+                .send()
+                .and_then(|r| r.json())
+                .unwrap();
+            let item = &r["items"][0]["create"];
+            assert_eq!(item["status"], 429, "_bulk on a full disk: {item}");
+            assert!(
+                item["error"]["reason"]
+                    .as_str()
+                    .is_some_and(|m| m.contains("disk is full")),
+                "{item}"
+            );
+        }
+        Signal::Traces | Signal::Errors => {}
+    }
 }
 
 /// A write's status and body.
