@@ -28,10 +28,23 @@ pub const FUNCTIONS: &[&str] = &[
 /// Aggregations Prometheus' `IsExperimentalAggregator` names.
 pub const AGGREGATIONS: &[&str] = &["limitk", "limit_ratio"];
 
+/// `promql_parser::parser::parse`, with a panic inside the parser turned into a parse error:
+/// it converts a numeric `offset`/`@`/range duration with `Duration::from_secs_f64`, which
+/// panics on `Inf`/`NaN` and values past `u64` seconds (`up offset Inf`; found by bench/fuzz.sh,
+/// fuzz_promql_tokens at 2.6 M executions). Prometheus answers those with a parse error too.
+pub fn parse_guarded(source: &str) -> Result<Expr, String> {
+    std::panic::catch_unwind(|| promql_parser::parser::parse(source)).unwrap_or_else(|_| {
+        Err(format!(
+            "1:1: parse error: invalid duration or number in {:?}",
+            source.chars().take(100).collect::<String>()
+        ))
+    })
+}
+
 /// Parses `source` as PromQL; with `enabled` false, an expression using an experimental
 /// function or aggregation is a parse error as in Prometheus.
 pub fn parse(source: &str, enabled: bool) -> Result<Expr, String> {
-    let expr = promql_parser::parser::parse(source)?;
+    let expr = parse_guarded(source)?;
     if !enabled {
         check(&expr, source)?;
     }
@@ -143,6 +156,25 @@ fn line_col(source: &str, pos: usize) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The parser's `Duration::from_secs_f64` on a non-finite or huge numeric duration panicked
+    /// (bench/fuzz.sh, fuzz_promql_tokens: "offset[5m]offset Inf"); now a parse error.
+    #[test]
+    fn non_finite_durations_are_parse_errors() {
+        for q in [
+            "offset[5m]offset Inf",
+            "up offset Inf",
+            "up offset NaN",
+            "up offset 1e30",
+            "rate(up[5m] offset Inf)",
+        ] {
+            for enabled in [false, true] {
+                assert!(parse(q, enabled).is_err(), "{q}");
+            }
+        }
+        assert!(crate::selector::parse_series_selector("up offset Inf").is_err());
+        assert!(parse("up offset 5m", false).is_ok());
+    }
 
     #[test]
     fn gated_functions_and_aggregations() {

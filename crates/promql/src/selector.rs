@@ -42,7 +42,7 @@ pub fn selector_matchers(vs: &VectorSelector) -> Result<Vec<Vec<LabelMatcher>>, 
 
 /// Parses a `match[]` API parameter (a series selector) into its matcher sets.
 pub fn parse_series_selector(text: &str) -> Result<Vec<Vec<LabelMatcher>>, String> {
-    match promql_parser::parser::parse(text)? {
+    match crate::experimental::parse_guarded(text)? {
         Expr::VectorSelector(vs) => {
             let sets = selector_matchers(&vs)?;
             if sets
