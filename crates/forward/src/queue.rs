@@ -813,9 +813,10 @@ impl Shard {
             .and_then(parse_retry_after);
         let text = resp.text().await.unwrap_or_default();
         let why = http_error(status, &text);
-        if status.is_server_error() {
-            Err(SendError::Retry(why, None))
-        } else if status.as_u16() == 429 && self.settings.queue.retry_on_http_429 {
+        // Prometheus honours Retry-After on a 5xx too.
+        if status.is_server_error()
+            || (status.as_u16() == 429 && self.settings.queue.retry_on_http_429)
+        {
             Err(SendError::Retry(why, retry_after))
         } else {
             Err(SendError::Permanent(why))

@@ -2,7 +2,9 @@
 //! write-ahead log from a saved position (as the remote_write queues follow the TSDB's), keeps
 //! what its `write_relabel_configs` let through, batches it, and sends it to a Loki push or
 //! Elasticsearch `_bulk` endpoint, an OTLP/HTTP traces endpoint, or a Sentry DSN, retrying 5xx,
-//! 429 (honouring `Retry-After`) and network errors with backoff. Bodies are compressed as
+//! 429 (honouring `Retry-After`, and an OTLP/gRPC error's `RetryInfo`) and network errors
+//! with backoff. A forwarder holds one batch at a time and reads on only after it was
+//! delivered: a slow or down receiver leaves the backlog in the log, not in memory. Bodies are compressed as
 //! the receiver takes them (`compression:`, the OpenTelemetry Collector's key): Loki push as
 //! snappy-compressed protobuf (promtail's format; `gzip` sends gzipped JSON), OTLP and
 //! Elasticsearch `_bulk` gzipped, Sentry envelopes plain unless `gzip` is asked for. The position is saved (and
@@ -1167,12 +1169,64 @@ impl Worker {
                     | Code::OutOfRange
                     | Code::Unavailable
                     | Code::DataLoss
-                    | Code::ResourceExhausted => Err(SendError::Retry(why, None)),
+                    | Code::ResourceExhausted => {
+                        Err(SendError::Retry(why, grpc_retry_delay(st.details())))
+                    }
                     _ => Err(SendError::Permanent(why)),
                 }
             }
         }
     }
+}
+
+/// `google.rpc.Status` of a gRPC error's details (`grpc-status-details-bin`), as far as
+/// OTLP throttling needs it (also what a test receiver sends).
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct RpcStatus {
+    #[prost(message, repeated, tag = "3")]
+    pub details: Vec<RpcAny>,
+}
+
+/// `google.protobuf.Any`.
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct RpcAny {
+    #[prost(string, tag = "1")]
+    pub type_url: String,
+    #[prost(bytes = "vec", tag = "2")]
+    pub value: Vec<u8>,
+}
+
+/// `google.rpc.RetryInfo`.
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct RetryInfo {
+    #[prost(message, optional, tag = "1")]
+    pub retry_delay: Option<RpcDuration>,
+}
+
+/// `google.protobuf.Duration`.
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct RpcDuration {
+    #[prost(int64, tag = "1")]
+    pub seconds: i64,
+    #[prost(int32, tag = "2")]
+    pub nanos: i32,
+}
+
+/// The delay a gRPC error's `google.rpc.RetryInfo` asks for (OTLP's throttling signal, which
+/// the OpenTelemetry Collector's exporter honours), at most an hour.
+fn grpc_retry_delay(details: &[u8]) -> Option<Duration> {
+    let status = RpcStatus::decode(details).ok()?;
+    let info = status
+        .details
+        .iter()
+        .find(|a| a.type_url.ends_with("/google.rpc.RetryInfo"))?;
+    let d = RetryInfo::decode(&info.value[..]).ok()?.retry_delay?;
+    let ms = d
+        .seconds
+        .clamp(0, 3600)
+        .saturating_mul(1000)
+        .saturating_add(i64::from(d.nanos.clamp(0, 999_999_999)) / 1_000_000);
+    Some(Duration::from_millis(ms as u64))
 }
 
 /// A gzip stream of `data` (level 6, as Go's and the OpenTelemetry Collector's default).
@@ -1376,6 +1430,34 @@ mod tests {
         assert_eq!(retry, vec![("a".to_string(), "d1".to_string())]);
         assert_eq!((failed, ok), (1, 1));
         assert!(es_item_errors(r#"{"errors":false,"items":[]}"#, &docs).is_none());
+    }
+
+    #[test]
+    fn grpc_retry_info() {
+        let info = RetryInfo {
+            retry_delay: Some(RpcDuration {
+                seconds: 2,
+                nanos: 500_000_000,
+            }),
+        };
+        let status = RpcStatus {
+            details: vec![
+                RpcAny {
+                    type_url: "type.googleapis.com/google.rpc.ErrorInfo".into(),
+                    value: vec![1, 2, 3],
+                },
+                RpcAny {
+                    type_url: "type.googleapis.com/google.rpc.RetryInfo".into(),
+                    value: info.encode_to_vec(),
+                },
+            ],
+        };
+        assert_eq!(
+            grpc_retry_delay(&status.encode_to_vec()),
+            Some(Duration::from_millis(2500))
+        );
+        assert_eq!(grpc_retry_delay(&[]), None);
+        assert_eq!(grpc_retry_delay(&[0xff, 0xff]), None);
     }
 
     #[test]

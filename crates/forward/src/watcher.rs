@@ -57,9 +57,15 @@ fn checkpoints(dir: &Path) -> io::Result<Vec<u64>> {
     Ok(out)
 }
 
+/// How much of a segment one read takes in (a record larger than this is read whole): a
+/// queue far behind its receiver holds at most this much of the log in memory, not the rest
+/// of a 128 MiB segment. Tests read in tiny chunks, so records cross chunk ends.
+const READ_CHUNK: u64 = if cfg!(test) { 96 } else { 4 << 20 };
+
 /// Reads the intact records of `path` from byte `from` (up to `upto` when given), calling
-/// `f(end position, record)`. Returns the offset after the last intact record and whether
-/// the data after it is torn or corrupt (as opposed to a clean end).
+/// `f(end position, record)`, [`READ_CHUNK`] bytes at a time. Returns the offset after the
+/// last intact record and whether the data after it is torn or corrupt (as opposed to a
+/// clean end).
 fn read_file(
     path: &Path,
     seq: u64,
@@ -69,33 +75,51 @@ fn read_file(
     mut f: impl FnMut(Position, Record),
 ) -> io::Result<(u64, bool)> {
     let mut file = File::open(path)?;
-    file.seek(SeekFrom::Start(from))?;
-    let mut data = Vec::new();
-    match upto {
-        Some(u) => {
-            file.take(u.saturating_sub(from)).read_to_end(&mut data)?;
-        }
-        None => {
-            file.read_to_end(&mut data)?;
-        }
-    }
-    let mut at = 0usize;
+    let mut offset = from;
+    let mut chunk = READ_CHUNK;
     loop {
-        match wal::frame::next(&data, at) {
-            wal::frame::Next::Record(stored, end) => {
-                let pos = Position {
-                    seq,
-                    offset: from + end as u64,
-                };
-                if let Some(rec) =
-                    wal::frame::decode(framing, stored).and_then(|p| Record::decode(&p))
-                {
-                    f(pos, rec);
+        let limit = match upto {
+            Some(u) => chunk.min(u.saturating_sub(offset)),
+            None => chunk,
+        };
+        file.seek(SeekFrom::Start(offset))?;
+        let mut data = Vec::new();
+        (&mut file).take(limit).read_to_end(&mut data)?;
+        // A full read may have cut a record; a short one reached the end (or `upto`).
+        let full = limit > 0 && data.len() as u64 == limit;
+        let mut at = 0usize;
+        let bad = loop {
+            match wal::frame::next(&data, at) {
+                wal::frame::Next::Record(stored, end) => {
+                    let pos = Position {
+                        seq,
+                        offset: offset + end as u64,
+                    };
+                    if let Some(rec) =
+                        wal::frame::decode(framing, stored).and_then(|p| Record::decode(&p))
+                    {
+                        f(pos, rec);
+                    }
+                    at = end;
                 }
-                at = end;
+                wal::frame::Next::End => break false,
+                wal::frame::Next::Bad => break true,
             }
-            wal::frame::Next::End => return Ok((from + at as u64, false)),
-            wal::frame::Next::Bad => return Ok((from + at as u64, true)),
+        };
+        offset += at as u64;
+        match (bad, full) {
+            (false, false) => return Ok((offset, false)),
+            (true, false) => return Ok((offset, true)),
+            // The chunk ended on a record boundary, or cut a record: read on.
+            (_, true) => {
+                if bad && at == 0 {
+                    if chunk == u64::MAX {
+                        return Ok((offset, true));
+                    }
+                    // One record larger than a chunk: read the rest whole.
+                    chunk = u64::MAX;
+                }
+            }
         }
     }
 }

@@ -16,6 +16,7 @@ mod errors_hooks;
 mod errors_release_health;
 mod fault_crash;
 mod fault_disk_full;
+mod fault_receivers;
 mod federate;
 mod forward_compression;
 mod forward_signals;
