@@ -150,14 +150,7 @@ impl DeleteRequests {
     ) -> Result<String, StorageError> {
         let c = self.reg.add(
             tenant,
-            |n| {
-                let seed = (now_ms as u64).wrapping_add(n);
-                model::deletes::request_id(&[
-                    tenant.as_bytes(),
-                    &seed.to_le_bytes(),
-                    query.as_bytes(),
-                ])
-            },
+            model::deletes::loki_ids(tenant, now_ms, query),
             |request_id| {
                 Compiled::compile(DeleteRequest {
                     request_id,

@@ -357,6 +357,19 @@ where
     }
 }
 
+/// Loki's request ids for [`Registry::add`]: [`request_id`] over the tenant, the creation
+/// time (plus the attempt, should an id be taken) and `query`.
+pub fn loki_ids<'a>(
+    tenant: &'a str,
+    now_ms: i64,
+    query: &'a str,
+) -> impl FnMut(u64) -> String + 'a {
+    move |attempt| {
+        let seed = (now_ms as u64).wrapping_add(attempt);
+        request_id(&[tenant.as_bytes(), &seed.to_le_bytes(), query.as_bytes()])
+    }
+}
+
 /// 8 hex digits of FNV-1a over `parts`, as Loki's `generateUniqueID` makes request ids.
 pub fn request_id(parts: &[&[u8]]) -> String {
     let mut h: u32 = 0x811c_9dc5;

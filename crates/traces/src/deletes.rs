@@ -140,10 +140,7 @@ impl TraceDeletes {
     ) -> Result<String, IngestError> {
         let c = self.reg.add(
             tenant,
-            |n| {
-                let seed = (now_ms as u64).wrapping_add(n);
-                model::deletes::request_id(&[tenant.as_bytes(), &seed.to_le_bytes()])
-            },
+            model::deletes::loki_ids(tenant, now_ms, ""),
             |request_id| {
                 Compiled::compile(DeleteRequest {
                     request_id,
