@@ -39,6 +39,19 @@ impl From<traces::store::IngestError> for Refusal {
     }
 }
 
+/// The OTLP/gRPC status of a refused export, as OTLP specifies: RESOURCE_EXHAUSTED for
+/// limits, INVALID_ARGUMENT for bad or too large input, UNAVAILABLE on a full disk (retried
+/// by exporters; INTERNAL, which they drop, for other failures).
+pub fn grpc_status(e: traces::store::IngestError) -> tonic::Status {
+    let Refusal(status, msg) = e.into();
+    match status.as_u16() {
+        429 => tonic::Status::resource_exhausted(msg),
+        400 | 413 => tonic::Status::invalid_argument(msg),
+        503 => tonic::Status::unavailable(msg),
+        _ => tonic::Status::internal(msg),
+    }
+}
+
 /// The body, gunzipped when `Content-Encoding: gzip` (or `deflate`), refused with 413 past
 /// `max` bytes.
 pub fn read_body(headers: &HeaderMap, body: &Bytes, max: usize) -> Result<Vec<u8>, Refusal> {
@@ -122,6 +135,29 @@ mod tests {
         assert_eq!(
             read_body(&h, &gz, 5000).unwrap_err().0,
             StatusCode::UNSUPPORTED_MEDIA_TYPE
+        );
+    }
+
+    #[test]
+    fn grpc_status_of_refusals() {
+        use traces::store::IngestError;
+        let code = |e| super::grpc_status(e).code();
+        let full = "appending spans: No space left on device (os error 28)".to_string();
+        assert_eq!(
+            code(IngestError::Io(full.clone())),
+            tonic::Code::Unavailable
+        );
+        assert!(super::grpc_status(IngestError::Io(full))
+            .message()
+            .contains("disk is full"));
+        assert_eq!(code(IngestError::Io("x".into())), tonic::Code::Internal);
+        assert_eq!(
+            code(IngestError::RateLimited("x".into())),
+            tonic::Code::ResourceExhausted
+        );
+        assert_eq!(
+            code(IngestError::BadInput("x".into())),
+            tonic::Code::InvalidArgument
         );
     }
 }
