@@ -8,6 +8,7 @@ pub mod deletes;
 pub mod exemplars;
 #[doc(hidden)]
 pub mod fuzzing;
+pub mod hash;
 pub mod histogram;
 pub mod labels;
 pub mod logs;

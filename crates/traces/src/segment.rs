@@ -288,7 +288,7 @@ pub fn parse_name(name: &str) -> Option<u64> {
 pub fn write(
     dir: &Path,
     seq: u64,
-    traces: Vec<(TraceId, Vec<Arc<Span>>)>,
+    traces: &[(TraceId, Vec<Arc<Span>>)],
     flush_pos: (u64, u64),
     level: i32,
 ) -> io::Result<Segment> {
@@ -301,16 +301,17 @@ pub fn write(
 pub fn write_hashed(
     dir: &Path,
     seq: u64,
-    traces: Vec<(TraceId, Vec<Arc<Span>>)>,
+    traces: &[(TraceId, Vec<Arc<Span>>)],
     attr_tags: Option<&[Vec<u64>]>,
     flush_pos: (u64, u64),
     level: i32,
 ) -> io::Result<Segment> {
-    let mut traces: Vec<(TraceId, Vec<Arc<Span>>, usize)> = traces
-        .into_iter()
+    // Borrowed from the caller (the frozen head part keeps answering queries meanwhile).
+    let mut traces: Vec<(TraceId, &[Arc<Span>], usize)> = traces
+        .iter()
         .enumerate()
         .filter(|(_, (_, s))| !s.is_empty())
-        .map(|(k, (id, s))| (id, s, k))
+        .map(|(k, (id, s))| (*id, &s[..], k))
         .collect();
     let start_of = |s: &[Arc<Span>]| s.iter().map(|x| x.start_ns).min().unwrap_or(0);
     traces.sort_by_cached_key(|(id, s, _)| (start_of(s), *id));
@@ -373,7 +374,7 @@ pub fn write_hashed(
         if let Some(g) = given {
             hashes.extend_from_slice(g);
         }
-        for s in spans {
+        for s in spans.iter() {
             // Looked up before inserting: no key allocation per span.
             let svc = match services.get_mut(s.service()) {
                 Some(svc) => svc,
@@ -835,8 +836,8 @@ mod tests {
                     .collect()
             })
             .collect();
-        write(dir.path(), 1, traces.clone(), (1, 2), 3).unwrap();
-        write_hashed(dir.path(), 2, traces, Some(&hashes), (1, 2), 3).unwrap();
+        write(dir.path(), 1, &traces, (1, 2), 3).unwrap();
+        write_hashed(dir.path(), 2, &traces, Some(&hashes), (1, 2), 3).unwrap();
         let a = std::fs::read(dir.path().join(file_name(1))).unwrap();
         let b = std::fs::read(dir.path().join(file_name(2))).unwrap();
         assert!(a == b, "the files differ");
@@ -862,7 +863,7 @@ mod tests {
                 (TraceId::from_parts(1, t), s)
             })
             .collect();
-        let w = write(dir.path(), 7, traces, (3, 99), 3).unwrap();
+        let w = write(dir.path(), 7, &traces, (3, 99), 3).unwrap();
         let s = Segment::open(&dir.path().join(file_name(7)), 7).unwrap();
         assert_eq!(
             (s.spans, s.trace_count(), s.flush_pos),

@@ -22,6 +22,7 @@ use crate::span::{Span, SpanKind, TraceId};
 use crate::spanmetrics::{self, SpanMetrics};
 use crate::wal::{self, Syncer, Wal, WalPos};
 use crate::{otlp, DecodeError};
+use model::hash::{FastMap, FastSet};
 use model::ratelimit::TokenBucket;
 use parking_lot::{Mutex, RwLock};
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
@@ -45,7 +46,7 @@ pub struct TraceStoreOptions {
     pub ingestion_burst_spans: u64,
     /// WAL segment size before a new segment is started.
     pub segment_bytes: u64,
-    /// zstd level of WAL records and segment blocks.
+    /// zstd level of segment blocks (WAL records use at most level 1: [`wal::record_level`]).
     pub compression_level: i32,
     /// Spans the in-memory head may hold before its oldest traces are compacted to a segment.
     pub head_max_spans: usize,
@@ -131,7 +132,7 @@ struct Frozen {
     traces: Vec<TraceSpans>,
     /// Per trace (same order), the attribute tag hashes the head computed.
     tags: Vec<Vec<u64>>,
-    by_id: HashMap<TraceId, usize>,
+    by_id: FastMap<TraceId, usize>,
     wal_seq: u64,
 }
 
@@ -156,11 +157,11 @@ struct ServiceIdx {
 #[derive(Default)]
 struct Index {
     next_no: u32,
-    traces: HashMap<u32, TraceEntry>,
-    by_id: HashMap<TraceId, u32>,
+    traces: FastMap<u32, TraceEntry>,
+    by_id: FastMap<TraceId, u32>,
     by_time: BTreeSet<(u64, u32)>,
     services: BTreeMap<String, ServiceIdx>,
-    tags: HashMap<u64, Vec<u32>>,
+    tags: FastMap<u64, Vec<u32>>,
     /// (minute, parent service, child service) → calls.
     edges: BTreeMap<(u64, String, String), u64>,
     spans: usize,
@@ -285,7 +286,7 @@ impl Index {
     /// Takes traces out of the head, returning their ids and spans, and per trace the tag
     /// hashes of its attributes.
     fn extract(&mut self, nos: &[u32]) -> (Vec<TraceSpans>, Vec<Vec<u64>>) {
-        let gone: HashSet<u32> = nos.iter().copied().collect();
+        let gone: FastSet<u32> = nos.iter().copied().collect();
         let mut out = Vec::with_capacity(nos.len());
         let mut tags = Vec::with_capacity(nos.len());
         for no in nos {
@@ -681,7 +682,7 @@ impl TraceStore {
         let seg = segment::write_hashed(
             &self.dir.join("segments"),
             seq,
-            frozen.traces.clone(),
+            &frozen.traces,
             Some(&frozen.tags),
             flush_pos,
             self.opts.compression_level,
@@ -759,7 +760,7 @@ impl TraceStore {
                 Some(Arc::new(segment::write(
                     &dir,
                     seq,
-                    kept,
+                    &kept,
                     seg.flush_pos,
                     level,
                 )?))
@@ -837,7 +838,10 @@ impl TraceStore {
         }
         self.head_backpressure();
         // Encoded and compressed before any lock is taken.
-        let stored = wal::compress(&otlp::encode_protobuf(&spans), self.opts.compression_level)?;
+        let stored = wal::compress(
+            &otlp::encode_protobuf(&spans),
+            wal::record_level(self.opts.compression_level),
+        )?;
         let max_end = spans.iter().map(|s| s.end_ns).max().unwrap_or(0);
         let n = spans.len();
         let mut edges = Vec::new();

@@ -30,21 +30,34 @@ fn options(segment_bytes: u64) -> wal::WalOptions {
 thread_local! {
     /// One zstd context per thread and level: creating one per record costs more than
     /// compressing a 100-span record.
-    static COMPRESSOR: RefCell<Option<(i32, zstd::bulk::Compressor<'static>)>> =
-        const { RefCell::new(None) };
+    /// WAL records and segment blocks use different levels on the same thread (a compaction
+    /// runs on the ingest call that filled the head), so a context per level is kept.
+    static COMPRESSOR: RefCell<Vec<(i32, zstd::bulk::Compressor<'static>)>> =
+        const { RefCell::new(Vec::new()) };
+}
+
+/// The zstd level of WAL records for a store whose segments use `level`: at most 1. A record
+/// lives only until its spans are compacted into a segment, so its size matters little, and
+/// level 3 cost ~3 × level 1's CPU on every ingested span.
+pub fn record_level(level: i32) -> i32 {
+    level.min(1)
 }
 
 /// zstd-compresses a record payload at `level` (the stored form of a record).
 pub fn compress(raw: &[u8], level: i32) -> io::Result<Vec<u8>> {
     COMPRESSOR.with(|c| {
         let mut c = c.borrow_mut();
-        if c.as_ref().is_none_or(|(l, _)| *l != level) {
-            *c = Some((level, zstd::bulk::Compressor::new(level)?));
-        }
-        match c.as_mut() {
-            Some((_, z)) => z.compress(raw),
-            None => Err(io::Error::other("no zstd context")),
-        }
+        let i = match c.iter().position(|(l, _)| *l == level) {
+            Some(i) => i,
+            None => {
+                if c.len() >= 2 {
+                    c.remove(0);
+                }
+                c.push((level, zstd::bulk::Compressor::new(level)?));
+                c.len() - 1
+            }
+        };
+        c[i].1.compress(raw)
     })
 }
 
@@ -106,7 +119,7 @@ impl Wal {
 
     /// Compresses, appends and fsyncs one record. Returns the position after it.
     pub fn append(&mut self, payload: &[u8], max_end_ns: u64) -> io::Result<WalPos> {
-        let p = self.write(&compress(payload, self.level)?, max_end_ns)?;
+        let p = self.write(&compress(payload, record_level(self.level))?, max_end_ns)?;
         self.syncer().sync(p)?;
         Ok(p)
     }
