@@ -299,6 +299,7 @@ fn main() {
                 end,
                 Direction::Forward,
                 &keep,
+                &[&b"\"status\":503"[..]],
                 &mut |_, _| {
                     hits += 1;
                     true

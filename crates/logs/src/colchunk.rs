@@ -497,19 +497,25 @@ fn render_int(n: i64, buf: &mut [u8; 24]) -> &[u8] {
     &buf[i..]
 }
 
-/// Appends the decimal digits of `x`, zero-padded to `width` digits.
+/// Number of decimal digits of `x`.
 #[inline]
-fn render_digits(mut x: u64, width: usize, out: &mut Vec<u8>) {
-    const PAIRS: &[u8; 200] = b"0001020304050607080910111213141516171819\
-        2021222324252627282930313233343536373839404142434445464748495051525354555657585960616263\
-        646566676869707172737475767778798081828384858687888990919293949596979899";
+fn digit_count(x: u64) -> usize {
     let mut n = 1;
     let mut p = 10u64;
     while n < 20 && x >= p {
         n += 1;
         p = p.saturating_mul(10);
     }
-    let n = n.max(width);
+    n
+}
+
+/// Appends the decimal digits of `x`, zero-padded to `width` digits.
+#[inline]
+fn render_digits(mut x: u64, width: usize, out: &mut Vec<u8>) {
+    const PAIRS: &[u8; 200] = b"0001020304050607080910111213141516171819\
+        2021222324252627282930313233343536373839404142434445464748495051525354555657585960616263\
+        646566676869707172737475767778798081828384858687888990919293949596979899";
+    let n = digit_count(x).max(width);
     let at = out.len();
     out.resize(at + n, b'0');
     let mut i = out.len();
@@ -622,9 +628,18 @@ fn column_reads_back(sec: &[u8], vals: &[&[u8]]) -> bool {
         return false;
     };
     let mut t = Vec::new();
+    let mut nums = Vec::new();
     vals.iter().all(|v| {
         t.clear();
-        col.write_next(&mut t).is_ok() && eq_short(&t, v)
+        nums.clear();
+        let Ok(tok) = col.next_tok(&mut nums) else {
+            return false;
+        };
+        col.render(&tok, &nums, &mut t);
+        // The scan's shortcuts (length and first byte without rendering) agree with the text.
+        debug_assert_eq!(col.text_len(&tok, &nums), t.len());
+        debug_assert_eq!(col.first_byte(&tok, &nums), t.first().copied());
+        eq_short(&t, v)
     })
 }
 
@@ -800,7 +815,7 @@ pub fn decode(buf: &[u8], limit: usize) -> Result<Vec<u8>, DecodeError> {
             let mut out = Vec::with_capacity(limit.min(buf.len().saturating_mul(16)));
             put_uvarint(&mut out, n);
             let mut prev = 0i64;
-            decode_columnar(&buf[1..], limit, &mut |e| {
+            let mut put = |e: codec::RawEntry<'_>| {
                 codec::put_varint(&mut out, e.ts_ns.wrapping_sub(prev));
                 prev = e.ts_ns;
                 put_uvarint(&mut out, e.line.len() as u64);
@@ -811,7 +826,8 @@ pub fn decode(buf: &[u8], limit: usize) -> Result<Vec<u8>, DecodeError> {
                     return Err(bad("decoded size"));
                 }
                 Ok(())
-            })?;
+            };
+            decode_columnar(&buf[1..], limit, None, &mut put, &mut |_| {})?;
             Ok(out)
         }
         _ => decode_frame(buf, limit),
@@ -827,14 +843,32 @@ pub fn for_each_entry(
     limit: usize,
     f: &mut dyn FnMut(codec::RawEntry<'_>) -> Result<(), DecodeError>,
 ) -> Result<(), DecodeError> {
+    for_each_entry_where(buf, limit, None, f, &mut |_| {})
+}
+
+/// [`for_each_entry`] for the entries `filter` may want: entries outside its time range are
+/// skipped; entries in range that cannot contain all its needles (found on a columnar line's
+/// literals and values, before the line is rebuilt) are passed to `skipped` as their line's
+/// length; `f` gets the rest (which may still lack a needle: the caller's line filter
+/// decides).
+pub fn for_each_entry_where(
+    buf: &[u8],
+    limit: usize,
+    filter: Option<&RowFilter>,
+    f: &mut dyn FnMut(codec::RawEntry<'_>) -> Result<(), DecodeError>,
+    skipped: &mut dyn FnMut(usize),
+) -> Result<(), DecodeError> {
+    let (start, end) = filter.map_or((i64::MIN, i64::MAX), |r| (r.start, r.end));
     match buf.first() {
-        Some(&COLUMNAR_V1) => decode_columnar(&buf[1..], limit, f),
+        Some(&COLUMNAR_V1) => decode_columnar(&buf[1..], limit, filter, f, skipped),
         Some(&ZSTD_MAGIC0) => {
             let mut sc = Scratch::take()?;
             let res = (|| {
                 let mut it = codec::RawEntries::new(sc.frame(buf, limit)?)?;
                 while let Some(e) = it.next_entry()? {
-                    f(e)?;
+                    if e.ts_ns >= start && e.ts_ns < end {
+                        f(e)?;
+                    }
                 }
                 Ok(())
             })();
@@ -1038,10 +1072,20 @@ impl<'a> Col<'a> {
         })
     }
 
-    /// Appends the next row's value to `out`.
+    /// Appends the next row's value to `out` (`nums`: scratch for a digit layout's runs).
     #[inline]
-    fn write_next(&mut self, out: &mut Vec<u8>) -> Result<(), DecodeError> {
-        match self {
+    fn write_next(&mut self, out: &mut Vec<u8>, nums: &mut Vec<u64>) -> Result<(), DecodeError> {
+        nums.clear();
+        let t = self.next_tok(nums)?;
+        self.render(&t, nums, out);
+        Ok(())
+    }
+
+    /// Reads the next row's value without rendering it; a digit layout's run numbers are
+    /// appended to `nums`.
+    #[inline]
+    fn next_tok(&mut self, nums: &mut Vec<u64>) -> Result<Tok<'a>, DecodeError> {
+        Ok(match self {
             Col::Raw { lens, data, pos } => {
                 let n = lens.uvarint()? as usize;
                 let v = pos
@@ -1049,7 +1093,7 @@ impl<'a> Col<'a> {
                     .and_then(|e| data.get(*pos..e))
                     .ok_or_else(|| bad("value length"))?;
                 *pos += n;
-                out.extend_from_slice(v);
+                Tok::Bytes(v)
             }
             Col::Dict {
                 words,
@@ -1064,52 +1108,269 @@ impl<'a> Col<'a> {
                     *idx.get(*row).ok_or_else(|| bad("rows"))? as usize
                 };
                 *row += 1;
-                out.extend_from_slice(words.get(i).ok_or_else(|| bad("dictionary index"))?);
+                Tok::Bytes(words.get(i).ok_or_else(|| bad("dictionary index"))?)
             }
-            Col::Int(ints) => {
-                let x = ints.next()?;
-                if x < 0 {
-                    out.push(b'-');
-                }
-                render_digits(x.unsigned_abs(), 0, out);
-            }
+            Col::Int(ints) => Tok::Int(ints.next()?),
             Col::Hex { data, nb, row } => {
                 let v = data
                     .get(*row * *nb..(*row + 1) * *nb)
                     .ok_or_else(|| bad("hex values"))?;
                 *row += 1;
+                Tok::Hex(v)
+            }
+            Col::Digits { runs, .. } => {
+                let at = nums.len();
+                for (_, ints) in runs.iter_mut() {
+                    let v = ints.next()?;
+                    if v < 0 {
+                        return Err(bad("digit run"));
+                    }
+                    nums.push(v as u64);
+                }
+                Tok::Digits(at)
+            }
+        })
+    }
+
+    /// Appends the text of a value read by [`Col::next_tok`] from this column.
+    #[inline]
+    fn render(&self, t: &Tok<'_>, nums: &[u64], out: &mut Vec<u8>) {
+        match (t, self) {
+            (Tok::Bytes(v), _) => out.extend_from_slice(v),
+            (Tok::Int(x), _) => {
+                if *x < 0 {
+                    out.push(b'-');
+                }
+                render_digits(x.unsigned_abs(), 0, out);
+            }
+            (Tok::Hex(v), _) => {
                 let at = out.len();
                 out.resize(at + v.len() * 2, 0);
-                for (o, &x) in out[at..].chunks_exact_mut(2).zip(v) {
+                for (o, &x) in out[at..].chunks_exact_mut(2).zip(v.iter()) {
                     o[0] = HEX[(x >> 4) as usize];
                     o[1] = HEX[(x & 15) as usize];
                 }
             }
-            Col::Digits { text, runs } => {
+            (Tok::Digits(at), Col::Digits { text, runs }) => {
                 if !text[0].is_empty() {
                     out.extend_from_slice(text[0]);
                 }
-                for (k, (w, ints)) in runs.iter_mut().enumerate() {
-                    let x = ints.next()?;
-                    if x < 0 {
-                        return Err(bad("digit run"));
-                    }
-                    render_digits(x as u64, *w, out);
+                let xs = nums.get(*at..).unwrap_or_default();
+                for (k, ((w, _), x)) in runs.iter().zip(xs).enumerate() {
+                    render_digits(*x, *w, out);
                     let t = text[k + 1];
                     if !t.is_empty() {
                         out.extend_from_slice(t);
                     }
                 }
             }
+            // A digits token comes only from a digits column.
+            (Tok::Digits(_), _) => {}
         }
-        Ok(())
     }
+
+    /// The length of [`Col::render`]'s text for `t`, without rendering it.
+    #[inline]
+    fn text_len(&self, t: &Tok<'_>, nums: &[u64]) -> usize {
+        match (t, self) {
+            (Tok::Bytes(v), _) => v.len(),
+            (Tok::Int(x), _) => digit_count(x.unsigned_abs()) + usize::from(*x < 0),
+            (Tok::Hex(v), _) => v.len() * 2,
+            (Tok::Digits(at), Col::Digits { text, runs }) => {
+                text.iter().map(|t| t.len()).sum::<usize>()
+                    + runs
+                        .iter()
+                        .zip(nums.get(*at..).unwrap_or_default())
+                        .map(|((w, _), x)| digit_count(*x).max(*w))
+                        .sum::<usize>()
+            }
+            (Tok::Digits(_), _) => 0,
+        }
+    }
+
+    /// The first byte of [`Col::render`]'s text for `t` (`None`: empty), without rendering.
+    #[inline]
+    fn first_byte(&self, t: &Tok<'_>, nums: &[u64]) -> Option<u8> {
+        let lead = |mut x: u64| {
+            while x >= 10 {
+                x /= 10;
+            }
+            b'0' + x as u8
+        };
+        match (t, self) {
+            (Tok::Bytes(v), _) => v.first().copied(),
+            (Tok::Int(x), _) if *x < 0 => Some(b'-'),
+            (Tok::Int(x), _) => Some(lead(*x as u64)),
+            (Tok::Hex(v), _) => v.first().map(|&b| HEX[(b >> 4) as usize]),
+            (Tok::Digits(at), Col::Digits { text, runs }) => match text[0].first() {
+                Some(&b) => Some(b),
+                None => {
+                    let x = *nums.get(*at)?;
+                    let w = runs.first()?.0;
+                    Some(if digit_count(x) < w { b'0' } else { lead(x) })
+                }
+            },
+            (Tok::Digits(_), _) => None,
+        }
+    }
+
+    /// Whether byte `b` can occur in this column's values (exact for raw columns and
+    /// dictionaries, by alphabet for the typed ones).
+    fn may_hold(&self, b: u8) -> bool {
+        match self {
+            Col::Raw { data, .. } => memchr::memchr(b, data).is_some(),
+            Col::Dict { words, .. } => words.iter().any(|w| memchr::memchr(b, w).is_some()),
+            Col::Int(_) => b == b'-' || b.is_ascii_digit(),
+            Col::Hex { .. } => HEX.contains(&b),
+            Col::Digits { text, .. } => {
+                b.is_ascii_digit() || text.iter().any(|t| memchr::memchr(b, t).is_some())
+            }
+        }
+    }
+}
+
+/// One row's value of a column, read but not rendered.
+#[derive(Clone, Copy)]
+enum Tok<'a> {
+    /// Raw and dictionary values: their bytes.
+    Bytes(&'a [u8]),
+    Int(i64),
+    /// Lowercase hex: the bytes it spells.
+    Hex(&'a [u8]),
+    /// Where the numbers of a digit layout's runs start in the row's number scratch.
+    Digits(usize),
+}
+
+/// A byte string a scan requires in every line it wants (a LogQL `|=` literal), compiled to a
+/// KMP automaton so it can be tested across a columnar line's literals and values without
+/// rebuilding the line.
+pub struct Needle {
+    bytes: Vec<u8>,
+    /// Next state per (state < len, byte); state `len` means found.
+    delta: Vec<u16>,
+}
+
+/// Longest needle compiled (longer ones are left to the line filter).
+const MAX_NEEDLE: usize = 1024;
+
+impl Needle {
+    /// `None` for an empty needle or one longer than [`MAX_NEEDLE`] bytes.
+    pub fn new(bytes: &[u8]) -> Option<Needle> {
+        let m = bytes.len();
+        if m == 0 || m > MAX_NEEDLE {
+            return None;
+        }
+        let mut delta = vec![0u16; m * 256];
+        delta[bytes[0] as usize] = 1;
+        let mut x = 0usize;
+        for j in 1..m {
+            let (done, rest) = delta.split_at_mut(j * 256);
+            rest[..256].copy_from_slice(&done[x * 256..x * 256 + 256]);
+            rest[bytes[j] as usize] = (j + 1) as u16;
+            x = done[x * 256 + bytes[j] as usize] as usize;
+        }
+        Some(Needle {
+            bytes: bytes.to_vec(),
+            delta,
+        })
+    }
+
+    fn found(&self) -> usize {
+        self.bytes.len()
+    }
+
+    /// The state after byte `b` from state `q < found()`.
+    #[inline]
+    fn step(&self, q: usize, b: u8) -> usize {
+        self.delta[q * 256 + b as usize] as usize
+    }
+
+    /// The state after feeding `b` from state `q` (`found()` stays found).
+    #[inline]
+    fn run(&self, mut q: usize, b: &[u8]) -> usize {
+        let m = self.bytes.len();
+        let mut i = 0;
+        while i < b.len() {
+            if q == m {
+                return m;
+            }
+            if q == 0 {
+                // From the start state only the first byte moves: jump to it (SIMD).
+                match memchr::memchr(self.bytes[0], &b[i..]) {
+                    None => return 0,
+                    Some(k) => {
+                        i += k + 1;
+                        q = 1;
+                        continue;
+                    }
+                }
+            }
+            q = self.step(q, b[i]);
+            i += 1;
+        }
+        q
+    }
+}
+
+/// What a scan knows about the lines it wants before they are rebuilt
+/// ([`for_each_entry_where`]).
+pub struct RowFilter<'a> {
+    /// Entries with a timestamp outside `[start, end)` are skipped unseen.
+    pub start: i64,
+    pub end: i64,
+    /// Byte strings every wanted line contains: a columnar line that lacks one is not
+    /// rebuilt (found by running the needles over its shape's literals, precomputed once per
+    /// chunk, and its values).
+    pub needles: &'a [Needle],
+}
+
+/// The needle state after a column value from state `q`.
+#[inline]
+fn run_value(
+    nd: &Needle,
+    q: usize,
+    c: &Col<'_>,
+    t: &Tok<'_>,
+    nums: &[u64],
+    val: &mut Vec<u8>,
+) -> usize {
+    match t {
+        Tok::Bytes(b) => nd.run(q, b),
+        t => {
+            val.clear();
+            c.render(t, nums, val);
+            nd.run(q, val)
+        }
+    }
+}
+
+/// Per needle and shape: for each literal `j` of the shape, the state after the literal from
+/// each entering state (`(found + 1)` entries per literal).
+fn literal_tables(needles: &[Needle], shapes: &[Vec<&[u8]>]) -> Vec<Vec<Vec<u16>>> {
+    needles
+        .iter()
+        .map(|nd| {
+            let k = nd.found() + 1;
+            shapes
+                .iter()
+                .map(|lits| {
+                    let mut t = Vec::with_capacity(lits.len() * k);
+                    for lit in lits {
+                        t.extend((0..k).map(|q| nd.run(q, lit) as u16));
+                    }
+                    t
+                })
+                .collect()
+        })
+        .collect()
 }
 
 fn decode_columnar(
     buf: &[u8],
     limit: usize,
+    filter: Option<&RowFilter>,
     row: &mut dyn FnMut(codec::RawEntry<'_>) -> Result<(), DecodeError>,
+    skipped: &mut dyn FnMut(usize),
 ) -> Result<(), DecodeError> {
     let mut r = Reader::new(buf);
     let n = r.uvarint()? as usize;
@@ -1130,7 +1391,7 @@ fn decode_columnar(
         shapes.push(lits);
     }
     let mut sc = Scratch::take()?;
-    let res = decode_sections(r, shapes, &mut sc, n, limit, row);
+    let res = decode_sections(r, shapes, &mut sc, n, limit, filter, row, skipped);
     sc.give_back();
     res
 }
@@ -1190,13 +1451,16 @@ impl Scratch {
 
 /// Reads a columnar chunk's sections and rebuilds its lines one at a time into one reused
 /// buffer, handing each entry to `row` in order.
+#[allow(clippy::too_many_arguments)]
 fn decode_sections(
     mut r: Reader,
     shapes: Vec<Vec<&[u8]>>,
     sc: &mut Scratch,
     n: usize,
     limit: usize,
+    filter: Option<&RowFilter>,
     row: &mut dyn FnMut(codec::RawEntry<'_>) -> Result<(), DecodeError>,
+    skipped: &mut dyn FnMut(usize),
 ) -> Result<(), DecodeError> {
     let nshapes = shapes.len();
     // Every section: a range of `buf` (stored as is) or decompressed into a scratch buffer.
@@ -1245,30 +1509,112 @@ fn decode_sections(
     let mut rr = Reader::new(raw);
     let mut mr = Reader::new(meta);
     let mut prev = 0i64;
+    let (start, end, needles) = match filter {
+        Some(f) => (f.start, f.end, f.needles),
+        None => (i64::MIN, i64::MAX, &[][..]),
+    };
+    // With needles: per shape its literals' total length and state tables, per column
+    // whether the needles' first bytes can occur in it; a row's values are read as tokens.
+    let tables = literal_tables(needles, &shapes);
+    let lit_len: Vec<usize> = shapes
+        .iter()
+        .map(|l| l.iter().map(|x| x.len()).sum())
+        .collect();
+    let holds: Vec<Vec<Vec<bool>>> = needles
+        .iter()
+        .map(|nd| {
+            cols.iter()
+                .map(|c| c.iter().map(|c| c.may_hold(nd.bytes[0])).collect())
+                .collect()
+        })
+        .collect();
+    let mut toks: Vec<Tok> = Vec::new();
+    let mut nums: Vec<u64> = Vec::new();
+    let mut val: Vec<u8> = Vec::with_capacity(256);
     for &s in ids.iter() {
         prev = prev.wrapping_add(tr.varint()?);
-        let l: &[u8] = if s == SHAPE_RAW {
-            rr.bytes()?
+        let in_range = prev >= start && prev < end;
+        let l: Option<&[u8]> = if s == SHAPE_RAW {
+            let l = rr.bytes()?;
+            in_range.then_some(l)
+        } else if !in_range || !needles.is_empty() {
+            let s = s as usize;
+            let lits = &shapes[s];
+            toks.clear();
+            nums.clear();
+            for c in cols[s].iter_mut() {
+                toks.push(c.next_tok(&mut nums)?);
+            }
+            let found = in_range
+                && needles.iter().enumerate().all(|(i, nd)| {
+                    let tab = &tables[i][s];
+                    let k = nd.found() + 1;
+                    let mut q = tab[0] as usize;
+                    for (j, (c, t)) in cols[s].iter().zip(&toks).enumerate() {
+                        if q == nd.found() {
+                            break;
+                        }
+                        let hold = holds[i][s][j];
+                        if q != 0 && !hold {
+                            // No byte of the value starts the needle again: once the state
+                            // falls back to the start it stays there, usually on the first byte.
+                            match c.first_byte(t, &nums) {
+                                None => {}
+                                Some(b) if nd.step(q, b) == 0 => q = 0,
+                                Some(_) => q = run_value(nd, q, c, t, &nums, &mut val),
+                            }
+                        } else if hold {
+                            q = run_value(nd, q, c, t, &nums, &mut val);
+                        }
+                        q = tab[(j + 1) * k + q] as usize;
+                    }
+                    q == nd.found()
+                });
+            if found {
+                line.clear();
+                line.extend_from_slice(lits[0]);
+                for ((c, t), lit) in cols[s].iter().zip(&toks).zip(&lits[1..]) {
+                    c.render(t, &nums, &mut line);
+                    line.extend_from_slice(lit);
+                }
+                if line.len() > limit {
+                    return Err(bad("decoded size"));
+                }
+                Some(&line)
+            } else {
+                if in_range {
+                    let n = lit_len[s]
+                        + cols[s]
+                            .iter()
+                            .zip(&toks)
+                            .map(|(c, t)| c.text_len(t, &nums))
+                            .sum::<usize>();
+                    skipped(n);
+                }
+                None
+            }
         } else {
             let s = s as usize;
             let lits = &shapes[s];
             line.clear();
             line.extend_from_slice(lits[0]);
             for (c, lit) in cols[s].iter_mut().zip(&lits[1..]) {
-                c.write_next(&mut line)?;
+                c.write_next(&mut line, &mut nums)?;
                 line.extend_from_slice(lit);
             }
             if line.len() > limit {
                 return Err(bad("decoded size"));
             }
-            &line
+            Some(&line)
         };
         let m = mr.uvarint()? as usize;
         let p = mr.pos;
         for _ in 0..m.saturating_mul(2) {
             mr.bytes()?;
         }
-        row(codec::RawEntry::new(prev, l, &mr.buf[p..mr.pos], m))?;
+        if let Some(l) = l {
+            row(codec::RawEntry::new(prev, l, &mr.buf[p..mr.pos], m))?;
+        }
     }
     Ok(())
 }
@@ -1510,6 +1856,7 @@ mod tests {
                 (0u8..6, 0usize..64, 0usize..1000, 0usize..12, "(|é|ü|[aA]|\\\\|\")"),
                 1..4,
             ),
+            range in (-10i64..3000, 0i64..4000),
         ) {
             let mut e = Vec::new();
             for (i, (k, v)) in picks.iter().enumerate() {
@@ -1576,7 +1923,61 @@ mod tests {
                     .cloned()
                     .collect();
                 prop_assert_eq!(&fast, &slow, "{} (format byte {:#x})", q, c[0]);
+                // The store's path: a time range and the `|=` needles checked before a line
+                // is rebuilt; the lines kept and the lines/bytes counted in range are the same.
+                let needles: Vec<Needle> =
+                    pre.required().iter().filter_map(|n| Needle::new(n)).collect();
+                let (lo, hi) = (range.0, range.0 + range.1);
+                let rf = RowFilter { start: lo, end: hi, needles: &needles };
+                let (mut fast, mut n, mut bytes) = (Vec::new(), 0usize, 0usize);
+                let (mut skipped_n, mut skipped_bytes) = (0usize, 0usize);
+                for_each_entry_where(
+                    &c,
+                    1 << 30,
+                    Some(&rf),
+                    &mut |x| {
+                        n += 1;
+                        bytes += x.line.len();
+                        if pre.matches(x.line) {
+                            fast.push(x.to_entry()?);
+                        }
+                        Ok(())
+                    },
+                    &mut |len| {
+                        skipped_n += 1;
+                        skipped_bytes += len;
+                    },
+                )
+                .unwrap();
+                let (n, bytes) = (n + skipped_n, bytes + skipped_bytes);
+                let in_range = |x: &&LogEntry| x.ts_ns >= lo && x.ts_ns < hi;
+                prop_assert_eq!(n, e.iter().filter(in_range).count());
+                prop_assert_eq!(bytes, e.iter().filter(in_range).map(|x| x.line.len()).sum::<usize>());
+                let slow: Vec<LogEntry> = slow.iter().filter(in_range).cloned().collect();
+                prop_assert_eq!(&fast, &slow, "{} in [{}, {}) (format byte {:#x})", q, lo, hi, c[0]);
             }
+        }
+
+        /// The needle automaton fed a haystack in arbitrary pieces (as literals and values
+        /// come) finds the needle exactly where memchr's substring search does.
+        #[test]
+        fn needle_automaton_agrees_with_substring_search(
+            hay in "[ab\"x:]{0,40}",
+            needle in "[ab\"x:]{1,6}",
+            cuts in proptest::collection::vec(0usize..41, 0..6),
+        ) {
+            let nd = Needle::new(needle.as_bytes()).unwrap();
+            let h = hay.as_bytes();
+            let mut cuts: Vec<usize> = cuts.into_iter().map(|c| c.min(h.len())).collect();
+            cuts.sort_unstable();
+            let mut q = 0;
+            let mut at = 0;
+            for c in cuts.into_iter().chain([h.len()]) {
+                q = nd.run(q, &h[at..c]);
+                at = c;
+            }
+            let want = memchr::memmem::find(h, needle.as_bytes()).is_some();
+            prop_assert_eq!(q == nd.found(), want);
         }
 
         #[test]

@@ -1400,19 +1400,35 @@ impl LogStore {
         };
         let mut out = Vec::new();
         // Lines are rebuilt (columnar chunks) or walked (legacy) one at a time and tested in
-        // place; only the ones that pass become entries.
-        colchunk::for_each_entry(&buf, chunk_decode_limit(c), &mut |e| {
-            if e.ts_ns < start || e.ts_ns >= end {
-                return Ok(());
-            }
+        // place; only the ones that pass become entries. Lines outside the range, and columnar
+        // lines that lack a required needle, are not rebuilt at all.
+        let filter = colchunk::RowFilter {
+            start,
+            end,
+            needles: keep.map_or(&[][..], |k| k.needles),
+        };
+        let mut skipped = |len: usize| {
             st.entries += 1;
-            st.bytes += e.line.len() as u64;
-            if keep.is_none_or(|k| k(e.line)) {
-                out.push(e.to_entry()?);
-            }
-            Ok(())
-        })
+            st.bytes += len as u64;
+        };
+        let mut counted = ScanStats::default();
+        colchunk::for_each_entry_where(
+            &buf,
+            chunk_decode_limit(c),
+            Some(&filter),
+            &mut |e| {
+                counted.entries += 1;
+                counted.bytes += e.line.len() as u64;
+                if keep.is_none_or(|k| (k.keep)(e.line)) {
+                    out.push(e.to_entry()?);
+                }
+                Ok(())
+            },
+            &mut skipped,
+        )
         .map_err(|e| corrupt(&e))?;
+        st.entries += counted.entries;
+        st.bytes += counted.bytes;
         Ok(out)
     }
 
@@ -1551,7 +1567,7 @@ impl LogStore {
                             }
                             st.entries += 1;
                             st.bytes += e.line.len() as u64;
-                            if keep.is_none_or(|k| k(e.line.as_bytes())) {
+                            if keep.is_none_or(|k| (k.keep)(e.line.as_bytes())) {
                                 v.push(e.clone());
                             }
                         }
@@ -1627,7 +1643,13 @@ impl LogStore {
 }
 
 /// A line predicate pushed into the scan (LogQL's leading line filters).
-type Keep<'a> = &'a (dyn Fn(&[u8]) -> bool + Sync);
+/// A scan's leading line filters: the predicate over line bytes, and the byte strings every
+/// kept line contains (compiled for the columnar scan: lines lacking one are not rebuilt).
+#[derive(Clone, Copy)]
+struct Keep<'a> {
+    keep: &'a (dyn Fn(&[u8]) -> bool + Sync),
+    needles: &'a [colchunk::Needle],
+}
 
 /// Threads a scan decodes chunks on.
 fn scan_threads() -> usize {
@@ -1687,15 +1709,23 @@ impl LogQueryable for LogStore {
         end_ns: i64,
         direction: Direction,
         keep: &(dyn Fn(&[u8]) -> bool + Sync),
+        required: &[&[u8]],
         visit: &mut dyn FnMut(&Labels, &LogEntry) -> bool,
     ) -> Result<ScanStats, StorageError> {
+        let needles: Vec<colchunk::Needle> = required
+            .iter()
+            .filter_map(|n| colchunk::Needle::new(n))
+            .collect();
         self.scan_merge(
             tenant,
             matchers,
             start_ns,
             end_ns,
             direction,
-            Some(keep),
+            Some(Keep {
+                keep,
+                needles: &needles,
+            }),
             visit,
         )
     }
@@ -1860,6 +1890,7 @@ mod tests {
                     i64::MAX,
                     dir,
                     &|l| l.starts_with(b"keep"),
+                    &[],
                     &mut |_, e| {
                         got.push(e.ts_ns);
                         true

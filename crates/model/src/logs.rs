@@ -74,7 +74,10 @@ pub trait LogQueryable: Send + Sync {
 
     /// [`scan`](Self::scan) that visits only entries whose line bytes pass `keep` (LogQL's
     /// leading line filters); a store may run `keep` over decompressed chunk bytes before it
-    /// builds entries, and in parallel. Returns the entries and line bytes examined in range.
+    /// builds entries, and in parallel. `required` are byte strings every line `keep` accepts
+    /// contains (the `|=` literals): a store may drop lines lacking one before it builds them
+    /// (a columnar store, before it rebuilds them); `keep` still decides for the others.
+    /// Returns the entries and line bytes examined in range.
     #[allow(clippy::too_many_arguments)]
     fn scan_filtered(
         &self,
@@ -84,6 +87,7 @@ pub trait LogQueryable: Send + Sync {
         end_ns: i64,
         direction: Direction,
         keep: &(dyn Fn(&[u8]) -> bool + Sync),
+        _required: &[&[u8]],
         visit: &mut dyn FnMut(&Labels, &LogEntry) -> bool,
     ) -> Result<ScanStats, StorageError> {
         let mut st = ScanStats::default();

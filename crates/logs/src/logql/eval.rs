@@ -228,6 +228,7 @@ fn log_query(
     let fast = pipeline::only_line_filters(stages);
     let limit = p.limit;
     let keep = |l: &[u8]| pre.as_ref().is_none_or(|p| p.matches(l));
+    let required = pre.as_ref().map(|p| p.required()).unwrap_or_default();
     let scanned = store.scan_filtered(
         &p.tenant,
         &sel.matchers,
@@ -235,6 +236,7 @@ fn log_query(
         p.end_ns,
         p.direction,
         &keep,
+        &required,
         &mut |labels, e| {
             if limit == 0 || n >= limit {
                 return false;
@@ -503,10 +505,11 @@ impl Evaluator<'_> {
         let pre = pipeline::LinePrefilter::new(&r.selector.stages);
         let stages = &r.selector.stages[pre.as_ref().map_or(0, |p| p.len())..];
         let keep = |l: &[u8]| pre.as_ref().is_none_or(|p| p.matches(l));
+        let required = pre.as_ref().map(|p| p.required()).unwrap_or_default();
         let fast =
             pipeline::only_line_filters(stages) && r.unwrap.is_none() && r.grouping.is_none();
         let drop_label = r.unwrap.as_ref().map(|u| u.label.as_str());
-        let scanned = self.store.scan_filtered(self.tenant, &r.selector.matchers, first.saturating_add(1), last.saturating_add(1), Direction::Forward, &keep, &mut |labels: &Labels, e: &LogEntry| {
+        let scanned = self.store.scan_filtered(self.tenant, &r.selector.matchers, first.saturating_add(1), last.saturating_add(1), Direction::Forward, &keep, &required, &mut |labels: &Labels, e: &LogEntry| {
             if fast && e.metadata.is_empty() {
                 if !stages.iter().all(|s| match s {
                     Stage::Line(f) => pipeline::line_filter_matches(f, &e.line),

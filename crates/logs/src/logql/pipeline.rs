@@ -207,6 +207,18 @@ impl<'a> LinePrefilter<'a> {
         self.filters.is_empty()
     }
 
+    /// Byte strings every line [`matches`](Self::matches) accepts contains: the needles of
+    /// the single-value `|=` filters.
+    pub fn required(&self) -> Vec<&[u8]> {
+        self.filters
+            .iter()
+            .filter_map(|p| match p {
+                Pre::Contains(fs) if fs.len() == 1 => Some(fs[0].needle()),
+                _ => None,
+            })
+            .collect()
+    }
+
     pub fn matches(&self, line: &[u8]) -> bool {
         self.filters.iter().all(|p| match p {
             Pre::Contains(fs) => fs.iter().any(|f| f.find(line).is_some()),
