@@ -55,6 +55,139 @@ pub struct HistogramSeries {
     pub samples: Vec<HistogramSample>,
 }
 
+/// Float series of one write with their labels still encoded (no `Labels` built): per series the
+/// label pairs in name order, each name and value as its length (LEB128) and its bytes, back to
+/// back in one buffer (the TSDB head's own label layout, so a store finds a known series by
+/// hashing these bytes), and its samples in time order. Built by decoders that read labels
+/// straight off the wire (remote_write); reused across requests (`clear` keeps the buffers).
+/// Every label set is valid: at least one label, names non-empty, unique and sorted, values
+/// non-empty, all UTF-8.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct EncodedSeriesBatch {
+    labels: Vec<u8>,
+    samples: Vec<Sample>,
+    /// Per series: where its labels and its samples end in `labels` and `samples`.
+    ends: Vec<(usize, usize)>,
+}
+
+impl EncodedSeriesBatch {
+    /// Appends one label (name, value) to `buf` in the encoded layout.
+    pub fn encode_label(buf: &mut Vec<u8>, name: &str, value: &str) {
+        for text in [name, value] {
+            let mut n = text.len();
+            while n >= 0x80 {
+                buf.push(n as u8 | 0x80);
+                n >>= 7;
+            }
+            buf.push(n as u8);
+            buf.extend_from_slice(text.as_bytes());
+        }
+    }
+
+    /// The (name, value) pairs of encoded labels, in order (stops at malformed bytes).
+    pub fn decode_labels(mut bytes: &[u8]) -> impl Iterator<Item = (&str, &str)> {
+        let mut text = move || -> Option<&str> {
+            let (mut n, mut shift, mut i) = (0usize, 0u32, 0usize);
+            loop {
+                let b = *bytes.get(i)?;
+                i += 1;
+                n |= usize::from(b & 0x7f).checked_shl(shift)?;
+                if b < 0x80 {
+                    break;
+                }
+                shift += 7;
+            }
+            let t = bytes.get(i..i.checked_add(n)?)?;
+            bytes = &bytes[i + n..];
+            std::str::from_utf8(t).ok()
+        };
+        std::iter::from_fn(move || Some((text()?, text()?)))
+    }
+
+    /// Encoded labels as `Labels`.
+    pub fn to_labels(bytes: &[u8]) -> Labels {
+        Labels::from_pairs(Self::decode_labels(bytes))
+    }
+
+    /// Empties the batch, keeping its buffers.
+    pub fn clear(&mut self) {
+        self.labels.clear();
+        self.samples.clear();
+        self.ends.clear();
+    }
+
+    /// The buffers of the series being built: encoded labels (append with `encode_label`) and
+    /// samples; `finish_series` closes it, `discard_series` drops it.
+    pub fn open_series(&mut self) -> (&mut Vec<u8>, &mut Vec<Sample>) {
+        (&mut self.labels, &mut self.samples)
+    }
+
+    /// Ends the series being built (the caller has checked its labels are valid).
+    pub fn finish_series(&mut self) {
+        self.ends.push((self.labels.len(), self.samples.len()));
+    }
+
+    /// Label bytes and samples added since the last `finish_series`.
+    pub fn pending(&self) -> (usize, usize) {
+        let (l, s) = self.ends.last().copied().unwrap_or((0, 0));
+        (
+            self.labels.len().saturating_sub(l),
+            self.samples.len().saturating_sub(s),
+        )
+    }
+
+    /// Drops what was added since the last `finish_series`.
+    pub fn discard_series(&mut self) {
+        let (l, s) = self.ends.last().copied().unwrap_or((0, 0));
+        self.labels.truncate(l);
+        self.samples.truncate(s);
+    }
+
+    /// Number of series.
+    pub fn len(&self) -> usize {
+        self.ends.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.ends.is_empty()
+    }
+
+    /// Number of samples.
+    pub fn sample_count(&self) -> usize {
+        self.samples.len()
+    }
+
+    /// Capacity of the buffers in bytes (to decide whether a batch is worth keeping for reuse).
+    pub fn capacity_bytes(&self) -> usize {
+        self.labels.capacity()
+            + self.samples.capacity() * std::mem::size_of::<Sample>()
+            + self.ends.capacity() * std::mem::size_of::<(usize, usize)>()
+    }
+
+    /// Each series' encoded labels and samples, in order.
+    pub fn iter(&self) -> impl Iterator<Item = (&[u8], &[Sample])> {
+        let mut start = (0, 0);
+        self.ends.iter().map(move |&(l, s)| {
+            let item = (
+                self.labels.get(start.0..l).unwrap_or_default(),
+                self.samples.get(start.1..s).unwrap_or_default(),
+            );
+            start = (l, s);
+            item
+        })
+    }
+
+    /// The batch as `Series` (labels decoded).
+    pub fn to_series(&self) -> Vec<Series> {
+        self.iter()
+            .map(|(labels, samples)| Series {
+                labels: Self::to_labels(labels),
+                samples: samples.to_vec(),
+            })
+            .collect()
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum StorageError {
     /// The caller sent something invalid (bad labels, ...): maps to HTTP 400.
@@ -174,6 +307,13 @@ impl SeriesRef {
 /// (written to the WAL) and survive a crash.
 pub trait MetricSink: Send + Sync {
     fn append(&self, batch: &[(Labels, Sample)]) -> Result<AppendStats, StorageError>;
+
+    /// Appends series whose labels are still encoded (see `EncodedSeriesBatch`), as
+    /// `append_series` does. Stores override this to find known series by their label bytes
+    /// without building `Labels`; the default decodes them into `append_series`.
+    fn append_encoded(&self, batch: &EncodedSeriesBatch) -> Result<AppendStats, StorageError> {
+        self.append_series(&batch.to_series())
+    }
 
     /// Appends whole series (each with its samples in time order). Stores override this to look
     /// a series up once instead of once per sample; the default flattens into `append`.

@@ -97,17 +97,11 @@ impl HeadLabels {
     }
 
     /// Appends the encoding of `labels` to `buf`.
+    /// The layout is `model::storage::EncodedSeriesBatch`'s, so encoded label sets read off the
+    /// wire find their series without building `Labels`.
     pub fn encode_into(labels: &Labels, buf: &mut Vec<u8>) {
         for l in labels {
-            for text in [&l.name, &l.value] {
-                let mut n = text.len();
-                while n >= 0x80 {
-                    buf.push(n as u8 | 0x80);
-                    n >>= 7;
-                }
-                buf.push(n as u8);
-                buf.extend_from_slice(text.as_bytes());
-            }
+            model::storage::EncodedSeriesBatch::encode_label(buf, &l.name, &l.value);
         }
     }
 
@@ -315,6 +309,12 @@ impl Head {
             HeadLabels::encode_into(labels, buf);
             self.find(hash_bytes(buf), buf)
         })
+    }
+
+    /// The id of the series whose labels are encoded as `bytes` (`HeadLabels`' layout), if this
+    /// head has it.
+    pub fn lookup_encoded(&self, bytes: &[u8]) -> Option<u32> {
+        self.find(hash_bytes(bytes), bytes)
     }
 
     /// The id of the series whose `HeadLabels` bytes are `bytes` (`hash` = `hash_bytes(bytes)`).

@@ -35,6 +35,7 @@ pub mod wal;
 use crate::wal::Record;
 use block::Block;
 use head::{Head, Outcome};
+use model::storage::EncodedSeriesBatch;
 use model::{
     AppendStats, HistogramSample, HistogramSeries, LabelMatcher, Labels, MetricSink, Queryable,
     Sample, Series, SeriesRef, StorageError,
@@ -1145,7 +1146,7 @@ impl Tsdb {
     /// thread syncs it within a tick (scraped samples).
     fn append_grouped<'a>(
         &self,
-        groups: impl Iterator<Item = (&'a Labels, &'a [Sample], Option<&'a SeriesRef>)>,
+        groups: impl Iterator<Item = (SeriesKey<'a>, &'a [Sample], Option<&'a SeriesRef>)>,
         sync: bool,
     ) -> Result<AppendStats, StorageError> {
         if self.closed.load(Ordering::Relaxed) {
@@ -1156,7 +1157,8 @@ impl Tsdb {
         let mut head = self.head.write();
         // Frozen layers, fetched (under the head lock, so no cut slips in) for new series only.
         let mut prior: Option<Arc<Layers>> = None;
-        for (labels, samples, handle) in groups {
+        for (key, samples, handle) in groups {
+            let mut new_labels = None;
             // A handle resolved against this head names its series without a label lookup.
             let known = handle.and_then(|h| {
                 let hint = h.hint();
@@ -1167,14 +1169,21 @@ impl Tsdb {
             let (id, created) = match known {
                 Some(id) => (id, false),
                 None => {
-                    if labels.is_empty() {
-                        return Err(StorageError::BadInput("series without labels".into()));
-                    }
-                    let found = match head.lookup(labels) {
+                    let in_head = match key {
+                        SeriesKey::Labels(l) if !l.is_empty() => head.lookup(l),
+                        SeriesKey::Encoded(b) if !b.is_empty() => head.lookup_encoded(b),
+                        _ => return Err(StorageError::BadInput("series without labels".into())),
+                    };
+                    let found = match in_head {
                         Some(id) => (id, false),
                         None => {
                             let layers = prior.get_or_insert_with(|| self.layers());
-                            head.get_or_create_after(labels, &layers.frozen)
+                            let labels = key.labels();
+                            let made = head.get_or_create_after(&labels, &layers.frozen);
+                            if made.1 {
+                                new_labels = Some(labels.into_owned());
+                            }
+                            made
                         }
                     };
                     if let Some(h) = handle {
@@ -1194,7 +1203,10 @@ impl Tsdb {
                 if !continued {
                     stats.series_created += 1;
                 }
-                rec.series.push((u64::from(id), labels.clone()));
+                let labels = new_labels
+                    .take()
+                    .unwrap_or_else(|| key.labels().into_owned());
+                rec.series.push((u64::from(id), labels));
             }
             for s in samples {
                 match head.append(id, s.t, s.v, self.opts.out_of_order_window_ms) {
@@ -1238,12 +1250,28 @@ impl Tsdb {
     }
 }
 
+/// How an appended series is named: its labels, or their encoded bytes (`EncodedSeriesBatch`).
+#[derive(Clone, Copy)]
+enum SeriesKey<'a> {
+    Labels(&'a Labels),
+    Encoded(&'a [u8]),
+}
+
+impl SeriesKey<'_> {
+    fn labels(&self) -> std::borrow::Cow<'_, Labels> {
+        match self {
+            SeriesKey::Labels(l) => std::borrow::Cow::Borrowed(*l),
+            SeriesKey::Encoded(b) => std::borrow::Cow::Owned(EncodedSeriesBatch::to_labels(b)),
+        }
+    }
+}
+
 impl MetricSink for Tsdb {
     fn append(&self, batch: &[(Labels, Sample)]) -> Result<AppendStats, StorageError> {
         self.append_grouped(
             batch
                 .iter()
-                .map(|(l, s)| (l, std::slice::from_ref(s), None)),
+                .map(|(l, s)| (SeriesKey::Labels(l), std::slice::from_ref(s), None)),
             true,
         )
     }
@@ -1252,16 +1280,30 @@ impl MetricSink for Tsdb {
         self.append_grouped(
             series
                 .iter()
-                .map(|s| (&s.labels, s.samples.as_slice(), None)),
+                .map(|s| (SeriesKey::Labels(&s.labels), s.samples.as_slice(), None)),
+            true,
+        )
+    }
+
+    /// Known series are found by their encoded label bytes; `Labels` are built for new ones only.
+    fn append_encoded(&self, batch: &EncodedSeriesBatch) -> Result<AppendStats, StorageError> {
+        self.append_grouped(
+            batch
+                .iter()
+                .map(|(labels, samples)| (SeriesKey::Encoded(labels), samples, None)),
             true,
         )
     }
 
     fn append_refs(&self, batch: &[(SeriesRef, Sample)]) -> Result<AppendStats, StorageError> {
         self.append_grouped(
-            batch
-                .iter()
-                .map(|(r, s)| (r.labels(), std::slice::from_ref(s), Some(r))),
+            batch.iter().map(|(r, s)| {
+                (
+                    SeriesKey::Labels(r.labels()),
+                    std::slice::from_ref(s),
+                    Some(r),
+                )
+            }),
             true,
         )
     }
@@ -1269,9 +1311,13 @@ impl MetricSink for Tsdb {
     /// Written to the WAL unsynced; the maintenance thread syncs it within a tick (2 s).
     fn append_scraped(&self, batch: &[(SeriesRef, Sample)]) -> Result<AppendStats, StorageError> {
         self.append_grouped(
-            batch
-                .iter()
-                .map(|(r, s)| (r.labels(), std::slice::from_ref(s), Some(r))),
+            batch.iter().map(|(r, s)| {
+                (
+                    SeriesKey::Labels(r.labels()),
+                    std::slice::from_ref(s),
+                    Some(r),
+                )
+            }),
             false,
         )
     }
@@ -1464,6 +1510,54 @@ mod tests {
 
     fn labels(i: usize) -> Labels {
         Labels::from_pairs([("__name__", "m".to_string()), ("i", i.to_string())])
+    }
+
+    /// Encoded label sets find the series `Labels` made (and the other way round), new ones
+    /// are logged with their labels and come back after a reopen.
+    #[test]
+    fn encoded_appends_share_series_with_label_appends() {
+        let dir = tempfile::tempdir().unwrap();
+        let encoded = |from: usize, t: i64| {
+            let mut b = EncodedSeriesBatch::default();
+            for i in from..from + 2 {
+                let (l, s) = b.open_series();
+                for label in &labels(i) {
+                    EncodedSeriesBatch::encode_label(l, &label.name, &label.value);
+                }
+                s.push(Sample { t, v: i as f64 });
+                b.finish_series();
+            }
+            b
+        };
+        {
+            let db = Tsdb::open(dir.path(), TsdbOptions::default()).unwrap();
+            db.append(&[(labels(0), Sample { t: 1000, v: 0.0 })])
+                .unwrap();
+            let st = db.append_encoded(&encoded(0, 2000)).unwrap();
+            assert_eq!((st.appended, st.series_created), (2, 1));
+            let st = db
+                .append(&[(labels(1), Sample { t: 3000, v: 1.0 })])
+                .unwrap();
+            assert_eq!((st.appended, st.series_created), (1, 0));
+            let st = db.append_encoded(&encoded(0, 2000)).unwrap();
+            // Series 0: the same sample again (repeated); series 1 has a newer one since.
+            assert_eq!((st.appended, st.out_of_order), (1, 1));
+            assert!(db
+                .append_encoded(&EncodedSeriesBatch::default())
+                .is_ok_and(|st| st.appended == 0));
+        }
+        let db = Tsdb::open(dir.path(), TsdbOptions::default()).unwrap();
+        let got = db
+            .select(&[LabelMatcher::equal("__name__", "m")], 0, i64::MAX)
+            .unwrap();
+        let points: Vec<(Labels, Vec<i64>)> = got
+            .into_iter()
+            .map(|s| (s.labels, s.samples.iter().map(|p| p.t).collect()))
+            .collect();
+        assert_eq!(
+            points,
+            vec![(labels(0), vec![1000, 2000]), (labels(1), vec![2000, 3000])]
+        );
     }
 
     #[test]

@@ -8,6 +8,7 @@ pub mod metadata_api;
 pub mod params;
 pub mod query_api;
 pub mod remote_write;
+pub mod remote_write_direct;
 pub mod remote_write_v2;
 pub mod result_json;
 pub mod rules_api;

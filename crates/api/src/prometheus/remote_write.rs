@@ -264,8 +264,15 @@ pub fn decode_body(body: &[u8]) -> Result<WriteRequest, ApiError> {
 
 /// A snappy block-compressed body, decompressed after checking its announced size.
 pub fn decompress(body: &[u8]) -> Result<Vec<u8>, ApiError> {
-    let len = snap::raw::decompress_len(body)
-        .map_err(|e| ApiError::bad_data(format!("snappy decode error: {e}")))?;
+    let mut out = Vec::new();
+    decompress_into(body, &mut out)?;
+    Ok(out)
+}
+
+/// Like `decompress`, into `out` (resized to the body's decompressed length; reusable).
+pub fn decompress_into(body: &[u8], out: &mut Vec<u8>) -> Result<(), ApiError> {
+    let snappy = |e: snap::Error| ApiError::bad_data(format!("snappy decode error: {e}"));
+    let len = snap::raw::decompress_len(body).map_err(snappy)?;
     if len > MAX_DECOMPRESSED_BYTES {
         return Err(ApiError {
             kind: super::json::ErrorType::BadData,
@@ -274,9 +281,12 @@ pub fn decompress(body: &[u8]) -> Result<Vec<u8>, ApiError> {
             ),
         });
     }
-    snap::raw::Decoder::new()
-        .decompress_vec(body)
-        .map_err(|e| ApiError::bad_data(format!("snappy decode error: {e}")))
+    out.resize(len, 0);
+    let n = snap::raw::Decoder::new()
+        .decompress(body, out)
+        .map_err(snappy)?;
+    out.truncate(n);
+    Ok(())
 }
 
 /// A decoded write request: its float series and its native-histogram samples.
@@ -436,18 +446,34 @@ pub async fn receive(
     if message == super::remote_write_v2::MESSAGE_V2 {
         return Ok(receive_v2(&state, &headers, &body).await);
     }
-    let req = decode_body(&body)?;
-    let exemplars = exemplars_of(&req);
-    let metadata = metadata_of(&req);
-    let (batch, histograms) = to_batch(req)?;
     let sink = super::tenant::sink(&state, &headers);
-    let stats = tokio::task::spawn_blocking(move || {
-        let mut stats = sink.append_series(&batch)?;
-        stats.merge(sink.append_histograms(&histograms)?);
-        Ok::<_, model::StorageError>(stats)
-    })
-    .await
-    .map_err(|e| ApiError::internal(e.to_string()))?;
+    let (stats, exemplars, metadata) = match super::remote_write_direct::decode_body(&body)? {
+        // The common request (labels and float samples): no label sets built for known series.
+        Some(batch) => {
+            let stats = tokio::task::spawn_blocking(move || {
+                let stats = sink.append_encoded(&batch);
+                super::remote_write_direct::recycle(batch);
+                stats
+            })
+            .await
+            .map_err(|e| ApiError::internal(e.to_string()))?;
+            (stats, Vec::new(), Vec::new())
+        }
+        None => {
+            let req = decode_body(&body)?;
+            let exemplars = exemplars_of(&req);
+            let metadata = metadata_of(&req);
+            let (batch, histograms) = to_batch(req)?;
+            let stats = tokio::task::spawn_blocking(move || {
+                let mut stats = sink.append_series(&batch)?;
+                stats.merge(sink.append_histograms(&histograms)?);
+                Ok::<_, model::StorageError>(stats)
+            })
+            .await
+            .map_err(|e| ApiError::internal(e.to_string()))?;
+            (stats, exemplars, metadata)
+        }
+    };
     let stats = match stats {
         // A tenant's limit (`tenants:` in pharos.yml): 429, so the sender backs off and retries.
         Err(model::StorageError::Limit(m)) => {
