@@ -263,32 +263,46 @@ impl AppendStats {
 }
 
 /// A producer's handle to one series, kept between appends of the same series (the scrape
-/// cache): the labels plus a store-specific hint (e.g. the head's series id) that lets the store
-/// skip its label lookup. Clones share the hint; `0` means "not resolved yet".
+/// cache): the labels, encoded as `EncodedSeriesBatch` encodes them (the TSDB head's layout, one
+/// allocation of ~the label text instead of a `Labels`' `Vec` and two `String`s per label), plus
+/// a store-specific hint (e.g. the head's series id) that lets the store skip its label lookup.
+/// Clones share the hint; `0` means "not resolved yet".
 #[derive(Clone, Debug)]
 pub struct SeriesRef(std::sync::Arc<SeriesRefInner>);
 
 #[derive(Debug)]
 struct SeriesRefInner {
-    labels: std::sync::Arc<Labels>,
     hint: std::sync::atomic::AtomicU64,
+    encoded: Box<[u8]>,
 }
 
 impl SeriesRef {
-    pub fn new(labels: Labels) -> SeriesRef {
+    pub fn new(labels: &Labels) -> SeriesRef {
+        let mut buf = Vec::new();
+        for l in labels {
+            EncodedSeriesBatch::encode_label(&mut buf, &l.name, &l.value);
+        }
         SeriesRef(std::sync::Arc::new(SeriesRefInner {
-            labels: std::sync::Arc::new(labels),
             hint: std::sync::atomic::AtomicU64::new(0),
+            encoded: buf.into_boxed_slice(),
         }))
     }
 
-    pub fn labels(&self) -> &Labels {
-        &self.0.labels
+    /// The labels in `EncodedSeriesBatch`'s layout (what a store looks the series up by).
+    pub fn encoded(&self) -> &[u8] {
+        &self.0.encoded
     }
 
-    /// The labels' allocation, for a store to keep instead of a copy.
-    pub fn shared_labels(&self) -> &std::sync::Arc<Labels> {
-        &self.0.labels
+    /// The labels, decoded (an allocation per label: for rare uses, not per sample).
+    pub fn labels(&self) -> Labels {
+        EncodedSeriesBatch::to_labels(&self.0.encoded)
+    }
+
+    /// Value of label `name`, or `None` when absent.
+    pub fn get(&self, name: &str) -> Option<&str> {
+        EncodedSeriesBatch::decode_labels(&self.0.encoded)
+            .find(|(n, _)| *n == name)
+            .map(|(_, v)| v)
     }
 
     /// The store's hint, `0` when unresolved. Only the store that set it interprets it.
@@ -329,10 +343,7 @@ pub trait MetricSink: Send + Sync {
     /// override this to resolve a handle's hint instead of looking the labels up; the default
     /// clones the labels into `append`. Same durability as `append`.
     fn append_refs(&self, batch: &[(SeriesRef, Sample)]) -> Result<AppendStats, StorageError> {
-        let flat: Vec<(Labels, Sample)> = batch
-            .iter()
-            .map(|(r, s)| (r.labels().clone(), *s))
-            .collect();
+        let flat: Vec<(Labels, Sample)> = batch.iter().map(|(r, s)| (r.labels(), *s)).collect();
         self.append(&flat)
     }
 

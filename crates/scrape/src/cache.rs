@@ -5,6 +5,8 @@
 //! is reused across scrapes. A scrape whose series texts come in the same order as the last
 //! one's (the usual case) is matched line by line against that sequence instead: no hashing, no
 //! map probes, and no staleness bookkeeping, since its set of series is the previous one.
+//! The texts are kept once, in the last scrape's sequence; the map from text to series is a
+//! table of positions in that sequence.
 
 use crate::discovery::TargetSpec;
 use crate::exposition::Format;
@@ -15,7 +17,7 @@ use config::ScrapeConfig;
 use model::{HistogramSample, Labels, Sample, SeriesRef};
 use parking_lot::Mutex;
 use std::collections::{BTreeMap, HashMap};
-use std::hash::{BuildHasherDefault, Hasher};
+use std::hash::{BuildHasher, BuildHasherDefault, Hasher};
 
 /// Hashes a `u64` that already is a hash (the label-set hash keys of the staleness maps).
 #[derive(Default)]
@@ -80,13 +82,11 @@ impl std::hash::BuildHasher for TextHasherBuilder {
 
 type ByHash = HashMap<u64, SeriesRef, BuildHasherDefault<IdHasher>>;
 
-/// What one series text of the exposition became on this target.
-struct CacheEntry {
-    /// The series to store (labels after target labels and metric relabeling) and its label
-    /// hash; `None` when relabeling dropped it.
-    series: Option<(SeriesRef, u64)>,
-    /// The scrape that last saw this text.
-    last_iter: u64,
+/// Hash of a series text in the cache's position table.
+fn text_hash(text: &str) -> u64 {
+    let mut h = TextHasherBuilder::default().build_hasher();
+    h.write(text.as_bytes());
+    h.finish()
 }
 
 /// One sample line of the last successful text scrape, in body order.
@@ -95,6 +95,8 @@ struct Line {
     /// line's ends): the fast path compares the texts in one sequential pass over one buffer,
     /// not a pointer chase to a separate allocation per line.
     end: u32,
+    /// The series to store (labels after target labels and metric relabeling) and its label
+    /// hash; `None` when relabeling dropped it.
     series: Option<(SeriesRef, u64)>,
     /// Whether the line's series went into the staleness set (`cur`): not when it carried an
     /// honored timestamp without `track_timestamps_staleness`.
@@ -106,13 +108,16 @@ struct Line {
 /// label lookup; the label sets of the previous and current scrape find vanished series for
 /// staleness markers. Texts not seen in the last successful scrape are dropped.
 pub struct ScrapeCache {
-    entries: HashMap<Box<str>, CacheEntry, TextHasherBuilder>,
-    /// The sample lines of the last successful text scrape (empty after a failure or a scrape
-    /// through the general path): the fast path's expected sequence.
+    /// The sample lines of the last successful text scrape: the fast path's expected sequence
+    /// and, through `positions`, the map from series text to series.
     lines: Vec<Line>,
     /// The series texts of `lines`, one after the other.
     line_texts: String,
-    iter: u64,
+    /// Index in `lines` of each distinct text (hashed with `text_hash`).
+    positions: hashbrown::HashTable<u32>,
+    /// Whether the next text scrape may take the positional fast path (not after a failure or a
+    /// scrape through the general path, whose series `lines` do not describe).
+    same_order: bool,
     prev: ByHash,
     cur: ByHash,
     /// `up`, `scrape_duration_seconds`, ... of this target.
@@ -150,15 +155,15 @@ pub struct Counts {
 impl ScrapeCache {
     pub fn new(target: &Labels) -> ScrapeCache {
         ScrapeCache {
-            entries: HashMap::default(),
             lines: Vec::new(),
             line_texts: String::new(),
-            iter: 0,
+            positions: hashbrown::HashTable::new(),
+            same_order: false,
             prev: ByHash::default(),
             cur: ByHash::default(),
             report: REPORT_NAMES
                 .iter()
-                .map(|name| SeriesRef::new(report_labels(target, name)))
+                .map(|name| SeriesRef::new(&report_labels(target, name)))
                 .collect(),
             meta_hash: None,
             scanned_meta: 0,
@@ -181,7 +186,7 @@ impl ScrapeCache {
         ts: i64,
         metadata: &Mutex<BTreeMap<String, MetadataEntry>>,
     ) -> Result<Counts, String> {
-        if !self.lines.is_empty() {
+        if self.same_order && !self.lines.is_empty() {
             let (batch_len, exemplars_len) = (self.batch.len(), self.exemplars.len());
             if let Some(n) = self.process_same(cfg, body, format, ts)? {
                 self.fast_scrapes += 1;
@@ -191,48 +196,54 @@ impl ScrapeCache {
             self.batch.truncate(batch_len);
             self.exemplars.truncate(exemplars_len);
         }
-        self.iter += 1;
-        let iter = self.iter;
-        self.lines.clear();
-        self.line_texts.clear();
+        // This scrape's sequence, built beside the last one (whose positions find known texts)
+        // and kept in its place once the scrape succeeded.
+        let mut lines: Vec<Line> = Vec::with_capacity(self.lines.len());
+        let mut texts = String::with_capacity(self.line_texts.len());
+        let mut positions = hashbrown::HashTable::with_capacity(self.lines.len());
         let mut scanner = Scanner::new(body, format);
         let mut n = Counts::default();
-        let mut distinct = 0usize;
         while let Some(raw) = scanner
             .next_sample()
             .map_err(|e| format!("parse error: {e}"))?
         {
             n.scraped += 1;
-            let mut new = false;
-            let entry = match self.entries.get_mut(raw.series) {
-                Some(e) => e,
+            let hash = text_hash(raw.series);
+            let known = find(
+                &self.positions,
+                &self.lines,
+                &self.line_texts,
+                hash,
+                raw.series,
+            )
+            .and_then(|i| self.lines.get(i))
+            .or_else(|| {
+                find(&positions, &lines, &texts, hash, raw.series).and_then(|i| lines.get(i))
+            });
+            let series = match known {
+                Some(line) => line.series.clone(),
                 None => {
-                    new = true;
                     let labels = raw.parse().map_err(|e| format!("parse error: {e}"))?.labels;
-                    let series = final_labels(spec, cfg, &labels)?.map(|l| {
-                        let hash = l.hash64();
-                        (SeriesRef::new(l), hash)
-                    });
-                    let text: Box<str> = raw.series.into();
-                    self.entries.entry(text).or_insert(CacheEntry {
-                        series,
-                        last_iter: iter,
-                    })
+                    final_labels(spec, cfg, &labels)?.map(|l| (SeriesRef::new(&l), l.hash64()))
                 }
             };
-            if entry.last_iter != iter || new {
-                entry.last_iter = iter;
-                distinct += 1;
-            }
             let explicit = raw.timestamp_ms.is_some() && cfg.honor_timestamps;
             let tracked = !explicit || cfg.track_timestamps_staleness;
-            self.line_texts.push_str(raw.series);
-            self.lines.push(Line {
-                end: self.line_texts.len() as u32,
-                series: entry.series.clone(),
+            if lines.len() >= u32::MAX as usize
+                || texts.len() + raw.series.len() > u32::MAX as usize
+            {
+                return Err("scrape too large for the scrape cache".into());
+            }
+            texts.push_str(raw.series);
+            positions.insert_unique(hash, lines.len() as u32, |&i| {
+                text_hash(line_text(&lines, &texts, i as usize))
+            });
+            lines.push(Line {
+                end: texts.len() as u32,
+                series: series.clone(),
                 tracked,
             });
-            let Some((series, hash)) = &entry.series else {
+            let Some((series, hash)) = series else {
                 continue;
             };
             n.post_relabel += 1;
@@ -244,7 +255,7 @@ impl ScrapeCache {
                 let parsed = raw.parse().map_err(|e| format!("parse error: {e}"))?;
                 if let Some(e) = parsed.exemplar {
                     self.exemplars.push((
-                        series.labels().clone(),
+                        series.labels(),
                         model::exemplars::Exemplar {
                             labels: e.labels,
                             value: e.value,
@@ -254,13 +265,12 @@ impl ScrapeCache {
                 }
             }
             if tracked
-                && self.cur.insert(*hash, series.clone()).is_none()
-                && !self.prev.contains_key(hash)
+                && self.cur.insert(hash, series.clone()).is_none()
+                && !self.prev.contains_key(&hash)
             {
                 n.added += 1;
             }
-            self.batch
-                .push((series.clone(), Sample { t, v: raw.value }));
+            self.batch.push((series, Sample { t, v: raw.value }));
         }
         if cfg.sample_limit > 0 && n.post_relabel as u64 > cfg.sample_limit {
             return Err(format!(
@@ -271,10 +281,14 @@ impl ScrapeCache {
         self.scanned_meta = scanner.meta_hash();
         self.publish_metadata(body, format, metadata)?;
         self.end_success(ts);
-        // Forget series texts this scrape did not have (churn, other spellings of a series).
-        if self.entries.len() > distinct {
-            self.entries.retain(|_, e| e.last_iter == iter);
-        }
+        // Texts this scrape did not have (churn, other spellings of a series) are forgotten
+        // with the last sequence.
+        lines.shrink_to_fit();
+        texts.shrink_to_fit();
+        self.lines = lines;
+        self.line_texts = texts;
+        self.positions = positions;
+        self.same_order = true;
         Ok(n)
     }
 
@@ -325,7 +339,7 @@ impl ScrapeCache {
                 let parsed = raw.parse().map_err(|e| format!("parse error: {e}"))?;
                 if let Some(e) = parsed.exemplar {
                     self.exemplars.push((
-                        series.labels().clone(),
+                        series.labels(),
                         model::exemplars::Exemplar {
                             labels: e.labels,
                             value: e.value,
@@ -374,7 +388,7 @@ impl ScrapeCache {
     /// native histograms and exemplars, with the same staleness handling.
     pub fn process_parsed(&mut self, cfg: &ScrapeConfig, processed: Processed, ts: i64) -> Counts {
         self.meta_hash = None;
-        self.lines.clear();
+        self.same_order = false;
         let mut n = Counts {
             scraped: processed.scraped,
             post_relabel: processed.samples.len() + processed.histograms.len(),
@@ -383,10 +397,7 @@ impl ScrapeCache {
         for (labels, h, explicit) in processed.histograms {
             if !explicit || cfg.track_timestamps_staleness {
                 let hash = labels.hash64();
-                if self
-                    .cur
-                    .insert(hash, SeriesRef::new(labels.clone()))
-                    .is_none()
+                if self.cur.insert(hash, SeriesRef::new(&labels)).is_none()
                     && !self.prev.contains_key(&hash)
                 {
                     n.added += 1;
@@ -395,9 +406,9 @@ impl ScrapeCache {
             self.hbatch.push((labels, h));
         }
         for (labels, s, explicit) in processed.samples {
-            let series = SeriesRef::new(labels);
+            let series = SeriesRef::new(&labels);
             if !explicit || cfg.track_timestamps_staleness {
-                let hash = series.labels().hash64();
+                let hash = labels.hash64();
                 if self.cur.insert(hash, series.clone()).is_none() && !self.prev.contains_key(&hash)
                 {
                     n.added += 1;
@@ -429,7 +440,7 @@ impl ScrapeCache {
 
     /// A failed scrape (or a removed target): everything the previous scrape wrote goes stale.
     pub fn fail(&mut self, ts: i64) {
-        self.lines.clear();
+        self.same_order = false;
         self.batch.clear();
         self.hbatch.clear();
         self.exemplars.clear();
@@ -445,6 +456,29 @@ impl ScrapeCache {
         }
         self.prev.clear();
     }
+}
+
+/// The series text of line `i` of a sequence (`lines` ending in `texts`).
+fn line_text<'a>(lines: &[Line], texts: &'a str, i: usize) -> &'a str {
+    let start = match i.checked_sub(1) {
+        Some(p) => lines.get(p).map_or(0, |l| l.end as usize),
+        None => 0,
+    };
+    let end = lines.get(i).map_or(start, |l| l.end as usize);
+    texts.get(start..end).unwrap_or("")
+}
+
+/// Position in `lines` of the line whose series text is `text` (`hash` = `text_hash(text)`).
+fn find(
+    positions: &hashbrown::HashTable<u32>,
+    lines: &[Line],
+    texts: &str,
+    hash: u64,
+    text: &str,
+) -> Option<usize> {
+    positions
+        .find(hash, |&i| line_text(lines, texts, i as usize) == text)
+        .map(|&i| i as usize)
 }
 
 /// `up`, `scrape_duration_seconds`, ... of a target: its labels with the name.
@@ -477,7 +511,7 @@ mod tests {
             .batch
             .iter()
             .map(|(r, s)| {
-                let a = r.labels().get("a").unwrap_or("").to_string();
+                let a = r.get("a").unwrap_or("").to_string();
                 let v = if model::is_stale_nan(s.v) {
                     "stale".to_string()
                 } else {
@@ -583,5 +617,61 @@ mod tests {
             .process_text(&spec, &cfg, body, Format::OpenMetrics, 3000, &md)
             .unwrap_err();
         assert!(e.starts_with("sample limit exceeded"), "{e}");
+    }
+
+    /// Known texts keep their series handle (the store's resolved hint) through the general
+    /// path, a reordered body, a repeated line and a failed scrape; texts missing from the last
+    /// successful scrape are forgotten.
+    #[test]
+    fn handles_survive_reorders_and_failures_and_churn_is_forgotten() {
+        let (spec, cfg, mut c) = setup();
+        let md = Mutex::new(BTreeMap::new());
+        let run = |c: &mut ScrapeCache, body: &str, ts: i64| {
+            c.process_text(&spec, &cfg, body, Format::PrometheusText, ts, &md)
+                .unwrap()
+        };
+        // (label a, hint) of the batch, report series left out.
+        let hints = |c: &mut ScrapeCache| -> Vec<(String, u64)> {
+            let out = c
+                .batch
+                .iter()
+                .map(|(r, _)| (r.get("a").unwrap_or("").to_string(), r.hint()))
+                .collect();
+            c.batch.clear();
+            out
+        };
+        run(&mut c, "m{a=\"x\"} 1\nm{a=\"y\"} 2\n", 1000);
+        for (i, (r, _)) in c.batch.iter().enumerate() {
+            r.set_hint(10 + i as u64);
+        }
+        c.batch.clear();
+        assert_eq!(c.positions.len(), 2);
+        // Reordered, with a repeated line: the general path finds both texts.
+        let n = run(&mut c, "m{a=\"y\"} 3\nm{a=\"x\"} 4\nm{a=\"y\"} 5\n", 2000);
+        assert_eq!((n.scraped, n.added), (3, 0));
+        assert_eq!(
+            hints(&mut c),
+            vec![("y".into(), 11), ("x".into(), 10), ("y".into(), 11)]
+        );
+        assert_eq!(c.fast_scrapes, 0);
+        // A failure, then the same body: the general path again, the same handles.
+        c.fail(3000);
+        assert_eq!(hints(&mut c).len(), 2);
+        let n = run(&mut c, "m{a=\"y\"} 6\nm{a=\"x\"} 7\nm{a=\"y\"} 8\n", 4000);
+        assert_eq!((n.added, c.fast_scrapes), (2, 0));
+        assert_eq!(
+            hints(&mut c),
+            vec![("y".into(), 11), ("x".into(), 10), ("y".into(), 11)]
+        );
+        // Series x gone for one scrape: its text is forgotten and comes back as a new handle.
+        run(&mut c, "m{a=\"y\"} 9\nm{a=\"z\"} 1\n", 5000);
+        assert_eq!(
+            hints(&mut c),
+            vec![("y".into(), 11), ("z".into(), 0), ("x".into(), 10)]
+        );
+        assert_eq!((c.lines.len(), c.positions.len()), (2, 2));
+        run(&mut c, "m{a=\"y\"} 1\nm{a=\"x\"} 1\n", 6000);
+        assert_eq!(hints(&mut c)[..2], [("y".into(), 11), ("x".into(), 0)]);
+        assert_eq!(line_text(&c.lines, &c.line_texts, 1), "m{a=\"x\"}");
     }
 }

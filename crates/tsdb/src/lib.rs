@@ -1299,7 +1299,7 @@ impl MetricSink for Tsdb {
         self.append_grouped(
             batch.iter().map(|(r, s)| {
                 (
-                    SeriesKey::Labels(r.labels()),
+                    SeriesKey::Encoded(r.encoded()),
                     std::slice::from_ref(s),
                     Some(r),
                 )
@@ -1313,7 +1313,7 @@ impl MetricSink for Tsdb {
         self.append_grouped(
             batch.iter().map(|(r, s)| {
                 (
-                    SeriesKey::Labels(r.labels()),
+                    SeriesKey::Encoded(r.encoded()),
                     std::slice::from_ref(s),
                     Some(r),
                 )
@@ -1563,7 +1563,7 @@ mod tests {
     #[test]
     fn scraped_samples_unsynced_survive_a_killed_process() {
         let dir = tempfile::tempdir().unwrap();
-        let refs: Vec<SeriesRef> = (0..3).map(|i| SeriesRef::new(labels(i))).collect();
+        let refs: Vec<SeriesRef> = (0..3).map(|i| SeriesRef::new(&labels(i))).collect();
         {
             let db = Tsdb::open(dir.path(), TsdbOptions::default()).unwrap();
             for t in [1000, 2000] {
@@ -1643,7 +1643,7 @@ mod tests {
             ..Default::default()
         };
         let db = Tsdb::open(dir.path(), opts).unwrap();
-        let refs: Vec<SeriesRef> = (0..3).map(|i| SeriesRef::new(labels(i))).collect();
+        let refs: Vec<SeriesRef> = (0..3).map(|i| SeriesRef::new(&labels(i))).collect();
         let batch_at = |t: i64| -> Vec<(SeriesRef, Sample)> {
             refs.iter()
                 .map(|r| (r.clone(), Sample { t, v: t as f64 }))
