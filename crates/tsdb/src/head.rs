@@ -12,74 +12,12 @@ use crate::index::Postings;
 use crate::wal::Record;
 use model::{Labels, Sample};
 use std::collections::{BTreeMap, HashMap};
-use std::hash::{BuildHasher, Hasher};
+use std::hash::BuildHasher;
 use std::sync::Arc;
 
-/// Hasher of the head's label map: word-at-a-time multiply-rotate (as rustc's FxHash), several
-/// times cheaper than the default SipHash on label strings, which every appended series hashes.
-/// Seeded per process from the standard library's random keys so collisions cannot be
-/// precomputed by a remote writer.
-#[derive(Clone, Copy)]
-pub struct LabelHasher(u64);
-
-const K: u64 = 0x517c_c1b7_2722_0a95;
-
-impl LabelHasher {
-    fn add(&mut self, w: u64) {
-        self.0 = (self.0.rotate_left(5) ^ w).wrapping_mul(K);
-    }
-}
-
-impl Hasher for LabelHasher {
-    fn write(&mut self, bytes: &[u8]) {
-        let mut words = bytes.chunks_exact(8);
-        for w in &mut words {
-            let mut b = [0u8; 8];
-            b.copy_from_slice(w);
-            self.add(u64::from_le_bytes(b));
-        }
-        let rest = words.remainder();
-        if !rest.is_empty() {
-            let mut b = [0u8; 8];
-            b[..rest.len()].copy_from_slice(rest);
-            self.add(u64::from_le_bytes(b) ^ ((rest.len() as u64) << 59));
-        }
-    }
-
-    fn write_u8(&mut self, i: u8) {
-        self.add(u64::from(i));
-    }
-
-    fn write_usize(&mut self, i: usize) {
-        self.add(i as u64);
-    }
-
-    fn finish(&self) -> u64 {
-        // Mix the high bits down: the table indexes by low bits and tags by high bits.
-        let h = self.0;
-        (h ^ (h >> 29)).wrapping_mul(K) ^ (h >> 32)
-    }
-}
-
-/// Builds `LabelHasher`s with this process' seed.
-#[derive(Clone, Copy)]
-pub struct LabelHasherBuilder(u64);
-
-impl Default for LabelHasherBuilder {
-    fn default() -> Self {
-        static SEED: std::sync::OnceLock<u64> = std::sync::OnceLock::new();
-        LabelHasherBuilder(*SEED.get_or_init(|| {
-            std::collections::hash_map::RandomState::new().hash_one(0x7068_6172_6f73u64)
-        }))
-    }
-}
-
-impl BuildHasher for LabelHasherBuilder {
-    type Hasher = LabelHasher;
-    fn build_hasher(&self) -> LabelHasher {
-        LabelHasher(self.0)
-    }
-}
+/// Hasher of the head's label map ([`model::hash`]): several times cheaper than SipHash on
+/// label strings, which every appended series hashes; seeded per process.
+pub use model::hash::{SeededHasher as LabelHasher, SeededHasherBuilder as LabelHasherBuilder};
 
 /// A series' labels as the head keeps them: one allocation holding, per label in name order,
 /// the name's length, the name, the value's length and the value (lengths as LEB128 varints),
