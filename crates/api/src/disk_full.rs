@@ -3,6 +3,7 @@
 //!
 //! - OTLP/HTTP (traces, logs, metrics): 503, in the OTLP specification's retryable set
 //!   (429, 502, 503, 504); 507 is outside it and OTLP exporters drop the data.
+//! - OTLP/gRPC: `UNAVAILABLE` (14), retryable per the specification (`INTERNAL` is not).
 //! - Prometheus remote_write and Loki push: 507 Insufficient Storage; Prometheus' queue
 //!   manager and promtail/Alloy retry every 5xx (Prometheus also honours `Retry-After` there).
 //! - Elasticsearch `_bulk` items: 429 `cluster_block_exception`, as Elasticsearch answers past

@@ -1,6 +1,7 @@
 //! OTLP/gRPC receiver: `opentelemetry.proto.collector.trace.v1.TraceService/Export` served with
 //! tonic on its own listener (4317 by default, switched on in pharos.yml). Refusals map to gRPC
-//! codes as OTLP specifies (INVALID_ARGUMENT, RESOURCE_EXHAUSTED for rate limits).
+//! codes as OTLP specifies (INVALID_ARGUMENT, RESOURCE_EXHAUSTED for rate limits, UNAVAILABLE
+//! on a full disk).
 //! The tenant comes from the `X-Scope-OrgID` metadata or the tenant bound to the call's token
 //! (as Tempo's gRPC distributor), and the tenant's Tempo limits (`ingestion_rate_limit_bytes`,
 //! `ingestion_burst_size_bytes`, `max_traces_per_user`) apply as on OTLP/HTTP, with Tempo's
@@ -131,11 +132,8 @@ impl OtlpTraceService {
             Ok(_) => Ok(Response::new(ExportTraceServiceResponse {
                 partial_success: None,
             })),
-            Err(e) => Err(match e.http_status() {
-                429 => Status::resource_exhausted(e.to_string()),
-                400 | 413 => Status::invalid_argument(e.to_string()),
-                _ => Status::internal(e.to_string()),
-            }),
+            // UNAVAILABLE on a full disk, which exporters retry (INTERNAL they drop).
+            Err(e) => Err(crate::trace_http::grpc_status(e)),
         }
     }
 }

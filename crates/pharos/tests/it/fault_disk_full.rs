@@ -2,12 +2,12 @@
 //! root), a filler file leaving little room, then ingest until the disk is full. Writes must
 //! answer what the endpoint's real clients retry on, with a message and `Retry-After` (see
 //! `api::disk_full`): remote_write and Loki push 507, OTLP/HTTP (traces, metrics, logs) and
-//! Sentry envelopes 503, Elasticsearch `_bulk` items 429 — never 500, a
+//! Sentry envelopes 503, OTLP/gRPC UNAVAILABLE, Elasticsearch `_bulk` items 429 — never 500, a
 //! panic or a hang; the process stays up; everything acknowledged stays readable; once the
 //! filler is deleted writes are accepted again without a restart, and after a `kill -9` every
 //! acknowledged item is still there.
 
-use crate::common::Pharos;
+use crate::common::{free_port, Pharos};
 use crate::fault_crash::{config, now_ms, Signal, Trial};
 use reqwest::blocking::Client;
 use std::io::Write;
@@ -69,6 +69,10 @@ fn batch(signal: Signal) -> u64 {
 fn disk_full(signal: Signal) {
     let dir = tempfile::tempdir().unwrap();
     let cfg = config(dir.path());
+    let grpc_port = free_port();
+    let mut text = std::fs::read_to_string(&cfg).unwrap();
+    text.push_str(&format!("listeners:\n  otlp_grpc: 127.0.0.1:{grpc_port}\n"));
+    std::fs::write(&cfg, text).unwrap();
     let fs = Tmpfs::mount(&dir.path().join("fs"), "32m");
     let data = fs.dir.join("data");
     let filler = fs.dir.join("filler");
@@ -140,7 +144,7 @@ fn disk_full(signal: Signal) {
         r.headers().get("retry-after").is_some(),
         "{signal:?}: {want} without Retry-After"
     );
-    other_endpoints(signal, &c, &p.base);
+    other_endpoints(signal, &c, &p.base, grpc_port);
     println!(
         "fault_disk_full {signal:?}: {} items acknowledged, then {} {:?}",
         acked.len(),
@@ -201,8 +205,8 @@ fn main_status(signal: Signal) -> u16 {
 }
 
 /// The signal's other ingest endpoints on a full disk: OTLP/HTTP metrics and logs 503 with
-/// `Retry-After`, Elasticsearch `_bulk` items 429.
-fn other_endpoints(signal: Signal, c: &Client, base: &str) {
+/// `Retry-After`, Elasticsearch `_bulk` items 429, OTLP/gRPC traces UNAVAILABLE.
+fn other_endpoints(signal: Signal, c: &Client, base: &str, grpc_port: u16) {
     // Requests of tens of KB: a small write can still fit in a page the file already has.
     let ns = now_ms() as u128 * 1_000_000;
     let pad = "x".repeat(200);
@@ -262,7 +266,19 @@ fn other_endpoints(signal: Signal, c: &Client, base: &str) {
                 "{item}"
             );
         }
-        Signal::Traces | Signal::Errors => {}
+        Signal::Traces => {
+            let rt = crate::otlp_grpc_tenants::rt();
+            let e = crate::otlp_grpc_tenants::export(
+                &rt,
+                grpc_port,
+                &[],
+                crate::otlp_grpc_tenants::request([0xfd; 16], 50_000),
+            )
+            .expect_err("a gRPC export on a full disk");
+            assert_eq!(e.code(), tonic::Code::Unavailable, "{e:?}");
+            assert!(e.message().contains("disk is full"), "{e:?}");
+        }
+        Signal::Errors => {}
     }
 }
 

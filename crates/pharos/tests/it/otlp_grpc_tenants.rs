@@ -23,7 +23,7 @@ fn now_ns() -> u64 {
 }
 
 /// One span of `trace` (16 bytes) with a `pad`-byte attribute.
-fn request(trace: [u8; 16], pad: usize) -> ExportTraceServiceRequest {
+pub(crate) fn request(trace: [u8; 16], pad: usize) -> ExportTraceServiceRequest {
     let end = now_ns();
     let kv = |k: &str, v: String| KeyValue {
         key: k.into(),
@@ -56,7 +56,7 @@ fn request(trace: [u8; 16], pad: usize) -> ExportTraceServiceRequest {
 }
 
 /// Exports `req` with `metadata` pairs; Ok or the gRPC status.
-fn export(
+pub(crate) fn export(
     rt: &tokio::runtime::Runtime,
     port: u16,
     metadata: &[(&'static str, &str)],
@@ -108,7 +108,7 @@ fn start(dir: &std::path::Path, extra: &str) -> (Pharos, u16) {
     (Pharos::start(&dir.join("data"), Some(&cfg)), port)
 }
 
-fn rt() -> tokio::runtime::Runtime {
+pub(crate) fn rt() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
