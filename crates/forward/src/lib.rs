@@ -4,6 +4,7 @@
 //! reloads and report `prometheus_remote_storage_*` metrics under Prometheus' names.
 //! [`signals`] does the same for logs, traces and errors (`forward:` of pharos.yml).
 
+pub mod grpc;
 pub mod histlog;
 pub mod queue;
 pub mod read;

@@ -76,8 +76,8 @@ pub enum Format {
     Elasticsearch { index: String },
     /// OTLP/HTTP protobuf `ExportTraceServiceRequest`.
     Otlp,
-    /// OTLP over gRPC (`TraceService/Export`, plain HTTP/2), the OpenTelemetry Collector's
-    /// `otlp` exporter.
+    /// OTLP over gRPC (`TraceService/Export`, HTTP/2; TLS for an https:// URL, see
+    /// `crate::grpc`), the OpenTelemetry Collector's `otlp` exporter.
     OtlpGrpc,
     /// A Sentry DSN: one envelope per event with the DSN's key.
     Sentry { key: String },
@@ -393,7 +393,11 @@ impl Forwarders {
         let rt = tokio::runtime::Handle::try_current().map_err(|e| e.to_string())?;
         let mut clients = Vec::with_capacity(wanted.len());
         for t in &wanted {
-            clients.push(t.settings.client()?);
+            let grpc = match t.format {
+                Format::OtlpGrpc => Some(crate::grpc::channel(&t.settings)?),
+                _ => None,
+            };
+            clients.push((t.settings.client()?, grpc));
         }
         std::fs::create_dir_all(&self.state_dir)
             .map_err(|e| format!("creating {}: {e}", self.state_dir.display()))?;
@@ -424,7 +428,7 @@ impl Forwarders {
     fn start(
         &self,
         target: Target,
-        client: reqwest::Client,
+        (client, grpc): (reqwest::Client, Option<tonic::transport::Channel>),
         rt: tokio::runtime::Handle,
     ) -> Result<Running, String> {
         let (dir, naming, framing) = target.signal.wal(&self.data_dir);
@@ -455,7 +459,7 @@ impl Forwarders {
             pos_file,
             seq: seq.clone(),
             holds: (target.signal == Signal::Logs).then(|| self.holds.clone()),
-            grpc: std::sync::OnceLock::new(),
+            grpc,
         };
         let tail = Tail::new(&dir, naming, framing, start);
         let thread = std::thread::Builder::new()
@@ -650,8 +654,8 @@ struct Worker {
     pos_file: PathBuf,
     seq: Arc<AtomicU64>,
     holds: Option<Arc<Holds>>,
-    /// The HTTP/2 channel of an OTLP/gRPC target, made on first use.
-    grpc: std::sync::OnceLock<tonic::transport::Channel>,
+    /// The HTTP/2 channel of an OTLP/gRPC target (it connects on first use).
+    grpc: Option<tonic::transport::Channel>,
 }
 
 /// Label names made from an attribute key (`service.name` → `service_name`).
@@ -1117,23 +1121,18 @@ fn any_string(v: &opentelemetry_proto::tonic::common::v1::AnyValue) -> Option<St
 
 impl Worker {
     /// One OTLP/gRPC export: headers and authorization as metadata, gzip when asked for;
-    /// the codes OTLP calls retryable (and RESOURCE_EXHAUSTED, like 429) are retried.
+    /// the codes OTLP calls retryable (and RESOURCE_EXHAUSTED, like 429) and transport errors
+    /// (a failed TLS handshake) are retried.
     async fn send_grpc(&self, req: &Request) -> Result<(), SendError> {
         use opentelemetry_proto::tonic::collector::trace::v1::trace_service_client::TraceServiceClient;
         use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
         let s = &self.target.settings;
         let export = ExportTraceServiceRequest::decode(&req.body[..])
             .map_err(|e| SendError::Permanent(format!("encoding the export: {e}")))?;
-        let channel = match self.grpc.get() {
-            Some(c) => c.clone(),
-            None => {
-                let c = tonic::transport::Endpoint::from_shared(s.url.clone())
-                    .map_err(|e| SendError::Permanent(format!("bad gRPC url: {e}")))?
-                    .timeout(s.remote_timeout)
-                    .connect_lazy();
-                self.grpc.get_or_init(|| c).clone()
-            }
-        };
+        let channel = self
+            .grpc
+            .clone()
+            .ok_or_else(|| SendError::Permanent("no gRPC channel".into()))?;
         let mut client = TraceServiceClient::new(channel);
         if self.target.compression == Compression::Gzip {
             client = client.send_compressed(tonic::codec::CompressionEncoding::Gzip);
@@ -1161,7 +1160,7 @@ impl Worker {
             Ok(_) => Ok(()),
             Err(st) => {
                 use tonic::Code;
-                let why = format!("gRPC {:?}: {}", st.code(), st.message());
+                let why = grpc_error(&st);
                 match st.code() {
                     Code::Cancelled
                     | Code::DeadlineExceeded
@@ -1172,11 +1171,32 @@ impl Worker {
                     | Code::ResourceExhausted => {
                         Err(SendError::Retry(why, grpc_retry_delay(st.details())))
                     }
+                    // A transport error (a refused TLS handshake surfaces as UNKNOWN) is a
+                    // network error: retried, as the HTTP forwarders retry theirs.
+                    _ if std::error::Error::source(&st).is_some() => {
+                        Err(SendError::Retry(why, None))
+                    }
                     _ => Err(SendError::Permanent(why)),
                 }
             }
         }
     }
+}
+
+/// A gRPC error as the forwarder logs it: the code, the message and the transport error's
+/// causes (a TLS handshake's "invalid peer certificate: UnknownIssuer", a refused connection).
+pub fn grpc_error(st: &tonic::Status) -> String {
+    let mut why = format!("gRPC {:?}: {}", st.code(), st.message());
+    let mut src = std::error::Error::source(st);
+    while let Some(e) = src {
+        let text = e.to_string();
+        if !why.contains(&text) {
+            why.push_str(": ");
+            why.push_str(&text);
+        }
+        src = e.source();
+    }
+    why
 }
 
 /// `google.rpc.Status` of a gRPC error's details (`grpc-status-details-bin`), as far as
