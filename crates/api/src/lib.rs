@@ -104,8 +104,9 @@ pub fn router(state: Arc<AppState>) -> Router {
         // 507 on a full disk, with `Retry-After` (see `disk_full`).
         .route(
             "/api/v1/write",
-            post(remote_write::receive)
-                .layer(axum::middleware::map_response(disk_full::retry_after_on_507)),
+            post(remote_write::receive).layer(axum::middleware::map_response(
+                disk_full::retry_after_on_507,
+            )),
         )
         .route("/v1/metrics", post(otlp::metrics::export))
         .route("/api/v1/otlp/v1/metrics", post(otlp::metrics::export))

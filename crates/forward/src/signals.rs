@@ -834,6 +834,11 @@ impl Worker {
                     self.metrics.items_dropped.fetch_add(1, Ordering::Relaxed);
                     return;
                 };
+                // An errors delete overwrites a removed event's record with a same-length
+                // filler (`{}` and spaces, wal::frame::filler): nothing to send, nothing dropped.
+                if rec.as_object().is_some_and(|o| o.is_empty()) {
+                    return;
+                }
                 let project = rec
                     .get("p")
                     .and_then(Value::as_str)
@@ -1478,6 +1483,35 @@ mod tests {
         );
         assert_eq!(grpc_retry_delay(&[]), None);
         assert_eq!(grpc_retry_delay(&[0xff, 0xff]), None);
+    }
+
+    #[test]
+    fn an_errors_delete_filler_is_skipped_not_counted_as_dropped() {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        let worker = Worker {
+            target: Target::from_entry(Signal::Errors, &entry("url: http://key@h:1/3")).unwrap(),
+            client: reqwest::Client::new(),
+            rt: rt.handle().clone(),
+            metrics: Arc::new(Metrics::default()),
+            stop: Arc::new(AtomicBool::new(false)),
+            pos_file: PathBuf::new(),
+            seq: Arc::new(AtomicU64::new(0)),
+            holds: None,
+            grpc: None,
+        };
+        let mut batch = Batch::default();
+        worker.add(&mut batch, b"{}        ");
+        assert_eq!((batch.items, batch.events.len()), (0, 0));
+        assert_eq!(worker.metrics.items_dropped.load(Ordering::Relaxed), 0);
+        worker.add(
+            &mut batch,
+            br#"{"p":"3","e":{"level":"error","message":"boom"}}"#,
+        );
+        assert_eq!((batch.items, batch.events.len()), (1, 1));
+        worker.add(&mut batch, b"not json");
+        assert_eq!(worker.metrics.items_dropped.load(Ordering::Relaxed), 1);
     }
 
     #[test]
