@@ -5,6 +5,7 @@ mod check_alertmanager;
 mod demo;
 mod doctor;
 mod logging;
+mod memtrim;
 mod metrics_append;
 mod pprof;
 mod query_log;

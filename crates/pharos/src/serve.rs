@@ -47,6 +47,7 @@ pub fn run(args: ServeArgs) -> ExitCode {
 /// `pharos serve` with a hook called once the main listener is bound.
 pub fn run_with(args: ServeArgs, on_listening: Option<OnListening>) -> ExitCode {
     crate::logging::init(&args.log);
+    crate::memtrim::start();
     let rt = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

@@ -268,13 +268,28 @@ fn other_endpoints(signal: Signal, c: &Client, base: &str, grpc_port: u16) {
         }
         Signal::Traces => {
             let rt = crate::otlp_grpc_tenants::rt();
-            let e = crate::otlp_grpc_tenants::export(
-                &rt,
-                grpc_port,
-                &[],
-                crate::otlp_grpc_tenants::request([0xfd; 16], 50_000),
-            )
-            .expect_err("a gRPC export on a full disk");
+            // 50 KB of noise: the trace WAL compresses its records, and 50 KB of one letter
+            // would shrink to a few bytes that still fit in a page the file already has.
+            let mut req = crate::otlp_grpc_tenants::request([0xfd; 16], 0);
+            let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+            let noise: String = (0..50_000)
+                .map(|_| {
+                    x ^= x << 13;
+                    x ^= x >> 7;
+                    x ^= x << 17;
+                    char::from(b'a' + (x % 26) as u8)
+                })
+                .collect();
+            req.resource_spans[0].scope_spans[0].spans[0].attributes[0].value =
+                Some(opentelemetry_proto::tonic::common::v1::AnyValue {
+                    value: Some(
+                        opentelemetry_proto::tonic::common::v1::any_value::Value::StringValue(
+                            noise,
+                        ),
+                    ),
+                });
+            let e = crate::otlp_grpc_tenants::export(&rt, grpc_port, &[], req)
+                .expect_err("a gRPC export on a full disk");
             assert_eq!(e.code(), tonic::Code::Unavailable, "{e:?}");
             assert!(e.message().contains("disk is full"), "{e:?}");
         }
