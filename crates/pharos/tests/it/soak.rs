@@ -355,7 +355,7 @@ fn traces_loop(c: &Client, base: &str, k: &Knobs, st: &Stats, stop: &AtomicBool)
                 let mut span = json!({"traceId": trace, "spanId": format!("{:08x}{s:08x}", n as u32),
                     "name": format!("GET /api/items/{}", s % 7), "kind": 2,
                     "startTimeUnixNano": start.to_string(), "endTimeUnixNano": (start + 2_000_000).to_string(),
-                    "attributes": [{"key": "http.status_code", "value": {"intValue": if n % 25 == 0 {"500"} else {"200"}}}]});
+                    "attributes": [{"key": "http.status_code", "value": {"intValue": if n.is_multiple_of(25) {"500"} else {"200"}}}]});
                 if s > 0 {
                     span["parentSpanId"] = json!(format!("{:08x}{:08x}", n as u32, 0));
                 }
@@ -459,7 +459,7 @@ fn query_loop(c: &Client, base: &str, k: &Knobs, st: &Stats, stop: &AtomicBool) 
                     .query(&[
                         (
                             "query",
-                            if i % 2 == 0 {
+                            if i.is_multiple_of(2) {
                                 "sum by (app) (count_over_time({job=\"soak\"} |= \"POST\" [1m]))"
                             } else {
                                 "{job=\"soak\", app=\"app3\"} |= \"status\\\":500\" | json"
