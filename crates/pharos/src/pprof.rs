@@ -446,11 +446,18 @@ fn is_sampler_frame(name: &str) -> bool {
 
 fn heap_profile() -> Vec<u8> {
     let snapshot: Vec<(Vec<usize>, (i64, i64))> = {
-        // Copy under the lock; symbolization (slow, allocating) happens outside it.
-        let g = SAMPLES.lock();
-        g.as_ref()
-            .map(|m| m.iter().map(|(k, v)| (k.clone(), *v)).collect())
-            .unwrap_or_default()
+        // Copy under the lock; symbolization (slow, allocating) happens outside it. The copy
+        // allocates: with sampling on, an allocation that crosses the sampling period would
+        // take SAMPLES again in `sample` on this thread and deadlock every allocating thread.
+        let was_sampling = IN_SAMPLER.try_with(|f| f.replace(true)).unwrap_or(true);
+        let copy = {
+            let g = SAMPLES.lock();
+            g.as_ref()
+                .map(|m| m.iter().map(|(k, v)| (k.clone(), *v)).collect())
+                .unwrap_or_default()
+        };
+        let _ = IN_SAMPLER.try_with(|f| f.set(was_sampling));
+        copy
     };
     let mut cache: HashMap<usize, Vec<Frame>> = HashMap::new();
     let mut b = Builder::new(
